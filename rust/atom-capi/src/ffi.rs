@@ -1,0 +1,176 @@
+//! The machinery shared by every exported function: status codes, the per-thread last error,
+//! panic containment and C string conversion.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// The result of every libatom function. New codes may be added in minor versions: treat an
+/// unknown non-zero code as a failure and read `atom_last_error_message`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtomStatus {
+    /// Success.
+    Ok = 0,
+    /// A required pointer argument was NULL.
+    NullArgument = 1,
+    /// An input string was not valid UTF-8.
+    InvalidUtf8 = 2,
+    /// A label, tag or identifier failed validation.
+    InvalidName = 3,
+    /// A root commit id was not 40 hexadecimal digits.
+    InvalidRoot = 4,
+    /// An atom id text was not 52 canonical base32hex characters.
+    InvalidId = 5,
+    /// A bug inside libatom (a caught panic). The message says where; please report it.
+    Internal = 255,
+}
+
+/// A failure on its way to the caller: the status to return and the message to keep.
+pub(crate) struct Error {
+    status: AtomStatus,
+    message: String,
+}
+
+impl Error {
+    fn new(status: AtomStatus, message: String) -> Self {
+        Error { status, message }
+    }
+    /// A NULL pointer was passed for the named argument.
+    pub(crate) fn null(argument: &str) -> Self {
+        Self::new(
+            AtomStatus::NullArgument,
+            format!("argument `{argument}` is NULL"),
+        )
+    }
+    /// An invalid name; the message says which and why.
+    pub(crate) fn name(message: String) -> Self {
+        Self::new(AtomStatus::InvalidName, message)
+    }
+    /// An invalid root commit id.
+    pub(crate) fn root(message: String) -> Self {
+        Self::new(AtomStatus::InvalidRoot, message)
+    }
+    /// An invalid atom id text.
+    pub(crate) fn id(message: String) -> Self {
+        Self::new(AtomStatus::InvalidId, message)
+    }
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<Option<CString>> = const { RefCell::new(None) };
+}
+
+fn set_last_error(message: String) {
+    // Messages never contain NUL in practice; if one does, cut it there rather than lose it all.
+    let message = CString::new(message).unwrap_or_else(|e| {
+        let end = e.nul_position();
+        CString::new(&e.into_vec()[..end]).unwrap_or_default()
+    });
+    LAST_ERROR.with(|slot| *slot.borrow_mut() = Some(message));
+}
+
+/// Runs the body of an exported function: turns its error into a status and the thread's last
+/// error, and a panic into `AtomStatus::Internal`, so nothing unwinds into C.
+pub(crate) fn guard(body: impl FnOnce() -> Result<(), Error>) -> AtomStatus {
+    // The body only touches its own arguments, and a panic abandons them: no state it could leave
+    // broken is observed after the unwind.
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => AtomStatus::Ok,
+        Ok(Err(error)) => {
+            set_last_error(error.message);
+            error.status
+        }
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            set_last_error(format!("internal error in libatom (please report): {what}"));
+            AtomStatus::Internal
+        }
+    }
+}
+
+/// Borrows a C string argument as UTF-8.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that outlives the returned borrow.
+pub(crate) unsafe fn input_str<'a>(ptr: *const c_char, argument: &str) -> Result<&'a str, Error> {
+    if ptr.is_null() {
+        return Err(Error::null(argument));
+    }
+    // SAFETY: non-NULL and NUL-terminated by this function's contract.
+    let bytes = unsafe { CStr::from_ptr(ptr) };
+    bytes.to_str().map_err(|e| {
+        Error::new(
+            AtomStatus::InvalidUtf8,
+            format!(
+                "argument `{argument}` is not valid UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+        )
+    })
+}
+
+/// Sets an output pointer to NULL if it is non-NULL, so it is NULL after any failure.
+///
+/// # Safety
+/// `out` is NULL or writable.
+pub(crate) unsafe fn clear_out(out: *mut *mut c_char) {
+    if !out.is_null() {
+        // SAFETY: non-NULL and writable by this function's contract.
+        unsafe { out.write(std::ptr::null_mut()) };
+    }
+}
+
+/// Hands `value` to the caller through `out` as a string it must free with `atom_string_free`.
+///
+/// # Safety
+/// `out` is NULL (an error) or writable.
+pub(crate) unsafe fn write_string(
+    out: *mut *mut c_char,
+    value: String,
+    argument: &str,
+) -> Result<(), Error> {
+    if out.is_null() {
+        return Err(Error::null(argument));
+    }
+    let value = CString::new(value).map_err(|_| {
+        Error::new(
+            AtomStatus::Internal,
+            "internal error in libatom: a result contains a NUL byte".to_owned(),
+        )
+    })?;
+    // SAFETY: non-NULL and writable by this function's contract.
+    unsafe { out.write(value.into_raw()) };
+    Ok(())
+}
+
+/// Implements `atom_last_error_message`.
+///
+/// # Safety
+/// `out` is NULL (an error) or writable.
+pub(crate) unsafe fn last_error_message(out: *mut *mut c_char) -> AtomStatus {
+    if out.is_null() {
+        // Reporting this through the last error would replace the message being asked for.
+        return AtomStatus::NullArgument;
+    }
+    let message = LAST_ERROR.with(|slot| slot.borrow().clone());
+    let raw = message.map_or(std::ptr::null_mut(), CString::into_raw);
+    // SAFETY: non-NULL and writable by this function's contract.
+    unsafe { out.write(raw) };
+    AtomStatus::Ok
+}
+
+/// Implements `atom_string_free`.
+///
+/// # Safety
+/// `s` is NULL or came from `CString::into_raw` in this library and was not freed yet.
+pub(crate) unsafe fn free_string(s: *mut c_char) {
+    if !s.is_null() {
+        // SAFETY: `s` came from `CString::into_raw` and is freed once (this function's contract).
+        drop(unsafe { CString::from_raw(s) });
+    }
+}

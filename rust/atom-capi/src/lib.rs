@@ -1,0 +1,172 @@
+//! libatom: the C ABI of the Atom format core.
+//!
+//! A thin face over the `atom` crate. The conventions every function follows are stated once in
+//! the header comment of `include/atom.h` (see `cbindgen.toml`): status codes, out-parameters
+//! written only on success, a per-thread last error, one free function per returned string,
+//! NULL and invalid UTF-8 reported as errors, and no panic crossing the boundary.
+
+mod ffi;
+
+use std::ffi::c_char;
+
+use atom_core::id::{AtomDigest, AtomId, Label, NameKind, Root};
+
+pub use ffi::AtomStatus;
+use ffi::{guard, input_str, write_string, Error};
+
+/// The ABI major version: bumped on any incompatible change; also the SONAME's suffix.
+pub const ATOM_ABI_MAJOR: u32 = 0;
+/// The ABI minor version: bumped when functions are added.
+pub const ATOM_ABI_MINOR: u32 = 1;
+
+/// The ABI version of this library: `(major << 16) | minor`.
+///
+/// A program built against header major M and minor N works with a library whose major is M and
+/// whose minor is at least N. Never fails; safe from any thread.
+#[no_mangle]
+pub extern "C" fn atom_abi_version() -> u32 {
+    (ATOM_ABI_MAJOR << 16) | ATOM_ABI_MINOR
+}
+
+/// Copies the message of the most recent failure on the calling thread into `*out_message`
+/// (free it with `atom_string_free`), or sets it to NULL if no call on this thread has failed.
+/// Calling this function does not change the last error.
+///
+/// # Safety
+/// `out_message` must be NULL (an error) or point to writable storage for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn atom_last_error_message(out_message: *mut *mut c_char) -> AtomStatus {
+    // SAFETY: the caller guarantees `out_message` is NULL or writable (this function's contract).
+    unsafe { ffi::last_error_message(out_message) }
+}
+
+/// Frees a string returned by any libatom function. NULL is ignored.
+///
+/// # Safety
+/// `s` must be NULL or a string returned by libatom that was not freed yet.
+#[no_mangle]
+pub unsafe extern "C" fn atom_string_free(s: *mut c_char) {
+    // SAFETY: the caller guarantees `s` came from libatom and is freed once (this function's contract).
+    unsafe { ffi::free_string(s) }
+}
+
+/// Validates a name of `kind` and writes its NFKC-normalised form to `out` (if `out` is non-NULL).
+///
+/// # Safety
+/// `input` is NULL or NUL-terminated; `out` is NULL or writable.
+unsafe fn validate_name(kind: NameKind, input: *const c_char, out: *mut *mut c_char) -> AtomStatus {
+    // SAFETY: forwarded from the callers' contracts.
+    unsafe { ffi::clear_out(out) };
+    guard(|| {
+        // SAFETY: forwarded from the callers' contracts.
+        let input = unsafe { input_str(input, "input")? };
+        let name = kind
+            .validate(input)
+            .map_err(|e| Error::name(format!("invalid {kind} {input:?}: {e}")))?;
+        if !out.is_null() {
+            // SAFETY: `out` is non-NULL and writable by the callers' contracts.
+            unsafe { write_string(out, name, "out_normalized")? };
+        }
+        Ok(())
+    })
+}
+
+/// Validates `input` as an atom label (SPEC 1.1). On success, if `out_normalized` is non-NULL,
+/// writes the NFKC-normalised label there (free it with `atom_string_free`).
+/// Fails with `ATOM_STATUS_INVALID_NAME` and a message such as
+/// `invalid label "9atom": cannot start with: '9'`.
+///
+/// # Safety
+/// `input` must be NULL (an error) or a NUL-terminated string; `out_normalized` must be NULL or
+/// point to writable storage for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn atom_label_validate(
+    input: *const c_char,
+    out_normalized: *mut *mut c_char,
+) -> AtomStatus {
+    // SAFETY: same contract as this function's.
+    unsafe { validate_name(NameKind::Label, input, out_normalized) }
+}
+
+/// Like `atom_label_validate`, for tags (set names and `meta.tags`: label characters plus `.`
+/// and `:`, never `..`).
+///
+/// # Safety
+/// As for `atom_label_validate`.
+#[no_mangle]
+pub unsafe extern "C" fn atom_tag_validate(
+    input: *const c_char,
+    out_normalized: *mut *mut c_char,
+) -> AtomStatus {
+    // SAFETY: same contract as this function's.
+    unsafe { validate_name(NameKind::Tag, input, out_normalized) }
+}
+
+/// Like `atom_label_validate`, for strict UAX #31 identifiers (no `-`).
+///
+/// # Safety
+/// As for `atom_label_validate`.
+#[no_mangle]
+pub unsafe extern "C" fn atom_identifier_validate(
+    input: *const c_char,
+    out_normalized: *mut *mut c_char,
+) -> AtomStatus {
+    // SAFETY: same contract as this function's.
+    unsafe { validate_name(NameKind::Identifier, input, out_normalized) }
+}
+
+/// Computes the AtomId text (52 lowercase base32hex characters) of the atom `label` in the
+/// repository whose root commit is `root_hex` (40 hexadecimal digits), and writes it to
+/// `*out_id` (free it with `atom_string_free`).
+///
+/// Fails with `ATOM_STATUS_INVALID_ROOT` or `ATOM_STATUS_INVALID_NAME`.
+///
+/// # Safety
+/// `root_hex` and `label` must be NULL (an error) or NUL-terminated; `out_id` must be NULL (an
+/// error) or point to writable storage for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn atom_id_compute(
+    root_hex: *const c_char,
+    label: *const c_char,
+    out_id: *mut *mut c_char,
+) -> AtomStatus {
+    // SAFETY: `out_id` is NULL or writable by this function's contract.
+    unsafe { ffi::clear_out(out_id) };
+    guard(|| {
+        // SAFETY: the inputs are NULL or NUL-terminated by this function's contract.
+        let (root_text, label_text) =
+            unsafe { (input_str(root_hex, "root_hex")?, input_str(label, "label")?) };
+        let root = Root::from_hex(root_text)
+            .map_err(|e| Error::root(format!("invalid root {root_text:?}: {e}")))?;
+        let label = Label::new(label_text)
+            .map_err(|e| Error::name(format!("invalid label {label_text:?}: {e}")))?;
+        let id = AtomId::new(root, label).to_string();
+        // SAFETY: `out_id` is NULL or writable by this function's contract.
+        unsafe { write_string(out_id, id, "out_id") }
+    })
+}
+
+/// Parses an AtomId text and writes its 32 raw bytes to `out_digest`.
+///
+/// Fails with `ATOM_STATUS_INVALID_ID` unless the text is exactly 52 lowercase base32hex
+/// characters in canonical form.
+///
+/// # Safety
+/// `id` must be NULL (an error) or NUL-terminated; `out_digest` must be NULL (an error) or point to
+/// 32 writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn atom_id_parse(id: *const c_char, out_digest: *mut u8) -> AtomStatus {
+    guard(|| {
+        // SAFETY: `id` is NULL or NUL-terminated by this function's contract.
+        let text = unsafe { input_str(id, "id")? };
+        if out_digest.is_null() {
+            return Err(Error::null("out_digest"));
+        }
+        let digest = AtomDigest::parse(text)
+            .map_err(|e| Error::id(format!("invalid atom id {text:?}: {e}")))?;
+        // SAFETY: `out_digest` is non-NULL and points to 32 writable bytes by this function's
+        // contract; the source is a distinct local array.
+        unsafe { std::ptr::copy_nonoverlapping(digest.as_bytes().as_ptr(), out_digest, 32) };
+        Ok(())
+    })
+}

@@ -1,0 +1,13 @@
+//! The Atom format, as a plain Rust library.
+//!
+//! An *atom* is a versioned slice of a git repository, published as an orphan commit under
+//! `refs/eka/atoms/<label>/<version>` and identified by an [`id::AtomId`]: a BLAKE3 digest of the
+//! repository's root commit and the atom's label.
+//!
+//! This crate is the core that every face of the project (the Nix plugin, the C ABI `libatom`,
+//! the `atom` CLI) is built on. It has no FFI, no printing and no global state.
+//!
+//! Modules:
+//! - [`id`]: names (labels, tags, identifiers) and atom identity.
+
+pub mod id;
