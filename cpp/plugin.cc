@@ -108,7 +108,7 @@ void primAtom(EvalState & state, const Pos & pos, Value ** args, Value & v)
     version->mkString(std::string_view(versionText.data(), versionText.size()));
 
     auto * id = compat::allocValue(state);
-    compat::mkPrimOp(state, *id, {.name = "id", .args = {"args"}, .doc = idDoc, .fun = primId});
+    compat::mkPrimOp(state, *id, {.name = "atom.id", .args = {"{ root, label }"}, .doc = idDoc, .fun = primId});
 
     compat::mkAttrs(state, v, {{"version", version}, {"id", id}});
 }

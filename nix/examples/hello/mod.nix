@@ -1,0 +1,3 @@
+{
+  Greeting = "hello from an atom";
+}

@@ -1,0 +1,287 @@
+//! The real plugin loaded into the real Nix 2.8 (`nix-instantiate` and `nix`), evaluating with
+//! `--store dummy://` and a scratch HOME, so nothing outside the test's directory is touched.
+
+#[path = "../../../tests/support/mod.rs"]
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::{repo_root, scratch};
+
+/// The plugin under test, checked to be built from the current sources.
+fn plugin() -> PathBuf {
+    support::artifact(
+        "libatom_nix.so",
+        &["rust/atom/src", "rust/atom-nix/src", "cpp"],
+    )
+}
+
+/// A Nix command isolated from the machine: scratch HOME and XDG directories, no user or
+/// system configuration, the dummy store.
+fn nix_command(program: &str, home: &Path) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("NIX_CONF_DIR", home.join("etc"))
+        .env("NIX_REMOTE", "dummy://")
+        .env("GC_INITIAL_HEAP_SIZE", "1000000");
+    command
+}
+
+/// `nix-instantiate --eval --strict` of `expr` with the plugin loaded.
+fn instantiate(expr: &str) -> Output {
+    instantiate_with(expr, &[])
+}
+
+fn instantiate_with(expr: &str, env: &[(&str, &str)]) -> Output {
+    let home = scratch("instantiate");
+    let mut command = nix_command("nix-instantiate", &home);
+    command
+        .args(["--store", "dummy://", "--option", "plugin-files"])
+        .arg(plugin())
+        .args(["--eval", "--strict", "--expr", expr]);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("nix-instantiate runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The value `expr` evaluates to, printed by Nix.
+fn eval_ok(expr: &str) -> String {
+    let output = instantiate(expr);
+    assert!(
+        output.status.success(),
+        "{expr} failed:\n{}",
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+/// The error `expr` fails with. Asserts a clean evaluation failure (exit 1), not a crash.
+fn eval_err(expr: &str) -> String {
+    let output = instantiate(expr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{expr}: expected an evaluation error, got {:?}\n{}{}",
+        output.status,
+        stdout(&output),
+        stderr(&output)
+    );
+    stderr(&output)
+}
+
+const ROOT: &str = "68b63bd131acd23bdfd57983fe85ba7c092ce02f";
+
+#[test]
+fn plugin_links_nix_so_its_registration_was_kept() {
+    let output = Command::new("readelf")
+        .arg("-d")
+        .arg(plugin())
+        .output()
+        .unwrap();
+    let dynamic = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        dynamic.contains("Shared library: [libnixexpr.so]"),
+        "{dynamic}"
+    );
+}
+
+#[test]
+fn builtins_has_atom_under_nix_instantiate() {
+    assert_eq!(eval_ok("builtins ? atom"), "true");
+    assert_eq!(eval_ok("builtins.typeOf builtins.atom"), "\"set\"");
+}
+
+#[test]
+fn builtins_has_atom_under_nix_eval() {
+    let home = scratch("nix-eval");
+    let output = nix_command("nix", &home)
+        // The plugin option must come before the subcommand.
+        .args(["--option", "plugin-files"])
+        .arg(plugin())
+        .args([
+            "--extra-experimental-features",
+            "nix-command",
+            "eval",
+            "--store",
+            "dummy://",
+            "--expr",
+            "builtins ? atom && builtins.atom.version != \"\"",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "true");
+}
+
+#[test]
+fn version_is_the_crate_version() {
+    assert_eq!(
+        eval_ok("builtins.atom.version"),
+        format!("\"{}\"", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn id_computes_the_published_vectors() {
+    assert_eq!(
+        eval_ok(&format!(
+            "builtins.atom.id {{ root = \"{ROOT}\"; label = \"atom-nix\"; }}"
+        )),
+        "\"r9ilp2p4bpkup8bejuqrg042m6ohc0rtcn2fks94otlrhnquhnv0\""
+    );
+    assert_eq!(
+        eval_ok(
+            "builtins.atom.id { root = \"4abbd2644bc3585e9be95deb277ccf48f6ed26ac\"; label = \"nix-lock\"; }"
+        ),
+        "\"r3rlam6bd31t9i04ggug7avs8vf8981q7a3b6gobemk1gfs50qm0\""
+    );
+}
+
+#[test]
+fn id_errors_name_the_builtin_the_problem_and_the_callers_position() {
+    let err =
+        eval_err("let x = 1; in\n  builtins.atom.id { root = \"68b6\"; label = \"atom-nix\"; }");
+    assert!(
+        err.contains(
+            "error: builtins.atom.id: invalid root \"68b6\": a root commit id has 40 hexadecimal digits, this one has 4 characters"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("at «string»:2:3:"), "{err}");
+
+    let err = eval_err(&format!(
+        "builtins.atom.id {{ root = \"{ROOT}\"; label = \"9atom\"; }}"
+    ));
+    assert!(
+        err.contains("builtins.atom.id: invalid label \"9atom\": cannot start with: '9'"),
+        "{err}"
+    );
+
+    let err = eval_err(&format!("builtins.atom.id {{ root = \"{ROOT}\"; }}"));
+    assert!(
+        err.contains("builtins.atom.id: missing attribute 'label' (expected { root = \"<40-hex root commit>\"; label = \"<label>\"; })"),
+        "{err}"
+    );
+
+    let err = eval_err(&format!(
+        "builtins.atom.id {{ root = \"{ROOT}\"; label = \"a\"; lable = \"b\"; }}"
+    ));
+    assert!(
+        err.contains("builtins.atom.id: unexpected attribute 'lable'"),
+        "{err}"
+    );
+
+    let err = eval_err("builtins.atom.id \"atom-nix\"");
+    assert!(
+        err.contains("value is a string while a set was expected"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_panic_in_rust_is_an_evaluation_error_not_an_abort() {
+    let expr = format!("builtins.atom.id {{ root = \"{ROOT}\"; label = \"atom-nix\"; }}");
+    let output = instantiate_with(&expr, &[("ATOM_NIX_FAULT", "panic")]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: builtins.atom.id: internal error in the atom plugin (please report it): fault injected by ATOM_NIX_FAULT=panic"),
+        "{err}"
+    );
+    assert!(err.contains("at «string»:1:1:"), "{err}");
+    // Evaluation goes on after the failed call: the error is an ordinary one, the process is intact.
+    let output = instantiate_with(
+        &format!("builtins.seq (builtins.atom.id {{ root = \"{ROOT}\"; label = \"x\"; }}) 1"),
+        &[("ATOM_NIX_FAULT", "panic")],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("Aborted"), "{}", stderr(&output));
+}
+
+#[test]
+fn repl_doc_shows_the_documentation() {
+    let home = scratch("repl");
+    let mut child = nix_command("nix", &home)
+        .args(["--option", "plugin-files"])
+        .arg(plugin())
+        .args([
+            "--extra-experimental-features",
+            "nix-command",
+            "repl",
+            "--store",
+            "dummy://",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b":doc builtins.atom.id\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let text = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(
+        text.contains("Synopsis: builtins.atom.id { root, label }"),
+        "{text}"
+    );
+    assert!(text.contains("Return the AtomId of the atom"), "{text}");
+}
+
+#[test]
+fn flake_parses() {
+    let home = scratch("flake");
+    let output = nix_command("nix-instantiate", &home)
+        .arg("--parse")
+        .arg(repo_root().join("flake.nix"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn example_prints_the_bundled_atoms_id() {
+    // The main job of the README evaluates nix/examples/main.nix; check it with a known root.
+    let home = scratch("example");
+    let output = nix_command("nix-instantiate", &home)
+        .args(["--store", "dummy://", "--option", "plugin-files"])
+        .arg(plugin())
+        .args(["--eval", "--strict", "--argstr", "root", ROOT])
+        .arg(repo_root().join("nix/examples/main.nix"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let manifest = fs::read_to_string(repo_root().join("nix/examples/hello/atom.toml")).unwrap();
+    assert!(manifest.contains("label = \"hello\""), "{manifest}");
+    // Computed independently by the core library.
+    let id = atom::id::AtomId::new(
+        atom::id::Root::from_hex(ROOT).unwrap(),
+        atom::id::Label::new("hello").unwrap(),
+    );
+    assert!(
+        stdout(&output).contains(&format!("id = \"{id}\";")),
+        "{}",
+        stdout(&output)
+    );
+}
