@@ -8,6 +8,14 @@
 //! the `atom` CLI) is built on. It has no FFI, no printing and no global state.
 //!
 //! Modules:
-//! - [`id`]: names (labels, tags, identifiers) and atom identity.
+//! - [`id`]: names (labels, tags, identifiers) and atom identity;
+//! - [`manifest`]: `atom.toml` and the set manifest `ekala.toml`;
+//! - [`lock`]: `atom.lock`, read and written byte-compatibly with the reference;
+//! - [`uri`]: atom URIs (`gh:owner/repo::label@^1`) and URL aliases;
+//! - [`diagnostic`]: errors that point into a file.
 
+pub mod diagnostic;
 pub mod id;
+pub mod lock;
+pub mod manifest;
+pub mod uri;

@@ -107,6 +107,20 @@ impl fmt::Debug for Root {
     }
 }
 
+impl serde::Serialize for Root {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Root {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Root::from_hex(&text)
+            .map_err(|e| serde::de::Error::custom(format!("invalid root {text:?}: {e}")))
+    }
+}
+
 impl FromStr for Root {
     type Err = RootError;
     fn from_str(s: &str) -> Result<Self, RootError> {
@@ -151,6 +165,20 @@ impl fmt::Display for AtomDigest {
 impl fmt::Debug for AtomDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "AtomDigest({self})")
+    }
+}
+
+impl serde::Serialize for AtomDigest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for AtomDigest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        AtomDigest::parse(&text)
+            .map_err(|e| serde::de::Error::custom(format!("invalid atom id {text:?}: {e}")))
     }
 }
 

@@ -155,6 +155,23 @@ macro_rules! name_type {
             }
         }
 
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        /// Validates while deserializing; the error says which kind of name and why, e.g.
+        /// `invalid label "9atom": cannot start with: '9'`.
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                Self::new(&text).map_err(|e| {
+                    serde::de::Error::custom(format!("invalid {} {:?}: {}", Self::KIND, text, e))
+                })
+            }
+        }
+
         impl From<$name> for String {
             fn from(name: $name) -> String {
                 name.0

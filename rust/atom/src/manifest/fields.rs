@@ -1,0 +1,294 @@
+//! Field types of manifests and locks whose parsing needs its own words: versions, version
+//! requirements, mirrors, and the shapes of direct Nix dependencies.
+
+use std::fmt;
+use std::ops::Deref;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use super::{GitRef, NixDep, NixSource};
+use crate::id::{Label, Tag};
+
+/// A strict semver version (`MAJOR.MINOR.PATCH[-pre][+build]`, no `v` prefix).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(pub semver::Version);
+
+impl Version {
+    /// Parses a strict semver version; the error says what was wrong and what is valid.
+    pub fn parse(text: &str) -> Result<Version, String> {
+        semver::Version::parse(text).map(Version).map_err(|e| {
+            format!(
+                "invalid version {text:?}: {e} (a version is MAJOR.MINOR.PATCH, e.g. \"0.1.0\")"
+            )
+        })
+    }
+}
+
+impl Deref for Version {
+    type Target = semver::Version;
+    fn deref(&self) -> &semver::Version {
+        &self.0
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for Version {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Version {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Version::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A version requirement in Cargo's syntax (`^1.2`, `~1`, `>=1, <2`, `*`; a bare `1.2.3` means
+/// `^1.2.3`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Requirement(pub semver::VersionReq);
+
+impl Requirement {
+    /// Parses a requirement; the error says what was wrong and what is valid.
+    pub fn parse(text: &str) -> Result<Requirement, String> {
+        semver::VersionReq::parse(text).map(Requirement).map_err(|e| {
+            format!(
+                "invalid version requirement {text:?}: {e} (use Cargo's syntax, e.g. \"^1.2\", \"~1\", \">=1, <2\" or \"*\")"
+            )
+        })
+    }
+}
+
+impl Deref for Requirement {
+    type Target = semver::VersionReq;
+    fn deref(&self) -> &semver::VersionReq {
+        &self.0
+    }
+}
+
+impl fmt::Display for Requirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for Requirement {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Requirement {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Requirement::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where a set can be found: `::` (the local repository) or a git URL.
+///
+/// Sorted with `::` first, then URLs by their text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Mirror {
+    /// `::`: the repository the manifest is in.
+    Local,
+    /// A git URL: `https://`, `ssh://`, scp-like `user@host:path`, `file://` or a path.
+    Url(String),
+}
+
+impl Mirror {
+    /// Parses `::` or a git URL.
+    pub fn parse(text: &str) -> Result<Mirror, String> {
+        if text == "::" {
+            return Ok(Mirror::Local);
+        }
+        if text.is_empty() {
+            return Err(
+                "a mirror cannot be empty (use \"::\" for this repository, or a git URL)"
+                    .to_owned(),
+            );
+        }
+        if let Some(c) = text.chars().find(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "invalid mirror {text:?}: a git URL cannot contain {:?}",
+                c
+            ));
+        }
+        if let Some((scheme, rest)) = text.split_once("://") {
+            let valid_scheme = scheme
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+            if !valid_scheme || rest.is_empty() {
+                return Err(format!(
+                    "invalid mirror {text:?}: expected <scheme>://<host>/<path>, user@host:path, or a file path"
+                ));
+            }
+        }
+        Ok(Mirror::Url(text.to_owned()))
+    }
+
+    /// Whether the URL has no scheme and is read as a file path (the reference warns: "no schema
+    /// detected; interpreting as file-path").
+    pub fn is_bare_path(&self) -> bool {
+        match self {
+            Mirror::Local => false,
+            Mirror::Url(url) => !url.contains("://") && !is_scp_like(url),
+        }
+    }
+}
+
+/// `user@host:path` or `host:path` (a `:` before any `/`).
+fn is_scp_like(url: &str) -> bool {
+    match (url.find(':'), url.find('/')) {
+        (Some(colon), Some(slash)) => colon < slash && colon > 0,
+        (Some(colon), None) => colon > 0,
+        _ => false,
+    }
+}
+
+impl fmt::Display for Mirror {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mirror::Local => f.write_str("::"),
+            Mirror::Url(url) => f.write_str(url),
+        }
+    }
+}
+
+impl Serialize for Mirror {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Mirror {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Mirror::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The TOML shape of a `[deps.direct.nix]` entry, before its rules are checked.
+#[derive(Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NixDepFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tar: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    git: Option<String>,
+    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    git_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    version: Option<Requirement>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    build: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unpack: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    from_version: Option<Spanned<(Tag, Label)>>,
+}
+
+const NIX_DEP_SHAPES: &str = "{ url = \"...\" }, { tar = \"...\" }, { git = \"...\" } with an optional `ref` or `version`, or { build = \"...\", unpack = <bool> }";
+
+impl TryFrom<NixDepFields> for NixDep {
+    type Error = String;
+    fn try_from(f: NixDepFields) -> Result<Self, String> {
+        let kinds: Vec<&str> = [
+            ("url", f.url.is_some()),
+            ("tar", f.tar.is_some()),
+            ("git", f.git.is_some()),
+            ("build", f.build.is_some()),
+        ]
+        .iter()
+        .filter(|(_, present)| *present)
+        .map(|(name, _)| *name)
+        .collect();
+        if kinds.len() != 1 {
+            let found = if kinds.is_empty() {
+                "none".to_owned()
+            } else {
+                kinds.join(" and ")
+            };
+            return Err(format!(
+                "a direct Nix dependency has exactly one of `url`, `tar`, `git` or `build`, found {found}; expected {NIX_DEP_SHAPES}"
+            ));
+        }
+        let only_with = |key: &str, present: bool, kind: &str| {
+            if present && kinds[0] != kind {
+                Err(format!(
+                    "`{key}` only goes with `{kind}`, not with `{}`; expected {NIX_DEP_SHAPES}",
+                    kinds[0]
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        only_with("ref", f.git_ref.is_some(), "git")?;
+        only_with("version", f.version.is_some(), "git")?;
+        only_with("unpack", f.unpack.is_some(), "build")?;
+        let source = match (f.url, f.tar, f.git, f.build) {
+            (Some(url), ..) => NixSource::Url(url),
+            (_, Some(url), ..) => NixSource::Tar(url),
+            (_, _, Some(url), _) => NixSource::Git {
+                url,
+                at: match (f.git_ref, f.version) {
+                    (Some(_), Some(_)) => {
+                        return Err("a git dependency takes `ref` or `version`, not both".to_owned())
+                    }
+                    (Some(r), None) => GitRef::Ref(r),
+                    (None, Some(v)) => GitRef::Version(v),
+                    (None, None) => GitRef::Head,
+                },
+            },
+            (_, _, _, Some(url)) => NixSource::Build {
+                url,
+                unpack: f.unpack.unwrap_or(false),
+            },
+            _ => unreachable!("exactly one kind is present"),
+        };
+        Ok(NixDep {
+            source,
+            from_version: f.from_version,
+        })
+    }
+}
+
+impl From<NixDep> for NixDepFields {
+    fn from(dep: NixDep) -> Self {
+        let mut f = NixDepFields {
+            from_version: dep.from_version,
+            ..Default::default()
+        };
+        match dep.source {
+            NixSource::Url(url) => f.url = Some(url),
+            NixSource::Tar(url) => f.tar = Some(url),
+            NixSource::Git { url, at } => {
+                f.git = Some(url);
+                match at {
+                    GitRef::Head => {}
+                    GitRef::Ref(r) => f.git_ref = Some(r),
+                    GitRef::Version(v) => f.version = Some(v),
+                }
+            }
+            NixSource::Build { url, unpack } => {
+                f.build = Some(url);
+                f.unpack = unpack.then_some(true);
+            }
+        }
+        f
+    }
+}
