@@ -88,7 +88,7 @@ pub struct AtomDep {
 
 /// `[compose]`, tagged by `use`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(tag = "use", rename_all = "lowercase")]
+#[serde(tag = "use", rename_all = "lowercase", try_from = "Entry")]
 pub enum LockedCompose {
     /// `use = "nix"`: a trivial Nix atom.
     Nix {
@@ -109,7 +109,7 @@ pub enum LockedCompose {
 
 /// One `[[deps]]` entry, tagged by `type`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(tag = "type")]
+#[serde(tag = "type", try_from = "Entry")]
 pub enum LockedDep {
     /// `type = "atom"`.
     #[serde(rename = "atom")]
@@ -126,6 +126,161 @@ pub enum LockedDep {
     /// `type = "nix+src"`: fetched at build time.
     #[serde(rename = "nix+src")]
     NixSrc(HashedDep),
+}
+
+/// Every key a `[compose]` table or a `[[deps]]` entry may have. Both are read through this
+/// flat shape (rather than serde's internally tagged enums, which forget positions and let
+/// unknown keys through a flattened struct), then checked against the keys of their `use` or
+/// `type`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(rename = "use")]
+    usage: Option<String>,
+    entry: Option<String>,
+    label: Option<Label>,
+    version: Option<Version>,
+    set: Option<Root>,
+    rev: Option<GitRev>,
+    mirror: Option<String>,
+    id: Option<AtomDigest>,
+    name: Option<Label>,
+    url: Option<String>,
+    hash: Option<NixHash>,
+}
+
+impl Entry {
+    /// Checks that exactly the keys `allowed` (plus the tag) are present, all of `required`.
+    fn check(&self, what: &str, allowed: &[&str], required: &[&str]) -> Result<(), String> {
+        let present = [
+            ("entry", self.entry.is_some()),
+            ("label", self.label.is_some()),
+            ("version", self.version.is_some()),
+            ("set", self.set.is_some()),
+            ("rev", self.rev.is_some()),
+            ("mirror", self.mirror.is_some()),
+            ("id", self.id.is_some()),
+            ("name", self.name.is_some()),
+            ("url", self.url.is_some()),
+            ("hash", self.hash.is_some()),
+        ];
+        let expected = || format!("{what} has the keys {}", allowed.join(", "));
+        for (key, is_present) in present {
+            if is_present && !allowed.contains(&key) {
+                return Err(format!("unknown field `{key}`: {}", expected()));
+            }
+        }
+        for key in required {
+            if !present.iter().any(|(k, p)| k == key && *p) {
+                return Err(format!("missing field `{key}`: {}", expected()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The locked atom these keys describe (after [`Entry::check`]).
+    fn atom(&mut self) -> AtomDep {
+        AtomDep {
+            label: self.label.take().expect("checked"),
+            version: self.version.take().expect("checked"),
+            set: self.set.take().expect("checked"),
+            rev: self.rev.take(),
+            mirror: self.mirror.take(),
+            id: self.id.take().expect("checked"),
+        }
+    }
+
+    fn hashed(&mut self) -> HashedDep {
+        HashedDep {
+            name: self.name.take().expect("checked"),
+            url: self.url.take().expect("checked"),
+            hash: self.hash.take().expect("checked"),
+        }
+    }
+}
+
+const ATOM_KEYS: &[&str] = &["label", "version", "set", "rev", "mirror", "id"];
+const ATOM_REQUIRED: &[&str] = &["label", "version", "set", "id"];
+const HASHED_KEYS: &[&str] = &["name", "url", "hash"];
+
+impl TryFrom<Entry> for LockedCompose {
+    type Error = String;
+    fn try_from(mut e: Entry) -> Result<Self, String> {
+        if e.kind.is_some() {
+            return Err("unknown field `type`: [compose] is tagged by `use`".into());
+        }
+        match e.usage.as_deref() {
+            Some("nix") => {
+                e.check("[compose] with use = \"nix\"", &["entry"], &["entry"])?;
+                Ok(LockedCompose::Nix {
+                    entry: e.entry.take().expect("checked"),
+                })
+            }
+            Some("atom") => {
+                let keys = [ATOM_KEYS, &["entry"]].concat();
+                e.check(
+                    "[compose] with use = \"atom\"",
+                    &keys,
+                    &[ATOM_REQUIRED, &["entry"]].concat(),
+                )?;
+                let entry = e.entry.take().expect("checked");
+                Ok(LockedCompose::Atom {
+                    atom: e.atom(),
+                    entry,
+                })
+            }
+            Some("static") => {
+                e.check("[compose] with use = \"static\"", &[], &[])?;
+                Ok(LockedCompose::Static)
+            }
+            Some(other) => Err(format!(
+                "unknown variant `{other}` of `use`, expected one of `nix`, `atom`, `static`"
+            )),
+            None => Err("missing field `use` (one of \"nix\", \"atom\", \"static\")".into()),
+        }
+    }
+}
+
+impl TryFrom<Entry> for LockedDep {
+    type Error = String;
+    fn try_from(mut e: Entry) -> Result<Self, String> {
+        if e.usage.is_some() {
+            return Err("unknown field `use`: a [[deps]] entry is tagged by `type`".into());
+        }
+        let Some(kind) = e.kind.take() else {
+            return Err("missing field `type` (one of \"atom\", \"nix\", \"nix+git\", \"nix+tar\", \"nix+src\")".into());
+        };
+        let what = format!("a [[deps]] entry of type = \"{kind}\"");
+        match kind.as_str() {
+            "atom" => {
+                e.check(&what, ATOM_KEYS, ATOM_REQUIRED)?;
+                Ok(LockedDep::Atom(e.atom()))
+            }
+            "nix" | "nix+tar" | "nix+src" => {
+                e.check(&what, HASHED_KEYS, HASHED_KEYS)?;
+                let dep = e.hashed();
+                Ok(match kind.as_str() {
+                    "nix" => LockedDep::Nix(dep),
+                    "nix+tar" => LockedDep::NixTar(dep),
+                    _ => LockedDep::NixSrc(dep),
+                })
+            }
+            "nix+git" => {
+                e.check(&what, &["name", "url", "version", "rev"], &["name", "url", "rev"])?;
+                Ok(LockedDep::NixGit(GitDep {
+                    name: e.name.take().expect("checked"),
+                    url: e.url.take().expect("checked"),
+                    version: e.version.take(),
+                    rev: e.rev.take().expect("checked"),
+                }))
+            }
+            other => Err(format!(
+                "unknown variant `{other}` of `type`, expected one of `atom`, `nix`, `nix+git`, `nix+tar`, `nix+src`"
+            )),
+        }
+    }
 }
 
 impl LockedDep {

@@ -126,12 +126,59 @@ impl<'de> Deserialize<'de> for Mirrors {
 
 /// `[compose]`: exactly one of `[compose.with.<composer>]` or `[compose.as]`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "ComposeFields")]
 pub enum Compose {
     /// `[compose.with.<composer>]`: evaluated by a composer atom.
     With(ComposeWith),
     /// `[compose.as]`: a trivial Nix atom or a static one.
     As(ComposeAs),
+}
+
+/// The TOML shape of `[compose]`, before the one-form rule is checked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComposeFields {
+    with: Option<ComposeWith>,
+    #[serde(rename = "as")]
+    as_: Option<ComposeAsFields>,
+}
+
+impl TryFrom<ComposeFields> for Compose {
+    type Error = String;
+    fn try_from(fields: ComposeFields) -> Result<Self, String> {
+        match (fields.with, fields.as_) {
+            (Some(with), None) => Ok(Compose::With(with)),
+            (None, Some(as_)) => Ok(Compose::As(as_.try_into()?)),
+            (Some(_), Some(_)) => Err("[compose] has both [compose.with] and [compose.as]; an atom is composed in exactly one way".into()),
+            (None, None) => Err("[compose] is empty: expected [compose.with.<composer atom>] or [compose.as] with `nix = \"<path>\"` or `static = \"config\"`".into()),
+        }
+    }
+}
+
+/// The TOML shape of `[compose.as]`, before the one-key rule is checked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComposeAsFields {
+    nix: Option<String>,
+    #[serde(rename = "static")]
+    static_: Option<StaticFormat>,
+}
+
+impl TryFrom<ComposeAsFields> for ComposeAs {
+    type Error = String;
+    fn try_from(fields: ComposeAsFields) -> Result<Self, String> {
+        match (fields.nix, fields.static_) {
+            (Some(path), None) => Ok(ComposeAs::Nix(path)),
+            (None, Some(format)) => Ok(ComposeAs::Static(format)),
+            (Some(_), Some(_)) => {
+                Err("[compose.as] has both `nix` and `static`; expected exactly one".into())
+            }
+            (None, None) => Err(
+                "[compose.as] is empty: expected `nix = \"<path>\"` or `static = \"config\"`"
+                    .into(),
+            ),
+        }
+    }
 }
 
 /// `[compose.with.<composer>]`: the composer atom's label and where to find it. The table holds
