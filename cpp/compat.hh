@@ -13,6 +13,7 @@
 
 #include "eval.hh"
 #include "eval-inline.hh"
+#include "json-to-value.hh"
 #include "primops.hh"
 #include "value.hh"
 
@@ -43,6 +44,21 @@ inline void forceAttrs(EvalState & state, Value & v, const Pos & pos)
 inline std::string_view forceString(EvalState & state, Value & v, const Pos & pos)
 {
     return state.forceStringNoCtx(v, pos);
+}
+
+/// Coerces `v` to a file system path (a path value, or a string holding an absolute path) and
+/// checks that the evaluation may read it (pure and restricted evaluation modes apply).
+inline std::string forceReadablePath(EvalState & state, Value & v, const Pos & pos)
+{
+    nix::PathSet context;
+    auto path = state.coerceToPath(pos, v, context);
+    return state.checkSourcePath(path);
+}
+
+/// Makes `v` the Nix value of a JSON text.
+inline void parseJSON(EvalState & state, std::string_view json, Value & v)
+{
+    nix::parseJSON(state, json, v);
 }
 
 /// The names of a forced attribute set, in its (symbol) order.

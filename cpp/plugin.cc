@@ -101,6 +101,29 @@ const char * const idDoc = R"(
     root or label is an evaluation error that says why.
 )";
 
+void primManifest(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    const std::string builtin = "builtins.atom.manifest";
+    auto path = compat::forceReadablePath(state, *args[0], pos);
+    auto json = callRust(pos, builtin, [&] { return manifest_json(toRust(path)); });
+    compat::parseJSON(state, std::string_view(json.data(), json.size()), v);
+}
+
+const char * const manifestDoc = R"(
+    Read and validate the manifest (`atom.toml`) of the atom at *path* (the atom's directory, or
+    the file itself) and return it as an attribute set shaped like the file.
+
+    ```nix
+    (builtins.atom.manifest ./my-atom).package.version
+    # => "0.1.0"
+    ```
+
+    Every rule of the Atom format is checked (unknown fields, labels, versions, the single
+    `compose` form, declared sets, ...). An invalid manifest is an evaluation error that points
+    into the file, e.g. `atom.toml:2:9: invalid label "9atom": cannot start with: '9'`, with the
+    offending line.
+)";
+
 void primAtom(EvalState & state, const Pos & pos, Value ** args, Value & v)
 {
     auto * version = compat::allocValue(state);
@@ -110,7 +133,11 @@ void primAtom(EvalState & state, const Pos & pos, Value ** args, Value & v)
     auto * id = compat::allocValue(state);
     compat::mkPrimOp(state, *id, {.name = "atom.id", .args = {"{ root, label }"}, .doc = idDoc, .fun = primId});
 
-    compat::mkAttrs(state, v, {{"version", version}, {"id", id}});
+    auto * manifest = compat::allocValue(state);
+    compat::mkPrimOp(
+        state, *manifest, {.name = "atom.manifest", .args = {"path"}, .doc = manifestDoc, .fun = primManifest});
+
+    compat::mkAttrs(state, v, {{"version", version}, {"id", id}, {"manifest", manifest}});
 }
 
 const char * const atomDoc = R"(
@@ -119,6 +146,7 @@ const char * const atomDoc = R"(
 
     - `builtins.atom.version`: the plugin's version.
     - `builtins.atom.id { root, label }`: the AtomId of an atom.
+    - `builtins.atom.manifest path`: an atom's validated `atom.toml` as an attribute set.
 )";
 
 compat::RegisterBuiltin registerAtom("__atom", atomDoc, primAtom);

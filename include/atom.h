@@ -42,6 +42,14 @@ typedef enum {
   ATOM_STATUS_INVALID_ROOT = 4,
   // An atom id text was not 52 canonical base32hex characters.
   ATOM_STATUS_INVALID_ID = 5,
+  // A manifest (`atom.toml` or `ekala.toml`) is invalid; the message points into the text.
+  ATOM_STATUS_INVALID_MANIFEST = 6,
+  // A lock (`atom.lock`) is invalid; the message points into the text.
+  ATOM_STATUS_INVALID_LOCK = 7,
+  // An atom URI is invalid.
+  ATOM_STATUS_INVALID_URI = 8,
+  // A file could not be read.
+  ATOM_STATUS_IO = 9,
   // A bug inside libatom (a caught panic). The message says where; please report it.
   ATOM_STATUS_INTERNAL = 255,
 } atom_status;
@@ -113,6 +121,54 @@ atom_status atom_id_compute(const char *root_hex, const char *label, char **out_
 // `id` must be NULL (an error) or NUL-terminated; `out_digest` must be NULL (an error) or point to
 // 32 writable bytes.
 atom_status atom_id_parse(const char *id, uint8_t *out_digest);
+
+// Parses and validates the text of an `atom.toml` and writes it as JSON (shaped like the file)
+// to `*out_json` (free it with `atom_string_free`). `path` only names the file in messages.
+//
+// Fails with `ATOM_STATUS_INVALID_MANIFEST`; the message starts with `<path>:<line>:<column>: `
+// and shows the offending line with a caret.
+//
+// # Safety
+// `text` and `path` must be NULL (an error) or NUL-terminated; `out_json` must be NULL (an
+// error) or point to writable storage for one pointer.
+atom_status atom_manifest_parse(const char *text, const char *path, char **out_json);
+
+// Reads the manifest of the atom at `path` (its directory, or its `atom.toml`) and writes it as
+// JSON to `*out_json` (free it with `atom_string_free`).
+//
+// Fails with `ATOM_STATUS_IO` when the file cannot be read, `ATOM_STATUS_INVALID_MANIFEST`
+// when it is invalid.
+//
+// # Safety
+// `path` must be NULL (an error) or NUL-terminated; `out_json` must be NULL (an error) or point
+// to writable storage for one pointer.
+atom_status atom_manifest_read(const char *path, char **out_json);
+
+// Like `atom_manifest_parse`, for a set manifest (`ekala.toml`).
+//
+// # Safety
+// As for `atom_manifest_parse`.
+atom_status atom_set_manifest_parse(const char *text, const char *path, char **out_json);
+
+// Parses the text of an `atom.lock` and writes it as JSON (shaped like the file) to
+// `*out_json` (free it with `atom_string_free`). Locks without `[locker]` are accepted.
+//
+// Fails with `ATOM_STATUS_INVALID_LOCK`, with a message pointing into the text.
+//
+// # Safety
+// As for `atom_manifest_parse`.
+atom_status atom_lock_parse(const char *text, const char *path, char **out_json);
+
+// Parses an atom URI (`[url]::label[@requirement]`, with the default aliases such as `gh:`)
+// and writes `{"url": <string or null>, "label": ..., "version": <string or null>,
+// "uri": <normalised text>}` to `*out_json` (free it with `atom_string_free`).
+//
+// Fails with `ATOM_STATUS_INVALID_URI`.
+//
+// # Safety
+// `uri` must be NULL (an error) or NUL-terminated; `out_json` must be NULL (an error) or point to
+// writable storage for one pointer.
+atom_status atom_uri_parse(const char *uri, char **out_json);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -22,6 +22,14 @@ pub enum AtomStatus {
     InvalidRoot = 4,
     /// An atom id text was not 52 canonical base32hex characters.
     InvalidId = 5,
+    /// A manifest (`atom.toml` or `ekala.toml`) is invalid; the message points into the text.
+    InvalidManifest = 6,
+    /// A lock (`atom.lock`) is invalid; the message points into the text.
+    InvalidLock = 7,
+    /// An atom URI is invalid.
+    InvalidUri = 8,
+    /// A file could not be read.
+    Io = 9,
     /// A bug inside libatom (a caught panic). The message says where; please report it.
     Internal = 255,
 }
@@ -54,6 +62,10 @@ impl Error {
     /// An invalid atom id text.
     pub(crate) fn id(message: String) -> Self {
         Self::new(AtomStatus::InvalidId, message)
+    }
+    /// Any other failure, with its status.
+    pub(crate) fn with_status(status: AtomStatus, message: String) -> Self {
+        Self::new(status, message)
     }
 }
 

@@ -9,7 +9,14 @@ mod ffi;
 
 use std::ffi::c_char;
 
+use std::path::Path;
+
+use atom_core::diagnostic::{FileError, SourceError};
 use atom_core::id::{AtomDigest, AtomId, Label, NameKind, Root};
+use atom_core::lock::Lockfile;
+use atom_core::manifest::set::SetManifest;
+use atom_core::manifest::Manifest;
+use atom_core::uri::{Aliases, AtomUri};
 
 pub use ffi::AtomStatus;
 use ffi::{guard, input_str, write_string, Error};
@@ -168,5 +175,153 @@ pub unsafe extern "C" fn atom_id_parse(id: *const c_char, out_digest: *mut u8) -
         // contract; the source is a distinct local array.
         unsafe { std::ptr::copy_nonoverlapping(digest.as_bytes().as_ptr(), out_digest, 32) };
         Ok(())
+    })
+}
+
+/// Parses a document with `parse` and writes its JSON to `out_json`: the shared body of the
+/// `*_parse` functions.
+///
+/// # Safety
+/// `text` and `path` are NULL or NUL-terminated; `out_json` is NULL or writable.
+unsafe fn parse_to_json(
+    text: *const c_char,
+    path: *const c_char,
+    out_json: *mut *mut c_char,
+    status: AtomStatus,
+    parse: impl FnOnce(&str, &str) -> Result<serde_json::Value, SourceError>,
+) -> AtomStatus {
+    // SAFETY: forwarded from the callers' contracts.
+    unsafe { ffi::clear_out(out_json) };
+    guard(|| {
+        // SAFETY: forwarded from the callers' contracts.
+        let (text, path) = unsafe { (input_str(text, "text")?, input_str(path, "path")?) };
+        let json = parse(text, path).map_err(|e| Error::with_status(status, e.to_string()))?;
+        // SAFETY: forwarded from the callers' contracts.
+        unsafe { write_string(out_json, json.to_string(), "out_json") }
+    })
+}
+
+/// Parses and validates the text of an `atom.toml` and writes it as JSON (shaped like the file)
+/// to `*out_json` (free it with `atom_string_free`). `path` only names the file in messages.
+///
+/// Fails with `ATOM_STATUS_INVALID_MANIFEST`; the message starts with `<path>:<line>:<column>: `
+/// and shows the offending line with a caret.
+///
+/// # Safety
+/// `text` and `path` must be NULL (an error) or NUL-terminated; `out_json` must be NULL (an
+/// error) or point to writable storage for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn atom_manifest_parse(
+    text: *const c_char,
+    path: *const c_char,
+    out_json: *mut *mut c_char,
+) -> AtomStatus {
+    // SAFETY: same contract as this function's.
+    unsafe {
+        parse_to_json(text, path, out_json, AtomStatus::InvalidManifest, |t, p| {
+            Manifest::parse(t, p).map(|m| m.to_json())
+        })
+    }
+}
+
+/// Reads the manifest of the atom at `path` (its directory, or its `atom.toml`) and writes it as
+/// JSON to `*out_json` (free it with `atom_string_free`).
+///
+/// Fails with `ATOM_STATUS_IO` when the file cannot be read, `ATOM_STATUS_INVALID_MANIFEST`
+/// when it is invalid.
+///
+/// # Safety
+/// `path` must be NULL (an error) or NUL-terminated; `out_json` must be NULL (an error) or point
+/// to writable storage for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn atom_manifest_read(
+    path: *const c_char,
+    out_json: *mut *mut c_char,
+) -> AtomStatus {
+    // SAFETY: `out_json` is NULL or writable by this function's contract.
+    unsafe { ffi::clear_out(out_json) };
+    guard(|| {
+        // SAFETY: `path` is NULL or NUL-terminated by this function's contract.
+        let path = unsafe { input_str(path, "path")? };
+        let manifest = Manifest::read_atom(Path::new(path)).map_err(|e| {
+            let status = match e {
+                FileError::Invalid(_) => AtomStatus::InvalidManifest,
+                _ => AtomStatus::Io,
+            };
+            Error::with_status(status, e.to_string())
+        })?;
+        // SAFETY: `out_json` is NULL or writable by this function's contract.
+        unsafe { write_string(out_json, manifest.to_json().to_string(), "out_json") }
+    })
+}
+
+/// Like `atom_manifest_parse`, for a set manifest (`ekala.toml`).
+///
+/// # Safety
+/// As for `atom_manifest_parse`.
+#[no_mangle]
+pub unsafe extern "C" fn atom_set_manifest_parse(
+    text: *const c_char,
+    path: *const c_char,
+    out_json: *mut *mut c_char,
+) -> AtomStatus {
+    // SAFETY: same contract as this function's.
+    unsafe {
+        parse_to_json(text, path, out_json, AtomStatus::InvalidManifest, |t, p| {
+            SetManifest::parse(t, p).map(|m| serde_json::to_value(m).expect("JSON"))
+        })
+    }
+}
+
+/// Parses the text of an `atom.lock` and writes it as JSON (shaped like the file) to
+/// `*out_json` (free it with `atom_string_free`). Locks without `[locker]` are accepted.
+///
+/// Fails with `ATOM_STATUS_INVALID_LOCK`, with a message pointing into the text.
+///
+/// # Safety
+/// As for `atom_manifest_parse`.
+#[no_mangle]
+pub unsafe extern "C" fn atom_lock_parse(
+    text: *const c_char,
+    path: *const c_char,
+    out_json: *mut *mut c_char,
+) -> AtomStatus {
+    // SAFETY: same contract as this function's.
+    unsafe {
+        parse_to_json(text, path, out_json, AtomStatus::InvalidLock, |t, p| {
+            Lockfile::parse(t, p).map(|l| l.to_json())
+        })
+    }
+}
+
+/// Parses an atom URI (`[url]::label[@requirement]`, with the default aliases such as `gh:`)
+/// and writes `{"url": <string or null>, "label": ..., "version": <string or null>,
+/// "uri": <normalised text>}` to `*out_json` (free it with `atom_string_free`).
+///
+/// Fails with `ATOM_STATUS_INVALID_URI`.
+///
+/// # Safety
+/// `uri` must be NULL (an error) or NUL-terminated; `out_json` must be NULL (an error) or point to
+/// writable storage for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn atom_uri_parse(
+    uri: *const c_char,
+    out_json: *mut *mut c_char,
+) -> AtomStatus {
+    // SAFETY: `out_json` is NULL or writable by this function's contract.
+    unsafe { ffi::clear_out(out_json) };
+    guard(|| {
+        // SAFETY: `uri` is NULL or NUL-terminated by this function's contract.
+        let text = unsafe { input_str(uri, "uri")? };
+        let parsed = AtomUri::parse(text, &Aliases::default())
+            .map_err(|e| Error::with_status(AtomStatus::InvalidUri, e.to_string()))?;
+        let json = serde_json::json!({
+            "url": parsed.url.as_ref().map(|u| u.to_string()),
+            "label": parsed.label.as_str(),
+            "version": parsed.version.as_ref().map(|v| v.to_string()),
+            "uri": parsed.to_string(),
+        });
+        // SAFETY: `out_json` is NULL or writable by this function's contract.
+        unsafe { write_string(out_json, json.to_string(), "out_json") }
     })
 }

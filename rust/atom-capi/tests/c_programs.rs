@@ -32,6 +32,11 @@ fn shared_lib_dir() -> PathBuf {
     .clone()
 }
 
+/// Every C program gets the bundled example atom's directory as its argument.
+fn example_atom() -> PathBuf {
+    repo_root().join("nix/examples/hello")
+}
+
 fn c_programs() -> Vec<PathBuf> {
     let mut programs: Vec<_> = fs::read_dir(repo_root().join("tests/c"))
         .unwrap()
@@ -68,7 +73,7 @@ fn c_programs_pass_against_the_shared_library() {
             format!("-Wl,-rpath,{}", lib.display()),
         ];
         compile(&source, &exe, &link);
-        let stdout = run(&mut Command::new(&exe));
+        let stdout = run(Command::new(&exe).arg(example_atom()));
         assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
         print!("{}: {stdout}", source.display());
     }
@@ -89,7 +94,7 @@ fn c_programs_pass_against_the_static_library() {
             "-lgcc_s".to_owned(),
         ];
         compile(&source, &exe, &link);
-        let stdout = run(&mut Command::new(&exe));
+        let stdout = run(Command::new(&exe).arg(example_atom()));
         assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
     }
 }

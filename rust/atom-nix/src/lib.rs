@@ -13,7 +13,10 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
+use std::path::Path;
+
 use atom::id::{AtomId, Label, Root};
+use atom::manifest::Manifest;
 
 #[cxx::bridge(namespace = "atom_nix")]
 mod bridge {
@@ -23,6 +26,10 @@ mod bridge {
 
         /// `builtins.atom.id`: the AtomId text of `label` in the repository rooted at `root`.
         fn atom_id(root: &str, label: &str) -> Result<String>;
+
+        /// `builtins.atom.manifest`: the manifest of the atom at `path` (its directory or its
+        /// `atom.toml`), as JSON shaped like the file.
+        fn manifest_json(path: &str) -> Result<String>;
     }
 }
 
@@ -36,6 +43,13 @@ fn atom_id(root: &str, label: &str) -> Result<String, String> {
         let root = Root::from_hex(root).map_err(|e| format!("invalid root {root:?}: {e}"))?;
         let label = Label::new(label).map_err(|e| format!("invalid label {label:?}: {e}"))?;
         Ok(AtomId::new(root, label).to_string())
+    })
+}
+
+fn manifest_json(path: &str) -> Result<String, String> {
+    guard(|| {
+        let manifest = Manifest::read_atom(Path::new(path)).map_err(|e| e.to_string())?;
+        Ok(manifest.to_json().to_string())
     })
 }
 

@@ -285,3 +285,93 @@ fn example_prints_the_bundled_atoms_id() {
         stdout(&output)
     );
 }
+
+#[test]
+fn manifest_returns_the_parsed_manifest() {
+    let example = repo_root().join("nix/examples/hello");
+    let expr = format!(
+        "let m = builtins.atom.manifest {}; in [ m.package.label m.package.version m.compose.as.nix (m.package.meta.tags == []) ]",
+        example.display()
+    );
+    assert_eq!(eval_ok(&expr), "[ \"hello\" \"0.1.0\" \".\" true ]");
+    // The file itself, given as a string, works too.
+    let expr = format!(
+        "(builtins.atom.manifest \"{}/atom.toml\").package.label",
+        example.display()
+    );
+    assert_eq!(eval_ok(&expr), "\"hello\"");
+}
+
+#[test]
+fn manifest_shape_follows_the_file() {
+    let dir = scratch("manifest-shape");
+    fs::write(
+        dir.join("atom.toml"),
+        "[package]\nlabel = \"build\"\nversion = \"0.3.0\"\n\n[package.sets]\natom = \"https://github.com/ekala-project/atom\"\neka = [\"::\", \"https://github.com/ekala-project/eka.git\"]\n\n[compose.with.atom-nix]\nentry = \"eka\"\nfrom = \"atom\"\n\n[deps.from.eka]\ndev = \"0.1.0\"\n",
+    )
+    .unwrap();
+    let expr = format!("builtins.atom.manifest {}", dir.display());
+    assert_eq!(
+        eval_ok(&expr),
+        "{ compose = { with = { atom-nix = { entry = \"eka\"; from = \"atom\"; }; }; }; deps = { from = { eka = { dev = \"^0.1.0\"; }; }; }; package = { label = \"build\"; sets = { atom = \"https://github.com/ekala-project/atom\"; eka = [ \"::\" \"https://github.com/ekala-project/eka.git\" ]; }; version = \"0.3.0\"; }; }"
+    );
+}
+
+#[test]
+fn an_invalid_manifest_is_an_error_pointing_into_the_file() {
+    let corpus = repo_root().join("tests/corpus/manifest");
+    for case in [
+        "07-label-invalid-start",
+        "17-compose-with-undeclared-set",
+        "28-direct-two-sources",
+    ] {
+        let file = corpus.join(format!("{case}.toml"));
+        let err = eval_err(&format!("builtins.atom.manifest {}", file.display()));
+        let expected = fs::read_to_string(corpus.join(format!("{case}.err"))).unwrap();
+        // Nix indents the lines after the first; compare line by line.
+        let headline = expected.lines().next().unwrap().replace(
+            &format!("manifest/{case}.toml"),
+            &file.display().to_string(),
+        );
+        assert!(
+            err.contains(&format!("error: builtins.atom.manifest: {headline}")),
+            "{err}"
+        );
+        for line in expected.lines().skip(1) {
+            assert!(
+                err.contains(line.trim_start()),
+                "missing {line:?} in\n{err}"
+            );
+        }
+        assert!(err.contains("at «string»:1:1:"), "{err}");
+    }
+    let err = eval_err("builtins.atom.manifest /nonexistent/atom");
+    assert!(
+        err.contains(
+            "builtins.atom.manifest: cannot read /nonexistent/atom: No such file or directory"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn manifest_respects_restricted_evaluation() {
+    let example = repo_root().join("nix/examples/hello");
+    let home = scratch("restricted");
+    let output = nix_command("nix-instantiate", &home)
+        .args(["--store", "dummy://", "--option", "plugin-files"])
+        .arg(plugin())
+        .args(["--option", "restrict-eval", "true", "--eval", "--expr"])
+        .arg(format!(
+            "(builtins.atom.manifest \"{}\").package.label",
+            example.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("is forbidden in restricted mode"),
+        "{}",
+        stderr(&output)
+    );
+}

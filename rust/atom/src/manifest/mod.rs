@@ -348,6 +348,16 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// Reads and parses the manifest of an atom: `path` is the atom's directory or its
+    /// `atom.toml` itself.
+    pub fn read_atom(path: &Path) -> Result<Manifest, FileError> {
+        if path.is_dir() {
+            Manifest::read(&path.join(MANIFEST_FILE))
+        } else {
+            Manifest::read(path)
+        }
+    }
+
     /// Reads and parses an `atom.toml` file.
     pub fn read(path: &Path) -> Result<Manifest, FileError> {
         let text = crate::diagnostic::read_text(path)?;
