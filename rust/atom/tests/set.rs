@@ -1,7 +1,7 @@
 //! `ekala.toml` against real directories: listing a set's atoms.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use atom::manifest::set::{SetError, SetManifest, SetWarning};
 
@@ -13,7 +13,7 @@ fn repo(name: &str) -> PathBuf {
     dir
 }
 
-fn atom(repo: &PathBuf, path: &str, label: &str) {
+fn atom(repo: &Path, path: &str, label: &str) {
     let dir = repo.join(path);
     fs::create_dir_all(&dir).unwrap();
     fs::write(
