@@ -18,4 +18,6 @@ pub mod diagnostic;
 pub mod id;
 pub mod lock;
 pub mod manifest;
+pub mod publish;
+pub mod store;
 pub mod uri;

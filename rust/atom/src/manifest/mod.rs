@@ -339,6 +339,20 @@ pub enum GitRef {
     Version(Requirement),
 }
 
+impl Package {
+    /// Parses only the `[package]` table of `atom.toml` text, as publishing does (SPEC 2.3): the
+    /// other tables are not validated.
+    pub fn parse_only(text: &str, path: &str) -> Result<Package, SourceError> {
+        #[derive(Deserialize)]
+        struct PackageOnly {
+            package: Package,
+        }
+        toml::from_str::<PackageOnly>(text)
+            .map(|p| p.package)
+            .map_err(|e| SourceError::from_toml(path, text, &e))
+    }
+}
+
 impl Manifest {
     /// Parses `atom.toml` text; `path` names the file in errors.
     pub fn parse(text: &str, path: &str) -> Result<Manifest, SourceError> {

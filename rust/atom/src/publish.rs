@@ -1,0 +1,313 @@
+//! Publishing atoms into a git repository (SPEC 2.2, 2.3).
+//!
+//! An atom is published from a commit: the atom directory's tree becomes the tree of an orphan
+//! *atom commit* whose bytes depend only on (tree, origin commit, label, version), and three refs
+//! are created at once with must-not-exist semantics, so a version, once published, never changes.
+
+use std::path::{Path, PathBuf};
+
+use gix::bstr::BString;
+use gix::ObjectId;
+
+use crate::id::Label;
+use crate::manifest::set::{self, SetManifest, SET_MANIFEST_FILE};
+use crate::manifest::{Package, Version, MANIFEST_FILE};
+use crate::store::{self, atom_ref, manifest_ref, origin_ref, Store, StoreError};
+
+/// The `format` header of the commits this implementation writes.
+pub const FORMAT: &str = "pre1";
+
+/// The atom commit for `label` at `version` whose content is `tree`, published from `origin`:
+/// no parents, empty author and committer at time 0, headers `origin` then `format pre1`, and
+/// the message `publish(<label>): <version>` without a trailing newline.
+pub fn atom_commit(
+    tree: ObjectId,
+    origin: ObjectId,
+    label: &Label,
+    version: &Version,
+) -> gix::objs::Commit {
+    let nobody = gix::actor::Signature {
+        name: BString::default(),
+        email: BString::default(),
+        time: gix::date::Time {
+            seconds: 0,
+            offset: 0,
+        },
+    };
+    gix::objs::Commit {
+        tree,
+        parents: Default::default(),
+        author: nobody.clone(),
+        committer: nobody,
+        encoding: None,
+        message: format!("publish({label}): {version}").into(),
+        extra_headers: vec![
+            ("origin".into(), origin.to_hex().to_string().into()),
+            ("format".into(), FORMAT.into()),
+        ],
+    }
+}
+
+/// A published atom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedAtom {
+    /// Its directory in the source commit.
+    pub path: PathBuf,
+    /// Its label.
+    pub label: Label,
+    /// Its version.
+    pub version: Version,
+    /// The atom commit.
+    pub commit: ObjectId,
+    /// The source commit.
+    pub origin: ObjectId,
+}
+
+/// What publishing one atom did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The atom commit and its refs were created.
+    Created(PublishedAtom),
+    /// This exact atom commit was already published: nothing changed.
+    Unchanged(PublishedAtom),
+}
+
+impl Outcome {
+    /// The atom, whatever happened.
+    pub fn atom(&self) -> &PublishedAtom {
+        match self {
+            Outcome::Created(a) | Outcome::Unchanged(a) => a,
+        }
+    }
+}
+
+/// Why an atom cannot be published.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The path is not an atom directory in the commit.
+    #[error("{} is not an atom in commit {commit}: {why}", path.display())]
+    NotAnAtom {
+        /// The path.
+        path: PathBuf,
+        /// The commit.
+        commit: ObjectId,
+        /// What is missing.
+        why: &'static str,
+    },
+    /// The path is not a valid atom path.
+    #[error("cannot publish {path:?}: {why}")]
+    InvalidPath {
+        /// The path as given.
+        path: String,
+        /// Why.
+        why: &'static str,
+    },
+    /// The atom's manifest is invalid.
+    #[error("{0}")]
+    Manifest(String),
+    /// The commit does not descend from the repository's genesis.
+    #[error("commit {commit} descends from {found}, but refs/ekala/init says this repository's root is {genesis}")]
+    InconsistentRoot {
+        /// The commit.
+        commit: ObjectId,
+        /// Its root.
+        found: crate::id::Root,
+        /// The recorded genesis.
+        genesis: crate::id::Root,
+    },
+    /// The version is already published with other content.
+    #[error("{label} {version} is already published as {existing}; publishing {path} would give {new}. Published versions never change: bump the version in its atom.toml", path = path.display())]
+    VersionExists {
+        /// The label.
+        label: Label,
+        /// The version.
+        version: Version,
+        /// The atom's directory.
+        path: PathBuf,
+        /// The published commit.
+        existing: ObjectId,
+        /// What this publish would create.
+        new: ObjectId,
+    },
+    /// Two labels in one publish.
+    #[error("{} and {} are both labelled {label}: atoms must have unique labels to retain distinct identities", first.display(), second.display())]
+    DuplicateLabel {
+        /// The label.
+        label: Label,
+        /// One path.
+        first: PathBuf,
+        /// The other.
+        second: PathBuf,
+    },
+    /// The commit has no `ekala.toml`.
+    #[error("commit {0} has no ekala.toml at its root: list the repository's atoms there, or name the atoms to publish")]
+    NoSetManifest(ObjectId),
+    /// A git operation failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Publishes the atoms at `paths` (relative to the repository root) from the commit `rev`.
+/// With no paths, publishes every atom listed in the commit's `ekala.toml`.
+pub fn publish(store: &Store, rev: &str, paths: &[String]) -> Result<Vec<Outcome>, PublishError> {
+    let origin = store.commit_id(rev)?;
+    let repo = store.repo();
+    let commit = repo
+        .find_commit(origin)
+        .map_err(|e| StoreError::object(origin, e))?;
+    let tree = commit.tree().map_err(|e| StoreError::object(origin, e))?;
+
+    let paths: Vec<String> = if paths.is_empty() {
+        let entry = tree
+            .find_entry(SET_MANIFEST_FILE)
+            .filter(|e| e.mode().is_blob())
+            .ok_or(PublishError::NoSetManifest(origin))?;
+        let text = blob_text(repo, entry.object_id())?;
+        let set = SetManifest::parse(&text, &format!("{rev}:{SET_MANIFEST_FILE}"))
+            .map_err(|e| PublishError::Manifest(e.to_string()))?;
+        set.paths()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect()
+    } else {
+        paths.to_vec()
+    };
+
+    // The genesis of the commit must be the repository's recorded one.
+    if let Some(genesis) = store.init_ref()? {
+        let found = store.root_of(origin)?;
+        if found != genesis {
+            return Err(PublishError::InconsistentRoot {
+                commit: origin,
+                found,
+                genesis,
+            });
+        }
+    }
+
+    let mut planned: Vec<(PublishedAtom, ObjectId, gix::objs::Commit)> = Vec::new();
+    for given in &paths {
+        let path = set::normalize(given).map_err(|why| PublishError::InvalidPath {
+            path: given.clone(),
+            why,
+        })?;
+        let not_an_atom = |why| PublishError::NotAnAtom {
+            path: path.clone(),
+            commit: origin,
+            why,
+        };
+        let dir = tree
+            .lookup_entry_by_path(&path)
+            .map_err(|e| StoreError::object(origin, e))?
+            .ok_or_else(|| not_an_atom("it does not exist there"))?;
+        if !dir.mode().is_tree() {
+            return Err(not_an_atom("it is not a directory"));
+        }
+        let manifest = tree
+            .lookup_entry_by_path(path.join(MANIFEST_FILE))
+            .map_err(|e| StoreError::object(origin, e))?
+            .filter(|e| e.mode().is_blob())
+            .ok_or_else(|| not_an_atom("it has no atom.toml"))?;
+        let manifest_id = manifest.object_id();
+        let text = blob_text(repo, manifest_id)?;
+        let package =
+            Package::parse_only(&text, &format!("{}", path.join(MANIFEST_FILE).display()))
+                .map_err(|e| PublishError::Manifest(e.to_string()))?;
+        if let Some((first, ..)) = planned.iter().find(|(a, ..)| a.label == package.label) {
+            return Err(PublishError::DuplicateLabel {
+                label: package.label,
+                first: first.path.clone(),
+                second: path,
+            });
+        }
+        let object = atom_commit(dir.object_id(), origin, &package.label, &package.version);
+        let commit = object_id_of(&object);
+        let atom = PublishedAtom {
+            path,
+            label: package.label,
+            version: package.version,
+            commit,
+            origin,
+        };
+        planned.push((atom, manifest_id, object));
+    }
+
+    let mut outcomes = Vec::new();
+    for (atom, manifest_id, object) in planned {
+        outcomes.push(publish_one(store, atom, manifest_id, object)?);
+    }
+    Ok(outcomes)
+}
+
+fn publish_one(
+    store: &Store,
+    atom: PublishedAtom,
+    manifest_id: ObjectId,
+    object: gix::objs::Commit,
+) -> Result<Outcome, PublishError> {
+    let name = atom_ref(&atom.label, &atom.version);
+    let check_existing = |existing: Option<ObjectId>| match existing {
+        Some(existing) if existing == atom.commit => Ok(Some(Outcome::Unchanged(atom.clone()))),
+        Some(existing) => Err(PublishError::VersionExists {
+            label: atom.label.clone(),
+            version: atom.version.clone(),
+            path: atom.path.clone(),
+            existing,
+            new: atom.commit,
+        }),
+        None => Ok(None),
+    };
+    if let Some(outcome) = check_existing(store::ref_target(store, &name)?)? {
+        return Ok(outcome);
+    }
+    let written = store
+        .repo()
+        .write_object(&object)
+        .map_err(|e| StoreError::object(atom.commit, e))?
+        .detach();
+    debug_assert_eq!(written, atom.commit);
+    let refs = [
+        (name.clone(), atom.commit),
+        (manifest_ref(&atom.label, &atom.version), manifest_id),
+        (origin_ref(&atom.label, &atom.version), atom.origin),
+    ];
+    match store::create_refs(
+        store,
+        &refs,
+        &format!("publish: {}: {}", atom.label, atom.version),
+    ) {
+        Ok(()) => Ok(Outcome::Created(atom)),
+        // Another process may have published this version between our check and our
+        // transaction: the refs it made decide.
+        Err(error) => match check_existing(store::ref_target(store, &name)?)? {
+            Some(outcome) => Ok(outcome),
+            None => Err(error.into()),
+        },
+    }
+}
+
+/// The id git gives `object`.
+pub fn object_id_of(object: &gix::objs::Commit) -> ObjectId {
+    use gix::objs::WriteTo;
+    let mut bytes = Vec::new();
+    object
+        .write_to(&mut bytes)
+        .expect("writing to memory cannot fail");
+    gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::object::Kind::Commit, &bytes)
+        .expect("SHA-1 hashing of a small buffer cannot fail")
+}
+
+fn blob_text(repo: &gix::Repository, id: ObjectId) -> Result<String, PublishError> {
+    let blob = repo.find_blob(id).map_err(|e| StoreError::object(id, e))?;
+    String::from_utf8(blob.data.clone())
+        .map_err(|_| PublishError::Manifest(format!("blob {id} is not UTF-8 text")))
+}
+
+/// Publishes from the repository at `repo_path` (convenience for the faces).
+pub fn publish_at(
+    repo_path: &Path,
+    rev: &str,
+    paths: &[String],
+) -> Result<Vec<Outcome>, PublishError> {
+    publish(&Store::open(repo_path)?, rev, paths)
+}

@@ -1,0 +1,276 @@
+//! Git-native atom storage (SPEC 1.2, 2, 5.1): a [`Store`] is a git repository, bare or not, in
+//! which atoms are published under `refs/eka/atoms/<label>/<version>`.
+//!
+//! Repositories are opened in gix's isolated mode: no global or user git configuration and no
+//! environment variable changes how they are read. No `git` process is ever started.
+
+mod error;
+mod refs;
+mod verify;
+
+pub use refs::{atom_ref, manifest_ref, origin_ref};
+pub use verify::{CommitFormat, Verified, VerifyError};
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::path::{Path, PathBuf};
+
+use gix::ObjectId;
+
+pub use error::StoreError;
+pub use refs::{AtomRef, RefLayout, ATOMS_PREFIX, INIT_REF, LEGACY_ATOMS_PREFIX, META_PREFIX};
+
+use crate::id::{Label, Root};
+use crate::manifest::{Requirement, Version};
+
+/// A git repository holding atoms.
+pub struct Store {
+    repo: gix::Repository,
+}
+
+/// What `init` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitOutcome {
+    /// `refs/ekala/init` was created, pointing at this root.
+    Created(Root),
+    /// It already pointed at this root: nothing changed.
+    Unchanged(Root),
+}
+
+pub(crate) type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Converts an object id to a [`Root`] (SHA-1 only, as the format defines).
+pub(crate) fn root_of_id(id: &gix::oid) -> Result<Root> {
+    let bytes: [u8; 20] = id
+        .as_bytes()
+        .try_into()
+        .map_err(|_| StoreError::UnsupportedHash(id.to_hex().to_string()))?;
+    Ok(Root::from_bytes(bytes))
+}
+
+/// Converts a [`Root`] to an object id.
+pub(crate) fn id_of_root(root: &Root) -> ObjectId {
+    ObjectId::from_bytes_or_panic(root.as_bytes())
+}
+
+impl Store {
+    /// Opens the repository at `path` (a work tree, its `.git`, or a bare repository).
+    pub fn open(path: &Path) -> Result<Store> {
+        let repo =
+            gix::open_opts(path, gix::open::Options::isolated()).map_err(|e| StoreError::Open {
+                path: path.to_owned(),
+                source: e.into(),
+            })?;
+        Ok(Store { repo })
+    }
+
+    /// Creates a bare repository at `path` (for the atom store) and opens it.
+    pub fn init_bare(path: &Path) -> Result<Store> {
+        gix::init_bare(path).map_err(|e| StoreError::Open {
+            path: path.to_owned(),
+            source: e.into(),
+        })?;
+        Store::open(path)
+    }
+
+    /// The underlying gix repository.
+    pub fn repo(&self) -> &gix::Repository {
+        &self.repo
+    }
+
+    /// Where the repository's objects and refs live (`.git` for a work tree).
+    pub fn git_dir(&self) -> &Path {
+        self.repo.git_dir()
+    }
+
+    /// The work tree, if the repository has one.
+    pub fn work_dir(&self) -> Option<PathBuf> {
+        self.repo.workdir().map(Path::to_owned)
+    }
+
+    /// The commit `rev` names (`HEAD`, a branch, a hex id, ...).
+    pub fn commit_id(&self, rev: &str) -> Result<ObjectId> {
+        let id = self
+            .repo
+            .rev_parse_single(rev)
+            .map_err(|e| StoreError::Rev {
+                rev: rev.to_owned(),
+                source: e.into(),
+            })?
+            .detach();
+        let object = self
+            .repo
+            .find_object(id)
+            .map_err(|e| StoreError::object(id, e))?;
+        let commit = object.peel_to_commit().map_err(|e| StoreError::Rev {
+            rev: rev.to_owned(),
+            source: e.into(),
+        })?;
+        Ok(commit.id)
+    }
+
+    /// The repository's genesis: `refs/ekala/init` when present, otherwise the root found by
+    /// walking the ancestors of `HEAD` (SPEC 1.2).
+    pub fn genesis(&self) -> Result<Root> {
+        if let Some(root) = self.init_ref()? {
+            return Ok(root);
+        }
+        let head = self.commit_id("HEAD")?;
+        self.root_of(head)
+    }
+
+    /// The target of `refs/ekala/init`, if it exists.
+    pub fn init_ref(&self) -> Result<Option<Root>> {
+        match self
+            .repo
+            .try_find_reference(INIT_REF)
+            .map_err(StoreError::refs)?
+        {
+            Some(mut reference) => {
+                let id = reference.peel_to_id().map_err(StoreError::refs)?.detach();
+                Ok(Some(root_of_id(&id)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The root commit reached from `commit` by the reference's walk: always pop the oldest
+    /// (by committer time) commit discovered so far; the first popped commit without parents is
+    /// the root.
+    pub fn root_of(&self, commit: ObjectId) -> Result<Root> {
+        let mut seen = gix::hashtable::HashSet::default();
+        let mut queue = BinaryHeap::new();
+        let mut order = 0u64;
+        let mut push = |queue: &mut BinaryHeap<_>, id: ObjectId, time: i64| {
+            order += 1;
+            queue.push((Reverse(time), Reverse(order), id));
+        };
+        let first = self
+            .repo
+            .find_commit(commit)
+            .map_err(|e| StoreError::object(commit, e))?;
+        push(
+            &mut queue,
+            commit,
+            first
+                .time()
+                .map_err(|e| StoreError::object(commit, e))?
+                .seconds,
+        );
+        seen.insert(commit);
+        while let Some((_, _, id)) = queue.pop() {
+            let commit = self
+                .repo
+                .find_commit(id)
+                .map_err(|e| StoreError::object(id, e))?;
+            let parents: Vec<ObjectId> = commit.parent_ids().map(|p| p.detach()).collect();
+            if parents.is_empty() {
+                return root_of_id(&id);
+            }
+            for parent in parents {
+                if seen.insert(parent) {
+                    let time = self
+                        .repo
+                        .find_commit(parent)
+                        .map_err(|e| StoreError::object(parent, e))?
+                        .time()
+                        .map_err(|e| StoreError::object(parent, e))?
+                        .seconds;
+                    push(&mut queue, parent, time);
+                }
+            }
+        }
+        Err(StoreError::RootNotFound(commit.to_string()))
+    }
+
+    /// Creates `refs/ekala/init` pointing at the root of `HEAD`. Idempotent; refuses to change an
+    /// existing `refs/ekala/init` that points elsewhere.
+    pub fn init(&self) -> Result<InitOutcome> {
+        let head = self.commit_id("HEAD")?;
+        let root = self.root_of(head)?;
+        if let Some(existing) = self.init_ref()? {
+            return if existing == root {
+                Ok(InitOutcome::Unchanged(root))
+            } else {
+                Err(StoreError::InitConflict { existing, root })
+            };
+        }
+        refs::create(
+            &self.repo,
+            &[(INIT_REF.to_owned(), id_of_root(&root))],
+            "init: ekala project",
+        )?;
+        Ok(InitOutcome::Created(root))
+    }
+
+    /// Every published version of `label`, newest first. Refs that do not parse (a version that
+    /// is not semver) are skipped. Cost follows the versions of this label (a prefix lookup), not
+    /// the size of the repository.
+    pub fn versions(&self, label: &Label) -> Result<Vec<AtomRef>> {
+        let mut atoms = refs::list(&self.repo, Some(label))?;
+        atoms.sort_by(|a, b| b.version.cmp(&a.version));
+        Ok(atoms)
+    }
+
+    /// Every published atom version in the repository, by label then newest first.
+    pub fn atoms(&self) -> Result<Vec<AtomRef>> {
+        let mut atoms = refs::list(&self.repo, None)?;
+        atoms.sort_by(|a, b| a.label.cmp(&b.label).then(b.version.cmp(&a.version)));
+        Ok(atoms)
+    }
+
+    /// The highest published version of `label` matching `requirement` (Cargo's rules: a
+    /// pre-release matches only a comparator with the same `major.minor.patch` that has a
+    /// pre-release itself).
+    pub fn resolve(&self, label: &Label, requirement: &Requirement) -> Result<AtomRef> {
+        let versions = self.versions(label)?;
+        select(&versions, requirement)
+            .cloned()
+            .ok_or_else(|| StoreError::NoMatchingVersion {
+                label: label.clone(),
+                requirement: requirement.to_string(),
+                available: versions.iter().map(|a| a.version.to_string()).collect(),
+            })
+    }
+
+    /// The published atom `label` at exactly `version`.
+    pub fn find(&self, label: &Label, version: &Version) -> Result<AtomRef> {
+        self.versions(label)?
+            .into_iter()
+            .find(|a| &a.version == version)
+            .ok_or_else(|| StoreError::NoSuchAtom {
+                label: label.clone(),
+                version: version.to_string(),
+            })
+    }
+
+    /// The tree of an atom commit.
+    pub fn atom_tree(&self, atom: &AtomRef) -> Result<ObjectId> {
+        let commit = self
+            .repo
+            .find_commit(atom.commit)
+            .map_err(|e| StoreError::object(atom.commit, e))?;
+        Ok(commit
+            .tree_id()
+            .map_err(|e| StoreError::object(atom.commit, e))?
+            .detach())
+    }
+}
+
+/// The object a ref points at, if the ref exists.
+pub fn ref_target(store: &Store, name: &str) -> Result<Option<ObjectId>> {
+    refs::target(&store.repo, name)
+}
+
+/// Creates refs in one all-or-nothing transaction with must-not-exist semantics.
+pub fn create_refs(store: &Store, refs: &[(String, ObjectId)], message: &str) -> Result<()> {
+    refs::create(&store.repo, refs, message)
+}
+
+/// The highest version in `versions` that matches `requirement`.
+pub fn select<'a>(versions: &'a [AtomRef], requirement: &Requirement) -> Option<&'a AtomRef> {
+    versions
+        .iter()
+        .filter(|a| requirement.matches(&a.version))
+        .max_by(|a, b| a.version.cmp(&b.version))
+}

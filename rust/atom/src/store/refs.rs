@@ -1,0 +1,168 @@
+//! The ref layout of atoms (SPEC 2.1, 2.4) and the ref operations the store needs.
+
+use gix::bstr::ByteSlice;
+use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+use gix::refs::{FullName, Target};
+use gix::ObjectId;
+
+use super::{Result, StoreError};
+use crate::id::Label;
+use crate::manifest::Version;
+
+/// The ref holding a repository's genesis.
+pub const INIT_REF: &str = "refs/ekala/init";
+/// Where atom commits are published: `refs/eka/atoms/<label>/<version>`.
+pub const ATOMS_PREFIX: &str = "refs/eka/atoms/";
+/// Where their metadata goes: `refs/eka/meta/<label>/<version>/{manifest,origin}`.
+pub const META_PREFIX: &str = "refs/eka/meta/";
+/// The oldest layout: `refs/atoms/<label>/<version>` (read only).
+pub const LEGACY_ATOMS_PREFIX: &str = "refs/atoms/";
+
+/// Which layout a published atom ref follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefLayout {
+    /// `refs/eka/atoms/<label>/<version>`.
+    Current,
+    /// `refs/atoms/<label>/<version>`, from format `1`.
+    Legacy,
+}
+
+/// A published atom version: a ref naming a label and version, and the object it points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AtomRef {
+    /// The label in the ref name.
+    pub label: Label,
+    /// The version in the ref name.
+    pub version: Version,
+    /// What the ref points at (normally the atom commit).
+    pub commit: ObjectId,
+    /// The layout the ref follows.
+    pub layout: RefLayout,
+}
+
+impl AtomRef {
+    /// The full ref name.
+    pub fn ref_name(&self) -> String {
+        match self.layout {
+            RefLayout::Current => atom_ref(&self.label, &self.version),
+            RefLayout::Legacy => format!("{LEGACY_ATOMS_PREFIX}{}/{}", self.label, self.version),
+        }
+    }
+}
+
+/// `refs/eka/atoms/<label>/<version>`.
+pub fn atom_ref(label: &Label, version: &Version) -> String {
+    format!("{ATOMS_PREFIX}{label}/{version}")
+}
+
+/// `refs/eka/meta/<label>/<version>/manifest`.
+pub fn manifest_ref(label: &Label, version: &Version) -> String {
+    format!("{META_PREFIX}{label}/{version}/manifest")
+}
+
+/// `refs/eka/meta/<label>/<version>/origin`.
+pub fn origin_ref(label: &Label, version: &Version) -> String {
+    format!("{META_PREFIX}{label}/{version}/origin")
+}
+
+/// The atom refs of one label (or of all labels), in both layouts. Refs whose label or version
+/// does not parse are skipped, as the reference does.
+pub(super) fn list(repo: &gix::Repository, label: Option<&Label>) -> Result<Vec<AtomRef>> {
+    let platform = repo.references().map_err(StoreError::refs)?;
+    let mut atoms = Vec::new();
+    for (prefix, layout) in [
+        (ATOMS_PREFIX, RefLayout::Current),
+        (LEGACY_ATOMS_PREFIX, RefLayout::Legacy),
+    ] {
+        let scan = match label {
+            Some(label) => format!("{prefix}{label}/"),
+            None => prefix.to_owned(),
+        };
+        let iter = platform.prefixed(scan.as_str()).map_err(StoreError::refs)?;
+        for reference in iter {
+            let reference = reference.map_err(StoreError::refs)?;
+            let name = reference.name().as_bstr();
+            let Ok(name) = name.to_str() else { continue };
+            let Some(rest) = name.strip_prefix(prefix) else {
+                continue;
+            };
+            let Some((ref_label, version)) = rest.rsplit_once('/') else {
+                continue;
+            };
+            // Legacy layouts keep `_specs`/`_srcs` refs beside the atoms.
+            if ref_label.contains('/') {
+                continue;
+            }
+            let (Ok(ref_label), Ok(version)) = (Label::new(ref_label), Version::parse(version))
+            else {
+                continue;
+            };
+            if label.is_some_and(|l| l != &ref_label) {
+                continue;
+            }
+            let Some(commit) = reference.target().try_id().map(|id| id.to_owned()) else {
+                continue;
+            };
+            atoms.push(AtomRef {
+                label: ref_label,
+                version,
+                commit,
+                layout,
+            });
+        }
+    }
+    Ok(atoms)
+}
+
+/// The object a ref points at, if the ref exists.
+pub(super) fn target(repo: &gix::Repository, name: &str) -> Result<Option<ObjectId>> {
+    Ok(repo
+        .try_find_reference(name)
+        .map_err(StoreError::refs)?
+        .and_then(|r| r.target().try_id().map(|id| id.to_owned())))
+}
+
+/// Creates every ref in one transaction, each with must-not-exist semantics: either all are
+/// created or none is (an existing ref, or another process holding a ref's lock, aborts the whole
+/// transaction before anything changes).
+pub(super) fn create(
+    repo: &gix::Repository,
+    refs: &[(String, ObjectId)],
+    message: &str,
+) -> Result<()> {
+    let edits =
+        refs.iter()
+            .map(|(name, id)| {
+                let name: FullName = name.as_str().try_into().map_err(
+                    |e: gix::validate::reference::name::Error| StoreError::RefName {
+                        name: name.clone(),
+                        source: e.into(),
+                    },
+                )?;
+                Ok(RefEdit {
+                    change: Change::Update {
+                        log: LogChange {
+                            mode: RefLog::AndReference,
+                            force_create_reflog: false,
+                            message: message.into(),
+                        },
+                        expected: PreviousValue::MustNotExist,
+                        new: Target::Object(*id),
+                    },
+                    name,
+                    deref: false,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+    let committer = gix::actor::SignatureRef {
+        name: "atom".into(),
+        email: "".into(),
+        time: "0 +0000",
+    };
+    repo.edit_references_as(edits, Some(committer))
+        .map_err(|e| StoreError::RefUpdate {
+            refs: refs.iter().map(|(n, _)| n.clone()).collect(),
+            source: e.into(),
+        })?;
+    Ok(())
+}

@@ -1,0 +1,504 @@
+//! The git store and publishing, against real repositories made with `git` in temporary
+//! directories (the product itself never runs `git`; the tests use it to build fixtures).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use atom::id::{AtomDigest, AtomId, Label};
+use atom::manifest::{Requirement, Version};
+use atom::publish::{self, Outcome, PublishError};
+use atom::store::{
+    atom_ref, manifest_ref, origin_ref, InitOutcome, Store, StoreError, VerifyError,
+};
+use gix::ObjectId;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("store-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs git in `dir` with a fixed identity and no user or system configuration.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env("GIT_AUTHOR_DATE", "1700000000 +0000")
+        .env("GIT_COMMITTER_DATE", "1700000000 +0000")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+fn write(dir: &Path, path: &str, text: &str) {
+    let file = dir.join(path);
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    fs::write(file, text).unwrap();
+}
+
+fn manifest(label: &str, version: &str) -> String {
+    format!(
+        "[package]\nlabel = \"{label}\"\nversion = \"{version}\"\n\n[compose.as]\nnix = \".\"\n"
+    )
+}
+
+/// A repository with `ekala.toml` listing `pkgs/a` (label `alpha`) and `b` (label `beta`).
+fn repo(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    git(&dir, &["init", "-q", "-b", "main"]);
+    write(
+        &dir,
+        "ekala.toml",
+        "[set]\npackages = [\"pkgs/a\", \"b\"]\n",
+    );
+    write(&dir, "pkgs/a/atom.toml", &manifest("alpha", "1.0.0"));
+    write(&dir, "pkgs/a/mod.nix", "{ Value = 1; }\n");
+    write(&dir, "b/atom.toml", &manifest("beta", "0.1.0"));
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-q", "-m", "init"]);
+    dir
+}
+
+fn label(s: &str) -> Label {
+    Label::new(s).unwrap()
+}
+
+fn oid(hex: &str) -> ObjectId {
+    ObjectId::from_hex(hex.as_bytes()).unwrap()
+}
+
+#[test]
+fn the_published_atom_nix_commit_is_reproduced_byte_for_byte() {
+    let object = publish::atom_commit(
+        oid("b349857f3aa4365d804495243276131933fc68fa"),
+        oid("f95ca3379da34594c0492b4bc2796d6923b7d4c0"),
+        &label("atom-nix"),
+        &Version::parse("0.4.4").unwrap(),
+    );
+    assert_eq!(
+        publish::object_id_of(&object),
+        oid("f26bc47d27643580d14262c17533332f29e225b4")
+    );
+    // Written into a real repository, git agrees on the bytes and the id.
+    let dir = scratch("vector");
+    git(&dir, &["init", "-q", "--bare"]);
+    let store = Store::open(&dir).unwrap();
+    let id = store.repo().write_object(&object).unwrap().detach();
+    assert_eq!(id, oid("f26bc47d27643580d14262c17533332f29e225b4"));
+    assert_eq!(
+        git(&dir, &["cat-file", "commit", &id.to_string()]),
+        "tree b349857f3aa4365d804495243276131933fc68fa\nauthor  <> 0 +0000\ncommitter  <> 0 +0000\norigin f95ca3379da34594c0492b4bc2796d6923b7d4c0\nformat pre1\n\npublish(atom-nix): 0.4.4"
+    );
+}
+
+#[test]
+fn genesis_and_init() {
+    let dir = repo("init");
+    let root = git(&dir, &["rev-list", "--max-parents=0", "HEAD"]);
+    write(&dir, "later.txt", "x");
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-q", "-m", "second"]);
+    let store = Store::open(&dir).unwrap();
+    assert_eq!(store.genesis().unwrap().to_hex(), root);
+    assert_eq!(store.init_ref().unwrap(), None);
+    let InitOutcome::Created(created) = store.init().unwrap() else {
+        panic!("created expected")
+    };
+    assert_eq!(created.to_hex(), root);
+    assert_eq!(git(&dir, &["rev-parse", "refs/ekala/init"]), root);
+    assert_eq!(store.init().unwrap(), InitOutcome::Unchanged(created));
+
+    // A repository whose init ref names another root refuses to change it.
+    let head = git(&dir, &["rev-parse", "HEAD"]);
+    git(&dir, &["update-ref", "refs/ekala/init", &head]);
+    let err = Store::open(&dir).unwrap().init().unwrap_err();
+    assert!(matches!(err, StoreError::InitConflict { .. }), "{err}");
+    assert_eq!(
+        git(&dir, &["rev-parse", "refs/ekala/init"]),
+        head,
+        "unchanged"
+    );
+}
+
+#[test]
+fn publish_every_atom_of_the_set_then_republish_is_a_no_op() {
+    let dir = repo("publish");
+    let store = Store::open(&dir).unwrap();
+    store.init().unwrap();
+    let head = git(&dir, &["rev-parse", "HEAD"]);
+    let outcomes = publish::publish(&store, "HEAD", &[]).unwrap();
+    assert_eq!(outcomes.len(), 2);
+    for outcome in &outcomes {
+        let Outcome::Created(atom) = outcome else {
+            panic!("created expected: {outcome:?}")
+        };
+        assert_eq!(atom.origin.to_string(), head);
+        let name = atom_ref(&atom.label, &atom.version);
+        assert_eq!(git(&dir, &["rev-parse", &name]), atom.commit.to_string());
+        // The atom's tree is the source directory's tree, unchanged.
+        let dir_tree = git(
+            &dir,
+            &["rev-parse", &format!("HEAD:{}", atom.path.display())],
+        );
+        assert_eq!(
+            git(&dir, &["rev-parse", &format!("{name}^{{tree}}")]),
+            dir_tree
+        );
+        assert_eq!(
+            git(
+                &dir,
+                &["rev-parse", &manifest_ref(&atom.label, &atom.version)]
+            ),
+            git(
+                &dir,
+                &[
+                    "rev-parse",
+                    &format!("HEAD:{}/atom.toml", atom.path.display())
+                ]
+            )
+        );
+        assert_eq!(
+            git(
+                &dir,
+                &["rev-parse", &origin_ref(&atom.label, &atom.version)]
+            ),
+            head
+        );
+        // git itself considers the object well-formed.
+        git(&dir, &["fsck", "--no-dangling"]);
+    }
+    let again = publish::publish(&store, "HEAD", &[]).unwrap();
+    assert!(
+        again.iter().all(|o| matches!(o, Outcome::Unchanged(_))),
+        "{again:?}"
+    );
+    assert_eq!(again[0].atom(), outcomes[0].atom());
+}
+
+#[test]
+fn changed_content_under_a_published_version_is_refused_and_changes_nothing() {
+    let dir = repo("immutable");
+    let store = Store::open(&dir).unwrap();
+    let first = publish::publish(&store, "HEAD", &["pkgs/a".into()]).unwrap();
+    let refs_before = git(&dir, &["for-each-ref", "refs/eka"]);
+    write(&dir, "pkgs/a/mod.nix", "{ Value = 2; }\n");
+    git(
+        &dir,
+        &["commit", "-q", "-am", "change without a version bump"],
+    );
+    let err = publish::publish(&store, "HEAD", &["pkgs/a".into()]).unwrap_err();
+    let PublishError::VersionExists { existing, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(*existing, first[0].atom().commit);
+    assert!(
+        err.to_string()
+            .contains("alpha 1.0.0 is already published as"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("bump the version"), "{err}");
+    assert_eq!(git(&dir, &["for-each-ref", "refs/eka"]), refs_before);
+}
+
+#[test]
+fn publish_rejects_what_is_not_an_atom() {
+    let dir = repo("not-atoms");
+    let store = Store::open(&dir).unwrap();
+    let cases: &[(&str, &str)] = &[
+        ("missing", "missing is not an atom in commit"),
+        ("ekala.toml", "ekala.toml is not an atom in commit"),
+        ("pkgs", "pkgs is not an atom in commit"),
+        (
+            "../up",
+            "cannot publish \"../up\": it leaves the repository",
+        ),
+        (
+            ".",
+            "cannot publish \".\": atoms cannot exist at the repo root",
+        ),
+    ];
+    for (path, message) in cases {
+        let err = publish::publish(&store, "HEAD", &[path.to_string()]).unwrap_err();
+        assert!(err.to_string().contains(message), "{path}: {err}");
+    }
+    assert_eq!(
+        git(&dir, &["for-each-ref", "refs/eka"]),
+        "",
+        "nothing was published"
+    );
+    // Two atoms with one label are refused before anything is written.
+    write(&dir, "c/atom.toml", &manifest("alpha", "2.0.0"));
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-q", "-m", "dup"]);
+    let err = publish::publish(&store, "HEAD", &["pkgs/a".into(), "c".into()]).unwrap_err();
+    assert!(matches!(err, PublishError::DuplicateLabel { .. }), "{err}");
+    assert_eq!(git(&dir, &["for-each-ref", "refs/eka"]), "");
+}
+
+#[test]
+fn publishing_from_a_foreign_history_is_refused() {
+    let dir = repo("foreign");
+    let store = Store::open(&dir).unwrap();
+    store.init().unwrap();
+    // An unrelated history in the same repository.
+    git(&dir, &["checkout", "-q", "--orphan", "other"]);
+    write(&dir, "pkgs/a/mod.nix", "{ Value = 3; }\n");
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-q", "-m", "other root"]);
+    let err = publish::publish(&store, "HEAD", &["pkgs/a".into()]).unwrap_err();
+    assert!(
+        matches!(err, PublishError::InconsistentRoot { .. }),
+        "{err}"
+    );
+}
+
+fn publish_versions(dir: &Path, label: &str, versions: &[&str]) {
+    let store = Store::open(dir).unwrap();
+    for version in versions {
+        write(dir, "pkgs/a/atom.toml", &manifest(label, version));
+        git(
+            dir,
+            &[
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-am",
+                &format!("{label} {version}"),
+            ],
+        );
+        publish::publish(&store, "HEAD", &["pkgs/a".into()]).unwrap();
+    }
+}
+
+#[test]
+fn resolve_follows_cargo_rules() {
+    let dir = repo("resolve");
+    publish_versions(
+        &dir,
+        "alpha",
+        &[
+            "1.0.0",
+            "1.2.0",
+            "1.3.0-rc.1",
+            "2.0.0-rc.1",
+            "2.0.0",
+            "0.9.0",
+        ],
+    );
+    let store = Store::open(&dir).unwrap();
+    let resolve = |req: &str| {
+        store
+            .resolve(&label("alpha"), &Requirement::parse(req).unwrap())
+            .map(|a| a.version.to_string())
+    };
+    assert_eq!(resolve("^1").unwrap(), "1.2.0");
+    assert_eq!(resolve("*").unwrap(), "2.0.0");
+    assert_eq!(resolve(">=1.3.0-rc.1, <2").unwrap(), "1.3.0-rc.1");
+    assert_eq!(resolve("=2.0.0-rc.1").unwrap(), "2.0.0-rc.1");
+    assert_eq!(resolve("~0.9").unwrap(), "0.9.0");
+    let err = resolve("^3").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no published version of alpha matches ^3 (published: 2.0.0, 2.0.0-rc.1, 1.3.0-rc.1, 1.2.0, 1.0.0, 0.9.0)"
+    );
+    let err = store
+        .resolve(&label("nobody"), &Requirement::parse("*").unwrap())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no published version of nobody matches * (no version of it is published here)"
+    );
+    let versions: Vec<String> = store
+        .versions(&label("alpha"))
+        .unwrap()
+        .iter()
+        .map(|a| a.version.to_string())
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            "2.0.0",
+            "2.0.0-rc.1",
+            "1.3.0-rc.1",
+            "1.2.0",
+            "1.0.0",
+            "0.9.0"
+        ]
+    );
+}
+
+#[test]
+fn refs_that_do_not_parse_are_ignored() {
+    let dir = repo("junk-refs");
+    publish_versions(&dir, "alpha", &["1.0.0"]);
+    let commit = git(&dir, &["rev-parse", "refs/eka/atoms/alpha/1.0.0"]);
+    for junk in [
+        "refs/eka/atoms/alpha/v1.1.0",
+        "refs/eka/atoms/alpha/latest",
+        "refs/eka/atoms/9bad/1.0.0",
+        "refs/eka/atoms/alpha/x/1.0.0",
+    ] {
+        git(&dir, &["update-ref", junk, &commit]);
+    }
+    let store = Store::open(&dir).unwrap();
+    let atoms: Vec<String> = store
+        .atoms()
+        .unwrap()
+        .iter()
+        .map(|a| format!("{} {}", a.label, a.version))
+        .collect();
+    assert_eq!(atoms, ["alpha 1.0.0"]);
+    // The same holds once the refs are packed.
+    git(&dir, &["pack-refs", "--all"]);
+    let store = Store::open(&dir).unwrap();
+    assert_eq!(store.atoms().unwrap().len(), 1);
+}
+
+#[test]
+fn verify_accepts_a_published_atom_and_reports_its_id() {
+    let dir = repo("verify-ok");
+    let store = Store::open(&dir).unwrap();
+    store.init().unwrap();
+    publish::publish(&store, "HEAD", &[]).unwrap();
+    let atom = store
+        .find(&label("alpha"), &Version::parse("1.0.0").unwrap())
+        .unwrap();
+    let genesis = store.genesis().unwrap();
+    let id = AtomId::new(genesis, label("alpha")).digest();
+    let verified = store.verify(&atom, Some(&id)).unwrap();
+    assert_eq!(verified.id, id);
+    assert!(verified.origin_checked);
+    assert_eq!(verified.package.label, label("alpha"));
+}
+
+fn verify_error(dir: &Path, expected: Option<&AtomDigest>) -> VerifyError {
+    let store = Store::open(dir).unwrap();
+    let atom = store
+        .find(&label("alpha"), &Version::parse("1.0.0").unwrap())
+        .unwrap();
+    match store.verify(&atom, expected) {
+        Err(StoreError::Verify { problem, .. }) => problem,
+        other => panic!("expected a verification error, got {other:?}"),
+    }
+}
+
+#[test]
+fn verify_detects_each_kind_of_tampering() {
+    let dir = repo("verify-bad");
+    let store = Store::open(&dir).unwrap();
+    store.init().unwrap();
+    publish::publish(&store, "HEAD", &[]).unwrap();
+    let name = "refs/eka/atoms/alpha/1.0.0";
+    let good = git(&dir, &["rev-parse", name]);
+
+    // A wrong expected id.
+    let other = AtomDigest::from_bytes([7; 32]);
+    assert!(matches!(
+        verify_error(&dir, Some(&other)),
+        VerifyError::Id { .. }
+    ));
+
+    // The manifest ref moved.
+    let beta_manifest = git(&dir, &["rev-parse", "HEAD:b/atom.toml"]);
+    git(
+        &dir,
+        &[
+            "update-ref",
+            "refs/eka/meta/alpha/1.0.0/manifest",
+            &beta_manifest,
+        ],
+    );
+    assert!(matches!(
+        verify_error(&dir, None),
+        VerifyError::ManifestRef { .. }
+    ));
+    let alpha_manifest = git(&dir, &["rev-parse", "HEAD:pkgs/a/atom.toml"]);
+    git(
+        &dir,
+        &[
+            "update-ref",
+            "refs/eka/meta/alpha/1.0.0/manifest",
+            &alpha_manifest,
+        ],
+    );
+
+    // The atom ref points at a blob.
+    git(&dir, &["update-ref", name, &alpha_manifest]);
+    assert_eq!(
+        verify_error(&dir, None),
+        VerifyError::NotACommit("blob".into())
+    );
+
+    // The atom ref points at an ordinary commit.
+    git(&dir, &["update-ref", name, "HEAD"]);
+    assert!(matches!(verify_error(&dir, None), VerifyError::Format(_)));
+
+    // The atom ref points at the atom commit of another label.
+    let beta = git(&dir, &["rev-parse", "refs/eka/atoms/beta/0.1.0"]);
+    git(&dir, &["update-ref", name, &beta]);
+    assert!(matches!(
+        verify_error(&dir, None),
+        VerifyError::Format(_) | VerifyError::Mismatch { .. }
+    ));
+
+    // A hand-made commit with the right headers but the wrong message.
+    let tree = git(&dir, &["rev-parse", "HEAD:pkgs/a"]);
+    let forged = forge(&dir, &format!("tree {tree}\nauthor  <> 0 +0000\ncommitter  <> 0 +0000\norigin {good}\nformat pre1\n\npublish(alpha): 9.9.9"));
+    git(&dir, &["update-ref", name, &forged]);
+    let VerifyError::Format(why) = verify_error(&dir, None) else {
+        panic!()
+    };
+    assert!(why.contains("its message is"), "{why}");
+
+    // An origin from another history.
+    git(&dir, &["checkout", "-q", "--orphan", "elsewhere"]);
+    git(&dir, &["commit", "-q", "-m", "foreign root"]);
+    let foreign = git(&dir, &["rev-parse", "HEAD"]);
+    git(&dir, &["checkout", "-q", "main"]);
+    let forged = forge(&dir, &format!("tree {tree}\nauthor  <> 0 +0000\ncommitter  <> 0 +0000\norigin {foreign}\nformat pre1\n\npublish(alpha): 1.0.0"));
+    git(&dir, &["update-ref", name, &forged]);
+    assert!(matches!(
+        verify_error(&dir, None),
+        VerifyError::ForeignOrigin { .. }
+    ));
+
+    git(&dir, &["update-ref", name, &good]);
+    let store = Store::open(&dir).unwrap();
+    let atom = store
+        .find(&label("alpha"), &Version::parse("1.0.0").unwrap())
+        .unwrap();
+    store.verify(&atom, None).unwrap();
+}
+
+/// Writes a raw commit object with `git hash-object` and returns its id.
+fn forge(dir: &Path, body: &str) -> String {
+    let file = dir.join("forged-commit");
+    fs::write(&file, body).unwrap();
+    let id = git(
+        dir,
+        &[
+            "hash-object",
+            "-t",
+            "commit",
+            "-w",
+            "--literally",
+            file.to_str().unwrap(),
+        ],
+    );
+    fs::remove_file(file).unwrap();
+    id
+}
