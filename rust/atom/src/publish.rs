@@ -116,18 +116,12 @@ pub enum PublishError {
         genesis: crate::id::Root,
     },
     /// The version is already published with other content.
-    #[error("{label} {version} is already published as {existing}; publishing {path} would give {new}. Published versions never change: bump the version in its atom.toml", path = path.display())]
+    #[error("{} {} is already published as {existing}; publishing {} would give {}. Published versions never change: bump the version in its atom.toml", atom.label, atom.version, atom.path.display(), atom.commit)]
     VersionExists {
-        /// The label.
-        label: Label,
-        /// The version.
-        version: Version,
-        /// The atom's directory.
-        path: PathBuf,
+        /// The atom this publish would create.
+        atom: Box<PublishedAtom>,
         /// The published commit.
         existing: ObjectId,
-        /// What this publish would create.
-        new: ObjectId,
     },
     /// Two labels in one publish.
     #[error("{} and {} are both labelled {label}: atoms must have unique labels to retain distinct identities", first.display(), second.display())]
@@ -248,13 +242,7 @@ fn publish_one(
     let name = atom_ref(&atom.label, &atom.version);
     let check_existing = |existing: Option<ObjectId>| match existing {
         Some(existing) if existing == atom.commit => Ok(Some(Outcome::Unchanged(atom.clone()))),
-        Some(existing) => Err(PublishError::VersionExists {
-            label: atom.label.clone(),
-            version: atom.version.clone(),
-            path: atom.path.clone(),
-            existing,
-            new: atom.commit,
-        }),
+        Some(existing) => Err(PublishError::VersionExists { atom: Box::new(atom.clone()), existing }),
         None => Ok(None),
     };
     if let Some(outcome) = check_existing(store::ref_target(store, &name)?)? {
