@@ -242,7 +242,10 @@ fn publish_one(
     let name = atom_ref(&atom.label, &atom.version);
     let check_existing = |existing: Option<ObjectId>| match existing {
         Some(existing) if existing == atom.commit => Ok(Some(Outcome::Unchanged(atom.clone()))),
-        Some(existing) => Err(PublishError::VersionExists { atom: Box::new(atom.clone()), existing }),
+        Some(existing) => Err(PublishError::VersionExists {
+            atom: Box::new(atom.clone()),
+            existing,
+        }),
         None => Ok(None),
     };
     if let Some(outcome) = check_existing(store::ref_target(store, &name)?)? {

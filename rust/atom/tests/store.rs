@@ -502,3 +502,257 @@ fn forge(dir: &Path, body: &str) -> String {
     fs::remove_file(file).unwrap();
     id
 }
+
+#[test]
+fn materialize_writes_a_tree_once_and_atomically() {
+    let dir = repo("materialize");
+    write(&dir, "pkgs/a/data/file.txt", "hello\n");
+    write(&dir, "pkgs/a/run.sh", "#!/bin/sh\n");
+    std::os::unix::fs::symlink("data/file.txt", dir.join("pkgs/a/link")).unwrap();
+    git(&dir, &["add", "."]);
+    git(&dir, &["update-index", "--chmod=+x", "pkgs/a/run.sh"]);
+    git(&dir, &["commit", "-q", "-m", "data"]);
+    let store = Store::open(&dir).unwrap();
+    publish::publish(&store, "HEAD", &["pkgs/a".into()]).unwrap();
+    let atom = store
+        .find(&label("alpha"), &Version::parse("1.0.0").unwrap())
+        .unwrap();
+    let tree = store.atom_tree(&atom).unwrap();
+    let cache = scratch("materialize-cache");
+
+    // Several threads at once: one tree on disk, no temporary left behind.
+    let paths: Vec<PathBuf> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    Store::open(&dir)
+                        .unwrap()
+                        .materialize(tree, &cache)
+                        .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(paths.iter().all(|p| p == &cache.join(tree.to_string())));
+    let out = &paths[0];
+    assert_eq!(
+        fs::read_to_string(out.join("data/file.txt")).unwrap(),
+        "hello\n"
+    );
+    assert_eq!(
+        fs::read_to_string(out.join("mod.nix")).unwrap(),
+        "{ Value = 1; }\n"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(out.join("run.sh"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o755
+    );
+    assert_eq!(
+        fs::read_link(out.join("link")).unwrap(),
+        PathBuf::from("data/file.txt")
+    );
+    let entries: Vec<_> = fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+}
+
+#[test]
+fn fetch_copies_published_atoms_into_a_store_by_root() {
+    let source = repo("fetch-source");
+    let store = Store::open(&source).unwrap();
+    let root = match store.init().unwrap() {
+        InitOutcome::Created(root) => root,
+        other => panic!("{other:?}"),
+    };
+    publish::publish(&store, "HEAD", &[]).unwrap();
+    let atom_store = scratch("fetch-store");
+    let mut reports = Vec::new();
+    let fetched = atom::store::fetch::fetch(
+        &format!("file://{}", source.display()),
+        &atom_store,
+        &mut |n| reports.push(n),
+    )
+    .unwrap();
+    assert_eq!(fetched.root, root);
+    assert_eq!(fetched.repo, atom_store.join(format!("{root}.git")));
+    assert_eq!(fetched.created.len(), 7, "{:?}", fetched.created);
+    assert!(fetched.objects > 0 && reports.last() == Some(&fetched.objects));
+
+    // The store resolves and verifies on its own (the origin's history came along).
+    let copy = Store::open(&fetched.repo).unwrap();
+    let atom = copy
+        .resolve(&label("alpha"), &Requirement::parse("^1").unwrap())
+        .unwrap();
+    let verified = copy
+        .verify(&atom, Some(&AtomId::new(root, label("alpha")).digest()))
+        .unwrap();
+    assert!(verified.origin_checked);
+    git(&fetched.repo, &["fsck", "--no-dangling"]);
+
+    // Fetching again changes nothing; a plain path works like a file:// URL.
+    let again =
+        atom::store::fetch::fetch(source.to_str().unwrap(), &atom_store, &mut |_| {}).unwrap();
+    assert_eq!(
+        (again.created.len(), again.unchanged, again.objects),
+        (0, 7, 0)
+    );
+
+    // A new version arrives with the next fetch.
+    publish_versions(&source, "alpha", &["1.1.0"]);
+    let next =
+        atom::store::fetch::fetch(source.to_str().unwrap(), &atom_store, &mut |_| {}).unwrap();
+    assert_eq!(next.created.len(), 3);
+    let copy = Store::open(&next.repo).unwrap();
+    assert_eq!(
+        copy.resolve(&label("alpha"), &Requirement::parse("^1").unwrap())
+            .unwrap()
+            .version
+            .to_string(),
+        "1.1.0"
+    );
+}
+
+#[test]
+fn fetch_errors() {
+    let atom_store = scratch("fetch-errors");
+    let fetch = |url: &str| {
+        atom::store::fetch::fetch(url, &atom_store, &mut |_| {})
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(fetch("/nonexistent/repo").contains("/nonexistent/repo does not exist"));
+    assert!(fetch("https://example.com/repo").contains("only local repositories"));
+    let uninitialized = repo("fetch-uninit");
+    assert!(fetch(uninitialized.to_str().unwrap()).contains("has no refs/ekala/init"));
+
+    // The store's repository for this root records another root.
+    let source = repo("fetch-mismatch");
+    let store = Store::open(&source).unwrap();
+    let InitOutcome::Created(root) = store.init().unwrap() else {
+        panic!()
+    };
+    let other = repo("fetch-other");
+    git(&other, &["checkout", "-q", "--orphan", "main2"]);
+    git(&other, &["commit", "-q", "-m", "another root"]);
+    git(&other, &["branch", "-q", "-M", "main"]);
+    let other_head = git(&other, &["rev-parse", "HEAD"]);
+    let fake = atom_store.join(format!("{root}.git"));
+    git(
+        &atom_store,
+        &["init", "-q", "--bare", fake.to_str().unwrap()],
+    );
+    git(
+        &atom_store,
+        &[
+            "--git-dir",
+            fake.to_str().unwrap(),
+            "fetch",
+            "-q",
+            other.to_str().unwrap(),
+            "main",
+        ],
+    );
+    git(
+        &atom_store,
+        &[
+            "--git-dir",
+            fake.to_str().unwrap(),
+            "update-ref",
+            "refs/ekala/init",
+            &other_head,
+        ],
+    );
+    let err = fetch(source.to_str().unwrap());
+    assert!(err.contains("is recorded for root"), "{err}");
+
+    // A store whose copy of a published atom differs from the remote's: refused, nothing fetched.
+    let _ = fs::remove_dir_all(&fake);
+    publish::publish(&store, "HEAD", &["pkgs/a".into()]).unwrap();
+    atom::store::fetch::fetch(source.to_str().unwrap(), &atom_store, &mut |_| {}).unwrap();
+    let refs_before = git(&fake, &["for-each-ref"]);
+    let beta_manifest = git(&source, &["rev-parse", "HEAD:b/atom.toml"]);
+    git(
+        &source,
+        &[
+            "update-ref",
+            "refs/eka/meta/alpha/1.0.0/manifest",
+            &beta_manifest,
+        ],
+    );
+    let err = fetch(source.to_str().unwrap());
+    assert!(err.contains("possible tampering"), "{err}");
+    assert_eq!(git(&fake, &["for-each-ref"]), refs_before);
+}
+
+#[test]
+fn corrupt_repositories_give_errors_not_panics() {
+    // An empty repository: no HEAD commit, no atoms.
+    let empty = scratch("empty");
+    git(&empty, &["init", "-q"]);
+    let store = Store::open(&empty).unwrap();
+    assert!(store.atoms().unwrap().is_empty());
+    assert!(matches!(
+        store.genesis().unwrap_err(),
+        StoreError::Rev { .. }
+    ));
+    assert!(publish::publish(&store, "HEAD", &[]).is_err());
+
+    // Not a repository at all.
+    let err = Store::open(&scratch("not-a-repo")).err().unwrap();
+    assert!(
+        err.to_string()
+            .starts_with("cannot open the git repository at"),
+        "{err}"
+    );
+
+    // A truncated packed-refs file.
+    let dir = repo("truncated");
+    publish_versions(&dir, "alpha", &["1.0.0"]);
+    git(&dir, &["pack-refs", "--all"]);
+    let packed = dir.join(".git/packed-refs");
+    let text = fs::read_to_string(&packed).unwrap();
+    fs::write(&packed, &text[..text.len() / 2 + 7]).unwrap();
+    let result = Store::open(&dir).and_then(|s| s.atoms());
+    assert!(result.is_err(), "{result:?}");
+
+    // A corrupted loose object: the atom commit's bytes are damaged.
+    let dir = repo("corrupt-object");
+    publish_versions(&dir, "alpha", &["1.0.0"]);
+    let commit = git(&dir, &["rev-parse", "refs/eka/atoms/alpha/1.0.0"]);
+    let object = dir.join(format!(".git/objects/{}/{}", &commit[..2], &commit[2..]));
+    let mut perms = fs::metadata(&object).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
+    fs::set_permissions(&object, perms).unwrap();
+    fs::write(&object, b"garbage, not zlib").unwrap();
+    let store = Store::open(&dir).unwrap();
+    let atom = store
+        .find(&label("alpha"), &Version::parse("1.0.0").unwrap())
+        .unwrap();
+    let err = store.verify(&atom, None).unwrap_err();
+    assert!(matches!(err, StoreError::Object { .. }), "{err}");
+
+    // A ref to a missing object.
+    let dir = repo("missing-object");
+    fs::create_dir_all(dir.join(".git/refs/eka/atoms/alpha")).unwrap();
+    fs::write(
+        dir.join(".git/refs/eka/atoms/alpha/1.0.0"),
+        "1111111111111111111111111111111111111111\n",
+    )
+    .unwrap();
+    let store = Store::open(&dir).unwrap();
+    let atom = store
+        .find(&label("alpha"), &Version::parse("1.0.0").unwrap())
+        .unwrap();
+    assert!(matches!(
+        store.verify(&atom, None).unwrap_err(),
+        StoreError::Object { .. }
+    ));
+}

@@ -94,9 +94,9 @@ pub enum StoreError {
         /// What is wrong.
         problem: super::verify::VerifyError,
     },
-    /// A publish failed.
+    /// A fetch failed.
     #[error("{0}")]
-    Publish(String),
+    Fetch(String),
     /// Writing to the file system failed.
     #[error("cannot write {}: {source}", path.display())]
     Io {

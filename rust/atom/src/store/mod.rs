@@ -5,6 +5,8 @@
 //! environment variable changes how they are read. No `git` process is ever started.
 
 mod error;
+pub mod fetch;
+mod materialize;
 mod refs;
 mod verify;
 

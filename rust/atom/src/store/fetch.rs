@@ -1,0 +1,175 @@
+//! Copying published atoms from another repository into an atom store, with gix and without a
+//! `git` process: the objects reachable from `refs/ekala/init` and `refs/eka/*` are copied, then
+//! the refs are created in one transaction.
+//!
+//! Only repositories reachable on the file system (a path or a `file://` URL) can be fetched:
+//! this implementation has no network transport.
+
+use std::path::{Path, PathBuf};
+
+use gix::bstr::ByteSlice;
+use gix::ObjectId;
+
+use super::refs::{INIT_REF, META_PREFIX};
+use super::{create_refs, ref_target, Result, Store, StoreError, ATOMS_PREFIX};
+use crate::id::Root;
+
+/// What a fetch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The set's root.
+    pub root: Root,
+    /// The store repository it went into.
+    pub repo: PathBuf,
+    /// Refs created.
+    pub created: Vec<String>,
+    /// Refs already present with the same target.
+    pub unchanged: usize,
+    /// Objects copied.
+    pub objects: usize,
+}
+
+/// The directory of a set's repository in an atom store.
+pub fn set_repo_path(store_dir: &Path, root: &Root) -> PathBuf {
+    store_dir.join(format!("{root}.git"))
+}
+
+/// Where `url` is on the file system, if it is a local path or a `file://` URL.
+pub fn local_path(url: &str) -> Option<PathBuf> {
+    if let Some(path) = url.strip_prefix("file://") {
+        return Some(PathBuf::from(path));
+    }
+    (!url.contains("://")).then(|| PathBuf::from(url))
+}
+
+/// Fetches the atoms of the repository at `url` into the store directory `store_dir`, into the
+/// bare repository of its set root (created on first use). `progress` is called with the number
+/// of objects copied so far, now and then.
+pub fn fetch(url: &str, store_dir: &Path, progress: &mut dyn FnMut(usize)) -> Result<Fetched> {
+    let path = local_path(url).ok_or_else(|| StoreError::Fetch(format!(
+        "cannot fetch {url}: only local repositories (a path or a file:// URL) can be fetched; this build has no network transport"
+    )))?;
+    if !path.exists() {
+        return Err(StoreError::Fetch(format!(
+            "cannot fetch {url}: {} does not exist",
+            path.display()
+        )));
+    }
+    let source = Store::open(&path)?;
+    let root = source.init_ref()?.ok_or_else(|| {
+        StoreError::Fetch(format!(
+            "{url} has no refs/ekala/init: it publishes no atoms (run `atom init` there first)"
+        ))
+    })?;
+    let repo_path = set_repo_path(store_dir, &root);
+    let dest = if repo_path.exists() {
+        Store::open(&repo_path)?
+    } else {
+        std::fs::create_dir_all(store_dir).map_err(|source| StoreError::Io {
+            path: store_dir.to_owned(),
+            source,
+        })?;
+        Store::init_bare(&repo_path)?
+    };
+    if let Some(recorded) = dest.init_ref()? {
+        if recorded != root {
+            return Err(StoreError::Fetch(format!(
+                "the store repository {} is recorded for root {recorded}, but {url} has root {root}",
+                repo_path.display()
+            )));
+        }
+    }
+
+    // The refs to copy, and which of them are new.
+    let mut wanted: Vec<(String, ObjectId)> = Vec::new();
+    let platform = source.repo.references().map_err(StoreError::refs)?;
+    for prefix in [ATOMS_PREFIX, META_PREFIX] {
+        for reference in platform.prefixed(prefix).map_err(StoreError::refs)? {
+            let reference = reference.map_err(StoreError::refs)?;
+            let Some(id) = reference.target().try_id().map(|id| id.to_owned()) else {
+                continue;
+            };
+            let Ok(name) = reference.name().as_bstr().to_str() else {
+                continue;
+            };
+            wanted.push((name.to_owned(), id));
+        }
+    }
+    wanted.push((INIT_REF.to_owned(), super::id_of_root(&root)));
+    let mut new_refs = Vec::new();
+    let mut unchanged = 0;
+    for (name, id) in wanted {
+        match ref_target(&dest, &name)? {
+            None => new_refs.push((name, id)),
+            Some(existing) if existing == id => unchanged += 1,
+            Some(existing) => {
+                return Err(StoreError::Fetch(format!(
+                    "{url} has {name} at {id}, but the store has it at {existing}: published atoms never change (possible tampering); nothing was fetched"
+                )))
+            }
+        }
+    }
+
+    // Copy every object reachable from the new refs that the store lacks.
+    let mut objects = 0;
+    let mut stack: Vec<ObjectId> = new_refs.iter().map(|(_, id)| *id).collect();
+    let mut seen = gix::hashtable::HashSet::default();
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) || dest.repo.has_object(id) {
+            continue;
+        }
+        let object = source
+            .repo
+            .find_object(id)
+            .map_err(|e| StoreError::object(id, e))?;
+        match object.kind {
+            gix::object::Kind::Commit => {
+                let commit = gix::objs::CommitRef::from_bytes(&object.data, gix::hash::Kind::Sha1)
+                    .map_err(|e| StoreError::object(id, e))?;
+                stack.push(commit.tree());
+                stack.extend(commit.parents());
+            }
+            gix::object::Kind::Tree => {
+                let tree = gix::objs::TreeRef::from_bytes(&object.data, gix::hash::Kind::Sha1)
+                    .map_err(|e| StoreError::object(id, e))?;
+                // Submodule commits are not part of this repository.
+                stack.extend(
+                    tree.entries
+                        .iter()
+                        .filter(|e| !e.mode.is_commit())
+                        .map(|e| e.oid.to_owned()),
+                );
+            }
+            gix::object::Kind::Tag => {
+                let tag = gix::objs::TagRef::from_bytes(&object.data, gix::hash::Kind::Sha1)
+                    .map_err(|e| StoreError::object(id, e))?;
+                stack.push(tag.target());
+            }
+            gix::object::Kind::Blob => {}
+        }
+        let written = gix::objs::Write::write_buf(&dest.repo, object.kind, &object.data)
+            .map_err(|e| StoreError::object(id, e))?;
+        if written != id {
+            return Err(StoreError::object(
+                id,
+                "the object's content does not match its id (corrupt source)",
+            ));
+        }
+        objects += 1;
+        if objects % 1000 == 0 {
+            progress(objects);
+        }
+    }
+    progress(objects);
+
+    if !new_refs.is_empty() {
+        create_refs(&dest, &new_refs, &format!("fetch: {url}"))?;
+    }
+    Ok(Fetched {
+        root,
+        repo: repo_path,
+        created: new_refs.into_iter().map(|(name, _)| name).collect(),
+        unchanged,
+        objects,
+    })
+}
