@@ -92,3 +92,54 @@ pub fn run(command: &mut Command) -> String {
     );
     stdout
 }
+
+/// Runs `git` in `dir` with a fixed identity and date and no user or system configuration, and
+/// returns its trimmed output. Tests build fixture repositories with it; the product never runs
+/// git.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env("GIT_AUTHOR_DATE", "1700000000 +0000")
+        .env("GIT_COMMITTER_DATE", "1700000000 +0000")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("git {args:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// Writes `text` to `dir/path`, creating directories.
+pub fn write(dir: &Path, path: &str, text: &str) {
+    let file = dir.join(path);
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    fs::write(file, text).unwrap();
+}
+
+/// A minimal `atom.toml`.
+pub fn manifest(label: &str, version: &str) -> String {
+    format!(
+        "[package]\nlabel = \"{label}\"\nversion = \"{version}\"\n\n[compose.as]\nnix = \".\"\n"
+    )
+}
+
+/// A repository whose `ekala.toml` lists `pkgs/a` (label `alpha` 1.0.0) and `b` (label `beta`
+/// 0.1.0), with one commit on `main`.
+pub fn atom_repo(dir: &Path) {
+    git(dir, &["init", "-q", "-b", "main"]);
+    write(dir, "ekala.toml", "[set]\npackages = [\"pkgs/a\", \"b\"]\n");
+    write(dir, "pkgs/a/atom.toml", &manifest("alpha", "1.0.0"));
+    write(dir, "pkgs/a/mod.nix", "{ Value = 1; }\n");
+    write(dir, "b/atom.toml", &manifest("beta", "0.1.0"));
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "-q", "-m", "init"]);
+}

@@ -1,12 +1,21 @@
-//! The `atom` command line.
+//! The `atom` command line: a thin face over the `atom` core.
+
+mod output;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use atom::id::{AtomId, Label, Root};
+use atom::id::{AtomDigest, AtomId, Label, Root};
 use atom::lock::{Lockfile, LOCK_FILE};
-use atom::manifest::{Manifest, MANIFEST_FILE};
+use atom::manifest::{Manifest, Requirement, Version, MANIFEST_FILE};
+use atom::publish::{self, Outcome};
+use atom::store::fetch;
+use atom::store::{AtomRef, InitOutcome, Store};
+use atom::uri::{Aliases, AtomUri};
 use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use output::Output;
 
 /// Publish, fetch, list, resolve, lock and verify atoms.
 ///
@@ -15,18 +24,77 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "atom", version, about, long_about)]
 struct Cli {
+    /// The git repository to work in.
+    #[arg(short = 'C', long = "repo", global = true, default_value = ".")]
+    repo: PathBuf,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the AtomId of LABEL in the repository whose root commit is ROOT.
+    /// Record the repository's identity: create refs/ekala/init at the root of HEAD.
+    ///
+    /// Idempotent; refuses to change an existing refs/ekala/init that points elsewhere.
+    Init,
+    /// Publish atoms from a commit (default HEAD) as refs/eka/atoms/<label>/<version>.
+    ///
+    /// With no PATH, publishes every atom listed in the commit's ekala.toml. Published versions
+    /// never change: republishing identical content does nothing, different content under a
+    /// published version is an error.
+    Publish {
+        /// Atom directories, relative to the repository root.
+        paths: Vec<String>,
+        /// The commit to publish from.
+        #[arg(long, default_value = "HEAD")]
+        rev: String,
+    },
+    /// Copy the published atoms of a repository into the atom store.
+    ///
+    /// The store holds one bare repository per set root. Only local repositories (a path or a
+    /// file:// URL) can be fetched by this build.
+    Fetch {
+        /// The repository to fetch from.
+        url: String,
+        /// The atom store [default: $ATOM_STORE, else $XDG_CACHE_HOME/atom/store, else
+        /// ~/.cache/atom/store].
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
+    /// List published atoms and their versions, newest first.
+    Ls {
+        /// Only this label.
+        label: Option<String>,
+    },
+    /// Resolve `[url]::label[@requirement]` or `label[@requirement]` to the highest matching
+    /// published version.
+    Resolve {
+        /// What to resolve.
+        uri: String,
+    },
+    /// Print the manifest of a published version (`label@version`).
+    Show {
+        /// `label@version`.
+        atom: String,
+    },
+    /// Print an AtomId: of LABEL in this repository, or of LABEL under ROOT.
     Id {
-        /// The repository's root commit (40 hexadecimal digits).
-        root: String,
+        /// The repository's root commit (40 hexadecimal digits), or the label when only one
+        /// argument is given.
+        first: String,
         /// The atom's label.
-        label: String,
+        label: Option<String>,
+    },
+    /// Verify published atoms: commit format, manifest, metadata refs, origin and id.
+    Verify {
+        /// Only this atom: `label` (every version) or `label@version`.
+        atom: Option<String>,
+        /// The id the atom must have (e.g. from a lock).
+        #[arg(long)]
+        id: Option<String>,
     },
     /// Validate an atom's manifest (atom.toml) and, if present, its lock (atom.lock).
     ///
@@ -40,29 +108,229 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
+    let mut out = Output::new(cli.json);
+    match run(&cli, &mut out) {
+        Ok(()) => {
+            out.finish();
+            ExitCode::SUCCESS
+        }
         Err(message) => {
-            eprintln!("error: {message}");
+            if cli.json {
+                println!("{}", json!({ "error": message }));
+            } else {
+                eprintln!("error: {message}");
+            }
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(command: Command) -> Result<(), String> {
-    match command {
-        Command::Id { root, label } => {
-            let root = Root::from_hex(&root).map_err(|e| format!("invalid root {root:?}: {e}"))?;
-            let label = Label::new(&label).map_err(|e| format!("invalid label {label:?}: {e}"))?;
-            println!("{}", AtomId::new(root, label));
-            Ok(())
-        }
-        Command::Check { path } => check(&path),
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn open(cli: &Cli) -> Result<Store> {
+    Store::open(&cli.repo).map_err(err)
+}
+
+fn parse_label(text: &str) -> Result<Label> {
+    Label::new(text).map_err(|e| format!("invalid label {text:?}: {e}"))
+}
+
+/// `label@version` or `label`.
+fn split_at_version(text: &str) -> Result<(Label, Option<&str>)> {
+    match text.split_once('@') {
+        Some((label, version)) => Ok((parse_label(label)?, Some(version))),
+        None => Ok((parse_label(text)?, None)),
     }
 }
 
+fn atom_json(atom: &AtomRef) -> serde_json::Value {
+    json!({ "label": atom.label.as_str(), "version": atom.version.to_string(), "rev": atom.commit.to_string() })
+}
+
+fn run(cli: &Cli, out: &mut Output) -> Result {
+    match &cli.command {
+        Command::Init => {
+            let (root, created) = match open(cli)?.init().map_err(err)? {
+                InitOutcome::Created(root) => (root, true),
+                InitOutcome::Unchanged(root) => (root, false),
+            };
+            out.json(json!({ "root": root.to_hex(), "created": created }));
+            out.line(if created {
+                format!("initialized: refs/ekala/init -> {root}")
+            } else {
+                format!("already initialized: refs/ekala/init -> {root}")
+            });
+        }
+        Command::Publish { paths, rev } => {
+            let store = open(cli)?;
+            out.progress(&format!("publishing from {rev}"));
+            let outcomes = publish::publish(&store, rev, paths).map_err(err)?;
+            let mut items = Vec::new();
+            for outcome in &outcomes {
+                let atom = outcome.atom();
+                let created = matches!(outcome, Outcome::Created(_));
+                items.push(json!({
+                    "label": atom.label.as_str(), "version": atom.version.to_string(), "path": atom.path,
+                    "rev": atom.commit.to_string(), "origin": atom.origin.to_string(), "created": created,
+                }));
+                out.line(format!(
+                    "{} {} {} ({}) -> {}",
+                    if created { "published" } else { "unchanged" },
+                    atom.label,
+                    atom.version,
+                    atom.path.display(),
+                    atom.commit
+                ));
+            }
+            out.json(json!(items));
+        }
+        Command::Fetch { url, store } => {
+            let store_dir = match store {
+                Some(dir) => dir.clone(),
+                None => default_store()?,
+            };
+            let mut progress = |n: usize| out.progress(&format!("fetching {url}: {n} objects"));
+            let fetched = fetch::fetch(url, &store_dir, &mut progress).map_err(err)?;
+            out.json(json!({
+                "root": fetched.root.to_hex(), "repo": fetched.repo, "created": fetched.created,
+                "unchanged": fetched.unchanged, "objects": fetched.objects,
+            }));
+            out.line(format!(
+                "fetched {url} into {}: {} new refs, {} unchanged, {} objects",
+                fetched.repo.display(),
+                fetched.created.len(),
+                fetched.unchanged,
+                fetched.objects
+            ));
+        }
+        Command::Ls { label } => {
+            let store = open(cli)?;
+            let atoms = match label {
+                Some(label) => store.versions(&parse_label(label)?).map_err(err)?,
+                None => store.atoms().map_err(err)?,
+            };
+            out.json(json!(atoms.iter().map(atom_json).collect::<Vec<_>>()));
+            for atom in &atoms {
+                out.line(format!("{} {} {}", atom.label, atom.version, atom.commit));
+            }
+        }
+        Command::Resolve { uri } => {
+            let parsed = AtomUri::parse(uri, &Aliases::default()).map_err(err)?;
+            let store = match &parsed.url {
+                Some(url) => {
+                    let text = url.to_string();
+                    let path = fetch::local_path(&text)
+                        .filter(|p| p.exists())
+                        .ok_or_else(|| format!("{text} is not a local repository; `atom fetch {text}` first, then resolve from the store"))?;
+                    Store::open(&path).map_err(err)?
+                }
+                None => open(cli)?,
+            };
+            let requirement = parsed
+                .version
+                .clone()
+                .unwrap_or(Requirement::parse("*").map_err(err)?);
+            let atom = store.resolve(&parsed.label, &requirement).map_err(err)?;
+            let id = AtomId::new(store.genesis().map_err(err)?, atom.label.clone()).digest();
+            let mut value = atom_json(&atom);
+            value["id"] = json!(id.to_string());
+            out.json(value);
+            out.line(format!(
+                "{} {} {} {id}",
+                atom.label, atom.version, atom.commit
+            ));
+        }
+        Command::Show { atom } => {
+            let store = open(cli)?;
+            let (label, version) = split_at_version(atom)?;
+            let version = version.ok_or_else(|| format!("{atom:?}: expected label@version"))?;
+            let version = Version::parse(version)?;
+            let found = store.find(&label, &version).map_err(err)?;
+            let verified = store.verify(&found, None).map_err(err)?;
+            let tree = store.repo().find_tree(verified.tree).map_err(err)?;
+            let entry = tree
+                .find_entry(MANIFEST_FILE)
+                .ok_or("the atom has no atom.toml")?;
+            let blob = store.repo().find_blob(entry.object_id()).map_err(err)?;
+            let text = String::from_utf8(blob.data.clone())
+                .map_err(|_| "atom.toml is not UTF-8".to_owned())?;
+            let manifest = Manifest::parse(&text, &format!("{}:{MANIFEST_FILE}", found.ref_name()))
+                .map_err(err)?;
+            out.json(manifest.to_json());
+            out.raw(text);
+        }
+        Command::Id { first, label } => {
+            let (root, label) = match label {
+                Some(label) => (
+                    Root::from_hex(first).map_err(|e| format!("invalid root {first:?}: {e}"))?,
+                    label,
+                ),
+                None => (open(cli)?.genesis().map_err(err)?, first),
+            };
+            let id = AtomId::new(root, parse_label(label)?);
+            out.json(json!({ "root": root.to_hex(), "label": id.label().as_str(), "id": id.to_string() }));
+            out.line(id.to_string());
+        }
+        Command::Verify { atom, id } => {
+            let store = open(cli)?;
+            let expected = id
+                .as_deref()
+                .map(|text| {
+                    AtomDigest::parse(text).map_err(|e| format!("invalid atom id {text:?}: {e}"))
+                })
+                .transpose()?;
+            let atoms = match atom {
+                None => store.atoms().map_err(err)?,
+                Some(text) => {
+                    let (label, version) = split_at_version(text)?;
+                    match version {
+                        Some(v) => vec![store.find(&label, &Version::parse(v)?).map_err(err)?],
+                        None => store.versions(&label).map_err(err)?,
+                    }
+                }
+            };
+            if atoms.is_empty() {
+                return Err("no published atom to verify".into());
+            }
+            let mut items = Vec::new();
+            for atom in &atoms {
+                let verified = store.verify(atom, expected.as_ref()).map_err(err)?;
+                let mut value = atom_json(atom);
+                value["id"] = json!(verified.id.to_string());
+                value["origin_checked"] = json!(verified.origin_checked);
+                items.push(value);
+                out.line(format!(
+                    "ok {} {} {} {}",
+                    atom.label, atom.version, atom.commit, verified.id
+                ));
+            }
+            out.json(json!(items));
+        }
+        Command::Check { path } => check(path, out)?,
+    }
+    Ok(())
+}
+
+/// The atom store: `$ATOM_STORE`, else `$XDG_CACHE_HOME/atom/store`, else `~/.cache/atom/store`.
+fn default_store() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("ATOM_STORE").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join("atom/store"));
+    }
+    std::env::var_os("HOME")
+        .filter(|d| !d.is_empty())
+        .map(|home| PathBuf::from(home).join(".cache/atom/store"))
+        .ok_or_else(|| "cannot find the atom store: set ATOM_STORE or HOME, or pass --store".into())
+}
+
 /// `atom check`: parse and validate the manifest, then the lock beside it if there is one.
-fn check(path: &Path) -> Result<(), String> {
+fn check(path: &Path, out: &mut Output) -> Result {
     let (dir, manifest_path) = if path.is_dir() {
         (path.to_owned(), path.join(MANIFEST_FILE))
     } else {
@@ -71,19 +339,20 @@ fn check(path: &Path) -> Result<(), String> {
             path.to_owned(),
         )
     };
-    let manifest = Manifest::read(&manifest_path).map_err(|e| e.to_string())?;
+    let manifest = Manifest::read(&manifest_path).map_err(err)?;
     let mut checked = vec![manifest_path.display().to_string()];
     let lock_path = dir.join(LOCK_FILE);
     if lock_path.exists() {
-        Lockfile::read(&lock_path).map_err(|e| e.to_string())?;
+        Lockfile::read(&lock_path).map_err(err)?;
         checked.push(lock_path.display().to_string());
     }
-    println!(
+    out.json(json!({ "label": manifest.package.label.as_str(), "version": manifest.package.version.to_string(), "checked": checked }));
+    out.line(format!(
         "ok: {} {}: {} {} valid",
         manifest.package.label,
         manifest.package.version,
         checked.join(" and "),
         if checked.len() == 1 { "is" } else { "are" }
-    );
+    ));
     Ok(())
 }

@@ -1,93 +1,330 @@
-//! The `atom` binary, run as a user would.
+//! The `atom` binary, run as a user would, on real git repositories.
+
+#[path = "../../../tests/support/mod.rs"]
+mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn atom(args: &[&str]) -> Output {
+use support::{atom_repo, git, repo_root, scratch, write};
+
+fn atom_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_atom"))
+        .arg("-C")
+        .arg(dir)
         .args(args)
+        .env_remove("ATOM_STORE")
         .output()
         .unwrap()
+}
+
+fn atom(args: &[&str]) -> Output {
+    atom_in(Path::new("."), args)
 }
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+/// Runs a command that must succeed; returns its stdout.
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    text(&output.stdout)
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+/// Runs a command that must fail with status 1; returns its stderr.
+fn fails(output: Output) -> String {
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    text(&output.stderr)
+}
+
+fn json(output: Output) -> serde_json::Value {
+    serde_json::from_str(&ok(output)).unwrap()
 }
 
 #[test]
 fn id_prints_the_spec_vector() {
-    let out = atom(&["id", "68b63bd131acd23bdfd57983fe85ba7c092ce02f", "atom-nix"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ok(atom(&[
+        "id",
+        "68b63bd131acd23bdfd57983fe85ba7c092ce02f",
+        "atom-nix",
+    ]));
     assert_eq!(
-        text(&out.stdout),
+        out,
         "r9ilp2p4bpkup8bejuqrg042m6ohc0rtcn2fks94otlrhnquhnv0\n"
     );
-    let out = atom(&["id", "68b6", "atom-nix"]);
-    assert_eq!(out.status.code(), Some(1));
+    let err = fails(atom(&["id", "68b6", "atom-nix"]));
+    assert_eq!(err, "error: invalid root \"68b6\": a root commit id has 40 hexadecimal digits, this one has 4 characters\n");
+}
+
+#[test]
+fn init_publish_ls_resolve_show_verify() {
+    let dir = scratch("cli-workflow");
+    atom_repo(&dir);
+    let root = git(&dir, &["rev-parse", "HEAD"]);
     assert_eq!(
-        text(&out.stderr),
-        "error: invalid root \"68b6\": a root commit id has 40 hexadecimal digits, this one has 4 characters\n"
+        ok(atom_in(&dir, &["init"])),
+        format!("initialized: refs/ekala/init -> {root}\n")
+    );
+    assert_eq!(
+        ok(atom_in(&dir, &["init"])),
+        format!("already initialized: refs/ekala/init -> {root}\n")
+    );
+
+    let published = ok(atom_in(&dir, &["publish"]));
+    let alpha = git(&dir, &["rev-parse", "refs/eka/atoms/alpha/1.0.0"]);
+    assert!(
+        published.contains(&format!("published alpha 1.0.0 (pkgs/a) -> {alpha}\n")),
+        "{published}"
+    );
+    assert!(
+        published.contains("published beta 0.1.0 (b) -> "),
+        "{published}"
+    );
+    let again = json(atom_in(&dir, &["publish", "--json"]));
+    assert_eq!(again.as_array().unwrap().len(), 2);
+    assert!(
+        again
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["created"] == false),
+        "{again}"
+    );
+
+    assert_eq!(
+        ok(atom_in(&dir, &["ls"])),
+        format!(
+            "alpha 1.0.0 {alpha}\nbeta 0.1.0 {}\n",
+            git(&dir, &["rev-parse", "refs/eka/atoms/beta/0.1.0"])
+        )
+    );
+    let id = ok(atom_in(&dir, &["id", "alpha"]));
+    assert_eq!(id, ok(atom(&["id", &root, "alpha"])));
+    let resolved = json(atom_in(&dir, &["resolve", "alpha@^1", "--json"]));
+    assert_eq!(resolved["version"], "1.0.0");
+    assert_eq!(resolved["rev"], alpha.as_str());
+    assert_eq!(resolved["id"], id.trim());
+    let resolved = ok(atom_in(
+        &dir,
+        &["resolve", &format!("{}::alpha@^1", dir.display())],
+    ));
+    assert!(
+        resolved.starts_with(&format!("alpha 1.0.0 {alpha}")),
+        "{resolved}"
+    );
+
+    assert_eq!(
+        ok(atom_in(&dir, &["show", "alpha@1.0.0"])),
+        support::manifest("alpha", "1.0.0")
+    );
+    let shown = json(atom_in(&dir, &["show", "alpha@1.0.0", "--json"]));
+    assert_eq!(shown["package"]["label"], "alpha");
+
+    let verified = ok(atom_in(&dir, &["verify"]));
+    assert_eq!(verified.lines().count(), 2, "{verified}");
+    ok(atom_in(&dir, &["verify", "alpha@1.0.0", "--id", id.trim()]));
+    let err = fails(atom_in(
+        &dir,
+        &[
+            "verify",
+            "alpha",
+            "--id",
+            "r9ilp2p4bpkup8bejuqrg042m6ohc0rtcn2fks94otlrhnquhnv0",
+        ],
+    ));
+    assert!(err.contains("possible tampering"), "{err}");
+
+    let err = fails(atom_in(&dir, &["resolve", "alpha@^2"]));
+    assert_eq!(
+        err,
+        "error: no published version of alpha matches ^2 (published: 1.0.0)\n"
+    );
+    let err = json_error(atom_in(&dir, &["show", "alpha@9.0.0", "--json"]));
+    assert_eq!(err, "alpha 9.0.0 is not published in this repository");
+}
+
+fn json_error(output: Output) -> String {
+    assert_eq!(output.status.code(), Some(1));
+    let value: serde_json::Value = serde_json::from_str(&text(&output.stdout)).unwrap();
+    value["error"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn fetch_then_resolve_from_the_store() {
+    let source = scratch("cli-fetch-source");
+    atom_repo(&source);
+    ok(atom_in(&source, &["init"]));
+    ok(atom_in(&source, &["publish"]));
+    let store = scratch("cli-fetch-store");
+    let url = format!("file://{}", source.display());
+    let fetched = json(atom(&[
+        "fetch",
+        &url,
+        "--store",
+        store.to_str().unwrap(),
+        "--json",
+    ]));
+    let repo = fetched["repo"].as_str().unwrap().to_owned();
+    assert_eq!(fetched["created"].as_array().unwrap().len(), 7, "{fetched}");
+    let resolved = json(atom_in(Path::new(&repo), &["resolve", "beta", "--json"]));
+    assert_eq!(resolved["version"], "0.1.0");
+    // ATOM_STORE is the default store.
+    let out = Command::new(env!("CARGO_BIN_EXE_atom"))
+        .args(["fetch", source.to_str().unwrap()])
+        .env("ATOM_STORE", &store)
+        .output()
+        .unwrap();
+    assert!(ok(out).contains("0 new refs, 7 unchanged, 0 objects"));
+    let err = fails(atom(&[
+        "fetch",
+        "/nonexistent",
+        "--store",
+        store.to_str().unwrap(),
+    ]));
+    assert!(err.contains("/nonexistent does not exist"), "{err}");
+}
+
+#[test]
+fn concurrent_publishes_of_one_version_have_exactly_one_winner() {
+    let dir = scratch("cli-race");
+    atom_repo(&dir);
+    for round in 0..8 {
+        let version = format!("2.0.{round}");
+        let mut revs = Vec::new();
+        for side in ["left", "right"] {
+            git(&dir, &["checkout", "-q", "-B", side, "main"]);
+            write(
+                &dir,
+                "pkgs/a/atom.toml",
+                &support::manifest("alpha", &version),
+            );
+            write(
+                &dir,
+                "pkgs/a/mod.nix",
+                &format!("{{ Value = \"{side}\"; }}\n"),
+            );
+            git(&dir, &["commit", "-q", "-am", side]);
+            revs.push(git(&dir, &["rev-parse", "HEAD"]));
+        }
+        let children: Vec<_> = revs
+            .iter()
+            .map(|rev| {
+                Command::new(env!("CARGO_BIN_EXE_atom"))
+                    .arg("-C")
+                    .arg(&dir)
+                    .args(["publish", "pkgs/a", "--rev", rev])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outputs: Vec<Output> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect();
+        let winners: Vec<usize> = (0..2).filter(|&i| outputs[i].status.success()).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {:?}", outputs);
+        let loser = &outputs[1 - winners[0]];
+        assert_eq!(loser.status.code(), Some(1));
+        let err = text(&loser.stderr);
+        assert!(
+            err.contains("is already published as")
+                || err.contains("cannot create refs/eka/atoms/alpha/"),
+            "round {round}: {err}"
+        );
+        // Every ref of the version belongs to the winner.
+        let winner_rev = &revs[winners[0]];
+        assert_eq!(
+            git(
+                &dir,
+                &[
+                    "rev-parse",
+                    &format!("refs/eka/meta/alpha/{version}/origin")
+                ]
+            ),
+            *winner_rev
+        );
+        let atom_commit = git(
+            &dir,
+            &["rev-parse", &format!("refs/eka/atoms/alpha/{version}")],
+        );
+        assert!(git(&dir, &["cat-file", "commit", &atom_commit])
+            .contains(&format!("origin {winner_rev}")));
+        assert_eq!(
+            git(
+                &dir,
+                &[
+                    "rev-parse",
+                    &format!("refs/eka/meta/alpha/{version}/manifest")
+                ]
+            ),
+            git(
+                &dir,
+                &["rev-parse", &format!("{winner_rev}:pkgs/a/atom.toml")]
+            )
+        );
+        ok(atom_in(&dir, &["verify", &format!("alpha@{version}")]));
+    }
+    assert_eq!(
+        fs::read_dir(dir.join(".git/refs/eka/atoms/alpha"))
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".lock"))
+            .count(),
+        0,
+        "no lock file is left behind"
     );
 }
 
 #[test]
 fn check_accepts_a_valid_atom_with_its_lock() {
-    let dir = scratch("valid");
+    let dir = scratch("cli-check-valid");
     fs::copy(
         repo_root().join("nix/examples/hello/atom.toml"),
         dir.join("atom.toml"),
     )
     .unwrap();
-    let out = atom(&["check", dir.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ok(atom(&["check", dir.to_str().unwrap()]));
     assert!(
-        text(&out.stdout).starts_with("ok: hello 0.1.0: "),
-        "{}",
-        text(&out.stdout)
+        out.starts_with("ok: hello 0.1.0: ") && out.ends_with("atom.toml is valid\n"),
+        "{out}"
     );
-    assert!(
-        text(&out.stdout).ends_with("atom.toml is valid\n"),
-        "{}",
-        text(&out.stdout)
-    );
-
     fs::copy(
         repo_root().join("tests/fixtures/locks/atom-nix.atom.lock"),
         dir.join("atom.lock"),
     )
     .unwrap();
-    let out = atom(&["check", dir.join("atom.toml").to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).ends_with("atom.lock are valid\n"),
-        "{}",
-        text(&out.stdout)
-    );
+    let out = ok(atom(&["check", dir.join("atom.toml").to_str().unwrap()]));
+    assert!(out.ends_with("atom.lock are valid\n"), "{out}");
 }
 
 #[test]
 fn check_reports_the_pointed_error_and_fails() {
-    let dir = scratch("invalid");
+    let dir = scratch("cli-check-invalid");
     fs::copy(
         repo_root().join("tests/corpus/manifest/24-deps-undeclared-set.toml"),
         dir.join("atom.toml"),
     )
     .unwrap();
-    let out = atom(&["check", dir.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    let err = fails(atom(&["check", dir.to_str().unwrap()]));
     let expected =
         fs::read_to_string(repo_root().join("tests/corpus/manifest/24-deps-undeclared-set.err"))
             .unwrap()
@@ -95,34 +332,33 @@ fn check_reports_the_pointed_error_and_fails() {
                 "manifest/24-deps-undeclared-set.toml",
                 &dir.join("atom.toml").display().to_string(),
             );
-    assert_eq!(text(&out.stderr), format!("error: {expected}"));
+    assert_eq!(err, format!("error: {expected}"));
 
-    // A valid manifest with a broken lock fails on the lock.
     fs::copy(
         repo_root().join("nix/examples/hello/atom.toml"),
         dir.join("atom.toml"),
     )
     .unwrap();
     fs::write(dir.join("atom.lock"), "version = 2\n").unwrap();
-    let out = atom(&["check", dir.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    let err = fails(atom(&["check", dir.to_str().unwrap()]));
     assert!(
-        text(&out.stderr).contains("atom.lock:1:11: unsupported lock format version 2"),
-        "{}",
-        text(&out.stderr)
+        err.contains("atom.lock:1:11: unsupported lock format version 2"),
+        "{err}"
     );
-
-    let out = atom(&["check", "/nonexistent"]);
-    assert_eq!(out.status.code(), Some(1));
+    let err = fails(atom(&["check", "/nonexistent"]));
     assert!(
-        text(&out.stderr).starts_with("error: cannot read /nonexistent: "),
-        "{}",
-        text(&out.stderr)
+        err.starts_with("error: cannot read /nonexistent: "),
+        "{err}"
     );
 }
 
 #[test]
-fn usage_errors_exit_2() {
-    let out = atom(&["frobnicate"]);
-    assert_eq!(out.status.code(), Some(2));
+fn usage_errors_exit_2_and_every_command_has_help() {
+    assert_eq!(atom(&["frobnicate"]).status.code(), Some(2));
+    for command in [
+        "init", "publish", "fetch", "ls", "resolve", "show", "id", "verify", "check",
+    ] {
+        let out = ok(atom(&[command, "--help"]));
+        assert!(out.contains("Usage: atom"), "{command}: {out}");
+    }
 }

@@ -3,7 +3,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use atom::id::{AtomDigest, AtomId, Label};
 use atom::manifest::{Requirement, Version};
@@ -12,64 +11,18 @@ use atom::store::{
     atom_ref, manifest_ref, origin_ref, InitOutcome, Store, StoreError, VerifyError,
 };
 use gix::ObjectId;
+use support::{git, manifest, write};
+
+#[path = "../../../tests/support/mod.rs"]
+mod support;
 
 fn scratch(name: &str) -> PathBuf {
-    let dir =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("store-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+    support::scratch(&format!("store-{name}"))
 }
 
-/// Runs git in `dir` with a fixed identity and no user or system configuration.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .env("GIT_AUTHOR_DATE", "1700000000 +0000")
-        .env("GIT_COMMITTER_DATE", "1700000000 +0000")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
-fn write(dir: &Path, path: &str, text: &str) {
-    let file = dir.join(path);
-    fs::create_dir_all(file.parent().unwrap()).unwrap();
-    fs::write(file, text).unwrap();
-}
-
-fn manifest(label: &str, version: &str) -> String {
-    format!(
-        "[package]\nlabel = \"{label}\"\nversion = \"{version}\"\n\n[compose.as]\nnix = \".\"\n"
-    )
-}
-
-/// A repository with `ekala.toml` listing `pkgs/a` (label `alpha`) and `b` (label `beta`).
 fn repo(name: &str) -> PathBuf {
     let dir = scratch(name);
-    git(&dir, &["init", "-q", "-b", "main"]);
-    write(
-        &dir,
-        "ekala.toml",
-        "[set]\npackages = [\"pkgs/a\", \"b\"]\n",
-    );
-    write(&dir, "pkgs/a/atom.toml", &manifest("alpha", "1.0.0"));
-    write(&dir, "pkgs/a/mod.nix", "{ Value = 1; }\n");
-    write(&dir, "b/atom.toml", &manifest("beta", "0.1.0"));
-    git(&dir, &["add", "."]);
-    git(&dir, &["commit", "-q", "-m", "init"]);
+    support::atom_repo(&dir);
     dir
 }
 

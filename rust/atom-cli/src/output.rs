@@ -1,0 +1,70 @@
+//! What a command prints: human lines on stdout, or one JSON document with `--json`; progress
+//! goes to stderr, only when it is a terminal.
+
+use std::io::{IsTerminal, Write};
+
+/// Collects a command's output in the chosen format.
+pub struct Output {
+    json: bool,
+    value: Option<serde_json::Value>,
+    progress_shown: bool,
+}
+
+impl Output {
+    /// Output in JSON when `json`, in text otherwise.
+    pub fn new(json: bool) -> Self {
+        Output {
+            json,
+            value: None,
+            progress_shown: false,
+        }
+    }
+
+    /// A line of human output (ignored with `--json`).
+    pub fn line(&mut self, line: String) {
+        if !self.json {
+            self.clear_progress();
+            println!("{line}");
+        }
+    }
+
+    /// Text printed as it is (ignored with `--json`).
+    pub fn raw(&mut self, text: String) {
+        if !self.json {
+            self.clear_progress();
+            print!("{text}");
+        }
+    }
+
+    /// The JSON result (ignored without `--json`).
+    pub fn json(&mut self, value: serde_json::Value) {
+        self.value = Some(value);
+    }
+
+    /// A transient progress message on a terminal's stderr.
+    pub fn progress(&mut self, message: &str) {
+        let mut stderr = std::io::stderr();
+        if stderr.is_terminal() {
+            let _ = write!(stderr, "\r\x1b[K{message}");
+            let _ = stderr.flush();
+            self.progress_shown = true;
+        }
+    }
+
+    fn clear_progress(&mut self) {
+        if self.progress_shown {
+            let _ = write!(std::io::stderr(), "\r\x1b[K");
+            self.progress_shown = false;
+        }
+    }
+
+    /// Prints the JSON result, if any.
+    pub fn finish(mut self) {
+        self.clear_progress();
+        if self.json {
+            if let Some(value) = self.value.take() {
+                println!("{value}");
+            }
+        }
+    }
+}
