@@ -21,6 +21,10 @@
 
 #include <stdint.h>
 
+// An open git repository holding atoms: an opaque handle from atom_repo_open, freed with
+// atom_repo_free. Calls on one handle from several threads are serialised.
+typedef struct atom_repo atom_repo;
+
 // The ABI major version: bumped on any incompatible change; also the SONAME's suffix.
 #define ATOM_ABI_MAJOR 0
 
@@ -48,8 +52,20 @@ typedef enum {
   ATOM_STATUS_INVALID_LOCK = 7,
   // An atom URI is invalid.
   ATOM_STATUS_INVALID_URI = 8,
-  // A file could not be read.
+  // A file could not be read or written.
   ATOM_STATUS_IO = 9,
+  // A git repository could not be read or written.
+  ATOM_STATUS_GIT = 10,
+  // What was asked for is not published.
+  ATOM_STATUS_NOT_FOUND = 11,
+  // A published atom failed verification.
+  ATOM_STATUS_VERIFY = 12,
+  // An atom could not be published.
+  ATOM_STATUS_PUBLISH = 13,
+  // An argument has the wrong form (e.g. a version that is not semver).
+  ATOM_STATUS_INVALID_ARGUMENT = 14,
+  // A handle is not of the expected kind, or was freed.
+  ATOM_STATUS_WRONG_HANDLE = 15,
   // A bug inside libatom (a caught panic). The message says where; please report it.
   ATOM_STATUS_INTERNAL = 255,
 } atom_status;
@@ -169,6 +185,117 @@ atom_status atom_lock_parse(const char *text, const char *path, char **out_json)
 // `uri` must be NULL (an error) or NUL-terminated; `out_json` must be NULL (an error) or point to
 // writable storage for one pointer.
 atom_status atom_uri_parse(const char *uri, char **out_json);
+
+// Opens the git repository at `path` (a work tree, its `.git`, or a bare repository) in
+// isolation from user and system git configuration, and writes a handle to `*out_repo` (free it
+// with `atom_repo_free`).
+//
+// Fails with `ATOM_STATUS_GIT` when `path` is not a readable repository.
+//
+// # Safety
+// `path` must be NULL (an error) or NUL-terminated; `out_repo` must be NULL (an error) or point
+// to writable storage for one pointer.
+atom_status atom_repo_open(const char *path, atom_repo **out_repo);
+
+// Frees a repository handle. NULL is ignored.
+//
+// # Safety
+// `repo` must be NULL or a handle from `atom_repo_open` that was not freed yet, and no other
+// thread may be using it.
+void atom_repo_free(atom_repo *repo);
+
+// Writes the repository's genesis (root commit, 40 hex digits) to `*out_root`: the target of
+// `refs/ekala/init`, else the root found by walking the history of HEAD.
+//
+// # Safety
+// `repo` must be NULL (an error) or a live handle; `out_root` must be NULL (an error) or
+// writable.
+atom_status atom_repo_genesis(const atom_repo *repo, char **out_root);
+
+// Records the repository's identity: creates `refs/ekala/init` at the root of HEAD (idempotent)
+// and writes that root (40 hex digits) to `*out_root`. Fails with `ATOM_STATUS_GIT` when
+// `refs/ekala/init` already points at another root (nothing is changed).
+//
+// # Safety
+// `repo` must be NULL (an error) or a live handle; `out_root` must be NULL (an error) or
+// writable.
+atom_status atom_repo_init(const atom_repo *repo, char **out_root);
+
+// Lists published atoms as a JSON array of `{"label", "version", "rev"}`, newest first per
+// label: every atom when `label` is NULL, else the versions of `label`.
+//
+// # Safety
+// `repo` must be NULL (an error) or a live handle; `label` NULL or NUL-terminated; `out_json`
+// NULL (an error) or writable.
+atom_status atom_repo_list(const atom_repo *repo, const char *label, char **out_json);
+
+// Resolves the highest published version of `label` matching `requirement` (Cargo syntax;
+// NULL means any) and writes `{"label", "version", "rev", "id"}` to `*out_json`.
+//
+// Fails with `ATOM_STATUS_NOT_FOUND` when nothing matches (the message lists what is published).
+//
+// # Safety
+// `repo` must be NULL (an error) or a live handle; `label` NULL (an error) or NUL-terminated;
+// `requirement` NULL or NUL-terminated; `out_json` NULL (an error) or writable.
+atom_status atom_repo_resolve(const atom_repo *repo,
+                              const char *label,
+                              const char *requirement,
+                              char **out_json);
+
+// Verifies the published atom `label` at `version` (commit format, manifest, metadata refs,
+// origin, and `expected_id` when non-NULL) and writes `{"label", "version", "rev", "tree",
+// "origin", "origin_checked", "id"}` to `*out_json`.
+//
+// Fails with `ATOM_STATUS_NOT_FOUND` when the version is not published, `ATOM_STATUS_VERIFY`
+// when a check fails (the message says which, and "possible tampering" where it applies).
+//
+// # Safety
+// `repo` must be NULL (an error) or a live handle; `label` and `version` NULL (an error) or
+// NUL-terminated; `expected_id` NULL or NUL-terminated; `out_json` NULL (an error) or writable.
+atom_status atom_repo_verify(const atom_repo *repo,
+                             const char *label,
+                             const char *version,
+                             const char *expected_id,
+                             char **out_json);
+
+// Publishes from the commit `rev` (NULL means HEAD) the atom at `path` (relative to the
+// repository root; NULL means every atom of the commit's `ekala.toml`), and writes a JSON array
+// of `{"label", "version", "path", "rev", "origin", "created"}` to `*out_json`. Republishing
+// identical content reports `"created": false`; different content under a published version
+// fails with `ATOM_STATUS_PUBLISH` and changes nothing.
+//
+// # Safety
+// `repo` must be NULL (an error) or a live handle; `rev` and `path` NULL or NUL-terminated;
+// `out_json` NULL (an error) or writable.
+atom_status atom_repo_publish(const atom_repo *repo,
+                              const char *rev,
+                              const char *path,
+                              char **out_json);
+
+// Writes the files of the published atom `label` at `version` into `<cache_dir>/<tree id>`
+// (once: an existing directory is reused; written under a temporary name and renamed, so it is
+// never seen half-written) and writes that directory's path to `*out_path`.
+//
+// # Safety
+// `repo` must be NULL (an error) or a live handle; `label`, `version` and `cache_dir` NULL (an
+// error) or NUL-terminated; `out_path` NULL (an error) or writable.
+atom_status atom_repo_materialize(const atom_repo *repo,
+                                  const char *label,
+                                  const char *version,
+                                  const char *cache_dir,
+                                  char **out_path);
+
+// Copies the published atoms of the repository at `url` (a path or a `file://` URL) into the
+// atom store `store_dir` (one bare repository per set root) and writes `{"root", "repo",
+// "created", "unchanged", "objects"}` to `*out_json`.
+//
+// Fails with `ATOM_STATUS_GIT`, e.g. for an unreachable or uninitialised remote, or a remote
+// whose published refs differ from the store's copy.
+//
+// # Safety
+// `url` and `store_dir` must be NULL (an error) or NUL-terminated; `out_json` NULL (an error) or
+// writable.
+atom_status atom_fetch(const char *url, const char *store_dir, char **out_json);
 
 #ifdef __cplusplus
 }  // extern "C"

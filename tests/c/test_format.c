@@ -105,8 +105,8 @@ static void test_uri(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s <example atom directory>\n", argv[0]);
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s <example atom directory> ...\n", argv[0]);
         return 2;
     }
     test_manifest();

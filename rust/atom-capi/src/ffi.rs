@@ -28,8 +28,20 @@ pub enum AtomStatus {
     InvalidLock = 7,
     /// An atom URI is invalid.
     InvalidUri = 8,
-    /// A file could not be read.
+    /// A file could not be read or written.
     Io = 9,
+    /// A git repository could not be read or written.
+    Git = 10,
+    /// What was asked for is not published.
+    NotFound = 11,
+    /// A published atom failed verification.
+    Verify = 12,
+    /// An atom could not be published.
+    Publish = 13,
+    /// An argument has the wrong form (e.g. a version that is not semver).
+    InvalidArgument = 14,
+    /// A handle is not of the expected kind, or was freed.
+    WrongHandle = 15,
     /// A bug inside libatom (a caught panic). The message says where; please report it.
     Internal = 255,
 }

@@ -6,6 +6,9 @@
 //! NULL and invalid UTF-8 reported as errors, and no panic crossing the boundary.
 
 mod ffi;
+mod repo;
+
+pub use repo::AtomRepo;
 
 use std::ffi::c_char;
 

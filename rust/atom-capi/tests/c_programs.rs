@@ -32,9 +32,16 @@ fn shared_lib_dir() -> PathBuf {
     .clone()
 }
 
-/// Every C program gets the bundled example atom's directory as its argument.
-fn example_atom() -> PathBuf {
-    repo_root().join("nix/examples/hello")
+/// The arguments every C program gets: the bundled example atom's directory, a fresh git
+/// repository holding atoms (see `support::atom_repo`), and a scratch directory.
+fn program_args() -> Vec<PathBuf> {
+    let repo = scratch("c-repo");
+    support::atom_repo(&repo);
+    vec![
+        repo_root().join("nix/examples/hello"),
+        repo,
+        scratch("c-scratch"),
+    ]
 }
 
 fn c_programs() -> Vec<PathBuf> {
@@ -73,7 +80,7 @@ fn c_programs_pass_against_the_shared_library() {
             format!("-Wl,-rpath,{}", lib.display()),
         ];
         compile(&source, &exe, &link);
-        let stdout = run(Command::new(&exe).arg(example_atom()));
+        let stdout = run(Command::new(&exe).args(program_args()));
         assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
         print!("{}: {stdout}", source.display());
     }
@@ -94,7 +101,7 @@ fn c_programs_pass_against_the_static_library() {
             "-lgcc_s".to_owned(),
         ];
         compile(&source, &exe, &link);
-        let stdout = run(Command::new(&exe).arg(example_atom()));
+        let stdout = run(Command::new(&exe).args(program_args()));
         assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
     }
 }

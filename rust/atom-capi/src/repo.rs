@@ -1,0 +1,449 @@
+//! Repository handles and the git store through the C ABI.
+
+use std::ffi::c_char;
+use std::path::Path;
+use std::sync::Mutex;
+
+use atom_core::id::{AtomDigest, Label};
+use atom_core::manifest::{Requirement, Version};
+use atom_core::publish::{self, Outcome};
+use atom_core::store::{fetch, AtomRef, Store};
+use serde_json::json;
+
+use crate::ffi::{self, guard, input_str, write_string, AtomStatus, Error};
+
+/// Marks live repository handles, so a pointer to anything else is refused.
+const REPO_MAGIC: u64 = 0x6174_6f6d_7265_706f; // "atomrepo"
+
+/// An open git repository holding atoms. Opaque to C; created by `atom_repo_open`, freed by
+/// `atom_repo_free`. Calls on one handle from several threads are serialised.
+#[repr(C)]
+pub struct AtomRepo {
+    // First, so that it can be read before the rest of the handle is trusted.
+    magic: u64,
+    store: Mutex<Store>,
+}
+
+fn git_error(e: impl std::fmt::Display) -> Error {
+    Error::with_status(AtomStatus::Git, e.to_string())
+}
+
+/// Runs `body` with the store of a live handle.
+///
+/// # Safety
+/// `repo` is NULL or a pointer returned by `atom_repo_open` and not yet freed.
+unsafe fn with_store<T>(
+    repo: *const AtomRepo,
+    body: impl FnOnce(&Store) -> Result<T, Error>,
+) -> Result<T, Error> {
+    if repo.is_null() {
+        return Err(Error::null("repo"));
+    }
+    let wrong = || {
+        Error::with_status(
+            AtomStatus::WrongHandle,
+            "`repo` is not a repository handle (freed, or of another kind)".into(),
+        )
+    };
+    if !repo.cast::<u64>().is_aligned() {
+        return Err(wrong());
+    }
+    // SAFETY: non-NULL and aligned; by this function's contract it points to readable memory of
+    // at least a handle's size. Only the leading magic number is read before it is trusted.
+    if unsafe { repo.cast::<u64>().read() } != REPO_MAGIC {
+        return Err(wrong());
+    }
+    // SAFETY: the magic number says this is a live `AtomRepo` (this function's contract rules out
+    // freed memory that happens to keep it).
+    let handle = unsafe { &*repo };
+    let store = handle
+        .store
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    body(&store)
+}
+
+fn label(text: &str) -> Result<Label, Error> {
+    Label::new(text).map_err(|e| Error::name(format!("invalid label {text:?}: {e}")))
+}
+
+fn atom_json(atom: &AtomRef) -> serde_json::Value {
+    json!({ "label": atom.label.as_str(), "version": atom.version.to_string(), "rev": atom.commit.to_string() })
+}
+
+/// Opens the git repository at `path` (a work tree, its `.git`, or a bare repository) in
+/// isolation from user and system git configuration, and writes a handle to `*out_repo` (free it
+/// with `atom_repo_free`).
+///
+/// Fails with `ATOM_STATUS_GIT` when `path` is not a readable repository.
+///
+/// # Safety
+/// `path` must be NULL (an error) or NUL-terminated; `out_repo` must be NULL (an error) or point
+/// to writable storage for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn atom_repo_open(
+    path: *const c_char,
+    out_repo: *mut *mut AtomRepo,
+) -> AtomStatus {
+    if !out_repo.is_null() {
+        // SAFETY: non-NULL and writable by this function's contract.
+        unsafe { out_repo.write(std::ptr::null_mut()) };
+    }
+    guard(|| {
+        // SAFETY: `path` is NULL or NUL-terminated by this function's contract.
+        let path = unsafe { input_str(path, "path")? };
+        if out_repo.is_null() {
+            return Err(Error::null("out_repo"));
+        }
+        let store = Store::open(Path::new(path)).map_err(git_error)?;
+        let handle = Box::new(AtomRepo {
+            magic: REPO_MAGIC,
+            store: Mutex::new(store),
+        });
+        // SAFETY: non-NULL and writable by this function's contract.
+        unsafe { out_repo.write(Box::into_raw(handle)) };
+        Ok(())
+    })
+}
+
+/// Frees a repository handle. NULL is ignored.
+///
+/// # Safety
+/// `repo` must be NULL or a handle from `atom_repo_open` that was not freed yet, and no other
+/// thread may be using it.
+#[no_mangle]
+pub unsafe extern "C" fn atom_repo_free(repo: *mut AtomRepo) {
+    if repo.is_null() {
+        return;
+    }
+    // SAFETY: by this function's contract `repo` came from `Box::into_raw` in `atom_repo_open`
+    // and is freed once; the magic is cleared so a use after free is more likely to be caught.
+    unsafe {
+        (*repo).magic = 0;
+        drop(Box::from_raw(repo));
+    }
+}
+
+/// Writes the repository's genesis (root commit, 40 hex digits) to `*out_root`: the target of
+/// `refs/ekala/init`, else the root found by walking the history of HEAD.
+///
+/// # Safety
+/// `repo` must be NULL (an error) or a live handle; `out_root` must be NULL (an error) or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn atom_repo_genesis(
+    repo: *const AtomRepo,
+    out_root: *mut *mut c_char,
+) -> AtomStatus {
+    // SAFETY: `out_root` is NULL or writable by this function's contract.
+    unsafe { ffi::clear_out(out_root) };
+    guard(|| {
+        // SAFETY: `repo` is NULL or live by this function's contract.
+        let root = unsafe { with_store(repo, |s| s.genesis().map_err(git_error))? };
+        // SAFETY: `out_root` is NULL or writable by this function's contract.
+        unsafe { write_string(out_root, root.to_hex(), "out_root") }
+    })
+}
+
+/// Records the repository's identity: creates `refs/ekala/init` at the root of HEAD (idempotent)
+/// and writes that root (40 hex digits) to `*out_root`. Fails with `ATOM_STATUS_GIT` when
+/// `refs/ekala/init` already points at another root (nothing is changed).
+///
+/// # Safety
+/// `repo` must be NULL (an error) or a live handle; `out_root` must be NULL (an error) or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn atom_repo_init(
+    repo: *const AtomRepo,
+    out_root: *mut *mut c_char,
+) -> AtomStatus {
+    // SAFETY: `out_root` is NULL or writable by this function's contract.
+    unsafe { ffi::clear_out(out_root) };
+    guard(|| {
+        // SAFETY: `repo` is NULL or live by this function's contract.
+        let outcome = unsafe { with_store(repo, |s| s.init().map_err(git_error))? };
+        let root = match outcome {
+            atom_core::store::InitOutcome::Created(root)
+            | atom_core::store::InitOutcome::Unchanged(root) => root,
+        };
+        // SAFETY: `out_root` is NULL or writable by this function's contract.
+        unsafe { write_string(out_root, root.to_hex(), "out_root") }
+    })
+}
+
+/// Lists published atoms as a JSON array of `{"label", "version", "rev"}`, newest first per
+/// label: every atom when `label` is NULL, else the versions of `label`.
+///
+/// # Safety
+/// `repo` must be NULL (an error) or a live handle; `label` NULL or NUL-terminated; `out_json`
+/// NULL (an error) or writable.
+#[no_mangle]
+pub unsafe extern "C" fn atom_repo_list(
+    repo: *const AtomRepo,
+    label: *const c_char,
+    out_json: *mut *mut c_char,
+) -> AtomStatus {
+    // SAFETY: `out_json` is NULL or writable by this function's contract.
+    unsafe { ffi::clear_out(out_json) };
+    guard(|| {
+        let filter = if label.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL and NUL-terminated by this function's contract.
+            Some(self::label(unsafe { input_str(label, "label")? })?)
+        };
+        // SAFETY: `repo` is NULL or live by this function's contract.
+        let atoms = unsafe {
+            with_store(repo, |s| match &filter {
+                Some(l) => s.versions(l).map_err(git_error),
+                None => s.atoms().map_err(git_error),
+            })?
+        };
+        let json = serde_json::Value::Array(atoms.iter().map(atom_json).collect());
+        // SAFETY: `out_json` is NULL or writable by this function's contract.
+        unsafe { write_string(out_json, json.to_string(), "out_json") }
+    })
+}
+
+/// Resolves the highest published version of `label` matching `requirement` (Cargo syntax;
+/// NULL means any) and writes `{"label", "version", "rev", "id"}` to `*out_json`.
+///
+/// Fails with `ATOM_STATUS_NOT_FOUND` when nothing matches (the message lists what is published).
+///
+/// # Safety
+/// `repo` must be NULL (an error) or a live handle; `label` NULL (an error) or NUL-terminated;
+/// `requirement` NULL or NUL-terminated; `out_json` NULL (an error) or writable.
+#[no_mangle]
+pub unsafe extern "C" fn atom_repo_resolve(
+    repo: *const AtomRepo,
+    label: *const c_char,
+    requirement: *const c_char,
+    out_json: *mut *mut c_char,
+) -> AtomStatus {
+    // SAFETY: `out_json` is NULL or writable by this function's contract.
+    unsafe { ffi::clear_out(out_json) };
+    guard(|| {
+        // SAFETY: NULL or NUL-terminated by this function's contract.
+        let label = self::label(unsafe { input_str(label, "label")? })?;
+        let requirement = if requirement.is_null() {
+            "*"
+        } else {
+            // SAFETY: non-NULL and NUL-terminated by this function's contract.
+            unsafe { input_str(requirement, "requirement")? }
+        };
+        let requirement = Requirement::parse(requirement)
+            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e))?;
+        // SAFETY: `repo` is NULL or live by this function's contract.
+        let json = unsafe {
+            with_store(repo, |s| {
+                let atom = s
+                    .resolve(&label, &requirement)
+                    .map_err(|e| Error::with_status(AtomStatus::NotFound, e.to_string()))?;
+                let id =
+                    atom_core::id::AtomId::new(s.genesis().map_err(git_error)?, atom.label.clone())
+                        .digest();
+                let mut value = atom_json(&atom);
+                value["id"] = json!(id.to_string());
+                Ok(value)
+            })?
+        };
+        // SAFETY: `out_json` is NULL or writable by this function's contract.
+        unsafe { write_string(out_json, json.to_string(), "out_json") }
+    })
+}
+
+/// Verifies the published atom `label` at `version` (commit format, manifest, metadata refs,
+/// origin, and `expected_id` when non-NULL) and writes `{"label", "version", "rev", "tree",
+/// "origin", "origin_checked", "id"}` to `*out_json`.
+///
+/// Fails with `ATOM_STATUS_NOT_FOUND` when the version is not published, `ATOM_STATUS_VERIFY`
+/// when a check fails (the message says which, and "possible tampering" where it applies).
+///
+/// # Safety
+/// `repo` must be NULL (an error) or a live handle; `label` and `version` NULL (an error) or
+/// NUL-terminated; `expected_id` NULL or NUL-terminated; `out_json` NULL (an error) or writable.
+#[no_mangle]
+pub unsafe extern "C" fn atom_repo_verify(
+    repo: *const AtomRepo,
+    label: *const c_char,
+    version: *const c_char,
+    expected_id: *const c_char,
+    out_json: *mut *mut c_char,
+) -> AtomStatus {
+    // SAFETY: `out_json` is NULL or writable by this function's contract.
+    unsafe { ffi::clear_out(out_json) };
+    guard(|| {
+        // SAFETY: NULL or NUL-terminated by this function's contract.
+        let (label, version) =
+            unsafe { (input_str(label, "label")?, input_str(version, "version")?) };
+        let label = self::label(label)?;
+        let version = Version::parse(version)
+            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e))?;
+        let expected = if expected_id.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL and NUL-terminated by this function's contract.
+            let text = unsafe { input_str(expected_id, "expected_id")? };
+            Some(
+                AtomDigest::parse(text)
+                    .map_err(|e| Error::id(format!("invalid atom id {text:?}: {e}")))?,
+            )
+        };
+        // SAFETY: `repo` is NULL or live by this function's contract.
+        let json = unsafe {
+            with_store(repo, |s| {
+                let atom = s
+                    .find(&label, &version)
+                    .map_err(|e| Error::with_status(AtomStatus::NotFound, e.to_string()))?;
+                let v = s
+                    .verify(&atom, expected.as_ref())
+                    .map_err(|e| Error::with_status(AtomStatus::Verify, e.to_string()))?;
+                Ok(json!({
+                    "label": atom.label.as_str(), "version": atom.version.to_string(), "rev": atom.commit.to_string(),
+                    "tree": v.tree.to_string(), "origin": v.origin.to_string(), "origin_checked": v.origin_checked,
+                    "id": v.id.to_string(),
+                }))
+            })?
+        };
+        // SAFETY: `out_json` is NULL or writable by this function's contract.
+        unsafe { write_string(out_json, json.to_string(), "out_json") }
+    })
+}
+
+/// Publishes from the commit `rev` (NULL means HEAD) the atom at `path` (relative to the
+/// repository root; NULL means every atom of the commit's `ekala.toml`), and writes a JSON array
+/// of `{"label", "version", "path", "rev", "origin", "created"}` to `*out_json`. Republishing
+/// identical content reports `"created": false`; different content under a published version
+/// fails with `ATOM_STATUS_PUBLISH` and changes nothing.
+///
+/// # Safety
+/// `repo` must be NULL (an error) or a live handle; `rev` and `path` NULL or NUL-terminated;
+/// `out_json` NULL (an error) or writable.
+#[no_mangle]
+pub unsafe extern "C" fn atom_repo_publish(
+    repo: *const AtomRepo,
+    rev: *const c_char,
+    path: *const c_char,
+    out_json: *mut *mut c_char,
+) -> AtomStatus {
+    // SAFETY: `out_json` is NULL or writable by this function's contract.
+    unsafe { ffi::clear_out(out_json) };
+    guard(|| {
+        // SAFETY: NULL or NUL-terminated by this function's contract.
+        let rev = if rev.is_null() {
+            "HEAD"
+        } else {
+            unsafe { input_str(rev, "rev")? }
+        };
+        let paths = if path.is_null() {
+            Vec::new()
+        } else {
+            // SAFETY: non-NULL and NUL-terminated by this function's contract.
+            vec![unsafe { input_str(path, "path")? }.to_owned()]
+        };
+        // SAFETY: `repo` is NULL or live by this function's contract.
+        let outcomes = unsafe {
+            with_store(repo, |s| {
+                publish::publish(s, rev, &paths)
+                    .map_err(|e| Error::with_status(AtomStatus::Publish, e.to_string()))
+            })?
+        };
+        let json: Vec<_> = outcomes
+            .iter()
+            .map(|o| {
+                let a = o.atom();
+                json!({
+                    "label": a.label.as_str(), "version": a.version.to_string(), "path": a.path,
+                    "rev": a.commit.to_string(), "origin": a.origin.to_string(),
+                    "created": matches!(o, Outcome::Created(_)),
+                })
+            })
+            .collect();
+        // SAFETY: `out_json` is NULL or writable by this function's contract.
+        unsafe {
+            write_string(
+                out_json,
+                serde_json::Value::Array(json).to_string(),
+                "out_json",
+            )
+        }
+    })
+}
+
+/// Writes the files of the published atom `label` at `version` into `<cache_dir>/<tree id>`
+/// (once: an existing directory is reused; written under a temporary name and renamed, so it is
+/// never seen half-written) and writes that directory's path to `*out_path`.
+///
+/// # Safety
+/// `repo` must be NULL (an error) or a live handle; `label`, `version` and `cache_dir` NULL (an
+/// error) or NUL-terminated; `out_path` NULL (an error) or writable.
+#[no_mangle]
+pub unsafe extern "C" fn atom_repo_materialize(
+    repo: *const AtomRepo,
+    label: *const c_char,
+    version: *const c_char,
+    cache_dir: *const c_char,
+    out_path: *mut *mut c_char,
+) -> AtomStatus {
+    // SAFETY: `out_path` is NULL or writable by this function's contract.
+    unsafe { ffi::clear_out(out_path) };
+    guard(|| {
+        // SAFETY: NULL or NUL-terminated by this function's contract.
+        let (label, version, cache) = unsafe {
+            (
+                input_str(label, "label")?,
+                input_str(version, "version")?,
+                input_str(cache_dir, "cache_dir")?,
+            )
+        };
+        let label = self::label(label)?;
+        let version = Version::parse(version)
+            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e))?;
+        // SAFETY: `repo` is NULL or live by this function's contract.
+        let dir = unsafe {
+            with_store(repo, |s| {
+                let atom = s
+                    .find(&label, &version)
+                    .map_err(|e| Error::with_status(AtomStatus::NotFound, e.to_string()))?;
+                let tree = s.atom_tree(&atom).map_err(git_error)?;
+                s.materialize(tree, Path::new(cache)).map_err(git_error)
+            })?
+        };
+        let dir = dir.to_str().ok_or_else(|| {
+            Error::with_status(AtomStatus::Io, "the cache path is not UTF-8".into())
+        })?;
+        // SAFETY: `out_path` is NULL or writable by this function's contract.
+        unsafe { write_string(out_path, dir.to_owned(), "out_path") }
+    })
+}
+
+/// Copies the published atoms of the repository at `url` (a path or a `file://` URL) into the
+/// atom store `store_dir` (one bare repository per set root) and writes `{"root", "repo",
+/// "created", "unchanged", "objects"}` to `*out_json`.
+///
+/// Fails with `ATOM_STATUS_GIT`, e.g. for an unreachable or uninitialised remote, or a remote
+/// whose published refs differ from the store's copy.
+///
+/// # Safety
+/// `url` and `store_dir` must be NULL (an error) or NUL-terminated; `out_json` NULL (an error) or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn atom_fetch(
+    url: *const c_char,
+    store_dir: *const c_char,
+    out_json: *mut *mut c_char,
+) -> AtomStatus {
+    // SAFETY: `out_json` is NULL or writable by this function's contract.
+    unsafe { ffi::clear_out(out_json) };
+    guard(|| {
+        // SAFETY: NULL or NUL-terminated by this function's contract.
+        let (url, store) = unsafe { (input_str(url, "url")?, input_str(store_dir, "store_dir")?) };
+        let fetched = fetch::fetch(url, Path::new(store), &mut |_| {}).map_err(git_error)?;
+        let json = json!({
+            "root": fetched.root.to_hex(), "repo": fetched.repo, "created": fetched.created,
+            "unchanged": fetched.unchanged, "objects": fetched.objects,
+        });
+        // SAFETY: `out_json` is NULL or writable by this function's contract.
+        unsafe { write_string(out_json, json.to_string(), "out_json") }
+    })
+}
