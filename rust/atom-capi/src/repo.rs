@@ -329,10 +329,10 @@ pub unsafe extern "C" fn atom_repo_publish(
     // SAFETY: `out_json` is NULL or writable by this function's contract.
     unsafe { ffi::clear_out(out_json) };
     guard(|| {
-        // SAFETY: NULL or NUL-terminated by this function's contract.
         let rev = if rev.is_null() {
             "HEAD"
         } else {
+            // SAFETY: non-NULL and NUL-terminated by this function's contract.
             unsafe { input_str(rev, "rev")? }
         };
         let paths = if path.is_null() {
