@@ -709,3 +709,48 @@ fn corrupt_repositories_give_errors_not_panics() {
         StoreError::Object { .. }
     ));
 }
+
+#[test]
+fn legacy_layouts_are_recognised_when_reading() {
+    let dir = repo("legacy");
+    let head = git(&dir, &["rev-parse", "HEAD"]);
+    let tree = git(&dir, &["rev-parse", "HEAD:pkgs/a"]);
+    // Format `1` under refs/atoms/, with a Unicode label in the ref name (as in the eka repo).
+    write(&dir, "pkgs/a/atom.toml", &manifest("ひらがな", "0.1.0"));
+    git(&dir, &["commit", "-q", "-am", "hiragana"]);
+    let head2 = git(&dir, &["rev-parse", "HEAD"]);
+    let tree2 = git(&dir, &["rev-parse", "HEAD:pkgs/a"]);
+    let legacy = forge(&dir, &format!("tree {tree2}\nauthor x <x@x> 0 +0000\ncommitter x <x@x> 0 +0000\nsrc {head2}\npath pkgs/a\nformat 1\n\nひらがな: 0.1.0\n"));
+    git(&dir, &["update-ref", "refs/atoms/ひらがな/0.1.0", &legacy]);
+    git(
+        &dir,
+        &["update-ref", "refs/atoms/ひらがな/_specs/0.1.0", &tree2],
+    );
+    // Format `pre1.0` under refs/eka/atoms/.
+    let pre10 = forge(&dir, &format!("tree {tree}\nauthor  <> 0 +0000\ncommitter  <> 0 +0000\norigin {head}\npath pkgs/a\nformat pre1.0\n\nalpha: 1.0.0"));
+    git(&dir, &["update-ref", "refs/eka/atoms/alpha/1.0.0", &pre10]);
+
+    let store = Store::open(&dir).unwrap();
+    let atoms: Vec<String> = store
+        .atoms()
+        .unwrap()
+        .iter()
+        .map(|a| format!("{} {}", a.label, a.version))
+        .collect();
+    assert_eq!(atoms, ["alpha 1.0.0", "ひらがな 0.1.0"]);
+    let hiragana = store
+        .find(&label("ひらがな"), &Version::parse("0.1.0").unwrap())
+        .unwrap();
+    assert_eq!(hiragana.ref_name(), "refs/atoms/ひらがな/0.1.0");
+    assert_eq!(
+        store.verify(&hiragana, None).unwrap().format,
+        atom::store::CommitFormat::Legacy1
+    );
+    let alpha = store
+        .find(&label("alpha"), &Version::parse("1.0.0").unwrap())
+        .unwrap();
+    assert_eq!(
+        store.verify(&alpha, None).unwrap().format,
+        atom::store::CommitFormat::Pre1_0
+    );
+}
