@@ -186,6 +186,18 @@ atom_status atom_lock_parse(const char *text, const char *path, char **out_json)
 // writable storage for one pointer.
 atom_status atom_uri_parse(const char *uri, char **out_json);
 
+// Writes a lock: `json` is a lock as `atom_lock_parse` returns it (shaped like the file), and
+// `*out_text` receives the `atom.lock` text exactly as the reference writes it (header comment,
+// section and key order, sorted dependencies). Free it with `atom_string_free`.
+//
+// Fails with `ATOM_STATUS_INVALID_LOCK` when the JSON does not describe a valid lock (the
+// message gives the JSON line and column).
+//
+// # Safety
+// `json` must be NULL (an error) or NUL-terminated; `out_text` must be NULL (an error) or point
+// to writable storage for one pointer.
+atom_status atom_lock_render(const char *json, char **out_text);
+
 // Opens the git repository at `path` (a work tree, its `.git`, or a bare repository) in
 // isolation from user and system git configuration, and writes a handle to `*out_repo` (free it
 // with `atom_repo_free`).

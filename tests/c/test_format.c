@@ -85,6 +85,14 @@ static void test_lock(void)
     CHECK(atom_lock_parse(lock, "atom.lock", &json) == ATOM_STATUS_OK);
     CHECK_STR(json, "{\"compose\":{\"entry\":\".\",\"use\":\"nix\"},\"version\":1}");
     atom_string_free(json);
+    /* JSON back to the exact text. */
+    char *text = NULL;
+    CHECK(atom_lock_render("{\"compose\":{\"entry\":\".\",\"use\":\"nix\"},\"version\":1}", &text) == ATOM_STATUS_OK);
+    CHECK_STR(text, lock);
+    atom_string_free(text);
+    CHECK(atom_lock_render("{\"version\":1}", &text) == ATOM_STATUS_INVALID_LOCK);
+    check_error_starts_with("invalid lock JSON: missing field `compose`");
+    CHECK(atom_lock_render(NULL, &text) == ATOM_STATUS_NULL_ARGUMENT);
     CHECK(atom_lock_parse("version = 3\n", "atom.lock", &json) == ATOM_STATUS_INVALID_LOCK);
     check_error_starts_with("atom.lock:1:11: unsupported lock format version 3");
 }

@@ -149,6 +149,16 @@ pub(crate) unsafe fn clear_out(out: *mut *mut c_char) {
     }
 }
 
+/// Fails unless a required output pointer is non-NULL: checked before any work is done, so a
+/// call that cannot deliver its result has no effect.
+pub(crate) fn require_out<T>(out: *mut T, argument: &str) -> Result<(), Error> {
+    if out.is_null() {
+        Err(Error::null(argument))
+    } else {
+        Ok(())
+    }
+}
+
 /// Hands `value` to the caller through `out` as a string it must free with `atom_string_free`.
 ///
 /// # Safety

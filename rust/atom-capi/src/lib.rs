@@ -143,6 +143,7 @@ pub unsafe extern "C" fn atom_id_compute(
     // SAFETY: `out_id` is NULL or writable by this function's contract.
     unsafe { ffi::clear_out(out_id) };
     guard(|| {
+        ffi::require_out(out_id, "out_id")?;
         // SAFETY: the inputs are NULL or NUL-terminated by this function's contract.
         let (root_text, label_text) =
             unsafe { (input_str(root_hex, "root_hex")?, input_str(label, "label")?) };
@@ -196,6 +197,7 @@ unsafe fn parse_to_json(
     // SAFETY: forwarded from the callers' contracts.
     unsafe { ffi::clear_out(out_json) };
     guard(|| {
+        ffi::require_out(out_json, "out_json")?;
         // SAFETY: forwarded from the callers' contracts.
         let (text, path) = unsafe { (input_str(text, "text")?, input_str(path, "path")?) };
         let json = parse(text, path).map_err(|e| Error::with_status(status, e.to_string()))?;
@@ -244,6 +246,7 @@ pub unsafe extern "C" fn atom_manifest_read(
     // SAFETY: `out_json` is NULL or writable by this function's contract.
     unsafe { ffi::clear_out(out_json) };
     guard(|| {
+        ffi::require_out(out_json, "out_json")?;
         // SAFETY: `path` is NULL or NUL-terminated by this function's contract.
         let path = unsafe { input_str(path, "path")? };
         let manifest = Manifest::read_atom(Path::new(path)).map_err(|e| {
@@ -314,6 +317,7 @@ pub unsafe extern "C" fn atom_uri_parse(
     // SAFETY: `out_json` is NULL or writable by this function's contract.
     unsafe { ffi::clear_out(out_json) };
     guard(|| {
+        ffi::require_out(out_json, "out_json")?;
         // SAFETY: `uri` is NULL or NUL-terminated by this function's contract.
         let text = unsafe { input_str(uri, "uri")? };
         let parsed = AtomUri::parse(text, &Aliases::default())
@@ -326,5 +330,34 @@ pub unsafe extern "C" fn atom_uri_parse(
         });
         // SAFETY: `out_json` is NULL or writable by this function's contract.
         unsafe { write_string(out_json, json.to_string(), "out_json") }
+    })
+}
+
+/// Writes a lock: `json` is a lock as `atom_lock_parse` returns it (shaped like the file), and
+/// `*out_text` receives the `atom.lock` text exactly as the reference writes it (header comment,
+/// section and key order, sorted dependencies). Free it with `atom_string_free`.
+///
+/// Fails with `ATOM_STATUS_INVALID_LOCK` when the JSON does not describe a valid lock (the
+/// message gives the JSON line and column).
+///
+/// # Safety
+/// `json` must be NULL (an error) or NUL-terminated; `out_text` must be NULL (an error) or point
+/// to writable storage for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn atom_lock_render(
+    json: *const c_char,
+    out_text: *mut *mut c_char,
+) -> AtomStatus {
+    // SAFETY: `out_text` is NULL or writable by this function's contract.
+    unsafe { ffi::clear_out(out_text) };
+    guard(|| {
+        ffi::require_out(out_text, "out_text")?;
+        // SAFETY: `json` is NULL or NUL-terminated by this function's contract.
+        let json = unsafe { input_str(json, "json")? };
+        let lock: Lockfile = serde_json::from_str(json).map_err(|e| {
+            Error::with_status(AtomStatus::InvalidLock, format!("invalid lock JSON: {e}"))
+        })?;
+        // SAFETY: `out_text` is NULL or writable by this function's contract.
+        unsafe { write_string(out_text, lock.render(), "out_text") }
     })
 }

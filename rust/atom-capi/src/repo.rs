@@ -138,6 +138,7 @@ pub unsafe extern "C" fn atom_repo_genesis(
     // SAFETY: `out_root` is NULL or writable by this function's contract.
     unsafe { ffi::clear_out(out_root) };
     guard(|| {
+        ffi::require_out(out_root, "out_root")?;
         // SAFETY: `repo` is NULL or live by this function's contract.
         let root = unsafe { with_store(repo, |s| s.genesis().map_err(git_error))? };
         // SAFETY: `out_root` is NULL or writable by this function's contract.
@@ -160,6 +161,7 @@ pub unsafe extern "C" fn atom_repo_init(
     // SAFETY: `out_root` is NULL or writable by this function's contract.
     unsafe { ffi::clear_out(out_root) };
     guard(|| {
+        ffi::require_out(out_root, "out_root")?;
         // SAFETY: `repo` is NULL or live by this function's contract.
         let outcome = unsafe { with_store(repo, |s| s.init().map_err(git_error))? };
         let root = match outcome {
@@ -186,6 +188,7 @@ pub unsafe extern "C" fn atom_repo_list(
     // SAFETY: `out_json` is NULL or writable by this function's contract.
     unsafe { ffi::clear_out(out_json) };
     guard(|| {
+        ffi::require_out(out_json, "out_json")?;
         let filter = if label.is_null() {
             None
         } else {
@@ -223,6 +226,7 @@ pub unsafe extern "C" fn atom_repo_resolve(
     // SAFETY: `out_json` is NULL or writable by this function's contract.
     unsafe { ffi::clear_out(out_json) };
     guard(|| {
+        ffi::require_out(out_json, "out_json")?;
         // SAFETY: NULL or NUL-terminated by this function's contract.
         let label = self::label(unsafe { input_str(label, "label")? })?;
         let requirement = if requirement.is_null() {
@@ -273,6 +277,7 @@ pub unsafe extern "C" fn atom_repo_verify(
     // SAFETY: `out_json` is NULL or writable by this function's contract.
     unsafe { ffi::clear_out(out_json) };
     guard(|| {
+        ffi::require_out(out_json, "out_json")?;
         // SAFETY: NULL or NUL-terminated by this function's contract.
         let (label, version) =
             unsafe { (input_str(label, "label")?, input_str(version, "version")?) };
@@ -329,6 +334,7 @@ pub unsafe extern "C" fn atom_repo_publish(
     // SAFETY: `out_json` is NULL or writable by this function's contract.
     unsafe { ffi::clear_out(out_json) };
     guard(|| {
+        ffi::require_out(out_json, "out_json")?;
         let rev = if rev.is_null() {
             "HEAD"
         } else {
@@ -388,6 +394,7 @@ pub unsafe extern "C" fn atom_repo_materialize(
     // SAFETY: `out_path` is NULL or writable by this function's contract.
     unsafe { ffi::clear_out(out_path) };
     guard(|| {
+        ffi::require_out(out_path, "out_path")?;
         // SAFETY: NULL or NUL-terminated by this function's contract.
         let (label, version, cache) = unsafe {
             (
@@ -436,6 +443,7 @@ pub unsafe extern "C" fn atom_fetch(
     // SAFETY: `out_json` is NULL or writable by this function's contract.
     unsafe { ffi::clear_out(out_json) };
     guard(|| {
+        ffi::require_out(out_json, "out_json")?;
         // SAFETY: NULL or NUL-terminated by this function's contract.
         let (url, store) = unsafe { (input_str(url, "url")?, input_str(store_dir, "store_dir")?) };
         let fetched = fetch::fetch(url, Path::new(store), &mut |_| {}).map_err(git_error)?;

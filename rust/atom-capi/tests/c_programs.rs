@@ -58,7 +58,16 @@ fn c_programs() -> Vec<PathBuf> {
 fn compile(source: &Path, output: &Path, link: &[String]) {
     let root = repo_root();
     run(Command::new("cc")
-        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g"])
+        .args([
+            "-std=c99",
+            "-D_POSIX_C_SOURCE=200809L",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-g",
+            "-pthread",
+        ])
         .arg("-I")
         .arg(root.join("include"))
         .arg("-I")
@@ -156,5 +165,132 @@ fn shared_library_has_a_versioned_soname() {
     assert!(
         dynamic.contains("Library soname: [libatom.so.0]"),
         "{dynamic}"
+    );
+}
+
+#[test]
+fn the_library_exports_exactly_the_atom_functions() {
+    let symbols = run(Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(support::artifact("libatom.so", SOURCES)));
+    let names: Vec<&str> = symbols
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert!(names.len() >= 20, "{symbols}");
+    let foreign: Vec<&&str> = names.iter().filter(|n| !n.starts_with("atom_")).collect();
+    assert!(foreign.is_empty(), "symbols outside atom_*: {foreign:?}");
+    // Every function the header declares is exported, and nothing else.
+    let header = fs::read_to_string(repo_root().join("include/atom.h")).unwrap();
+    // Declarations are the lines (outside comments) of the form `<type> atom_<name>(...`.
+    let mut declared: Vec<String> = header
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| !l.starts_with('/') && !l.starts_with('*'))
+        .filter_map(|l| {
+            let start = l.find(" atom_").or_else(|| l.find("*atom_"))? + 1;
+            let name = &l[start..];
+            let end = name.find('(')?;
+            let name = &name[..end];
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                .then(|| name.to_owned())
+        })
+        .collect();
+    declared.sort();
+    let mut exported: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    exported.sort();
+    assert_eq!(declared, exported);
+}
+
+#[test]
+fn c_programs_are_clean_under_valgrind() {
+    let lib = shared_lib_dir();
+    for source in c_programs() {
+        let exe = lib.join(format!(
+            "{}-valgrind",
+            source.file_stem().unwrap().to_str().unwrap()
+        ));
+        let link = [
+            format!("-L{}", lib.display()),
+            "-latom".to_owned(),
+            format!("-Wl,-rpath,{}", lib.display()),
+        ];
+        compile(&source, &exe, &link);
+        let output = Command::new("valgrind")
+            .args([
+                "--error-exitcode=99",
+                "--leak-check=full",
+                // "Possibly lost" blocks are process-lifetime globals of the Rust runtime and of
+                // gix's lock-file registry (pointers into their middle); real leaks are
+                // "definitely" or "indirectly" lost.
+                "--errors-for-leak-kinds=definite,indirect",
+                "--quiet",
+            ])
+            .arg(&exe)
+            .args(program_args())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "{}: valgrind reported errors or leaks ({}):\n{stderr}",
+            source.display(),
+            output.status
+        );
+        assert!(String::from_utf8_lossy(&output.stdout).contains(" passed, 0 failed"));
+    }
+}
+
+#[test]
+fn an_installed_copy_works_through_pkg_config() {
+    let prefix = scratch("prefix");
+    run(Command::new(repo_root().join("scripts/install-libatom.sh"))
+        .env("PREFIX", &prefix)
+        .env(
+            "PROFILE",
+            if cfg!(debug_assertions) {
+                "dev"
+            } else {
+                "release"
+            },
+        ));
+    for file in [
+        "lib/libatom.so.0",
+        "lib/libatom.so",
+        "lib/libatom.a",
+        "include/atom.h",
+        "lib/pkgconfig/atom.pc",
+    ] {
+        assert!(prefix.join(file).exists(), "{file} was not installed");
+    }
+    let flags = run(Command::new("pkg-config")
+        .args(["--cflags", "--libs", "atom"])
+        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
+    let exe = prefix.join("test_id");
+    run(Command::new("cc")
+        .arg(repo_root().join("tests/c/test_id.c"))
+        .arg("-I")
+        .arg(repo_root().join("tests/c"))
+        .arg("-o")
+        .arg(&exe)
+        .args(flags.split_whitespace()));
+    let stdout = run(Command::new(&exe).env("LD_LIBRARY_PATH", prefix.join("lib")));
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn python_uses_the_library_through_ctypes() {
+    let lib = shared_lib_dir();
+    let output = Command::new("python3")
+        .arg(repo_root().join("tests/python/test_libatom.py"))
+        .arg(lib.join("libatom.so"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Ran 3 tests") && stderr.contains("\nOK"),
+        "{stderr}"
     );
 }
