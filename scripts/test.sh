@@ -22,4 +22,10 @@ stage "cargo build"
 cargo build --quiet --workspace
 
 stage "cargo test"
-cargo test --quiet --workspace
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --quiet --workspace 2>&1 | tee "$log"
+
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "\n%d passed, %d failed\n", p, f }' "$log"
