@@ -16,6 +16,8 @@
 #include "json-to-value.hh"
 #include "primops.hh"
 #include "value.hh"
+#include "nixexpr.hh"
+#include "util.hh"
 
 namespace atom_nix::compat {
 
@@ -130,5 +132,84 @@ struct RegisterBuiltin
 
     nix::RegisterPrimOp registration;
 };
+
+/// The environment types of the evaluator.
+using nix::Env;
+using nix::Expr;
+using nix::StaticEnv;
+using nix::Symbol;
+
+/// An environment of `size` slots with no parent, every slot set to `fill`.
+inline Env & allocClosedEnv(EvalState & state, size_t size, Value * fill)
+{
+    Env & env = state.allocEnv(size);
+    env.up = nullptr;
+    for (size_t i = 0; i < size; i++)
+        env.values[i] = fill;
+    return env;
+}
+
+/// Parses a file with `staticEnv` as its only static environment.
+inline Expr * parseFile(EvalState & state, const std::string & path, StaticEnv & staticEnv)
+{
+    return state.parseExprFromFile(path, staticEnv);
+}
+
+/// A global value (`true`, `map`, `__sub`, ...), or nullptr.
+inline Value * globalValue(EvalState & state, std::string_view name)
+{
+    auto sym = state.symbols.create(name);
+    for (auto & [s, displ] : state.staticBaseEnv.vars)
+        if (s == sym)
+            return state.baseEnv.values[displ];
+    return nullptr;
+}
+
+/// Makes `v` an attribute set from (name, value) pairs whose names are distinct.
+inline void mkAttrsFrom(EvalState & state, Value & v, const std::vector<std::pair<Symbol, Value *>> & attrs)
+{
+    auto bindings = state.buildBindings(attrs.size());
+    for (auto & [name, value] : attrs)
+        bindings.insert(name, value);
+    v.mkAttrs(bindings.finish());
+}
+
+/// Adds a trace line to an error on its way out.
+inline void addTrace(nix::Error & e, const std::string & message)
+{
+    e.addTrace(std::nullopt, nix::hintfmt(message));
+}
+
+/// The attributes of a forced attribute set, as (name, value) pairs in its order.
+inline std::vector<std::pair<Symbol, Value *>> attrPairs(const Value & attrs)
+{
+    std::vector<std::pair<Symbol, Value *>> pairs;
+    for (auto & attr : *attrs.attrs)
+        pairs.emplace_back(attr.name, attr.value);
+    return pairs;
+}
+
+/// Whether `v` is (after forcing) an attribute set.
+inline bool isAttrs(EvalState & state, Value & v, const Pos & pos)
+{
+    state.forceValue(v, pos);
+    return v.type() == nix::nAttrs;
+}
+
+/// A path or string value coerced to an absolute path, lexically canonical (`..` resolved,
+/// symlinks not).
+inline std::string pathOf(EvalState & state, Value & v, const Pos & pos)
+{
+    nix::PathSet context;
+    return nix::canonPath(state.coerceToPath(pos, v, context), false);
+}
+
+/// `path` with every symlink resolved, if it exists; otherwise `path` itself.
+inline std::string resolvedPath(const std::string & path)
+{
+    if (!nix::pathExists(path))
+        return path;
+    return nix::canonPath(path, true);
+}
 
 } // namespace atom_nix::compat

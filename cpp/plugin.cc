@@ -7,6 +7,7 @@
 #include <string>
 
 #include "compat.hh"
+#include "composer.hh"
 #include "rust/cxx.h"
 #include "atom-nix/src/lib.rs.h"
 
@@ -124,6 +125,91 @@ const char * const manifestDoc = R"(
     offending line.
 )";
 
+// The name of a composition for messages: `label-version` from `config.package`, or `<anon>`.
+std::string atomName(EvalState & state, Value & config, const Pos & pos)
+{
+    if (!compat::isAttrs(state, config, pos))
+        return "<anon>";
+    auto * package = compat::getAttr(state, config, "package");
+    if (!package || !compat::isAttrs(state, *package, pos))
+        return "<anon>";
+    auto * label = compat::getAttr(state, *package, "label");
+    auto * version = compat::getAttr(state, *package, "version");
+    if (!label)
+        return "<anon>";
+    std::string name(compat::forceString(state, *label, pos));
+    if (version)
+        name += "-" + std::string(compat::forceString(state, *version, pos));
+    return name;
+}
+
+void primCompose(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    const std::string builtin = "builtins.atom.compose";
+    auto given = compat::pathOf(state, *args[0], pos);
+    std::string dir(callRust(pos, builtin, [&] { return canonical_dir(toRust(given)); }));
+    ArgSet set(state, *args[1], pos, builtin, "{ config ? {}; extern ? {}; }", {"config", "extern"});
+    auto * config = compat::getAttr(state, *args[1], "config");
+    auto * externAttrs = compat::getAttr(state, *args[1], "extern");
+    auto * empty = compat::allocValue(state);
+    compat::mkAttrs(state, *empty, {});
+    if (!config)
+        config = empty;
+    if (!externAttrs)
+        externAttrs = empty;
+    if (!compat::isAttrs(state, *externAttrs, pos))
+        set.fail("`extern` must be an attribute set");
+    auto * stdValue = compat::allocValue(state);
+    makeStd(state, dir, *stdValue);
+    composeAtom(state, pos, atomName(state, *config, pos), dir, dir, *config, *externAttrs, *stdValue, v);
+}
+
+const char * const composeDoc = R"(
+    Compose the module at directory *dir* the way the Atom format's composer does, and return
+    its public interface: the members whose names start with a capital, first letter
+    lower-cased.
+
+    ```nix
+    builtins.atom.compose ./src { config = { package.label = "demo"; }; extern = { inherit deps; }; }
+    ```
+
+    Every file is evaluated in a closed scope: `cfg` (*config*), `mod`, `pre`, `atom`, `std` (also
+    `builtins`: Nix's pure builtins; file reads are confined to *dir*), the attributes of
+    *extern*, and `true`, `false`, `null`, `map`, `toString`, `throw`, `abort`, `derivation`, ... An
+    unknown name is an error when the file is parsed; `import`, fetchers, `getEnv`,
+    `currentSystem` and the like are not reachable.
+)";
+
+void primImport(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    const std::string builtin = "builtins.atom.import";
+    auto path = compat::pathOf(state, *args[0], pos);
+    auto plan = callRust(pos, builtin, [&] { return import_plan(toRust(path)); });
+    auto * config = compat::allocValue(state);
+    compat::parseJSON(state, std::string_view(plan.manifest_json.data(), plan.manifest_json.size()), *config);
+    if (plan.is_static) {
+        v = *config;
+        return;
+    }
+    auto * empty = compat::allocValue(state);
+    compat::mkAttrs(state, *empty, {});
+    auto * stdValue = compat::allocValue(state);
+    std::string root(plan.root);
+    makeStd(state, root, *stdValue);
+    composeAtom(state, pos, std::string(plan.atom), root, std::string(plan.entry), *config, *empty, *stdValue, v);
+}
+
+const char * const importDoc = R"(
+    Load the atom at directory *path*: read and validate its `atom.toml` (which becomes `cfg`) and
+    compose its modules from the manifest's entry (`[compose.as] nix = "<dir>"`, or the `entry` of
+    `[compose.with.<composer>]`). A static atom (`[compose.as] static = "config"`) evaluates to its
+    manifest.
+
+    ```nix
+    (builtins.atom.import ./my-atom).greeting
+    ```
+)";
+
 void primAtom(EvalState & state, const Pos & pos, Value ** args, Value & v)
 {
     auto * version = compat::allocValue(state);
@@ -137,7 +223,14 @@ void primAtom(EvalState & state, const Pos & pos, Value ** args, Value & v)
     compat::mkPrimOp(
         state, *manifest, {.name = "atom.manifest", .args = {"path"}, .doc = manifestDoc, .fun = primManifest});
 
-    compat::mkAttrs(state, v, {{"version", version}, {"id", id}, {"manifest", manifest}});
+    auto * compose = compat::allocValue(state);
+    compat::mkPrimOp(state, *compose,
+        {.name = "atom.compose", .args = {"dir", "{ config, extern }"}, .doc = composeDoc, .fun = primCompose});
+    auto * import = compat::allocValue(state);
+    compat::mkPrimOp(state, *import, {.name = "atom.import", .args = {"path"}, .doc = importDoc, .fun = primImport});
+
+    compat::mkAttrs(state, v,
+        {{"version", version}, {"id", id}, {"manifest", manifest}, {"compose", compose}, {"import", import}});
 }
 
 const char * const atomDoc = R"(
@@ -147,6 +240,8 @@ const char * const atomDoc = R"(
     - `builtins.atom.version`: the plugin's version.
     - `builtins.atom.id { root, label }`: the AtomId of an atom.
     - `builtins.atom.manifest path`: an atom's validated `atom.toml` as an attribute set.
+    - `builtins.atom.import path`: load an atom and return its public interface.
+    - `builtins.atom.compose dir { config, extern }`: the bare composer.
 )";
 
 compat::RegisterBuiltin registerAtom("__atom", atomDoc, primAtom);

@@ -12,4 +12,6 @@ in
   plugin = builtins.atom.version;
   # The atom's identity in this repository, computed by the plugin's Rust core.
   id = builtins.atom.id { inherit root label; };
+  # The atom itself, composed natively: its public interface.
+  atom = builtins.atom.import ./hello;
 }

@@ -1,90 +1,12 @@
 //! The real plugin loaded into the real Nix 2.8 (`nix-instantiate` and `nix`), evaluating with
 //! `--store dummy://` and a scratch HOME, so nothing outside the test's directory is touched.
 
-#[path = "../../../tests/support/mod.rs"]
-mod support;
+mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use support::{repo_root, scratch};
-
-/// The plugin under test, checked to be built from the current sources.
-fn plugin() -> PathBuf {
-    support::artifact(
-        "libatom_nix.so",
-        &["rust/atom/src", "rust/atom-nix/src", "cpp"],
-    )
-}
-
-/// A Nix command isolated from the machine: scratch HOME and XDG directories, no user or
-/// system configuration, the dummy store.
-fn nix_command(program: &str, home: &Path) -> Command {
-    let mut command = Command::new(program);
-    command
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("NIX_CONF_DIR", home.join("etc"))
-        .env("NIX_REMOTE", "dummy://")
-        .env("GC_INITIAL_HEAP_SIZE", "1000000");
-    command
-}
-
-/// `nix-instantiate --eval --strict` of `expr` with the plugin loaded.
-fn instantiate(expr: &str) -> Output {
-    instantiate_with(expr, &[])
-}
-
-fn instantiate_with(expr: &str, env: &[(&str, &str)]) -> Output {
-    let home = scratch("instantiate");
-    let mut command = nix_command("nix-instantiate", &home);
-    command
-        .args(["--store", "dummy://", "--option", "plugin-files"])
-        .arg(plugin())
-        .args(["--eval", "--strict", "--expr", expr]);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().expect("nix-instantiate runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// The value `expr` evaluates to, printed by Nix.
-fn eval_ok(expr: &str) -> String {
-    let output = instantiate(expr);
-    assert!(
-        output.status.success(),
-        "{expr} failed:\n{}",
-        stderr(&output)
-    );
-    stdout(&output)
-}
-
-/// The error `expr` fails with. Asserts a clean evaluation failure (exit 1), not a crash.
-fn eval_err(expr: &str) -> String {
-    let output = instantiate(expr);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{expr}: expected an evaluation error, got {:?}\n{}{}",
-        output.status,
-        stdout(&output),
-        stderr(&output)
-    );
-    stderr(&output)
-}
+use common::*;
 
 const ROOT: &str = "68b63bd131acd23bdfd57983fe85ba7c092ce02f";
 
@@ -281,6 +203,11 @@ fn example_prints_the_bundled_atoms_id() {
     );
     assert!(
         stdout(&output).contains(&format!("id = \"{id}\";")),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        stdout(&output).contains("atom = { greeting = \"hello from an atom\"; };"),
         "{}",
         stdout(&output)
     );

@@ -14,6 +14,7 @@
 //! - [`uri`]: atom URIs (`gh:owner/repo::label@^1`) and URL aliases;
 //! - [`diagnostic`]: errors that point into a file.
 
+pub mod compose;
 pub mod diagnostic;
 pub mod id;
 pub mod lock;

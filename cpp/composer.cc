@@ -1,0 +1,445 @@
+// The native composer (SPEC 6.3): builds an atom's modules as lazy Nix values in closed scopes.
+//
+// Each module has one environment (`Env`) whose slots hold its scope: `cfg`, `mod`, `builtins`
+// and `std` (the curated standard library), `atom`, `pre`, the `extern` attributes and the
+// allowed pure globals, plus hidden slots (raw members, the merged module, its public set). Every
+// file of the module is parsed with a `StaticEnv` naming exactly the visible slots and no parent,
+// so any other free variable is a parse-time error, and evaluated in that environment. Members
+// are thunks: a file is read and parsed only when its member is forced.
+//
+// Garbage collection: every `Value *` lives in an `Env` or in `Bindings`; the custom `Expr`
+// nodes below hold only names, paths and the module's (immutable) static description.
+
+#include <map>
+#include <memory>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "composer.hh"
+#include "rust/cxx.h"
+#include "atom-nix/src/lib.rs.h"
+
+namespace atom_nix {
+
+using compat::Env;
+using compat::EvalState;
+using compat::Expr;
+using compat::Pos;
+using compat::StaticEnv;
+using compat::Symbol;
+using compat::Value;
+
+namespace {
+
+// Fixed slots of a module environment. Visible ones are named in the StaticEnv; hidden ones are
+// not, so module code cannot reach them.
+enum Slot : size_t {
+    CFG,      // visible: cfg
+    MOD,      // visible: mod
+    STD,      // visible: std and builtins
+    ATOM,     // visible: atom
+    PRE,      // visible: pre (non-root modules)
+    EXTERN,   // hidden: the extern attribute set, passed to submodules
+    RAW,      // hidden: the members (files and submodules)
+    MODNIX,   // hidden: the value of mod.nix
+    ALL,      // hidden: members // mod.nix
+    PUBLIC,   // hidden: the public interface
+    ROOTDIR,  // hidden: the atom's root directory (a string)
+    PARENT_MOD,  // hidden: the parent's `mod` (non-root modules)
+    PARENT_PRE,  // hidden: the parent's `pre` (modules two levels down or deeper)
+    FIXED,    // extern attributes and globals follow
+};
+
+// What every module of one composition shares.
+struct Composition
+{
+    std::string atom;  // label-version, for messages
+    std::string root;  // the atom's root directory (canonical)
+};
+
+// The static description of one module: shared by its member thunks; holds no Nix values.
+struct Module
+{
+    std::shared_ptr<const Composition> composition;
+    std::string dir;
+    std::string dotted;  // the module path, e.g. "buzz.fuzz"; empty at the root
+    bool isRoot;
+    std::shared_ptr<StaticEnv> staticEnv;
+    size_t envSize;
+
+    std::string where(const std::string & member) const
+    {
+        std::string path = dotted.empty() ? member : dotted + "." + member;
+        return "in " + composition->atom + " at " + (path.empty() ? "<root>" : path);
+    }
+};
+
+Value * slot(Env & env, Slot s)
+{
+    return env.values[s];
+}
+
+// A member file (or mod.nix), parsed on first evaluation with the module's static scope.
+struct ExprAtomFile : Expr
+{
+    std::shared_ptr<const Module> module;
+    std::string path;
+    std::string member;
+    bool isModFile;
+    Expr * parsed = nullptr;
+
+    ExprAtomFile(std::shared_ptr<const Module> module, std::string path, std::string member, bool isModFile)
+        : module(std::move(module)), path(std::move(path)), member(std::move(member)), isModFile(isModFile)
+    {}
+
+    void show(std::ostream & str) const override { str << "«atom file " << path << "»"; }
+    void bindVars(const StaticEnv &) override {}
+
+    void eval(EvalState & state, Env & env, Value & v) override
+    {
+        try {
+            if (!parsed)
+                parsed = compat::parseFile(state, path, *module->staticEnv);
+            parsed->eval(state, env, v);
+            if (isModFile && !compat::isAttrs(state, v, nix::noPos))
+                compat::throwEvalError(nix::noPos,
+                    "The following module does not evaluate to a valid attribute set:\n       " + path);
+        } catch (nix::Error & e) {
+            compat::addTrace(e, "while evaluating " + path + " (" + module->where(member) + ")");
+            throw;
+        }
+    }
+};
+
+Value * moduleValue(EvalState & state, std::shared_ptr<const Composition> composition, const std::string & dir,
+    const std::string & dotted, Env * parent);
+
+// A submodule member: composed on first use, with its parent's scope; its value is its public set.
+struct ExprAtomModule : Expr
+{
+    std::shared_ptr<const Module> parent;
+    std::string dir;
+    std::string name;
+
+    ExprAtomModule(std::shared_ptr<const Module> parent, std::string dir, std::string name)
+        : parent(std::move(parent)), dir(std::move(dir)), name(std::move(name))
+    {}
+
+    void show(std::ostream & str) const override { str << "«atom module " << dir << "»"; }
+    void bindVars(const StaticEnv &) override {}
+
+    void eval(EvalState & state, Env & env, Value & v) override
+    {
+        auto dotted = parent->dotted.empty() ? name : parent->dotted + "." + name;
+        Value * child = moduleValue(state, parent->composition, dir, dotted, &env);
+        state.forceValue(*child, nix::noPos);
+        v = *child;
+    }
+};
+
+// The hidden slots computed from others, lazily.
+struct ExprAtomDerived : Expr
+{
+    enum Kind { All, ModScope, Public, Top, Pre } kind;
+    std::shared_ptr<const Module> module;
+
+    ExprAtomDerived(Kind kind, std::shared_ptr<const Module> module) : kind(kind), module(std::move(module)) {}
+
+    void show(std::ostream & str) const override { str << "«atom scope»"; }
+    void bindVars(const StaticEnv &) override {}
+
+    void eval(EvalState & state, Env & env, Value & v) override
+    {
+        switch (kind) {
+        case All: return merge(state, env, v);
+        case ModScope: return modScope(state, env, v);
+        case Public: return publicSet(state, env, v);
+        case Top: return top(state, env, v);
+        case Pre: return pre(state, env, v);
+        }
+    }
+
+    // `pre`: the parent's members (lower-cased, as its `mod`, without `outPath`), with `pre` the
+    // grandparent's when there is one.
+    void pre(EvalState & state, Env & env, Value & v)
+    {
+        Value & parentMod = *slot(env, PARENT_MOD);
+        state.forceValue(parentMod, nix::noPos);
+        std::vector<std::pair<Symbol, Value *>> pairs;
+        for (auto & pair : compat::attrPairs(parentMod))
+            if (std::string(pair.first) != "pre" && std::string(pair.first) != "outPath")
+                pairs.push_back(pair);
+        Value * grand = slot(env, PARENT_PRE);
+        if (grand->type() != nix::nNull)
+            pairs.emplace_back(state.symbols.create("pre"), grand);
+        compat::mkAttrsFrom(state, v, pairs);
+    }
+
+    // members // mod.nix (mod.nix wins).
+    void merge(EvalState & state, Env & env, Value & v)
+    {
+        Value & modnix = *slot(env, MODNIX);
+        compat::isAttrs(state, modnix, nix::noPos);
+        std::map<std::string, std::pair<Symbol, Value *>> all;
+        for (auto & [name, value] : compat::attrPairs(*slot(env, RAW)))
+            all[std::string(name)] = {name, value};
+        for (auto & [name, value] : compat::attrPairs(modnix))
+            all[std::string(name)] = {name, value};
+        std::vector<std::pair<Symbol, Value *>> pairs;
+        for (auto & [_, pair] : all)
+            pairs.push_back(pair);
+        compat::mkAttrsFrom(state, v, pairs);
+    }
+
+    // Every member, first letter lower-cased (a later name in attrNames order wins), without
+    // `mod`, with `outPath` the module's directory.
+    void modScope(EvalState & state, Env & env, Value & v)
+    {
+        Value & all = *slot(env, ALL);
+        state.forceValue(all, nix::noPos);
+        // Bindings are ordered by symbol, not by name: sort by name so that, as in `attrNames`
+        // order, `foo` overrides `Foo`.
+        std::map<std::string, Value *> byName;
+        for (auto & [name, value] : compat::attrPairs(all))
+            byName[std::string(name)] = value;
+        std::map<std::string, Value *> lowered;
+        for (auto & [name, value] : byName)
+            lowered[std::string(lower_first(name))] = value;
+        lowered.erase("mod");
+        auto * outPath = compat::allocValue(state);
+        outPath->mkString(module->dir);
+        lowered["outPath"] = outPath;
+        std::vector<std::pair<Symbol, Value *>> pairs;
+        for (auto & [name, value] : lowered)
+            pairs.emplace_back(state.symbols.create(name), value);
+        compat::mkAttrsFrom(state, v, pairs);
+    }
+
+    // Names starting with an ASCII capital, first letter lower-cased.
+    void publicSet(EvalState & state, Env & env, Value & v)
+    {
+        Value & all = *slot(env, ALL);
+        state.forceValue(all, nix::noPos);
+        std::vector<std::pair<Symbol, Value *>> pairs;
+        for (auto & [name, value] : compat::attrPairs(all)) {
+            std::string text(name);
+            if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z')
+                pairs.emplace_back(state.symbols.create(std::string(lower_first(text))), value);
+        }
+        compat::mkAttrsFrom(state, v, pairs);
+    }
+
+    // `atom`: the root's public set without `atom` and the root directory's name.
+    void top(EvalState & state, Env & env, Value & v)
+    {
+        Value & pub = *slot(env, PUBLIC);
+        state.forceValue(pub, nix::noPos);
+        auto base = nix::baseNameOf(module->dir);
+        std::vector<std::pair<Symbol, Value *>> pairs;
+        for (auto & [name, value] : compat::attrPairs(pub))
+            if (std::string(name) != "atom" && std::string(name) != base)
+                pairs.emplace_back(name, value);
+        compat::mkAttrsFrom(state, v, pairs);
+    }
+};
+
+// The allowed pure globals, by name (looked up in Nix's base environment).
+const char * const pureGlobals[] = {
+    "true", "false", "null", "__sub", "__mul", "__div", "__lessThan", "abort", "baseNameOf", "derivation",
+    "isNull", "map", "placeholder", "removeAttrs", "throw", "toString",
+};
+
+// Builds the environment of the module at `dir`, whose parent environment is `parent` (nullptr at
+// the root, where `cfg`, `std`, `extern` come from `rootScope`), and returns its public set.
+Value * buildModule(EvalState & state, std::shared_ptr<const Composition> composition, const std::string & dir,
+    const std::string & dotted, Env * parent, Value ** rootScope)
+{
+    auto plan = plan_module(rust::Str(dir.data(), dir.size()));
+    bool isRoot = parent == nullptr;
+    if (!plan.has_mod) {
+        auto * empty = compat::allocValue(state);
+        compat::mkAttrsFrom(state, *empty, {});
+        return empty;
+    }
+
+    Value * cfg = isRoot ? rootScope[0] : slot(*parent, CFG);
+    Value * stdValue = isRoot ? rootScope[1] : slot(*parent, STD);
+    Value * externSet = isRoot ? rootScope[2] : slot(*parent, EXTERN);
+    compat::isAttrs(state, *externSet, nix::noPos);
+    auto externs = compat::attrPairs(*externSet);
+
+    // Visible names → slots; later entries override earlier ones (extern overrides all).
+    std::map<std::string, size_t> visible;
+    size_t next = FIXED;
+    std::vector<Value *> extra;
+    for (auto * name : pureGlobals) {
+        visible[name] = next++;
+        extra.push_back(compat::globalValue(state, name));
+    }
+    visible["cfg"] = CFG;
+    visible["mod"] = MOD;
+    visible["builtins"] = STD;
+    visible["std"] = STD;
+    visible["atom"] = ATOM;
+    if (!isRoot)
+        visible["pre"] = PRE;
+    for (auto & [name, value] : externs) {
+        visible[std::string(name)] = next++;
+        extra.push_back(value);
+    }
+
+    auto staticEnv = std::make_shared<StaticEnv>(false, nullptr, visible.size());
+    for (auto & [name, displ] : visible)
+        staticEnv->vars.emplace_back(state.symbols.create(name), displ);
+    staticEnv->sort();
+
+    auto module = std::make_shared<Module>(Module{composition, dir, dotted, isRoot, staticEnv, next});
+    Env & env = compat::allocClosedEnv(state, next, compat::globalValue(state, "null"));
+    env.values[CFG] = cfg;
+    env.values[STD] = stdValue;
+    env.values[EXTERN] = externSet;
+    for (size_t i = 0; i < extra.size(); i++)
+        env.values[FIXED + i] = extra[i];
+    auto * rootDir = compat::allocValue(state);
+    rootDir->mkString(composition->root);
+    env.values[ROOTDIR] = rootDir;
+
+    // Members, each a thunk.
+    std::vector<std::pair<Symbol, Value *>> raw;
+    for (auto & member : plan.members) {
+        auto * value = compat::allocValue(state);
+        std::string name(member.name);
+        std::string path(member.path);
+        Expr * expr = member.is_module ? (Expr *) new ExprAtomModule(module, path, name)
+                                       : (Expr *) new ExprAtomFile(module, path, name, false);
+        value->mkThunk(&env, expr);
+        raw.emplace_back(state.symbols.create(name), value);
+    }
+    env.values[RAW] = compat::allocValue(state);
+    compat::mkAttrsFrom(state, *env.values[RAW], raw);
+
+    auto thunk = [&](Expr * expr) {
+        auto * value = compat::allocValue(state);
+        value->mkThunk(&env, expr);
+        return value;
+    };
+    env.values[MODNIX] = thunk(new ExprAtomFile(module, dir + "/mod.nix", "mod.nix", true));
+    env.values[ALL] = thunk(new ExprAtomDerived(ExprAtomDerived::All, module));
+    env.values[MOD] = thunk(new ExprAtomDerived(ExprAtomDerived::ModScope, module));
+    env.values[PUBLIC] = thunk(new ExprAtomDerived(ExprAtomDerived::Public, module));
+
+    if (isRoot) {
+        env.values[ATOM] = thunk(new ExprAtomDerived(ExprAtomDerived::Top, module));
+    } else {
+        env.values[ATOM] = slot(*parent, ATOM);
+        env.values[PARENT_MOD] = slot(*parent, MOD);
+        env.values[PARENT_PRE] = slot(*parent, PRE);
+        env.values[PRE] = thunk(new ExprAtomDerived(ExprAtomDerived::Pre, module));
+    }
+    return env.values[PUBLIC];
+}
+
+Value * moduleValue(EvalState & state, std::shared_ptr<const Composition> composition, const std::string & dir,
+    const std::string & dotted, Env * parent)
+{
+    return buildModule(state, std::move(composition), dir, dotted, parent, nullptr);
+}
+
+
+// Names of Nix builtins a module never sees (SPEC 6.3's impurity list, matched against the whole
+// name, plus what this implementation also closes: process execution and search-path lookups).
+const std::regex impure("import|scopedImport|builtins|fetch.*|current.*|nixPath|storePath|getEnv|getFlake|exec|"
+                        "findFile|importNative|path|filterSource|toPath|dirOf");
+
+// File primitives that module code may call on its own atom's files only.
+const char * const guardedFileOps[] = {"readFile", "readDir", "pathExists"};
+
+// The root directory, canonical, and whether `path` (canonical) is inside it.
+bool inside(const std::string & path, const std::string & root)
+{
+    return path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0
+        && path[root.size()] == '/');
+}
+
+// The path `v` names, refused unless it is inside `root` both as written and with its symlinks
+// resolved.
+std::string confined(EvalState & state, Value & root, Value & v, const Pos & pos)
+{
+    auto rootDir = std::string(compat::forceString(state, root, pos));
+    auto path = compat::pathOf(state, v, pos);
+    auto resolved = compat::resolvedPath(path);
+    for (auto & p : {path, resolved})
+        if (!inside(p, rootDir))
+            compat::throwEvalError(pos, "access to '" + p + "' is forbidden: an atom may only read files inside its own directory (" + rootDir + ")");
+    return path;
+}
+
+// A file primitive guarded by the atom's root: (original primop, root, path) → original(path).
+void primGuardedFileOp(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    auto path = confined(state, *args[1], *args[2], pos);
+    auto * arg = compat::allocValue(state);
+    arg->mkPath(path);
+    state.callFunction(*args[0], *arg, v, pos);
+}
+
+// `hashFile type path`, guarded the same way: (original, root, type, path).
+void primGuardedHashFile(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    auto path = confined(state, *args[1], *args[3], pos);
+    auto * arg = compat::allocValue(state);
+    arg->mkPath(path);
+    Value * callArgs[] = {args[2], arg};
+    state.callFunction(*args[0], 2, callArgs, v, pos);
+}
+
+} // namespace
+
+void makeStd(EvalState & state, const std::string & root, Value & result)
+{
+    Value * builtins = compat::globalValue(state, "builtins");
+    state.forceValue(*builtins, nix::noPos);
+    auto * rootValue = compat::allocValue(state);
+    rootValue->mkString(root);
+    auto guard = [&](Value * original, compat::PrimOpFun fun, const char * name, size_t arity) {
+        auto * wrapper = compat::allocValue(state);
+        std::vector<std::string> args(arity);
+        compat::mkPrimOp(state, *wrapper, {.name = name, .args = args, .doc = nullptr, .fun = fun});
+        auto * withOriginal = compat::allocValue(state);
+        withOriginal->mkPrimOpApp(wrapper, original);
+        auto * withRoot = compat::allocValue(state);
+        withRoot->mkPrimOpApp(withOriginal, rootValue);
+        return withRoot;
+    };
+    std::vector<std::pair<Symbol, Value *>> pairs;
+    for (auto & [name, value] : compat::attrPairs(*builtins)) {
+        std::string text(name);
+        bool guarded = false;
+        for (auto * op : guardedFileOps)
+            guarded = guarded || text == op;
+        if (guarded)
+            pairs.emplace_back(name, guard(value, primGuardedFileOp, text.c_str(), 3));
+        else if (text == "hashFile")
+            pairs.emplace_back(name, guard(value, primGuardedHashFile, "hashFile", 4));
+        else if (!std::regex_match(text, impure))
+            pairs.emplace_back(name, value);
+    }
+    compat::mkAttrsFrom(state, result, pairs);
+}
+
+void composeAtom(EvalState & state, const Pos & pos, const std::string & atom, const std::string & root,
+    const std::string & dir, Value & config, Value & externAttrs, Value & stdValue, Value & result)
+{
+    auto composition = std::make_shared<Composition>(Composition{atom, root});
+    Value * rootScope[] = {&config, &stdValue, &externAttrs};
+    try {
+        Value * pub = buildModule(state, composition, dir, "", nullptr, rootScope);
+        state.forceValue(*pub, pos);
+        result = *pub;
+    } catch (const rust::Error & e) {
+        compat::throwEvalError(pos, std::string("builtins.atom: ") + e.what());
+    }
+}
+
+} // namespace atom_nix

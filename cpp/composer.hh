@@ -1,0 +1,21 @@
+// The native composer: an atom's modules as lazy Nix values in closed scopes (see composer.cc).
+#pragma once
+
+#include <string>
+
+#include "compat.hh"
+
+namespace atom_nix {
+
+/// Makes `std` the standard library modules see: Nix's pure builtins, with the file primitives
+/// (`readFile`, `readDir`, `pathExists`, `hashFile`) refusing paths outside `root`.
+void makeStd(compat::EvalState & state, const std::string & root, compat::Value & std);
+
+/// Composes the module at `dir` of the atom rooted at `root` (canonical) and makes `result` its
+/// public set. `atom` names the atom in messages (`label-version`); `config` is `cfg`, the
+/// attributes of `externAttrs` are added to every module's scope, `stdValue` is `std`/`builtins`.
+void composeAtom(compat::EvalState & state, const compat::Pos & pos, const std::string & atom,
+    const std::string & root, const std::string & dir, compat::Value & config, compat::Value & externAttrs,
+    compat::Value & stdValue, compat::Value & result);
+
+} // namespace atom_nix

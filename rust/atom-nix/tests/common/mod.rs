@@ -1,0 +1,87 @@
+//! Running the real plugin in the real Nix: shared by the plugin's integration tests.
+
+#![allow(dead_code)]
+
+#[path = "../../../../tests/support/mod.rs"]
+pub mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub use support::{repo_root, scratch};
+
+/// The plugin under test, checked to be built from the current sources.
+pub fn plugin() -> PathBuf {
+    support::artifact(
+        "libatom_nix.so",
+        &["rust/atom/src", "rust/atom-nix/src", "cpp"],
+    )
+}
+
+/// A Nix command isolated from the machine: scratch HOME and XDG directories, no user or
+/// system configuration, the dummy store.
+pub fn nix_command(program: &str, home: &Path) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("NIX_CONF_DIR", home.join("etc"))
+        .env("NIX_REMOTE", "dummy://")
+        .env("GC_INITIAL_HEAP_SIZE", "1000000");
+    command
+}
+
+/// `nix-instantiate --eval --strict` of `expr` with the plugin loaded.
+pub fn instantiate(expr: &str) -> Output {
+    instantiate_with(expr, &[])
+}
+
+pub fn instantiate_with(expr: &str, env: &[(&str, &str)]) -> Output {
+    let home = scratch("instantiate");
+    let mut command = nix_command("nix-instantiate", &home);
+    command
+        .args(["--store", "dummy://", "--option", "plugin-files"])
+        .arg(plugin())
+        .args(["--eval", "--strict", "--expr", expr]);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("nix-instantiate runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The value `expr` evaluates to, printed by Nix.
+pub fn eval_ok(expr: &str) -> String {
+    let output = instantiate(expr);
+    assert!(
+        output.status.success(),
+        "{expr} failed:\n{}",
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+/// The error `expr` fails with. Asserts a clean evaluation failure (exit 1), not a crash.
+pub fn eval_err(expr: &str) -> String {
+    let output = instantiate(expr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{expr}: expected an evaluation error, got {:?}\n{}{}",
+        output.status,
+        stdout(&output),
+        stderr(&output)
+    );
+    stderr(&output)
+}

@@ -1,0 +1,320 @@
+//! The native composer: SPEC 6.4's behaviours, laziness, and the scope boundary.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+fn fixture(name: &str) -> PathBuf {
+    repo_root().join("tests/fixtures/compose").join(name)
+}
+
+/// A module tree written from (path, text) pairs into a fresh directory.
+fn tree(name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = scratch(name).join("atom");
+    for (path, text) in files {
+        let file = dir.join(path);
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(file, text).unwrap();
+    }
+    dir
+}
+
+fn compose(dir: &Path) -> String {
+    format!("builtins.atom.compose {} {{ }}", dir.display())
+}
+
+#[test]
+fn integrity_spec_6_4() {
+    // The reference's expected value, but `f` is `std.attrNames` (std's own library functions
+    // are not shipped yet) and there is no `next` (see README: paths stay inside the atom).
+    let value = eval_ok(&compose(&fixture("bld")));
+    assert_eq!(
+        value,
+        "{ bar = 3; buzz = { fuzz = { bar = 5; }; }; f = <PRIMOP>; file = \"hello\\n\"; foo = 1; }"
+    );
+    let f_works = eval_ok(&format!(
+        "({}).f {{ b = 1; a = 2; }}",
+        compose(&fixture("bld"))
+    ));
+    assert_eq!(f_works, "[ \"a\" \"b\" ]");
+}
+
+#[test]
+fn pre_spec_6_4() {
+    let expr = compose(&fixture("pre"));
+    assert_eq!(eval_ok(&format!("({expr}).sub.sub.out")), "true");
+    let err = eval_err(&format!("({expr}).sub.sub.fails"));
+    assert!(err.contains("attribute 'foo' missing"), "{err}");
+    assert!(err.contains("pre/sub/sub/mod.nix:1:"), "{err}");
+}
+
+#[test]
+fn a_directory_without_mod_nix_composes_to_an_empty_set() {
+    let dir = tree("no-mod", &[("Foo.nix", "1")]);
+    assert_eq!(eval_ok(&compose(&dir)), "{ }");
+}
+
+#[test]
+fn mod_nix_must_be_an_attribute_set() {
+    let dir = tree("not-attrs", &[("mod.nix", "42")]);
+    let err = eval_err(&compose(&dir));
+    // Nix indents the message's second line further; the words are the reference's.
+    assert!(
+        err.contains("error: The following module does not evaluate to a valid attribute set:\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "       {}/mod.nix\n",
+            dir.canonicalize().unwrap().display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn members_files_and_visibility() {
+    let dir = tree(
+        "members",
+        &[
+            (
+                "mod.nix",
+                "{ FromMod = mod.helper + 1; Over = \"mod.nix wins\"; }",
+            ),
+            ("helper.nix", "41"),
+            ("Public.nix", "\"public\""),
+            ("Over.nix", "\"file\""),
+            (".hidden.nix", "\"hidden\""),
+            ("two.dots.nix", "throw \"never a member\""),
+            ("Sub/mod.nix", "{ Deep = mod.leaf; }"),
+            ("Sub/leaf.nix", "\"leaf\""),
+            ("data/notes.nix", "throw \"not a module: no mod.nix\""),
+        ],
+    );
+    assert_eq!(
+        eval_ok(&compose(&dir)),
+        "{ fromMod = 42; over = \"mod.nix wins\"; public = \"public\"; sub = { deep = \"leaf\"; }; }"
+    );
+    // Private members are reachable through `mod`, lower-cased, including `.hidden`.
+    let dir2 = tree(
+        "private",
+        &[
+            ("mod.nix", "{ H = mod.\".hidden\"; P = mod.public; }"),
+            (".hidden.nix", "1"),
+            ("Public.nix", "2"),
+        ],
+    );
+    assert_eq!(eval_ok(&compose(&dir2)), "{ h = 1; p = 2; public = 2; }");
+}
+
+#[test]
+fn cfg_and_extern_are_in_scope() {
+    let dir = tree(
+        "scope",
+        &[
+            (
+                "mod.nix",
+                "{ Name = cfg.package.label; Dep = deps.x; Sub = mod.sub; }",
+            ),
+            ("sub/mod.nix", "{ Same = deps.x; }"),
+        ],
+    );
+    let expr = format!(
+        "builtins.atom.compose {} {{ config = {{ package.label = \"demo\"; }}; extern = {{ deps.x = 7; }}; }}",
+        dir.display()
+    );
+    assert_eq!(
+        eval_ok(&expr),
+        "{ dep = 7; name = \"demo\"; sub = { same = 7; }; }"
+    );
+    let err = eval_err(&format!(
+        "builtins.atom.compose {} {{ extra = 1; }}",
+        dir.display()
+    ));
+    assert!(
+        err.contains("builtins.atom.compose: unexpected attribute 'extra'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn members_are_lazy() {
+    let dir = tree(
+        "lazy",
+        &[
+            (
+                "mod.nix",
+                "{ Ok = 1; Boom = mod.boom; Broken = mod.broken; }",
+            ),
+            ("boom.nix", "throw \"forced\""),
+            ("broken.nix", "{ this is not nix"),
+        ],
+    );
+    assert_eq!(eval_ok(&format!("({}).ok", compose(&dir))), "1");
+    let err = eval_err(&format!("({}).broken", compose(&dir)));
+    assert!(err.contains("syntax error"), "{err}");
+}
+
+#[test]
+fn import_reads_the_manifest_and_composes_from_the_entry() {
+    let dir = tree(
+        "import",
+        &[
+            ("atom.toml", "[package]\nlabel = \"hello\"\nversion = \"0.1.0\"\n\n[compose.as]\nnix = \"src\"\n"),
+            ("src/mod.nix", "{ Greeting = \"hello from \" + cfg.package.label; }"),
+        ],
+    );
+    assert_eq!(
+        eval_ok(&format!("builtins.atom.import {}", dir.display())),
+        "{ greeting = \"hello from hello\"; }"
+    );
+    let example = eval_ok(&format!(
+        "builtins.atom.import {}",
+        repo_root().join("nix/examples/hello").display()
+    ));
+    assert_eq!(example, "{ greeting = \"hello from an atom\"; }");
+    // A static atom is its manifest.
+    let stat = tree("static", &[("atom.toml", "[package]\nlabel = \"cfg\"\nversion = \"1.0.0\"\n\n[compose.as]\nstatic = \"config\"\n")]);
+    assert_eq!(
+        eval_ok(&format!(
+            "(builtins.atom.import {}).package.label",
+            stat.display()
+        )),
+        "\"cfg\""
+    );
+    let err = eval_err("builtins.atom.import \"/nonexistent\"");
+    assert!(
+        err.contains("builtins.atom.import: cannot read the atom at /nonexistent"),
+        "{err}"
+    );
+}
+
+/// Each attempt to leave the scope, and the error it must produce.
+#[test]
+fn impure_names_are_not_in_scope() {
+    let attempts: &[(&str, &str)] = &[
+        ("import ./x.nix", "undefined variable 'import'"),
+        (
+            "scopedImport {} ./x.nix",
+            "undefined variable 'scopedImport'",
+        ),
+        (
+            "__fetchurl \"https://example.com\"",
+            "undefined variable '__fetchurl'",
+        ),
+        ("fetchGit ./.", "undefined variable 'fetchGit'"),
+        (
+            "fetchTarball \"https://example.com/x.tgz\"",
+            "undefined variable 'fetchTarball'",
+        ),
+        ("__currentSystem", "undefined variable '__currentSystem'"),
+        ("__currentTime", "undefined variable '__currentTime'"),
+        (
+            "__storePath /nix/store/x",
+            "undefined variable '__storePath'",
+        ),
+        ("__getEnv \"HOME\"", "undefined variable '__getEnv'"),
+        ("__getFlake \"nixpkgs\"", "undefined variable '__getFlake'"),
+        ("__nixPath", "undefined variable '__nixPath'"),
+        ("__exec [ \"ls\" ]", "undefined variable '__exec'"),
+        ("<nixpkgs>", "undefined variable '__findFile'"),
+        ("std.import ./x.nix", "attribute 'import' missing"),
+        ("builtins.scopedImport", "attribute 'scopedImport' missing"),
+        ("std.fetchGit", "attribute 'fetchGit' missing"),
+        ("std.fetchurl", "attribute 'fetchurl' missing"),
+        ("std.fetchTree", "attribute 'fetchTree' missing"),
+        ("std.getEnv \"HOME\"", "attribute 'getEnv' missing"),
+        ("std.currentSystem", "attribute 'currentSystem' missing"),
+        ("std.getFlake", "attribute 'getFlake' missing"),
+        ("std.storePath", "attribute 'storePath' missing"),
+        ("std.exec", "attribute 'exec' missing"),
+        ("std.findFile", "attribute 'findFile' missing"),
+        ("std.builtins", "attribute 'builtins' missing"),
+        (
+            "std.readFile /etc/hostname",
+            "access to '/etc/hostname' is forbidden",
+        ),
+        ("std.readDir /etc", "access to '/etc' is forbidden"),
+        (
+            "std.pathExists /etc/passwd",
+            "access to '/etc/passwd' is forbidden",
+        ),
+        (
+            "std.hashFile \"sha256\" /etc/hostname",
+            "access to '/etc/hostname' is forbidden",
+        ),
+        (
+            "std.readFile \"/etc/hostname\"",
+            "access to '/etc/hostname' is forbidden",
+        ),
+        (
+            "std.readFile (./. + \"/../outside\")",
+            "is forbidden: an atom may only read files inside its own directory",
+        ),
+        (
+            "std.readFile ./link-out",
+            "access to '/etc/hostname' is forbidden",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (i, (code, expected)) in attempts.iter().enumerate() {
+        let dir = tree(
+            &format!("escape-{i}"),
+            &[("mod.nix", &format!("{{ X = {code}; }}")), ("x.nix", "1")],
+        );
+        std::os::unix::fs::symlink("/etc/hostname", dir.join("link-out")).unwrap();
+        fs::write(dir.parent().unwrap().join("outside"), "secret").unwrap();
+        let output = instantiate(&format!("({}).x", compose(&dir)));
+        let err = stderr(&output);
+        if output.status.code() != Some(1) || !err.contains(expected) {
+            failures.push(format!(
+                "{code}: expected {expected:?}, got {:?}\n{err}",
+                output.status
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} escapes misbehaved:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn legitimate_operations_keep_working() {
+    let dir = tree(
+        "legit",
+        &[
+            (
+                "mod.nix",
+                r#"{
+  Strings = std.concatStringsSep "," (map toString [ 1 2 3 ]);
+  Lists = std.length (std.filter (x: x > 1) [ 1 2 3 ]);
+  Arith = (7 - 2) * 3 / 5;
+  Compare = 1 < 2 && !(2 <= 1) && 3 > 2 && 3 >= 3;
+  Data = std.readFile ./data.txt;
+  Listing = std.attrNames (std.readDir ./.);
+  Exists = std.pathExists ./data.txt;
+  Hash = std.hashString "sha256" "x";
+  Drv = (derivation { name = "x"; system = "x86_64-linux"; builder = "/bin/sh"; }).name;
+  PathString = toString ./data.txt;
+  Json = std.toJSON { a = 1; };
+  Null = isNull null;
+}"#,
+            ),
+            ("data.txt", "data"),
+        ],
+    );
+    let root = dir.canonicalize().unwrap();
+    assert_eq!(
+        eval_ok(&compose(&dir)),
+        format!(
+            "{{ arith = 3; compare = true; data = \"data\"; drv = \"x\"; exists = true; hash = \"2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881\"; json = \"{{\\\"a\\\":1}}\"; listing = [ \"data.txt\" \"mod.nix\" ]; lists = 2; null = true; pathString = \"{}/data.txt\"; strings = \"1,2,3\"; }}",
+            root.display()
+        )
+    );
+}

@@ -1,0 +1,174 @@
+//! Module planning for the composer (SPEC 6.3): which entries of a directory are members of a
+//! module, what they are called, and which are public.
+//!
+//! The evaluator (the plugin's C++ side) builds Nix values from these plans; everything here is
+//! plain file system and naming logic.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The file that makes a directory a module.
+pub const MODULE_FILE: &str = "mod.nix";
+
+/// A member of a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Its name as written (`Foo`, `bar`, `.hidden`).
+    pub name: String,
+    /// The `.nix` file, or the submodule's directory.
+    pub path: PathBuf,
+    /// Whether it is a submodule (a directory with `mod.nix`) rather than a file.
+    pub is_module: bool,
+}
+
+/// What a directory holds, as a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModulePlan {
+    /// Whether the directory has `mod.nix` (otherwise it is not a module and composes to `{}`).
+    pub has_mod: bool,
+    /// Its members, sorted by name.
+    pub members: Vec<Member>,
+}
+
+/// Why a directory could not be planned.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the module directory {}: {source}", path.display())]
+pub struct PlanError {
+    /// The directory.
+    pub path: PathBuf,
+    /// Why.
+    pub source: std::io::Error,
+}
+
+/// The member name of a file name: `foo.nix` → `foo`, `.hidden.nix` → `.hidden`; `None` when the
+/// extension is not exactly `nix` (`foo.bar.nix` has the extension `bar.nix`) or the file is
+/// `mod.nix`. This is the reference's split `(\.*[^.]+)\.?(.+)?`.
+pub fn member_name(file_name: &str) -> Option<&str> {
+    if file_name == MODULE_FILE {
+        return None;
+    }
+    let dots = file_name.len() - file_name.trim_start_matches('.').len();
+    let rest = &file_name[dots..];
+    let stem_end = rest.find('.').unwrap_or(rest.len());
+    if stem_end == 0 {
+        return None;
+    }
+    let name = &file_name[..dots + stem_end];
+    let extension = file_name[dots + stem_end..].strip_prefix('.')?;
+    (extension == "nix").then_some(name)
+}
+
+/// Whether a member name is public: its first character is an ASCII capital.
+pub fn is_public(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_uppercase())
+}
+
+/// The name with its first character lower-cased when it is an ASCII capital (`Foo` → `foo`).
+pub fn lower_first(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_uppercase() => c.to_ascii_lowercase().to_string() + chars.as_str(),
+        _ => name.to_owned(),
+    }
+}
+
+/// Plans the module at `dir`: regular `*.nix` files other than `mod.nix` and subdirectories
+/// holding `mod.nix` are members; everything else (data files, symlinks, directories without
+/// `mod.nix`) is not.
+pub fn plan_module(dir: &Path) -> Result<ModulePlan, PlanError> {
+    let error = |source| PlanError {
+        path: dir.to_owned(),
+        source,
+    };
+    let has_mod = fs::symlink_metadata(dir.join(MODULE_FILE)).is_ok_and(|m| m.is_file());
+    if !has_mod {
+        return Ok(ModulePlan {
+            has_mod,
+            members: Vec::new(),
+        });
+    }
+    let mut members = Vec::new();
+    for entry in fs::read_dir(dir).map_err(error)? {
+        let entry = entry.map_err(error)?;
+        let kind = entry.file_type().map_err(error)?;
+        let Some(file_name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let path = entry.path();
+        if kind.is_dir() {
+            if fs::symlink_metadata(path.join(MODULE_FILE)).is_ok_and(|m| m.is_file()) {
+                members.push(Member {
+                    name: file_name,
+                    path,
+                    is_module: true,
+                });
+            }
+        } else if kind.is_file() {
+            if let Some(name) = member_name(&file_name) {
+                members.push(Member {
+                    name: name.to_owned(),
+                    path,
+                    is_module: false,
+                });
+            }
+        }
+    }
+    members.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(ModulePlan { has_mod, members })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_names_follow_the_reference_split() {
+        assert_eq!(member_name("foo.nix"), Some("foo"));
+        assert_eq!(member_name("Foo.nix"), Some("Foo"));
+        assert_eq!(member_name(".hidden.nix"), Some(".hidden"));
+        assert_eq!(member_name("..x.nix"), Some("..x"));
+        assert_eq!(member_name("foo.bar.nix"), None);
+        assert_eq!(member_name("mod.nix"), None);
+        assert_eq!(member_name("foo"), None);
+        assert_eq!(member_name("foo.txt"), None);
+        assert_eq!(member_name(".nix"), None);
+        assert_eq!(member_name("foo."), None);
+    }
+
+    #[test]
+    fn visibility_and_lowering() {
+        assert!(is_public("Foo") && !is_public("foo") && !is_public("Ñu") && !is_public(".Foo"));
+        assert_eq!(lower_first("Foo"), "foo");
+        assert_eq!(lower_first("FOO"), "fOO");
+        assert_eq!(lower_first("Ñu"), "Ñu");
+        assert_eq!(lower_first(""), "");
+    }
+
+    #[test]
+    fn plans_members_and_skips_data() {
+        let dir = std::env::temp_dir().join(format!("atom-plan-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        for (path, text) in [
+            ("mod.nix", "{}"),
+            ("Foo.nix", "1"),
+            ("bar.nix", "2"),
+            ("data.txt", "x"),
+            ("x.y.nix", "3"),
+            ("Sub/mod.nix", "{}"),
+            ("plain/file.nix", "4"),
+        ] {
+            fs::create_dir_all(dir.join(path).parent().unwrap()).unwrap();
+            fs::write(dir.join(path), text).unwrap();
+        }
+        let plan = plan_module(&dir).unwrap();
+        assert!(plan.has_mod);
+        let names: Vec<(&str, bool)> = plan
+            .members
+            .iter()
+            .map(|m| (m.name.as_str(), m.is_module))
+            .collect();
+        assert_eq!(names, [("Foo", false), ("Sub", true), ("bar", false)]);
+        assert!(!plan_module(&dir.join("plain")).unwrap().has_mod);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
