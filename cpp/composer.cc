@@ -99,8 +99,11 @@ struct ExprAtomFile : Expr
     void eval(EvalState & state, Env & env, Value & v) override
     {
         try {
-            if (!parsed)
-                parsed = compat::parseFile(state, path, *module->staticEnv);
+            if (!parsed) {
+                auto * expr = compat::parseFile(state, path, *module->staticEnv);
+                nix::Pos filePos(nix::foFile, state.symbols.create(path), 1, 1);
+                parsed = confinePaths(expr, module->composition->root, filePos);
+            }
             parsed->eval(state, env, v);
             if (isModFile && !compat::isAttrs(state, v, nix::noPos))
                 compat::throwEvalError(nix::noPos,

@@ -18,4 +18,9 @@ void composeAtom(compat::EvalState & state, const compat::Pos & pos, const std::
     const std::string & root, const std::string & dir, compat::Value & config, compat::Value & externAttrs,
     compat::Value & stdValue, compat::Value & result);
 
+/// Walks a parsed module file: refuses path literals outside `root` (at `filePos` or the nearest
+/// enclosing position) and wraps every `a + b` so that a path it produces must be inside `root`.
+/// Returns the expression to evaluate in place of `e`.
+compat::Expr * confinePaths(compat::Expr * e, const std::string & root, const compat::Pos & filePos);
+
 } // namespace atom_nix

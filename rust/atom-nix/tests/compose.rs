@@ -196,6 +196,7 @@ fn import_reads_the_manifest_and_composes_from_the_entry() {
 #[test]
 fn impure_names_are_not_in_scope() {
     let attempts: &[(&str, &str)] = &[
+        // Names that are simply not in scope: a parse-time error with a position.
         ("import ./x.nix", "undefined variable 'import'"),
         (
             "scopedImport {} ./x.nix",
@@ -221,42 +222,84 @@ fn impure_names_are_not_in_scope() {
         ("__nixPath", "undefined variable '__nixPath'"),
         ("__exec [ \"ls\" ]", "undefined variable '__exec'"),
         ("<nixpkgs>", "undefined variable '__findFile'"),
+        (
+            "__findFile __nixPath \"nixpkgs\"",
+            "undefined variable '__findFile'",
+        ),
+        ("dirOf ./.", "undefined variable 'dirOf'"),
+        // Not in the curated std.
         ("std.import ./x.nix", "attribute 'import' missing"),
         ("builtins.scopedImport", "attribute 'scopedImport' missing"),
         ("std.fetchGit", "attribute 'fetchGit' missing"),
         ("std.fetchurl", "attribute 'fetchurl' missing"),
         ("std.fetchTree", "attribute 'fetchTree' missing"),
+        ("std.fetchMercurial", "attribute 'fetchMercurial' missing"),
         ("std.getEnv \"HOME\"", "attribute 'getEnv' missing"),
         ("std.currentSystem", "attribute 'currentSystem' missing"),
+        ("std.currentTime", "attribute 'currentTime' missing"),
+        ("std.nixPath", "attribute 'nixPath' missing"),
         ("std.getFlake", "attribute 'getFlake' missing"),
         ("std.storePath", "attribute 'storePath' missing"),
         ("std.exec", "attribute 'exec' missing"),
         ("std.findFile", "attribute 'findFile' missing"),
         ("std.builtins", "attribute 'builtins' missing"),
+        ("std.dirOf ./.", "attribute 'dirOf' missing"),
+        ("std.toPath \"/etc\"", "attribute 'toPath' missing"),
+        ("std.path { path = ./.; }", "attribute 'path' missing"),
+        (
+            "std.filterSource (p: t: true) ./.",
+            "attribute 'filterSource' missing",
+        ),
+        // Path literals outside the atom: refused when the file is parsed.
+        (
+            "/etc/hostname",
+            "the path '/etc/hostname' is outside the atom",
+        ),
+        ("/.", "the path '/' is outside the atom"),
+        ("./..", "is outside the atom"),
+        ("[ ../x.nix ]", "is outside the atom"),
         (
             "std.readFile /etc/hostname",
-            "access to '/etc/hostname' is forbidden",
-        ),
-        ("std.readDir /etc", "access to '/etc' is forbidden"),
-        (
-            "std.pathExists /etc/passwd",
-            "access to '/etc/passwd' is forbidden",
+            "the path '/etc/hostname' is outside the atom",
         ),
         (
-            "std.hashFile \"sha256\" /etc/hostname",
-            "access to '/etc/hostname' is forbidden",
+            "with std; readFile /etc/passwd",
+            "the path '/etc/passwd' is outside the atom",
         ),
+        (
+            "\"${/etc/hostname}\"",
+            "the path '/etc/hostname' is outside the atom",
+        ),
+        ("./link-out", "is outside the atom"),
+        ("std.readFile ./link-out", "is outside the atom"),
+        // Paths made at run time: checked where they are produced.
+        (
+            "std.readFile (./. + \"/../outside\")",
+            "is outside the atom",
+        ),
+        ("\"${./. + \"/../outside\"}\"", "is outside the atom"),
+        (
+            "let p = ./. + \"/../outside\"; in toString p",
+            "is outside the atom",
+        ),
+        ("(x: x + \"/../../etc\") ./.", "is outside the atom"),
+        // File primitives given strings: checked when called.
         (
             "std.readFile \"/etc/hostname\"",
             "access to '/etc/hostname' is forbidden",
         ),
+        ("std.readDir \"/etc\"", "access to '/etc' is forbidden"),
         (
-            "std.readFile (./. + \"/../outside\")",
-            "is forbidden: an atom may only read files inside its own directory",
+            "std.pathExists \"/etc/passwd\"",
+            "access to '/etc/passwd' is forbidden",
         ),
         (
-            "std.readFile ./link-out",
+            "std.hashFile \"sha256\" \"/etc/hostname\"",
             "access to '/etc/hostname' is forbidden",
+        ),
+        (
+            "std.readFile (toString ./. + \"/../outside\")",
+            "is forbidden: an atom may only read files inside its own directory",
         ),
     ];
     let mut failures = Vec::new();
@@ -304,6 +347,7 @@ fn legitimate_operations_keep_working() {
   PathString = toString ./data.txt;
   Json = std.toJSON { a = 1; };
   Null = isNull null;
+  Joined = std.readFile (./. + "/data.txt");
 }"#,
             ),
             ("data.txt", "data"),
@@ -313,7 +357,7 @@ fn legitimate_operations_keep_working() {
     assert_eq!(
         eval_ok(&compose(&dir)),
         format!(
-            "{{ arith = 3; compare = true; data = \"data\"; drv = \"x\"; exists = true; hash = \"2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881\"; json = \"{{\\\"a\\\":1}}\"; listing = [ \"data.txt\" \"mod.nix\" ]; lists = 2; null = true; pathString = \"{}/data.txt\"; strings = \"1,2,3\"; }}",
+            "{{ arith = 3; compare = true; data = \"data\"; drv = \"x\"; exists = true; hash = \"2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881\"; joined = \"data\"; json = \"{{\\\"a\\\":1}}\"; listing = [ \"data.txt\" \"mod.nix\" ]; lists = 2; null = true; pathString = \"{}/data.txt\"; strings = \"1,2,3\"; }}",
             root.display()
         )
     );
