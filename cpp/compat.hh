@@ -155,6 +155,12 @@ inline Expr * parseFile(EvalState & state, const std::string & path, StaticEnv &
     return state.parseExprFromFile(path, staticEnv);
 }
 
+/// Parses Nix source held in memory (no path literals expected: the base path is `/`).
+inline Expr * parseString(EvalState & state, std::string source, StaticEnv & staticEnv)
+{
+    return state.parseExprFromString(std::move(source), "/", staticEnv);
+}
+
 /// A global value (`true`, `map`, `__sub`, ...), or nullptr.
 inline Value * globalValue(EvalState & state, std::string_view name)
 {

@@ -415,20 +415,51 @@ void makeStd(EvalState & state, const std::string & root, Value & result)
         withRoot->mkPrimOpApp(withOriginal, rootValue);
         return withRoot;
     };
-    std::vector<std::pair<Symbol, Value *>> pairs;
+    std::map<std::string, std::pair<Symbol, Value *>> chosen;
+    auto pairs = [&] {
+        std::vector<std::pair<Symbol, Value *>> out;
+        for (auto & [_, pair] : chosen)
+            out.push_back(pair);
+        return out;
+    };
     for (auto & [name, value] : compat::attrPairs(*builtins)) {
         std::string text(name);
         bool guarded = false;
         for (auto * op : guardedFileOps)
             guarded = guarded || text == op;
         if (guarded)
-            pairs.emplace_back(name, guard(value, primGuardedFileOp, text.c_str(), 3));
+            chosen[text] = {name, guard(value, primGuardedFileOp, text.c_str(), 3)};
         else if (text == "hashFile")
-            pairs.emplace_back(name, guard(value, primGuardedHashFile, "hashFile", 4));
+            chosen[text] = {name, guard(value, primGuardedHashFile, "hashFile", 4)};
         else if (!std::regex_match(text, impure))
-            pairs.emplace_back(name, value);
+            chosen[text] = {name, value};
     }
-    compat::mkAttrsFrom(state, result, pairs);
+
+    // The library part, written in Nix, evaluated with these builtins and merged over them.
+    auto * curated = compat::allocValue(state);
+    compat::mkAttrsFrom(state, *curated, pairs());
+    std::map<std::string, size_t> visible;
+    std::vector<Value *> values;
+    for (auto * name : pureGlobals) {
+        visible[name] = values.size();
+        values.push_back(compat::globalValue(state, name));
+    }
+    visible["builtins"] = values.size();
+    values.push_back(curated);
+    StaticEnv staticEnv(false, nullptr, visible.size());
+    for (auto & [name, displ] : visible)
+        staticEnv.vars.emplace_back(state.symbols.create(name), displ);
+    staticEnv.sort();
+    Env & env = compat::allocClosedEnv(state, values.size(), values[0]);
+    for (size_t i = 0; i < values.size(); i++)
+        env.values[i] = values[i];
+    auto source = std_source();
+    auto * library = compat::allocValue(state);
+    compat::parseString(state, std::string(source.data(), source.size()), staticEnv)->eval(state, env, *library);
+    state.forceValue(*library, nix::noPos);
+    for (auto & [name, value] : compat::attrPairs(*library))
+        chosen[std::string(name)] = {name, value};
+    compat::mkAttrsFrom(state, result, pairs());
 }
 
 void composeAtom(EvalState & state, const Pos & pos, const std::string & atom, const std::string & root,

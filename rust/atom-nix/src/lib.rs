@@ -58,6 +58,9 @@ mod bridge {
         /// `path` with symlinks resolved, if it is a readable directory.
         fn canonical_dir(path: &str) -> Result<String>;
 
+        /// The Nix source of std's library part (nix/std/std.nix, shipped inside the plugin).
+        fn std_source() -> &'static str;
+
         /// Reads the atom at `path` for `builtins.atom.import`.
         fn import_plan(path: &str) -> Result<ImportPlan>;
 
@@ -113,6 +116,10 @@ fn plan_module(dir: &str) -> Result<bridge::ModulePlan, String> {
 
 fn lower_first(name: &str) -> String {
     compose::lower_first(name)
+}
+
+fn std_source() -> &'static str {
+    include_str!("../../../nix/std/std.nix")
 }
 
 fn canonical_dir(path: &str) -> Result<String, String> {

@@ -28,18 +28,19 @@ fn compose(dir: &Path) -> String {
 
 #[test]
 fn integrity_spec_6_4() {
-    // The reference's expected value, but `f` is `std.attrNames` (std's own library functions
-    // are not shipped yet) and there is no `next` (see README: paths stay inside the atom).
+    // The reference's expected value, without `next = /nix/store/next`: paths stay inside the
+    // atom instead of each file being copied to the store on its own (see README).
     let value = eval_ok(&compose(&fixture("bld")));
     assert_eq!(
         value,
-        "{ bar = 3; buzz = { fuzz = { bar = 5; }; }; f = <PRIMOP>; file = \"hello\\n\"; foo = 1; }"
+        "{ bar = 3; buzz = { fuzz = { bar = 5; }; }; f = <LAMBDA>; file = \"hello\\n\"; foo = 1; }"
     );
-    let f_works = eval_ok(&format!(
-        "({}).f {{ b = 1; a = 2; }}",
+    // `f` is std.set.filterMap.
+    let f = eval_ok(&format!(
+        "({}).f (n: v: if v > 1 then v else null) {{ a = 1; b = 2; }}",
         compose(&fixture("bld"))
     ));
-    assert_eq!(f_works, "[ \"a\" \"b\" ]");
+    assert_eq!(f, "{ b = 2; }");
 }
 
 #[test]
@@ -245,7 +246,11 @@ fn impure_names_are_not_in_scope() {
         ("std.builtins", "attribute 'builtins' missing"),
         ("std.dirOf ./.", "attribute 'dirOf' missing"),
         ("std.toPath \"/etc\"", "attribute 'toPath' missing"),
-        ("std.path { path = ./.; }", "attribute 'path' missing"),
+        // std.path is the library's set of path helpers; Nix's `path` is not reachable.
+        (
+            "std.path { path = ./.; }",
+            "attempt to call something which is not a function but a set",
+        ),
         (
             "std.filterSource (p: t: true) ./.",
             "attribute 'filterSource' missing",
@@ -360,5 +365,40 @@ fn legitimate_operations_keep_working() {
             "{{ arith = 3; compare = true; data = \"data\"; drv = \"x\"; exists = true; hash = \"2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881\"; joined = \"data\"; json = \"{{\\\"a\\\":1}}\"; listing = [ \"data.txt\" \"mod.nix\" ]; lists = 2; null = true; pathString = \"{}/data.txt\"; strings = \"1,2,3\"; }}",
             root.display()
         )
+    );
+}
+
+#[test]
+fn std_library_functions() {
+    let dir = tree(
+        "std",
+        &[
+            (
+                "mod.nix",
+                r#"{
+  Fix = (std.fix (self: { a = 1; b = self.a + 1; })).b;
+  When = [ (std.set.when true { a = 1; }) (std.set.when false { a = 1; }) ];
+  FilterMap = std.set.filterMap (n: v: if v > 1 then v * 10 else null) { a = 1; b = 2; c = 3; };
+  Merge = std.set.merge [ { a.x = 1; b = 1; } { a.y = 2; b = 2; } ];
+  Inject = std.set.inject { a.b = 1; } [ "a" "c" ] 2;
+  Path = std.path.make [ "a" "b" "c.nix" ];
+  Lower = std.string.toLower "HeLLo-World";
+  LowerCase = std.string.toLowerCase "ABC";
+  Imap = std.list.imap (i: x: i * x) [ 5 6 7 ];
+  Sublist = [ (std.list.sublist 1 2 [ 1 2 3 4 ]) (std.list.sublist 3 5 [ 1 2 3 4 ]) (std.list.sublist 9 1 [ 1 ]) ];
+  Parse = [ (std.file.parse ./d.json) (std.file.parse ./d.toml) (std.file.parse ./d.txt) ];
+  Same = builtins == std;
+  Builtin = std.length [ 1 2 ];
+  NoImpure = std.filter (n: std.match "import|scopedImport|builtins|fetch.*|current.*|nixPath|storePath|getEnv|getFlake" n != null) (std.attrNames std);
+}"#,
+            ),
+            ("d.json", "{\"k\": [1, 2]}"),
+            ("d.toml", "k = \"v\"\n"),
+            ("d.txt", "text"),
+        ],
+    );
+    assert_eq!(
+        eval_ok(&compose(&dir)),
+        "{ builtin = 2; filterMap = { b = 20; c = 30; }; fix = 2; imap = [ 0 6 14 ]; inject = { a = { b = 1; c = 2; }; }; lower = \"hello-world\"; lowerCase = \"abc\"; merge = { a = { x = 1; y = 2; }; b = 2; }; noImpure = [ ]; parse = [ { k = [ 1 2 ]; } { k = \"v\"; } \"text\" ]; path = \"a/b/c.nix\"; same = true; sublist = [ [ 2 3 ] [ 4 ] [ ] ]; when = [ { a = 1; } { } ]; }"
     );
 }
