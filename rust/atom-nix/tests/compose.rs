@@ -402,3 +402,186 @@ fn std_library_functions() {
         "{ builtin = 2; filterMap = { b = 20; c = 30; }; fix = 2; imap = [ 0 6 14 ]; inject = { a = { b = 1; c = 2; }; }; lower = \"hello-world\"; lowerCase = \"abc\"; merge = { a = { x = 1; y = 2; }; b = 2; }; noImpure = [ ]; parse = [ { k = [ 1 2 ]; } { k = \"v\"; } \"text\" ]; path = \"a/b/c.nix\"; same = true; sublist = [ [ 2 3 ] [ 4 ] [ ] ]; when = [ { a = 1; } { } ]; }"
     );
 }
+
+/// A small deterministic generator (xorshift64*), so every differential case reproduces.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// A random module tree: public and private members in files and in mod.nix, submodules
+/// (public, or private and re-exported), data files, and references through `mod`, `pre`,
+/// `pre.pre` and `atom`. References only point at constants, so no tree has a cycle.
+fn random_tree(gen: &mut Gen, dir: &Path) {
+    // (lowered name, is public) of the root's constants, for `atom` references.
+    let mut top_public = Vec::new();
+    random_module(gen, dir, 0, &[], &[], &mut top_public);
+}
+
+fn random_module(
+    gen: &mut Gen,
+    dir: &Path,
+    depth: usize,
+    parent_constants: &[String],
+    grand_constants: &[String],
+    top_public: &mut Vec<String>,
+) {
+    fs::create_dir_all(dir).unwrap();
+    let mut mod_attrs = Vec::new();
+    let mut constants = Vec::new();
+    let count = 1 + gen.below(4);
+    for i in 0..count {
+        let public = gen.chance(60);
+        let base = format!("c{depth}x{i}");
+        let name = if public {
+            format!("C{}", &base[1..])
+        } else {
+            base.clone()
+        };
+        let value = gen.below(1000);
+        if gen.chance(50) {
+            fs::write(dir.join(format!("{name}.nix")), format!("{value}\n")).unwrap();
+        } else {
+            mod_attrs.push(format!("{name} = {value};"));
+        }
+        constants.push(name.to_ascii_lowercase());
+        if depth == 0 && public {
+            top_public.push(name.to_ascii_lowercase());
+        }
+    }
+    // Derived members: sums of references.
+    for i in 0..gen.below(3) {
+        let mut terms = vec![gen.below(10).to_string()];
+        for _ in 0..1 + gen.below(3) {
+            let pick = |gen: &mut Gen, from: &[String]| {
+                from[gen.below(from.len() as u64) as usize].clone()
+            };
+            match gen.below(4) {
+                0 => terms.push(format!("mod.{}", pick(gen, &constants))),
+                1 if !parent_constants.is_empty() => {
+                    terms.push(format!("pre.{}", pick(gen, parent_constants)))
+                }
+                2 if !grand_constants.is_empty() => {
+                    terms.push(format!("pre.pre.{}", pick(gen, grand_constants)))
+                }
+                3 if !top_public.is_empty() => {
+                    terms.push(format!("atom.{}", pick(gen, top_public)))
+                }
+                _ => terms.push(format!("mod.{}", pick(gen, &constants))),
+            }
+        }
+        let name = if gen.chance(50) {
+            format!("D{depth}y{i}")
+        } else {
+            format!("d{depth}y{i}")
+        };
+        let expr = terms.join(" + ");
+        if gen.chance(50) {
+            fs::write(dir.join(format!("{name}.nix")), format!("{expr}\n")).unwrap();
+        } else {
+            mod_attrs.push(format!("{name} = {expr};"));
+        }
+    }
+    // A data file read through `mod`'s outPath, and a file that is not a member.
+    if gen.chance(30) {
+        fs::write(dir.join("data.txt"), format!("data {}", gen.below(100))).unwrap();
+        mod_attrs.push("Data = std.readFile \"${mod}/data.txt\";".to_owned());
+    }
+    if gen.chance(20) {
+        fs::write(dir.join("not.a.member.nix"), "throw \"never read\"\n").unwrap();
+    }
+    // mod.nix overriding a file member.
+    if gen.chance(20) {
+        let target = constants[0].clone();
+        let written = fs::read_dir(dir).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .to_ascii_lowercase()
+                == format!("{target}.nix")
+        });
+        if written {
+            let original = fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .find(|n| n.to_ascii_lowercase() == format!("{target}.nix"))
+                .unwrap();
+            mod_attrs.push(format!("{} = 4242;", original.trim_end_matches(".nix")));
+        }
+    }
+    if depth < 3 {
+        for i in 0..gen.below(3) {
+            let public = gen.chance(60);
+            let name = if public {
+                format!("Sub{depth}n{i}")
+            } else {
+                format!("sub{depth}n{i}")
+            };
+            if !public && gen.chance(50) {
+                mod_attrs.push(format!("Re{depth}n{i} = mod.{name};"));
+            }
+            random_module(
+                gen,
+                &dir.join(&name),
+                depth + 1,
+                &constants,
+                parent_constants,
+                top_public,
+            );
+        }
+    }
+    fs::write(
+        dir.join("mod.nix"),
+        format!("{{\n  {}\n}}\n", mod_attrs.join("\n  ")),
+    )
+    .unwrap();
+}
+
+#[test]
+fn differential_against_the_pure_nix_composer() {
+    let base = scratch("differential");
+    let mut dirs = Vec::new();
+    for seed in 1..=120u64 {
+        let dir = base.join(format!("t{seed}"));
+        random_tree(&mut Gen(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1), &dir);
+        dirs.push(dir);
+    }
+    let baseline = repo_root().join("tests/nix/baseline-composer.nix");
+    let list: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    let expr = format!(
+        "let baseline = import {}; in builtins.concatMap (dir: let p = builtins.atom.compose dir {{ }}; b = baseline dir {{ }}; in if p == b then [ ] else [ {{ inherit dir; plugin = p; baseline = b; }} ]) [ {} ]",
+        baseline.display(),
+        list.join(" ")
+    );
+    let home = scratch("differential-home");
+    let output = nix_command("nix-instantiate", &home)
+        .args(["--store", "dummy://", "--option", "plugin-files"])
+        .arg(plugin())
+        .args(["--eval", "--strict", "--json", "--expr", &expr])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "[]",
+        "trees where the plugin and the baseline differ"
+    );
+    // The comparison is not vacuous: the trees export something.
+    let sizes = eval_ok(&format!(
+        "builtins.length (builtins.concatMap (dir: builtins.attrNames (builtins.atom.compose dir {{ }})) [ {} ])",
+        list.join(" ")
+    ));
+    assert!(sizes.parse::<usize>().unwrap() > 200, "{sizes}");
+}
