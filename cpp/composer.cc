@@ -358,13 +358,6 @@ const std::regex impure("import|scopedImport|builtins|fetch.*|current.*|nixPath|
 // File primitives that module code may call on its own atom's files only.
 const char * const guardedFileOps[] = {"readFile", "readDir", "pathExists"};
 
-// The root directory, canonical, and whether `path` (canonical) is inside it.
-bool inside(const std::string & path, const std::string & root)
-{
-    return path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0
-        && path[root.size()] == '/');
-}
-
 // The path `v` names, refused unless it is inside `root` both as written and with its symlinks
 // resolved.
 std::string confined(EvalState & state, Value & root, Value & v, const Pos & pos)
@@ -373,7 +366,7 @@ std::string confined(EvalState & state, Value & root, Value & v, const Pos & pos
     auto path = compat::pathOf(state, v, pos);
     auto resolved = compat::resolvedPath(path);
     for (auto & p : {path, resolved})
-        if (!inside(p, rootDir))
+        if (!isInside(p, rootDir))
             compat::throwEvalError(pos, "access to '" + p + "' is forbidden: an atom may only read files inside its own directory (" + rootDir + ")");
     return path;
 }

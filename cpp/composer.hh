@@ -7,6 +7,13 @@
 
 namespace atom_nix {
 
+/// Whether the canonical `path` is `root` or inside it.
+inline bool isInside(const std::string & path, const std::string & root)
+{
+    return path == root
+        || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '/');
+}
+
 /// Makes `std` the standard library modules see: Nix's pure builtins, with the file primitives
 /// (`readFile`, `readDir`, `pathExists`, `hashFile`) refusing paths outside `root`.
 void makeStd(compat::EvalState & state, const std::string & root, compat::Value & std);

@@ -23,12 +23,6 @@ using compat::Value;
 
 namespace {
 
-bool inside(const std::string & path, const std::string & root)
-{
-    return path == root
-        || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '/');
-}
-
 [[noreturn]] void outside(const Pos & pos, const std::string & path, const std::string & root)
 {
     compat::throwEvalError(pos, "the path '" + path + "' is outside the atom (" + root
@@ -52,7 +46,7 @@ struct ExprConfinedPath : Expr
         inner->eval(state, env, v);
         if (v.type() == nix::nPath) {
             std::string path = nix::canonPath(v.path, false);
-            if (!inside(path, root) || !inside(compat::resolvedPath(path), root))
+            if (!isInside(path, root) || !isInside(compat::resolvedPath(path), root))
                 outside(pos, path, root);
         }
     }
@@ -68,7 +62,7 @@ struct Walker
         if (!e)
             return e;
         if (auto * p = dynamic_cast<nix::ExprPath *>(e)) {
-            if (!inside(p->s, root) || !inside(compat::resolvedPath(p->s), root))
+            if (!isInside(p->s, root) || !isInside(compat::resolvedPath(p->s), root))
                 outside(near, p->s, root);
             return e;
         }

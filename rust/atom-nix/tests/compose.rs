@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
+#[path = "../../../tests/support/gen.rs"]
+mod gen;
+use gen::Gen;
+
 fn fixture(name: &str) -> PathBuf {
     repo_root().join("tests/fixtures/compose").join(name)
 }
@@ -401,24 +405,6 @@ fn std_library_functions() {
         eval_ok(&compose(&dir)),
         "{ builtin = 2; filterMap = { b = 20; c = 30; }; fix = 2; imap = [ 0 6 14 ]; inject = { a = { b = 1; c = 2; }; }; lower = \"hello-world\"; lowerCase = \"abc\"; merge = { a = { x = 1; y = 2; }; b = 2; }; noImpure = [ ]; parse = [ { k = [ 1 2 ]; } { k = \"v\"; } \"text\" ]; path = \"a/b/c.nix\"; same = true; sublist = [ [ 2 3 ] [ 4 ] [ ] ]; when = [ { a = 1; } { } ]; }"
     );
-}
-
-/// A small deterministic generator (xorshift64*), so every differential case reproduces.
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
 }
 
 /// A random module tree: public and private members in files and in mod.nix, submodules

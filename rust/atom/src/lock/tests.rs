@@ -61,23 +61,23 @@ fn deps_are_written_in_the_reference_order() {
     assert_eq!(lock.render(), expected);
 }
 
-/// A small deterministic generator (xorshift64*), so the property tests need no extra crate and
-/// every failure reproduces.
-struct Gen(u64);
+#[path = "../../../../tests/support/gen.rs"]
+mod gen;
+use gen::Gen;
 
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
+/// Random lock parts.
+trait LockGen {
+    fn hex(&mut self, len: usize) -> String;
+    fn root(&mut self) -> Root;
+    fn label(&mut self) -> Label;
+    fn version(&mut self) -> Version;
+    fn url(&mut self) -> String;
+    fn atom(&mut self) -> AtomDep;
+    fn hash(&mut self) -> NixHash;
+    fn lock(&mut self) -> Lockfile;
+}
+
+impl LockGen for Gen {
     fn hex(&mut self, len: usize) -> String {
         (0..len)
             .map(|_| char::from_digit(self.below(16) as u32, 16).unwrap())
