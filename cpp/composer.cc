@@ -56,6 +56,13 @@ struct Composition
 {
     std::string atom;  // label-version, for messages
     std::string root;  // the atom's root directory (canonical)
+    // Every module of a composition sees the same names at the same slots (the root lacks only
+    // `pre`), so their static environments are built once.
+    mutable std::shared_ptr<StaticEnv> rootScope, childScope;
+    // The values of `pureGlobals`, in order, and `null`. They live in Nix's base environment,
+    // which the collector always sees, so holding them here is safe.
+    std::vector<Value *> globals;
+    Value * null;
 };
 
 // The static description of one module: shared by its member thunks; holds no Nix values.
@@ -84,20 +91,21 @@ Value * slot(Env & env, Slot s)
 struct ExprAtomFile : Expr
 {
     std::shared_ptr<const Module> module;
-    std::string path;
+    std::string fileName;  // in the module's directory
     std::string member;
     bool isModFile;
     Expr * parsed = nullptr;
 
-    ExprAtomFile(std::shared_ptr<const Module> module, std::string path, std::string member, bool isModFile)
-        : module(std::move(module)), path(std::move(path)), member(std::move(member)), isModFile(isModFile)
+    ExprAtomFile(std::shared_ptr<const Module> module, std::string fileName, std::string member, bool isModFile)
+        : module(std::move(module)), fileName(std::move(fileName)), member(std::move(member)), isModFile(isModFile)
     {}
 
-    void show(std::ostream & str) const override { str << "«atom file " << path << "»"; }
+    void show(std::ostream & str) const override { str << "«atom file " << module->dir << "/" << fileName << "»"; }
     void bindVars(const StaticEnv &) override {}
 
     void eval(EvalState & state, Env & env, Value & v) override
     {
+        std::string path = module->dir + "/" + fileName;
         try {
             if (!parsed) {
                 auto * expr = compat::parseFile(state, path, *module->staticEnv);
@@ -193,6 +201,8 @@ struct ExprAtomDerived : Expr
         for (auto & [_, pair] : all)
             pairs.push_back(pair);
         compat::mkAttrsFrom(state, v, pairs);
+        // Everything now lives in the merged set: let the collector have the parts.
+        env.values[RAW] = env.values[MODNIX] = module->composition->null;
     }
 
     // Every member, first letter lower-cased (a later name in attrNames order wins), without
@@ -272,33 +282,37 @@ Value * buildModule(EvalState & state, std::shared_ptr<const Composition> compos
     compat::isAttrs(state, *externSet, nix::noPos);
     auto externs = compat::attrPairs(*externSet);
 
-    // Visible names → slots; later entries override earlier ones (extern overrides all).
-    std::map<std::string, size_t> visible;
-    size_t next = FIXED;
-    std::vector<Value *> extra;
-    for (auto * name : pureGlobals) {
-        visible[name] = next++;
-        extra.push_back(compat::globalValue(state, name));
-    }
-    visible["cfg"] = CFG;
-    visible["mod"] = MOD;
-    visible["builtins"] = STD;
-    visible["std"] = STD;
-    visible["atom"] = ATOM;
-    if (!isRoot)
-        visible["pre"] = PRE;
-    for (auto & [name, value] : externs) {
-        visible[std::string(name)] = next++;
+    // The slots after FIXED hold the pure globals, then the extern attributes: the same values
+    // for every module of the composition.
+    std::vector<Value *> extra(composition->globals);
+    for (auto & [name, value] : externs)
         extra.push_back(value);
-    }
+    size_t next = FIXED + extra.size();
 
-    auto staticEnv = std::make_shared<StaticEnv>(false, nullptr, visible.size());
-    for (auto & [name, displ] : visible)
-        staticEnv->vars.emplace_back(state.symbols.create(name), displ);
-    staticEnv->sort();
+    auto & cached = isRoot ? composition->rootScope : composition->childScope;
+    if (!cached) {
+        // Visible names → slots; later entries override earlier ones (extern overrides all).
+        std::map<std::string, size_t> visible;
+        for (size_t i = 0; i < std::size(pureGlobals); i++)
+            visible[pureGlobals[i]] = FIXED + i;
+        visible["cfg"] = CFG;
+        visible["mod"] = MOD;
+        visible["builtins"] = STD;
+        visible["std"] = STD;
+        visible["atom"] = ATOM;
+        if (!isRoot)
+            visible["pre"] = PRE;
+        for (size_t i = 0; i < externs.size(); i++)
+            visible[std::string(externs[i].first)] = FIXED + std::size(pureGlobals) + i;
+        cached = std::make_shared<StaticEnv>(false, nullptr, visible.size());
+        for (auto & [name, displ] : visible)
+            cached->vars.emplace_back(state.symbols.create(name), displ);
+        cached->sort();
+    }
+    auto staticEnv = cached;
 
     auto module = std::make_shared<Module>(Module{composition, dir, dotted, isRoot, staticEnv, next});
-    Env & env = compat::allocClosedEnv(state, next, compat::globalValue(state, "null"));
+    Env & env = compat::allocClosedEnv(state, next, composition->null);
     env.values[CFG] = cfg;
     env.values[STD] = stdValue;
     env.values[EXTERN] = externSet;
@@ -315,7 +329,7 @@ Value * buildModule(EvalState & state, std::shared_ptr<const Composition> compos
         std::string name(member.name);
         std::string path(member.path);
         Expr * expr = member.is_module ? (Expr *) new ExprAtomModule(module, path, name)
-                                       : (Expr *) new ExprAtomFile(module, path, name, false);
+                                       : (Expr *) new ExprAtomFile(module, std::string(nix::baseNameOf(path)), name, false);
         value->mkThunk(&env, expr);
         raw.emplace_back(state.symbols.create(name), value);
     }
@@ -327,7 +341,7 @@ Value * buildModule(EvalState & state, std::shared_ptr<const Composition> compos
         value->mkThunk(&env, expr);
         return value;
     };
-    env.values[MODNIX] = thunk(new ExprAtomFile(module, dir + "/mod.nix", "mod.nix", true));
+    env.values[MODNIX] = thunk(new ExprAtomFile(module, "mod.nix", "mod.nix", true));
     env.values[ALL] = thunk(new ExprAtomDerived(ExprAtomDerived::All, module));
     env.values[MOD] = thunk(new ExprAtomDerived(ExprAtomDerived::ModScope, module));
     env.values[PUBLIC] = thunk(new ExprAtomDerived(ExprAtomDerived::Public, module));
@@ -458,7 +472,10 @@ void makeStd(EvalState & state, const std::string & root, Value & result)
 void composeAtom(EvalState & state, const Pos & pos, const std::string & atom, const std::string & root,
     const std::string & dir, Value & config, Value & externAttrs, Value & stdValue, Value & result)
 {
-    auto composition = std::make_shared<Composition>(Composition{atom, root});
+    auto composition = std::make_shared<Composition>(Composition{atom, root, nullptr, nullptr, {}, nullptr});
+    for (auto * name : pureGlobals)
+        composition->globals.push_back(compat::globalValue(state, name));
+    composition->null = compat::globalValue(state, "null");
     Value * rootScope[] = {&config, &stdValue, &externAttrs};
     try {
         Value * pub = buildModule(state, composition, dir, "", nullptr, rootScope);
