@@ -367,10 +367,11 @@ Value * moduleValue(EvalState & state, std::shared_ptr<const Composition> compos
 // Names of Nix builtins a module never sees (SPEC 6.3's impurity list, matched against the whole
 // name, plus what this implementation also closes: process execution and search-path lookups).
 const std::regex impure("import|scopedImport|builtins|fetch.*|current.*|nixPath|storePath|getEnv|getFlake|exec|"
-                        "findFile|importNative|path|filterSource|toPath|dirOf");
+                        "findFile|importNative");
 
-// File primitives that module code may call on its own atom's files only.
-const char * const guardedFileOps[] = {"readFile", "readDir", "pathExists"};
+// Primitives whose last argument is a path that must be inside the atom, by arity.
+const char * const confinedUnary[] = {"readFile", "readDir", "pathExists", "toPath"};
+const char * const confinedBinary[] = {"hashFile", "filterSource"};
 
 // The path `v` names, refused unless it is inside `root` both as written and with its symlinks
 // resolved.
@@ -385,23 +386,49 @@ std::string confined(EvalState & state, Value & root, Value & v, const Pos & pos
     return path;
 }
 
-// A file primitive guarded by the atom's root: (original primop, root, path) → original(path).
-void primGuardedFileOp(EvalState & state, const Pos & pos, Value ** args, Value & v)
+// A path value for the confined path named by `v`.
+Value * confinedArg(EvalState & state, Value & root, Value & v, const Pos & pos)
 {
-    auto path = confined(state, *args[1], *args[2], pos);
     auto * arg = compat::allocValue(state);
-    arg->mkPath(path);
-    state.callFunction(*args[0], *arg, v, pos);
+    arg->mkPath(confined(state, root, v, pos));
+    return arg;
 }
 
-// `hashFile type path`, guarded the same way: (original, root, type, path).
-void primGuardedHashFile(EvalState & state, const Pos & pos, Value ** args, Value & v)
+// (original, root, path) → original(path), the path confined to the atom.
+void primConfinedUnary(EvalState & state, const Pos & pos, Value ** args, Value & v)
 {
-    auto path = confined(state, *args[1], *args[3], pos);
-    auto * arg = compat::allocValue(state);
-    arg->mkPath(path);
-    Value * callArgs[] = {args[2], arg};
+    state.callFunction(*args[0], *confinedArg(state, *args[1], *args[2], pos), v, pos);
+}
+
+// (original, root, a, path) → original(a, path), the path confined to the atom.
+void primConfinedBinary(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    Value * callArgs[] = {args[2], confinedArg(state, *args[1], *args[3], pos)};
     state.callFunction(*args[0], 2, callArgs, v, pos);
+}
+
+// `path { path, ... }`: the `path` attribute confined to the atom.
+void primConfinedPathAttrs(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    compat::forceAttrs(state, *args[2], pos);
+    auto * path = compat::getAttr(state, *args[2], "path");
+    if (path)
+        confined(state, *args[1], *path, pos);
+    state.callFunction(*args[0], *args[2], v, pos);
+}
+
+// `dirOf`: a path it produces must stay inside the atom (strings are only strings).
+void primConfinedDirOf(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    state.callFunction(*args[0], *args[2], v, pos);
+    state.forceValue(v, pos);
+    if (v.type() == nix::nPath) {
+        auto root = std::string(compat::forceString(state, *args[1], pos));
+        std::string path(v.path);
+        if (!isInside(path, root))
+            compat::throwEvalError(pos, "the path '" + path + "' is outside the atom (" + root
+                + "): an atom may only refer to its own files");
+    }
 }
 
 } // namespace
@@ -429,15 +456,22 @@ void makeStd(EvalState & state, const std::string & root, Value & result)
             out.push_back(pair);
         return out;
     };
+    auto among = [](const std::string & name, auto & list) {
+        for (auto * entry : list)
+            if (name == entry)
+                return true;
+        return false;
+    };
     for (auto & [name, value] : compat::attrPairs(*builtins)) {
         std::string text(name);
-        bool guarded = false;
-        for (auto * op : guardedFileOps)
-            guarded = guarded || text == op;
-        if (guarded)
-            chosen[text] = {name, guard(value, primGuardedFileOp, text.c_str(), 3)};
-        else if (text == "hashFile")
-            chosen[text] = {name, guard(value, primGuardedHashFile, "hashFile", 4)};
+        if (among(text, confinedUnary))
+            chosen[text] = {name, guard(value, primConfinedUnary, text.c_str(), 3)};
+        else if (among(text, confinedBinary))
+            chosen[text] = {name, guard(value, primConfinedBinary, text.c_str(), 4)};
+        else if (text == "path")
+            chosen[text] = {name, guard(value, primConfinedPathAttrs, "path", 3)};
+        else if (text == "dirOf")
+            chosen[text] = {name, guard(value, primConfinedDirOf, "dirOf", 3)};
         else if (!std::regex_match(text, impure))
             chosen[text] = {name, value};
     }

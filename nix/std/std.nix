@@ -64,6 +64,9 @@ in
   path = {
     # Joins path components with `/`: `make [ "a" "b" "c.nix" ]` is `"a/b/c.nix"`.
     make = parts: concatStringsSep "/" parts;
+    # `std.path { path = ./x; ... }` is still Nix's `path` (confined to the atom), as the
+    # reference does for a library set that shadows a builtin.
+    __functor = _: builtins.path;
   };
 
   string = {

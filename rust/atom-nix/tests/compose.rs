@@ -248,16 +248,16 @@ fn impure_names_are_not_in_scope() {
         ("std.exec", "attribute 'exec' missing"),
         ("std.findFile", "attribute 'findFile' missing"),
         ("std.builtins", "attribute 'builtins' missing"),
-        ("std.dirOf ./.", "attribute 'dirOf' missing"),
-        ("std.toPath \"/etc\"", "attribute 'toPath' missing"),
-        // std.path is the library's set of path helpers; Nix's `path` is not reachable.
+        ("std.dirOf ./.", "is outside the atom"),
+        ("std.dirOf (std.dirOf ./x.nix)", "is outside the atom"),
+        ("std.toPath \"/etc\"", "access to '/etc' is forbidden"),
         (
-            "std.path { path = ./.; }",
-            "attempt to call something which is not a function but a set",
+            "std.path { path = \"/etc\"; }",
+            "access to '/etc' is forbidden",
         ),
         (
-            "std.filterSource (p: t: true) ./.",
-            "attribute 'filterSource' missing",
+            "std.filterSource (p: t: true) \"/etc\"",
+            "access to '/etc' is forbidden",
         ),
         // Path literals outside the atom: refused when the file is parsed.
         (
@@ -356,17 +356,20 @@ fn legitimate_operations_keep_working() {
   PathString = toString ./data.txt;
   Json = std.toJSON { a = 1; };
   Null = isNull null;
+  Parent = toString (std.dirOf ./sub/data.txt) == toString ./sub;
+  DirString = std.dirOf "/a/b";
   Joined = std.readFile (./. + "/data.txt");
 }"#,
             ),
             ("data.txt", "data"),
+            ("sub/data.txt", "sub data"),
         ],
     );
     let root = dir.canonicalize().unwrap();
     assert_eq!(
         eval_ok(&compose(&dir)),
         format!(
-            "{{ arith = 3; compare = true; data = \"data\"; drv = \"x\"; exists = true; hash = \"2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881\"; joined = \"data\"; json = \"{{\\\"a\\\":1}}\"; listing = [ \"data.txt\" \"mod.nix\" ]; lists = 2; null = true; pathString = \"{}/data.txt\"; strings = \"1,2,3\"; }}",
+            "{{ arith = 3; compare = true; data = \"data\"; dirString = \"/a\"; drv = \"x\"; exists = true; hash = \"2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881\"; joined = \"data\"; json = \"{{\\\"a\\\":1}}\"; listing = [ \"data.txt\" \"mod.nix\" \"sub\" ]; lists = 2; null = true; parent = true; pathString = \"{}/data.txt\"; strings = \"1,2,3\"; }}",
             root.display()
         )
     );
