@@ -36,7 +36,7 @@ if [ "${rustc_minor:-0}" -lt 88 ]; then
 fi
 
 step "install Debian packages"
-packages=(nix-bin libgc-dev libboost-dev nlohmann-json3-dev pkg-config binutils gcc g++ valgrind python3 xz-utils git)
+packages=(nix-bin libgc-dev libboost-dev nlohmann-json3-dev pkg-config binutils gcc g++ valgrind python3 xz-utils git dpkg-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
