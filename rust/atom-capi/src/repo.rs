@@ -67,10 +67,6 @@ fn label(text: &str) -> Result<Label, Error> {
     Label::new(text).map_err(|e| Error::name(format!("invalid label {text:?}: {e}")))
 }
 
-fn atom_json(atom: &AtomRef) -> serde_json::Value {
-    json!({ "label": atom.label.as_str(), "version": atom.version.to_string(), "rev": atom.commit.to_string() })
-}
-
 /// Opens the git repository at `path` (a work tree, its `.git`, or a bare repository) in
 /// isolation from user and system git configuration, and writes a handle to `*out_repo` (free it
 /// with `atom_repo_free`).
@@ -202,7 +198,7 @@ pub unsafe extern "C" fn atom_repo_list(
                 None => s.atoms().map_err(git_error),
             })?
         };
-        let json = serde_json::Value::Array(atoms.iter().map(atom_json).collect());
+        let json = serde_json::Value::Array(atoms.iter().map(AtomRef::to_json).collect());
         // SAFETY: `out_json` is NULL or writable by this function's contract.
         unsafe { write_string(out_json, json.to_string(), "out_json") }
     })
@@ -246,7 +242,7 @@ pub unsafe extern "C" fn atom_repo_resolve(
                 let id =
                     atom_core::id::AtomId::new(s.genesis().map_err(git_error)?, atom.label.clone())
                         .digest();
-                let mut value = atom_json(&atom);
+                let mut value = atom.to_json();
                 value["id"] = json!(id.to_string());
                 Ok(value)
             })?
@@ -354,17 +350,7 @@ pub unsafe extern "C" fn atom_repo_publish(
                     .map_err(|e| Error::with_status(AtomStatus::Publish, e.to_string()))
             })?
         };
-        let json: Vec<_> = outcomes
-            .iter()
-            .map(|o| {
-                let a = o.atom();
-                json!({
-                    "label": a.label.as_str(), "version": a.version.to_string(), "path": a.path,
-                    "rev": a.commit.to_string(), "origin": a.origin.to_string(),
-                    "created": matches!(o, Outcome::Created(_)),
-                })
-            })
-            .collect();
+        let json: Vec<_> = outcomes.iter().map(Outcome::to_json).collect();
         // SAFETY: `out_json` is NULL or writable by this function's contract.
         unsafe {
             write_string(
@@ -447,11 +433,7 @@ pub unsafe extern "C" fn atom_fetch(
         // SAFETY: NULL or NUL-terminated by this function's contract.
         let (url, store) = unsafe { (input_str(url, "url")?, input_str(store_dir, "store_dir")?) };
         let fetched = fetch::fetch(url, Path::new(store), &mut |_| {}).map_err(git_error)?;
-        let json = json!({
-            "root": fetched.root.to_hex(), "repo": fetched.repo, "created": fetched.created,
-            "unchanged": fetched.unchanged, "objects": fetched.objects,
-        });
         // SAFETY: `out_json` is NULL or writable by this function's contract.
-        unsafe { write_string(out_json, json.to_string(), "out_json") }
+        unsafe { write_string(out_json, fetched.to_json().to_string(), "out_json") }
     })
 }

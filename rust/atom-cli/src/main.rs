@@ -147,10 +147,6 @@ fn split_at_version(text: &str) -> Result<(Label, Option<&str>)> {
     }
 }
 
-fn atom_json(atom: &AtomRef) -> serde_json::Value {
-    json!({ "label": atom.label.as_str(), "version": atom.version.to_string(), "rev": atom.commit.to_string() })
-}
-
 fn run(cli: &Cli, out: &mut Output) -> Result {
     match &cli.command {
         Command::Init => {
@@ -173,10 +169,7 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
             for outcome in &outcomes {
                 let atom = outcome.atom();
                 let created = matches!(outcome, Outcome::Created(_));
-                items.push(json!({
-                    "label": atom.label.as_str(), "version": atom.version.to_string(), "path": atom.path,
-                    "rev": atom.commit.to_string(), "origin": atom.origin.to_string(), "created": created,
-                }));
+                items.push(outcome.to_json());
                 out.line(format!(
                     "{} {} {} ({}) -> {}",
                     if created { "published" } else { "unchanged" },
@@ -195,10 +188,7 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
             };
             let mut progress = |n: usize| out.progress(&format!("fetching {url}: {n} objects"));
             let fetched = fetch::fetch(url, &store_dir, &mut progress).map_err(err)?;
-            out.json(json!({
-                "root": fetched.root.to_hex(), "repo": fetched.repo, "created": fetched.created,
-                "unchanged": fetched.unchanged, "objects": fetched.objects,
-            }));
+            out.json(fetched.to_json());
             out.line(format!(
                 "fetched {url} into {}: {} new refs, {} unchanged, {} objects",
                 fetched.repo.display(),
@@ -213,7 +203,10 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
                 Some(label) => store.versions(&parse_label(label)?).map_err(err)?,
                 None => store.atoms().map_err(err)?,
             };
-            out.json(json!(atoms.iter().map(atom_json).collect::<Vec<_>>()));
+            out.json(json!(atoms
+                .iter()
+                .map(AtomRef::to_json)
+                .collect::<Vec<_>>()));
             for atom in &atoms {
                 out.line(format!("{} {} {}", atom.label, atom.version, atom.commit));
             }
@@ -236,7 +229,7 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
                 .unwrap_or(Requirement::parse("*").map_err(err)?);
             let atom = store.resolve(&parsed.label, &requirement).map_err(err)?;
             let id = AtomId::new(store.genesis().map_err(err)?, atom.label.clone()).digest();
-            let mut value = atom_json(&atom);
+            let mut value = atom.to_json();
             value["id"] = json!(id.to_string());
             out.json(value);
             out.line(format!(
@@ -299,7 +292,7 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
             let mut items = Vec::new();
             for atom in &atoms {
                 let verified = store.verify(atom, expected.as_ref()).map_err(err)?;
-                let mut value = atom_json(atom);
+                let mut value = atom.to_json();
                 value["id"] = json!(verified.id.to_string());
                 value["origin_checked"] = json!(verified.origin_checked);
                 items.push(value);

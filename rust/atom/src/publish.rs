@@ -4,7 +4,7 @@
 //! *atom commit* whose bytes depend only on (tree, origin commit, label, version), and three refs
 //! are created at once with must-not-exist semantics, so a version, once published, never changes.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use gix::bstr::BString;
 use gix::ObjectId;
@@ -73,6 +73,19 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// `{"label", "version", "path", "rev", "origin", "created"}`, as the CLI and libatom report it.
+    pub fn to_json(&self) -> serde_json::Value {
+        let atom = self.atom();
+        serde_json::json!({
+            "label": atom.label.as_str(),
+            "version": atom.version.to_string(),
+            "path": atom.path,
+            "rev": atom.commit.to_string(),
+            "origin": atom.origin.to_string(),
+            "created": matches!(self, Outcome::Created(_)),
+        })
+    }
+
     /// The atom, whatever happened.
     pub fn atom(&self) -> &PublishedAtom {
         match self {
@@ -292,13 +305,4 @@ fn blob_text(repo: &gix::Repository, id: ObjectId) -> Result<String, PublishErro
     let blob = repo.find_blob(id).map_err(|e| StoreError::object(id, e))?;
     String::from_utf8(blob.data.clone())
         .map_err(|_| PublishError::Manifest(format!("blob {id} is not UTF-8 text")))
-}
-
-/// Publishes from the repository at `repo_path` (convenience for the faces).
-pub fn publish_at(
-    repo_path: &Path,
-    rev: &str,
-    paths: &[String],
-) -> Result<Vec<Outcome>, PublishError> {
-    publish(&Store::open(repo_path)?, rev, paths)
 }

@@ -29,6 +29,19 @@ pub struct Fetched {
     pub objects: usize,
 }
 
+impl Fetched {
+    /// `{"root", "repo", "created", "unchanged", "objects"}`, as the CLI and libatom report it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "root": self.root.to_hex(),
+            "repo": self.repo,
+            "created": self.created,
+            "unchanged": self.unchanged,
+            "objects": self.objects,
+        })
+    }
+}
+
 /// The directory of a set's repository in an atom store.
 pub fn set_repo_path(store_dir: &Path, root: &Root) -> PathBuf {
     store_dir.join(format!("{root}.git"))

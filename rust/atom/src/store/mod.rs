@@ -15,7 +15,7 @@ pub use verify::{CommitFormat, Verified, VerifyError};
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use gix::ObjectId;
 
@@ -78,16 +78,6 @@ impl Store {
     /// The underlying gix repository.
     pub fn repo(&self) -> &gix::Repository {
         &self.repo
-    }
-
-    /// Where the repository's objects and refs live (`.git` for a work tree).
-    pub fn git_dir(&self) -> &Path {
-        self.repo.git_dir()
-    }
-
-    /// The work tree, if the repository has one.
-    pub fn work_dir(&self) -> Option<PathBuf> {
-        self.repo.workdir().map(Path::to_owned)
     }
 
     /// The commit `rev` names (`HEAD`, a branch, a hex id, ...).

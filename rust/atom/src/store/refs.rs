@@ -41,6 +41,15 @@ pub struct AtomRef {
 }
 
 impl AtomRef {
+    /// `{"label", "version", "rev"}`, as the CLI and libatom report it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "label": self.label.as_str(),
+            "version": self.version.to_string(),
+            "rev": self.commit.to_string(),
+        })
+    }
+
     /// The full ref name.
     pub fn ref_name(&self) -> String {
         match self.layout {
