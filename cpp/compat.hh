@@ -16,6 +16,7 @@
 #include "json-to-value.hh"
 #include "primops.hh"
 #include "value.hh"
+#include "config.hh"
 #include "nixexpr.hh"
 #include "util.hh"
 
@@ -209,6 +210,44 @@ inline std::string pathOf(EvalState & state, Value & v, const Pos & pos)
     nix::PathSet context;
     return nix::canonPath(state.coerceToPath(pos, v, context), false);
 }
+
+/// Makes `v` a path value.
+inline void mkPath(Value & v, const std::string & path)
+{
+    v.mkPath(std::string_view(path));
+}
+
+/// Makes `v` the lazy application `fun arg` (evaluated when forced).
+inline void mkApp(Value & v, Value * fun, Value * arg)
+{
+    v.mkApp(fun, arg);
+}
+
+/// Calls the function `fun` with `arg` into `result`.
+inline void callFunction(EvalState & state, Value & fun, Value & arg, Value & result, const Pos & pos)
+{
+    state.callFunction(fun, arg, result, pos);
+}
+
+/// Parses Nix source held in memory in Nix's ordinary base environment (all builtins).
+inline Expr * parseWithBuiltins(EvalState & state, std::string source)
+{
+    return state.parseExprFromString(std::move(source), "/");
+}
+
+/// A string setting of the plugin, settable with `--option <name> <value>` or in nix.conf.
+struct StringSetting : nix::Config
+{
+    StringSetting(const std::string & name, const std::string & description)
+        : setting(this, "", name, description)
+        , registration(this)
+    {}
+
+    const std::string & get() const { return setting.get(); }
+
+    nix::Setting<std::string> setting;
+    nix::GlobalConfig::Register registration;
+};
 
 /// `path` with every symlink resolved, if it exists; otherwise `path` itself.
 inline std::string resolvedPath(const std::string & path)

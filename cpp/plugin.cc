@@ -4,6 +4,8 @@
 // the garbage collector sees every one of them. Every call into Nix's API goes through compat.hh.
 
 #include <initializer_list>
+#include <map>
+#include <memory>
 #include <string>
 
 #include "compat.hh"
@@ -14,9 +16,24 @@
 namespace atom_nix {
 namespace {
 
+using compat::Env;
 using compat::EvalState;
+using compat::Expr;
 using compat::Pos;
+using compat::StaticEnv;
 using compat::Value;
+
+// `--option atom-store <dir>`: where the atom store is (default: $ATOM_STORE, else the XDG cache).
+compat::StringSetting atomStore("atom-store",
+    "The atom store: the directory of git repositories (one per set root) that `atom fetch` fills and "
+    "`builtins.atom` reads locked dependencies from. Empty: $ATOM_STORE, else $XDG_CACHE_HOME/atom/store, "
+    "else ~/.cache/atom/store.");
+
+rust::Str storeSetting()
+{
+    auto & dir = atomStore.get();
+    return rust::Str(dir.data(), dir.size());
+}
 
 rust::Str toRust(std::string_view s)
 {
@@ -60,6 +77,19 @@ public:
         if (!value)
             fail(std::string("missing attribute '") + name + "'");
         return std::string(compat::forceString(state, *value, pos));
+    }
+
+    std::string optionalString(const char * name, const std::string & fallback)
+    {
+        auto * value = compat::getAttr(state, v, name);
+        return value ? std::string(compat::forceString(state, *value, pos)) : fallback;
+    }
+
+    // A path attribute (a path, or a string holding an absolute path), or "" when absent.
+    std::string optionalPath(const char * name)
+    {
+        auto * value = compat::getAttr(state, v, name);
+        return value ? compat::forceReadablePath(state, *value, pos) : std::string();
     }
 
     [[noreturn]] void fail(const std::string & what)
@@ -180,23 +210,129 @@ const char * const composeDoc = R"(
     `currentSystem` and the like are not reachable.
 )";
 
+// One atom of a load plan, composed when first forced. Every atom of the plan has a slot in one
+// environment (`graph`), so dependencies are shared: an atom reached along several paths is
+// composed once. The environment's last slot holds the pins function (nix/pins.nix).
+struct Graph
+{
+    LoadPlan plan;
+    Pos pos;  // the `builtins.atom.import` call, for errors
+};
+
+const std::string importBuiltin = "builtins.atom.import";
+
+// The `extern` of a node: `{ deps = { from.<tag>.<label>; pins.<name>; get.<name>; }; }`.
+Value * nodeExtern(EvalState & state, const Graph & graph, const NodePlan & node, Env & env)
+{
+    std::map<std::string, std::vector<std::pair<std::string, Value *>>> byTag;
+    for (auto & edge : node.deps)
+        byTag[std::string(edge.tag)].emplace_back(std::string(edge.label), env.values[edge.node]);
+    std::vector<std::pair<std::string, Value *>> from, pins, get;
+    for (auto & [tag, atoms] : byTag) {
+        auto * set = compat::allocValue(state);
+        compat::mkAttrs(state, *set, atoms);
+        from.emplace_back(tag, set);
+    }
+    Value * pinsFun = env.values[graph.plan.nodes.size()];
+    for (auto & pin : node.pins) {
+        auto str = [&](const rust::String & s) {
+            auto * value = compat::allocValue(state);
+            value->mkString(std::string_view(s.data(), s.size()));
+            return value;
+        };
+        std::vector<std::pair<std::string, Value *>> attrs{
+            {"type", str(pin.kind)}, {"url", str(pin.url)}, {"hash", str(pin.hash)}, {"rev", str(pin.rev)}};
+        if (!pin.local_repo.empty()) {
+            auto dir = callRust(graph.pos, importBuiltin,
+                [&] { return materialize_rev(storeSetting(), toRust(std::string(pin.local_repo)), toRust(std::string(pin.rev))); });
+            auto * local = compat::allocValue(state);
+            compat::mkPath(*local, std::string(dir));
+            attrs.emplace_back("local", local);
+        }
+        auto * arg = compat::allocValue(state);
+        compat::mkAttrs(state, *arg, attrs);
+        auto * value = compat::allocValue(state);
+        compat::mkApp(*value, pinsFun, arg);
+        (pin.kind == "nix+src" ? get : pins).emplace_back(std::string(pin.name), value);
+    }
+    auto attrs = [&](const std::vector<std::pair<std::string, Value *>> & pairs) {
+        auto * value = compat::allocValue(state);
+        compat::mkAttrs(state, *value, pairs);
+        return value;
+    };
+    auto * deps = attrs({{"from", attrs(from)}, {"pins", attrs(pins)}, {"get", attrs(get)}});
+    return attrs({{"deps", deps}});
+}
+
+void evalNode(EvalState & state, const Graph & graph, size_t index, Env & env, Value & v)
+{
+    auto & node = graph.plan.nodes[index];
+    std::string name(node.name);
+    try {
+        auto dirs = callRust(graph.pos, importBuiltin, [&] { return node_dirs(storeSetting(), node); });
+        std::string root(dirs.root), entry(dirs.entry);
+        auto * config = compat::allocValue(state);
+        compat::parseJSON(state, std::string_view(node.manifest_json.data(), node.manifest_json.size()), *config);
+        if (node.kind == ComposeKind::Static) {
+            v = *config;
+            return;
+        }
+        auto * externAttrs = nodeExtern(state, graph, node, env);
+        if (node.kind == ComposeKind::Native) {
+            auto * stdValue = compat::allocValue(state);
+            makeStd(state, root, *stdValue);
+            composeAtom(state, graph.pos, name, root, entry, *config, *externAttrs, *stdValue, v);
+            return;
+        }
+        // Composed by another atom: its value is the composer, called as `composer entry { config, extern }`.
+        Value & composer = *env.values[node.composer];
+        state.forceValue(composer, graph.pos);
+        auto * entryPath = compat::allocValue(state);
+        compat::mkPath(*entryPath, entry);
+        auto * partial = compat::allocValue(state);
+        compat::callFunction(state, composer, *entryPath, *partial, graph.pos);
+        auto * args = compat::allocValue(state);
+        compat::mkAttrs(state, *args, {{"config", config}, {"extern", externAttrs}});
+        compat::callFunction(state, *partial, *args, v, graph.pos);
+    } catch (nix::Error & e) {
+        compat::addTrace(e, "while loading the atom " + name);
+        throw;
+    }
+}
+
+struct ExprAtomNode : Expr
+{
+    std::shared_ptr<const Graph> graph;
+    size_t index;
+
+    ExprAtomNode(std::shared_ptr<const Graph> graph, size_t index) : graph(std::move(graph)), index(index) {}
+
+    void show(std::ostream & str) const override
+    {
+        str << "«atom " << std::string(graph->plan.nodes[index].name) << "»";
+    }
+    void bindVars(const StaticEnv &) override {}
+    void eval(EvalState & state, Env & env, Value & v) override { evalNode(state, *graph, index, env, v); }
+};
+
 void primImport(EvalState & state, const Pos & pos, Value ** args, Value & v)
 {
-    const std::string builtin = "builtins.atom.import";
     auto path = compat::pathOf(state, *args[0], pos);
-    auto plan = callRust(pos, builtin, [&] { return import_plan(toRust(path)); });
-    auto * config = compat::allocValue(state);
-    compat::parseJSON(state, std::string_view(plan.manifest_json.data(), plan.manifest_json.size()), *config);
-    if (plan.is_static) {
-        v = *config;
-        return;
+    auto graph = std::make_shared<Graph>(
+        Graph{callRust(pos, importBuiltin, [&] { return load_atom(toRust(path), storeSetting()); }), pos});
+    size_t count = graph->plan.nodes.size();
+    auto * null = compat::globalValue(state, "null");
+    Env & env = compat::allocClosedEnv(state, count + 1, null);
+    for (size_t i = 0; i < count; i++) {
+        env.values[i] = compat::allocValue(state);
+        env.values[i]->mkThunk(&env, new ExprAtomNode(graph, i));
     }
-    auto * empty = compat::allocValue(state);
-    compat::mkAttrs(state, *empty, {});
-    auto * stdValue = compat::allocValue(state);
-    std::string root(plan.root);
-    makeStd(state, root, *stdValue);
-    composeAtom(state, pos, std::string(plan.atom), root, std::string(plan.entry), *config, *empty, *stdValue, v);
+    auto source = pins_source();
+    auto * pinsFun = compat::allocValue(state);
+    compat::parseWithBuiltins(state, std::string(source.data(), source.size()))->eval(state, state.baseEnv, *pinsFun);
+    env.values[count] = pinsFun;
+    state.forceValue(*env.values[count - 1], pos);
+    v = *env.values[count - 1];
 }
 
 const char * const importDoc = R"(
@@ -207,6 +343,89 @@ const char * const importDoc = R"(
 
     ```nix
     (builtins.atom.import ./my-atom).greeting
+    ```
+
+    Dependencies come from the atom's `atom.lock` (write it with `atom lock`): every locked atom
+    is read from the atom store (`--option atom-store <dir>`, else `$ATOM_STORE`, else
+    `~/.cache/atom/store`; fill it with `atom fetch <url>`), checked against the lock (a
+    mismatch is a "possible tampering" error), composed with its own lock, and given to modules
+    as `deps.from.<set tag>.<label>`. Direct Nix dependencies are `deps.pins.<name>` and
+    `deps.get.<name>`, fetched by Nix's fetchers only when forced. No fetcher, git process or
+    network is used for atoms.
+)";
+
+// `{ repo = <path>; ... }` or `{ set = "<root>"; ... }`: the repository to query, as Rust wants it.
+struct Query
+{
+    std::string repo, set, label;
+};
+
+Query readQuery(ArgSet & args)
+{
+    Query q{args.optionalPath("repo"), args.optionalString("set", ""), args.requireString("label")};
+    if (q.repo.empty() == q.set.empty())
+        args.fail("give exactly one of `repo` and `set`");
+    return q;
+}
+
+void primResolve(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    const std::string builtin = "builtins.atom.resolve";
+    ArgSet set(state, *args[0], pos, builtin,
+        "{ repo = <path>; label = \"<label>\"; version ? \"<requirement>\"; } or { set = \"<root hex>\"; ... }",
+        {"repo", "set", "label", "version"});
+    auto q = readQuery(set);
+    auto version = set.optionalString("version", "*");
+    auto json = callRust(pos, builtin, [&] {
+        return resolve_atom(toRust(q.repo), toRust(q.set), toRust(q.label), toRust(version), storeSetting());
+    });
+    auto * parsed = compat::allocValue(state);
+    compat::parseJSON(state, std::string_view(json.data(), json.size()), *parsed);
+    std::vector<std::pair<std::string, Value *>> attrs;
+    for (auto & [name, value] : compat::attrPairs(*parsed)) {
+        std::string key(name);
+        if (key == "src") {
+            auto * path = compat::allocValue(state);
+            compat::mkPath(*path, std::string(compat::forceString(state, *value, pos)));
+            value = path;
+        }
+        attrs.emplace_back(key, value);
+    }
+    compat::mkAttrs(state, v, attrs);
+}
+
+const char * const resolveDoc = R"(
+    Find the highest published version of an atom matching a requirement, in a git repository
+    on this machine (`repo`, a path) or in the atom store (`set`, the set's root commit in hex):
+    verify it, materialise its files once (content-addressed, in the atom store's `trees/`) and
+    return `{ label, version, rev, id, src, manifest }`. `version` defaults to `"*"`.
+
+    ```nix
+    builtins.atom.resolve { repo = ./.; label = "b"; version = "^1"; }
+    # => { label = "b"; version = "1.2.0"; rev = "..."; id = "..."; src = /...; manifest = { ... }; }
+    ```
+
+    No fetcher runs: when no version matches, the error lists the published ones and says how to
+    get more (`atom fetch`).
+)";
+
+void primVersions(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    const std::string builtin = "builtins.atom.versions";
+    ArgSet set(state, *args[0], pos, builtin, "{ repo = <path>; label = \"<label>\"; } or { set = \"<root hex>\"; label = \"<label>\"; }",
+        {"repo", "set", "label"});
+    auto q = readQuery(set);
+    auto json = callRust(pos, builtin, [&] { return atom_versions(toRust(q.repo), toRust(q.set), toRust(q.label), storeSetting()); });
+    compat::parseJSON(state, std::string_view(json.data(), json.size()), v);
+}
+
+const char * const versionsDoc = R"(
+    The published versions of the atom *label*, newest first, in a git repository on this
+    machine (`repo`) or in the atom store (`set`, a root in hex).
+
+    ```nix
+    builtins.atom.versions { repo = ./.; label = "b"; }
+    # => [ "2.0.0" "1.2.0" "1.0.0" ]
     ```
 )";
 
@@ -228,9 +447,16 @@ void primAtom(EvalState & state, const Pos & pos, Value ** args, Value & v)
         {.name = "atom.compose", .args = {"dir", "{ config, extern }"}, .doc = composeDoc, .fun = primCompose});
     auto * import = compat::allocValue(state);
     compat::mkPrimOp(state, *import, {.name = "atom.import", .args = {"path"}, .doc = importDoc, .fun = primImport});
+    auto * resolve = compat::allocValue(state);
+    compat::mkPrimOp(state, *resolve,
+        {.name = "atom.resolve", .args = {"{ repo or set, label, version }"}, .doc = resolveDoc, .fun = primResolve});
+    auto * versions = compat::allocValue(state);
+    compat::mkPrimOp(state, *versions,
+        {.name = "atom.versions", .args = {"{ repo or set, label }"}, .doc = versionsDoc, .fun = primVersions});
 
     compat::mkAttrs(state, v,
-        {{"version", version}, {"id", id}, {"manifest", manifest}, {"compose", compose}, {"import", import}});
+        {{"version", version}, {"id", id}, {"manifest", manifest}, {"compose", compose}, {"import", import},
+            {"resolve", resolve}, {"versions", versions}});
 }
 
 const char * const atomDoc = R"(
@@ -242,6 +468,9 @@ const char * const atomDoc = R"(
     - `builtins.atom.manifest path`: an atom's validated `atom.toml` as an attribute set.
     - `builtins.atom.import path`: load an atom and return its public interface.
     - `builtins.atom.compose dir { config, extern }`: the bare composer.
+    - `builtins.atom.resolve { repo or set, label, version }`: the highest matching published
+      version, verified and materialised, from git refs on this machine.
+    - `builtins.atom.versions { repo or set, label }`: a label's published versions.
 )";
 
 compat::RegisterBuiltin registerAtom("__atom", atomDoc, primAtom);

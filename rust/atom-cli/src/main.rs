@@ -9,6 +9,7 @@ use atom::id::{AtomDigest, AtomId, Label, Root};
 use atom::lock::{Lockfile, LOCK_FILE};
 use atom::manifest::{Manifest, Requirement, Version, MANIFEST_FILE};
 use atom::publish::{self, Outcome};
+use atom::resolve::{locking, AtomStore};
 use atom::store::fetch;
 use atom::store::{AtomRef, InitOutcome, Store};
 use atom::uri::{Aliases, AtomUri};
@@ -56,11 +57,32 @@ enum Command {
     ///
     /// The store holds one bare repository per set root. Only local repositories (a path or a
     /// file:// URL) can be fetched by this build.
+    ///
+    /// With --git, mirrors a plain git repository instead (a direct `nix+git` dependency), so
+    /// that the evaluator reads its locked revision from the store rather than fetching it.
     Fetch {
         /// The repository to fetch from.
         url: String,
         /// The atom store [default: $ATOM_STORE, else $XDG_CACHE_HOME/atom/store, else
         /// ~/.cache/atom/store].
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Mirror a direct git dependency rather than fetch an atom set.
+        #[arg(long)]
+        git: bool,
+    },
+    /// Write atom.lock for an atom: resolve its dependencies against the atom store.
+    ///
+    /// Entries that still satisfy the manifest are kept; dependencies the manifest no longer
+    /// declares are dropped. A static atom has no lock.
+    Lock {
+        /// The atom's directory.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Fail if atom.lock is out of date, without writing it.
+        #[arg(long)]
+        check: bool,
+        /// The atom store [default: as for `fetch`].
         #[arg(long)]
         store: Option<PathBuf>,
     },
@@ -181,11 +203,26 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
             }
             out.json(json!(items));
         }
-        Command::Fetch { url, store } => {
-            let store_dir = match store {
-                Some(dir) => dir.clone(),
-                None => default_store()?,
-            };
+        Command::Fetch {
+            url,
+            store,
+            git: true,
+        } => {
+            let store_dir = store_dir(store)?;
+            let mut progress = |n: usize| out.progress(&format!("mirroring {url}: {n} objects"));
+            let (mirror, objects) =
+                fetch::fetch_git(url, &store_dir, &mut progress).map_err(err)?;
+            out.json(json!({ "repo": mirror, "objects": objects }));
+            out.line(format!(
+                "mirrored {url} into {}: {objects} objects",
+                mirror.display()
+            ));
+        }
+        Command::Lock { path, check, store } => {
+            lock(path, *check, &AtomStore::new(store_dir(store)?), out)?;
+        }
+        Command::Fetch { url, store, .. } => {
+            let store_dir = store_dir(store)?;
             let mut progress = |n: usize| out.progress(&format!("fetching {url}: {n} objects"));
             let fetched = fetch::fetch(url, &store_dir, &mut progress).map_err(err)?;
             out.json(fetched.to_json());
@@ -309,17 +346,58 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
 }
 
 /// The atom store: `$ATOM_STORE`, else `$XDG_CACHE_HOME/atom/store`, else `~/.cache/atom/store`.
-fn default_store() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("ATOM_STORE").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir));
+/// The atom store directory: `--store`, else the default location.
+fn store_dir(given: &Option<PathBuf>) -> Result<PathBuf> {
+    match given {
+        Some(dir) => Ok(dir.clone()),
+        None => Ok(AtomStore::from_env().map_err(err)?.dir().to_owned()),
     }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir).join("atom/store"));
+}
+
+/// `atom lock`: compute the lock; write it (through a temporary file, renamed into place), or with
+/// `--check` only compare it with the file.
+fn lock(path: &Path, check: bool, store: &AtomStore, out: &mut Output) -> Result {
+    let lock_path = path.join(LOCK_FILE);
+    let Some(lock) = locking::lock(path, store).map_err(err)? else {
+        out.json(json!({ "lock": null, "changed": false }));
+        out.line(format!(
+            "{} is a static atom: it has no lock",
+            path.display()
+        ));
+        return Ok(());
+    };
+    let text = lock.render();
+    let current = std::fs::read_to_string(&lock_path).ok();
+    let changed = current.as_deref() != Some(text.as_str());
+    if check {
+        if changed {
+            return Err(format!(
+                "{} is out of date{}; run `atom lock {}`",
+                lock_path.display(),
+                if current.is_none() { " (it does not exist)" } else { "" },
+                path.display()
+            ));
+        }
+        out.json(json!({ "lock": lock_path, "changed": false }));
+        out.line(format!("{} is up to date", lock_path.display()));
+        return Ok(());
     }
-    std::env::var_os("HOME")
-        .filter(|d| !d.is_empty())
-        .map(|home| PathBuf::from(home).join(".cache/atom/store"))
-        .ok_or_else(|| "cannot find the atom store: set ATOM_STORE or HOME, or pass --store".into())
+    if changed {
+        let tmp = path.join(format!(".{LOCK_FILE}.tmp-{}", std::process::id()));
+        std::fs::write(&tmp, &text)
+            .and_then(|()| std::fs::rename(&tmp, &lock_path))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                format!("cannot write {}: {e}", lock_path.display())
+            })?;
+    }
+    out.json(json!({ "lock": lock_path, "changed": changed }));
+    out.line(format!(
+        "{} {}",
+        if changed { "wrote" } else { "unchanged:" },
+        lock_path.display()
+    ));
+    Ok(())
 }
 
 /// `atom check`: parse and validate the manifest, then the lock beside it if there is one.

@@ -12,6 +12,9 @@
 //! - [`manifest`]: `atom.toml` and the set manifest `ekala.toml`;
 //! - [`lock`]: `atom.lock`, read and written byte-compatibly with the reference;
 //! - [`uri`]: atom URIs (`gh:owner/repo::label@^1`) and URL aliases;
+//! - [`store`]: atoms in git repositories; [`publish`]: putting them there;
+//! - [`resolve`]: finding atoms and their locked dependencies on this machine (the atom store);
+//! - [`compose`]: planning an atom's modules;
 //! - [`diagnostic`]: errors that point into a file.
 
 pub mod compose;
@@ -20,5 +23,6 @@ pub mod id;
 pub mod lock;
 pub mod manifest;
 pub mod publish;
+pub mod resolve;
 pub mod store;
 pub mod uri;

@@ -14,7 +14,7 @@ pub use support::{repo_root, scratch};
 pub fn plugin() -> PathBuf {
     support::artifact(
         "libatom_nix.so",
-        &["rust/atom/src", "rust/atom-nix/src", "cpp", "nix/std"],
+        &["rust/atom/src", "rust/atom-nix/src", "cpp", "nix"],
     )
 }
 

@@ -139,6 +139,14 @@ impl Mirror {
         Ok(Mirror::Url(text.to_owned()))
     }
 
+    /// The URL, unless this is `::`.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Mirror::Local => None,
+            Mirror::Url(url) => Some(url),
+        }
+    }
+
     /// Whether the URL has no scheme and is read as a file path (the reference warns: "no schema
     /// detected; interpreting as file-path").
     pub fn is_bare_path(&self) -> bool {

@@ -124,8 +124,76 @@ pub fn fetch(url: &str, store_dir: &Path, progress: &mut dyn FnMut(usize)) -> Re
     }
 
     // Copy every object reachable from the new refs that the store lacks.
+    let tips: Vec<ObjectId> = new_refs.iter().map(|(_, id)| *id).collect();
+    let objects = copy_objects(&source, &dest, tips, progress)?;
+
+    if !new_refs.is_empty() {
+        create_refs(&dest, &new_refs, &format!("fetch: {url}"))?;
+    }
+    Ok(Fetched {
+        root,
+        repo: repo_path,
+        created: new_refs.into_iter().map(|(name, _)| name).collect(),
+        unchanged,
+        objects,
+    })
+}
+
+/// The directory of the store's mirror of the git repository at `url` (a direct `nix+git`
+/// dependency): `<store>/git/<BLAKE3 of the URL, 32 hex digits>.git`.
+pub fn git_mirror_path(store_dir: &Path, url: &str) -> PathBuf {
+    let digest = blake3::hash(url.as_bytes()).to_hex();
+    store_dir.join("git").join(format!("{}.git", &digest[..32]))
+}
+
+/// Mirrors the git repository at `url` (a direct Nix dependency, not an atom set) into the store:
+/// every object reachable from its refs is copied into [`git_mirror_path`], so that the evaluator
+/// can read a locked `nix+git` revision without fetching. Returns the mirror and the objects
+/// copied.
+pub fn fetch_git(
+    url: &str,
+    store_dir: &Path,
+    progress: &mut dyn FnMut(usize),
+) -> Result<(PathBuf, usize)> {
+    let path = local_path(url)
+        .filter(|p| p.exists())
+        .ok_or_else(|| StoreError::Fetch(format!(
+            "cannot mirror {url}: only repositories on this machine (a path or a file:// URL) can be fetched; this build has no network transport"
+        )))?;
+    let source = Store::open(&path)?;
+    let mirror = git_mirror_path(store_dir, url);
+    let dest = if mirror.exists() {
+        Store::open(&mirror)?
+    } else {
+        let parent = mirror.parent().expect("the mirror is inside the store");
+        std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
+            path: parent.to_owned(),
+            source,
+        })?;
+        Store::init_bare(&mirror)?
+    };
+    let mut tips = Vec::new();
+    let platform = source.repo.references().map_err(StoreError::refs)?;
+    for reference in platform.all().map_err(StoreError::refs)? {
+        let mut reference = reference.map_err(StoreError::refs)?;
+        if let Ok(id) = reference.peel_to_id() {
+            tips.push(id.detach());
+        }
+    }
+    let objects = copy_objects(&source, &dest, tips, progress)?;
+    Ok((mirror, objects))
+}
+
+/// Copies every object reachable from `tips` that `dest` lacks from `source`, checking that each
+/// object's content matches its id; returns how many were copied.
+fn copy_objects(
+    source: &Store,
+    dest: &Store,
+    tips: Vec<ObjectId>,
+    progress: &mut dyn FnMut(usize),
+) -> Result<usize> {
     let mut objects = 0;
-    let mut stack: Vec<ObjectId> = new_refs.iter().map(|(_, id)| *id).collect();
+    let mut stack = tips;
     let mut seen = gix::hashtable::HashSet::default();
     while let Some(id) = stack.pop() {
         if !seen.insert(id) || dest.repo.has_object(id) {
@@ -174,15 +242,5 @@ pub fn fetch(url: &str, store_dir: &Path, progress: &mut dyn FnMut(usize)) -> Re
         }
     }
     progress(objects);
-
-    if !new_refs.is_empty() {
-        create_refs(&dest, &new_refs, &format!("fetch: {url}"))?;
-    }
-    Ok(Fetched {
-        root,
-        repo: repo_path,
-        created: new_refs.into_iter().map(|(name, _)| name).collect(),
-        unchanged,
-        objects,
-    })
+    Ok(objects)
 }

@@ -59,6 +59,7 @@ impl Store {
             .repo
             .find_tree(tree)
             .map_err(|e| StoreError::object(tree, e))?;
+        super::check_content(tree, gix::object::Kind::Tree, &object.data)?;
         let decoded = object.decode().map_err(|e| StoreError::object(tree, e))?;
         for entry in &decoded.entries {
             let name = std::str::from_utf8(entry.filename)
@@ -86,6 +87,7 @@ impl Store {
                         .repo
                         .find_blob(id)
                         .map_err(|e| StoreError::object(id, e))?;
+                    super::check_content(id, gix::object::Kind::Blob, &blob.data)?;
                     let mut file = fs::File::create(&path).map_err(io)?;
                     file.write_all(&blob.data).map_err(io)?;
                     let mode = if entry.mode.kind() == EntryKind::BlobExecutable {
@@ -101,6 +103,7 @@ impl Store {
                         .repo
                         .find_blob(id)
                         .map_err(|e| StoreError::object(id, e))?;
+                    super::check_content(id, gix::object::Kind::Blob, &blob.data)?;
                     let target = std::str::from_utf8(&blob.data)
                         .map_err(|_| StoreError::object(id, "symlink target is not UTF-8"))?;
                     symlink(target, &path).map_err(io)?;

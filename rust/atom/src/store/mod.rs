@@ -50,6 +50,20 @@ pub(crate) fn root_of_id(id: &gix::oid) -> Result<Root> {
     Ok(Root::from_bytes(bytes))
 }
 
+/// Checks that an object's content hashes to its id, so that an object altered in place (a disk
+/// fault, or someone rewriting a loose object file) is refused rather than trusted.
+pub(crate) fn check_content(id: ObjectId, kind: gix::object::Kind, data: &[u8]) -> Result<()> {
+    let actual = gix::objs::compute_hash(id.kind(), kind, data).map_err(|e| StoreError::object(id, e))?;
+    if actual == id {
+        Ok(())
+    } else {
+        Err(StoreError::object(
+            id,
+            format!("its content hashes to {actual}: the object was altered (possible tampering)"),
+        ))
+    }
+}
+
 /// Converts a [`Root`] to an object id.
 pub(crate) fn id_of_root(root: &Root) -> ObjectId {
     ObjectId::from_bytes_or_panic(root.as_bytes())

@@ -104,6 +104,7 @@ impl Store {
             .repo
             .find_object(atom.commit)
             .map_err(|e| StoreError::object(atom.commit, e))?;
+        super::check_content(atom.commit, object.kind, &object.data)?;
         if object.kind != gix::object::Kind::Commit {
             return Err(fail(VerifyError::NotACommit(object.kind.to_string())));
         }

@@ -1,0 +1,45 @@
+# Direct Nix dependencies of an atom (SPEC 4 and 6.2), as the atom plugin hands them to modules:
+# `deps.pins.<name>` (`{ src, import }`) and `deps.get.<name>` (`{ src }`).
+#
+# Each is a lazy application of this function: nothing is fetched until a module forces it, and
+# then Nix's own fetchers run with the locked rev or hash. A `nix+git` dependency whose rev is
+# already on this machine (the atom store's mirror, or a local repository) arrives as `local`,
+# its files materialised from git: no fetcher runs for it.
+pin:
+let
+  withImport = src: {
+    inherit src;
+    import = path: import (src + "/${path}");
+  };
+in
+if pin.type == "nix+git" then
+  withImport (
+    if pin ? local then
+      pin.local
+    else
+      builtins.fetchGit {
+        url = pin.url;
+        rev = pin.rev;
+      }
+  )
+else if pin.type == "nix+tar" then
+  withImport (
+    builtins.fetchTarball {
+      url = pin.url;
+      sha256 = pin.hash;
+    }
+  )
+else if pin.type == "nix" then
+  withImport (
+    builtins.fetchurl {
+      url = pin.url;
+      sha256 = pin.hash;
+    }
+  )
+else
+  {
+    src = import <nix/fetchurl.nix> {
+      url = pin.url;
+      hash = pin.hash;
+    };
+  }

@@ -1,0 +1,452 @@
+//! An atom and every atom its `atom.lock` pins, transitively: the dependency graph
+//! `builtins.atom.import` loads.
+//!
+//! Locked atoms come from the [`AtomStore`] by set root, label, version and rev, and are checked
+//! against the lock before use: the ref, if present, still points at the locked rev; the rev is
+//! in the store; the commit has the format of SPEC 2.2 and its manifest agrees with the lock;
+//! `AtomId(set, label)` equals the locked id. Each atom appears once in the graph however many
+//! atoms depend on it; a cycle is an error naming it. Nothing is written: trees are materialised
+//! later, by whoever forces the atom ([`AtomStore::materialize`]).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use gix::ObjectId;
+
+use super::{fetch_command, AtomStore, ResolveError};
+use crate::id::{Label, Root, Tag};
+use crate::lock::{AtomDep, LockedCompose, LockedDep, Lockfile, LOCK_FILE};
+use crate::manifest::{Compose, ComposeAs, Manifest, Version, MANIFEST_FILE};
+use crate::store::{atom_ref, ref_target, AtomRef, RefLayout, Store, StoreError};
+
+/// The composer whose semantics the native composer implements (SPEC 6.3): an atom composed
+/// "with" it is composed natively, without loading the composer atom itself.
+pub const NATIVE_COMPOSER: &str = "atom-nix";
+
+/// The atoms to load, dependencies before their dependents; the last node is the atom asked for.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    /// The atoms.
+    pub nodes: Vec<Node>,
+}
+
+/// One atom of a [`Graph`].
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// `label-version`.
+    pub name: String,
+    /// Where its files are.
+    pub source: Source,
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// How it is composed.
+    pub compose: NodeCompose,
+    /// Its atom dependencies, as modules see them: `deps.from.<tag>.<label>`.
+    pub deps: Vec<Edge>,
+    /// Its direct Nix dependencies, as locked.
+    pub pins: Vec<LockedDep>,
+}
+
+/// Where an atom's files are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A directory (the atom asked for).
+    Dir(PathBuf),
+    /// A verified tree in a store repository, to be materialised when used.
+    Tree {
+        /// The set's repository.
+        repo: PathBuf,
+        /// The atom's tree.
+        tree: ObjectId,
+    },
+}
+
+/// How an atom is composed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeCompose {
+    /// By the native composer, from `entry` (a path inside the atom).
+    Native {
+        /// Where composition starts.
+        entry: String,
+    },
+    /// Not evaluated: the atom's value is its manifest.
+    Static,
+    /// By another atom (`[compose] use = "atom"`): the node's value is called as the composer.
+    Composer {
+        /// The composer atom, in the graph.
+        node: usize,
+        /// Where composition starts.
+        entry: String,
+    },
+}
+
+/// A dependency edge: `deps.from.<tag>.<label>` is the node `node`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edge {
+    /// The dependent's tag for the dependency's set.
+    pub tag: Tag,
+    /// The dependency's label.
+    pub label: Label,
+    /// The dependency, in the graph.
+    pub node: usize,
+}
+
+type Key = (Root, Label, Version);
+
+struct Loader<'a> {
+    store: &'a AtomStore,
+    repos: HashMap<Root, Store>,
+    nodes: Vec<Node>,
+    loaded: HashMap<Key, usize>,
+    /// The atoms being loaded, outermost first: a key met again here is a cycle.
+    path: Vec<(Key, String)>,
+}
+
+/// Loads the atom in `dir` and, through its `atom.lock`, every atom it depends on.
+pub fn load(dir: &Path, store: &AtomStore) -> Result<Graph, ResolveError> {
+    let manifest = Manifest::read_atom(dir)?;
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = if lock_path.exists() {
+        Some(Lockfile::read(&lock_path)?)
+    } else {
+        None
+    };
+    check_lock(&manifest, lock.as_ref(), &lock_path, dir)?;
+    let mut loader = Loader {
+        store,
+        repos: HashMap::new(),
+        nodes: Vec::new(),
+        loaded: HashMap::new(),
+        path: Vec::new(),
+    };
+    let name = atom_name(&manifest);
+    loader.node(name, Source::Dir(dir.to_owned()), manifest, lock)?;
+    Ok(Graph {
+        nodes: loader.nodes,
+    })
+}
+
+/// `label-version`.
+pub fn atom_name(manifest: &Manifest) -> String {
+    format!("{}-{}", manifest.package.label, manifest.package.version)
+}
+
+/// Checks that `lock` locks every dependency `manifest` declares, at a version it accepts.
+pub fn check_lock(
+    manifest: &Manifest,
+    lock: Option<&Lockfile>,
+    lock_path: &Path,
+    dir: &Path,
+) -> Result<(), ResolveError> {
+    let out_of_date = |detail: String| ResolveError::OutOfDate {
+        path: lock_path.to_owned(),
+        dir: dir.to_owned(),
+        detail,
+    };
+    let Some(deps) = manifest.dependencies().filter(|d| !d.is_empty()) else {
+        return Ok(());
+    };
+    let Some(lock) = lock else {
+        return Err(out_of_date(
+            "the atom declares dependencies but has no atom.lock".to_owned(),
+        ));
+    };
+    for (tag, atoms) in &deps.from {
+        let tag = tag.as_ref();
+        let Some(root) = lock
+            .sets
+            .iter()
+            .find(|(_, set)| &set.tag == tag)
+            .map(|(root, _)| root)
+        else {
+            return Err(out_of_date(format!("it has no [sets] entry tagged {tag}")));
+        };
+        for (label, requirement) in atoms {
+            let locked = lock.deps.iter().find_map(|dep| match dep {
+                LockedDep::Atom(atom) if &atom.set == root && &atom.label == label => Some(atom),
+                _ => None,
+            });
+            match locked {
+                None => return Err(out_of_date(format!("it does not lock {tag}.{label}"))),
+                Some(atom) if !requirement.matches(&atom.version) => {
+                    return Err(out_of_date(format!(
+                        "it locks {label} {}, which the manifest's requirement {requirement} no longer accepts",
+                        atom.version
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    for name in deps.direct.nix.keys() {
+        if !lock.deps.iter().any(|dep| direct_name(dep) == Some(name)) {
+            return Err(out_of_date(format!(
+                "it does not lock the direct dependency {name}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The name of a direct dependency.
+pub fn direct_name(dep: &LockedDep) -> Option<&Label> {
+    match dep {
+        LockedDep::Atom(_) => None,
+        LockedDep::Nix(d) | LockedDep::NixTar(d) | LockedDep::NixSrc(d) => Some(&d.name),
+        LockedDep::NixGit(d) => Some(&d.name),
+    }
+}
+
+impl Loader<'_> {
+    /// Adds the atom `name` with its dependencies; returns its index.
+    fn node(
+        &mut self,
+        name: String,
+        source: Source,
+        manifest: Manifest,
+        lock: Option<Lockfile>,
+    ) -> Result<usize, ResolveError> {
+        let compose = match (&lock, &manifest.compose) {
+            (Some(lock), _) => match &lock.compose {
+                LockedCompose::Nix { entry } => NodeCompose::Native {
+                    entry: entry.clone(),
+                },
+                LockedCompose::Static => NodeCompose::Static,
+                LockedCompose::Atom { atom, entry } if atom.label.as_str() == NATIVE_COMPOSER => {
+                    NodeCompose::Native {
+                        entry: entry.clone(),
+                    }
+                }
+                LockedCompose::Atom { atom, entry } => NodeCompose::Composer {
+                    node: self.atom(atom, lock, &name)?,
+                    entry: entry.clone(),
+                },
+            },
+            (None, Compose::As(ComposeAs::Nix(entry))) => NodeCompose::Native {
+                entry: entry.clone(),
+            },
+            (None, Compose::As(ComposeAs::Static(_))) => NodeCompose::Static,
+            (None, Compose::With(with)) if with.label.as_str() == NATIVE_COMPOSER => {
+                NodeCompose::Native {
+                    entry: with.composer.entry.clone(),
+                }
+            }
+            (None, Compose::With(with)) => {
+                return Err(ResolveError::Unsupported(format!(
+                    "{name} is composed with the atom {}, but has no atom.lock pinning it; run `atom lock`",
+                    with.label
+                )))
+            }
+        };
+        if let NodeCompose::Native { entry } | NodeCompose::Composer { entry, .. } = &compose {
+            check_entry(&name, entry)?;
+        }
+        let mut deps = Vec::new();
+        let mut pins = Vec::new();
+        for dep in lock.iter().flat_map(|l| &l.deps) {
+            match dep {
+                LockedDep::Atom(atom) => {
+                    let lock = lock.as_ref().expect("deps come from a lock");
+                    let tag = lock
+                        .sets
+                        .get(&atom.set)
+                        .map(|set| set.tag.clone())
+                        .ok_or_else(|| ResolveError::Invalid {
+                            atom: name.clone(),
+                            detail: format!(
+                                "its atom.lock pins {} from the set {}, which its [sets] does not list",
+                                atom.label, atom.set
+                            ),
+                        })?;
+                    let node = self.atom(atom, lock, &name)?;
+                    deps.push(Edge {
+                        tag,
+                        label: atom.label.clone(),
+                        node,
+                    });
+                }
+                other => pins.push(other.clone()),
+            }
+        }
+        self.nodes.push(Node {
+            name,
+            source,
+            manifest,
+            compose,
+            deps,
+            pins,
+        });
+        Ok(self.nodes.len() - 1)
+    }
+
+    /// Adds the locked atom `dep` (pinned by the atom `by`, whose lock is `lock`); returns its
+    /// index.
+    fn atom(&mut self, dep: &AtomDep, lock: &Lockfile, by: &str) -> Result<usize, ResolveError> {
+        let key = (dep.set, dep.label.clone(), dep.version.clone());
+        if let Some(&index) = self.loaded.get(&key) {
+            return Ok(index);
+        }
+        let name = format!("{}-{}", dep.label, dep.version);
+        if let Some(start) = self.path.iter().position(|(k, _)| k == &key) {
+            let mut chain: Vec<&str> = self.path[start..].iter().map(|(_, n)| n.as_str()).collect();
+            chain.push(&name);
+            return Err(ResolveError::Cycle(chain.join(" -> ")));
+        }
+        let mirror = dep.mirror.clone().or_else(|| {
+            lock.sets
+                .get(&dep.set)
+                .and_then(|set| set.mirrors.iter().find_map(|m| m.url().map(str::to_owned)))
+        });
+        let fetch = fetch_command(mirror.as_deref());
+        let Some(rev) = &dep.rev else {
+            return Err(ResolveError::Unsupported(format!(
+                "{name} (pinned by {by}) is a local-only dependency (no rev in atom.lock); publish it and run `atom lock`"
+            )));
+        };
+        let rev = ObjectId::from_hex(rev.as_str().as_bytes()).map_err(|e| ResolveError::Invalid {
+            atom: by.to_owned(),
+            detail: format!("its atom.lock pins {name} at an invalid rev: {e}"),
+        })?;
+        if !self.repos.contains_key(&dep.set) {
+            let repo = self.store.require_set(&dep.set, mirror.as_deref())?;
+            self.repos.insert(dep.set, repo);
+        }
+        let repo = &self.repos[&dep.set];
+        let tampered = |detail: String| ResolveError::Tampered {
+            atom: name.clone(),
+            by: by.to_owned(),
+            detail,
+        };
+        let ref_name = atom_ref(&dep.label, &dep.version);
+        if let Some(target) = ref_target(repo, &ref_name)? {
+            if target != rev {
+                return Err(tampered(format!(
+                    "{ref_name} points at {target}, but the lock pins {rev}"
+                )));
+            }
+        }
+        if !repo.repo().has_object(rev) {
+            return Err(ResolveError::MissingAtom {
+                atom: name,
+                by: by.to_owned(),
+                detail: format!("its commit {rev} is not in {}", repo_path(repo).display()),
+                fetch,
+            });
+        }
+        let atom = AtomRef {
+            label: dep.label.clone(),
+            version: dep.version.clone(),
+            commit: rev,
+            layout: RefLayout::Current,
+        };
+        let verified = repo.verify(&atom, Some(&dep.id)).map_err(|e| match e {
+            StoreError::Verify { problem, .. } => tampered(problem.to_string()),
+            other => ResolveError::Invalid {
+                atom: format!("{name} (pinned by {by})"),
+                detail: other.to_string(),
+            },
+        })?;
+        let text = |file: &str| read_blob(repo, verified.tree, file, &name);
+        let manifest_text = text(MANIFEST_FILE)?.ok_or_else(|| ResolveError::Invalid {
+            atom: name.clone(),
+            detail: "its tree has no atom.toml".to_owned(),
+        })?;
+        let manifest = Manifest::parse(&manifest_text, &format!("{name}/{MANIFEST_FILE}"))
+            .map_err(|e| ResolveError::Invalid {
+                atom: name.clone(),
+                detail: e.to_string(),
+            })?;
+        let lock = match text(LOCK_FILE)? {
+            Some(text) => Some(
+                Lockfile::parse(&text, &format!("{name}/{LOCK_FILE}")).map_err(|e| {
+                    ResolveError::Invalid {
+                        atom: name.clone(),
+                        detail: e.to_string(),
+                    }
+                })?,
+            ),
+            None => None,
+        };
+        let published = Path::new(&name);
+        check_lock(
+            &manifest,
+            lock.as_ref(),
+            &published.join(LOCK_FILE),
+            published,
+        )?;
+        let source = Source::Tree {
+            repo: repo_path(repo),
+            tree: verified.tree,
+        };
+        self.path.push((key.clone(), name.clone()));
+        let index = self.node(name, source, manifest, lock);
+        self.path.pop();
+        let index = index?;
+        self.loaded.insert(key, index);
+        Ok(index)
+    }
+}
+
+/// An entry must name a directory inside the atom.
+fn check_entry(atom: &str, entry: &str) -> Result<(), ResolveError> {
+    let path = Path::new(entry);
+    let inside = !path.is_absolute()
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
+    if inside {
+        Ok(())
+    } else {
+        Err(ResolveError::Invalid {
+            atom: atom.to_owned(),
+            detail: format!("its entry {entry:?} leaves the atom"),
+        })
+    }
+}
+
+fn repo_path(store: &Store) -> PathBuf {
+    store.repo().git_dir().to_owned()
+}
+
+/// The text of the file `name` at the top of `tree`, if there is one.
+fn read_blob(
+    store: &Store,
+    tree: ObjectId,
+    name: &str,
+    atom: &str,
+) -> Result<Option<String>, ResolveError> {
+    let tree_object = store
+        .repo()
+        .find_tree(tree)
+        .map_err(|e| StoreError::object(tree, e))?;
+    let Some(entry) = tree_object
+        .find_entry(name)
+        .filter(|e| e.mode().is_blob())
+    else {
+        return Ok(None);
+    };
+    let id = entry.object_id();
+    let blob = store
+        .repo()
+        .find_blob(id)
+        .map_err(|e| StoreError::object(id, e))?;
+    String::from_utf8(blob.data.clone())
+        .map(Some)
+        .map_err(|_| ResolveError::Invalid {
+            atom: atom.to_owned(),
+            detail: format!("its {name} is not UTF-8"),
+        })
+}
+
+impl AtomStore {
+    /// The directory holding the files of `source`: the directory itself, or the tree
+    /// materialised (once) under [`AtomStore::trees`].
+    pub fn materialize(&self, source: &Source) -> Result<PathBuf, ResolveError> {
+        match source {
+            Source::Dir(dir) => Ok(dir.clone()),
+            Source::Tree { repo, tree } => {
+                Ok(Store::open(repo)?.materialize(*tree, &self.trees())?)
+            }
+        }
+    }
+}

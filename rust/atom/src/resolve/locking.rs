@@ -1,0 +1,260 @@
+//! Writing `atom.lock` (SPEC 4) from a manifest, against repositories on this machine: `atom lock`.
+//!
+//! Each set's root comes from the local repository (`::`), from a mirror that is a local
+//! repository, or from the existing lock. Atom dependencies are resolved in the atom store (or, for
+//! a `::` set not fetched into the store, in the local repository) and verified. The sync rules of
+//! SPEC 4 apply: entries for dependencies the manifest no longer declares are dropped, and an
+//! existing entry is kept while it still satisfies its requirement.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use super::graph::direct_name;
+use super::{AtomStore, ResolveError};
+use crate::id::{Label, Root, Tag};
+use crate::lock::{
+    AtomDep, GitDep, GitRev, LockedCompose, LockedDep, LockedSet, Lockfile, LOCK_FILE,
+    LOCK_VERSION,
+};
+use crate::manifest::{
+    Compose, ComposeAs, GitRef, Manifest, Mirror, Mirrors, NixDep, NixSource, Requirement,
+};
+use crate::store::{fetch, Store};
+
+/// Computes the lock of the atom in `dir`: `None` for a static atom, which has no lock.
+pub fn lock(dir: &Path, store: &AtomStore) -> Result<Option<Lockfile>, ResolveError> {
+    let manifest = Manifest::read_atom(dir)?;
+    if matches!(manifest.compose, Compose::As(ComposeAs::Static(_))) {
+        return Ok(None);
+    }
+    let lock_path = dir.join(LOCK_FILE);
+    let existing = if lock_path.exists() {
+        Some(Lockfile::read(&lock_path)?)
+    } else {
+        None
+    };
+    let mut locker = Locker {
+        dir,
+        store,
+        manifest: &manifest,
+        existing: existing.as_ref(),
+        local: None,
+        sets: BTreeMap::new(),
+    };
+
+    let compose = match &manifest.compose {
+        Compose::As(ComposeAs::Nix(entry)) => LockedCompose::Nix {
+            entry: entry.clone(),
+        },
+        Compose::As(ComposeAs::Static(_)) => LockedCompose::Static,
+        Compose::With(with) => {
+            let requirement = with
+                .composer
+                .version
+                .clone()
+                .unwrap_or_else(|| Requirement::parse("*").expect("* is a requirement"));
+            let kept = existing.as_ref().and_then(|l| match &l.compose {
+                LockedCompose::Atom { atom, .. } => Some(atom),
+                _ => None,
+            });
+            let atom = locker.atom(with.composer.from.as_ref(), &with.label, &requirement, kept)?;
+            LockedCompose::Atom {
+                atom,
+                entry: with.composer.entry.clone(),
+            }
+        }
+    };
+
+    let mut deps = Vec::new();
+    if let Some(declared) = manifest.dependencies() {
+        for (tag, atoms) in &declared.from {
+            for (label, requirement) in atoms {
+                let kept = existing.as_ref().and_then(|l| {
+                    l.deps.iter().find_map(|d| match d {
+                        LockedDep::Atom(a) if &a.label == label => Some(a),
+                        _ => None,
+                    })
+                });
+                deps.push(LockedDep::Atom(locker.atom(
+                    tag.as_ref(),
+                    label,
+                    requirement,
+                    kept,
+                )?));
+            }
+        }
+        for (name, dep) in &declared.direct.nix {
+            deps.push(locker.direct(name, dep)?);
+        }
+    }
+
+    let sets = locker.sets;
+    Ok(Some(Lockfile {
+        version: LOCK_VERSION,
+        sets,
+        locker: existing.as_ref().and_then(|l| l.locker.clone()),
+        compose,
+        deps,
+    }))
+}
+
+struct Locker<'a> {
+    dir: &'a Path,
+    store: &'a AtomStore,
+    manifest: &'a Manifest,
+    existing: Option<&'a Lockfile>,
+    /// The work tree of the repository the atom is in, once found.
+    local: Option<PathBuf>,
+    sets: BTreeMap<Root, LockedSet>,
+}
+
+impl Locker<'_> {
+    /// Locks `label` of the set tagged `tag` at the highest version matching `requirement`,
+    /// keeping `kept` (an entry of the existing lock) while it still satisfies it.
+    fn atom(
+        &mut self,
+        tag: &Tag,
+        label: &Label,
+        requirement: &Requirement,
+        kept: Option<&AtomDep>,
+    ) -> Result<AtomDep, ResolveError> {
+        let mirrors = self.manifest.package.sets.get(tag).ok_or_else(|| {
+            ResolveError::Unsupported(format!(
+                "the set {tag} is not declared in [package.sets]"
+            ))
+        })?;
+        let root = self.root(tag, mirrors)?;
+        self.sets.insert(
+            root,
+            LockedSet {
+                tag: tag.clone(),
+                mirrors: mirrors.iter().cloned().collect::<BTreeSet<Mirror>>(),
+            },
+        );
+        if let Some(kept) = kept {
+            if kept.set == root && kept.rev.is_some() && requirement.matches(&kept.version) {
+                return Ok(kept.clone());
+            }
+        }
+        let mirror = mirrors.iter().find_map(|m| m.url().map(str::to_owned));
+        let store = match self.store.open_set(&root)? {
+            Some(store) => store,
+            None if mirrors.iter().any(|m| m == &Mirror::Local) => self.local_repo()?,
+            None => self.store.require_set(&root, mirror.as_deref())?,
+        };
+        let atom = store.resolve(label, requirement)?;
+        let verified = store.verify(&atom, None)?;
+        Ok(AtomDep {
+            label: label.clone(),
+            version: atom.version.clone(),
+            set: root,
+            rev: Some(GitRev::parse(&atom.commit.to_string()).map_err(ResolveError::Unsupported)?),
+            mirror,
+            id: verified.id,
+        })
+    }
+
+    /// The root of the set tagged `tag`.
+    fn root(&mut self, tag: &Tag, mirrors: &Mirrors) -> Result<Root, ResolveError> {
+        if let Some((root, _)) = self.sets.iter().find(|(_, set)| &set.tag == tag) {
+            return Ok(*root);
+        }
+        if mirrors.iter().any(|m| m == &Mirror::Local) {
+            return Ok(self.local_repo()?.genesis()?);
+        }
+        for url in mirrors.iter().filter_map(Mirror::url) {
+            if let Some(path) = fetch::local_path(url).filter(|p| p.exists()) {
+                let repo = Store::open(&path)?;
+                if let Some(root) = repo.init_ref()? {
+                    return Ok(root);
+                }
+            }
+        }
+        if let Some(existing) = self.existing {
+            if let Some((root, _)) = existing.sets.iter().find(|(_, set)| &set.tag == tag) {
+                return Ok(*root);
+            }
+        }
+        Err(ResolveError::Unsupported(format!(
+            "cannot tell the root of the set {tag}: none of its mirrors is `::` or a repository on this machine, and no atom.lock records it (lock it once where a mirror is reachable)"
+        )))
+    }
+
+    /// The repository the atom is in.
+    fn local_repo(&mut self) -> Result<Store, ResolveError> {
+        if self.local.is_none() {
+            let dir = std::fs::canonicalize(self.dir).map_err(|source| {
+                ResolveError::File(crate::diagnostic::FileError::Read {
+                    path: self.dir.to_owned(),
+                    source,
+                })
+            })?;
+            let top = dir
+                .ancestors()
+                .find(|d| d.join(".git").exists())
+                .map(Path::to_path_buf)
+                .ok_or_else(|| {
+                    ResolveError::Unsupported(format!(
+                        "`::` has no meaning as a mirror: {} is not inside a git repository",
+                        dir.display()
+                    ))
+                })?;
+            self.local = Some(top);
+        }
+        Ok(Store::open(self.local.as_ref().expect("found above"))?)
+    }
+
+    /// Locks a direct Nix dependency: the existing entry while its URL is unchanged, otherwise a
+    /// git repository on this machine at its `ref` (or `HEAD`).
+    fn direct(&mut self, name: &Label, dep: &NixDep) -> Result<LockedDep, ResolveError> {
+        let url = match &dep.source {
+            NixSource::Url(url) | NixSource::Tar(url) => url,
+            NixSource::Git { url, .. } | NixSource::Build { url, .. } => url,
+        };
+        let kept = self.existing.and_then(|l| {
+            l.deps
+                .iter()
+                .find(|d| direct_name(d) == Some(name) && locked_url(d) == Some(url.as_str()))
+        });
+        if let Some(kept) = kept {
+            return Ok(kept.clone());
+        }
+        let offline = |why: &str| {
+            ResolveError::Unsupported(format!(
+                "cannot lock the direct dependency {name} ({url}): {why}"
+            ))
+        };
+        let NixSource::Git { url, at } = &dep.source else {
+            return Err(offline(
+                "locking it means downloading it to hash its content, and this implementation resolves only what is on this machine; lock it once with eka, then `atom lock` keeps the entry",
+            ));
+        };
+        let path = fetch::local_path(url)
+            .filter(|p| p.exists())
+            .ok_or_else(|| offline("only git repositories on this machine can be resolved"))?;
+        let repo = Store::open(&path)?;
+        let rev = match at {
+            GitRef::Head => repo.commit_id("HEAD")?,
+            GitRef::Ref(reference) => repo.commit_id(reference)?,
+            GitRef::Version(_) => {
+                return Err(offline(
+                    "resolving a version requirement against tags is not implemented",
+                ))
+            }
+        };
+        Ok(LockedDep::NixGit(GitDep {
+            name: name.clone(),
+            url: url.clone(),
+            version: None,
+            rev: GitRev::parse(&rev.to_string()).map_err(ResolveError::Unsupported)?,
+        }))
+    }
+}
+
+fn locked_url(dep: &LockedDep) -> Option<&str> {
+    match dep {
+        LockedDep::Atom(_) => None,
+        LockedDep::Nix(d) | LockedDep::NixTar(d) | LockedDep::NixSrc(d) => Some(&d.url),
+        LockedDep::NixGit(d) => Some(&d.url),
+    }
+}

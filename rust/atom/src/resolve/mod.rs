@@ -1,0 +1,217 @@
+//! Resolving atoms from git repositories already on this machine, without a fetcher (DESIGN.md,
+//! "Resolving versions without a fetcher").
+//!
+//! - [`AtomStore`]: the directory of bare repositories keyed by set root that `atom fetch` fills,
+//!   plus the content-addressed directories atoms are materialised into.
+//! - [`resolve`]: the highest published version of a label matching a requirement, verified and
+//!   materialised (`builtins.atom.resolve`).
+//! - [`graph`]: an atom and everything its `atom.lock` pins, transitively, verified against the
+//!   lock (what `builtins.atom.import` loads).
+//! - [`locking`]: computing an `atom.lock` from a manifest against the store (`atom lock`).
+
+pub mod graph;
+pub mod locking;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use gix::ObjectId;
+
+use crate::diagnostic::FileError;
+use crate::id::{AtomDigest, Label, Root};
+use crate::manifest::{Manifest, Requirement};
+use crate::store::{fetch, AtomRef, Store, StoreError};
+
+/// The atom store: `<dir>/<root>.git` holds the atoms of the set with that root (filled by
+/// `atom fetch`), `<dir>/trees/<tree id>` the files of a materialised atom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AtomStore {
+    dir: PathBuf,
+}
+
+impl AtomStore {
+    /// The store in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> AtomStore {
+        AtomStore { dir: dir.into() }
+    }
+
+    /// The default store, from the values of `ATOM_STORE`, `XDG_CACHE_HOME` and `HOME` (in that
+    /// order of preference; empty values count as unset): `$ATOM_STORE`, else
+    /// `$XDG_CACHE_HOME/atom/store`, else `$HOME/.cache/atom/store`.
+    pub fn locate(
+        atom_store: Option<&OsStr>,
+        xdg_cache_home: Option<&OsStr>,
+        home: Option<&OsStr>,
+    ) -> Option<AtomStore> {
+        let set = |v: Option<&OsStr>| v.filter(|v| !v.is_empty()).map(PathBuf::from);
+        set(atom_store)
+            .or_else(|| set(xdg_cache_home).map(|d| d.join("atom/store")))
+            .or_else(|| set(home).map(|d| d.join(".cache/atom/store")))
+            .map(AtomStore::new)
+    }
+
+    /// [`AtomStore::locate`] with this process's environment.
+    pub fn from_env() -> Result<AtomStore, ResolveError> {
+        let var = std::env::var_os;
+        AtomStore::locate(
+            var("ATOM_STORE").as_deref(),
+            var("XDG_CACHE_HOME").as_deref(),
+            var("HOME").as_deref(),
+        )
+        .ok_or(ResolveError::NoStore)
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where materialised atom trees go.
+    pub fn trees(&self) -> PathBuf {
+        self.dir.join("trees")
+    }
+
+    /// The repository of the set with this root, if it has been fetched.
+    pub fn open_set(&self, root: &Root) -> Result<Option<Store>, ResolveError> {
+        let path = fetch::set_repo_path(&self.dir, root);
+        if !path.exists() {
+            return Ok(None);
+        }
+        Ok(Some(Store::open(&path)?))
+    }
+
+    /// The repository of the set with this root; a missing one is an error that says how to get it
+    /// (`mirror`: a URL the set can be fetched from, when one is known).
+    pub fn require_set(&self, root: &Root, mirror: Option<&str>) -> Result<Store, ResolveError> {
+        self.open_set(root)?.ok_or_else(|| ResolveError::MissingSet {
+            root: *root,
+            path: fetch::set_repo_path(&self.dir, root),
+            fetch: fetch_command(mirror),
+        })
+    }
+}
+
+/// `atom fetch <mirror>`, or a placeholder naming what to fetch when no mirror is known.
+pub fn fetch_command(mirror: Option<&str>) -> String {
+    match mirror {
+        Some(url) => format!("atom fetch {url}"),
+        None => "atom fetch <a repository that publishes it>".to_owned(),
+    }
+}
+
+/// Why resolving or loading atoms failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// No store location could be worked out.
+    #[error("cannot find the atom store: set ATOM_STORE (or HOME)")]
+    NoStore,
+    /// A set's repository is not in the store.
+    #[error("the atom store has no repository for the set {root} ({} does not exist); get it with `{fetch}`", path.display())]
+    MissingSet {
+        /// The set's root.
+        root: Root,
+        /// Where its repository would be.
+        path: PathBuf,
+        /// The command that would fetch it.
+        fetch: String,
+    },
+    /// A locked atom is not in its set's repository.
+    #[error("{atom} (pinned by {by}) is not in the atom store: {detail}; update the store with `{fetch}`")]
+    MissingAtom {
+        /// `label-version`.
+        atom: String,
+        /// Who pins it.
+        by: String,
+        /// What is missing.
+        detail: String,
+        /// The command that would fetch it.
+        fetch: String,
+    },
+    /// Something the lock pins has changed.
+    #[error("{atom} (pinned by {by}): {detail} (possible tampering)")]
+    Tampered {
+        /// `label-version`.
+        atom: String,
+        /// Who pins it.
+        by: String,
+        /// What differs.
+        detail: String,
+    },
+    /// The lock does not match the manifest.
+    #[error("{}: {detail}; run `atom lock {}` to update it", path.display(), dir.display())]
+    OutOfDate {
+        /// The lock file.
+        path: PathBuf,
+        /// The atom's directory.
+        dir: PathBuf,
+        /// What is out of date.
+        detail: String,
+    },
+    /// Atoms depend on each other in a cycle.
+    #[error("atoms depend on each other in a cycle: {0}")]
+    Cycle(String),
+    /// A published atom's files are unusable.
+    #[error("{atom}: {detail}")]
+    Invalid {
+        /// `label-version`.
+        atom: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Resolution is not possible as asked.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A file could not be read or parsed.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// The git store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A resolved, verified and materialised atom: what `builtins.atom.resolve` returns.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    /// The published atom chosen.
+    pub atom: AtomRef,
+    /// Its AtomId in its repository.
+    pub id: AtomDigest,
+    /// Its tree.
+    pub tree: ObjectId,
+    /// The directory holding its files.
+    pub src: PathBuf,
+    /// Its manifest.
+    pub manifest: Manifest,
+}
+
+impl Resolution {
+    /// `{label, version, rev, id, src, manifest}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut json = self.atom.to_json();
+        json["id"] = self.id.to_string().into();
+        json["src"] = self.src.to_string_lossy().into_owned().into();
+        json["manifest"] = self.manifest.to_json();
+        json
+    }
+}
+
+/// The highest version of `label` in `store` matching `requirement`, verified (SPEC 2.2 format,
+/// manifest agreeing with its ref, metadata refs) and materialised under `trees`.
+pub fn resolve(
+    store: &Store,
+    label: &Label,
+    requirement: &Requirement,
+    trees: &Path,
+) -> Result<Resolution, ResolveError> {
+    let atom = store.resolve(label, requirement)?;
+    let verified = store.verify(&atom, None)?;
+    let src = store.materialize(verified.tree, trees)?;
+    let manifest = Manifest::read_atom(&src)?;
+    Ok(Resolution {
+        id: verified.id,
+        atom,
+        tree: verified.tree,
+        src,
+        manifest,
+    })
+}
