@@ -265,12 +265,15 @@ const char * const pureGlobals[] = {
 
 // Builds the environment of the module at `dir`, whose parent environment is `parent` (nullptr at
 // the root, where `cfg`, `std`, `extern` come from `rootScope`), and returns its public set.
+//
+// With `entryFile` (a file name in `dir`, for an atom whose entry is one Nix file), the module's
+// scope is built the same way but the value returned is that file's, evaluated in it.
 Value * buildModule(EvalState & state, std::shared_ptr<const Composition> composition, const std::string & dir,
-    const std::string & dotted, Env * parent, Value ** rootScope)
+    const std::string & dotted, Env * parent, Value ** rootScope, const std::string * entryFile = nullptr)
 {
     auto plan = plan_module(rust::Str(dir.data(), dir.size()));
     bool isRoot = parent == nullptr;
-    if (!plan.has_mod) {
+    if (!plan.has_mod && !entryFile) {
         auto * empty = compat::allocValue(state);
         compat::mkAttrsFrom(state, *empty, {});
         return empty;
@@ -354,6 +357,8 @@ Value * buildModule(EvalState & state, std::shared_ptr<const Composition> compos
         env.values[PARENT_PRE] = slot(*parent, PRE);
         env.values[PRE] = thunk(new ExprAtomDerived(ExprAtomDerived::Pre, module));
     }
+    if (entryFile)
+        return thunk(new ExprAtomFile(module, *entryFile, *entryFile, false));
     return env.values[PUBLIC];
 }
 
@@ -504,7 +509,7 @@ void makeStd(EvalState & state, const std::string & root, Value & result)
 }
 
 void composeAtom(EvalState & state, const Pos & pos, const std::string & atom, const std::string & root,
-    const std::string & dir, Value & config, Value & externAttrs, Value & stdValue, Value & result)
+    const std::string & dir, Value & config, Value & externAttrs, Value & stdValue, Value & result, bool isFile)
 {
     auto composition = std::make_shared<Composition>(Composition{atom, root, nullptr, nullptr, {}, nullptr});
     for (auto * name : pureGlobals)
@@ -512,9 +517,15 @@ void composeAtom(EvalState & state, const Pos & pos, const std::string & atom, c
     composition->null = compat::globalValue(state, "null");
     Value * rootScope[] = {&config, &stdValue, &externAttrs};
     try {
-        Value * pub = buildModule(state, composition, dir, "", nullptr, rootScope);
-        state.forceValue(*pub, pos);
-        result = *pub;
+        Value * value;
+        if (isFile) {
+            std::string file(nix::baseNameOf(dir));
+            value = buildModule(state, composition, std::string(nix::dirOf(dir)), "", nullptr, rootScope, &file);
+        } else {
+            value = buildModule(state, composition, dir, "", nullptr, rootScope);
+        }
+        state.forceValue(*value, pos);
+        result = *value;
     } catch (const rust::Error & e) {
         compat::throwEvalError(pos, std::string("builtins.atom: ") + e.what());
     }

@@ -21,9 +21,11 @@ void makeStd(compat::EvalState & state, const std::string & root, compat::Value 
 /// Composes the module at `dir` of the atom rooted at `root` (canonical) and makes `result` its
 /// public set. `atom` names the atom in messages (`label-version`); `config` is `cfg`, the
 /// attributes of `externAttrs` are added to every module's scope, `stdValue` is `std`/`builtins`.
+/// With `isFile`, `dir` is one Nix file (a trivial atom, `[compose.as] nix = "file.nix"`): it is
+/// evaluated in the scope its directory would have as the root module, and is the result.
 void composeAtom(compat::EvalState & state, const compat::Pos & pos, const std::string & atom,
     const std::string & root, const std::string & dir, compat::Value & config, compat::Value & externAttrs,
-    compat::Value & stdValue, compat::Value & result);
+    compat::Value & stdValue, compat::Value & result, bool isFile = false);
 
 /// Walks a parsed module file: refuses path literals outside `root` (at `filePos` or the nearest
 /// enclosing position) and wraps every `a + b` so that a path it produces must be inside `root`.

@@ -281,7 +281,7 @@ void evalNode(EvalState & state, const Graph & graph, size_t index, Env & env, V
         if (node.kind == ComposeKind::Native) {
             auto * stdValue = compat::allocValue(state);
             makeStd(state, root, *stdValue);
-            composeAtom(state, graph.pos, name, root, entry, *config, *externAttrs, *stdValue, v);
+            composeAtom(state, graph.pos, name, root, entry, *config, *externAttrs, *stdValue, v, dirs.entry_is_file);
             return;
         }
         // Composed by another atom: its value is the composer, called as `composer entry { config, extern }`.

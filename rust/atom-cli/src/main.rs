@@ -374,7 +374,11 @@ fn lock(path: &Path, check: bool, store: &AtomStore, out: &mut Output) -> Result
             return Err(format!(
                 "{} is out of date{}; run `atom lock {}`",
                 lock_path.display(),
-                if current.is_none() { " (it does not exist)" } else { "" },
+                if current.is_none() {
+                    " (it does not exist)"
+                } else {
+                    ""
+                },
                 path.display()
             ));
         }

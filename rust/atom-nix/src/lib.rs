@@ -98,6 +98,8 @@ mod bridge {
     struct NodeDirs {
         root: String,
         entry: String,
+        /// The entry is one Nix file rather than a module directory.
+        entry_is_file: bool,
     }
 
     extern "Rust" {
@@ -128,8 +130,13 @@ mod bridge {
 
         /// `builtins.atom.resolve`: `{label, version, rev, id, src, manifest}` as JSON. Exactly
         /// one of `repo` (a repository's path) and `set` (a set root in the store) is non-empty.
-        fn resolve_atom(repo: &str, set: &str, label: &str, version: &str, store: &str)
-            -> Result<String>;
+        fn resolve_atom(
+            repo: &str,
+            set: &str,
+            label: &str,
+            version: &str,
+            store: &str,
+        ) -> Result<String>;
 
         /// `builtins.atom.versions`: the published versions of `label`, newest first, as JSON.
         fn atom_versions(repo: &str, set: &str, label: &str, store: &str) -> Result<String>;
@@ -219,7 +226,11 @@ fn load_atom(path: &str, store: &str) -> Result<bridge::LoadPlan, String> {
         let graph = graph::load(&root, &store).map_err(|e| e.to_string())?;
         Ok(bridge::LoadPlan {
             store: store.dir().to_string_lossy().into_owned(),
-            nodes: graph.nodes.iter().map(|node| node_plan(node, &store)).collect(),
+            nodes: graph
+                .nodes
+                .iter()
+                .map(|node| node_plan(node, &store))
+                .collect(),
         })
     })
 }
@@ -315,13 +326,20 @@ fn node_dirs(store: &str, node: &bridge::NodePlan) -> Result<bridge::NodeDirs, S
         let root = std::fs::canonicalize(&root).map_err(|e| format!("{}: {e}", node.name))?;
         let entry = root.join(&node.entry);
         let entry = std::fs::canonicalize(&entry).map_err(|e| {
-            format!("the entry {:?} of {} cannot be read: {e}", node.entry, node.name)
+            format!(
+                "the entry {:?} of {} cannot be read: {e}",
+                node.entry, node.name
+            )
         })?;
         if !entry.starts_with(&root) {
-            return Err(format!("the entry {:?} of {} leaves the atom", node.entry, node.name));
+            return Err(format!(
+                "the entry {:?} of {} leaves the atom",
+                node.entry, node.name
+            ));
         }
         Ok(bridge::NodeDirs {
             root: text(&root),
+            entry_is_file: entry.is_file(),
             entry: text(&entry),
         })
     })
@@ -335,7 +353,7 @@ fn materialize_rev(store: &str, repo: &str, rev: &str) -> Result<String, String>
         let tree = repo
             .repo()
             .find_commit(commit)
-            .and_then(|c| c.tree_id().map(|t| t.detach()).map_err(Into::into))
+            .and_then(|c| c.tree_id().map(|t| t.detach()))
             .map_err(|e| format!("cannot read commit {rev}: {e}"))?;
         let dir = repo
             .materialize(tree, &store.trees())
@@ -350,7 +368,7 @@ fn open_for_query(repo: &str, set: &str, store: &AtomStore) -> Result<(Store, St
     match (repo.is_empty(), set.is_empty()) {
         (false, true) => Ok((
             Store::open(Path::new(repo)).map_err(|e| e.to_string())?,
-            format!("publish it there with `atom publish`, or pick a version from this list"),
+            "publish it there with `atom publish`, or pick a version from this list".to_owned(),
         )),
         (true, false) => {
             let root = Root::from_hex(set).map_err(|e| format!("invalid set {set:?}: {e}"))?;

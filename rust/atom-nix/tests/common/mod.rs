@@ -8,6 +8,7 @@ pub mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[allow(unused_imports)]
 pub use support::{repo_root, scratch};
 
 /// The plugin under test, checked to be built from the current sources.

@@ -303,10 +303,11 @@ impl Loader<'_> {
                 "{name} (pinned by {by}) is a local-only dependency (no rev in atom.lock); publish it and run `atom lock`"
             )));
         };
-        let rev = ObjectId::from_hex(rev.as_str().as_bytes()).map_err(|e| ResolveError::Invalid {
-            atom: by.to_owned(),
-            detail: format!("its atom.lock pins {name} at an invalid rev: {e}"),
-        })?;
+        let rev =
+            ObjectId::from_hex(rev.as_str().as_bytes()).map_err(|e| ResolveError::Invalid {
+                atom: by.to_owned(),
+                detail: format!("its atom.lock pins {name} at an invalid rev: {e}"),
+            })?;
         if !self.repos.contains_key(&dep.set) {
             let repo = self.store.require_set(&dep.set, mirror.as_deref())?;
             self.repos.insert(dep.set, repo);
@@ -391,9 +392,12 @@ impl Loader<'_> {
 fn check_entry(atom: &str, entry: &str) -> Result<(), ResolveError> {
     let path = Path::new(entry);
     let inside = !path.is_absolute()
-        && path
-            .components()
-            .all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
+        && path.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        });
     if inside {
         Ok(())
     } else {
@@ -419,10 +423,7 @@ fn read_blob(
         .repo()
         .find_tree(tree)
         .map_err(|e| StoreError::object(tree, e))?;
-    let Some(entry) = tree_object
-        .find_entry(name)
-        .filter(|e| e.mode().is_blob())
-    else {
+    let Some(entry) = tree_object.find_entry(name).filter(|e| e.mode().is_blob()) else {
         return Ok(None);
     };
     let id = entry.object_id();

@@ -1,8 +1,8 @@
 //! Writing `atom.lock` (SPEC 4) from a manifest, against repositories on this machine: `atom lock`.
 //!
 //! Each set's root comes from the local repository (`::`), from a mirror that is a local
-//! repository, or from the existing lock. Atom dependencies are resolved in the atom store (or, for
-//! a `::` set not fetched into the store, in the local repository) and verified. The sync rules of
+//! repository, or from the existing lock. Atom dependencies are resolved in the atom store (a `::`
+//! set: in the local repository, where it is published) and verified. The sync rules of
 //! SPEC 4 apply: entries for dependencies the manifest no longer declares are dropped, and an
 //! existing entry is kept while it still satisfies its requirement.
 
@@ -13,8 +13,7 @@ use super::graph::direct_name;
 use super::{AtomStore, ResolveError};
 use crate::id::{Label, Root, Tag};
 use crate::lock::{
-    AtomDep, GitDep, GitRev, LockedCompose, LockedDep, LockedSet, Lockfile, LOCK_FILE,
-    LOCK_VERSION,
+    AtomDep, GitDep, GitRev, LockedCompose, LockedDep, LockedSet, Lockfile, LOCK_FILE, LOCK_VERSION,
 };
 use crate::manifest::{
     Compose, ComposeAs, GitRef, Manifest, Mirror, Mirrors, NixDep, NixSource, Requirement,
@@ -119,9 +118,7 @@ impl Locker<'_> {
         kept: Option<&AtomDep>,
     ) -> Result<AtomDep, ResolveError> {
         let mirrors = self.manifest.package.sets.get(tag).ok_or_else(|| {
-            ResolveError::Unsupported(format!(
-                "the set {tag} is not declared in [package.sets]"
-            ))
+            ResolveError::Unsupported(format!("the set {tag} is not declared in [package.sets]"))
         })?;
         let root = self.root(tag, mirrors)?;
         self.sets.insert(
@@ -137,10 +134,11 @@ impl Locker<'_> {
             }
         }
         let mirror = mirrors.iter().find_map(|m| m.url().map(str::to_owned));
-        let store = match self.store.open_set(&root)? {
-            Some(store) => store,
-            None if mirrors.iter().any(|m| m == &Mirror::Local) => self.local_repo()?,
-            None => self.store.require_set(&root, mirror.as_deref())?,
+        // A `::` set is read where it is published: this repository. Others from the store.
+        let store = if mirrors.iter().any(|m| m == &Mirror::Local) {
+            self.local_repo()?
+        } else {
+            self.store.require_set(&root, mirror.as_deref())?
         };
         let atom = store.resolve(label, requirement)?;
         let verified = store.verify(&atom, None)?;

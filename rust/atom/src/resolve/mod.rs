@@ -83,11 +83,12 @@ impl AtomStore {
     /// The repository of the set with this root; a missing one is an error that says how to get it
     /// (`mirror`: a URL the set can be fetched from, when one is known).
     pub fn require_set(&self, root: &Root, mirror: Option<&str>) -> Result<Store, ResolveError> {
-        self.open_set(root)?.ok_or_else(|| ResolveError::MissingSet {
-            root: *root,
-            path: fetch::set_repo_path(&self.dir, root),
-            fetch: fetch_command(mirror),
-        })
+        self.open_set(root)?
+            .ok_or_else(|| ResolveError::MissingSet {
+                root: *root,
+                path: fetch::set_repo_path(&self.dir, root),
+                fetch: fetch_command(mirror),
+            })
     }
 }
 

@@ -1,0 +1,576 @@
+//! Dependencies without a fetcher, end to end: atoms published in a real git repository, fetched
+//! into a real atom store with the real `atom` CLI, locked with `atom lock`, and loaded by the
+//! real plugin in the real `nix-instantiate`.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::support::{self, git, write};
+use common::{nix_command, plugin, scratch, stderr, stdout};
+
+/// The `atom` CLI, checked to be built from the current sources.
+fn atom_cli() -> PathBuf {
+    support::artifact("atom", &["rust/atom/src", "rust/atom-cli/src"])
+}
+
+/// Runs `atom` with `ATOM_STORE=store`.
+fn atom(store: &Path, dir: &Path, args: &[&str]) -> Output {
+    Command::new(atom_cli())
+        .current_dir(dir)
+        .env("ATOM_STORE", store)
+        .args(args)
+        .output()
+        .expect("atom runs")
+}
+
+fn atom_ok(store: &Path, dir: &Path, args: &[&str]) -> String {
+    let output = atom(store, dir, args);
+    assert!(
+        output.status.success(),
+        "atom {args:?} failed:\n{}",
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+/// A manifest composed natively from its own directory, depending on `deps` (`label = req`
+/// lines) of the set `bs` at `set_url`.
+fn manifest(label: &str, version: &str, set_url: &str, deps: &str) -> String {
+    let mut text = format!(
+        "[package]\nlabel = \"{label}\"\nversion = \"{version}\"\n\n[package.sets]\nbs = \"{set_url}\"\n\n[compose.as]\nnix = \".\"\n"
+    );
+    if !deps.is_empty() {
+        text.push_str(&format!("\n[deps.from.bs]\n{deps}\n"));
+    }
+    text
+}
+
+/// A repository publishing `b` 1.0.0, 1.2.0 and 2.0.0, a store that fetched it, and an atom `a`
+/// (outside the repository) depending on `b ^1`, locked.
+struct Fixture {
+    dir: PathBuf,
+    repo: PathBuf,
+    store: PathBuf,
+    a: PathBuf,
+    packages: Vec<String>,
+}
+
+impl Fixture {
+    fn new(name: &str) -> Fixture {
+        let dir = scratch(name);
+        let repo = dir.join("repo");
+        let store = dir.join("store");
+        let a = dir.join("a");
+        fs::create_dir_all(&repo).unwrap();
+        git(&repo, &["init", "-q", "-b", "main"]);
+        write(&repo, "ekala.toml", "[set]\npackages = [\"b\"]\n");
+        for version in ["1.0.0", "1.2.0", "2.0.0"] {
+            write(&repo, "b/atom.toml", &manifest("b", version, "::", ""));
+            write(
+                &repo,
+                "b/mod.nix",
+                &format!("{{ Version = \"{version}\"; Greet = name: \"hello ${{name}} from b {version}\"; }}\n"),
+            );
+            git(&repo, &["add", "."]);
+            git(&repo, &["commit", "-q", "-m", &format!("b {version}")]);
+            atom_ok(&store, &repo, &["init"]);
+            atom_ok(&store, &repo, &["publish"]);
+        }
+        let url = format!("file://{}", repo.display());
+        write(&a, "atom.toml", &manifest("a", "0.1.0", &url, "b = \"^1\""));
+        write(
+            &a,
+            "mod.nix",
+            "{ Message = deps.from.bs.b.greet \"a\"; BVersion = deps.from.bs.b.version; }\n",
+        );
+        let fixture = Fixture {
+            dir,
+            repo,
+            store,
+            a,
+            packages: vec!["b".to_owned()],
+        };
+        atom_ok(&fixture.store, &fixture.dir, &["fetch", &url]);
+        atom_ok(&fixture.store, &fixture.a, &["lock"]);
+        fixture
+    }
+
+    /// Adds the atom `path` to the repository with `files`, locks it (`atom lock`, resolving
+    /// `::` sets in the repository) when `lock`, commits, publishes and fetches into the store.
+    fn publish(&mut self, path: &str, files: &[(&str, &str)], lock: bool) {
+        for (name, text) in files {
+            write(&self.repo.join(path), name, text);
+        }
+        self.packages.push(path.to_owned());
+        let list: Vec<String> = self.packages.iter().map(|p| format!("\"{p}\"")).collect();
+        write(
+            &self.repo,
+            "ekala.toml",
+            &format!("[set]\npackages = [{}]\n", list.join(", ")),
+        );
+        if lock {
+            atom_ok(&self.store, &self.repo, &["lock", path]);
+        }
+        git(&self.repo, &["add", "."]);
+        git(&self.repo, &["commit", "-q", "-m", path]);
+        atom_ok(&self.store, &self.repo, &["publish", path]);
+        atom_ok(&self.store, &self.dir, &["fetch", &self.url()]);
+    }
+
+    /// A directory `name` outside the repository holding an atom with `files`, locked.
+    fn consumer(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir = self.dir.join(name);
+        for (file, text) in files {
+            write(&dir, file, text);
+        }
+        atom_ok(&self.store, &dir, &["lock"]);
+        dir
+    }
+
+    fn url(&self) -> String {
+        format!("file://{}", self.repo.display())
+    }
+
+    /// The store repository of the fixture's set.
+    fn set_repo(&self) -> PathBuf {
+        let root = git(&self.repo, &["rev-parse", "refs/ekala/init"]);
+        self.store.join(format!("{root}.git"))
+    }
+
+    /// `nix-instantiate --eval --strict` with the plugin, the store given by `--option`, and
+    /// `git`, `curl` and proxies rigged so that any fetcher fails and leaves a mark in
+    /// `<dir>/fetcher-ran`.
+    fn eval(&self, expr: &str) -> Output {
+        let home = scratch("deps-home");
+        let trap = home.join("trap");
+        let mark = self.dir.join("fetcher-ran");
+        for tool in ["git", "curl"] {
+            write(
+                &trap,
+                tool,
+                &format!(
+                    "#!/bin/sh\necho \"{tool} $*\" >> '{}'\nexit 1\n",
+                    mark.display()
+                ),
+            );
+            let path = trap.join(tool);
+            Command::new("chmod").arg("+x").arg(&path).status().unwrap();
+        }
+        let path = format!(
+            "{}:{}",
+            trap.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        nix_command("nix-instantiate", &home)
+            .env("PATH", path)
+            .env("http_proxy", "http://127.0.0.1:9")
+            .env("https_proxy", "http://127.0.0.1:9")
+            .env("ALL_PROXY", "http://127.0.0.1:9")
+            .args(["--store", "dummy://", "--option", "plugin-files"])
+            .arg(plugin())
+            .args(["--option", "atom-store"])
+            .arg(&self.store)
+            .args(["--option", "connect-timeout", "1"])
+            .args(["--eval", "--strict", "--expr", expr])
+            .output()
+            .expect("nix-instantiate runs")
+    }
+
+    fn eval_ok(&self, expr: &str) -> String {
+        let output = self.eval(expr);
+        assert!(
+            output.status.success(),
+            "{expr} failed:\n{}",
+            stderr(&output)
+        );
+        stdout(&output)
+    }
+
+    fn eval_err(&self, expr: &str) -> String {
+        let output = self.eval(expr);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{expr}: expected an evaluation error\n{}{}",
+            stdout(&output),
+            stderr(&output)
+        );
+        stderr(&output)
+    }
+
+    fn import_a(&self) -> String {
+        format!("builtins.atom.import {}", self.a.display())
+    }
+
+    fn fetcher_ran(&self) -> Option<String> {
+        fs::read_to_string(self.dir.join("fetcher-ran")).ok()
+    }
+}
+
+#[test]
+fn a_locked_dependency_is_the_highest_matching_version_and_no_fetcher_runs() {
+    let f = Fixture::new("deps-e2e");
+    let lock = fs::read_to_string(f.a.join("atom.lock")).unwrap();
+    assert!(
+        lock.contains("label = \"b\"\nversion = \"1.2.0\""),
+        "{lock}"
+    );
+    assert!(
+        lock.contains(&format!("mirror = \"{}\"", f.url())),
+        "{lock}"
+    );
+    assert_eq!(
+        f.eval_ok(&f.import_a()),
+        r#"{ bVersion = "1.2.0"; message = "hello a from b 1.2.0"; }"#
+    );
+    assert_eq!(f.fetcher_ran(), None, "a fetcher ran");
+}
+
+#[test]
+fn the_fetcher_trap_catches_a_fetcher() {
+    // The control for the test above: the same rigging makes a real fetcher fail and leave its
+    // mark, so "no mark" above means no fetcher ran.
+    let f = Fixture::new("deps-trap");
+    let err = f.eval_err(&format!(
+        "builtins.fetchGit {{ url = \"{}\"; rev = \"{}\"; }}",
+        f.url(),
+        git(&f.repo, &["rev-parse", "HEAD"])
+    ));
+    assert!(err.contains("git"), "{err}");
+    let mark = f.fetcher_ran().expect("the trap saw fetchGit");
+    assert!(mark.starts_with("git "), "{mark}");
+}
+
+#[test]
+fn atom_lock_check_keeps_satisfied_entries_and_reports_out_of_date_locks() {
+    let f = Fixture::new("deps-lock");
+    atom_ok(&f.store, &f.a, &["lock", "--check"]);
+    let before = fs::read_to_string(f.a.join("atom.lock")).unwrap();
+    // A locked entry that still satisfies the manifest is kept, even when a newer one exists.
+    atom_ok(&f.store, &f.a, &["lock"]);
+    assert_eq!(fs::read_to_string(f.a.join("atom.lock")).unwrap(), before);
+
+    // Raising the requirement makes the lock out of date: --check fails without writing...
+    let url = f.url();
+    write(
+        &f.a,
+        "atom.toml",
+        &manifest("a", "0.1.0", &url, "b = \"^2\""),
+    );
+    let output = atom(&f.store, &f.a, &["lock", "--check"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("atom.lock is out of date"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(fs::read_to_string(f.a.join("atom.lock")).unwrap(), before);
+    // ... the evaluator refuses the stale lock ...
+    let err = f.eval_err(&f.import_a());
+    assert!(
+        err.contains("it locks b 1.2.0, which the manifest's requirement ^2 no longer accepts; run `atom lock"),
+        "{err}"
+    );
+    // ... and `atom lock` moves to 2.0.0.
+    atom_ok(&f.store, &f.a, &["lock"]);
+    assert!(f.eval_ok(&f.import_a()).contains("\"2.0.0\""));
+}
+
+#[test]
+fn a_moved_ref_is_possible_tampering() {
+    let f = Fixture::new("deps-ref");
+    let store_repo = f.set_repo();
+    let old = git(&store_repo, &["rev-parse", "refs/eka/atoms/b/1.0.0"]);
+    git(&store_repo, &["update-ref", "refs/eka/atoms/b/1.2.0", &old]);
+    let err = f.eval_err(&f.import_a());
+    assert!(
+        err.contains(&format!("b-1.2.0 (pinned by a-0.1.0): refs/eka/atoms/b/1.2.0 points at {old}, but the lock pins")),
+        "{err}"
+    );
+    assert!(err.contains("(possible tampering)"), "{err}");
+}
+
+#[test]
+fn an_altered_commit_object_is_possible_tampering() {
+    let f = Fixture::new("deps-object");
+    let store_repo = f.set_repo();
+    let pinned = git(&store_repo, &["rev-parse", "refs/eka/atoms/b/1.2.0"]);
+    let other = git(&store_repo, &["rev-parse", "refs/eka/atoms/b/1.0.0"]);
+    let object = |id: &str| store_repo.join("objects").join(&id[..2]).join(&id[2..]);
+    // Overwrite the pinned commit's loose object with another commit's bytes: same file name,
+    // different content.
+    let target = object(&pinned);
+    let mut perms = fs::metadata(&target).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    fs::set_permissions(&target, perms).unwrap();
+    fs::copy(object(&other), &target).unwrap();
+    let err = f.eval_err(&f.import_a());
+    assert!(
+        err.contains(&format!(
+            "cannot read object {pinned}: its content hashes to {other}"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("(possible tampering)"), "{err}");
+}
+
+#[test]
+fn a_missing_store_names_the_fetch_command() {
+    let f = Fixture::new("deps-missing");
+    fs::remove_dir_all(&f.store).unwrap();
+    let err = f.eval_err(&f.import_a());
+    assert!(
+        err.contains(&format!("get it with `atom fetch {}`", f.url())),
+        "{err}"
+    );
+    assert_eq!(f.fetcher_ran(), None);
+}
+
+#[test]
+fn resolve_and_versions_read_local_refs() {
+    let f = Fixture::new("deps-resolve");
+    let root = git(&f.repo, &["rev-parse", "refs/ekala/init"]);
+    assert_eq!(
+        f.eval_ok(&format!(
+            "builtins.atom.versions {{ set = \"{root}\"; label = \"b\"; }}"
+        )),
+        r#"[ "2.0.0" "1.2.0" "1.0.0" ]"#
+    );
+    let rev = git(&f.repo, &["rev-parse", "refs/eka/atoms/b/1.2.0"]);
+    let id = atom_ok(&f.store, &f.repo, &["id", "b"]);
+    for source in [
+        format!("repo = {}", f.repo.display()),
+        format!("set = \"{root}\""),
+    ] {
+        let expr = format!(
+            "let r = builtins.atom.resolve {{ {source}; label = \"b\"; version = \"^1\"; }}; in \
+             [ r.label r.version r.rev r.id r.manifest.package.version (builtins.readFile (r.src + \"/mod.nix\")) ]"
+        );
+        assert_eq!(
+            f.eval_ok(&expr),
+            format!(
+                r#"[ "b" "1.2.0" "{rev}" "{id}" "1.2.0" "{{ Version = \"1.2.0\"; Greet = name: \"hello \${{name}} from b 1.2.0\"; }}\n" ]"#
+            )
+        );
+    }
+    let err = f.eval_err(&format!(
+        "builtins.atom.resolve {{ set = \"{root}\"; label = \"b\"; version = \"^3\"; }}"
+    ));
+    assert!(
+        err.contains("no published version of b matches ^3 (published: 2.0.0, 1.2.0, 1.0.0); if it was published since the set was fetched, update the store"),
+        "{err}"
+    );
+    let err = f.eval_err(&format!(
+        "builtins.atom.resolve {{ set = \"{}\"; label = \"b\"; }}",
+        "0".repeat(40)
+    ));
+    assert!(
+        err.contains(
+            "the atom store has no repository for the set 0000000000000000000000000000000000000000"
+        ),
+        "{err}"
+    );
+    let err = f.eval_err(&format!(
+        "builtins.atom.versions {{ repo = {}; set = \"{root}\"; label = \"b\"; }}",
+        f.repo.display()
+    ));
+    assert!(
+        err.contains("give exactly one of `repo` and `set`"),
+        "{err}"
+    );
+    assert_eq!(f.fetcher_ran(), None);
+}
+
+#[test]
+fn an_atom_reached_along_two_paths_is_loaded_once_and_transitive_locks_are_followed() {
+    let mut f = Fixture::new("deps-diamond");
+    f.publish(
+        "d",
+        &[
+            ("atom.toml", &manifest("d", "1.0.0", "::", "")),
+            (
+                "mod.nix",
+                "{ Traced = builtins.trace \"d evaluated\" 1; }\n",
+            ),
+        ],
+        false,
+    );
+    for (label, add) in [("left", 1), ("right", 2)] {
+        f.publish(
+            label,
+            &[
+                ("atom.toml", &manifest(label, "1.0.0", "::", "d = \"1\"")),
+                (
+                    "mod.nix",
+                    &format!("{{ V = deps.from.bs.d.traced + {add}; }}\n"),
+                ),
+            ],
+            true,
+        );
+    }
+    let url = f.url();
+    let top = f.consumer(
+        "top",
+        &[
+            (
+                "atom.toml",
+                &manifest("top", "0.1.0", &url, "left = \"1\"\nright = \"1\""),
+            ),
+            (
+                "mod.nix",
+                "{ Sum = deps.from.bs.left.v + deps.from.bs.right.v; }\n",
+            ),
+        ],
+    );
+    let output = f.eval(&format!("builtins.atom.import {}", top.display()));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "{ sum = 5; }");
+    assert_eq!(
+        stderr(&output).matches("trace: d evaluated").count(),
+        1,
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(f.fetcher_ran(), None);
+}
+
+#[test]
+fn a_dependency_cycle_is_an_error_naming_it() {
+    let mut f = Fixture::new("deps-cycle");
+    let root = git(&f.repo, &["rev-parse", "refs/ekala/init"]);
+    let cycle_b_id = atom_ok(&f.store, &f.repo, &["id", &root, "cyc-b"]);
+    // cyc-a pins cyc-b 1.0.0 by hand (a real lock cannot: the revs would have to contain each
+    // other), then cyc-b is locked against the published cyc-a.
+    let lock_a = format!(
+        "version = 1\n\n[sets.{root}]\ntag = \"bs\"\nmirrors = [\"::\"]\n\n[compose]\nuse = \"nix\"\nentry = \".\"\n\n[[deps]]\ntype = \"atom\"\nlabel = \"cyc-b\"\nversion = \"1.0.0\"\nset = \"{root}\"\nrev = \"{}\"\nid = \"{cycle_b_id}\"\n",
+        "1".repeat(40)
+    );
+    f.publish(
+        "cyc-a",
+        &[
+            (
+                "atom.toml",
+                &manifest("cyc-a", "1.0.0", "::", "cyc-b = \"1\""),
+            ),
+            ("atom.lock", &lock_a),
+            ("mod.nix", "{ V = 1; }\n"),
+        ],
+        false,
+    );
+    f.publish(
+        "cyc-b",
+        &[
+            (
+                "atom.toml",
+                &manifest("cyc-b", "1.0.0", "::", "cyc-a = \"1\""),
+            ),
+            ("mod.nix", "{ V = 2; }\n"),
+        ],
+        true,
+    );
+    let url = f.url();
+    let top = f.consumer(
+        "top",
+        &[
+            (
+                "atom.toml",
+                &manifest("top", "0.1.0", &url, "cyc-b = \"1\""),
+            ),
+            ("mod.nix", "{ V = deps.from.bs.cyc-b.v; }\n"),
+        ],
+    );
+    let err = f.eval_err(&format!("builtins.atom.import {}", top.display()));
+    assert!(
+        err.contains(
+            "atoms depend on each other in a cycle: cyc-b-1.0.0 -> cyc-a-1.0.0 -> cyc-b-1.0.0"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_atom_composed_by_another_atom() {
+    let mut f = Fixture::new("deps-composer");
+    f.publish(
+        "wrap",
+        &[
+            (
+                "atom.toml",
+                "[package]\nlabel = \"wrap\"\nversion = \"1.0.0\"\n\n[compose.as]\nnix = \"compose.nix\"\n",
+            ),
+            (
+                "compose.nix",
+                "entry: { config, extern }: { wrapped = config.package.label; entry = baseNameOf entry; deps = builtins.attrNames extern.deps.from.bs; }\n",
+            ),
+        ],
+        false,
+    );
+    let url = f.url();
+    let mut text = manifest("user", "0.1.0", &url, "b = \"^1\"");
+    text = text.replace(
+        "[compose.as]\nnix = \".\"\n",
+        "[compose.with.wrap]\nfrom = \"bs\"\nentry = \"src\"\n",
+    );
+    let user = f.consumer("user", &[("atom.toml", &text), ("src/mod.nix", "{ }\n")]);
+    let lock = fs::read_to_string(user.join("atom.lock")).unwrap();
+    assert!(
+        lock.contains("[compose]\nuse = \"atom\"\nlabel = \"wrap\"\nversion = \"1.0.0\""),
+        "{lock}"
+    );
+    assert_eq!(
+        f.eval_ok(&format!("builtins.atom.import {}", user.display())),
+        r#"{ deps = [ "b" ]; entry = "src"; wrapped = "user"; }"#
+    );
+}
+
+#[test]
+fn direct_dependencies_are_lazy_and_a_local_git_revision_needs_no_fetcher() {
+    let f = Fixture::new("deps-direct");
+    let lib = f.dir.join("lib");
+    fs::create_dir_all(&lib).unwrap();
+    git(&lib, &["init", "-q", "-b", "main"]);
+    write(&lib, "default.nix", "{ answer = 42; }\n");
+    git(&lib, &["add", "."]);
+    git(&lib, &["commit", "-q", "-m", "lib"]);
+    let rev = git(&lib, &["rev-parse", "HEAD"]);
+    let url = f.url();
+    let mut text = manifest("pins", "0.1.0", &url, "");
+    text.push_str(&format!(
+        "\n[deps.direct.nix]\nlib.git = \"file://{}\"\n",
+        lib.display()
+    ));
+    let dir = f.dir.join("pins");
+    write(&dir, "atom.toml", &text);
+    write(
+        &dir,
+        "mod.nix",
+        "{ Answer = (deps.pins.lib.import \"default.nix\").answer; Remote = deps.pins.remote.src; Names = builtins.attrNames deps.pins; }\n",
+    );
+    atom_ok(&f.store, &dir, &["lock"]);
+    let lock = fs::read_to_string(dir.join("atom.lock")).unwrap();
+    assert!(
+        lock.contains(&format!(
+            "type = \"nix+git\"\nname = \"lib\"\nurl = \"file://{}\"\nrev = \"{rev}\"",
+            lib.display()
+        )),
+        "{lock}"
+    );
+    // A second, remote dependency locked by hand (locking it needs the network): as long as no
+    // module forces it, nothing fetches it.
+    let remote = "[[deps]]\ntype = \"nix+tar\"\nname = \"remote\"\nurl = \"https://example.invalid/remote.tar.gz\"\nhash = \"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\"\n";
+    fs::write(dir.join("atom.lock"), format!("{lock}\n{remote}")).unwrap();
+    let import = format!("builtins.atom.import {}", dir.display());
+    assert_eq!(f.eval_ok(&format!("({import}).answer")), "42");
+    assert_eq!(
+        f.eval_ok(&format!("({import}).names")),
+        r#"[ "lib" "remote" ]"#
+    );
+    assert_eq!(f.fetcher_ran(), None, "the local git revision was fetched");
+    // Forcing the remote one hands it to Nix's fetcher, which the trap makes fail.
+    let err = f.eval_err(&format!("({import}).remote"));
+    assert!(err.contains("example.invalid"), "{err}");
+}
