@@ -570,7 +570,18 @@ fn direct_dependencies_are_lazy_and_a_local_git_revision_needs_no_fetcher() {
         r#"[ "lib" "remote" ]"#
     );
     assert_eq!(f.fetcher_ran(), None, "the local git revision was fetched");
-    // Forcing the remote one hands it to Nix's fetcher, which the trap makes fail.
+    // Forcing the remote one hands it to Nix's fetcher, which fails here.
     let err = f.eval_err(&format!("({import}).remote"));
     assert!(err.contains("example.invalid"), "{err}");
+
+    // Mirrored into the store, the revision stays readable when its repository is gone.
+    let lib_url = format!("file://{}", lib.display());
+    atom_ok(&f.store, &f.dir, &["fetch", "--git", &lib_url]);
+    fs::remove_dir_all(&lib).unwrap();
+    assert_eq!(f.eval_ok(&format!("({import}).answer")), "42");
+    assert_eq!(
+        f.fetcher_ran(),
+        None,
+        "the mirrored git revision was fetched"
+    );
 }
