@@ -56,6 +56,7 @@ struct Composition
 {
     std::string atom;  // label-version, for messages
     std::string root;  // the atom's root directory (canonical)
+    std::string sourceRoot;  // where its module files are read: `root`, or a copy of its Nix files
     // Every module of a composition sees the same names at the same slots (the root lacks only
     // `pre`), so their static environments are built once.
     mutable std::shared_ptr<StaticEnv> rootScope, childScope;
@@ -110,7 +111,7 @@ struct ExprAtomFile : Expr
             if (!parsed) {
                 auto * expr = compat::parseFile(state, path, *module->staticEnv);
                 nix::Pos filePos(nix::foFile, state.symbols.create(path), 1, 1);
-                parsed = confinePaths(expr, module->composition->root, filePos);
+                parsed = confinePaths(expr, module->composition->sourceRoot, module->composition->root, filePos);
             }
             parsed->eval(state, env, v);
             if (isModFile && !compat::isAttrs(state, v, nix::noPos))
@@ -221,7 +222,7 @@ struct ExprAtomDerived : Expr
             lowered[std::string(lower_first(name))] = value;
         lowered.erase("mod");
         auto * outPath = compat::allocValue(state);
-        outPath->mkString(module->dir);
+        outPath->mkString(mapToRoot(module->dir, module->composition->sourceRoot, module->composition->root));
         lowered["outPath"] = outPath;
         std::vector<std::pair<Symbol, Value *>> pairs;
         for (auto & [name, value] : lowered)
@@ -383,6 +384,7 @@ const char * const confinedBinary[] = {"hashFile", "filterSource"};
 std::string confined(EvalState & state, Value & root, Value & v, const Pos & pos)
 {
     auto rootDir = std::string(compat::forceString(state, root, pos));
+    ensureRoot(rootDir);
     auto path = compat::pathOf(state, v, pos);
     auto resolved = compat::resolvedPath(path);
     for (auto & p : {path, resolved})
@@ -508,10 +510,37 @@ void makeStd(EvalState & state, const std::string & root, Value & result)
     compat::mkAttrsFrom(state, result, pairs());
 }
 
-void composeAtom(EvalState & state, const Pos & pos, const std::string & atom, const std::string & root,
-    const std::string & dir, Value & config, Value & externAttrs, Value & stdValue, Value & result, bool isFile)
+// Lazy roots not written yet, by root directory. The evaluator is single-threaded.
+std::map<std::string, std::function<void()>> & lazyRoots()
 {
-    auto composition = std::make_shared<Composition>(Composition{atom, root, nullptr, nullptr, {}, nullptr});
+    static std::map<std::string, std::function<void()>> roots;
+    return roots;
+}
+
+void registerLazyRoot(const std::string & root, std::function<void()> write)
+{
+    lazyRoots().emplace(root, std::move(write));
+}
+
+void ensureRoot(const std::string & root)
+{
+    auto & roots = lazyRoots();
+    if (roots.empty())
+        return;
+    auto it = roots.find(root);
+    if (it == roots.end())
+        return;
+    auto write = std::move(it->second);
+    roots.erase(it);
+    write();
+}
+
+void composeAtom(EvalState & state, const Pos & pos, const std::string & atom, const std::string & root,
+    const std::string & sourceRoot, const std::string & dir, Value & config, Value & externAttrs, Value & stdValue,
+    Value & result, bool isFile)
+{
+    auto composition =
+        std::make_shared<Composition>(Composition{atom, root, sourceRoot, nullptr, nullptr, {}, nullptr});
     for (auto * name : pureGlobals)
         composition->globals.push_back(compat::globalValue(state, name));
     composition->null = compat::globalValue(state, "null");

@@ -1,6 +1,7 @@
 // The native composer: an atom's modules as lazy Nix values in closed scopes (see composer.cc).
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "compat.hh"
@@ -14,22 +15,39 @@ inline bool isInside(const std::string & path, const std::string & root)
         || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '/');
 }
 
+/// Records that the files under `root` are written by `write` on first use (an atom from the
+/// store, composed from its Nix files alone). `write` runs at most once.
+void registerLazyRoot(const std::string & root, std::function<void()> write);
+
+/// Writes the files under `root` now if it is a lazy root not written yet (see
+/// `registerLazyRoot`); does nothing otherwise.
+void ensureRoot(const std::string & root);
+
 /// Makes `std` the standard library modules see: Nix's pure builtins, with the file primitives
 /// (`readFile`, `readDir`, `pathExists`, `hashFile`) refusing paths outside `root`.
 void makeStd(compat::EvalState & state, const std::string & root, compat::Value & std);
 
 /// Composes the module at `dir` of the atom rooted at `root` (canonical) and makes `result` its
-/// public set. `atom` names the atom in messages (`label-version`); `config` is `cfg`, the
+/// public set. Module files are read under `sourceRoot`, which is `root` or holds a copy of the
+/// atom's Nix files only; path literals and `mod.outPath` are mapped from it to `root`. `atom` names the atom in messages (`label-version`); `config` is `cfg`, the
 /// attributes of `externAttrs` are added to every module's scope, `stdValue` is `std`/`builtins`.
 /// With `isFile`, `dir` is one Nix file (a trivial atom, `[compose.as] nix = "file.nix"`): it is
 /// evaluated in the scope its directory would have as the root module, and is the result.
 void composeAtom(compat::EvalState & state, const compat::Pos & pos, const std::string & atom,
-    const std::string & root, const std::string & dir, compat::Value & config, compat::Value & externAttrs,
+    const std::string & root, const std::string & sourceRoot, const std::string & dir, compat::Value & config, compat::Value & externAttrs,
     compat::Value & stdValue, compat::Value & result, bool isFile = false);
 
-/// Walks a parsed module file: refuses path literals outside `root` (at `filePos` or the nearest
-/// enclosing position) and wraps every `a + b` so that a path it produces must be inside `root`.
-/// Returns the expression to evaluate in place of `e`.
-compat::Expr * confinePaths(compat::Expr * e, const std::string & root, const compat::Pos & filePos);
+/// Walks a module file parsed under `sourceRoot`: refuses path literals outside it (at `filePos`
+/// or the nearest enclosing position), maps the others to `root` when the two differ, and wraps
+/// every `a + b` so that a path it produces must be inside `root`. Returns the expression to
+/// evaluate in place of `e`.
+compat::Expr * confinePaths(
+    compat::Expr * e, const std::string & sourceRoot, const std::string & root, const compat::Pos & filePos);
+
+/// `path` (inside `sourceRoot`) as the same path inside `root`.
+inline std::string mapToRoot(const std::string & path, const std::string & sourceRoot, const std::string & root)
+{
+    return sourceRoot == root ? path : root + path.substr(sourceRoot.size());
+}
 
 } // namespace atom_nix

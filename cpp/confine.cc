@@ -52,8 +52,33 @@ struct ExprConfinedPath : Expr
     }
 };
 
+// A path literal of a module read from a copy of the atom's Nix files: evaluates to the same path
+// in the atom itself, whose files are written first if they are not yet.
+struct ExprAtomPath : Expr
+{
+    std::string path;  // inside `root`
+    std::string root;
+    Pos pos;
+
+    ExprAtomPath(std::string path, std::string root, const Pos & pos) : path(std::move(path)), root(std::move(root)), pos(pos) {}
+
+    void show(std::ostream & str) const override { str << path; }
+    void bindVars(const StaticEnv &) override {}
+
+    void eval(EvalState & state, Env & env, Value & v) override
+    {
+        (void) state;
+        (void) env;
+        ensureRoot(root);
+        if (!isInside(compat::resolvedPath(path), root))
+            outside(pos, path, root);
+        compat::mkPath(v, path);
+    }
+};
+
 struct Walker
 {
+    const std::string & sourceRoot;
     const std::string & root;
 
     // Checks `e` and returns what should stand in its place.
@@ -62,8 +87,10 @@ struct Walker
         if (!e)
             return e;
         if (auto * p = dynamic_cast<nix::ExprPath *>(e)) {
-            if (!isInside(p->s, root) || !isInside(compat::resolvedPath(p->s), root))
+            if (!isInside(p->s, sourceRoot) || !isInside(compat::resolvedPath(p->s), sourceRoot))
                 outside(near, p->s, root);
+            if (sourceRoot != root)
+                return new ExprAtomPath(mapToRoot(p->s, sourceRoot, root), root, near);
             return e;
         }
         if (dynamic_cast<nix::ExprInt *>(e) || dynamic_cast<nix::ExprFloat *>(e) || dynamic_cast<nix::ExprString *>(e)
@@ -176,9 +203,9 @@ struct Walker
 
 } // namespace
 
-Expr * confinePaths(Expr * e, const std::string & root, const Pos & filePos)
+Expr * confinePaths(Expr * e, const std::string & sourceRoot, const std::string & root, const Pos & filePos)
 {
-    Walker walker{root};
+    Walker walker{sourceRoot, root};
     return walker.walk(e, filePos);
 }
 

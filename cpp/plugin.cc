@@ -191,7 +191,7 @@ void primCompose(EvalState & state, const Pos & pos, Value ** args, Value & v)
         set.fail("`extern` must be an attribute set");
     auto * stdValue = compat::allocValue(state);
     makeStd(state, dir, *stdValue);
-    composeAtom(state, pos, atomName(state, *config, pos), dir, dir, *config, *externAttrs, *stdValue, v);
+    composeAtom(state, pos, atomName(state, *config, pos), dir, dir, dir, *config, *externAttrs, *stdValue, v);
 }
 
 const char * const composeDoc = R"(
@@ -264,13 +264,21 @@ Value * nodeExtern(EvalState & state, const Graph & graph, const NodePlan & node
     return attrs({{"deps", deps}});
 }
 
-void evalNode(EvalState & state, const Graph & graph, size_t index, Env & env, Value & v)
+void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, size_t index, Env & env, Value & v)
 {
+    const Graph & graph = *shared;
     auto & node = graph.plan.nodes[index];
     std::string name(node.name);
     try {
         auto dirs = callRust(graph.pos, importBuiltin, [&] { return node_dirs(storeSetting(), node); });
-        std::string root(dirs.root), entry(dirs.entry);
+        std::string root(dirs.root), sourceRoot(dirs.source_root), entry(dirs.entry);
+        if (dirs.lazy) {
+            // The atom's data files are written when a path into it is first used.
+            registerLazyRoot(root, [shared, index] {
+                callRust(shared->pos, importBuiltin,
+                    [&] { return materialize_node(storeSetting(), shared->plan.nodes[index]); });
+            });
+        }
         auto * config = compat::allocValue(state);
         compat::parseJSON(state, std::string_view(node.manifest_json.data(), node.manifest_json.size()), *config);
         if (node.kind == ComposeKind::Static) {
@@ -281,14 +289,16 @@ void evalNode(EvalState & state, const Graph & graph, size_t index, Env & env, V
         if (node.kind == ComposeKind::Native) {
             auto * stdValue = compat::allocValue(state);
             makeStd(state, root, *stdValue);
-            composeAtom(state, graph.pos, name, root, entry, *config, *externAttrs, *stdValue, v, dirs.entry_is_file);
+            composeAtom(
+                state, graph.pos, name, root, sourceRoot, entry, *config, *externAttrs, *stdValue, v, dirs.entry_is_file);
             return;
         }
         // Composed by another atom: its value is the composer, called as `composer entry { config, extern }`.
         Value & composer = *env.values[node.composer];
         state.forceValue(composer, graph.pos);
+        ensureRoot(root);
         auto * entryPath = compat::allocValue(state);
-        compat::mkPath(*entryPath, entry);
+        compat::mkPath(*entryPath, mapToRoot(entry, sourceRoot, root));
         auto * partial = compat::allocValue(state);
         compat::callFunction(state, composer, *entryPath, *partial, graph.pos);
         auto * args = compat::allocValue(state);
@@ -312,7 +322,7 @@ struct ExprAtomNode : Expr
         str << "«atom " << std::string(graph->plan.nodes[index].name) << "»";
     }
     void bindVars(const StaticEnv &) override {}
-    void eval(EvalState & state, Env & env, Value & v) override { evalNode(state, *graph, index, env, v); }
+    void eval(EvalState & state, Env & env, Value & v) override { evalNode(state, graph, index, env, v); }
 };
 
 void primImport(EvalState & state, const Pos & pos, Value ** args, Value & v)

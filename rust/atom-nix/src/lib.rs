@@ -94,12 +94,18 @@ mod bridge {
         nodes: Vec<NodePlan>,
     }
 
-    /// A node's directories, canonical: its root and the directory composition starts at.
+    /// A node's directories. Modules are read from `source_root`; the atom's files are at
+    /// `root`. For an atom in the store they differ: `source_root` holds only its Nix files, and
+    /// `root` is written by `materialize_node` when a path into the atom is first used (`lazy`).
     struct NodeDirs {
         root: String,
+        source_root: String,
+        /// Where composition starts, inside `source_root`.
         entry: String,
         /// The entry is one Nix file rather than a module directory.
         entry_is_file: bool,
+        /// `root` is written on first use.
+        lazy: bool,
     }
 
     extern "Rust" {
@@ -124,6 +130,9 @@ mod bridge {
 
         /// The directories of a node of a `LoadPlan`, materialising a store tree on first use.
         fn node_dirs(store: &str, node: &NodePlan) -> Result<NodeDirs>;
+
+        /// Writes all the files of a lazy node (see `NodeDirs`); returns its root.
+        fn materialize_node(store: &str, node: &NodePlan) -> Result<String>;
 
         /// The files of commit `rev` of the git repository `repo`, materialised in the store.
         fn materialize_rev(store: &str, repo: &str, rev: &str) -> Result<String>;
@@ -309,29 +318,42 @@ fn local_git_mirror(url: &str, rev: &str, store: &AtomStore) -> Option<PathBuf> 
     })
 }
 
+fn node_source(node: &bridge::NodePlan) -> Result<Source, String> {
+    if node.dir.is_empty() {
+        let tree = gix::ObjectId::from_hex(node.tree.as_bytes()).map_err(|e| e.to_string())?;
+        Ok(Source::Tree {
+            repo: PathBuf::from(&node.repo),
+            tree,
+        })
+    } else {
+        Ok(Source::Dir(PathBuf::from(&node.dir)))
+    }
+}
+
 fn node_dirs(store: &str, node: &bridge::NodePlan) -> Result<bridge::NodeDirs, String> {
     guard(|| {
-        let source = if node.dir.is_empty() {
-            let tree = gix::ObjectId::from_hex(node.tree.as_bytes()).map_err(|e| e.to_string())?;
-            Source::Tree {
-                repo: PathBuf::from(&node.repo),
-                tree,
+        let source = node_source(node)?;
+        let store = atom_store(store)?;
+        let in_node = |e: &dyn std::fmt::Display| format!("{}: {e}", node.name);
+        let source_root = store
+            .materialize_modules(&source)
+            .map_err(|e| in_node(&e))?;
+        let source_root = std::fs::canonicalize(&source_root).map_err(|e| in_node(&e))?;
+        let (root, lazy) = match &source {
+            Source::Dir(_) => (source_root.clone(), false),
+            Source::Tree { tree, .. } => {
+                let trees = std::fs::canonicalize(store.trees()).map_err(|e| in_node(&e))?;
+                (trees.join(tree.to_string()), true)
             }
-        } else {
-            Source::Dir(PathBuf::from(&node.dir))
         };
-        let root = atom_store(store)?
-            .materialize(&source)
-            .map_err(|e| format!("{}: {e}", node.name))?;
-        let root = std::fs::canonicalize(&root).map_err(|e| format!("{}: {e}", node.name))?;
-        let entry = root.join(&node.entry);
+        let entry = source_root.join(&node.entry);
         let entry = std::fs::canonicalize(&entry).map_err(|e| {
             format!(
                 "the entry {:?} of {} cannot be read: {e}",
                 node.entry, node.name
             )
         })?;
-        if !entry.starts_with(&root) {
+        if !entry.starts_with(&source_root) {
             return Err(format!(
                 "the entry {:?} of {} leaves the atom",
                 node.entry, node.name
@@ -339,9 +361,20 @@ fn node_dirs(store: &str, node: &bridge::NodePlan) -> Result<bridge::NodeDirs, S
         }
         Ok(bridge::NodeDirs {
             root: text(&root),
+            source_root: text(&source_root),
             entry_is_file: entry.is_file(),
             entry: text(&entry),
+            lazy,
         })
+    })
+}
+
+fn materialize_node(store: &str, node: &bridge::NodePlan) -> Result<String, String> {
+    guard(|| {
+        let dir = atom_store(store)?
+            .materialize(&node_source(node)?)
+            .map_err(|e| format!("{}: {e}", node.name))?;
+        Ok(text(&dir))
     })
 }
 

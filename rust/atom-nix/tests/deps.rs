@@ -585,3 +585,78 @@ fn direct_dependencies_are_lazy_and_a_local_git_revision_needs_no_fetcher() {
         "the mirrored git revision was fetched"
     );
 }
+
+#[test]
+fn a_dependency_s_data_files_are_written_only_when_a_path_into_it_is_used() {
+    let mut f = Fixture::new("deps-lazy");
+    f.publish(
+        "data",
+        &[
+            ("atom.toml", &manifest("data", "1.0.0", "::", "")),
+            (
+                "mod.nix",
+                "{ Plain = 1; Text = builtins.readFile ./files/hello.txt; ViaOutPath = builtins.readFile (mod.outPath + \"/files/hello.txt\"); Leak = builtins.readFile ./leak; }\n",
+            ),
+            ("files/hello.txt", "hello from data\n"),
+        ],
+        false,
+    );
+    // A symlink inside the published atom that points outside it.
+    std::os::unix::fs::symlink("/etc/hostname", f.repo.join("data/leak")).unwrap();
+    git(&f.repo, &["add", "."]);
+    git(&f.repo, &["commit", "-q", "-m", "leak"]);
+    let url = f.url();
+    write(
+        &f.repo,
+        "data/atom.toml",
+        &manifest("data", "1.1.0", "::", ""),
+    );
+    git(&f.repo, &["commit", "-q", "-am", "data 1.1.0"]);
+    atom_ok(&f.store, &f.repo, &["publish", "data"]);
+    atom_ok(&f.store, &f.dir, &["fetch", &url]);
+    let user = f.consumer(
+        "user",
+        &[
+            ("atom.toml", &manifest("user", "0.1.0", &url, "data = \"=1.1.0\"")),
+            (
+                "mod.nix",
+                "{ Plain = deps.from.bs.data.plain; Text = deps.from.bs.data.text; ViaOutPath = deps.from.bs.data.viaOutPath; Leak = deps.from.bs.data.leak; }\n",
+            ),
+        ],
+    );
+    let tree = git(&f.repo, &["rev-parse", "refs/eka/atoms/data/1.1.0^{tree}"]);
+    let full = f.store.join("trees").join(&tree);
+    let modules = f.store.join("trees/nix").join(&tree);
+    let import = format!("(builtins.atom.import {})", user.display());
+
+    assert_eq!(f.eval_ok(&format!("{import}.plain")), "1");
+    assert!(modules.join("mod.nix").is_file());
+    assert!(
+        !modules.join("files").exists(),
+        "only Nix files are written to compose"
+    );
+    assert!(!full.exists(), "nothing forced a path into the atom");
+
+    assert_eq!(
+        f.eval_ok(&format!("{import}.text")),
+        r#""hello from data\n""#
+    );
+    assert!(full.join("files/hello.txt").is_file());
+    assert_eq!(
+        f.eval_ok(&format!("{import}.viaOutPath")),
+        r#""hello from data\n""#
+    );
+    let err = f.eval_err(&format!("{import}.leak"));
+    assert!(
+        err.contains(&format!(
+            "the path '{}/leak' is outside the atom",
+            full.display()
+        )),
+        "{err}"
+    );
+    fs::remove_dir_all(&full).unwrap();
+    assert_eq!(
+        f.eval_ok(&format!("{import}.viaOutPath")),
+        r#""hello from data\n""#
+    );
+}

@@ -450,4 +450,17 @@ impl AtomStore {
             }
         }
     }
+
+    /// The directory holding the Nix files of `source`, enough to compose it: the directory
+    /// itself, or only the tree's `*.nix` files, materialised (once) under
+    /// `<trees>/nix/<tree>`. Its data files are written by [`AtomStore::materialize`] when
+    /// something needs them.
+    pub fn materialize_modules(&self, source: &Source) -> Result<PathBuf, ResolveError> {
+        match source {
+            Source::Dir(dir) => Ok(dir.clone()),
+            Source::Tree { repo, tree } => {
+                Ok(Store::open(repo)?.materialize_nix(*tree, &self.trees())?)
+            }
+        }
+    }
 }

@@ -1,8 +1,9 @@
-//! Writing an atom's tree out of git into a content-addressed directory, once.
+//! Writing an atom's tree out of git into a content-addressed directory, once: all of it, or only
+//! its Nix files (what composing it reads; the rest is written when something needs it).
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::{symlink, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -11,13 +12,33 @@ use gix::ObjectId;
 
 use super::{Result, Store, StoreError};
 
+/// Which files of a tree to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Files {
+    /// Everything.
+    All,
+    /// Regular `*.nix` files and the directories holding them.
+    Nix,
+}
+
 impl Store {
     /// The directory `<cache>/<tree id>` holding the files of `tree`, written on first use.
     ///
     /// The tree is written under a temporary name in `cache` and renamed into place, so a reader
     /// never sees half a tree; when several processes materialise the same tree at once, one
-    /// rename wins and the others discard their copy.
+    /// rename wins and the others discard their copy. Every object is checked against its id.
     pub fn materialize(&self, tree: ObjectId, cache: &Path) -> Result<PathBuf> {
+        self.materialize_files(tree, cache, Files::All)
+    }
+
+    /// The directory `<cache>/nix/<tree id>` holding only the regular `*.nix` files of `tree`
+    /// (in their directories), written once like [`Store::materialize`]: enough to plan and
+    /// parse an atom's modules without writing its data files.
+    pub fn materialize_nix(&self, tree: ObjectId, cache: &Path) -> Result<PathBuf> {
+        self.materialize_files(tree, &cache.join("nix"), Files::Nix)
+    }
+
+    fn materialize_files(&self, tree: ObjectId, cache: &Path, files: Files) -> Result<PathBuf> {
         let dest = cache.join(tree.to_string());
         if dest.is_dir() {
             return Ok(dest);
@@ -35,7 +56,7 @@ impl Store {
         ));
         let written = fs::create_dir(&tmp)
             .map_err(io(&tmp))
-            .and_then(|()| self.write_tree(tree, &tmp));
+            .and_then(|()| self.write_tree(tree, &tmp, files).map(|_| ()));
         if let Err(error) = written {
             let _ = fs::remove_dir_all(&tmp);
             return Err(error);
@@ -54,13 +75,16 @@ impl Store {
         }
     }
 
-    fn write_tree(&self, tree: ObjectId, dir: &Path) -> Result<()> {
+    /// Writes the entries of `tree` selected by `files` into the existing directory `dir`;
+    /// returns whether anything was written.
+    fn write_tree(&self, tree: ObjectId, dir: &Path, files: Files) -> Result<bool> {
         let object = self
             .repo
             .find_tree(tree)
             .map_err(|e| StoreError::object(tree, e))?;
         super::check_content(tree, gix::object::Kind::Tree, &object.data)?;
         let decoded = object.decode().map_err(|e| StoreError::object(tree, e))?;
+        let mut wrote = false;
         for entry in &decoded.entries {
             let name = std::str::from_utf8(entry.filename)
                 .ok()
@@ -77,10 +101,24 @@ impl Store {
                 path: path.clone(),
                 source,
             };
-            match entry.mode.kind() {
+            let kind = entry.mode.kind();
+            let wanted = match (files, kind) {
+                (Files::All, _) | (Files::Nix, EntryKind::Tree) => true,
+                (Files::Nix, EntryKind::Blob | EntryKind::BlobExecutable) => name.ends_with(".nix"),
+                (Files::Nix, _) => false,
+            };
+            if !wanted {
+                continue;
+            }
+            match kind {
                 EntryKind::Tree => {
                     fs::create_dir(&path).map_err(io)?;
-                    self.write_tree(id, &path)?;
+                    if self.write_tree(id, &path, files)? || files == Files::All {
+                        wrote = true;
+                    } else {
+                        // No Nix file below: the directory is not part of the selection.
+                        fs::remove_dir(&path).map_err(io)?;
+                    }
                 }
                 EntryKind::Blob | EntryKind::BlobExecutable => {
                     let blob = self
@@ -88,15 +126,19 @@ impl Store {
                         .find_blob(id)
                         .map_err(|e| StoreError::object(id, e))?;
                     super::check_content(id, gix::object::Kind::Blob, &blob.data)?;
-                    let mut file = fs::File::create(&path).map_err(io)?;
-                    file.write_all(&blob.data).map_err(io)?;
-                    let mode = if entry.mode.kind() == EntryKind::BlobExecutable {
+                    let mode = if kind == EntryKind::BlobExecutable {
                         0o755
                     } else {
                         0o644
                     };
-                    file.set_permissions(fs::Permissions::from_mode(mode))
+                    fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(mode)
+                        .open(&path)
+                        .and_then(|mut file| file.write_all(&blob.data))
                         .map_err(io)?;
+                    wrote = true;
                 }
                 EntryKind::Link => {
                     let blob = self
@@ -107,11 +149,15 @@ impl Store {
                     let target = std::str::from_utf8(&blob.data)
                         .map_err(|_| StoreError::object(id, "symlink target is not UTF-8"))?;
                     symlink(target, &path).map_err(io)?;
+                    wrote = true;
                 }
                 // A submodule's content is not part of the atom.
-                EntryKind::Commit => fs::create_dir(&path).map_err(io)?,
+                EntryKind::Commit => {
+                    fs::create_dir(&path).map_err(io)?;
+                    wrote = true;
+                }
             }
         }
-        Ok(())
+        Ok(wrote)
     }
 }

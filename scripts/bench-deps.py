@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""Benchmark: loading locked dependency atoms with the plugin vs the reference's way.
+
+One evaluation loads DEPS distinct dependency atoms (about FILES files each) from a repository
+holding REFS atom refs (DEPS dependency labels and filler atoms, five versions each), and forces a
+value from each:
+
+  plugin     builtins.atom.import of an atom whose atom.lock pins the DEPS atoms: they are read
+             from the atom store (filled once with `atom fetch`), verified and materialised.
+  fetchGit   the reference's way on the same repository: the version is selected from the ref
+             list (done once, like its lock), then per dependency
+             `import ((builtins.fetchGit { url = "file://..."; ref; rev; }) + "/mod.nix")`.
+
+Cold: a fresh Nix store and HOME (no fetchGit cache) for fetchGit; an empty `trees/` directory
+of the atom store (nothing materialised) and a fresh HOME for the plugin. Warm: the same command
+again. Runs are interleaved. Prints a table; results go in BENCHMARKS.md.
+
+Usage: cargo build --release -p atom-nix -p atom-cli && scripts/bench-deps.py [RUNS] [DEPS] [FILES] [REFS]
+
+With BENCH_DIR set, the generated repository, atom store and atoms are kept there and reused by
+the next run with the same sizes (for profiling); otherwise a temporary directory is removed.
+"""
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = ROOT / "target" / "release"
+PLUGIN = TARGET / "libatom_nix.so"
+ATOM = TARGET / "atom"
+VERSIONS = 5
+
+RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+DEPS = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+FILES = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
+REFS = int(sys.argv[4]) if len(sys.argv) > 4 else 10000
+
+GIT_ENV = {
+    **os.environ,
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+}
+
+
+def run(args, cwd=None, env=None):
+    result = subprocess.run(args, cwd=cwd, env=env or GIT_ENV, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"{args} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout.strip()
+
+
+def manifest(label, version, extra=""):
+    return f'[package]\nlabel = "{label}"\nversion = "{version}"\n\n[compose.as]\nnix = "."\n{extra}'
+
+
+def make_repo(repo):
+    per_commit = REFS // VERSIONS
+    fillers = per_commit - DEPS
+    deps = [f"dep{i:02d}" for i in range(DEPS)]
+    fill = [f"fill{i:04d}" for i in range(fillers)]
+    repo.mkdir(parents=True)
+    run(["git", "init", "-q", "-b", "main"], cwd=repo)
+    (repo / "ekala.toml").write_text(
+        "[set]\npackages = [" + ", ".join(f'"{p}"' for p in deps + fill) + "]\n")
+    for name in deps:
+        data = repo / name / "data"
+        for d in range(10):
+            (data / f"d{d}").mkdir(parents=True)
+        for f in range(FILES - 1):
+            (data / f"d{f % 10}" / f"f{f}.txt").write_text(f"{name} file {f}\n" * 4)
+        (repo / name / "mod.nix").write_text("{ Value = 1; }\n")
+    for name in fill:
+        (repo / name).mkdir()
+        (repo / name / "mod.nix").write_text("{ Value = 0; }\n")
+    for v in range(VERSIONS):
+        for name in deps + fill:
+            (repo / name / "atom.toml").write_text(manifest(name, f"1.0.{v}"))
+        run(["git", "add", "-A"], cwd=repo)
+        run(["git", "commit", "-q", "-m", f"version 1.0.{v}"], cwd=repo)
+        if v == 0:
+            run([str(ATOM), "init"], cwd=repo)
+        run([str(ATOM), "publish"], cwd=repo)
+    run(["git", "pack-refs", "--all"], cwd=repo)
+    return deps
+
+
+def nix_env(home):
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "NIX_CONF_DIR": str(home / "etc"),
+        "GC_INITIAL_HEAP_SIZE": "1000000",
+    }
+    return env
+
+
+def timed_eval(args, home):
+    home.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    result = subprocess.run(args, env=nix_env(home), capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(map(str, args))} failed:\n{result.stderr[-3000:]}")
+    return elapsed, result.stdout.strip()
+
+
+def main():
+    for artifact in (PLUGIN, ATOM):
+        if not artifact.exists():
+            sys.exit(f"{artifact} is missing: run `cargo build --release -p atom-nix -p atom-cli`")
+    keep = os.environ.get("BENCH_DIR")
+    work = Path(keep) / f"{DEPS}-{FILES}-{REFS}" if keep else Path(tempfile.mkdtemp(prefix="bench-deps-"))
+    reuse = keep and (work / "top" / "atom.lock").exists()
+    try:
+        repo = work / "repo"
+        t = time.perf_counter()
+        deps = [f"dep{i:02d}" for i in range(DEPS)] if reuse else make_repo(repo)
+        print(f"generated {REFS} atom refs ({DEPS} dependency labels x {FILES} files, "
+              f"{VERSIONS} versions) in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        url = f"file://{repo}"
+        store = work / "atom-store"
+        env = {**GIT_ENV, "ATOM_STORE": str(store)}
+        t = time.perf_counter()
+        if not reuse:
+            shutil.rmtree(store, ignore_errors=True)
+            run([str(ATOM), "fetch", url], env=env)
+        fetch_time = time.perf_counter() - t
+
+        top = work / "top"
+        top.mkdir(exist_ok=True)
+        requirements = "".join(f'{d} = "^1"\n' for d in deps)
+        text = (f'[package]\nlabel = "top"\nversion = "0.1.0"\n\n[package.sets]\ns = "{url}"\n\n'
+                f'[compose.as]\nnix = "."\n\n[deps.from.s]\n{requirements}')
+        (top / "atom.toml").write_text(text)
+        (top / "mod.nix").write_text(
+            "{ Sum = " + " + ".join(f"deps.from.s.{d}.value" for d in deps) + "; }\n")
+        t = time.perf_counter()
+        run([str(ATOM), "lock", str(top)], env=env)
+        lock_time = time.perf_counter() - t
+
+        # The reference's way: versions selected from the ref list once (its lock), then fetchGit.
+        refs = run(["git", "for-each-ref", "--format=%(refname) %(objectname)", "refs/eka/atoms/"], cwd=repo)
+        best = {}
+        for line in refs.splitlines():
+            name, rev = line.split()
+            label, version = name.split("/")[-2:]
+            key = tuple(int(x) for x in version.split("."))
+            if label in deps and key[0] == 1 and (label not in best or key > best[label][0]):
+                best[label] = (key, version, rev)
+        baseline = work / "baseline.nix"
+        parts = [
+            f'(import ((builtins.fetchGit {{ url = "{url}"; ref = "refs/eka/atoms/{d}/{best[d][1]}"; '
+            f'rev = "{best[d][2]}"; }}) + "/mod.nix")).Value'
+            for d in deps
+        ]
+        baseline.write_text("{ sum = " + "\n  + ".join(parts) + "; }\n")
+
+        common = ["nix-instantiate", "--option", "build-users-group", "", "--eval", "--strict"]
+        results = {k: [] for k in ("plugin cold", "plugin warm", "fetchGit cold", "fetchGit warm")}
+        expected = f"{{ sum = {DEPS}; }}"
+        for i in range(RUNS):
+            nix_store = work / f"nix-store-{i}"
+            home = work / f"home-fetchgit-{i}"
+            for label in ("fetchGit cold", "fetchGit warm"):
+                elapsed, out = timed_eval(common + ["--store", str(nix_store), str(baseline)], home)
+                assert out == expected, out
+                results[label].append(elapsed)
+            shutil.rmtree(store / "trees", ignore_errors=True)
+            home = work / f"home-plugin-{i}"
+            for label in ("plugin cold", "plugin warm"):
+                elapsed, out = timed_eval(
+                    common + ["--store", str(nix_store), "--option", "plugin-files", str(PLUGIN),
+                              "--option", "atom-store", str(store),
+                              "--expr", f"builtins.atom.import {top}"], home)
+                assert out == expected, out
+                results[label].append(elapsed)
+            shutil.rmtree(nix_store, ignore_errors=True)
+
+        print(f"\n{DEPS} dependency atoms x {FILES} files, {REFS} atom refs, {RUNS} runs (seconds)\n")
+        print("| case | median | min | max |")
+        print("|---|---|---|---|")
+        for label, times in results.items():
+            print(f"| {label} | {statistics.median(times):.3f} | {min(times):.3f} | {max(times):.3f} |")
+        cold = statistics.median(results["fetchGit cold"]) / statistics.median(results["plugin cold"])
+        warm = statistics.median(results["fetchGit warm"]) / statistics.median(results["plugin warm"])
+        print(f"\nplugin vs fetchGit: {cold:.1f}x faster cold, {warm:.1f}x faster warm (medians)")
+        print(f"once, before the runs: atom fetch {fetch_time:.2f} s, atom lock {lock_time:.2f} s")
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
