@@ -14,6 +14,7 @@
 #include <memory>
 #include <regex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "composer.hh"
@@ -440,16 +441,83 @@ void primConfinedDirOf(EvalState & state, const Pos & pos, Value ** args, Value 
 
 } // namespace
 
-void makeStd(EvalState & state, const std::string & root, Value & result)
+namespace {
+
+// How std treats one of Nix's builtins.
+enum class StdKind { Plain, ConfinedUnary, ConfinedBinary, PathAttrs, DirOf };
+
+// What every std of one evaluator shares: which builtins it holds and how, and the parsed library
+// (nix/std/std.nix). Only the confined primitives and the library's evaluation depend on the root.
+struct StdPlan
 {
+    EvalState * state = nullptr;
+    std::vector<std::tuple<std::string, Symbol, Value *, StdKind>> builtins;  // sorted by name
+    StaticEnv * libraryScope = nullptr;
+    Expr * library = nullptr;
+    size_t builtinsSlot = 0;
+};
+
+const StdPlan & stdPlan(EvalState & state)
+{
+    // One evaluator per process in practice; a different one rebuilds the plan. The parsed
+    // expression and static environment are kept for the process's lifetime, as Nix keeps its own.
+    static StdPlan plan;
+    if (plan.state == &state)
+        return plan;
+    plan = StdPlan{};
+    plan.state = &state;
     Value * builtins = compat::globalValue(state, "builtins");
     state.forceValue(*builtins, nix::noPos);
+    auto among = [](const std::string & name, auto & list) {
+        for (auto * entry : list)
+            if (name == entry)
+                return true;
+        return false;
+    };
+    std::map<std::string, std::tuple<std::string, Symbol, Value *, StdKind>> chosen;
+    for (auto & [name, value] : compat::attrPairs(*builtins)) {
+        std::string text(name);
+        StdKind kind = StdKind::Plain;
+        if (among(text, confinedUnary))
+            kind = StdKind::ConfinedUnary;
+        else if (among(text, confinedBinary))
+            kind = StdKind::ConfinedBinary;
+        else if (text == "path")
+            kind = StdKind::PathAttrs;
+        else if (text == "dirOf")
+            kind = StdKind::DirOf;
+        else if (std::regex_match(text, impure))
+            continue;
+        chosen[text] = {text, name, value, kind};
+    }
+    for (auto & [_, entry] : chosen)
+        plan.builtins.push_back(entry);
+
+    std::map<std::string, size_t> visible;
+    for (size_t i = 0; i < std::size(pureGlobals); i++)
+        visible[pureGlobals[i]] = i;
+    plan.builtinsSlot = std::size(pureGlobals);
+    visible["builtins"] = plan.builtinsSlot;
+    plan.libraryScope = new StaticEnv(false, nullptr, visible.size());
+    for (auto & [name, displ] : visible)
+        plan.libraryScope->vars.emplace_back(state.symbols.create(name), displ);
+    plan.libraryScope->sort();
+    auto source = std_source();
+    plan.library = compat::parseString(state, std::string(source.data(), source.size()), *plan.libraryScope);
+    return plan;
+}
+
+} // namespace
+
+void makeStd(EvalState & state, const std::string & root, Value & result)
+{
+    const StdPlan & plan = stdPlan(state);
     auto * rootValue = compat::allocValue(state);
     rootValue->mkString(root);
-    auto guard = [&](Value * original, compat::PrimOpFun fun, const char * name, size_t arity) {
+    auto guard = [&](Value * original, compat::PrimOpFun fun, const std::string & name, size_t arity) {
         auto * wrapper = compat::allocValue(state);
         std::vector<std::string> args(arity);
-        compat::mkPrimOp(state, *wrapper, {.name = name, .args = args, .doc = nullptr, .fun = fun});
+        compat::mkPrimOp(state, *wrapper, {.name = name.c_str(), .args = args, .doc = nullptr, .fun = fun});
         auto * withOriginal = compat::allocValue(state);
         withOriginal->mkPrimOpApp(wrapper, original);
         auto * withRoot = compat::allocValue(state);
@@ -457,53 +525,31 @@ void makeStd(EvalState & state, const std::string & root, Value & result)
         return withRoot;
     };
     std::map<std::string, std::pair<Symbol, Value *>> chosen;
+    for (auto & [text, name, value, kind] : plan.builtins) {
+        switch (kind) {
+        case StdKind::Plain: chosen[text] = {name, value}; break;
+        case StdKind::ConfinedUnary: chosen[text] = {name, guard(value, primConfinedUnary, text, 3)}; break;
+        case StdKind::ConfinedBinary: chosen[text] = {name, guard(value, primConfinedBinary, text, 4)}; break;
+        case StdKind::PathAttrs: chosen[text] = {name, guard(value, primConfinedPathAttrs, "path", 3)}; break;
+        case StdKind::DirOf: chosen[text] = {name, guard(value, primConfinedDirOf, "dirOf", 3)}; break;
+        }
+    }
     auto pairs = [&] {
         std::vector<std::pair<Symbol, Value *>> out;
         for (auto & [_, pair] : chosen)
             out.push_back(pair);
         return out;
     };
-    auto among = [](const std::string & name, auto & list) {
-        for (auto * entry : list)
-            if (name == entry)
-                return true;
-        return false;
-    };
-    for (auto & [name, value] : compat::attrPairs(*builtins)) {
-        std::string text(name);
-        if (among(text, confinedUnary))
-            chosen[text] = {name, guard(value, primConfinedUnary, text.c_str(), 3)};
-        else if (among(text, confinedBinary))
-            chosen[text] = {name, guard(value, primConfinedBinary, text.c_str(), 4)};
-        else if (text == "path")
-            chosen[text] = {name, guard(value, primConfinedPathAttrs, "path", 3)};
-        else if (text == "dirOf")
-            chosen[text] = {name, guard(value, primConfinedDirOf, "dirOf", 3)};
-        else if (!std::regex_match(text, impure))
-            chosen[text] = {name, value};
-    }
 
     // The library part, written in Nix, evaluated with these builtins and merged over them.
     auto * curated = compat::allocValue(state);
     compat::mkAttrsFrom(state, *curated, pairs());
-    std::map<std::string, size_t> visible;
-    std::vector<Value *> values;
-    for (auto * name : pureGlobals) {
-        visible[name] = values.size();
-        values.push_back(compat::globalValue(state, name));
-    }
-    visible["builtins"] = values.size();
-    values.push_back(curated);
-    StaticEnv staticEnv(false, nullptr, visible.size());
-    for (auto & [name, displ] : visible)
-        staticEnv.vars.emplace_back(state.symbols.create(name), displ);
-    staticEnv.sort();
-    Env & env = compat::allocClosedEnv(state, values.size(), values[0]);
-    for (size_t i = 0; i < values.size(); i++)
-        env.values[i] = values[i];
-    auto source = std_source();
+    Env & env = compat::allocClosedEnv(state, plan.builtinsSlot + 1, curated);
+    for (size_t i = 0; i < std::size(pureGlobals); i++)
+        env.values[i] = compat::globalValue(state, pureGlobals[i]);
+    env.values[plan.builtinsSlot] = curated;
     auto * library = compat::allocValue(state);
-    compat::parseString(state, std::string(source.data(), source.size()), staticEnv)->eval(state, env, *library);
+    plan.library->eval(state, env, *library);
     state.forceValue(*library, nix::noPos);
     for (auto & [name, value] : compat::attrPairs(*library))
         chosen[std::string(name)] = {name, value};

@@ -6,7 +6,10 @@ holding REFS atom refs (DEPS dependency labels and filler atoms, five versions e
 value from each:
 
   plugin     builtins.atom.import of an atom whose atom.lock pins the DEPS atoms: they are read
-             from the atom store (filled once with `atom fetch`), verified and materialised.
+             from the atom store (filled once with `atom fetch`), verified, and composed from
+             their Nix files; their other files are written only when a path into them is used.
+  plugin+files  the same, but every dependency also reads its data directory (`readDir ./data`),
+             so all its files are written, as fetchGit always does.
   fetchGit   the reference's way on the same repository: the version is selected from the ref
              list (done once, like its lock), then per dependency
              `import ((builtins.fetchGit { url = "file://..."; ref; rev; }) + "/mod.nix")`.
@@ -79,7 +82,7 @@ def make_repo(repo):
             (data / f"d{d}").mkdir(parents=True)
         for f in range(FILES - 1):
             (data / f"d{f % 10}" / f"f{f}.txt").write_text(f"{name} file {f}\n" * 4)
-        (repo / name / "mod.nix").write_text("{ Value = 1; }\n")
+        (repo / name / "mod.nix").write_text("{ Value = 1; Data = builtins.readDir ./data; }\n")
     for name in fill:
         (repo / name).mkdir()
         (repo / name / "mod.nix").write_text("{ Value = 0; }\n")
@@ -149,6 +152,13 @@ def main():
         t = time.perf_counter()
         run([str(ATOM), "lock", str(top)], env=env)
         lock_time = time.perf_counter() - t
+        files = work / "top-files"
+        files.mkdir(exist_ok=True)
+        (files / "atom.toml").write_text(text.replace('label = "top"', 'label = "top-files"'))
+        (files / "mod.nix").write_text(
+            "{ Sum = " + " + ".join(
+                f"(if deps.from.s.{d}.data ? d0 then deps.from.s.{d}.value else 0)" for d in deps) + "; }\n")
+        run([str(ATOM), "lock", str(files)], env=env)
 
         # The reference's way: versions selected from the ref list once (its lock), then fetchGit.
         refs = run(["git", "for-each-ref", "--format=%(refname) %(objectname)", "refs/eka/atoms/"], cwd=repo)
@@ -168,7 +178,8 @@ def main():
         baseline.write_text("{ sum = " + "\n  + ".join(parts) + "; }\n")
 
         common = ["nix-instantiate", "--option", "build-users-group", "", "--eval", "--strict"]
-        results = {k: [] for k in ("plugin cold", "plugin warm", "fetchGit cold", "fetchGit warm")}
+        results = {k: [] for k in ("plugin cold", "plugin warm", "plugin+files cold", "plugin+files warm",
+                                   "fetchGit cold", "fetchGit warm")}
         expected = f"{{ sum = {DEPS}; }}"
         for i in range(RUNS):
             nix_store = work / f"nix-store-{i}"
@@ -177,15 +188,16 @@ def main():
                 elapsed, out = timed_eval(common + ["--store", str(nix_store), str(baseline)], home)
                 assert out == expected, out
                 results[label].append(elapsed)
-            shutil.rmtree(store / "trees", ignore_errors=True)
-            home = work / f"home-plugin-{i}"
-            for label in ("plugin cold", "plugin warm"):
-                elapsed, out = timed_eval(
-                    common + ["--store", str(nix_store), "--option", "plugin-files", str(PLUGIN),
-                              "--option", "atom-store", str(store),
-                              "--expr", f"builtins.atom.import {top}"], home)
-                assert out == expected, out
-                results[label].append(elapsed)
+            for variant, atom_dir in (("plugin", top), ("plugin+files", files)):
+                shutil.rmtree(store / "trees", ignore_errors=True)
+                home = work / f"home-{variant}-{i}"
+                for label in (f"{variant} cold", f"{variant} warm"):
+                    elapsed, out = timed_eval(
+                        common + ["--store", str(nix_store), "--option", "plugin-files", str(PLUGIN),
+                                  "--option", "atom-store", str(store),
+                                  "--expr", f"builtins.atom.import {atom_dir}"], home)
+                    assert out == expected, out
+                    results[label].append(elapsed)
             shutil.rmtree(nix_store, ignore_errors=True)
 
         print(f"\n{DEPS} dependency atoms x {FILES} files, {REFS} atom refs, {RUNS} runs (seconds)\n")
@@ -193,9 +205,11 @@ def main():
         print("|---|---|---|---|")
         for label, times in results.items():
             print(f"| {label} | {statistics.median(times):.3f} | {min(times):.3f} | {max(times):.3f} |")
-        cold = statistics.median(results["fetchGit cold"]) / statistics.median(results["plugin cold"])
-        warm = statistics.median(results["fetchGit warm"]) / statistics.median(results["plugin warm"])
-        print(f"\nplugin vs fetchGit: {cold:.1f}x faster cold, {warm:.1f}x faster warm (medians)")
+        med = {k: statistics.median(v) for k, v in results.items()}
+        for variant in ("plugin", "plugin+files"):
+            print(f"\n{variant} vs fetchGit: {med['fetchGit cold'] / med[variant + ' cold']:.1f}x faster cold, "
+                  f"{med['fetchGit warm'] / med[variant + ' warm']:.2f}x as fast warm (medians)", end="")
+        print()
         print(f"once, before the runs: atom fetch {fetch_time:.2f} s, atom lock {lock_time:.2f} s")
     finally:
         if not keep:

@@ -340,24 +340,19 @@ impl Loader<'_> {
             commit: rev,
             layout: RefLayout::Current,
         };
-        let verified = repo.verify(&atom, Some(&dep.id)).map_err(|e| match e {
+        let verified = repo.verify_pinned(&atom, &dep.id).map_err(|e| match e {
             StoreError::Verify { problem, .. } => tampered(problem.to_string()),
             other => ResolveError::Invalid {
                 atom: format!("{name} (pinned by {by})"),
                 detail: other.to_string(),
             },
         })?;
-        let text = |file: &str| read_blob(repo, verified.tree, file, &name);
-        let manifest_text = text(MANIFEST_FILE)?.ok_or_else(|| ResolveError::Invalid {
-            atom: name.clone(),
-            detail: "its tree has no atom.toml".to_owned(),
-        })?;
-        let manifest = Manifest::parse(&manifest_text, &format!("{name}/{MANIFEST_FILE}"))
+        let manifest = Manifest::parse(&verified.manifest, &format!("{name}/{MANIFEST_FILE}"))
             .map_err(|e| ResolveError::Invalid {
                 atom: name.clone(),
                 detail: e.to_string(),
             })?;
-        let lock = match text(LOCK_FILE)? {
+        let lock = match read_blob(repo, verified.tree, LOCK_FILE, &name)? {
             Some(text) => Some(
                 Lockfile::parse(&text, &format!("{name}/{LOCK_FILE}")).map_err(|e| {
                     ResolveError::Invalid {
@@ -446,6 +441,10 @@ impl AtomStore {
         match source {
             Source::Dir(dir) => Ok(dir.clone()),
             Source::Tree { repo, tree } => {
+                let done = self.trees().join(tree.to_string());
+                if done.is_dir() {
+                    return Ok(done);
+                }
                 Ok(Store::open(repo)?.materialize(*tree, &self.trees())?)
             }
         }
@@ -459,6 +458,10 @@ impl AtomStore {
         match source {
             Source::Dir(dir) => Ok(dir.clone()),
             Source::Tree { repo, tree } => {
+                let done = self.trees().join("nix").join(tree.to_string());
+                if done.is_dir() {
+                    return Ok(done);
+                }
                 Ok(Store::open(repo)?.materialize_nix(*tree, &self.trees())?)
             }
         }

@@ -28,6 +28,8 @@ use crate::manifest::{Requirement, Version};
 /// A git repository holding atoms.
 pub struct Store {
     repo: gix::Repository,
+    /// The genesis, once worked out (it does not change while the store is open).
+    genesis: std::sync::OnceLock<Root>,
 }
 
 /// What `init` did.
@@ -78,7 +80,10 @@ impl Store {
                 path: path.to_owned(),
                 source: e.into(),
             })?;
-        Ok(Store { repo })
+        Ok(Store {
+            repo,
+            genesis: std::sync::OnceLock::new(),
+        })
     }
 
     /// Creates a bare repository at `path` (for the atom store) and opens it.
@@ -119,11 +124,14 @@ impl Store {
     /// The repository's genesis: `refs/ekala/init` when present, otherwise the root found by
     /// walking the ancestors of `HEAD` (SPEC 1.2).
     pub fn genesis(&self) -> Result<Root> {
-        if let Some(root) = self.init_ref()? {
-            return Ok(root);
+        if let Some(root) = self.genesis.get() {
+            return Ok(*root);
         }
-        let head = self.commit_id("HEAD")?;
-        self.root_of(head)
+        let root = match self.init_ref()? {
+            Some(root) => root,
+            None => self.root_of(self.commit_id("HEAD")?)?,
+        };
+        Ok(*self.genesis.get_or_init(|| root))
     }
 
     /// The target of `refs/ekala/init`, if it exists.

@@ -38,6 +38,8 @@ pub struct Verified {
     pub id: AtomDigest,
     /// The `[package]` table of its manifest.
     pub package: Package,
+    /// Its manifest's text (`atom.toml` in the tree).
+    pub manifest: String,
 }
 
 /// Why a published atom failed verification. Each check has its own variant.
@@ -96,6 +98,23 @@ pub enum VerifyError {
 impl Store {
     /// Verifies a published atom; `expected_id` (e.g. from a lock) is checked when given.
     pub fn verify(&self, atom: &AtomRef, expected_id: Option<&AtomDigest>) -> Result<Verified> {
+        self.verify_with(atom, expected_id, true)
+    }
+
+    /// Verifies an atom pinned by a lock: as [`Store::verify`] with the expected id, except that
+    /// the origin commit's ancestry is not walked (`origin_checked` is false). The walk costs
+    /// the length of the history, and the lock already pins the commit and the id; `atom verify`
+    /// and `atom lock` do the full check.
+    pub fn verify_pinned(&self, atom: &AtomRef, expected_id: &AtomDigest) -> Result<Verified> {
+        self.verify_with(atom, Some(expected_id), false)
+    }
+
+    fn verify_with(
+        &self,
+        atom: &AtomRef,
+        expected_id: Option<&AtomDigest>,
+        walk_origin: bool,
+    ) -> Result<Verified> {
         let fail = |problem: VerifyError| StoreError::Verify {
             atom: format!("{}-{}", atom.label, atom.version),
             problem,
@@ -149,11 +168,14 @@ impl Store {
         }
 
         let genesis = self.genesis()?;
-        let origin_checked = match self
-            .repo
-            .try_find_object(origin)
-            .map_err(|e| StoreError::object(origin, e))?
-        {
+        let origin_object = if walk_origin {
+            self.repo
+                .try_find_object(origin)
+                .map_err(|e| StoreError::object(origin, e))?
+        } else {
+            None
+        };
+        let origin_checked = match origin_object {
             Some(object) if object.kind == gix::object::Kind::Commit => {
                 let found = self.root_of(origin)?;
                 if found != genesis {
@@ -184,6 +206,7 @@ impl Store {
             format,
             id,
             package,
+            manifest: text.to_owned(),
         })
     }
 }
