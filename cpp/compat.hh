@@ -181,6 +181,20 @@ inline void mkAttrsFrom(EvalState & state, Value & v, const std::vector<std::pai
     v.mkAttrs(bindings.finish());
 }
 
+/// Appends `text` to an error's message, keeping the error's type (so that `tryEval` still
+/// catches a `throw` or a failed `assert`). `err` is a mutable member and `e` is not const, so
+/// writing through `info()` is well defined.
+inline void appendToMessage(nix::Error & e, const std::string & text)
+{
+    auto & info = const_cast<nix::ErrorInfo &>(e.info());
+// hintformat declares a copy constructor but not an assignment; the implicit one assigns its only
+// member (a boost::format), which is what is wanted.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-copy"
+    info.msg = nix::hintfmt(info.msg.str() + text);
+#pragma GCC diagnostic pop
+}
+
 /// Adds a trace line to an error on its way out.
 inline void addTrace(nix::Error & e, const std::string & message)
 {

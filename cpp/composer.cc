@@ -89,6 +89,10 @@ Value * slot(Env & env, Slot s)
     return env.values[s];
 }
 
+// What starts the line naming the atom and module of an error raised in an atom's file.
+// (Nix indents the lines of a message when it prints it.)
+const std::string annotationMark = "\n(in ";
+
 // A member file (or mod.nix), parsed on first evaluation with the module's static scope.
 struct ExprAtomFile : Expr
 {
@@ -119,7 +123,12 @@ struct ExprAtomFile : Expr
                 compat::throwEvalError(nix::noPos,
                     "The following module does not evaluate to a valid attribute set:\n       " + path);
         } catch (nix::Error & e) {
-            compat::addTrace(e, "while evaluating " + path + " (" + module->where(member) + ")");
+            // The innermost atom file names itself on the error's first lines; the others add
+            // trace lines (`--show-trace`), so the module chain is visible there.
+            std::string where = module->where(member);
+            if (e.info().msg.str().find(annotationMark) == std::string::npos)
+                compat::appendToMessage(e, "\n(" + where + ", " + path + ")");
+            compat::addTrace(e, "while evaluating " + path + " (" + where + ")");
             throw;
         }
     }
@@ -554,6 +563,27 @@ void makeStd(EvalState & state, const std::string & root, Value & result)
     for (auto & [name, value] : compat::attrPairs(*library))
         chosen[std::string(name)] = {name, value};
     compat::mkAttrsFrom(state, result, pairs());
+}
+
+namespace {
+
+// A value computed by C++ code when first forced.
+struct ExprLazy : Expr
+{
+    std::function<void(EvalState &, Value &)> make;
+
+    explicit ExprLazy(std::function<void(EvalState &, Value &)> make) : make(std::move(make)) {}
+
+    void show(std::ostream & str) const override { str << "«atom lazy value»"; }
+    void bindVars(const StaticEnv &) override {}
+    void eval(EvalState & state, Env &, Value & v) override { make(state, v); }
+};
+
+} // namespace
+
+void mkLazy(EvalState & state, Value & v, std::function<void(EvalState &, Value &)> make)
+{
+    v.mkThunk(&state.baseEnv, new ExprLazy(std::move(make)));
 }
 
 // Lazy roots not written yet, by root directory. The evaluator is single-threaded.

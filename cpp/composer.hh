@@ -23,6 +23,10 @@ void registerLazyRoot(const std::string & root, std::function<void()> write);
 /// `registerLazyRoot`); does nothing otherwise.
 void ensureRoot(const std::string & root);
 
+/// Makes `v` a thunk that runs `make` when first forced. `make` must not capture Nix values (the
+/// collector does not see inside it).
+void mkLazy(compat::EvalState & state, compat::Value & v, std::function<void(compat::EvalState &, compat::Value &)> make);
+
 /// Makes `std` the standard library modules see: Nix's pure builtins, with the file primitives
 /// (`readFile`, `readDir`, `pathExists`, `hashFile`) refusing paths outside `root`.
 void makeStd(compat::EvalState & state, const std::string & root, compat::Value & std);

@@ -270,25 +270,31 @@ void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, si
     auto & node = graph.plan.nodes[index];
     std::string name(node.name);
     try {
-        auto dirs = callRust(graph.pos, importBuiltin, [&] { return node_dirs(storeSetting(), node); });
+        auto store = toRust(std::string_view(graph.plan.store.data(), graph.plan.store.size()));
+        auto dirs = callRust(graph.pos, importBuiltin, [&] { return node_dirs(store, node); });
         std::string root(dirs.root), sourceRoot(dirs.source_root), entry(dirs.entry);
         if (dirs.lazy) {
             // The atom's data files are written when a path into it is first used.
             registerLazyRoot(root, [shared, index] {
                 callRust(shared->pos, importBuiltin,
-                    [&] { return materialize_node(storeSetting(), shared->plan.nodes[index]); });
+                    [&] { return materialize_node(toRust(std::string(shared->plan.store)), shared->plan.nodes[index]); });
             });
         }
+        // `cfg` and `std` are built only if a module uses them.
         auto * config = compat::allocValue(state);
-        compat::parseJSON(state, std::string_view(node.manifest_json.data(), node.manifest_json.size()), *config);
+        mkLazy(state, *config, [shared, index](EvalState & state, Value & v) {
+            auto & json = shared->plan.nodes[index].manifest_json;
+            compat::parseJSON(state, std::string_view(json.data(), json.size()), v);
+        });
         if (node.kind == ComposeKind::Static) {
+            state.forceValue(*config, graph.pos);
             v = *config;
             return;
         }
         auto * externAttrs = nodeExtern(state, graph, node, env);
         if (node.kind == ComposeKind::Native) {
             auto * stdValue = compat::allocValue(state);
-            makeStd(state, root, *stdValue);
+            mkLazy(state, *stdValue, [root](EvalState & state, Value & v) { makeStd(state, root, v); });
             composeAtom(
                 state, graph.pos, name, root, sourceRoot, entry, *config, *externAttrs, *stdValue, v, dirs.entry_is_file);
             return;

@@ -232,6 +232,10 @@ fn load_atom(path: &str, store: &str) -> Result<bridge::LoadPlan, String> {
             ));
         }
         let store = atom_store(store)?;
+        // Canonical once here, so that paths under it need no resolving later.
+        let store = std::fs::canonicalize(store.dir())
+            .map(AtomStore::new)
+            .unwrap_or(store);
         let graph = graph::load(&root, &store).map_err(|e| e.to_string())?;
         Ok(bridge::LoadPlan {
             store: store.dir().to_string_lossy().into_owned(),
@@ -338,27 +342,41 @@ fn node_dirs(store: &str, node: &bridge::NodePlan) -> Result<bridge::NodeDirs, S
         let source_root = store
             .materialize_modules(&source)
             .map_err(|e| in_node(&e))?;
-        let source_root = std::fs::canonicalize(&source_root).map_err(|e| in_node(&e))?;
-        let (root, lazy) = match &source {
-            Source::Dir(_) => (source_root.clone(), false),
+        let (root, source_root, entry, lazy) = match &source {
+            Source::Dir(_) => {
+                let root = std::fs::canonicalize(&source_root).map_err(|e| in_node(&e))?;
+                let entry = std::fs::canonicalize(root.join(&node.entry)).map_err(|e| {
+                    format!(
+                        "the entry {:?} of {} cannot be read: {e}",
+                        node.entry, node.name
+                    )
+                })?;
+                if !entry.starts_with(&root) {
+                    return Err(format!(
+                        "the entry {:?} of {} leaves the atom",
+                        node.entry, node.name
+                    ));
+                }
+                (root.clone(), root, entry, false)
+            }
+            // Written by this store (canonical, from `load_atom`) with no symlinks, and the entry
+            // was checked to be a plain relative path when the graph was loaded.
             Source::Tree { tree, .. } => {
-                let trees = std::fs::canonicalize(store.trees()).map_err(|e| in_node(&e))?;
-                (trees.join(tree.to_string()), true)
+                let entry = source_root.join(&node.entry);
+                if !entry.exists() {
+                    return Err(format!(
+                        "the entry {:?} of {} has no Nix files",
+                        node.entry, node.name
+                    ));
+                }
+                (
+                    store.trees().join(tree.to_string()),
+                    source_root,
+                    entry,
+                    true,
+                )
             }
         };
-        let entry = source_root.join(&node.entry);
-        let entry = std::fs::canonicalize(&entry).map_err(|e| {
-            format!(
-                "the entry {:?} of {} cannot be read: {e}",
-                node.entry, node.name
-            )
-        })?;
-        if !entry.starts_with(&source_root) {
-            return Err(format!(
-                "the entry {:?} of {} leaves the atom",
-                node.entry, node.name
-            ));
-        }
         Ok(bridge::NodeDirs {
             root: text(&root),
             source_root: text(&source_root),

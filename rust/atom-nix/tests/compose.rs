@@ -574,3 +574,62 @@ fn differential_against_the_pure_nix_composer() {
     ));
     assert!(sizes.parse::<usize>().unwrap() > 200, "{sizes}");
 }
+
+#[test]
+fn errors_name_the_atom_and_module_and_show_trace_shows_the_chain() {
+    let dir = tree(
+        "errors",
+        &[
+            (
+                "atom.toml",
+                "[package]\nlabel = \"demo\"\nversion = \"1.2.3\"\n\n[compose.as]\nnix = \".\"\n",
+            ),
+            ("mod.nix", "{ Parse = mod.bad; }\n"),
+            ("Outer.nix", "mod.inner.broken\n"),
+            ("Inner/mod.nix", "{ }\n"),
+            ("Inner/Broken.nix", "throw \"boom\"\n"),
+            ("bad.nix", "import ./x.nix\n"),
+        ],
+    );
+    let import = format!("(builtins.atom.import {})", dir.display());
+    // The first lines name the innermost atom file's atom and module, then Nix's position.
+    let err = eval_err(&format!("{import}.outer"));
+    assert!(
+        err.contains(&format!(
+            "error: boom\n       (in demo-1.2.3 at Inner.Broken, {}/Inner/Broken.nix)\n",
+            dir.display()
+        )),
+        "{err}"
+    );
+    let err = eval_err(&format!("{import}.parse"));
+    assert!(
+        err.contains(&format!(
+            "undefined variable 'import'\n       (in demo-1.2.3 at bad, {}/bad.nix)\n",
+            dir.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("bad.nix:1:1"), "{err}");
+    // The message is annotated, not replaced: a `throw` is still a `throw` to tryEval.
+    assert_eq!(
+        eval_ok(&format!("(builtins.tryEval {import}.outer).success")),
+        "false"
+    );
+    // --show-trace shows each atom file on the way.
+    let output = instantiate_with_args(&format!("{import}.outer"), &["--show-trace"]);
+    let err = stderr(&output);
+    assert!(
+        err.contains(&format!(
+            "while evaluating {}/Inner/Broken.nix (in demo-1.2.3 at Inner.Broken)",
+            dir.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "while evaluating {}/Outer.nix (in demo-1.2.3 at Outer)",
+            dir.display()
+        )),
+        "{err}"
+    );
+}

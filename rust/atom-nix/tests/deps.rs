@@ -299,15 +299,28 @@ fn an_altered_commit_object_is_possible_tampering() {
     let store_repo = f.set_repo();
     let pinned = git(&store_repo, &["rev-parse", "refs/eka/atoms/b/1.2.0"]);
     let other = git(&store_repo, &["rev-parse", "refs/eka/atoms/b/1.0.0"]);
-    let object = |id: &str| store_repo.join("objects").join(&id[..2]).join(&id[2..]);
-    // Overwrite the pinned commit's loose object with another commit's bytes: same file name,
-    // different content.
-    let target = object(&pinned);
-    let mut perms = fs::metadata(&target).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    fs::set_permissions(&target, perms).unwrap();
-    fs::copy(object(&other), &target).unwrap();
+    // Plant a loose object under the pinned commit's name holding another commit's content (the
+    // store keeps its objects in packs; a loose object of the same name is read first).
+    let scratch_git = f.dir.join("scratch.git");
+    git(&f.dir, &["init", "-q", "--bare", "scratch.git"]);
+    let other_commit = git(&store_repo, &["cat-file", "commit", &other]);
+    let commit_file = f.dir.join("other-commit");
+    fs::write(&commit_file, &other_commit).unwrap();
+    let planted = git(
+        &scratch_git,
+        &[
+            "hash-object",
+            "-t",
+            "commit",
+            "-w",
+            commit_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(planted, other);
+    let object = |repo: &Path, id: &str| repo.join("objects").join(&id[..2]).join(&id[2..]);
+    let target = object(&store_repo, &pinned);
+    fs::create_dir_all(target.parent().unwrap()).unwrap();
+    fs::copy(object(&scratch_git, &other), &target).unwrap();
     let err = f.eval_err(&f.import_a());
     assert!(
         err.contains(&format!(

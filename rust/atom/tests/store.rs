@@ -549,6 +549,34 @@ fn fetch_copies_published_atoms_into_a_store_by_root() {
         .unwrap();
     assert!(verified.origin_checked);
     git(&fetched.repo, &["fsck", "--no-dangling"]);
+    // Written as one pack with its index, checked by git, and nothing loose or temporary.
+    let counts = git(&fetched.repo, &["count-objects", "-v"]);
+    assert!(
+        counts.contains("count: 0\n") && counts.contains("packs: 1\n"),
+        "{counts}"
+    );
+    let pack_files = || {
+        let mut names: Vec<String> = std::fs::read_dir(fetched.repo.join("objects/pack"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let files = pack_files();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(
+        files[0].ends_with(".idx") && files[1].ends_with(".pack"),
+        "{files:?}"
+    );
+    let verified_pack = git(
+        &fetched.repo,
+        &["verify-pack", "-v", &format!("objects/pack/{}", files[0])],
+    );
+    assert!(
+        verified_pack.contains(&format!("non delta: {}", fetched.objects)),
+        "{verified_pack}"
+    );
 
     // Fetching again changes nothing; a plain path works like a file:// URL.
     let again =
@@ -563,6 +591,8 @@ fn fetch_copies_published_atoms_into_a_store_by_root() {
     let next =
         atom::store::fetch::fetch(source.to_str().unwrap(), &atom_store, &mut |_| {}).unwrap();
     assert_eq!(next.created.len(), 3);
+    assert_eq!(pack_files().len(), 4);
+    git(&next.repo, &["fsck", "--no-dangling"]);
     let copy = Store::open(&next.repo).unwrap();
     assert_eq!(
         copy.resolve(&label("alpha"), &Requirement::parse("^1").unwrap())

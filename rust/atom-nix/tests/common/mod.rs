@@ -41,6 +41,18 @@ pub fn instantiate(expr: &str) -> Output {
     instantiate_with(expr, &[])
 }
 
+/// `nix-instantiate --eval --strict` of `expr` with the plugin and extra arguments.
+pub fn instantiate_with_args(expr: &str, args: &[&str]) -> Output {
+    let home = scratch("instantiate");
+    let mut command = nix_command("nix-instantiate", &home);
+    command
+        .args(["--store", "dummy://", "--option", "plugin-files"])
+        .arg(plugin())
+        .args(args)
+        .args(["--eval", "--strict", "--expr", expr]);
+    command.output().expect("nix-instantiate runs")
+}
+
 pub fn instantiate_with(expr: &str, env: &[(&str, &str)]) -> Output {
     let home = scratch("instantiate");
     let mut command = nix_command("nix-instantiate", &home);

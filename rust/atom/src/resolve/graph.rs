@@ -326,14 +326,6 @@ impl Loader<'_> {
                 )));
             }
         }
-        if !repo.repo().has_object(rev) {
-            return Err(ResolveError::MissingAtom {
-                atom: name,
-                by: by.to_owned(),
-                detail: format!("its commit {rev} is not in {}", repo_path(repo).display()),
-                fetch,
-            });
-        }
         let atom = AtomRef {
             label: dep.label.clone(),
             version: dep.version.clone(),
@@ -342,6 +334,14 @@ impl Loader<'_> {
         };
         let verified = repo.verify_pinned(&atom, &dep.id).map_err(|e| match e {
             StoreError::Verify { problem, .. } => tampered(problem.to_string()),
+            StoreError::Object { id, .. } if id == rev && !repo.repo().has_object(rev) => {
+                ResolveError::MissingAtom {
+                    atom: name.clone(),
+                    by: by.to_owned(),
+                    detail: format!("its commit {rev} is not in {}", repo_path(repo).display()),
+                    fetch: fetch.clone(),
+                }
+            }
             other => ResolveError::Invalid {
                 atom: format!("{name} (pinned by {by})"),
                 detail: other.to_string(),
@@ -352,7 +352,11 @@ impl Loader<'_> {
                 atom: name.clone(),
                 detail: e.to_string(),
             })?;
-        let lock = match read_blob(repo, verified.tree, LOCK_FILE, &name)? {
+        let lock = match verified
+            .lock
+            .map(|id| read_blob(repo, id, &name))
+            .transpose()?
+        {
             Some(text) => Some(
                 Lockfile::parse(&text, &format!("{name}/{LOCK_FILE}")).map_err(|e| {
                     ResolveError::Invalid {
@@ -407,31 +411,17 @@ fn repo_path(store: &Store) -> PathBuf {
     store.repo().git_dir().to_owned()
 }
 
-/// The text of the file `name` at the top of `tree`, if there is one.
-fn read_blob(
-    store: &Store,
-    tree: ObjectId,
-    name: &str,
-    atom: &str,
-) -> Result<Option<String>, ResolveError> {
-    let tree_object = store
-        .repo()
-        .find_tree(tree)
-        .map_err(|e| StoreError::object(tree, e))?;
-    let Some(entry) = tree_object.find_entry(name).filter(|e| e.mode().is_blob()) else {
-        return Ok(None);
-    };
-    let id = entry.object_id();
+/// The text of `atom.lock` blob `id` of the atom `atom`.
+fn read_blob(store: &Store, id: ObjectId, atom: &str) -> Result<String, ResolveError> {
     let blob = store
         .repo()
         .find_blob(id)
         .map_err(|e| StoreError::object(id, e))?;
-    String::from_utf8(blob.data.clone())
-        .map(Some)
-        .map_err(|_| ResolveError::Invalid {
-            atom: atom.to_owned(),
-            detail: format!("its {name} is not UTF-8"),
-        })
+    crate::store::check_content(id, gix::object::Kind::Blob, &blob.data)?;
+    String::from_utf8(blob.data.clone()).map_err(|_| ResolveError::Invalid {
+        atom: atom.to_owned(),
+        detail: format!("its {LOCK_FILE} is not UTF-8"),
+    })
 }
 
 impl AtomStore {

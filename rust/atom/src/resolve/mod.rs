@@ -216,3 +216,73 @@ pub fn resolve(
         manifest,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::graph::check_lock;
+    use super::*;
+    use crate::lock::Lockfile;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn the_store_is_found_in_order_of_preference() {
+        let os = |s: &'static str| Some(OsStr::new(s));
+        let dir = |store: Option<AtomStore>| store.map(|s| s.dir().to_owned());
+        assert_eq!(
+            dir(AtomStore::locate(os("/s"), os("/x"), os("/h"))),
+            Some(PathBuf::from("/s"))
+        );
+        assert_eq!(
+            dir(AtomStore::locate(os(""), os("/x"), os("/h"))),
+            Some(PathBuf::from("/x/atom/store"))
+        );
+        assert_eq!(
+            dir(AtomStore::locate(None, os(""), os("/h"))),
+            Some(PathBuf::from("/h/.cache/atom/store"))
+        );
+        assert_eq!(dir(AtomStore::locate(None, None, os(""))), None);
+    }
+
+    const ROOT: &str = "68b63bd131acd23bdfd57983fe85ba7c092ce02f";
+
+    fn manifest(deps: &str) -> Manifest {
+        Manifest::parse(
+            &format!("[package]\nlabel = \"a\"\nversion = \"0.1.0\"\n\n[package.sets]\nbs = \"https://example.com/b\"\n\n[compose.as]\nnix = \".\"\n{deps}"),
+            "atom.toml",
+        )
+        .unwrap()
+    }
+
+    fn lock(version: &str) -> Lockfile {
+        Lockfile::parse(
+            &format!("version = 1\n\n[sets.{ROOT}]\ntag = \"bs\"\nmirrors = [\"https://example.com/b\"]\n\n[compose]\nuse = \"nix\"\nentry = \".\"\n\n[[deps]]\ntype = \"atom\"\nlabel = \"b\"\nversion = \"{version}\"\nset = \"{ROOT}\"\nrev = \"{}\"\nid = \"r9ilp2p4bpkup8bejuqrg042m6ohc0rtcn2fks94otlrhnquhnv0\"\n", "1".repeat(40)),
+            "atom.lock",
+        )
+        .unwrap()
+    }
+
+    fn check(manifest: &Manifest, lock: Option<&Lockfile>) -> Result<(), String> {
+        check_lock(manifest, lock, Path::new("a/atom.lock"), Path::new("a"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_lock_must_satisfy_the_manifest() {
+        let deps = manifest("\n[deps.from.bs]\nb = \"^1\"\n");
+        assert_eq!(check(&manifest(""), None), Ok(()));
+        assert_eq!(check(&deps, Some(&lock("1.2.0"))), Ok(()));
+        assert_eq!(
+            check(&deps, None),
+            Err("a/atom.lock: the atom declares dependencies but has no atom.lock; run `atom lock a` to update it".into())
+        );
+        assert_eq!(
+            check(&deps, Some(&lock("2.0.0"))),
+            Err("a/atom.lock: it locks b 2.0.0, which the manifest's requirement ^1 no longer accepts; run `atom lock a` to update it".into())
+        );
+        let more = manifest("\n[deps.from.bs]\nb = \"^1\"\nc = \"^1\"\n");
+        assert_eq!(
+            check(&more, Some(&lock("1.0.0"))),
+            Err("a/atom.lock: it does not lock bs.c; run `atom lock a` to update it".into())
+        );
+    }
+}

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use gix::bstr::ByteSlice;
 use gix::ObjectId;
 
+use super::pack::PackWriter;
 use super::refs::{INIT_REF, META_PREFIX};
 use super::{create_refs, ref_target, Result, Store, StoreError, ATOMS_PREFIX};
 use crate::id::Root;
@@ -195,6 +196,7 @@ fn copy_objects(
     let mut objects = 0;
     let mut stack = tips;
     let mut seen = gix::hashtable::HashSet::default();
+    let mut pack = PackWriter::new(dest.repo.objects.store_ref().path())?;
     while let Some(id) = stack.pop() {
         if !seen.insert(id) || dest.repo.has_object(id) {
             continue;
@@ -228,19 +230,14 @@ fn copy_objects(
             }
             gix::object::Kind::Blob => {}
         }
-        let written = gix::objs::Write::write_buf(&dest.repo, object.kind, &object.data)
-            .map_err(|e| StoreError::object(id, e))?;
-        if written != id {
-            return Err(StoreError::object(
-                id,
-                "the object's content does not match its id (corrupt source)",
-            ));
-        }
+        super::check_content(id, object.kind, &object.data)?;
+        pack.add(id, object.kind, &object.data)?;
         objects += 1;
         if objects % 1000 == 0 {
             progress(objects);
         }
     }
+    pack.finish()?;
     progress(objects);
     Ok(objects)
 }

@@ -7,10 +7,12 @@
 mod error;
 pub mod fetch;
 mod materialize;
+mod pack;
 mod refs;
 mod verify;
 
 pub use refs::{atom_ref, manifest_ref, origin_ref};
+
 pub use verify::{CommitFormat, Verified, VerifyError};
 
 use std::cmp::Reverse;
@@ -54,7 +56,7 @@ pub(crate) fn root_of_id(id: &gix::oid) -> Result<Root> {
 
 /// Checks that an object's content hashes to its id, so that an object altered in place (a disk
 /// fault, or someone rewriting a loose object file) is refused rather than trusted.
-pub(crate) fn check_content(id: ObjectId, kind: gix::object::Kind, data: &[u8]) -> Result<()> {
+pub fn check_content(id: ObjectId, kind: gix::object::Kind, data: &[u8]) -> Result<()> {
     let actual =
         gix::objs::compute_hash(id.kind(), kind, data).map_err(|e| StoreError::object(id, e))?;
     if actual == id {

@@ -40,6 +40,8 @@ pub struct Verified {
     pub package: Package,
     /// Its manifest's text (`atom.toml` in the tree).
     pub manifest: String,
+    /// The `atom.lock` blob at the top of its tree, if there is one.
+    pub lock: Option<ObjectId>,
 }
 
 /// Why a published atom failed verification. Each check has its own variant.
@@ -142,6 +144,10 @@ impl Store {
             .filter(|e| e.mode().is_blob())
             .ok_or_else(|| fail(VerifyError::NoManifest))?;
         let manifest_id = entry.object_id();
+        let lock = tree_object
+            .find_entry(crate::lock::LOCK_FILE)
+            .filter(|e| e.mode().is_blob())
+            .map(|e| e.object_id());
         let blob = self
             .repo
             .find_blob(manifest_id)
@@ -207,6 +213,7 @@ impl Store {
             id,
             package,
             manifest: text.to_owned(),
+            lock,
         })
     }
 }
