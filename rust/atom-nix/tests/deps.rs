@@ -673,3 +673,35 @@ fn a_dependency_s_data_files_are_written_only_when_a_path_into_it_is_used() {
         r#""hello from data\n""#
     );
 }
+
+#[test]
+fn a_published_atom_without_a_lock_for_its_dependencies_is_an_error() {
+    let mut f = Fixture::new("deps-unlocked");
+    f.publish(
+        "unlocked",
+        &[
+            (
+                "atom.toml",
+                &manifest("unlocked", "1.0.0", "::", "b = \"^1\""),
+            ),
+            ("mod.nix", "{ V = deps.from.bs.b.version; }\n"),
+        ],
+        false,
+    );
+    let url = f.url();
+    let user = f.consumer(
+        "user",
+        &[
+            (
+                "atom.toml",
+                &manifest("user", "0.1.0", &url, "unlocked = \"1\""),
+            ),
+            ("mod.nix", "{ V = deps.from.bs.unlocked.v; }\n"),
+        ],
+    );
+    let err = f.eval_err(&format!("builtins.atom.import {}", user.display()));
+    assert!(
+        err.contains("unlocked-1.0.0 (pinned by user-0.1.0): its published atom.lock does not match its manifest: the atom declares dependencies but has no atom.lock; publish a version with an up-to-date lock"),
+        "{err}"
+    );
+}

@@ -373,7 +373,17 @@ impl Loader<'_> {
             lock.as_ref(),
             &published.join(LOCK_FILE),
             published,
-        )?;
+        )
+        .map_err(|e| match e {
+            // Not something `atom lock` can fix here: the atom was published that way.
+            ResolveError::OutOfDate { detail, .. } => ResolveError::Invalid {
+                atom: format!("{name} (pinned by {by})"),
+                detail: format!(
+                    "its published atom.lock does not match its manifest: {detail}; publish a version with an up-to-date lock"
+                ),
+            },
+            other => other,
+        })?;
         let source = Source::Tree {
             repo: repo_path(repo),
             tree: verified.tree,
