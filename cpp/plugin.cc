@@ -331,6 +331,24 @@ struct ExprAtomNode : Expr
     void eval(EvalState & state, Env & env, Value & v) override { evalNode(state, graph, index, env, v); }
 };
 
+// The atoms from the store already loaded by this evaluator, by store and tree: an atom reached
+// from several `builtins.atom.import` calls is composed once per evaluation. A tree fixes the
+// atom's files and its atom.lock, so everything below it is the same whoever reaches it. The
+// map's nodes are allocated uncollectable and scanned by the collector, so the values stay alive.
+using LoadedAtoms = std::map<std::string, Value *, std::less<std::string>,
+    traceable_allocator<std::pair<const std::string, Value *>>>;
+
+LoadedAtoms & loadedAtoms(EvalState & state)
+{
+    static EvalState * owner = nullptr;
+    static auto * loaded = new LoadedAtoms;
+    if (owner != &state) {
+        loaded->clear();
+        owner = &state;
+    }
+    return *loaded;
+}
+
 void primImport(EvalState & state, const Pos & pos, Value ** args, Value & v)
 {
     auto path = compat::pathOf(state, *args[0], pos);
@@ -339,9 +357,18 @@ void primImport(EvalState & state, const Pos & pos, Value ** args, Value & v)
     size_t count = graph->plan.nodes.size();
     auto * null = compat::globalValue(state, "null");
     Env & env = compat::allocClosedEnv(state, count + 1, null);
+    auto & loaded = loadedAtoms(state);
     for (size_t i = 0; i < count; i++) {
+        auto & node = graph->plan.nodes[i];
+        std::string key = node.dir.empty() ? std::string(graph->plan.store) + "/" + std::string(node.tree) : "";
+        if (auto it = loaded.find(key); !key.empty() && it != loaded.end()) {
+            env.values[i] = it->second;
+            continue;
+        }
         env.values[i] = compat::allocValue(state);
         env.values[i]->mkThunk(&env, new ExprAtomNode(graph, i));
+        if (!key.empty())
+            loaded.emplace(key, env.values[i]);
     }
     auto source = pins_source();
     auto * pinsFun = compat::allocValue(state);

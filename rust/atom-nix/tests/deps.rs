@@ -449,6 +449,31 @@ fn an_atom_reached_along_two_paths_is_loaded_once_and_transitive_locks_are_follo
         stderr(&output)
     );
     assert_eq!(f.fetcher_ran(), None);
+
+    // Across several imports in one evaluation too.
+    let other = f.consumer(
+        "other",
+        &[
+            (
+                "atom.toml",
+                &manifest("other", "0.1.0", &url, "right = \"1\""),
+            ),
+            ("mod.nix", "{ V = deps.from.bs.right.v; }\n"),
+        ],
+    );
+    let output = f.eval(&format!(
+        "[ (builtins.atom.import {}).sum (builtins.atom.import {}).v ]",
+        top.display(),
+        other.display()
+    ));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "[ 5 3 ]");
+    assert_eq!(
+        stderr(&output).matches("trace: d evaluated").count(),
+        1,
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
