@@ -293,34 +293,48 @@ fn a_moved_ref_is_possible_tampering() {
     assert!(err.contains("(possible tampering)"), "{err}");
 }
 
+/// Plants, in the store repository, a loose object named `pinned` that holds the content of the
+/// object `other` of type `kind`: same name, different content. The store keeps its objects in a
+/// pack, but gix loads pack indexes lazily, so the first object an evaluation reads (the pinned
+/// commit) is found among the loose objects.
+fn plant(f: &Fixture, kind: &str, pinned: &str, other: &str) {
+    let store_repo = f.set_repo();
+    let scratch_git = f.dir.join(format!("scratch-{pinned}.git"));
+    git(
+        &f.dir,
+        &["init", "-q", "--bare", scratch_git.to_str().unwrap()],
+    );
+    let content = Command::new("git")
+        .current_dir(&store_repo)
+        .args(["cat-file", kind, other])
+        .output()
+        .unwrap()
+        .stdout;
+    let file = f.dir.join(format!("content-{other}"));
+    fs::write(&file, content).unwrap();
+    let planted = git(
+        &scratch_git,
+        &["hash-object", "-t", kind, "-w", file.to_str().unwrap()],
+    );
+    assert_eq!(planted, other);
+    let object = |repo: &Path, id: &str| repo.join("objects").join(&id[..2]).join(&id[2..]);
+    let target = object(&store_repo, pinned);
+    fs::create_dir_all(target.parent().unwrap()).unwrap();
+    fs::copy(object(&scratch_git, other), &target).unwrap();
+}
+
 #[test]
 fn an_altered_commit_object_is_possible_tampering() {
     let f = Fixture::new("deps-object");
     let store_repo = f.set_repo();
-    let pinned = git(&store_repo, &["rev-parse", "refs/eka/atoms/b/1.2.0"]);
-    let other = git(&store_repo, &["rev-parse", "refs/eka/atoms/b/1.0.0"]);
-    // Plant a loose object under the pinned commit's name holding another commit's content (the
-    // store keeps its objects in packs; a loose object of the same name is read first).
-    let scratch_git = f.dir.join("scratch.git");
-    git(&f.dir, &["init", "-q", "--bare", "scratch.git"]);
-    let other_commit = git(&store_repo, &["cat-file", "commit", &other]);
-    let commit_file = f.dir.join("other-commit");
-    fs::write(&commit_file, &other_commit).unwrap();
-    let planted = git(
-        &scratch_git,
-        &[
-            "hash-object",
-            "-t",
-            "commit",
-            "-w",
-            commit_file.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(planted, other);
-    let object = |repo: &Path, id: &str| repo.join("objects").join(&id[..2]).join(&id[2..]);
-    let target = object(&store_repo, &pinned);
-    fs::create_dir_all(target.parent().unwrap()).unwrap();
-    fs::copy(object(&scratch_git, &other), &target).unwrap();
+    let id = |version: &str| {
+        git(
+            &store_repo,
+            &["rev-parse", &format!("refs/eka/atoms/b/{version}")],
+        )
+    };
+    let (pinned, other) = (id("1.2.0"), id("1.0.0"));
+    plant(&f, "commit", &pinned, &other);
     let err = f.eval_err(&f.import_a());
     assert!(
         err.contains(&format!(

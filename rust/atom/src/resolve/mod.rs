@@ -19,7 +19,7 @@ use gix::ObjectId;
 
 use crate::diagnostic::FileError;
 use crate::id::{AtomDigest, Label, Root};
-use crate::manifest::{Manifest, Requirement};
+use crate::manifest::{Manifest, Requirement, MANIFEST_FILE};
 use crate::store::{fetch, AtomRef, Store, StoreError};
 
 /// The atom store: `<dir>/<root>.git` holds the atoms of the set with that root (filled by
@@ -207,7 +207,11 @@ pub fn resolve(
     let atom = store.resolve(label, requirement)?;
     let verified = store.verify(&atom, None)?;
     let src = store.materialize(verified.tree, trees)?;
-    let manifest = Manifest::read_atom(&src)?;
+    let manifest = Manifest::parse(
+        &verified.manifest,
+        &src.join(MANIFEST_FILE).to_string_lossy(),
+    )
+    .map_err(|e| ResolveError::File(e.into()))?;
     Ok(Resolution {
         id: verified.id,
         atom,

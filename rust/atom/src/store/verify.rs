@@ -139,6 +139,7 @@ impl Store {
             .repo
             .find_tree(tree)
             .map_err(|e| StoreError::object(tree, e))?;
+        super::check_content(tree, gix::object::Kind::Tree, &tree_object.data)?;
         let entry = tree_object
             .find_entry(MANIFEST_FILE)
             .filter(|e| e.mode().is_blob())
@@ -152,6 +153,7 @@ impl Store {
             .repo
             .find_blob(manifest_id)
             .map_err(|e| StoreError::object(manifest_id, e))?;
+        super::check_content(manifest_id, gix::object::Kind::Blob, &blob.data)?;
         let text = std::str::from_utf8(&blob.data)
             .map_err(|_| fail(VerifyError::InvalidManifest("it is not UTF-8".into())))?;
         let package = Package::parse_only(text, MANIFEST_FILE)
