@@ -197,8 +197,14 @@ fn copy_objects(
     let mut stack = tips;
     let mut seen = gix::hashtable::HashSet::default();
     let mut pack = PackWriter::new(dest.repo.objects.store_ref().path())?;
+    // One lookup that may load the destination's pack indexes; after it, misses (every object
+    // of a first fetch) are answered from what is loaded instead of listing the pack directory
+    // again each time. A wrong miss would only copy an object twice.
+    if let Some(first) = stack.first() {
+        dest.repo.has_object(first);
+    }
     while let Some(id) = stack.pop() {
-        if !seen.insert(id) || dest.repo.has_object(id) {
+        if !seen.insert(id) || dest.repo.objects.exists_without_refresh(&id) {
             continue;
         }
         let object = source

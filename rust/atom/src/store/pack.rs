@@ -11,6 +11,7 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use gix::zlib::stream::deflate::{Compress, FlushCompress};
 use gix::ObjectId;
 
 use super::{Result, StoreError};
@@ -23,6 +24,8 @@ pub(super) struct PackWriter {
     /// Each object's id, the CRC-32 of its entry, and the entry's offset in the pack.
     entries: Vec<(ObjectId, u32, u64)>,
     offset: u64,
+    /// One compressor for every entry: setting one up costs more than compressing a small object.
+    compress: Compress,
 }
 
 const HEADER_LEN: u64 = 12;
@@ -53,6 +56,7 @@ impl PackWriter {
             out,
             entries: Vec::new(),
             offset: HEADER_LEN,
+            compress: Compress::new(gix::zlib::Compression::BEST_SPEED),
         })
     }
 
@@ -75,17 +79,32 @@ impl PackWriter {
             size >>= 7;
         }
         entry.push(byte);
-        let mut deflate =
-            gix::zlib::stream::deflate::Write::new(entry, gix::zlib::Compression::BEST_SPEED);
-        deflate
-            .write_all(data)
-            .and_then(|()| deflate.flush())
+        self.deflate(data, &mut entry)
             .map_err(|e| StoreError::object(id, e))?;
-        let entry = deflate.into_inner();
         self.out.write_all(&entry).map_err(io(&self.tmp))?;
         self.entries.push((id, crc32(&entry), self.offset));
         self.offset += entry.len() as u64;
         Ok(())
+    }
+
+    /// Appends the zlib stream of `data` to `out`.
+    fn deflate(&mut self, data: &[u8], out: &mut Vec<u8>) -> std::result::Result<(), String> {
+        let compress = &mut self.compress;
+        compress.reset();
+        let mut input = data;
+        loop {
+            let start = out.len();
+            out.resize(start + input.len() + 1024, 0);
+            let (read, written) = (compress.total_in(), compress.total_out());
+            let status = compress
+                .compress(input, &mut out[start..], FlushCompress::Finish)
+                .map_err(|e| e.to_string())?;
+            out.truncate(start + (compress.total_out() - written) as usize);
+            input = &input[(compress.total_in() - read) as usize..];
+            if matches!(status, gix::zlib::Status::StreamEnd) {
+                return Ok(());
+            }
+        }
     }
 
     /// Completes the pack and its index and puts them in place; returns how many objects it
