@@ -396,6 +396,29 @@ impl<'de> Deserialize<'de> for NixHash {
     }
 }
 
+impl LockedDep {
+    /// A direct dependency's name and URL; `None` for an atom.
+    fn direct(&self) -> Option<(&Label, &str)> {
+        match self {
+            LockedDep::Atom(_) => None,
+            LockedDep::Nix(d) | LockedDep::NixTar(d) | LockedDep::NixSrc(d) => {
+                Some((&d.name, &d.url))
+            }
+            LockedDep::NixGit(d) => Some((&d.name, &d.url)),
+        }
+    }
+
+    /// The name of a direct dependency (`None` for an atom).
+    pub fn direct_name(&self) -> Option<&Label> {
+        self.direct().map(|(name, _)| name)
+    }
+
+    /// The URL of a direct dependency (`None` for an atom).
+    pub fn direct_url(&self) -> Option<&str> {
+        self.direct().map(|(_, url)| url)
+    }
+}
+
 impl Lockfile {
     /// Parses `atom.lock` text; `path` names the file in errors.
     pub fn parse(text: &str, path: &str) -> Result<Lockfile, SourceError> {

@@ -179,22 +179,13 @@ pub fn check_lock(
         }
     }
     for name in deps.direct.nix.keys() {
-        if !lock.deps.iter().any(|dep| direct_name(dep) == Some(name)) {
+        if !lock.deps.iter().any(|dep| dep.direct_name() == Some(name)) {
             return Err(out_of_date(format!(
                 "it does not lock the direct dependency {name}"
             )));
         }
     }
     Ok(())
-}
-
-/// The name of a direct dependency.
-pub fn direct_name(dep: &LockedDep) -> Option<&Label> {
-    match dep {
-        LockedDep::Atom(_) => None,
-        LockedDep::Nix(d) | LockedDep::NixTar(d) | LockedDep::NixSrc(d) => Some(&d.name),
-        LockedDep::NixGit(d) => Some(&d.name),
-    }
 }
 
 impl Loader<'_> {
@@ -438,16 +429,7 @@ impl AtomStore {
     /// The directory holding the files of `source`: the directory itself, or the tree
     /// materialised (once) under [`AtomStore::trees`].
     pub fn materialize(&self, source: &Source) -> Result<PathBuf, ResolveError> {
-        match source {
-            Source::Dir(dir) => Ok(dir.clone()),
-            Source::Tree { repo, tree } => {
-                let done = self.trees().join(tree.to_string());
-                if done.is_dir() {
-                    return Ok(done);
-                }
-                Ok(Store::open(repo)?.materialize(*tree, &self.trees())?)
-            }
-        }
+        self.written(source, &self.trees(), Store::materialize)
     }
 
     /// The directory holding the Nix files of `source`, enough to compose it: the directory
@@ -455,14 +437,27 @@ impl AtomStore {
     /// `<trees>/nix/<tree>`. Its data files are written by [`AtomStore::materialize`] when
     /// something needs them.
     pub fn materialize_modules(&self, source: &Source) -> Result<PathBuf, ResolveError> {
+        self.written(source, &self.trees().join("nix"), |store, tree, _| {
+            store.materialize_nix(tree, &self.trees())
+        })
+    }
+
+    /// The directory of `source`: the directory itself, `<dir>/<tree>` when already written, or
+    /// what `write` makes of it (the repository is opened only then).
+    fn written(
+        &self,
+        source: &Source,
+        dir: &Path,
+        write: impl FnOnce(&Store, ObjectId, &Path) -> Result<PathBuf, StoreError>,
+    ) -> Result<PathBuf, ResolveError> {
         match source {
             Source::Dir(dir) => Ok(dir.clone()),
             Source::Tree { repo, tree } => {
-                let done = self.trees().join("nix").join(tree.to_string());
+                let done = dir.join(tree.to_string());
                 if done.is_dir() {
                     return Ok(done);
                 }
-                Ok(Store::open(repo)?.materialize_nix(*tree, &self.trees())?)
+                Ok(write(&Store::open(repo)?, *tree, dir)?)
             }
         }
     }

@@ -9,7 +9,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::graph::direct_name;
 use super::{AtomStore, ResolveError};
 use crate::id::{Label, Root, Tag};
 use crate::lock::{
@@ -212,7 +211,7 @@ impl Locker<'_> {
         let kept = self.existing.and_then(|l| {
             l.deps
                 .iter()
-                .find(|d| direct_name(d) == Some(name) && locked_url(d) == Some(url.as_str()))
+                .find(|d| d.direct_name() == Some(name) && d.direct_url() == Some(url.as_str()))
         });
         if let Some(kept) = kept {
             return Ok(kept.clone());
@@ -246,13 +245,5 @@ impl Locker<'_> {
             version: None,
             rev: GitRev::parse(&rev.to_string()).map_err(ResolveError::Unsupported)?,
         }))
-    }
-}
-
-fn locked_url(dep: &LockedDep) -> Option<&str> {
-    match dep {
-        LockedDep::Atom(_) => None,
-        LockedDep::Nix(d) | LockedDep::NixTar(d) | LockedDep::NixSrc(d) => Some(&d.url),
-        LockedDep::NixGit(d) => Some(&d.url),
     }
 }
