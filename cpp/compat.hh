@@ -6,10 +6,13 @@
 // changing this header, not the shim.
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <gc/gc_allocator.h>
 
 #include "eval.hh"
 #include "eval-inline.hh"
@@ -23,7 +26,28 @@
 namespace atom_nix::compat {
 
 using nix::EvalState;
+using nix::Symbol;
 using nix::Value;
+
+// Containers for `Value *`. The garbage collector scans the stack, its own heap and Nix's roots,
+// not memory from `malloc`/`new`: a `Value *` held only in a `std::vector` or `std::map` while
+// anything allocates may be freed and reused. These containers allocate their storage with
+// `traceable_allocator` (uncollectable, scanned), so what they hold stays alive. Every container
+// of the shim that holds Nix values is one of these (a test checks the sources for others).
+
+/// A vector the collector scans.
+template <typename T>
+using GcVector = std::vector<T, traceable_allocator<T>>;
+
+/// A map the collector scans.
+template <typename K, typename V>
+using GcMap = std::map<K, V, std::less<K>, traceable_allocator<std::pair<const K, V>>>;
+
+/// Attributes as (symbol, value) pairs.
+using Attrs = GcVector<std::pair<Symbol, Value *>>;
+
+/// Attributes as (name, value) pairs.
+using NamedAttrs = GcVector<std::pair<std::string, Value *>>;
 
 /// The position type primops receive.
 using Pos = nix::Pos;
@@ -110,7 +134,7 @@ inline Value * allocValue(EvalState & state)
 }
 
 /// Makes `v` an attribute set of the given (name, value) pairs.
-inline void mkAttrs(EvalState & state, Value & v, const std::vector<std::pair<std::string, Value *>> & attrs)
+inline void mkAttrs(EvalState & state, Value & v, const NamedAttrs & attrs)
 {
     auto bindings = state.buildBindings(attrs.size());
     for (auto & [name, value] : attrs)
@@ -138,7 +162,6 @@ struct RegisterBuiltin
 using nix::Env;
 using nix::Expr;
 using nix::StaticEnv;
-using nix::Symbol;
 
 /// An environment of `size` slots with no parent, every slot set to `fill`.
 inline Env & allocClosedEnv(EvalState & state, size_t size, Value * fill)
@@ -173,7 +196,7 @@ inline Value * globalValue(EvalState & state, std::string_view name)
 }
 
 /// Makes `v` an attribute set from (name, value) pairs whose names are distinct.
-inline void mkAttrsFrom(EvalState & state, Value & v, const std::vector<std::pair<Symbol, Value *>> & attrs)
+inline void mkAttrsFrom(EvalState & state, Value & v, const Attrs & attrs)
 {
     auto bindings = state.buildBindings(attrs.size());
     for (auto & [name, value] : attrs)
@@ -202,9 +225,9 @@ inline void addTrace(nix::Error & e, const std::string & message)
 }
 
 /// The attributes of a forced attribute set, as (name, value) pairs in its order.
-inline std::vector<std::pair<Symbol, Value *>> attrPairs(const Value & attrs)
+inline Attrs attrPairs(const Value & attrs)
 {
-    std::vector<std::pair<Symbol, Value *>> pairs;
+    Attrs pairs;
     for (auto & attr : *attrs.attrs)
         pairs.emplace_back(attr.name, attr.value);
     return pairs;
@@ -241,6 +264,24 @@ inline void mkApp(Value & v, Value * fun, Value * arg)
 inline void callFunction(EvalState & state, Value & fun, Value & arg, Value & result, const Pos & pos)
 {
     state.callFunction(fun, arg, result, pos);
+}
+
+/// Calls the function `fun` with `count` arguments into `result`.
+inline void callFunction(EvalState & state, Value & fun, size_t count, Value ** args, Value & result, const Pos & pos)
+{
+    state.callFunction(fun, count, args, result, pos);
+}
+
+/// Forces `v` to a function (Nix's own type error otherwise).
+inline void forceFunction(EvalState & state, Value & v, const Pos & pos)
+{
+    state.forceFunction(v, pos);
+}
+
+/// Forces `v` to a Boolean and returns it.
+inline bool forceBool(EvalState & state, Value & v, const Pos & pos)
+{
+    return state.forceBool(v, pos);
 }
 
 /// Parses Nix source held in memory in Nix's ordinary base environment (all builtins).

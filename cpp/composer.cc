@@ -12,12 +12,11 @@
 
 #include <map>
 #include <memory>
-#include <regex>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "composer.hh"
+#include "confine.hh"
 #include "rust/cxx.h"
 #include "atom-nix/src/lib.rs.h"
 
@@ -61,9 +60,8 @@ struct Composition
     // Every module of a composition sees the same names at the same slots (the root lacks only
     // `pre`), so their static environments are built once.
     mutable std::shared_ptr<StaticEnv> rootScope, childScope;
-    // The values of `pureGlobals`, in order, and `null`. They live in Nix's base environment,
-    // which the collector always sees, so holding them here is safe.
-    std::vector<Value *> globals;
+    // The values of `pureGlobals`, in order, and `null` (values of Nix's base environment).
+    compat::GcVector<Value *> globals;
     Value * null;
 };
 
@@ -89,10 +87,6 @@ Value * slot(Env & env, Slot s)
     return env.values[s];
 }
 
-// What starts the line naming the atom and module of an error raised in an atom's file.
-// (Nix indents the lines of a message when it prints it.)
-const std::string annotationMark = "\n(in ";
-
 // A member file (or mod.nix), parsed on first evaluation with the module's static scope.
 struct ExprAtomFile : Expr
 {
@@ -101,34 +95,39 @@ struct ExprAtomFile : Expr
     std::string member;
     bool isModFile;
     Expr * parsed = nullptr;
+    Origin origin;
 
     ExprAtomFile(std::shared_ptr<const Module> module, std::string fileName, std::string member, bool isModFile)
         : module(std::move(module)), fileName(std::move(fileName)), member(std::move(member)), isModFile(isModFile)
-    {}
+    {
+        origin = std::make_shared<const std::string>(this->module->where(this->member) + ", " + path());
+    }
 
-    void show(std::ostream & str) const override { str << "«atom file " << module->dir << "/" << fileName << "»"; }
+    std::string path() const { return module->dir + "/" + fileName; }
+
+    void show(std::ostream & str) const override { str << "«atom file " << path() << "»"; }
     void bindVars(const StaticEnv &) override {}
 
     void eval(EvalState & state, Env & env, Value & v) override
     {
-        std::string path = module->dir + "/" + fileName;
+        std::string path = this->path();
         try {
             if (!parsed) {
-                auto * expr = compat::parseFile(state, path, *module->staticEnv);
                 nix::Pos filePos(nix::foFile, state.symbols.create(path), 1, 1);
-                parsed = confinePaths(expr, module->composition->sourceRoot, module->composition->root, filePos);
+                // Never open anything but a regular file: a FIFO would block the evaluation.
+                requireKind(path, FileKind::Regular, filePos);
+                auto * expr = compat::parseFile(state, path, *module->staticEnv);
+                parsed = confinePaths(expr, module->composition->sourceRoot, module->composition->root, filePos, origin);
             }
             parsed->eval(state, env, v);
             if (isModFile && !compat::isAttrs(state, v, nix::noPos))
                 compat::throwEvalError(nix::noPos,
                     "The following module does not evaluate to a valid attribute set:\n       " + path);
         } catch (nix::Error & e) {
-            // The innermost atom file names itself on the error's first lines; the others add
-            // trace lines (`--show-trace`), so the module chain is visible there.
-            std::string where = module->where(member);
-            if (e.info().msg.str().find(annotationMark) == std::string::npos)
-                compat::appendToMessage(e, "\n(" + where + ", " + path + ")");
-            compat::addTrace(e, "while evaluating " + path + " (" + where + ")");
+            // The innermost atom code names itself on the error's first lines; every atom file on
+            // the way adds a trace line (`--show-trace`), so the module chain is visible there.
+            annotate(e, origin);
+            compat::addTrace(e, "while evaluating " + path + " (" + module->where(member) + ")");
             throw;
         }
     }
@@ -188,7 +187,7 @@ struct ExprAtomDerived : Expr
     {
         Value & parentMod = *slot(env, PARENT_MOD);
         state.forceValue(parentMod, nix::noPos);
-        std::vector<std::pair<Symbol, Value *>> pairs;
+        compat::Attrs pairs;
         for (auto & pair : compat::attrPairs(parentMod))
             if (std::string(pair.first) != "pre" && std::string(pair.first) != "outPath")
                 pairs.push_back(pair);
@@ -203,12 +202,12 @@ struct ExprAtomDerived : Expr
     {
         Value & modnix = *slot(env, MODNIX);
         compat::isAttrs(state, modnix, nix::noPos);
-        std::map<std::string, std::pair<Symbol, Value *>> all;
+        compat::GcMap<std::string, std::pair<Symbol, Value *>> all;
         for (auto & [name, value] : compat::attrPairs(*slot(env, RAW)))
             all[std::string(name)] = {name, value};
         for (auto & [name, value] : compat::attrPairs(modnix))
             all[std::string(name)] = {name, value};
-        std::vector<std::pair<Symbol, Value *>> pairs;
+        compat::Attrs pairs;
         for (auto & [_, pair] : all)
             pairs.push_back(pair);
         compat::mkAttrsFrom(state, v, pairs);
@@ -224,17 +223,17 @@ struct ExprAtomDerived : Expr
         state.forceValue(all, nix::noPos);
         // Bindings are ordered by symbol, not by name: sort by name so that, as in `attrNames`
         // order, `foo` overrides `Foo`.
-        std::map<std::string, Value *> byName;
+        compat::GcMap<std::string, Value *> byName;
         for (auto & [name, value] : compat::attrPairs(all))
             byName[std::string(name)] = value;
-        std::map<std::string, Value *> lowered;
+        compat::GcMap<std::string, Value *> lowered;
         for (auto & [name, value] : byName)
-            lowered[std::string(lower_first(name))] = value;
+            lowered[lowerFirst(name)] = value;
         lowered.erase("mod");
         auto * outPath = compat::allocValue(state);
         outPath->mkString(mapToRoot(module->dir, module->composition->sourceRoot, module->composition->root));
         lowered["outPath"] = outPath;
-        std::vector<std::pair<Symbol, Value *>> pairs;
+        compat::Attrs pairs;
         for (auto & [name, value] : lowered)
             pairs.emplace_back(state.symbols.create(name), value);
         compat::mkAttrsFrom(state, v, pairs);
@@ -245,11 +244,11 @@ struct ExprAtomDerived : Expr
     {
         Value & all = *slot(env, ALL);
         state.forceValue(all, nix::noPos);
-        std::vector<std::pair<Symbol, Value *>> pairs;
+        compat::Attrs pairs;
         for (auto & [name, value] : compat::attrPairs(all)) {
             std::string text(name);
             if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z')
-                pairs.emplace_back(state.symbols.create(std::string(lower_first(text))), value);
+                pairs.emplace_back(state.symbols.create(lowerFirst(text)), value);
         }
         compat::mkAttrsFrom(state, v, pairs);
     }
@@ -260,7 +259,7 @@ struct ExprAtomDerived : Expr
         Value & pub = *slot(env, PUBLIC);
         state.forceValue(pub, nix::noPos);
         auto base = nix::baseNameOf(module->dir);
-        std::vector<std::pair<Symbol, Value *>> pairs;
+        compat::Attrs pairs;
         for (auto & [name, value] : compat::attrPairs(pub))
             if (std::string(name) != "atom" && std::string(name) != base)
                 pairs.emplace_back(name, value);
@@ -298,7 +297,7 @@ Value * buildModule(EvalState & state, std::shared_ptr<const Composition> compos
 
     // The slots after FIXED hold the pure globals, then the extern attributes: the same values
     // for every module of the composition.
-    std::vector<Value *> extra(composition->globals);
+    compat::GcVector<Value *> extra(composition->globals);
     for (auto & [name, value] : externs)
         extra.push_back(value);
     size_t next = FIXED + extra.size();
@@ -337,7 +336,7 @@ Value * buildModule(EvalState & state, std::shared_ptr<const Composition> compos
     env.values[ROOTDIR] = rootDir;
 
     // Members, each a thunk.
-    std::vector<std::pair<Symbol, Value *>> raw;
+    compat::Attrs raw;
     for (auto & member : plan.members) {
         auto * value = compat::allocValue(state);
         std::string name(member.name);
@@ -380,190 +379,7 @@ Value * moduleValue(EvalState & state, std::shared_ptr<const Composition> compos
 }
 
 
-// Names of Nix builtins a module never sees (SPEC 6.3's impurity list, matched against the whole
-// name, plus what this implementation also closes: process execution and search-path lookups).
-const std::regex impure("import|scopedImport|builtins|fetch.*|current.*|nixPath|storePath|getEnv|getFlake|exec|"
-                        "findFile|importNative");
-
-// Primitives whose last argument is a path that must be inside the atom, by arity.
-const char * const confinedUnary[] = {"readFile", "readDir", "pathExists", "toPath"};
-const char * const confinedBinary[] = {"hashFile", "filterSource"};
-
-// The path `v` names, refused unless it is inside `root` both as written and with its symlinks
-// resolved.
-std::string confined(EvalState & state, Value & root, Value & v, const Pos & pos)
-{
-    auto rootDir = std::string(compat::forceString(state, root, pos));
-    ensureRoot(rootDir);
-    auto path = compat::pathOf(state, v, pos);
-    auto resolved = compat::resolvedPath(path);
-    for (auto & p : {path, resolved})
-        if (!isInside(p, rootDir))
-            compat::throwEvalError(pos, "access to '" + p + "' is forbidden: an atom may only read files inside its own directory (" + rootDir + ")");
-    return path;
-}
-
-// A path value for the confined path named by `v`.
-Value * confinedArg(EvalState & state, Value & root, Value & v, const Pos & pos)
-{
-    auto * arg = compat::allocValue(state);
-    arg->mkPath(confined(state, root, v, pos));
-    return arg;
-}
-
-// (original, root, path) → original(path), the path confined to the atom.
-void primConfinedUnary(EvalState & state, const Pos & pos, Value ** args, Value & v)
-{
-    state.callFunction(*args[0], *confinedArg(state, *args[1], *args[2], pos), v, pos);
-}
-
-// (original, root, a, path) → original(a, path), the path confined to the atom.
-void primConfinedBinary(EvalState & state, const Pos & pos, Value ** args, Value & v)
-{
-    Value * callArgs[] = {args[2], confinedArg(state, *args[1], *args[3], pos)};
-    state.callFunction(*args[0], 2, callArgs, v, pos);
-}
-
-// `path { path, ... }`: the `path` attribute confined to the atom.
-void primConfinedPathAttrs(EvalState & state, const Pos & pos, Value ** args, Value & v)
-{
-    compat::forceAttrs(state, *args[2], pos);
-    auto * path = compat::getAttr(state, *args[2], "path");
-    if (path)
-        confined(state, *args[1], *path, pos);
-    state.callFunction(*args[0], *args[2], v, pos);
-}
-
-// `dirOf`: a path it produces must stay inside the atom (strings are only strings).
-void primConfinedDirOf(EvalState & state, const Pos & pos, Value ** args, Value & v)
-{
-    state.callFunction(*args[0], *args[2], v, pos);
-    state.forceValue(v, pos);
-    if (v.type() == nix::nPath) {
-        auto root = std::string(compat::forceString(state, *args[1], pos));
-        std::string path(v.path);
-        if (!isInside(path, root))
-            compat::throwEvalError(pos, "the path '" + path + "' is outside the atom (" + root
-                + "): an atom may only refer to its own files");
-    }
-}
-
 } // namespace
-
-namespace {
-
-// How std treats one of Nix's builtins.
-enum class StdKind { Plain, ConfinedUnary, ConfinedBinary, PathAttrs, DirOf };
-
-// What every std of one evaluator shares: which builtins it holds and how, and the parsed library
-// (nix/std/std.nix). Only the confined primitives and the library's evaluation depend on the root.
-struct StdPlan
-{
-    EvalState * state = nullptr;
-    std::vector<std::tuple<std::string, Symbol, Value *, StdKind>> builtins;  // sorted by name
-    StaticEnv * libraryScope = nullptr;
-    Expr * library = nullptr;
-    size_t builtinsSlot = 0;
-};
-
-const StdPlan & stdPlan(EvalState & state)
-{
-    // One evaluator per process in practice; a different one rebuilds the plan. The parsed
-    // expression and static environment are kept for the process's lifetime, as Nix keeps its own.
-    static StdPlan plan;
-    if (plan.state == &state)
-        return plan;
-    plan = StdPlan{};
-    plan.state = &state;
-    Value * builtins = compat::globalValue(state, "builtins");
-    state.forceValue(*builtins, nix::noPos);
-    auto among = [](const std::string & name, auto & list) {
-        for (auto * entry : list)
-            if (name == entry)
-                return true;
-        return false;
-    };
-    std::map<std::string, std::tuple<std::string, Symbol, Value *, StdKind>> chosen;
-    for (auto & [name, value] : compat::attrPairs(*builtins)) {
-        std::string text(name);
-        StdKind kind = StdKind::Plain;
-        if (among(text, confinedUnary))
-            kind = StdKind::ConfinedUnary;
-        else if (among(text, confinedBinary))
-            kind = StdKind::ConfinedBinary;
-        else if (text == "path")
-            kind = StdKind::PathAttrs;
-        else if (text == "dirOf")
-            kind = StdKind::DirOf;
-        else if (std::regex_match(text, impure))
-            continue;
-        chosen[text] = {text, name, value, kind};
-    }
-    for (auto & [_, entry] : chosen)
-        plan.builtins.push_back(entry);
-
-    std::map<std::string, size_t> visible;
-    for (size_t i = 0; i < std::size(pureGlobals); i++)
-        visible[pureGlobals[i]] = i;
-    plan.builtinsSlot = std::size(pureGlobals);
-    visible["builtins"] = plan.builtinsSlot;
-    plan.libraryScope = new StaticEnv(false, nullptr, visible.size());
-    for (auto & [name, displ] : visible)
-        plan.libraryScope->vars.emplace_back(state.symbols.create(name), displ);
-    plan.libraryScope->sort();
-    auto source = std_source();
-    plan.library = compat::parseString(state, std::string(source.data(), source.size()), *plan.libraryScope);
-    return plan;
-}
-
-} // namespace
-
-void makeStd(EvalState & state, const std::string & root, Value & result)
-{
-    const StdPlan & plan = stdPlan(state);
-    auto * rootValue = compat::allocValue(state);
-    rootValue->mkString(root);
-    auto guard = [&](Value * original, compat::PrimOpFun fun, const std::string & name, size_t arity) {
-        auto * wrapper = compat::allocValue(state);
-        std::vector<std::string> args(arity);
-        compat::mkPrimOp(state, *wrapper, {.name = name.c_str(), .args = args, .doc = nullptr, .fun = fun});
-        auto * withOriginal = compat::allocValue(state);
-        withOriginal->mkPrimOpApp(wrapper, original);
-        auto * withRoot = compat::allocValue(state);
-        withRoot->mkPrimOpApp(withOriginal, rootValue);
-        return withRoot;
-    };
-    std::map<std::string, std::pair<Symbol, Value *>> chosen;
-    for (auto & [text, name, value, kind] : plan.builtins) {
-        switch (kind) {
-        case StdKind::Plain: chosen[text] = {name, value}; break;
-        case StdKind::ConfinedUnary: chosen[text] = {name, guard(value, primConfinedUnary, text, 3)}; break;
-        case StdKind::ConfinedBinary: chosen[text] = {name, guard(value, primConfinedBinary, text, 4)}; break;
-        case StdKind::PathAttrs: chosen[text] = {name, guard(value, primConfinedPathAttrs, "path", 3)}; break;
-        case StdKind::DirOf: chosen[text] = {name, guard(value, primConfinedDirOf, "dirOf", 3)}; break;
-        }
-    }
-    auto pairs = [&] {
-        std::vector<std::pair<Symbol, Value *>> out;
-        for (auto & [_, pair] : chosen)
-            out.push_back(pair);
-        return out;
-    };
-
-    // The library part, written in Nix, evaluated with these builtins and merged over them.
-    auto * curated = compat::allocValue(state);
-    compat::mkAttrsFrom(state, *curated, pairs());
-    Env & env = compat::allocClosedEnv(state, plan.builtinsSlot + 1, curated);
-    for (size_t i = 0; i < std::size(pureGlobals); i++)
-        env.values[i] = compat::globalValue(state, pureGlobals[i]);
-    env.values[plan.builtinsSlot] = curated;
-    auto * library = compat::allocValue(state);
-    plan.library->eval(state, env, *library);
-    state.forceValue(*library, nix::noPos);
-    for (auto & [name, value] : compat::attrPairs(*library))
-        chosen[std::string(name)] = {name, value};
-    compat::mkAttrsFrom(state, result, pairs());
-}
 
 namespace {
 

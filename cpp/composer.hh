@@ -8,13 +8,6 @@
 
 namespace atom_nix {
 
-/// Whether the canonical `path` is `root` or inside it.
-inline bool isInside(const std::string & path, const std::string & root)
-{
-    return path == root
-        || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '/');
-}
-
 /// Records that the files under `root` are written by `write` on first use (an atom from the
 /// store, composed from its Nix files alone). `write` runs at most once.
 void registerLazyRoot(const std::string & root, std::function<void()> write);
@@ -27,10 +20,6 @@ void ensureRoot(const std::string & root);
 /// collector does not see inside it).
 void mkLazy(compat::EvalState & state, compat::Value & v, std::function<void(compat::EvalState &, compat::Value &)> make);
 
-/// Makes `std` the standard library modules see: Nix's pure builtins, with the file primitives
-/// (`readFile`, `readDir`, `pathExists`, `hashFile`) refusing paths outside `root`.
-void makeStd(compat::EvalState & state, const std::string & root, compat::Value & std);
-
 /// Composes the module at `dir` of the atom rooted at `root` (canonical) and makes `result` its
 /// public set. Module files are read under `sourceRoot`, which is `root` or holds a copy of the
 /// atom's Nix files only; path literals and `mod.outPath` are mapped from it to `root`. `atom` names the atom in messages (`label-version`); `config` is `cfg`, the
@@ -41,17 +30,18 @@ void composeAtom(compat::EvalState & state, const compat::Pos & pos, const std::
     const std::string & root, const std::string & sourceRoot, const std::string & dir, compat::Value & config, compat::Value & externAttrs,
     compat::Value & stdValue, compat::Value & result, bool isFile = false);
 
-/// Walks a module file parsed under `sourceRoot`: refuses path literals outside it (at `filePos`
-/// or the nearest enclosing position), maps the others to `root` when the two differ, and wraps
-/// every `a + b` so that a path it produces must be inside `root`. Returns the expression to
-/// evaluate in place of `e`.
-compat::Expr * confinePaths(
-    compat::Expr * e, const std::string & sourceRoot, const std::string & root, const compat::Pos & filePos);
-
 /// `path` (inside `sourceRoot`) as the same path inside `root`.
 inline std::string mapToRoot(const std::string & path, const std::string & sourceRoot, const std::string & root)
 {
     return sourceRoot == root ? path : root + path.substr(sourceRoot.size());
+}
+
+/// `Foo` → `foo`: the first character lower-cased when it is an ASCII capital (any bytes).
+inline std::string lowerFirst(std::string name)
+{
+    if (!name.empty() && name[0] >= 'A' && name[0] <= 'Z')
+        name[0] = char(name[0] - 'A' + 'a');
+    return name;
 }
 
 } // namespace atom_nix

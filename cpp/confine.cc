@@ -1,16 +1,27 @@
-// Path confinement of parsed module files (DESIGN.md, "Scope boundaries").
+// Confinement of parsed module files, and the path checks of the boundary (confine.hh).
 //
-// After a module file is parsed, its syntax tree is walked once:
-// - a path literal outside the atom's root (`/etc/passwd`, `./..` from the root module) is an
-//   error at parse time;
+// After a module file is parsed, its syntax tree is walked once (each node once: the parser
+// shares subtrees, e.g. the `e` of `inherit (e) a b;`):
+// - a path literal outside the atom (`/etc/passwd`, `./..` from the root module) is an error at
+//   parse time; the others check their symlinks when evaluated, so a dangling link in a branch
+//   never taken is no error;
 // - every `a + b` (Nix parses it as a string concatenation that keeps the type of `a`) is wrapped
 //   so that, when it produces a path, the path is checked where it is produced, before anything
-//   (such as string interpolation, which copies a path to the store) can use it.
+//   (such as string interpolation, which copies a path to the store) can use it;
+// - every expression evaluated later than the file itself (attribute values, list elements,
+//   function arguments and bodies) is wrapped so that an error raised in it names the atom.
 // Any node type this walker does not know is refused, so a new one cannot slip through.
 
+#include <cerrno>
+#include <cstring>
 #include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <unordered_map>
+#include <vector>
 
 #include "composer.hh"
+#include "confine.hh"
 
 namespace atom_nix {
 
@@ -21,13 +32,99 @@ using compat::Pos;
 using compat::StaticEnv;
 using compat::Value;
 
+std::string resolveSymlinks(const std::string & path, const Pos & pos)
+{
+    // Components still to resolve, last first.
+    std::vector<std::string> todo;
+    auto push = [&](const std::string & p) {
+        size_t end = p.size();
+        while (end > 0) {
+            size_t start = p.rfind('/', end - 1);
+            size_t from = start == std::string::npos ? 0 : start + 1;
+            if (end > from)
+                todo.push_back(p.substr(from, end - from));
+            if (start == std::string::npos)
+                break;
+            end = start;
+        }
+    };
+    push(path);
+    std::string done;  // resolved so far; empty is `/`
+    bool missing = false;
+    int links = 0;
+    while (!todo.empty()) {
+        std::string component = std::move(todo.back());
+        todo.pop_back();
+        if (component == ".")
+            continue;
+        if (component == "..") {
+            done.resize(done.empty() ? 0 : done.rfind('/'));
+            continue;
+        }
+        std::string next = done + "/" + component;
+        struct stat st;
+        if (!missing && lstat(next.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+            if (++links > 40)
+                compat::throwEvalError(pos, "the path '" + path + "' cannot be resolved: symlink loop at '" + next + "'");
+            std::vector<char> buffer(st.st_size > 0 ? st.st_size + 1 : 4096);
+            ssize_t n = readlink(next.c_str(), buffer.data(), buffer.size());
+            if (n < 0)
+                compat::throwEvalError(pos, "cannot read the symlink '" + next + "': " + std::strerror(errno));
+            std::string target(buffer.data(), size_t(n));
+            if (!target.empty() && target[0] == '/')
+                done.clear();
+            push(target);
+            continue;
+        }
+        if (!missing && lstat(next.c_str(), &st) != 0)
+            missing = true;
+        done = std::move(next);
+    }
+    return done.empty() ? "/" : done;
+}
+
+std::string requireInside(const std::string & path, const std::string & root, const Pos & pos)
+{
+    if (!isInside(path, root) || !isInside(resolveSymlinks(path, pos), root))
+        compat::throwEvalError(pos, "the path '" + path + "' is outside the atom (" + root
+            + "): an atom may only refer to its own files");
+    return path;
+}
+
+void requireKind(const std::string & path, FileKind kind, const Pos & pos)
+{
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0)
+        return;  // missing: Nix's own primitive says so
+    const char * what = S_ISFIFO(st.st_mode) ? "a FIFO"
+        : S_ISSOCK(st.st_mode)                ? "a socket"
+        : S_ISCHR(st.st_mode)                 ? "a character device"
+        : S_ISBLK(st.st_mode)                 ? "a block device"
+                                              : nullptr;
+    if (!what && kind == FileKind::Regular && S_ISDIR(st.st_mode))
+        what = "a directory";
+    if (!what && kind == FileKind::Directory && !S_ISDIR(st.st_mode))
+        what = "not a directory";
+    if (what)
+        compat::throwEvalError(pos, "'" + path + "' is " + what + ": an atom may only read "
+            + (kind == FileKind::Directory ? "directories" : "regular files") + " here");
+}
+
 namespace {
 
-[[noreturn]] void outside(const Pos & pos, const std::string & path, const std::string & root)
+// What starts the line naming the atom code an error was raised in (see `annotate`).
+// (Nix indents the lines of a message when it prints it.)
+const std::string originMark = "\n(in ";
+
+} // namespace
+
+void annotate(nix::Error & e, const Origin & origin)
 {
-    compat::throwEvalError(pos, "the path '" + path + "' is outside the atom (" + root
-        + "): an atom may only refer to its own files");
+    if (e.info().msg.str().find(originMark) == std::string::npos)
+        compat::appendToMessage(e, "\n(" + *origin + ")");
 }
+
+namespace {
 
 // `a + b` whose result, when it is a path, must stay inside the atom.
 struct ExprConfinedPath : Expr
@@ -44,35 +141,56 @@ struct ExprConfinedPath : Expr
     void eval(EvalState & state, Env & env, Value & v) override
     {
         inner->eval(state, env, v);
-        if (v.type() == nix::nPath) {
-            std::string path = nix::canonPath(v.path, false);
-            if (!isInside(path, root) || !isInside(compat::resolvedPath(path), root))
-                outside(pos, path, root);
-        }
+        if (v.type() == nix::nPath)
+            requireInside(nix::canonPath(v.path, false), root, pos);
     }
 };
 
-// A path literal of a module read from a copy of the atom's Nix files: evaluates to the same path
-// in the atom itself, whose files are written first if they are not yet.
+// A path literal: the same path in the atom itself (whose files are written first when they are
+// not yet), checked with its symlinks resolved when first evaluated.
 struct ExprAtomPath : Expr
 {
-    std::string path;  // inside `root`
+    std::string path;  // inside `root`, lexically
     std::string root;
     Pos pos;
+    bool checked = false;
 
     ExprAtomPath(std::string path, std::string root, const Pos & pos) : path(std::move(path)), root(std::move(root)), pos(pos) {}
 
     void show(std::ostream & str) const override { str << path; }
     void bindVars(const StaticEnv &) override {}
 
+    void eval(EvalState &, Env &, Value & v) override
+    {
+        if (!checked) {
+            ensureRoot(root);
+            requireInside(path, root, pos);
+            checked = true;
+        }
+        compat::mkPath(v, path);
+    }
+};
+
+// An expression evaluated after its file (an attribute, a list element, an argument, a function
+// body): an error raised in it names the atom code it belongs to.
+struct ExprOrigin : Expr
+{
+    Expr * inner;
+    Origin origin;
+
+    ExprOrigin(Expr * inner, Origin origin) : inner(inner), origin(std::move(origin)) {}
+
+    void show(std::ostream & str) const override { inner->show(str); }
+    void bindVars(const StaticEnv &) override {}
+
     void eval(EvalState & state, Env & env, Value & v) override
     {
-        (void) state;
-        (void) env;
-        ensureRoot(root);
-        if (!isInside(compat::resolvedPath(path), root))
-            outside(pos, path, root);
-        compat::mkPath(v, path);
+        try {
+            inner->eval(state, env, v);
+        } catch (nix::Error & e) {
+            annotate(e, origin);
+            throw;
+        }
     }
 };
 
@@ -80,18 +198,42 @@ struct Walker
 {
     const std::string & sourceRoot;
     const std::string & root;
+    const Origin & origin;
+    // Each node's replacement, so that a subtree shared by several parents is walked once.
+    std::unordered_map<Expr *, Expr *> done;
 
     // Checks `e` and returns what should stand in its place.
     Expr * walk(Expr * e, const Pos & near)
     {
         if (!e)
             return e;
+        if (auto it = done.find(e); it != done.end())
+            return it->second;
+        Expr * replacement = replace(e, near);
+        done.emplace(e, replacement);
+        return replacement;
+    }
+
+    // `walk` of an expression evaluated later than its parent.
+    Expr * later(Expr * e, const Pos & near)
+    {
+        Expr * walked = walk(e, near);
+        // Constants, variables and functions cannot fail when forced (a function's body is
+        // wrapped on its own).
+        if (!walked || dynamic_cast<nix::ExprVar *>(walked) || dynamic_cast<nix::ExprInt *>(walked)
+            || dynamic_cast<nix::ExprFloat *>(walked) || dynamic_cast<nix::ExprString *>(walked)
+            || dynamic_cast<nix::ExprLambda *>(walked) || dynamic_cast<nix::ExprPos *>(walked))
+            return walked;
+        return new ExprOrigin(walked, origin);
+    }
+
+    Expr * replace(Expr * e, const Pos & near)
+    {
         if (auto * p = dynamic_cast<nix::ExprPath *>(e)) {
-            if (!isInside(p->s, sourceRoot) || !isInside(compat::resolvedPath(p->s), sourceRoot))
-                outside(near, p->s, root);
-            if (sourceRoot != root)
-                return new ExprAtomPath(mapToRoot(p->s, sourceRoot, root), root, near);
-            return e;
+            if (!isInside(p->s, sourceRoot))
+                compat::throwEvalError(near, "the path '" + p->s + "' is outside the atom (" + root
+                    + "): an atom may only refer to its own files");
+            return new ExprAtomPath(mapToRoot(p->s, sourceRoot, root), root, near);
         }
         if (dynamic_cast<nix::ExprInt *>(e) || dynamic_cast<nix::ExprFloat *>(e) || dynamic_cast<nix::ExprString *>(e)
             || dynamic_cast<nix::ExprVar *>(e) || dynamic_cast<nix::ExprPos *>(e))
@@ -108,29 +250,29 @@ struct Walker
             return e;
         }
         if (auto * x = dynamic_cast<nix::ExprAttrs *>(e)) {
-            attrs(*x, near);
+            attrs(*x);
             return e;
         }
         if (auto * x = dynamic_cast<nix::ExprList *>(e)) {
             for (auto & elem : x->elems)
-                elem = walk(elem, near);
+                elem = later(elem, near);
             return e;
         }
         if (auto * x = dynamic_cast<nix::ExprLambda *>(e)) {
             if (x->formals)
                 for (auto & formal : x->formals->formals)
-                    formal.def = walk(formal.def, formal.pos);
-            x->body = walk(x->body, x->pos);
+                    formal.def = later(formal.def, formal.pos);
+            x->body = later(x->body, x->pos);
             return e;
         }
         if (auto * x = dynamic_cast<nix::ExprCall *>(e)) {
             x->fun = walk(x->fun, x->pos);
             for (auto & arg : x->args)
-                arg = walk(arg, x->pos);
+                arg = later(arg, x->pos);
             return e;
         }
         if (auto * x = dynamic_cast<nix::ExprLet *>(e)) {
-            attrs(*x->attrs, near);
+            attrs(*x->attrs);
             x->body = walk(x->body, near);
             return e;
         }
@@ -189,23 +331,23 @@ struct Walker
                 name.expr = walk(name.expr, near);
     }
 
-    void attrs(nix::ExprAttrs & x, const Pos & near)
+    void attrs(nix::ExprAttrs & x)
     {
         for (auto & [_, def] : x.attrs)
-            def.e = walk(def.e, def.pos);
+            def.e = later(def.e, def.pos);
         for (auto & def : x.dynamicAttrs) {
             def.nameExpr = walk(def.nameExpr, def.pos);
-            def.valueExpr = walk(def.valueExpr, def.pos);
+            def.valueExpr = later(def.valueExpr, def.pos);
         }
-        (void) near;
     }
 };
 
 } // namespace
 
-Expr * confinePaths(Expr * e, const std::string & sourceRoot, const std::string & root, const Pos & filePos)
+Expr * confinePaths(
+    Expr * e, const std::string & sourceRoot, const std::string & root, const Pos & filePos, const Origin & origin)
 {
-    Walker walker{sourceRoot, root};
+    Walker walker{sourceRoot, root, origin, {}};
     return walker.walk(e, filePos);
 }
 

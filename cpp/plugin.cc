@@ -7,9 +7,11 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <sys/stat.h>
 
 #include "compat.hh"
 #include "composer.hh"
+#include "confine.hh"
 #include "rust/cxx.h"
 #include "atom-nix/src/lib.rs.h"
 
@@ -29,19 +31,42 @@ compat::StringSetting atomStore("atom-store",
     "`builtins.atom` reads locked dependencies from. Empty: $ATOM_STORE, else $XDG_CACHE_HOME/atom/store, "
     "else ~/.cache/atom/store.");
 
+// Text that cannot cross into Rust (which takes UTF-8 only).
+struct NotUtf8 : std::exception
+{
+    std::string message;
+    explicit NotUtf8(std::string message) : message(std::move(message)) {}
+    const char * what() const noexcept override { return message.c_str(); }
+};
+
+// `s` as Rust text; throws `NotUtf8` naming `what` when it is not UTF-8. Call it inside
+// `callRust`, which turns that into an evaluation error.
+rust::Str toRust(std::string_view s, const char * what = "an argument")
+{
+    try {
+        return rust::Str(s.data(), s.size());
+    } catch (const std::invalid_argument &) {
+        std::string shown;
+        for (unsigned char c : s) {
+            if (c >= 0x20 && c < 0x7f) {
+                shown += char(c);
+            } else {
+                char hex[5];
+                snprintf(hex, sizeof hex, "\\x%02x", c);
+                shown += hex;
+            }
+        }
+        throw NotUtf8(std::string(what) + " is not valid UTF-8: \"" + shown + "\"");
+    }
+}
+
 rust::Str storeSetting()
 {
-    auto & dir = atomStore.get();
-    return rust::Str(dir.data(), dir.size());
+    return toRust(atomStore.get(), "the atom-store setting");
 }
 
-rust::Str toRust(std::string_view s)
-{
-    return rust::Str(s.data(), s.size());
-}
-
-// Runs a bridge call; a Rust error becomes a Nix evaluation error at the caller's position,
-// prefixed with the name of the builtin.
+// Runs a bridge call; a Rust error (or text Rust cannot take) becomes a Nix evaluation error at
+// the caller's position, prefixed with the name of the builtin.
 template <typename F>
 auto callRust(const Pos & pos, const std::string & builtin, F && f) -> decltype(f())
 {
@@ -49,6 +74,22 @@ auto callRust(const Pos & pos, const std::string & builtin, F && f) -> decltype(
         return f();
     } catch (const rust::Error & e) {
         compat::throwEvalError(pos, builtin + ": " + e.what());
+    } catch (const NotUtf8 & e) {
+        compat::throwEvalError(pos, builtin + ": " + e.what());
+    }
+}
+
+// A primop that never lets a C++ exception other than Nix's own errors out: anything else (a bug)
+// becomes an evaluation error at the caller's position, which `nix repl` survives.
+template <compat::PrimOpFun F>
+void guarded(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    try {
+        F(state, pos, args, v);
+    } catch (nix::Error &) {
+        throw;
+    } catch (const std::exception & e) {
+        compat::throwEvalError(pos, std::string("internal error in the atom plugin (please report it): ") + e.what());
     }
 }
 
@@ -112,7 +153,7 @@ void primId(EvalState & state, const Pos & pos, Value ** args, Value & v)
         {"root", "label"});
     auto root = set.requireString("root");
     auto label = set.requireString("label");
-    auto id = callRust(pos, builtin, [&] { return atom_id(toRust(root), toRust(label)); });
+    auto id = callRust(pos, builtin, [&] { return atom_id(toRust(root, "root"), toRust(label, "label")); });
     v.mkString(std::string_view(id.data(), id.size()));
 }
 
@@ -136,7 +177,7 @@ void primManifest(EvalState & state, const Pos & pos, Value ** args, Value & v)
 {
     const std::string builtin = "builtins.atom.manifest";
     auto path = compat::forceReadablePath(state, *args[0], pos);
-    auto json = callRust(pos, builtin, [&] { return manifest_json(toRust(path)); });
+    auto json = callRust(pos, builtin, [&] { return manifest_json(toRust(path, "the path")); });
     compat::parseJSON(state, std::string_view(json.data(), json.size()), v);
 }
 
@@ -177,7 +218,7 @@ void primCompose(EvalState & state, const Pos & pos, Value ** args, Value & v)
 {
     const std::string builtin = "builtins.atom.compose";
     auto given = compat::pathOf(state, *args[0], pos);
-    std::string dir(callRust(pos, builtin, [&] { return canonical_dir(toRust(given)); }));
+    std::string dir(callRust(pos, builtin, [&] { return canonical_dir(toRust(given, "the path")); }));
     ArgSet set(state, *args[1], pos, builtin, "{ config ? {}; extern ? {}; }", {"config", "extern"});
     auto * config = compat::getAttr(state, *args[1], "config");
     auto * externAttrs = compat::getAttr(state, *args[1], "extern");
@@ -224,10 +265,10 @@ const std::string importBuiltin = "builtins.atom.import";
 // The `extern` of a node: `{ deps = { from.<tag>.<label>; pins.<name>; get.<name>; }; }`.
 Value * nodeExtern(EvalState & state, const Graph & graph, const NodePlan & node, Env & env)
 {
-    std::map<std::string, std::vector<std::pair<std::string, Value *>>> byTag;
+    compat::GcMap<std::string, compat::NamedAttrs> byTag;
     for (auto & edge : node.deps)
         byTag[std::string(edge.tag)].emplace_back(std::string(edge.label), env.values[edge.node]);
-    std::vector<std::pair<std::string, Value *>> from, pins, get;
+    compat::NamedAttrs from, pins, get;
     for (auto & [tag, atoms] : byTag) {
         auto * set = compat::allocValue(state);
         compat::mkAttrs(state, *set, atoms);
@@ -240,7 +281,7 @@ Value * nodeExtern(EvalState & state, const Graph & graph, const NodePlan & node
             value->mkString(std::string_view(s.data(), s.size()));
             return value;
         };
-        std::vector<std::pair<std::string, Value *>> attrs{
+        compat::NamedAttrs attrs{
             {"type", str(pin.kind)}, {"url", str(pin.url)}, {"hash", str(pin.hash)}, {"rev", str(pin.rev)}};
         if (!pin.local_repo.empty()) {
             auto dir = callRust(graph.pos, importBuiltin,
@@ -255,12 +296,15 @@ Value * nodeExtern(EvalState & state, const Graph & graph, const NodePlan & node
         compat::mkApp(*value, pinsFun, arg);
         (pin.kind == "nix+src" ? get : pins).emplace_back(std::string(pin.name), value);
     }
-    auto attrs = [&](const std::vector<std::pair<std::string, Value *>> & pairs) {
+    auto attrs = [&](const compat::NamedAttrs & pairs) {
         auto * value = compat::allocValue(state);
         compat::mkAttrs(state, *value, pairs);
         return value;
     };
-    auto * deps = attrs({{"from", attrs(from)}, {"pins", attrs(pins)}, {"get", attrs(get)}});
+    auto * fromSet = attrs(from);
+    auto * pinsSet = attrs(pins);
+    auto * getSet = attrs(get);
+    auto * deps = attrs({{"from", fromSet}, {"pins", pinsSet}, {"get", getSet}});
     return attrs({{"deps", deps}});
 }
 
@@ -270,8 +314,9 @@ void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, si
     auto & node = graph.plan.nodes[index];
     std::string name(node.name);
     try {
-        auto store = toRust(std::string_view(graph.plan.store.data(), graph.plan.store.size()));
-        auto dirs = callRust(graph.pos, importBuiltin, [&] { return node_dirs(store, node); });
+        auto dirs = callRust(graph.pos, importBuiltin, [&] {
+            return node_dirs(toRust(std::string_view(graph.plan.store.data(), graph.plan.store.size())), node);
+        });
         std::string root(dirs.root), sourceRoot(dirs.source_root), entry(dirs.entry);
         if (dirs.lazy) {
             // The atom's data files are written when a path into it is first used.
@@ -335,8 +380,7 @@ struct ExprAtomNode : Expr
 // from several `builtins.atom.import` calls is composed once per evaluation. A tree fixes the
 // atom's files and its atom.lock, so everything below it is the same whoever reaches it. The
 // map's nodes are allocated uncollectable and scanned by the collector, so the values stay alive.
-using LoadedAtoms = std::map<std::string, Value *, std::less<std::string>,
-    traceable_allocator<std::pair<const std::string, Value *>>>;
+using LoadedAtoms = compat::GcMap<std::string, Value *>;
 
 LoadedAtoms & loadedAtoms(EvalState & state)
 {
@@ -349,11 +393,40 @@ LoadedAtoms & loadedAtoms(EvalState & state)
     return *loaded;
 }
 
+// `importIn src path`: `import` of the file `path` (a relative string) of a pinned source `src`
+// (`deps.pins.<name>.import path`). The file must be inside `src` as written and with its
+// symlinks resolved; a directory means its `default.nix`. The imported file is ordinary Nix code
+// with Nix's own builtins, as a pinned source (nixpkgs, say) needs.
+void primImportIn(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    auto src = resolveSymlinks(compat::pathOf(state, *args[0], pos), pos);
+    std::string relative(compat::forceString(state, *args[1], pos));
+    auto refuse = [&](const std::string & why) {
+        compat::throwEvalError(pos, "deps.pins.<name>.import: cannot import '" + relative + "' from " + src + ": " + why);
+    };
+    if (relative.empty() || relative[0] == '/')
+        refuse("the path must be relative to the pinned source");
+    auto target = nix::canonPath(src + "/" + relative, false);
+    auto resolved = resolveSymlinks(target, pos);
+    if (!isInside(target, src) || !isInside(resolved, src))
+        refuse("it is outside the pinned source");
+    struct stat st;
+    if (stat(resolved.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        resolved = resolveSymlinks(resolved + "/default.nix", pos);
+        if (!isInside(resolved, src))
+            refuse("its default.nix is outside the pinned source");
+    }
+    requireKind(resolved, FileKind::Regular, pos);
+    auto * file = compat::allocValue(state);
+    compat::mkPath(*file, resolved);
+    compat::callFunction(state, *compat::globalValue(state, "import"), *file, v, pos);
+}
+
 void primImport(EvalState & state, const Pos & pos, Value ** args, Value & v)
 {
     auto path = compat::pathOf(state, *args[0], pos);
     auto graph = std::make_shared<Graph>(
-        Graph{callRust(pos, importBuiltin, [&] { return load_atom(toRust(path), storeSetting()); }), pos});
+        Graph{callRust(pos, importBuiltin, [&] { return load_atom(toRust(path, "the path"), storeSetting()); }), pos});
     size_t count = graph->plan.nodes.size();
     auto * null = compat::globalValue(state, "null");
     Env & env = compat::allocClosedEnv(state, count + 1, null);
@@ -370,9 +443,17 @@ void primImport(EvalState & state, const Pos & pos, Value ** args, Value & v)
         if (!key.empty())
             loaded.emplace(key, env.values[i]);
     }
+    // nix/pins.nix, given the confined import for pinned sources.
     auto source = pins_source();
+    auto * pinsModule = compat::allocValue(state);
+    compat::parseWithBuiltins(state, std::string(source.data(), source.size()))->eval(state, state.baseEnv, *pinsModule);
+    auto * importIn = compat::allocValue(state);
+    compat::mkPrimOp(state, *importIn,
+        {.name = "importIn", .args = {"src", "path"}, .doc = nullptr, .fun = guarded<primImportIn>});
+    auto * pinsArg = compat::allocValue(state);
+    compat::mkAttrs(state, *pinsArg, {{"importIn", importIn}});
     auto * pinsFun = compat::allocValue(state);
-    compat::parseWithBuiltins(state, std::string(source.data(), source.size()))->eval(state, state.baseEnv, *pinsFun);
+    compat::callFunction(state, *pinsModule, *pinsArg, *pinsFun, pos);
     env.values[count] = pinsFun;
     state.forceValue(*env.values[count - 1], pos);
     v = *env.values[count - 1];
@@ -420,11 +501,12 @@ void primResolve(EvalState & state, const Pos & pos, Value ** args, Value & v)
     auto q = readQuery(set);
     auto version = set.optionalString("version", "*");
     auto json = callRust(pos, builtin, [&] {
-        return resolve_atom(toRust(q.repo), toRust(q.set), toRust(q.label), toRust(version), storeSetting());
+        return resolve_atom(toRust(q.repo, "repo"), toRust(q.set, "set"), toRust(q.label, "label"),
+            toRust(version, "version"), storeSetting());
     });
     auto * parsed = compat::allocValue(state);
     compat::parseJSON(state, std::string_view(json.data(), json.size()), *parsed);
-    std::vector<std::pair<std::string, Value *>> attrs;
+    compat::NamedAttrs attrs;
     for (auto & [name, value] : compat::attrPairs(*parsed)) {
         std::string key(name);
         if (key == "src") {
@@ -458,7 +540,9 @@ void primVersions(EvalState & state, const Pos & pos, Value ** args, Value & v)
     ArgSet set(state, *args[0], pos, builtin, "{ repo = <path>; label = \"<label>\"; } or { set = \"<root hex>\"; label = \"<label>\"; }",
         {"repo", "set", "label"});
     auto q = readQuery(set);
-    auto json = callRust(pos, builtin, [&] { return atom_versions(toRust(q.repo), toRust(q.set), toRust(q.label), storeSetting()); });
+    auto json = callRust(pos, builtin, [&] {
+        return atom_versions(toRust(q.repo, "repo"), toRust(q.set, "set"), toRust(q.label, "label"), storeSetting());
+    });
     compat::parseJSON(state, std::string_view(json.data(), json.size()), v);
 }
 
@@ -479,23 +563,23 @@ void primAtom(EvalState & state, const Pos & pos, Value ** args, Value & v)
     version->mkString(std::string_view(versionText.data(), versionText.size()));
 
     auto * id = compat::allocValue(state);
-    compat::mkPrimOp(state, *id, {.name = "atom.id", .args = {"{ root, label }"}, .doc = idDoc, .fun = primId});
+    compat::mkPrimOp(state, *id, {.name = "atom.id", .args = {"{ root, label }"}, .doc = idDoc, .fun = guarded<primId>});
 
     auto * manifest = compat::allocValue(state);
     compat::mkPrimOp(
-        state, *manifest, {.name = "atom.manifest", .args = {"path"}, .doc = manifestDoc, .fun = primManifest});
+        state, *manifest, {.name = "atom.manifest", .args = {"path"}, .doc = manifestDoc, .fun = guarded<primManifest>});
 
     auto * compose = compat::allocValue(state);
     compat::mkPrimOp(state, *compose,
-        {.name = "atom.compose", .args = {"dir", "{ config, extern }"}, .doc = composeDoc, .fun = primCompose});
+        {.name = "atom.compose", .args = {"dir", "{ config, extern }"}, .doc = composeDoc, .fun = guarded<primCompose>});
     auto * import = compat::allocValue(state);
-    compat::mkPrimOp(state, *import, {.name = "atom.import", .args = {"path"}, .doc = importDoc, .fun = primImport});
+    compat::mkPrimOp(state, *import, {.name = "atom.import", .args = {"path"}, .doc = importDoc, .fun = guarded<primImport>});
     auto * resolve = compat::allocValue(state);
     compat::mkPrimOp(state, *resolve,
-        {.name = "atom.resolve", .args = {"{ repo or set, label, version }"}, .doc = resolveDoc, .fun = primResolve});
+        {.name = "atom.resolve", .args = {"{ repo or set, label, version }"}, .doc = resolveDoc, .fun = guarded<primResolve>});
     auto * versions = compat::allocValue(state);
     compat::mkPrimOp(state, *versions,
-        {.name = "atom.versions", .args = {"{ repo or set, label }"}, .doc = versionsDoc, .fun = primVersions});
+        {.name = "atom.versions", .args = {"{ repo or set, label }"}, .doc = versionsDoc, .fun = guarded<primVersions>});
 
     compat::mkAttrs(state, v,
         {{"version", version}, {"id", id}, {"manifest", manifest}, {"compose", compose}, {"import", import},
@@ -516,7 +600,7 @@ const char * const atomDoc = R"(
     - `builtins.atom.versions { repo or set, label }`: a label's published versions.
 )";
 
-compat::RegisterBuiltin registerAtom("__atom", atomDoc, primAtom);
+compat::RegisterBuiltin registerAtom("__atom", atomDoc, guarded<primAtom>);
 
 } // namespace
 } // namespace atom_nix

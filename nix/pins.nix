@@ -5,11 +5,16 @@
 # then Nix's own fetchers run with the locked rev or hash. A `nix+git` dependency whose rev is
 # already on this machine (the atom store's mirror, or a local repository) arrives as `local`,
 # its files materialised from git: no fetcher runs for it.
+#
+# `import PATH` imports the file PATH (relative) of the pinned source through the plugin's
+# `importIn`, which refuses anything outside the source (`..`, absolute paths, symlinks leading
+# out). The imported file is ordinary Nix code with Nix's builtins.
+{ importIn }:
 pin:
 let
   withImport = src: {
     inherit src;
-    import = path: import (src + "/${path}");
+    import = path: importIn src path;
   };
 in
 if pin.type == "nix+git" then

@@ -112,9 +112,6 @@ mod bridge {
         /// Plans the module at `dir`.
         fn plan_module(dir: &str) -> Result<ModulePlan>;
 
-        /// `Foo` → `foo` (ASCII capitals only).
-        fn lower_first(name: &str) -> String;
-
         /// `path` with symlinks resolved, if it is a readable directory.
         fn canonical_dir(path: &str) -> Result<String>;
 
@@ -198,10 +195,6 @@ fn plan_module(dir: &str) -> Result<bridge::ModulePlan, String> {
                 .collect(),
         })
     })
-}
-
-fn lower_first(name: &str) -> String {
-    compose::lower_first(name)
 }
 
 fn std_source() -> &'static str {

@@ -1,0 +1,59 @@
+// The boundary of an atom: what its code may reach (confine.cc walks parsed files, std.cc builds
+// the standard library it sees) and the path checks both use.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "compat.hh"
+
+namespace atom_nix {
+
+/// Whether the canonical `path` is `root` or inside it.
+inline bool isInside(const std::string & path, const std::string & root)
+{
+    return root == "/" || path == root
+        || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '/');
+}
+
+/// `path` (absolute) with `.`, `..` and every symlink resolved as far as the path exists; the
+/// rest is kept as written (a dangling link resolves to its target). Throws an evaluation error
+/// at `pos` on a symlink loop.
+std::string resolveSymlinks(const std::string & path, const compat::Pos & pos);
+
+/// Throws an evaluation error at `pos` unless `path` is inside `root` both as written
+/// (lexically) and with its symlinks resolved; returns the lexically canonical path.
+std::string requireInside(const std::string & path, const std::string & root, const compat::Pos & pos);
+
+/// The kind of file a confined primitive expects.
+enum class FileKind { Any, Regular, Directory };
+
+/// Throws an evaluation error at `pos` unless `path` (resolved) is of `kind`; a FIFO, socket or
+/// device is never read (reading it could block the evaluation forever).
+void requireKind(const std::string & path, FileKind kind, const compat::Pos & pos);
+
+/// Where an error raised in an atom's code came from: appended to the error's message (once, by
+/// the innermost atom code) as "(in <atom> at <member>, <file>)".
+using Origin = std::shared_ptr<const std::string>;
+
+/// Names `origin` on `e` unless an atom's code already did (see `Origin`).
+void annotate(nix::Error & e, const Origin & origin);
+
+/// Walks a module file parsed under `sourceRoot`, once per node (parsed trees share subtrees):
+/// refuses path literals outside it (at the nearest enclosing position), makes the others
+/// evaluate to the same path under `root` after checking their symlinks, wraps every `a + b` so
+/// that a path it produces must be inside `root`, and wraps every expression evaluated later (an
+/// attribute, a list element, an argument, a function body) so that its errors name `origin`.
+/// Returns the expression to evaluate in place of `e`.
+compat::Expr * confinePaths(compat::Expr * e, const std::string & sourceRoot, const std::string & root,
+    const compat::Pos & filePos, const Origin & origin);
+
+/// Makes `std` the standard library modules see: the reviewed pure builtins of an allow-list,
+/// the file primitives confined to `root`, and the library of nix/std/std.nix.
+void makeStd(compat::EvalState & state, const std::string & root, compat::Value & std);
+
+/// The names of Nix's builtins that `std` may hold, each reviewed (std.cc); any other builtin,
+/// including one a later Nix adds, is left out.
+bool isAllowedBuiltin(const std::string & name);
+
+} // namespace atom_nix

@@ -1,0 +1,343 @@
+// `std` (also `builtins`), the standard library atom modules see: part of the boundary, with
+// confine.cc.
+//
+// It is an allow-list: each builtin below was reviewed and is either pure (its result depends on
+// its arguments only, it reads nothing and builds nothing) or a file primitive confined to the
+// atom. Any other builtin — `import`, fetchers, `getEnv`, `builtins.atom` itself, and whatever a
+// later Nix adds — is not in `std`. The confined primitives build their arguments afresh from
+// the checked path: nothing the caller passes (a string carrying a derivation in its context, an
+// attribute set) reaches Nix's own primitive, so no call can make Nix build at evaluation time.
+
+#include <map>
+#include <string>
+#include <sys/stat.h>
+
+#include "composer.hh"
+#include "confine.hh"
+#include "rust/cxx.h"
+#include "atom-nix/src/lib.rs.h"
+
+namespace atom_nix {
+
+using compat::Env;
+using compat::EvalState;
+using compat::Expr;
+using compat::Pos;
+using compat::StaticEnv;
+using compat::Symbol;
+using compat::Value;
+
+namespace {
+
+// How std holds one of Nix's builtins.
+enum class StdKind {
+    Pure,          // as it is
+    ReadFile,      // readFile path: a regular file inside the atom
+    ReadDir,       // readDir path: a directory inside the atom
+    PathExists,    // pathExists path, toPath path: a path inside the atom
+    HashFile,      // hashFile type path: a regular file inside the atom
+    FilterSource,  // filterSource filter path: a path inside the atom
+    PathAttrs,     // path { path, name, filter, recursive, sha256 }: `path` inside the atom
+    DirOf,         // dirOf x: a path it returns stays inside the atom
+};
+
+struct Allowed
+{
+    const char * name;
+    StdKind kind;
+};
+
+// The reviewed builtins. Left out on purpose: `import`, `scopedImport`, `fetch*`, `getEnv`,
+// `currentSystem`, `currentTime`, `nixPath`, `findFile`, `storePath` (impure or reading outside
+// the atom); `builtins` (the unconfined set itself); `derivationStrict` (`derivation` is the
+// interface); `appendContext` (forges references to arbitrary store paths);
+// `unsafeGetAttrPos` (reveals files outside the atom); `atom` (the plugin: an atom reaches its
+// dependencies through `deps`, not by loading other atoms).
+const Allowed allowList[] = {
+    // Values and types.
+    {"true", StdKind::Pure}, {"false", StdKind::Pure}, {"null", StdKind::Pure},
+    {"typeOf", StdKind::Pure}, {"isAttrs", StdKind::Pure}, {"isBool", StdKind::Pure},
+    {"isFloat", StdKind::Pure}, {"isFunction", StdKind::Pure}, {"isInt", StdKind::Pure},
+    {"isList", StdKind::Pure}, {"isNull", StdKind::Pure}, {"isPath", StdKind::Pure},
+    {"isString", StdKind::Pure}, {"functionArgs", StdKind::Pure},
+    // Control and errors.
+    {"abort", StdKind::Pure}, {"throw", StdKind::Pure}, {"tryEval", StdKind::Pure},
+    {"addErrorContext", StdKind::Pure}, {"trace", StdKind::Pure}, {"seq", StdKind::Pure},
+    {"deepSeq", StdKind::Pure},
+    // Numbers.
+    {"add", StdKind::Pure}, {"sub", StdKind::Pure}, {"mul", StdKind::Pure}, {"div", StdKind::Pure},
+    {"lessThan", StdKind::Pure}, {"bitAnd", StdKind::Pure}, {"bitOr", StdKind::Pure},
+    {"bitXor", StdKind::Pure}, {"ceil", StdKind::Pure}, {"floor", StdKind::Pure},
+    // Attribute sets.
+    {"attrNames", StdKind::Pure}, {"attrValues", StdKind::Pure}, {"catAttrs", StdKind::Pure},
+    {"getAttr", StdKind::Pure}, {"hasAttr", StdKind::Pure}, {"intersectAttrs", StdKind::Pure},
+    {"listToAttrs", StdKind::Pure}, {"mapAttrs", StdKind::Pure}, {"removeAttrs", StdKind::Pure},
+    {"zipAttrsWith", StdKind::Pure}, {"groupBy", StdKind::Pure},
+    // Lists.
+    {"all", StdKind::Pure}, {"any", StdKind::Pure}, {"concatLists", StdKind::Pure},
+    {"concatMap", StdKind::Pure}, {"elem", StdKind::Pure}, {"elemAt", StdKind::Pure},
+    {"filter", StdKind::Pure}, {"foldl'", StdKind::Pure}, {"genList", StdKind::Pure},
+    {"genericClosure", StdKind::Pure}, {"head", StdKind::Pure}, {"length", StdKind::Pure},
+    {"map", StdKind::Pure}, {"partition", StdKind::Pure}, {"sort", StdKind::Pure},
+    {"tail", StdKind::Pure},
+    // Strings.
+    {"baseNameOf", StdKind::Pure}, {"compareVersions", StdKind::Pure},
+    {"concatStringsSep", StdKind::Pure}, {"hashString", StdKind::Pure}, {"match", StdKind::Pure},
+    {"parseDrvName", StdKind::Pure}, {"replaceStrings", StdKind::Pure}, {"split", StdKind::Pure},
+    {"splitVersion", StdKind::Pure}, {"stringLength", StdKind::Pure}, {"substring", StdKind::Pure},
+    {"toString", StdKind::Pure},
+    // String context: reading or dropping it grants nothing.
+    {"getContext", StdKind::Pure}, {"hasContext", StdKind::Pure},
+    {"unsafeDiscardStringContext", StdKind::Pure}, {"unsafeDiscardOutputDependency", StdKind::Pure},
+    // Data formats.
+    {"fromJSON", StdKind::Pure}, {"toJSON", StdKind::Pure}, {"fromTOML", StdKind::Pure},
+    {"toXML", StdKind::Pure},
+    // Derivations: describing one builds nothing; `toFile` writes its text to the store
+    // (content-addressed, and Nix refuses text that refers to derivation outputs).
+    {"derivation", StdKind::Pure}, {"placeholder", StdKind::Pure}, {"toFile", StdKind::Pure},
+    {"storeDir", StdKind::Pure}, {"nixVersion", StdKind::Pure}, {"langVersion", StdKind::Pure},
+    // Files: confined to the atom.
+    {"readFile", StdKind::ReadFile}, {"readDir", StdKind::ReadDir},
+    {"pathExists", StdKind::PathExists}, {"toPath", StdKind::PathExists},
+    {"hashFile", StdKind::HashFile}, {"filterSource", StdKind::FilterSource},
+    {"path", StdKind::PathAttrs}, {"dirOf", StdKind::DirOf},
+};
+
+const Allowed * findAllowed(const std::string & name)
+{
+    for (auto & entry : allowList)
+        if (name == entry.name)
+            return &entry;
+    return nullptr;
+}
+
+// The path `v` names, refused unless it is inside `root` (a string value) as written and with
+// its symlinks resolved, and of `kind`. Returns a fresh path value (no string context).
+Value * confinedPath(EvalState & state, Value & root, Value & v, FileKind kind, const Pos & pos)
+{
+    auto rootDir = std::string(compat::forceString(state, root, pos));
+    ensureRoot(rootDir);
+    auto path = compat::pathOf(state, v, pos);
+    if (!isInside(path, rootDir) || !isInside(resolveSymlinks(path, pos), rootDir))
+        compat::throwEvalError(pos, "access to '" + path
+            + "' is forbidden: an atom may only read files inside its own directory (" + rootDir + ")");
+    requireKind(path, kind, pos);
+    auto * fresh = compat::allocValue(state);
+    compat::mkPath(*fresh, path);
+    return fresh;
+}
+
+// A fresh string value holding the text of `v` (which must have no context).
+Value * freshString(EvalState & state, Value & v, const Pos & pos)
+{
+    auto * fresh = compat::allocValue(state);
+    fresh->mkString(compat::forceString(state, v, pos));
+    return fresh;
+}
+
+// The confined primitives are partial applications `wrapper original root`: args[0] is Nix's
+// primitive, args[1] the atom's root (a string), the rest the caller's arguments.
+
+void primReadFile(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    compat::callFunction(state, *args[0], *confinedPath(state, *args[1], *args[2], FileKind::Regular, pos), v, pos);
+}
+
+void primReadDir(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    compat::callFunction(state, *args[0], *confinedPath(state, *args[1], *args[2], FileKind::Directory, pos), v, pos);
+}
+
+void primPathExists(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    compat::callFunction(state, *args[0], *confinedPath(state, *args[1], *args[2], FileKind::Any, pos), v, pos);
+}
+
+void primHashFile(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    Value * callArgs[] = {
+        freshString(state, *args[2], pos), confinedPath(state, *args[1], *args[3], FileKind::Regular, pos)};
+    compat::callFunction(state, *args[0], 2, callArgs, v, pos);
+}
+
+void primFilterSource(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    compat::forceFunction(state, *args[2], pos);
+    Value * callArgs[] = {args[2], confinedPath(state, *args[1], *args[3], FileKind::Any, pos)};
+    compat::callFunction(state, *args[0], 2, callArgs, v, pos);
+}
+
+// `path { path, name ? ..., filter ? ..., recursive ? ..., sha256 ? ... }`, rebuilt from checked
+// parts.
+void primPathAttrs(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    Value & given = *args[2];
+    compat::forceAttrs(state, given, pos);
+    compat::NamedAttrs attrs;
+    bool hasPath = false;
+    for (auto & [name, value] : compat::attrPairs(given)) {
+        std::string key(name);
+        if (key == "path") {
+            attrs.emplace_back(key, confinedPath(state, *args[1], *value, FileKind::Any, pos));
+            hasPath = true;
+        } else if (key == "name" || key == "sha256") {
+            attrs.emplace_back(key, freshString(state, *value, pos));
+        } else if (key == "recursive") {
+            auto * fresh = compat::allocValue(state);
+            fresh->mkBool(compat::forceBool(state, *value, pos));
+            attrs.emplace_back(key, fresh);
+        } else if (key == "filter") {
+            compat::forceFunction(state, *value, pos);
+            attrs.emplace_back(key, value);
+        } else {
+            compat::throwEvalError(pos, "std.path: unsupported attribute '" + key
+                + "' (expected path, name, filter, recursive or sha256)");
+        }
+    }
+    if (!hasPath)
+        compat::throwEvalError(pos, "std.path: missing attribute 'path'");
+    auto * fresh = compat::allocValue(state);
+    compat::mkAttrs(state, *fresh, attrs);
+    compat::callFunction(state, *args[0], *fresh, v, pos);
+}
+
+// `dirOf`: of a string, a string (Nix's own); of a path, its parent, which must be in the atom.
+void primDirOf(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    compat::callFunction(state, *args[0], *args[2], v, pos);
+    state.forceValue(v, pos);
+    if (v.type() == nix::nPath) {
+        auto root = std::string(compat::forceString(state, *args[1], pos));
+        std::string path(v.path);
+        if (!isInside(path, root))
+            compat::throwEvalError(pos, "the path '" + path + "' is outside the atom (" + root
+                + "): an atom may only refer to its own files");
+    }
+}
+
+struct Wrapper
+{
+    StdKind kind;
+    compat::PrimOpFun fun;
+    size_t arity;  // with the original and the root
+};
+
+const Wrapper wrappers[] = {
+    {StdKind::ReadFile, primReadFile, 3},
+    {StdKind::ReadDir, primReadDir, 3},
+    {StdKind::PathExists, primPathExists, 3},
+    {StdKind::HashFile, primHashFile, 4},
+    {StdKind::FilterSource, primFilterSource, 4},
+    {StdKind::PathAttrs, primPathAttrs, 3},
+    {StdKind::DirOf, primDirOf, 3},
+};
+
+// What every std of one evaluator shares: the allowed builtins and how std holds them, the
+// wrapper primops, and the parsed library (nix/std/std.nix). Only the partial applications to an
+// atom's root and the library's evaluation are per atom.
+struct StdPlan
+{
+    EvalState * state = nullptr;
+    struct Entry
+    {
+        Symbol name;
+        Value * value;  // Nix's builtin (kept alive by Nix's base environment)
+        StdKind kind;
+    };
+    compat::GcVector<Entry> builtins;
+    // The wrapper primop of each confined kind, by `StdKind`. The plan is static memory, which
+    // the collector does not scan: the values live in a scanned vector.
+    compat::GcVector<Value *> wrapperValues;
+    StaticEnv * libraryScope = nullptr;
+    Expr * library = nullptr;
+    size_t builtinsSlot = 0;
+};
+
+// The pure globals the library's scope names, besides `builtins`.
+const char * const libraryGlobals[] = {"true", "false", "null", "__sub", "__mul", "__div", "__lessThan", "map",
+    "toString", "throw", "abort", "isNull", "removeAttrs", "baseNameOf"};
+
+const StdPlan & stdPlan(EvalState & state)
+{
+    // One evaluator per process in practice; a different one rebuilds the plan. The parsed
+    // expression and static environment are kept for the process's lifetime, as Nix keeps its own.
+    static StdPlan plan;
+    if (plan.state == &state)
+        return plan;
+    plan = StdPlan{};
+    plan.state = &state;
+    Value * builtins = compat::globalValue(state, "builtins");
+    state.forceValue(*builtins, nix::noPos);
+    for (auto & [name, value] : compat::attrPairs(*builtins))
+        if (auto * allowed = findAllowed(std::string(name)))
+            plan.builtins.push_back({name, value, allowed->kind});
+
+    plan.wrapperValues.assign(std::size(wrappers) + 1, nullptr);
+    for (auto & wrapper : wrappers) {
+        auto * value = compat::allocValue(state);
+        std::vector<std::string> argNames(wrapper.arity);
+        compat::mkPrimOp(state, *value, {.name = "std (confined)", .args = argNames, .doc = nullptr, .fun = wrapper.fun});
+        plan.wrapperValues[size_t(wrapper.kind)] = value;
+    }
+
+    std::map<std::string, size_t> visible;
+    for (size_t i = 0; i < std::size(libraryGlobals); i++)
+        visible[libraryGlobals[i]] = i;
+    plan.builtinsSlot = std::size(libraryGlobals);
+    visible["builtins"] = plan.builtinsSlot;
+    plan.libraryScope = new StaticEnv(false, nullptr, visible.size());
+    for (auto & [name, displ] : visible)
+        plan.libraryScope->vars.emplace_back(state.symbols.create(name), displ);
+    plan.libraryScope->sort();
+    auto source = std_source();
+    plan.library = compat::parseString(state, std::string(source.data(), source.size()), *plan.libraryScope);
+    return plan;
+}
+
+} // namespace
+
+bool isAllowedBuiltin(const std::string & name)
+{
+    return findAllowed(name) != nullptr;
+}
+
+void makeStd(EvalState & state, const std::string & root, Value & result)
+{
+    const StdPlan & plan = stdPlan(state);
+    auto * rootValue = compat::allocValue(state);
+    rootValue->mkString(root);
+    // By name: the library's attributes replace builtins of the same name.
+    compat::GcMap<std::string, std::pair<Symbol, Value *>> chosen;
+    for (auto & entry : plan.builtins) {
+        Value * value = entry.value;
+        if (entry.kind != StdKind::Pure) {
+            auto * withOriginal = compat::allocValue(state);
+            withOriginal->mkPrimOpApp(plan.wrapperValues[size_t(entry.kind)], entry.value);
+            value = compat::allocValue(state);
+            value->mkPrimOpApp(withOriginal, rootValue);
+        }
+        chosen[std::string(entry.name)] = {entry.name, value};
+    }
+    auto pairs = [&] {
+        compat::Attrs out;
+        for (auto & [_, pair] : chosen)
+            out.push_back(pair);
+        return out;
+    };
+
+    // The library part, written in Nix, evaluated with these builtins and merged over them.
+    auto * curated = compat::allocValue(state);
+    compat::mkAttrsFrom(state, *curated, pairs());
+    Env & env = compat::allocClosedEnv(state, plan.builtinsSlot + 1, curated);
+    for (size_t i = 0; i < std::size(libraryGlobals); i++)
+        env.values[i] = compat::globalValue(state, libraryGlobals[i]);
+    env.values[plan.builtinsSlot] = curated;
+    auto * library = compat::allocValue(state);
+    plan.library->eval(state, env, *library);
+    state.forceValue(*library, nix::noPos);
+    for (auto & [name, value] : compat::attrPairs(*library))
+        chosen[std::string(name)] = {name, value};
+    compat::mkAttrsFrom(state, result, pairs());
+}
+
+} // namespace atom_nix
