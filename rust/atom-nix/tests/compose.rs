@@ -26,6 +26,15 @@ fn tree(name: &str, files: &[(&str, &str)]) -> PathBuf {
     dir
 }
 
+/// Makes a FIFO at `path` (with the system's `mkfifo`).
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
 fn compose(dir: &Path) -> String {
     format!("builtins.atom.compose {} {{ }}", dir.display())
 }
@@ -310,6 +319,46 @@ fn impure_names_are_not_in_scope() {
             "std.readFile (toString ./. + \"/../outside\")",
             "is forbidden: an atom may only read files inside its own directory",
         ),
+        // The plugin itself and the builtins left out of the allow-list.
+        ("builtins.atom", "attribute 'atom' missing"),
+        ("std.atom.import ./.", "attribute 'atom' missing"),
+        (
+            "std.unsafeGetAttrPos \"a\" { a = 1; }",
+            "attribute 'unsafeGetAttrPos' missing",
+        ),
+        (
+            "std.appendContext \"x\" { }",
+            "attribute 'appendContext' missing",
+        ),
+        (
+            "std.derivationStrict { }",
+            "attribute 'derivationStrict' missing",
+        ),
+        ("std.std", "attribute 'std' missing"),
+        // Files that are not what the primitive reads: never opened (a FIFO would block).
+        ("std.readFile ./fifo", "is a FIFO"),
+        ("std.hashFile \"sha256\" ./fifo", "is a FIFO"),
+        ("std.readDir ./fifo", "is a FIFO"),
+        ("std.readDir ./x.nix", "is not a directory"),
+        ("std.readFile ./.", "is a directory"),
+        // std.path takes only the attributes it knows, rebuilt from checked parts.
+        (
+            "std.path { path = ./.; extra = 1; }",
+            "unsupported attribute 'extra'",
+        ),
+        (
+            "std.path { path = ./.; name = \"x${./x.nix}\"; }",
+            "not allowed to refer to a store path",
+        ),
+        // Symlinks that leave the atom, resolved when the path is used.
+        ("./dangling-out", "is outside the atom"),
+        ("std.readFile ./dangling-out", "is outside the atom"),
+        ("./loop", "symlink loop"),
+        ("std.readFile ./loop", "symlink loop"),
+        (
+            "std.readFile (./. + \"/relative-out\")",
+            "is outside the atom",
+        ),
     ];
     let mut failures = Vec::new();
     for (i, (code, expected)) in attempts.iter().enumerate() {
@@ -318,6 +367,11 @@ fn impure_names_are_not_in_scope() {
             &[("mod.nix", &format!("{{ X = {code}; }}")), ("x.nix", "1")],
         );
         std::os::unix::fs::symlink("/etc/hostname", dir.join("link-out")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/x", dir.join("dangling-out")).unwrap();
+        std::os::unix::fs::symlink("loop2", dir.join("loop")).unwrap();
+        std::os::unix::fs::symlink("loop", dir.join("loop2")).unwrap();
+        std::os::unix::fs::symlink("../outside", dir.join("relative-out")).unwrap();
+        mkfifo(&dir.join("fifo"));
         fs::write(dir.parent().unwrap().join("outside"), "secret").unwrap();
         let output = instantiate(&format!("({}).x", compose(&dir)));
         let err = stderr(&output);
@@ -632,4 +686,391 @@ fn errors_name_the_atom_and_module_and_show_trace_shows_the_chain() {
         )),
         "{err}"
     );
+}
+
+/// The builtins `std` may hold: each reviewed (cpp/std.cc). The test keeps its own copy, so
+/// that a change to the allow-list is a deliberate change here too.
+const ALLOWED_BUILTINS: &[&str] = &[
+    "true",
+    "false",
+    "null",
+    "typeOf",
+    "isAttrs",
+    "isBool",
+    "isFloat",
+    "isFunction",
+    "isInt",
+    "isList",
+    "isNull",
+    "isPath",
+    "isString",
+    "functionArgs",
+    "abort",
+    "throw",
+    "tryEval",
+    "addErrorContext",
+    "trace",
+    "seq",
+    "deepSeq",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "lessThan",
+    "bitAnd",
+    "bitOr",
+    "bitXor",
+    "ceil",
+    "floor",
+    "attrNames",
+    "attrValues",
+    "catAttrs",
+    "getAttr",
+    "hasAttr",
+    "intersectAttrs",
+    "listToAttrs",
+    "mapAttrs",
+    "removeAttrs",
+    "zipAttrsWith",
+    "groupBy",
+    "all",
+    "any",
+    "concatLists",
+    "concatMap",
+    "elem",
+    "elemAt",
+    "filter",
+    "foldl'",
+    "genList",
+    "genericClosure",
+    "head",
+    "length",
+    "map",
+    "partition",
+    "sort",
+    "tail",
+    "baseNameOf",
+    "compareVersions",
+    "concatStringsSep",
+    "hashString",
+    "match",
+    "parseDrvName",
+    "replaceStrings",
+    "split",
+    "splitVersion",
+    "stringLength",
+    "substring",
+    "toString",
+    "getContext",
+    "hasContext",
+    "unsafeDiscardStringContext",
+    "unsafeDiscardOutputDependency",
+    "fromJSON",
+    "toJSON",
+    "fromTOML",
+    "toXML",
+    "derivation",
+    "placeholder",
+    "toFile",
+    "storeDir",
+    "nixVersion",
+    "langVersion",
+    "readFile",
+    "readDir",
+    "pathExists",
+    "toPath",
+    "hashFile",
+    "filterSource",
+    "path",
+    "dirOf",
+];
+
+/// What nix/std/std.nix adds.
+const LIBRARY: &[&str] = &["fix", "file", "set", "path", "string", "list"];
+
+/// The global names a module sees besides its scope (cfg, mod, pre, atom, std, builtins).
+const PURE_GLOBALS: &[&str] = &[
+    "true",
+    "false",
+    "null",
+    "__sub",
+    "__mul",
+    "__div",
+    "__lessThan",
+    "abort",
+    "baseNameOf",
+    "derivation",
+    "isNull",
+    "map",
+    "placeholder",
+    "removeAttrs",
+    "throw",
+    "toString",
+];
+
+#[test]
+fn std_is_an_allow_list_and_every_other_builtin_is_refused() {
+    let names = |text: String| -> Vec<String> {
+        text.trim_matches(|c| c == '[' || c == ']')
+            .split_whitespace()
+            .map(|n| n.trim_matches('"').to_owned())
+            .collect()
+    };
+    // Every builtin of this Nix (with the plugin loaded, so `atom` is one of them).
+    let builtins = names(eval_ok("builtins.attrNames builtins"));
+    assert!(builtins.iter().any(|n| n == "atom"), "{builtins:?}");
+    let dir = tree(
+        "allow-list",
+        &[(
+            "mod.nix",
+            "{ Names = std.attrNames std; Same = std == builtins; }",
+        )],
+    );
+    let std_names = names(eval_ok(&format!("({}).names", compose(&dir))));
+    assert_eq!(eval_ok(&format!("({}).same", compose(&dir))), "true");
+    // std holds exactly the allowed builtins this Nix has, and the library.
+    let mut expected: Vec<String> = builtins
+        .iter()
+        .filter(|n| ALLOWED_BUILTINS.contains(&n.as_str()))
+        .cloned()
+        .chain(LIBRARY.iter().map(|n| n.to_string()))
+        .collect();
+    expected.sort();
+    expected.dedup();
+    let mut got = std_names.clone();
+    got.sort();
+    assert_eq!(got, expected, "std is not the allow-list");
+    // Every other builtin is refused: absent from std, and not a variable, bare or with `__`.
+    let refused: Vec<&String> = builtins
+        .iter()
+        .filter(|n| !ALLOWED_BUILTINS.contains(&n.as_str()))
+        .collect();
+    assert!(refused.len() >= 15, "{refused:?}");
+    let mut failures = Vec::new();
+    for name in refused {
+        if std_names.contains(name) {
+            failures.push(format!("std.{name} is reachable"));
+        }
+        for var in [name.clone(), format!("__{name}")] {
+            // `atom` and `builtins` are names of the module's own scope (its top-level set,
+            // and std).
+            if PURE_GLOBALS.contains(&var.as_str()) || var == "atom" || var == "builtins" {
+                continue;
+            }
+            let dir = tree("refused", &[("mod.nix", &format!("{{ X = {var}; }}"))]);
+            let output = instantiate(&format!("({}).x", compose(&dir)));
+            let err = stderr(&output);
+            if output.status.code() != Some(1)
+                || !err.contains(&format!("undefined variable '{var}'"))
+            {
+                failures.push(format!("{var}: {:?} {err}", output.status));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_string_s_context_never_makes_a_confined_primitive_build() {
+    // A derivation that cannot be built here (the dummy store builds nothing): had a confined
+    // primitive passed the caller's string, with its context, to Nix, Nix would try to build it
+    // and fail.
+    let dir = tree(
+        "context",
+        &[
+            (
+                "mod.nix",
+                r#"let
+  drv = derivation { name = "evil"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "exit 1" ]; };
+  ctx = std.substring 0 0 "${drv}";
+  p = toString ./x.nix + ctx;
+in {
+  HasContext = std.hasContext p;
+  Read = std.readFile p;
+  Hash = std.hashFile "sha256" p;
+  Exists = std.pathExists p;
+  Dir = std.attrNames (std.readDir (toString ./. + ctx));
+  Path = std.match "/.*-x" (std.path { path = p; name = "x"; }) != null;
+  Filtered = std.match "/.*-x.nix" (std.filterSource (p: t: true) p) != null;
+  ToPath = std.hasContext (std.toPath p);
+}"#,
+            ),
+            ("x.nix", "1\n"),
+        ],
+    );
+    assert_eq!(
+        eval_ok(&compose(&dir)),
+        "{ dir = [ \"mod.nix\" \"x.nix\" ]; exists = true; filtered = true; hasContext = true; hash = \"4355a46b19d348dc2f57c046f8ef63d4538ebb936000f3c9ee954a27460dd865\"; path = true; read = \"1\\n\"; toPath = false; }"
+    );
+}
+
+/// Runs `nix-instantiate --eval --strict` on a file holding `source` as bytes.
+fn eval_file(name: &str, source: &[u8]) -> std::process::Output {
+    let dir = scratch(name);
+    let file = dir.join("expr.nix");
+    fs::write(&file, source).unwrap();
+    let home = scratch("instantiate");
+    nix_command("nix-instantiate", &home)
+        .args(["--store", "dummy://", "--option", "plugin-files"])
+        .arg(plugin())
+        .args(["--eval", "--strict"])
+        .arg(&file)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn text_that_is_not_utf8_is_an_ordinary_error() {
+    // Attribute names of modules are any bytes: they never cross into Rust.
+    let dir = tree("not-utf8", &[("x.nix", "1")]);
+    let mut modnix = b"{ \"".to_vec();
+    modnix.extend_from_slice(b"\xffName\" = 1; Y = std.attrNames mod; }");
+    fs::write(dir.join("mod.nix"), &modnix).unwrap();
+    let output = eval_file(
+        "not-utf8-names",
+        format!("({}).y", compose(&dir)).as_bytes(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("\"outPath\" \"x\""),
+        "{}",
+        stdout(&output)
+    );
+
+    // Arguments of builtins: a Nix error naming the builtin and the argument, at its position.
+    let cases: &[(&[u8], &str)] = &[
+        (
+            b"builtins.atom.id { root = \"\xff\"; label = \"a\"; }",
+            "builtins.atom.id: root is not valid UTF-8: \"\\xff\"",
+        ),
+        (
+            b"builtins.atom.id { root = \"68b63bd131acd23bdfd57983fe85ba7c092ce02f\"; label = \"a\xc3\"; }",
+            "builtins.atom.id: label is not valid UTF-8",
+        ),
+        (
+            b"builtins.atom.manifest \"/tmp/\xff/atom.toml\"",
+            "builtins.atom.manifest: the path is not valid UTF-8",
+        ),
+        (
+            b"builtins.atom.import \"/tmp/\xfe\"",
+            "builtins.atom.import: the path is not valid UTF-8",
+        ),
+        (
+            b"builtins.atom.compose \"/tmp/\xfe\" { }",
+            "builtins.atom.compose: the path is not valid UTF-8",
+        ),
+        (
+            b"builtins.atom.versions { repo = \"/tmp\"; label = \"\xff\"; }",
+            "builtins.atom.versions: label is not valid UTF-8",
+        ),
+        (
+            b"builtins.atom.resolve { repo = \"/tmp\"; label = \"a\"; version = \"\xff\"; }",
+            "builtins.atom.resolve: version is not valid UTF-8",
+        ),
+    ];
+    for (source, expected) in cases {
+        let output = eval_file("not-utf8-arg", source);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{err}");
+        assert!(err.contains(expected), "expected {expected:?}:\n{err}");
+        assert!(err.contains("expr.nix:1:"), "no position:\n{err}");
+    }
+}
+
+#[test]
+fn errors_raised_later_in_an_atom_s_code_name_the_atom() {
+    let dir = tree(
+        "later-errors",
+        &[
+            (
+                "atom.toml",
+                "[package]\nlabel = \"demo\"\nversion = \"1.2.3\"\n\n[compose.as]\nnix = \".\"\n",
+            ),
+            (
+                "mod.nix",
+                "{ Attr = throw \"in an attribute\"; Nested = { deep = throw \"nested\"; }; F = x: throw \"in a body\"; L = [ (throw \"in a list\") ]; Arg = (x: x) (throw \"an argument\"); }\n",
+            ),
+            ("Member.nix", "{ a = throw \"in a member's set\"; }\n"),
+        ],
+    );
+    let import = format!("(builtins.atom.import {})", dir.display());
+    let modnix = format!("(in demo-1.2.3 at mod.nix, {}/mod.nix)", dir.display());
+    for (access, message) in [
+        ("attr", "in an attribute"),
+        ("nested.deep", "nested"),
+        ("f 1", "in a body"),
+        ("builtins.head {import}.l", "in a list"),
+        ("arg", "an argument"),
+    ] {
+        let expr = if access.contains("{import}") {
+            access.replace("{import}", &import)
+        } else {
+            format!("{import}.{access}")
+        };
+        let err = eval_err(&expr);
+        assert!(
+            err.contains(&format!("{message}\n       {modnix}")),
+            "{access}:\n{err}"
+        );
+    }
+    let err = eval_err(&format!("{import}.member.a"));
+    assert!(
+        err.contains(&format!(
+            "in a member's set\n       (in demo-1.2.3 at Member, {}/Member.nix)",
+            dir.display()
+        )),
+        "{err}"
+    );
+    // Still a `throw` to tryEval.
+    assert_eq!(
+        eval_ok(&format!("(builtins.tryEval ({import}.f 1)).success")),
+        "false"
+    );
+}
+
+#[test]
+fn shared_subtrees_and_unused_dangling_links_are_fine() {
+    let dir = tree(
+        "shared",
+        &[
+            (
+                "mod.nix",
+                "let f = p: { A = 1; B = std.readFile p; }; in { inherit (f ./data.txt) A B; Unused = if false then ./dangling else 2; Used = ./dangling; }\n",
+            ),
+            ("data.txt", "data"),
+        ],
+    );
+    std::os::unix::fs::symlink("missing-target", dir.join("dangling")).unwrap();
+    assert_eq!(
+        eval_ok(&format!(
+            "let a = {}; in [ a.a a.b a.unused ]",
+            compose(&dir)
+        )),
+        "[ 1 \"data\" 2 ]"
+    );
+    // A dangling link inside the atom is a path like any other; Nix says it does not exist when
+    // it is read.
+    let err = eval_err(&format!("builtins.readFile ({}).used", compose(&dir)));
+    assert!(err.contains("/dangling'"), "{err}");
+}
+
+#[test]
+fn every_container_of_nix_values_in_the_shim_is_scanned_by_the_collector() {
+    // A `Value *` in a std::vector or std::map is invisible to the garbage collector; the shim
+    // uses compat::GcVector / GcMap / Attrs instead (see cpp/compat.hh).
+    let mut offenders = Vec::new();
+    for entry in fs::read_dir(repo_root().join("cpp")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = fs::read_to_string(&path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap();
+            if (code.contains("std::vector<") || code.contains("std::map<"))
+                && (code.contains("Value *") || code.contains("Value*") || code.contains("Entry"))
+                && !code.contains("traceable_allocator")
+            {
+                offenders.push(format!("{}:{}: {line}", path.display(), n + 1));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{}", offenders.join("\n"));
 }
