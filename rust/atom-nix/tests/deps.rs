@@ -639,6 +639,118 @@ fn direct_dependencies_are_lazy_and_a_local_git_revision_needs_no_fetcher() {
 }
 
 #[test]
+fn a_pinned_source_s_import_stays_inside_the_source() {
+    let f = Fixture::new("deps-pin-escape");
+    let lib = f.dir.join("lib");
+    fs::create_dir_all(&lib).unwrap();
+    git(&lib, &["init", "-q", "-b", "main"]);
+    write(&lib, "default.nix", "{ answer = 42; }\n");
+    write(&lib, "sub/default.nix", "{ sub = true; }\n");
+    std::os::unix::fs::symlink("../outside.nix", lib.join("link.nix")).unwrap();
+    std::os::unix::fs::symlink("/etc", lib.join("etc")).unwrap();
+    git(&lib, &["add", "."]);
+    git(&lib, &["commit", "-q", "-m", "lib"]);
+    write(&f.dir, "outside.nix", "\"outside\"\n");
+    let mut text = manifest("pinned", "0.1.0", &f.url(), "");
+    text.push_str(&format!(
+        "\n[deps.direct.nix]\nlib.git = \"file://{}\"\n",
+        lib.display()
+    ));
+    let dir = f.dir.join("pinned");
+    write(&dir, "atom.toml", &text);
+    write(&dir, "mod.nix", "{ Import = p: deps.pins.lib.import p; }\n");
+    atom_ok(&f.store, &dir, &["lock"]);
+    let import = |path: &str| format!("(builtins.atom.import {}).import \"{path}\"", dir.display());
+    assert_eq!(f.eval_ok(&import("default.nix")), "{ answer = 42; }");
+    assert_eq!(f.eval_ok(&import(".")), "{ answer = 42; }");
+    assert_eq!(f.eval_ok(&import("sub")), "{ sub = true; }");
+    for (path, expected) in [
+        ("../outside.nix", "it is outside the pinned source"),
+        ("sub/../../outside.nix", "it is outside the pinned source"),
+        ("link.nix", "it is outside the pinned source"),
+        ("etc/hostname", "it is outside the pinned source"),
+        (
+            "/etc/hostname",
+            "the path must be relative to the pinned source",
+        ),
+    ] {
+        let err = f.eval_err(&import(path));
+        assert!(
+            err.contains(&format!("deps.pins.<name>.import: cannot import '{path}'"))
+                && err.contains(expected),
+            "{path}: {err}"
+        );
+    }
+}
+
+#[test]
+fn atoms_compose_alike_from_a_directory_and_from_the_store() {
+    // The same atoms, loaded from their directory in the repository and, published, from the
+    // atom store (where modules are read from a copy of their Nix files). Shared subtrees
+    // (`inherit (f ./x) a b;`) and path literals are the cases where the two differ most.
+    let mut f = Fixture::new("deps-alike");
+    let atoms: &[(&str, &[(&str, &str)])] = &[
+        (
+            "shared",
+            &[
+                (
+                    "mod.nix",
+                    "let f = p: { A = 1; B = builtins.readFile p; C = toString p == toString ./data.txt; }; in { inherit (f ./data.txt) A B C; inherit (mod) sub; Here = builtins.attrNames (builtins.readDir ./.); }\n",
+                ),
+                ("data.txt", "data\n"),
+                ("sub/mod.nix", "{ Up = pre.a; Data = builtins.readFile ../data.txt; }\n"),
+            ],
+        ),
+        (
+            "members",
+            &[
+                ("mod.nix", "{ Sum = mod.one + mod.two; Top = atom.sum or null; }\n"),
+                ("one.nix", "1\n"),
+                ("two.nix", "mod.one + 1\n"),
+                ("Pub.nix", "{ inherit (mod) one two; }\n"),
+            ],
+        ),
+    ];
+    let mut labels = Vec::new();
+    for (label, files) in atoms {
+        let mut all = vec![("atom.toml", manifest(label, "1.0.0", "::", ""))];
+        all.extend(files.iter().map(|(n, t)| (*n, t.to_string())));
+        let refs: Vec<(&str, &str)> = all.iter().map(|(n, t)| (*n, t.as_str())).collect();
+        f.publish(label, &refs, false);
+        labels.push(*label);
+    }
+    let url = f.url();
+    let deps: Vec<String> = labels.iter().map(|l| format!("{l} = \"1\"")).collect();
+    // Each dependency re-exported as a public member (`Shared = deps.from.bs.shared;`).
+    let names: Vec<String> = labels
+        .iter()
+        .map(|l| format!("{}{} = deps.from.bs.{l};", l[..1].to_uppercase(), &l[1..]))
+        .collect();
+    let user = f.consumer(
+        "alike",
+        &[
+            (
+                "atom.toml",
+                &manifest("alike", "0.1.0", &url, &deps.join("\n")),
+            ),
+            ("mod.nix", &format!("{{ {} }}\n", names.join(" "))),
+        ],
+    );
+    for label in labels {
+        let from_store = f.eval_ok(&format!(
+            "(builtins.atom.import {}).{label}",
+            user.display()
+        ));
+        let from_dir = f.eval_ok(&format!(
+            "builtins.atom.import {}",
+            f.repo.join(label).display()
+        ));
+        assert_eq!(from_store, from_dir, "{label}");
+        assert!(from_store.len() > 10, "{from_store}");
+    }
+}
+
+#[test]
 fn a_dependency_s_data_files_are_written_only_when_a_path_into_it_is_used() {
     let mut f = Fixture::new("deps-lazy");
     f.publish(
