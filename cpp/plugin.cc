@@ -245,7 +245,7 @@ const char * const composeDoc = R"(
     ```
 
     Every file is evaluated in a closed scope: `cfg` (*config*), `mod`, `pre`, `atom`, `std` (also
-    `builtins`: Nix's pure builtins; file reads are confined to *dir*), the attributes of
+    `builtins`: an allow-list of pure builtins; file reads are confined to *dir*), the attributes of
     *extern*, and `true`, `false`, `null`, `map`, `toString`, `throw`, `abort`, `derivation`, ... An
     unknown name is an error when the file is parsed; `import`, fetchers, `getEnv`,
     `currentSystem` and the like are not reachable.
