@@ -95,12 +95,12 @@ struct ExprAtomFile : Expr
     std::string member;
     bool isModFile;
     Expr * parsed = nullptr;
-    Origin origin;
+    std::string origin;  // see `Origin`
 
     ExprAtomFile(std::shared_ptr<const Module> module, std::string fileName, std::string member, bool isModFile)
         : module(std::move(module)), fileName(std::move(fileName)), member(std::move(member)), isModFile(isModFile)
     {
-        origin = std::make_shared<const std::string>(this->module->where(this->member) + ", " + path());
+        origin = this->module->where(this->member) + ", " + path();
     }
 
     std::string path() const { return module->dir + "/" + fileName; }
@@ -117,7 +117,7 @@ struct ExprAtomFile : Expr
                 // Never open anything but a regular file: a FIFO would block the evaluation.
                 requireKind(path, FileKind::Regular, filePos);
                 auto * expr = compat::parseFile(state, path, *module->staticEnv);
-                parsed = confinePaths(expr, module->composition->sourceRoot, module->composition->root, filePos, origin);
+                parsed = confinePaths(expr, module->composition->sourceRoot, module->composition->root, filePos, &origin);
             }
             parsed->eval(state, env, v);
             if (isModFile && !compat::isAttrs(state, v, nix::noPos))
@@ -126,7 +126,7 @@ struct ExprAtomFile : Expr
         } catch (nix::Error & e) {
             // The innermost atom code names itself on the error's first lines; every atom file on
             // the way adds a trace line (`--show-trace`), so the module chain is visible there.
-            annotate(e, origin);
+            annotate(e, &origin);
             compat::addTrace(e, "while evaluating " + path + " (" + module->where(member) + ")");
             throw;
         }

@@ -118,7 +118,7 @@ const std::string originMark = "\n(in ";
 
 } // namespace
 
-void annotate(nix::Error & e, const Origin & origin)
+void annotate(nix::Error & e, Origin origin)
 {
     if (e.info().msg.str().find(originMark) == std::string::npos)
         compat::appendToMessage(e, "\n(" + *origin + ")");
@@ -178,7 +178,7 @@ struct ExprOrigin : Expr
     Expr * inner;
     Origin origin;
 
-    ExprOrigin(Expr * inner, Origin origin) : inner(inner), origin(std::move(origin)) {}
+    ExprOrigin(Expr * inner, Origin origin) : inner(inner), origin(origin) {}
 
     void show(std::ostream & str) const override { inner->show(str); }
     void bindVars(const StaticEnv &) override {}
@@ -198,7 +198,7 @@ struct Walker
 {
     const std::string & sourceRoot;
     const std::string & root;
-    const Origin & origin;
+    Origin origin;
     // Each node's replacement, so that a subtree shared by several parents is walked once.
     std::unordered_map<Expr *, Expr *> done;
 
@@ -345,7 +345,7 @@ struct Walker
 } // namespace
 
 Expr * confinePaths(
-    Expr * e, const std::string & sourceRoot, const std::string & root, const Pos & filePos, const Origin & origin)
+    Expr * e, const std::string & sourceRoot, const std::string & root, const Pos & filePos, Origin origin)
 {
     Walker walker{sourceRoot, root, origin, {}};
     return walker.walk(e, filePos);

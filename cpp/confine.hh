@@ -2,7 +2,6 @@
 // the standard library it sees) and the path checks both use.
 #pragma once
 
-#include <memory>
 #include <string>
 
 #include "compat.hh"
@@ -32,12 +31,13 @@ enum class FileKind { Any, Regular, Directory };
 /// device is never read (reading it could block the evaluation forever).
 void requireKind(const std::string & path, FileKind kind, const compat::Pos & pos);
 
-/// Where an error raised in an atom's code came from: appended to the error's message (once, by
-/// the innermost atom code) as "(in <atom> at <member>, <file>)".
-using Origin = std::shared_ptr<const std::string>;
+/// Where an error raised in an atom's code came from, "in <atom> at <member>, <file>": appended
+/// to the error's message (once, by the innermost atom code). Owned by the file's expression,
+/// which lives as long as the process (as Nix's parsed expressions do).
+using Origin = const std::string *;
 
 /// Names `origin` on `e` unless an atom's code already did (see `Origin`).
-void annotate(nix::Error & e, const Origin & origin);
+void annotate(nix::Error & e, Origin origin);
 
 /// Walks a module file parsed under `sourceRoot`, once per node (parsed trees share subtrees):
 /// refuses path literals outside it (at the nearest enclosing position), makes the others
@@ -46,7 +46,7 @@ void annotate(nix::Error & e, const Origin & origin);
 /// attribute, a list element, an argument, a function body) so that its errors name `origin`.
 /// Returns the expression to evaluate in place of `e`.
 compat::Expr * confinePaths(compat::Expr * e, const std::string & sourceRoot, const std::string & root,
-    const compat::Pos & filePos, const Origin & origin);
+    const compat::Pos & filePos, Origin origin);
 
 /// Makes `std` the standard library modules see: the reviewed pure builtins of an allow-list,
 /// the file primitives confined to `root`, and the library of nix/std/std.nix.
