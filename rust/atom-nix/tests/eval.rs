@@ -137,8 +137,8 @@ fn a_panic_in_rust_is_an_evaluation_error_not_an_abort() {
     assert!(!stderr(&output).contains("Aborted"), "{}", stderr(&output));
 }
 
-#[test]
-fn repl_doc_shows_the_documentation() {
+/// The output (stdout and stderr) of `nix repl` fed `input`.
+fn repl(input: &[u8]) -> String {
     let home = scratch("repl");
     let mut child = nix_command("nix", &home)
         .args(["--option", "plugin-files"])
@@ -156,14 +156,24 @@ fn repl_doc_shows_the_documentation() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b":doc builtins.atom.id\n")
-        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
     let output = child.wait_with_output().unwrap();
-    let text = format!("{}{}", stdout(&output), stderr(&output));
+    format!("{}{}", stdout(&output), stderr(&output))
+}
+
+#[test]
+fn a_repl_session_survives_text_that_is_not_utf8() {
+    let text = repl(b"builtins.atom.id { root = \"\xff\"; label = \"a\"; }\n6 * 7\n");
+    assert!(
+        text.contains("builtins.atom.id: root is not valid UTF-8"),
+        "{text}"
+    );
+    assert!(text.contains("42"), "the session ended early:\n{text}");
+}
+
+#[test]
+fn repl_doc_shows_the_documentation() {
+    let text = repl(b":doc builtins.atom.id\n");
     assert!(
         text.contains("Synopsis: builtins.atom.id { root, label }"),
         "{text}"
