@@ -1,12 +1,17 @@
-// The one place that touches Nix's C++ API where it changed between Nix releases.
+// Nix's C++ API as the shim uses it: every call, type and override that changed between Nix
+// releases goes through here (primops, positions, errors, forcing and calling, value
+// construction, environments, parsing, settings, and the overrides of custom `Expr` nodes, see
+// `CustomExpr`). The one other version-sensitive part is the syntax tree walk of confine.cc,
+// which names Nix's node types and their fields.
 //
 // Everything here is written against Nix 2.8 (Debian bookworm). Known breaks ahead, for whoever
 // ports this: 2.9 (PosIdx replaces `const Pos &` in primops), 2.13 (Value/Bindings helpers),
-// 2.17 (EvalError construction), 2.22 and later (SourcePath, error builders). Porting means
-// changing this header, not the shim.
+// 2.17 (EvalError construction), 2.22 and later (SourcePath, error builders, `show` and
+// `bindVars` signatures).
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,6 +56,18 @@ using NamedAttrs = GcVector<std::pair<std::string, Value *>>;
 
 /// The position type primops receive.
 using Pos = nix::Pos;
+
+/// No position.
+inline const Pos & noPos = nix::noPos;
+
+/// The errors Nix throws during evaluation.
+using Error = nix::Error;
+
+/// The position of the start of the file `path`.
+inline Pos filePos(EvalState & state, const std::string & path)
+{
+    return Pos(nix::foFile, state.symbols.create(path), 1, 1);
+}
 
 /// The signature of a primop implementation.
 using PrimOpFun = void (*)(EvalState &, const Pos &, Value **, Value &);
@@ -163,6 +180,108 @@ using nix::Env;
 using nix::Expr;
 using nix::StaticEnv;
 
+/// The base of the shim's own expression nodes (thunk bodies and replacements in parsed
+/// files): it implements the overrides whose signatures change between Nix versions. A node only
+/// implements `eval` and `describe`; it is never bound (`bindVars`), as it is made after parsing.
+struct CustomExpr : Expr
+{
+    /// What `show` prints for this node.
+    virtual void describe(std::ostream & str) const = 0;
+
+    void show(std::ostream & str) const override { describe(str); }
+    void bindVars(const StaticEnv &) override {}
+};
+
+/// A static environment with no parent naming `names` at their displacements: code parsed with
+/// it sees those names and nothing else (any other free variable is a parse error).
+inline std::shared_ptr<StaticEnv> closedStaticEnv(EvalState & state, const std::map<std::string, size_t> & names)
+{
+    auto env = std::make_shared<StaticEnv>(false, nullptr, names.size());
+    for (auto & [name, displ] : names)
+        env->vars.emplace_back(state.symbols.create(name), displ);
+    // `find` is a binary search: the names must be in symbol order.
+    env->sort();
+    return env;
+}
+
+/// The symbol of `name`.
+inline Symbol symbol(EvalState & state, std::string_view name)
+{
+    return state.symbols.create(name);
+}
+
+/// Prints an expression as Nix shows it.
+inline void showExpr(const Expr & e, std::ostream & str)
+{
+    e.show(str);
+}
+
+/// Forces `v` to weak head normal form.
+inline void forceValue(EvalState & state, Value & v, const Pos & pos)
+{
+    state.forceValue(v, pos);
+}
+
+/// Whether the forced value `v` is a path, a null.
+inline bool isPath(const Value & v)
+{
+    return v.type() == nix::nPath;
+}
+inline bool isNull(const Value & v)
+{
+    return v.type() == nix::nNull;
+}
+
+/// The text of the path value `v`.
+inline std::string pathText(const Value & v)
+{
+    return v.path;
+}
+
+/// Makes `v` a string (without context), a Boolean.
+inline void mkString(Value & v, std::string_view s)
+{
+    v.mkString(s);
+}
+inline void mkBool(Value & v, bool b)
+{
+    v.mkBool(b);
+}
+
+/// Makes `v` a thunk: `expr` evaluated in `env` when first forced.
+inline void mkThunk(Value & v, Env & env, Expr * expr)
+{
+    v.mkThunk(&env, expr);
+}
+
+/// Makes `v` the partial application of the primop (or primop application) `fun` to `arg`.
+inline void mkPrimOpApp(Value & v, Value * fun, Value * arg)
+{
+    v.mkPrimOpApp(fun, arg);
+}
+
+/// The evaluator's base environment (Nix's global scope).
+inline Env & baseEnv(EvalState & state)
+{
+    return state.baseEnv;
+}
+
+/// `path` with `.` and `..` resolved lexically (symlinks not followed).
+inline std::string canonPath(const std::string & path)
+{
+    return nix::canonPath(path, false);
+}
+
+/// The last component of `path`, and the path without it.
+inline std::string baseNameOf(const std::string & path)
+{
+    return std::string(nix::baseNameOf(path));
+}
+inline std::string dirOf(const std::string & path)
+{
+    return nix::dirOf(path);
+}
+
 /// An environment of `size` slots with no parent, every slot set to `fill`.
 inline Env & allocClosedEnv(EvalState & state, size_t size, Value * fill)
 {
@@ -236,16 +355,16 @@ inline Attrs attrPairs(const Value & attrs)
 /// Whether `v` is (after forcing) an attribute set.
 inline bool isAttrs(EvalState & state, Value & v, const Pos & pos)
 {
-    state.forceValue(v, pos);
+    forceValue(state, v, pos);
     return v.type() == nix::nAttrs;
 }
 
 /// A path or string value coerced to an absolute path, lexically canonical (`..` resolved,
-/// symlinks not).
+/// symlinks not). A string's context is dropped: the path is only text.
 inline std::string pathOf(EvalState & state, Value & v, const Pos & pos)
 {
     nix::PathSet context;
-    return nix::canonPath(state.coerceToPath(pos, v, context), false);
+    return canonPath(state.coerceToPath(pos, v, context));
 }
 
 /// Makes `v` a path value.
@@ -303,13 +422,5 @@ struct StringSetting : nix::Config
     nix::Setting<std::string> setting;
     nix::GlobalConfig::Register registration;
 };
-
-/// `path` with every symlink resolved, if it exists; otherwise `path` itself.
-inline std::string resolvedPath(const std::string & path)
-{
-    if (!nix::pathExists(path))
-        return path;
-    return nix::canonPath(path, true);
-}
 
 } // namespace atom_nix::compat

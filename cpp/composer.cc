@@ -71,9 +71,7 @@ struct Module
     std::shared_ptr<const Composition> composition;
     std::string dir;
     std::string dotted;  // the module path, e.g. "buzz.fuzz"; empty at the root
-    bool isRoot;
     std::shared_ptr<StaticEnv> staticEnv;
-    size_t envSize;
 
     std::string where(const std::string & member) const
     {
@@ -88,7 +86,7 @@ Value * slot(Env & env, Slot s)
 }
 
 // A member file (or mod.nix), parsed on first evaluation with the module's static scope.
-struct ExprAtomFile : Expr
+struct ExprAtomFile : compat::CustomExpr
 {
     std::shared_ptr<const Module> module;
     std::string fileName;  // in the module's directory
@@ -105,25 +103,24 @@ struct ExprAtomFile : Expr
 
     std::string path() const { return module->dir + "/" + fileName; }
 
-    void show(std::ostream & str) const override { str << "«atom file " << path() << "»"; }
-    void bindVars(const StaticEnv &) override {}
+    void describe(std::ostream & str) const override { str << "«atom file " << path() << "»"; }
 
     void eval(EvalState & state, Env & env, Value & v) override
     {
         std::string path = this->path();
         try {
             if (!parsed) {
-                nix::Pos filePos(nix::foFile, state.symbols.create(path), 1, 1);
+                auto filePos = compat::filePos(state, path);
                 // Never open anything but a regular file: a FIFO would block the evaluation.
                 requireKind(path, FileKind::Regular, filePos);
                 auto * expr = compat::parseFile(state, path, *module->staticEnv);
                 parsed = confinePaths(expr, module->composition->sourceRoot, module->composition->root, filePos, &origin);
             }
             parsed->eval(state, env, v);
-            if (isModFile && !compat::isAttrs(state, v, nix::noPos))
-                compat::throwEvalError(nix::noPos,
+            if (isModFile && !compat::isAttrs(state, v, compat::noPos))
+                compat::throwEvalError(compat::noPos,
                     "The following module does not evaluate to a valid attribute set:\n       " + path);
-        } catch (nix::Error & e) {
+        } catch (compat::Error & e) {
             // The innermost atom code names itself on the error's first lines; every atom file on
             // the way adds a trace line (`--show-trace`), so the module chain is visible there.
             annotate(e, &origin);
@@ -137,7 +134,7 @@ Value * moduleValue(EvalState & state, std::shared_ptr<const Composition> compos
     const std::string & dotted, Env * parent);
 
 // A submodule member: composed on first use, with its parent's scope; its value is its public set.
-struct ExprAtomModule : Expr
+struct ExprAtomModule : compat::CustomExpr
 {
     std::shared_ptr<const Module> parent;
     std::string dir;
@@ -147,28 +144,26 @@ struct ExprAtomModule : Expr
         : parent(std::move(parent)), dir(std::move(dir)), name(std::move(name))
     {}
 
-    void show(std::ostream & str) const override { str << "«atom module " << dir << "»"; }
-    void bindVars(const StaticEnv &) override {}
+    void describe(std::ostream & str) const override { str << "«atom module " << dir << "»"; }
 
     void eval(EvalState & state, Env & env, Value & v) override
     {
         auto dotted = parent->dotted.empty() ? name : parent->dotted + "." + name;
         Value * child = moduleValue(state, parent->composition, dir, dotted, &env);
-        state.forceValue(*child, nix::noPos);
+        compat::forceValue(state, *child, compat::noPos);
         v = *child;
     }
 };
 
 // The hidden slots computed from others, lazily.
-struct ExprAtomDerived : Expr
+struct ExprAtomDerived : compat::CustomExpr
 {
     enum Kind { All, ModScope, Public, Top, Pre } kind;
     std::shared_ptr<const Module> module;
 
     ExprAtomDerived(Kind kind, std::shared_ptr<const Module> module) : kind(kind), module(std::move(module)) {}
 
-    void show(std::ostream & str) const override { str << "«atom scope»"; }
-    void bindVars(const StaticEnv &) override {}
+    void describe(std::ostream & str) const override { str << "«atom scope»"; }
 
     void eval(EvalState & state, Env & env, Value & v) override
     {
@@ -186,14 +181,14 @@ struct ExprAtomDerived : Expr
     void pre(EvalState & state, Env & env, Value & v)
     {
         Value & parentMod = *slot(env, PARENT_MOD);
-        state.forceValue(parentMod, nix::noPos);
+        compat::forceValue(state, parentMod, compat::noPos);
         compat::Attrs pairs;
         for (auto & pair : compat::attrPairs(parentMod))
             if (std::string(pair.first) != "pre" && std::string(pair.first) != "outPath")
                 pairs.push_back(pair);
         Value * grand = slot(env, PARENT_PRE);
-        if (grand->type() != nix::nNull)
-            pairs.emplace_back(state.symbols.create("pre"), grand);
+        if (!compat::isNull(*grand))
+            pairs.emplace_back(compat::symbol(state, "pre"), grand);
         compat::mkAttrsFrom(state, v, pairs);
     }
 
@@ -201,7 +196,7 @@ struct ExprAtomDerived : Expr
     void merge(EvalState & state, Env & env, Value & v)
     {
         Value & modnix = *slot(env, MODNIX);
-        compat::isAttrs(state, modnix, nix::noPos);
+        compat::isAttrs(state, modnix, compat::noPos);
         compat::GcMap<std::string, std::pair<Symbol, Value *>> all;
         for (auto & [name, value] : compat::attrPairs(*slot(env, RAW)))
             all[std::string(name)] = {name, value};
@@ -220,7 +215,7 @@ struct ExprAtomDerived : Expr
     void modScope(EvalState & state, Env & env, Value & v)
     {
         Value & all = *slot(env, ALL);
-        state.forceValue(all, nix::noPos);
+        compat::forceValue(state, all, compat::noPos);
         // Bindings are ordered by symbol, not by name: sort by name so that, as in `attrNames`
         // order, `foo` overrides `Foo`.
         compat::GcMap<std::string, Value *> byName;
@@ -231,11 +226,11 @@ struct ExprAtomDerived : Expr
             lowered[lowerFirst(name)] = value;
         lowered.erase("mod");
         auto * outPath = compat::allocValue(state);
-        outPath->mkString(mapToRoot(module->dir, module->composition->sourceRoot, module->composition->root));
+        compat::mkString(*outPath, mapToRoot(module->dir, module->composition->sourceRoot, module->composition->root));
         lowered["outPath"] = outPath;
         compat::Attrs pairs;
         for (auto & [name, value] : lowered)
-            pairs.emplace_back(state.symbols.create(name), value);
+            pairs.emplace_back(compat::symbol(state, name), value);
         compat::mkAttrsFrom(state, v, pairs);
     }
 
@@ -243,12 +238,12 @@ struct ExprAtomDerived : Expr
     void publicSet(EvalState & state, Env & env, Value & v)
     {
         Value & all = *slot(env, ALL);
-        state.forceValue(all, nix::noPos);
+        compat::forceValue(state, all, compat::noPos);
         compat::Attrs pairs;
         for (auto & [name, value] : compat::attrPairs(all)) {
             std::string text(name);
             if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z')
-                pairs.emplace_back(state.symbols.create(lowerFirst(text)), value);
+                pairs.emplace_back(compat::symbol(state, lowerFirst(text)), value);
         }
         compat::mkAttrsFrom(state, v, pairs);
     }
@@ -257,8 +252,8 @@ struct ExprAtomDerived : Expr
     void top(EvalState & state, Env & env, Value & v)
     {
         Value & pub = *slot(env, PUBLIC);
-        state.forceValue(pub, nix::noPos);
-        auto base = nix::baseNameOf(module->dir);
+        compat::forceValue(state, pub, compat::noPos);
+        auto base = compat::baseNameOf(module->dir);
         compat::Attrs pairs;
         for (auto & [name, value] : compat::attrPairs(pub))
             if (std::string(name) != "atom" && std::string(name) != base)
@@ -292,7 +287,7 @@ Value * buildModule(EvalState & state, std::shared_ptr<const Composition> compos
     Value * cfg = isRoot ? rootScope[0] : slot(*parent, CFG);
     Value * stdValue = isRoot ? rootScope[1] : slot(*parent, STD);
     Value * externSet = isRoot ? rootScope[2] : slot(*parent, EXTERN);
-    compat::isAttrs(state, *externSet, nix::noPos);
+    compat::isAttrs(state, *externSet, compat::noPos);
     auto externs = compat::attrPairs(*externSet);
 
     // The slots after FIXED hold the pure globals, then the extern attributes: the same values
@@ -317,14 +312,11 @@ Value * buildModule(EvalState & state, std::shared_ptr<const Composition> compos
             visible["pre"] = PRE;
         for (size_t i = 0; i < externs.size(); i++)
             visible[std::string(externs[i].first)] = FIXED + std::size(pureGlobals) + i;
-        cached = std::make_shared<StaticEnv>(false, nullptr, visible.size());
-        for (auto & [name, displ] : visible)
-            cached->vars.emplace_back(state.symbols.create(name), displ);
-        cached->sort();
+        cached = compat::closedStaticEnv(state, visible);
     }
     auto staticEnv = cached;
 
-    auto module = std::make_shared<Module>(Module{composition, dir, dotted, isRoot, staticEnv, next});
+    auto module = std::make_shared<Module>(Module{composition, dir, dotted, staticEnv});
     Env & env = compat::allocClosedEnv(state, next, composition->null);
     env.values[CFG] = cfg;
     env.values[STD] = stdValue;
@@ -332,7 +324,7 @@ Value * buildModule(EvalState & state, std::shared_ptr<const Composition> compos
     for (size_t i = 0; i < extra.size(); i++)
         env.values[FIXED + i] = extra[i];
     auto * rootDir = compat::allocValue(state);
-    rootDir->mkString(composition->root);
+    compat::mkString(*rootDir, composition->root);
     env.values[ROOTDIR] = rootDir;
 
     // Members, each a thunk.
@@ -342,16 +334,16 @@ Value * buildModule(EvalState & state, std::shared_ptr<const Composition> compos
         std::string name(member.name);
         std::string path(member.path);
         Expr * expr = member.is_module ? (Expr *) new ExprAtomModule(module, path, name)
-                                       : (Expr *) new ExprAtomFile(module, std::string(nix::baseNameOf(path)), name, false);
-        value->mkThunk(&env, expr);
-        raw.emplace_back(state.symbols.create(name), value);
+                                       : (Expr *) new ExprAtomFile(module, compat::baseNameOf(path), name, false);
+        compat::mkThunk(*value, env, expr);
+        raw.emplace_back(compat::symbol(state, name), value);
     }
     env.values[RAW] = compat::allocValue(state);
     compat::mkAttrsFrom(state, *env.values[RAW], raw);
 
     auto thunk = [&](Expr * expr) {
         auto * value = compat::allocValue(state);
-        value->mkThunk(&env, expr);
+        compat::mkThunk(*value, env, expr);
         return value;
     };
     env.values[MODNIX] = thunk(new ExprAtomFile(module, "mod.nix", "mod.nix", true));
@@ -381,52 +373,6 @@ Value * moduleValue(EvalState & state, std::shared_ptr<const Composition> compos
 
 } // namespace
 
-namespace {
-
-// A value computed by C++ code when first forced.
-struct ExprLazy : Expr
-{
-    std::function<void(EvalState &, Value &)> make;
-
-    explicit ExprLazy(std::function<void(EvalState &, Value &)> make) : make(std::move(make)) {}
-
-    void show(std::ostream & str) const override { str << "«atom lazy value»"; }
-    void bindVars(const StaticEnv &) override {}
-    void eval(EvalState & state, Env &, Value & v) override { make(state, v); }
-};
-
-} // namespace
-
-void mkLazy(EvalState & state, Value & v, std::function<void(EvalState &, Value &)> make)
-{
-    v.mkThunk(&state.baseEnv, new ExprLazy(std::move(make)));
-}
-
-// Lazy roots not written yet, by root directory. The evaluator is single-threaded.
-std::map<std::string, std::function<void()>> & lazyRoots()
-{
-    static std::map<std::string, std::function<void()>> roots;
-    return roots;
-}
-
-void registerLazyRoot(const std::string & root, std::function<void()> write)
-{
-    lazyRoots().emplace(root, std::move(write));
-}
-
-void ensureRoot(const std::string & root)
-{
-    auto & roots = lazyRoots();
-    if (roots.empty())
-        return;
-    auto it = roots.find(root);
-    if (it == roots.end())
-        return;
-    auto write = std::move(it->second);
-    roots.erase(it);
-    write();
-}
-
 void composeAtom(EvalState & state, const Pos & pos, const std::string & atom, const std::string & root,
     const std::string & sourceRoot, const std::string & dir, Value & config, Value & externAttrs, Value & stdValue,
     Value & result, bool isFile)
@@ -440,12 +386,12 @@ void composeAtom(EvalState & state, const Pos & pos, const std::string & atom, c
     try {
         Value * value;
         if (isFile) {
-            std::string file(nix::baseNameOf(dir));
-            value = buildModule(state, composition, std::string(nix::dirOf(dir)), "", nullptr, rootScope, &file);
+            std::string file(compat::baseNameOf(dir));
+            value = buildModule(state, composition, compat::dirOf(dir), "", nullptr, rootScope, &file);
         } else {
             value = buildModule(state, composition, dir, "", nullptr, rootScope);
         }
-        state.forceValue(*value, pos);
+        compat::forceValue(state, *value, pos);
         result = *value;
     } catch (const rust::Error & e) {
         compat::throwEvalError(pos, std::string("builtins.atom: ") + e.what());

@@ -118,7 +118,7 @@ const std::string originMark = "\n(in ";
 
 } // namespace
 
-void annotate(nix::Error & e, Origin origin)
+void annotate(compat::Error & e, Origin origin)
 {
     if (e.info().msg.str().find(originMark) == std::string::npos)
         compat::appendToMessage(e, "\n(" + *origin + ")");
@@ -127,7 +127,7 @@ void annotate(nix::Error & e, Origin origin)
 namespace {
 
 // `a + b` whose result, when it is a path, must stay inside the atom.
-struct ExprConfinedPath : Expr
+struct ExprConfinedPath : compat::CustomExpr
 {
     Expr * inner;
     Pos pos;
@@ -135,20 +135,19 @@ struct ExprConfinedPath : Expr
 
     ExprConfinedPath(Expr * inner, const Pos & pos, std::string root) : inner(inner), pos(pos), root(std::move(root)) {}
 
-    void show(std::ostream & str) const override { inner->show(str); }
-    void bindVars(const StaticEnv &) override {}
+    void describe(std::ostream & str) const override { compat::showExpr(*inner, str); }
 
     void eval(EvalState & state, Env & env, Value & v) override
     {
         inner->eval(state, env, v);
-        if (v.type() == nix::nPath)
-            requireInside(nix::canonPath(v.path, false), root, pos);
+        if (compat::isPath(v))
+            requireInside(compat::canonPath(compat::pathText(v)), root, pos);
     }
 };
 
 // A path literal: the same path in the atom itself (whose files are written first when they are
 // not yet), checked with its symlinks resolved when first evaluated.
-struct ExprAtomPath : Expr
+struct ExprAtomPath : compat::CustomExpr
 {
     std::string path;  // inside `root`, lexically
     std::string root;
@@ -157,8 +156,7 @@ struct ExprAtomPath : Expr
 
     ExprAtomPath(std::string path, std::string root, const Pos & pos) : path(std::move(path)), root(std::move(root)), pos(pos) {}
 
-    void show(std::ostream & str) const override { str << path; }
-    void bindVars(const StaticEnv &) override {}
+    void describe(std::ostream & str) const override { str << path; }
 
     void eval(EvalState &, Env &, Value & v) override
     {
@@ -173,21 +171,20 @@ struct ExprAtomPath : Expr
 
 // An expression evaluated after its file (an attribute, a list element, an argument, a function
 // body): an error raised in it names the atom code it belongs to.
-struct ExprOrigin : Expr
+struct ExprOrigin : compat::CustomExpr
 {
     Expr * inner;
     Origin origin;
 
     ExprOrigin(Expr * inner, Origin origin) : inner(inner), origin(origin) {}
 
-    void show(std::ostream & str) const override { inner->show(str); }
-    void bindVars(const StaticEnv &) override {}
+    void describe(std::ostream & str) const override { compat::showExpr(*inner, str); }
 
     void eval(EvalState & state, Env & env, Value & v) override
     {
         try {
             inner->eval(state, env, v);
-        } catch (nix::Error & e) {
+        } catch (compat::Error & e) {
             annotate(e, origin);
             throw;
         }

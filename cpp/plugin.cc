@@ -86,7 +86,7 @@ void guarded(EvalState & state, const Pos & pos, Value ** args, Value & v)
 {
     try {
         F(state, pos, args, v);
-    } catch (nix::Error &) {
+    } catch (compat::Error &) {
         throw;
     } catch (const std::exception & e) {
         compat::throwEvalError(pos, std::string("internal error in the atom plugin (please report it): ") + e.what());
@@ -154,7 +154,7 @@ void primId(EvalState & state, const Pos & pos, Value ** args, Value & v)
     auto root = set.requireString("root");
     auto label = set.requireString("label");
     auto id = callRust(pos, builtin, [&] { return atom_id(toRust(root, "root"), toRust(label, "label")); });
-    v.mkString(std::string_view(id.data(), id.size()));
+    compat::mkString(v, std::string_view(id.data(), id.size()));
 }
 
 const char * const idDoc = R"(
@@ -278,7 +278,7 @@ Value * nodeExtern(EvalState & state, const Graph & graph, const NodePlan & node
     for (auto & pin : node.pins) {
         auto str = [&](const rust::String & s) {
             auto * value = compat::allocValue(state);
-            value->mkString(std::string_view(s.data(), s.size()));
+            compat::mkString(*value, std::string_view(s.data(), s.size()));
             return value;
         };
         compat::NamedAttrs attrs{
@@ -332,7 +332,7 @@ void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, si
             compat::parseJSON(state, std::string_view(json.data(), json.size()), v);
         });
         if (node.kind == ComposeKind::Static) {
-            state.forceValue(*config, graph.pos);
+            compat::forceValue(state, *config, graph.pos);
             v = *config;
             return;
         }
@@ -346,7 +346,7 @@ void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, si
         }
         // Composed by another atom: its value is the composer, called as `composer entry { config, extern }`.
         Value & composer = *env.values[node.composer];
-        state.forceValue(composer, graph.pos);
+        compat::forceValue(state, composer, graph.pos);
         ensureRoot(root);
         auto * entryPath = compat::allocValue(state);
         compat::mkPath(*entryPath, mapToRoot(entry, sourceRoot, root));
@@ -355,24 +355,23 @@ void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, si
         auto * args = compat::allocValue(state);
         compat::mkAttrs(state, *args, {{"config", config}, {"extern", externAttrs}});
         compat::callFunction(state, *partial, *args, v, graph.pos);
-    } catch (nix::Error & e) {
+    } catch (compat::Error & e) {
         compat::addTrace(e, "while loading the atom " + name);
         throw;
     }
 }
 
-struct ExprAtomNode : Expr
+struct ExprAtomNode : compat::CustomExpr
 {
     std::shared_ptr<const Graph> graph;
     size_t index;
 
     ExprAtomNode(std::shared_ptr<const Graph> graph, size_t index) : graph(std::move(graph)), index(index) {}
 
-    void show(std::ostream & str) const override
+    void describe(std::ostream & str) const override
     {
         str << "«atom " << std::string(graph->plan.nodes[index].name) << "»";
     }
-    void bindVars(const StaticEnv &) override {}
     void eval(EvalState & state, Env & env, Value & v) override { evalNode(state, graph, index, env, v); }
 };
 
@@ -406,7 +405,7 @@ void primImportIn(EvalState & state, const Pos & pos, Value ** args, Value & v)
     };
     if (relative.empty() || relative[0] == '/')
         refuse("the path must be relative to the pinned source");
-    auto target = nix::canonPath(src + "/" + relative, false);
+    auto target = compat::canonPath(src + "/" + relative);
     auto resolved = resolveSymlinks(target, pos);
     if (!isInside(target, src) || !isInside(resolved, src))
         refuse("it is outside the pinned source");
@@ -439,14 +438,14 @@ void primImport(EvalState & state, const Pos & pos, Value ** args, Value & v)
             continue;
         }
         env.values[i] = compat::allocValue(state);
-        env.values[i]->mkThunk(&env, new ExprAtomNode(graph, i));
+        compat::mkThunk(*env.values[i], env, new ExprAtomNode(graph, i));
         if (!key.empty())
             loaded.emplace(key, env.values[i]);
     }
     // nix/pins.nix, given the confined import for pinned sources.
     auto source = pins_source();
     auto * pinsModule = compat::allocValue(state);
-    compat::parseWithBuiltins(state, std::string(source.data(), source.size()))->eval(state, state.baseEnv, *pinsModule);
+    compat::parseWithBuiltins(state, std::string(source.data(), source.size()))->eval(state, compat::baseEnv(state), *pinsModule);
     auto * importIn = compat::allocValue(state);
     compat::mkPrimOp(state, *importIn,
         {.name = "importIn", .args = {"src", "path"}, .doc = nullptr, .fun = guarded<primImportIn>});
@@ -455,7 +454,7 @@ void primImport(EvalState & state, const Pos & pos, Value ** args, Value & v)
     auto * pinsFun = compat::allocValue(state);
     compat::callFunction(state, *pinsModule, *pinsArg, *pinsFun, pos);
     env.values[count] = pinsFun;
-    state.forceValue(*env.values[count - 1], pos);
+    compat::forceValue(state, *env.values[count - 1], pos);
     v = *env.values[count - 1];
 }
 
@@ -560,7 +559,7 @@ void primAtom(EvalState & state, const Pos & pos, Value ** args, Value & v)
 {
     auto * version = compat::allocValue(state);
     auto versionText = plugin_version();
-    version->mkString(std::string_view(versionText.data(), versionText.size()));
+    compat::mkString(*version, std::string_view(versionText.data(), versionText.size()));
 
     auto * id = compat::allocValue(state);
     compat::mkPrimOp(state, *id, {.name = "atom.id", .args = {"{ root, label }"}, .doc = idDoc, .fun = guarded<primId>});

@@ -131,7 +131,7 @@ Value * confinedPath(EvalState & state, Value & root, Value & v, FileKind kind, 
 Value * freshString(EvalState & state, Value & v, const Pos & pos)
 {
     auto * fresh = compat::allocValue(state);
-    fresh->mkString(compat::forceString(state, v, pos));
+    compat::mkString(*fresh, compat::forceString(state, v, pos));
     return fresh;
 }
 
@@ -184,7 +184,7 @@ void primPathAttrs(EvalState & state, const Pos & pos, Value ** args, Value & v)
             attrs.emplace_back(key, freshString(state, *value, pos));
         } else if (key == "recursive") {
             auto * fresh = compat::allocValue(state);
-            fresh->mkBool(compat::forceBool(state, *value, pos));
+            compat::mkBool(*fresh, compat::forceBool(state, *value, pos));
             attrs.emplace_back(key, fresh);
         } else if (key == "filter") {
             compat::forceFunction(state, *value, pos);
@@ -205,10 +205,10 @@ void primPathAttrs(EvalState & state, const Pos & pos, Value ** args, Value & v)
 void primDirOf(EvalState & state, const Pos & pos, Value ** args, Value & v)
 {
     compat::callFunction(state, *args[0], *args[2], v, pos);
-    state.forceValue(v, pos);
-    if (v.type() == nix::nPath) {
+    compat::forceValue(state, v, pos);
+    if (compat::isPath(v)) {
         auto root = std::string(compat::forceString(state, *args[1], pos));
-        std::string path(v.path);
+        std::string path = compat::pathText(v);
         if (!isInside(path, root))
             compat::throwEvalError(pos, "the path '" + path + "' is outside the atom (" + root
                 + "): an atom may only refer to its own files");
@@ -248,7 +248,7 @@ struct StdPlan
     // The wrapper primop of each confined kind, by `StdKind`. The plan is static memory, which
     // the collector does not scan: the values live in a scanned vector.
     compat::GcVector<Value *> wrapperValues;
-    StaticEnv * libraryScope = nullptr;
+    std::shared_ptr<StaticEnv> libraryScope;
     Expr * library = nullptr;
     size_t builtinsSlot = 0;
 };
@@ -267,7 +267,7 @@ const StdPlan & stdPlan(EvalState & state)
     plan = StdPlan{};
     plan.state = &state;
     Value * builtins = compat::globalValue(state, "builtins");
-    state.forceValue(*builtins, nix::noPos);
+    compat::forceValue(state, *builtins, compat::noPos);
     for (auto & [name, value] : compat::attrPairs(*builtins))
         if (auto * allowed = findAllowed(std::string(name)))
             plan.builtins.push_back({name, value, allowed->kind});
@@ -285,10 +285,7 @@ const StdPlan & stdPlan(EvalState & state)
         visible[libraryGlobals[i]] = i;
     plan.builtinsSlot = std::size(libraryGlobals);
     visible["builtins"] = plan.builtinsSlot;
-    plan.libraryScope = new StaticEnv(false, nullptr, visible.size());
-    for (auto & [name, displ] : visible)
-        plan.libraryScope->vars.emplace_back(state.symbols.create(name), displ);
-    plan.libraryScope->sort();
+    plan.libraryScope = compat::closedStaticEnv(state, visible);
     auto source = std_source();
     plan.library = compat::parseString(state, std::string(source.data(), source.size()), *plan.libraryScope);
     return plan;
@@ -305,16 +302,16 @@ void makeStd(EvalState & state, const std::string & root, Value & result)
 {
     const StdPlan & plan = stdPlan(state);
     auto * rootValue = compat::allocValue(state);
-    rootValue->mkString(root);
+    compat::mkString(*rootValue, root);
     // By name: the library's attributes replace builtins of the same name.
     compat::GcMap<std::string, std::pair<Symbol, Value *>> chosen;
     for (auto & entry : plan.builtins) {
         Value * value = entry.value;
         if (entry.kind != StdKind::Pure) {
             auto * withOriginal = compat::allocValue(state);
-            withOriginal->mkPrimOpApp(plan.wrapperValues[size_t(entry.kind)], entry.value);
+            compat::mkPrimOpApp(*withOriginal, plan.wrapperValues[size_t(entry.kind)], entry.value);
             value = compat::allocValue(state);
-            value->mkPrimOpApp(withOriginal, rootValue);
+            compat::mkPrimOpApp(*value, withOriginal, rootValue);
         }
         chosen[std::string(entry.name)] = {entry.name, value};
     }
@@ -334,7 +331,7 @@ void makeStd(EvalState & state, const std::string & root, Value & result)
     env.values[plan.builtinsSlot] = curated;
     auto * library = compat::allocValue(state);
     plan.library->eval(state, env, *library);
-    state.forceValue(*library, nix::noPos);
+    compat::forceValue(state, *library, compat::noPos);
     for (auto & [name, value] : compat::attrPairs(*library))
         chosen[std::string(name)] = {name, value};
     compat::mkAttrsFrom(state, result, pairs());
