@@ -352,6 +352,15 @@ inline Attrs attrPairs(const Value & attrs)
     return pairs;
 }
 
+/// The attributes of a forced attribute set, as (name, value) pairs in its order.
+inline NamedAttrs namedAttrPairs(const Value & attrs)
+{
+    NamedAttrs pairs;
+    for (auto & attr : *attrs.attrs)
+        pairs.emplace_back(std::string(attr.name), attr.value);
+    return pairs;
+}
+
 /// Whether `v` is (after forcing) an attribute set.
 inline bool isAttrs(EvalState & state, Value & v, const Pos & pos)
 {

@@ -251,22 +251,30 @@ const char * const composeDoc = R"(
     `currentSystem` and the like are not reachable.
 )";
 
-// One atom of a load plan, composed when first forced. Every atom of the plan has a slot in one
-// environment (`graph`), so dependencies are shared: an atom reached along several paths is
-// composed once. The environment's last slot holds the pins function (nix/pins.nix).
+// The atoms `builtins.atom.import` loads (Rust's `LoadedGraph`), each composed when first
+// forced. Every atom of the graph has a slot in one environment, so dependencies are shared: an
+// atom reached along several paths is composed once. The environment's last slot holds the pins
+// function (nix/pins.nix).
 struct Graph
 {
-    LoadPlan plan;
+    rust::Box<LoadedGraph> loaded;
     Pos pos;  // the `builtins.atom.import` call, for errors
 };
 
 const std::string importBuiltin = "builtins.atom.import";
 
+// Runs `f` on the loaded graph, errors becoming evaluation errors at the import's position.
+template <typename F>
+auto onGraph(const Graph & graph, F && f) -> decltype(f(*graph.loaded))
+{
+    return callRust(graph.pos, importBuiltin, [&] { return f(*graph.loaded); });
+}
+
 // The `extern` of a node: `{ deps = { from.<tag>.<label>; pins.<name>; get.<name>; }; }`.
-Value * nodeExtern(EvalState & state, const Graph & graph, const NodePlan & node, Env & env)
+Value * nodeExtern(EvalState & state, const Graph & graph, size_t node, Env & env)
 {
     compat::GcMap<std::string, compat::NamedAttrs> byTag;
-    for (auto & edge : node.deps)
+    for (auto & edge : onGraph(graph, [&](auto & g) { return g.deps(node); }))
         byTag[std::string(edge.tag)].emplace_back(std::string(edge.label), env.values[edge.node]);
     compat::NamedAttrs from, pins, get;
     for (auto & [tag, atoms] : byTag) {
@@ -274,18 +282,15 @@ Value * nodeExtern(EvalState & state, const Graph & graph, const NodePlan & node
         compat::mkAttrs(state, *set, atoms);
         from.emplace_back(tag, set);
     }
-    Value * pinsFun = env.values[graph.plan.nodes.size()];
-    for (auto & pin : node.pins) {
-        auto str = [&](const rust::String & s) {
-            auto * value = compat::allocValue(state);
-            compat::mkString(*value, std::string_view(s.data(), s.size()));
-            return value;
-        };
-        compat::NamedAttrs attrs{
-            {"type", str(pin.kind)}, {"url", str(pin.url)}, {"hash", str(pin.hash)}, {"rev", str(pin.rev)}};
-        if (!pin.local_repo.empty()) {
-            auto dir = callRust(graph.pos, importBuiltin,
-                [&] { return materialize_rev(storeSetting(), toRust(std::string(pin.local_repo)), toRust(std::string(pin.rev))); });
+    Value * pinsFun = env.values[graph.loaded->len()];
+    auto plans = onGraph(graph, [&](auto & g) { return g.pins(node); });
+    for (size_t i = 0; i < plans.size(); i++) {
+        auto & pin = plans[i];
+        auto * locked = compat::allocValue(state);
+        compat::parseJSON(state, std::string_view(pin.attrs_json.data(), pin.attrs_json.size()), *locked);
+        auto attrs = compat::namedAttrPairs(*locked);
+        if (pin.local) {
+            auto dir = onGraph(graph, [&](auto & g) { return g.materialize_pin(node, i); });
             auto * local = compat::allocValue(state);
             compat::mkPath(*local, std::string(dir));
             attrs.emplace_back("local", local);
@@ -294,7 +299,7 @@ Value * nodeExtern(EvalState & state, const Graph & graph, const NodePlan & node
         compat::mkAttrs(state, *arg, attrs);
         auto * value = compat::allocValue(state);
         compat::mkApp(*value, pinsFun, arg);
-        (pin.kind == "nix+src" ? get : pins).emplace_back(std::string(pin.name), value);
+        (pin.is_src ? get : pins).emplace_back(std::string(pin.name), value);
     }
     auto attrs = [&](const compat::NamedAttrs & pairs) {
         auto * value = compat::allocValue(state);
@@ -308,36 +313,31 @@ Value * nodeExtern(EvalState & state, const Graph & graph, const NodePlan & node
     return attrs({{"deps", deps}});
 }
 
-void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, size_t index, Env & env, Value & v)
+void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, size_t node, Env & env, Value & v)
 {
     const Graph & graph = *shared;
-    auto & node = graph.plan.nodes[index];
-    std::string name(node.name);
+    std::string name(onGraph(graph, [&](auto & g) { return g.name(node); }));
     try {
-        auto dirs = callRust(graph.pos, importBuiltin, [&] {
-            return node_dirs(toRust(std::string_view(graph.plan.store.data(), graph.plan.store.size())), node);
-        });
+        auto dirs = onGraph(graph, [&](auto & g) { return g.dirs(node); });
         std::string root(dirs.root), sourceRoot(dirs.source_root), entry(dirs.entry);
         if (dirs.lazy) {
             // The atom's data files are written when a path into it is first used.
-            registerLazyRoot(root, [shared, index] {
-                callRust(shared->pos, importBuiltin,
-                    [&] { return materialize_node(toRust(std::string(shared->plan.store)), shared->plan.nodes[index]); });
-            });
+            registerLazyRoot(root, [shared, node] { onGraph(*shared, [&](auto & g) { return g.materialize(node); }); });
         }
         // `cfg` and `std` are built only if a module uses them.
         auto * config = compat::allocValue(state);
-        mkLazy(state, *config, [shared, index](EvalState & state, Value & v) {
-            auto & json = shared->plan.nodes[index].manifest_json;
+        mkLazy(state, *config, [shared, node](EvalState & state, Value & v) {
+            auto json = onGraph(*shared, [&](auto & g) { return g.manifest_json(node); });
             compat::parseJSON(state, std::string_view(json.data(), json.size()), v);
         });
-        if (node.kind == ComposeKind::Static) {
+        auto kind = onGraph(graph, [&](auto & g) { return g.kind(node); });
+        if (kind == ComposeKind::Static) {
             compat::forceValue(state, *config, graph.pos);
             v = *config;
             return;
         }
         auto * externAttrs = nodeExtern(state, graph, node, env);
-        if (node.kind == ComposeKind::Native) {
+        if (kind == ComposeKind::Native) {
             auto * stdValue = compat::allocValue(state);
             mkLazy(state, *stdValue, [root](EvalState & state, Value & v) { makeStd(state, root, v); });
             composeAtom(
@@ -345,7 +345,7 @@ void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, si
             return;
         }
         // Composed by another atom: its value is the composer, called as `composer entry { config, extern }`.
-        Value & composer = *env.values[node.composer];
+        Value & composer = *env.values[onGraph(graph, [&](auto & g) { return g.composer(node); })];
         compat::forceValue(state, composer, graph.pos);
         ensureRoot(root);
         auto * entryPath = compat::allocValue(state);
@@ -364,21 +364,17 @@ void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, si
 struct ExprAtomNode : compat::CustomExpr
 {
     std::shared_ptr<const Graph> graph;
-    size_t index;
+    size_t node;
 
-    ExprAtomNode(std::shared_ptr<const Graph> graph, size_t index) : graph(std::move(graph)), index(index) {}
+    ExprAtomNode(std::shared_ptr<const Graph> graph, size_t node) : graph(std::move(graph)), node(node) {}
 
-    void describe(std::ostream & str) const override
-    {
-        str << "«atom " << std::string(graph->plan.nodes[index].name) << "»";
-    }
-    void eval(EvalState & state, Env & env, Value & v) override { evalNode(state, graph, index, env, v); }
+    void describe(std::ostream & str) const override { str << "«atom " << node << " of a loaded graph»"; }
+    void eval(EvalState & state, Env & env, Value & v) override { evalNode(state, graph, node, env, v); }
 };
 
 // The atoms from the store already loaded by this evaluator, by store and tree: an atom reached
 // from several `builtins.atom.import` calls is composed once per evaluation. A tree fixes the
-// atom's files and its atom.lock, so everything below it is the same whoever reaches it. The
-// map's nodes are allocated uncollectable and scanned by the collector, so the values stay alive.
+// atom's files and its atom.lock, so everything below it is the same whoever reaches it.
 using LoadedAtoms = compat::GcMap<std::string, Value *>;
 
 LoadedAtoms & loadedAtoms(EvalState & state)
@@ -426,21 +422,23 @@ void primImport(EvalState & state, const Pos & pos, Value ** args, Value & v)
     auto path = compat::pathOf(state, *args[0], pos);
     auto graph = std::make_shared<Graph>(
         Graph{callRust(pos, importBuiltin, [&] { return load_atom(toRust(path, "the path"), storeSetting()); }), pos});
-    size_t count = graph->plan.nodes.size();
+    size_t count = graph->loaded->len();
     auto * null = compat::globalValue(state, "null");
     Env & env = compat::allocClosedEnv(state, count + 1, null);
     auto & loaded = loadedAtoms(state);
     for (size_t i = 0; i < count; i++) {
-        auto & node = graph->plan.nodes[i];
-        std::string key = node.dir.empty() ? std::string(graph->plan.store) + "/" + std::string(node.tree) : "";
-        if (auto it = loaded.find(key); !key.empty() && it != loaded.end()) {
-            env.values[i] = it->second;
-            continue;
+        rust::String key;
+        bool inStore = onGraph(*graph, [&](auto & g) { return g.store_key(i, key); });
+        if (inStore) {
+            if (auto it = loaded.find(std::string(key)); it != loaded.end()) {
+                env.values[i] = it->second;
+                continue;
+            }
         }
         env.values[i] = compat::allocValue(state);
         compat::mkThunk(*env.values[i], env, new ExprAtomNode(graph, i));
-        if (!key.empty())
-            loaded.emplace(key, env.values[i]);
+        if (inStore)
+            loaded.emplace(std::string(key), env.values[i]);
     }
     // nix/pins.nix, given the confined import for pinned sources.
     auto source = pins_source();

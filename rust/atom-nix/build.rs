@@ -30,7 +30,13 @@ fn main() {
     require(&lib_dir.join("libnixexpr.so"), "libnixexpr.so");
 
     let cpp = root.join("cpp");
-    let sources = ["plugin.cc", "composer.cc", "confine.cc", "std.cc", "lazy.cc"];
+    let sources = [
+        "plugin.cc",
+        "composer.cc",
+        "confine.cc",
+        "std.cc",
+        "lazy.cc",
+    ];
     let mut build = cxx_build::bridge("src/lib.rs");
     for source in sources {
         build.file(cpp.join(source));

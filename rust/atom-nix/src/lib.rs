@@ -38,13 +38,13 @@ mod bridge {
         members: Vec<MemberPlan>,
     }
 
-    /// How an atom of a [`LoadPlan`] is composed.
+    /// How an atom of a loaded graph is composed.
     enum ComposeKind {
-        /// By the native composer, from `entry`.
+        /// By the native composer, from its entry.
         Native,
         /// Not evaluated: its value is its manifest.
         Static,
-        /// By the composer atom `composer`, called with `entry`.
+        /// By the composer atom `LoadedGraph::composer`, called with its entry.
         Composer,
     }
 
@@ -55,48 +55,18 @@ mod bridge {
         node: usize,
     }
 
-    /// A direct Nix dependency, as locked (fields a kind lacks are empty).
+    /// A direct Nix dependency, as locked.
     struct PinPlan {
-        /// `nix`, `nix+git`, `nix+tar` or `nix+src`.
-        kind: String,
+        /// `deps.get.<name>` (a `nix+src` dependency) rather than `deps.pins.<name>`.
+        is_src: bool,
         name: String,
-        url: String,
-        hash: String,
-        rev: String,
-        /// A git repository on this machine that has `rev` (`nix+git` only), or empty.
-        local_repo: String,
+        /// What nix/pins.nix takes: `{ type, url, hash | rev }`, as JSON.
+        attrs_json: String,
+        /// Its files are in a git repository on this machine (`LoadedGraph::materialize_pin`).
+        local: bool,
     }
 
-    /// One atom to load (see `atom::resolve::graph::Node`).
-    struct NodePlan {
-        /// `label-version`, for messages.
-        name: String,
-        /// The atom's directory, or empty when its files are a tree in a store repository.
-        dir: String,
-        /// The store repository and tree holding its files (when `dir` is empty).
-        repo: String,
-        tree: String,
-        /// The validated manifest, as JSON (becomes `cfg`).
-        manifest_json: String,
-        kind: ComposeKind,
-        /// Where composition starts, relative to the atom.
-        entry: String,
-        /// The composer atom's node (`ComposeKind::Composer`).
-        composer: usize,
-        deps: Vec<EdgePlan>,
-        pins: Vec<PinPlan>,
-    }
-
-    /// What `builtins.atom.import` loads: dependencies first, the atom asked for last.
-    struct LoadPlan {
-        /// The atom store's directory.
-        store: String,
-        nodes: Vec<NodePlan>,
-    }
-
-    /// A node's directories. Modules are read from `source_root`; the atom's files are at
-    /// `root`. For an atom in the store they differ: `source_root` holds only its Nix files, and
-    /// `root` is written by `materialize_node` when a path into the atom is first used (`lazy`).
+    /// A node's directories (see `NodeDirs` in lib.rs for the two roots).
     struct NodeDirs {
         root: String,
         source_root: String,
@@ -104,7 +74,7 @@ mod bridge {
         entry: String,
         /// The entry is one Nix file rather than a module directory.
         entry_is_file: bool,
-        /// `root` is written on first use.
+        /// `root` is written on first use, by `LoadedGraph::materialize`.
         lazy: bool,
     }
 
@@ -121,18 +91,47 @@ mod bridge {
         /// The Nix source of the function that builds direct dependencies (nix/pins.nix).
         fn pins_source() -> &'static str;
 
-        /// Reads the atom at `path` and everything its `atom.lock` pins, for
-        /// `builtins.atom.import`. `store` is the atom store setting (empty: the default).
-        fn load_atom(path: &str, store: &str) -> Result<LoadPlan>;
+        /// An atom and everything its `atom.lock` pins, loaded from the atom store for
+        /// `builtins.atom.import`: dependencies first, the atom asked for last.
+        type LoadedGraph;
 
-        /// The directories of a node of a `LoadPlan`, materialising a store tree on first use.
-        fn node_dirs(store: &str, node: &NodePlan) -> Result<NodeDirs>;
+        /// Loads the atom at `path` (see `LoadedGraph`). `store` is the atom store setting
+        /// (empty: the default).
+        fn load_atom(path: &str, store: &str) -> Result<Box<LoadedGraph>>;
+
+        /// How many atoms the graph holds.
+        fn len(self: &LoadedGraph) -> usize;
+
+        /// `label-version` of a node, for messages.
+        fn name(self: &LoadedGraph, node: usize) -> Result<String>;
+
+        /// How a node is composed.
+        fn kind(self: &LoadedGraph, node: usize) -> Result<ComposeKind>;
+
+        /// The composer atom of a node composed by another atom.
+        fn composer(self: &LoadedGraph, node: usize) -> Result<usize>;
+
+        /// The validated manifest of a node, as JSON (becomes `cfg`).
+        fn manifest_json(self: &LoadedGraph, node: usize) -> Result<String>;
+
+        /// Whether a node is an atom of the store (not a directory); then `key` names it by
+        /// store and tree, the same for every graph that reaches it.
+        fn store_key(self: &LoadedGraph, node: usize, key: &mut String) -> Result<bool>;
+
+        /// A node's atom dependencies.
+        fn deps(self: &LoadedGraph, node: usize) -> Result<Vec<EdgePlan>>;
+
+        /// A node's direct Nix dependencies.
+        fn pins(self: &LoadedGraph, node: usize) -> Result<Vec<PinPlan>>;
+
+        /// The files of a local pin (`PinPlan::local`), materialised in the store.
+        fn materialize_pin(self: &LoadedGraph, node: usize, pin: usize) -> Result<String>;
+
+        /// A node's directories, writing its Nix files first when they are not yet.
+        fn dirs(self: &LoadedGraph, node: usize) -> Result<NodeDirs>;
 
         /// Writes all the files of a lazy node (see `NodeDirs`); returns its root.
-        fn materialize_node(store: &str, node: &NodePlan) -> Result<String>;
-
-        /// The files of commit `rev` of the git repository `repo`, materialised in the store.
-        fn materialize_rev(store: &str, repo: &str, rev: &str) -> Result<String>;
+        fn materialize(self: &LoadedGraph, node: usize) -> Result<String>;
 
         /// `builtins.atom.resolve`: `{label, version, rev, id, src, manifest}` as JSON. Exactly
         /// one of `repo` (a repository's path) and `set` (a set root in the store) is non-empty.
@@ -215,7 +214,15 @@ fn canonical_dir(path: &str) -> Result<String, String> {
     })
 }
 
-fn load_atom(path: &str, store: &str) -> Result<bridge::LoadPlan, String> {
+/// See the bridge's `LoadedGraph`.
+pub struct LoadedGraph {
+    store: AtomStore,
+    graph: graph::Graph,
+    /// For each node and pin, the git repository on this machine holding a `nix+git` pin's rev.
+    local_pins: Vec<Vec<Option<PathBuf>>>,
+}
+
+fn load_atom(path: &str, store: &str) -> Result<Box<LoadedGraph>, String> {
     guard(|| {
         let root = std::fs::canonicalize(path)
             .map_err(|e| format!("cannot read the atom at {path}: {e}"))?;
@@ -230,76 +237,251 @@ fn load_atom(path: &str, store: &str) -> Result<bridge::LoadPlan, String> {
             .map(AtomStore::new)
             .unwrap_or(store);
         let graph = graph::load(&root, &store).map_err(|e| e.to_string())?;
-        Ok(bridge::LoadPlan {
-            store: store.dir().to_string_lossy().into_owned(),
-            nodes: graph
-                .nodes
-                .iter()
-                .map(|node| node_plan(node, &store))
-                .collect(),
-        })
+        let local_pins = graph
+            .nodes
+            .iter()
+            .map(|node| {
+                node.pins
+                    .iter()
+                    .map(|pin| match pin {
+                        LockedDep::NixGit(dep) => {
+                            local_git_mirror(&dep.url, dep.rev.as_str(), &store)
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(Box::new(LoadedGraph {
+            store,
+            graph,
+            local_pins,
+        }))
     })
 }
 
-fn node_plan(node: &graph::Node, store: &AtomStore) -> bridge::NodePlan {
-    let (dir, repo, tree) = match &node.source {
-        Source::Dir(dir) => (text(dir), String::new(), String::new()),
-        Source::Tree { repo, tree } => (String::new(), text(repo), tree.to_string()),
-    };
-    let (kind, entry, composer) = match &node.compose {
-        NodeCompose::Native { entry } => (bridge::ComposeKind::Native, entry.clone(), 0),
-        NodeCompose::Static => (bridge::ComposeKind::Static, String::new(), 0),
-        NodeCompose::Composer { node, entry } => {
-            (bridge::ComposeKind::Composer, entry.clone(), *node)
-        }
-    };
-    bridge::NodePlan {
-        name: node.name.clone(),
-        dir,
-        repo,
-        tree,
-        manifest_json: node.manifest.to_json().to_string(),
-        kind,
-        entry,
-        composer,
-        deps: node
-            .deps
-            .iter()
-            .map(|edge| bridge::EdgePlan {
-                tag: edge.tag.to_string(),
-                label: edge.label.to_string(),
-                node: edge.node,
+impl LoadedGraph {
+    fn node(&self, node: usize) -> Result<&graph::Node, String> {
+        self.graph
+            .nodes
+            .get(node)
+            .ok_or_else(|| format!("no atom {node} in a graph of {}", self.graph.nodes.len()))
+    }
+
+    fn len(&self) -> usize {
+        self.graph.nodes.len()
+    }
+
+    fn name(&self, node: usize) -> Result<String, String> {
+        guard(|| Ok(self.node(node)?.name.clone()))
+    }
+
+    fn kind(&self, node: usize) -> Result<bridge::ComposeKind, String> {
+        guard(|| {
+            Ok(match self.node(node)?.compose {
+                NodeCompose::Native { .. } => bridge::ComposeKind::Native,
+                NodeCompose::Static => bridge::ComposeKind::Static,
+                NodeCompose::Composer { .. } => bridge::ComposeKind::Composer,
             })
-            .collect(),
-        pins: node.pins.iter().map(|pin| pin_plan(pin, store)).collect(),
+        })
+    }
+
+    fn composer(&self, node: usize) -> Result<usize, String> {
+        guard(|| match self.node(node)?.compose {
+            NodeCompose::Composer { node, .. } => Ok(node),
+            _ => Err(format!(
+                "{} is not composed by another atom",
+                self.node(node)?.name
+            )),
+        })
+    }
+
+    fn manifest_json(&self, node: usize) -> Result<String, String> {
+        guard(|| Ok(self.node(node)?.manifest.to_json().to_string()))
+    }
+
+    fn store_key(&self, node: usize, key: &mut String) -> Result<bool, String> {
+        guard(|| match &self.node(node)?.source {
+            Source::Dir(_) => Ok(false),
+            Source::Tree { tree, .. } => {
+                *key = format!("{}/{tree}", self.store.dir().display());
+                Ok(true)
+            }
+        })
+    }
+
+    fn deps(&self, node: usize) -> Result<Vec<bridge::EdgePlan>, String> {
+        guard(|| {
+            Ok(self
+                .node(node)?
+                .deps
+                .iter()
+                .map(|edge| bridge::EdgePlan {
+                    tag: edge.tag.to_string(),
+                    label: edge.label.to_string(),
+                    node: edge.node,
+                })
+                .collect())
+        })
+    }
+
+    fn pins(&self, node: usize) -> Result<Vec<bridge::PinPlan>, String> {
+        guard(|| {
+            let pins = &self.node(node)?.pins;
+            let local = &self.local_pins[node];
+            pins.iter()
+                .enumerate()
+                .map(|(i, pin)| pin_plan(pin, local[i].is_some()))
+                .collect()
+        })
+    }
+
+    fn materialize_pin(&self, node: usize, pin: usize) -> Result<String, String> {
+        guard(|| {
+            let repo = self
+                .local_pins
+                .get(node)
+                .and_then(|pins| pins.get(pin))
+                .and_then(Option::as_ref)
+                .ok_or_else(|| format!("pin {pin} of atom {node} is not on this machine"))?;
+            let Some(LockedDep::NixGit(dep)) = self.node(node)?.pins.get(pin) else {
+                return Err(format!("pin {pin} of atom {node} is not a git revision"));
+            };
+            let repo = Store::open(repo).map_err(|e| e.to_string())?;
+            let commit = repo
+                .commit_id(dep.rev.as_str())
+                .map_err(|e| e.to_string())?;
+            let tree = repo
+                .repo()
+                .find_commit(commit)
+                .and_then(|c| c.tree_id().map(|t| t.detach()))
+                .map_err(|e| format!("cannot read commit {}: {e}", dep.rev.as_str()))?;
+            let dir = repo
+                .materialize(tree, &self.store.trees())
+                .map_err(|e| e.to_string())?;
+            Ok(text(&dir))
+        })
+    }
+
+    fn dirs(&self, node: usize) -> Result<bridge::NodeDirs, String> {
+        guard(|| {
+            let node = self.node(node)?;
+            let dirs = NodeDirs::of(node, &self.store)?;
+            Ok(bridge::NodeDirs {
+                root: text(&dirs.root),
+                source_root: text(&dirs.source_root),
+                entry_is_file: dirs.entry.is_file(),
+                entry: text(&dirs.entry),
+                lazy: dirs.lazy,
+            })
+        })
+    }
+
+    fn materialize(&self, node: usize) -> Result<String, String> {
+        guard(|| {
+            let node = self.node(node)?;
+            let dir = self
+                .store
+                .materialize(&node.source)
+                .map_err(|e| format!("{}: {e}", node.name))?;
+            Ok(text(&dir))
+        })
     }
 }
 
-fn pin_plan(pin: &LockedDep, store: &AtomStore) -> bridge::PinPlan {
-    let hashed = |kind: &str, dep: &HashedDep| bridge::PinPlan {
-        kind: kind.to_owned(),
-        name: dep.name.to_string(),
-        url: dep.url.clone(),
-        hash: dep.hash.as_str().to_owned(),
-        rev: String::new(),
-        local_repo: String::new(),
-    };
-    match pin {
-        LockedDep::Nix(dep) => hashed("nix", dep),
-        LockedDep::NixTar(dep) => hashed("nix+tar", dep),
-        LockedDep::NixSrc(dep) => hashed("nix+src", dep),
-        LockedDep::NixGit(dep) => bridge::PinPlan {
-            kind: "nix+git".to_owned(),
-            name: dep.name.to_string(),
-            url: dep.url.clone(),
-            hash: String::new(),
-            rev: dep.rev.as_str().to_owned(),
-            local_repo: local_git_mirror(&dep.url, dep.rev.as_str(), store)
-                .map(|p| text(&p))
-                .unwrap_or_default(),
-        },
-        LockedDep::Atom(_) => unreachable!("atom dependencies are graph edges, not pins"),
+/// Where a node's files are. An atom has two roots: `root`, where its files are (the paths its
+/// code sees: path literals, `mod.outPath`, the confined file primitives), and `source_root`,
+/// where its Nix files are read from to compose it. For an atom in a directory they are the
+/// same. For an atom of the store, `source_root` is a copy of its Nix files alone
+/// (`<trees>/nix/<tree>`), written first because composing needs nothing else, and `root`
+/// (`<trees>/<tree>`) is written when a path into the atom is first used (`lazy`).
+struct NodeDirs {
+    root: PathBuf,
+    source_root: PathBuf,
+    /// Where composition starts, inside `source_root`.
+    entry: PathBuf,
+    lazy: bool,
+}
+
+impl NodeDirs {
+    fn of(node: &graph::Node, store: &AtomStore) -> Result<NodeDirs, String> {
+        let entry_of = |compose: &NodeCompose| match compose {
+            NodeCompose::Native { entry } | NodeCompose::Composer { entry, .. } => entry.clone(),
+            NodeCompose::Static => String::new(),
+        };
+        let entry = entry_of(&node.compose);
+        let in_node = |e: &dyn std::fmt::Display| format!("{}: {e}", node.name);
+        let source_root = store
+            .materialize_modules(&node.source)
+            .map_err(|e| in_node(&e))?;
+        match &node.source {
+            Source::Dir(_) => {
+                let root = std::fs::canonicalize(&source_root).map_err(|e| in_node(&e))?;
+                let entry = std::fs::canonicalize(root.join(&entry)).map_err(|e| {
+                    format!("the entry {entry:?} of {} cannot be read: {e}", node.name)
+                })?;
+                if !entry.starts_with(&root) {
+                    return Err(format!(
+                        "the entry {:?} of {} leaves the atom",
+                        entry, node.name
+                    ));
+                }
+                Ok(NodeDirs {
+                    root: root.clone(),
+                    source_root: root,
+                    entry,
+                    lazy: false,
+                })
+            }
+            // Written by this store (canonical, from `load_atom`) with no symlinks, and the entry
+            // was checked to be a plain relative path when the graph was loaded.
+            Source::Tree { tree, .. } => {
+                let entry_path = source_root.join(&entry);
+                if !entry_path.exists() {
+                    return Err(format!(
+                        "the entry {entry:?} of {} has no Nix files",
+                        node.name
+                    ));
+                }
+                Ok(NodeDirs {
+                    root: store.trees().join(tree.to_string()),
+                    source_root,
+                    entry: entry_path,
+                    lazy: true,
+                })
+            }
+        }
     }
+}
+
+/// What nix/pins.nix takes for a locked direct dependency.
+fn pin_plan(pin: &LockedDep, local: bool) -> Result<bridge::PinPlan, String> {
+    let (is_src, name, attrs) = match pin {
+        LockedDep::Nix(dep) => (false, &dep.name, hashed("nix", dep)),
+        LockedDep::NixTar(dep) => (false, &dep.name, hashed("nix+tar", dep)),
+        LockedDep::NixSrc(dep) => (true, &dep.name, hashed("nix+src", dep)),
+        LockedDep::NixGit(dep) => (
+            false,
+            &dep.name,
+            serde_json::json!({ "type": "nix+git", "url": dep.url, "rev": dep.rev.as_str() }),
+        ),
+        LockedDep::Atom(dep) => {
+            return Err(format!(
+                "the atom dependency {} is an edge of the graph, not a pin",
+                dep.label
+            ))
+        }
+    };
+    Ok(bridge::PinPlan {
+        is_src,
+        name: name.to_string(),
+        attrs_json: attrs.to_string(),
+        local,
+    })
+}
+
+fn hashed(kind: &str, dep: &HashedDep) -> serde_json::Value {
+    serde_json::json!({ "type": kind, "url": dep.url, "hash": dep.hash.as_str() })
 }
 
 /// A git repository on this machine holding `rev` of `url`: the store's mirror of it (filled by
@@ -312,97 +494,6 @@ fn local_git_mirror(url: &str, rev: &str, store: &AtomStore) -> Option<PathBuf> 
     ];
     candidates.into_iter().flatten().find(|path| {
         path.exists() && Store::open(path).is_ok_and(|repo| repo.repo().has_object(rev))
-    })
-}
-
-fn node_source(node: &bridge::NodePlan) -> Result<Source, String> {
-    if node.dir.is_empty() {
-        let tree = gix::ObjectId::from_hex(node.tree.as_bytes()).map_err(|e| e.to_string())?;
-        Ok(Source::Tree {
-            repo: PathBuf::from(&node.repo),
-            tree,
-        })
-    } else {
-        Ok(Source::Dir(PathBuf::from(&node.dir)))
-    }
-}
-
-fn node_dirs(store: &str, node: &bridge::NodePlan) -> Result<bridge::NodeDirs, String> {
-    guard(|| {
-        let source = node_source(node)?;
-        let store = atom_store(store)?;
-        let in_node = |e: &dyn std::fmt::Display| format!("{}: {e}", node.name);
-        let source_root = store
-            .materialize_modules(&source)
-            .map_err(|e| in_node(&e))?;
-        let (root, source_root, entry, lazy) = match &source {
-            Source::Dir(_) => {
-                let root = std::fs::canonicalize(&source_root).map_err(|e| in_node(&e))?;
-                let entry = std::fs::canonicalize(root.join(&node.entry)).map_err(|e| {
-                    format!(
-                        "the entry {:?} of {} cannot be read: {e}",
-                        node.entry, node.name
-                    )
-                })?;
-                if !entry.starts_with(&root) {
-                    return Err(format!(
-                        "the entry {:?} of {} leaves the atom",
-                        node.entry, node.name
-                    ));
-                }
-                (root.clone(), root, entry, false)
-            }
-            // Written by this store (canonical, from `load_atom`) with no symlinks, and the entry
-            // was checked to be a plain relative path when the graph was loaded.
-            Source::Tree { tree, .. } => {
-                let entry = source_root.join(&node.entry);
-                if !entry.exists() {
-                    return Err(format!(
-                        "the entry {:?} of {} has no Nix files",
-                        node.entry, node.name
-                    ));
-                }
-                (
-                    store.trees().join(tree.to_string()),
-                    source_root,
-                    entry,
-                    true,
-                )
-            }
-        };
-        Ok(bridge::NodeDirs {
-            root: text(&root),
-            source_root: text(&source_root),
-            entry_is_file: entry.is_file(),
-            entry: text(&entry),
-            lazy,
-        })
-    })
-}
-
-fn materialize_node(store: &str, node: &bridge::NodePlan) -> Result<String, String> {
-    guard(|| {
-        let dir = atom_store(store)?
-            .materialize(&node_source(node)?)
-            .map_err(|e| format!("{}: {e}", node.name))?;
-        Ok(text(&dir))
-    })
-}
-
-fn materialize_rev(store: &str, repo: &str, rev: &str) -> Result<String, String> {
-    guard(|| {
-        let store = atom_store(store)?;
-        let repo = Store::open(Path::new(repo)).map_err(|e| e.to_string())?;
-        let commit = repo.commit_id(rev).map_err(|e| e.to_string())?;
-        let tree = repo
-            .repo()
-            .find_commit(commit)
-            .and_then(|c| c.tree_id().map(|t| t.detach()))
-            .map_err(|e| format!("cannot read commit {rev}: {e}"))?;
-        let dir = repo
-            .materialize(tree, &store.trees())
-            .map_err(|e| e.to_string())?;
-        Ok(text(&dir))
     })
 }
 
