@@ -367,7 +367,7 @@ fn lock(path: &Path, check: bool, store: &AtomStore, out: &mut Output) -> Result
         return Ok(());
     };
     let text = lock.render();
-    let current = std::fs::read_to_string(&lock_path).ok();
+    let current = atom::diagnostic::read_text_if_present(&lock_path).map_err(err)?;
     let changed = current.as_deref() != Some(text.as_str());
     if check {
         if changed {
@@ -417,8 +417,10 @@ fn check(path: &Path, out: &mut Output) -> Result {
     let manifest = Manifest::read(&manifest_path).map_err(err)?;
     let mut checked = vec![manifest_path.display().to_string()];
     let lock_path = dir.join(LOCK_FILE);
-    if lock_path.exists() {
-        Lockfile::read(&lock_path).map_err(err)?;
+    if Lockfile::read_if_present(&lock_path)
+        .map_err(err)?
+        .is_some()
+    {
         checked.push(lock_path.display().to_string());
     }
     out.json(json!({ "label": manifest.package.label.as_str(), "version": manifest.package.version.to_string(), "checked": checked }));

@@ -164,7 +164,10 @@ impl Fixture {
             trap.display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        nix_command("nix-instantiate", &home)
+        // Under `timeout`: an evaluation that blocks (e.g. opening a FIFO) fails the test instead of
+        // hanging it. KILL, because a process blocked in open() does not act on SIGINT or SIGTERM.
+        nix_command("timeout", &home)
+            .args(["-s", "KILL", "120", "nix-instantiate"])
             .env("PATH", path)
             .env("http_proxy", "http://127.0.0.1:9")
             .env("https_proxy", "http://127.0.0.1:9")
@@ -742,5 +745,166 @@ fn a_published_atom_without_a_lock_for_its_dependencies_is_an_error() {
     assert!(
         err.contains("unlocked-1.0.0 (pinned by user-0.1.0): its published atom.lock does not match its manifest: the atom declares dependencies but has no atom.lock; publish a version with an up-to-date lock"),
         "{err}"
+    );
+}
+
+/// Runs `git args...` in `dir` with `input` on its standard input; returns its trimmed output.
+fn git_with_input(dir: &Path, args: &[&str], input: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "git {args:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+fn mkfifo(path: &Path) {
+    assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
+}
+
+/// What a file outside the atoms holds: it must never appear in an error.
+const SECRET: &str = "password = \"hunter2\"\n";
+
+#[test]
+fn an_atom_s_manifest_and_lock_on_disk_must_be_regular_files() {
+    let f = Fixture::new("deps-regular");
+    write(&f.dir, "secret.toml", SECRET);
+    let linked = f.dir.join("linked");
+    fs::create_dir_all(&linked).unwrap();
+    std::os::unix::fs::symlink(f.dir.join("secret.toml"), linked.join("atom.toml")).unwrap();
+    for builtin in ["manifest", "import"] {
+        let err = f.eval_err(&format!("builtins.atom.{builtin} {}", linked.display()));
+        assert!(
+            err.contains(&format!("{}/atom.toml is a symlink: an atom's manifest must be a regular file inside the atom", linked.display())),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    // A valid lock, moved outside and linked back: still refused.
+    let outside = f.dir.join("outside.lock");
+    fs::rename(f.a.join("atom.lock"), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, f.a.join("atom.lock")).unwrap();
+    let err = f.eval_err(&f.import_a());
+    assert!(
+        err.contains(&format!(
+            "{}/atom.lock is a symlink: an atom's lock must be a regular file inside the atom",
+            f.a.display()
+        )),
+        "{err}"
+    );
+    fs::remove_file(f.a.join("atom.lock")).unwrap();
+
+    // FIFOs are refused at once (`eval` kills nix-instantiate after 120 s, which fails here).
+    mkfifo(&f.a.join("atom.lock"));
+    let err = f.eval_err(&f.import_a());
+    assert!(err.contains("atom.lock is a FIFO (named pipe)"), "{err}");
+    let piped = f.dir.join("piped");
+    fs::create_dir_all(&piped).unwrap();
+    mkfifo(&piped.join("atom.toml"));
+    for builtin in ["manifest", "import"] {
+        let err = f.eval_err(&format!("builtins.atom.{builtin} {}", piped.display()));
+        assert!(
+            err.contains(&format!(
+                "{}/atom.toml is a FIFO (named pipe): an atom's manifest must be a regular file",
+                piped.display()
+            )),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_store_atom_whose_lock_is_a_symlink_in_git_is_possible_tampering() {
+    let mut f = Fixture::new("deps-link-in-git");
+    f.publish(
+        "evil",
+        &[
+            ("atom.toml", &manifest("evil", "1.0.0", "::", "")),
+            ("mod.nix", "{ V = 1; }\n"),
+        ],
+        true,
+    );
+    let url = f.url();
+    let user = f.consumer(
+        "user",
+        &[
+            (
+                "atom.toml",
+                &manifest("user", "0.1.0", &url, "evil = \"=1.0.0\""),
+            ),
+            ("mod.nix", "{ V = deps.from.bs.evil.v; }\n"),
+        ],
+    );
+    assert_eq!(
+        f.eval_ok(&format!("(builtins.atom.import {}).v", user.display())),
+        "1"
+    );
+
+    // Rewrite the published commit in the store so that its atom.lock is a symlink to a file
+    // outside the atom (publish refuses to make such an atom; a hostile repository need not).
+    let store_repo = f.set_repo();
+    let rev = git(&store_repo, &["rev-parse", "refs/eka/atoms/evil/1.0.0"]);
+    let tree = git(&store_repo, &["rev-parse", &format!("{rev}^{{tree}}")]);
+    let link = git_with_input(
+        &store_repo,
+        &["hash-object", "-w", "--stdin"],
+        b"../../../../secret.toml",
+    );
+    let entries: String = git(&store_repo, &["ls-tree", &tree])
+        .lines()
+        .map(|line| {
+            if line.ends_with("\tatom.lock") {
+                format!("120000 blob {link}\tatom.lock\n")
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    assert!(entries.contains("120000 blob"), "{entries}");
+    let evil_tree = git_with_input(&store_repo, &["mktree"], entries.as_bytes());
+    let commit = Command::new("git")
+        .current_dir(&store_repo)
+        .args(["cat-file", "commit", &rev])
+        .output()
+        .unwrap()
+        .stdout;
+    let commit = String::from_utf8(commit)
+        .unwrap()
+        .replacen(&tree, &evil_tree, 1);
+    let evil = git_with_input(
+        &store_repo,
+        &["hash-object", "-t", "commit", "-w", "--stdin"],
+        commit.as_bytes(),
+    );
+    git(
+        &store_repo,
+        &["update-ref", "refs/eka/atoms/evil/1.0.0", &evil],
+    );
+    let lock = fs::read_to_string(user.join("atom.lock")).unwrap();
+    fs::write(user.join("atom.lock"), lock.replace(&rev, &evil)).unwrap();
+
+    let err = f.eval_err(&format!("builtins.atom.import {}", user.display()));
+    assert!(
+        err.contains("evil-1.0.0 (pinned by user-0.1.0): the atom's atom.lock is a symlink in its tree, not a regular file (possible tampering)"),
+        "{err}"
+    );
+    assert_eq!(err.matches("possible tampering").count(), 1, "{err}");
+    // `atom lock` verifies what it pins the same way.
+    fs::remove_file(user.join("atom.lock")).unwrap();
+    let output = atom(&f.store, &user, &["lock"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("the atom's atom.lock is a symlink in its tree, not a regular file (possible tampering)"),
+        "{}",
+        stderr(&output)
     );
 }

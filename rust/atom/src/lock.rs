@@ -431,6 +431,15 @@ impl Lockfile {
         Ok(Lockfile::parse(&text, &path.display().to_string())?)
     }
 
+    /// Reads and parses an `atom.lock` file that may be absent (`None`). Anything at `path` that
+    /// is not a regular file, a dangling symlink included, is an error.
+    pub fn read_if_present(path: &Path) -> Result<Option<Lockfile>, FileError> {
+        match crate::diagnostic::read_text_if_present(path)? {
+            Some(text) => Ok(Some(Lockfile::parse(&text, &path.display().to_string())?)),
+            None => Ok(None),
+        }
+    }
+
     /// The lock as JSON (what libatom returns).
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("a lock always converts to JSON")

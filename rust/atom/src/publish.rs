@@ -210,11 +210,21 @@ pub fn publish(store: &Store, rev: &str, paths: &[String]) -> Result<Vec<Outcome
         if !dir.mode().is_tree() {
             return Err(not_an_atom("it is not a directory"));
         }
-        let manifest = tree
-            .lookup_entry_by_path(path.join(MANIFEST_FILE))
-            .map_err(|e| StoreError::object(origin, e))?
-            .filter(|e| e.mode().is_blob())
-            .ok_or_else(|| not_an_atom("it has no atom.toml"))?;
+        let entry = |name: &str| {
+            tree.lookup_entry_by_path(path.join(name))
+                .map_err(|e| StoreError::object(origin, e))
+        };
+        let manifest = entry(MANIFEST_FILE)?.ok_or_else(|| not_an_atom("it has no atom.toml"))?;
+        if !manifest.mode().is_blob() {
+            return Err(not_an_atom(
+                "its atom.toml is not a regular file (a symlink or a directory); commit the file itself",
+            ));
+        }
+        if entry(crate::lock::LOCK_FILE)?.is_some_and(|e| !e.mode().is_blob()) {
+            return Err(not_an_atom(
+                "its atom.lock is not a regular file (a symlink or a directory); commit the file itself",
+            ));
+        }
         let manifest_id = manifest.object_id();
         let text = blob_text(repo, manifest_id)?;
         let package =

@@ -106,11 +106,7 @@ struct Loader<'a> {
 pub fn load(dir: &Path, store: &AtomStore) -> Result<Graph, ResolveError> {
     let manifest = Manifest::read_atom(dir)?;
     let lock_path = dir.join(LOCK_FILE);
-    let lock = if lock_path.exists() {
-        Some(Lockfile::read(&lock_path)?)
-    } else {
-        None
-    };
+    let lock = Lockfile::read_if_present(&lock_path)?;
     check_lock(&manifest, lock.as_ref(), &lock_path, dir)?;
     let mut loader = Loader {
         store,
@@ -324,7 +320,13 @@ impl Loader<'_> {
             layout: RefLayout::Current,
         };
         let verified = repo.verify_pinned(&atom, &dep.id).map_err(|e| match e {
-            StoreError::Verify { problem, .. } => tampered(problem.to_string()),
+            StoreError::Verify { problem, .. } => tampered(
+                // `Tampered` says "possible tampering" itself.
+                problem
+                    .to_string()
+                    .trim_end_matches(" (possible tampering)")
+                    .to_owned(),
+            ),
             StoreError::Object { id, .. } if id == rev && !repo.repo().has_object(rev) => {
                 ResolveError::MissingAtom {
                     atom: name.clone(),
