@@ -5,7 +5,6 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{symlink, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use gix::objs::tree::EntryKind;
 use gix::ObjectId;
@@ -48,12 +47,7 @@ impl Store {
             move |source| StoreError::Io { path, source }
         };
         fs::create_dir_all(cache).map_err(io(cache))?;
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let tmp = cache.join(format!(
-            ".tmp-{tree}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
+        let tmp = cache.join(super::temporary_name(&tree.to_string()));
         let written = fs::create_dir(&tmp)
             .map_err(io(&tmp))
             .and_then(|()| self.write_tree(tree, &tmp, files).map(|_| ()));
