@@ -5,6 +5,7 @@ mod output;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use atom::diagnostic::shell_quote;
 use atom::id::{AtomDigest, AtomId, Label, Root};
 use atom::lock::{Lockfile, LOCK_FILE};
 use atom::manifest::{Manifest, Requirement, Version, MANIFEST_FILE};
@@ -255,7 +256,7 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
                     let text = url.to_string();
                     let path = fetch::local_path(&text)
                         .filter(|p| p.exists())
-                        .ok_or_else(|| format!("{text} is not a local repository; `atom fetch {text}` first, then resolve from the store"))?;
+                        .ok_or_else(|| format!("{text} is not a local repository; `atom fetch {}` first, then resolve from the store", shell_quote(&text)))?;
                     Store::open(&path).map_err(err)?
                 }
                 None => open(cli)?,
@@ -379,7 +380,7 @@ fn lock(path: &Path, check: bool, store: &AtomStore, out: &mut Output) -> Result
                 } else {
                     ""
                 },
-                path.display()
+                shell_quote(&path.to_string_lossy())
             ));
         }
         out.json(json!({ "lock": lock_path, "changed": false }));

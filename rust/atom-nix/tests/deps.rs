@@ -361,6 +361,42 @@ fn a_missing_store_names_the_fetch_command() {
 }
 
 #[test]
+fn the_fetch_hint_quotes_a_mirror_from_the_lock() {
+    let f = Fixture::new("deps-hint");
+    fs::remove_dir_all(&f.store).unwrap();
+    // A valid URL that a shell would read as a command substitution.
+    let lock = fs::read_to_string(f.a.join("atom.lock")).unwrap();
+    let mirror = "https://example.com/x$(reboot)'s";
+    fs::write(
+        f.a.join("atom.lock"),
+        lock.replace(
+            &format!("mirror = \"{}\"", f.url()),
+            &format!("mirror = \"{mirror}\""),
+        ),
+    )
+    .unwrap();
+    let err = f.eval_err(&f.import_a());
+    assert!(
+        err.contains("get it with `atom fetch 'https://example.com/x$(reboot)'\\''s'`"),
+        "{err}"
+    );
+    // And one that is not a URL at all is refused where it is written.
+    fs::write(
+        f.a.join("atom.lock"),
+        lock.replace(
+            &format!("mirror = \"{}\"", f.url()),
+            "mirror = \"x;rm${IFS}-rf${IFS}~\"",
+        ),
+    )
+    .unwrap();
+    let err = f.eval_err(&f.import_a());
+    assert!(
+        err.contains("atom.lock:") && err.contains("invalid mirror \"x;rm${IFS}-rf${IFS}~\": a path or user@host:path mirror cannot contain ';'"),
+        "{err}"
+    );
+}
+
+#[test]
 fn resolve_and_versions_read_local_refs() {
     let f = Fixture::new("deps-resolve");
     let root = git(&f.repo, &["rev-parse", "refs/ekala/init"]);

@@ -294,6 +294,23 @@ fn read_regular(path: &Path) -> Result<Vec<u8>, FileError> {
     Ok(bytes)
 }
 
+/// `text` as one word of a POSIX shell command line, for hints that show a command to run: plain
+/// strings (letters, digits and `_@%+=:,./-`, not starting with `-`) as they are, anything else
+/// in single quotes (a `'` inside becomes `'\''`). Data pasted into a suggested command (a URL
+/// from a lock, a path) then stays one argument, whatever it contains.
+pub fn shell_quote(text: &str) -> std::borrow::Cow<'_, str> {
+    let plain = !text.is_empty()
+        && !text.starts_with('-')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
+    if plain {
+        text.into()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''")).into()
+    }
+}
+
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     while !s.is_char_boundary(i) {
         i -= 1;
@@ -421,6 +438,18 @@ mod tests {
         std::fs::write(&big, "fine").unwrap();
         assert_eq!(read_text(&big).unwrap(), "fine");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn shell_words_are_quoted_unless_plain() {
+        assert_eq!(shell_quote("file:///srv/repo.git"), "file:///srv/repo.git");
+        assert_eq!(shell_quote("git@host:org/r"), "git@host:org/r");
+        assert_eq!(shell_quote("x; rm -rf ~"), "'x; rm -rf ~'");
+        assert_eq!(shell_quote("https://h/$(reboot)"), "'https://h/$(reboot)'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("-rf"), "'-rf'");
+        assert_eq!(shell_quote("/a b/c"), "'/a b/c'");
     }
 
     #[test]

@@ -122,6 +122,32 @@ impl Mirror {
                 c
             ));
         }
+        if text.starts_with('-') {
+            return Err(format!(
+                "invalid mirror {text:?}: it cannot start with '-' (write a path as ./{text})"
+            ));
+        }
+        let url_form = text.contains("://");
+        // URLs: the characters RFC 3986 allows (and `%` escapes); file paths and scp-like
+        // addresses: a conservative set, so that a mirror never reads as shell syntax.
+        let allowed = |c: char| {
+            c.is_ascii_alphanumeric()
+                || (!c.is_ascii() && c.is_alphanumeric())
+                || "-._~/@:+,=%".contains(c)
+                || (url_form && "?#[]!$&'()*;".contains(c))
+        };
+        if let Some(c) = text.chars().find(|c| !allowed(*c)) {
+            return Err(if url_form {
+                let escape = if c.is_ascii() {
+                    format!(" (escape it as %{:02X})", c as u32)
+                } else {
+                    String::new()
+                };
+                format!("invalid mirror {text:?}: a git URL cannot contain {c:?}{escape}")
+            } else {
+                format!("invalid mirror {text:?}: a path or user@host:path mirror cannot contain {c:?} (use a file:// URL with %-escapes)")
+            });
+        }
         if let Some((scheme, rest)) = text.split_once("://") {
             let valid_scheme = scheme
                 .chars()

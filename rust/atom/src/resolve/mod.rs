@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use gix::ObjectId;
 
-use crate::diagnostic::FileError;
+use crate::diagnostic::{shell_quote, FileError};
 use crate::id::{AtomDigest, Label, Root};
 use crate::manifest::{Manifest, Requirement, MANIFEST_FILE};
 use crate::store::{fetch, AtomRef, Store, StoreError};
@@ -92,10 +92,11 @@ impl AtomStore {
     }
 }
 
-/// `atom fetch <mirror>`, or a placeholder naming what to fetch when no mirror is known.
+/// `atom fetch <mirror>` (the mirror shell-quoted: it comes from a lock), or a placeholder naming
+/// what to fetch when no mirror is known.
 pub fn fetch_command(mirror: Option<&str>) -> String {
     match mirror {
-        Some(url) => format!("atom fetch {url}"),
+        Some(url) => format!("atom fetch {}", shell_quote(url)),
         None => "atom fetch <a repository that publishes it>".to_owned(),
     }
 }
@@ -139,7 +140,7 @@ pub enum ResolveError {
         detail: String,
     },
     /// The lock does not match the manifest.
-    #[error("{}: {detail}; run `atom lock {}` to update it", path.display(), dir.display())]
+    #[error("{}: {detail}; run `atom lock {}` to update it", path.display(), shell_quote(&dir.to_string_lossy()))]
     OutOfDate {
         /// The lock file.
         path: PathBuf,
@@ -245,6 +246,18 @@ mod tests {
             Some(PathBuf::from("/h/.cache/atom/store"))
         );
         assert_eq!(dir(AtomStore::locate(None, None, os(""))), None);
+    }
+
+    #[test]
+    fn the_fetch_hint_is_one_shell_word_per_argument() {
+        assert_eq!(
+            fetch_command(Some("file:///srv/repo")),
+            "atom fetch file:///srv/repo"
+        );
+        assert_eq!(
+            fetch_command(Some("https://example.com/it's$(reboot)")),
+            "atom fetch 'https://example.com/it'\\''s$(reboot)'"
+        );
     }
 
     const ROOT: &str = "68b63bd131acd23bdfd57983fe85ba7c092ce02f";
