@@ -119,6 +119,11 @@ enum Command {
         #[arg(long)]
         id: Option<String>,
     },
+    /// Manage the atom store.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Validate an atom's manifest (atom.toml) and, if present, its lock (atom.lock).
     ///
     /// Errors point into the file (`atom.toml:2:9: ...`) and show the offending line.
@@ -126,6 +131,24 @@ enum Command {
         /// The atom's directory, or its atom.toml.
         #[arg(default_value = ".")]
         path: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Check the atom store, like `nix store verify`: deep-check every materialised tree
+    /// (trees/<tree> and trees/nix/<tree>: every file's content hash, modes, symlink targets, no
+    /// extra or missing entry) against the git tree it was written from, and verify every
+    /// published atom of every set repository.
+    ///
+    /// Reports each problem; exits 1 if any is found (and, with --repair, not repaired).
+    Verify {
+        /// Delete each tree that differs and write it again from git.
+        #[arg(long)]
+        repair: bool,
+        /// The atom store [default: as for `fetch`].
+        #[arg(long)]
+        store: Option<PathBuf>,
     },
 }
 
@@ -138,11 +161,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(message) => {
-            if cli.json {
-                println!("{}", json!({ "error": message }));
-            } else {
-                eprintln!("error: {message}");
-            }
+            out.fail(&message);
             ExitCode::FAILURE
         }
     }
@@ -342,6 +361,9 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
             out.json(json!(items));
         }
         Command::Check { path } => check(path, out)?,
+        Command::Store {
+            command: StoreCommand::Verify { repair, store },
+        } => store_verify(&AtomStore::new(store_dir(store)?), *repair, out)?,
     }
     Ok(())
 }
@@ -403,6 +425,50 @@ fn lock(path: &Path, check: bool, store: &AtomStore, out: &mut Output) -> Result
         lock_path.display()
     ));
     Ok(())
+}
+
+/// `atom store verify`: report every problem of the store; fail if any is left.
+fn store_verify(store: &AtomStore, repair: bool, out: &mut Output) -> Result {
+    let report = store.verify(repair).map_err(err)?;
+    for tree in &report.trees {
+        if let Some(problem) = &tree.problem {
+            out.line(format!("bad: {problem}"));
+            if tree.repaired {
+                out.line(format!("repaired: {}", tree.dir.display()));
+            }
+        }
+    }
+    for atom in report.atoms.iter().filter(|a| a.problem.is_some()) {
+        out.line(format!(
+            "bad: {} in {}: {}",
+            atom.atom,
+            atom.repo.display(),
+            atom.problem.as_deref().unwrap_or_default()
+        ));
+    }
+    let problems = report.trees.iter().filter(|t| t.problem.is_some()).count()
+        + report.atoms.iter().filter(|a| a.problem.is_some()).count();
+    let repaired = report.trees.iter().filter(|t| t.repaired).count();
+    out.json(report.to_json());
+    out.line(format!(
+        "checked {} trees and {} atoms in {}: {problems} problems, {repaired} repaired",
+        report.trees.len(),
+        report.atoms.len(),
+        store.dir().display()
+    ));
+    match report.unrepaired() {
+        0 => Ok(()),
+        n => Err(format!(
+            "{n} problem{} in the atom store {}{}",
+            if n == 1 { "" } else { "s" },
+            store.dir().display(),
+            if repair {
+                ""
+            } else {
+                "; run `atom store verify --repair` to rewrite altered trees from git"
+            }
+        )),
+    }
 }
 
 /// `atom check`: parse and validate the manifest, then the lock beside it if there is one.

@@ -944,3 +944,136 @@ fn a_store_atom_whose_lock_is_a_symlink_in_git_is_possible_tampering() {
         stderr(&output)
     );
 }
+
+/// `atom store verify [args]` on the fixture's store.
+fn store_verify(f: &Fixture, args: &[&str]) -> Output {
+    let mut all = vec!["store", "verify"];
+    all.extend_from_slice(args);
+    atom(&f.store, &f.dir, &all)
+}
+
+/// Makes `path` writable again and writes `text` to it (materialised files are read-only).
+fn overwrite(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+#[test]
+fn an_edited_materialised_tree_is_refused_until_repaired() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new("deps-trees");
+    let good = r#"{ bVersion = "1.2.0"; message = "hello a from b 1.2.0"; }"#;
+    assert_eq!(f.eval_ok(&f.import_a()), good);
+    let tree = git(&f.repo, &["rev-parse", "refs/eka/atoms/b/1.2.0^{tree}"]);
+    let modules = f.store.join("trees/nix").join(&tree);
+    let stamp = f.store.join("trees/nix").join(format!("{tree}.stamp"));
+    let mod_nix = modules.join("mod.nix");
+    assert!(stamp.is_file(), "the stamp is beside the tree");
+    assert!(!modules.join(format!("{tree}.stamp")).exists());
+    let mode = fs::metadata(&mod_nix).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o222,
+        0,
+        "materialised files are read-only: {mode:o}"
+    );
+    assert_ne!(
+        fs::metadata(&modules).unwrap().permissions().mode() & 0o200,
+        0
+    );
+    assert!(store_verify(&f, &[]).status.success());
+
+    // Same content, new times: the deep check passes and the stamp is rewritten.
+    let before = fs::read(&stamp).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(Command::new("touch")
+        .arg(&mod_nix)
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(f.eval_ok(&f.import_a()), good);
+    assert_ne!(fs::read(&stamp).unwrap(), before, "the stamp was rewritten");
+
+    // Other content: refused, naming the file, until `atom store verify --repair`.
+    overwrite(
+        &mod_nix,
+        "{ Version = \"6.6.6\"; Greet = name: \"pwned ${name}\"; }\n",
+    );
+    let err = f.eval_err(&f.import_a());
+    assert!(
+        err.contains(&format!(
+            "{}/mod.nix was changed (its content hashes to",
+            modules.display()
+        )) && err.contains("(possible tampering); run `atom store verify --repair` to rewrite it"),
+        "{err}"
+    );
+    // A missing stamp does not hide it.
+    fs::remove_file(&stamp).unwrap();
+    assert!(f.eval_err(&f.import_a()).contains("mod.nix was changed"));
+
+    let output = store_verify(&f, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains(&format!("bad: {}/mod.nix was changed", modules.display())),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        stderr(&output).contains("1 problem in the atom store"),
+        "{}",
+        stderr(&output)
+    );
+    let output = store_verify(&f, &["--json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["unrepaired"], 1, "{report}");
+    assert!(
+        report["error"].as_str().unwrap().contains("1 problem"),
+        "{report}"
+    );
+
+    let output = store_verify(&f, &["--repair"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains(&format!("repaired: {}", modules.display())),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(f.eval_ok(&f.import_a()), good);
+    assert!(store_verify(&f, &[]).status.success());
+
+    // An added file is noticed too (its directory's times change).
+    write(&modules, "Extra.nix", "1\n");
+    let err = f.eval_err(&f.import_a());
+    assert!(
+        err.contains(&format!(
+            "{}/Extra.nix is not in the git tree (it was added)",
+            modules.display()
+        )),
+        "{err}"
+    );
+    fs::remove_file(modules.join("Extra.nix")).unwrap();
+    assert_eq!(f.eval_ok(&f.import_a()), good);
+
+    // The full copy of a tree (`builtins.atom.resolve` writes one) is checked the same way.
+    let root = git(&f.repo, &["rev-parse", "refs/ekala/init"]);
+    let resolve = format!(
+        "(builtins.atom.resolve {{ set = \"{root}\"; label = \"b\"; version = \"=1.2.0\"; }}).version"
+    );
+    assert_eq!(f.eval_ok(&resolve), "\"1.2.0\"");
+    let full = f.store.join("trees").join(&tree);
+    assert!(f
+        .store
+        .join("trees")
+        .join(format!("{tree}.stamp"))
+        .is_file());
+    fs::remove_file(full.join("atom.toml")).unwrap();
+    let err = f.eval_err(&resolve);
+    assert!(
+        err.contains(&format!("{}/atom.toml is missing", full.display())),
+        "{err}"
+    );
+    let output = store_verify(&f, &["--repair"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(f.eval_ok(&resolve), "\"1.2.0\"");
+}

@@ -504,7 +504,8 @@ fn materialize_writes_a_tree_once_and_atomically() {
             .permissions()
             .mode()
             & 0o777,
-        0o755
+        0o555,
+        "materialised files are read-only"
     );
     assert_eq!(
         fs::read_link(out.join("link")).unwrap(),
@@ -514,7 +515,26 @@ fn materialize_writes_a_tree_once_and_atomically() {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(entries.len(), 1, "{entries:?}");
+    // The tree and its stamp.
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(cache.join(format!("{tree}.stamp")).is_file());
+
+    // A later use checks the tree: by its stamp, else against git.
+    fs::set_permissions(out.join("run.sh"), fs::Permissions::from_mode(0o644)).unwrap();
+    let err = store.materialize(tree, &cache).unwrap_err().to_string();
+    assert!(
+        err.contains("/run.sh is not executable, but git has it executable"),
+        "{err}"
+    );
+    fs::set_permissions(out.join("run.sh"), fs::Permissions::from_mode(0o555)).unwrap();
+    store.materialize(tree, &cache).unwrap();
+    fs::remove_file(out.join("link")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", out.join("link")).unwrap();
+    let err = store.materialize(tree, &cache).unwrap_err().to_string();
+    assert!(
+        err.contains("/link points at /etc/passwd, but git has data/file.txt"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -444,8 +444,10 @@ impl AtomStore {
         })
     }
 
-    /// The directory of `source`: the directory itself, `<dir>/<tree>` when already written, or
-    /// what `write` makes of it (the repository is opened only then).
+    /// The directory of `source`: the directory itself, `<dir>/<tree>` when already written and
+    /// unchanged since (by its stamp: see [`crate::store::stamp`]), or what `write` makes of it:
+    /// it writes the tree, or deep-checks one whose stamp differs (the repository is opened only
+    /// then).
     fn written(
         &self,
         source: &Source,
@@ -456,7 +458,7 @@ impl AtomStore {
             Source::Dir(dir) => Ok(dir.clone()),
             Source::Tree { repo, tree } => {
                 let done = dir.join(tree.to_string());
-                if done.is_dir() {
+                if done.is_dir() && crate::store::stamp::matches(&done) {
                     return Ok(done);
                 }
                 Ok(write(&Store::open(repo)?, *tree, dir)?)

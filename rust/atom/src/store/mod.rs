@@ -9,10 +9,12 @@ pub mod fetch;
 mod materialize;
 mod pack;
 mod refs;
+pub mod stamp;
 mod verify;
 
 pub use refs::{atom_ref, manifest_ref, origin_ref};
 
+pub use materialize::Files;
 pub use verify::{CommitFormat, Verified, VerifyError};
 
 use std::cmp::Reverse;
