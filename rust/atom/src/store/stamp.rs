@@ -11,7 +11,9 @@
 //! deep check ([`super::Store::check_materialized`]), which compares the content with the git
 //! tree and rewrites the stamp when they agree.
 
+use std::ffi::CString;
 use std::fs;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -128,18 +130,104 @@ pub fn recorded_repo(dir: &Path) -> Option<PathBuf> {
 
 /// Whether the tree at `dir` has a stamp and every entry it records is unchanged (by `lstat`
 /// only).
+///
+/// Entries are `fstatat`ed relative to their directory, opened once each (`O_NOFOLLOW`), rather
+/// than by full path: this runs on every load of every tree, and resolving each file's whole path
+/// again dominated its cost.
 pub fn matches(dir: &Path) -> bool {
     let Some(stamp) = read(dir) else {
         return false;
     };
-    stamp.entries.iter().all(|entry| {
-        let path = if entry.0.is_empty() {
-            dir.to_owned()
-        } else {
-            dir.join(&entry.0)
+    let Ok(root) = fs::File::open(dir) else {
+        return false;
+    };
+    let root = OwnedFd::from(root);
+    let mut dirs: std::collections::HashMap<&str, OwnedFd> = std::collections::HashMap::new();
+    for entry in &stamp.entries {
+        let (parent, name) = match entry.0.rsplit_once('/') {
+            Some((parent, name)) => (dirs.get(parent), name),
+            None => (Some(&root), entry.0.as_str()),
         };
-        fs::symlink_metadata(&path).is_ok_and(|m| Entry::of(entry.0.clone(), &m) == *entry)
-    })
+        let Some(parent) = parent else {
+            // The stamp lists a directory's entries after the directory itself.
+            return false;
+        };
+        let status = if entry.0.is_empty() {
+            stat_at(parent, None)
+        } else {
+            stat_at(parent, Some(name))
+        };
+        if status.as_ref().map(|s| same(entry, s)) != Some(true) {
+            return false;
+        }
+        if entry.1 == 'd' && !entry.0.is_empty() {
+            match open_dir_at(parent, name) {
+                Some(fd) => {
+                    dirs.insert(entry.0.as_str(), fd);
+                }
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+/// Whether `status` is what `entry` records.
+// The casts are no-ops on 64-bit Linux, not on every target (`time_t`, `off_t`, `ino_t`).
+#[allow(clippy::unnecessary_cast)]
+fn same(entry: &Entry, status: &libc::stat) -> bool {
+    let kind = match status.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => 'd',
+        libc::S_IFREG => 'f',
+        libc::S_IFLNK => 'l',
+        _ => '?',
+    };
+    kind == entry.1
+        && status.st_size as u64 == entry.2
+        && status.st_mtime as i64 == entry.3
+        && status.st_mtime_nsec as i64 == entry.4
+        && status.st_ctime as i64 == entry.5
+        && status.st_ctime_nsec as i64 == entry.6
+        && status.st_ino as u64 == entry.7
+}
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`, or `fstat(dir)` without a name.
+fn stat_at(dir: &OwnedFd, name: Option<&str>) -> Option<libc::stat> {
+    let mut status = std::mem::MaybeUninit::<libc::stat>::uninit();
+    let result = match name {
+        Some(name) => {
+            let name = CString::new(name).ok()?;
+            // SAFETY: `dir` is an open descriptor, `name` a NUL-terminated string and `status`
+            // writable storage for one `stat`; all outlive the call.
+            unsafe {
+                libc::fstatat(
+                    dir.as_raw_fd(),
+                    name.as_ptr(),
+                    status.as_mut_ptr(),
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
+            }
+        }
+        // SAFETY: `dir` is an open descriptor and `status` writable storage for one `stat`.
+        None => unsafe { libc::fstat(dir.as_raw_fd(), status.as_mut_ptr()) },
+    };
+    // SAFETY: the call succeeded, so it filled `status`.
+    (result == 0).then(|| unsafe { status.assume_init() })
+}
+
+/// The directory `name` inside `dir`, opened without following a symlink.
+fn open_dir_at(dir: &OwnedFd, name: &str) -> Option<OwnedFd> {
+    let name = CString::new(name).ok()?;
+    // SAFETY: `dir` is an open descriptor and `name` a NUL-terminated string outliving the call.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    // SAFETY: a non-negative result is a new descriptor that nothing else owns.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Removes the stamp of `dir`, if any.
