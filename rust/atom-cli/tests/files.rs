@@ -147,4 +147,15 @@ fn publish_refuses_an_atom_whose_lock_or_manifest_is_a_committed_symlink() {
     let err = fails(atom_in(&dir, &["publish", "b"]));
     assert!(err.contains("its atom.toml is not a regular file"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
+
+    // The set manifest too, when publishing every atom it lists.
+    fs::remove_file(dir.join("ekala.toml")).unwrap();
+    std::os::unix::fs::symlink("secret.toml", dir.join("ekala.toml")).unwrap();
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "link"]);
+    let err = fails(atom_in(&dir, &["publish"]));
+    assert!(
+        err.contains("is a symlink, not a regular file: commit the file itself"),
+        "{err}"
+    );
 }

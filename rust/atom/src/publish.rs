@@ -149,6 +149,9 @@ pub enum PublishError {
     /// The commit has no `ekala.toml`.
     #[error("commit {0} has no ekala.toml at its root: list the repository's atoms there, or name the atoms to publish")]
     NoSetManifest(ObjectId),
+    /// The commit's `ekala.toml` is not a regular file (a symlink, a directory, a submodule).
+    #[error("the ekala.toml of commit {0} is {1}, not a regular file: commit the file itself")]
+    SetManifestNotRegular(ObjectId, &'static str),
     /// A git operation failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -167,8 +170,13 @@ pub fn publish(store: &Store, rev: &str, paths: &[String]) -> Result<Vec<Outcome
     let paths: Vec<String> = if paths.is_empty() {
         let entry = tree
             .find_entry(SET_MANIFEST_FILE)
-            .filter(|e| e.mode().is_blob())
             .ok_or(PublishError::NoSetManifest(origin))?;
+        if !entry.mode().is_blob() {
+            return Err(PublishError::SetManifestNotRegular(
+                origin,
+                crate::store::entry_kind_text(entry.mode().kind()),
+            ));
+        }
         let text = blob_text(repo, entry.object_id())?;
         let set = SetManifest::parse(&text, &format!("{rev}:{SET_MANIFEST_FILE}"))
             .map_err(|e| PublishError::Manifest(e.to_string()))?;

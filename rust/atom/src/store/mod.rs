@@ -15,6 +15,7 @@ mod verify;
 pub use refs::{atom_ref, manifest_ref, origin_ref};
 
 pub use materialize::Files;
+pub(crate) use verify::entry_kind_text;
 pub use verify::{CommitFormat, Verified, VerifyError};
 
 use std::cmp::Reverse;
