@@ -109,10 +109,11 @@ pub fn fetch(url: &str, store_dir: &Path, progress: &mut dyn FnMut(usize)) -> Re
     let objects = copy_objects(&source, &dest, tips, progress)?;
 
     // Another process fetching into the same store may create some of these refs first (to the
-    // same targets: published atoms never change). Those count as unchanged; the rest are
-    // created again, a bounded number of times.
+    // same targets: published atoms never change), or hold their locks. Refs created meanwhile
+    // count as unchanged; the rest are tried again while others make progress, and at most 10
+    // times without progress (so that an error that is not a race is reported soon).
     let mut created = Vec::new();
-    let mut attempts = 0;
+    let mut idle = 0u64;
     while !new_refs.is_empty() {
         match create_refs(&dest, &new_refs, &format!("fetch: {url}")) {
             Ok(()) => {
@@ -120,16 +121,17 @@ pub fn fetch(url: &str, store_dir: &Path, progress: &mut dyn FnMut(usize)) -> Re
                 break;
             }
             Err(error) => {
-                attempts += 1;
+                let before = new_refs.len();
                 let (missing, now_there) = missing_refs(&dest, new_refs, url)?;
-                if attempts >= 50 && !missing.is_empty() {
+                idle = if missing.len() < before { 0 } else { idle + 1 };
+                if idle >= 10 {
                     return Err(error);
                 }
                 unchanged += now_there;
                 new_refs = missing;
-                if !new_refs.is_empty() {
-                    std::thread::sleep(std::time::Duration::from_millis(10 * attempts));
-                }
+                // Back off, by a different amount in each process.
+                let jitter = u64::from(std::process::id() % 7);
+                std::thread::sleep(std::time::Duration::from_millis(5 * idle + jitter));
             }
         }
     }
