@@ -5,6 +5,7 @@ mod output;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use atom::diagnostic::shell_quote;
 use atom::id::{AtomDigest, AtomId, Label, Root};
 use atom::lock::{Lockfile, LOCK_FILE};
 use atom::manifest::{Manifest, Requirement, Version, MANIFEST_FILE};
@@ -118,6 +119,11 @@ enum Command {
         #[arg(long)]
         id: Option<String>,
     },
+    /// Manage the atom store.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Validate an atom's manifest (atom.toml) and, if present, its lock (atom.lock).
     ///
     /// Errors point into the file (`atom.toml:2:9: ...`) and show the offending line.
@@ -125,6 +131,24 @@ enum Command {
         /// The atom's directory, or its atom.toml.
         #[arg(default_value = ".")]
         path: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Check the atom store, like `nix store verify`: deep-check every materialised tree
+    /// (trees/<tree> and trees/nix/<tree>: every file's content hash, modes, symlink targets, no
+    /// extra or missing entry) against the git tree it was written from, and verify every
+    /// published atom of every set repository.
+    ///
+    /// Reports each problem; exits 1 if any is found (and, with --repair, not repaired).
+    Verify {
+        /// Delete each tree that differs and write it again from git.
+        #[arg(long)]
+        repair: bool,
+        /// The atom store [default: as for `fetch`].
+        #[arg(long)]
+        store: Option<PathBuf>,
     },
 }
 
@@ -137,11 +161,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(message) => {
-            if cli.json {
-                println!("{}", json!({ "error": message }));
-            } else {
-                eprintln!("error: {message}");
-            }
+            out.fail(&message);
             ExitCode::FAILURE
         }
     }
@@ -255,7 +275,7 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
                     let text = url.to_string();
                     let path = fetch::local_path(&text)
                         .filter(|p| p.exists())
-                        .ok_or_else(|| format!("{text} is not a local repository; `atom fetch {text}` first, then resolve from the store"))?;
+                        .ok_or_else(|| format!("{text} is not a local repository; `atom fetch {}` first, then resolve from the store", shell_quote(&text)))?;
                     Store::open(&path).map_err(err)?
                 }
                 None => open(cli)?,
@@ -341,6 +361,9 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
             out.json(json!(items));
         }
         Command::Check { path } => check(path, out)?,
+        Command::Store {
+            command: StoreCommand::Verify { repair, store },
+        } => store_verify(&AtomStore::new(store_dir(store)?), *repair, out)?,
     }
     Ok(())
 }
@@ -367,7 +390,7 @@ fn lock(path: &Path, check: bool, store: &AtomStore, out: &mut Output) -> Result
         return Ok(());
     };
     let text = lock.render();
-    let current = std::fs::read_to_string(&lock_path).ok();
+    let current = atom::diagnostic::read_text_if_present(&lock_path).map_err(err)?;
     let changed = current.as_deref() != Some(text.as_str());
     if check {
         if changed {
@@ -379,7 +402,7 @@ fn lock(path: &Path, check: bool, store: &AtomStore, out: &mut Output) -> Result
                 } else {
                     ""
                 },
-                path.display()
+                shell_quote(&path.to_string_lossy())
             ));
         }
         out.json(json!({ "lock": lock_path, "changed": false }));
@@ -404,6 +427,50 @@ fn lock(path: &Path, check: bool, store: &AtomStore, out: &mut Output) -> Result
     Ok(())
 }
 
+/// `atom store verify`: report every problem of the store; fail if any is left.
+fn store_verify(store: &AtomStore, repair: bool, out: &mut Output) -> Result {
+    let report = store.verify(repair).map_err(err)?;
+    for tree in &report.trees {
+        if let Some(problem) = &tree.problem {
+            out.line(format!("bad: {problem}"));
+            if tree.repaired {
+                out.line(format!("repaired: {}", tree.dir.display()));
+            }
+        }
+    }
+    for atom in report.atoms.iter().filter(|a| a.problem.is_some()) {
+        out.line(format!(
+            "bad: {} in {}: {}",
+            atom.atom,
+            atom.repo.display(),
+            atom.problem.as_deref().unwrap_or_default()
+        ));
+    }
+    let problems = report.trees.iter().filter(|t| t.problem.is_some()).count()
+        + report.atoms.iter().filter(|a| a.problem.is_some()).count();
+    let repaired = report.trees.iter().filter(|t| t.repaired).count();
+    out.json(report.to_json());
+    out.line(format!(
+        "checked {} trees and {} atoms in {}: {problems} problems, {repaired} repaired",
+        report.trees.len(),
+        report.atoms.len(),
+        store.dir().display()
+    ));
+    match report.unrepaired() {
+        0 => Ok(()),
+        n => Err(format!(
+            "{n} problem{} in the atom store {}{}",
+            if n == 1 { "" } else { "s" },
+            store.dir().display(),
+            if repair {
+                ""
+            } else {
+                "; run `atom store verify --repair` to rewrite altered trees from git"
+            }
+        )),
+    }
+}
+
 /// `atom check`: parse and validate the manifest, then the lock beside it if there is one.
 fn check(path: &Path, out: &mut Output) -> Result {
     let (dir, manifest_path) = if path.is_dir() {
@@ -417,8 +484,10 @@ fn check(path: &Path, out: &mut Output) -> Result {
     let manifest = Manifest::read(&manifest_path).map_err(err)?;
     let mut checked = vec![manifest_path.display().to_string()];
     let lock_path = dir.join(LOCK_FILE);
-    if lock_path.exists() {
-        Lockfile::read(&lock_path).map_err(err)?;
+    if Lockfile::read_if_present(&lock_path)
+        .map_err(err)?
+        .is_some()
+    {
         checked.push(lock_path.display().to_string());
     }
     out.json(json!({ "label": manifest.package.label.as_str(), "version": manifest.package.version.to_string(), "checked": checked }));

@@ -58,6 +58,24 @@ impl Output {
         }
     }
 
+    /// Reports a failure: on stderr as `error: <message>`, or with `--json` as the one JSON
+    /// document, `{"error": message}` (added to the result when there is one, e.g. a report).
+    pub fn fail(mut self, message: &str) {
+        self.clear_progress();
+        if self.json {
+            let value = match self.value.take() {
+                Some(serde_json::Value::Object(mut map)) => {
+                    map.insert("error".to_owned(), message.into());
+                    serde_json::Value::Object(map)
+                }
+                _ => serde_json::json!({ "error": message }),
+            };
+            println!("{value}");
+        } else {
+            eprintln!("error: {message}");
+        }
+    }
+
     /// Prints the JSON result, if any.
     pub fn finish(mut self) {
         self.clear_progress();

@@ -362,3 +362,57 @@ fn usage_errors_exit_2_and_every_command_has_help() {
         assert!(out.contains("Usage: atom"), "{command}: {out}");
     }
 }
+
+#[test]
+fn check_and_publish_agree_on_the_longest_version_and_label() {
+    let dir = scratch("cli-long-version");
+    atom_repo(&dir);
+    ok(atom_in(&dir, &["init"]));
+    let a = &dir.join("pkgs/a").display().to_string();
+    let set = |label: &str, version: &str| {
+        write(&dir, "pkgs/a/atom.toml", &support::manifest(label, version));
+        git(&dir, &["commit", "-q", "-am", version]);
+    };
+    // 300 bytes: `atom publish` used to fail on it with "file name too long".
+    let long = format!("1.0.0-{}", "x".repeat(294));
+    set("alpha", &long);
+    let check = fails(atom(&["check", a]));
+    let message = format!(
+        "invalid version \"1.0.0-{}...\": it is 300 bytes long, and a version can be at most 128 bytes (it becomes part of a git ref name); shorten its pre-release or build metadata",
+        "x".repeat(34)
+    );
+    assert!(
+        check.starts_with(&format!("error: {a}/atom.toml:3:11: {message}\n")),
+        "{check}"
+    );
+    let publish = fails(atom_in(&dir, &["publish", "pkgs/a"]));
+    assert!(
+        publish.contains(&format!("pkgs/a/atom.toml:3:11: {message}")),
+        "{publish}"
+    );
+    assert!(!publish.contains("too long"), "{publish}");
+
+    // Exactly 128 bytes is accepted by both.
+    let longest = format!("1.0.0-{}", "x".repeat(122));
+    set("alpha", &longest);
+    ok(atom(&["check", a]));
+    ok(atom_in(&dir, &["publish", "pkgs/a"]));
+    assert!(ok(atom_in(&dir, &["ls", "alpha"])).contains(&longest));
+
+    // Labels have the same bound, checked the same way by both.
+    set(&"l".repeat(129), "1.0.0");
+    let check = fails(atom(&["check", a]));
+    assert!(
+        check.contains("pkgs/a/atom.toml:2:9: invalid label")
+            && check.contains("cannot be more than 128 bytes"),
+        "{check}"
+    );
+    let publish = fails(atom_in(&dir, &["publish", "pkgs/a"]));
+    assert!(
+        publish.contains("cannot be more than 128 bytes"),
+        "{publish}"
+    );
+    set(&"l".repeat(128), "1.0.0");
+    ok(atom(&["check", a]));
+    ok(atom_in(&dir, &["publish", "pkgs/a"]));
+}

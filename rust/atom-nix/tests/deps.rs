@@ -164,7 +164,10 @@ impl Fixture {
             trap.display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        nix_command("nix-instantiate", &home)
+        // Under `timeout`: an evaluation that blocks (e.g. opening a FIFO) fails the test instead of
+        // hanging it. KILL, because a process blocked in open() does not act on SIGINT or SIGTERM.
+        nix_command("timeout", &home)
+            .args(["-s", "KILL", "120", "nix-instantiate"])
             .env("PATH", path)
             .env("http_proxy", "http://127.0.0.1:9")
             .env("https_proxy", "http://127.0.0.1:9")
@@ -355,6 +358,42 @@ fn a_missing_store_names_the_fetch_command() {
         "{err}"
     );
     assert_eq!(f.fetcher_ran(), None);
+}
+
+#[test]
+fn the_fetch_hint_quotes_a_mirror_from_the_lock() {
+    let f = Fixture::new("deps-hint");
+    fs::remove_dir_all(&f.store).unwrap();
+    // A valid URL that a shell would read as a command substitution.
+    let lock = fs::read_to_string(f.a.join("atom.lock")).unwrap();
+    let mirror = "https://example.com/x$(reboot)'s";
+    fs::write(
+        f.a.join("atom.lock"),
+        lock.replace(
+            &format!("mirror = \"{}\"", f.url()),
+            &format!("mirror = \"{mirror}\""),
+        ),
+    )
+    .unwrap();
+    let err = f.eval_err(&f.import_a());
+    assert!(
+        err.contains("get it with `atom fetch 'https://example.com/x$(reboot)'\\''s'`"),
+        "{err}"
+    );
+    // And one that is not a URL at all is refused where it is written.
+    fs::write(
+        f.a.join("atom.lock"),
+        lock.replace(
+            &format!("mirror = \"{}\"", f.url()),
+            "mirror = \"x;rm${IFS}-rf${IFS}~\"",
+        ),
+    )
+    .unwrap();
+    let err = f.eval_err(&f.import_a());
+    assert!(
+        err.contains("atom.lock:") && err.contains("invalid mirror \"x;rm${IFS}-rf${IFS}~\": a path or user@host:path mirror cannot contain ';'"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -855,4 +894,298 @@ fn a_published_atom_without_a_lock_for_its_dependencies_is_an_error() {
         err.contains("unlocked-1.0.0 (pinned by user-0.1.0): its published atom.lock does not match its manifest: the atom declares dependencies but has no atom.lock; publish a version with an up-to-date lock"),
         "{err}"
     );
+}
+
+/// Runs `git args...` in `dir` with `input` on its standard input; returns its trimmed output.
+fn git_with_input(dir: &Path, args: &[&str], input: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "git {args:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+fn mkfifo(path: &Path) {
+    assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
+}
+
+/// What a file outside the atoms holds: it must never appear in an error.
+const SECRET: &str = "password = \"hunter2\"\n";
+
+#[test]
+fn an_atom_s_manifest_and_lock_on_disk_must_be_regular_files() {
+    let f = Fixture::new("deps-regular");
+    write(&f.dir, "secret.toml", SECRET);
+    let linked = f.dir.join("linked");
+    fs::create_dir_all(&linked).unwrap();
+    std::os::unix::fs::symlink(f.dir.join("secret.toml"), linked.join("atom.toml")).unwrap();
+    for builtin in ["manifest", "import"] {
+        let err = f.eval_err(&format!("builtins.atom.{builtin} {}", linked.display()));
+        assert!(
+            err.contains(&format!("{}/atom.toml is a symlink: an atom's manifest must be a regular file inside the atom", linked.display())),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    // A valid lock, moved outside and linked back: still refused.
+    let outside = f.dir.join("outside.lock");
+    fs::rename(f.a.join("atom.lock"), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, f.a.join("atom.lock")).unwrap();
+    let err = f.eval_err(&f.import_a());
+    assert!(
+        err.contains(&format!(
+            "{}/atom.lock is a symlink: an atom's lock must be a regular file inside the atom",
+            f.a.display()
+        )),
+        "{err}"
+    );
+    fs::remove_file(f.a.join("atom.lock")).unwrap();
+
+    // FIFOs are refused at once (`eval` kills nix-instantiate after 120 s, which fails here).
+    mkfifo(&f.a.join("atom.lock"));
+    let err = f.eval_err(&f.import_a());
+    assert!(err.contains("atom.lock is a FIFO (named pipe)"), "{err}");
+    let piped = f.dir.join("piped");
+    fs::create_dir_all(&piped).unwrap();
+    mkfifo(&piped.join("atom.toml"));
+    for builtin in ["manifest", "import"] {
+        let err = f.eval_err(&format!("builtins.atom.{builtin} {}", piped.display()));
+        assert!(
+            err.contains(&format!(
+                "{}/atom.toml is a FIFO (named pipe): an atom's manifest must be a regular file",
+                piped.display()
+            )),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_store_atom_whose_lock_is_a_symlink_in_git_is_possible_tampering() {
+    let mut f = Fixture::new("deps-link-in-git");
+    f.publish(
+        "evil",
+        &[
+            ("atom.toml", &manifest("evil", "1.0.0", "::", "")),
+            ("mod.nix", "{ V = 1; }\n"),
+        ],
+        true,
+    );
+    let url = f.url();
+    let user = f.consumer(
+        "user",
+        &[
+            (
+                "atom.toml",
+                &manifest("user", "0.1.0", &url, "evil = \"=1.0.0\""),
+            ),
+            ("mod.nix", "{ V = deps.from.bs.evil.v; }\n"),
+        ],
+    );
+    assert_eq!(
+        f.eval_ok(&format!("(builtins.atom.import {}).v", user.display())),
+        "1"
+    );
+
+    // Rewrite the published commit in the store so that its atom.lock is a symlink to a file
+    // outside the atom (publish refuses to make such an atom; a hostile repository need not).
+    let store_repo = f.set_repo();
+    let rev = git(&store_repo, &["rev-parse", "refs/eka/atoms/evil/1.0.0"]);
+    let tree = git(&store_repo, &["rev-parse", &format!("{rev}^{{tree}}")]);
+    let link = git_with_input(
+        &store_repo,
+        &["hash-object", "-w", "--stdin"],
+        b"../../../../secret.toml",
+    );
+    let entries: String = git(&store_repo, &["ls-tree", &tree])
+        .lines()
+        .map(|line| {
+            if line.ends_with("\tatom.lock") {
+                format!("120000 blob {link}\tatom.lock\n")
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    assert!(entries.contains("120000 blob"), "{entries}");
+    let evil_tree = git_with_input(&store_repo, &["mktree"], entries.as_bytes());
+    let commit = Command::new("git")
+        .current_dir(&store_repo)
+        .args(["cat-file", "commit", &rev])
+        .output()
+        .unwrap()
+        .stdout;
+    let commit = String::from_utf8(commit)
+        .unwrap()
+        .replacen(&tree, &evil_tree, 1);
+    let evil = git_with_input(
+        &store_repo,
+        &["hash-object", "-t", "commit", "-w", "--stdin"],
+        commit.as_bytes(),
+    );
+    git(
+        &store_repo,
+        &["update-ref", "refs/eka/atoms/evil/1.0.0", &evil],
+    );
+    let lock = fs::read_to_string(user.join("atom.lock")).unwrap();
+    fs::write(user.join("atom.lock"), lock.replace(&rev, &evil)).unwrap();
+
+    let err = f.eval_err(&format!("builtins.atom.import {}", user.display()));
+    assert!(
+        err.contains("evil-1.0.0 (pinned by user-0.1.0): the atom's atom.lock is a symlink in its tree, not a regular file (possible tampering)"),
+        "{err}"
+    );
+    assert_eq!(err.matches("possible tampering").count(), 1, "{err}");
+    // `atom lock` verifies what it pins the same way.
+    fs::remove_file(user.join("atom.lock")).unwrap();
+    let output = atom(&f.store, &user, &["lock"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("the atom's atom.lock is a symlink in its tree, not a regular file (possible tampering)"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// `atom store verify [args]` on the fixture's store.
+fn store_verify(f: &Fixture, args: &[&str]) -> Output {
+    let mut all = vec!["store", "verify"];
+    all.extend_from_slice(args);
+    atom(&f.store, &f.dir, &all)
+}
+
+/// Makes `path` writable again and writes `text` to it (materialised files are read-only).
+fn overwrite(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+#[test]
+fn an_edited_materialised_tree_is_refused_until_repaired() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new("deps-trees");
+    let good = r#"{ bVersion = "1.2.0"; message = "hello a from b 1.2.0"; }"#;
+    assert_eq!(f.eval_ok(&f.import_a()), good);
+    let tree = git(&f.repo, &["rev-parse", "refs/eka/atoms/b/1.2.0^{tree}"]);
+    let modules = f.store.join("trees/nix").join(&tree);
+    let stamp = f.store.join("trees/nix").join(format!("{tree}.stamp"));
+    let mod_nix = modules.join("mod.nix");
+    assert!(stamp.is_file(), "the stamp is beside the tree");
+    assert!(!modules.join(format!("{tree}.stamp")).exists());
+    let mode = fs::metadata(&mod_nix).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o222,
+        0,
+        "materialised files are read-only: {mode:o}"
+    );
+    assert_ne!(
+        fs::metadata(&modules).unwrap().permissions().mode() & 0o200,
+        0
+    );
+    assert!(store_verify(&f, &[]).status.success());
+
+    // Same content, new times: the deep check passes and the stamp is rewritten.
+    let before = fs::read(&stamp).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(Command::new("touch")
+        .arg(&mod_nix)
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(f.eval_ok(&f.import_a()), good);
+    assert_ne!(fs::read(&stamp).unwrap(), before, "the stamp was rewritten");
+
+    // Other content: refused, naming the file, until `atom store verify --repair`.
+    overwrite(
+        &mod_nix,
+        "{ Version = \"6.6.6\"; Greet = name: \"pwned ${name}\"; }\n",
+    );
+    let err = f.eval_err(&f.import_a());
+    assert!(
+        err.contains(&format!(
+            "{}/mod.nix was changed (its content hashes to",
+            modules.display()
+        )) && err.contains("(possible tampering); run `atom store verify --repair` to rewrite it"),
+        "{err}"
+    );
+    // A missing stamp does not hide it.
+    fs::remove_file(&stamp).unwrap();
+    assert!(f.eval_err(&f.import_a()).contains("mod.nix was changed"));
+
+    let output = store_verify(&f, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains(&format!("bad: {}/mod.nix was changed", modules.display())),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        stderr(&output).contains("1 problem in the atom store"),
+        "{}",
+        stderr(&output)
+    );
+    let output = store_verify(&f, &["--json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["unrepaired"], 1, "{report}");
+    assert!(
+        report["error"].as_str().unwrap().contains("1 problem"),
+        "{report}"
+    );
+
+    let output = store_verify(&f, &["--repair"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains(&format!("repaired: {}", modules.display())),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(f.eval_ok(&f.import_a()), good);
+    assert!(store_verify(&f, &[]).status.success());
+
+    // An added file is noticed too (its directory's times change).
+    write(&modules, "Extra.nix", "1\n");
+    let err = f.eval_err(&f.import_a());
+    assert!(
+        err.contains(&format!(
+            "{}/Extra.nix is not in the git tree (it was added)",
+            modules.display()
+        )),
+        "{err}"
+    );
+    fs::remove_file(modules.join("Extra.nix")).unwrap();
+    assert_eq!(f.eval_ok(&f.import_a()), good);
+
+    // The full copy of a tree (`builtins.atom.resolve` writes one) is checked the same way.
+    let root = git(&f.repo, &["rev-parse", "refs/ekala/init"]);
+    let resolve = format!(
+        "(builtins.atom.resolve {{ set = \"{root}\"; label = \"b\"; version = \"=1.2.0\"; }}).version"
+    );
+    assert_eq!(f.eval_ok(&resolve), "\"1.2.0\"");
+    let full = f.store.join("trees").join(&tree);
+    assert!(f
+        .store
+        .join("trees")
+        .join(format!("{tree}.stamp"))
+        .is_file());
+    fs::remove_file(full.join("atom.toml")).unwrap();
+    let err = f.eval_err(&resolve);
+    assert!(
+        err.contains(&format!("{}/atom.toml is missing", full.display())),
+        "{err}"
+    );
+    let output = store_verify(&f, &["--repair"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(f.eval_ok(&resolve), "\"1.2.0\"");
 }

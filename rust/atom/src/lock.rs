@@ -56,6 +56,19 @@ fn lock_version<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u8,
     Ok(LOCK_VERSION)
 }
 
+/// Deserializes a locked atom's `mirror`: a URL by the rules of a set's mirrors, and not `::`.
+fn mirror_url<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    match Mirror::parse(&text).map_err(serde::de::Error::custom)? {
+        Mirror::Url(url) => Ok(Some(url)),
+        Mirror::Local => Err(serde::de::Error::custom(
+            "a locked atom's mirror is the URL it was resolved from; \"::\" is not a URL",
+        )),
+    }
+}
+
 /// `[sets.<root>]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -79,8 +92,12 @@ pub struct AtomDep {
     /// The atom commit (absent for local-only atoms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rev: Option<GitRev>,
-    /// The URL it was first resolved from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The URL it was first resolved from (checked like a set's mirror when read).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "mirror_url"
+    )]
     pub mirror: Option<String>,
     /// Its AtomId.
     pub id: AtomDigest,
@@ -144,6 +161,7 @@ struct Entry {
     version: Option<Version>,
     set: Option<Root>,
     rev: Option<GitRev>,
+    #[serde(default, deserialize_with = "mirror_url")]
     mirror: Option<String>,
     id: Option<AtomDigest>,
     name: Option<Label>,
@@ -429,6 +447,15 @@ impl Lockfile {
     pub fn read(path: &Path) -> Result<Lockfile, FileError> {
         let text = crate::diagnostic::read_text(path)?;
         Ok(Lockfile::parse(&text, &path.display().to_string())?)
+    }
+
+    /// Reads and parses an `atom.lock` file that may be absent (`None`). Anything at `path` that
+    /// is not a regular file, a dangling symlink included, is an error.
+    pub fn read_if_present(path: &Path) -> Result<Option<Lockfile>, FileError> {
+        match crate::diagnostic::read_text_if_present(path)? {
+            Some(text) => Ok(Some(Lockfile::parse(&text, &path.display().to_string())?)),
+            None => Ok(None),
+        }
     }
 
     /// The lock as JSON (what libatom returns).

@@ -149,6 +149,9 @@ pub enum PublishError {
     /// The commit has no `ekala.toml`.
     #[error("commit {0} has no ekala.toml at its root: list the repository's atoms there, or name the atoms to publish")]
     NoSetManifest(ObjectId),
+    /// The commit's `ekala.toml` is not a regular file (a symlink, a directory, a submodule).
+    #[error("the ekala.toml of commit {0} is {1}, not a regular file: commit the file itself")]
+    SetManifestNotRegular(ObjectId, &'static str),
     /// A git operation failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -167,8 +170,13 @@ pub fn publish(store: &Store, rev: &str, paths: &[String]) -> Result<Vec<Outcome
     let paths: Vec<String> = if paths.is_empty() {
         let entry = tree
             .find_entry(SET_MANIFEST_FILE)
-            .filter(|e| e.mode().is_blob())
             .ok_or(PublishError::NoSetManifest(origin))?;
+        if !entry.mode().is_blob() {
+            return Err(PublishError::SetManifestNotRegular(
+                origin,
+                crate::store::entry_kind_text(entry.mode().kind()),
+            ));
+        }
         let text = blob_text(repo, entry.object_id())?;
         let set = SetManifest::parse(&text, &format!("{rev}:{SET_MANIFEST_FILE}"))
             .map_err(|e| PublishError::Manifest(e.to_string()))?;
@@ -210,11 +218,21 @@ pub fn publish(store: &Store, rev: &str, paths: &[String]) -> Result<Vec<Outcome
         if !dir.mode().is_tree() {
             return Err(not_an_atom("it is not a directory"));
         }
-        let manifest = tree
-            .lookup_entry_by_path(path.join(MANIFEST_FILE))
-            .map_err(|e| StoreError::object(origin, e))?
-            .filter(|e| e.mode().is_blob())
-            .ok_or_else(|| not_an_atom("it has no atom.toml"))?;
+        let entry = |name: &str| {
+            tree.lookup_entry_by_path(path.join(name))
+                .map_err(|e| StoreError::object(origin, e))
+        };
+        let manifest = entry(MANIFEST_FILE)?.ok_or_else(|| not_an_atom("it has no atom.toml"))?;
+        if !manifest.mode().is_blob() {
+            return Err(not_an_atom(
+                "its atom.toml is not a regular file (a symlink or a directory); commit the file itself",
+            ));
+        }
+        if entry(crate::lock::LOCK_FILE)?.is_some_and(|e| !e.mode().is_blob()) {
+            return Err(not_an_atom(
+                "its atom.lock is not a regular file (a symlink or a directory); commit the file itself",
+            ));
+        }
         let manifest_id = manifest.object_id();
         let text = blob_text(repo, manifest_id)?;
         let package =

@@ -504,7 +504,8 @@ fn materialize_writes_a_tree_once_and_atomically() {
             .permissions()
             .mode()
             & 0o777,
-        0o755
+        0o555,
+        "materialised files are read-only"
     );
     assert_eq!(
         fs::read_link(out.join("link")).unwrap(),
@@ -514,7 +515,26 @@ fn materialize_writes_a_tree_once_and_atomically() {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(entries.len(), 1, "{entries:?}");
+    // The tree and its stamp.
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(cache.join(format!("{tree}.stamp")).is_file());
+
+    // A later use checks the tree: by its stamp, else against git.
+    fs::set_permissions(out.join("run.sh"), fs::Permissions::from_mode(0o644)).unwrap();
+    let err = store.materialize(tree, &cache).unwrap_err().to_string();
+    assert!(
+        err.contains("/run.sh is not executable, but git has it executable"),
+        "{err}"
+    );
+    fs::set_permissions(out.join("run.sh"), fs::Permissions::from_mode(0o555)).unwrap();
+    store.materialize(tree, &cache).unwrap();
+    fs::remove_file(out.join("link")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", out.join("link")).unwrap();
+    let err = store.materialize(tree, &cache).unwrap_err().to_string();
+    assert!(
+        err.contains("/link points at /etc/passwd, but git has data/file.txt"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -782,5 +802,84 @@ fn legacy_layouts_are_recognised_when_reading() {
     assert_eq!(
         store.verify(&alpha, None).unwrap().format,
         atom::store::CommitFormat::Pre1_0
+    );
+}
+
+#[test]
+fn fetches_racing_in_threads_into_one_fresh_store_all_succeed() {
+    let source = repo("fetch-race-source");
+    let store = Store::open(&source).unwrap();
+    store.init().unwrap();
+    publish::publish(&store, "HEAD", &[]).unwrap();
+    let url = format!("file://{}", source.display());
+    for round in 0..10 {
+        let atom_store = scratch(&format!("fetch-race-{round}"));
+        let barrier = std::sync::Barrier::new(8);
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        atom::store::fetch::fetch(&url, &atom_store, &mut |_| {})
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for result in results {
+            let fetched = result.unwrap_or_else(|e| panic!("round {round}: {e}"));
+            // Each ref is created here or found in place (identical refs may be created by
+            // several fetches at once: gix accepts an existing ref with the same target).
+            assert_eq!(fetched.created.len() + fetched.unchanged, 7);
+        }
+        let set = fs::read_dir(&atom_store)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        git(&set, &["fsck", "--strict", "--no-dangling"]);
+        let refs = git(&set, &["for-each-ref", "--format=%(refname)"]);
+        assert_eq!(refs.lines().count(), 7, "{refs}");
+    }
+}
+
+#[test]
+fn a_fetch_waits_for_a_ref_lock_another_process_holds() {
+    let source = repo("fetch-lock-source");
+    let store = Store::open(&source).unwrap();
+    store.init().unwrap();
+    publish::publish(&store, "HEAD", &[]).unwrap();
+    let url = format!("file://{}", source.display());
+    let atom_store = scratch("fetch-lock");
+    atom::store::fetch::fetch(&url, &atom_store, &mut |_| {}).unwrap();
+
+    write(&source, "pkgs/a/atom.toml", &manifest("alpha", "1.1.0"));
+    git(&source, &["commit", "-q", "-am", "alpha 1.1.0"]);
+    publish::publish(&Store::open(&source).unwrap(), "HEAD", &["pkgs/a".into()]).unwrap();
+    // Another process is writing the new ref: its lock file stays longer than the 100 ms gix
+    // waits for a lock by itself.
+    let set = fs::read_dir(&atom_store)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let lock = set.join("refs/eka/atoms/alpha/1.1.0.lock");
+    fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    fs::write(&lock, "").unwrap();
+    let fetched = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(400));
+            fs::remove_file(&lock).unwrap();
+        });
+        atom::store::fetch::fetch(&url, &atom_store, &mut |_| {}).unwrap()
+    });
+    assert!(
+        fetched
+            .created
+            .contains(&"refs/eka/atoms/alpha/1.1.0".to_owned()),
+        "{:?}",
+        fetched.created
     );
 }

@@ -72,6 +72,7 @@ trait LockGen {
     fn label(&mut self) -> Label;
     fn version(&mut self) -> Version;
     fn url(&mut self) -> String;
+    fn mirror(&mut self) -> String;
     fn atom(&mut self) -> AtomDep;
     fn hash(&mut self) -> NixHash;
     fn lock(&mut self) -> Lockfile;
@@ -109,6 +110,16 @@ impl LockGen for Gen {
         ]);
         format!("{url}{}", self.below(3))
     }
+    /// A URL valid as a mirror (those exclude quotes and backslashes, which `url` tests the
+    /// rendering of).
+    fn mirror(&mut self) -> String {
+        loop {
+            let url = self.url();
+            if !url.contains('"') {
+                return url;
+            }
+        }
+    }
     fn atom(&mut self) -> AtomDep {
         let set = self.root();
         let label = self.label();
@@ -118,7 +129,7 @@ impl LockGen for Gen {
             version: self.version(),
             set,
             rev: (self.below(3) > 0).then(|| GitRev::parse(&self.hex(40)).unwrap()),
-            mirror: (self.below(3) > 0).then(|| self.url()),
+            mirror: (self.below(3) > 0).then(|| self.mirror()),
         }
     }
     fn hash(&mut self) -> NixHash {
@@ -138,7 +149,7 @@ impl LockGen for Gen {
                 mirrors.insert(Mirror::Local);
             }
             for _ in 0..=self.below(3) {
-                mirrors.insert(Mirror::Url(self.url()));
+                mirrors.insert(Mirror::Url(self.mirror()));
             }
             sets.insert(
                 self.root(),

@@ -14,14 +14,35 @@ use crate::id::{Label, Tag};
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Version(pub semver::Version);
 
+/// The longest a version may be, in bytes: like a label, it becomes a component of a git ref
+/// name (`refs/eka/atoms/<label>/<version>`), and so of a file name, which file systems bound
+/// (255 bytes on most).
+pub const MAX_VERSION_BYTES: usize = 128;
+
 impl Version {
-    /// Parses a strict semver version; the error says what was wrong and what is valid.
+    /// Parses a strict semver version of at most [`MAX_VERSION_BYTES`]; the error says what was
+    /// wrong and what is valid.
     pub fn parse(text: &str) -> Result<Version, String> {
+        if text.len() > MAX_VERSION_BYTES {
+            return Err(format!(
+                "invalid version {:?}: it is {} bytes long, and a version can be at most {MAX_VERSION_BYTES} bytes (it becomes part of a git ref name); shorten its pre-release or build metadata",
+                shorten(text),
+                text.len()
+            ));
+        }
         semver::Version::parse(text).map(Version).map_err(|e| {
             format!(
                 "invalid version {text:?}: {e} (a version is MAJOR.MINOR.PATCH, e.g. \"0.1.0\")"
             )
         })
+    }
+}
+
+/// `text`, or its first 40 characters and `...` when it is longer.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
     }
 }
 
@@ -121,6 +142,32 @@ impl Mirror {
                 "invalid mirror {text:?}: a git URL cannot contain {:?}",
                 c
             ));
+        }
+        if text.starts_with('-') {
+            return Err(format!(
+                "invalid mirror {text:?}: it cannot start with '-' (write a path as ./{text})"
+            ));
+        }
+        let url_form = text.contains("://");
+        // URLs: the characters RFC 3986 allows (and `%` escapes); file paths and scp-like
+        // addresses: a conservative set, so that a mirror never reads as shell syntax.
+        let allowed = |c: char| {
+            c.is_ascii_alphanumeric()
+                || (!c.is_ascii() && c.is_alphanumeric())
+                || "-._~/@:+,=%".contains(c)
+                || (url_form && "?#[]!$&'()*;".contains(c))
+        };
+        if let Some(c) = text.chars().find(|c| !allowed(*c)) {
+            return Err(if url_form {
+                let escape = if c.is_ascii() {
+                    format!(" (escape it as %{:02X})", c as u32)
+                } else {
+                    String::new()
+                };
+                format!("invalid mirror {text:?}: a git URL cannot contain {c:?}{escape}")
+            } else {
+                format!("invalid mirror {text:?}: a path or user@host:path mirror cannot contain {c:?} (use a file:// URL with %-escapes)")
+            });
         }
         if let Some((scheme, rest)) = text.split_once("://") {
             let valid_scheme = scheme

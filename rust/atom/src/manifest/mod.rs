@@ -16,7 +16,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-pub use fields::{Mirror, Requirement, Version};
+pub use fields::{Mirror, Requirement, Version, MAX_VERSION_BYTES};
 
 use crate::diagnostic::{FileError, SourceError};
 use crate::id::{Label, Tag};

@@ -100,7 +100,7 @@ impl SetManifest {
         let mut seen: BTreeMap<Label, PathBuf> = BTreeMap::new();
         for path in self.paths() {
             let file = repo.join(&path).join(super::MANIFEST_FILE);
-            if !file.is_file() {
+            if !crate::diagnostic::is_present(&file) {
                 warnings.push(SetWarning::Missing(path));
                 continue;
             }

@@ -106,11 +106,7 @@ struct Loader<'a> {
 pub fn load(dir: &Path, store: &AtomStore) -> Result<Graph, ResolveError> {
     let manifest = Manifest::read_atom(dir)?;
     let lock_path = dir.join(LOCK_FILE);
-    let lock = if lock_path.exists() {
-        Some(Lockfile::read(&lock_path)?)
-    } else {
-        None
-    };
+    let lock = Lockfile::read_if_present(&lock_path)?;
     check_lock(&manifest, lock.as_ref(), &lock_path, dir)?;
     let mut loader = Loader {
         store,
@@ -324,7 +320,13 @@ impl Loader<'_> {
             layout: RefLayout::Current,
         };
         let verified = repo.verify_pinned(&atom, &dep.id).map_err(|e| match e {
-            StoreError::Verify { problem, .. } => tampered(problem.to_string()),
+            StoreError::Verify { problem, .. } => tampered(
+                // `Tampered` says "possible tampering" itself.
+                problem
+                    .to_string()
+                    .trim_end_matches(" (possible tampering)")
+                    .to_owned(),
+            ),
             StoreError::Object { id, .. } if id == rev && !repo.repo().has_object(rev) => {
                 ResolveError::MissingAtom {
                     atom: name.clone(),
@@ -442,8 +444,10 @@ impl AtomStore {
         })
     }
 
-    /// The directory of `source`: the directory itself, `<dir>/<tree>` when already written, or
-    /// what `write` makes of it (the repository is opened only then).
+    /// The directory of `source`: the directory itself, `<dir>/<tree>` when already written and
+    /// unchanged since (by its stamp: see [`crate::store::stamp`]), or what `write` makes of it:
+    /// it writes the tree, or deep-checks one whose stamp differs (the repository is opened only
+    /// then).
     fn written(
         &self,
         source: &Source,
@@ -454,7 +458,7 @@ impl AtomStore {
             Source::Dir(dir) => Ok(dir.clone()),
             Source::Tree { repo, tree } => {
                 let done = dir.join(tree.to_string());
-                if done.is_dir() {
+                if done.is_dir() && crate::store::stamp::matches(&done) {
                     return Ok(done);
                 }
                 Ok(write(&Store::open(repo)?, *tree, dir)?)

@@ -26,11 +26,7 @@ pub fn lock(dir: &Path, store: &AtomStore) -> Result<Option<Lockfile>, ResolveEr
         return Ok(None);
     }
     let lock_path = dir.join(LOCK_FILE);
-    let existing = if lock_path.exists() {
-        Some(Lockfile::read(&lock_path)?)
-    } else {
-        None
-    };
+    let existing = Lockfile::read_if_present(&lock_path)?;
     let mut locker = Locker {
         dir,
         store,

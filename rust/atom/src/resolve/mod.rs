@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 
 use gix::ObjectId;
 
-use crate::diagnostic::FileError;
+use crate::diagnostic::{shell_quote, FileError};
 use crate::id::{AtomDigest, Label, Root};
 use crate::manifest::{Manifest, Requirement, MANIFEST_FILE};
-use crate::store::{fetch, AtomRef, Store, StoreError};
+use crate::store::{fetch, stamp, AtomRef, Files, Store, StoreError};
 
 /// The atom store: `<dir>/<root>.git` holds the atoms of the set with that root (filled by
 /// `atom fetch`), `<dir>/trees/<tree id>` the files of a materialised atom.
@@ -92,10 +92,241 @@ impl AtomStore {
     }
 }
 
-/// `atom fetch <mirror>`, or a placeholder naming what to fetch when no mirror is known.
+/// One materialised tree checked by [`AtomStore::verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeCheck {
+    /// Its directory.
+    pub dir: PathBuf,
+    /// Which files it holds.
+    pub files: Files,
+    /// What is wrong with it, if anything.
+    pub problem: Option<String>,
+    /// Whether it was rewritten from git (`repair`).
+    pub repaired: bool,
+}
+
+/// One published atom of a set repository checked by [`AtomStore::verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AtomCheck {
+    /// The set's repository.
+    pub repo: PathBuf,
+    /// `label-version`.
+    pub atom: String,
+    /// What is wrong with it, if anything.
+    pub problem: Option<String>,
+}
+
+/// What [`AtomStore::verify`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreReport {
+    /// Every materialised tree.
+    pub trees: Vec<TreeCheck>,
+    /// Every published atom of every set repository.
+    pub atoms: Vec<AtomCheck>,
+}
+
+impl StoreReport {
+    /// How many problems were found and not repaired.
+    pub fn unrepaired(&self) -> usize {
+        self.trees
+            .iter()
+            .filter(|t| t.problem.is_some() && !t.repaired)
+            .count()
+            + self.atoms.iter().filter(|a| a.problem.is_some()).count()
+    }
+
+    /// `{"trees": [{dir, files, ok, problem, repaired}], "atoms": [{repo, atom, ok, problem}],
+    /// "unrepaired": n}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "trees": self.trees.iter().map(|t| serde_json::json!({
+                "dir": t.dir,
+                "files": match t.files { Files::All => "all", Files::Nix => "nix" },
+                "ok": t.problem.is_none(),
+                "problem": t.problem,
+                "repaired": t.repaired,
+            })).collect::<Vec<_>>(),
+            "atoms": self.atoms.iter().map(|a| serde_json::json!({
+                "repo": a.repo,
+                "atom": a.atom,
+                "ok": a.problem.is_none(),
+                "problem": a.problem,
+            })).collect::<Vec<_>>(),
+            "unrepaired": self.unrepaired(),
+        })
+    }
+}
+
+impl AtomStore {
+    /// Checks the whole store (`atom store verify`): every materialised tree is compared with
+    /// the git tree it came from ([`Store::check_materialized`]), and every published atom of
+    /// every set repository is verified ([`Store::verify`]). With `repair`, a tree that differs
+    /// (or whose git tree no repository has any more) is deleted and, when its git tree is
+    /// found, written again.
+    pub fn verify(&self, repair: bool) -> Result<StoreReport, ResolveError> {
+        let mut report = StoreReport::default();
+        let repos = self.repositories()?;
+        let trees = self.trees();
+        for (cache, files) in [(trees.clone(), Files::All), (trees.join("nix"), Files::Nix)] {
+            for (dir, tree) in tree_dirs(&cache)? {
+                report
+                    .trees
+                    .push(self.verify_tree(&dir, tree, files, &repos, repair));
+            }
+        }
+        for repo in repos
+            .iter()
+            .filter(|p| p.parent() == Some(self.dir.as_path()))
+        {
+            let store = match Store::open(repo) {
+                Ok(store) => store,
+                Err(e) => {
+                    report.atoms.push(AtomCheck {
+                        repo: repo.clone(),
+                        atom: String::new(),
+                        problem: Some(e.to_string()),
+                    });
+                    continue;
+                }
+            };
+            match store.atoms() {
+                Ok(atoms) => {
+                    for atom in atoms {
+                        report.atoms.push(AtomCheck {
+                            repo: repo.clone(),
+                            atom: format!("{}-{}", atom.label, atom.version),
+                            problem: store.verify(&atom, None).err().map(|e| e.to_string()),
+                        });
+                    }
+                }
+                Err(e) => report.atoms.push(AtomCheck {
+                    repo: repo.clone(),
+                    atom: String::new(),
+                    problem: Some(e.to_string()),
+                }),
+            }
+        }
+        Ok(report)
+    }
+
+    /// The store's repositories: `<dir>/<root>.git` (sets) and `<dir>/git/<hash>.git` (mirrors).
+    fn repositories(&self) -> Result<Vec<PathBuf>, ResolveError> {
+        let mut repos = Vec::new();
+        for dir in [self.dir.clone(), self.dir.join("git")] {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(FileError::Read { path: dir, source }.into()),
+            };
+            for entry in entries {
+                let path = entry
+                    .map_err(|source| FileError::Read {
+                        path: dir.clone(),
+                        source,
+                    })?
+                    .path();
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                if name.ends_with(".git") && !name.starts_with('.') && path.is_dir() {
+                    repos.push(path);
+                }
+            }
+        }
+        repos.sort();
+        Ok(repos)
+    }
+
+    fn verify_tree(
+        &self,
+        dir: &Path,
+        tree: ObjectId,
+        files: Files,
+        repos: &[PathBuf],
+        repair: bool,
+    ) -> TreeCheck {
+        // The repository the stamp names first, then every repository of the store.
+        let candidates = stamp::recorded_repo(dir)
+            .into_iter()
+            .chain(repos.iter().cloned());
+        let source = candidates
+            .filter_map(|path| Store::open(&path).ok())
+            .find(|store| store.repo().has_object(tree));
+        let problem = match &source {
+            None => Some(format!(
+                "no repository of the store has its git tree {tree}, so it cannot be checked"
+            )),
+            Some(store) => match store.check_materialized(tree, dir, files) {
+                Ok(()) => {
+                    // Checked: stamp it afresh so that loading it needs no deep check.
+                    let _ = stamp::write(dir, store.repo().git_dir());
+                    None
+                }
+                Err(e) => Some(e.to_string()),
+            },
+        };
+        let mut check = TreeCheck {
+            dir: dir.to_owned(),
+            files,
+            problem,
+            repaired: false,
+        };
+        if repair && check.problem.is_some() {
+            let removed = std::fs::remove_dir_all(dir);
+            stamp::remove(dir);
+            let cache = dir.parent().unwrap_or(Path::new("."));
+            check.repaired = match (removed, &source) {
+                (Err(e), _) => {
+                    check.problem = Some(format!(
+                        "{}; cannot remove it: {e}",
+                        check.problem.take().unwrap_or_default()
+                    ));
+                    false
+                }
+                (Ok(()), None) => true,
+                (Ok(()), Some(store)) => store.materialize_files(tree, cache, files).is_ok(),
+            };
+        }
+        check
+    }
+}
+
+/// The materialised trees directly in `cache`: `(directory, tree id)`.
+fn tree_dirs(cache: &Path) -> Result<Vec<(PathBuf, ObjectId)>, ResolveError> {
+    let entries = match std::fs::read_dir(cache) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(FileError::Read {
+                path: cache.to_owned(),
+                source,
+            }
+            .into())
+        }
+    };
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|source| FileError::Read {
+                path: cache.to_owned(),
+                source,
+            })?
+            .path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let is_id = name.len() == 40 && name.bytes().all(|b| b.is_ascii_hexdigit());
+        if is_id && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            if let Ok(id) = ObjectId::from_hex(name.as_bytes()) {
+                dirs.push((path, id));
+            }
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// `atom fetch <mirror>` (the mirror shell-quoted: it comes from a lock), or a placeholder naming
+/// what to fetch when no mirror is known.
 pub fn fetch_command(mirror: Option<&str>) -> String {
     match mirror {
-        Some(url) => format!("atom fetch {url}"),
+        Some(url) => format!("atom fetch {}", shell_quote(url)),
         None => "atom fetch <a repository that publishes it>".to_owned(),
     }
 }
@@ -139,7 +370,7 @@ pub enum ResolveError {
         detail: String,
     },
     /// The lock does not match the manifest.
-    #[error("{}: {detail}; run `atom lock {}` to update it", path.display(), dir.display())]
+    #[error("{}: {detail}; run `atom lock {}` to update it", path.display(), shell_quote(&dir.to_string_lossy()))]
     OutOfDate {
         /// The lock file.
         path: PathBuf,
@@ -245,6 +476,18 @@ mod tests {
             Some(PathBuf::from("/h/.cache/atom/store"))
         );
         assert_eq!(dir(AtomStore::locate(None, None, os(""))), None);
+    }
+
+    #[test]
+    fn the_fetch_hint_is_one_shell_word_per_argument() {
+        assert_eq!(
+            fetch_command(Some("file:///srv/repo")),
+            "atom fetch file:///srv/repo"
+        );
+        assert_eq!(
+            fetch_command(Some("https://example.com/it's$(reboot)")),
+            "atom fetch 'https://example.com/it'\\''s$(reboot)'"
+        );
     }
 
     const ROOT: &str = "68b63bd131acd23bdfd57983fe85ba7c092ce02f";

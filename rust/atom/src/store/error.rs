@@ -97,6 +97,18 @@ pub enum StoreError {
     /// A fetch failed.
     #[error("{0}")]
     Fetch(String),
+    /// A materialised tree no longer matches the git tree it was written from.
+    #[error("{}/{file} {detail}: the materialised tree {} no longer matches the git tree {tree} it was written from (possible tampering); run `atom store verify --repair` to rewrite it", dir.display(), dir.display())]
+    TreeAltered {
+        /// The tree's directory.
+        dir: PathBuf,
+        /// The git tree.
+        tree: ObjectId,
+        /// The first entry that differs, relative to `dir`.
+        file: String,
+        /// How it differs.
+        detail: String,
+    },
     /// Writing to the file system failed.
     #[error("cannot write {}: {source}", path.display())]
     Io {

@@ -76,15 +76,7 @@ pub fn fetch(url: &str, store_dir: &Path, progress: &mut dyn FnMut(usize)) -> Re
         ))
     })?;
     let repo_path = set_repo_path(store_dir, &root);
-    let dest = if repo_path.exists() {
-        Store::open(&repo_path)?
-    } else {
-        std::fs::create_dir_all(store_dir).map_err(|source| StoreError::Io {
-            path: store_dir.to_owned(),
-            source,
-        })?;
-        Store::init_bare(&repo_path)?
-    };
+    let dest = Store::open_or_init_bare(&repo_path)?;
     if let Some(recorded) = dest.init_ref()? {
         if recorded != root {
             return Err(StoreError::Fetch(format!(
@@ -110,11 +102,60 @@ pub fn fetch(url: &str, store_dir: &Path, progress: &mut dyn FnMut(usize)) -> Re
         }
     }
     wanted.push((INIT_REF.to_owned(), super::id_of_root(&root)));
-    let mut new_refs = Vec::new();
+    let (mut new_refs, mut unchanged) = missing_refs(&dest, wanted, url)?;
+
+    // Copy every object reachable from the new refs that the store lacks.
+    let tips: Vec<ObjectId> = new_refs.iter().map(|(_, id)| *id).collect();
+    let objects = copy_objects(&source, &dest, tips, progress)?;
+
+    // Another process fetching into the same store may create some of these refs first (to the
+    // same targets: published atoms never change), or hold their locks. Refs created meanwhile
+    // count as unchanged; the rest are tried again while others make progress, and at most 10
+    // times without progress (so that an error that is not a race is reported soon).
+    let mut created = Vec::new();
+    let mut idle = 0u64;
+    while !new_refs.is_empty() {
+        match create_refs(&dest, &new_refs, &format!("fetch: {url}")) {
+            Ok(()) => {
+                created.extend(new_refs.into_iter().map(|(name, _)| name));
+                break;
+            }
+            Err(error) => {
+                let before = new_refs.len();
+                let (missing, now_there) = missing_refs(&dest, new_refs, url)?;
+                idle = if missing.len() < before { 0 } else { idle + 1 };
+                if idle >= 10 {
+                    return Err(error);
+                }
+                unchanged += now_there;
+                new_refs = missing;
+                // Back off, by a different amount in each process.
+                let jitter = u64::from(std::process::id() % 7);
+                std::thread::sleep(std::time::Duration::from_millis(5 * idle + jitter));
+            }
+        }
+    }
+    Ok(Fetched {
+        root,
+        repo: repo_path,
+        created,
+        unchanged,
+        objects,
+    })
+}
+
+/// Of the refs `wanted`, those `dest` does not have, and how many it has with the same target;
+/// one with another target is an error.
+fn missing_refs(
+    dest: &Store,
+    wanted: Vec<(String, ObjectId)>,
+    url: &str,
+) -> Result<(Vec<(String, ObjectId)>, usize)> {
+    let mut missing = Vec::new();
     let mut unchanged = 0;
     for (name, id) in wanted {
-        match ref_target(&dest, &name)? {
-            None => new_refs.push((name, id)),
+        match ref_target(dest, &name)? {
+            None => missing.push((name, id)),
             Some(existing) if existing == id => unchanged += 1,
             Some(existing) => {
                 return Err(StoreError::Fetch(format!(
@@ -123,21 +164,7 @@ pub fn fetch(url: &str, store_dir: &Path, progress: &mut dyn FnMut(usize)) -> Re
             }
         }
     }
-
-    // Copy every object reachable from the new refs that the store lacks.
-    let tips: Vec<ObjectId> = new_refs.iter().map(|(_, id)| *id).collect();
-    let objects = copy_objects(&source, &dest, tips, progress)?;
-
-    if !new_refs.is_empty() {
-        create_refs(&dest, &new_refs, &format!("fetch: {url}"))?;
-    }
-    Ok(Fetched {
-        root,
-        repo: repo_path,
-        created: new_refs.into_iter().map(|(name, _)| name).collect(),
-        unchanged,
-        objects,
-    })
+    Ok((missing, unchanged))
 }
 
 /// The directory of the store's mirror of the git repository at `url` (a direct `nix+git`
@@ -163,16 +190,7 @@ pub fn fetch_git(
         )))?;
     let source = Store::open(&path)?;
     let mirror = git_mirror_path(store_dir, url);
-    let dest = if mirror.exists() {
-        Store::open(&mirror)?
-    } else {
-        let parent = mirror.parent().expect("the mirror is inside the store");
-        std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
-            path: parent.to_owned(),
-            source,
-        })?;
-        Store::init_bare(&mirror)?
-    };
+    let dest = Store::open_or_init_bare(&mirror)?;
     let mut tips = Vec::new();
     let platform = source.repo.references().map_err(StoreError::refs)?;
     for reference in platform.all().map_err(StoreError::refs)? {

@@ -1,20 +1,26 @@
 //! Writing an atom's tree out of git into a content-addressed directory, once: all of it, or only
 //! its Nix files (what composing it reads; the rest is written when something needs it).
+//!
+//! A written tree is trusted only while it is what was written: files are made read-only, the
+//! tree is stamped ([`super::stamp`]), and every later use compares the stamp with the file
+//! system. When they differ (or the stamp is missing), the tree is compared with its git tree
+//! ([`Store::check_materialized`]): content hashes, modes, symlink targets, no extra or missing
+//! entries. A tree that still matches is stamped again; one that does not is an error saying
+//! which file differs.
 
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{symlink, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use gix::objs::tree::EntryKind;
 use gix::ObjectId;
 
 use super::{Result, Store, StoreError};
 
-/// Which files of a tree to write.
+/// Which files of a tree a materialised directory holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Files {
+pub enum Files {
     /// Everything.
     All,
     /// Regular `*.nix` files and the directories holding them.
@@ -38,9 +44,12 @@ impl Store {
         self.materialize_files(tree, &cache.join("nix"), Files::Nix)
     }
 
-    fn materialize_files(&self, tree: ObjectId, cache: &Path, files: Files) -> Result<PathBuf> {
+    /// The directory `<cache>/<tree id>` holding the files of `tree` selected by `files`,
+    /// written on first use and checked on every later one (see the module's documentation).
+    pub fn materialize_files(&self, tree: ObjectId, cache: &Path, files: Files) -> Result<PathBuf> {
         let dest = cache.join(tree.to_string());
         if dest.is_dir() {
+            self.check_in_place(tree, &dest, files)?;
             return Ok(dest);
         }
         let io = |path: &Path| {
@@ -48,12 +57,7 @@ impl Store {
             move |source| StoreError::Io { path, source }
         };
         fs::create_dir_all(cache).map_err(io(cache))?;
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let tmp = cache.join(format!(
-            ".tmp-{tree}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
+        let tmp = cache.join(super::temporary_name(&tree.to_string()));
         let written = fs::create_dir(&tmp)
             .map_err(io(&tmp))
             .and_then(|()| self.write_tree(tree, &tmp, files).map(|_| ()));
@@ -62,10 +66,15 @@ impl Store {
             return Err(error);
         }
         match fs::rename(&tmp, &dest) {
-            Ok(()) => Ok(dest),
+            Ok(()) => {
+                super::stamp::write(&dest, self.repo.git_dir()).map_err(io(&dest))?;
+                Ok(dest)
+            }
             Err(_) if dest.is_dir() => {
-                // Another process put the same tree in place first.
+                // Another process put the same tree in place first (and may not have stamped it
+                // yet).
                 let _ = fs::remove_dir_all(&tmp);
+                self.check_in_place(tree, &dest, files)?;
                 Ok(dest)
             }
             Err(source) => {
@@ -126,10 +135,12 @@ impl Store {
                         .find_blob(id)
                         .map_err(|e| StoreError::object(id, e))?;
                     super::check_content(id, gix::object::Kind::Blob, &blob.data)?;
+                    // Read-only: a materialised tree is not to be edited (directories stay
+                    // writable, so that deleting the cache needs no chmod).
                     let mode = if kind == EntryKind::BlobExecutable {
-                        0o755
+                        0o555
                     } else {
-                        0o644
+                        0o444
                     };
                     fs::OpenOptions::new()
                         .write(true)
@@ -160,4 +171,211 @@ impl Store {
         }
         Ok(wrote)
     }
+}
+
+/// What one entry of a materialised tree must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expected {
+    /// A directory (a tree, or a submodule's empty directory).
+    Dir,
+    /// A regular file with this blob's content.
+    File { id: ObjectId, executable: bool },
+    /// A symlink to this target.
+    Link(Vec<u8>),
+}
+
+impl Store {
+    /// Checks a tree already at `dest`: by its stamp, else by comparing it with `tree` and, when
+    /// they agree, stamping it again.
+    fn check_in_place(&self, tree: ObjectId, dest: &Path, files: Files) -> Result<()> {
+        if super::stamp::matches(dest) {
+            return Ok(());
+        }
+        self.check_materialized(tree, dest, files)?;
+        super::stamp::write(dest, self.repo.git_dir()).map_err(|source| StoreError::Io {
+            path: dest.to_owned(),
+            source,
+        })
+    }
+
+    /// Compares the directory `dir` with the git tree `tree` it was materialised from (`files`
+    /// selects the entries it is meant to hold): every file's content hash and executable bit,
+    /// every symlink's target, and no entry missing or extra. The first difference is a
+    /// [`StoreError::TreeAltered`] naming the file.
+    pub fn check_materialized(&self, tree: ObjectId, dir: &Path, files: Files) -> Result<()> {
+        let mut expected = std::collections::BTreeMap::new();
+        self.expected_entries(tree, "", files, &mut expected)?;
+        let mut found = std::collections::BTreeMap::new();
+        disk_entries(dir, "", &mut found).map_err(|source| StoreError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let altered = |file: &str, detail: String| StoreError::TreeAltered {
+            dir: dir.to_owned(),
+            tree,
+            file: file.to_owned(),
+            detail,
+        };
+        for (path, want) in &expected {
+            let Some(metadata) = found.remove(path) else {
+                return Err(altered(path, "is missing".to_owned()));
+            };
+            let full = dir.join(path);
+            let kind = metadata.file_type();
+            match want {
+                Expected::Dir if kind.is_dir() => {}
+                Expected::File { id, executable } if kind.is_file() => {
+                    use std::os::unix::fs::PermissionsExt;
+                    let is_executable = metadata.permissions().mode() & 0o111 != 0;
+                    if is_executable != *executable {
+                        return Err(altered(
+                            path,
+                            format!(
+                                "is {}executable, but git has it {}executable",
+                                if is_executable { "" } else { "not " },
+                                if *executable { "" } else { "not " }
+                            ),
+                        ));
+                    }
+                    let data = fs::read(&full).map_err(|source| StoreError::Io {
+                        path: full.clone(),
+                        source,
+                    })?;
+                    let actual = gix::objs::compute_hash(id.kind(), gix::object::Kind::Blob, &data)
+                        .map_err(|e| StoreError::object(*id, e))?;
+                    if actual != *id {
+                        return Err(altered(
+                            path,
+                            format!("was changed (its content hashes to {actual}, git has {id})"),
+                        ));
+                    }
+                }
+                Expected::Link(target) if kind.is_symlink() => {
+                    let actual = fs::read_link(&full).map_err(|source| StoreError::Io {
+                        path: full.clone(),
+                        source,
+                    })?;
+                    if actual.as_os_str().as_encoded_bytes() != target.as_slice() {
+                        return Err(altered(
+                            path,
+                            format!(
+                                "points at {}, but git has {}",
+                                actual.display(),
+                                String::from_utf8_lossy(target)
+                            ),
+                        ));
+                    }
+                }
+                _ => {
+                    let is = crate::diagnostic::FileKind::of(kind);
+                    let is = if kind.is_file() {
+                        "a regular file".to_owned()
+                    } else {
+                        is.to_string()
+                    };
+                    let should = match want {
+                        Expected::Dir => "a directory",
+                        Expected::File { .. } => "a regular file",
+                        Expected::Link(_) => "a symlink",
+                    };
+                    return Err(altered(path, format!("is {is}, but git has {should}")));
+                }
+            }
+        }
+        if let Some(path) = found.keys().next() {
+            return Err(altered(
+                path,
+                "is not in the git tree (it was added)".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The entries of `tree` that [`Store::write_tree`] writes with `files`, by relative path;
+    /// returns whether anything is selected.
+    fn expected_entries(
+        &self,
+        tree: ObjectId,
+        prefix: &str,
+        files: Files,
+        out: &mut std::collections::BTreeMap<String, Expected>,
+    ) -> Result<bool> {
+        let object = self
+            .repo
+            .find_tree(tree)
+            .map_err(|e| StoreError::object(tree, e))?;
+        super::check_content(tree, gix::object::Kind::Tree, &object.data)?;
+        let decoded = object.decode().map_err(|e| StoreError::object(tree, e))?;
+        let mut any = false;
+        for entry in &decoded.entries {
+            let name = std::str::from_utf8(entry.filename)
+                .ok()
+                .filter(|n| !n.is_empty() && *n != "." && *n != ".." && !n.contains('/'))
+                .ok_or_else(|| {
+                    StoreError::object(
+                        tree,
+                        format!("tree has an unsafe entry name {:?}", entry.filename),
+                    )
+                })?;
+            let path = format!("{prefix}{name}");
+            let id = entry.oid.to_owned();
+            let kind = entry.mode.kind();
+            match (files, kind) {
+                (_, EntryKind::Tree) => {
+                    out.insert(path.clone(), Expected::Dir);
+                    let below = self.expected_entries(id, &format!("{path}/"), files, out)?;
+                    if below || files == Files::All {
+                        any = true;
+                    } else {
+                        out.remove(&path);
+                    }
+                }
+                (Files::Nix, EntryKind::Blob | EntryKind::BlobExecutable)
+                    if !name.ends_with(".nix") => {}
+                (Files::Nix, EntryKind::Link | EntryKind::Commit) => {}
+                (_, EntryKind::Blob | EntryKind::BlobExecutable) => {
+                    out.insert(
+                        path,
+                        Expected::File {
+                            id,
+                            executable: kind == EntryKind::BlobExecutable,
+                        },
+                    );
+                    any = true;
+                }
+                (_, EntryKind::Link) => {
+                    let blob = self
+                        .repo
+                        .find_blob(id)
+                        .map_err(|e| StoreError::object(id, e))?;
+                    super::check_content(id, gix::object::Kind::Blob, &blob.data)?;
+                    out.insert(path, Expected::Link(blob.data.clone()));
+                    any = true;
+                }
+                (_, EntryKind::Commit) => {
+                    out.insert(path, Expected::Dir);
+                    any = true;
+                }
+            }
+        }
+        Ok(any)
+    }
+}
+
+/// Every entry below `dir` by relative path, with its `lstat` metadata.
+fn disk_entries(
+    dir: &Path,
+    prefix: &str,
+    out: &mut std::collections::BTreeMap<String, fs::Metadata>,
+) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = format!("{prefix}{}", entry.file_name().to_string_lossy());
+        let metadata = fs::symlink_metadata(entry.path())?;
+        if metadata.is_dir() {
+            disk_entries(&entry.path(), &format!("{path}/"), out)?;
+        }
+        out.insert(path, metadata);
+    }
+    Ok(())
 }

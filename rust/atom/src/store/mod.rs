@@ -9,10 +9,13 @@ pub mod fetch;
 mod materialize;
 mod pack;
 mod refs;
+pub mod stamp;
 mod verify;
 
 pub use refs::{atom_ref, manifest_ref, origin_ref};
 
+pub use materialize::Files;
+pub(crate) use verify::entry_kind_text;
 pub use verify::{CommitFormat, Verified, VerifyError};
 
 use std::cmp::Reverse;
@@ -69,6 +72,26 @@ pub fn check_content(id: ObjectId, kind: gix::object::Kind, data: &[u8]) -> Resu
     }
 }
 
+/// A name for a temporary file or directory that no other process or thread uses:
+/// `.tmp-<what>-<pid>-<counter>-<random>`. The random part keeps names apart even when two
+/// processes share a pid (in different PID namespaces over one file system). Callers still create
+/// the file exclusively (`create_new`, `create_dir`) so that a collision is an error, never a
+/// clobbered file.
+pub(crate) fn temporary_name(what: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    // A randomly seeded hasher: std's source of per-process randomness.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(NEXT.load(Ordering::Relaxed));
+    format!(
+        ".tmp-{what}-{}-{}-{:016x}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        hasher.finish()
+    )
+}
+
 /// Converts a [`Root`] to an object id.
 pub(crate) fn id_of_root(root: &Root) -> ObjectId {
     ObjectId::from_bytes_or_panic(root.as_bytes())
@@ -94,6 +117,50 @@ impl Store {
             path: path.to_owned(),
             source: e.into(),
         })?;
+        Store::open(path)
+    }
+
+    /// Opens the bare repository at `path`, creating it first if it does not exist. Creation is
+    /// atomic: the repository is initialised under a temporary name in the same directory and
+    /// renamed into place, so no process ever sees half a repository; when another process put
+    /// one in place meanwhile, that one is used.
+    pub fn open_or_init_bare(path: &Path) -> Result<Store> {
+        if path.is_dir() {
+            return Store::open(path);
+        }
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| StoreError::Io { path, source }
+        };
+        let parent = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = parent.join(temporary_name(&name));
+        std::fs::create_dir(&tmp).map_err(io(&tmp))?;
+        if let Err(e) = gix::init_bare(&tmp) {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(StoreError::Open {
+                path: path.to_owned(),
+                source: e.into(),
+            });
+        }
+        match std::fs::rename(&tmp, path) {
+            Ok(()) => {}
+            // Already in place (another process won the race): use it.
+            Err(_) if path.is_dir() => {
+                let _ = std::fs::remove_dir_all(&tmp);
+            }
+            Err(source) => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                return Err(StoreError::Io {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        }
         Store::open(path)
     }
 

@@ -9,7 +9,6 @@
 use std::fs;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use gix::zlib::stream::deflate::{Compress, FlushCompress};
 use gix::ObjectId;
@@ -35,12 +34,7 @@ impl PackWriter {
     pub(super) fn new(objects: &Path) -> Result<PackWriter> {
         let dir = objects.join("pack");
         fs::create_dir_all(&dir).map_err(io(&dir))?;
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let tmp = dir.join(format!(
-            ".tmp-pack-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
+        let tmp = dir.join(super::temporary_name("pack"));
         let file = fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -148,16 +142,28 @@ impl PackWriter {
         let name = format!("pack-{checksum}");
         let pack = self.dir.join(format!("{name}.pack"));
         let index = self.dir.join(format!("{name}.idx"));
-        let index_tmp = self.dir.join(format!(".tmp-{name}.idx"));
+        // A pack's name is the checksum of its content: one already in place with its index holds
+        // exactly these objects (another process fetched the same ones at the same time).
+        if pack.is_file() && index.is_file() {
+            return Ok(());
+        }
+        let index_tmp = self.dir.join(super::temporary_name(&format!("{name}.idx")));
         let index_bytes = self.index(&checksum)?;
-        fs::write(&index_tmp, index_bytes).map_err(io(&index_tmp))?;
-        // The pack first: an index is what makes a pack visible.
-        fs::rename(&tmp, &pack).map_err(io(&pack))?;
-        fs::rename(&index_tmp, &index).map_err(|e| {
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&index_tmp)
+            .and_then(|mut file| file.write_all(&index_bytes))
+            .map_err(io(&index_tmp))?;
+        // The pack first: an index is what makes a pack visible. Renaming over an identical pack
+        // or index (same name, same content) changes nothing for readers that have it open.
+        let placed = fs::rename(&tmp, &pack)
+            .map_err(io(&pack))
+            .and_then(|()| fs::rename(&index_tmp, &index).map_err(io(&index)));
+        if placed.is_err() {
             let _ = fs::remove_file(&index_tmp);
-            io(&index)(e)
-        })?;
-        Ok(())
+        }
+        placed
     }
 
     /// The index (format 2) of the pack whose checksum is `checksum`.

@@ -56,6 +56,14 @@ pub enum VerifyError {
     /// The atom's tree has no `atom.toml`.
     #[error("the atom's tree has no atom.toml blob")]
     NoManifest,
+    /// `atom.toml` or `atom.lock` in the tree is not a regular blob.
+    #[error("the atom's {file} is {kind} in its tree, not a regular file (possible tampering)")]
+    NotRegular {
+        /// The file.
+        file: &'static str,
+        /// What it is instead (`a symlink`, `a submodule`, `a directory`).
+        kind: &'static str,
+    },
     /// The manifest in the tree is invalid.
     #[error("the atom's atom.toml is invalid: {0}")]
     InvalidManifest(String),
@@ -140,15 +148,18 @@ impl Store {
             .find_tree(tree)
             .map_err(|e| StoreError::object(tree, e))?;
         super::check_content(tree, gix::object::Kind::Tree, &tree_object.data)?;
-        let entry = tree_object
-            .find_entry(MANIFEST_FILE)
-            .filter(|e| e.mode().is_blob())
-            .ok_or_else(|| fail(VerifyError::NoManifest))?;
-        let manifest_id = entry.object_id();
-        let lock = tree_object
-            .find_entry(crate::lock::LOCK_FILE)
-            .filter(|e| e.mode().is_blob())
-            .map(|e| e.object_id());
+        // The files atom reads itself must be regular blobs: a symlink's "content" is its target,
+        // and a publish never makes one (it refuses such atoms).
+        let regular = |name: &'static str| match tree_object.find_entry(name) {
+            None => Ok(None),
+            Some(entry) if entry.mode().is_blob() => Ok(Some(entry.object_id())),
+            Some(entry) => Err(fail(VerifyError::NotRegular {
+                file: name,
+                kind: entry_kind_text(entry.mode().kind()),
+            })),
+        };
+        let manifest_id = regular(MANIFEST_FILE)?.ok_or_else(|| fail(VerifyError::NoManifest))?;
+        let lock = regular(crate::lock::LOCK_FILE)?;
         let blob = self
             .repo
             .find_blob(manifest_id)
@@ -217,6 +228,18 @@ impl Store {
             manifest: text.to_owned(),
             lock,
         })
+    }
+}
+
+/// What a tree entry of this kind is, for messages: `a symlink`.
+pub(crate) fn entry_kind_text(kind: gix::objs::tree::EntryKind) -> &'static str {
+    use gix::objs::tree::EntryKind;
+    match kind {
+        EntryKind::Tree => "a directory",
+        EntryKind::Blob => "a file",
+        EntryKind::BlobExecutable => "an executable file",
+        EntryKind::Link => "a symlink",
+        EntryKind::Commit => "a submodule",
     }
 }
 

@@ -1,0 +1,236 @@
+//! Stamps of materialised trees: a cheap way to notice that a tree on disk was changed after it
+//! was written.
+//!
+//! When a tree is written to `<cache>/<tree>`, its stamp `<cache>/<tree>.stamp` records, for the
+//! directory and every entry below it, the relative path, type, size, modification and change
+//! times (in nanoseconds) and inode. The stamp lives beside the tree, not inside it, because an
+//! atom's modules can list their own directory. Before a tree is used again, every recorded entry
+//! is `lstat`ed and compared with its record (nothing is read or hashed): editing, replacing,
+//! adding or removing a file changes a record (adding or removing changes the parent directory's
+//! times). A missing or different stamp is not an error in itself: it sends the tree through the
+//! deep check ([`super::Store::check_materialized`]), which compares the content with the git
+//! tree and rewrites the stamp when they agree.
+
+use std::ffi::CString;
+use std::fs;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+const STAMP_VERSION: u32 = 1;
+
+/// What a stamp holds.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct Stamp {
+    version: u32,
+    /// The git directory the tree was written from (a hint for `atom store verify`).
+    repo: Option<PathBuf>,
+    /// The tree's root (path `""`) and every entry below it, in walk order.
+    entries: Vec<Entry>,
+}
+
+/// `(path, type, size, mtime s, mtime ns, ctime s, ctime ns, inode)`; type is `d`, `f` or `l`
+/// (anything else is `?`).
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct Entry(String, char, u64, i64, i64, i64, i64, u64);
+
+impl Entry {
+    fn of(path: String, metadata: &fs::Metadata) -> Entry {
+        let kind = metadata.file_type();
+        let kind = if kind.is_dir() {
+            'd'
+        } else if kind.is_file() {
+            'f'
+        } else if kind.is_symlink() {
+            'l'
+        } else {
+            '?'
+        };
+        Entry(
+            path,
+            kind,
+            metadata.size(),
+            metadata.mtime(),
+            metadata.mtime_nsec(),
+            metadata.ctime(),
+            metadata.ctime_nsec(),
+            metadata.ino(),
+        )
+    }
+}
+
+/// The stamp file of the tree at `dir`: `<dir>.stamp`.
+pub fn stamp_path(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_owned();
+    name.push(".stamp");
+    dir.with_file_name(name)
+}
+
+/// The records of `dir` and everything below it (symlinks are not followed).
+fn snapshot(dir: &Path) -> std::io::Result<Vec<Entry>> {
+    let mut entries = vec![Entry::of(String::new(), &fs::symlink_metadata(dir)?)];
+    walk(dir, "", &mut entries)?;
+    Ok(entries)
+}
+
+fn walk(dir: &Path, prefix: &str, entries: &mut Vec<Entry>) -> std::io::Result<()> {
+    let mut names: Vec<_> = fs::read_dir(dir)?
+        .map(|entry| entry.map(|e| e.file_name()))
+        .collect::<std::io::Result<_>>()?;
+    names.sort();
+    for name in names {
+        let path = dir.join(&name);
+        let relative = format!("{prefix}{}", name.to_string_lossy());
+        let metadata = fs::symlink_metadata(&path)?;
+        let is_dir = metadata.is_dir();
+        entries.push(Entry::of(relative.clone(), &metadata));
+        if is_dir {
+            walk(&path, &format!("{relative}/"), entries)?;
+        }
+    }
+    Ok(())
+}
+
+/// Records the tree at `dir` (written from the repository `repo`) in its stamp, written under a
+/// temporary name and renamed into place.
+pub fn write(dir: &Path, repo: &Path) -> std::io::Result<()> {
+    let stamp = Stamp {
+        version: STAMP_VERSION,
+        repo: Some(repo.to_owned()),
+        entries: snapshot(dir)?,
+    };
+    let text = serde_json::to_vec(&stamp).map_err(std::io::Error::other)?;
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    let tmp = parent.join(super::temporary_name("stamp"));
+    let written = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, &text))
+        .and_then(|()| fs::rename(&tmp, stamp_path(dir)));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
+}
+
+fn read(dir: &Path) -> Option<Stamp> {
+    let text = crate::diagnostic::read_text(&stamp_path(dir)).ok()?;
+    serde_json::from_str::<Stamp>(&text)
+        .ok()
+        .filter(|s| s.version == STAMP_VERSION)
+}
+
+/// The repository the stamp of `dir` says the tree was written from, if it has a readable stamp.
+pub fn recorded_repo(dir: &Path) -> Option<PathBuf> {
+    read(dir)?.repo
+}
+
+/// Whether the tree at `dir` has a stamp and every entry it records is unchanged (by `lstat`
+/// only).
+///
+/// Entries are `fstatat`ed relative to their directory, opened once each (`O_NOFOLLOW`), rather
+/// than by full path: this runs on every load of every tree, and resolving each file's whole path
+/// again dominated its cost.
+pub fn matches(dir: &Path) -> bool {
+    let Some(stamp) = read(dir) else {
+        return false;
+    };
+    let Ok(root) = fs::File::open(dir) else {
+        return false;
+    };
+    let root = OwnedFd::from(root);
+    let mut dirs: std::collections::HashMap<&str, OwnedFd> = std::collections::HashMap::new();
+    for entry in &stamp.entries {
+        let (parent, name) = match entry.0.rsplit_once('/') {
+            Some((parent, name)) => (dirs.get(parent), name),
+            None => (Some(&root), entry.0.as_str()),
+        };
+        let Some(parent) = parent else {
+            // The stamp lists a directory's entries after the directory itself.
+            return false;
+        };
+        let status = if entry.0.is_empty() {
+            stat_at(parent, None)
+        } else {
+            stat_at(parent, Some(name))
+        };
+        if status.as_ref().map(|s| same(entry, s)) != Some(true) {
+            return false;
+        }
+        if entry.1 == 'd' && !entry.0.is_empty() {
+            match open_dir_at(parent, name) {
+                Some(fd) => {
+                    dirs.insert(entry.0.as_str(), fd);
+                }
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+/// Whether `status` is what `entry` records.
+// The casts are no-ops on 64-bit Linux, not on every target (`time_t`, `off_t`, `ino_t`).
+#[allow(clippy::unnecessary_cast)]
+fn same(entry: &Entry, status: &libc::stat) -> bool {
+    let kind = match status.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => 'd',
+        libc::S_IFREG => 'f',
+        libc::S_IFLNK => 'l',
+        _ => '?',
+    };
+    kind == entry.1
+        && status.st_size as u64 == entry.2
+        && status.st_mtime as i64 == entry.3
+        && status.st_mtime_nsec as i64 == entry.4
+        && status.st_ctime as i64 == entry.5
+        && status.st_ctime_nsec as i64 == entry.6
+        && status.st_ino as u64 == entry.7
+}
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`, or `fstat(dir)` without a name.
+fn stat_at(dir: &OwnedFd, name: Option<&str>) -> Option<libc::stat> {
+    let mut status = std::mem::MaybeUninit::<libc::stat>::uninit();
+    let result = match name {
+        Some(name) => {
+            let name = CString::new(name).ok()?;
+            // SAFETY: `dir` is an open descriptor, `name` a NUL-terminated string and `status`
+            // writable storage for one `stat`; all outlive the call.
+            unsafe {
+                libc::fstatat(
+                    dir.as_raw_fd(),
+                    name.as_ptr(),
+                    status.as_mut_ptr(),
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
+            }
+        }
+        // SAFETY: `dir` is an open descriptor and `status` writable storage for one `stat`.
+        None => unsafe { libc::fstat(dir.as_raw_fd(), status.as_mut_ptr()) },
+    };
+    // SAFETY: the call succeeded, so it filled `status`.
+    (result == 0).then(|| unsafe { status.assume_init() })
+}
+
+/// The directory `name` inside `dir`, opened without following a symlink.
+fn open_dir_at(dir: &OwnedFd, name: &str) -> Option<OwnedFd> {
+    let name = CString::new(name).ok()?;
+    // SAFETY: `dir` is an open descriptor and `name` a NUL-terminated string outliving the call.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    // SAFETY: a non-negative result is a new descriptor that nothing else owns.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Removes the stamp of `dir`, if any.
+pub fn remove(dir: &Path) {
+    let _ = fs::remove_file(stamp_path(dir));
+}
