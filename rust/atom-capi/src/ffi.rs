@@ -81,6 +81,23 @@ impl Error {
     }
 }
 
+impl From<atom_core::store::StoreError> for Error {
+    /// The status of a git store failure: what is not published, what fails verification, and
+    /// everything else (the repository itself).
+    fn from(e: atom_core::store::StoreError) -> Self {
+        use atom_core::store::StoreError;
+        let status = match &e {
+            StoreError::NoMatchingVersion { .. } | StoreError::NoSuchAtom { .. } => {
+                AtomStatus::NotFound
+            }
+            StoreError::Verify { .. } => AtomStatus::Verify,
+            StoreError::Io { .. } => AtomStatus::Io,
+            _ => AtomStatus::Git,
+        };
+        Error::new(status, e.to_string())
+    }
+}
+
 thread_local! {
     static LAST_ERROR: RefCell<Option<CString>> = const { RefCell::new(None) };
 }
@@ -137,6 +154,55 @@ pub(crate) unsafe fn input_str<'a>(ptr: *const c_char, argument: &str) -> Result
         )
     })
 }
+
+/// The body of an exported function that hands one string to the caller through `out`
+/// (`argument` names it in messages), with the whole contract of such a function:
+/// - `*out` is set to NULL first, so it is NULL after any failure;
+/// - a NULL `out` is refused before `body` does any work (a call that cannot deliver its result
+///   has no effect);
+/// - the string `body` returns is written to `*out` (the caller frees it with
+///   `atom_string_free`);
+/// - an error or a panic in `body` becomes the returned status and the thread's last error.
+///
+/// # Safety
+/// `out` is NULL or points to writable storage for one pointer.
+pub(crate) unsafe fn returning_string(
+    out: *mut *mut c_char,
+    argument: &str,
+    body: impl FnOnce() -> Result<String, Error>,
+) -> AtomStatus {
+    // SAFETY: NULL or writable by this function's contract.
+    unsafe { clear_out(out) };
+    guard(|| {
+        require_out(out, argument)?;
+        let value = body()?;
+        // SAFETY: non-NULL (checked above) and writable by this function's contract.
+        unsafe { write_string(out, value, argument) }
+    })
+}
+
+/// The text of the C string argument `$arg` (`&str`), or an early return of why it has none
+/// (NULL, not UTF-8). Only for exported functions whose contract says `$arg` is NULL or
+/// NUL-terminated and outlives the call.
+macro_rules! arg {
+    ($arg:ident) => {
+        // SAFETY: the enclosing function's contract makes `$arg` NULL or NUL-terminated.
+        unsafe { $crate::ffi::input_str($arg, stringify!($arg))? }
+    };
+}
+
+/// Like `arg!`, for an optional argument: NULL is `None`.
+macro_rules! optional_arg {
+    ($arg:ident) => {
+        if $arg.is_null() {
+            None
+        } else {
+            Some(arg!($arg))
+        }
+    };
+}
+
+pub(crate) use {arg, optional_arg};
 
 /// Sets an output pointer to NULL if it is non-NULL, so it is NULL after any failure.
 ///

@@ -22,7 +22,7 @@ use atom_core::manifest::Manifest;
 use atom_core::uri::{Aliases, AtomUri};
 
 pub use ffi::AtomStatus;
-use ffi::{guard, input_str, write_string, Error};
+use ffi::{arg, guard, returning_string, write_string, Error};
 
 /// The ABI major version: bumped on any incompatible change; also the SONAME's suffix.
 pub const ATOM_ABI_MAJOR: u32 = 0;
@@ -68,8 +68,7 @@ unsafe fn validate_name(kind: NameKind, input: *const c_char, out: *mut *mut c_c
     // SAFETY: forwarded from the callers' contracts.
     unsafe { ffi::clear_out(out) };
     guard(|| {
-        // SAFETY: forwarded from the callers' contracts.
-        let input = unsafe { input_str(input, "input")? };
+        let input = arg!(input);
         let name = kind
             .validate(input)
             .map_err(|e| Error::name(format!("invalid {kind} {input:?}: {e}")))?;
@@ -140,21 +139,16 @@ pub unsafe extern "C" fn atom_id_compute(
     label: *const c_char,
     out_id: *mut *mut c_char,
 ) -> AtomStatus {
-    // SAFETY: `out_id` is NULL or writable by this function's contract.
-    unsafe { ffi::clear_out(out_id) };
-    guard(|| {
-        ffi::require_out(out_id, "out_id")?;
-        // SAFETY: the inputs are NULL or NUL-terminated by this function's contract.
-        let (root_text, label_text) =
-            unsafe { (input_str(root_hex, "root_hex")?, input_str(label, "label")?) };
+    let body = || {
+        let (root_text, label_text) = (arg!(root_hex), arg!(label));
         let root = Root::from_hex(root_text)
             .map_err(|e| Error::root(format!("invalid root {root_text:?}: {e}")))?;
         let label = Label::new(label_text)
             .map_err(|e| Error::name(format!("invalid label {label_text:?}: {e}")))?;
-        let id = AtomId::new(root, label).to_string();
-        // SAFETY: `out_id` is NULL or writable by this function's contract.
-        unsafe { write_string(out_id, id, "out_id") }
-    })
+        Ok(AtomId::new(root, label).to_string())
+    };
+    // SAFETY: `out_id` is NULL or writable by this function's contract.
+    unsafe { returning_string(out_id, "out_id", body) }
 }
 
 /// Parses an AtomId text and writes its 32 raw bytes to `out_digest`.
@@ -168,8 +162,7 @@ pub unsafe extern "C" fn atom_id_compute(
 #[no_mangle]
 pub unsafe extern "C" fn atom_id_parse(id: *const c_char, out_digest: *mut u8) -> AtomStatus {
     guard(|| {
-        // SAFETY: `id` is NULL or NUL-terminated by this function's contract.
-        let text = unsafe { input_str(id, "id")? };
+        let text = arg!(id);
         if out_digest.is_null() {
             return Err(Error::null("out_digest"));
         }
@@ -194,16 +187,13 @@ unsafe fn parse_to_json(
     status: AtomStatus,
     parse: impl FnOnce(&str, &str) -> Result<serde_json::Value, SourceError>,
 ) -> AtomStatus {
+    let body = || {
+        let json =
+            parse(arg!(text), arg!(path)).map_err(|e| Error::with_status(status, e.to_string()))?;
+        Ok(json.to_string())
+    };
     // SAFETY: forwarded from the callers' contracts.
-    unsafe { ffi::clear_out(out_json) };
-    guard(|| {
-        ffi::require_out(out_json, "out_json")?;
-        // SAFETY: forwarded from the callers' contracts.
-        let (text, path) = unsafe { (input_str(text, "text")?, input_str(path, "path")?) };
-        let json = parse(text, path).map_err(|e| Error::with_status(status, e.to_string()))?;
-        // SAFETY: forwarded from the callers' contracts.
-        unsafe { write_string(out_json, json.to_string(), "out_json") }
-    })
+    unsafe { returning_string(out_json, "out_json", body) }
 }
 
 /// Parses and validates the text of an `atom.toml` and writes it as JSON (shaped like the file)
@@ -243,22 +233,18 @@ pub unsafe extern "C" fn atom_manifest_read(
     path: *const c_char,
     out_json: *mut *mut c_char,
 ) -> AtomStatus {
-    // SAFETY: `out_json` is NULL or writable by this function's contract.
-    unsafe { ffi::clear_out(out_json) };
-    guard(|| {
-        ffi::require_out(out_json, "out_json")?;
-        // SAFETY: `path` is NULL or NUL-terminated by this function's contract.
-        let path = unsafe { input_str(path, "path")? };
-        let manifest = Manifest::read_atom(Path::new(path)).map_err(|e| {
+    let body = || {
+        let manifest = Manifest::read_atom(Path::new(arg!(path))).map_err(|e| {
             let status = match e {
                 FileError::Invalid(_) => AtomStatus::InvalidManifest,
                 _ => AtomStatus::Io,
             };
             Error::with_status(status, e.to_string())
         })?;
-        // SAFETY: `out_json` is NULL or writable by this function's contract.
-        unsafe { write_string(out_json, manifest.to_json().to_string(), "out_json") }
-    })
+        Ok(manifest.to_json().to_string())
+    };
+    // SAFETY: `out_json` is NULL or writable by this function's contract.
+    unsafe { returning_string(out_json, "out_json", body) }
 }
 
 /// Like `atom_manifest_parse`, for a set manifest (`ekala.toml`).
@@ -314,13 +300,8 @@ pub unsafe extern "C" fn atom_uri_parse(
     uri: *const c_char,
     out_json: *mut *mut c_char,
 ) -> AtomStatus {
-    // SAFETY: `out_json` is NULL or writable by this function's contract.
-    unsafe { ffi::clear_out(out_json) };
-    guard(|| {
-        ffi::require_out(out_json, "out_json")?;
-        // SAFETY: `uri` is NULL or NUL-terminated by this function's contract.
-        let text = unsafe { input_str(uri, "uri")? };
-        let parsed = AtomUri::parse(text, &Aliases::default())
+    let body = || {
+        let parsed = AtomUri::parse(arg!(uri), &Aliases::default())
             .map_err(|e| Error::with_status(AtomStatus::InvalidUri, e.to_string()))?;
         let json = serde_json::json!({
             "url": parsed.url.as_ref().map(|u| u.to_string()),
@@ -328,9 +309,10 @@ pub unsafe extern "C" fn atom_uri_parse(
             "version": parsed.version.as_ref().map(|v| v.to_string()),
             "uri": parsed.to_string(),
         });
-        // SAFETY: `out_json` is NULL or writable by this function's contract.
-        unsafe { write_string(out_json, json.to_string(), "out_json") }
-    })
+        Ok(json.to_string())
+    };
+    // SAFETY: `out_json` is NULL or writable by this function's contract.
+    unsafe { returning_string(out_json, "out_json", body) }
 }
 
 /// Writes a lock: `json` is a lock as `atom_lock_parse` returns it (shaped like the file), and
@@ -348,16 +330,12 @@ pub unsafe extern "C" fn atom_lock_render(
     json: *const c_char,
     out_text: *mut *mut c_char,
 ) -> AtomStatus {
-    // SAFETY: `out_text` is NULL or writable by this function's contract.
-    unsafe { ffi::clear_out(out_text) };
-    guard(|| {
-        ffi::require_out(out_text, "out_text")?;
-        // SAFETY: `json` is NULL or NUL-terminated by this function's contract.
-        let json = unsafe { input_str(json, "json")? };
-        let lock: Lockfile = serde_json::from_str(json).map_err(|e| {
+    let body = || {
+        let lock: Lockfile = serde_json::from_str(arg!(json)).map_err(|e| {
             Error::with_status(AtomStatus::InvalidLock, format!("invalid lock JSON: {e}"))
         })?;
-        // SAFETY: `out_text` is NULL or writable by this function's contract.
-        unsafe { write_string(out_text, lock.render(), "out_text") }
-    })
+        Ok(lock.render())
+    };
+    // SAFETY: `out_text` is NULL or writable by this function's contract.
+    unsafe { returning_string(out_text, "out_text", body) }
 }

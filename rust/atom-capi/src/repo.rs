@@ -10,7 +10,7 @@ use atom_core::publish::{self, Outcome};
 use atom_core::store::{fetch, AtomRef, Store};
 use serde_json::json;
 
-use crate::ffi::{self, guard, input_str, write_string, AtomStatus, Error};
+use crate::ffi::{arg, guard, optional_arg, returning_string, AtomStatus, Error};
 
 /// Marks live repository handles, so a pointer to anything else is refused.
 const REPO_MAGIC: u64 = 0x6174_6f6d_7265_706f; // "atomrepo"
@@ -22,10 +22,6 @@ pub struct AtomRepo {
     // First, so that it can be read before the rest of the handle is trusted.
     magic: u64,
     store: Mutex<Store>,
-}
-
-fn git_error(e: impl std::fmt::Display) -> Error {
-    Error::with_status(AtomStatus::Git, e.to_string())
 }
 
 /// Runs `body` with the store of a live handle.
@@ -63,6 +59,15 @@ unsafe fn with_store<T>(
     body(&store)
 }
 
+/// `with_store` on the handle argument `$repo`. Only for exported functions whose contract says
+/// `$repo` is NULL or a live handle.
+macro_rules! with_repo {
+    ($repo:ident, $body:expr) => {
+        // SAFETY: the enclosing function's contract makes `$repo` NULL or a live handle.
+        unsafe { with_store($repo, $body) }
+    };
+}
+
 fn label(text: &str) -> Result<Label, Error> {
     Label::new(text).map_err(|e| Error::name(format!("invalid label {text:?}: {e}")))
 }
@@ -86,12 +91,11 @@ pub unsafe extern "C" fn atom_repo_open(
         unsafe { out_repo.write(std::ptr::null_mut()) };
     }
     guard(|| {
-        // SAFETY: `path` is NULL or NUL-terminated by this function's contract.
-        let path = unsafe { input_str(path, "path")? };
+        let path = arg!(path);
         if out_repo.is_null() {
             return Err(Error::null("out_repo"));
         }
-        let store = Store::open(Path::new(path)).map_err(git_error)?;
+        let store = Store::open(Path::new(path))?;
         let handle = Box::new(AtomRepo {
             magic: REPO_MAGIC,
             store: Mutex::new(store),
@@ -131,15 +135,9 @@ pub unsafe extern "C" fn atom_repo_genesis(
     repo: *const AtomRepo,
     out_root: *mut *mut c_char,
 ) -> AtomStatus {
+    let body = || with_repo!(repo, |s| Ok(s.genesis()?.to_hex()));
     // SAFETY: `out_root` is NULL or writable by this function's contract.
-    unsafe { ffi::clear_out(out_root) };
-    guard(|| {
-        ffi::require_out(out_root, "out_root")?;
-        // SAFETY: `repo` is NULL or live by this function's contract.
-        let root = unsafe { with_store(repo, |s| s.genesis().map_err(git_error))? };
-        // SAFETY: `out_root` is NULL or writable by this function's contract.
-        unsafe { write_string(out_root, root.to_hex(), "out_root") }
-    })
+    unsafe { returning_string(out_root, "out_root", body) }
 }
 
 /// Records the repository's identity: creates `refs/ekala/init` at the root of HEAD (idempotent)
@@ -154,19 +152,15 @@ pub unsafe extern "C" fn atom_repo_init(
     repo: *const AtomRepo,
     out_root: *mut *mut c_char,
 ) -> AtomStatus {
-    // SAFETY: `out_root` is NULL or writable by this function's contract.
-    unsafe { ffi::clear_out(out_root) };
-    guard(|| {
-        ffi::require_out(out_root, "out_root")?;
-        // SAFETY: `repo` is NULL or live by this function's contract.
-        let outcome = unsafe { with_store(repo, |s| s.init().map_err(git_error))? };
-        let root = match outcome {
+    let body = || {
+        let root = match with_repo!(repo, |s| Ok(s.init()?))? {
             atom_core::store::InitOutcome::Created(root)
             | atom_core::store::InitOutcome::Unchanged(root) => root,
         };
-        // SAFETY: `out_root` is NULL or writable by this function's contract.
-        unsafe { write_string(out_root, root.to_hex(), "out_root") }
-    })
+        Ok(root.to_hex())
+    };
+    // SAFETY: `out_root` is NULL or writable by this function's contract.
+    unsafe { returning_string(out_root, "out_root", body) }
 }
 
 /// Lists published atoms as a JSON array of `{"label", "version", "rev"}`, newest first per
@@ -181,27 +175,16 @@ pub unsafe extern "C" fn atom_repo_list(
     label: *const c_char,
     out_json: *mut *mut c_char,
 ) -> AtomStatus {
+    let body = || {
+        let filter = optional_arg!(label).map(self::label).transpose()?;
+        let atoms = with_repo!(repo, |s| match &filter {
+            Some(l) => Ok(s.versions(l)?),
+            None => Ok(s.atoms()?),
+        })?;
+        Ok(serde_json::Value::Array(atoms.iter().map(AtomRef::to_json).collect()).to_string())
+    };
     // SAFETY: `out_json` is NULL or writable by this function's contract.
-    unsafe { ffi::clear_out(out_json) };
-    guard(|| {
-        ffi::require_out(out_json, "out_json")?;
-        let filter = if label.is_null() {
-            None
-        } else {
-            // SAFETY: non-NULL and NUL-terminated by this function's contract.
-            Some(self::label(unsafe { input_str(label, "label")? })?)
-        };
-        // SAFETY: `repo` is NULL or live by this function's contract.
-        let atoms = unsafe {
-            with_store(repo, |s| match &filter {
-                Some(l) => s.versions(l).map_err(git_error),
-                None => s.atoms().map_err(git_error),
-            })?
-        };
-        let json = serde_json::Value::Array(atoms.iter().map(AtomRef::to_json).collect());
-        // SAFETY: `out_json` is NULL or writable by this function's contract.
-        unsafe { write_string(out_json, json.to_string(), "out_json") }
-    })
+    unsafe { returning_string(out_json, "out_json", body) }
 }
 
 /// Resolves the highest published version of `label` matching `requirement` (Cargo syntax;
@@ -219,37 +202,20 @@ pub unsafe extern "C" fn atom_repo_resolve(
     requirement: *const c_char,
     out_json: *mut *mut c_char,
 ) -> AtomStatus {
-    // SAFETY: `out_json` is NULL or writable by this function's contract.
-    unsafe { ffi::clear_out(out_json) };
-    guard(|| {
-        ffi::require_out(out_json, "out_json")?;
-        // SAFETY: NULL or NUL-terminated by this function's contract.
-        let label = self::label(unsafe { input_str(label, "label")? })?;
-        let requirement = if requirement.is_null() {
-            "*"
-        } else {
-            // SAFETY: non-NULL and NUL-terminated by this function's contract.
-            unsafe { input_str(requirement, "requirement")? }
-        };
-        let requirement = Requirement::parse(requirement)
+    let body = || {
+        let label = self::label(arg!(label))?;
+        let requirement = Requirement::parse(optional_arg!(requirement).unwrap_or("*"))
             .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e))?;
-        // SAFETY: `repo` is NULL or live by this function's contract.
-        let json = unsafe {
-            with_store(repo, |s| {
-                let atom = s
-                    .resolve(&label, &requirement)
-                    .map_err(|e| Error::with_status(AtomStatus::NotFound, e.to_string()))?;
-                let id =
-                    atom_core::id::AtomId::new(s.genesis().map_err(git_error)?, atom.label.clone())
-                        .digest();
-                let mut value = atom.to_json();
-                value["id"] = json!(id.to_string());
-                Ok(value)
-            })?
-        };
-        // SAFETY: `out_json` is NULL or writable by this function's contract.
-        unsafe { write_string(out_json, json.to_string(), "out_json") }
-    })
+        with_repo!(repo, |s| {
+            let atom = s.resolve(&label, &requirement)?;
+            let id = atom_core::id::AtomId::new(s.genesis()?, atom.label.clone()).digest();
+            let mut value = atom.to_json();
+            value["id"] = json!(id.to_string());
+            Ok(value.to_string())
+        })
+    };
+    // SAFETY: `out_json` is NULL or writable by this function's contract.
+    unsafe { returning_string(out_json, "out_json", body) }
 }
 
 /// Verifies the published atom `label` at `version` (commit format, manifest, metadata refs,
@@ -270,45 +236,24 @@ pub unsafe extern "C" fn atom_repo_verify(
     expected_id: *const c_char,
     out_json: *mut *mut c_char,
 ) -> AtomStatus {
-    // SAFETY: `out_json` is NULL or writable by this function's contract.
-    unsafe { ffi::clear_out(out_json) };
-    guard(|| {
-        ffi::require_out(out_json, "out_json")?;
-        // SAFETY: NULL or NUL-terminated by this function's contract.
-        let (label, version) =
-            unsafe { (input_str(label, "label")?, input_str(version, "version")?) };
-        let label = self::label(label)?;
-        let version = Version::parse(version)
+    let body = || {
+        let label = self::label(arg!(label))?;
+        let version = Version::parse(arg!(version))
             .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e))?;
-        let expected = if expected_id.is_null() {
-            None
-        } else {
-            // SAFETY: non-NULL and NUL-terminated by this function's contract.
-            let text = unsafe { input_str(expected_id, "expected_id")? };
-            Some(
+        let expected = optional_arg!(expected_id)
+            .map(|text| {
                 AtomDigest::parse(text)
-                    .map_err(|e| Error::id(format!("invalid atom id {text:?}: {e}")))?,
-            )
-        };
-        // SAFETY: `repo` is NULL or live by this function's contract.
-        let json = unsafe {
-            with_store(repo, |s| {
-                let atom = s
-                    .find(&label, &version)
-                    .map_err(|e| Error::with_status(AtomStatus::NotFound, e.to_string()))?;
-                let v = s
-                    .verify(&atom, expected.as_ref())
-                    .map_err(|e| Error::with_status(AtomStatus::Verify, e.to_string()))?;
-                Ok(json!({
-                    "label": atom.label.as_str(), "version": atom.version.to_string(), "rev": atom.commit.to_string(),
-                    "tree": v.tree.to_string(), "origin": v.origin.to_string(), "origin_checked": v.origin_checked,
-                    "id": v.id.to_string(),
-                }))
-            })?
-        };
-        // SAFETY: `out_json` is NULL or writable by this function's contract.
-        unsafe { write_string(out_json, json.to_string(), "out_json") }
-    })
+                    .map_err(|e| Error::id(format!("invalid atom id {text:?}: {e}")))
+            })
+            .transpose()?;
+        with_repo!(repo, |s| {
+            let atom = s.find(&label, &version)?;
+            let verified = s.verify(&atom, expected.as_ref())?;
+            Ok(verified.to_json(&atom).to_string())
+        })
+    };
+    // SAFETY: `out_json` is NULL or writable by this function's contract.
+    unsafe { returning_string(out_json, "out_json", body) }
 }
 
 /// Publishes from the commit `rev` (NULL means HEAD) the atom at `path` (relative to the
@@ -327,39 +272,18 @@ pub unsafe extern "C" fn atom_repo_publish(
     path: *const c_char,
     out_json: *mut *mut c_char,
 ) -> AtomStatus {
-    // SAFETY: `out_json` is NULL or writable by this function's contract.
-    unsafe { ffi::clear_out(out_json) };
-    guard(|| {
-        ffi::require_out(out_json, "out_json")?;
-        let rev = if rev.is_null() {
-            "HEAD"
-        } else {
-            // SAFETY: non-NULL and NUL-terminated by this function's contract.
-            unsafe { input_str(rev, "rev")? }
-        };
-        let paths = if path.is_null() {
-            Vec::new()
-        } else {
-            // SAFETY: non-NULL and NUL-terminated by this function's contract.
-            vec![unsafe { input_str(path, "path")? }.to_owned()]
-        };
-        // SAFETY: `repo` is NULL or live by this function's contract.
-        let outcomes = unsafe {
-            with_store(repo, |s| {
-                publish::publish(s, rev, &paths)
-                    .map_err(|e| Error::with_status(AtomStatus::Publish, e.to_string()))
-            })?
-        };
+    let body = || {
+        let rev = optional_arg!(rev).unwrap_or("HEAD");
+        let paths: Vec<String> = optional_arg!(path).into_iter().map(str::to_owned).collect();
+        let outcomes = with_repo!(repo, |s| {
+            publish::publish(s, rev, &paths)
+                .map_err(|e| Error::with_status(AtomStatus::Publish, e.to_string()))
+        })?;
         let json: Vec<_> = outcomes.iter().map(Outcome::to_json).collect();
-        // SAFETY: `out_json` is NULL or writable by this function's contract.
-        unsafe {
-            write_string(
-                out_json,
-                serde_json::Value::Array(json).to_string(),
-                "out_json",
-            )
-        }
-    })
+        Ok(serde_json::Value::Array(json).to_string())
+    };
+    // SAFETY: `out_json` is NULL or writable by this function's contract.
+    unsafe { returning_string(out_json, "out_json", body) }
 }
 
 /// Writes the files of the published atom `label` at `version` into `<cache_dir>/<tree id>`
@@ -377,37 +301,22 @@ pub unsafe extern "C" fn atom_repo_materialize(
     cache_dir: *const c_char,
     out_path: *mut *mut c_char,
 ) -> AtomStatus {
-    // SAFETY: `out_path` is NULL or writable by this function's contract.
-    unsafe { ffi::clear_out(out_path) };
-    guard(|| {
-        ffi::require_out(out_path, "out_path")?;
-        // SAFETY: NULL or NUL-terminated by this function's contract.
-        let (label, version, cache) = unsafe {
-            (
-                input_str(label, "label")?,
-                input_str(version, "version")?,
-                input_str(cache_dir, "cache_dir")?,
-            )
-        };
-        let label = self::label(label)?;
-        let version = Version::parse(version)
+    let body = || {
+        let label = self::label(arg!(label))?;
+        let version = Version::parse(arg!(version))
             .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e))?;
-        // SAFETY: `repo` is NULL or live by this function's contract.
-        let dir = unsafe {
-            with_store(repo, |s| {
-                let atom = s
-                    .find(&label, &version)
-                    .map_err(|e| Error::with_status(AtomStatus::NotFound, e.to_string()))?;
-                let tree = s.atom_tree(&atom).map_err(git_error)?;
-                s.materialize(tree, Path::new(cache)).map_err(git_error)
-            })?
-        };
-        let dir = dir.to_str().ok_or_else(|| {
-            Error::with_status(AtomStatus::Io, "the cache path is not UTF-8".into())
+        let cache = arg!(cache_dir);
+        let dir = with_repo!(repo, |s| {
+            let atom = s.find(&label, &version)?;
+            let tree = s.atom_tree(&atom)?;
+            Ok(s.materialize(tree, Path::new(cache))?)
         })?;
-        // SAFETY: `out_path` is NULL or writable by this function's contract.
-        unsafe { write_string(out_path, dir.to_owned(), "out_path") }
-    })
+        dir.into_os_string()
+            .into_string()
+            .map_err(|_| Error::with_status(AtomStatus::Io, "the cache path is not UTF-8".into()))
+    };
+    // SAFETY: `out_path` is NULL or writable by this function's contract.
+    unsafe { returning_string(out_path, "out_path", body) }
 }
 
 /// Copies the published atoms of the repository at `url` (a path or a `file://` URL) into the
@@ -426,14 +335,10 @@ pub unsafe extern "C" fn atom_fetch(
     store_dir: *const c_char,
     out_json: *mut *mut c_char,
 ) -> AtomStatus {
+    let body = || {
+        let fetched = fetch::fetch(arg!(url), Path::new(arg!(store_dir)), &mut |_| {})?;
+        Ok(fetched.to_json().to_string())
+    };
     // SAFETY: `out_json` is NULL or writable by this function's contract.
-    unsafe { ffi::clear_out(out_json) };
-    guard(|| {
-        ffi::require_out(out_json, "out_json")?;
-        // SAFETY: NULL or NUL-terminated by this function's contract.
-        let (url, store) = unsafe { (input_str(url, "url")?, input_str(store_dir, "store_dir")?) };
-        let fetched = fetch::fetch(url, Path::new(store), &mut |_| {}).map_err(git_error)?;
-        // SAFETY: `out_json` is NULL or writable by this function's contract.
-        unsafe { write_string(out_json, fetched.to_json().to_string(), "out_json") }
-    })
+    unsafe { returning_string(out_json, "out_json", body) }
 }

@@ -349,10 +349,7 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
             let mut items = Vec::new();
             for atom in &atoms {
                 let verified = store.verify(atom, expected.as_ref()).map_err(err)?;
-                let mut value = atom.to_json();
-                value["id"] = json!(verified.id.to_string());
-                value["origin_checked"] = json!(verified.origin_checked);
-                items.push(value);
+                items.push(verified.to_json(atom));
                 out.line(format!(
                     "ok {} {} {} {}",
                     atom.label, atom.version, atom.commit, verified.id

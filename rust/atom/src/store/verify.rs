@@ -44,6 +44,19 @@ pub struct Verified {
     pub lock: Option<ObjectId>,
 }
 
+impl Verified {
+    /// `{label, version, rev, tree, origin, origin_checked, id}` of the verified `atom`: what
+    /// `atom verify --json` and libatom's `atom_repo_verify` report.
+    pub fn to_json(&self, atom: &super::AtomRef) -> serde_json::Value {
+        let mut json = atom.to_json();
+        json["tree"] = self.tree.to_string().into();
+        json["origin"] = self.origin.to_string().into();
+        json["origin_checked"] = self.origin_checked.into();
+        json["id"] = self.id.to_string().into();
+        json
+    }
+}
+
 /// Why a published atom failed verification. Each check has its own variant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
