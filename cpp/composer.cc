@@ -1,4 +1,4 @@
-// The native composer (SPEC 6.3): builds an atom's modules as lazy Nix values in closed scopes.
+// The native composer (docs/format.md#modules): builds an atom's modules as lazy Nix values in closed scopes.
 //
 // Each module has one environment (`Env`) whose slots hold its scope: `cfg`, `mod`, `builtins`
 // and `std` (the curated standard library), `atom`, `pre`, the `extern` attributes and the

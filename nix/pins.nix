@@ -1,4 +1,4 @@
-# Direct Nix dependencies of an atom (SPEC 4 and 6.2), as the atom plugin hands them to modules:
+# Direct Nix dependencies of an atom (docs/format.md#entry-kinds and docs/format.md#loading-a-locked-atom), as the atom plugin hands them to modules:
 # `deps.pins.<name>` (`{ src, import }`) and `deps.get.<name>` (`{ src }`).
 #
 # Each is a lazy application of this function: nothing is fetched until a module forces it, and

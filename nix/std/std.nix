@@ -1,4 +1,4 @@
-# The library part of `std`, the standard library atom modules see (SPEC 6.3, item 12).
+# The library part of `std`, the standard library atom modules see (docs/format.md#std; the allow-list: docs/design.md#std-is-an-allow-list).
 #
 # It is evaluated by the plugin in a closed scope where `builtins` is the curated set of pure Nix
 # builtins (the same set `std` and `builtins` extend in module files), and merged over it: a

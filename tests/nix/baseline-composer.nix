@@ -1,4 +1,4 @@
-# A pure-Nix composer with the semantics of SPEC 6.3, written with scopedImport: the baseline the
+# A pure-Nix composer with the semantics of docs/format.md#modules, written with scopedImport: the baseline the
 # plugin's native composer is compared against (differential tests) and measured against
 # (benchmarks). It has no scope boundary: files can still reach Nix's global scope.
 #

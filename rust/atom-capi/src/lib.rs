@@ -80,7 +80,7 @@ unsafe fn validate_name(kind: NameKind, input: *const c_char, out: *mut *mut c_c
     })
 }
 
-/// Validates `input` as an atom label (SPEC 1.1). On success, if `out_normalized` is non-NULL,
+/// Validates `input` as an atom label (docs/format.md#names). On success, if `out_normalized` is non-NULL,
 /// writes the NFKC-normalised label there (free it with `atom_string_free`).
 /// Fails with `ATOM_STATUS_INVALID_NAME` and a message such as
 /// `invalid label "9atom": cannot start with: '9'`.

@@ -1,4 +1,4 @@
-//! The native composer: SPEC 6.4's behaviours, laziness, and the scope boundary.
+//! The native composer: the reference behaviours (docs/format.md#reference-behaviours), laziness, and the scope boundary.
 
 mod common;
 

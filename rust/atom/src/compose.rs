@@ -1,4 +1,4 @@
-//! Module planning for the composer (SPEC 6.3): which entries of a directory are members of a
+//! Module planning for the composer (docs/format.md#modules): which entries of a directory are members of a
 //! module, what they are called, and which are public.
 //!
 //! The evaluator (the plugin's C++ side) builds Nix values from these plans; everything here is

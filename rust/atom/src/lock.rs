@@ -1,4 +1,4 @@
-//! `atom.lock` (SPEC 4): what an atom's dependencies resolved to.
+//! `atom.lock` (docs/format.md#the-lock-file): what an atom's dependencies resolved to.
 //!
 //! [`Lockfile::parse`] reads the reference's format, and also the locks it published without a
 //! `[locker]` table (atom-nix's own). [`Lockfile::render`] writes the exact bytes the reference

@@ -1,4 +1,4 @@
-//! Publishing atoms into a git repository (SPEC 2.2, 2.3).
+//! Publishing atoms into a git repository (docs/format.md#the-atom-commit, docs/format.md#publishing).
 //!
 //! An atom is published from a commit: the atom directory's tree becomes the tree of an orphan
 //! *atom commit* whose bytes depend only on (tree, origin commit, label, version), and three refs

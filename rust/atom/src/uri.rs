@@ -1,4 +1,4 @@
-//! Atom URIs (SPEC 5.5): `[scheme://][user[:pass]@][alias:][url-fragment]::label[@version]`,
+//! Atom URIs (docs/format.md#uris-and-aliases): `[scheme://][user[:pass]@][alias:][url-fragment]::label[@version]`,
 //! and the URL aliases they may start with (`gh:owner/repo` is `https://github.com/owner/repo`).
 
 use std::collections::BTreeMap;
@@ -7,7 +7,7 @@ use std::fmt;
 use crate::id::{Label, NameError};
 use crate::manifest::Requirement;
 
-/// The aliases every user has (SPEC 5.5).
+/// The aliases every user has (docs/format.md#uris-and-aliases).
 pub const DEFAULT_ALIASES: &[(&str, &str)] = &[
     ("gh", "github.com"),
     ("gl", "gitlab.com"),

@@ -1,4 +1,4 @@
-//! Atom identity (SPEC 1): validated names and the [`AtomId`].
+//! Atom identity (docs/format.md#identity): validated names and the [`AtomId`].
 //!
 //! An atom is identified by its repository's *genesis* (the root commit, a [`Root`]) and its
 //! [`Label`]. The textual id is a keyed BLAKE3 digest of the two ([`AtomDigest`]), so an id
@@ -214,7 +214,7 @@ impl AtomId {
 
     /// The digest: `keyed_hash(derive_key("AtomId", root bytes), NFKC label bytes)`.
     ///
-    /// Nothing else is hashed: no version, separator or length prefix (SPEC 1.3).
+    /// Nothing else is hashed: no version, separator or length prefix (docs/format.md#the-atomid).
     pub fn digest(&self) -> AtomDigest {
         let key = blake3::derive_key(ID_CONTEXT, self.root.as_bytes());
         AtomDigest(*blake3::keyed_hash(&key, self.label.as_bytes()).as_bytes())

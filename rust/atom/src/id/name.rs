@@ -1,4 +1,4 @@
-//! Validated names: [`Identifier`] ⊂ [`Label`] ⊂ [`Tag`] (SPEC 1.1).
+//! Validated names: [`Identifier`] ⊂ [`Label`] ⊂ [`Tag`] (docs/format.md#names).
 //!
 //! All three go through one algorithm: NFKC-normalise, bound the length, require an XID_Start
 //! first character, then check every character against the kind's predicate. The normalised

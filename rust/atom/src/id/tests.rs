@@ -1,6 +1,6 @@
 use super::*;
 
-/// The published vectors of SPEC 1.3, byte-exact against real `atom.lock` files.
+/// The published vectors of docs/format.md#test-vectors, byte-exact against real `atom.lock` files.
 const VECTORS: &[(&str, &str, &str)] = &[
     (
         "4abbd2644bc3585e9be95deb277ccf48f6ed26ac",
@@ -105,7 +105,7 @@ fn root_parsing() {
     assert_eq!(Root::from_hex(&"é".repeat(40)), Err(RootError::Length(40)));
 }
 
-/// Every valid label listed in SPEC 1.1.
+/// Every valid label listed in docs/format.md#names.
 const VALID_LABELS: &[&str] = &[
     "α",
     "ñ_1",
@@ -130,7 +130,7 @@ const VALID_LABELS: &[&str] = &[
     "Café_au_lait-123",
 ];
 
-/// Every invalid label listed in SPEC 1.1 without an exact error.
+/// Every invalid label listed in docs/format.md#names without an exact error.
 const INVALID_LABELS: &[&str] = &[
     "_ΑΒΓ",
     "-кириллица",

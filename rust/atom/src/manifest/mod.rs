@@ -1,5 +1,5 @@
-//! Manifests: an atom's `atom.toml` ([`Manifest`], SPEC 3.1) and a repository's `ekala.toml`
-//! ([`set::SetManifest`], SPEC 3.2).
+//! Manifests: an atom's `atom.toml` ([`Manifest`], docs/format.md#the-atom-manifest) and a repository's `ekala.toml`
+//! ([`set::SetManifest`], docs/format.md#the-set-manifest).
 //!
 //! Parsing is strict where the reference is strict (unknown fields are rejected, except under
 //! `package.meta`), and every error points into the file: see [`crate::diagnostic`].
@@ -340,7 +340,7 @@ pub enum GitRef {
 }
 
 impl Package {
-    /// Parses only the `[package]` table of `atom.toml` text, as publishing does (SPEC 2.3): the
+    /// Parses only the `[package]` table of `atom.toml` text, as publishing does (docs/format.md#publishing): the
     /// other tables are not validated.
     pub fn parse_only(text: &str, path: &str) -> Result<Package, SourceError> {
         #[derive(Deserialize)]
@@ -378,7 +378,7 @@ impl Manifest {
         Ok(Manifest::parse(&text, &path.display().to_string())?)
     }
 
-    /// Checks the rules that span several tables (SPEC 3.1).
+    /// Checks the rules that span several tables (docs/format.md#the-atom-manifest).
     fn validate(&self, text: &str, path: &str) -> Result<(), SourceError> {
         let sets = &self.package.sets;
         let declared = || {

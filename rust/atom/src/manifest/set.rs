@@ -1,4 +1,4 @@
-//! The set manifest `ekala.toml` at a repository's root (SPEC 3.2): which directories hold the
+//! The set manifest `ekala.toml` at a repository's root (docs/format.md#the-set-manifest): which directories hold the
 //! repository's atoms.
 
 use std::collections::{BTreeMap, BTreeSet};

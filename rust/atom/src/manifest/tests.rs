@@ -1,6 +1,6 @@
 use super::*;
 
-/// `build/atom.toml` from the reference repository (SPEC 3.1).
+/// `build/atom.toml` from the reference repository (docs/format.md#the-atom-manifest).
 const BUILD: &str = r#"[package]
 label   = "build"
 version = "0.3.0"
@@ -20,7 +20,7 @@ eka.git = "https://github.com/ekala-project/eka.git"
 dev = "^0.1.0"
 "#;
 
-/// atom-nix 0.4.4's published manifest (SPEC 2.2).
+/// atom-nix 0.4.4's published manifest (docs/format.md#the-atom-manifest).
 const ATOM_NIX: &str = r#"[package]
 label = "atom-nix"
 version = "0.4.4"

@@ -3,7 +3,7 @@
 //!
 //! Locked atoms come from the [`AtomStore`] by set root, label, version and rev, and are checked
 //! against the lock before use: the ref, if present, still points at the locked rev; the rev is
-//! in the store; the commit has the format of SPEC 2.2 and its manifest agrees with the lock;
+//! in the store; the commit has the format of docs/format.md#the-atom-commit and its manifest agrees with the lock;
 //! `AtomId(set, label)` equals the locked id. Each atom appears once in the graph however many
 //! atoms depend on it; a cycle is an error naming it. Nothing is written: trees are materialised
 //! later, by whoever forces the atom ([`AtomStore::materialize`]).
@@ -19,7 +19,7 @@ use crate::lock::{AtomDep, LockedCompose, LockedDep, Lockfile, LOCK_FILE};
 use crate::manifest::{Compose, ComposeAs, Manifest, Version, MANIFEST_FILE};
 use crate::store::{atom_ref, ref_target, AtomRef, RefLayout, Store, StoreError};
 
-/// The composer whose semantics the native composer implements (SPEC 6.3): an atom composed
+/// The composer whose semantics the native composer implements (docs/format.md#modules): an atom composed
 /// "with" it is composed natively, without loading the composer atom itself.
 pub const NATIVE_COMPOSER: &str = "atom-nix";
 

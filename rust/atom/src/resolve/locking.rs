@@ -1,9 +1,9 @@
-//! Writing `atom.lock` (SPEC 4) from a manifest, against repositories on this machine: `atom lock`.
+//! Writing `atom.lock` (docs/format.md#the-lock-file) from a manifest, against repositories on this machine: `atom lock`.
 //!
 //! Each set's root comes from the local repository (`::`), from a mirror that is a local
 //! repository, or from the existing lock. Atom dependencies are resolved in the atom store (a `::`
 //! set: in the local repository, where it is published) and verified. The sync rules of
-//! SPEC 4 apply: entries for dependencies the manifest no longer declares are dropped, and an
+//! docs/format.md#sync-rules apply: entries for dependencies the manifest no longer declares are dropped, and an
 //! existing entry is kept while it still satisfies its requirement.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,5 +1,5 @@
-//! Resolving atoms from git repositories already on this machine, without a fetcher (DESIGN.md,
-//! "Resolving versions without a fetcher").
+//! Resolving atoms from git repositories already on this machine, without a fetcher
+//! (docs/design.md#resolving-without-a-fetcher).
 //!
 //! - [`AtomStore`]: the directory of bare repositories keyed by set root that `atom fetch` fills,
 //!   plus the content-addressed directories atoms are materialised into.
@@ -427,7 +427,7 @@ impl Resolution {
     }
 }
 
-/// The highest version of `label` in `store` matching `requirement`, verified (SPEC 2.2 format,
+/// The highest version of `label` in `store` matching `requirement`, verified (docs/format.md#verification: commit format,
 /// manifest agreeing with its ref, metadata refs) and materialised under `trees`.
 pub fn resolve(
     store: &Store,

@@ -1,4 +1,4 @@
-//! Git-native atom storage (SPEC 1.2, 2, 5.1): a [`Store`] is a git repository, bare or not, in
+//! Git-native atom storage (docs/format.md#the-genesis, docs/format.md#refs-and-commits, docs/format.md#resolution): a [`Store`] is a git repository, bare or not, in
 //! which atoms are published under `refs/eka/atoms/<label>/<version>`.
 //!
 //! Repositories are opened in gix's isolated mode: no global or user git configuration and no
@@ -191,7 +191,7 @@ impl Store {
     }
 
     /// The repository's genesis: `refs/ekala/init` when present, otherwise the root found by
-    /// walking the ancestors of `HEAD` (SPEC 1.2).
+    /// walking the ancestors of `HEAD` (docs/format.md#the-genesis).
     pub fn genesis(&self) -> Result<Root> {
         if let Some(root) = self.genesis.get() {
             return Ok(*root);

@@ -1,4 +1,4 @@
-//! The ref layout of atoms (SPEC 2.1, 2.4) and the ref operations the store needs.
+//! The ref layout of atoms (docs/format.md#ref-layout, docs/format.md#legacy-layouts) and the ref operations the store needs.
 
 use gix::bstr::ByteSlice;
 use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};

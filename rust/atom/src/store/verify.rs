@@ -1,4 +1,4 @@
-//! Checking that a published atom is what it claims to be (SPEC 2.2, 2.4, 7): the commit has the
+//! Checking that a published atom is what it claims to be (docs/format.md#verification): the commit has the
 //! exact format of a publish, its manifest agrees with the ref, its metadata refs agree with it,
 //! its origin descends from the repository's genesis, and its id is the expected one.
 
@@ -13,11 +13,11 @@ use crate::manifest::{Package, MANIFEST_FILE};
 /// The format of a verified atom commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommitFormat {
-    /// `format pre1`: what is published today (SPEC 2.2).
+    /// `format pre1`: what is published today (docs/format.md#the-atom-commit).
     Pre1,
-    /// `format pre1.0`, with a `path` header (SPEC 2.4).
+    /// `format pre1.0`, with a `path` header (docs/format.md#legacy-layouts).
     Pre1_0,
-    /// `format 1`, under `refs/atoms/` (SPEC 2.4).
+    /// `format 1`, under `refs/atoms/` (docs/format.md#legacy-layouts).
     Legacy1,
 }
 
