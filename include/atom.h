@@ -94,7 +94,7 @@ atom_status atom_last_error_message(char **out_message);
 // `s` must be NULL or a string returned by libatom that was not freed yet.
 void atom_string_free(char *s);
 
-// Validates `input` as an atom label (SPEC 1.1). On success, if `out_normalized` is non-NULL,
+// Validates `input` as an atom label (docs/format.md#names). On success, if `out_normalized` is non-NULL,
 // writes the NFKC-normalised label there (free it with `atom_string_free`).
 // Fails with `ATOM_STATUS_INVALID_NAME` and a message such as
 // `invalid label "9atom": cannot start with: '9'`.
@@ -102,7 +102,8 @@ void atom_string_free(char *s);
 // # Safety
 // `input` must be NULL (an error) or a NUL-terminated string; `out_normalized` must be NULL or
 // point to writable storage for one pointer.
-atom_status atom_label_validate(const char *input, char **out_normalized);
+atom_status atom_label_validate(const char *input,
+                                char **out_normalized);
 
 // Like `atom_label_validate`, for tags (set names and `meta.tags`: label characters plus `.`
 // and `:`, never `..`).
