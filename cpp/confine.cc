@@ -63,7 +63,13 @@ std::string resolveSymlinks(const std::string & path, const Pos & pos)
         }
         std::string next = done + "/" + component;
         struct stat st;
-        if (!missing && lstat(next.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+        int status = missing ? -1 : lstat(next.c_str(), &st);
+        // Only a path that does not exist may be taken as written: any other failure (a name too
+        // long to look up, no permission, ...) leaves its meaning unknown, so it is refused.
+        if (!missing && status != 0 && errno != ENOENT && errno != ENOTDIR)
+            compat::throwEvalError(pos, "the path '" + path + "' cannot be resolved at '" + next + "': "
+                + std::strerror(errno) + "; an atom may only refer to paths it can check");
+        if (status == 0 && S_ISLNK(st.st_mode)) {
             if (++links > 40)
                 compat::throwEvalError(pos, "the path '" + path + "' cannot be resolved: symlink loop at '" + next + "'");
             std::vector<char> buffer(st.st_size > 0 ? st.st_size + 1 : 4096);
@@ -76,7 +82,7 @@ std::string resolveSymlinks(const std::string & path, const Pos & pos)
             push(target);
             continue;
         }
-        if (!missing && lstat(next.c_str(), &st) != 0)
+        if (status != 0)
             missing = true;
         done = std::move(next);
     }

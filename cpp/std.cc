@@ -201,18 +201,15 @@ void primPathAttrs(EvalState & state, const Pos & pos, Value ** args, Value & v)
     compat::callFunction(state, *args[0], *fresh, v, pos);
 }
 
-// `dirOf`: of a string, a string (Nix's own); of a path, its parent, which must be in the atom.
+// `dirOf`: of a string, a string (Nix's own); of a path, its parent, which must be in the atom
+// as written and with its symlinks resolved (a link inside the atom can make a parent's text
+// look inside while it means a directory outside).
 void primDirOf(EvalState & state, const Pos & pos, Value ** args, Value & v)
 {
     compat::callFunction(state, *args[0], *args[2], v, pos);
     compat::forceValue(state, v, pos);
-    if (compat::isPath(v)) {
-        auto root = std::string(compat::forceString(state, *args[1], pos));
-        std::string path = compat::pathText(v);
-        if (!isInside(path, root))
-            compat::throwEvalError(pos, "the path '" + path + "' is outside the atom (" + root
-                + "): an atom may only refer to its own files");
-    }
+    if (compat::isPath(v))
+        requireInside(compat::pathText(v), std::string(compat::forceString(state, *args[1], pos)), pos);
 }
 
 struct Wrapper

@@ -1074,3 +1074,47 @@ fn every_container_of_nix_values_in_the_shim_is_scanned_by_the_collector() {
     }
     assert!(offenders.is_empty(), "{}", offenders.join("\n"));
 }
+
+#[test]
+fn paths_whose_symlinks_cannot_be_checked_or_lead_out_through_a_parent_are_refused() {
+    // A symlink chain whose resolved text exceeds PATH_MAX, ending in a link to `/`: the kernel
+    // follows it, so a check that gives up on a long name must refuse, not take it as written.
+    let dir = tree("long-chain", &[("x.nix", "1")]);
+    let long_a = "a".repeat(250);
+    let long_b = "b".repeat(250);
+    // The tree is deeper than PATH_MAX: make it one directory at a time, relative to the last.
+    let script = "import os, sys\nos.chdir(sys.argv[1])\nfor _ in range(16):\n    os.mkdir(sys.argv[2]); os.chdir(sys.argv[2])\nos.mkdir(sys.argv[3]); os.chdir(sys.argv[3]); os.symlink('/', 'root')\n";
+    let status = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&dir)
+        .args([&long_a, &long_b])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::os::unix::fs::symlink(vec![long_a.as_str(); 16].join("/"), dir.join("s1")).unwrap();
+    fs::write(
+        dir.join("mod.nix"),
+        format!("{{ Read = std.readFile ./s1/{long_b}/root/etc/hostname; List = std.readDir ./s1/{long_b}/root; }}"),
+    )
+    .unwrap();
+    for member in ["read", "list"] {
+        let err = eval_err(&format!("({}).{member}", compose(&dir)));
+        assert!(
+            err.contains("cannot be resolved at") && err.contains("File name too long"),
+            "{member}: {err}"
+        );
+    }
+
+    // `dirOf` of a path whose text is inside the atom but which goes through a link to `/`:
+    // the parent it returns is outside.
+    let dir = tree("dirof-link", &[("f", "data")]);
+    std::os::unix::fs::symlink("/proc/self/root", dir.join("x")).unwrap();
+    fs::write(
+        dir.join("mod.nix"),
+        "let p = ./. + (\"/x\" + mod.outPath + \"/f\"); in { Inside = std.readFile p; Up = \"${std.dirOf (std.dirOf p)}\"; }",
+    )
+    .unwrap();
+    assert_eq!(eval_ok(&format!("({}).inside", compose(&dir))), "\"data\"");
+    let err = eval_err(&format!("({}).up", compose(&dir)));
+    assert!(err.contains("is outside the atom"), "{err}");
+}
