@@ -238,6 +238,25 @@ inline std::string pathText(const Value & v)
     return v.path;
 }
 
+/// Whether the forced value `v` is a builtin function or a partial application of one (not a
+/// lambda of Nix code).
+inline bool isBuiltinFunction(const Value & v)
+{
+    return v.isPrimOp() || v.isPrimOpApp();
+}
+
+/// The implementation of the builtin that the primop application `v` applies (its leftmost
+/// primop), or nullptr when `v` is not a primop application.
+inline PrimOpFun appliedPrimOp(const Value & v)
+{
+    if (!v.isPrimOpApp())
+        return nullptr;
+    const Value * head = &v;
+    while (head->isPrimOpApp())
+        head = head->primOpApp.left;
+    return head->isPrimOp() ? head->primOp->fun : nullptr;
+}
+
 /// Makes `v` a string (without context), a Boolean.
 inline void mkString(Value & v, std::string_view s)
 {

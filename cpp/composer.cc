@@ -262,6 +262,27 @@ struct ExprAtomDerived : compat::CustomExpr
     }
 };
 
+// A member of the module's std (slot STD), when first forced.
+struct ExprStdMember : compat::CustomExpr
+{
+    std::string name;
+
+    explicit ExprStdMember(std::string name) : name(std::move(name)) {}
+
+    void describe(std::ostream & str) const override { str << "«std." << name << "»"; }
+
+    void eval(EvalState & state, Env & env, Value & v) override
+    {
+        Value & stdValue = *slot(env, STD);
+        compat::forceValue(state, stdValue, compat::noPos);
+        auto * member = compat::getAttr(state, stdValue, name);
+        if (!member)
+            compat::throwEvalError(compat::noPos, "internal error in the atom plugin: std has no " + name);
+        compat::forceValue(state, *member, compat::noPos);
+        v = *member;
+    }
+};
+
 // The allowed pure globals, by name (looked up in Nix's base environment).
 const char * const pureGlobals[] = {
     "true", "false", "null", "__sub", "__mul", "__div", "__lessThan", "abort", "baseNameOf", "derivation",
@@ -323,6 +344,10 @@ Value * buildModule(EvalState & state, std::shared_ptr<const Composition> compos
     env.values[EXTERN] = externSet;
     for (size_t i = 0; i < extra.size(); i++)
         env.values[FIXED + i] = extra[i];
+    // The global `map` is std's, whose errors in builtins it applies name the atom.
+    for (size_t i = 0; i < std::size(pureGlobals); i++)
+        if (pureGlobals[i] == std::string_view("map"))
+            compat::mkThunk(*(env.values[FIXED + i] = compat::allocValue(state)), env, new ExprStdMember("map"));
     auto * rootDir = compat::allocValue(state);
     compat::mkString(*rootDir, composition->root);
     env.values[ROOTDIR] = rootDir;

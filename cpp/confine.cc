@@ -194,6 +194,15 @@ struct ExprOrigin : compat::CustomExpr
             annotate(e, origin);
             throw;
         }
+        // A builtin partially applied here (`n: getAttr n`) fails later, when Nix applies it.
+        // (std's own wrappers name the atom themselves.)
+        if (auto fun = compat::appliedPrimOp(v); fun && !isStdWrapper(fun)) {
+            auto * originValue = compat::allocValue(state);
+            compat::mkString(*originValue, *origin);
+            auto * f = compat::allocValue(state);
+            *f = v;
+            v = *annotatedFunction(state, originValue, f, compat::noPos);
+        }
     }
 };
 

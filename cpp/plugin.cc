@@ -231,8 +231,9 @@ void primCompose(EvalState & state, const Pos & pos, Value ** args, Value & v)
     if (!compat::isAttrs(state, *externAttrs, pos))
         set.fail("`extern` must be an attribute set");
     auto * stdValue = compat::allocValue(state);
-    makeStd(state, dir, *stdValue);
-    composeAtom(state, pos, atomName(state, *config, pos), dir, dir, dir, *config, *externAttrs, *stdValue, v);
+    auto name = atomName(state, *config, pos);
+    makeStd(state, dir, name, *stdValue);
+    composeAtom(state, pos, name, dir, dir, dir, *config, *externAttrs, *stdValue, v);
 }
 
 const char * const composeDoc = R"(
@@ -339,7 +340,7 @@ void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, si
         auto * externAttrs = nodeExtern(state, graph, node, env);
         if (kind == ComposeKind::Native) {
             auto * stdValue = compat::allocValue(state);
-            mkLazy(state, *stdValue, [root](EvalState & state, Value & v) { makeStd(state, root, v); });
+            mkLazy(state, *stdValue, [root, name](EvalState & state, Value & v) { makeStd(state, root, name, v); });
             composeAtom(
                 state, graph.pos, name, root, sourceRoot, entry, *config, *externAttrs, *stdValue, v, dirs.entry_is_file);
             return;

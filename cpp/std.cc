@@ -39,6 +39,7 @@ enum class StdKind {
     FilterSource,  // filterSource filter path: a path inside the atom
     PathAttrs,     // path { path, name, filter, recursive, sha256 }: `path` inside the atom
     DirOf,         // dirOf x: a path it returns stays inside the atom
+    HigherOrder,   // map f ... & co.: a builtin `f` applied later names the atom in its errors
 };
 
 struct Allowed
@@ -71,14 +72,14 @@ const Allowed allowList[] = {
     // Attribute sets.
     {"attrNames", StdKind::Pure}, {"attrValues", StdKind::Pure}, {"catAttrs", StdKind::Pure},
     {"getAttr", StdKind::Pure}, {"hasAttr", StdKind::Pure}, {"intersectAttrs", StdKind::Pure},
-    {"listToAttrs", StdKind::Pure}, {"mapAttrs", StdKind::Pure}, {"removeAttrs", StdKind::Pure},
-    {"zipAttrsWith", StdKind::Pure}, {"groupBy", StdKind::Pure},
+    {"listToAttrs", StdKind::Pure}, {"mapAttrs", StdKind::HigherOrder}, {"removeAttrs", StdKind::Pure},
+    {"zipAttrsWith", StdKind::HigherOrder}, {"groupBy", StdKind::HigherOrder},
     // Lists.
-    {"all", StdKind::Pure}, {"any", StdKind::Pure}, {"concatLists", StdKind::Pure},
-    {"concatMap", StdKind::Pure}, {"elem", StdKind::Pure}, {"elemAt", StdKind::Pure},
-    {"filter", StdKind::Pure}, {"foldl'", StdKind::Pure}, {"genList", StdKind::Pure},
+    {"all", StdKind::HigherOrder}, {"any", StdKind::HigherOrder}, {"concatLists", StdKind::Pure},
+    {"concatMap", StdKind::HigherOrder}, {"elem", StdKind::Pure}, {"elemAt", StdKind::Pure},
+    {"filter", StdKind::HigherOrder}, {"foldl'", StdKind::HigherOrder}, {"genList", StdKind::HigherOrder},
     {"genericClosure", StdKind::Pure}, {"head", StdKind::Pure}, {"length", StdKind::Pure},
-    {"map", StdKind::Pure}, {"partition", StdKind::Pure}, {"sort", StdKind::Pure},
+    {"map", StdKind::HigherOrder}, {"partition", StdKind::HigherOrder}, {"sort", StdKind::HigherOrder},
     {"tail", StdKind::Pure},
     // Strings.
     {"baseNameOf", StdKind::Pure}, {"compareVersions", StdKind::Pure},
@@ -133,6 +134,60 @@ Value * freshString(EvalState & state, Value & v, const Pos & pos)
     auto * fresh = compat::allocValue(state);
     compat::mkString(*fresh, compat::forceString(state, v, pos));
     return fresh;
+}
+
+// Errors raised by a builtin that Nix applies on the atom's behalf later (the elements of
+// `map head lists`, say) happen outside any atom code, so they are annotated here. args[0] is
+// the origin text (a string), args[1] the builtin, args[2] its argument.
+void primAnnotatedCall(EvalState & state, const Pos & pos, Value ** args, Value & v);
+
+} // namespace
+
+Value * annotatedFunction(EvalState & state, Value * origin, Value * f, const Pos & pos)
+{
+    compat::forceValue(state, *f, pos);
+    if (!compat::isBuiltinFunction(*f))
+        return f;
+    // One wrapper primop per evaluator, kept where the collector sees it.
+    static compat::GcVector<Value *> wrapper(1, nullptr);
+    static EvalState * owner = nullptr;
+    if (owner != &state) {
+        wrapper[0] = compat::allocValue(state);
+        compat::mkPrimOp(state, *wrapper[0],
+            {.name = "std (annotated)", .args = {"origin", "f", "x"}, .doc = nullptr, .fun = primAnnotatedCall});
+        owner = &state;
+    }
+    auto * withOrigin = compat::allocValue(state);
+    compat::mkPrimOpApp(*withOrigin, wrapper[0], origin);
+    auto * result = compat::allocValue(state);
+    compat::mkPrimOpApp(*result, withOrigin, f);
+    return result;
+}
+
+namespace {
+
+void primAnnotatedCall(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    try {
+        compat::callFunction(state, *args[1], *args[2], v, pos);
+        compat::forceValue(state, v, pos);
+        // A builtin of several arguments: its partial application is annotated too.
+        if (compat::isBuiltinFunction(v)) {
+            auto * partial = compat::allocValue(state);
+            *partial = v;
+            v = *annotatedFunction(state, args[0], partial, pos);
+        }
+    } catch (compat::Error & e) {
+        std::string origin(compat::forceString(state, *args[0], pos));
+        annotate(e, &origin);
+        throw;
+    }
+}
+
+// `map f` & co. (args[0] Nix's builtin, args[1] the origin text, args[2] `f`).
+void primHigherOrder(EvalState & state, const Pos & pos, Value ** args, Value & v)
+{
+    compat::callFunction(state, *args[0], *annotatedFunction(state, args[1], args[2], pos), v, pos);
 }
 
 // The confined primitives are partial applications `wrapper original root`: args[0] is Nix's
@@ -227,6 +282,7 @@ const Wrapper wrappers[] = {
     {StdKind::FilterSource, primFilterSource, 4},
     {StdKind::PathAttrs, primPathAttrs, 3},
     {StdKind::DirOf, primDirOf, 3},
+    {StdKind::HigherOrder, primHigherOrder, 3},
 };
 
 // What every std of one evaluator shares: the allowed builtins and how std holds them, the
@@ -290,16 +346,28 @@ const StdPlan & stdPlan(EvalState & state)
 
 } // namespace
 
+bool isStdWrapper(compat::PrimOpFun fun)
+{
+    if (fun == primAnnotatedCall)
+        return true;
+    for (auto & wrapper : wrappers)
+        if (fun == wrapper.fun)
+            return true;
+    return false;
+}
+
 bool isAllowedBuiltin(const std::string & name)
 {
     return findAllowed(name) != nullptr;
 }
 
-void makeStd(EvalState & state, const std::string & root, Value & result)
+void makeStd(EvalState & state, const std::string & root, const std::string & atom, Value & result)
 {
     const StdPlan & plan = stdPlan(state);
     auto * rootValue = compat::allocValue(state);
     compat::mkString(*rootValue, root);
+    auto * originValue = compat::allocValue(state);
+    compat::mkString(*originValue, "in " + atom + ", in a builtin its code applied");
     // By name: the library's attributes replace builtins of the same name.
     compat::GcMap<std::string, std::pair<Symbol, Value *>> chosen;
     for (auto & entry : plan.builtins) {
@@ -308,7 +376,7 @@ void makeStd(EvalState & state, const std::string & root, Value & result)
             auto * withOriginal = compat::allocValue(state);
             compat::mkPrimOpApp(*withOriginal, plan.wrapperValues[size_t(entry.kind)], entry.value);
             value = compat::allocValue(state);
-            compat::mkPrimOpApp(*value, withOriginal, rootValue);
+            compat::mkPrimOpApp(*value, withOriginal, entry.kind == StdKind::HigherOrder ? originValue : rootValue);
         }
         chosen[std::string(entry.name)] = {entry.name, value};
     }

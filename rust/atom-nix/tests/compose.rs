@@ -1013,6 +1013,34 @@ fn errors_raised_later_in_an_atom_s_code_name_the_atom() {
             "{access}:\n{err}"
         );
     }
+    // Builtins that Nix applies on the atom's behalf later (`map`'s elements, a partially
+    // applied builtin handed out) name the atom too.
+    let dir2 = tree(
+        "later-builtins",
+        &[
+            (
+                "atom.toml",
+                "[package]\nlabel = \"demo\"\nversion = \"1.2.3\"\n\n[compose.as]\nnix = \".\"\n",
+            ),
+            (
+                "mod.nix",
+                "{ Map = std.map std.head [ [ ] ]; Bare = map std.head [ [ ] ]; Gen = std.genList (std.elemAt [ ]) 1; Fold = std.foldl' std.add 0 [ \"x\" ]; Partial = std.mapAttrs (n: std.getAttr n) { a = { }; }; Fine = std.map (x: x + 1) [ 1 2 ]; }\n",
+            ),
+        ],
+    );
+    let import2 = format!("(builtins.atom.import {})", dir2.display());
+    for access in [
+        "builtins.head {i}.map",
+        "builtins.head {i}.bare",
+        "builtins.head {i}.gen",
+        "{i}.fold",
+        "{i}.partial.a",
+    ] {
+        let err = eval_err(&access.replace("{i}", &import2));
+        assert!(err.contains("(in demo-1.2.3"), "{access}:\n{err}");
+    }
+    assert_eq!(eval_ok(&format!("{import2}.fine")), "[ 2 3 ]");
+
     let err = eval_err(&format!("{import}.member.a"));
     assert!(
         err.contains(&format!(
