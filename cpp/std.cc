@@ -37,7 +37,7 @@ enum class StdKind {
     PathExists,    // pathExists path, toPath path: a path inside the atom
     HashFile,      // hashFile type path: a regular file inside the atom
     FilterSource,  // filterSource filter path: a path inside the atom
-    PathAttrs,     // path { path, name, filter, recursive, sha256 }: `path` inside the atom
+    PathAttrs,     // path { path, name, filter, recursive }: `path` inside the atom
     DirOf,         // dirOf x: a path it returns stays inside the atom
     HigherOrder,   // map f ... & co.: a builtin `f` applied later names the atom in its errors
 };
@@ -222,8 +222,9 @@ void primFilterSource(EvalState & state, const Pos & pos, Value ** args, Value &
     compat::callFunction(state, *args[0], 2, callArgs, v, pos);
 }
 
-// `path { path, name ? ..., filter ? ..., recursive ? ..., sha256 ? ... }`, rebuilt from checked
-// parts.
+// `path { path, name ? ..., filter ? ..., recursive ? ... }`, rebuilt from checked parts. No
+// `sha256`: with it, Nix returns an existing store path of that hash without reading `path`,
+// which would let an atom name (and depend on) any store path whose hash it knows.
 void primPathAttrs(EvalState & state, const Pos & pos, Value ** args, Value & v)
 {
     Value & given = *args[2];
@@ -235,7 +236,7 @@ void primPathAttrs(EvalState & state, const Pos & pos, Value ** args, Value & v)
         if (key == "path") {
             attrs.emplace_back(key, confinedPath(state, *args[1], *value, FileKind::Any, pos));
             hasPath = true;
-        } else if (key == "name" || key == "sha256") {
+        } else if (key == "name") {
             attrs.emplace_back(key, freshString(state, *value, pos));
         } else if (key == "recursive") {
             auto * fresh = compat::allocValue(state);
@@ -246,7 +247,7 @@ void primPathAttrs(EvalState & state, const Pos & pos, Value ** args, Value & v)
             attrs.emplace_back(key, value);
         } else {
             compat::throwEvalError(pos, "std.path: unsupported attribute '" + key
-                + "' (expected path, name, filter, recursive or sha256)");
+                + "' (expected path, name, filter or recursive)");
         }
     }
     if (!hasPath)
