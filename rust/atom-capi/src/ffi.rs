@@ -81,20 +81,33 @@ impl Error {
     }
 }
 
-impl From<atom_core::store::StoreError> for Error {
-    /// The status of a git store failure: what is not published, what fails verification, and
-    /// everything else (the repository itself).
-    fn from(e: atom_core::store::StoreError) -> Self {
-        use atom_core::store::StoreError;
+impl From<atom_core::repo::RepoError> for Error {
+    /// The status of a git repository failure: what is not published, what fails verification,
+    /// and everything else (the repository itself).
+    fn from(e: atom_core::repo::RepoError) -> Self {
+        use atom_core::repo::RepoError;
         let status = match &e {
-            StoreError::NoMatchingVersion { .. } | StoreError::NoSuchAtom { .. } => {
+            RepoError::NoMatchingVersion { .. } | RepoError::NoSuchAtom { .. } => {
                 AtomStatus::NotFound
             }
-            StoreError::Verify { .. } => AtomStatus::Verify,
-            StoreError::Io { .. } => AtomStatus::Io,
+            RepoError::Verify { .. } => AtomStatus::Verify,
+            RepoError::Io { .. } => AtomStatus::Io,
             _ => AtomStatus::Git,
         };
         Error::new(status, e.to_string())
+    }
+}
+
+impl From<atom_core::store::StoreError> for Error {
+    /// The status of an atom store failure: that of its repository's failure, an I/O status for
+    /// writing, and a git status for everything else (a fetch that cannot be done).
+    fn from(e: atom_core::store::StoreError) -> Self {
+        use atom_core::store::StoreError;
+        match e {
+            StoreError::Repo(e) => e.into(),
+            StoreError::Io { .. } => Error::new(AtomStatus::Io, e.to_string()),
+            e => Error::new(AtomStatus::Git, e.to_string()),
+        }
     }
 }
 

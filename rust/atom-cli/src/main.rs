@@ -10,9 +10,9 @@ use atom::id::{AtomDigest, AtomId, Label, Root};
 use atom::lock::{Lockfile, LOCK_FILE};
 use atom::manifest::{Manifest, Requirement, Version, MANIFEST_FILE};
 use atom::publish::{self, Outcome};
-use atom::resolve::{locking, AtomStore};
-use atom::store::fetch;
-use atom::store::{AtomRef, InitOutcome, Store};
+use atom::repo::{AtomRef, InitOutcome, Repo, RepoError};
+use atom::resolve::locking;
+use atom::store::{local_path, Store};
 use atom::uri::{Aliases, AtomUri};
 use clap::{Parser, Subcommand};
 use serde_json::json;
@@ -173,8 +173,8 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-fn open(cli: &Cli) -> Result<Store> {
-    Store::open(&cli.repo).map_err(err)
+fn open(cli: &Cli) -> Result<Repo> {
+    Repo::open(&cli.repo).map_err(err)
 }
 
 fn parse_label(text: &str) -> Result<Label> {
@@ -228,10 +228,9 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
             store,
             git: true,
         } => {
-            let store_dir = store_dir(store)?;
+            let store = atom_store(store)?;
             let mut progress = |n: usize| out.progress(&format!("mirroring {url}: {n} objects"));
-            let (mirror, objects) =
-                fetch::fetch_git(url, &store_dir, &mut progress).map_err(err)?;
+            let (mirror, objects) = store.fetch_git(url, &mut progress).map_err(err)?;
             out.json(json!({ "repo": mirror, "objects": objects }));
             out.line(format!(
                 "mirrored {url} into {}: {objects} objects",
@@ -239,12 +238,12 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
             ));
         }
         Command::Lock { path, check, store } => {
-            lock(path, *check, &AtomStore::new(store_dir(store)?), out)?;
+            lock(path, *check, &atom_store(store)?, out)?;
         }
         Command::Fetch { url, store, .. } => {
-            let store_dir = store_dir(store)?;
+            let store = atom_store(store)?;
             let mut progress = |n: usize| out.progress(&format!("fetching {url}: {n} objects"));
-            let fetched = fetch::fetch(url, &store_dir, &mut progress).map_err(err)?;
+            let fetched = store.fetch(url, &mut progress).map_err(err)?;
             out.json(fetched.to_json());
             out.line(format!(
                 "fetched {url} into {}: {} new refs, {} unchanged, {} objects",
@@ -273,10 +272,10 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
             let store = match &parsed.url {
                 Some(url) => {
                     let text = url.to_string();
-                    let path = fetch::local_path(&text)
+                    let path = local_path(&text)
                         .filter(|p| p.exists())
                         .ok_or_else(|| format!("{text} is not a local repository; `atom fetch {}` first, then resolve from the store", shell_quote(&text)))?;
-                    Store::open(&path).map_err(err)?
+                    Repo::open(&path).map_err(err)?
                 }
                 None => open(cli)?,
             };
@@ -301,13 +300,14 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
             let version = Version::parse(version)?;
             let found = store.find(&label, &version).map_err(err)?;
             let verified = store.verify(&found, None).map_err(err)?;
-            let tree = store.repo().find_tree(verified.tree).map_err(err)?;
-            let entry = tree
-                .find_entry(MANIFEST_FILE)
+            let entry = store
+                .entry(verified.tree, Path::new(MANIFEST_FILE))
+                .map_err(err)?
                 .ok_or("the atom has no atom.toml")?;
-            let blob = store.repo().find_blob(entry.object_id()).map_err(err)?;
-            let text = String::from_utf8(blob.data.clone())
-                .map_err(|_| "atom.toml is not UTF-8".to_owned())?;
+            let text = store.read_text(entry.id).map_err(|e| match e {
+                RepoError::NotText(_) => "atom.toml is not UTF-8".to_owned(),
+                other => other.to_string(),
+            })?;
             let manifest = Manifest::parse(&text, &format!("{}:{MANIFEST_FILE}", found.ref_name()))
                 .map_err(err)?;
             out.json(manifest.to_json());
@@ -360,23 +360,23 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
         Command::Check { path } => check(path, out)?,
         Command::Store {
             command: StoreCommand::Verify { repair, store },
-        } => store_verify(&AtomStore::new(store_dir(store)?), *repair, out)?,
+        } => store_verify(&atom_store(store)?, *repair, out)?,
     }
     Ok(())
 }
 
-/// The atom store: `$ATOM_STORE`, else `$XDG_CACHE_HOME/atom/store`, else `~/.cache/atom/store`.
-/// The atom store directory: `--store`, else the default location.
-fn store_dir(given: &Option<PathBuf>) -> Result<PathBuf> {
+/// The atom store: `--store`, else `$ATOM_STORE`, else `$XDG_CACHE_HOME/atom/store`, else
+/// `~/.cache/atom/store`.
+fn atom_store(given: &Option<PathBuf>) -> Result<Store> {
     match given {
-        Some(dir) => Ok(dir.clone()),
-        None => Ok(AtomStore::from_env().map_err(err)?.dir().to_owned()),
+        Some(dir) => Ok(Store::new(dir)),
+        None => Store::from_env().map_err(err),
     }
 }
 
 /// `atom lock`: compute the lock; write it (through a temporary file, renamed into place), or with
 /// `--check` only compare it with the file.
-fn lock(path: &Path, check: bool, store: &AtomStore, out: &mut Output) -> Result {
+fn lock(path: &Path, check: bool, store: &Store, out: &mut Output) -> Result {
     let lock_path = path.join(LOCK_FILE);
     let Some(lock) = locking::lock(path, store).map_err(err)? else {
         out.json(json!({ "lock": null, "changed": false }));
@@ -425,7 +425,7 @@ fn lock(path: &Path, check: bool, store: &AtomStore, out: &mut Output) -> Result
 }
 
 /// `atom store verify`: report every problem of the store; fail if any is left.
-fn store_verify(store: &AtomStore, repair: bool, out: &mut Output) -> Result {
+fn store_verify(store: &Store, repair: bool, out: &mut Output) -> Result {
     let report = store.verify(repair).map_err(err)?;
     for tree in &report.trees {
         if let Some(problem) = &tree.problem {

@@ -12,8 +12,11 @@
 //! - [`manifest`]: `atom.toml` and the set manifest `ekala.toml`;
 //! - [`lock`]: `atom.lock`, read and written byte-compatibly with the reference;
 //! - [`uri`]: atom URIs (`gh:owner/repo::label@^1`) and URL aliases;
-//! - [`store`]: atoms in git repositories; [`publish`]: putting them there;
-//! - [`resolve`]: finding atoms and their locked dependencies on this machine (the atom store);
+//! - [`repo`]: atoms in one git repository (the only module that uses gix); [`publish`]: putting
+//!   them there;
+//! - [`store`]: the atom store, the directory on this machine atoms are fetched into and loaded
+//!   from;
+//! - [`resolve`]: finding atoms and their locked dependencies (resolution, graph, locking);
 //! - [`compose`]: planning an atom's modules;
 //! - [`diagnostic`]: errors that point into a file.
 
@@ -23,6 +26,7 @@ pub mod id;
 pub mod lock;
 pub mod manifest;
 pub mod publish;
+pub mod repo;
 pub mod resolve;
 pub mod store;
 pub mod uri;

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::{AtomStore, ResolveError};
+use super::ResolveError;
 use crate::id::{Label, Root, Tag};
 use crate::lock::{
     AtomDep, GitDep, GitRev, LockedCompose, LockedDep, LockedSet, Lockfile, LOCK_FILE, LOCK_VERSION,
@@ -17,10 +17,11 @@ use crate::lock::{
 use crate::manifest::{
     Compose, ComposeAs, GitRef, Manifest, Mirror, Mirrors, NixDep, NixSource, Requirement,
 };
-use crate::store::{fetch, Store};
+use crate::repo::Repo;
+use crate::store::{local_path, Store};
 
 /// Computes the lock of the atom in `dir`: `None` for a static atom, which has no lock.
-pub fn lock(dir: &Path, store: &AtomStore) -> Result<Option<Lockfile>, ResolveError> {
+pub fn lock(dir: &Path, store: &Store) -> Result<Option<Lockfile>, ResolveError> {
     let manifest = Manifest::read_atom(dir)?;
     if matches!(manifest.compose, Compose::As(ComposeAs::Static(_))) {
         return Ok(None);
@@ -94,7 +95,7 @@ pub fn lock(dir: &Path, store: &AtomStore) -> Result<Option<Lockfile>, ResolveEr
 
 struct Locker<'a> {
     dir: &'a Path,
-    store: &'a AtomStore,
+    store: &'a Store,
     manifest: &'a Manifest,
     existing: Option<&'a Lockfile>,
     /// The work tree of the repository the atom is in, once found.
@@ -156,8 +157,8 @@ impl Locker<'_> {
             return Ok(self.local_repo()?.genesis()?);
         }
         for url in mirrors.iter().filter_map(Mirror::url) {
-            if let Some(path) = fetch::local_path(url).filter(|p| p.exists()) {
-                let repo = Store::open(&path)?;
+            if let Some(path) = local_path(url).filter(|p| p.exists()) {
+                let repo = Repo::open(&path)?;
                 if let Some(root) = repo.init_ref()? {
                     return Ok(root);
                 }
@@ -174,7 +175,7 @@ impl Locker<'_> {
     }
 
     /// The repository the atom is in.
-    fn local_repo(&mut self) -> Result<Store, ResolveError> {
+    fn local_repo(&mut self) -> Result<Repo, ResolveError> {
         if self.local.is_none() {
             let dir = std::fs::canonicalize(self.dir).map_err(|source| {
                 ResolveError::File(crate::diagnostic::FileError::Read {
@@ -194,7 +195,7 @@ impl Locker<'_> {
                 })?;
             self.local = Some(top);
         }
-        Ok(Store::open(self.local.as_ref().expect("found above"))?)
+        Ok(Repo::open(self.local.as_ref().expect("found above"))?)
     }
 
     /// Locks a direct Nix dependency: the existing entry while its URL is unchanged, otherwise a
@@ -222,10 +223,10 @@ impl Locker<'_> {
                 "locking it means downloading it to hash its content, and this implementation resolves only what is on this machine; lock it once with eka, then `atom lock` keeps the entry",
             ));
         };
-        let path = fetch::local_path(url)
+        let path = local_path(url)
             .filter(|p| p.exists())
             .ok_or_else(|| offline("only git repositories on this machine can be resolved"))?;
-        let repo = Store::open(&path)?;
+        let repo = Repo::open(&path)?;
         let rev = match at {
             GitRef::Head => repo.commit_id("HEAD")?,
             GitRef::Ref(reference) => repo.commit_id(reference)?,
