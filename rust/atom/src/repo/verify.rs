@@ -173,14 +173,11 @@ impl Repo {
         };
         let manifest_id = regular(MANIFEST_FILE)?.ok_or_else(|| fail(VerifyError::NoManifest))?;
         let lock = regular(crate::lock::LOCK_FILE)?;
-        let blob = self
-            .repo
-            .find_blob(manifest_id)
-            .map_err(|e| RepoError::object(manifest_id, e))?;
-        super::check_content(manifest_id, gix::object::Kind::Blob, &blob.data)?;
-        let text = std::str::from_utf8(&blob.data)
-            .map_err(|_| fail(VerifyError::InvalidManifest("it is not UTF-8".into())))?;
-        let package = Package::parse_only(text, MANIFEST_FILE)
+        let text = self.read_text(manifest_id).map_err(|e| match e {
+            RepoError::NotText(_) => fail(VerifyError::InvalidManifest("it is not UTF-8".into())),
+            other => other,
+        })?;
+        let package = Package::parse_only(&text, MANIFEST_FILE)
             .map_err(|e| fail(VerifyError::InvalidManifest(e.to_string())))?;
         if package.label != atom.label || package.version != atom.version {
             return Err(fail(VerifyError::Mismatch {
@@ -238,7 +235,7 @@ impl Repo {
             format,
             id,
             package,
-            manifest: text.to_owned(),
+            manifest: text,
             lock,
         })
     }
