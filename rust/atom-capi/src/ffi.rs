@@ -136,11 +136,7 @@ pub(crate) fn guard(body: impl FnOnce() -> Result<(), Error>) -> AtomStatus {
             error.status
         }
         Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
+            let what = atom_core::panic_message(payload.as_ref());
             set_last_error(format!("internal error in libatom (please report): {what}"));
             AtomStatus::Internal
         }

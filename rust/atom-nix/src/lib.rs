@@ -575,11 +575,7 @@ fn guard<T>(body: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
         body()
     }))
     .unwrap_or_else(|payload| {
-        let what = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_owned());
+        let what = atom::panic_message(payload.as_ref());
         Err(format!(
             "internal error in the atom plugin (please report it): {what}"
         ))

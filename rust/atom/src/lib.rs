@@ -30,3 +30,25 @@ pub mod repo;
 pub mod resolve;
 pub mod store;
 pub mod uri;
+
+/// The message of a caught panic's payload (what `std::panic::catch_unwind` returns): the text
+/// given to `panic!`, or `unknown panic` when the payload is not text.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_panic_message_is_its_text() {
+        let message =
+            |f: fn()| super::panic_message(std::panic::catch_unwind(f).unwrap_err().as_ref());
+        assert_eq!(message(|| panic!("static")), "static");
+        assert_eq!(message(|| panic!("formatted {}", 1)), "formatted 1");
+        assert_eq!(message(|| std::panic::panic_any(7)), "unknown panic");
+    }
+}
