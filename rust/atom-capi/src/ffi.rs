@@ -63,21 +63,30 @@ impl Error {
             format!("argument `{argument}` is NULL"),
         )
     }
-    /// An invalid name; the message says which and why.
-    pub(crate) fn name(message: String) -> Self {
-        Self::new(AtomStatus::InvalidName, message)
-    }
-    /// An invalid root commit id.
-    pub(crate) fn root(message: String) -> Self {
-        Self::new(AtomStatus::InvalidRoot, message)
-    }
-    /// An invalid atom id text.
-    pub(crate) fn id(message: String) -> Self {
-        Self::new(AtomStatus::InvalidId, message)
-    }
     /// Any other failure, with its status.
     pub(crate) fn with_status(status: AtomStatus, message: String) -> Self {
         Self::new(status, message)
+    }
+}
+
+impl From<atom_core::id::InvalidName> for Error {
+    /// An invalid name; the message says which kind, the text and why.
+    fn from(e: atom_core::id::InvalidName) -> Self {
+        Error::new(AtomStatus::InvalidName, e.to_string())
+    }
+}
+
+impl From<atom_core::id::InvalidRoot> for Error {
+    /// An invalid root commit id.
+    fn from(e: atom_core::id::InvalidRoot) -> Self {
+        Error::new(AtomStatus::InvalidRoot, e.to_string())
+    }
+}
+
+impl From<atom_core::id::InvalidDigest> for Error {
+    /// An invalid atom id text.
+    fn from(e: atom_core::id::InvalidDigest) -> Self {
+        Error::new(AtomStatus::InvalidId, e.to_string())
     }
 }
 

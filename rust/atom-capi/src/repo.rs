@@ -70,7 +70,7 @@ macro_rules! with_repo {
 }
 
 fn label(text: &str) -> Result<Label, Error> {
-    Label::new(text).map_err(|e| Error::name(format!("invalid label {text:?}: {e}")))
+    Ok(Label::parse(text)?)
 }
 
 /// Opens the git repository at `path` (a work tree, its `.git`, or a bare repository) in
@@ -241,10 +241,7 @@ pub unsafe extern "C" fn atom_repo_verify(
         let version = Version::parse(arg!(version))
             .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e))?;
         let expected = optional_arg!(expected_id)
-            .map(|text| {
-                AtomDigest::parse(text)
-                    .map_err(|e| Error::id(format!("invalid atom id {text:?}: {e}")))
-            })
+            .map(|text| AtomDigest::parse(text).map_err(Error::from))
             .transpose()?;
         with_repo!(repo, |s| {
             let atom = s.find(&label, &version)?;

@@ -178,7 +178,7 @@ fn open(cli: &Cli) -> Result<Repo> {
 }
 
 fn parse_label(text: &str) -> Result<Label> {
-    Label::new(text).map_err(|e| format!("invalid label {text:?}: {e}"))
+    Label::parse(text).map_err(err)
 }
 
 /// `label@version` or `label`.
@@ -315,10 +315,7 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
         }
         Command::Id { first, label } => {
             let (root, label) = match label {
-                Some(label) => (
-                    Root::from_hex(first).map_err(|e| format!("invalid root {first:?}: {e}"))?,
-                    label,
-                ),
+                Some(label) => (Root::parse(first).map_err(err)?, label),
                 None => (open(cli)?.genesis().map_err(err)?, first),
             };
             let id = AtomId::new(root, parse_label(label)?);
@@ -329,9 +326,7 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
             let store = open(cli)?;
             let expected = id
                 .as_deref()
-                .map(|text| {
-                    AtomDigest::parse(text).map_err(|e| format!("invalid atom id {text:?}: {e}"))
-                })
+                .map(|text| AtomDigest::parse(text).map_err(err))
                 .transpose()?;
             let atoms = match atom {
                 None => store.atoms().map_err(err)?,

@@ -166,8 +166,8 @@ fn plugin_version() -> &'static str {
 
 fn atom_id(root: &str, label: &str) -> Result<String, String> {
     guard(|| {
-        let root = Root::from_hex(root).map_err(|e| format!("invalid root {root:?}: {e}"))?;
-        let label = Label::new(label).map_err(|e| format!("invalid label {label:?}: {e}"))?;
+        let root = Root::parse(root).map_err(|e| e.to_string())?;
+        let label = Label::parse(label).map_err(|e| e.to_string())?;
         Ok(AtomId::new(root, label).to_string())
     })
 }
@@ -498,7 +498,7 @@ fn open_for_query(repo: &str, set: &str, store: &Store) -> Result<(Repo, String)
             "publish it there with `atom publish`, or pick a version from this list".to_owned(),
         )),
         (true, false) => {
-            let root = Root::from_hex(set).map_err(|e| format!("invalid set {set:?}: {e}"))?;
+            let root = Root::parse(set).map_err(|e| e.to_string())?;
             let repo = store.require_set(&root, None).map_err(|e| e.to_string())?;
             Ok((
                 repo,
@@ -522,7 +522,7 @@ fn resolve_atom(
     guard(|| {
         let store = atom_store(store)?;
         let (repo, hint) = open_for_query(repo, set, &store)?;
-        let label = Label::new(label).map_err(|e| format!("invalid label {label:?}: {e}"))?;
+        let label = Label::parse(label).map_err(|e| e.to_string())?;
         let requirement = Requirement::parse(version)
             .map_err(|e| format!("invalid version requirement {version:?}: {e}"))?;
         match resolve::resolve(&repo, &label, &requirement, &store) {
@@ -539,7 +539,7 @@ fn atom_versions(repo: &str, set: &str, label: &str, store: &str) -> Result<Stri
     guard(|| {
         let store = atom_store(store)?;
         let (repo, _) = open_for_query(repo, set, &store)?;
-        let label = Label::new(label).map_err(|e| format!("invalid label {label:?}: {e}"))?;
+        let label = Label::parse(label).map_err(|e| e.to_string())?;
         let versions = repo.versions(&label).map_err(|e| e.to_string())?;
         let list: Vec<String> = versions.iter().map(|a| a.version.to_string()).collect();
         Ok(serde_json::json!(list).to_string())
