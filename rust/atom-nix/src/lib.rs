@@ -19,9 +19,9 @@ use atom::compose;
 use atom::id::{AtomId, Label, Root};
 use atom::lock::{HashedDep, LockedDep};
 use atom::manifest::{Manifest, Requirement};
-use atom::repo::{ObjectId, Repo, RepoError};
+use atom::repo::{ObjectId, Repo};
 use atom::resolve::graph::{self, NodeCompose, Source};
-use atom::resolve::{self, ResolveError};
+use atom::resolve::{self, Origin};
 use atom::store::Store;
 
 #[cxx::bridge(namespace = "atom_nix")]
@@ -490,23 +490,17 @@ fn local_git_mirror(url: &str, rev: &str, store: &Store) -> Option<PathBuf> {
 }
 
 /// The repository `repo` (a path) or, when `repo` is empty, the store repository of the set
-/// `set`; and a hint naming how to get more versions into it.
-fn open_for_query(repo: &str, set: &str, store: &Store) -> Result<(Repo, String), String> {
+/// `set`; and where it comes from.
+fn open_for_query(repo: &str, set: &str, store: &Store) -> Result<(Repo, Origin), String> {
     match (repo.is_empty(), set.is_empty()) {
         (false, true) => Ok((
             Repo::open(Path::new(repo)).map_err(|e| e.to_string())?,
-            "publish it there with `atom publish`, or pick a version from this list".to_owned(),
+            Origin::Repository,
         )),
         (true, false) => {
             let root = Root::parse(set).map_err(|e| e.to_string())?;
             let repo = store.require_set(&root, None).map_err(|e| e.to_string())?;
-            Ok((
-                repo,
-                format!(
-                    "if it was published since the set was fetched, update the store ({}) with `atom fetch <a repository of the set>`",
-                    store.dir().display()
-                ),
-            ))
+            Ok((repo, Origin::Store(store.dir().to_owned())))
         }
         _ => Err("give exactly one of `repo` (a repository's path) and `set` (a set root in the atom store)".to_owned()),
     }
@@ -521,17 +515,13 @@ fn resolve_atom(
 ) -> Result<String, String> {
     guard(|| {
         let store = atom_store(store)?;
-        let (repo, hint) = open_for_query(repo, set, &store)?;
+        let (repo, origin) = open_for_query(repo, set, &store)?;
         let label = Label::parse(label).map_err(|e| e.to_string())?;
         let requirement = Requirement::parse(version)
             .map_err(|e| format!("invalid version requirement {version:?}: {e}"))?;
-        match resolve::resolve(&repo, &label, &requirement, &store) {
-            Ok(resolution) => Ok(resolution.to_json().to_string()),
-            Err(e @ ResolveError::Repo(RepoError::NoMatchingVersion { .. })) => {
-                Err(format!("{e}; {hint}"))
-            }
-            Err(e) => Err(e.to_string()),
-        }
+        resolve::resolve(&repo, &origin, &label, &requirement, &store)
+            .map(|resolution| resolution.to_json().to_string())
+            .map_err(|e| e.to_string())
     })
 }
 

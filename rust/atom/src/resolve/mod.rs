@@ -20,6 +20,32 @@ use crate::manifest::{Manifest, Requirement, MANIFEST_FILE};
 use crate::repo::{AtomRef, ObjectId, Repo, RepoError};
 use crate::store::{Store, StoreError};
 
+/// Where the repository an atom is resolved in comes from, which says how more versions get into
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A repository atoms are published in.
+    Repository,
+    /// A set's repository in the atom store in this directory.
+    Store(PathBuf),
+}
+
+impl std::fmt::Display for Origin {
+    /// The hint: how to get more versions into the repository.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Repository => f.write_str(
+                "publish it there with `atom publish`, or pick a version from this list",
+            ),
+            Origin::Store(dir) => write!(
+                f,
+                "if it was published since the set was fetched, update the store ({}) with `atom fetch <a repository of the set>`",
+                dir.display()
+            ),
+        }
+    }
+}
+
 /// Why resolving or loading atoms failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
@@ -54,6 +80,14 @@ pub enum ResolveError {
         dir: PathBuf,
         /// What is out of date.
         detail: String,
+    },
+    /// No published version matches the requirement; the hint says how to get more versions.
+    #[error("{error}; {origin}")]
+    NoMatchingVersion {
+        /// What is published ([`RepoError::NoMatchingVersion`]).
+        error: Box<RepoError>,
+        /// Where the repository comes from.
+        origin: Origin,
     },
     /// Atoms depend on each other in a cycle.
     #[error("atoms depend on each other in a cycle: {0}")]
@@ -106,16 +140,23 @@ impl Resolution {
     }
 }
 
-/// The highest version of `label` in `repo` matching `requirement`, verified
-/// (docs/format.md#verification: commit format, manifest agreeing with its ref, metadata refs)
-/// and materialised in the atom store `store`.
+/// The highest version of `label` in `repo` (which comes from `origin`) matching `requirement`,
+/// verified (docs/format.md#verification: commit format, manifest agreeing with its ref, metadata
+/// refs) and materialised in the atom store `store`.
 pub fn resolve(
     repo: &Repo,
+    origin: &Origin,
     label: &Label,
     requirement: &Requirement,
     store: &Store,
 ) -> Result<Resolution, ResolveError> {
-    let atom = repo.resolve(label, requirement)?;
+    let atom = repo.resolve(label, requirement).map_err(|e| match e {
+        error @ RepoError::NoMatchingVersion { .. } => ResolveError::NoMatchingVersion {
+            error: Box::new(error),
+            origin: origin.clone(),
+        },
+        other => other.into(),
+    })?;
     let verified = repo.verify(&atom, None)?;
     let src = store.materialize_tree(repo, verified.tree)?;
     let manifest = Manifest::parse(
