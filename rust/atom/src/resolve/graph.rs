@@ -218,10 +218,10 @@ impl Loader<'_> {
                 }
             }
             (None, Compose::With(with)) => {
-                return Err(ResolveError::Unsupported(format!(
-                    "{name} is composed with the atom {}, but has no atom.lock pinning it; run `atom lock`",
-                    with.label
-                )))
+                return Err(ResolveError::ComposerNotLocked {
+                    atom: name,
+                    composer: with.label.clone(),
+                })
             }
         };
         if let NodeCompose::Native { entry } | NodeCompose::Composer { entry, .. } = &compose {
@@ -237,12 +237,10 @@ impl Loader<'_> {
                         .sets
                         .get(&atom.set)
                         .map(|set| set.tag.clone())
-                        .ok_or_else(|| ResolveError::Invalid {
+                        .ok_or_else(|| ResolveError::UnlistedSet {
                             atom: name.clone(),
-                            detail: format!(
-                                "its atom.lock pins {} from the set {}, which its [sets] does not list",
-                                atom.label, atom.set
-                            ),
+                            label: atom.label.clone(),
+                            set: atom.set,
                         })?;
                     let node = self.atom(atom, lock, &name)?;
                     deps.push(Edge {
@@ -285,14 +283,16 @@ impl Loader<'_> {
         });
         let fetch = fetch_command(mirror.as_deref());
         let Some(rev) = &dep.rev else {
-            return Err(ResolveError::Unsupported(format!(
-                "{name} (pinned by {by}) is a local-only dependency (no rev in atom.lock); publish it and run `atom lock`"
-            )));
+            return Err(ResolveError::LocalOnly {
+                atom: name,
+                by: by.to_owned(),
+            });
         };
         let rev =
-            ObjectId::from_hex(rev.as_str().as_bytes()).map_err(|e| ResolveError::Invalid {
+            ObjectId::from_hex(rev.as_str().as_bytes()).map_err(|e| ResolveError::InvalidRev {
                 atom: by.to_owned(),
-                detail: format!("its atom.lock pins {name} at an invalid rev: {e}"),
+                pinned: name.clone(),
+                source: e.into(),
             })?;
         if !self.repos.contains_key(&dep.set) {
             let repo = self.store.require_set(&dep.set, mirror.as_deref())?;
@@ -334,15 +334,16 @@ impl Loader<'_> {
                     fetch: fetch.clone(),
                 }
             }
-            other => ResolveError::Invalid {
-                atom: format!("{name} (pinned by {by})"),
-                detail: other.to_string(),
+            other => ResolveError::Unreadable {
+                atom: name.clone(),
+                by: by.to_owned(),
+                error: Box::new(other),
             },
         })?;
         let manifest = Manifest::parse(&verified.manifest, &format!("{name}/{MANIFEST_FILE}"))
-            .map_err(|e| ResolveError::Invalid {
+            .map_err(|e| ResolveError::PublishedFile {
                 atom: name.clone(),
-                detail: e.to_string(),
+                error: Box::new(e),
             })?;
         let lock = match verified
             .lock
@@ -351,9 +352,9 @@ impl Loader<'_> {
         {
             Some(text) => Some(
                 Lockfile::parse(&text, &format!("{name}/{LOCK_FILE}")).map_err(|e| {
-                    ResolveError::Invalid {
+                    ResolveError::PublishedFile {
                         atom: name.clone(),
-                        detail: e.to_string(),
+                        error: Box::new(e),
                     }
                 })?,
             ),
@@ -368,11 +369,10 @@ impl Loader<'_> {
         )
         .map_err(|e| match e {
             // Not something `atom lock` can fix here: the atom was published that way.
-            ResolveError::OutOfDate { detail, .. } => ResolveError::Invalid {
-                atom: format!("{name} (pinned by {by})"),
-                detail: format!(
-                    "its published atom.lock does not match its manifest: {detail}; publish a version with an up-to-date lock"
-                ),
+            ResolveError::OutOfDate { detail, .. } => ResolveError::PublishedLockOutOfDate {
+                atom: name.clone(),
+                by: by.to_owned(),
+                detail,
             },
             other => other,
         })?;
@@ -402,9 +402,9 @@ fn check_entry(atom: &str, entry: &str) -> Result<(), ResolveError> {
     if inside {
         Ok(())
     } else {
-        Err(ResolveError::Invalid {
+        Err(ResolveError::EntryLeaves {
             atom: atom.to_owned(),
-            detail: format!("its entry {entry:?} leaves the atom"),
+            entry: entry.to_owned(),
         })
     }
 }
@@ -416,9 +416,8 @@ fn repo_path(repo: &Repo) -> PathBuf {
 /// The text of `atom.lock` blob `id` of the atom `atom`.
 fn read_blob(repo: &Repo, id: ObjectId, atom: &str) -> Result<String, ResolveError> {
     repo.read_text(id).map_err(|e| match e {
-        RepoError::NotText(_) => ResolveError::Invalid {
+        RepoError::NotText(_) => ResolveError::PublishedLockNotText {
             atom: atom.to_owned(),
-            detail: format!("its {LOCK_FILE} is not UTF-8"),
         },
         other => other.into(),
     })

@@ -14,11 +14,26 @@ pub mod locking;
 
 use std::path::PathBuf;
 
-use crate::diagnostic::{shell_quote, FileError};
-use crate::id::{AtomDigest, Label};
+use crate::diagnostic::{shell_quote, FileError, SourceError};
+use crate::id::{AtomDigest, Label, Root, Tag};
+use crate::lock::LOCK_FILE;
 use crate::manifest::{Manifest, Requirement, MANIFEST_FILE};
 use crate::repo::{AtomRef, ObjectId, Repo, RepoError};
 use crate::store::{Store, StoreError};
+
+/// Why a direct dependency cannot be locked on this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DirectLockLimit {
+    /// Only a git dependency can be resolved without downloading it.
+    #[error("locking it means downloading it to hash its content, and this implementation resolves only what is on this machine; lock it once with eka, then `atom lock` keeps the entry")]
+    NeedsDownload,
+    /// Its repository is not on this machine.
+    #[error("only git repositories on this machine can be resolved")]
+    NotLocal,
+    /// A version requirement against tags.
+    #[error("resolving a version requirement against tags is not implemented")]
+    VersionAgainstTags,
+}
 
 /// Where the repository an atom is resolved in comes from, which says how more versions get into
 /// it.
@@ -92,17 +107,108 @@ pub enum ResolveError {
     /// Atoms depend on each other in a cycle.
     #[error("atoms depend on each other in a cycle: {0}")]
     Cycle(String),
-    /// A published atom's files are unusable.
-    #[error("{atom}: {detail}")]
-    Invalid {
+    /// An atom's lock pins an atom from a set its `[sets]` does not list.
+    #[error(
+        "{atom}: its atom.lock pins {label} from the set {set}, which its [sets] does not list"
+    )]
+    UnlistedSet {
+        /// `label-version` of the atom whose lock it is.
+        atom: String,
+        /// The pinned atom's label.
+        label: Label,
+        /// The set it is pinned from.
+        set: Root,
+    },
+    /// An atom's lock pins an atom at a rev that is not an object id.
+    #[error("{atom}: its atom.lock pins {pinned} at an invalid rev: {source}")]
+    InvalidRev {
+        /// `label-version` of the atom whose lock it is.
+        atom: String,
+        /// `label-version` of the pinned atom.
+        pinned: String,
+        /// Why the rev is invalid.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A pinned atom cannot be read from its set's repository.
+    #[error("{atom} (pinned by {by}): {error}")]
+    Unreadable {
         /// `label-version`.
         atom: String,
-        /// What is wrong.
+        /// Who pins it.
+        by: String,
+        /// What failed.
+        error: Box<RepoError>,
+    },
+    /// A published atom's manifest or lock does not parse.
+    #[error("{atom}: {error}")]
+    PublishedFile {
+        /// `label-version`.
+        atom: String,
+        /// Where and why.
+        error: Box<SourceError>,
+    },
+    /// A published atom's lock is not UTF-8.
+    #[error("{atom}: its {LOCK_FILE} is not UTF-8")]
+    PublishedLockNotText {
+        /// `label-version`.
+        atom: String,
+    },
+    /// A published atom's lock does not cover its manifest.
+    #[error("{atom} (pinned by {by}): its published atom.lock does not match its manifest: {detail}; publish a version with an up-to-date lock")]
+    PublishedLockOutOfDate {
+        /// `label-version`.
+        atom: String,
+        /// Who pins it.
+        by: String,
+        /// What is out of date (as [`ResolveError::OutOfDate`] says it).
         detail: String,
     },
-    /// Resolution is not possible as asked.
-    #[error("{0}")]
-    Unsupported(String),
+    /// An atom's entry is not a path inside it.
+    #[error("{atom}: its entry {entry:?} leaves the atom")]
+    EntryLeaves {
+        /// `label-version`.
+        atom: String,
+        /// The entry.
+        entry: String,
+    },
+    /// An atom composed by another atom has no lock pinning that composer.
+    #[error("{atom} is composed with the atom {composer}, but has no atom.lock pinning it; run `atom lock`")]
+    ComposerNotLocked {
+        /// `label-version`.
+        atom: String,
+        /// The composer's label.
+        composer: Label,
+    },
+    /// A locked atom without a rev: it was never published.
+    #[error("{atom} (pinned by {by}) is a local-only dependency (no rev in atom.lock); publish it and run `atom lock`")]
+    LocalOnly {
+        /// `label-version`.
+        atom: String,
+        /// Who pins it.
+        by: String,
+    },
+    /// A dependency names a set the manifest does not declare.
+    #[error("the set {0} is not declared in [package.sets]")]
+    UndeclaredSet(Tag),
+    /// The root of a set cannot be found on this machine.
+    #[error("cannot tell the root of the set {0}: none of its mirrors is `::` or a repository on this machine, and no atom.lock records it (lock it once where a mirror is reachable)")]
+    UnknownRoot(Tag),
+    /// `::` is used outside a git repository.
+    #[error("`::` has no meaning as a mirror: {} is not inside a git repository", .0.display())]
+    NotInRepository(PathBuf),
+    /// A direct dependency cannot be locked here.
+    #[error("cannot lock the direct dependency {name} ({url}): {why}")]
+    CannotLockDirect {
+        /// Its name.
+        name: Label,
+        /// Its URL.
+        url: String,
+        /// Why.
+        why: DirectLockLimit,
+    },
+    /// A commit id that a lock cannot record (it is not 40 lowercase hex digits).
+    #[error("invalid git revision {0:?}: expected 40 lowercase hexadecimal digits")]
+    UnrecordableRev(String),
     /// A file could not be read or parsed.
     #[error(transparent)]
     File(#[from] FileError),
