@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use std::path::Path;
 
+use crate::diagnostic::SourceError;
 use crate::id::Label;
 use crate::manifest::set::{self, SetManifest, SET_MANIFEST_FILE};
 use crate::manifest::{Package, Version, MANIFEST_FILE};
@@ -82,9 +83,9 @@ pub enum PublishError {
         /// Why.
         why: &'static str,
     },
-    /// The atom's manifest is invalid.
+    /// The atom's manifest or the set manifest is invalid.
     #[error("{0}")]
-    Manifest(String),
+    Manifest(Box<SourceError>),
     /// The commit does not descend from the repository's genesis.
     #[error("commit {commit} descends from {found}, but refs/ekala/init says this repository's root is {genesis}")]
     InconsistentRoot {
@@ -140,9 +141,9 @@ pub fn publish(repo: &Repo, rev: &str, paths: &[String]) -> Result<Vec<Outcome>,
                 entry.kind_text(),
             ));
         }
-        let text = blob_text(repo, entry.id)?;
+        let text = repo.read_text(entry.id)?;
         let set = SetManifest::parse(&text, &format!("{rev}:{SET_MANIFEST_FILE}"))
-            .map_err(|e| PublishError::Manifest(e.to_string()))?;
+            .map_err(|e| PublishError::Manifest(Box::new(e)))?;
         set.paths()
             .iter()
             .map(|p| p.display().to_string())
@@ -193,10 +194,10 @@ pub fn publish(repo: &Repo, rev: &str, paths: &[String]) -> Result<Vec<Outcome>,
             ));
         }
         let manifest_id = manifest.id;
-        let text = blob_text(repo, manifest_id)?;
+        let text = repo.read_text(manifest_id)?;
         let package =
             Package::parse_only(&text, &format!("{}", path.join(MANIFEST_FILE).display()))
-                .map_err(|e| PublishError::Manifest(e.to_string()))?;
+                .map_err(|e| PublishError::Manifest(Box::new(e)))?;
         if let Some((first, ..)) = planned.iter().find(|(a, ..)| a.label == package.label) {
             return Err(PublishError::DuplicateLabel {
                 label: package.label,
@@ -257,12 +258,4 @@ fn publish_one(
             None => Err(error.into()),
         },
     }
-}
-
-/// The text of the blob `id` (a manifest), checked against its id.
-fn blob_text(repo: &Repo, id: ObjectId) -> Result<String, PublishError> {
-    repo.read_text(id).map_err(|e| match e {
-        RepoError::NotText(_) => PublishError::Manifest(format!("blob {id} is not UTF-8 text")),
-        other => other.into(),
-    })
 }
