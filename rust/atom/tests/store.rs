@@ -390,10 +390,7 @@ fn verify_detects_each_kind_of_tampering() {
 
     // The atom ref points at a blob.
     git(&dir, &["update-ref", name, &alpha_manifest]);
-    assert_eq!(
-        verify_error(&dir, None),
-        VerifyError::NotACommit("blob".into())
-    );
+    assert_eq!(verify_error(&dir, None), VerifyError::NotACommit("blob"));
 
     // The atom ref points at an ordinary commit.
     git(&dir, &["update-ref", name, "HEAD"]);
@@ -414,6 +411,7 @@ fn verify_detects_each_kind_of_tampering() {
     let VerifyError::Format(why) = verify_error(&dir, None) else {
         panic!()
     };
+    let why = why.to_string();
     assert!(why.contains("its message is"), "{why}");
 
     // An origin from another history.

@@ -19,7 +19,7 @@ pub use refs::{atom_ref, manifest_ref, origin_ref};
 
 pub use commit::{AtomCommit, FORMAT};
 pub use materialize::Files;
-pub use verify::{CommitFormat, Verified, VerifyError};
+pub use verify::{CommitFormat, FormatError, Verified, VerifyError};
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

@@ -7,8 +7,9 @@ use gix::ObjectId;
 
 use super::refs::{manifest_ref, target, RefLayout};
 use super::{AtomRef, Repo, RepoError, Result};
-use crate::id::{AtomDigest, AtomId, Root};
-use crate::manifest::{Package, MANIFEST_FILE};
+use crate::diagnostic::SourceError;
+use crate::id::{AtomDigest, AtomId, Label, Root};
+use crate::manifest::{Package, Version, MANIFEST_FILE};
 
 /// The format of a verified atom commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,12 +61,12 @@ impl Verified {
 /// Why a published atom failed verification. Each check has its own variant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
-    /// The ref points at something other than a commit.
+    /// The ref points at something other than a commit (`blob`, `tree` or `tag`).
     #[error("the ref points at a {0}, not at an atom commit")]
-    NotACommit(String),
+    NotACommit(&'static str),
     /// The commit is not in any known atom format.
     #[error("the commit is not an atom commit: {0}")]
-    Format(String),
+    Format(FormatError),
     /// The atom's tree has no `atom.toml`.
     #[error("the atom's tree has no atom.toml blob")]
     NoManifest,
@@ -77,16 +78,19 @@ pub enum VerifyError {
         /// What it is instead (`a symlink`, `a submodule`, `a directory`).
         kind: &'static str,
     },
+    /// The manifest in the tree is not UTF-8.
+    #[error("the atom's atom.toml is invalid: it is not UTF-8")]
+    ManifestNotText,
     /// The manifest in the tree is invalid.
     #[error("the atom's atom.toml is invalid: {0}")]
-    InvalidManifest(String),
+    InvalidManifest(Box<SourceError>),
     /// The manifest names another label or version than the ref.
-    #[error("the ref says {expected}, but its atom.toml says {found}")]
+    #[error("the ref says {} {}, but its atom.toml says {} {}", expected.0, expected.1, found.0, found.1)]
     Mismatch {
-        /// `label version` from the ref.
-        expected: String,
-        /// `label version` from the manifest.
-        found: String,
+        /// Label and version from the ref.
+        expected: Box<(Label, Version)>,
+        /// Label and version from the manifest.
+        found: Box<(Label, Version)>,
     },
     /// The manifest ref points elsewhere than the tree's `atom.toml`.
     #[error("refs/eka/meta/.../manifest points at {found}, but the atom's atom.toml is {expected} (possible tampering)")]
@@ -115,6 +119,43 @@ pub enum VerifyError {
         expected: AtomDigest,
         /// The computed id.
         found: AtomDigest,
+    },
+}
+
+/// How a commit differs from every atom commit format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    /// The commit object does not parse.
+    #[error("it does not parse: {0}")]
+    Unparsable(String),
+    /// It has parents.
+    #[error("it has parents; atom commits are orphans")]
+    HasParents,
+    /// The header naming the source commit (`origin`, or `src` in format 1) is not a commit id.
+    #[error("its {0} header is not a 40-digit hex commit id")]
+    BadOrigin(&'static str),
+    /// An author or committer line does not parse.
+    #[error("{0}")]
+    Signature(String),
+    /// The author or committer is not empty at time 0.
+    #[error("its author and committer are not empty with time 0 +0000")]
+    NotAnonymous,
+    /// It has an `encoding` header.
+    #[error("it has an encoding header")]
+    Encoding,
+    /// The message is not the one its format prescribes.
+    #[error("its message is {:?}, expected {expected:?}", BStr::new(.found))]
+    Message {
+        /// The message found.
+        found: Vec<u8>,
+        /// The message expected.
+        expected: String,
+    },
+    /// The headers are not those of any format.
+    #[error("its headers are {found:?}, expected `origin <commit>` then `format pre1`")]
+    Headers {
+        /// Each header, `name value`.
+        found: Vec<String>,
     },
 }
 
@@ -148,10 +189,10 @@ impl Repo {
             .map_err(|e| RepoError::object(atom.commit, e))?;
         super::check_content(atom.commit, object.kind, &object.data)?;
         if object.kind != gix::object::Kind::Commit {
-            return Err(fail(VerifyError::NotACommit(object.kind.to_string())));
+            return Err(fail(VerifyError::NotACommit(kind_name(object.kind))));
         }
         let commit = gix::objs::CommitRef::from_bytes(&object.data, gix::hash::Kind::Sha1)
-            .map_err(|e| fail(VerifyError::Format(format!("it does not parse: {e}"))))?;
+            .map_err(|e| fail(VerifyError::Format(FormatError::Unparsable(e.to_string()))))?;
         let (format, origin) =
             commit_format(&commit, atom).map_err(|e| fail(VerifyError::Format(e)))?;
         let tree = commit.tree();
@@ -174,15 +215,15 @@ impl Repo {
         let manifest_id = regular(MANIFEST_FILE)?.ok_or_else(|| fail(VerifyError::NoManifest))?;
         let lock = regular(crate::lock::LOCK_FILE)?;
         let text = self.read_text(manifest_id).map_err(|e| match e {
-            RepoError::NotText(_) => fail(VerifyError::InvalidManifest("it is not UTF-8".into())),
+            RepoError::NotText(_) => fail(VerifyError::ManifestNotText),
             other => other,
         })?;
         let package = Package::parse_only(&text, MANIFEST_FILE)
-            .map_err(|e| fail(VerifyError::InvalidManifest(e.to_string())))?;
+            .map_err(|e| fail(VerifyError::InvalidManifest(Box::new(e))))?;
         if package.label != atom.label || package.version != atom.version {
             return Err(fail(VerifyError::Mismatch {
-                expected: format!("{} {}", atom.label, atom.version),
-                found: format!("{} {}", package.label, package.version),
+                expected: Box::new((atom.label.clone(), atom.version.clone())),
+                found: Box::new((package.label.clone(), package.version.clone())),
             }));
         }
         if atom.layout == RefLayout::Current {
@@ -241,6 +282,16 @@ impl Repo {
     }
 }
 
+/// The name git gives an object kind: `blob`.
+fn kind_name(kind: gix::object::Kind) -> &'static str {
+    match kind {
+        gix::object::Kind::Blob => "blob",
+        gix::object::Kind::Tree => "tree",
+        gix::object::Kind::Commit => "commit",
+        gix::object::Kind::Tag => "tag",
+    }
+}
+
 /// What a tree entry of this kind is, for messages: `a symlink`.
 pub(crate) fn entry_kind_text(kind: gix::objs::tree::EntryKind) -> &'static str {
     use gix::objs::tree::EntryKind;
@@ -264,9 +315,9 @@ fn hex_id(value: &BStr) -> Option<ObjectId> {
 fn commit_format(
     commit: &gix::objs::CommitRef<'_>,
     atom: &AtomRef,
-) -> std::result::Result<(CommitFormat, ObjectId), String> {
+) -> std::result::Result<(CommitFormat, ObjectId), FormatError> {
     if commit.parents().next().is_some() {
-        return Err("it has parents; atom commits are orphans".into());
+        return Err(FormatError::HasParents);
     }
     let headers: Vec<(&BStr, &BStr)> = commit
         .extra_headers
@@ -279,58 +330,53 @@ fn commit_format(
     let short_message = format!("{}: {}", atom.label, atom.version);
     match names.as_slice() {
         [b"origin", b"format"] if value(1) == "pre1" => {
-            let origin =
-                hex_id(value(0)).ok_or("its origin header is not a 40-digit hex commit id")?;
+            let origin = hex_id(value(0)).ok_or(FormatError::BadOrigin("origin"))?;
             let empty = |s: &gix::actor::SignatureRef<'_>| {
                 s.name.is_empty() && s.email.is_empty() && s.time == "0 +0000"
             };
             let (author, committer) = (
-                commit.author().map_err(|e| e.to_string())?,
-                commit.committer().map_err(|e| e.to_string())?,
+                commit
+                    .author()
+                    .map_err(|e| FormatError::Signature(e.to_string()))?,
+                commit
+                    .committer()
+                    .map_err(|e| FormatError::Signature(e.to_string()))?,
             );
             if !empty(&author) || !empty(&committer) {
-                return Err("its author and committer are not empty with time 0 +0000".into());
+                return Err(FormatError::NotAnonymous);
             }
             if commit.encoding.is_some() {
-                return Err("it has an encoding header".into());
+                return Err(FormatError::Encoding);
             }
             let expected = format!("publish({}): {}", atom.label, atom.version);
             if message != expected.as_bytes() {
-                return Err(format!(
-                    "its message is {:?}, expected {expected:?}",
-                    commit.message
-                ));
+                return Err(wrong_message(commit, expected));
             }
             Ok((CommitFormat::Pre1, origin))
         }
         [b"origin", b"path", b"format"] if value(2) == "pre1.0" => {
-            let origin =
-                hex_id(value(0)).ok_or("its origin header is not a 40-digit hex commit id")?;
+            let origin = hex_id(value(0)).ok_or(FormatError::BadOrigin("origin"))?;
             if message.trim() != short_message.as_bytes() {
-                return Err(format!(
-                    "its message is {:?}, expected {short_message:?}",
-                    commit.message
-                ));
+                return Err(wrong_message(commit, short_message));
             }
             Ok((CommitFormat::Pre1_0, origin))
         }
         [b"src", b"path", b"format"] if value(2) == "1" => {
-            let origin =
-                hex_id(value(0)).ok_or("its src header is not a 40-digit hex commit id")?;
+            let origin = hex_id(value(0)).ok_or(FormatError::BadOrigin("src"))?;
             if message.trim() != short_message.as_bytes() {
-                return Err(format!(
-                    "its message is {:?}, expected {short_message:?}",
-                    commit.message
-                ));
+                return Err(wrong_message(commit, short_message));
             }
             Ok((CommitFormat::Legacy1, origin))
         }
-        _ => Err(format!(
-            "its headers are {:?}, expected `origin <commit>` then `format pre1`",
-            headers
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-        )),
+        _ => Err(FormatError::Headers {
+            found: headers.iter().map(|(k, v)| format!("{k} {v}")).collect(),
+        }),
+    }
+}
+
+fn wrong_message(commit: &gix::objs::CommitRef<'_>, expected: String) -> FormatError {
+    FormatError::Message {
+        found: commit.message.to_vec(),
+        expected,
     }
 }
