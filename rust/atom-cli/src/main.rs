@@ -461,7 +461,10 @@ fn store_verify(store: &Store, repair: bool, out: &mut Output) -> Result {
             "bad: {} in {}: {}",
             atom.atom,
             atom.repo.display(),
-            atom.problem.as_deref().unwrap_or_default()
+            atom.problem
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
         ));
     }
     let problems = report.trees.iter().filter(|t| t.problem.is_some()).count()

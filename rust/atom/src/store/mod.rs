@@ -23,7 +23,7 @@ mod verify;
 
 pub use error::StoreError;
 pub use fetch::{local_path, Fetched};
-pub use verify::{AtomCheck, StoreReport, TreeCheck};
+pub use verify::{AtomCheck, StoreReport, TreeCheck, TreeProblem};
 
 use std::ffi::OsStr;
 use std::fs;

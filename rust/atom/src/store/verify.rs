@@ -4,34 +4,53 @@ use std::path::{Path, PathBuf};
 
 use super::{stamp, Result, Store};
 use crate::diagnostic::FileError;
-use crate::repo::{Files, ObjectId, Repo};
+use crate::repo::{Files, ObjectId, Repo, RepoError};
 
 /// One materialised tree checked by [`Store::verify`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct TreeCheck {
     /// Its directory.
     pub dir: PathBuf,
     /// Which files it holds.
     pub files: Files,
     /// What is wrong with it, if anything.
-    pub problem: Option<String>,
+    pub problem: Option<TreeProblem>,
     /// Whether it was rewritten from git (`repair`).
     pub repaired: bool,
 }
 
+/// What is wrong with a materialised tree.
+#[derive(Debug, thiserror::Error)]
+pub enum TreeProblem {
+    /// No repository of the store has its git tree.
+    #[error("no repository of the store has its git tree {0}, so it cannot be checked")]
+    NoRepository(ObjectId),
+    /// It differs from its git tree, or cannot be compared with it.
+    #[error(transparent)]
+    Differs(RepoError),
+    /// It was to be repaired, but could not be removed.
+    #[error("{problem}; cannot remove it: {error}")]
+    CannotRemove {
+        /// What is wrong with it.
+        problem: Box<TreeProblem>,
+        /// Why it could not be removed.
+        error: std::io::Error,
+    },
+}
+
 /// One published atom of a set repository checked by [`Store::verify`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct AtomCheck {
     /// The set's repository.
     pub repo: PathBuf,
-    /// `label-version`.
+    /// `label-version` (empty when the repository itself failed).
     pub atom: String,
     /// What is wrong with it, if anything.
-    pub problem: Option<String>,
+    pub problem: Option<RepoError>,
 }
 
 /// What [`Store::verify`] found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct StoreReport {
     /// Every materialised tree.
     pub trees: Vec<TreeCheck>,
@@ -57,14 +76,14 @@ impl StoreReport {
                 "dir": t.dir,
                 "files": match t.files { Files::All => "all", Files::Nix => "nix" },
                 "ok": t.problem.is_none(),
-                "problem": t.problem,
+                "problem": t.problem.as_ref().map(ToString::to_string),
                 "repaired": t.repaired,
             })).collect::<Vec<_>>(),
             "atoms": self.atoms.iter().map(|a| serde_json::json!({
                 "repo": a.repo,
                 "atom": a.atom,
                 "ok": a.problem.is_none(),
-                "problem": a.problem,
+                "problem": a.problem.as_ref().map(ToString::to_string),
             })).collect::<Vec<_>>(),
             "unrepaired": self.unrepaired(),
         })
@@ -98,7 +117,7 @@ impl Store {
                     report.atoms.push(AtomCheck {
                         repo: repo.clone(),
                         atom: String::new(),
-                        problem: Some(e.to_string()),
+                        problem: Some(e),
                     });
                     continue;
                 }
@@ -109,14 +128,14 @@ impl Store {
                         report.atoms.push(AtomCheck {
                             repo: repo.clone(),
                             atom: format!("{}-{}", atom.label, atom.version),
-                            problem: store.verify(&atom, None).err().map(|e| e.to_string()),
+                            problem: store.verify(&atom, None).err(),
                         });
                     }
                 }
                 Err(e) => report.atoms.push(AtomCheck {
                     repo: repo.clone(),
                     atom: String::new(),
-                    problem: Some(e.to_string()),
+                    problem: Some(e),
                 }),
             }
         }
@@ -165,16 +184,14 @@ impl Store {
             .filter_map(|path| Repo::open(&path).ok())
             .find(|repo| repo.has_object(tree));
         let problem = match &source {
-            None => Some(format!(
-                "no repository of the store has its git tree {tree}, so it cannot be checked"
-            )),
+            None => Some(TreeProblem::NoRepository(tree)),
             Some(store) => match store.check_materialized(tree, dir, files) {
                 Ok(()) => {
                     // Checked: stamp it afresh so that loading it needs no deep check.
                     let _ = stamp::write(dir, store.git_dir());
                     None
                 }
-                Err(e) => Some(e.to_string()),
+                Err(e) => Some(TreeProblem::Differs(e)),
             },
         };
         let mut check = TreeCheck {
@@ -187,11 +204,14 @@ impl Store {
             let removed = std::fs::remove_dir_all(dir);
             stamp::remove(dir);
             check.repaired = match (removed, &source) {
-                (Err(e), _) => {
-                    check.problem = Some(format!(
-                        "{}; cannot remove it: {e}",
-                        check.problem.take().unwrap_or_default()
-                    ));
+                (Err(error), _) => {
+                    check.problem = check
+                        .problem
+                        .take()
+                        .map(|problem| TreeProblem::CannotRemove {
+                            problem: Box::new(problem),
+                            error,
+                        });
                     false
                 }
                 (Ok(()), None) => true,
