@@ -63,38 +63,60 @@ impl Error {
             format!("argument `{argument}` is NULL"),
         )
     }
-    /// An invalid name; the message says which and why.
-    pub(crate) fn name(message: String) -> Self {
-        Self::new(AtomStatus::InvalidName, message)
-    }
-    /// An invalid root commit id.
-    pub(crate) fn root(message: String) -> Self {
-        Self::new(AtomStatus::InvalidRoot, message)
-    }
-    /// An invalid atom id text.
-    pub(crate) fn id(message: String) -> Self {
-        Self::new(AtomStatus::InvalidId, message)
-    }
     /// Any other failure, with its status.
     pub(crate) fn with_status(status: AtomStatus, message: String) -> Self {
         Self::new(status, message)
     }
 }
 
-impl From<atom_core::store::StoreError> for Error {
-    /// The status of a git store failure: what is not published, what fails verification, and
-    /// everything else (the repository itself).
-    fn from(e: atom_core::store::StoreError) -> Self {
-        use atom_core::store::StoreError;
+impl From<atom_core::id::InvalidName> for Error {
+    /// An invalid name; the message says which kind, the text and why.
+    fn from(e: atom_core::id::InvalidName) -> Self {
+        Error::new(AtomStatus::InvalidName, e.to_string())
+    }
+}
+
+impl From<atom_core::id::InvalidRoot> for Error {
+    /// An invalid root commit id.
+    fn from(e: atom_core::id::InvalidRoot) -> Self {
+        Error::new(AtomStatus::InvalidRoot, e.to_string())
+    }
+}
+
+impl From<atom_core::id::InvalidDigest> for Error {
+    /// An invalid atom id text.
+    fn from(e: atom_core::id::InvalidDigest) -> Self {
+        Error::new(AtomStatus::InvalidId, e.to_string())
+    }
+}
+
+impl From<atom_core::repo::RepoError> for Error {
+    /// The status of a git repository failure: what is not published, what fails verification,
+    /// and everything else (the repository itself).
+    fn from(e: atom_core::repo::RepoError) -> Self {
+        use atom_core::repo::RepoError;
         let status = match &e {
-            StoreError::NoMatchingVersion { .. } | StoreError::NoSuchAtom { .. } => {
+            RepoError::NoMatchingVersion { .. } | RepoError::NoSuchAtom { .. } => {
                 AtomStatus::NotFound
             }
-            StoreError::Verify { .. } => AtomStatus::Verify,
-            StoreError::Io { .. } => AtomStatus::Io,
+            RepoError::Verify { .. } => AtomStatus::Verify,
+            RepoError::Io { .. } => AtomStatus::Io,
             _ => AtomStatus::Git,
         };
         Error::new(status, e.to_string())
+    }
+}
+
+impl From<atom_core::store::StoreError> for Error {
+    /// The status of an atom store failure: that of its repository's failure, an I/O status for
+    /// writing, and a git status for everything else (a fetch that cannot be done).
+    fn from(e: atom_core::store::StoreError) -> Self {
+        use atom_core::store::StoreError;
+        match e {
+            StoreError::Repo(e) => e.into(),
+            StoreError::Io { .. } => Error::new(AtomStatus::Io, e.to_string()),
+            e => Error::new(AtomStatus::Git, e.to_string()),
+        }
     }
 }
 
@@ -123,11 +145,7 @@ pub(crate) fn guard(body: impl FnOnce() -> Result<(), Error>) -> AtomStatus {
             error.status
         }
         Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
+            let what = atom_core::panic_message(payload.as_ref());
             set_last_error(format!("internal error in libatom (please report): {what}"));
             AtomStatus::Internal
         }

@@ -69,9 +69,7 @@ unsafe fn validate_name(kind: NameKind, input: *const c_char, out: *mut *mut c_c
     unsafe { ffi::clear_out(out) };
     guard(|| {
         let input = arg!(input);
-        let name = kind
-            .validate(input)
-            .map_err(|e| Error::name(format!("invalid {kind} {input:?}: {e}")))?;
+        let name = kind.parse(input)?;
         if !out.is_null() {
             // SAFETY: `out` is non-NULL and writable by the callers' contracts.
             unsafe { write_string(out, name, "out_normalized")? };
@@ -141,10 +139,8 @@ pub unsafe extern "C" fn atom_id_compute(
 ) -> AtomStatus {
     let body = || {
         let (root_text, label_text) = (arg!(root_hex), arg!(label));
-        let root = Root::from_hex(root_text)
-            .map_err(|e| Error::root(format!("invalid root {root_text:?}: {e}")))?;
-        let label = Label::new(label_text)
-            .map_err(|e| Error::name(format!("invalid label {label_text:?}: {e}")))?;
+        let root = Root::parse(root_text)?;
+        let label = Label::parse(label_text)?;
         Ok(AtomId::new(root, label).to_string())
     };
     // SAFETY: `out_id` is NULL or writable by this function's contract.
@@ -166,8 +162,7 @@ pub unsafe extern "C" fn atom_id_parse(id: *const c_char, out_digest: *mut u8) -
         if out_digest.is_null() {
             return Err(Error::null("out_digest"));
         }
-        let digest = AtomDigest::parse(text)
-            .map_err(|e| Error::id(format!("invalid atom id {text:?}: {e}")))?;
+        let digest = AtomDigest::parse(text)?;
         // SAFETY: `out_digest` is non-NULL and points to 32 writable bytes by this function's
         // contract; the source is a distinct local array.
         unsafe { std::ptr::copy_nonoverlapping(digest.as_bytes().as_ptr(), out_digest, 32) };

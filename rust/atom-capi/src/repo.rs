@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use atom_core::id::{AtomDigest, Label};
 use atom_core::manifest::{Requirement, Version};
 use atom_core::publish::{self, Outcome};
-use atom_core::store::{fetch, AtomRef, Store};
+use atom_core::repo::{AtomRef, Files, InitOutcome, Repo};
+use atom_core::store::{materialize_into, Store};
 use serde_json::json;
 
 use crate::ffi::{arg, guard, optional_arg, returning_string, AtomStatus, Error};
@@ -21,16 +22,16 @@ const REPO_MAGIC: u64 = 0x6174_6f6d_7265_706f; // "atomrepo"
 pub struct AtomRepo {
     // First, so that it can be read before the rest of the handle is trusted.
     magic: u64,
-    store: Mutex<Store>,
+    repo: Mutex<Repo>,
 }
 
-/// Runs `body` with the store of a live handle.
+/// Runs `body` with the repository of a live handle.
 ///
 /// # Safety
 /// `repo` is NULL or a pointer returned by `atom_repo_open` and not yet freed.
-unsafe fn with_store<T>(
+unsafe fn with_handle<T>(
     repo: *const AtomRepo,
-    body: impl FnOnce(&Store) -> Result<T, Error>,
+    body: impl FnOnce(&Repo) -> Result<T, Error>,
 ) -> Result<T, Error> {
     if repo.is_null() {
         return Err(Error::null("repo"));
@@ -52,24 +53,24 @@ unsafe fn with_store<T>(
     // SAFETY: the magic number says this is a live `AtomRepo` (this function's contract rules out
     // freed memory that happens to keep it).
     let handle = unsafe { &*repo };
-    let store = handle
-        .store
+    let repo = handle
+        .repo
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    body(&store)
+    body(&repo)
 }
 
-/// `with_store` on the handle argument `$repo`. Only for exported functions whose contract says
+/// `with_handle` on the handle argument `$repo`. Only for exported functions whose contract says
 /// `$repo` is NULL or a live handle.
 macro_rules! with_repo {
     ($repo:ident, $body:expr) => {
         // SAFETY: the enclosing function's contract makes `$repo` NULL or a live handle.
-        unsafe { with_store($repo, $body) }
+        unsafe { with_handle($repo, $body) }
     };
 }
 
 fn label(text: &str) -> Result<Label, Error> {
-    Label::new(text).map_err(|e| Error::name(format!("invalid label {text:?}: {e}")))
+    Ok(Label::parse(text)?)
 }
 
 /// Opens the git repository at `path` (a work tree, its `.git`, or a bare repository) in
@@ -95,10 +96,10 @@ pub unsafe extern "C" fn atom_repo_open(
         if out_repo.is_null() {
             return Err(Error::null("out_repo"));
         }
-        let store = Store::open(Path::new(path))?;
+        let repo = Repo::open(Path::new(path))?;
         let handle = Box::new(AtomRepo {
             magic: REPO_MAGIC,
-            store: Mutex::new(store),
+            repo: Mutex::new(repo),
         });
         // SAFETY: non-NULL and writable by this function's contract.
         unsafe { out_repo.write(Box::into_raw(handle)) };
@@ -154,8 +155,7 @@ pub unsafe extern "C" fn atom_repo_init(
 ) -> AtomStatus {
     let body = || {
         let root = match with_repo!(repo, |s| Ok(s.init()?))? {
-            atom_core::store::InitOutcome::Created(root)
-            | atom_core::store::InitOutcome::Unchanged(root) => root,
+            InitOutcome::Created(root) | InitOutcome::Unchanged(root) => root,
         };
         Ok(root.to_hex())
     };
@@ -241,10 +241,7 @@ pub unsafe extern "C" fn atom_repo_verify(
         let version = Version::parse(arg!(version))
             .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e))?;
         let expected = optional_arg!(expected_id)
-            .map(|text| {
-                AtomDigest::parse(text)
-                    .map_err(|e| Error::id(format!("invalid atom id {text:?}: {e}")))
-            })
+            .map(|text| AtomDigest::parse(text).map_err(Error::from))
             .transpose()?;
         with_repo!(repo, |s| {
             let atom = s.find(&label, &version)?;
@@ -309,7 +306,7 @@ pub unsafe extern "C" fn atom_repo_materialize(
         let dir = with_repo!(repo, |s| {
             let atom = s.find(&label, &version)?;
             let tree = s.atom_tree(&atom)?;
-            Ok(s.materialize(tree, Path::new(cache))?)
+            Ok(materialize_into(s, tree, Path::new(cache), Files::All)?)
         })?;
         dir.into_os_string()
             .into_string()
@@ -336,7 +333,7 @@ pub unsafe extern "C" fn atom_fetch(
     out_json: *mut *mut c_char,
 ) -> AtomStatus {
     let body = || {
-        let fetched = fetch::fetch(arg!(url), Path::new(arg!(store_dir)), &mut |_| {})?;
+        let fetched = Store::new(arg!(store_dir)).fetch(arg!(url), &mut |_| {})?;
         Ok(fetched.to_json().to_string())
     };
     // SAFETY: `out_json` is NULL or writable by this function's contract.

@@ -10,9 +10,9 @@ use atom::id::{AtomDigest, AtomId, Label, Root};
 use atom::lock::{Lockfile, LOCK_FILE};
 use atom::manifest::{Manifest, Requirement, Version, MANIFEST_FILE};
 use atom::publish::{self, Outcome};
-use atom::resolve::{locking, AtomStore};
-use atom::store::fetch;
-use atom::store::{AtomRef, InitOutcome, Store};
+use atom::repo::{AtomRef, InitOutcome, Repo, RepoError};
+use atom::resolve::locking;
+use atom::store::{local_path, Store};
 use atom::uri::{Aliases, AtomUri};
 use clap::{Parser, Subcommand};
 use serde_json::json;
@@ -173,12 +173,12 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-fn open(cli: &Cli) -> Result<Store> {
-    Store::open(&cli.repo).map_err(err)
+fn open(cli: &Cli) -> Result<Repo> {
+    Repo::open(&cli.repo).map_err(err)
 }
 
 fn parse_label(text: &str) -> Result<Label> {
-    Label::new(text).map_err(|e| format!("invalid label {text:?}: {e}"))
+    Label::parse(text).map_err(err)
 }
 
 /// `label@version` or `label`.
@@ -191,192 +191,213 @@ fn split_at_version(text: &str) -> Result<(Label, Option<&str>)> {
 
 fn run(cli: &Cli, out: &mut Output) -> Result {
     match &cli.command {
-        Command::Init => {
-            let (root, created) = match open(cli)?.init().map_err(err)? {
-                InitOutcome::Created(root) => (root, true),
-                InitOutcome::Unchanged(root) => (root, false),
-            };
-            out.json(json!({ "root": root.to_hex(), "created": created }));
-            out.line(if created {
-                format!("initialized: refs/ekala/init -> {root}")
-            } else {
-                format!("already initialized: refs/ekala/init -> {root}")
-            });
-        }
-        Command::Publish { paths, rev } => {
-            let store = open(cli)?;
-            out.progress(&format!("publishing from {rev}"));
-            let outcomes = publish::publish(&store, rev, paths).map_err(err)?;
-            let mut items = Vec::new();
-            for outcome in &outcomes {
-                let atom = outcome.atom();
-                let created = matches!(outcome, Outcome::Created(_));
-                items.push(outcome.to_json());
-                out.line(format!(
-                    "{} {} {} ({}) -> {}",
-                    if created { "published" } else { "unchanged" },
-                    atom.label,
-                    atom.version,
-                    atom.path.display(),
-                    atom.commit
-                ));
-            }
-            out.json(json!(items));
-        }
+        Command::Init => init(&open(cli)?, out),
+        Command::Publish { paths, rev } => publish(&open(cli)?, rev, paths, out),
         Command::Fetch {
             url,
             store,
             git: true,
-        } => {
-            let store_dir = store_dir(store)?;
-            let mut progress = |n: usize| out.progress(&format!("mirroring {url}: {n} objects"));
-            let (mirror, objects) =
-                fetch::fetch_git(url, &store_dir, &mut progress).map_err(err)?;
-            out.json(json!({ "repo": mirror, "objects": objects }));
-            out.line(format!(
-                "mirrored {url} into {}: {objects} objects",
-                mirror.display()
-            ));
-        }
-        Command::Lock { path, check, store } => {
-            lock(path, *check, &AtomStore::new(store_dir(store)?), out)?;
-        }
-        Command::Fetch { url, store, .. } => {
-            let store_dir = store_dir(store)?;
-            let mut progress = |n: usize| out.progress(&format!("fetching {url}: {n} objects"));
-            let fetched = fetch::fetch(url, &store_dir, &mut progress).map_err(err)?;
-            out.json(fetched.to_json());
-            out.line(format!(
-                "fetched {url} into {}: {} new refs, {} unchanged, {} objects",
-                fetched.repo.display(),
-                fetched.created.len(),
-                fetched.unchanged,
-                fetched.objects
-            ));
-        }
-        Command::Ls { label } => {
-            let store = open(cli)?;
-            let atoms = match label {
-                Some(label) => store.versions(&parse_label(label)?).map_err(err)?,
-                None => store.atoms().map_err(err)?,
-            };
-            out.json(json!(atoms
-                .iter()
-                .map(AtomRef::to_json)
-                .collect::<Vec<_>>()));
-            for atom in &atoms {
-                out.line(format!("{} {} {}", atom.label, atom.version, atom.commit));
-            }
-        }
-        Command::Resolve { uri } => {
-            let parsed = AtomUri::parse(uri, &Aliases::default()).map_err(err)?;
-            let store = match &parsed.url {
-                Some(url) => {
-                    let text = url.to_string();
-                    let path = fetch::local_path(&text)
-                        .filter(|p| p.exists())
-                        .ok_or_else(|| format!("{text} is not a local repository; `atom fetch {}` first, then resolve from the store", shell_quote(&text)))?;
-                    Store::open(&path).map_err(err)?
-                }
-                None => open(cli)?,
-            };
-            let requirement = parsed
-                .version
-                .clone()
-                .unwrap_or(Requirement::parse("*").map_err(err)?);
-            let atom = store.resolve(&parsed.label, &requirement).map_err(err)?;
-            let id = AtomId::new(store.genesis().map_err(err)?, atom.label.clone()).digest();
-            let mut value = atom.to_json();
-            value["id"] = json!(id.to_string());
-            out.json(value);
-            out.line(format!(
-                "{} {} {} {id}",
-                atom.label, atom.version, atom.commit
-            ));
-        }
-        Command::Show { atom } => {
-            let store = open(cli)?;
-            let (label, version) = split_at_version(atom)?;
-            let version = version.ok_or_else(|| format!("{atom:?}: expected label@version"))?;
-            let version = Version::parse(version)?;
-            let found = store.find(&label, &version).map_err(err)?;
-            let verified = store.verify(&found, None).map_err(err)?;
-            let tree = store.repo().find_tree(verified.tree).map_err(err)?;
-            let entry = tree
-                .find_entry(MANIFEST_FILE)
-                .ok_or("the atom has no atom.toml")?;
-            let blob = store.repo().find_blob(entry.object_id()).map_err(err)?;
-            let text = String::from_utf8(blob.data.clone())
-                .map_err(|_| "atom.toml is not UTF-8".to_owned())?;
-            let manifest = Manifest::parse(&text, &format!("{}:{MANIFEST_FILE}", found.ref_name()))
-                .map_err(err)?;
-            out.json(manifest.to_json());
-            out.raw(text);
-        }
-        Command::Id { first, label } => {
-            let (root, label) = match label {
-                Some(label) => (
-                    Root::from_hex(first).map_err(|e| format!("invalid root {first:?}: {e}"))?,
-                    label,
-                ),
-                None => (open(cli)?.genesis().map_err(err)?, first),
-            };
-            let id = AtomId::new(root, parse_label(label)?);
-            out.json(json!({ "root": root.to_hex(), "label": id.label().as_str(), "id": id.to_string() }));
-            out.line(id.to_string());
-        }
-        Command::Verify { atom, id } => {
-            let store = open(cli)?;
-            let expected = id
-                .as_deref()
-                .map(|text| {
-                    AtomDigest::parse(text).map_err(|e| format!("invalid atom id {text:?}: {e}"))
-                })
-                .transpose()?;
-            let atoms = match atom {
-                None => store.atoms().map_err(err)?,
-                Some(text) => {
-                    let (label, version) = split_at_version(text)?;
-                    match version {
-                        Some(v) => vec![store.find(&label, &Version::parse(v)?).map_err(err)?],
-                        None => store.versions(&label).map_err(err)?,
-                    }
-                }
-            };
-            if atoms.is_empty() {
-                return Err("no published atom to verify".into());
-            }
-            let mut items = Vec::new();
-            for atom in &atoms {
-                let verified = store.verify(atom, expected.as_ref()).map_err(err)?;
-                items.push(verified.to_json(atom));
-                out.line(format!(
-                    "ok {} {} {} {}",
-                    atom.label, atom.version, atom.commit, verified.id
-                ));
-            }
-            out.json(json!(items));
-        }
-        Command::Check { path } => check(path, out)?,
+        } => fetch_git(url, &atom_store(store)?, out),
+        Command::Fetch { url, store, .. } => fetch(url, &atom_store(store)?, out),
+        Command::Lock { path, check, store } => lock(path, *check, &atom_store(store)?, out),
+        Command::Ls { label } => ls(&open(cli)?, label.as_deref(), out),
+        Command::Resolve { uri } => resolve(cli, uri, out),
+        Command::Show { atom } => show(&open(cli)?, atom, out),
+        Command::Id { first, label } => id(cli, first, label.as_deref(), out),
+        Command::Verify { atom, id } => verify(&open(cli)?, atom.as_deref(), id.as_deref(), out),
+        Command::Check { path } => check(path, out),
         Command::Store {
             command: StoreCommand::Verify { repair, store },
-        } => store_verify(&AtomStore::new(store_dir(store)?), *repair, out)?,
+        } => store_verify(&atom_store(store)?, *repair, out),
+    }
+}
+
+/// `atom init`: record the repository's genesis in `refs/ekala/init`.
+fn init(repo: &Repo, out: &mut Output) -> Result {
+    let (root, created) = match repo.init().map_err(err)? {
+        InitOutcome::Created(root) => (root, true),
+        InitOutcome::Unchanged(root) => (root, false),
+    };
+    out.json(json!({ "root": root.to_hex(), "created": created }));
+    out.line(if created {
+        format!("initialized: refs/ekala/init -> {root}")
+    } else {
+        format!("already initialized: refs/ekala/init -> {root}")
+    });
+    Ok(())
+}
+
+/// `atom publish`: publish atoms from the commit `rev`.
+fn publish(repo: &Repo, rev: &str, paths: &[String], out: &mut Output) -> Result {
+    out.progress(&format!("publishing from {rev}"));
+    let outcomes = publish::publish(repo, rev, paths).map_err(err)?;
+    let mut items = Vec::new();
+    for outcome in &outcomes {
+        let atom = outcome.atom();
+        let created = matches!(outcome, Outcome::Created(_));
+        items.push(outcome.to_json());
+        out.line(format!(
+            "{} {} {} ({}) -> {}",
+            if created { "published" } else { "unchanged" },
+            atom.label,
+            atom.version,
+            atom.path.display(),
+            atom.commit
+        ));
+    }
+    out.json(json!(items));
+    Ok(())
+}
+
+/// `atom fetch --git`: mirror a plain git repository into the store.
+fn fetch_git(url: &str, store: &Store, out: &mut Output) -> Result {
+    let mut progress = |n: usize| out.progress(&format!("mirroring {url}: {n} objects"));
+    let (mirror, objects) = store.fetch_git(url, &mut progress).map_err(err)?;
+    out.json(json!({ "repo": mirror, "objects": objects }));
+    out.line(format!(
+        "mirrored {url} into {}: {objects} objects",
+        mirror.display()
+    ));
+    Ok(())
+}
+
+/// `atom fetch`: copy a repository's published atoms into the store.
+fn fetch(url: &str, store: &Store, out: &mut Output) -> Result {
+    let mut progress = |n: usize| out.progress(&format!("fetching {url}: {n} objects"));
+    let fetched = store.fetch(url, &mut progress).map_err(err)?;
+    out.json(fetched.to_json());
+    out.line(format!(
+        "fetched {url} into {}: {} new refs, {} unchanged, {} objects",
+        fetched.repo.display(),
+        fetched.created.len(),
+        fetched.unchanged,
+        fetched.objects
+    ));
+    Ok(())
+}
+
+/// `atom ls`: the published atoms, or the versions of one label.
+fn ls(repo: &Repo, label: Option<&str>, out: &mut Output) -> Result {
+    let atoms = match label {
+        Some(label) => repo.versions(&parse_label(label)?).map_err(err)?,
+        None => repo.atoms().map_err(err)?,
+    };
+    out.json(json!(atoms
+        .iter()
+        .map(AtomRef::to_json)
+        .collect::<Vec<_>>()));
+    for atom in &atoms {
+        out.line(format!("{} {} {}", atom.label, atom.version, atom.commit));
     }
     Ok(())
 }
 
-/// The atom store: `$ATOM_STORE`, else `$XDG_CACHE_HOME/atom/store`, else `~/.cache/atom/store`.
-/// The atom store directory: `--store`, else the default location.
-fn store_dir(given: &Option<PathBuf>) -> Result<PathBuf> {
+/// `atom resolve`: the highest published version an atom URI accepts.
+fn resolve(cli: &Cli, uri: &str, out: &mut Output) -> Result {
+    let parsed = AtomUri::parse(uri, &Aliases::default()).map_err(err)?;
+    let repo = match &parsed.url {
+        Some(url) => {
+            let text = url.to_string();
+            let path = local_path(&text)
+                .filter(|p| p.exists())
+                .ok_or_else(|| format!("{text} is not a local repository; `atom fetch {}` first, then resolve from the store", shell_quote(&text)))?;
+            Repo::open(&path).map_err(err)?
+        }
+        None => open(cli)?,
+    };
+    let requirement = parsed
+        .version
+        .clone()
+        .unwrap_or(Requirement::parse("*").map_err(err)?);
+    let atom = repo.resolve(&parsed.label, &requirement).map_err(err)?;
+    let id = AtomId::new(repo.genesis().map_err(err)?, atom.label.clone()).digest();
+    let mut value = atom.to_json();
+    value["id"] = json!(id.to_string());
+    out.json(value);
+    out.line(format!(
+        "{} {} {} {id}",
+        atom.label, atom.version, atom.commit
+    ));
+    Ok(())
+}
+
+/// `atom show`: the manifest of a published atom, verified first.
+fn show(repo: &Repo, atom: &str, out: &mut Output) -> Result {
+    let (label, version) = split_at_version(atom)?;
+    let version = version.ok_or_else(|| format!("{atom:?}: expected label@version"))?;
+    let version = Version::parse(version)?;
+    let found = repo.find(&label, &version).map_err(err)?;
+    let verified = repo.verify(&found, None).map_err(err)?;
+    let entry = repo
+        .entry(verified.tree, Path::new(MANIFEST_FILE))
+        .map_err(err)?
+        .ok_or("the atom has no atom.toml")?;
+    let text = repo.read_text(entry.id).map_err(|e| match e {
+        RepoError::NotText(_) => "atom.toml is not UTF-8".to_owned(),
+        other => other.to_string(),
+    })?;
+    let manifest =
+        Manifest::parse(&text, &format!("{}:{MANIFEST_FILE}", found.ref_name())).map_err(err)?;
+    out.json(manifest.to_json());
+    out.raw(text);
+    Ok(())
+}
+
+/// `atom id`: the AtomId of a label, in a given root or in the repository's.
+fn id(cli: &Cli, first: &str, label: Option<&str>, out: &mut Output) -> Result {
+    let (root, label) = match label {
+        Some(label) => (Root::parse(first).map_err(err)?, label),
+        None => (open(cli)?.genesis().map_err(err)?, first),
+    };
+    let id = AtomId::new(root, parse_label(label)?);
+    out.json(json!({ "root": root.to_hex(), "label": id.label().as_str(), "id": id.to_string() }));
+    out.line(id.to_string());
+    Ok(())
+}
+
+/// `atom verify`: verify published atoms (all, a label's versions, or one version).
+fn verify(repo: &Repo, atom: Option<&str>, id: Option<&str>, out: &mut Output) -> Result {
+    let expected = id
+        .map(|text| AtomDigest::parse(text).map_err(err))
+        .transpose()?;
+    let atoms = match atom {
+        None => repo.atoms().map_err(err)?,
+        Some(text) => {
+            let (label, version) = split_at_version(text)?;
+            match version {
+                Some(v) => vec![repo.find(&label, &Version::parse(v)?).map_err(err)?],
+                None => repo.versions(&label).map_err(err)?,
+            }
+        }
+    };
+    if atoms.is_empty() {
+        return Err("no published atom to verify".into());
+    }
+    let mut items = Vec::new();
+    for atom in &atoms {
+        let verified = repo.verify(atom, expected.as_ref()).map_err(err)?;
+        items.push(verified.to_json(atom));
+        out.line(format!(
+            "ok {} {} {} {}",
+            atom.label, atom.version, atom.commit, verified.id
+        ));
+    }
+    out.json(json!(items));
+    Ok(())
+}
+
+/// The atom store: `--store`, else `$ATOM_STORE`, else `$XDG_CACHE_HOME/atom/store`, else
+/// `~/.cache/atom/store`.
+fn atom_store(given: &Option<PathBuf>) -> Result<Store> {
     match given {
-        Some(dir) => Ok(dir.clone()),
-        None => Ok(AtomStore::from_env().map_err(err)?.dir().to_owned()),
+        Some(dir) => Ok(Store::new(dir)),
+        None => Store::from_env().map_err(err),
     }
 }
 
 /// `atom lock`: compute the lock; write it (through a temporary file, renamed into place), or with
 /// `--check` only compare it with the file.
-fn lock(path: &Path, check: bool, store: &AtomStore, out: &mut Output) -> Result {
+fn lock(path: &Path, check: bool, store: &Store, out: &mut Output) -> Result {
     let lock_path = path.join(LOCK_FILE);
     let Some(lock) = locking::lock(path, store).map_err(err)? else {
         out.json(json!({ "lock": null, "changed": false }));
@@ -425,7 +446,7 @@ fn lock(path: &Path, check: bool, store: &AtomStore, out: &mut Output) -> Result
 }
 
 /// `atom store verify`: report every problem of the store; fail if any is left.
-fn store_verify(store: &AtomStore, repair: bool, out: &mut Output) -> Result {
+fn store_verify(store: &Store, repair: bool, out: &mut Output) -> Result {
     let report = store.verify(repair).map_err(err)?;
     for tree in &report.trees {
         if let Some(problem) = &tree.problem {
@@ -440,7 +461,10 @@ fn store_verify(store: &AtomStore, repair: bool, out: &mut Output) -> Result {
             "bad: {} in {}: {}",
             atom.atom,
             atom.repo.display(),
-            atom.problem.as_deref().unwrap_or_default()
+            atom.problem
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
         ));
     }
     let problems = report.trees.iter().filter(|t| t.problem.is_some()).count()

@@ -19,9 +19,10 @@ use atom::compose;
 use atom::id::{AtomId, Label, Root};
 use atom::lock::{HashedDep, LockedDep};
 use atom::manifest::{Manifest, Requirement};
+use atom::repo::{ObjectId, Repo};
 use atom::resolve::graph::{self, NodeCompose, Source};
-use atom::resolve::{self, AtomStore, ResolveError};
-use atom::store::{fetch, Store, StoreError};
+use atom::resolve::{self, Origin};
+use atom::store::Store;
 
 #[cxx::bridge(namespace = "atom_nix")]
 mod bridge {
@@ -165,8 +166,8 @@ fn plugin_version() -> &'static str {
 
 fn atom_id(root: &str, label: &str) -> Result<String, String> {
     guard(|| {
-        let root = Root::from_hex(root).map_err(|e| format!("invalid root {root:?}: {e}"))?;
-        let label = Label::new(label).map_err(|e| format!("invalid label {label:?}: {e}"))?;
+        let root = Root::parse(root).map_err(|e| e.to_string())?;
+        let label = Label::parse(label).map_err(|e| e.to_string())?;
         Ok(AtomId::new(root, label).to_string())
     })
 }
@@ -216,7 +217,7 @@ fn canonical_dir(path: &str) -> Result<String, String> {
 
 /// See the bridge's `LoadedGraph`.
 pub struct LoadedGraph {
-    store: AtomStore,
+    store: Store,
     graph: graph::Graph,
     /// For each node and pin, the git repository on this machine holding a `nix+git` pin's rev.
     local_pins: Vec<Vec<Option<PathBuf>>>,
@@ -234,7 +235,7 @@ fn load_atom(path: &str, store: &str) -> Result<Box<LoadedGraph>, String> {
         let store = atom_store(store)?;
         // Canonical once here, so that paths under it need no resolving later.
         let store = std::fs::canonicalize(store.dir())
-            .map(AtomStore::new)
+            .map(Store::new)
             .unwrap_or(store);
         let graph = graph::load(&root, &store).map_err(|e| e.to_string())?;
         let local_pins = graph
@@ -347,17 +348,16 @@ impl LoadedGraph {
             let Some(LockedDep::NixGit(dep)) = self.node(node)?.pins.get(pin) else {
                 return Err(format!("pin {pin} of atom {node} is not a git revision"));
             };
-            let repo = Store::open(repo).map_err(|e| e.to_string())?;
+            let repo = Repo::open(repo).map_err(|e| e.to_string())?;
             let commit = repo
                 .commit_id(dep.rev.as_str())
                 .map_err(|e| e.to_string())?;
             let tree = repo
-                .repo()
-                .find_commit(commit)
-                .and_then(|c| c.tree_id().map(|t| t.detach()))
+                .commit_tree(commit)
                 .map_err(|e| format!("cannot read commit {}: {e}", dep.rev.as_str()))?;
-            let dir = repo
-                .materialize(tree, &self.store.trees())
+            let dir = self
+                .store
+                .materialize_tree(&repo, tree)
                 .map_err(|e| e.to_string())?;
             Ok(text(&dir))
         })
@@ -404,7 +404,7 @@ struct NodeDirs {
 }
 
 impl NodeDirs {
-    fn of(node: &graph::Node, store: &AtomStore) -> Result<NodeDirs, String> {
+    fn of(node: &graph::Node, store: &Store) -> Result<NodeDirs, String> {
         let entry_of = |compose: &NodeCompose| match compose {
             NodeCompose::Native { entry } | NodeCompose::Composer { entry, .. } => entry.clone(),
             NodeCompose::Static => String::new(),
@@ -484,37 +484,23 @@ fn hashed(kind: &str, dep: &HashedDep) -> serde_json::Value {
     serde_json::json!({ "type": kind, "url": dep.url, "hash": dep.hash.as_str() })
 }
 
-/// A git repository on this machine holding `rev` of `url`: the store's mirror of it (filled by
-/// `atom fetch --git`), or `url` itself when it is a local path.
-fn local_git_mirror(url: &str, rev: &str, store: &AtomStore) -> Option<PathBuf> {
-    let rev = gix::ObjectId::from_hex(rev.as_bytes()).ok()?;
-    let candidates = [
-        Some(fetch::git_mirror_path(store.dir(), url)),
-        fetch::local_path(url),
-    ];
-    candidates.into_iter().flatten().find(|path| {
-        path.exists() && Store::open(path).is_ok_and(|repo| repo.repo().has_object(rev))
-    })
+/// A git repository on this machine holding `rev` of `url` ([`Store::git_mirror`]).
+fn local_git_mirror(url: &str, rev: &str, store: &Store) -> Option<PathBuf> {
+    store.git_mirror(url, ObjectId::from_hex(rev.as_bytes()).ok()?)
 }
 
 /// The repository `repo` (a path) or, when `repo` is empty, the store repository of the set
-/// `set`; and a hint naming how to get more versions into it.
-fn open_for_query(repo: &str, set: &str, store: &AtomStore) -> Result<(Store, String), String> {
+/// `set`; and where it comes from.
+fn open_for_query(repo: &str, set: &str, store: &Store) -> Result<(Repo, Origin), String> {
     match (repo.is_empty(), set.is_empty()) {
         (false, true) => Ok((
-            Store::open(Path::new(repo)).map_err(|e| e.to_string())?,
-            "publish it there with `atom publish`, or pick a version from this list".to_owned(),
+            Repo::open(Path::new(repo)).map_err(|e| e.to_string())?,
+            Origin::Repository,
         )),
         (true, false) => {
-            let root = Root::from_hex(set).map_err(|e| format!("invalid set {set:?}: {e}"))?;
+            let root = Root::parse(set).map_err(|e| e.to_string())?;
             let repo = store.require_set(&root, None).map_err(|e| e.to_string())?;
-            Ok((
-                repo,
-                format!(
-                    "if it was published since the set was fetched, update the store ({}) with `atom fetch <a repository of the set>`",
-                    store.dir().display()
-                ),
-            ))
+            Ok((repo, Origin::Store(store.dir().to_owned())))
         }
         _ => Err("give exactly one of `repo` (a repository's path) and `set` (a set root in the atom store)".to_owned()),
     }
@@ -529,17 +515,13 @@ fn resolve_atom(
 ) -> Result<String, String> {
     guard(|| {
         let store = atom_store(store)?;
-        let (repo, hint) = open_for_query(repo, set, &store)?;
-        let label = Label::new(label).map_err(|e| format!("invalid label {label:?}: {e}"))?;
+        let (repo, origin) = open_for_query(repo, set, &store)?;
+        let label = Label::parse(label).map_err(|e| e.to_string())?;
         let requirement = Requirement::parse(version)
             .map_err(|e| format!("invalid version requirement {version:?}: {e}"))?;
-        match resolve::resolve(&repo, &label, &requirement, &store.trees()) {
-            Ok(resolution) => Ok(resolution.to_json().to_string()),
-            Err(e @ ResolveError::Store(StoreError::NoMatchingVersion { .. })) => {
-                Err(format!("{e}; {hint}"))
-            }
-            Err(e) => Err(e.to_string()),
-        }
+        resolve::resolve(&repo, &origin, &label, &requirement, &store)
+            .map(|resolution| resolution.to_json().to_string())
+            .map_err(|e| e.to_string())
     })
 }
 
@@ -547,7 +529,7 @@ fn atom_versions(repo: &str, set: &str, label: &str, store: &str) -> Result<Stri
     guard(|| {
         let store = atom_store(store)?;
         let (repo, _) = open_for_query(repo, set, &store)?;
-        let label = Label::new(label).map_err(|e| format!("invalid label {label:?}: {e}"))?;
+        let label = Label::parse(label).map_err(|e| e.to_string())?;
         let versions = repo.versions(&label).map_err(|e| e.to_string())?;
         let list: Vec<String> = versions.iter().map(|a| a.version.to_string()).collect();
         Ok(serde_json::json!(list).to_string())
@@ -555,11 +537,11 @@ fn atom_versions(repo: &str, set: &str, label: &str, store: &str) -> Result<Stri
 }
 
 /// The atom store: the plugin's `atom-store` setting when set, else the default location.
-fn atom_store(setting: &str) -> Result<AtomStore, String> {
+fn atom_store(setting: &str) -> Result<Store, String> {
     if setting.is_empty() {
-        AtomStore::from_env().map_err(|e| e.to_string())
+        Store::from_env().map_err(|e| e.to_string())
     } else {
-        Ok(AtomStore::new(setting))
+        Ok(Store::new(setting))
     }
 }
 
@@ -583,11 +565,7 @@ fn guard<T>(body: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
         body()
     }))
     .unwrap_or_else(|payload| {
-        let what = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_owned());
+        let what = atom::panic_message(payload.as_ref());
         Err(format!(
             "internal error in the atom plugin (please report it): {what}"
         ))

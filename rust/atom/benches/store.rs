@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use atom::id::Label;
 use atom::manifest::Requirement;
 use atom::publish;
-use atom::store::Store;
+use atom::repo::Repo;
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -59,7 +59,7 @@ fn repo_with_refs(total: usize) -> PathBuf {
     .unwrap();
     git(&dir, &["add", "."]);
     git(&dir, &["commit", "-q", "-m", "init"]);
-    publish::publish(&Store::open(&dir).unwrap(), "HEAD", &["a".into()]).unwrap();
+    publish::publish(&Repo::open(&dir).unwrap(), "HEAD", &["a".into()]).unwrap();
     let commit = git(&dir, &["rev-parse", "refs/eka/atoms/target/0.0.1"]);
     let mut names = Vec::with_capacity(total);
     for v in 0..20 {
@@ -117,7 +117,7 @@ fn main() {
     println!("|---:|---:|---:|---:|---:|");
     for total in [1_000, 10_000, 100_000] {
         let dir = repo_with_refs(total);
-        let store = Store::open(&dir).unwrap();
+        let store = Repo::open(&dir).unwrap();
         assert_eq!(
             store
                 .resolve(&label, &requirement)
@@ -127,7 +127,7 @@ fn main() {
             "1.19.0"
         );
         let open_resolve = time(21, || {
-            let store = Store::open(&dir).unwrap();
+            let store = Repo::open(&dir).unwrap();
             std::hint::black_box(store.resolve(&label, &requirement).unwrap());
         });
         let resolve = time(21, || {
@@ -177,7 +177,7 @@ fn main() {
     }
     git(&dir, &["add", "."]);
     git(&dir, &["commit", "-q", "-m", "atoms"]);
-    let store = Store::open(&dir).unwrap();
+    let store = Repo::open(&dir).unwrap();
     let start = Instant::now();
     let outcomes = publish::publish(&store, "HEAD", &paths).unwrap();
     let elapsed = start.elapsed();

@@ -12,8 +12,11 @@
 //! - [`manifest`]: `atom.toml` and the set manifest `ekala.toml`;
 //! - [`lock`]: `atom.lock`, read and written byte-compatibly with the reference;
 //! - [`uri`]: atom URIs (`gh:owner/repo::label@^1`) and URL aliases;
-//! - [`store`]: atoms in git repositories; [`publish`]: putting them there;
-//! - [`resolve`]: finding atoms and their locked dependencies on this machine (the atom store);
+//! - [`repo`]: atoms in one git repository (the only module that uses gix); [`publish`]: putting
+//!   them there;
+//! - [`store`]: the atom store, the directory on this machine atoms are fetched into and loaded
+//!   from;
+//! - [`resolve`]: finding atoms and their locked dependencies (resolution, graph, locking);
 //! - [`compose`]: planning an atom's modules;
 //! - [`diagnostic`]: errors that point into a file.
 
@@ -23,6 +26,29 @@ pub mod id;
 pub mod lock;
 pub mod manifest;
 pub mod publish;
+pub mod repo;
 pub mod resolve;
 pub mod store;
 pub mod uri;
+
+/// The message of a caught panic's payload (what `std::panic::catch_unwind` returns): the text
+/// given to `panic!`, or `unknown panic` when the payload is not text.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_panic_message_is_its_text() {
+        let message =
+            |f: fn()| super::panic_message(std::panic::catch_unwind(f).unwrap_err().as_ref());
+        assert_eq!(message(|| panic!("static")), "static");
+        assert_eq!(message(|| panic!("formatted {}", 1)), "formatted 1");
+        assert_eq!(message(|| std::panic::panic_any(7)), "unknown panic");
+    }
+}

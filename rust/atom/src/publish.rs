@@ -6,47 +6,15 @@
 
 use std::path::PathBuf;
 
-use gix::bstr::BString;
-use gix::ObjectId;
+use std::path::Path;
 
+use crate::diagnostic::SourceError;
 use crate::id::Label;
 use crate::manifest::set::{self, SetManifest, SET_MANIFEST_FILE};
 use crate::manifest::{Package, Version, MANIFEST_FILE};
-use crate::store::{self, atom_ref, manifest_ref, origin_ref, Store, StoreError};
+use crate::repo::{atom_ref, manifest_ref, origin_ref, EntryKind, ObjectId, Repo, RepoError};
 
-/// The `format` header of the commits this implementation writes.
-pub const FORMAT: &str = "pre1";
-
-/// The atom commit for `label` at `version` whose content is `tree`, published from `origin`:
-/// no parents, empty author and committer at time 0, headers `origin` then `format pre1`, and
-/// the message `publish(<label>): <version>` without a trailing newline.
-pub fn atom_commit(
-    tree: ObjectId,
-    origin: ObjectId,
-    label: &Label,
-    version: &Version,
-) -> gix::objs::Commit {
-    let nobody = gix::actor::Signature {
-        name: BString::default(),
-        email: BString::default(),
-        time: gix::date::Time {
-            seconds: 0,
-            offset: 0,
-        },
-    };
-    gix::objs::Commit {
-        tree,
-        parents: Default::default(),
-        author: nobody.clone(),
-        committer: nobody,
-        encoding: None,
-        message: format!("publish({label}): {version}").into(),
-        extra_headers: vec![
-            ("origin".into(), origin.to_hex().to_string().into()),
-            ("format".into(), FORMAT.into()),
-        ],
-    }
-}
+pub use crate::repo::{AtomCommit, FORMAT};
 
 /// A published atom.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,9 +83,9 @@ pub enum PublishError {
         /// Why.
         why: &'static str,
     },
-    /// The atom's manifest is invalid.
+    /// The atom's manifest or the set manifest is invalid.
     #[error("{0}")]
-    Manifest(String),
+    Manifest(Box<SourceError>),
     /// The commit does not descend from the repository's genesis.
     #[error("commit {commit} descends from {found}, but refs/ekala/init says this repository's root is {genesis}")]
     InconsistentRoot {
@@ -154,32 +122,28 @@ pub enum PublishError {
     SetManifestNotRegular(ObjectId, &'static str),
     /// A git operation failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Repo(#[from] RepoError),
 }
 
 /// Publishes the atoms at `paths` (relative to the repository root) from the commit `rev`.
 /// With no paths, publishes every atom listed in the commit's `ekala.toml`.
-pub fn publish(store: &Store, rev: &str, paths: &[String]) -> Result<Vec<Outcome>, PublishError> {
-    let origin = store.commit_id(rev)?;
-    let repo = store.repo();
-    let commit = repo
-        .find_commit(origin)
-        .map_err(|e| StoreError::object(origin, e))?;
-    let tree = commit.tree().map_err(|e| StoreError::object(origin, e))?;
+pub fn publish(repo: &Repo, rev: &str, paths: &[String]) -> Result<Vec<Outcome>, PublishError> {
+    let origin = repo.commit_id(rev)?;
+    let tree = repo.commit_tree(origin)?;
 
     let paths: Vec<String> = if paths.is_empty() {
-        let entry = tree
-            .find_entry(SET_MANIFEST_FILE)
+        let entry = repo
+            .entry(tree, Path::new(SET_MANIFEST_FILE))?
             .ok_or(PublishError::NoSetManifest(origin))?;
-        if !entry.mode().is_blob() {
+        if !entry.is_blob() {
             return Err(PublishError::SetManifestNotRegular(
                 origin,
-                crate::store::entry_kind_text(entry.mode().kind()),
+                entry.kind_text(),
             ));
         }
-        let text = blob_text(repo, entry.object_id())?;
+        let text = repo.read_text(entry.id)?;
         let set = SetManifest::parse(&text, &format!("{rev}:{SET_MANIFEST_FILE}"))
-            .map_err(|e| PublishError::Manifest(e.to_string()))?;
+            .map_err(|e| PublishError::Manifest(Box::new(e)))?;
         set.paths()
             .iter()
             .map(|p| p.display().to_string())
@@ -189,8 +153,8 @@ pub fn publish(store: &Store, rev: &str, paths: &[String]) -> Result<Vec<Outcome
     };
 
     // The genesis of the commit must be the repository's recorded one.
-    if let Some(genesis) = store.init_ref()? {
-        let found = store.root_of(origin)?;
+    if let Some(genesis) = repo.init_ref()? {
+        let found = repo.root_of(origin)?;
         if found != genesis {
             return Err(PublishError::InconsistentRoot {
                 commit: origin,
@@ -200,7 +164,7 @@ pub fn publish(store: &Store, rev: &str, paths: &[String]) -> Result<Vec<Outcome
         }
     }
 
-    let mut planned: Vec<(PublishedAtom, ObjectId, gix::objs::Commit)> = Vec::new();
+    let mut planned: Vec<(PublishedAtom, ObjectId, AtomCommit)> = Vec::new();
     for given in &paths {
         let path = set::normalize(given).map_err(|why| PublishError::InvalidPath {
             path: given.clone(),
@@ -211,33 +175,29 @@ pub fn publish(store: &Store, rev: &str, paths: &[String]) -> Result<Vec<Outcome
             commit: origin,
             why,
         };
-        let dir = tree
-            .lookup_entry_by_path(&path)
-            .map_err(|e| StoreError::object(origin, e))?
+        let dir = repo
+            .entry(tree, &path)?
             .ok_or_else(|| not_an_atom("it does not exist there"))?;
-        if !dir.mode().is_tree() {
+        if dir.kind != EntryKind::Tree {
             return Err(not_an_atom("it is not a directory"));
         }
-        let entry = |name: &str| {
-            tree.lookup_entry_by_path(path.join(name))
-                .map_err(|e| StoreError::object(origin, e))
-        };
+        let entry = |name: &str| repo.entry(tree, &path.join(name));
         let manifest = entry(MANIFEST_FILE)?.ok_or_else(|| not_an_atom("it has no atom.toml"))?;
-        if !manifest.mode().is_blob() {
+        if !manifest.is_blob() {
             return Err(not_an_atom(
                 "its atom.toml is not a regular file (a symlink or a directory); commit the file itself",
             ));
         }
-        if entry(crate::lock::LOCK_FILE)?.is_some_and(|e| !e.mode().is_blob()) {
+        if entry(crate::lock::LOCK_FILE)?.is_some_and(|e| !e.is_blob()) {
             return Err(not_an_atom(
                 "its atom.lock is not a regular file (a symlink or a directory); commit the file itself",
             ));
         }
-        let manifest_id = manifest.object_id();
-        let text = blob_text(repo, manifest_id)?;
+        let manifest_id = manifest.id;
+        let text = repo.read_text(manifest_id)?;
         let package =
             Package::parse_only(&text, &format!("{}", path.join(MANIFEST_FILE).display()))
-                .map_err(|e| PublishError::Manifest(e.to_string()))?;
+                .map_err(|e| PublishError::Manifest(Box::new(e)))?;
         if let Some((first, ..)) = planned.iter().find(|(a, ..)| a.label == package.label) {
             return Err(PublishError::DuplicateLabel {
                 label: package.label,
@@ -245,8 +205,8 @@ pub fn publish(store: &Store, rev: &str, paths: &[String]) -> Result<Vec<Outcome
                 second: path,
             });
         }
-        let object = atom_commit(dir.object_id(), origin, &package.label, &package.version);
-        let commit = object_id_of(&object);
+        let object = AtomCommit::new(dir.id, origin, &package.label, &package.version);
+        let commit = object.id();
         let atom = PublishedAtom {
             path,
             label: package.label,
@@ -259,16 +219,16 @@ pub fn publish(store: &Store, rev: &str, paths: &[String]) -> Result<Vec<Outcome
 
     let mut outcomes = Vec::new();
     for (atom, manifest_id, object) in planned {
-        outcomes.push(publish_one(store, atom, manifest_id, object)?);
+        outcomes.push(publish_one(repo, atom, manifest_id, object)?);
     }
     Ok(outcomes)
 }
 
 fn publish_one(
-    store: &Store,
+    repo: &Repo,
     atom: PublishedAtom,
     manifest_id: ObjectId,
-    object: gix::objs::Commit,
+    object: AtomCommit,
 ) -> Result<Outcome, PublishError> {
     let name = atom_ref(&atom.label, &atom.version);
     let check_existing = |existing: Option<ObjectId>| match existing {
@@ -279,48 +239,23 @@ fn publish_one(
         }),
         None => Ok(None),
     };
-    if let Some(outcome) = check_existing(store::ref_target(store, &name)?)? {
+    if let Some(outcome) = check_existing(repo.ref_target(&name)?)? {
         return Ok(outcome);
     }
-    let written = store
-        .repo()
-        .write_object(&object)
-        .map_err(|e| StoreError::object(atom.commit, e))?
-        .detach();
+    let written = repo.write_commit(&object)?;
     debug_assert_eq!(written, atom.commit);
     let refs = [
         (name.clone(), atom.commit),
         (manifest_ref(&atom.label, &atom.version), manifest_id),
         (origin_ref(&atom.label, &atom.version), atom.origin),
     ];
-    match store::create_refs(
-        store,
-        &refs,
-        &format!("publish: {}: {}", atom.label, atom.version),
-    ) {
+    match repo.create_refs(&refs, &format!("publish: {}: {}", atom.label, atom.version)) {
         Ok(()) => Ok(Outcome::Created(atom)),
         // Another process may have published this version between our check and our
         // transaction: the refs it made decide.
-        Err(error) => match check_existing(store::ref_target(store, &name)?)? {
+        Err(error) => match check_existing(repo.ref_target(&name)?)? {
             Some(outcome) => Ok(outcome),
             None => Err(error.into()),
         },
     }
-}
-
-/// The id git gives `object`.
-pub fn object_id_of(object: &gix::objs::Commit) -> ObjectId {
-    use gix::objs::WriteTo;
-    let mut bytes = Vec::new();
-    object
-        .write_to(&mut bytes)
-        .expect("writing to memory cannot fail");
-    gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::object::Kind::Commit, &bytes)
-        .expect("SHA-1 hashing of a small buffer cannot fail")
-}
-
-fn blob_text(repo: &gix::Repository, id: ObjectId) -> Result<String, PublishError> {
-    let blob = repo.find_blob(id).map_err(|e| StoreError::object(id, e))?;
-    String::from_utf8(blob.data.clone())
-        .map_err(|_| PublishError::Manifest(format!("blob {id} is not UTF-8 text")))
 }

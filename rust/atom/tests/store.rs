@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use atom::id::{AtomDigest, AtomId, Label};
 use atom::manifest::{Requirement, Version};
 use atom::publish::{self, Outcome, PublishError};
-use atom::store::{
-    atom_ref, manifest_ref, origin_ref, InitOutcome, Store, StoreError, VerifyError,
+use atom::repo::Files;
+use atom::repo::{
+    atom_ref, manifest_ref, origin_ref, AtomCommit, InitOutcome, ObjectId, Repo, RepoError,
+    VerifyError,
 };
-use gix::ObjectId;
+use atom::store::{materialize_into, Store};
 use support::{git, manifest, write};
 
 #[path = "../../../tests/support/mod.rs"]
@@ -36,21 +38,18 @@ fn oid(hex: &str) -> ObjectId {
 
 #[test]
 fn the_published_atom_nix_commit_is_reproduced_byte_for_byte() {
-    let object = publish::atom_commit(
+    let object = AtomCommit::new(
         oid("b349857f3aa4365d804495243276131933fc68fa"),
         oid("f95ca3379da34594c0492b4bc2796d6923b7d4c0"),
         &label("atom-nix"),
         &Version::parse("0.4.4").unwrap(),
     );
-    assert_eq!(
-        publish::object_id_of(&object),
-        oid("f26bc47d27643580d14262c17533332f29e225b4")
-    );
+    assert_eq!(object.id(), oid("f26bc47d27643580d14262c17533332f29e225b4"));
     // Written into a real repository, git agrees on the bytes and the id.
     let dir = scratch("vector");
     git(&dir, &["init", "-q", "--bare"]);
-    let store = Store::open(&dir).unwrap();
-    let id = store.repo().write_object(&object).unwrap().detach();
+    let store = Repo::open(&dir).unwrap();
+    let id = store.write_commit(&object).unwrap();
     assert_eq!(id, oid("f26bc47d27643580d14262c17533332f29e225b4"));
     assert_eq!(
         git(&dir, &["cat-file", "commit", &id.to_string()]),
@@ -65,7 +64,7 @@ fn genesis_and_init() {
     write(&dir, "later.txt", "x");
     git(&dir, &["add", "."]);
     git(&dir, &["commit", "-q", "-m", "second"]);
-    let store = Store::open(&dir).unwrap();
+    let store = Repo::open(&dir).unwrap();
     assert_eq!(store.genesis().unwrap().to_hex(), root);
     assert_eq!(store.init_ref().unwrap(), None);
     let InitOutcome::Created(created) = store.init().unwrap() else {
@@ -78,8 +77,8 @@ fn genesis_and_init() {
     // A repository whose init ref names another root refuses to change it.
     let head = git(&dir, &["rev-parse", "HEAD"]);
     git(&dir, &["update-ref", "refs/ekala/init", &head]);
-    let err = Store::open(&dir).unwrap().init().unwrap_err();
-    assert!(matches!(err, StoreError::InitConflict { .. }), "{err}");
+    let err = Repo::open(&dir).unwrap().init().unwrap_err();
+    assert!(matches!(err, RepoError::InitConflict { .. }), "{err}");
     assert_eq!(
         git(&dir, &["rev-parse", "refs/ekala/init"]),
         head,
@@ -90,7 +89,7 @@ fn genesis_and_init() {
 #[test]
 fn publish_every_atom_of_the_set_then_republish_is_a_no_op() {
     let dir = repo("publish");
-    let store = Store::open(&dir).unwrap();
+    let store = Repo::open(&dir).unwrap();
     store.init().unwrap();
     let head = git(&dir, &["rev-parse", "HEAD"]);
     let outcomes = publish::publish(&store, "HEAD", &[]).unwrap();
@@ -145,7 +144,7 @@ fn publish_every_atom_of_the_set_then_republish_is_a_no_op() {
 #[test]
 fn changed_content_under_a_published_version_is_refused_and_changes_nothing() {
     let dir = repo("immutable");
-    let store = Store::open(&dir).unwrap();
+    let store = Repo::open(&dir).unwrap();
     let first = publish::publish(&store, "HEAD", &["pkgs/a".into()]).unwrap();
     let refs_before = git(&dir, &["for-each-ref", "refs/eka"]);
     write(&dir, "pkgs/a/mod.nix", "{ Value = 2; }\n");
@@ -170,7 +169,7 @@ fn changed_content_under_a_published_version_is_refused_and_changes_nothing() {
 #[test]
 fn publish_rejects_what_is_not_an_atom() {
     let dir = repo("not-atoms");
-    let store = Store::open(&dir).unwrap();
+    let store = Repo::open(&dir).unwrap();
     let cases: &[(&str, &str)] = &[
         ("missing", "missing is not an atom in commit"),
         ("ekala.toml", "ekala.toml is not an atom in commit"),
@@ -205,7 +204,7 @@ fn publish_rejects_what_is_not_an_atom() {
 #[test]
 fn publishing_from_a_foreign_history_is_refused() {
     let dir = repo("foreign");
-    let store = Store::open(&dir).unwrap();
+    let store = Repo::open(&dir).unwrap();
     store.init().unwrap();
     // An unrelated history in the same repository.
     git(&dir, &["checkout", "-q", "--orphan", "other"]);
@@ -220,7 +219,7 @@ fn publishing_from_a_foreign_history_is_refused() {
 }
 
 fn publish_versions(dir: &Path, label: &str, versions: &[&str]) {
-    let store = Store::open(dir).unwrap();
+    let store = Repo::open(dir).unwrap();
     for version in versions {
         write(dir, "pkgs/a/atom.toml", &manifest(label, version));
         git(
@@ -252,7 +251,7 @@ fn resolve_follows_cargo_rules() {
             "0.9.0",
         ],
     );
-    let store = Store::open(&dir).unwrap();
+    let store = Repo::open(&dir).unwrap();
     let resolve = |req: &str| {
         store
             .resolve(&label("alpha"), &Requirement::parse(req).unwrap())
@@ -307,7 +306,7 @@ fn refs_that_do_not_parse_are_ignored() {
     ] {
         git(&dir, &["update-ref", junk, &commit]);
     }
-    let store = Store::open(&dir).unwrap();
+    let store = Repo::open(&dir).unwrap();
     let atoms: Vec<String> = store
         .atoms()
         .unwrap()
@@ -317,14 +316,14 @@ fn refs_that_do_not_parse_are_ignored() {
     assert_eq!(atoms, ["alpha 1.0.0"]);
     // The same holds once the refs are packed.
     git(&dir, &["pack-refs", "--all"]);
-    let store = Store::open(&dir).unwrap();
+    let store = Repo::open(&dir).unwrap();
     assert_eq!(store.atoms().unwrap().len(), 1);
 }
 
 #[test]
 fn verify_accepts_a_published_atom_and_reports_its_id() {
     let dir = repo("verify-ok");
-    let store = Store::open(&dir).unwrap();
+    let store = Repo::open(&dir).unwrap();
     store.init().unwrap();
     publish::publish(&store, "HEAD", &[]).unwrap();
     let atom = store
@@ -339,12 +338,12 @@ fn verify_accepts_a_published_atom_and_reports_its_id() {
 }
 
 fn verify_error(dir: &Path, expected: Option<&AtomDigest>) -> VerifyError {
-    let store = Store::open(dir).unwrap();
+    let store = Repo::open(dir).unwrap();
     let atom = store
         .find(&label("alpha"), &Version::parse("1.0.0").unwrap())
         .unwrap();
     match store.verify(&atom, expected) {
-        Err(StoreError::Verify { problem, .. }) => problem,
+        Err(RepoError::Verify { problem, .. }) => problem,
         other => panic!("expected a verification error, got {other:?}"),
     }
 }
@@ -352,7 +351,7 @@ fn verify_error(dir: &Path, expected: Option<&AtomDigest>) -> VerifyError {
 #[test]
 fn verify_detects_each_kind_of_tampering() {
     let dir = repo("verify-bad");
-    let store = Store::open(&dir).unwrap();
+    let store = Repo::open(&dir).unwrap();
     store.init().unwrap();
     publish::publish(&store, "HEAD", &[]).unwrap();
     let name = "refs/eka/atoms/alpha/1.0.0";
@@ -391,10 +390,7 @@ fn verify_detects_each_kind_of_tampering() {
 
     // The atom ref points at a blob.
     git(&dir, &["update-ref", name, &alpha_manifest]);
-    assert_eq!(
-        verify_error(&dir, None),
-        VerifyError::NotACommit("blob".into())
-    );
+    assert_eq!(verify_error(&dir, None), VerifyError::NotACommit("blob"));
 
     // The atom ref points at an ordinary commit.
     git(&dir, &["update-ref", name, "HEAD"]);
@@ -415,6 +411,7 @@ fn verify_detects_each_kind_of_tampering() {
     let VerifyError::Format(why) = verify_error(&dir, None) else {
         panic!()
     };
+    let why = why.to_string();
     assert!(why.contains("its message is"), "{why}");
 
     // An origin from another history.
@@ -430,7 +427,7 @@ fn verify_detects_each_kind_of_tampering() {
     ));
 
     git(&dir, &["update-ref", name, &good]);
-    let store = Store::open(&dir).unwrap();
+    let store = Repo::open(&dir).unwrap();
     let atom = store
         .find(&label("alpha"), &Version::parse("1.0.0").unwrap())
         .unwrap();
@@ -465,7 +462,7 @@ fn materialize_writes_a_tree_once_and_atomically() {
     git(&dir, &["add", "."]);
     git(&dir, &["update-index", "--chmod=+x", "pkgs/a/run.sh"]);
     git(&dir, &["commit", "-q", "-m", "data"]);
-    let store = Store::open(&dir).unwrap();
+    let store = Repo::open(&dir).unwrap();
     publish::publish(&store, "HEAD", &["pkgs/a".into()]).unwrap();
     let atom = store
         .find(&label("alpha"), &Version::parse("1.0.0").unwrap())
@@ -478,10 +475,8 @@ fn materialize_writes_a_tree_once_and_atomically() {
         let handles: Vec<_> = (0..4)
             .map(|_| {
                 s.spawn(|| {
-                    Store::open(&dir)
-                        .unwrap()
-                        .materialize(tree, &cache)
-                        .unwrap()
+                    let repo = Repo::open(&dir).unwrap();
+                    materialize_into(&repo, tree, &cache, Files::All).unwrap()
                 })
             })
             .collect();
@@ -521,16 +516,20 @@ fn materialize_writes_a_tree_once_and_atomically() {
 
     // A later use checks the tree: by its stamp, else against git.
     fs::set_permissions(out.join("run.sh"), fs::Permissions::from_mode(0o644)).unwrap();
-    let err = store.materialize(tree, &cache).unwrap_err().to_string();
+    let err = materialize_into(&store, tree, &cache, Files::All)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("/run.sh is not executable, but git has it executable"),
         "{err}"
     );
     fs::set_permissions(out.join("run.sh"), fs::Permissions::from_mode(0o555)).unwrap();
-    store.materialize(tree, &cache).unwrap();
+    materialize_into(&store, tree, &cache, Files::All).unwrap();
     fs::remove_file(out.join("link")).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", out.join("link")).unwrap();
-    let err = store.materialize(tree, &cache).unwrap_err().to_string();
+    let err = materialize_into(&store, tree, &cache, Files::All)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("/link points at /etc/passwd, but git has data/file.txt"),
         "{err}"
@@ -540,7 +539,7 @@ fn materialize_writes_a_tree_once_and_atomically() {
 #[test]
 fn fetch_copies_published_atoms_into_a_store_by_root() {
     let source = repo("fetch-source");
-    let store = Store::open(&source).unwrap();
+    let store = Repo::open(&source).unwrap();
     let root = match store.init().unwrap() {
         InitOutcome::Created(root) => root,
         other => panic!("{other:?}"),
@@ -548,19 +547,18 @@ fn fetch_copies_published_atoms_into_a_store_by_root() {
     publish::publish(&store, "HEAD", &[]).unwrap();
     let atom_store = scratch("fetch-store");
     let mut reports = Vec::new();
-    let fetched = atom::store::fetch::fetch(
-        &format!("file://{}", source.display()),
-        &atom_store,
-        &mut |n| reports.push(n),
-    )
-    .unwrap();
+    let fetched = Store::new(&atom_store)
+        .fetch(&format!("file://{}", source.display()), &mut |n| {
+            reports.push(n)
+        })
+        .unwrap();
     assert_eq!(fetched.root, root);
     assert_eq!(fetched.repo, atom_store.join(format!("{root}.git")));
     assert_eq!(fetched.created.len(), 7, "{:?}", fetched.created);
     assert!(fetched.objects > 0 && reports.last() == Some(&fetched.objects));
 
     // The store resolves and verifies on its own (the origin's history came along).
-    let copy = Store::open(&fetched.repo).unwrap();
+    let copy = Repo::open(&fetched.repo).unwrap();
     let atom = copy
         .resolve(&label("alpha"), &Requirement::parse("^1").unwrap())
         .unwrap();
@@ -599,8 +597,9 @@ fn fetch_copies_published_atoms_into_a_store_by_root() {
     );
 
     // Fetching again changes nothing; a plain path works like a file:// URL.
-    let again =
-        atom::store::fetch::fetch(source.to_str().unwrap(), &atom_store, &mut |_| {}).unwrap();
+    let again = Store::new(&atom_store)
+        .fetch(source.to_str().unwrap(), &mut |_| {})
+        .unwrap();
     assert_eq!(
         (again.created.len(), again.unchanged, again.objects),
         (0, 7, 0)
@@ -608,12 +607,13 @@ fn fetch_copies_published_atoms_into_a_store_by_root() {
 
     // A new version arrives with the next fetch.
     publish_versions(&source, "alpha", &["1.1.0"]);
-    let next =
-        atom::store::fetch::fetch(source.to_str().unwrap(), &atom_store, &mut |_| {}).unwrap();
+    let next = Store::new(&atom_store)
+        .fetch(source.to_str().unwrap(), &mut |_| {})
+        .unwrap();
     assert_eq!(next.created.len(), 3);
     assert_eq!(pack_files().len(), 4);
     git(&next.repo, &["fsck", "--no-dangling"]);
-    let copy = Store::open(&next.repo).unwrap();
+    let copy = Repo::open(&next.repo).unwrap();
     assert_eq!(
         copy.resolve(&label("alpha"), &Requirement::parse("^1").unwrap())
             .unwrap()
@@ -627,7 +627,8 @@ fn fetch_copies_published_atoms_into_a_store_by_root() {
 fn fetch_errors() {
     let atom_store = scratch("fetch-errors");
     let fetch = |url: &str| {
-        atom::store::fetch::fetch(url, &atom_store, &mut |_| {})
+        Store::new(&atom_store)
+            .fetch(url, &mut |_| {})
             .unwrap_err()
             .to_string()
     };
@@ -638,7 +639,7 @@ fn fetch_errors() {
 
     // The store's repository for this root records another root.
     let source = repo("fetch-mismatch");
-    let store = Store::open(&source).unwrap();
+    let store = Repo::open(&source).unwrap();
     let InitOutcome::Created(root) = store.init().unwrap() else {
         panic!()
     };
@@ -679,7 +680,9 @@ fn fetch_errors() {
     // A store whose copy of a published atom differs from the remote's: refused, nothing fetched.
     let _ = fs::remove_dir_all(&fake);
     publish::publish(&store, "HEAD", &["pkgs/a".into()]).unwrap();
-    atom::store::fetch::fetch(source.to_str().unwrap(), &atom_store, &mut |_| {}).unwrap();
+    Store::new(&atom_store)
+        .fetch(source.to_str().unwrap(), &mut |_| {})
+        .unwrap();
     let refs_before = git(&fake, &["for-each-ref"]);
     let beta_manifest = git(&source, &["rev-parse", "HEAD:b/atom.toml"]);
     git(
@@ -700,16 +703,16 @@ fn corrupt_repositories_give_errors_not_panics() {
     // An empty repository: no HEAD commit, no atoms.
     let empty = scratch("empty");
     git(&empty, &["init", "-q"]);
-    let store = Store::open(&empty).unwrap();
+    let store = Repo::open(&empty).unwrap();
     assert!(store.atoms().unwrap().is_empty());
     assert!(matches!(
         store.genesis().unwrap_err(),
-        StoreError::Rev { .. }
+        RepoError::Rev { .. }
     ));
     assert!(publish::publish(&store, "HEAD", &[]).is_err());
 
     // Not a repository at all.
-    let err = Store::open(&scratch("not-a-repo")).err().unwrap();
+    let err = Repo::open(&scratch("not-a-repo")).err().unwrap();
     assert!(
         err.to_string()
             .starts_with("cannot open the git repository at"),
@@ -723,7 +726,7 @@ fn corrupt_repositories_give_errors_not_panics() {
     let packed = dir.join(".git/packed-refs");
     let text = fs::read_to_string(&packed).unwrap();
     fs::write(&packed, &text[..text.len() / 2 + 7]).unwrap();
-    let result = Store::open(&dir).and_then(|s| s.atoms());
+    let result = Repo::open(&dir).and_then(|s| s.atoms());
     assert!(result.is_err(), "{result:?}");
 
     // A corrupted loose object: the atom commit's bytes are damaged.
@@ -735,12 +738,12 @@ fn corrupt_repositories_give_errors_not_panics() {
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
     fs::set_permissions(&object, perms).unwrap();
     fs::write(&object, b"garbage, not zlib").unwrap();
-    let store = Store::open(&dir).unwrap();
+    let store = Repo::open(&dir).unwrap();
     let atom = store
         .find(&label("alpha"), &Version::parse("1.0.0").unwrap())
         .unwrap();
     let err = store.verify(&atom, None).unwrap_err();
-    assert!(matches!(err, StoreError::Object { .. }), "{err}");
+    assert!(matches!(err, RepoError::Object { .. }), "{err}");
 
     // A ref to a missing object.
     let dir = repo("missing-object");
@@ -750,13 +753,13 @@ fn corrupt_repositories_give_errors_not_panics() {
         "1111111111111111111111111111111111111111\n",
     )
     .unwrap();
-    let store = Store::open(&dir).unwrap();
+    let store = Repo::open(&dir).unwrap();
     let atom = store
         .find(&label("alpha"), &Version::parse("1.0.0").unwrap())
         .unwrap();
     assert!(matches!(
         store.verify(&atom, None).unwrap_err(),
-        StoreError::Object { .. }
+        RepoError::Object { .. }
     ));
 }
 
@@ -780,7 +783,7 @@ fn legacy_layouts_are_recognised_when_reading() {
     let pre10 = forge(&dir, &format!("tree {tree}\nauthor  <> 0 +0000\ncommitter  <> 0 +0000\norigin {head}\npath pkgs/a\nformat pre1.0\n\nalpha: 1.0.0"));
     git(&dir, &["update-ref", "refs/eka/atoms/alpha/1.0.0", &pre10]);
 
-    let store = Store::open(&dir).unwrap();
+    let store = Repo::open(&dir).unwrap();
     let atoms: Vec<String> = store
         .atoms()
         .unwrap()
@@ -794,21 +797,21 @@ fn legacy_layouts_are_recognised_when_reading() {
     assert_eq!(hiragana.ref_name(), "refs/atoms/ひらがな/0.1.0");
     assert_eq!(
         store.verify(&hiragana, None).unwrap().format,
-        atom::store::CommitFormat::Legacy1
+        atom::repo::CommitFormat::Legacy1
     );
     let alpha = store
         .find(&label("alpha"), &Version::parse("1.0.0").unwrap())
         .unwrap();
     assert_eq!(
         store.verify(&alpha, None).unwrap().format,
-        atom::store::CommitFormat::Pre1_0
+        atom::repo::CommitFormat::Pre1_0
     );
 }
 
 #[test]
 fn fetches_racing_in_threads_into_one_fresh_store_all_succeed() {
     let source = repo("fetch-race-source");
-    let store = Store::open(&source).unwrap();
+    let store = Repo::open(&source).unwrap();
     store.init().unwrap();
     publish::publish(&store, "HEAD", &[]).unwrap();
     let url = format!("file://{}", source.display());
@@ -820,7 +823,7 @@ fn fetches_racing_in_threads_into_one_fresh_store_all_succeed() {
                 .map(|_| {
                     s.spawn(|| {
                         barrier.wait();
-                        atom::store::fetch::fetch(&url, &atom_store, &mut |_| {})
+                        Store::new(&atom_store).fetch(&url, &mut |_| {})
                     })
                 })
                 .collect();
@@ -847,16 +850,16 @@ fn fetches_racing_in_threads_into_one_fresh_store_all_succeed() {
 #[test]
 fn a_fetch_waits_for_a_ref_lock_another_process_holds() {
     let source = repo("fetch-lock-source");
-    let store = Store::open(&source).unwrap();
+    let store = Repo::open(&source).unwrap();
     store.init().unwrap();
     publish::publish(&store, "HEAD", &[]).unwrap();
     let url = format!("file://{}", source.display());
     let atom_store = scratch("fetch-lock");
-    atom::store::fetch::fetch(&url, &atom_store, &mut |_| {}).unwrap();
+    Store::new(&atom_store).fetch(&url, &mut |_| {}).unwrap();
 
     write(&source, "pkgs/a/atom.toml", &manifest("alpha", "1.1.0"));
     git(&source, &["commit", "-q", "-am", "alpha 1.1.0"]);
-    publish::publish(&Store::open(&source).unwrap(), "HEAD", &["pkgs/a".into()]).unwrap();
+    publish::publish(&Repo::open(&source).unwrap(), "HEAD", &["pkgs/a".into()]).unwrap();
     // Another process is writing the new ref: its lock file stays longer than the 100 ms gix
     // waits for a lock by itself.
     let set = fs::read_dir(&atom_store)
@@ -873,7 +876,7 @@ fn a_fetch_waits_for_a_ref_lock_another_process_holds() {
             std::thread::sleep(std::time::Duration::from_millis(400));
             fs::remove_file(&lock).unwrap();
         });
-        atom::store::fetch::fetch(&url, &atom_store, &mut |_| {}).unwrap()
+        Store::new(&atom_store).fetch(&url, &mut |_| {}).unwrap()
     });
     assert!(
         fetched

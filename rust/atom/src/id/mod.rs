@@ -12,7 +12,7 @@ mod tests;
 use std::fmt;
 use std::str::FromStr;
 
-pub use name::{Identifier, Label, NameError, NameKind, Tag, MAX_NAME_BYTES};
+pub use name::{Identifier, InvalidName, Label, NameError, NameKind, Tag, MAX_NAME_BYTES};
 
 /// The BLAKE3 `derive_key` context of atom ids.
 const ID_CONTEXT: &str = "AtomId";
@@ -31,6 +31,26 @@ pub enum RootError {
         /// Its position (0-based, in characters).
         position: usize,
     },
+}
+
+/// A text that is not a root commit id, with the text: `invalid root "68b6": ...`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid root {input:?}: {error}")]
+pub struct InvalidRoot {
+    /// The text as given.
+    pub input: String,
+    /// What is wrong with it.
+    pub error: RootError,
+}
+
+/// A text that is not an atom id, with the text: `invalid atom id "r9il": ...`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid atom id {input:?}: {error}")]
+pub struct InvalidDigest {
+    /// The text as given.
+    pub input: String,
+    /// What is wrong with it.
+    pub error: DigestError,
 }
 
 /// Why an atom id text could not be read.
@@ -62,6 +82,14 @@ impl Root {
     /// Wraps raw commit id bytes.
     pub const fn from_bytes(bytes: [u8; 20]) -> Self {
         Root(bytes)
+    }
+
+    /// [`Root::from_hex`], with an error that carries `text`.
+    pub fn parse(text: &str) -> Result<Self, InvalidRoot> {
+        Root::from_hex(text).map_err(|error| InvalidRoot {
+            input: text.to_owned(),
+            error,
+        })
     }
 
     /// Parses 40 hexadecimal digits (either case).
@@ -116,8 +144,7 @@ impl serde::Serialize for Root {
 impl<'de> serde::Deserialize<'de> for Root {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Root::from_hex(&text)
-            .map_err(|e| serde::de::Error::custom(format!("invalid root {text:?}: {e}")))
+        Root::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -146,9 +173,14 @@ impl AtomDigest {
         &self.0
     }
 
-    /// Parses the 52-character text form.
-    pub fn parse(text: &str) -> Result<Self, DigestError> {
-        base32::decode(text).map(AtomDigest)
+    /// Parses the 52-character text form; the error carries `text`.
+    pub fn parse(text: &str) -> Result<Self, InvalidDigest> {
+        base32::decode(text)
+            .map(AtomDigest)
+            .map_err(|error| InvalidDigest {
+                input: text.to_owned(),
+                error,
+            })
     }
 }
 
@@ -177,14 +209,13 @@ impl serde::Serialize for AtomDigest {
 impl<'de> serde::Deserialize<'de> for AtomDigest {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        AtomDigest::parse(&text)
-            .map_err(|e| serde::de::Error::custom(format!("invalid atom id {text:?}: {e}")))
+        AtomDigest::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
 impl FromStr for AtomDigest {
-    type Err = DigestError;
-    fn from_str(s: &str) -> Result<Self, DigestError> {
+    type Err = InvalidDigest;
+    fn from_str(s: &str) -> Result<Self, InvalidDigest> {
         AtomDigest::parse(s)
     }
 }

@@ -31,6 +31,19 @@ pub enum NameError {
     InvalidCharacters(String),
 }
 
+/// A text that is not a valid name of some kind, with the text:
+/// `invalid label "9atom": cannot start with: '9'`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {kind} {input:?}: {error}")]
+pub struct InvalidName {
+    /// The kind of name it should have been.
+    pub kind: NameKind,
+    /// The text as given.
+    pub input: String,
+    /// What is wrong with it.
+    pub error: NameError,
+}
+
 /// The three kinds of name, from the strictest to the most permissive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NameKind {
@@ -81,6 +94,15 @@ impl NameKind {
         }
         Ok(normalized)
     }
+
+    /// [`NameKind::validate`], with an error that names the kind and carries `input`.
+    pub fn parse(self, input: &str) -> Result<String, InvalidName> {
+        self.validate(input).map_err(|error| InvalidName {
+            kind: self,
+            input: input.to_owned(),
+            error,
+        })
+    }
 }
 
 impl fmt::Display for NameKind {
@@ -102,6 +124,11 @@ macro_rules! name_type {
             /// Normalises (NFKC) and validates `input`.
             pub fn new(input: &str) -> Result<Self, NameError> {
                 Self::KIND.validate(input).map(Self)
+            }
+
+            /// [`Self::new`], with an error that names the kind and carries `input`.
+            pub fn parse(input: &str) -> Result<Self, InvalidName> {
+                Self::KIND.parse(input).map(Self)
             }
 
             /// The normalised name.
@@ -166,9 +193,7 @@ macro_rules! name_type {
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let text = String::deserialize(deserializer)?;
-                Self::new(&text).map_err(|e| {
-                    serde::de::Error::custom(format!("invalid {} {:?}: {}", Self::KIND, text, e))
-                })
+                Self::parse(&text).map_err(serde::de::Error::custom)
             }
         }
 

@@ -57,35 +57,46 @@ fn digest_text_round_trips_and_truncates() {
 
 #[test]
 fn digest_text_errors() {
+    let digest_error = |text: &str| AtomDigest::parse(text).map_err(|e| e.error);
     let good = VECTORS[0].2;
     assert_eq!(
-        AtomDigest::parse(&good.to_uppercase()),
+        digest_error(&good.to_uppercase()),
         Err(DigestError::InvalidBase32 {
             found: 'R',
             position: 0
         })
     );
     assert_eq!(
-        AtomDigest::parse(&good.replace('q', "w")),
+        digest_error(&good.replace('q', "w")),
         Err(DigestError::InvalidBase32 {
             found: 'w',
             position: good.find('q').unwrap()
         })
     );
+    assert_eq!(digest_error(&good[..51]), Err(DigestError::Blake3Bytes(51)));
     assert_eq!(
-        AtomDigest::parse(&good[..51]),
-        Err(DigestError::Blake3Bytes(51))
-    );
-    assert_eq!(
-        AtomDigest::parse(&format!("{good}0")),
+        digest_error(&format!("{good}0")),
         Err(DigestError::Blake3Bytes(53))
     );
-    assert_eq!(AtomDigest::parse(""), Err(DigestError::Blake3Bytes(0)));
+    assert_eq!(digest_error(""), Err(DigestError::Blake3Bytes(0)));
     // The last character carries 1 data bit and 4 padding bits: '1' sets a padding bit.
     let non_canonical = format!("{}1", &good[..51]);
+    assert_eq!(digest_error(&non_canonical), Err(DigestError::NonCanonical));
+}
+
+#[test]
+fn parse_errors_carry_their_input() {
     assert_eq!(
-        AtomDigest::parse(&non_canonical),
-        Err(DigestError::NonCanonical)
+        AtomDigest::parse("r9il").unwrap_err().to_string(),
+        "invalid atom id \"r9il\": an atom id is 52 base32hex characters encoding 32 bytes, this one has 4 characters"
+    );
+    assert_eq!(
+        Root::parse("68b6").unwrap_err().to_string(),
+        "invalid root \"68b6\": a root commit id has 40 hexadecimal digits, this one has 4 characters"
+    );
+    assert_eq!(
+        Label::parse("9atom").unwrap_err().to_string(),
+        "invalid label \"9atom\": cannot start with: '9'"
     );
 }
 

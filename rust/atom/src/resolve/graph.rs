@@ -1,23 +1,22 @@
 //! An atom and every atom its `atom.lock` pins, transitively: the dependency graph
 //! `builtins.atom.import` loads.
 //!
-//! Locked atoms come from the [`AtomStore`] by set root, label, version and rev, and are checked
+//! Locked atoms come from the atom [`Store`] by set root, label, version and rev, and are checked
 //! against the lock before use: the ref, if present, still points at the locked rev; the rev is
 //! in the store; the commit has the format of docs/format.md#the-atom-commit and its manifest agrees with the lock;
 //! `AtomId(set, label)` equals the locked id. Each atom appears once in the graph however many
 //! atoms depend on it; a cycle is an error naming it. Nothing is written: trees are materialised
-//! later, by whoever forces the atom ([`AtomStore::materialize`]).
+//! later, by whoever forces the atom ([`Store::materialize`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use gix::ObjectId;
-
-use super::{fetch_command, AtomStore, ResolveError};
+use super::ResolveError;
 use crate::id::{Label, Root, Tag};
 use crate::lock::{AtomDep, LockedCompose, LockedDep, Lockfile, LOCK_FILE};
 use crate::manifest::{Compose, ComposeAs, Manifest, Version, MANIFEST_FILE};
-use crate::store::{atom_ref, ref_target, AtomRef, RefLayout, Store, StoreError};
+use crate::repo::{atom_ref, AtomRef, ObjectId, RefLayout, Repo, RepoError};
+use crate::store::{fetch_command, Store};
 
 /// The composer whose semantics the native composer implements (docs/format.md#modules): an atom composed
 /// "with" it is composed natively, without loading the composer atom itself.
@@ -94,8 +93,8 @@ pub struct Edge {
 type Key = (Root, Label, Version);
 
 struct Loader<'a> {
-    store: &'a AtomStore,
-    repos: HashMap<Root, Store>,
+    store: &'a Store,
+    repos: HashMap<Root, Repo>,
     nodes: Vec<Node>,
     loaded: HashMap<Key, usize>,
     /// The atoms being loaded, outermost first: a key met again here is a cycle.
@@ -103,7 +102,7 @@ struct Loader<'a> {
 }
 
 /// Loads the atom in `dir` and, through its `atom.lock`, every atom it depends on.
-pub fn load(dir: &Path, store: &AtomStore) -> Result<Graph, ResolveError> {
+pub fn load(dir: &Path, store: &Store) -> Result<Graph, ResolveError> {
     let manifest = Manifest::read_atom(dir)?;
     let lock_path = dir.join(LOCK_FILE);
     let lock = Lockfile::read_if_present(&lock_path)?;
@@ -219,10 +218,10 @@ impl Loader<'_> {
                 }
             }
             (None, Compose::With(with)) => {
-                return Err(ResolveError::Unsupported(format!(
-                    "{name} is composed with the atom {}, but has no atom.lock pinning it; run `atom lock`",
-                    with.label
-                )))
+                return Err(ResolveError::ComposerNotLocked {
+                    atom: name,
+                    composer: with.label.clone(),
+                })
             }
         };
         if let NodeCompose::Native { entry } | NodeCompose::Composer { entry, .. } = &compose {
@@ -238,12 +237,10 @@ impl Loader<'_> {
                         .sets
                         .get(&atom.set)
                         .map(|set| set.tag.clone())
-                        .ok_or_else(|| ResolveError::Invalid {
+                        .ok_or_else(|| ResolveError::UnlistedSet {
                             atom: name.clone(),
-                            detail: format!(
-                                "its atom.lock pins {} from the set {}, which its [sets] does not list",
-                                atom.label, atom.set
-                            ),
+                            label: atom.label.clone(),
+                            set: atom.set,
                         })?;
                     let node = self.atom(atom, lock, &name)?;
                     deps.push(Edge {
@@ -286,14 +283,16 @@ impl Loader<'_> {
         });
         let fetch = fetch_command(mirror.as_deref());
         let Some(rev) = &dep.rev else {
-            return Err(ResolveError::Unsupported(format!(
-                "{name} (pinned by {by}) is a local-only dependency (no rev in atom.lock); publish it and run `atom lock`"
-            )));
+            return Err(ResolveError::LocalOnly {
+                atom: name,
+                by: by.to_owned(),
+            });
         };
         let rev =
-            ObjectId::from_hex(rev.as_str().as_bytes()).map_err(|e| ResolveError::Invalid {
+            ObjectId::from_hex(rev.as_str().as_bytes()).map_err(|e| ResolveError::InvalidRev {
                 atom: by.to_owned(),
-                detail: format!("its atom.lock pins {name} at an invalid rev: {e}"),
+                pinned: name.clone(),
+                source: e.into(),
             })?;
         if !self.repos.contains_key(&dep.set) {
             let repo = self.store.require_set(&dep.set, mirror.as_deref())?;
@@ -306,7 +305,7 @@ impl Loader<'_> {
             detail,
         };
         let ref_name = atom_ref(&dep.label, &dep.version);
-        if let Some(target) = ref_target(repo, &ref_name)? {
+        if let Some(target) = repo.ref_target(&ref_name)? {
             if target != rev {
                 return Err(tampered(format!(
                     "{ref_name} points at {target}, but the lock pins {rev}"
@@ -320,14 +319,14 @@ impl Loader<'_> {
             layout: RefLayout::Current,
         };
         let verified = repo.verify_pinned(&atom, &dep.id).map_err(|e| match e {
-            StoreError::Verify { problem, .. } => tampered(
+            RepoError::Verify { problem, .. } => tampered(
                 // `Tampered` says "possible tampering" itself.
                 problem
                     .to_string()
                     .trim_end_matches(" (possible tampering)")
                     .to_owned(),
             ),
-            StoreError::Object { id, .. } if id == rev && !repo.repo().has_object(rev) => {
+            RepoError::Object { id, .. } if id == rev && !repo.has_object(rev) => {
                 ResolveError::MissingAtom {
                     atom: name.clone(),
                     by: by.to_owned(),
@@ -335,15 +334,16 @@ impl Loader<'_> {
                     fetch: fetch.clone(),
                 }
             }
-            other => ResolveError::Invalid {
-                atom: format!("{name} (pinned by {by})"),
-                detail: other.to_string(),
+            other => ResolveError::Unreadable {
+                atom: name.clone(),
+                by: by.to_owned(),
+                error: Box::new(other),
             },
         })?;
         let manifest = Manifest::parse(&verified.manifest, &format!("{name}/{MANIFEST_FILE}"))
-            .map_err(|e| ResolveError::Invalid {
+            .map_err(|e| ResolveError::PublishedFile {
                 atom: name.clone(),
-                detail: e.to_string(),
+                error: Box::new(e),
             })?;
         let lock = match verified
             .lock
@@ -352,9 +352,9 @@ impl Loader<'_> {
         {
             Some(text) => Some(
                 Lockfile::parse(&text, &format!("{name}/{LOCK_FILE}")).map_err(|e| {
-                    ResolveError::Invalid {
+                    ResolveError::PublishedFile {
                         atom: name.clone(),
-                        detail: e.to_string(),
+                        error: Box::new(e),
                     }
                 })?,
             ),
@@ -369,11 +369,10 @@ impl Loader<'_> {
         )
         .map_err(|e| match e {
             // Not something `atom lock` can fix here: the atom was published that way.
-            ResolveError::OutOfDate { detail, .. } => ResolveError::Invalid {
-                atom: format!("{name} (pinned by {by})"),
-                detail: format!(
-                    "its published atom.lock does not match its manifest: {detail}; publish a version with an up-to-date lock"
-                ),
+            ResolveError::OutOfDate { detail, .. } => ResolveError::PublishedLockOutOfDate {
+                atom: name.clone(),
+                by: by.to_owned(),
+                detail,
             },
             other => other,
         })?;
@@ -403,66 +402,23 @@ fn check_entry(atom: &str, entry: &str) -> Result<(), ResolveError> {
     if inside {
         Ok(())
     } else {
-        Err(ResolveError::Invalid {
+        Err(ResolveError::EntryLeaves {
             atom: atom.to_owned(),
-            detail: format!("its entry {entry:?} leaves the atom"),
+            entry: entry.to_owned(),
         })
     }
 }
 
-fn repo_path(store: &Store) -> PathBuf {
-    store.repo().git_dir().to_owned()
+fn repo_path(repo: &Repo) -> PathBuf {
+    repo.git_dir().to_owned()
 }
 
 /// The text of `atom.lock` blob `id` of the atom `atom`.
-fn read_blob(store: &Store, id: ObjectId, atom: &str) -> Result<String, ResolveError> {
-    let blob = store
-        .repo()
-        .find_blob(id)
-        .map_err(|e| StoreError::object(id, e))?;
-    crate::store::check_content(id, gix::object::Kind::Blob, &blob.data)?;
-    String::from_utf8(blob.data.clone()).map_err(|_| ResolveError::Invalid {
-        atom: atom.to_owned(),
-        detail: format!("its {LOCK_FILE} is not UTF-8"),
+fn read_blob(repo: &Repo, id: ObjectId, atom: &str) -> Result<String, ResolveError> {
+    repo.read_text(id).map_err(|e| match e {
+        RepoError::NotText(_) => ResolveError::PublishedLockNotText {
+            atom: atom.to_owned(),
+        },
+        other => other.into(),
     })
-}
-
-impl AtomStore {
-    /// The directory holding the files of `source`: the directory itself, or the tree
-    /// materialised (once) under [`AtomStore::trees`].
-    pub fn materialize(&self, source: &Source) -> Result<PathBuf, ResolveError> {
-        self.written(source, &self.trees(), Store::materialize)
-    }
-
-    /// The directory holding the Nix files of `source`, enough to compose it: the directory
-    /// itself, or only the tree's `*.nix` files, materialised (once) under
-    /// `<trees>/nix/<tree>`. Its data files are written by [`AtomStore::materialize`] when
-    /// something needs them.
-    pub fn materialize_modules(&self, source: &Source) -> Result<PathBuf, ResolveError> {
-        self.written(source, &self.trees().join("nix"), |store, tree, _| {
-            store.materialize_nix(tree, &self.trees())
-        })
-    }
-
-    /// The directory of `source`: the directory itself, `<dir>/<tree>` when already written and
-    /// unchanged since (by its stamp: see [`crate::store::stamp`]), or what `write` makes of it:
-    /// it writes the tree, or deep-checks one whose stamp differs (the repository is opened only
-    /// then).
-    fn written(
-        &self,
-        source: &Source,
-        dir: &Path,
-        write: impl FnOnce(&Store, ObjectId, &Path) -> Result<PathBuf, StoreError>,
-    ) -> Result<PathBuf, ResolveError> {
-        match source {
-            Source::Dir(dir) => Ok(dir.clone()),
-            Source::Tree { repo, tree } => {
-                let done = dir.join(tree.to_string());
-                if done.is_dir() && crate::store::stamp::matches(&done) {
-                    return Ok(done);
-                }
-                Ok(write(&Store::open(repo)?, *tree, dir)?)
-            }
-        }
-    }
 }

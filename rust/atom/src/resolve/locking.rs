@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::{AtomStore, ResolveError};
+use super::{DirectLockLimit, ResolveError};
 use crate::id::{Label, Root, Tag};
 use crate::lock::{
     AtomDep, GitDep, GitRev, LockedCompose, LockedDep, LockedSet, Lockfile, LOCK_FILE, LOCK_VERSION,
@@ -17,10 +17,11 @@ use crate::lock::{
 use crate::manifest::{
     Compose, ComposeAs, GitRef, Manifest, Mirror, Mirrors, NixDep, NixSource, Requirement,
 };
-use crate::store::{fetch, Store};
+use crate::repo::{ObjectId, Repo};
+use crate::store::{local_path, Store};
 
 /// Computes the lock of the atom in `dir`: `None` for a static atom, which has no lock.
-pub fn lock(dir: &Path, store: &AtomStore) -> Result<Option<Lockfile>, ResolveError> {
+pub fn lock(dir: &Path, store: &Store) -> Result<Option<Lockfile>, ResolveError> {
     let manifest = Manifest::read_atom(dir)?;
     if matches!(manifest.compose, Compose::As(ComposeAs::Static(_))) {
         return Ok(None);
@@ -94,7 +95,7 @@ pub fn lock(dir: &Path, store: &AtomStore) -> Result<Option<Lockfile>, ResolveEr
 
 struct Locker<'a> {
     dir: &'a Path,
-    store: &'a AtomStore,
+    store: &'a Store,
     manifest: &'a Manifest,
     existing: Option<&'a Lockfile>,
     /// The work tree of the repository the atom is in, once found.
@@ -112,9 +113,12 @@ impl Locker<'_> {
         requirement: &Requirement,
         kept: Option<&AtomDep>,
     ) -> Result<AtomDep, ResolveError> {
-        let mirrors = self.manifest.package.sets.get(tag).ok_or_else(|| {
-            ResolveError::Unsupported(format!("the set {tag} is not declared in [package.sets]"))
-        })?;
+        let mirrors = self
+            .manifest
+            .package
+            .sets
+            .get(tag)
+            .ok_or_else(|| ResolveError::UndeclaredSet(tag.clone()))?;
         let root = self.root(tag, mirrors)?;
         self.sets.insert(
             root,
@@ -141,7 +145,7 @@ impl Locker<'_> {
             label: label.clone(),
             version: atom.version.clone(),
             set: root,
-            rev: Some(GitRev::parse(&atom.commit.to_string()).map_err(ResolveError::Unsupported)?),
+            rev: Some(git_rev(atom.commit)?),
             mirror,
             id: verified.id,
         })
@@ -156,8 +160,8 @@ impl Locker<'_> {
             return Ok(self.local_repo()?.genesis()?);
         }
         for url in mirrors.iter().filter_map(Mirror::url) {
-            if let Some(path) = fetch::local_path(url).filter(|p| p.exists()) {
-                let repo = Store::open(&path)?;
+            if let Some(path) = local_path(url).filter(|p| p.exists()) {
+                let repo = Repo::open(&path)?;
                 if let Some(root) = repo.init_ref()? {
                     return Ok(root);
                 }
@@ -168,13 +172,11 @@ impl Locker<'_> {
                 return Ok(*root);
             }
         }
-        Err(ResolveError::Unsupported(format!(
-            "cannot tell the root of the set {tag}: none of its mirrors is `::` or a repository on this machine, and no atom.lock records it (lock it once where a mirror is reachable)"
-        )))
+        Err(ResolveError::UnknownRoot(tag.clone()))
     }
 
     /// The repository the atom is in.
-    fn local_repo(&mut self) -> Result<Store, ResolveError> {
+    fn local_repo(&mut self) -> Result<Repo, ResolveError> {
         if self.local.is_none() {
             let dir = std::fs::canonicalize(self.dir).map_err(|source| {
                 ResolveError::File(crate::diagnostic::FileError::Read {
@@ -186,15 +188,10 @@ impl Locker<'_> {
                 .ancestors()
                 .find(|d| d.join(".git").exists())
                 .map(Path::to_path_buf)
-                .ok_or_else(|| {
-                    ResolveError::Unsupported(format!(
-                        "`::` has no meaning as a mirror: {} is not inside a git repository",
-                        dir.display()
-                    ))
-                })?;
+                .ok_or_else(|| ResolveError::NotInRepository(dir.clone()))?;
             self.local = Some(top);
         }
-        Ok(Store::open(self.local.as_ref().expect("found above"))?)
+        Ok(Repo::open(self.local.as_ref().expect("found above"))?)
     }
 
     /// Locks a direct Nix dependency: the existing entry while its URL is unchanged, otherwise a
@@ -212,34 +209,34 @@ impl Locker<'_> {
         if let Some(kept) = kept {
             return Ok(kept.clone());
         }
-        let offline = |why: &str| {
-            ResolveError::Unsupported(format!(
-                "cannot lock the direct dependency {name} ({url}): {why}"
-            ))
+        let offline = |why: DirectLockLimit| ResolveError::CannotLockDirect {
+            name: name.clone(),
+            url: url.clone(),
+            why,
         };
         let NixSource::Git { url, at } = &dep.source else {
-            return Err(offline(
-                "locking it means downloading it to hash its content, and this implementation resolves only what is on this machine; lock it once with eka, then `atom lock` keeps the entry",
-            ));
+            return Err(offline(DirectLockLimit::NeedsDownload));
         };
-        let path = fetch::local_path(url)
+        let path = local_path(url)
             .filter(|p| p.exists())
-            .ok_or_else(|| offline("only git repositories on this machine can be resolved"))?;
-        let repo = Store::open(&path)?;
+            .ok_or_else(|| offline(DirectLockLimit::NotLocal))?;
+        let repo = Repo::open(&path)?;
         let rev = match at {
             GitRef::Head => repo.commit_id("HEAD")?,
             GitRef::Ref(reference) => repo.commit_id(reference)?,
-            GitRef::Version(_) => {
-                return Err(offline(
-                    "resolving a version requirement against tags is not implemented",
-                ))
-            }
+            GitRef::Version(_) => return Err(offline(DirectLockLimit::VersionAgainstTags)),
         };
         Ok(LockedDep::NixGit(GitDep {
             name: name.clone(),
             url: url.clone(),
             version: None,
-            rev: GitRev::parse(&rev.to_string()).map_err(ResolveError::Unsupported)?,
+            rev: git_rev(rev)?,
         }))
     }
+}
+
+/// A commit id as a lock records it.
+fn git_rev(id: ObjectId) -> Result<GitRev, ResolveError> {
+    let text = id.to_string();
+    GitRev::parse(&text).map_err(|_| ResolveError::UnrecordableRev(text))
 }

@@ -1,8 +1,8 @@
 //! Resolving atoms from git repositories already on this machine, without a fetcher
 //! (docs/design.md#resolving-without-a-fetcher).
 //!
-//! - [`AtomStore`]: the directory of bare repositories keyed by set root that `atom fetch` fills,
-//!   plus the content-addressed directories atoms are materialised into.
+//! Atoms come from a repository or from the atom store ([`crate::store`]).
+//!
 //! - [`resolve`]: the highest published version of a label matching a requirement, verified and
 //!   materialised (`builtins.atom.resolve`).
 //! - [`graph`]: an atom and everything its `atom.lock` pins, transitively, verified against the
@@ -12,341 +12,58 @@
 pub mod graph;
 pub mod locking;
 
-use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use gix::ObjectId;
-
-use crate::diagnostic::{shell_quote, FileError};
-use crate::id::{AtomDigest, Label, Root};
+use crate::diagnostic::{shell_quote, FileError, SourceError};
+use crate::id::{AtomDigest, Label, Root, Tag};
+use crate::lock::LOCK_FILE;
 use crate::manifest::{Manifest, Requirement, MANIFEST_FILE};
-use crate::store::{fetch, stamp, AtomRef, Files, Store, StoreError};
+use crate::repo::{AtomRef, ObjectId, Repo, RepoError};
+use crate::store::{Store, StoreError};
 
-/// The atom store: `<dir>/<root>.git` holds the atoms of the set with that root (filled by
-/// `atom fetch`), `<dir>/trees/<tree id>` the files of a materialised atom.
+/// Why a direct dependency cannot be locked on this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DirectLockLimit {
+    /// Only a git dependency can be resolved without downloading it.
+    #[error("locking it means downloading it to hash its content, and this implementation resolves only what is on this machine; lock it once with eka, then `atom lock` keeps the entry")]
+    NeedsDownload,
+    /// Its repository is not on this machine.
+    #[error("only git repositories on this machine can be resolved")]
+    NotLocal,
+    /// A version requirement against tags.
+    #[error("resolving a version requirement against tags is not implemented")]
+    VersionAgainstTags,
+}
+
+/// Where the repository an atom is resolved in comes from, which says how more versions get into
+/// it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AtomStore {
-    dir: PathBuf,
+pub enum Origin {
+    /// A repository atoms are published in.
+    Repository,
+    /// A set's repository in the atom store in this directory.
+    Store(PathBuf),
 }
 
-impl AtomStore {
-    /// The store in `dir`.
-    pub fn new(dir: impl Into<PathBuf>) -> AtomStore {
-        AtomStore { dir: dir.into() }
-    }
-
-    /// The default store, from the values of `ATOM_STORE`, `XDG_CACHE_HOME` and `HOME` (in that
-    /// order of preference; empty values count as unset): `$ATOM_STORE`, else
-    /// `$XDG_CACHE_HOME/atom/store`, else `$HOME/.cache/atom/store`.
-    pub fn locate(
-        atom_store: Option<&OsStr>,
-        xdg_cache_home: Option<&OsStr>,
-        home: Option<&OsStr>,
-    ) -> Option<AtomStore> {
-        let set = |v: Option<&OsStr>| v.filter(|v| !v.is_empty()).map(PathBuf::from);
-        set(atom_store)
-            .or_else(|| set(xdg_cache_home).map(|d| d.join("atom/store")))
-            .or_else(|| set(home).map(|d| d.join(".cache/atom/store")))
-            .map(AtomStore::new)
-    }
-
-    /// [`AtomStore::locate`] with this process's environment.
-    pub fn from_env() -> Result<AtomStore, ResolveError> {
-        let var = std::env::var_os;
-        AtomStore::locate(
-            var("ATOM_STORE").as_deref(),
-            var("XDG_CACHE_HOME").as_deref(),
-            var("HOME").as_deref(),
-        )
-        .ok_or(ResolveError::NoStore)
-    }
-
-    /// The store's directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Where materialised atom trees go.
-    pub fn trees(&self) -> PathBuf {
-        self.dir.join("trees")
-    }
-
-    /// The repository of the set with this root, if it has been fetched.
-    pub fn open_set(&self, root: &Root) -> Result<Option<Store>, ResolveError> {
-        let path = fetch::set_repo_path(&self.dir, root);
-        if !path.exists() {
-            return Ok(None);
+impl std::fmt::Display for Origin {
+    /// The hint: how to get more versions into the repository.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Repository => f.write_str(
+                "publish it there with `atom publish`, or pick a version from this list",
+            ),
+            Origin::Store(dir) => write!(
+                f,
+                "if it was published since the set was fetched, update the store ({}) with `atom fetch <a repository of the set>`",
+                dir.display()
+            ),
         }
-        Ok(Some(Store::open(&path)?))
-    }
-
-    /// The repository of the set with this root; a missing one is an error that says how to get it
-    /// (`mirror`: a URL the set can be fetched from, when one is known).
-    pub fn require_set(&self, root: &Root, mirror: Option<&str>) -> Result<Store, ResolveError> {
-        self.open_set(root)?
-            .ok_or_else(|| ResolveError::MissingSet {
-                root: *root,
-                path: fetch::set_repo_path(&self.dir, root),
-                fetch: fetch_command(mirror),
-            })
-    }
-}
-
-/// One materialised tree checked by [`AtomStore::verify`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TreeCheck {
-    /// Its directory.
-    pub dir: PathBuf,
-    /// Which files it holds.
-    pub files: Files,
-    /// What is wrong with it, if anything.
-    pub problem: Option<String>,
-    /// Whether it was rewritten from git (`repair`).
-    pub repaired: bool,
-}
-
-/// One published atom of a set repository checked by [`AtomStore::verify`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AtomCheck {
-    /// The set's repository.
-    pub repo: PathBuf,
-    /// `label-version`.
-    pub atom: String,
-    /// What is wrong with it, if anything.
-    pub problem: Option<String>,
-}
-
-/// What [`AtomStore::verify`] found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StoreReport {
-    /// Every materialised tree.
-    pub trees: Vec<TreeCheck>,
-    /// Every published atom of every set repository.
-    pub atoms: Vec<AtomCheck>,
-}
-
-impl StoreReport {
-    /// How many problems were found and not repaired.
-    pub fn unrepaired(&self) -> usize {
-        self.trees
-            .iter()
-            .filter(|t| t.problem.is_some() && !t.repaired)
-            .count()
-            + self.atoms.iter().filter(|a| a.problem.is_some()).count()
-    }
-
-    /// `{"trees": [{dir, files, ok, problem, repaired}], "atoms": [{repo, atom, ok, problem}],
-    /// "unrepaired": n}`.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "trees": self.trees.iter().map(|t| serde_json::json!({
-                "dir": t.dir,
-                "files": match t.files { Files::All => "all", Files::Nix => "nix" },
-                "ok": t.problem.is_none(),
-                "problem": t.problem,
-                "repaired": t.repaired,
-            })).collect::<Vec<_>>(),
-            "atoms": self.atoms.iter().map(|a| serde_json::json!({
-                "repo": a.repo,
-                "atom": a.atom,
-                "ok": a.problem.is_none(),
-                "problem": a.problem,
-            })).collect::<Vec<_>>(),
-            "unrepaired": self.unrepaired(),
-        })
-    }
-}
-
-impl AtomStore {
-    /// Checks the whole store (`atom store verify`): every materialised tree is compared with
-    /// the git tree it came from ([`Store::check_materialized`]), and every published atom of
-    /// every set repository is verified ([`Store::verify`]). With `repair`, a tree that differs
-    /// (or whose git tree no repository has any more) is deleted and, when its git tree is
-    /// found, written again.
-    pub fn verify(&self, repair: bool) -> Result<StoreReport, ResolveError> {
-        let mut report = StoreReport::default();
-        let repos = self.repositories()?;
-        let trees = self.trees();
-        for (cache, files) in [(trees.clone(), Files::All), (trees.join("nix"), Files::Nix)] {
-            for (dir, tree) in tree_dirs(&cache)? {
-                report
-                    .trees
-                    .push(self.verify_tree(&dir, tree, files, &repos, repair));
-            }
-        }
-        for repo in repos
-            .iter()
-            .filter(|p| p.parent() == Some(self.dir.as_path()))
-        {
-            let store = match Store::open(repo) {
-                Ok(store) => store,
-                Err(e) => {
-                    report.atoms.push(AtomCheck {
-                        repo: repo.clone(),
-                        atom: String::new(),
-                        problem: Some(e.to_string()),
-                    });
-                    continue;
-                }
-            };
-            match store.atoms() {
-                Ok(atoms) => {
-                    for atom in atoms {
-                        report.atoms.push(AtomCheck {
-                            repo: repo.clone(),
-                            atom: format!("{}-{}", atom.label, atom.version),
-                            problem: store.verify(&atom, None).err().map(|e| e.to_string()),
-                        });
-                    }
-                }
-                Err(e) => report.atoms.push(AtomCheck {
-                    repo: repo.clone(),
-                    atom: String::new(),
-                    problem: Some(e.to_string()),
-                }),
-            }
-        }
-        Ok(report)
-    }
-
-    /// The store's repositories: `<dir>/<root>.git` (sets) and `<dir>/git/<hash>.git` (mirrors).
-    fn repositories(&self) -> Result<Vec<PathBuf>, ResolveError> {
-        let mut repos = Vec::new();
-        for dir in [self.dir.clone(), self.dir.join("git")] {
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(source) => return Err(FileError::Read { path: dir, source }.into()),
-            };
-            for entry in entries {
-                let path = entry
-                    .map_err(|source| FileError::Read {
-                        path: dir.clone(),
-                        source,
-                    })?
-                    .path();
-                let name = path.file_name().unwrap_or_default().to_string_lossy();
-                if name.ends_with(".git") && !name.starts_with('.') && path.is_dir() {
-                    repos.push(path);
-                }
-            }
-        }
-        repos.sort();
-        Ok(repos)
-    }
-
-    fn verify_tree(
-        &self,
-        dir: &Path,
-        tree: ObjectId,
-        files: Files,
-        repos: &[PathBuf],
-        repair: bool,
-    ) -> TreeCheck {
-        // The repository the stamp names first, then every repository of the store.
-        let candidates = stamp::recorded_repo(dir)
-            .into_iter()
-            .chain(repos.iter().cloned());
-        let source = candidates
-            .filter_map(|path| Store::open(&path).ok())
-            .find(|store| store.repo().has_object(tree));
-        let problem = match &source {
-            None => Some(format!(
-                "no repository of the store has its git tree {tree}, so it cannot be checked"
-            )),
-            Some(store) => match store.check_materialized(tree, dir, files) {
-                Ok(()) => {
-                    // Checked: stamp it afresh so that loading it needs no deep check.
-                    let _ = stamp::write(dir, store.repo().git_dir());
-                    None
-                }
-                Err(e) => Some(e.to_string()),
-            },
-        };
-        let mut check = TreeCheck {
-            dir: dir.to_owned(),
-            files,
-            problem,
-            repaired: false,
-        };
-        if repair && check.problem.is_some() {
-            let removed = std::fs::remove_dir_all(dir);
-            stamp::remove(dir);
-            let cache = dir.parent().unwrap_or(Path::new("."));
-            check.repaired = match (removed, &source) {
-                (Err(e), _) => {
-                    check.problem = Some(format!(
-                        "{}; cannot remove it: {e}",
-                        check.problem.take().unwrap_or_default()
-                    ));
-                    false
-                }
-                (Ok(()), None) => true,
-                (Ok(()), Some(store)) => store.materialize_files(tree, cache, files).is_ok(),
-            };
-        }
-        check
-    }
-}
-
-/// The materialised trees directly in `cache`: `(directory, tree id)`.
-fn tree_dirs(cache: &Path) -> Result<Vec<(PathBuf, ObjectId)>, ResolveError> {
-    let entries = match std::fs::read_dir(cache) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(FileError::Read {
-                path: cache.to_owned(),
-                source,
-            }
-            .into())
-        }
-    };
-    let mut dirs = Vec::new();
-    for entry in entries {
-        let path = entry
-            .map_err(|source| FileError::Read {
-                path: cache.to_owned(),
-                source,
-            })?
-            .path();
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let is_id = name.len() == 40 && name.bytes().all(|b| b.is_ascii_hexdigit());
-        if is_id && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-            if let Ok(id) = ObjectId::from_hex(name.as_bytes()) {
-                dirs.push((path, id));
-            }
-        }
-    }
-    dirs.sort();
-    Ok(dirs)
-}
-
-/// `atom fetch <mirror>` (the mirror shell-quoted: it comes from a lock), or a placeholder naming
-/// what to fetch when no mirror is known.
-pub fn fetch_command(mirror: Option<&str>) -> String {
-    match mirror {
-        Some(url) => format!("atom fetch {}", shell_quote(url)),
-        None => "atom fetch <a repository that publishes it>".to_owned(),
     }
 }
 
 /// Why resolving or loading atoms failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    /// No store location could be worked out.
-    #[error("cannot find the atom store: set ATOM_STORE (or HOME)")]
-    NoStore,
-    /// A set's repository is not in the store.
-    #[error("the atom store has no repository for the set {root} ({} does not exist); get it with `{fetch}`", path.display())]
-    MissingSet {
-        /// The set's root.
-        root: Root,
-        /// Where its repository would be.
-        path: PathBuf,
-        /// The command that would fetch it.
-        fetch: String,
-    },
     /// A locked atom is not in its set's repository.
     #[error("{atom} (pinned by {by}) is not in the atom store: {detail}; update the store with `{fetch}`")]
     MissingAtom {
@@ -379,24 +96,126 @@ pub enum ResolveError {
         /// What is out of date.
         detail: String,
     },
+    /// No published version matches the requirement; the hint says how to get more versions.
+    #[error("{error}; {origin}")]
+    NoMatchingVersion {
+        /// What is published ([`RepoError::NoMatchingVersion`]).
+        error: Box<RepoError>,
+        /// Where the repository comes from.
+        origin: Origin,
+    },
     /// Atoms depend on each other in a cycle.
     #[error("atoms depend on each other in a cycle: {0}")]
     Cycle(String),
-    /// A published atom's files are unusable.
-    #[error("{atom}: {detail}")]
-    Invalid {
+    /// An atom's lock pins an atom from a set its `[sets]` does not list.
+    #[error(
+        "{atom}: its atom.lock pins {label} from the set {set}, which its [sets] does not list"
+    )]
+    UnlistedSet {
+        /// `label-version` of the atom whose lock it is.
+        atom: String,
+        /// The pinned atom's label.
+        label: Label,
+        /// The set it is pinned from.
+        set: Root,
+    },
+    /// An atom's lock pins an atom at a rev that is not an object id.
+    #[error("{atom}: its atom.lock pins {pinned} at an invalid rev: {source}")]
+    InvalidRev {
+        /// `label-version` of the atom whose lock it is.
+        atom: String,
+        /// `label-version` of the pinned atom.
+        pinned: String,
+        /// Why the rev is invalid.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A pinned atom cannot be read from its set's repository.
+    #[error("{atom} (pinned by {by}): {error}")]
+    Unreadable {
         /// `label-version`.
         atom: String,
-        /// What is wrong.
+        /// Who pins it.
+        by: String,
+        /// What failed.
+        error: Box<RepoError>,
+    },
+    /// A published atom's manifest or lock does not parse.
+    #[error("{atom}: {error}")]
+    PublishedFile {
+        /// `label-version`.
+        atom: String,
+        /// Where and why.
+        error: Box<SourceError>,
+    },
+    /// A published atom's lock is not UTF-8.
+    #[error("{atom}: its {LOCK_FILE} is not UTF-8")]
+    PublishedLockNotText {
+        /// `label-version`.
+        atom: String,
+    },
+    /// A published atom's lock does not cover its manifest.
+    #[error("{atom} (pinned by {by}): its published atom.lock does not match its manifest: {detail}; publish a version with an up-to-date lock")]
+    PublishedLockOutOfDate {
+        /// `label-version`.
+        atom: String,
+        /// Who pins it.
+        by: String,
+        /// What is out of date (as [`ResolveError::OutOfDate`] says it).
         detail: String,
     },
-    /// Resolution is not possible as asked.
-    #[error("{0}")]
-    Unsupported(String),
+    /// An atom's entry is not a path inside it.
+    #[error("{atom}: its entry {entry:?} leaves the atom")]
+    EntryLeaves {
+        /// `label-version`.
+        atom: String,
+        /// The entry.
+        entry: String,
+    },
+    /// An atom composed by another atom has no lock pinning that composer.
+    #[error("{atom} is composed with the atom {composer}, but has no atom.lock pinning it; run `atom lock`")]
+    ComposerNotLocked {
+        /// `label-version`.
+        atom: String,
+        /// The composer's label.
+        composer: Label,
+    },
+    /// A locked atom without a rev: it was never published.
+    #[error("{atom} (pinned by {by}) is a local-only dependency (no rev in atom.lock); publish it and run `atom lock`")]
+    LocalOnly {
+        /// `label-version`.
+        atom: String,
+        /// Who pins it.
+        by: String,
+    },
+    /// A dependency names a set the manifest does not declare.
+    #[error("the set {0} is not declared in [package.sets]")]
+    UndeclaredSet(Tag),
+    /// The root of a set cannot be found on this machine.
+    #[error("cannot tell the root of the set {0}: none of its mirrors is `::` or a repository on this machine, and no atom.lock records it (lock it once where a mirror is reachable)")]
+    UnknownRoot(Tag),
+    /// `::` is used outside a git repository.
+    #[error("`::` has no meaning as a mirror: {} is not inside a git repository", .0.display())]
+    NotInRepository(PathBuf),
+    /// A direct dependency cannot be locked here.
+    #[error("cannot lock the direct dependency {name} ({url}): {why}")]
+    CannotLockDirect {
+        /// Its name.
+        name: Label,
+        /// Its URL.
+        url: String,
+        /// Why.
+        why: DirectLockLimit,
+    },
+    /// A commit id that a lock cannot record (it is not 40 lowercase hex digits).
+    #[error("invalid git revision {0:?}: expected 40 lowercase hexadecimal digits")]
+    UnrecordableRev(String),
     /// A file could not be read or parsed.
     #[error(transparent)]
     File(#[from] FileError),
-    /// The git store failed.
+    /// A git repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    /// The atom store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -427,17 +246,25 @@ impl Resolution {
     }
 }
 
-/// The highest version of `label` in `store` matching `requirement`, verified (docs/format.md#verification: commit format,
-/// manifest agreeing with its ref, metadata refs) and materialised under `trees`.
+/// The highest version of `label` in `repo` (which comes from `origin`) matching `requirement`,
+/// verified (docs/format.md#verification: commit format, manifest agreeing with its ref, metadata
+/// refs) and materialised in the atom store `store`.
 pub fn resolve(
-    store: &Store,
+    repo: &Repo,
+    origin: &Origin,
     label: &Label,
     requirement: &Requirement,
-    trees: &Path,
+    store: &Store,
 ) -> Result<Resolution, ResolveError> {
-    let atom = store.resolve(label, requirement)?;
-    let verified = store.verify(&atom, None)?;
-    let src = store.materialize(verified.tree, trees)?;
+    let atom = repo.resolve(label, requirement).map_err(|e| match e {
+        error @ RepoError::NoMatchingVersion { .. } => ResolveError::NoMatchingVersion {
+            error: Box::new(error),
+            origin: origin.clone(),
+        },
+        other => other.into(),
+    })?;
+    let verified = repo.verify(&atom, None)?;
+    let src = store.materialize_tree(repo, verified.tree)?;
     let manifest = Manifest::parse(
         &verified.manifest,
         &src.join(MANIFEST_FILE).to_string_lossy(),
@@ -457,38 +284,7 @@ mod tests {
     use super::graph::check_lock;
     use super::*;
     use crate::lock::Lockfile;
-    use std::ffi::OsStr;
-
-    #[test]
-    fn the_store_is_found_in_order_of_preference() {
-        let os = |s: &'static str| Some(OsStr::new(s));
-        let dir = |store: Option<AtomStore>| store.map(|s| s.dir().to_owned());
-        assert_eq!(
-            dir(AtomStore::locate(os("/s"), os("/x"), os("/h"))),
-            Some(PathBuf::from("/s"))
-        );
-        assert_eq!(
-            dir(AtomStore::locate(os(""), os("/x"), os("/h"))),
-            Some(PathBuf::from("/x/atom/store"))
-        );
-        assert_eq!(
-            dir(AtomStore::locate(None, os(""), os("/h"))),
-            Some(PathBuf::from("/h/.cache/atom/store"))
-        );
-        assert_eq!(dir(AtomStore::locate(None, None, os(""))), None);
-    }
-
-    #[test]
-    fn the_fetch_hint_is_one_shell_word_per_argument() {
-        assert_eq!(
-            fetch_command(Some("file:///srv/repo")),
-            "atom fetch file:///srv/repo"
-        );
-        assert_eq!(
-            fetch_command(Some("https://example.com/it's$(reboot)")),
-            "atom fetch 'https://example.com/it'\\''s$(reboot)'"
-        );
-    }
+    use std::path::Path;
 
     const ROOT: &str = "68b63bd131acd23bdfd57983fe85ba7c092ce02f";
 

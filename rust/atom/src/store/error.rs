@@ -1,115 +1,78 @@
-//! Errors of the git store.
+//! Errors of the atom store.
 
 use std::path::PathBuf;
 
-use gix::ObjectId;
+use crate::diagnostic::FileError;
+use crate::id::Root;
+use crate::repo::{ObjectId, RepoError};
 
-use crate::id::{Label, Root};
-
-type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// Everything that can go wrong reading or writing atoms in a git repository.
+/// Everything that can go wrong finding, filling or reading the atom store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The repository could not be opened.
-    #[error("cannot open the git repository at {}: {source}", path.display())]
-    Open {
-        /// Where.
+    /// No store location could be worked out.
+    #[error("cannot find the atom store: set ATOM_STORE (or HOME)")]
+    NoStore,
+    /// A set's repository is not in the store.
+    #[error("the atom store has no repository for the set {root} ({} does not exist); get it with `{fetch}`", path.display())]
+    MissingSet {
+        /// The set's root.
+        root: Root,
+        /// Where its repository would be.
         path: PathBuf,
-        /// Why.
-        source: Source,
+        /// The command that would fetch it.
+        fetch: String,
     },
-    /// A revision does not name a commit.
-    #[error("{rev:?} does not name a commit: {source}")]
-    Rev {
-        /// The revision.
-        rev: String,
-        /// Why.
-        source: Source,
+    /// A URL that is not on this machine (this build has no network transport).
+    #[error("cannot fetch {url}: only local repositories (a path or a file:// URL) can be fetched; this build has no network transport")]
+    NotLocal {
+        /// The URL.
+        url: String,
     },
-    /// An object is missing or unreadable.
-    #[error("cannot read object {id}: {source}")]
-    Object {
-        /// The object.
-        id: ObjectId,
-        /// Why.
-        source: Source,
+    /// A local URL whose path does not exist.
+    #[error("cannot fetch {url}: {} does not exist", path.display())]
+    NoSuchRepository {
+        /// The URL.
+        url: String,
+        /// Its path.
+        path: PathBuf,
     },
-    /// Refs could not be read.
-    #[error("cannot read the repository's refs: {0}")]
-    Refs(Source),
-    /// A ref name is invalid.
-    #[error("invalid ref name {name:?}: {source}")]
-    RefName {
-        /// The name.
-        name: String,
-        /// Why.
-        source: Source,
+    /// The repository fetched from publishes no atoms.
+    #[error("{url} has no refs/ekala/init: it publishes no atoms (run `atom init` there first)")]
+    NoGenesis {
+        /// The URL.
+        url: String,
     },
-    /// Refs could not be created (one exists already, or another process holds its lock).
-    #[error("cannot create {}: {source}", refs.join(", "))]
-    RefUpdate {
-        /// The refs of the transaction.
-        refs: Vec<String>,
-        /// Why.
-        source: Source,
-    },
-    /// The history has no root commit.
-    #[error("no root commit found in the history of {0}")]
-    RootNotFound(String),
-    /// The object ids are not SHA-1.
-    #[error("object id {0} is not SHA-1; atoms are defined for SHA-1 repositories")]
-    UnsupportedHash(String),
-    /// `refs/ekala/init` points at another root.
-    #[error("refs/ekala/init already points at {existing}, but the root of HEAD is {root}; refusing to change a repository's identity")]
-    InitConflict {
-        /// Where it points.
-        existing: Root,
-        /// The root of HEAD.
+    /// The store's repository for a root was filled from a repository with another root.
+    #[error("the store repository {} is recorded for root {recorded}, but {url} has root {root}", repo.display())]
+    RootMismatch {
+        /// The store repository.
+        repo: PathBuf,
+        /// The root it records.
+        recorded: Root,
+        /// The URL fetched from.
+        url: String,
+        /// That repository's root.
         root: Root,
     },
-    /// No published version matches.
-    #[error("no published version of {label} matches {requirement}{}", available_text(.available))]
-    NoMatchingVersion {
-        /// The label.
-        label: Label,
-        /// The requirement.
-        requirement: String,
-        /// The versions there are.
-        available: Vec<String>,
+    /// A published ref differs between the source and the store.
+    #[error("{url} has {name} at {id}, but the store has it at {existing}: published atoms never change (possible tampering); nothing was fetched")]
+    RefChanged {
+        /// The URL fetched from.
+        url: String,
+        /// The ref.
+        name: String,
+        /// Its target there.
+        id: ObjectId,
+        /// Its target in the store.
+        existing: ObjectId,
     },
-    /// No such published version.
-    #[error("{label} {version} is not published in this repository")]
-    NoSuchAtom {
-        /// The label.
-        label: Label,
-        /// The version.
-        version: String,
+    /// A git repository to mirror is not on this machine.
+    #[error("cannot mirror {url}: only repositories on this machine (a path or a file:// URL) can be fetched; this build has no network transport")]
+    MirrorNotLocal {
+        /// The URL.
+        url: String,
     },
-    /// A verification failed.
-    #[error("{atom}: {problem}")]
-    Verify {
-        /// `label-version`.
-        atom: String,
-        /// What is wrong.
-        problem: super::verify::VerifyError,
-    },
-    /// A fetch failed.
-    #[error("{0}")]
-    Fetch(String),
-    /// A materialised tree no longer matches the git tree it was written from.
-    #[error("{}/{file} {detail}: the materialised tree {} no longer matches the git tree {tree} it was written from (possible tampering); run `atom store verify --repair` to rewrite it", dir.display(), dir.display())]
-    TreeAltered {
-        /// The tree's directory.
-        dir: PathBuf,
-        /// The git tree.
-        tree: ObjectId,
-        /// The first entry that differs, relative to `dir`.
-        file: String,
-        /// How it differs.
-        detail: String,
-    },
-    /// Writing to the file system failed.
+    /// Writing to the store failed.
     #[error("cannot write {}: {source}", path.display())]
     Io {
         /// Where.
@@ -117,25 +80,10 @@ pub enum StoreError {
         /// Why.
         source: std::io::Error,
     },
-}
-
-fn available_text(available: &[String]) -> String {
-    if available.is_empty() {
-        " (no version of it is published here)".to_owned()
-    } else {
-        format!(" (published: {})", available.join(", "))
-    }
-}
-
-impl StoreError {
-    pub(crate) fn object(id: ObjectId, source: impl Into<Source>) -> Self {
-        StoreError::Object {
-            id,
-            source: source.into(),
-        }
-    }
-
-    pub(crate) fn refs(source: impl Into<Source>) -> Self {
-        StoreError::Refs(source.into())
-    }
+    /// A directory of the store could not be read.
+    #[error(transparent)]
+    Read(#[from] FileError),
+    /// A repository of the store failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
 }

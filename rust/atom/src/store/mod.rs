@@ -1,360 +1,290 @@
-//! Git-native atom storage (docs/format.md#the-genesis, docs/format.md#refs-and-commits, docs/format.md#resolution): a [`Store`] is a git repository, bare or not, in
-//! which atoms are published under `refs/eka/atoms/<label>/<version>`.
+//! The atom store: one directory on this machine holding everything atoms are loaded from
+//! (docs/design.md#resolving-without-a-fetcher).
 //!
-//! Repositories are opened in gix's isolated mode: no global or user git configuration and no
-//! environment variable changes how they are read. No `git` process is ever started.
+//! - `<store>/<root>.git`: the bare repository of the set with that root, filled by
+//!   [`Store::fetch`] (`atom fetch`);
+//! - `<store>/git/<hash>.git`: mirrors of plain git repositories (direct `nix+git` dependencies),
+//!   filled by [`Store::fetch_git`] (`atom fetch --git`);
+//! - `<store>/trees/<tree>`: the files of a git tree, materialised once; `<store>/trees/nix/<tree>`
+//!   only its Nix files (what composing an atom reads);
+//! - `<tree>.stamp` beside each tree ([`stamp`]): how a tree changed after it was written is
+//!   noticed.
+//!
+//! A written tree is trusted only while it is what was written: files are read-only, the tree is
+//! stamped, and every later use compares the stamp with the file system. When they differ (or the
+//! stamp is missing), the tree is compared with its git tree
+//! ([`crate::repo::Repo::check_materialized`]); a tree that still matches is stamped again, one
+//! that does not is an error saying which file differs. [`Store::verify`] checks the whole store.
 
 mod error;
 pub mod fetch;
-mod materialize;
-mod pack;
-mod refs;
 pub mod stamp;
 mod verify;
 
-pub use refs::{atom_ref, manifest_ref, origin_ref};
-
-pub use materialize::Files;
-pub(crate) use verify::entry_kind_text;
-pub use verify::{CommitFormat, Verified, VerifyError};
-
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::path::Path;
-
-use gix::ObjectId;
-
 pub use error::StoreError;
-pub use refs::{AtomRef, RefLayout, ATOMS_PREFIX, INIT_REF, LEGACY_ATOMS_PREFIX, META_PREFIX};
+pub use fetch::{local_path, Fetched};
+pub use verify::{AtomCheck, StoreReport, TreeCheck, TreeProblem};
 
-use crate::id::{Label, Root};
-use crate::manifest::{Requirement, Version};
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
 
-/// A git repository holding atoms.
+use crate::diagnostic::shell_quote;
+use crate::id::Root;
+use crate::repo::{temporary_name, Files, ObjectId, Repo};
+use crate::resolve::graph::Source;
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The atom store in one directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Store {
-    repo: gix::Repository,
-    /// The genesis, once worked out (it does not change while the store is open).
-    genesis: std::sync::OnceLock<Root>,
-}
-
-/// What `init` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InitOutcome {
-    /// `refs/ekala/init` was created, pointing at this root.
-    Created(Root),
-    /// It already pointed at this root: nothing changed.
-    Unchanged(Root),
-}
-
-pub(crate) type Result<T, E = StoreError> = std::result::Result<T, E>;
-
-/// Converts an object id to a [`Root`] (SHA-1 only, as the format defines).
-pub(crate) fn root_of_id(id: &gix::oid) -> Result<Root> {
-    let bytes: [u8; 20] = id
-        .as_bytes()
-        .try_into()
-        .map_err(|_| StoreError::UnsupportedHash(id.to_hex().to_string()))?;
-    Ok(Root::from_bytes(bytes))
-}
-
-/// Checks that an object's content hashes to its id, so that an object altered in place (a disk
-/// fault, or someone rewriting a loose object file) is refused rather than trusted.
-pub fn check_content(id: ObjectId, kind: gix::object::Kind, data: &[u8]) -> Result<()> {
-    let actual =
-        gix::objs::compute_hash(id.kind(), kind, data).map_err(|e| StoreError::object(id, e))?;
-    if actual == id {
-        Ok(())
-    } else {
-        Err(StoreError::object(
-            id,
-            format!("its content hashes to {actual}: the object was altered (possible tampering)"),
-        ))
-    }
-}
-
-/// A name for a temporary file or directory that no other process or thread uses:
-/// `.tmp-<what>-<pid>-<counter>-<random>`. The random part keeps names apart even when two
-/// processes share a pid (in different PID namespaces over one file system). Callers still create
-/// the file exclusively (`create_new`, `create_dir`) so that a collision is an error, never a
-/// clobbered file.
-pub(crate) fn temporary_name(what: &str) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    // A randomly seeded hasher: std's source of per-process randomness.
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(NEXT.load(Ordering::Relaxed));
-    format!(
-        ".tmp-{what}-{}-{}-{:016x}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed),
-        hasher.finish()
-    )
-}
-
-/// Converts a [`Root`] to an object id.
-pub(crate) fn id_of_root(root: &Root) -> ObjectId {
-    ObjectId::from_bytes_or_panic(root.as_bytes())
+    dir: PathBuf,
 }
 
 impl Store {
-    /// Opens the repository at `path` (a work tree, its `.git`, or a bare repository).
-    pub fn open(path: &Path) -> Result<Store> {
-        let repo =
-            gix::open_opts(path, gix::open::Options::isolated()).map_err(|e| StoreError::Open {
-                path: path.to_owned(),
-                source: e.into(),
-            })?;
-        Ok(Store {
-            repo,
-            genesis: std::sync::OnceLock::new(),
+    /// The store in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Store {
+        Store { dir: dir.into() }
+    }
+
+    /// The default store, from the values of `ATOM_STORE`, `XDG_CACHE_HOME` and `HOME` (in that
+    /// order of preference; empty values count as unset): `$ATOM_STORE`, else
+    /// `$XDG_CACHE_HOME/atom/store`, else `$HOME/.cache/atom/store`.
+    pub fn locate(
+        atom_store: Option<&OsStr>,
+        xdg_cache_home: Option<&OsStr>,
+        home: Option<&OsStr>,
+    ) -> Option<Store> {
+        let set = |v: Option<&OsStr>| v.filter(|v| !v.is_empty()).map(PathBuf::from);
+        set(atom_store)
+            .or_else(|| set(xdg_cache_home).map(|d| d.join("atom/store")))
+            .or_else(|| set(home).map(|d| d.join(".cache/atom/store")))
+            .map(Store::new)
+    }
+
+    /// [`Store::locate`] with this process's environment.
+    pub fn from_env() -> Result<Store> {
+        let var = std::env::var_os;
+        Store::locate(
+            var("ATOM_STORE").as_deref(),
+            var("XDG_CACHE_HOME").as_deref(),
+            var("HOME").as_deref(),
+        )
+        .ok_or(StoreError::NoStore)
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where materialised atom trees go.
+    pub fn trees(&self) -> PathBuf {
+        self.dir.join("trees")
+    }
+
+    /// The directory of a set's repository: `<store>/<root>.git`.
+    pub fn set_path(&self, root: &Root) -> PathBuf {
+        self.dir.join(format!("{root}.git"))
+    }
+
+    /// The directory of the store's mirror of the git repository at `url` (a direct `nix+git`
+    /// dependency): `<store>/git/<BLAKE3 of the URL, 32 hex digits>.git`.
+    pub fn git_mirror_path(&self, url: &str) -> PathBuf {
+        let digest = blake3::hash(url.as_bytes()).to_hex();
+        self.dir.join("git").join(format!("{}.git", &digest[..32]))
+    }
+
+    /// A git repository on this machine holding the commit `rev` of `url`: the store's mirror of
+    /// it (filled by `atom fetch --git`), or `url` itself when it is a local path.
+    pub fn git_mirror(&self, url: &str, rev: ObjectId) -> Option<PathBuf> {
+        let candidates = [Some(self.git_mirror_path(url)), local_path(url)];
+        candidates
+            .into_iter()
+            .flatten()
+            .find(|path| path.exists() && Repo::open(path).is_ok_and(|repo| repo.has_object(rev)))
+    }
+
+    /// The repository of the set with this root, if it has been fetched.
+    pub fn open_set(&self, root: &Root) -> Result<Option<Repo>> {
+        let path = self.set_path(root);
+        if !path.exists() {
+            return Ok(None);
+        }
+        Ok(Some(Repo::open(&path)?))
+    }
+
+    /// The repository of the set with this root; a missing one is an error that says how to get
+    /// it (`mirror`: a URL the set can be fetched from, when one is known).
+    pub fn require_set(&self, root: &Root, mirror: Option<&str>) -> Result<Repo> {
+        self.open_set(root)?.ok_or_else(|| StoreError::MissingSet {
+            root: *root,
+            path: self.set_path(root),
+            fetch: fetch_command(mirror),
         })
     }
 
-    /// Creates a bare repository at `path` (for the atom store) and opens it.
-    pub fn init_bare(path: &Path) -> Result<Store> {
-        gix::init_bare(path).map_err(|e| StoreError::Open {
-            path: path.to_owned(),
-            source: e.into(),
-        })?;
-        Store::open(path)
+    /// The directory holding the files of `source`: the directory itself, or the tree
+    /// materialised (once) under [`Store::trees`].
+    pub fn materialize(&self, source: &Source) -> Result<PathBuf> {
+        self.source_dir(source, Files::All)
     }
 
-    /// Opens the bare repository at `path`, creating it first if it does not exist. Creation is
-    /// atomic: the repository is initialised under a temporary name in the same directory and
-    /// renamed into place, so no process ever sees half a repository; when another process put
-    /// one in place meanwhile, that one is used.
-    pub fn open_or_init_bare(path: &Path) -> Result<Store> {
-        if path.is_dir() {
-            return Store::open(path);
-        }
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| StoreError::Io { path, source }
-        };
-        let parent = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(io(parent))?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = parent.join(temporary_name(&name));
-        std::fs::create_dir(&tmp).map_err(io(&tmp))?;
-        if let Err(e) = gix::init_bare(&tmp) {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(StoreError::Open {
-                path: path.to_owned(),
-                source: e.into(),
-            });
-        }
-        match std::fs::rename(&tmp, path) {
-            Ok(()) => {}
-            // Already in place (another process won the race): use it.
-            Err(_) if path.is_dir() => {
-                let _ = std::fs::remove_dir_all(&tmp);
-            }
-            Err(source) => {
-                let _ = std::fs::remove_dir_all(&tmp);
-                return Err(StoreError::Io {
-                    path: path.to_owned(),
-                    source,
-                });
-            }
-        }
-        Store::open(path)
+    /// The directory holding the Nix files of `source`, enough to compose it: the directory
+    /// itself, or only the tree's `*.nix` files, materialised (once) under
+    /// `<trees>/nix/<tree>`. Its data files are written by [`Store::materialize`] when
+    /// something needs them.
+    pub fn materialize_modules(&self, source: &Source) -> Result<PathBuf> {
+        self.source_dir(source, Files::Nix)
     }
 
-    /// The underlying gix repository.
-    pub fn repo(&self) -> &gix::Repository {
-        &self.repo
-    }
-
-    /// The commit `rev` names (`HEAD`, a branch, a hex id, ...).
-    pub fn commit_id(&self, rev: &str) -> Result<ObjectId> {
-        let id = self
-            .repo
-            .rev_parse_single(rev)
-            .map_err(|e| StoreError::Rev {
-                rev: rev.to_owned(),
-                source: e.into(),
-            })?
-            .detach();
-        let object = self
-            .repo
-            .find_object(id)
-            .map_err(|e| StoreError::object(id, e))?;
-        let commit = object.peel_to_commit().map_err(|e| StoreError::Rev {
-            rev: rev.to_owned(),
-            source: e.into(),
-        })?;
-        Ok(commit.id)
-    }
-
-    /// The repository's genesis: `refs/ekala/init` when present, otherwise the root found by
-    /// walking the ancestors of `HEAD` (docs/format.md#the-genesis).
-    pub fn genesis(&self) -> Result<Root> {
-        if let Some(root) = self.genesis.get() {
-            return Ok(*root);
-        }
-        let root = match self.init_ref()? {
-            Some(root) => root,
-            None => self.root_of(self.commit_id("HEAD")?)?,
-        };
-        Ok(*self.genesis.get_or_init(|| root))
-    }
-
-    /// The target of `refs/ekala/init`, if it exists.
-    pub fn init_ref(&self) -> Result<Option<Root>> {
-        match self
-            .repo
-            .try_find_reference(INIT_REF)
-            .map_err(StoreError::refs)?
-        {
-            Some(mut reference) => {
-                let id = reference.peel_to_id().map_err(StoreError::refs)?.detach();
-                Ok(Some(root_of_id(&id)?))
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// The root commit reached from `commit` by the reference's walk: always pop the oldest
-    /// (by committer time) commit discovered so far; the first popped commit without parents is
-    /// the root.
-    pub fn root_of(&self, commit: ObjectId) -> Result<Root> {
-        let mut seen = gix::hashtable::HashSet::default();
-        let mut queue = BinaryHeap::new();
-        let mut order = 0u64;
-        let mut push = |queue: &mut BinaryHeap<_>, id: ObjectId, time: i64| {
-            order += 1;
-            queue.push((Reverse(time), Reverse(order), id));
-        };
-        let first = self
-            .repo
-            .find_commit(commit)
-            .map_err(|e| StoreError::object(commit, e))?;
-        push(
-            &mut queue,
-            commit,
-            first
-                .time()
-                .map_err(|e| StoreError::object(commit, e))?
-                .seconds,
-        );
-        seen.insert(commit);
-        while let Some((_, _, id)) = queue.pop() {
-            let commit = self
-                .repo
-                .find_commit(id)
-                .map_err(|e| StoreError::object(id, e))?;
-            let parents: Vec<ObjectId> = commit.parent_ids().map(|p| p.detach()).collect();
-            if parents.is_empty() {
-                return root_of_id(&id);
-            }
-            for parent in parents {
-                if seen.insert(parent) {
-                    let time = self
-                        .repo
-                        .find_commit(parent)
-                        .map_err(|e| StoreError::object(parent, e))?
-                        .time()
-                        .map_err(|e| StoreError::object(parent, e))?
-                        .seconds;
-                    push(&mut queue, parent, time);
+    /// The directory of `source`: the directory itself, the tree's directory when already
+    /// written and unchanged since (by its stamp; the repository is not even opened), or what
+    /// [`Store::materialize_files`] makes of it.
+    fn source_dir(&self, source: &Source, files: Files) -> Result<PathBuf> {
+        match source {
+            Source::Dir(dir) => Ok(dir.clone()),
+            Source::Tree { repo, tree } => {
+                let done = self.tree_dir(*tree, files);
+                if done.is_dir() && stamp::matches(&done) {
+                    return Ok(done);
                 }
+                self.materialize_files(&Repo::open(repo)?, *tree, files)
             }
         }
-        Err(StoreError::RootNotFound(commit.to_string()))
     }
 
-    /// Creates `refs/ekala/init` pointing at the root of `HEAD`. Idempotent; refuses to change an
-    /// existing `refs/ekala/init` that points elsewhere.
-    pub fn init(&self) -> Result<InitOutcome> {
-        let head = self.commit_id("HEAD")?;
-        let root = self.root_of(head)?;
-        if let Some(existing) = self.init_ref()? {
-            return if existing == root {
-                Ok(InitOutcome::Unchanged(root))
-            } else {
-                Err(StoreError::InitConflict { existing, root })
-            };
+    /// Where the tree `tree` goes: `<trees>/<tree>`, or `<trees>/nix/<tree>` for its Nix files.
+    pub fn tree_dir(&self, tree: ObjectId, files: Files) -> PathBuf {
+        let trees = self.trees();
+        match files {
+            Files::All => trees.join(tree.to_string()),
+            Files::Nix => trees.join("nix").join(tree.to_string()),
         }
-        refs::create(
-            &self.repo,
-            &[(INIT_REF.to_owned(), id_of_root(&root))],
-            "init: ekala project",
-        )?;
-        Ok(InitOutcome::Created(root))
     }
 
-    /// Every published version of `label`, newest first. Refs that do not parse (a version that
-    /// is not semver) are skipped. Cost follows the versions of this label (a prefix lookup), not
-    /// the size of the repository.
-    pub fn versions(&self, label: &Label) -> Result<Vec<AtomRef>> {
-        let mut atoms = refs::list(&self.repo, Some(label))?;
-        atoms.sort_by(|a, b| b.version.cmp(&a.version));
-        Ok(atoms)
+    /// The directory [`Store::tree_dir`] holding the files of `tree` (read from `repo`)
+    /// selected by `files`, written on first use and checked on every later one
+    /// ([`materialize_into`]).
+    pub fn materialize_files(&self, repo: &Repo, tree: ObjectId, files: Files) -> Result<PathBuf> {
+        let dest = self.tree_dir(tree, files);
+        let cache = dest
+            .parent()
+            .expect("a tree's directory is in the trees directory");
+        materialize_into(repo, tree, cache, files)
     }
 
-    /// Every published atom version in the repository, by label then newest first.
-    pub fn atoms(&self) -> Result<Vec<AtomRef>> {
-        let mut atoms = refs::list(&self.repo, None)?;
-        atoms.sort_by(|a, b| a.label.cmp(&b.label).then(b.version.cmp(&a.version)));
-        Ok(atoms)
-    }
-
-    /// The highest published version of `label` matching `requirement` (Cargo's rules: a
-    /// pre-release matches only a comparator with the same `major.minor.patch` that has a
-    /// pre-release itself).
-    pub fn resolve(&self, label: &Label, requirement: &Requirement) -> Result<AtomRef> {
-        let versions = self.versions(label)?;
-        select(&versions, requirement)
-            .cloned()
-            .ok_or_else(|| StoreError::NoMatchingVersion {
-                label: label.clone(),
-                requirement: requirement.to_string(),
-                available: versions.iter().map(|a| a.version.to_string()).collect(),
-            })
-    }
-
-    /// The published atom `label` at exactly `version`.
-    pub fn find(&self, label: &Label, version: &Version) -> Result<AtomRef> {
-        self.versions(label)?
-            .into_iter()
-            .find(|a| &a.version == version)
-            .ok_or_else(|| StoreError::NoSuchAtom {
-                label: label.clone(),
-                version: version.to_string(),
-            })
-    }
-
-    /// The tree of an atom commit.
-    pub fn atom_tree(&self, atom: &AtomRef) -> Result<ObjectId> {
-        let commit = self
-            .repo
-            .find_commit(atom.commit)
-            .map_err(|e| StoreError::object(atom.commit, e))?;
-        Ok(commit
-            .tree_id()
-            .map_err(|e| StoreError::object(atom.commit, e))?
-            .detach())
+    /// [`Store::materialize_files`] with every file: `<trees>/<tree>`.
+    pub fn materialize_tree(&self, repo: &Repo, tree: ObjectId) -> Result<PathBuf> {
+        self.materialize_files(repo, tree, Files::All)
     }
 }
 
-/// The object a ref points at, if the ref exists.
-pub fn ref_target(store: &Store, name: &str) -> Result<Option<ObjectId>> {
-    refs::target(&store.repo, name)
+/// The directory `<cache>/<tree id>` holding the files of `tree` (read from `repo`) selected by
+/// `files`, written on first use and checked on every later one (see the module's
+/// documentation). [`Store`] keeps its trees this way; `cache` may be any directory.
+///
+/// The tree is written under a temporary name in `cache` and renamed into place, so a reader
+/// never sees half a tree; when several processes materialise the same tree at once, one rename
+/// wins and the others discard their copy. Every object is checked against its id.
+pub fn materialize_into(
+    repo: &Repo,
+    tree: ObjectId,
+    cache: &Path,
+    files: Files,
+) -> Result<PathBuf> {
+    let dest = cache.join(tree.to_string());
+    if dest.is_dir() {
+        check_in_place(repo, tree, &dest, files)?;
+        return Ok(dest);
+    }
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| StoreError::Io { path, source }
+    };
+    fs::create_dir_all(cache).map_err(io(cache))?;
+    let tmp = cache.join(temporary_name(&tree.to_string()));
+    let written = fs::create_dir(&tmp)
+        .map_err(io(&tmp))
+        .and_then(|()| Ok(repo.write_tree(tree, &tmp, files).map(|_| ())?));
+    if let Err(error) = written {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(error);
+    }
+    match fs::rename(&tmp, &dest) {
+        Ok(()) => {
+            stamp::write(&dest, repo.git_dir()).map_err(io(&dest))?;
+            Ok(dest)
+        }
+        Err(_) if dest.is_dir() => {
+            // Another process put the same tree in place first (and may not have stamped it
+            // yet).
+            let _ = fs::remove_dir_all(&tmp);
+            check_in_place(repo, tree, &dest, files)?;
+            Ok(dest)
+        }
+        Err(source) => {
+            let _ = fs::remove_dir_all(&tmp);
+            Err(StoreError::Io { path: dest, source })
+        }
+    }
 }
 
-/// Creates refs in one all-or-nothing transaction with must-not-exist semantics.
-pub fn create_refs(store: &Store, refs: &[(String, ObjectId)], message: &str) -> Result<()> {
-    refs::create(&store.repo, refs, message)
+/// Checks a tree already at `dest`: by its stamp, else by comparing it with `tree` and, when they
+/// agree, stamping it again.
+fn check_in_place(repo: &Repo, tree: ObjectId, dest: &Path, files: Files) -> Result<()> {
+    if stamp::matches(dest) {
+        return Ok(());
+    }
+    repo.check_materialized(tree, dest, files)?;
+    stamp::write(dest, repo.git_dir()).map_err(|source| StoreError::Io {
+        path: dest.to_owned(),
+        source,
+    })
 }
 
-/// The highest version in `versions` that matches `requirement`.
-pub fn select<'a>(versions: &'a [AtomRef], requirement: &Requirement) -> Option<&'a AtomRef> {
-    versions
-        .iter()
-        .filter(|a| requirement.matches(&a.version))
-        .max_by(|a, b| a.version.cmp(&b.version))
+/// `atom fetch <mirror>` (the mirror shell-quoted: it comes from a lock), or a placeholder naming
+/// what to fetch when no mirror is known.
+pub fn fetch_command(mirror: Option<&str>) -> String {
+    match mirror {
+        Some(url) => format!("atom fetch {}", shell_quote(url)),
+        None => "atom fetch <a repository that publishes it>".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_is_found_in_order_of_preference() {
+        let os = |s: &'static str| Some(OsStr::new(s));
+        let dir = |store: Option<Store>| store.map(|s| s.dir().to_owned());
+        assert_eq!(
+            dir(Store::locate(os("/s"), os("/x"), os("/h"))),
+            Some(PathBuf::from("/s"))
+        );
+        assert_eq!(
+            dir(Store::locate(os(""), os("/x"), os("/h"))),
+            Some(PathBuf::from("/x/atom/store"))
+        );
+        assert_eq!(
+            dir(Store::locate(None, os(""), os("/h"))),
+            Some(PathBuf::from("/h/.cache/atom/store"))
+        );
+        assert_eq!(dir(Store::locate(None, None, os(""))), None);
+    }
+
+    #[test]
+    fn the_fetch_hint_is_one_shell_word_per_argument() {
+        assert_eq!(
+            fetch_command(Some("file:///srv/repo")),
+            "atom fetch file:///srv/repo"
+        );
+        assert_eq!(
+            fetch_command(Some("https://example.com/it's$(reboot)")),
+            "atom fetch 'https://example.com/it'\\''s$(reboot)'"
+        );
+    }
 }

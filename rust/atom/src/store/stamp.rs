@@ -8,7 +8,7 @@
 //! is `lstat`ed and compared with its record (nothing is read or hashed): editing, replacing,
 //! adding or removing a file changes a record (adding or removing changes the parent directory's
 //! times). A missing or different stamp is not an error in itself: it sends the tree through the
-//! deep check ([`super::Store::check_materialized`]), which compares the content with the git
+//! deep check ([`crate::repo::Repo::check_materialized`]), which compares the content with the git
 //! tree and rewrites the stamp when they agree.
 
 use std::ffi::CString;

@@ -1,339 +1,256 @@
-//! Checking that a published atom is what it claims to be (docs/format.md#verification): the commit has the
-//! exact format of a publish, its manifest agrees with the ref, its metadata refs agree with it,
-//! its origin descends from the repository's genesis, and its id is the expected one.
+//! Checking the whole atom store (`atom store verify`).
 
-use gix::bstr::{BStr, ByteSlice};
-use gix::ObjectId;
+use std::path::{Path, PathBuf};
 
-use super::refs::{manifest_ref, target, RefLayout};
-use super::{AtomRef, Result, Store, StoreError};
-use crate::id::{AtomDigest, AtomId, Root};
-use crate::manifest::{Package, MANIFEST_FILE};
+use super::{stamp, Result, Store};
+use crate::diagnostic::FileError;
+use crate::repo::{Files, ObjectId, Repo, RepoError};
 
-/// The format of a verified atom commit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CommitFormat {
-    /// `format pre1`: what is published today (docs/format.md#the-atom-commit).
-    Pre1,
-    /// `format pre1.0`, with a `path` header (docs/format.md#legacy-layouts).
-    Pre1_0,
-    /// `format 1`, under `refs/atoms/` (docs/format.md#legacy-layouts).
-    Legacy1,
+/// One materialised tree checked by [`Store::verify`].
+#[derive(Debug)]
+pub struct TreeCheck {
+    /// Its directory.
+    pub dir: PathBuf,
+    /// Which files it holds.
+    pub files: Files,
+    /// What is wrong with it, if anything.
+    pub problem: Option<TreeProblem>,
+    /// Whether it was rewritten from git (`repair`).
+    pub repaired: bool,
 }
 
-/// What verification established about a published atom.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Verified {
-    /// The atom commit.
-    pub commit: ObjectId,
-    /// Its tree: the atom's content.
-    pub tree: ObjectId,
-    /// The source commit it was published from.
-    pub origin: ObjectId,
-    /// Whether the origin commit is present here and descends from the genesis.
-    pub origin_checked: bool,
-    /// The commit's format.
-    pub format: CommitFormat,
-    /// The atom's id in this repository.
-    pub id: AtomDigest,
-    /// The `[package]` table of its manifest.
-    pub package: Package,
-    /// Its manifest's text (`atom.toml` in the tree).
-    pub manifest: String,
-    /// The `atom.lock` blob at the top of its tree, if there is one.
-    pub lock: Option<ObjectId>,
-}
-
-impl Verified {
-    /// `{label, version, rev, tree, origin, origin_checked, id}` of the verified `atom`: what
-    /// `atom verify --json` and libatom's `atom_repo_verify` report.
-    pub fn to_json(&self, atom: &super::AtomRef) -> serde_json::Value {
-        let mut json = atom.to_json();
-        json["tree"] = self.tree.to_string().into();
-        json["origin"] = self.origin.to_string().into();
-        json["origin_checked"] = self.origin_checked.into();
-        json["id"] = self.id.to_string().into();
-        json
-    }
-}
-
-/// Why a published atom failed verification. Each check has its own variant.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum VerifyError {
-    /// The ref points at something other than a commit.
-    #[error("the ref points at a {0}, not at an atom commit")]
-    NotACommit(String),
-    /// The commit is not in any known atom format.
-    #[error("the commit is not an atom commit: {0}")]
-    Format(String),
-    /// The atom's tree has no `atom.toml`.
-    #[error("the atom's tree has no atom.toml blob")]
-    NoManifest,
-    /// `atom.toml` or `atom.lock` in the tree is not a regular blob.
-    #[error("the atom's {file} is {kind} in its tree, not a regular file (possible tampering)")]
-    NotRegular {
-        /// The file.
-        file: &'static str,
-        /// What it is instead (`a symlink`, `a submodule`, `a directory`).
-        kind: &'static str,
-    },
-    /// The manifest in the tree is invalid.
-    #[error("the atom's atom.toml is invalid: {0}")]
-    InvalidManifest(String),
-    /// The manifest names another label or version than the ref.
-    #[error("the ref says {expected}, but its atom.toml says {found}")]
-    Mismatch {
-        /// `label version` from the ref.
-        expected: String,
-        /// `label version` from the manifest.
-        found: String,
-    },
-    /// The manifest ref points elsewhere than the tree's `atom.toml`.
-    #[error("refs/eka/meta/.../manifest points at {found}, but the atom's atom.toml is {expected} (possible tampering)")]
-    ManifestRef {
-        /// The tree's blob.
-        expected: ObjectId,
-        /// The ref's target.
-        found: ObjectId,
-    },
-    /// The origin commit descends from another root.
-    #[error("the origin commit {origin} descends from {found}, not from this repository's genesis {genesis} (possible tampering)")]
-    ForeignOrigin {
-        /// The origin commit.
-        origin: ObjectId,
-        /// Its root.
-        found: Root,
-        /// The repository's genesis.
-        genesis: Root,
-    },
-    /// The id differs from the one expected (e.g. in a lock).
-    #[error(
-        "its id in this repository is {found}, not the expected {expected} (possible tampering)"
-    )]
-    Id {
-        /// The expected id.
-        expected: AtomDigest,
-        /// The computed id.
-        found: AtomDigest,
+/// What is wrong with a materialised tree.
+#[derive(Debug, thiserror::Error)]
+pub enum TreeProblem {
+    /// No repository of the store has its git tree.
+    #[error("no repository of the store has its git tree {0}, so it cannot be checked")]
+    NoRepository(ObjectId),
+    /// It differs from its git tree, or cannot be compared with it.
+    #[error(transparent)]
+    Differs(RepoError),
+    /// It was to be repaired, but could not be removed.
+    #[error("{problem}; cannot remove it: {error}")]
+    CannotRemove {
+        /// What is wrong with it.
+        problem: Box<TreeProblem>,
+        /// Why it could not be removed.
+        error: std::io::Error,
     },
 }
 
-impl Store {
-    /// Verifies a published atom; `expected_id` (e.g. from a lock) is checked when given.
-    pub fn verify(&self, atom: &AtomRef, expected_id: Option<&AtomDigest>) -> Result<Verified> {
-        self.verify_with(atom, expected_id, true)
+/// One published atom of a set repository checked by [`Store::verify`].
+#[derive(Debug)]
+pub struct AtomCheck {
+    /// The set's repository.
+    pub repo: PathBuf,
+    /// `label-version` (empty when the repository itself failed).
+    pub atom: String,
+    /// What is wrong with it, if anything.
+    pub problem: Option<RepoError>,
+}
+
+/// What [`Store::verify`] found.
+#[derive(Debug, Default)]
+pub struct StoreReport {
+    /// Every materialised tree.
+    pub trees: Vec<TreeCheck>,
+    /// Every published atom of every set repository.
+    pub atoms: Vec<AtomCheck>,
+}
+
+impl StoreReport {
+    /// How many problems were found and not repaired.
+    pub fn unrepaired(&self) -> usize {
+        self.trees
+            .iter()
+            .filter(|t| t.problem.is_some() && !t.repaired)
+            .count()
+            + self.atoms.iter().filter(|a| a.problem.is_some()).count()
     }
 
-    /// Verifies an atom pinned by a lock: as [`Store::verify`] with the expected id, except that
-    /// the origin commit's ancestry is not walked (`origin_checked` is false). The walk costs
-    /// the length of the history, and the lock already pins the commit and the id; `atom verify`
-    /// and `atom lock` do the full check.
-    pub fn verify_pinned(&self, atom: &AtomRef, expected_id: &AtomDigest) -> Result<Verified> {
-        self.verify_with(atom, Some(expected_id), false)
-    }
-
-    fn verify_with(
-        &self,
-        atom: &AtomRef,
-        expected_id: Option<&AtomDigest>,
-        walk_origin: bool,
-    ) -> Result<Verified> {
-        let fail = |problem: VerifyError| StoreError::Verify {
-            atom: format!("{}-{}", atom.label, atom.version),
-            problem,
-        };
-        let object = self
-            .repo
-            .find_object(atom.commit)
-            .map_err(|e| StoreError::object(atom.commit, e))?;
-        super::check_content(atom.commit, object.kind, &object.data)?;
-        if object.kind != gix::object::Kind::Commit {
-            return Err(fail(VerifyError::NotACommit(object.kind.to_string())));
-        }
-        let commit = gix::objs::CommitRef::from_bytes(&object.data, gix::hash::Kind::Sha1)
-            .map_err(|e| fail(VerifyError::Format(format!("it does not parse: {e}"))))?;
-        let (format, origin) =
-            commit_format(&commit, atom).map_err(|e| fail(VerifyError::Format(e)))?;
-        let tree = commit.tree();
-
-        let tree_object = self
-            .repo
-            .find_tree(tree)
-            .map_err(|e| StoreError::object(tree, e))?;
-        super::check_content(tree, gix::object::Kind::Tree, &tree_object.data)?;
-        // The files atom reads itself must be regular blobs: a symlink's "content" is its target,
-        // and a publish never makes one (it refuses such atoms).
-        let regular = |name: &'static str| match tree_object.find_entry(name) {
-            None => Ok(None),
-            Some(entry) if entry.mode().is_blob() => Ok(Some(entry.object_id())),
-            Some(entry) => Err(fail(VerifyError::NotRegular {
-                file: name,
-                kind: entry_kind_text(entry.mode().kind()),
-            })),
-        };
-        let manifest_id = regular(MANIFEST_FILE)?.ok_or_else(|| fail(VerifyError::NoManifest))?;
-        let lock = regular(crate::lock::LOCK_FILE)?;
-        let blob = self
-            .repo
-            .find_blob(manifest_id)
-            .map_err(|e| StoreError::object(manifest_id, e))?;
-        super::check_content(manifest_id, gix::object::Kind::Blob, &blob.data)?;
-        let text = std::str::from_utf8(&blob.data)
-            .map_err(|_| fail(VerifyError::InvalidManifest("it is not UTF-8".into())))?;
-        let package = Package::parse_only(text, MANIFEST_FILE)
-            .map_err(|e| fail(VerifyError::InvalidManifest(e.to_string())))?;
-        if package.label != atom.label || package.version != atom.version {
-            return Err(fail(VerifyError::Mismatch {
-                expected: format!("{} {}", atom.label, atom.version),
-                found: format!("{} {}", package.label, package.version),
-            }));
-        }
-        if atom.layout == RefLayout::Current {
-            if let Some(found) = target(&self.repo, &manifest_ref(&atom.label, &atom.version))? {
-                if found != manifest_id {
-                    return Err(fail(VerifyError::ManifestRef {
-                        expected: manifest_id,
-                        found,
-                    }));
-                }
-            }
-        }
-
-        let genesis = self.genesis()?;
-        let origin_object = if walk_origin {
-            self.repo
-                .try_find_object(origin)
-                .map_err(|e| StoreError::object(origin, e))?
-        } else {
-            None
-        };
-        let origin_checked = match origin_object {
-            Some(object) if object.kind == gix::object::Kind::Commit => {
-                let found = self.root_of(origin)?;
-                if found != genesis {
-                    return Err(fail(VerifyError::ForeignOrigin {
-                        origin,
-                        found,
-                        genesis,
-                    }));
-                }
-                true
-            }
-            _ => false,
-        };
-        let id = AtomId::new(genesis, atom.label.clone()).digest();
-        if let Some(expected) = expected_id {
-            if *expected != id {
-                return Err(fail(VerifyError::Id {
-                    expected: *expected,
-                    found: id,
-                }));
-            }
-        }
-        Ok(Verified {
-            commit: atom.commit,
-            tree,
-            origin,
-            origin_checked,
-            format,
-            id,
-            package,
-            manifest: text.to_owned(),
-            lock,
+    /// `{"trees": [{dir, files, ok, problem, repaired}], "atoms": [{repo, atom, ok, problem}],
+    /// "unrepaired": n}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "trees": self.trees.iter().map(|t| serde_json::json!({
+                "dir": t.dir,
+                "files": match t.files { Files::All => "all", Files::Nix => "nix" },
+                "ok": t.problem.is_none(),
+                "problem": t.problem.as_ref().map(ToString::to_string),
+                "repaired": t.repaired,
+            })).collect::<Vec<_>>(),
+            "atoms": self.atoms.iter().map(|a| serde_json::json!({
+                "repo": a.repo,
+                "atom": a.atom,
+                "ok": a.problem.is_none(),
+                "problem": a.problem.as_ref().map(ToString::to_string),
+            })).collect::<Vec<_>>(),
+            "unrepaired": self.unrepaired(),
         })
     }
 }
 
-/// What a tree entry of this kind is, for messages: `a symlink`.
-pub(crate) fn entry_kind_text(kind: gix::objs::tree::EntryKind) -> &'static str {
-    use gix::objs::tree::EntryKind;
-    match kind {
-        EntryKind::Tree => "a directory",
-        EntryKind::Blob => "a file",
-        EntryKind::BlobExecutable => "an executable file",
-        EntryKind::Link => "a symlink",
-        EntryKind::Commit => "a submodule",
-    }
-}
-
-fn hex_id(value: &BStr) -> Option<ObjectId> {
-    let text = value.to_str().ok()?;
-    (text.len() == 40 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-        .then(|| ObjectId::from_hex(text.as_bytes()).ok())
-        .flatten()
-}
-
-/// Which format the commit follows and the origin it names, or what is wrong with it.
-fn commit_format(
-    commit: &gix::objs::CommitRef<'_>,
-    atom: &AtomRef,
-) -> std::result::Result<(CommitFormat, ObjectId), String> {
-    if commit.parents().next().is_some() {
-        return Err("it has parents; atom commits are orphans".into());
-    }
-    let headers: Vec<(&BStr, &BStr)> = commit
-        .extra_headers
-        .iter()
-        .map(|(k, v)| (*k, v.as_ref()))
-        .collect();
-    let names: Vec<&[u8]> = headers.iter().map(|(k, _)| k.as_bytes()).collect();
-    let value = |i: usize| headers[i].1;
-    let message = commit.message.as_bytes();
-    let short_message = format!("{}: {}", atom.label, atom.version);
-    match names.as_slice() {
-        [b"origin", b"format"] if value(1) == "pre1" => {
-            let origin =
-                hex_id(value(0)).ok_or("its origin header is not a 40-digit hex commit id")?;
-            let empty = |s: &gix::actor::SignatureRef<'_>| {
-                s.name.is_empty() && s.email.is_empty() && s.time == "0 +0000"
+impl Store {
+    /// Checks the whole store (`atom store verify`): every materialised tree is compared with
+    /// the git tree it came from ([`Repo::check_materialized`]), and every published atom of
+    /// every set repository is verified ([`Repo::verify`]). With `repair`, a tree that differs
+    /// (or whose git tree no repository has any more) is deleted and, when its git tree is
+    /// found, written again.
+    pub fn verify(&self, repair: bool) -> Result<StoreReport> {
+        let mut report = StoreReport::default();
+        let repos = self.repositories()?;
+        let trees = self.trees();
+        for (cache, files) in [(trees.clone(), Files::All), (trees.join("nix"), Files::Nix)] {
+            for (dir, tree) in tree_dirs(&cache)? {
+                report
+                    .trees
+                    .push(self.verify_tree(&dir, tree, files, &repos, repair));
+            }
+        }
+        for repo in repos
+            .iter()
+            .filter(|p| p.parent() == Some(self.dir.as_path()))
+        {
+            let store = match Repo::open(repo) {
+                Ok(store) => store,
+                Err(e) => {
+                    report.atoms.push(AtomCheck {
+                        repo: repo.clone(),
+                        atom: String::new(),
+                        problem: Some(e),
+                    });
+                    continue;
+                }
             };
-            let (author, committer) = (
-                commit.author().map_err(|e| e.to_string())?,
-                commit.committer().map_err(|e| e.to_string())?,
-            );
-            if !empty(&author) || !empty(&committer) {
-                return Err("its author and committer are not empty with time 0 +0000".into());
+            match store.atoms() {
+                Ok(atoms) => {
+                    for atom in atoms {
+                        report.atoms.push(AtomCheck {
+                            repo: repo.clone(),
+                            atom: format!("{}-{}", atom.label, atom.version),
+                            problem: store.verify(&atom, None).err(),
+                        });
+                    }
+                }
+                Err(e) => report.atoms.push(AtomCheck {
+                    repo: repo.clone(),
+                    atom: String::new(),
+                    problem: Some(e),
+                }),
             }
-            if commit.encoding.is_some() {
-                return Err("it has an encoding header".into());
-            }
-            let expected = format!("publish({}): {}", atom.label, atom.version);
-            if message != expected.as_bytes() {
-                return Err(format!(
-                    "its message is {:?}, expected {expected:?}",
-                    commit.message
-                ));
-            }
-            Ok((CommitFormat::Pre1, origin))
         }
-        [b"origin", b"path", b"format"] if value(2) == "pre1.0" => {
-            let origin =
-                hex_id(value(0)).ok_or("its origin header is not a 40-digit hex commit id")?;
-            if message.trim() != short_message.as_bytes() {
-                return Err(format!(
-                    "its message is {:?}, expected {short_message:?}",
-                    commit.message
-                ));
-            }
-            Ok((CommitFormat::Pre1_0, origin))
-        }
-        [b"src", b"path", b"format"] if value(2) == "1" => {
-            let origin =
-                hex_id(value(0)).ok_or("its src header is not a 40-digit hex commit id")?;
-            if message.trim() != short_message.as_bytes() {
-                return Err(format!(
-                    "its message is {:?}, expected {short_message:?}",
-                    commit.message
-                ));
-            }
-            Ok((CommitFormat::Legacy1, origin))
-        }
-        _ => Err(format!(
-            "its headers are {:?}, expected `origin <commit>` then `format pre1`",
-            headers
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-        )),
+        Ok(report)
     }
+
+    /// The store's repositories: `<dir>/<root>.git` (sets) and `<dir>/git/<hash>.git` (mirrors).
+    fn repositories(&self) -> Result<Vec<PathBuf>> {
+        let mut repos = Vec::new();
+        for dir in [self.dir.clone(), self.dir.join("git")] {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(FileError::Read { path: dir, source }.into()),
+            };
+            for entry in entries {
+                let path = entry
+                    .map_err(|source| FileError::Read {
+                        path: dir.clone(),
+                        source,
+                    })?
+                    .path();
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                if name.ends_with(".git") && !name.starts_with('.') && path.is_dir() {
+                    repos.push(path);
+                }
+            }
+        }
+        repos.sort();
+        Ok(repos)
+    }
+
+    fn verify_tree(
+        &self,
+        dir: &Path,
+        tree: ObjectId,
+        files: Files,
+        repos: &[PathBuf],
+        repair: bool,
+    ) -> TreeCheck {
+        // The repository the stamp names first, then every repository of the store.
+        let candidates = stamp::recorded_repo(dir)
+            .into_iter()
+            .chain(repos.iter().cloned());
+        let source = candidates
+            .filter_map(|path| Repo::open(&path).ok())
+            .find(|repo| repo.has_object(tree));
+        let problem = match &source {
+            None => Some(TreeProblem::NoRepository(tree)),
+            Some(store) => match store.check_materialized(tree, dir, files) {
+                Ok(()) => {
+                    // Checked: stamp it afresh so that loading it needs no deep check.
+                    let _ = stamp::write(dir, store.git_dir());
+                    None
+                }
+                Err(e) => Some(TreeProblem::Differs(e)),
+            },
+        };
+        let mut check = TreeCheck {
+            dir: dir.to_owned(),
+            files,
+            problem,
+            repaired: false,
+        };
+        if repair && check.problem.is_some() {
+            let removed = std::fs::remove_dir_all(dir);
+            stamp::remove(dir);
+            check.repaired = match (removed, &source) {
+                (Err(error), _) => {
+                    check.problem = check
+                        .problem
+                        .take()
+                        .map(|problem| TreeProblem::CannotRemove {
+                            problem: Box::new(problem),
+                            error,
+                        });
+                    false
+                }
+                (Ok(()), None) => true,
+                (Ok(()), Some(repo)) => self.materialize_files(repo, tree, files).is_ok(),
+            };
+        }
+        check
+    }
+}
+
+/// The materialised trees directly in `cache`: `(directory, tree id)`.
+fn tree_dirs(cache: &Path) -> Result<Vec<(PathBuf, ObjectId)>> {
+    let entries = match std::fs::read_dir(cache) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(FileError::Read {
+                path: cache.to_owned(),
+                source,
+            }
+            .into())
+        }
+    };
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|source| FileError::Read {
+                path: cache.to_owned(),
+                source,
+            })?
+            .path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let is_id = name.len() == 40 && name.bytes().all(|b| b.is_ascii_hexdigit());
+        if is_id && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            if let Ok(id) = ObjectId::from_hex(name.as_bytes()) {
+                dirs.push((path, id));
+            }
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
 }

@@ -5,7 +5,7 @@ use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 use gix::refs::{FullName, Target};
 use gix::ObjectId;
 
-use super::{Result, StoreError};
+use super::{RepoError, Result};
 use crate::id::Label;
 use crate::manifest::Version;
 
@@ -77,7 +77,7 @@ pub fn origin_ref(label: &Label, version: &Version) -> String {
 /// The atom refs of one label (or of all labels), in both layouts. Refs whose label or version
 /// does not parse are skipped, as the reference does.
 pub(super) fn list(repo: &gix::Repository, label: Option<&Label>) -> Result<Vec<AtomRef>> {
-    let platform = repo.references().map_err(StoreError::refs)?;
+    let platform = repo.references().map_err(RepoError::refs)?;
     let mut atoms = Vec::new();
     for (prefix, layout) in [
         (ATOMS_PREFIX, RefLayout::Current),
@@ -87,9 +87,9 @@ pub(super) fn list(repo: &gix::Repository, label: Option<&Label>) -> Result<Vec<
             Some(label) => format!("{prefix}{label}/"),
             None => prefix.to_owned(),
         };
-        let iter = platform.prefixed(scan.as_str()).map_err(StoreError::refs)?;
+        let iter = platform.prefixed(scan.as_str()).map_err(RepoError::refs)?;
         for reference in iter {
-            let reference = reference.map_err(StoreError::refs)?;
+            let reference = reference.map_err(RepoError::refs)?;
             let name = reference.name().as_bstr();
             let Ok(name) = name.to_str() else { continue };
             let Some(rest) = name.strip_prefix(prefix) else {
@@ -127,7 +127,7 @@ pub(super) fn list(repo: &gix::Repository, label: Option<&Label>) -> Result<Vec<
 pub(super) fn target(repo: &gix::Repository, name: &str) -> Result<Option<ObjectId>> {
     Ok(repo
         .try_find_reference(name)
-        .map_err(StoreError::refs)?
+        .map_err(RepoError::refs)?
         .and_then(|r| r.target().try_id().map(|id| id.to_owned())))
 }
 
@@ -143,7 +143,7 @@ pub(super) fn create(
         refs.iter()
             .map(|(name, id)| {
                 let name: FullName = name.as_str().try_into().map_err(
-                    |e: gix::validate::reference::name::Error| StoreError::RefName {
+                    |e: gix::validate::reference::name::Error| RepoError::RefName {
                         name: name.clone(),
                         source: e.into(),
                     },
@@ -169,7 +169,7 @@ pub(super) fn create(
         time: "0 +0000",
     };
     repo.edit_references_as(edits, Some(committer))
-        .map_err(|e| StoreError::RefUpdate {
+        .map_err(|e| RepoError::RefUpdate {
             refs: refs.iter().map(|(n, _)| n.clone()).collect(),
             source: e.into(),
         })?;

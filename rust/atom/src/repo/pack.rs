@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use gix::zlib::stream::deflate::{Compress, FlushCompress};
 use gix::ObjectId;
 
-use super::{Result, StoreError};
+use super::{RepoError, Result};
 
 /// A pack being written into `<objects>/pack`.
 pub(super) struct PackWriter {
@@ -74,7 +74,7 @@ impl PackWriter {
         }
         entry.push(byte);
         self.deflate(data, &mut entry)
-            .map_err(|e| StoreError::object(id, e))?;
+            .map_err(|e| RepoError::object(id, e))?;
         self.out.write_all(&entry).map_err(io(&self.tmp))?;
         self.entries.push((id, crc32(&entry), self.offset));
         self.offset += entry.len() as u64;
@@ -113,9 +113,7 @@ impl PackWriter {
             return Ok(());
         }
         let tmp = self.tmp.clone();
-        let count = u32::try_from(self.entries.len()).map_err(|_| {
-            StoreError::Fetch("more than 2^32 objects do not fit in one pack".to_owned())
-        })?;
+        let count = u32::try_from(self.entries.len()).map_err(|_| RepoError::PackTooLarge)?;
         self.out.flush().map_err(io(&tmp))?;
         let file = self.out.get_mut();
         file.seek(SeekFrom::Start(8)).map_err(io(&tmp))?;
@@ -132,9 +130,10 @@ impl PackWriter {
             }
             hasher.update(&buf[..n]);
         }
-        let checksum = hasher
-            .try_finalize()
-            .map_err(|e| StoreError::Fetch(format!("cannot hash the pack: {e}")))?;
+        let checksum = hasher.try_finalize().map_err(|e| RepoError::PackHash {
+            what: "pack",
+            source: e.into(),
+        })?;
         file.seek(SeekFrom::End(0)).map_err(io(&tmp))?;
         file.write_all(checksum.as_bytes()).map_err(io(&tmp))?;
         file.sync_all().map_err(io(&tmp))?;
@@ -201,9 +200,10 @@ impl PackWriter {
         out.extend_from_slice(checksum.as_bytes());
         let mut hasher = gix::hash::hasher(gix::hash::Kind::Sha1);
         hasher.update(&out);
-        let own = hasher
-            .try_finalize()
-            .map_err(|e| StoreError::Fetch(format!("cannot hash the pack index: {e}")))?;
+        let own = hasher.try_finalize().map_err(|e| RepoError::PackHash {
+            what: "pack index",
+            source: e.into(),
+        })?;
         out.extend_from_slice(own.as_bytes());
         Ok(out)
     }
@@ -216,9 +216,9 @@ impl Drop for PackWriter {
     }
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RepoError {
     let path = path.to_owned();
-    move |source| StoreError::Io { path, source }
+    move |source| RepoError::Io { path, source }
 }
 
 /// CRC-32 (IEEE, as zlib computes it), which pack indexes record for each entry.

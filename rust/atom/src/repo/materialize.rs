@@ -1,22 +1,17 @@
-//! Writing an atom's tree out of git into a content-addressed directory, once: all of it, or only
-//! its Nix files (what composing it reads; the rest is written when something needs it).
-//!
-//! A written tree is trusted only while it is what was written: files are made read-only, the
-//! tree is stamped ([`super::stamp`]), and every later use compares the stamp with the file
-//! system. When they differ (or the stamp is missing), the tree is compared with its git tree
-//! ([`Store::check_materialized`]): content hashes, modes, symlink targets, no extra or missing
-//! entries. A tree that still matches is stamped again; one that does not is an error saying
-//! which file differs.
+//! Writing a git tree out into a directory (all of it, or only its Nix files), and comparing a
+//! directory with the git tree it was written from ([`Repo::check_materialized`]): content
+//! hashes, modes, symlink targets, no extra or missing entries. Where trees are written, and
+//! when they are checked, is the atom store's business ([`crate::store`]).
 
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{symlink, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use gix::objs::tree::EntryKind;
 use gix::ObjectId;
 
-use super::{Result, Store, StoreError};
+use super::{Repo, RepoError, Result};
 
 /// Which files of a tree a materialised directory holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,86 +22,31 @@ pub enum Files {
     Nix,
 }
 
-impl Store {
-    /// The directory `<cache>/<tree id>` holding the files of `tree`, written on first use.
-    ///
-    /// The tree is written under a temporary name in `cache` and renamed into place, so a reader
-    /// never sees half a tree; when several processes materialise the same tree at once, one
-    /// rename wins and the others discard their copy. Every object is checked against its id.
-    pub fn materialize(&self, tree: ObjectId, cache: &Path) -> Result<PathBuf> {
-        self.materialize_files(tree, cache, Files::All)
-    }
-
-    /// The directory `<cache>/nix/<tree id>` holding only the regular `*.nix` files of `tree`
-    /// (in their directories), written once like [`Store::materialize`]: enough to plan and
-    /// parse an atom's modules without writing its data files.
-    pub fn materialize_nix(&self, tree: ObjectId, cache: &Path) -> Result<PathBuf> {
-        self.materialize_files(tree, &cache.join("nix"), Files::Nix)
-    }
-
-    /// The directory `<cache>/<tree id>` holding the files of `tree` selected by `files`,
-    /// written on first use and checked on every later one (see the module's documentation).
-    pub fn materialize_files(&self, tree: ObjectId, cache: &Path, files: Files) -> Result<PathBuf> {
-        let dest = cache.join(tree.to_string());
-        if dest.is_dir() {
-            self.check_in_place(tree, &dest, files)?;
-            return Ok(dest);
-        }
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| StoreError::Io { path, source }
-        };
-        fs::create_dir_all(cache).map_err(io(cache))?;
-        let tmp = cache.join(super::temporary_name(&tree.to_string()));
-        let written = fs::create_dir(&tmp)
-            .map_err(io(&tmp))
-            .and_then(|()| self.write_tree(tree, &tmp, files).map(|_| ()));
-        if let Err(error) = written {
-            let _ = fs::remove_dir_all(&tmp);
-            return Err(error);
-        }
-        match fs::rename(&tmp, &dest) {
-            Ok(()) => {
-                super::stamp::write(&dest, self.repo.git_dir()).map_err(io(&dest))?;
-                Ok(dest)
-            }
-            Err(_) if dest.is_dir() => {
-                // Another process put the same tree in place first (and may not have stamped it
-                // yet).
-                let _ = fs::remove_dir_all(&tmp);
-                self.check_in_place(tree, &dest, files)?;
-                Ok(dest)
-            }
-            Err(source) => {
-                let _ = fs::remove_dir_all(&tmp);
-                Err(StoreError::Io { path: dest, source })
-            }
-        }
-    }
-
-    /// Writes the entries of `tree` selected by `files` into the existing directory `dir`;
-    /// returns whether anything was written.
-    fn write_tree(&self, tree: ObjectId, dir: &Path, files: Files) -> Result<bool> {
+impl Repo {
+    /// Writes the entries of `tree` selected by `files` into the existing, empty directory `dir`
+    /// (files read-only, every object checked against its id); returns whether anything was
+    /// written.
+    pub fn write_tree(&self, tree: ObjectId, dir: &Path, files: Files) -> Result<bool> {
         let object = self
             .repo
             .find_tree(tree)
-            .map_err(|e| StoreError::object(tree, e))?;
+            .map_err(|e| RepoError::object(tree, e))?;
         super::check_content(tree, gix::object::Kind::Tree, &object.data)?;
-        let decoded = object.decode().map_err(|e| StoreError::object(tree, e))?;
+        let decoded = object.decode().map_err(|e| RepoError::object(tree, e))?;
         let mut wrote = false;
         for entry in &decoded.entries {
             let name = std::str::from_utf8(entry.filename)
                 .ok()
                 .filter(|n| !n.is_empty() && *n != "." && *n != ".." && !n.contains('/'))
                 .ok_or_else(|| {
-                    StoreError::object(
+                    RepoError::object(
                         tree,
                         format!("tree has an unsafe entry name {:?}", entry.filename),
                     )
                 })?;
             let path = dir.join(name);
             let id = entry.oid.to_owned();
-            let io = |source| StoreError::Io {
+            let io = |source| RepoError::Io {
                 path: path.clone(),
                 source,
             };
@@ -133,7 +73,7 @@ impl Store {
                     let blob = self
                         .repo
                         .find_blob(id)
-                        .map_err(|e| StoreError::object(id, e))?;
+                        .map_err(|e| RepoError::object(id, e))?;
                     super::check_content(id, gix::object::Kind::Blob, &blob.data)?;
                     // Read-only: a materialised tree is not to be edited (directories stay
                     // writable, so that deleting the cache needs no chmod).
@@ -155,10 +95,10 @@ impl Store {
                     let blob = self
                         .repo
                         .find_blob(id)
-                        .map_err(|e| StoreError::object(id, e))?;
+                        .map_err(|e| RepoError::object(id, e))?;
                     super::check_content(id, gix::object::Kind::Blob, &blob.data)?;
                     let target = std::str::from_utf8(&blob.data)
-                        .map_err(|_| StoreError::object(id, "symlink target is not UTF-8"))?;
+                        .map_err(|_| RepoError::object(id, "symlink target is not UTF-8"))?;
                     symlink(target, &path).map_err(io)?;
                     wrote = true;
                 }
@@ -184,33 +124,20 @@ enum Expected {
     Link(Vec<u8>),
 }
 
-impl Store {
-    /// Checks a tree already at `dest`: by its stamp, else by comparing it with `tree` and, when
-    /// they agree, stamping it again.
-    fn check_in_place(&self, tree: ObjectId, dest: &Path, files: Files) -> Result<()> {
-        if super::stamp::matches(dest) {
-            return Ok(());
-        }
-        self.check_materialized(tree, dest, files)?;
-        super::stamp::write(dest, self.repo.git_dir()).map_err(|source| StoreError::Io {
-            path: dest.to_owned(),
-            source,
-        })
-    }
-
+impl Repo {
     /// Compares the directory `dir` with the git tree `tree` it was materialised from (`files`
     /// selects the entries it is meant to hold): every file's content hash and executable bit,
     /// every symlink's target, and no entry missing or extra. The first difference is a
-    /// [`StoreError::TreeAltered`] naming the file.
+    /// [`RepoError::TreeAltered`] naming the file.
     pub fn check_materialized(&self, tree: ObjectId, dir: &Path, files: Files) -> Result<()> {
         let mut expected = std::collections::BTreeMap::new();
         self.expected_entries(tree, "", files, &mut expected)?;
         let mut found = std::collections::BTreeMap::new();
-        disk_entries(dir, "", &mut found).map_err(|source| StoreError::Io {
+        disk_entries(dir, "", &mut found).map_err(|source| RepoError::Io {
             path: dir.to_owned(),
             source,
         })?;
-        let altered = |file: &str, detail: String| StoreError::TreeAltered {
+        let altered = |file: &str, detail: String| RepoError::TreeAltered {
             dir: dir.to_owned(),
             tree,
             file: file.to_owned(),
@@ -237,12 +164,12 @@ impl Store {
                             ),
                         ));
                     }
-                    let data = fs::read(&full).map_err(|source| StoreError::Io {
+                    let data = fs::read(&full).map_err(|source| RepoError::Io {
                         path: full.clone(),
                         source,
                     })?;
                     let actual = gix::objs::compute_hash(id.kind(), gix::object::Kind::Blob, &data)
-                        .map_err(|e| StoreError::object(*id, e))?;
+                        .map_err(|e| RepoError::object(*id, e))?;
                     if actual != *id {
                         return Err(altered(
                             path,
@@ -251,7 +178,7 @@ impl Store {
                     }
                 }
                 Expected::Link(target) if kind.is_symlink() => {
-                    let actual = fs::read_link(&full).map_err(|source| StoreError::Io {
+                    let actual = fs::read_link(&full).map_err(|source| RepoError::Io {
                         path: full.clone(),
                         source,
                     })?;
@@ -291,7 +218,7 @@ impl Store {
         Ok(())
     }
 
-    /// The entries of `tree` that [`Store::write_tree`] writes with `files`, by relative path;
+    /// The entries of `tree` that [`Repo::write_tree`] writes with `files`, by relative path;
     /// returns whether anything is selected.
     fn expected_entries(
         &self,
@@ -303,16 +230,16 @@ impl Store {
         let object = self
             .repo
             .find_tree(tree)
-            .map_err(|e| StoreError::object(tree, e))?;
+            .map_err(|e| RepoError::object(tree, e))?;
         super::check_content(tree, gix::object::Kind::Tree, &object.data)?;
-        let decoded = object.decode().map_err(|e| StoreError::object(tree, e))?;
+        let decoded = object.decode().map_err(|e| RepoError::object(tree, e))?;
         let mut any = false;
         for entry in &decoded.entries {
             let name = std::str::from_utf8(entry.filename)
                 .ok()
                 .filter(|n| !n.is_empty() && *n != "." && *n != ".." && !n.contains('/'))
                 .ok_or_else(|| {
-                    StoreError::object(
+                    RepoError::object(
                         tree,
                         format!("tree has an unsafe entry name {:?}", entry.filename),
                     )
@@ -347,7 +274,7 @@ impl Store {
                     let blob = self
                         .repo
                         .find_blob(id)
-                        .map_err(|e| StoreError::object(id, e))?;
+                        .map_err(|e| RepoError::object(id, e))?;
                     super::check_content(id, gix::object::Kind::Blob, &blob.data)?;
                     out.insert(path, Expected::Link(blob.data.clone()));
                     any = true;

@@ -1,0 +1,107 @@
+//! Copying objects and listing refs between repositories (what a fetch is made of), with gix and
+//! without a `git` process.
+
+use gix::bstr::ByteSlice;
+use gix::ObjectId;
+
+use super::pack::PackWriter;
+use super::{check_content, Repo, RepoError, Result};
+
+impl Repo {
+    /// The refs under each of `prefixes` that point directly at an object, by full name.
+    pub fn refs_under(&self, prefixes: &[&str]) -> Result<Vec<(String, ObjectId)>> {
+        let platform = self.repo.references().map_err(RepoError::refs)?;
+        let mut refs = Vec::new();
+        for prefix in prefixes {
+            for reference in platform.prefixed(*prefix).map_err(RepoError::refs)? {
+                let reference = reference.map_err(RepoError::refs)?;
+                let Some(id) = reference.target().try_id().map(|id| id.to_owned()) else {
+                    continue;
+                };
+                let Ok(name) = reference.name().as_bstr().to_str() else {
+                    continue;
+                };
+                refs.push((name.to_owned(), id));
+            }
+        }
+        Ok(refs)
+    }
+
+    /// What every ref of the repository points at, peeled (refs that do not peel are skipped).
+    pub fn ref_tips(&self) -> Result<Vec<ObjectId>> {
+        let mut tips = Vec::new();
+        let platform = self.repo.references().map_err(RepoError::refs)?;
+        for reference in platform.all().map_err(RepoError::refs)? {
+            let mut reference = reference.map_err(RepoError::refs)?;
+            if let Ok(id) = reference.peel_to_id() {
+                tips.push(id.detach());
+            }
+        }
+        Ok(tips)
+    }
+
+    /// Copies every object reachable from `tips` that `dest` lacks into `dest` (as one pack),
+    /// checking that each object's content matches its id; returns how many were copied.
+    /// `progress` is called with the number copied so far, now and then.
+    pub fn copy_objects_to(
+        &self,
+        dest: &Repo,
+        tips: Vec<ObjectId>,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<usize> {
+        let mut objects = 0;
+        let mut stack = tips;
+        let mut seen = gix::hashtable::HashSet::default();
+        let mut pack = PackWriter::new(dest.repo.objects.store_ref().path())?;
+        // One lookup that may load the destination's pack indexes; after it, misses (every
+        // object of a first fetch) are answered from what is loaded instead of listing the pack
+        // directory again each time. A wrong miss would only copy an object twice.
+        if let Some(first) = stack.first() {
+            dest.repo.has_object(first);
+        }
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) || dest.repo.objects.exists_without_refresh(&id) {
+                continue;
+            }
+            let object = self
+                .repo
+                .find_object(id)
+                .map_err(|e| RepoError::object(id, e))?;
+            match object.kind {
+                gix::object::Kind::Commit => {
+                    let commit =
+                        gix::objs::CommitRef::from_bytes(&object.data, gix::hash::Kind::Sha1)
+                            .map_err(|e| RepoError::object(id, e))?;
+                    stack.push(commit.tree());
+                    stack.extend(commit.parents());
+                }
+                gix::object::Kind::Tree => {
+                    let tree = gix::objs::TreeRef::from_bytes(&object.data, gix::hash::Kind::Sha1)
+                        .map_err(|e| RepoError::object(id, e))?;
+                    // Submodule commits are not part of this repository.
+                    stack.extend(
+                        tree.entries
+                            .iter()
+                            .filter(|e| !e.mode.is_commit())
+                            .map(|e| e.oid.to_owned()),
+                    );
+                }
+                gix::object::Kind::Tag => {
+                    let tag = gix::objs::TagRef::from_bytes(&object.data, gix::hash::Kind::Sha1)
+                        .map_err(|e| RepoError::object(id, e))?;
+                    stack.push(tag.target());
+                }
+                gix::object::Kind::Blob => {}
+            }
+            check_content(id, object.kind, &object.data)?;
+            pack.add(id, object.kind, &object.data)?;
+            objects += 1;
+            if objects % 1000 == 0 {
+                progress(objects);
+            }
+        }
+        pack.finish()?;
+        progress(objects);
+        Ok(objects)
+    }
+}

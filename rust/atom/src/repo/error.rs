@@ -1,0 +1,152 @@
+//! Errors of a git repository.
+
+use std::path::PathBuf;
+
+use gix::ObjectId;
+
+use crate::id::{Label, Root};
+
+type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong reading or writing atoms in a git repository.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// The repository could not be opened.
+    #[error("cannot open the git repository at {}: {source}", path.display())]
+    Open {
+        /// Where.
+        path: PathBuf,
+        /// Why.
+        source: Source,
+    },
+    /// A revision does not name a commit.
+    #[error("{rev:?} does not name a commit: {source}")]
+    Rev {
+        /// The revision.
+        rev: String,
+        /// Why.
+        source: Source,
+    },
+    /// An object is missing or unreadable.
+    #[error("cannot read object {id}: {source}")]
+    Object {
+        /// The object.
+        id: ObjectId,
+        /// Why.
+        source: Source,
+    },
+    /// Refs could not be read.
+    #[error("cannot read the repository's refs: {0}")]
+    Refs(Source),
+    /// A ref name is invalid.
+    #[error("invalid ref name {name:?}: {source}")]
+    RefName {
+        /// The name.
+        name: String,
+        /// Why.
+        source: Source,
+    },
+    /// Refs could not be created (one exists already, or another process holds its lock).
+    #[error("cannot create {}: {source}", refs.join(", "))]
+    RefUpdate {
+        /// The refs of the transaction.
+        refs: Vec<String>,
+        /// Why.
+        source: Source,
+    },
+    /// The history has no root commit.
+    #[error("no root commit found in the history of {0}")]
+    RootNotFound(String),
+    /// The object ids are not SHA-1.
+    #[error("object id {0} is not SHA-1; atoms are defined for SHA-1 repositories")]
+    UnsupportedHash(String),
+    /// `refs/ekala/init` points at another root.
+    #[error("refs/ekala/init already points at {existing}, but the root of HEAD is {root}; refusing to change a repository's identity")]
+    InitConflict {
+        /// Where it points.
+        existing: Root,
+        /// The root of HEAD.
+        root: Root,
+    },
+    /// No published version matches.
+    #[error("no published version of {label} matches {requirement}{}", available_text(.available))]
+    NoMatchingVersion {
+        /// The label.
+        label: Label,
+        /// The requirement.
+        requirement: String,
+        /// The versions there are.
+        available: Vec<String>,
+    },
+    /// No such published version.
+    #[error("{label} {version} is not published in this repository")]
+    NoSuchAtom {
+        /// The label.
+        label: Label,
+        /// The version.
+        version: String,
+    },
+    /// A verification failed.
+    #[error("{atom}: {problem}")]
+    Verify {
+        /// `label-version`.
+        atom: String,
+        /// What is wrong.
+        problem: super::verify::VerifyError,
+    },
+    /// Too many objects for one pack.
+    #[error("more than 2^32 objects do not fit in one pack")]
+    PackTooLarge,
+    /// A pack being written could not be hashed.
+    #[error("cannot hash the {what}: {source}")]
+    PackHash {
+        /// `pack` or `pack index`.
+        what: &'static str,
+        /// Why.
+        source: Source,
+    },
+    /// A blob that should be text is not UTF-8.
+    #[error("blob {0} is not UTF-8 text")]
+    NotText(ObjectId),
+    /// A materialised tree no longer matches the git tree it was written from.
+    #[error("{}/{file} {detail}: the materialised tree {} no longer matches the git tree {tree} it was written from (possible tampering); run `atom store verify --repair` to rewrite it", dir.display(), dir.display())]
+    TreeAltered {
+        /// The tree's directory.
+        dir: PathBuf,
+        /// The git tree.
+        tree: ObjectId,
+        /// The first entry that differs, relative to `dir`.
+        file: String,
+        /// How it differs.
+        detail: String,
+    },
+    /// Writing to the file system failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+fn available_text(available: &[String]) -> String {
+    if available.is_empty() {
+        " (no version of it is published here)".to_owned()
+    } else {
+        format!(" (published: {})", available.join(", "))
+    }
+}
+
+impl RepoError {
+    pub(crate) fn object(id: ObjectId, source: impl Into<Source>) -> Self {
+        RepoError::Object {
+            id,
+            source: source.into(),
+        }
+    }
+
+    pub(crate) fn refs(source: impl Into<Source>) -> Self {
+        RepoError::Refs(source.into())
+    }
+}

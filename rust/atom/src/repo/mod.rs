@@ -1,0 +1,426 @@
+//! One git repository holding atoms (docs/format.md#the-genesis, docs/format.md#refs-and-commits,
+//! docs/format.md#resolution): a [`Repo`], bare or not, in which atoms are published under
+//! `refs/eka/atoms/<label>/<version>`.
+//!
+//! This module is the only one that uses gix: everything else reads and writes repositories
+//! through [`Repo`]. Repositories are opened in gix's isolated mode: no global or user git
+//! configuration and no environment variable changes how they are read. No `git` process is
+//! ever started.
+
+mod commit;
+mod copy;
+mod error;
+mod materialize;
+mod pack;
+mod refs;
+mod verify;
+
+pub use refs::{atom_ref, manifest_ref, origin_ref};
+
+pub use commit::{AtomCommit, FORMAT};
+pub use materialize::Files;
+pub use verify::{CommitFormat, FormatError, Verified, VerifyError};
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::path::Path;
+
+/// A git object id (SHA-1 in every repository atoms are defined for).
+pub use gix::ObjectId;
+
+pub use error::RepoError;
+pub use refs::{AtomRef, RefLayout, ATOMS_PREFIX, INIT_REF, LEGACY_ATOMS_PREFIX, META_PREFIX};
+
+use crate::id::{Label, Root};
+use crate::manifest::{Requirement, Version};
+
+/// A git repository holding atoms.
+pub struct Repo {
+    repo: gix::Repository,
+    /// The genesis, once worked out (it does not change while the store is open).
+    genesis: std::sync::OnceLock<Root>,
+}
+
+/// What `init` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitOutcome {
+    /// `refs/ekala/init` was created, pointing at this root.
+    Created(Root),
+    /// It already pointed at this root: nothing changed.
+    Unchanged(Root),
+}
+
+pub(crate) type Result<T, E = RepoError> = std::result::Result<T, E>;
+
+/// Converts an object id to a [`Root`] (SHA-1 only, as the format defines).
+pub(crate) fn root_of_id(id: &gix::oid) -> Result<Root> {
+    let bytes: [u8; 20] = id
+        .as_bytes()
+        .try_into()
+        .map_err(|_| RepoError::UnsupportedHash(id.to_hex().to_string()))?;
+    Ok(Root::from_bytes(bytes))
+}
+
+/// Checks that an object's content hashes to its id, so that an object altered in place (a disk
+/// fault, or someone rewriting a loose object file) is refused rather than trusted.
+pub(crate) fn check_content(id: ObjectId, kind: gix::object::Kind, data: &[u8]) -> Result<()> {
+    let actual =
+        gix::objs::compute_hash(id.kind(), kind, data).map_err(|e| RepoError::object(id, e))?;
+    if actual == id {
+        Ok(())
+    } else {
+        Err(RepoError::object(
+            id,
+            format!("its content hashes to {actual}: the object was altered (possible tampering)"),
+        ))
+    }
+}
+
+/// A name for a temporary file or directory that no other process or thread uses:
+/// `.tmp-<what>-<pid>-<counter>-<random>`. The random part keeps names apart even when two
+/// processes share a pid (in different PID namespaces over one file system). Callers still create
+/// the file exclusively (`create_new`, `create_dir`) so that a collision is an error, never a
+/// clobbered file.
+pub(crate) fn temporary_name(what: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    // A randomly seeded hasher: std's source of per-process randomness.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(NEXT.load(Ordering::Relaxed));
+    format!(
+        ".tmp-{what}-{}-{}-{:016x}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        hasher.finish()
+    )
+}
+
+/// Converts a [`Root`] to an object id.
+pub(crate) fn id_of_root(root: &Root) -> ObjectId {
+    ObjectId::from_bytes_or_panic(root.as_bytes())
+}
+
+impl Repo {
+    /// Opens the repository at `path` (a work tree, its `.git`, or a bare repository).
+    pub fn open(path: &Path) -> Result<Repo> {
+        let repo =
+            gix::open_opts(path, gix::open::Options::isolated()).map_err(|e| RepoError::Open {
+                path: path.to_owned(),
+                source: e.into(),
+            })?;
+        Ok(Repo {
+            repo,
+            genesis: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Opens the bare repository at `path`, creating it first if it does not exist. Creation is
+    /// atomic: the repository is initialised under a temporary name in the same directory and
+    /// renamed into place, so no process ever sees half a repository; when another process put
+    /// one in place meanwhile, that one is used.
+    pub fn open_or_init_bare(path: &Path) -> Result<Repo> {
+        if path.is_dir() {
+            return Repo::open(path);
+        }
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| RepoError::Io { path, source }
+        };
+        let parent = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = parent.join(temporary_name(&name));
+        std::fs::create_dir(&tmp).map_err(io(&tmp))?;
+        if let Err(e) = gix::init_bare(&tmp) {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(RepoError::Open {
+                path: path.to_owned(),
+                source: e.into(),
+            });
+        }
+        match std::fs::rename(&tmp, path) {
+            Ok(()) => {}
+            // Already in place (another process won the race): use it.
+            Err(_) if path.is_dir() => {
+                let _ = std::fs::remove_dir_all(&tmp);
+            }
+            Err(source) => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                return Err(RepoError::Io {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        }
+        Repo::open(path)
+    }
+
+    /// The repository's git directory (`.git`, or the bare repository itself).
+    pub fn git_dir(&self) -> &Path {
+        self.repo.git_dir()
+    }
+
+    /// Whether the object `id` is in the repository.
+    pub fn has_object(&self, id: ObjectId) -> bool {
+        self.repo.has_object(id)
+    }
+
+    /// The blob `id` as text, its content checked against its id. A blob that is not UTF-8 is
+    /// [`RepoError::NotText`].
+    pub fn read_text(&self, id: ObjectId) -> Result<String> {
+        let blob = self
+            .repo
+            .find_blob(id)
+            .map_err(|e| RepoError::object(id, e))?;
+        check_content(id, gix::object::Kind::Blob, &blob.data)?;
+        String::from_utf8(blob.data.clone()).map_err(|_| RepoError::NotText(id))
+    }
+
+    /// The entry at `path` (relative, `/`-separated components) below the tree `tree`, if there
+    /// is one.
+    pub fn entry(&self, tree: ObjectId, path: &Path) -> Result<Option<Entry>> {
+        let object = self
+            .repo
+            .find_tree(tree)
+            .map_err(|e| RepoError::object(tree, e))?;
+        Ok(object
+            .lookup_entry_by_path(path)
+            .map_err(|e| RepoError::object(tree, e))?
+            .map(|entry| Entry {
+                id: entry.object_id(),
+                kind: entry.mode().kind(),
+            }))
+    }
+
+    /// The object a ref points at, if the ref exists.
+    pub fn ref_target(&self, name: &str) -> Result<Option<ObjectId>> {
+        refs::target(&self.repo, name)
+    }
+
+    /// Creates refs in one all-or-nothing transaction with must-not-exist semantics.
+    pub fn create_refs(&self, refs: &[(String, ObjectId)], message: &str) -> Result<()> {
+        refs::create(&self.repo, refs, message)
+    }
+
+    /// Writes an atom commit; returns its id.
+    pub fn write_commit(&self, commit: &AtomCommit) -> Result<ObjectId> {
+        let id = commit.id();
+        Ok(self
+            .repo
+            .write_object(commit.object())
+            .map_err(|e| RepoError::object(id, e))?
+            .detach())
+    }
+
+    /// The commit `rev` names (`HEAD`, a branch, a hex id, ...).
+    pub fn commit_id(&self, rev: &str) -> Result<ObjectId> {
+        let id = self
+            .repo
+            .rev_parse_single(rev)
+            .map_err(|e| RepoError::Rev {
+                rev: rev.to_owned(),
+                source: e.into(),
+            })?
+            .detach();
+        let object = self
+            .repo
+            .find_object(id)
+            .map_err(|e| RepoError::object(id, e))?;
+        let commit = object.peel_to_commit().map_err(|e| RepoError::Rev {
+            rev: rev.to_owned(),
+            source: e.into(),
+        })?;
+        Ok(commit.id)
+    }
+
+    /// The repository's genesis: `refs/ekala/init` when present, otherwise the root found by
+    /// walking the ancestors of `HEAD` (docs/format.md#the-genesis).
+    pub fn genesis(&self) -> Result<Root> {
+        if let Some(root) = self.genesis.get() {
+            return Ok(*root);
+        }
+        let root = match self.init_ref()? {
+            Some(root) => root,
+            None => self.root_of(self.commit_id("HEAD")?)?,
+        };
+        Ok(*self.genesis.get_or_init(|| root))
+    }
+
+    /// The target of `refs/ekala/init`, if it exists.
+    pub fn init_ref(&self) -> Result<Option<Root>> {
+        match self
+            .repo
+            .try_find_reference(INIT_REF)
+            .map_err(RepoError::refs)?
+        {
+            Some(mut reference) => {
+                let id = reference.peel_to_id().map_err(RepoError::refs)?.detach();
+                Ok(Some(root_of_id(&id)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The root commit reached from `commit` by the reference's walk: always pop the oldest
+    /// (by committer time) commit discovered so far; the first popped commit without parents is
+    /// the root.
+    pub fn root_of(&self, commit: ObjectId) -> Result<Root> {
+        let mut seen = gix::hashtable::HashSet::default();
+        let mut queue = BinaryHeap::new();
+        let mut order = 0u64;
+        let mut push = |queue: &mut BinaryHeap<_>, id: ObjectId, time: i64| {
+            order += 1;
+            queue.push((Reverse(time), Reverse(order), id));
+        };
+        let first = self
+            .repo
+            .find_commit(commit)
+            .map_err(|e| RepoError::object(commit, e))?;
+        push(
+            &mut queue,
+            commit,
+            first
+                .time()
+                .map_err(|e| RepoError::object(commit, e))?
+                .seconds,
+        );
+        seen.insert(commit);
+        while let Some((_, _, id)) = queue.pop() {
+            let commit = self
+                .repo
+                .find_commit(id)
+                .map_err(|e| RepoError::object(id, e))?;
+            let parents: Vec<ObjectId> = commit.parent_ids().map(|p| p.detach()).collect();
+            if parents.is_empty() {
+                return root_of_id(&id);
+            }
+            for parent in parents {
+                if seen.insert(parent) {
+                    let time = self
+                        .repo
+                        .find_commit(parent)
+                        .map_err(|e| RepoError::object(parent, e))?
+                        .time()
+                        .map_err(|e| RepoError::object(parent, e))?
+                        .seconds;
+                    push(&mut queue, parent, time);
+                }
+            }
+        }
+        Err(RepoError::RootNotFound(commit.to_string()))
+    }
+
+    /// Creates `refs/ekala/init` pointing at the root of `HEAD`. Idempotent; refuses to change an
+    /// existing `refs/ekala/init` that points elsewhere.
+    pub fn init(&self) -> Result<InitOutcome> {
+        let head = self.commit_id("HEAD")?;
+        let root = self.root_of(head)?;
+        if let Some(existing) = self.init_ref()? {
+            return if existing == root {
+                Ok(InitOutcome::Unchanged(root))
+            } else {
+                Err(RepoError::InitConflict { existing, root })
+            };
+        }
+        refs::create(
+            &self.repo,
+            &[(INIT_REF.to_owned(), id_of_root(&root))],
+            "init: ekala project",
+        )?;
+        Ok(InitOutcome::Created(root))
+    }
+
+    /// Every published version of `label`, newest first. Refs that do not parse (a version that
+    /// is not semver) are skipped. Cost follows the versions of this label (a prefix lookup), not
+    /// the size of the repository.
+    pub fn versions(&self, label: &Label) -> Result<Vec<AtomRef>> {
+        let mut atoms = refs::list(&self.repo, Some(label))?;
+        atoms.sort_by(|a, b| b.version.cmp(&a.version));
+        Ok(atoms)
+    }
+
+    /// Every published atom version in the repository, by label then newest first.
+    pub fn atoms(&self) -> Result<Vec<AtomRef>> {
+        let mut atoms = refs::list(&self.repo, None)?;
+        atoms.sort_by(|a, b| a.label.cmp(&b.label).then(b.version.cmp(&a.version)));
+        Ok(atoms)
+    }
+
+    /// The highest published version of `label` matching `requirement` (Cargo's rules: a
+    /// pre-release matches only a comparator with the same `major.minor.patch` that has a
+    /// pre-release itself).
+    pub fn resolve(&self, label: &Label, requirement: &Requirement) -> Result<AtomRef> {
+        let versions = self.versions(label)?;
+        select(&versions, requirement)
+            .cloned()
+            .ok_or_else(|| RepoError::NoMatchingVersion {
+                label: label.clone(),
+                requirement: requirement.to_string(),
+                available: versions.iter().map(|a| a.version.to_string()).collect(),
+            })
+    }
+
+    /// The published atom `label` at exactly `version`.
+    pub fn find(&self, label: &Label, version: &Version) -> Result<AtomRef> {
+        self.versions(label)?
+            .into_iter()
+            .find(|a| &a.version == version)
+            .ok_or_else(|| RepoError::NoSuchAtom {
+                label: label.clone(),
+                version: version.to_string(),
+            })
+    }
+
+    /// The tree of an atom commit.
+    pub fn atom_tree(&self, atom: &AtomRef) -> Result<ObjectId> {
+        self.commit_tree(atom.commit)
+    }
+
+    /// The tree of the commit `commit`.
+    pub fn commit_tree(&self, commit: ObjectId) -> Result<ObjectId> {
+        let object = self
+            .repo
+            .find_commit(commit)
+            .map_err(|e| RepoError::object(commit, e))?;
+        Ok(object
+            .tree_id()
+            .map_err(|e| RepoError::object(commit, e))?
+            .detach())
+    }
+}
+
+/// An entry of a git tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// The object it names.
+    pub id: ObjectId,
+    /// What it is.
+    pub kind: EntryKind,
+}
+
+impl Entry {
+    /// Whether it is a regular file (executable or not): not a symlink, directory or submodule.
+    pub fn is_blob(&self) -> bool {
+        matches!(self.kind, EntryKind::Blob | EntryKind::BlobExecutable)
+    }
+
+    /// What it is, for messages: `a symlink`.
+    pub fn kind_text(&self) -> &'static str {
+        verify::entry_kind_text(self.kind)
+    }
+}
+
+/// The kind of a tree entry.
+pub use gix::objs::tree::EntryKind;
+
+/// The highest version in `versions` that matches `requirement`.
+pub fn select<'a>(versions: &'a [AtomRef], requirement: &Requirement) -> Option<&'a AtomRef> {
+    versions
+        .iter()
+        .filter(|a| requirement.matches(&a.version))
+        .max_by(|a, b| a.version.cmp(&b.version))
+}

@@ -1,0 +1,382 @@
+//! Checking that a published atom is what it claims to be (docs/format.md#verification): the commit has the
+//! exact format of a publish, its manifest agrees with the ref, its metadata refs agree with it,
+//! its origin descends from the repository's genesis, and its id is the expected one.
+
+use gix::bstr::{BStr, ByteSlice};
+use gix::ObjectId;
+
+use super::refs::{manifest_ref, target, RefLayout};
+use super::{AtomRef, Repo, RepoError, Result};
+use crate::diagnostic::SourceError;
+use crate::id::{AtomDigest, AtomId, Label, Root};
+use crate::manifest::{Package, Version, MANIFEST_FILE};
+
+/// The format of a verified atom commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitFormat {
+    /// `format pre1`: what is published today (docs/format.md#the-atom-commit).
+    Pre1,
+    /// `format pre1.0`, with a `path` header (docs/format.md#legacy-layouts).
+    Pre1_0,
+    /// `format 1`, under `refs/atoms/` (docs/format.md#legacy-layouts).
+    Legacy1,
+}
+
+/// What verification established about a published atom.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    /// The atom commit.
+    pub commit: ObjectId,
+    /// Its tree: the atom's content.
+    pub tree: ObjectId,
+    /// The source commit it was published from.
+    pub origin: ObjectId,
+    /// Whether the origin commit is present here and descends from the genesis.
+    pub origin_checked: bool,
+    /// The commit's format.
+    pub format: CommitFormat,
+    /// The atom's id in this repository.
+    pub id: AtomDigest,
+    /// The `[package]` table of its manifest.
+    pub package: Package,
+    /// Its manifest's text (`atom.toml` in the tree).
+    pub manifest: String,
+    /// The `atom.lock` blob at the top of its tree, if there is one.
+    pub lock: Option<ObjectId>,
+}
+
+impl Verified {
+    /// `{label, version, rev, tree, origin, origin_checked, id}` of the verified `atom`: what
+    /// `atom verify --json` and libatom's `atom_repo_verify` report.
+    pub fn to_json(&self, atom: &super::AtomRef) -> serde_json::Value {
+        let mut json = atom.to_json();
+        json["tree"] = self.tree.to_string().into();
+        json["origin"] = self.origin.to_string().into();
+        json["origin_checked"] = self.origin_checked.into();
+        json["id"] = self.id.to_string().into();
+        json
+    }
+}
+
+/// Why a published atom failed verification. Each check has its own variant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// The ref points at something other than a commit (`blob`, `tree` or `tag`).
+    #[error("the ref points at a {0}, not at an atom commit")]
+    NotACommit(&'static str),
+    /// The commit is not in any known atom format.
+    #[error("the commit is not an atom commit: {0}")]
+    Format(FormatError),
+    /// The atom's tree has no `atom.toml`.
+    #[error("the atom's tree has no atom.toml blob")]
+    NoManifest,
+    /// `atom.toml` or `atom.lock` in the tree is not a regular blob.
+    #[error("the atom's {file} is {kind} in its tree, not a regular file (possible tampering)")]
+    NotRegular {
+        /// The file.
+        file: &'static str,
+        /// What it is instead (`a symlink`, `a submodule`, `a directory`).
+        kind: &'static str,
+    },
+    /// The manifest in the tree is not UTF-8.
+    #[error("the atom's atom.toml is invalid: it is not UTF-8")]
+    ManifestNotText,
+    /// The manifest in the tree is invalid.
+    #[error("the atom's atom.toml is invalid: {0}")]
+    InvalidManifest(Box<SourceError>),
+    /// The manifest names another label or version than the ref.
+    #[error("the ref says {} {}, but its atom.toml says {} {}", expected.0, expected.1, found.0, found.1)]
+    Mismatch {
+        /// Label and version from the ref.
+        expected: Box<(Label, Version)>,
+        /// Label and version from the manifest.
+        found: Box<(Label, Version)>,
+    },
+    /// The manifest ref points elsewhere than the tree's `atom.toml`.
+    #[error("refs/eka/meta/.../manifest points at {found}, but the atom's atom.toml is {expected} (possible tampering)")]
+    ManifestRef {
+        /// The tree's blob.
+        expected: ObjectId,
+        /// The ref's target.
+        found: ObjectId,
+    },
+    /// The origin commit descends from another root.
+    #[error("the origin commit {origin} descends from {found}, not from this repository's genesis {genesis} (possible tampering)")]
+    ForeignOrigin {
+        /// The origin commit.
+        origin: ObjectId,
+        /// Its root.
+        found: Root,
+        /// The repository's genesis.
+        genesis: Root,
+    },
+    /// The id differs from the one expected (e.g. in a lock).
+    #[error(
+        "its id in this repository is {found}, not the expected {expected} (possible tampering)"
+    )]
+    Id {
+        /// The expected id.
+        expected: AtomDigest,
+        /// The computed id.
+        found: AtomDigest,
+    },
+}
+
+/// How a commit differs from every atom commit format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    /// The commit object does not parse.
+    #[error("it does not parse: {0}")]
+    Unparsable(String),
+    /// It has parents.
+    #[error("it has parents; atom commits are orphans")]
+    HasParents,
+    /// The header naming the source commit (`origin`, or `src` in format 1) is not a commit id.
+    #[error("its {0} header is not a 40-digit hex commit id")]
+    BadOrigin(&'static str),
+    /// An author or committer line does not parse.
+    #[error("{0}")]
+    Signature(String),
+    /// The author or committer is not empty at time 0.
+    #[error("its author and committer are not empty with time 0 +0000")]
+    NotAnonymous,
+    /// It has an `encoding` header.
+    #[error("it has an encoding header")]
+    Encoding,
+    /// The message is not the one its format prescribes.
+    #[error("its message is {:?}, expected {expected:?}", BStr::new(.found))]
+    Message {
+        /// The message found.
+        found: Vec<u8>,
+        /// The message expected.
+        expected: String,
+    },
+    /// The headers are not those of any format.
+    #[error("its headers are {found:?}, expected `origin <commit>` then `format pre1`")]
+    Headers {
+        /// Each header, `name value`.
+        found: Vec<String>,
+    },
+}
+
+impl Repo {
+    /// Verifies a published atom; `expected_id` (e.g. from a lock) is checked when given.
+    pub fn verify(&self, atom: &AtomRef, expected_id: Option<&AtomDigest>) -> Result<Verified> {
+        self.verify_with(atom, expected_id, true)
+    }
+
+    /// Verifies an atom pinned by a lock: as [`Repo::verify`] with the expected id, except that
+    /// the origin commit's ancestry is not walked (`origin_checked` is false). The walk costs
+    /// the length of the history, and the lock already pins the commit and the id; `atom verify`
+    /// and `atom lock` do the full check.
+    pub fn verify_pinned(&self, atom: &AtomRef, expected_id: &AtomDigest) -> Result<Verified> {
+        self.verify_with(atom, Some(expected_id), false)
+    }
+
+    fn verify_with(
+        &self,
+        atom: &AtomRef,
+        expected_id: Option<&AtomDigest>,
+        walk_origin: bool,
+    ) -> Result<Verified> {
+        let fail = |problem: VerifyError| RepoError::Verify {
+            atom: format!("{}-{}", atom.label, atom.version),
+            problem,
+        };
+        let object = self
+            .repo
+            .find_object(atom.commit)
+            .map_err(|e| RepoError::object(atom.commit, e))?;
+        super::check_content(atom.commit, object.kind, &object.data)?;
+        if object.kind != gix::object::Kind::Commit {
+            return Err(fail(VerifyError::NotACommit(kind_name(object.kind))));
+        }
+        let commit = gix::objs::CommitRef::from_bytes(&object.data, gix::hash::Kind::Sha1)
+            .map_err(|e| fail(VerifyError::Format(FormatError::Unparsable(e.to_string()))))?;
+        let (format, origin) =
+            commit_format(&commit, atom).map_err(|e| fail(VerifyError::Format(e)))?;
+        let tree = commit.tree();
+
+        let tree_object = self
+            .repo
+            .find_tree(tree)
+            .map_err(|e| RepoError::object(tree, e))?;
+        super::check_content(tree, gix::object::Kind::Tree, &tree_object.data)?;
+        // The files atom reads itself must be regular blobs: a symlink's "content" is its target,
+        // and a publish never makes one (it refuses such atoms).
+        let regular = |name: &'static str| match tree_object.find_entry(name) {
+            None => Ok(None),
+            Some(entry) if entry.mode().is_blob() => Ok(Some(entry.object_id())),
+            Some(entry) => Err(fail(VerifyError::NotRegular {
+                file: name,
+                kind: entry_kind_text(entry.mode().kind()),
+            })),
+        };
+        let manifest_id = regular(MANIFEST_FILE)?.ok_or_else(|| fail(VerifyError::NoManifest))?;
+        let lock = regular(crate::lock::LOCK_FILE)?;
+        let text = self.read_text(manifest_id).map_err(|e| match e {
+            RepoError::NotText(_) => fail(VerifyError::ManifestNotText),
+            other => other,
+        })?;
+        let package = Package::parse_only(&text, MANIFEST_FILE)
+            .map_err(|e| fail(VerifyError::InvalidManifest(Box::new(e))))?;
+        if package.label != atom.label || package.version != atom.version {
+            return Err(fail(VerifyError::Mismatch {
+                expected: Box::new((atom.label.clone(), atom.version.clone())),
+                found: Box::new((package.label.clone(), package.version.clone())),
+            }));
+        }
+        if atom.layout == RefLayout::Current {
+            if let Some(found) = target(&self.repo, &manifest_ref(&atom.label, &atom.version))? {
+                if found != manifest_id {
+                    return Err(fail(VerifyError::ManifestRef {
+                        expected: manifest_id,
+                        found,
+                    }));
+                }
+            }
+        }
+
+        let genesis = self.genesis()?;
+        let origin_object = if walk_origin {
+            self.repo
+                .try_find_object(origin)
+                .map_err(|e| RepoError::object(origin, e))?
+        } else {
+            None
+        };
+        let origin_checked = match origin_object {
+            Some(object) if object.kind == gix::object::Kind::Commit => {
+                let found = self.root_of(origin)?;
+                if found != genesis {
+                    return Err(fail(VerifyError::ForeignOrigin {
+                        origin,
+                        found,
+                        genesis,
+                    }));
+                }
+                true
+            }
+            _ => false,
+        };
+        let id = AtomId::new(genesis, atom.label.clone()).digest();
+        if let Some(expected) = expected_id {
+            if *expected != id {
+                return Err(fail(VerifyError::Id {
+                    expected: *expected,
+                    found: id,
+                }));
+            }
+        }
+        Ok(Verified {
+            commit: atom.commit,
+            tree,
+            origin,
+            origin_checked,
+            format,
+            id,
+            package,
+            manifest: text,
+            lock,
+        })
+    }
+}
+
+/// The name git gives an object kind: `blob`.
+fn kind_name(kind: gix::object::Kind) -> &'static str {
+    match kind {
+        gix::object::Kind::Blob => "blob",
+        gix::object::Kind::Tree => "tree",
+        gix::object::Kind::Commit => "commit",
+        gix::object::Kind::Tag => "tag",
+    }
+}
+
+/// What a tree entry of this kind is, for messages: `a symlink`.
+pub(crate) fn entry_kind_text(kind: gix::objs::tree::EntryKind) -> &'static str {
+    use gix::objs::tree::EntryKind;
+    match kind {
+        EntryKind::Tree => "a directory",
+        EntryKind::Blob => "a file",
+        EntryKind::BlobExecutable => "an executable file",
+        EntryKind::Link => "a symlink",
+        EntryKind::Commit => "a submodule",
+    }
+}
+
+fn hex_id(value: &BStr) -> Option<ObjectId> {
+    let text = value.to_str().ok()?;
+    (text.len() == 40 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .then(|| ObjectId::from_hex(text.as_bytes()).ok())
+        .flatten()
+}
+
+/// Which format the commit follows and the origin it names, or what is wrong with it.
+fn commit_format(
+    commit: &gix::objs::CommitRef<'_>,
+    atom: &AtomRef,
+) -> std::result::Result<(CommitFormat, ObjectId), FormatError> {
+    if commit.parents().next().is_some() {
+        return Err(FormatError::HasParents);
+    }
+    let headers: Vec<(&BStr, &BStr)> = commit
+        .extra_headers
+        .iter()
+        .map(|(k, v)| (*k, v.as_ref()))
+        .collect();
+    let names: Vec<&[u8]> = headers.iter().map(|(k, _)| k.as_bytes()).collect();
+    let value = |i: usize| headers[i].1;
+    let message = commit.message.as_bytes();
+    let short_message = format!("{}: {}", atom.label, atom.version);
+    match names.as_slice() {
+        [b"origin", b"format"] if value(1) == "pre1" => {
+            let origin = hex_id(value(0)).ok_or(FormatError::BadOrigin("origin"))?;
+            let empty = |s: &gix::actor::SignatureRef<'_>| {
+                s.name.is_empty() && s.email.is_empty() && s.time == "0 +0000"
+            };
+            let (author, committer) = (
+                commit
+                    .author()
+                    .map_err(|e| FormatError::Signature(e.to_string()))?,
+                commit
+                    .committer()
+                    .map_err(|e| FormatError::Signature(e.to_string()))?,
+            );
+            if !empty(&author) || !empty(&committer) {
+                return Err(FormatError::NotAnonymous);
+            }
+            if commit.encoding.is_some() {
+                return Err(FormatError::Encoding);
+            }
+            let expected = format!("publish({}): {}", atom.label, atom.version);
+            if message != expected.as_bytes() {
+                return Err(wrong_message(commit, expected));
+            }
+            Ok((CommitFormat::Pre1, origin))
+        }
+        [b"origin", b"path", b"format"] if value(2) == "pre1.0" => {
+            let origin = hex_id(value(0)).ok_or(FormatError::BadOrigin("origin"))?;
+            if message.trim() != short_message.as_bytes() {
+                return Err(wrong_message(commit, short_message));
+            }
+            Ok((CommitFormat::Pre1_0, origin))
+        }
+        [b"src", b"path", b"format"] if value(2) == "1" => {
+            let origin = hex_id(value(0)).ok_or(FormatError::BadOrigin("src"))?;
+            if message.trim() != short_message.as_bytes() {
+                return Err(wrong_message(commit, short_message));
+            }
+            Ok((CommitFormat::Legacy1, origin))
+        }
+        _ => Err(FormatError::Headers {
+            found: headers.iter().map(|(k, v)| format!("{k} {v}")).collect(),
+        }),
+    }
+}
+
+fn wrong_message(commit: &gix::objs::CommitRef<'_>, expected: String) -> FormatError {
+    FormatError::Message {
+        found: commit.message.to_vec(),
+        expected,
+    }
+}
