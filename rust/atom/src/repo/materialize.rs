@@ -23,34 +23,45 @@ pub enum Files {
 }
 
 impl Repo {
-    /// Writes the entries of `tree` selected by `files` into the existing, empty directory `dir`
-    /// (files read-only, every object checked against its id); returns whether anything was
-    /// written.
-    pub fn write_tree(&self, tree: ObjectId, dir: &Path, files: Files) -> Result<bool> {
+    /// The entries of `tree` (checked against its id) as (name, id, kind); a name that could
+    /// leave the directory it is written into (`..`, `/`, empty, not UTF-8) is an error.
+    fn tree_entries(&self, tree: ObjectId) -> Result<Vec<(String, ObjectId, EntryKind)>> {
         let object = self
             .repo
             .find_tree(tree)
             .map_err(|e| RepoError::object(tree, e))?;
         super::check_content(tree, gix::object::Kind::Tree, &object.data)?;
         let decoded = object.decode().map_err(|e| RepoError::object(tree, e))?;
+        decoded
+            .entries
+            .iter()
+            .map(|entry| {
+                let name = std::str::from_utf8(entry.filename)
+                    .ok()
+                    .filter(|n| !n.is_empty() && *n != "." && *n != ".." && !n.contains('/'))
+                    .ok_or_else(|| {
+                        RepoError::object(
+                            tree,
+                            format!("tree has an unsafe entry name {:?}", entry.filename),
+                        )
+                    })?;
+                Ok((name.to_owned(), entry.oid.to_owned(), entry.mode.kind()))
+            })
+            .collect()
+    }
+
+    /// Writes the entries of `tree` selected by `files` into the existing, empty directory `dir`
+    /// (files read-only, every object checked against its id); returns whether anything was
+    /// written.
+    pub fn write_tree(&self, tree: ObjectId, dir: &Path, files: Files) -> Result<bool> {
         let mut wrote = false;
-        for entry in &decoded.entries {
-            let name = std::str::from_utf8(entry.filename)
-                .ok()
-                .filter(|n| !n.is_empty() && *n != "." && *n != ".." && !n.contains('/'))
-                .ok_or_else(|| {
-                    RepoError::object(
-                        tree,
-                        format!("tree has an unsafe entry name {:?}", entry.filename),
-                    )
-                })?;
+        for (name, id, kind) in self.tree_entries(tree)? {
+            let name = name.as_str();
             let path = dir.join(name);
-            let id = entry.oid.to_owned();
             let io = |source| RepoError::Io {
                 path: path.clone(),
                 source,
             };
-            let kind = entry.mode.kind();
             let wanted = match (files, kind) {
                 (Files::All, _) | (Files::Nix, EntryKind::Tree) => true,
                 (Files::Nix, EntryKind::Blob | EntryKind::BlobExecutable) => name.ends_with(".nix"),
@@ -227,26 +238,10 @@ impl Repo {
         files: Files,
         out: &mut std::collections::BTreeMap<String, Expected>,
     ) -> Result<bool> {
-        let object = self
-            .repo
-            .find_tree(tree)
-            .map_err(|e| RepoError::object(tree, e))?;
-        super::check_content(tree, gix::object::Kind::Tree, &object.data)?;
-        let decoded = object.decode().map_err(|e| RepoError::object(tree, e))?;
         let mut any = false;
-        for entry in &decoded.entries {
-            let name = std::str::from_utf8(entry.filename)
-                .ok()
-                .filter(|n| !n.is_empty() && *n != "." && *n != ".." && !n.contains('/'))
-                .ok_or_else(|| {
-                    RepoError::object(
-                        tree,
-                        format!("tree has an unsafe entry name {:?}", entry.filename),
-                    )
-                })?;
+        for (name, id, kind) in self.tree_entries(tree)? {
+            let name = name.as_str();
             let path = format!("{prefix}{name}");
-            let id = entry.oid.to_owned();
-            let kind = entry.mode.kind();
             match (files, kind) {
                 (_, EntryKind::Tree) => {
                     out.insert(path.clone(), Expected::Dir);
