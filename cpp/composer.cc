@@ -10,6 +10,7 @@
 // Garbage collection: every `Value *` lives in an `Env` or in `Bindings`; the custom `Expr`
 // nodes below hold only names, paths and the module's (immutable) static description.
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -85,21 +86,50 @@ Value * slot(Env & env, Slot s)
     return env.values[s];
 }
 
+// An attribute with its name as text, for ordering by name.
+struct Named
+{
+    std::string name;
+    Symbol symbol;
+    Value * value;
+};
+
+using NamedList = compat::GcVector<Named>;
+
+// The attributes of a forced attribute set.
+NamedList named(const Value & attrs)
+{
+    NamedList list;
+    for (auto & [symbol, value] : compat::attrPairs(attrs))
+        list.push_back({std::string(symbol), symbol, value});
+    return list;
+}
+
+// One attribute per name, the one that comes last in `list` (stable order otherwise).
+compat::Attrs lastByName(NamedList & list)
+{
+    std::stable_sort(list.begin(), list.end(), [](auto & a, auto & b) { return a.name < b.name; });
+    compat::Attrs attrs;
+    for (size_t i = 0; i < list.size(); i++)
+        if (i + 1 == list.size() || list[i + 1].name != list[i].name)
+            attrs.emplace_back(list[i].symbol, list[i].value);
+    return attrs;
+}
+
 // A member file (or mod.nix), parsed on first evaluation with the module's static scope.
-struct ExprAtomFile : compat::CustomExpr
+struct ExprAtomFile : compat::CustomExpr, OriginSource
 {
     std::shared_ptr<const Module> module;
     std::string fileName;  // in the module's directory
     std::string member;
     bool isModFile;
     Expr * parsed = nullptr;
-    std::string origin;  // see `Origin`
 
     ExprAtomFile(std::shared_ptr<const Module> module, std::string fileName, std::string member, bool isModFile)
         : module(std::move(module)), fileName(std::move(fileName)), member(std::move(member)), isModFile(isModFile)
-    {
-        origin = this->module->where(this->member) + ", " + path();
-    }
+    {}
+
+    std::string text() const override { return module->where(member) + ", " + path(); }
 
     std::string path() const { return module->dir + "/" + fileName; }
 
@@ -110,11 +140,11 @@ struct ExprAtomFile : compat::CustomExpr
         std::string path = this->path();
         try {
             if (!parsed) {
+                // Only regular files are members (see the module's plan): nothing here can be a
+                // FIFO that would block the evaluation.
                 auto filePos = compat::filePos(state, path);
-                // Never open anything but a regular file: a FIFO would block the evaluation.
-                requireKind(path, FileKind::Regular, filePos);
                 auto * expr = compat::parseFile(state, path, *module->staticEnv);
-                parsed = confinePaths(expr, module->composition->sourceRoot, module->composition->root, filePos, &origin);
+                parsed = confinePaths(expr, module->composition->sourceRoot, module->composition->root, filePos, this);
             }
             parsed->eval(state, env, v);
             if (isModFile && !compat::isAttrs(state, v, compat::noPos))
@@ -123,7 +153,7 @@ struct ExprAtomFile : compat::CustomExpr
         } catch (compat::Error & e) {
             // The innermost atom code names itself on the error's first lines; every atom file on
             // the way adds a trace line (`--show-trace`), so the module chain is visible there.
-            annotate(e, &origin);
+            annotate(e, Origin(this));
             compat::addTrace(e, "while evaluating " + path + " (" + module->where(member) + ")");
             throw;
         }
@@ -197,15 +227,10 @@ struct ExprAtomDerived : compat::CustomExpr
     {
         Value & modnix = *slot(env, MODNIX);
         compat::isAttrs(state, modnix, compat::noPos);
-        compat::GcMap<std::string, std::pair<Symbol, Value *>> all;
-        for (auto & [name, value] : compat::attrPairs(*slot(env, RAW)))
-            all[std::string(name)] = {name, value};
-        for (auto & [name, value] : compat::attrPairs(modnix))
-            all[std::string(name)] = {name, value};
-        compat::Attrs pairs;
-        for (auto & [_, pair] : all)
-            pairs.push_back(pair);
-        compat::mkAttrsFrom(state, v, pairs);
+        NamedList all = named(*slot(env, RAW));
+        for (auto & entry : named(modnix))
+            all.push_back(entry);
+        compat::mkAttrsFrom(state, v, lastByName(all));
         // Everything now lives in the merged set: let the collector have the parts.
         env.values[RAW] = env.values[MODNIX] = module->composition->null;
     }
@@ -216,22 +241,23 @@ struct ExprAtomDerived : compat::CustomExpr
     {
         Value & all = *slot(env, ALL);
         compat::forceValue(state, all, compat::noPos);
-        // Bindings are ordered by symbol, not by name: sort by name so that, as in `attrNames`
-        // order, `foo` overrides `Foo`.
-        compat::GcMap<std::string, Value *> byName;
-        for (auto & [name, value] : compat::attrPairs(all))
-            byName[std::string(name)] = value;
-        compat::GcMap<std::string, Value *> lowered;
-        for (auto & [name, value] : byName)
-            lowered[lowerFirst(name)] = value;
-        lowered.erase("mod");
+        // Bindings are ordered by symbol, not by name: in name order (as `attrNames`), `foo`
+        // comes after `Foo` and wins.
+        NamedList lowered = named(all);
+        std::stable_sort(lowered.begin(), lowered.end(), [](auto & a, auto & b) { return a.name < b.name; });
+        for (auto & entry : lowered) {
+            auto lower = lowerFirst(entry.name);
+            if (lower != entry.name)
+                entry = {lower, compat::symbol(state, lower), entry.value};
+        }
         auto * outPath = compat::allocValue(state);
         compat::mkString(*outPath, mapToRoot(module->dir, module->composition->sourceRoot, module->composition->root));
-        lowered["outPath"] = outPath;
-        compat::Attrs pairs;
-        for (auto & [name, value] : lowered)
-            pairs.emplace_back(compat::symbol(state, name), value);
-        compat::mkAttrsFrom(state, v, pairs);
+        NamedList scope;
+        for (auto & entry : lowered)
+            if (entry.name != "mod" && entry.name != "outPath")
+                scope.push_back(entry);
+        scope.push_back({"outPath", compat::symbol(state, "outPath"), outPath});
+        compat::mkAttrsFrom(state, v, lastByName(scope));
     }
 
     // Names starting with an ASCII capital, first letter lower-cased.

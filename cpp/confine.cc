@@ -1,7 +1,7 @@
 // Confinement of parsed module files, and the path checks of the boundary (confine.hh).
 //
-// After a module file is parsed, its syntax tree is walked once (each node once: the parser
-// shares subtrees, e.g. the `e` of `inherit (e) a b;`):
+// After a module file is parsed, its syntax tree is walked once (each node once: the subtree the
+// parser shares, the `e` of `inherit (e) a b;`, is remembered):
 // - a path literal outside the atom (`/etc/passwd`, `./..` from the root module) is an error at
 //   parse time; the others check their symlinks when evaluated, so a dangling link in a branch
 //   never taken is no error;
@@ -124,10 +124,10 @@ const std::string originMark = "\n(in ";
 
 } // namespace
 
-void annotate(compat::Error & e, Origin origin)
+void annotate(compat::Error & e, const std::string & text)
 {
     if (e.info().msg.str().find(originMark) == std::string::npos)
-        compat::appendToMessage(e, "\n(" + *origin + ")");
+        compat::appendToMessage(e, "\n(" + text + ")");
 }
 
 namespace {
@@ -198,7 +198,7 @@ struct ExprOrigin : compat::CustomExpr
         // (std's own wrappers name the atom themselves.)
         if (auto fun = compat::appliedPrimOp(v); fun && !isStdWrapper(fun)) {
             auto * originValue = compat::allocValue(state);
-            compat::mkString(*originValue, *origin);
+            compat::mkString(*originValue, origin->text());
             auto * f = compat::allocValue(state);
             *f = v;
             v = *annotatedFunction(state, originValue, f, compat::noPos);
@@ -211,18 +211,23 @@ struct Walker
     const std::string & sourceRoot;
     const std::string & root;
     Origin origin;
-    // Each node's replacement, so that a subtree shared by several parents is walked once.
-    std::unordered_map<Expr *, Expr *> done;
+    // The replacement of each subtree the parser shares between several parents (the `e` of
+    // `inherit (e) a b;` is the subject of one selection per name), so it is walked once.
+    std::unordered_map<Expr *, Expr *> shared;
 
     // Checks `e` and returns what should stand in its place.
     Expr * walk(Expr * e, const Pos & near)
     {
-        if (!e)
-            return e;
-        if (auto it = done.find(e); it != done.end())
+        return e ? replace(e, near) : e;
+    }
+
+    // `walk` of a subtree that may be shared.
+    Expr * walkShared(Expr * e, const Pos & near)
+    {
+        if (auto it = shared.find(e); it != shared.end())
             return it->second;
-        Expr * replacement = replace(e, near);
-        done.emplace(e, replacement);
+        Expr * replacement = walk(e, near);
+        shared.emplace(e, replacement);
         return replacement;
     }
 
@@ -230,11 +235,14 @@ struct Walker
     Expr * later(Expr * e, const Pos & near)
     {
         Expr * walked = walk(e, near);
-        // Constants, variables and functions cannot fail when forced (a function's body is
-        // wrapped on its own).
+        // What cannot fail when forced needs no wrapper: constants, variables, functions (a
+        // function's body is wrapped on its own), lists and attribute sets with static names
+        // (their elements are wrapped on their own).
+        auto * attrs = dynamic_cast<nix::ExprAttrs *>(walked);
         if (!walked || dynamic_cast<nix::ExprVar *>(walked) || dynamic_cast<nix::ExprInt *>(walked)
             || dynamic_cast<nix::ExprFloat *>(walked) || dynamic_cast<nix::ExprString *>(walked)
-            || dynamic_cast<nix::ExprLambda *>(walked) || dynamic_cast<nix::ExprPos *>(walked))
+            || dynamic_cast<nix::ExprLambda *>(walked) || dynamic_cast<nix::ExprPos *>(walked)
+            || dynamic_cast<nix::ExprList *>(walked) || (attrs && attrs->dynamicAttrs.empty()))
             return walked;
         return new ExprOrigin(walked, origin);
     }
@@ -251,7 +259,7 @@ struct Walker
             || dynamic_cast<nix::ExprVar *>(e) || dynamic_cast<nix::ExprPos *>(e))
             return e;
         if (auto * x = dynamic_cast<nix::ExprSelect *>(e)) {
-            x->e = walk(x->e, x->pos);
+            x->e = walkShared(x->e, x->pos);
             x->def = walk(x->def, x->pos);
             attrPath(x->attrPath, x->pos);
             return e;

@@ -31,13 +31,26 @@ enum class FileKind { Any, Regular, Directory };
 /// device is never read (reading it could block the evaluation forever).
 void requireKind(const std::string & path, FileKind kind, const compat::Pos & pos);
 
-/// Where an error raised in an atom's code came from, "in <atom> at <member>, <file>": appended
-/// to the error's message (once, by the innermost atom code). Owned by the file's expression,
-/// which lives as long as the process (as Nix's parsed expressions do).
-using Origin = const std::string *;
+/// Where an error raised in an atom's code came from: its `text()`, "in <atom> at <member>,
+/// <file>", is appended to the error's message (once, by the innermost atom code). Made only
+/// when an error needs it. A source lives as long as the process (as Nix's parsed expressions
+/// do).
+struct OriginSource
+{
+    virtual std::string text() const = 0;
+    virtual ~OriginSource() = default;
+};
 
-/// Names `origin` on `e` unless an atom's code already did (see `Origin`).
-void annotate(nix::Error & e, Origin origin);
+using Origin = const OriginSource *;
+
+/// Names `text` on `e` unless an atom's code already did (see `Origin`).
+void annotate(nix::Error & e, const std::string & text);
+
+/// Names `origin` on `e` unless an atom's code already did.
+inline void annotate(nix::Error & e, Origin origin)
+{
+    annotate(e, origin->text());
+}
 
 /// Walks a module file parsed under `sourceRoot`, once per node (parsed trees share subtrees):
 /// refuses path literals outside it (at the nearest enclosing position), makes the others

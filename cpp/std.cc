@@ -178,8 +178,7 @@ void primAnnotatedCall(EvalState & state, const Pos & pos, Value ** args, Value 
             v = *annotatedFunction(state, args[0], partial, pos);
         }
     } catch (compat::Error & e) {
-        std::string origin(compat::forceString(state, *args[0], pos));
-        annotate(e, &origin);
+        annotate(e, std::string(compat::forceString(state, *args[0], pos)));
         throw;
     }
 }
