@@ -146,18 +146,7 @@ impl Store {
     fn repositories(&self) -> Result<Vec<PathBuf>> {
         let mut repos = Vec::new();
         for dir in [self.dir.clone(), self.dir.join("git")] {
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(source) => return Err(FileError::Read { path: dir, source }.into()),
-            };
-            for entry in entries {
-                let path = entry
-                    .map_err(|source| FileError::Read {
-                        path: dir.clone(),
-                        source,
-                    })?
-                    .path();
+            for path in entries_of(&dir)? {
                 let name = path.file_name().unwrap_or_default().to_string_lossy();
                 if name.ends_with(".git") && !name.starts_with('.') && path.is_dir() {
                     repos.push(path);
@@ -222,27 +211,25 @@ impl Store {
     }
 }
 
+/// The paths of the entries of `dir`; none when it does not exist.
+fn entries_of(dir: &Path) -> Result<Vec<PathBuf>> {
+    let read = |source| FileError::Read {
+        path: dir.to_owned(),
+        source,
+    };
+    match std::fs::read_dir(dir) {
+        Ok(entries) => Ok(entries
+            .map(|entry| entry.map(|e| e.path()).map_err(read))
+            .collect::<std::result::Result<_, _>>()?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(read(source).into()),
+    }
+}
+
 /// The materialised trees directly in `cache`: `(directory, tree id)`.
 fn tree_dirs(cache: &Path) -> Result<Vec<(PathBuf, ObjectId)>> {
-    let entries = match std::fs::read_dir(cache) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(FileError::Read {
-                path: cache.to_owned(),
-                source,
-            }
-            .into())
-        }
-    };
     let mut dirs = Vec::new();
-    for entry in entries {
-        let path = entry
-            .map_err(|source| FileError::Read {
-                path: cache.to_owned(),
-                source,
-            })?
-            .path();
+    for path in entries_of(cache)? {
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         let is_id = name.len() == 40 && name.bytes().all(|b| b.is_ascii_hexdigit());
         if is_id && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
