@@ -10,7 +10,6 @@
 // Garbage collection: every `Value *` lives in an `Env` or in `Bindings`; the custom `Expr`
 // nodes below hold only names, paths and the module's (immutable) static description.
 
-#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -84,36 +83,6 @@ struct Module
 Value * slot(Env & env, Slot s)
 {
     return env.values[s];
-}
-
-// An attribute with its name as text, for ordering by name.
-struct Named
-{
-    std::string name;
-    Symbol symbol;
-    Value * value;
-};
-
-using NamedList = compat::GcVector<Named>;
-
-// The attributes of a forced attribute set.
-NamedList named(const Value & attrs)
-{
-    NamedList list;
-    for (auto & [symbol, value] : compat::attrPairs(attrs))
-        list.push_back({std::string(symbol), symbol, value});
-    return list;
-}
-
-// One attribute per name, the one that comes last in `list` (stable order otherwise).
-compat::Attrs lastByName(NamedList & list)
-{
-    std::stable_sort(list.begin(), list.end(), [](auto & a, auto & b) { return a.name < b.name; });
-    compat::Attrs attrs;
-    for (size_t i = 0; i < list.size(); i++)
-        if (i + 1 == list.size() || list[i + 1].name != list[i].name)
-            attrs.emplace_back(list[i].symbol, list[i].value);
-    return attrs;
 }
 
 // A member file (or mod.nix), parsed on first evaluation with the module's static scope.

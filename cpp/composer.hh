@@ -1,6 +1,7 @@
 // The native composer: an atom's modules as lazy Nix values in closed scopes (see composer.cc).
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <string>
 
@@ -19,6 +20,53 @@ void ensureRoot(const std::string & root);
 /// Makes `v` a thunk that runs `make` when first forced. `make` must not capture Nix values (the
 /// collector does not see inside it).
 void mkLazy(compat::EvalState & state, compat::Value & v, std::function<void(compat::EvalState &, compat::Value &)> make);
+
+/// The value `make` makes, once per evaluator, kept where the collector sees it. Each `Tag` type
+/// names one such value.
+template <typename Tag>
+compat::Value * perEvaluator(compat::EvalState & state, const std::function<void(compat::Value &)> & make)
+{
+    // Static memory is not scanned; the vector's storage is.
+    static compat::GcVector<compat::Value *> value(1, nullptr);
+    static compat::EvalState * owner = nullptr;
+    if (owner != &state) {
+        value[0] = compat::allocValue(state);
+        make(*value[0]);
+        owner = &state;
+    }
+    return value[0];
+}
+
+/// An attribute with its name as text, for ordering by name.
+struct Named
+{
+    std::string name;
+    compat::Symbol symbol;
+    compat::Value * value;
+};
+
+/// Attributes by name, in storage the collector scans.
+using NamedList = compat::GcVector<Named>;
+
+/// The attributes of a forced attribute set.
+inline NamedList named(const compat::Value & attrs)
+{
+    NamedList list;
+    for (auto & [symbol, value] : compat::attrPairs(attrs))
+        list.push_back({std::string(symbol), symbol, value});
+    return list;
+}
+
+/// One attribute per name, the one that comes last in `list`, in name order.
+inline compat::Attrs lastByName(NamedList & list)
+{
+    std::stable_sort(list.begin(), list.end(), [](auto & a, auto & b) { return a.name < b.name; });
+    compat::Attrs attrs;
+    for (size_t i = 0; i < list.size(); i++)
+        if (i + 1 == list.size() || list[i + 1].name != list[i].name)
+            attrs.emplace_back(list[i].symbol, list[i].value);
+    return attrs;
+}
 
 /// Composes the module at `dir` of the atom rooted at `root` (canonical) and makes `result` its
 /// public set. Module files are read under `sourceRoot`, which is `root` or holds a copy of the

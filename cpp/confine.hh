@@ -77,8 +77,4 @@ compat::Value * annotatedFunction(
 /// builtins), which name the atom in their errors themselves.
 bool isStdWrapper(compat::PrimOpFun fun);
 
-/// The names of Nix's builtins that `std` may hold, each reviewed (std.cc); any other builtin,
-/// including one a later Nix adds, is left out.
-bool isAllowedBuiltin(const std::string & name);
-
 } // namespace atom_nix

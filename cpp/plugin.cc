@@ -441,17 +441,20 @@ void primImport(EvalState & state, const Pos & pos, Value ** args, Value & v)
         if (inStore)
             loaded.emplace(std::string(key), env.values[i]);
     }
-    // nix/pins.nix, given the confined import for pinned sources.
-    auto source = pins_source();
-    auto * pinsModule = compat::allocValue(state);
-    compat::parseWithBuiltins(state, std::string(source.data(), source.size()))->eval(state, compat::baseEnv(state), *pinsModule);
-    auto * importIn = compat::allocValue(state);
-    compat::mkPrimOp(state, *importIn,
-        {.name = "importIn", .args = {"src", "path"}, .doc = nullptr, .fun = guarded<primImportIn>});
-    auto * pinsArg = compat::allocValue(state);
-    compat::mkAttrs(state, *pinsArg, {{"importIn", importIn}});
-    auto * pinsFun = compat::allocValue(state);
-    compat::callFunction(state, *pinsModule, *pinsArg, *pinsFun, pos);
+    // nix/pins.nix, given the confined import for pinned sources: made once per evaluator.
+    struct PinsFunction;
+    auto * pinsFun = perEvaluator<PinsFunction>(state, [&](Value & fun) {
+        auto source = pins_source();
+        auto * pinsModule = compat::allocValue(state);
+        compat::parseWithBuiltins(state, std::string(source.data(), source.size()))
+            ->eval(state, compat::baseEnv(state), *pinsModule);
+        auto * importIn = compat::allocValue(state);
+        compat::mkPrimOp(state, *importIn,
+            {.name = "importIn", .args = {"src", "path"}, .doc = nullptr, .fun = guarded<primImportIn>});
+        auto * pinsArg = compat::allocValue(state);
+        compat::mkAttrs(state, *pinsArg, {{"importIn", importIn}});
+        compat::callFunction(state, *pinsModule, *pinsArg, fun, pos);
+    });
     env.values[count] = pinsFun;
     compat::forceValue(state, *env.values[count - 1], pos);
     v = *env.values[count - 1];

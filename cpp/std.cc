@@ -148,17 +148,13 @@ Value * annotatedFunction(EvalState & state, Value * origin, Value * f, const Po
     compat::forceValue(state, *f, pos);
     if (!compat::isBuiltinFunction(*f))
         return f;
-    // One wrapper primop per evaluator, kept where the collector sees it.
-    static compat::GcVector<Value *> wrapper(1, nullptr);
-    static EvalState * owner = nullptr;
-    if (owner != &state) {
-        wrapper[0] = compat::allocValue(state);
-        compat::mkPrimOp(state, *wrapper[0],
-            {.name = "std (annotated)", .args = {"origin", "f", "x"}, .doc = nullptr, .fun = primAnnotatedCall});
-        owner = &state;
-    }
+    struct Wrapper;
+    auto * wrapper = perEvaluator<Wrapper>(state, [&](Value & v) {
+        compat::mkPrimOp(
+            state, v, {.name = "std (annotated)", .args = {"origin", "f", "x"}, .doc = nullptr, .fun = primAnnotatedCall});
+    });
     auto * withOrigin = compat::allocValue(state);
-    compat::mkPrimOpApp(*withOrigin, wrapper[0], origin);
+    compat::mkPrimOpApp(*withOrigin, wrapper, origin);
     auto * result = compat::allocValue(state);
     compat::mkPrimOpApp(*result, withOrigin, f);
     return result;
@@ -356,11 +352,6 @@ bool isStdWrapper(compat::PrimOpFun fun)
     return false;
 }
 
-bool isAllowedBuiltin(const std::string & name)
-{
-    return findAllowed(name) != nullptr;
-}
-
 void makeStd(EvalState & state, const std::string & root, const std::string & atom, Value & result)
 {
     const StdPlan & plan = stdPlan(state);
@@ -368,8 +359,7 @@ void makeStd(EvalState & state, const std::string & root, const std::string & at
     compat::mkString(*rootValue, root);
     auto * originValue = compat::allocValue(state);
     compat::mkString(*originValue, "in " + atom + ", in a builtin its code applied");
-    // By name: the library's attributes replace builtins of the same name.
-    compat::GcMap<std::string, std::pair<Symbol, Value *>> chosen;
+    NamedList chosen;
     for (auto & entry : plan.builtins) {
         Value * value = entry.value;
         if (entry.kind != StdKind::Pure) {
@@ -378,18 +368,13 @@ void makeStd(EvalState & state, const std::string & root, const std::string & at
             value = compat::allocValue(state);
             compat::mkPrimOpApp(*value, withOriginal, entry.kind == StdKind::HigherOrder ? originValue : rootValue);
         }
-        chosen[std::string(entry.name)] = {entry.name, value};
+        chosen.push_back({std::string(entry.name), entry.name, value});
     }
-    auto pairs = [&] {
-        compat::Attrs out;
-        for (auto & [_, pair] : chosen)
-            out.push_back(pair);
-        return out;
-    };
 
-    // The library part, written in Nix, evaluated with these builtins and merged over them.
+    // The library part, written in Nix, evaluated with these builtins and merged over them (a
+    // library attribute replaces a builtin of the same name).
     auto * curated = compat::allocValue(state);
-    compat::mkAttrsFrom(state, *curated, pairs());
+    compat::mkAttrsFrom(state, *curated, lastByName(chosen));
     Env & env = compat::allocClosedEnv(state, plan.builtinsSlot + 1, curated);
     for (size_t i = 0; i < std::size(libraryGlobals); i++)
         env.values[i] = compat::globalValue(state, libraryGlobals[i]);
@@ -397,9 +382,9 @@ void makeStd(EvalState & state, const std::string & root, const std::string & at
     auto * library = compat::allocValue(state);
     plan.library->eval(state, env, *library);
     compat::forceValue(state, *library, compat::noPos);
-    for (auto & [name, value] : compat::attrPairs(*library))
-        chosen[std::string(name)] = {name, value};
-    compat::mkAttrsFrom(state, result, pairs());
+    for (auto & entry : named(*library))
+        chosen.push_back(entry);
+    compat::mkAttrsFrom(state, result, lastByName(chosen));
 }
 
 } // namespace atom_nix
