@@ -199,6 +199,55 @@ atom_status atom_uri_parse(const char *uri, char **out_json);
 // to writable storage for one pointer.
 atom_status atom_lock_render(const char *json, char **out_text);
 
+// Lists the atoms published at `url` (https://, http://, git://, ssh://, scp-like, a path or
+// file://), of `label` only when it is not NULL, without downloading any object, and writes
+// `{"root": "<hex>" or null, "atoms": [{"label", "version", "rev"}]}` (newest first per label) to
+// `*out_json`. `timeout_secs` bounds connecting and each silence of the server (0: 30 s).
+//
+// Fails with `ATOM_STATUS_GIT` for an unreachable server, a time-out, refused credentials or a
+// URL that is not a repository; the message names the URL and what to do.
+//
+// # Safety
+// `url` must be NULL (an error) or NUL-terminated; `label` NULL or NUL-terminated; `out_json`
+// NULL (an error) or writable.
+atom_status atom_remote_list(const char *url,
+                             const char *label,
+                             uint32_t timeout_secs,
+                             char **out_json);
+
+// Resolves `label` at `url` to the highest published version `requirement` accepts (NULL: any),
+// from the remote's refs alone, and writes `{"label", "version", "rev", "id"}` to `*out_json`.
+//
+// Fails with `ATOM_STATUS_NOT_FOUND` when no version matches or the remote publishes no atoms,
+// and as [`atom_remote_list`] otherwise.
+//
+// # Safety
+// `url` and `label` must be NULL (an error) or NUL-terminated; `requirement` NULL or
+// NUL-terminated; `out_json` NULL (an error) or writable.
+atom_status atom_remote_resolve(const char *url,
+                                const char *label,
+                                const char *requirement,
+                                uint32_t timeout_secs,
+                                char **out_json);
+
+// Fetches atoms from `url` into the atom store `store_dir`: every published atom, or only
+// `label` (when not NULL) at the versions `requirement` accepts (NULL: all). Only atom commits,
+// trees and manifests are received; each version is verified before its refs are written.
+// Writes `{"root", "repo", "created", "unchanged", "objects", "bytes", "versions": [{"label",
+// "version", "rev", "status": "fetched"|"unchanged"|"rejected", "reason"?}]}` to `*out_json`. A
+// version the store has at another commit is "rejected" (possible tampering) without failing the
+// call: check `versions`.
+//
+// # Safety
+// `url` and `store_dir` must be NULL (an error) or NUL-terminated; `label` and `requirement`
+// NULL or NUL-terminated; `out_json` NULL (an error) or writable.
+atom_status atom_remote_fetch(const char *url,
+                              const char *store_dir,
+                              const char *label,
+                              const char *requirement,
+                              uint32_t timeout_secs,
+                              char **out_json);
+
 // Opens the git repository at `path` (a work tree, its `.git`, or a bare repository) in
 // isolation from user and system git configuration, and writes a handle to `*out_repo` (free it
 // with `atom_repo_free`).
@@ -298,12 +347,11 @@ atom_status atom_repo_materialize(const atom_repo *repo,
                                   const char *cache_dir,
                                   char **out_path);
 
-// Copies the published atoms of the repository at `url` (a path or a `file://` URL) into the
-// atom store `store_dir` (one bare repository per set root) and writes `{"root", "repo",
-// "created", "unchanged", "objects"}` to `*out_json`.
+// Fetches the published atoms of the repository at `url` (a path, `file://`, or a network URL:
+// see `atom_remote_fetch`, which this is with every atom and the default time-out) into the atom
+// store `store_dir` (one bare repository per set root) and writes its report to `*out_json`.
 //
-// Fails with `ATOM_STATUS_GIT`, e.g. for an unreachable or uninitialised remote, or a remote
-// whose published refs differ from the store's copy.
+// Fails with `ATOM_STATUS_GIT`, e.g. for an unreachable or uninitialised remote.
 //
 // # Safety
 // `url` and `store_dir` must be NULL (an error) or NUL-terminated; `out_json` NULL (an error) or

@@ -34,7 +34,7 @@ Name: atom
 Description: The Atom format for Nix: identity, manifests, locks and git storage of atoms
 Version: $version
 Libs: -L\${libdir} -latom
-Libs.private: -lpthread -ldl -lm -lgcc_s
+Libs.private: -lcurl -lpthread -ldl -lm -lgcc_s
 Cflags: -I\${includedir}
 PC
 echo "installed libatom $version (ABI $abi_major) under $prefix"

@@ -6,6 +6,7 @@
 //! NULL and invalid UTF-8 reported as errors, and no panic crossing the boundary.
 
 mod ffi;
+mod remote;
 mod repo;
 
 pub use repo::AtomRepo;

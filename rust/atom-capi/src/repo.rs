@@ -316,12 +316,11 @@ pub unsafe extern "C" fn atom_repo_materialize(
     unsafe { returning_string(out_path, "out_path", body) }
 }
 
-/// Copies the published atoms of the repository at `url` (a path or a `file://` URL) into the
-/// atom store `store_dir` (one bare repository per set root) and writes `{"root", "repo",
-/// "created", "unchanged", "objects"}` to `*out_json`.
+/// Fetches the published atoms of the repository at `url` (a path, `file://`, or a network URL:
+/// see `atom_remote_fetch`, which this is with every atom and the default time-out) into the atom
+/// store `store_dir` (one bare repository per set root) and writes its report to `*out_json`.
 ///
-/// Fails with `ATOM_STATUS_GIT`, e.g. for an unreachable or uninitialised remote, or a remote
-/// whose published refs differ from the store's copy.
+/// Fails with `ATOM_STATUS_GIT`, e.g. for an unreachable or uninitialised remote.
 ///
 /// # Safety
 /// `url` and `store_dir` must be NULL (an error) or NUL-terminated; `out_json` NULL (an error) or

@@ -104,6 +104,8 @@ fn c_programs_pass_against_the_static_library() {
             support::artifact("libatom.a", SOURCES)
                 .display()
                 .to_string(),
+            // The network transport's HTTP client is the system's libcurl.
+            "-lcurl".to_owned(),
             "-lpthread".to_owned(),
             "-ldl".to_owned(),
             "-lm".to_owned(),

@@ -4,15 +4,19 @@ mod output;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
+
+use atom::remote;
 
 use atom::diagnostic::shell_quote;
 use atom::id::{AtomDigest, AtomId, Label, Root};
 use atom::lock::{Lockfile, LOCK_FILE};
 use atom::manifest::{Manifest, Requirement, Version, MANIFEST_FILE};
 use atom::publish::{self, Outcome};
+use atom::remote::push::{self, PushStatus};
 use atom::repo::{AtomRef, InitOutcome, Repo, RepoError};
 use atom::resolve::locking;
-use atom::store::{local_path, Store};
+use atom::store::{local_path, FetchOptions, Store, VersionStatus};
 use atom::uri::{Aliases, AtomUri};
 use clap::{Parser, Subcommand};
 use serde_json::json;
@@ -32,6 +36,9 @@ struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Seconds a network connection may take, or a server stay silent, before the command fails.
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECS")]
+    timeout: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -53,17 +60,27 @@ enum Command {
         /// The commit to publish from.
         #[arg(long, default_value = "HEAD")]
         rev: String,
+        /// Then push the atoms and refs/ekala/init to REMOTE (a git remote or a URL; default: the
+        /// current branch's push remote, else `origin`), with must-not-exist semantics: a version
+        /// already there at the same commit is left alone, one there at another commit is
+        /// refused. Runs `git push`.
+        #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "")]
+        push: Option<String>,
     },
-    /// Copy the published atoms of a repository into the atom store.
+    /// Fetch published atoms into the atom store.
     ///
-    /// The store holds one bare repository per set root. Only local repositories (a path or a
-    /// file:// URL) can be fetched by this build.
+    /// The store holds one bare repository per set root. Only what atoms are made of is
+    /// received (atom commits, trees, manifests); the set's root and each version's source
+    /// commit are recorded, not downloaded. Each version is verified before it becomes visible.
     ///
     /// With --git, mirrors a plain git repository instead (a direct `nix+git` dependency), so
     /// that the evaluator reads its locked revision from the store rather than fetching it.
     Fetch {
-        /// The repository to fetch from.
+        /// Where from: https://…, http://…, git://…, ssh://…, user@host:path, gh:owner/repo, a
+        /// path, or a git remote of the repository (-C).
         url: String,
+        /// Only these atoms: `label` or `label@requirement` [default: every published atom].
+        atoms: Vec<String>,
         /// The atom store [default: $ATOM_STORE, else $XDG_CACHE_HOME/atom/store, else
         /// ~/.cache/atom/store].
         #[arg(long)]
@@ -83,14 +100,20 @@ enum Command {
         /// Fail if atom.lock is out of date, without writing it.
         #[arg(long)]
         check: bool,
+        /// Use only what the atom store has; never fetch from the sets' mirrors.
+        #[arg(long)]
+        offline: bool,
         /// The atom store [default: as for `fetch`].
         #[arg(long)]
         store: Option<PathBuf>,
     },
-    /// List published atoms and their versions, newest first.
+    /// List published atoms and their versions, newest first: of the repository (-C), or of
+    /// URL (a network URL, a path, or a git remote), without downloading any object.
+    #[command(override_usage = "atom ls [URL] [LABEL]")]
     Ls {
-        /// Only this label.
-        label: Option<String>,
+        /// `[URL] [LABEL]`: one argument is a label unless it contains `/` or `:`.
+        #[arg(num_args = 0..=2, value_name = "URL|LABEL")]
+        args: Vec<String>,
     },
     /// Resolve `[url]::label[@requirement]` or `label[@requirement]` to the highest matching
     /// published version.
@@ -192,15 +215,30 @@ fn split_at_version(text: &str) -> Result<(Label, Option<&str>)> {
 fn run(cli: &Cli, out: &mut Output) -> Result {
     match &cli.command {
         Command::Init => init(&open(cli)?, out),
-        Command::Publish { paths, rev } => publish(&open(cli)?, rev, paths, out),
+        Command::Publish { paths, rev, push } => {
+            let repo = open(cli)?;
+            let published = publish(&repo, rev, paths, out)?;
+            match push {
+                Some(remote) => push_published(cli, &repo, remote, &published, out),
+                None => Ok(()),
+            }
+        }
         Command::Fetch {
             url,
             store,
             git: true,
-        } => fetch_git(url, &atom_store(store)?, out),
-        Command::Fetch { url, store, .. } => fetch(url, &atom_store(store)?, out),
-        Command::Lock { path, check, store } => lock(path, *check, &atom_store(store)?, out),
-        Command::Ls { label } => ls(&open(cli)?, label.as_deref(), out),
+            ..
+        } => fetch_git(cli, url, &atom_store(store)?, out),
+        Command::Fetch {
+            url, atoms, store, ..
+        } => fetch(cli, url, atoms, &atom_store(store)?, out),
+        Command::Lock {
+            path,
+            check,
+            offline,
+            store,
+        } => lock(cli, path, *check, *offline, &atom_store(store)?, out),
+        Command::Ls { args } => ls(cli, args, out),
         Command::Resolve { uri } => resolve(cli, uri, out),
         Command::Show { atom } => show(&open(cli)?, atom, out),
         Command::Id { first, label } => id(cli, first, label.as_deref(), out),
@@ -227,8 +265,14 @@ fn init(repo: &Repo, out: &mut Output) -> Result {
     Ok(())
 }
 
-/// `atom publish`: publish atoms from the commit `rev`.
-fn publish(repo: &Repo, rev: &str, paths: &[String], out: &mut Output) -> Result {
+/// `atom publish`: publish atoms from the commit `rev`; returns the atoms published or already
+/// there.
+fn publish(
+    repo: &Repo,
+    rev: &str,
+    paths: &[String],
+    out: &mut Output,
+) -> Result<Vec<(Label, Version)>> {
     out.progress(&format!("publishing from {rev}"));
     let outcomes = publish::publish(repo, rev, paths).map_err(err)?;
     let mut items = Vec::new();
@@ -246,13 +290,112 @@ fn publish(repo: &Repo, rev: &str, paths: &[String], out: &mut Output) -> Result
         ));
     }
     out.json(json!(items));
-    Ok(())
+    Ok(outcomes
+        .iter()
+        .map(|o| (o.atom().label.clone(), o.atom().version.clone()))
+        .collect())
+}
+
+/// The connection settings: `--timeout`, and the ssh command of `GIT_SSH_COMMAND`, `GIT_SSH` or
+/// the repository's `core.sshCommand`.
+fn fetch_options(cli: &Cli) -> FetchOptions {
+    let mut remote = remote::Options {
+        timeout: Duration::from_secs(cli.timeout.max(1)),
+        ..Default::default()
+    };
+    if remote.ssh_command.is_none() {
+        remote.ssh_command = git_config(&cli.repo, "core.sshCommand").map(Into::into);
+    }
+    FetchOptions {
+        remote,
+        ..Default::default()
+    }
+}
+
+/// A value of the git configuration seen from `dir` (system, global and the repository's), when
+/// git is installed and the key is set.
+fn git_config(dir: &Path, key: &str) -> Option<String> {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["config", "--get", key])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let value = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    (output.status.success() && !value.is_empty()).then_some(value)
+}
+
+/// What a URL argument names: a URL or path as given, or the URL of a git remote of the
+/// repository (-C) when the argument is a remote's name.
+fn location(cli: &Cli, text: &str) -> String {
+    let is_name = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !Path::new(text).exists();
+    if is_name {
+        if let Some(url) = git_config(&cli.repo, &format!("remote.{text}.url")) {
+            return url;
+        }
+    }
+    text.to_owned()
+}
+
+/// `atom publish --push`: push the atoms just published.
+fn push_published(
+    cli: &Cli,
+    repo: &Repo,
+    remote: &str,
+    atoms: &[(Label, Version)],
+    out: &mut Output,
+) -> Result {
+    let work_tree = &cli.repo;
+    let aliases = Aliases::default();
+    let remote = if remote.is_empty() {
+        push::default_remote(work_tree).map_err(err)?
+    } else {
+        remote.to_owned()
+    };
+    let url = push::remote_url(work_tree, &remote, &aliases).map_err(err)?;
+    out.progress(&format!("pushing to {url}"));
+    let options = fetch_options(cli).remote;
+    let pushed = push::push(repo, work_tree, &url, atoms, &options, &aliases).map_err(err)?;
+    let mut refused = 0;
+    let mut items = Vec::new();
+    for p in &pushed {
+        let (word, reason) = match &p.status {
+            PushStatus::Pushed => ("pushed", None),
+            PushStatus::Unchanged => ("already there", None),
+            PushStatus::Refused(reason) => {
+                refused += 1;
+                ("refused", Some(reason.as_str()))
+            }
+        };
+        items.push(json!({ "label": p.label.as_str(), "version": p.version.to_string(), "push": word, "reason": reason }));
+        out.line(match reason {
+            Some(reason) => format!("{word} {} {}: {reason}", p.label, p.version),
+            None => format!("{word} {} {} -> {url}", p.label, p.version),
+        });
+    }
+    out.json(json!({ "remote": url, "atoms": items }));
+    match refused {
+        0 => Ok(()),
+        n => Err(format!(
+            "{n} of {} atoms not pushed to {url} (see above)",
+            pushed.len()
+        )),
+    }
 }
 
 /// `atom fetch --git`: mirror a plain git repository into the store.
-fn fetch_git(url: &str, store: &Store, out: &mut Output) -> Result {
+fn fetch_git(cli: &Cli, url: &str, store: &Store, out: &mut Output) -> Result {
+    let url = location(cli, url);
+    let url = url.as_str();
     let mut progress = |n: usize| out.progress(&format!("mirroring {url}: {n} objects"));
-    let (mirror, objects) = store.fetch_git(url, &mut progress).map_err(err)?;
+    let (mirror, objects) = store
+        .fetch_git_with(url, &fetch_options(cli), &mut progress)
+        .map_err(err)?;
     out.json(json!({ "repo": mirror, "objects": objects }));
     out.line(format!(
         "mirrored {url} into {}: {objects} objects",
@@ -261,26 +404,82 @@ fn fetch_git(url: &str, store: &Store, out: &mut Output) -> Result {
     Ok(())
 }
 
-/// `atom fetch`: copy a repository's published atoms into the store.
-fn fetch(url: &str, store: &Store, out: &mut Output) -> Result {
+/// `atom fetch`: fetch published atoms into the store.
+fn fetch(cli: &Cli, url: &str, atoms: &[String], store: &Store, out: &mut Output) -> Result {
+    let url = location(cli, url);
+    let url = url.as_str();
+    let mut options = fetch_options(cli);
+    for atom in atoms {
+        let (label, requirement) = split_at_version(atom)?;
+        let requirement = requirement
+            .map(|r| Requirement::parse(r).map_err(err))
+            .transpose()?;
+        options.atoms.push((label, requirement));
+    }
     let mut progress = |n: usize| out.progress(&format!("fetching {url}: {n} objects"));
-    let fetched = store.fetch(url, &mut progress).map_err(err)?;
+    let fetched = store
+        .fetch_with(url, &options, &mut progress)
+        .map_err(err)?;
     out.json(fetched.to_json());
+    for version in &fetched.versions {
+        if let VersionStatus::Rejected(reason) = &version.status {
+            out.line(format!(
+                "rejected {} {}: {reason}",
+                version.label, version.version
+            ));
+        }
+    }
     out.line(format!(
-        "fetched {url} into {}: {} new refs, {} unchanged, {} objects",
+        "fetched {url} into {}: {} new refs, {} unchanged, {} objects{}",
         fetched.repo.display(),
         fetched.created.len(),
         fetched.unchanged,
-        fetched.objects
+        fetched.objects,
+        if fetched.bytes > 0 {
+            format!(" ({} bytes)", fetched.bytes)
+        } else {
+            String::new()
+        }
     ));
-    Ok(())
+    for (label, _) in &options.atoms {
+        if !fetched.versions.iter().any(|v| &v.label == label) {
+            return Err(format!("{url} publishes no matching version of {label}"));
+        }
+    }
+    match fetched.rejected().count() {
+        0 => Ok(()),
+        n => Err(format!(
+            "{n} version{} not fetched from {url} (see above); the others were",
+            if n == 1 { "" } else { "s" }
+        )),
+    }
 }
 
-/// `atom ls`: the published atoms, or the versions of one label.
-fn ls(repo: &Repo, label: Option<&str>, out: &mut Output) -> Result {
-    let atoms = match label {
-        Some(label) => repo.versions(&parse_label(label)?).map_err(err)?,
-        None => repo.atoms().map_err(err)?,
+/// `atom ls [URL] [LABEL]`: the published atoms, or the versions of one label, of the repository
+/// or of URL.
+fn ls(cli: &Cli, args: &[String], out: &mut Output) -> Result {
+    let looks_like_url = |a: &str| a.contains('/') || a.contains(':');
+    let (url, label) = match args {
+        [] => (None, None),
+        [one] if looks_like_url(one) => (Some(one.as_str()), None),
+        [one] => (None, Some(one.as_str())),
+        [url, label, ..] => (Some(url.as_str()), Some(label.as_str())),
+    };
+    let label = label.map(parse_label).transpose()?;
+    let atoms = match url {
+        Some(url) => {
+            let url = location(cli, url);
+            atom::store::list(&url, label.as_ref(), &fetch_options(cli))
+                .map_err(err)?
+                .atoms
+        }
+        None => {
+            let repo = open(cli)?;
+            match &label {
+                Some(label) => repo.versions(label).map_err(err)?,
+                None => repo.atoms().map_err(err)?,
+            }
+        }
     };
     out.json(json!(atoms
         .iter()
@@ -295,22 +494,60 @@ fn ls(repo: &Repo, label: Option<&str>, out: &mut Output) -> Result {
 /// `atom resolve`: the highest published version an atom URI accepts.
 fn resolve(cli: &Cli, uri: &str, out: &mut Output) -> Result {
     let parsed = AtomUri::parse(uri, &Aliases::default()).map_err(err)?;
-    let repo = match &parsed.url {
-        Some(url) => {
-            let text = url.to_string();
-            let path = local_path(&text)
-                .filter(|p| p.exists())
-                .ok_or_else(|| format!("{text} is not a local repository; `atom fetch {}` first, then resolve from the store", shell_quote(&text)))?;
-            Repo::open(&path).map_err(err)?
-        }
-        None => open(cli)?,
-    };
     let requirement = parsed
         .version
         .clone()
         .unwrap_or(Requirement::parse("*").map_err(err)?);
+    let repo = match &parsed.url {
+        Some(url) => {
+            let text = url.to_string();
+            match local_path(&text).filter(|p| p.exists()) {
+                Some(path) => Repo::open(&path).map_err(err)?,
+                None => return resolve_remote(cli, &text, &parsed.label, &requirement, out),
+            }
+        }
+        None => open(cli)?,
+    };
     let atom = repo.resolve(&parsed.label, &requirement).map_err(err)?;
     let id = AtomId::new(repo.genesis().map_err(err)?, atom.label.clone()).digest();
+    let mut value = atom.to_json();
+    value["id"] = json!(id.to_string());
+    out.json(value);
+    out.line(format!(
+        "{} {} {} {id}",
+        atom.label, atom.version, atom.commit
+    ));
+    Ok(())
+}
+
+/// `atom resolve URL::label@req` for a network URL: from the remote's refs, no object.
+fn resolve_remote(
+    cli: &Cli,
+    url: &str,
+    label: &Label,
+    requirement: &Requirement,
+    out: &mut Output,
+) -> Result {
+    let listing = atom::store::list(url, Some(label), &fetch_options(cli)).map_err(err)?;
+    let root = listing.root.ok_or_else(|| {
+        format!("{url} has no refs/ekala/init: it publishes no atoms (run `atom init` there first)")
+    })?;
+    let atom = atom::repo::select(&listing.atoms, requirement).ok_or_else(|| {
+        let versions: Vec<String> = listing
+            .atoms
+            .iter()
+            .map(|a| a.version.to_string())
+            .collect();
+        if versions.is_empty() {
+            format!("{url} publishes no version of {label}")
+        } else {
+            format!(
+                "{url} publishes no version of {label} matching {requirement}; it has {}",
+                versions.join(", ")
+            )
+        }
+    })?;
+    let id = AtomId::new(root, atom.label.clone()).digest();
     let mut value = atom.to_json();
     value["id"] = json!(id.to_string());
     out.json(value);
@@ -397,9 +634,18 @@ fn atom_store(given: &Option<PathBuf>) -> Result<Store> {
 
 /// `atom lock`: compute the lock; write it (through a temporary file, renamed into place), or with
 /// `--check` only compare it with the file.
-fn lock(path: &Path, check: bool, store: &Store, out: &mut Output) -> Result {
+fn lock(
+    cli: &Cli,
+    path: &Path,
+    check: bool,
+    offline: bool,
+    store: &Store,
+    out: &mut Output,
+) -> Result {
     let lock_path = path.join(LOCK_FILE);
-    let Some(lock) = locking::lock(path, store).map_err(err)? else {
+    let options = fetch_options(cli);
+    let fetch = (!offline).then_some(&options);
+    let Some(lock) = locking::lock_with(path, store, fetch).map_err(err)? else {
         out.json(json!({ "lock": null, "changed": false }));
         out.line(format!(
             "{} is a static atom: it has no lock",

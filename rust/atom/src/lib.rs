@@ -12,8 +12,8 @@
 //! - [`manifest`]: `atom.toml` and the set manifest `ekala.toml`;
 //! - [`lock`]: `atom.lock`, read and written byte-compatibly with the reference;
 //! - [`uri`]: atom URIs (`gh:owner/repo::label@^1`) and URL aliases;
-//! - [`repo`]: atoms in one git repository (the only module that uses gix); [`publish`]: putting
-//!   them there;
+//! - [`repo`]: atoms in one git repository; [`publish`]: putting them there; [`remote`]: a git
+//!   remote over the network (these two are the only modules that use gix);
 //! - [`store`]: the atom store, the directory on this machine atoms are fetched into and loaded
 //!   from;
 //! - [`resolve`]: finding atoms and their locked dependencies (resolution, graph, locking);
@@ -26,6 +26,7 @@ pub mod id;
 pub mod lock;
 pub mod manifest;
 pub mod publish;
+pub mod remote;
 pub mod repo;
 pub mod resolve;
 pub mod store;

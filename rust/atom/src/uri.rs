@@ -98,6 +98,15 @@ impl Aliases {
         self.0.get(name).map(String::as_str)
     }
 
+    /// `text` with a leading alias expanded (`gh:owner/repo` → `https://github.com/owner/repo`);
+    /// text that does not start with an alias, including every URL with a scheme, unchanged.
+    pub fn expand_url(&self, text: &str) -> Result<String, UriError> {
+        if text.contains("://") {
+            return Ok(text.to_owned());
+        }
+        self.expand(text, 0)
+    }
+
     /// Expands a leading `alias:` (or a bare `alias`) of `fragment`, recursively.
     fn expand(&self, fragment: &str, depth: usize) -> Result<String, UriError> {
         let (word, rest) = match fragment.split_once(':') {

@@ -12,7 +12,7 @@ use atom::repo::{
     atom_ref, manifest_ref, origin_ref, AtomCommit, InitOutcome, ObjectId, Repo, RepoError,
     VerifyError,
 };
-use atom::store::{materialize_into, Store};
+use atom::store::{materialize_into, Store, VersionStatus};
 use support::{git, manifest, write};
 
 #[path = "../../../tests/support/mod.rs"]
@@ -557,7 +557,8 @@ fn fetch_copies_published_atoms_into_a_store_by_root() {
     assert_eq!(fetched.created.len(), 7, "{:?}", fetched.created);
     assert!(fetched.objects > 0 && reports.last() == Some(&fetched.objects));
 
-    // The store resolves and verifies on its own (the origin's history came along).
+    // The store resolves and verifies on its own; the source history stays behind (the origin is
+    // recorded, not copied).
     let copy = Repo::open(&fetched.repo).unwrap();
     let atom = copy
         .resolve(&label("alpha"), &Requirement::parse("^1").unwrap())
@@ -565,8 +566,14 @@ fn fetch_copies_published_atoms_into_a_store_by_root() {
     let verified = copy
         .verify(&atom, Some(&AtomId::new(root, label("alpha")).digest()))
         .unwrap();
-    assert!(verified.origin_checked);
-    git(&fetched.repo, &["fsck", "--no-dangling"]);
+    assert!(!verified.origin_checked);
+    let origin = git(&source, &["rev-parse", "HEAD"]);
+    assert!(!copy.has_object(oid(&origin)));
+    assert_eq!(
+        copy.ref_target("refs/eka/meta/alpha/1.0.0/origin").unwrap(),
+        Some(oid(&origin))
+    );
+    support::fsck_store(&fetched.repo);
     // Written as one pack with its index, checked by git, and nothing loose or temporary.
     let counts = git(&fetched.repo, &["count-objects", "-v"]);
     assert!(
@@ -612,7 +619,7 @@ fn fetch_copies_published_atoms_into_a_store_by_root() {
         .unwrap();
     assert_eq!(next.created.len(), 3);
     assert_eq!(pack_files().len(), 4);
-    git(&next.repo, &["fsck", "--no-dangling"]);
+    support::fsck_store(&next.repo);
     let copy = Repo::open(&next.repo).unwrap();
     assert_eq!(
         copy.resolve(&label("alpha"), &Requirement::parse("^1").unwrap())
@@ -633,7 +640,8 @@ fn fetch_errors() {
             .to_string()
     };
     assert!(fetch("/nonexistent/repo").contains("/nonexistent/repo does not exist"));
-    assert!(fetch("https://example.com/repo").contains("only local repositories"));
+    let err = fetch("ftp://example.com/repo");
+    assert!(err.contains("not supported"), "{err}");
     let uninitialized = repo("fetch-uninit");
     assert!(fetch(uninitialized.to_str().unwrap()).contains("has no refs/ekala/init"));
 
@@ -683,7 +691,9 @@ fn fetch_errors() {
     Store::new(&atom_store)
         .fetch(source.to_str().unwrap(), &mut |_| {})
         .unwrap();
-    let refs_before = git(&fake, &["for-each-ref"]);
+    let for_each_ref =
+        |dir: &Path| git(dir, &["for-each-ref", "--format=%(objectname) %(refname)"]);
+    let refs_before = for_each_ref(&fake);
     let beta_manifest = git(&source, &["rev-parse", "HEAD:b/atom.toml"]);
     git(
         &source,
@@ -693,9 +703,29 @@ fn fetch_errors() {
             &beta_manifest,
         ],
     );
-    let err = fetch(source.to_str().unwrap());
-    assert!(err.contains("possible tampering"), "{err}");
-    assert_eq!(git(&fake, &["for-each-ref"]), refs_before);
+    // The version is reported, the store keeps its refs, the other versions are not blocked.
+    publish::publish(&store, "HEAD", &["b".into()]).unwrap();
+    let fetched = Store::new(&atom_store)
+        .fetch(source.to_str().unwrap(), &mut |_| {})
+        .unwrap();
+    let rejected: Vec<_> = fetched.rejected().collect();
+    assert_eq!(rejected.len(), 1, "{:?}", fetched.versions);
+    assert_eq!(rejected[0].label.as_str(), "alpha");
+    match &rejected[0].status {
+        VersionStatus::Rejected(reason) => assert!(
+            reason.contains("refs/eka/meta/alpha/1.0.0/manifest")
+                && reason.contains("possible tampering"),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(fetched
+        .created
+        .contains(&"refs/eka/atoms/beta/0.1.0".to_owned()));
+    let after = for_each_ref(&fake);
+    for line in refs_before.lines() {
+        assert!(after.contains(line), "{line} changed:\n{after}");
+    }
 }
 
 #[test]
@@ -841,7 +871,7 @@ fn fetches_racing_in_threads_into_one_fresh_store_all_succeed() {
             .unwrap()
             .unwrap()
             .path();
-        git(&set, &["fsck", "--strict", "--no-dangling"]);
+        support::fsck_store(&set);
         let refs = git(&set, &["for-each-ref", "--format=%(refname)"]);
         assert_eq!(refs.lines().count(), 7, "{refs}");
     }

@@ -2,10 +2,10 @@
 //! docs/format.md#resolution): a [`Repo`], bare or not, in which atoms are published under
 //! `refs/eka/atoms/<label>/<version>`.
 //!
-//! This module is the only one that uses gix: everything else reads and writes repositories
-//! through [`Repo`]. Repositories are opened in gix's isolated mode: no global or user git
+//! This module and [`crate::remote`] are the only ones that use gix: everything else reads and
+//! writes repositories through [`Repo`]. Repositories are opened in gix's isolated mode: no global or user git
 //! configuration and no environment variable changes how they are read. No `git` process is
-//! ever started.
+//! started here.
 
 mod commit;
 mod copy;
@@ -115,6 +115,25 @@ impl Repo {
         })
     }
 
+    /// Creates a bare repository at `path` (a directory that does not exist, or is empty).
+    pub(crate) fn init_bare(path: &Path) -> Result<Repo> {
+        std::fs::create_dir_all(path).map_err(|source| RepoError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        gix::init_bare(path).map_err(|e| RepoError::Open {
+            path: path.to_owned(),
+            source: e.into(),
+        })?;
+        Repo::open(path)
+    }
+
+    /// Takes `root` as the repository's genesis when it records none yet (a store repository
+    /// being filled, whose `refs/ekala/init` is written last).
+    pub(crate) fn assume_genesis(&self, root: Root) {
+        let _ = self.genesis.set(root);
+    }
+
     /// Opens the bare repository at `path`, creating it first if it does not exist. Creation is
     /// atomic: the repository is initialised under a temporary name in the same directory and
     /// renamed into place, so no process ever sees half a repository; when another process put
@@ -157,6 +176,11 @@ impl Repo {
             }
         }
         Repo::open(path)
+    }
+
+    /// The gix repository, for the network code ([`crate::remote`]) that writes into it.
+    pub(crate) fn gix(&self) -> &gix::Repository {
+        &self.repo
     }
 
     /// The repository's git directory (`.git`, or the bare repository itself).
@@ -257,8 +281,13 @@ impl Repo {
             .try_find_reference(INIT_REF)
             .map_err(RepoError::refs)?
         {
+            // The ref is direct, and its object is not read: a store records the root of a set
+            // without having the root commit.
             Some(mut reference) => {
-                let id = reference.peel_to_id().map_err(RepoError::refs)?.detach();
+                let id = match reference.target().try_id() {
+                    Some(id) => id.to_owned(),
+                    None => reference.peel_to_id().map_err(RepoError::refs)?.detach(),
+                };
                 Ok(Some(root_of_id(&id)?))
             }
             None => Ok(None),

@@ -1,8 +1,12 @@
-//! Writing `atom.lock` (docs/format.md#the-lock-file) from a manifest, against repositories on this machine: `atom lock`.
+//! Writing `atom.lock` (docs/format.md#the-lock-file) from a manifest: `atom lock`.
 //!
 //! Each set's root comes from the local repository (`::`), from a mirror that is a local
-//! repository, or from the existing lock. Atom dependencies are resolved in the atom store (a `::`
-//! set: in the local repository, where it is published) and verified. The sync rules of
+//! repository, from the existing lock, or (when fetching is allowed) from the first network mirror
+//! that answers. Atom dependencies are resolved in the atom store (a `::` set: in the local
+//! repository, where it is published) and verified; when the store lacks the set or a version the
+//! requirement accepts, and fetching is allowed, the label is fetched from the set's mirrors in
+//! order, the first that succeeds winning (like `nix flake lock`). An entry of the existing lock
+//! that still satisfies its requirement is kept without any fetch. The sync rules of
 //! docs/format.md#sync-rules apply: entries for dependencies the manifest no longer declares are dropped, and an
 //! existing entry is kept while it still satisfies its requirement.
 
@@ -18,10 +22,20 @@ use crate::manifest::{
     Compose, ComposeAs, GitRef, Manifest, Mirror, Mirrors, NixDep, NixSource, Requirement,
 };
 use crate::repo::{ObjectId, Repo};
-use crate::store::{local_path, Store};
+use crate::store::{local_path, FetchOptions, Store};
 
-/// Computes the lock of the atom in `dir`: `None` for a static atom, which has no lock.
+/// Computes the lock of the atom in `dir` from what is on this machine (offline): `None` for a
+/// static atom, which has no lock.
 pub fn lock(dir: &Path, store: &Store) -> Result<Option<Lockfile>, ResolveError> {
+    lock_with(dir, store, None)
+}
+
+/// [`lock`], fetching what the store lacks from the sets' mirrors when `fetch` is given.
+pub fn lock_with(
+    dir: &Path,
+    store: &Store,
+    fetch: Option<&FetchOptions>,
+) -> Result<Option<Lockfile>, ResolveError> {
     let manifest = Manifest::read_atom(dir)?;
     if matches!(manifest.compose, Compose::As(ComposeAs::Static(_))) {
         return Ok(None);
@@ -35,6 +49,7 @@ pub fn lock(dir: &Path, store: &Store) -> Result<Option<Lockfile>, ResolveError>
         existing: existing.as_ref(),
         local: None,
         sets: BTreeMap::new(),
+        fetch,
     };
 
     let compose = match &manifest.compose {
@@ -101,6 +116,8 @@ struct Locker<'a> {
     /// The work tree of the repository the atom is in, once found.
     local: Option<PathBuf>,
     sets: BTreeMap<Root, LockedSet>,
+    /// How to fetch what the store lacks; `None`: offline.
+    fetch: Option<&'a FetchOptions>,
 }
 
 impl Locker<'_> {
@@ -137,6 +154,15 @@ impl Locker<'_> {
         let store = if mirrors.iter().any(|m| m == &Mirror::Local) {
             self.local_repo()?
         } else {
+            let have = match self.store.open_set(&root)? {
+                Some(repo) => repo.resolve(label, requirement).is_ok(),
+                None => false,
+            };
+            if !have {
+                if let Some(options) = self.fetch {
+                    self.fetch_from_mirrors(tag, mirrors, label, requirement, options)?;
+                }
+            }
             self.store.require_set(&root, mirror.as_deref())?
         };
         let atom = store.resolve(label, requirement)?;
@@ -172,7 +198,82 @@ impl Locker<'_> {
                 return Ok(*root);
             }
         }
-        Err(ResolveError::UnknownRoot(tag.clone()))
+        let Some(options) = self.fetch else {
+            return Err(ResolveError::UnknownRoot(tag.clone()));
+        };
+        // Online: the first network mirror that answers tells the root.
+        let mut failures = Vec::new();
+        for url in mirrors.iter().filter_map(Mirror::url) {
+            if local_path(url).is_some() {
+                continue;
+            }
+            match self.store.remote_root(url, options) {
+                Ok(root) => return Ok(root),
+                Err(e) => failures.push((url.to_owned(), e.to_string())),
+            }
+        }
+        if failures.is_empty() {
+            return Err(ResolveError::UnknownRoot(tag.clone()));
+        }
+        Err(ResolveError::Mirrors {
+            tag: tag.clone(),
+            what: "the set's root".into(),
+            failures,
+        })
+    }
+
+    /// Fetches `label` (the versions `requirement` accepts) from the first of `mirrors` that
+    /// provides one; every failure is named when none does.
+    fn fetch_from_mirrors(
+        &self,
+        tag: &Tag,
+        mirrors: &Mirrors,
+        label: &Label,
+        requirement: &Requirement,
+        options: &FetchOptions,
+    ) -> Result<(), ResolveError> {
+        let options = FetchOptions {
+            atoms: vec![(label.clone(), Some(requirement.clone()))],
+            ..options.clone()
+        };
+        let mut failures = Vec::new();
+        for url in mirrors.iter().filter_map(Mirror::url) {
+            match self.store.fetch_with(url, &options, &mut |_| {}) {
+                Ok(fetched) => {
+                    let usable = fetched
+                        .versions
+                        .iter()
+                        .any(|v| !matches!(v.status, crate::store::VersionStatus::Rejected(_)));
+                    if usable {
+                        return Ok(());
+                    }
+                    let reasons: Vec<String> = fetched
+                        .rejected()
+                        .map(|v| match &v.status {
+                            crate::store::VersionStatus::Rejected(r) => r.clone(),
+                            _ => String::new(),
+                        })
+                        .collect();
+                    failures.push((
+                        url.to_owned(),
+                        if reasons.is_empty() {
+                            format!("publishes no version of {label} matching {requirement}")
+                        } else {
+                            reasons.join("; ")
+                        },
+                    ));
+                }
+                Err(e) => failures.push((url.to_owned(), e.to_string())),
+            }
+        }
+        if failures.is_empty() {
+            return Ok(());
+        }
+        Err(ResolveError::Mirrors {
+            tag: tag.clone(),
+            what: format!("{label}@{requirement}"),
+            failures,
+        })
     }
 
     /// The repository the atom is in.

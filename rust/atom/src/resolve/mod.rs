@@ -191,8 +191,18 @@ pub enum ResolveError {
     #[error("the set {0} is not declared in [package.sets]")]
     UndeclaredSet(Tag),
     /// The root of a set cannot be found on this machine.
-    #[error("cannot tell the root of the set {0}: none of its mirrors is `::` or a repository on this machine, and no atom.lock records it (lock it once where a mirror is reachable)")]
+    #[error("cannot tell the root of the set {0}: none of its mirrors is `::` or a repository on this machine, and no atom.lock records it (lock it once where a mirror is reachable, without --offline)")]
     UnknownRoot(Tag),
+    /// Every mirror of a set failed while locking fetched what it needed.
+    #[error("cannot get {what} from the set {tag}: {}", failures.iter().map(|(url, e)| format!("{url}: {e}")).collect::<Vec<_>>().join("; "))]
+    Mirrors {
+        /// The set's tag.
+        tag: Tag,
+        /// What was wanted: `the set's root`, or `label@requirement`.
+        what: String,
+        /// Each mirror tried, in order, with its failure.
+        failures: Vec<(String, String)>,
+    },
     /// `::` is used outside a git repository.
     #[error("`::` has no meaning as a mirror: {} is not inside a git repository", .0.display())]
     NotInRepository(PathBuf),

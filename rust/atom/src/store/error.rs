@@ -22,12 +22,6 @@ pub enum StoreError {
         /// The command that would fetch it.
         fetch: String,
     },
-    /// A URL that is not on this machine (this build has no network transport).
-    #[error("cannot fetch {url}: only local repositories (a path or a file:// URL) can be fetched; this build has no network transport")]
-    NotLocal {
-        /// The URL.
-        url: String,
-    },
     /// A local URL whose path does not exist.
     #[error("cannot fetch {url}: {} does not exist", path.display())]
     NoSuchRepository {
@@ -66,12 +60,9 @@ pub enum StoreError {
         /// Its target in the store.
         existing: ObjectId,
     },
-    /// A git repository to mirror is not on this machine.
-    #[error("cannot mirror {url}: only repositories on this machine (a path or a file:// URL) can be fetched; this build has no network transport")]
-    MirrorNotLocal {
-        /// The URL.
-        url: String,
-    },
+    /// The remote could not be reached or read.
+    #[error(transparent)]
+    Remote(Box<crate::remote::RemoteError>),
     /// Writing to the store failed.
     #[error("cannot write {}: {source}", path.display())]
     Io {

@@ -1,15 +1,70 @@
-//! Copying published atoms from another repository into the atom store, without a `git`
-//! process: the objects reachable from `refs/ekala/init` and `refs/eka/*` are copied, then
-//! the refs are created in one transaction.
+//! Fetching published atoms into the atom store, from a repository on this machine (a path or a
+//! `file://` URL, read directly with gix) or over the network ([`crate::remote`]).
 //!
-//! Only repositories reachable on the file system (a path or a `file://` URL) can be fetched:
-//! this implementation has no network transport.
+//! A fetch receives what the atoms are made of and nothing else: the atom commits, their trees
+//! and their manifest blobs. The set's identity (`refs/ekala/init`) and each version's source
+//! commit (`refs/eka/meta/<label>/<version>/origin`) are *recorded* as the remote advertises
+//! them, not downloaded: the source history can be arbitrarily large and the evaluator never
+//! reads it.
+//!
+//! Nothing is visible before it is verified. Objects arrive first (one pack, renamed into place
+//! complete); each new version is then verified in the store repository (commit format, manifest,
+//! label and version, the advertised manifest and origin refs agreeing with the commit); only
+//! then are refs written, in one transaction, each version's atom ref last. A set fetched for the
+//! first time is assembled in a repository under a temporary name and renamed into place, so a
+//! fetch killed at any point leaves the store as it was, or complete.
+//!
+//! A version the store already has at another commit than the remote advertises is reported as
+//! possible tampering and left alone; the other versions are fetched.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use super::{Result, Store, StoreError};
-use crate::id::Root;
-use crate::repo::{id_of_root, ObjectId, Repo, ATOMS_PREFIX, INIT_REF, META_PREFIX};
+use crate::id::{Label, Root};
+use crate::manifest::{Requirement, Version};
+use crate::remote::{self, Remote, RemoteError};
+use crate::repo::{
+    atom_ref, id_of_root, manifest_ref, origin_ref, root_of_id, temporary_name, AtomRef, ObjectId,
+    RefLayout, Repo, ATOMS_PREFIX, INIT_REF, META_PREFIX,
+};
+use crate::uri::Aliases;
+
+/// Which atoms a fetch wants, and how it connects.
+#[derive(Debug, Clone, Default)]
+pub struct FetchOptions {
+    /// Labels, each with an optional requirement (only the versions it accepts); empty: every
+    /// published atom.
+    pub atoms: Vec<(Label, Option<Requirement>)>,
+    /// Connection settings for network URLs.
+    pub remote: remote::Options,
+    /// URL aliases (`gh:`, …).
+    pub aliases: Aliases,
+}
+
+/// What happened to one version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionStatus {
+    /// Fetched now.
+    Fetched,
+    /// The store already had it, at the same commit.
+    Unchanged,
+    /// Not fetched, and why (possible tampering, invalid atom).
+    Rejected(String),
+}
+
+/// One version a fetch looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedVersion {
+    /// The label.
+    pub label: Label,
+    /// The version.
+    pub version: Version,
+    /// The atom commit the remote advertises.
+    pub commit: ObjectId,
+    /// What happened.
+    pub status: VersionStatus,
+}
 
 /// What a fetch did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,19 +77,54 @@ pub struct Fetched {
     pub created: Vec<String>,
     /// Refs already present with the same target.
     pub unchanged: usize,
-    /// Objects copied.
+    /// Objects received.
     pub objects: usize,
+    /// Pack bytes received over the network (0 for a local repository).
+    pub bytes: u64,
+    /// Every version looked at, by label and version.
+    pub versions: Vec<FetchedVersion>,
 }
 
 impl Fetched {
-    /// `{"root", "repo", "created", "unchanged", "objects"}`, as the CLI and libatom report it.
+    /// The versions that were rejected.
+    pub fn rejected(&self) -> impl Iterator<Item = &FetchedVersion> {
+        self.versions
+            .iter()
+            .filter(|v| matches!(v.status, VersionStatus::Rejected(_)))
+    }
+
+    /// `{"root", "repo", "created", "unchanged", "objects", "bytes", "versions"}`, as the CLI and
+    /// libatom report it; each version is `{"label", "version", "rev", "status", "reason"?}`.
     pub fn to_json(&self) -> serde_json::Value {
+        let versions: Vec<_> = self
+            .versions
+            .iter()
+            .map(|v| {
+                let mut item = serde_json::json!({
+                    "label": v.label.as_str(),
+                    "version": v.version.to_string(),
+                    "rev": v.commit.to_string(),
+                });
+                let (status, reason) = match &v.status {
+                    VersionStatus::Fetched => ("fetched", None),
+                    VersionStatus::Unchanged => ("unchanged", None),
+                    VersionStatus::Rejected(reason) => ("rejected", Some(reason)),
+                };
+                item["status"] = status.into();
+                if let Some(reason) = reason {
+                    item["reason"] = reason.as_str().into();
+                }
+                item
+            })
+            .collect();
         serde_json::json!({
             "root": self.root.to_hex(),
             "repo": self.repo,
             "created": self.created,
             "unchanged": self.unchanged,
             "objects": self.objects,
+            "bytes": self.bytes,
+            "versions": versions,
         })
     }
 }
@@ -44,84 +134,478 @@ pub fn local_path(url: &str) -> Option<PathBuf> {
     if let Some(path) = url.strip_prefix("file://") {
         return Some(PathBuf::from(path));
     }
-    (!url.contains("://")).then(|| PathBuf::from(url))
+    remote::is_local(url).then(|| PathBuf::from(url))
+}
+
+/// Where atoms come from: a repository on this machine, or a connection to a remote.
+enum Source {
+    Local(Box<Repo>),
+    Remote(Remote),
+}
+
+impl Source {
+    fn open(url: &str, options: &FetchOptions) -> Result<Source> {
+        if let Some(path) = local_path(url) {
+            if !path.exists() {
+                return Err(StoreError::NoSuchRepository {
+                    url: url.to_owned(),
+                    path,
+                });
+            }
+            return Ok(Source::Local(Box::new(Repo::open(&path)?)));
+        }
+        let url = remote::network_url(url, &options.aliases)?;
+        Ok(Source::Remote(Remote::connect(&url, &options.remote)?))
+    }
+
+    /// The refs under `prefixes` (full names), without objects.
+    fn list(&mut self, prefixes: &[String]) -> Result<Vec<(String, ObjectId)>> {
+        match self {
+            Source::Local(repo) => {
+                let prefixes: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+                Ok(repo.refs_under(&prefixes)?)
+            }
+            Source::Remote(remote) => Ok(remote
+                .list(prefixes)?
+                .into_iter()
+                .map(|r| (r.name, r.id))
+                .collect()),
+        }
+    }
+
+    /// Puts the objects reachable from `wants` into `dest`; returns (objects, bytes).
+    fn transfer(
+        &mut self,
+        dest: &Repo,
+        wants: Vec<ObjectId>,
+        haves: &[ObjectId],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<(usize, u64)> {
+        match self {
+            Source::Local(repo) => Ok((repo.copy_objects_to(dest, wants, progress)?, 0)),
+            Source::Remote(remote) => {
+                let received = remote.receive(dest, &wants, haves)?;
+                progress(received.objects);
+                Ok((received.objects, received.bytes))
+            }
+        }
+    }
+}
+
+/// One version as the remote advertises it.
+#[derive(Debug, Default)]
+struct Advertised {
+    commit: Option<ObjectId>,
+    manifest: Option<ObjectId>,
+    origin: Option<ObjectId>,
+}
+
+/// The ref prefixes to ask for: everything published, or the given labels.
+fn prefixes(atoms: &[(Label, Option<Requirement>)]) -> Vec<String> {
+    let mut prefixes = vec![INIT_REF.to_owned()];
+    if atoms.is_empty() {
+        prefixes.extend([ATOMS_PREFIX.to_owned(), META_PREFIX.to_owned()]);
+    }
+    for (label, _) in atoms {
+        prefixes.push(format!("{ATOMS_PREFIX}{label}/"));
+        prefixes.push(format!("{META_PREFIX}{label}/"));
+    }
+    prefixes
+}
+
+/// The root a listing advertises in `refs/ekala/init`.
+pub(crate) fn advertised_root(refs: &[(String, ObjectId)]) -> Option<Root> {
+    refs.iter()
+        .find(|(name, _)| name == INIT_REF)
+        .and_then(|(_, id)| root_of_id(id).ok())
+}
+
+/// Groups the listed atom and meta refs by (label, version); refs that do not parse are skipped.
+fn advertised(refs: &[(String, ObjectId)]) -> BTreeMap<(Label, Version), Advertised> {
+    let mut versions: BTreeMap<(Label, Version), Advertised> = BTreeMap::new();
+    for (name, id) in refs {
+        let (rest, field) = if let Some(rest) = name.strip_prefix(ATOMS_PREFIX) {
+            (rest, None)
+        } else if let Some(rest) = name.strip_prefix(META_PREFIX) {
+            match rest.rsplit_once('/') {
+                Some((rest, field @ ("manifest" | "origin"))) => (rest, Some(field)),
+                _ => continue,
+            }
+        } else {
+            continue;
+        };
+        let Some((label, version)) = rest.split_once('/') else {
+            continue;
+        };
+        let (Ok(label), Ok(version)) = (Label::new(label), Version::parse(version)) else {
+            continue;
+        };
+        let entry = versions.entry((label, version)).or_default();
+        match field {
+            None => entry.commit = Some(*id),
+            Some("manifest") => entry.manifest = Some(*id),
+            _ => entry.origin = Some(*id),
+        }
+    }
+    versions
+}
+
+/// What a repository publishes, listed without receiving any object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    /// The root it advertises in `refs/ekala/init`, if any.
+    pub root: Option<Root>,
+    /// Its published atoms (of one label, when asked), sorted by label, then newest first.
+    pub atoms: Vec<AtomRef>,
+}
+
+/// The refs under `prefixes` at `url` (a path, `file://`, or a network URL), by full name,
+/// without receiving any object.
+pub fn list_refs(
+    url: &str,
+    prefixes: &[String],
+    options: &FetchOptions,
+) -> Result<Vec<(String, ObjectId)>> {
+    Source::open(url, options)?.list(prefixes)
+}
+
+/// Lists the atoms published at `url` (a path, `file://`, or a network URL), of `label` only
+/// when given: over the network, one `ls-refs` whose `ref-prefix` is that label's refs.
+pub fn list(url: &str, label: Option<&Label>, options: &FetchOptions) -> Result<Listing> {
+    let prefixes = [
+        INIT_REF.to_owned(),
+        match label {
+            Some(label) => format!("{ATOMS_PREFIX}{label}/"),
+            None => ATOMS_PREFIX.to_owned(),
+        },
+    ];
+    let listed = list_refs(url, &prefixes, options)?;
+    let root = advertised_root(&listed);
+    let mut atoms: Vec<AtomRef> = advertised(&listed)
+        .into_iter()
+        .filter_map(|((label, version), refs)| {
+            Some(AtomRef {
+                label,
+                version,
+                commit: refs.commit?,
+                layout: RefLayout::Current,
+            })
+        })
+        .collect();
+    atoms.sort_by(|a, b| a.label.cmp(&b.label).then(b.version.cmp(&a.version)));
+    Ok(Listing { root, atoms })
 }
 
 impl Store {
-    /// Fetches the atoms of the repository at `url` into this store, into the bare repository of
-    /// its set root (created on first use). `progress` is called with the number of objects
-    /// copied so far, now and then.
+    /// The root the repository at `url` advertises (its `refs/ekala/init`), without objects.
+    pub fn remote_root(&self, url: &str, options: &FetchOptions) -> Result<Root> {
+        let listed = list_refs(url, &[INIT_REF.to_owned()], options)?;
+        advertised_root(&listed).ok_or_else(|| StoreError::NoGenesis {
+            url: url.to_owned(),
+        })
+    }
+
+    /// Fetches every atom published at `url` (a path, `file://`, or a network URL): see
+    /// [`Store::fetch_with`].
     pub fn fetch(&self, url: &str, progress: &mut dyn FnMut(usize)) -> Result<Fetched> {
-        let path = local_path(url).ok_or_else(|| StoreError::NotLocal {
+        self.fetch_with(url, &FetchOptions::default(), progress)
+    }
+
+    /// Fetches the atoms `options` asks for from `url` into this store, into the bare repository
+    /// of the set's root (created on first use). `progress` is called with the number of objects
+    /// received so far, now and then.
+    pub fn fetch_with(
+        &self,
+        url: &str,
+        options: &FetchOptions,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Fetched> {
+        let mut source = Source::open(url, options)?;
+        let listed = source.list(&prefixes(&options.atoms))?;
+        let root = advertised_root(&listed).ok_or_else(|| StoreError::NoGenesis {
             url: url.to_owned(),
         })?;
-        if !path.exists() {
-            return Err(StoreError::NoSuchRepository {
-                url: url.to_owned(),
-                path,
+        let mut versions = advertised(&listed);
+        if !options.atoms.is_empty() {
+            versions.retain(|(label, version), _| {
+                options.atoms.iter().any(|(wanted, requirement)| {
+                    wanted == label && requirement.as_ref().is_none_or(|r| r.matches(version))
+                })
             });
         }
-        let source = Repo::open(&path)?;
-        let root = source.init_ref()?.ok_or_else(|| StoreError::NoGenesis {
-            url: url.to_owned(),
+
+        let path = self.set_path(&root);
+        if path.is_dir() {
+            return self.fetch_into(
+                url,
+                &mut source,
+                root,
+                versions,
+                Repo::open(&path)?,
+                progress,
+            );
+        }
+        // First fetch of this set: assemble the repository aside, then rename it into place.
+        let parent = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
+            path: parent.to_owned(),
+            source,
         })?;
-        let repo_path = self.set_path(&root);
-        let dest = Repo::open_or_init_bare(&repo_path)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = parent.join(temporary_name(&name));
+        let assembled = Repo::init_bare(&tmp)
+            .map(|dest| self.fetch_into(url, &mut source, root, versions, dest, progress));
+        let fetched = match assembled {
+            Ok(Ok(fetched)) => fetched,
+            Ok(Err(e)) => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                return Err(e);
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                return Err(e.into());
+            }
+        };
+        match std::fs::rename(&tmp, &path) {
+            Ok(()) => Ok(Fetched {
+                repo: path,
+                ..fetched
+            }),
+            // Another process put the set in place meanwhile: fetch into that one.
+            Err(_) if path.is_dir() => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                self.fetch_with(url, options, progress)
+            }
+            Err(source) => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                Err(StoreError::Io { path, source })
+            }
+        }
+    }
+
+    fn fetch_into(
+        &self,
+        url: &str,
+        source: &mut Source,
+        root: Root,
+        versions: BTreeMap<(Label, Version), Advertised>,
+        dest: Repo,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Fetched> {
         if let Some(recorded) = dest.init_ref()? {
             if recorded != root {
                 return Err(StoreError::RootMismatch {
-                    repo: repo_path,
+                    repo: dest.git_dir().to_owned(),
                     recorded,
                     url: url.to_owned(),
                     root,
                 });
             }
         }
+        dest.assume_genesis(root);
 
-        // The refs to copy, and which of them are new.
-        let mut wanted = source.refs_under(&[ATOMS_PREFIX, META_PREFIX])?;
-        wanted.push((INIT_REF.to_owned(), id_of_root(&root)));
-        let (mut new_refs, mut unchanged) = missing_refs(&dest, wanted, url)?;
-
-        // Copy every object reachable from the new refs that the store lacks.
-        let tips: Vec<ObjectId> = new_refs.iter().map(|(_, id)| *id).collect();
-        let objects = source.copy_objects_to(&dest, tips, progress)?;
-
-        // Another process fetching into the same store may create some of these refs first (to the
-        // same targets: published atoms never change), or hold their locks. Refs created meanwhile
-        // count as unchanged; the rest are tried again while others make progress, and at most 10
-        // times without progress (so that an error that is not a race is reported soon).
-        let mut created = Vec::new();
-        let mut idle = 0u64;
-        while !new_refs.is_empty() {
-            match dest.create_refs(&new_refs, &format!("fetch: {url}")) {
-                Ok(()) => {
-                    created.extend(new_refs.into_iter().map(|(name, _)| name));
-                    break;
+        // What the store has already, what is new, and what contradicts the store.
+        let mut outcomes = Vec::new();
+        let mut new = Vec::new();
+        let mut haves = Vec::new();
+        // Metadata refs of versions the store has, missing only if an earlier fetch was cut short
+        // between refs (they are written in one transaction, but not atomically on disk).
+        let mut meta = Vec::new();
+        let mut unchanged = 0;
+        for ((label, version), refs) in versions {
+            let Some(commit) = refs.commit else { continue };
+            let status = match dest.ref_target(&atom_ref(&label, &version))? {
+                None => {
+                    new.push((label.clone(), version.clone(), commit, refs));
+                    continue;
                 }
-                Err(error) => {
-                    let before = new_refs.len();
-                    let (missing, now_there) = missing_refs(&dest, new_refs, url)?;
-                    idle = if missing.len() < before { 0 } else { idle + 1 };
-                    if idle >= 10 {
-                        return Err(error.into());
+                Some(existing) if existing == commit => {
+                    haves.push(existing);
+                    unchanged += 1;
+                    match meta_refs(&dest, &label, &version, &refs, &mut meta, &mut unchanged)? {
+                        Ok(()) => VersionStatus::Unchanged,
+                        Err(reason) => VersionStatus::Rejected(format!("{url}: {reason}")),
                     }
-                    unchanged += now_there;
-                    new_refs = missing;
-                    // Back off, by a different amount in each process.
-                    let jitter = u64::from(std::process::id() % 7);
-                    std::thread::sleep(std::time::Duration::from_millis(5 * idle + jitter));
                 }
-            }
+                Some(existing) => VersionStatus::Rejected(format!(
+                    "{url} now has {label} {version} at {commit}, but the store has it at {existing}: published atoms never change (possible tampering); kept the store's"
+                )),
+            };
+            outcomes.push(FetchedVersion {
+                label,
+                version,
+                commit,
+                status,
+            });
         }
+
+        let mut wants: Vec<ObjectId> = Vec::new();
+        for (_, _, commit, refs) in &new {
+            wants.extend(std::iter::once(*commit).chain(refs.manifest));
+        }
+        wants.retain(|id| !dest.has_object(*id));
+        wants.sort();
+        wants.dedup();
+        let (objects, bytes) = source.transfer(&dest, wants, &haves, progress)?;
+
+        // Verify each new version; its refs are written only when it passes.
+        let mut refs = meta;
+        if dest.ref_target(INIT_REF)?.is_none() {
+            refs.push((INIT_REF.to_owned(), id_of_root(&root)));
+        } else {
+            unchanged += 1;
+        }
+        let mut atom_refs = Vec::new();
+        for (label, version, commit, advertised) in new {
+            let atom = AtomRef {
+                label: label.clone(),
+                version: version.clone(),
+                commit,
+                layout: RefLayout::Current,
+            };
+            let mut version_refs = Vec::new();
+            let checked = check_new(&dest, &atom, &advertised).and_then(|()| {
+                meta_refs(
+                    &dest,
+                    &label,
+                    &version,
+                    &advertised,
+                    &mut version_refs,
+                    &mut unchanged,
+                )
+                .map_err(|e| e.to_string())?
+            });
+            let status = match checked {
+                Ok(()) => {
+                    refs.extend(version_refs);
+                    atom_refs.push((atom_ref(&label, &version), commit));
+                    VersionStatus::Fetched
+                }
+                Err(reason) => VersionStatus::Rejected(reason),
+            };
+            outcomes.push(FetchedVersion {
+                label,
+                version,
+                commit,
+                status,
+            });
+        }
+        // Atom refs last: a version is visible only with its metadata.
+        refs.extend(atom_refs);
+        let created = create_refs(&dest, refs, url, &mut unchanged)?;
+        outcomes.sort_by(|a, b| (&a.label, &a.version).cmp(&(&b.label, &b.version)));
         Ok(Fetched {
             root,
-            repo: repo_path,
+            repo: dest.git_dir().to_owned(),
             created,
             unchanged,
             objects,
+            bytes,
+            versions: outcomes,
         })
     }
+}
+
+/// Adds the advertised metadata refs of a version that `dest` lacks to `refs`, and counts those
+/// it has; the inner error names one `dest` has at another target.
+fn meta_refs(
+    dest: &Repo,
+    label: &Label,
+    version: &Version,
+    advertised: &Advertised,
+    refs: &mut Vec<(String, ObjectId)>,
+    unchanged: &mut usize,
+) -> Result<std::result::Result<(), String>> {
+    let mut found = Vec::new();
+    for (name, id) in [
+        (manifest_ref(label, version), advertised.manifest),
+        (origin_ref(label, version), advertised.origin),
+    ] {
+        match (id, dest.ref_target(&name)?) {
+            (Some(id), None) => found.push((name, id)),
+            (Some(id), Some(existing)) if id == existing => *unchanged += 1,
+            (Some(id), Some(existing)) => {
+                return Ok(Err(format!(
+                    "{label} {version}: {name} is {id} there, but {existing} in the store: published atoms never change (possible tampering); kept the store's"
+                )))
+            }
+            (None, _) => {}
+        }
+    }
+    refs.extend(found);
+    Ok(Ok(()))
+}
+
+/// Verifies a version just received: the atom itself, and the advertised manifest and origin
+/// refs agreeing with it. The reason it fails, as a sentence.
+fn check_new(
+    dest: &Repo,
+    atom: &AtomRef,
+    advertised: &Advertised,
+) -> std::result::Result<(), String> {
+    let verified = dest.verify(atom, None).map_err(|e| e.to_string())?;
+    let name = format!("{} {}", atom.label, atom.version);
+    let manifest = dest
+        .entry(verified.tree, Path::new(crate::manifest::MANIFEST_FILE))
+        .ok()
+        .flatten()
+        .map(|e| e.id);
+    if let Some(advertised) = advertised.manifest {
+        if Some(advertised) != manifest {
+            return Err(format!(
+                "{name}: the manifest ref names {advertised}, but the atom's atom.toml is {} (possible tampering)",
+                manifest.map(|m| m.to_string()).unwrap_or_default()
+            ));
+        }
+    }
+    if let Some(advertised) = advertised.origin {
+        if advertised != verified.origin {
+            return Err(format!(
+                "{name}: the origin ref names {advertised}, but the atom commit was published from {} (possible tampering)",
+                verified.origin
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Creates `refs` in `dest`. Another process fetching into the same store may create some of
+/// them first (to the same targets: published atoms never change), or hold their locks: refs
+/// created meanwhile count as unchanged; the rest are tried again while others make progress,
+/// and at most 10 times without progress (so that an error that is not a race is reported soon).
+fn create_refs(
+    dest: &Repo,
+    mut refs: Vec<(String, ObjectId)>,
+    url: &str,
+    unchanged: &mut usize,
+) -> Result<Vec<String>> {
+    let mut created = Vec::new();
+    let mut idle = 0u64;
+    while !refs.is_empty() {
+        match dest.create_refs(&refs, &format!("fetch: {url}")) {
+            Ok(()) => {
+                created.extend(refs.into_iter().map(|(name, _)| name));
+                break;
+            }
+            Err(error) => {
+                let before = refs.len();
+                let (missing, now_there) = missing_refs(dest, refs, url)?;
+                idle = if missing.len() < before { 0 } else { idle + 1 };
+                if idle >= 10 {
+                    return Err(error.into());
+                }
+                *unchanged += now_there;
+                refs = missing;
+                // Back off, by a different amount in each process.
+                let jitter = u64::from(std::process::id() % 7);
+                std::thread::sleep(std::time::Duration::from_millis(5 * idle + jitter));
+            }
+        }
+    }
+    Ok(created)
 }
 
 /// Of the refs `wanted`, those `dest` does not have, and how many it has with the same target;
@@ -152,25 +636,43 @@ fn missing_refs(
 
 impl Store {
     /// Mirrors the git repository at `url` (a direct Nix dependency, not an atom set) into the
-    /// store: every object reachable from its refs is copied into [`Store::git_mirror_path`], so
-    /// that the evaluator can read a locked `nix+git` revision without fetching. Returns the
-    /// mirror and the objects copied.
+    /// store: every object reachable from its branches and tags goes into
+    /// [`Store::git_mirror_path`], so that the evaluator can read a locked `nix+git` revision
+    /// without fetching. Returns the mirror and the objects received.
     pub fn fetch_git(
         &self,
         url: &str,
         progress: &mut dyn FnMut(usize),
     ) -> Result<(PathBuf, usize)> {
-        let path =
-            local_path(url)
-                .filter(|p| p.exists())
-                .ok_or_else(|| StoreError::MirrorNotLocal {
-                    url: url.to_owned(),
-                })?;
-        let source = Repo::open(&path)?;
+        self.fetch_git_with(url, &FetchOptions::default(), progress)
+    }
+
+    /// [`Store::fetch_git`] with connection settings.
+    pub fn fetch_git_with(
+        &self,
+        url: &str,
+        options: &FetchOptions,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<(PathBuf, usize)> {
+        let mut source = Source::open(url, options)?;
         let mirror = self.git_mirror_path(url);
         let dest = Repo::open_or_init_bare(&mirror)?;
-        let tips = source.ref_tips()?;
-        let objects = source.copy_objects_to(&dest, tips, progress)?;
+        let tips: Vec<ObjectId> = match &source {
+            Source::Local(repo) => repo.ref_tips()?,
+            Source::Remote(_) => source
+                .list(&["HEAD".into(), "refs/heads/".into(), "refs/tags/".into()])?
+                .into_iter()
+                .map(|(_, id)| id)
+                .filter(|id| !dest.has_object(*id))
+                .collect(),
+        };
+        let (objects, _) = source.transfer(&dest, tips, &[], progress)?;
         Ok((mirror, objects))
+    }
+}
+
+impl From<RemoteError> for StoreError {
+    fn from(e: RemoteError) -> Self {
+        StoreError::Remote(Box::new(e))
     }
 }

@@ -22,7 +22,7 @@ pub mod stamp;
 mod verify;
 
 pub use error::StoreError;
-pub use fetch::{local_path, Fetched};
+pub use fetch::{list, local_path, FetchOptions, Fetched, FetchedVersion, Listing, VersionStatus};
 pub use verify::{AtomCheck, StoreReport, TreeCheck, TreeProblem};
 
 use std::ffi::OsStr;

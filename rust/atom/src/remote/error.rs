@@ -1,0 +1,175 @@
+//! Errors of talking to a git remote: each one line that names the URL and says what to do.
+
+use std::time::Duration;
+
+/// Everything that can go wrong reaching a remote, listing its refs or receiving objects.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// The text is neither a URL nor a path.
+    #[error("{url:?} is not a git URL ({reason}); expected https://host/path, http://…, git://host/path, ssh://[user@]host/path, user@host:path, file:///path or a path")]
+    InvalidUrl {
+        /// What was given.
+        url: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// A scheme this build does not speak.
+    #[error("{url}: the {scheme} scheme is not supported; use https://, http://, git://, ssh:// or a path")]
+    UnsupportedScheme {
+        /// The URL.
+        url: String,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// The host name does not resolve.
+    #[error(
+        "cannot reach {url}: unknown host {host:?}; check the URL (and your DNS or proxy settings)"
+    )]
+    UnknownHost {
+        /// The URL.
+        url: String,
+        /// The host.
+        host: String,
+    },
+    /// Nothing listens there.
+    #[error(
+        "cannot reach {url}: connection refused; is the server running, and is the port right?"
+    )]
+    Refused {
+        /// The URL.
+        url: String,
+    },
+    /// The server stopped answering.
+    #[error("{url} did not answer within {} s; the server hangs or the network is down (raise the limit with --timeout)", timeout.as_secs())]
+    Timeout {
+        /// The URL.
+        url: String,
+        /// The limit that passed.
+        timeout: Duration,
+    },
+    /// The server wants credentials, or refused the ones given.
+    #[error("{url} refused access (authentication failed); give credentials in the URL (https://user:token@host/…) or use an ssh:// URL with a key the server accepts")]
+    Authentication {
+        /// The URL.
+        url: String,
+    },
+    /// The server says there is no repository there.
+    #[error("{url}: no git repository there; check the path")]
+    NoRepository {
+        /// The URL.
+        url: String,
+    },
+    /// The ssh program failed (could not connect, host key, permissions, …).
+    #[error("ssh to {url} failed: {message}")]
+    Ssh {
+        /// The URL.
+        url: String,
+        /// What ssh said.
+        message: String,
+    },
+    /// Anything else the transport or the protocol reported.
+    #[error("{url}: {message}")]
+    Protocol {
+        /// The URL.
+        url: String,
+        /// The innermost cause.
+        message: String,
+    },
+}
+
+impl RemoteError {
+    /// The URL the error is about.
+    pub fn url(&self) -> &str {
+        match self {
+            RemoteError::InvalidUrl { url, .. }
+            | RemoteError::UnsupportedScheme { url, .. }
+            | RemoteError::UnknownHost { url, .. }
+            | RemoteError::Refused { url }
+            | RemoteError::Timeout { url, .. }
+            | RemoteError::Authentication { url }
+            | RemoteError::NoRepository { url }
+            | RemoteError::Ssh { url, .. }
+            | RemoteError::Protocol { url, .. } => url,
+        }
+    }
+
+    /// Classifies an error of gix's transport or protocol layers into one of the errors above, by
+    /// the I/O error or the message at its root.
+    pub(super) fn from_gix(
+        url: &str,
+        host: Option<&str>,
+        timeout: Duration,
+        error: &(dyn std::error::Error + 'static),
+    ) -> RemoteError {
+        let url = url.to_owned();
+        let mut chain = Vec::new();
+        let mut next = Some(error);
+        while let Some(e) = next {
+            chain.push(e);
+            next = e.source();
+        }
+        for e in &chain {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                use std::io::ErrorKind::*;
+                match io.kind() {
+                    ConnectionRefused => return RemoteError::Refused { url },
+                    TimedOut | WouldBlock => return RemoteError::Timeout { url, timeout },
+                    PermissionDenied => return RemoteError::Authentication { url },
+                    _ => {}
+                }
+            }
+        }
+        let texts: Vec<String> = chain.iter().map(|e| e.to_string()).collect();
+        let all = texts.join(": ").to_lowercase();
+        let has = |needle: &str| all.contains(needle);
+        if has("could not resolve host")
+            || has("failed to lookup address")
+            || has("could not resolve git server")
+            || has("name or service not known")
+            || has("could not resolve hostname")
+        {
+            return RemoteError::UnknownHost {
+                url,
+                host: host.unwrap_or_default().to_owned(),
+            };
+        }
+        if has("connection refused") || has("couldn't connect") || has("could not connect") {
+            return RemoteError::Refused { url };
+        }
+        if has("timed out") || has("timeout") || has("operation too slow") {
+            return RemoteError::Timeout { url, timeout };
+        }
+        if has("401") || has("403") || has("authentication") || has("credentials") {
+            return RemoteError::Authentication { url };
+        }
+        if has("permission denied (publickey") || has("host key verification failed") || has("ssh:")
+        {
+            return RemoteError::Ssh {
+                url,
+                message: last_line(texts.last()),
+            };
+        }
+        if has("404")
+            || has("not found: ")
+            || has("does not appear to be a git repository")
+            || has("no such repository")
+            || has("repository not exported")
+            || has("not a git repository")
+        {
+            return RemoteError::NoRepository { url };
+        }
+        // The innermost error says what happened; the outer ones only say where.
+        RemoteError::Protocol {
+            url,
+            message: last_line(texts.last()),
+        }
+    }
+}
+
+/// The last non-empty line of a message (process output can span several).
+fn last_line(text: Option<&String>) -> String {
+    text.and_then(|t| t.lines().rev().find(|l| !l.trim().is_empty()))
+        .unwrap_or("the connection failed")
+        .trim()
+        .to_owned()
+}

@@ -1,0 +1,481 @@
+//! Talking to a git remote over the network: `https://`/`http://` (curl), `git://`, `ssh://` and
+//! scp-like `user@host:path` (through the `ssh` program).
+//!
+//! A [`Remote`] is one connection: the handshake asks for protocol v2, so that listing refs is
+//! `ls-refs` with `ref-prefix` filters (the server sends only the refs asked for); a server that
+//! speaks only v0 sends its whole advertisement, which is filtered here. [`Remote::receive`] asks
+//! for exactly the objects wanted (and tells what this side has), and writes the pack it gets
+//! into a repository's object store; it never writes refs.
+//!
+//! Every connection has a time-out ([`Options::timeout`]): a server that accepts a connection and
+//! then stops answering fails with [`RemoteError::Timeout`] instead of hanging the caller. Over
+//! ssh it is ssh's own `ConnectTimeout` and keep-alive settings that apply.
+//!
+//! Local repositories (paths and `file://`) are not reached through here: the store reads them
+//! directly ([`crate::store`]).
+
+mod error;
+pub mod push;
+
+use std::ffi::OsString;
+use std::io::{BufRead, Read};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use gix::protocol::fetch::negotiate;
+use gix::protocol::handshake::Ref;
+use gix::protocol::transport::client::blocking_io::{http, ssh, Transport};
+use gix::protocol::transport::client::git as git_transport;
+use gix::protocol::transport::client::TransportWithoutIO;
+use gix::protocol::transport::{Protocol, Service};
+use gix::ObjectId;
+
+pub use error::RemoteError;
+
+use crate::repo::Repo;
+use crate::uri::Aliases;
+
+/// How a connection behaves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How long a connection attempt, or a server's silence, may last before the operation fails.
+    pub timeout: Duration,
+    /// The ssh command (as `GIT_SSH_COMMAND` or `core.sshCommand` give it); `ssh` when `None`.
+    pub ssh_command: Option<OsString>,
+}
+
+impl Default for Options {
+    /// 30 s, and `GIT_SSH_COMMAND` (else `GIT_SSH`) from the environment.
+    fn default() -> Self {
+        Options {
+            timeout: Duration::from_secs(30),
+            ssh_command: std::env::var_os("GIT_SSH_COMMAND")
+                .or_else(|| std::env::var_os("GIT_SSH")),
+        }
+    }
+}
+
+/// Whether `text` names a repository on this machine (a path or a `file://` URL) rather than a
+/// network URL.
+pub fn is_local(text: &str) -> bool {
+    if text.starts_with("file://") {
+        return true;
+    }
+    !text.contains("://") && network_url(text, &Aliases::default()).is_err()
+}
+
+/// The network URL `text` names, after expanding a leading alias (`gh:owner/repo`), validated;
+/// an error for anything that is not a network URL (including local paths).
+pub fn network_url(text: &str, aliases: &Aliases) -> Result<String, RemoteError> {
+    let expanded = aliases
+        .expand_url(text)
+        .map_err(|e| RemoteError::InvalidUrl {
+            url: text.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let parsed = gix::url::parse(gix::bstr::BStr::new(expanded.as_str())).map_err(|e| {
+        RemoteError::InvalidUrl {
+            url: text.to_owned(),
+            reason: e.to_string(),
+        }
+    })?;
+    match parsed.scheme {
+        gix::url::Scheme::File => Err(RemoteError::InvalidUrl {
+            url: text.to_owned(),
+            reason: "it is a local path".into(),
+        }),
+        gix::url::Scheme::Http
+        | gix::url::Scheme::Https
+        | gix::url::Scheme::Git
+        | gix::url::Scheme::Ssh => {
+            if parsed.host().is_none_or(str::is_empty) {
+                return Err(RemoteError::InvalidUrl {
+                    url: text.to_owned(),
+                    reason: "it has no host".into(),
+                });
+            }
+            Ok(expanded)
+        }
+        other => Err(RemoteError::UnsupportedScheme {
+            url: text.to_owned(),
+            scheme: other.to_string(),
+        }),
+    }
+}
+
+/// A ref the remote advertised: its full name and the object it points at (for an annotated tag,
+/// the tag object).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteRef {
+    /// `refs/eka/atoms/hello/1.0.0`.
+    pub name: String,
+    /// The object.
+    pub id: ObjectId,
+}
+
+/// What [`Remote::receive`] got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Received {
+    /// Bytes of pack data received.
+    pub bytes: u64,
+    /// Objects in the pack.
+    pub objects: usize,
+}
+
+/// One connection to a remote repository, after the handshake.
+pub struct Remote {
+    url: String,
+    host: Option<String>,
+    timeout: Duration,
+    transport: Box<dyn Transport + Send>,
+    handshake: gix::protocol::Handshake,
+    ended: bool,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("url", &self.url)
+            .field("protocol", &self.handshake.server_protocol_version)
+            .finish()
+    }
+}
+
+fn agent() -> gix::protocol::command::Feature {
+    (
+        "agent",
+        Some(gix::protocol::agent(concat!(
+            "atom/",
+            env!("CARGO_PKG_VERSION")
+        ))),
+    )
+}
+
+impl Remote {
+    /// Connects to `url` (a network URL, aliases already expanded: see [`network_url`]) for
+    /// reading, and performs the handshake.
+    pub fn connect(url: &str, options: &Options) -> Result<Remote, RemoteError> {
+        let parsed =
+            gix::url::parse(gix::bstr::BStr::new(url)).map_err(|e| RemoteError::InvalidUrl {
+                url: url.to_owned(),
+                reason: e.to_string(),
+            })?;
+        let host = parsed.host().map(str::to_owned);
+        let fail = |e: &(dyn std::error::Error + 'static)| {
+            RemoteError::from_gix(url, host.as_deref(), options.timeout, e)
+        };
+        let mut transport: Box<dyn Transport + Send> = match parsed.scheme {
+            gix::url::Scheme::Git => Box::new(git_daemon(url, &parsed, options.timeout)?),
+            gix::url::Scheme::Http | gix::url::Scheme::Https => {
+                let mut transport = http::connect::<http::curl::Curl>(parsed, Protocol::V2, false);
+                let config = http::Options {
+                    connect_timeout: Some(options.timeout),
+                    // Fail when less than a byte a second arrives for the whole time-out.
+                    low_speed_limit_bytes_per_second: 1,
+                    low_speed_time_seconds: options.timeout.as_secs().max(1),
+                    user_agent: Some(concat!("atom/", env!("CARGO_PKG_VERSION")).into()),
+                    ..Default::default()
+                };
+                transport.configure(&config).map_err(|e| fail(&e))?;
+                Box::new(transport)
+            }
+            gix::url::Scheme::Ssh => {
+                let ssh_options = ssh::connect::Options {
+                    command: options.ssh_command.clone(),
+                    disallow_shell: false,
+                    kind: None,
+                };
+                Box::new(
+                    ssh::connect(parsed, Protocol::V2, ssh_options, false).map_err(|e| fail(&e))?,
+                )
+            }
+            other => {
+                return Err(RemoteError::UnsupportedScheme {
+                    url: url.to_owned(),
+                    scheme: other.to_string(),
+                })
+            }
+        };
+        let handshake = gix::protocol::handshake(
+            &mut transport,
+            Service::UploadPack,
+            // Credentials are not prompted for: a server that asks fails with a clear error.
+            |_| Ok(None),
+            Vec::new(),
+            &mut gix::progress::Discard,
+        )
+        .map_err(|e| fail(&e))?;
+        Ok(Remote {
+            url: url.to_owned(),
+            host,
+            timeout: options.timeout,
+            transport,
+            handshake,
+            ended: false,
+        })
+    }
+
+    /// The URL connected to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The protocol version the server speaks (2, or 0/1 for old servers).
+    pub fn protocol_version(&self) -> u8 {
+        self.handshake.server_protocol_version as u8
+    }
+
+    fn error(&self, e: &(dyn std::error::Error + 'static)) -> RemoteError {
+        RemoteError::from_gix(&self.url, self.host.as_deref(), self.timeout, e)
+    }
+
+    /// The refs whose names start with one of `prefixes`, without receiving any object. With
+    /// protocol v2 the prefixes go to the server (`ls-refs` with `ref-prefix`); a v0/v1 server's
+    /// advertisement is filtered here. Symbolic refs count as the ref they point to; refs
+    /// listed twice once.
+    pub fn list(&mut self, prefixes: &[String]) -> Result<Vec<RemoteRef>, RemoteError> {
+        let refs = match self.handshake.refs.take() {
+            Some(refs) => refs,
+            None => {
+                let mut ref_prefixes = gix::protocol::ls_refs::RefPrefixes::new();
+                ref_prefixes.extend(prefixes.iter().map(|p| p.as_str().into()));
+                gix::protocol::LsRefsCommand::new(
+                    Some(ref_prefixes),
+                    &self.handshake.capabilities,
+                    agent(),
+                )
+                .invoke_blocking(&mut self.transport, &mut gix::progress::Discard, false)
+                .map_err(|e| self.error(&e))?
+            }
+        };
+        let mut listed: Vec<RemoteRef> = refs
+            .into_iter()
+            .filter_map(|r| {
+                let (name, id) = match r {
+                    Ref::Direct {
+                        full_ref_name,
+                        object,
+                    } => (full_ref_name, object),
+                    Ref::Peeled {
+                        full_ref_name, tag, ..
+                    } => (full_ref_name, tag),
+                    Ref::Symbolic { .. } | Ref::Unborn { .. } => return None,
+                };
+                let name = String::from_utf8(name.into()).ok()?;
+                prefixes
+                    .iter()
+                    .any(|p| name.starts_with(p.as_str()))
+                    .then_some(RemoteRef { name, id })
+            })
+            .collect();
+        listed.sort_by(|a, b| a.name.cmp(&b.name));
+        listed.dedup_by(|a, b| a.name == b.name);
+        Ok(listed)
+    }
+
+    /// Receives the objects reachable from `wants` that are not reachable from `haves` (objects
+    /// `dest` already has and the remote advertises), as one pack written into `dest`'s object
+    /// store. No ref is written. The pack is written under a temporary name and renamed into
+    /// place complete, so an interrupted receive leaves at most a stray temporary file.
+    pub fn receive(
+        &mut self,
+        dest: &Repo,
+        wants: &[ObjectId],
+        haves: &[ObjectId],
+    ) -> Result<Received, RemoteError> {
+        if wants.is_empty() {
+            return Ok(Received::default());
+        }
+        let mut negotiate = Exact {
+            wants: wants.to_vec(),
+            haves: haves.to_vec(),
+        };
+        let repo = dest.gix();
+        let pack_dir = repo.objects.store_ref().path().join("pack");
+        let shallow_file = repo.git_dir().join("shallow");
+        let mut received = Received::default();
+        let interrupt = AtomicBool::new(false);
+        let outcome = gix::protocol::fetch(
+            &mut negotiate,
+            |reader, progress, should_interrupt| {
+                let mut counted = Counted {
+                    inner: reader,
+                    bytes: 0,
+                };
+                let written = gix::odb::pack::Bundle::write_to_directory(
+                    &mut counted,
+                    Some(&pack_dir),
+                    progress,
+                    should_interrupt,
+                    Some(repo.objects.clone()),
+                    gix::hash::Kind::Sha1,
+                    gix::odb::pack::bundle::write::Options {
+                        thread_limit: Some(1),
+                        ..Default::default()
+                    },
+                )?;
+                received.bytes = counted.bytes;
+                received.objects = written.index.num_objects as usize;
+                // The .keep file guards the pack until refs point into it; the caller writes
+                // those refs right after verifying, and nothing here collects garbage.
+                if let Some(keep) = written.keep_path {
+                    let _ = std::fs::remove_file(keep);
+                }
+                Ok(true)
+            },
+            gix::progress::Discard,
+            &interrupt,
+            gix::protocol::fetch::Context {
+                handshake: &mut self.handshake,
+                transport: &mut self.transport,
+                user_agent: agent(),
+                trace_packetlines: false,
+            },
+            gix::protocol::fetch::Options {
+                shallow_file,
+                shallow: &gix::protocol::fetch::Shallow::NoChange,
+                tags: gix::protocol::fetch::Tags::None,
+                reject_shallow_remote: false,
+            },
+        );
+        outcome.map_err(|e| self.error(&e))?;
+        Ok(received)
+    }
+
+    /// Ends the conversation politely (stateful transports expect a flush packet).
+    pub fn end(mut self) {
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        if !self.ended {
+            self.ended = true;
+            let _ = gix::protocol::indicate_end_of_interaction(&mut self.transport, false);
+        }
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// A `git://` connection with time-outs: a bounded connect, and reads and writes that fail after
+/// `timeout` of silence.
+fn git_daemon(
+    url: &str,
+    parsed: &gix::url::Url,
+    timeout: Duration,
+) -> Result<git_transport::blocking_io::Connection<TcpStream, TcpStream>, RemoteError> {
+    let host = parsed.host().unwrap_or_default().to_owned();
+    let port = parsed.port.unwrap_or(9418);
+    let unknown = || RemoteError::UnknownHost {
+        url: url.to_owned(),
+        host: host.clone(),
+    };
+    let addresses: Vec<_> = (host.as_str(), port)
+        .to_socket_addrs()
+        .map_err(|_| unknown())?
+        .collect();
+    let mut last = None;
+    let mut stream = None;
+    for address in addresses {
+        match TcpStream::connect_timeout(&address, timeout) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let io = |e: std::io::Error| RemoteError::from_gix(url, Some(&host), timeout, &e);
+    let read = match (stream, last) {
+        (Some(stream), _) => stream,
+        (None, Some(e)) => return Err(io(e)),
+        (None, None) => return Err(unknown()),
+    };
+    read.set_read_timeout(Some(timeout)).map_err(io)?;
+    read.set_write_timeout(Some(timeout)).map_err(io)?;
+    let write = read.try_clone().map_err(io)?;
+    Ok(git_transport::blocking_io::Connection::new(
+        read,
+        write,
+        Protocol::V2,
+        parsed.path.clone(),
+        Some((host.clone(), parsed.port)),
+        git_transport::ConnectMode::Daemon,
+        false,
+    ))
+}
+
+/// Negotiation that asks for exactly `wants`, says it has `haves`, and is done in one round.
+struct Exact {
+    wants: Vec<ObjectId>,
+    haves: Vec<ObjectId>,
+}
+
+impl gix::protocol::fetch::Negotiate for Exact {
+    fn mark_complete_and_common_ref(&mut self) -> gix::Result<negotiate::Action> {
+        Ok(negotiate::Action::MustNegotiate {
+            remote_ref_target_known: Vec::new(),
+        })
+    }
+
+    fn add_wants(
+        &mut self,
+        arguments: &mut gix::protocol::fetch::Arguments,
+        _remote_ref_target_known: &[bool],
+    ) -> bool {
+        for id in &self.wants {
+            arguments.want(id);
+        }
+        !self.wants.is_empty()
+    }
+
+    fn one_round(
+        &mut self,
+        _state: &mut negotiate::one_round::State,
+        arguments: &mut gix::protocol::fetch::Arguments,
+        _previous_response: Option<&gix::protocol::fetch::Response>,
+    ) -> gix::Result<(negotiate::Round, bool)> {
+        for id in &self.haves {
+            arguments.have(id);
+        }
+        Ok((
+            negotiate::Round {
+                haves_sent: self.haves.len(),
+                in_vain: 0,
+                haves_to_send: 0,
+                previous_response_had_at_least_one_in_common: false,
+            },
+            true,
+        ))
+    }
+}
+
+/// A reader that counts the bytes read through it.
+struct Counted<'a> {
+    inner: &'a mut dyn BufRead,
+    bytes: u64,
+}
+
+impl Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+impl BufRead for Counted<'_> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.bytes += amount as u64;
+        self.inner.consume(amount);
+    }
+}
