@@ -121,6 +121,7 @@ impl Server {
                     "--informative-errors",
                 ])
                 .arg(root)
+                .env("GIT_TRACE_PACKET", dir.join("packets.log"))
                 .stdout(Stdio::null())
                 .stderr(stderr())
                 .spawn()
@@ -130,16 +131,20 @@ impl Server {
                 fs::write(
                     &config,
                     format!(
-                        r#"server.modules = ("mod_alias", "mod_cgi", "mod_setenv", "mod_auth", "mod_authn_file")
+                        r#"server.modules = ("mod_auth", "mod_authn_file", "mod_alias", "mod_setenv", "mod_cgi")
 server.bind = "127.0.0.1"
 server.port = {port}
 server.document-root = "{root}"
 server.errorlog = "{log}"
-server.stream-request-body = 2
-server.stream-response-body = 2
-alias.url = ("/git" => "{exec}/git-http-backend", "/private" => "{exec}/git-http-backend")
+alias.url = ("/git" => "{exec}/git-http-backend", "/private" => "{exec}/git-http-backend", "/v0" => "{exec}/git-http-backend", "/slow" => "{exec}/git-http-backend")
 cgi.assign = ("" => "")
-setenv.add-environment = ("GIT_PROJECT_ROOT" => "{root}", "GIT_HTTP_EXPORT_ALL" => "1")
+setenv.add-environment = ("GIT_PROJECT_ROOT" => "{root}", "GIT_HTTP_EXPORT_ALL" => "1", "GIT_TRACE_PACKET" => "{trace}")
+$HTTP["url"] =~ "^/v0/" {{
+  setenv.set-request-header = ("Git-Protocol" => "")
+}}
+$HTTP["url"] =~ "^/slow/" {{
+  connection.kbytes-per-second = 256
+}}
 auth.backend = "plain"
 auth.backend.plain.userfile = "{users}"
 auth.require = ("/private" => ("method" => "basic", "realm" => "git", "require" => "valid-user"))
@@ -148,6 +153,7 @@ auth.require = ("/private" => ("method" => "basic", "realm" => "git", "require" 
                         log = log.display(),
                         exec = git_exec_path().display(),
                         users = dir.join("users").display(),
+                        trace = dir.join("packets.log").display(),
                     ),
                 )
                 .unwrap();
@@ -250,6 +256,24 @@ auth.require = ("/private" => ("method" => "basic", "realm" => "git", "require" 
         }
     }
 
+    /// The URL of `name` on a path where the server speaks only protocol v0 (the `Git-Protocol`
+    /// header is dropped before git sees it).
+    pub fn v0_url(&self, name: &str) -> String {
+        assert_eq!(self.kind, Kind::Http);
+        format!("http://127.0.0.1:{}/v0/{name}", self.port)
+    }
+
+    /// The URL of `name` on a path whose responses are throttled to 256 KiB/s.
+    pub fn slow_url(&self, name: &str) -> String {
+        assert_eq!(self.kind, Kind::Http);
+        format!("http://127.0.0.1:{}/slow/{name}", self.port)
+    }
+
+    /// The packets git exchanged on the server so far (`GIT_TRACE_PACKET`; git:// and http://).
+    pub fn packets(&self) -> String {
+        fs::read_to_string(self.root.parent().unwrap().join("packets.log")).unwrap_or_default()
+    }
+
     /// The URL of `name` behind HTTP basic authentication (user `someone`, password `secret`).
     pub fn private_url(&self, name: &str) -> String {
         assert_eq!(self.kind, Kind::Http);
@@ -278,7 +302,10 @@ pub fn serve_bare(path: &Path) {
         .status()
         .unwrap();
     assert!(status.success());
-    for (key, value) in [("http.receivepack", "true"), ("receive.advertiseAtomic", "true")] {
+    for (key, value) in [
+        ("http.receivepack", "true"),
+        ("receive.advertiseAtomic", "true"),
+    ] {
         let status = Command::new("git")
             .arg("--git-dir")
             .arg(path)

@@ -500,7 +500,12 @@ fn resolve(cli: &Cli, uri: &str, out: &mut Output) -> Result {
         .unwrap_or(Requirement::parse("*").map_err(err)?);
     let repo = match &parsed.url {
         Some(url) => {
-            let text = url.to_string();
+            // The URL as written (an ssh port survives), with aliases expanded.
+            let written = uri.rsplit_once("::").map(|(u, _)| u).unwrap_or_default();
+            let text = match remote::network_url(written, &Aliases::default()) {
+                Ok(network) => network,
+                Err(_) => url.to_string(),
+            };
             match local_path(&text).filter(|p| p.exists()) {
                 Some(path) => Repo::open(&path).map_err(err)?,
                 None => return resolve_remote(cli, &text, &parsed.label, &requirement, out),

@@ -174,7 +174,11 @@ impl GitUrl {
         // The host ends at the first `/` or `:`.
         let end = expanded.find(['/', ':']).unwrap_or(expanded.len());
         let candidate = &expanded[..end];
-        let is_host = !candidate.is_empty() && (has_public_suffix(candidate) || user.is_some());
+        // With an explicit network scheme the first component is the host, whatever it looks
+        // like (`127.0.0.1`, `localhost`); without one, a host is told apart from a path.
+        let explicit = scheme.as_deref().is_some_and(|s| s != "file");
+        let is_host =
+            !candidate.is_empty() && (explicit || has_public_suffix(candidate) || user.is_some());
         let (host, port, scp, path) = if is_host {
             let after = &expanded[end..];
             match after.strip_prefix(':') {
@@ -206,6 +210,7 @@ impl GitUrl {
             path.insert(0, '/');
         }
         Ok(GitUrl {
+            // As the reference renders them (docs/format.md#atom-uris).
             port: if scheme == "ssh" { None } else { port },
             scheme,
             user,

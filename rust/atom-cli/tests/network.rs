@@ -1,0 +1,780 @@
+//! Atoms between machines: the `atom` binary against real git servers on 127.0.0.1 (`git
+//! daemon`, `git http-backend` behind lighttpd, `sshd`), started per test on free ports and
+//! stopped when the test ends.
+
+#[path = "../../../tests/support/servers.rs"]
+mod servers;
+#[path = "../../../tests/support/mod.rs"]
+mod support;
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use servers::{serve_bare, Kind, Server};
+use support::{atom_repo, git, scratch, write};
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs `atom` in `dir` with the server's client environment.
+fn atom(dir: &Path, server: Option<&Server>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_atom"));
+    command
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env_remove("ATOM_STORE")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com");
+    if let Some(server) = server {
+        for (key, value) in server.client_env() {
+            command.env(key, value);
+        }
+    }
+    command.output().unwrap()
+}
+
+/// Runs `atom`, which must succeed; returns stdout.
+fn ok(dir: &Path, server: Option<&Server>, args: &[&str]) -> String {
+    let output = atom(dir, server, args);
+    assert!(
+        output.status.success(),
+        "atom {args:?} failed:\n{}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    text(&output.stdout)
+}
+
+/// Runs `atom`, which must fail with exit status 1; returns stderr (one line).
+fn fails(dir: &Path, server: Option<&Server>, args: &[&str]) -> String {
+    let output = atom(dir, server, args);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "atom {args:?}:\n{}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    let stderr = text(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+/// A source repository (alpha 1.0.0 at `pkgs/a`, beta 0.1.0 at `b`), initialised and published,
+/// then alpha 1.1.0 published from a second commit.
+fn source(dir: &Path) {
+    atom_repo(dir);
+    ok(dir, None, &["init"]);
+    ok(dir, None, &["publish"]);
+    write(
+        dir,
+        "pkgs/a/atom.toml",
+        &support::manifest("alpha", "1.1.0"),
+    );
+    git(dir, &["commit", "-q", "-am", "alpha 1.1.0"]);
+    ok(dir, None, &["publish", "pkgs/a"]);
+}
+
+/// `name.git` on the server, with everything `source` has (pushed as a fixture with git).
+fn serve(server: &Server, source: &Path, name: &str) -> String {
+    let path = server.root.join(name);
+    serve_bare(&path);
+    git(
+        source,
+        &["push", "-q", path.to_str().unwrap(), "refs/*:refs/*"],
+    );
+    server.url(name)
+}
+
+fn kinds() -> [Kind; 3] {
+    [Kind::Daemon, Kind::Http, Kind::Ssh]
+}
+
+/// `atom ls` and `atom resolve` read a remote's refs and nothing else: they work against a
+/// repository whose objects are all gone.
+#[test]
+fn listing_and_resolving_read_refs_only() {
+    for kind in kinds() {
+        let dir = scratch(&format!("ls-{kind:?}"));
+        let src = dir.join("src");
+        fs::create_dir_all(&src).unwrap();
+        source(&src);
+        let server = Server::start(kind, &dir);
+        let url = serve(&server, &src, "set.git");
+        // Remove every object: only refs remain on the server.
+        let objects = server.root.join("set.git/objects");
+        for entry in fs::read_dir(&objects).unwrap().flatten() {
+            let path = entry.path();
+            if path.file_name().unwrap() != "info" {
+                fs::remove_dir_all(&path).unwrap();
+            }
+        }
+        fs::create_dir_all(objects.join("pack")).unwrap();
+
+        let all = ok(&dir, Some(&server), &["ls", &url]);
+        let lines: Vec<&str> = all.lines().collect();
+        assert_eq!(lines.len(), 3, "{kind:?}: {all}");
+        assert!(lines[0].starts_with("alpha 1.1.0 ") && lines[1].starts_with("alpha 1.0.0 "));
+        assert!(lines[2].starts_with("beta 0.1.0 "), "{all}");
+        let alpha = ok(&dir, Some(&server), &["ls", &url, "alpha"]);
+        assert_eq!(alpha.lines().count(), 2, "{alpha}");
+        assert!(!alpha.contains("beta"));
+
+        let resolved = ok(
+            &dir,
+            Some(&server),
+            &["resolve", &format!("{url}::alpha@^1")],
+        );
+        let expected_id = ok(&src, None, &["id", "alpha"]);
+        let fields: Vec<&str> = resolved.split_whitespace().collect();
+        assert_eq!(fields[..2], ["alpha", "1.1.0"], "{resolved}");
+        assert_eq!(fields[3], expected_id.trim());
+        let json: serde_json::Value = serde_json::from_str(&ok(
+            &dir,
+            Some(&server),
+            &["--json", "resolve", &format!("{url}::alpha@~1.0")],
+        ))
+        .unwrap();
+        assert_eq!(json["version"], "1.0.0");
+
+        // Protocol v2, with the label's refs asked for by prefix (git:// and http:// log it).
+        if kind != Kind::Ssh {
+            let packets = server.packets();
+            assert!(packets.contains("ls-refs"), "{kind:?}: {packets}");
+            assert!(
+                packets.contains("ref-prefix refs/eka/atoms/alpha/"),
+                "{kind:?}: {packets}"
+            );
+        }
+    }
+}
+
+/// A server that speaks only protocol v0 advertises everything; the listing is filtered here.
+#[test]
+fn a_v0_server_is_listed_from_its_advertisement() {
+    let dir = scratch("v0");
+    let src = dir.join("src");
+    fs::create_dir_all(&src).unwrap();
+    source(&src);
+    let server = Server::start(Kind::Http, &dir);
+    serve(&server, &src, "set.git");
+    let url = server.v0_url("set.git");
+    let alpha = ok(&dir, Some(&server), &["ls", &url, "alpha"]);
+    assert_eq!(alpha.lines().count(), 2, "{alpha}");
+    let store = dir.join("store");
+    ok(
+        &dir,
+        Some(&server),
+        &["fetch", &url, "beta", "--store", store.to_str().unwrap()],
+    );
+    assert!(
+        !server.packets().contains("ls-refs"),
+        "{}",
+        server.packets()
+    );
+}
+
+fn store_repo(store: &Path) -> PathBuf {
+    let repos: Vec<PathBuf> = fs::read_dir(store)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "git"))
+        .collect();
+    assert_eq!(repos.len(), 1, "{repos:?}");
+    repos[0].clone()
+}
+
+/// Fetch receives the atoms asked for and nothing of the source history, verifies them, and a
+/// second fetch changes nothing.
+#[test]
+fn fetch_receives_atoms_not_history() {
+    for kind in kinds() {
+        let dir = scratch(&format!("fetch-{kind:?}"));
+        let src = dir.join("src");
+        fs::create_dir_all(&src).unwrap();
+        source(&src);
+        let server = Server::start(kind, &dir);
+        let url = serve(&server, &src, "set.git");
+        let store = dir.join("store");
+        let store_arg = store.to_str().unwrap();
+
+        let out = ok(
+            &dir,
+            Some(&server),
+            &["--json", "fetch", &url, "alpha@^1.1", "--store", store_arg],
+        );
+        let fetched: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let versions = fetched["versions"].as_array().unwrap();
+        assert_eq!(versions.len(), 1, "{kind:?}: {out}");
+        assert_eq!(versions[0]["version"], "1.1.0");
+        assert_eq!(versions[0]["status"], "fetched");
+        let set = store_repo(&store);
+        // The atom commit, its tree and its two blobs: nothing else.
+        assert_eq!(fetched["objects"], 4, "{kind:?}: {out}");
+        let origin = git(&src, &["rev-parse", "HEAD"]);
+        let has = Command::new("git")
+            .arg("--git-dir")
+            .arg(&set)
+            .args(["cat-file", "-e", &origin])
+            .status()
+            .unwrap();
+        assert!(!has.success(), "{kind:?}: the source commit was downloaded");
+        assert_eq!(
+            git(&set, &["rev-parse", "refs/eka/meta/alpha/1.1.0/origin"]),
+            origin
+        );
+        support::fsck_store(&set);
+        let verified = ok(&set, None, &["verify", "alpha@1.1.0"]);
+        assert!(verified.starts_with("ok alpha 1.1.0"), "{verified}");
+
+        // Everything else, then nothing more.
+        let rest: serde_json::Value = serde_json::from_str(&ok(
+            &dir,
+            Some(&server),
+            &["--json", "fetch", &url, "--store", store_arg],
+        ))
+        .unwrap();
+        let statuses: Vec<String> = rest["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| format!("{} {} {}", v["label"], v["version"], v["status"]))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                "\"alpha\" \"1.0.0\" \"fetched\"",
+                "\"alpha\" \"1.1.0\" \"unchanged\"",
+                "\"beta\" \"0.1.0\" \"fetched\""
+            ]
+        );
+        let again: serde_json::Value = serde_json::from_str(&ok(
+            &dir,
+            Some(&server),
+            &["--json", "fetch", &url, "--store", store_arg],
+        ))
+        .unwrap();
+        assert_eq!(again["created"].as_array().unwrap().len(), 0);
+        assert_eq!(again["objects"], 0);
+        support::fsck_store(&set);
+    }
+}
+
+/// A remote that now advertises another commit for a version the store has: that version is
+/// possible tampering and keeps the store's commit; other versions are still fetched.
+#[test]
+fn a_changed_version_on_the_remote_is_refused_alone() {
+    for kind in [Kind::Daemon, Kind::Http] {
+        let dir = scratch(&format!("tamper-{kind:?}"));
+        let src = dir.join("src");
+        fs::create_dir_all(&src).unwrap();
+        source(&src);
+        let server = Server::start(kind, &dir);
+        let url = serve(&server, &src, "set.git");
+        let store = dir.join("store");
+        let store_arg = store.to_str().unwrap();
+        ok(&dir, Some(&server), &["fetch", &url, "--store", store_arg]);
+        let set = store_repo(&store);
+        let before = git(&set, &["rev-parse", "refs/eka/atoms/alpha/1.0.0"]);
+
+        // On the server, alpha 1.0.0 now names beta's atom commit; beta 0.2.0 is new.
+        let served = server.root.join("set.git");
+        let beta = git(&served, &["rev-parse", "refs/eka/atoms/beta/0.1.0"]);
+        git(
+            &served,
+            &["update-ref", "refs/eka/atoms/alpha/1.0.0", &beta],
+        );
+        write(&src, "b/atom.toml", &support::manifest("beta", "0.2.0"));
+        git(&src, &["commit", "-q", "-am", "beta 0.2.0"]);
+        ok(&src, None, &["publish", "b"]);
+        git(
+            &src,
+            &[
+                "push",
+                "-q",
+                served.to_str().unwrap(),
+                "refs/eka/atoms/beta/*:refs/eka/atoms/beta/*",
+                "refs/eka/meta/beta/*:refs/eka/meta/beta/*",
+            ],
+        );
+
+        let output = atom(&dir, Some(&server), &["fetch", &url, "--store", store_arg]);
+        assert_eq!(output.status.code(), Some(1));
+        let stdout = text(&output.stdout);
+        let stderr = text(&output.stderr);
+        assert!(
+            stdout.contains("rejected alpha 1.0.0") && stdout.contains("possible tampering"),
+            "{stdout}"
+        );
+        assert!(stderr.contains("1 version not fetched"), "{stderr}");
+        assert_eq!(
+            git(&set, &["rev-parse", "refs/eka/atoms/alpha/1.0.0"]),
+            before
+        );
+        assert!(!git(&set, &["rev-parse", "refs/eka/atoms/beta/0.2.0"]).is_empty());
+    }
+}
+
+/// `atom publish --push`: first push, a no-op repeat, a refused different atom under a published
+/// version, and two publishers racing on one version leave one winner.
+#[test]
+fn publish_push_has_must_not_exist_semantics() {
+    for kind in kinds() {
+        let dir = scratch(&format!("push-{kind:?}"));
+        let server = Server::start(kind, &dir);
+        let served = server.root.join("set.git");
+        serve_bare(&served);
+        let url = server.url("set.git");
+        let src = dir.join("src");
+        fs::create_dir_all(&src).unwrap();
+        atom_repo(&src);
+        git(&src, &["remote", "add", "origin", &url]);
+        ok(&src, None, &["init"]);
+        // The default remote is origin.
+        let out = ok(&src, Some(&server), &["publish", "--push"]);
+        assert!(
+            out.contains("pushed alpha 1.0.0") && out.contains("pushed beta 0.1.0"),
+            "{kind:?}: {out}"
+        );
+        let remote_refs = git(&served, &["for-each-ref", "--format=%(refname)"]);
+        for name in [
+            "refs/ekala/init",
+            "refs/eka/atoms/alpha/1.0.0",
+            "refs/eka/meta/alpha/1.0.0/manifest",
+            "refs/eka/meta/alpha/1.0.0/origin",
+            "refs/eka/atoms/beta/0.1.0",
+        ] {
+            assert!(
+                remote_refs.lines().any(|l| l == name),
+                "{name}: {remote_refs}"
+            );
+        }
+        // Again: nothing to do.
+        let again = ok(&src, Some(&server), &["publish", "--push", "origin"]);
+        assert!(again.contains("already there alpha 1.0.0"), "{again}");
+
+        // Different content under alpha 1.0.0 from a clone of the same set: refused, unchanged.
+        let before = git(&served, &["rev-parse", "refs/eka/atoms/alpha/1.0.0"]);
+        let other = dir.join("other");
+        git(
+            &dir,
+            &[
+                "clone",
+                "-q",
+                src.to_str().unwrap(),
+                other.to_str().unwrap(),
+            ],
+        );
+        write(&other, "pkgs/a/mod.nix", "{ Value = 2; }\n");
+        git(&other, &["commit", "-q", "-am", "changed without a bump"]);
+        git(
+            &other,
+            &["fetch", "-q", "origin", "refs/ekala/init:refs/ekala/init"],
+        );
+        let refused = atom(
+            &other,
+            Some(&server),
+            &["publish", "pkgs/a", "--push", &url],
+        );
+        assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+        let stdout = text(&refused.stdout);
+        assert!(
+            stdout.contains("refused alpha 1.0.0") && stdout.contains("bump the version"),
+            "{stdout}"
+        );
+        assert_eq!(
+            git(&served, &["rev-parse", "refs/eka/atoms/alpha/1.0.0"]),
+            before
+        );
+
+        // Two publishers of different alpha 2.0.0 at once: exactly one wins.
+        let racers: Vec<PathBuf> = (0..2)
+            .map(|i| {
+                let clone = dir.join(format!("racer{i}"));
+                git(
+                    &dir,
+                    &[
+                        "clone",
+                        "-q",
+                        src.to_str().unwrap(),
+                        clone.to_str().unwrap(),
+                    ],
+                );
+                git(
+                    &clone,
+                    &["fetch", "-q", "origin", "refs/ekala/init:refs/ekala/init"],
+                );
+                write(
+                    &clone,
+                    "pkgs/a/atom.toml",
+                    &support::manifest("alpha", "2.0.0"),
+                );
+                write(
+                    &clone,
+                    "pkgs/a/mod.nix",
+                    &format!("{{ Value = {}; }}\n", 10 + i),
+                );
+                git(&clone, &["commit", "-q", "-am", "alpha 2.0.0"]);
+                ok(&clone, None, &["publish", "pkgs/a"]);
+                clone
+            })
+            .collect();
+        let children: Vec<_> = racers
+            .iter()
+            .map(|clone| {
+                let mut command = Command::new(env!("CARGO_BIN_EXE_atom"));
+                command
+                    .arg("-C")
+                    .arg(clone)
+                    .args(["publish", "pkgs/a", "--push", &url])
+                    .env("GIT_CONFIG_NOSYSTEM", "1")
+                    .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped());
+                for (key, value) in server.client_env() {
+                    command.env(key, value);
+                }
+                command.spawn().unwrap()
+            })
+            .collect();
+        let results: Vec<Output> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect();
+        let winners: Vec<usize> = (0..2).filter(|&i| results[i].status.success()).collect();
+        assert_eq!(
+            winners.len(),
+            1,
+            "{kind:?}: {:?}",
+            results
+                .iter()
+                .map(|r| (text(&r.stdout), text(&r.stderr)))
+                .collect::<Vec<_>>()
+        );
+        let winner = winners[0];
+        let loser = 1 - winner;
+        assert!(text(&results[loser].stdout).contains("refused alpha 2.0.0"));
+        assert_eq!(
+            git(&served, &["rev-parse", "refs/eka/atoms/alpha/2.0.0"]),
+            git(
+                &racers[winner],
+                &["rev-parse", "refs/eka/atoms/alpha/2.0.0"]
+            )
+        );
+    }
+}
+
+/// A large atom (a 3 MB file) is pushed over HTTP (chunked request bodies) and fetched back.
+#[test]
+fn a_large_atom_travels_over_http() {
+    let dir = scratch("large");
+    let server = Server::start(Kind::Http, &dir);
+    let served = server.root.join("set.git");
+    serve_bare(&served);
+    let url = server.url("set.git");
+    let src = dir.join("src");
+    fs::create_dir_all(&src).unwrap();
+    atom_repo(&src);
+    let mut data = Vec::with_capacity(3 << 20);
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    while data.len() < 3 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    fs::write(src.join("b/blob.bin"), &data).unwrap();
+    git(&src, &["add", "."]);
+    git(&src, &["commit", "-q", "-m", "big"]);
+    ok(&src, None, &["init"]);
+    let out = ok(&src, Some(&server), &["publish", "--push", &url]);
+    assert!(out.contains("pushed beta 0.1.0"), "{out}");
+    let store = dir.join("store");
+    ok(
+        &dir,
+        Some(&server),
+        &["fetch", &url, "beta", "--store", store.to_str().unwrap()],
+    );
+    let set = store_repo(&store);
+    let blob = git(&set, &["rev-parse", "refs/eka/atoms/beta/0.1.0:blob.bin"]);
+    assert_eq!(blob, git(&src, &["rev-parse", "HEAD:b/blob.bin"]));
+}
+
+/// Failures are one line naming the URL and what to do, and leave no store behind.
+#[test]
+fn failures_are_clear_and_leave_nothing() {
+    let dir = scratch("failures");
+    let store = dir.join("store");
+    let store_arg = store.to_str().unwrap();
+    let fetch_fails = |url: &str| {
+        let err = fails(
+            &dir,
+            None,
+            &["--timeout", "2", "fetch", url, "--store", store_arg],
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.contains(url.trim_end_matches('/')) || err.contains("not a git URL"),
+            "{err}"
+        );
+        assert!(
+            !store.exists() || fs::read_dir(&store).unwrap().next().is_none(),
+            "{err}"
+        );
+        err
+    };
+
+    // Nothing listens.
+    let port = servers::free_port();
+    for url in [
+        format!("git://127.0.0.1:{port}/set.git"),
+        format!("http://127.0.0.1:{port}/set.git"),
+    ] {
+        let err = fetch_fails(&url);
+        assert!(err.contains("connection refused"), "{err}");
+    }
+
+    // A server that accepts and never answers: the time-out is named.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(2).flatten() {
+            held.push(stream);
+        }
+        std::thread::sleep(Duration::from_secs(8));
+        drop(held);
+    });
+    for url in [
+        format!("git://127.0.0.1:{port}/set.git"),
+        format!("http://127.0.0.1:{port}/set.git"),
+    ] {
+        let started = Instant::now();
+        let err = fetch_fails(&url);
+        assert!(err.contains("did not answer within 2 s"), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(7),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    held.join().unwrap();
+
+    // Real servers: no repository there, a repository that publishes no atoms, credentials.
+    let server = Server::start(Kind::Http, &dir.join("http"));
+    let daemon = Server::start(Kind::Daemon, &dir.join("daemon"));
+    for s in [&server, &daemon] {
+        let err = fetch_fails(&s.url("missing.git"));
+        assert!(err.contains("no git repository there"), "{err}");
+        let plain = s.root.join("plain.git");
+        serve_bare(&plain);
+        let work = dir.join(format!("plain-{:?}", s.kind));
+        fs::create_dir_all(&work).unwrap();
+        atom_repo(&work);
+        git(&work, &["push", "-q", plain.to_str().unwrap(), "main"]);
+        let err = fetch_fails(&s.url("plain.git"));
+        assert!(err.contains("publishes no atoms"), "{err}");
+    }
+    let err = fetch_fails(&server.private_url("plain.git"));
+    assert!(err.contains("authentication failed"), "{err}");
+
+    // Not a URL at all.
+    let err = fails(&dir, None, &["ls", "http://"]);
+    assert!(err.contains("not a git URL"), "{err}");
+    let err = fails(&dir, None, &["fetch", "ftp://host/x", "--store", store_arg]);
+    assert!(err.contains("not supported"), "{err}");
+}
+
+/// A fetch killed while the pack arrives leaves the store as it was: no set repository on a first
+/// fetch, the earlier refs on a later one; the next fetch completes.
+#[test]
+fn a_killed_fetch_leaves_the_store_as_it_was() {
+    let dir = scratch("killed");
+    let src = dir.join("src");
+    fs::create_dir_all(&src).unwrap();
+    atom_repo(&src);
+    // beta carries 4 MB of incompressible data: 16 s at the throttled 256 KiB/s.
+    let mut data = Vec::with_capacity(4 << 20);
+    let mut x: u64 = 0x2545f4914f6cdd1d;
+    while data.len() < 4 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    fs::write(src.join("b/blob.bin"), &data).unwrap();
+    git(&src, &["add", "."]);
+    git(&src, &["commit", "-q", "-m", "big"]);
+    ok(&src, None, &["init"]);
+    ok(&src, None, &["publish"]);
+    let server = Server::start(Kind::Http, &dir);
+    serve(&server, &src, "set.git");
+    let slow = server.slow_url("set.git");
+    let store = dir.join("store");
+    let store_arg = store.to_str().unwrap();
+
+    let kill_midway = |args: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_atom"))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait until pack data is arriving (a temporary pack file grows), then kill.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let receiving = || {
+            walk(&store).iter().any(|p| {
+                p.to_string_lossy().contains("/objects/pack/")
+                    && p.metadata().is_ok_and(|m| m.len() > 64 << 10)
+            })
+        };
+        while !receiving() {
+            assert!(Instant::now() < deadline, "no pack data arrived");
+            assert!(child.try_wait().unwrap().is_none(), "the fetch ended early");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+    };
+
+    // First fetch killed: no set repository appears.
+    kill_midway(&["fetch", &slow, "--store", store_arg]);
+    let sets: Vec<_> = fs::read_dir(&store)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".git"))
+        .collect();
+    assert!(sets.is_empty(), "{sets:?}");
+
+    // alpha arrives; then a fetch of beta is killed: the store's refs are as they were.
+    ok(
+        &dir,
+        Some(&server),
+        &[
+            "fetch",
+            &server.url("set.git"),
+            "alpha",
+            "--store",
+            store_arg,
+        ],
+    );
+    let set = store_repo(&store);
+    let refs = || git(&set, &["for-each-ref", "--format=%(objectname) %(refname)"]);
+    let before = refs();
+    kill_midway(&["fetch", &slow, "beta", "--store", store_arg]);
+    assert_eq!(refs(), before);
+    ok(&set, None, &["verify", "alpha"]);
+
+    // The next fetch completes.
+    ok(
+        &dir,
+        Some(&server),
+        &["fetch", &server.url("set.git"), "--store", store_arg],
+    );
+    assert!(refs().contains("refs/eka/atoms/beta/0.1.0"));
+    ok(&set, None, &["verify"]);
+}
+
+/// Every file under `dir`, recursively.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// `atom lock` fetches a missing set from the first mirror that answers, naming every failure
+/// when none does; `--offline` uses the store only.
+#[test]
+fn lock_fetches_from_mirrors() {
+    for kind in [Kind::Daemon, Kind::Http] {
+        let dir = scratch(&format!("lock-{kind:?}"));
+        let src = dir.join("src");
+        fs::create_dir_all(&src).unwrap();
+        source(&src);
+        let server = Server::start(kind, &dir);
+        let url = serve(&server, &src, "set.git");
+        let dead = format!("git://127.0.0.1:{}/set.git", servers::free_port());
+        let app = dir.join("app");
+        fs::create_dir_all(&app).unwrap();
+        let manifest = |mirrors: &str| {
+            format!(
+                "[package]\nlabel = \"app\"\nversion = \"0.1.0\"\n\n[package.sets]\nlib = [{mirrors}]\n\n[deps.from.lib]\nalpha = \"^1\"\n\n[compose.as]\nnix = \".\"\n"
+            )
+        };
+        write(
+            &app,
+            "atom.toml",
+            &manifest(&format!("\"{dead}\", \"{url}\"")),
+        );
+        let store = dir.join("store");
+        let store_arg = store.to_str().unwrap();
+
+        let app_arg = app.to_str().unwrap();
+        let err = fails(
+            &app,
+            Some(&server),
+            &["lock", app_arg, "--offline", "--store", store_arg],
+        );
+        assert!(err.contains("cannot tell the root of the set lib"), "{err}");
+        assert!(!app.join("atom.lock").exists());
+
+        ok(
+            &app,
+            Some(&server),
+            &["--timeout", "5", "lock", app_arg, "--store", store_arg],
+        );
+        let lock = fs::read_to_string(app.join("atom.lock")).unwrap();
+        assert!(lock.contains("version = \"1.1.0\""), "{lock}");
+        // Now offline works: the lock records the set, the store has it.
+        let again = ok(
+            &app,
+            Some(&server),
+            &["lock", app_arg, "--offline", "--store", store_arg],
+        );
+        assert!(again.starts_with("unchanged:"), "{again}");
+
+        // Every mirror failing: each is named.
+        write(
+            &app,
+            "atom.toml",
+            &manifest(&format!("\"{dead}\", \"{}\"", server.url("missing.git"))),
+        );
+        fs::remove_file(app.join("atom.lock")).unwrap();
+        let err = fails(
+            &app,
+            Some(&server),
+            &[
+                "lock",
+                app_arg,
+                "--store",
+                dir.join("store2").to_str().unwrap(),
+            ],
+        );
+        assert!(
+            err.contains(&dead) && err.contains("connection refused"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&server.url("missing.git")) && err.contains("no git repository"),
+            "{err}"
+        );
+    }
+}
