@@ -36,7 +36,11 @@ if [ "${rustc_minor:-0}" -lt 88 ]; then
 fi
 
 step "install Debian packages"
-packages=(nix-bin libgc-dev libboost-dev nlohmann-json3-dev pkg-config binutils gcc g++ valgrind python3 xz-utils git dpkg-dev)
+# libcurl4-openssl-dev: the HTTP(S) transport links the system's libcurl. git, lighttpd,
+# openssh-server/-client: the network tests run real git servers on 127.0.0.1 (and `atom publish
+# --push` runs `git push`).
+packages=(nix-bin libgc-dev libboost-dev nlohmann-json3-dev pkg-config binutils gcc g++ valgrind python3 xz-utils git dpkg-dev
+          libcurl4-openssl-dev lighttpd openssh-server openssh-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -45,7 +49,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   need_root "${missing[*]}"
   echo "setup: installing ${missing[*]}"
   apt-get update -qq
+  # Installing lighttpd or openssh-server must not start them as system services (listening on
+  # ports 80 and 22): the tests start their own, on loopback and free ports. A policy-rc.d that
+  # refuses every start is put in place for the install when the system has none.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && own_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$own_policy" ]; then rm -f "$policy"; fi
 fi
 
 step "check the installed Nix version"

@@ -362,6 +362,16 @@ fn publish_push_has_must_not_exist_semantics() {
         // Again: nothing to do.
         let again = ok(&src, Some(&server), &["publish", "--push", "origin"]);
         assert!(again.contains("already there alpha 1.0.0"), "{again}");
+        // A git remote's name works wherever a URL does.
+        let store = dir.join("store");
+        let fetched = ok(
+            &src,
+            Some(&server),
+            &["fetch", "origin", "--store", store.to_str().unwrap()],
+        );
+        assert!(fetched.contains(&format!("fetched {url}")), "{fetched}");
+        let listed = ok(&src, Some(&server), &["ls", "origin", "beta"]);
+        assert!(listed.starts_with("beta 0.1.0 "), "{listed}");
 
         // Different content under alpha 1.0.0 from a clone of the same set: refused, unchanged.
         let before = git(&served, &["rev-parse", "refs/eka/atoms/alpha/1.0.0"]);

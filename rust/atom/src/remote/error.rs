@@ -173,3 +173,44 @@ fn last_line(text: Option<&String>) -> String {
         .trim()
         .to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classify(error: &(dyn std::error::Error + 'static)) -> RemoteError {
+        RemoteError::from_gix(
+            "https://h.example/r",
+            Some("h.example"),
+            Duration::from_secs(3),
+            error,
+        )
+    }
+
+    #[test]
+    fn causes_are_classified_by_their_root() {
+        // An I/O error anywhere in the chain decides.
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(matches!(classify(&refused), RemoteError::Refused { .. }));
+        let timed_out = std::io::Error::from(std::io::ErrorKind::TimedOut);
+        let message = classify(&timed_out).to_string();
+        assert!(message.contains("did not answer within 3 s"), "{message}");
+        // curl's and the resolver's words (no DNS query is made here).
+        let unknown = std::io::Error::other("Could not resolve host: h.example");
+        let message = classify(&unknown).to_string();
+        assert_eq!(
+            message,
+            "cannot reach https://h.example/r: unknown host \"h.example\"; check the URL (and your DNS or proxy settings)"
+        );
+        let auth = std::io::Error::other("Received HTTP status 401");
+        assert!(matches!(
+            classify(&auth),
+            RemoteError::Authentication { .. }
+        ));
+        let other = std::io::Error::other("first line\nthe server said no\n");
+        assert_eq!(
+            classify(&other).to_string(),
+            "https://h.example/r: the server said no"
+        );
+    }
+}
