@@ -287,9 +287,15 @@ impl Remote {
         if wants.is_empty() {
             return Ok(Received::default());
         }
+        // Progress messages are several kilobytes of text nobody reads here.
+        let no_progress = match self.handshake.server_protocol_version {
+            Protocol::V2 => true,
+            _ => self.handshake.capabilities.contains("no-progress"),
+        };
         let mut negotiate = Exact {
             wants: wants.to_vec(),
             haves: haves.to_vec(),
+            no_progress,
         };
         let repo = dest.gix();
         let pack_dir = repo.objects.store_ref().path().join("pack");
@@ -396,6 +402,9 @@ fn git_daemon(
         (None, Some(e)) => return Err(io(e)),
         (None, None) => return Err(unknown()),
     };
+    // Requests are small writes followed by a read: without this, Nagle's algorithm and delayed
+    // acknowledgements hold each one back for tens of milliseconds.
+    read.set_nodelay(true).map_err(io)?;
     read.set_read_timeout(Some(timeout)).map_err(io)?;
     read.set_write_timeout(Some(timeout)).map_err(io)?;
     let write = read.try_clone().map_err(io)?;
@@ -414,6 +423,7 @@ fn git_daemon(
 struct Exact {
     wants: Vec<ObjectId>,
     haves: Vec<ObjectId>,
+    no_progress: bool,
 }
 
 impl gix::protocol::fetch::Negotiate for Exact {
@@ -428,6 +438,9 @@ impl gix::protocol::fetch::Negotiate for Exact {
         arguments: &mut gix::protocol::fetch::Arguments,
         _remote_ref_target_known: &[bool],
     ) -> bool {
+        if self.no_progress {
+            arguments.add_feature("no-progress");
+        }
         for id in &self.wants {
             arguments.want(id);
         }
