@@ -136,15 +136,13 @@ server.bind = "127.0.0.1"
 server.port = {port}
 server.document-root = "{root}"
 server.errorlog = "{log}"
-alias.url = ("/git" => "{exec}/git-http-backend", "/private" => "{exec}/git-http-backend", "/v0" => "{exec}/git-http-backend", "/slow" => "{exec}/git-http-backend")
+alias.url = ("/git" => "{exec}/git-http-backend", "/private" => "{exec}/git-http-backend", "/v0" => "{exec}/git-http-backend")
 cgi.assign = ("" => "")
 setenv.add-environment = ("GIT_PROJECT_ROOT" => "{root}", "GIT_HTTP_EXPORT_ALL" => "1", "GIT_TRACE_PACKET" => "{trace}")
 $HTTP["url"] =~ "^/v0/" {{
   setenv.set-request-header = ("Git-Protocol" => "")
 }}
-$HTTP["url"] =~ "^/slow/" {{
-  connection.kbytes-per-second = 256
-}}
+
 auth.backend = "plain"
 auth.backend.plain.userfile = "{users}"
 auth.require = ("/private" => ("method" => "basic", "realm" => "git", "require" => "valid-user"))
@@ -263,12 +261,6 @@ auth.require = ("/private" => ("method" => "basic", "realm" => "git", "require" 
         format!("http://127.0.0.1:{}/v0/{name}", self.port)
     }
 
-    /// The URL of `name` on a path whose responses are throttled to 256 KiB/s.
-    pub fn slow_url(&self, name: &str) -> String {
-        assert_eq!(self.kind, Kind::Http);
-        format!("http://127.0.0.1:{}/slow/{name}", self.port)
-    }
-
     /// The packets git exchanged on the server so far (`GIT_TRACE_PACKET`; git:// and http://).
     pub fn packets(&self) -> String {
         fs::read_to_string(self.root.parent().unwrap().join("packets.log")).unwrap_or_default()
@@ -313,5 +305,86 @@ pub fn serve_bare(path: &Path) {
             .status()
             .unwrap();
         assert!(status.success());
+    }
+}
+
+/// A TCP relay on 127.0.0.1 in front of a server's port that passes what the server sends at
+/// most `bytes_per_second` (what the client sends goes through at once): a slow network for the
+/// tests that need a transfer to take a while. Stops accepting when dropped.
+pub struct Throttle {
+    /// The relay's port.
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Throttle {
+    /// Starts relaying to `target`.
+    pub fn start(target: u16, bytes_per_second: usize) -> Throttle {
+        use std::io::{Read, Write};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = sent.clone();
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                let client = match listener.accept() {
+                    Ok((client, _)) => client,
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
+                };
+                client.set_nonblocking(false).unwrap();
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                for (mut from, mut to, limit) in [
+                    (
+                        client.try_clone().unwrap(),
+                        server.try_clone().unwrap(),
+                        None,
+                    ),
+                    (server, client, Some(bytes_per_second)),
+                ] {
+                    let counter = counter.clone();
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 4096];
+                        loop {
+                            let n = match from.read(&mut buf) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            if to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                            if let Some(rate) = limit {
+                                counter.fetch_add(n, Ordering::Relaxed);
+                                std::thread::sleep(Duration::from_secs_f64(n as f64 / rate as f64));
+                            }
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                        let _ = from.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Throttle { port, stop, sent }
+    }
+
+    /// Bytes the server has sent through the relay so far.
+    pub fn sent(&self) -> usize {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for Throttle {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
