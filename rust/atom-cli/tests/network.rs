@@ -676,8 +676,8 @@ fn killed_fetches(dir: &Path, server: &Server, throttle: &servers::Throttle, slo
 
     // alpha arrives; then a fetch of beta is killed: the store's refs are as they were.
     ok(
-        &dir,
-        Some(&server),
+        dir,
+        Some(server),
         &[
             "fetch",
             &server.url("set.git"),
@@ -695,8 +695,8 @@ fn killed_fetches(dir: &Path, server: &Server, throttle: &servers::Throttle, slo
 
     // The next fetch completes.
     ok(
-        &dir,
-        Some(&server),
+        dir,
+        Some(server),
         &["fetch", &server.url("set.git"), "--store", store_arg],
     );
     assert!(refs().contains("refs/eka/atoms/beta/0.1.0"));
