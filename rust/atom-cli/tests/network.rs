@@ -781,3 +781,55 @@ fn lock_fetches_from_mirrors() {
         );
     }
 }
+
+/// `atom fetch --git URL` mirrors a plain git repository (a direct `nix+git` dependency) over the
+/// network: its branches' and tags' objects arrive in the store's mirror.
+#[test]
+fn a_plain_repository_is_mirrored_over_the_network() {
+    for kind in [Kind::Daemon, Kind::Http] {
+        let dir = scratch(&format!("mirror-{kind:?}"));
+        let server = Server::start(kind, &dir);
+        let work = dir.join("lib");
+        fs::create_dir_all(&work).unwrap();
+        atom_repo(&work);
+        git(&work, &["tag", "v1"]);
+        write(&work, "later.nix", "2\n");
+        git(&work, &["add", "."]);
+        git(&work, &["commit", "-q", "-m", "later"]);
+        let served = server.root.join("lib.git");
+        serve_bare(&served);
+        git(
+            &work,
+            &["push", "-q", served.to_str().unwrap(), "main", "v1"],
+        );
+        let store = dir.join("store");
+        let out = ok(
+            &dir,
+            Some(&server),
+            &[
+                "--json",
+                "fetch",
+                "--git",
+                &server.url("lib.git"),
+                "--store",
+                store.to_str().unwrap(),
+            ],
+        );
+        let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let mirror = PathBuf::from(json["repo"].as_str().unwrap());
+        for rev in ["HEAD", "v1"] {
+            let id = git(&work, &["rev-parse", rev]);
+            let has = Command::new("git")
+                .arg("--git-dir")
+                .arg(&mirror)
+                .args(["cat-file", "-e", &format!("{id}^{{tree}}")])
+                .status()
+                .unwrap();
+            assert!(
+                has.success(),
+                "{kind:?}: {rev} missing from {}",
+                mirror.display()
+            );
+        }
+    }
+}

@@ -56,10 +56,10 @@ impl Default for Options {
     }
 }
 
-/// Whether `text` names a repository on this machine (a path or a `file://` URL) rather than a
-/// network URL.
+/// Whether `text` names a repository on this machine (an existing path, a `file://` URL, or
+/// anything that is not a network URL) rather than a network URL.
 pub fn is_local(text: &str) -> bool {
-    if text.starts_with("file://") {
+    if text.starts_with("file://") || std::path::Path::new(text).exists() {
         return true;
     }
     !text.contains("://") && network_url(text, &Aliases::default()).is_err()
@@ -68,12 +68,18 @@ pub fn is_local(text: &str) -> bool {
 /// The network URL `text` names, after expanding a leading alias (`gh:owner/repo`), validated;
 /// an error for anything that is not a network URL (including local paths).
 pub fn network_url(text: &str, aliases: &Aliases) -> Result<String, RemoteError> {
-    let expanded = aliases
-        .expand_url(text)
-        .map_err(|e| RemoteError::InvalidUrl {
-            url: text.to_owned(),
-            reason: e.to_string(),
-        })?;
+    let invalid = |e: crate::uri::UriError| RemoteError::InvalidUrl {
+        url: text.to_owned(),
+        reason: e.to_string(),
+    };
+    // An alias expands to a host and path without a scheme (`gh:o/r` → `github.com/o/r`), which
+    // the URI rules complete (https for a host); scp-like and explicit URLs stay as written.
+    let expanded = match crate::uri::GitUrl::parse(text, aliases) {
+        Ok(url) if !text.contains("://") && url.host.is_some() && url.scheme == "https" => {
+            url.to_string()
+        }
+        _ => aliases.expand_url(text).map_err(invalid)?,
+    };
     let parsed = gix::url::parse(gix::bstr::BStr::new(expanded.as_str())).map_err(|e| {
         RemoteError::InvalidUrl {
             url: text.to_owned(),
@@ -490,5 +496,38 @@ impl BufRead for Counted<'_> {
     fn consume(&mut self, amount: usize) {
         self.bytes += amount as u64;
         self.inner.consume(amount);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_urls_are_told_from_paths() {
+        let aliases = Aliases::default();
+        assert_eq!(
+            network_url("gh:owner/repo", &aliases).unwrap(),
+            "https://github.com/owner/repo"
+        );
+        for url in [
+            "https://h.example/r.git",
+            "git://127.0.0.1:9418/r",
+            "ssh://git@h.example:2222/r",
+            "git@h.example:owner/r.git",
+        ] {
+            assert_eq!(network_url(url, &aliases).unwrap(), url);
+            assert!(!is_local(url), "{url}");
+        }
+        for path in ["/srv/r", "./r", "file:///srv/r", "r"] {
+            assert!(is_local(path), "{path}");
+        }
+        let err = network_url("ftp://h.example/r", &aliases).unwrap_err();
+        assert!(
+            err.to_string().contains("the ftp scheme is not supported"),
+            "{err}"
+        );
+        let err = network_url("http://", &aliases).unwrap_err();
+        assert!(err.to_string().contains("is not a git URL"), "{err}");
     }
 }
