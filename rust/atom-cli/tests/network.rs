@@ -518,6 +518,29 @@ fn a_large_atom_travels_over_http() {
     let set = store_repo(&store);
     let blob = git(&set, &["rev-parse", "refs/eka/atoms/beta/0.1.0:blob.bin"]);
     assert_eq!(blob, git(&src, &["rev-parse", "HEAD:b/blob.bin"]));
+
+    // The next version shares the 3 MB file. The store's versions go to the server as `have`s,
+    // but git servers prune only along history, and atom commits are orphans: the file travels
+    // again (measured here, so that a change in either is noticed).
+    write(&src, "b/atom.toml", &support::manifest("beta", "0.2.0"));
+    git(&src, &["commit", "-q", "-am", "beta 0.2.0"]);
+    ok(&src, Some(&server), &["publish", "b", "--push", &url]);
+    let next: serde_json::Value = serde_json::from_str(&ok(
+        &dir,
+        Some(&server),
+        &[
+            "--json",
+            "fetch",
+            &url,
+            "beta",
+            "--store",
+            store.to_str().unwrap(),
+        ],
+    ))
+    .unwrap();
+    let bytes = next["bytes"].as_u64().unwrap();
+    assert!(bytes > 3 << 20, "{next}");
+    ok(&set, None, &["verify", "beta@0.2.0"]);
 }
 
 /// Failures are one line naming the URL and what to do, and leave no store behind.
