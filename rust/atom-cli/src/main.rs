@@ -296,9 +296,32 @@ fn publish(
         .collect())
 }
 
-/// The connection settings: `--timeout`, and the ssh command of `GIT_SSH_COMMAND`, `GIT_SSH` or
-/// the repository's `core.sshCommand`.
-fn fetch_options(cli: &Cli) -> FetchOptions {
+/// URL aliases: the defaults, then the user's `[aliases]` of `$XDG_CONFIG_HOME/eka.toml` (else
+/// `~/.config/eka.toml`), then the repository's `.git/info/eka.toml`. A configuration file that
+/// does not parse is an error naming it.
+fn aliases(cli: &Cli) -> Result<Aliases> {
+    let mut aliases = Aliases::default();
+    let config_home = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+    let files = [
+        config_home.map(|d| d.join("eka.toml")),
+        Some(cli.repo.join(".git/info/eka.toml")),
+    ];
+    for file in files.into_iter().flatten() {
+        if let Some(text) = atom::diagnostic::read_text_if_present(&file).map_err(err)? {
+            aliases
+                .merge_toml(&text)
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+        }
+    }
+    Ok(aliases)
+}
+
+/// The connection settings: `--timeout`, the URL aliases, and the ssh command of
+/// `GIT_SSH_COMMAND`, `GIT_SSH` or the repository's `core.sshCommand`.
+fn fetch_options(cli: &Cli) -> Result<FetchOptions> {
     let mut remote = remote::Options {
         timeout: Duration::from_secs(cli.timeout.max(1)),
         ..Default::default()
@@ -306,10 +329,11 @@ fn fetch_options(cli: &Cli) -> FetchOptions {
     if remote.ssh_command.is_none() {
         remote.ssh_command = git_config(&cli.repo, "core.sshCommand").map(Into::into);
     }
-    FetchOptions {
+    Ok(FetchOptions {
         remote,
+        aliases: aliases(cli)?,
         ..Default::default()
-    }
+    })
 }
 
 /// A value of the git configuration seen from `dir` (system, global and the repository's), when
@@ -351,7 +375,8 @@ fn push_published(
     out: &mut Output,
 ) -> Result {
     let work_tree = &cli.repo;
-    let aliases = Aliases::default();
+    let options = fetch_options(cli)?;
+    let aliases = options.aliases;
     let remote = if remote.is_empty() {
         push::default_remote(work_tree).map_err(err)?
     } else {
@@ -359,8 +384,8 @@ fn push_published(
     };
     let url = push::remote_url(work_tree, &remote, &aliases).map_err(err)?;
     out.progress(&format!("pushing to {url}"));
-    let options = fetch_options(cli).remote;
-    let pushed = push::push(repo, work_tree, &url, atoms, &options, &aliases).map_err(err)?;
+    let pushed =
+        push::push(repo, work_tree, &url, atoms, &options.remote, &aliases).map_err(err)?;
     let mut refused = 0;
     let mut items = Vec::new();
     for p in &pushed {
@@ -394,7 +419,7 @@ fn fetch_git(cli: &Cli, url: &str, store: &Store, out: &mut Output) -> Result {
     let url = url.as_str();
     let mut progress = |n: usize| out.progress(&format!("mirroring {url}: {n} objects"));
     let (mirror, objects) = store
-        .fetch_git_with(url, &fetch_options(cli), &mut progress)
+        .fetch_git_with(url, &fetch_options(cli)?, &mut progress)
         .map_err(err)?;
     out.json(json!({ "repo": mirror, "objects": objects }));
     out.line(format!(
@@ -408,7 +433,7 @@ fn fetch_git(cli: &Cli, url: &str, store: &Store, out: &mut Output) -> Result {
 fn fetch(cli: &Cli, url: &str, atoms: &[String], store: &Store, out: &mut Output) -> Result {
     let url = location(cli, url);
     let url = url.as_str();
-    let mut options = fetch_options(cli);
+    let mut options = fetch_options(cli)?;
     for atom in atoms {
         let (label, requirement) = split_at_version(atom)?;
         let requirement = requirement
@@ -469,7 +494,7 @@ fn ls(cli: &Cli, args: &[String], out: &mut Output) -> Result {
     let atoms = match url {
         Some(url) => {
             let url = location(cli, url);
-            atom::store::list(&url, label.as_ref(), &fetch_options(cli))
+            atom::store::list(&url, label.as_ref(), &fetch_options(cli)?)
                 .map_err(err)?
                 .atoms
         }
@@ -493,7 +518,8 @@ fn ls(cli: &Cli, args: &[String], out: &mut Output) -> Result {
 
 /// `atom resolve`: the highest published version an atom URI accepts.
 fn resolve(cli: &Cli, uri: &str, out: &mut Output) -> Result {
-    let parsed = AtomUri::parse(uri, &Aliases::default()).map_err(err)?;
+    let aliases = aliases(cli)?;
+    let parsed = AtomUri::parse(uri, &aliases).map_err(err)?;
     let requirement = parsed
         .version
         .clone()
@@ -502,7 +528,7 @@ fn resolve(cli: &Cli, uri: &str, out: &mut Output) -> Result {
         Some(url) => {
             // The URL as written (an ssh port survives), with aliases expanded.
             let written = uri.rsplit_once("::").map(|(u, _)| u).unwrap_or_default();
-            let text = match remote::network_url(written, &Aliases::default()) {
+            let text = match remote::network_url(written, &aliases) {
                 Ok(network) => network,
                 Err(_) => url.to_string(),
             };
@@ -533,7 +559,7 @@ fn resolve_remote(
     requirement: &Requirement,
     out: &mut Output,
 ) -> Result {
-    let listing = atom::store::list(url, Some(label), &fetch_options(cli)).map_err(err)?;
+    let listing = atom::store::list(url, Some(label), &fetch_options(cli)?).map_err(err)?;
     let root = listing.root.ok_or_else(|| {
         format!("{url} has no refs/ekala/init: it publishes no atoms (run `atom init` there first)")
     })?;
@@ -648,7 +674,7 @@ fn lock(
     out: &mut Output,
 ) -> Result {
     let lock_path = path.join(LOCK_FILE);
-    let options = fetch_options(cli);
+    let options = fetch_options(cli)?;
     let fetch = (!offline).then_some(&options);
     let Some(lock) = locking::lock_with(path, store, fetch).map_err(err)? else {
         out.json(json!({ "lock": null, "changed": false }));

@@ -89,7 +89,7 @@ fn twelve_concurrent_fetches_into_one_fresh_store_all_succeed() {
         let store = dir.join(format!("store-{round}"));
         fetch_all_at_once(&dir, &store, &[]);
         let set = store.join(format!("{root}.git"));
-        git(&set, &["fsck", "--strict", "--no-dangling"]);
+        support::fsck_store(&set);
         assert_eq!(git(&set, &["for-each-ref", "refs/eka/atoms"]), expected);
         // Nothing temporary is left behind.
         let leftovers: Vec<_> = walk(&store)

@@ -146,6 +146,19 @@ fn listing_and_resolving_read_refs_only() {
         .unwrap();
         assert_eq!(json["version"], "1.0.0");
 
+        // A user alias (the repository's .git/info/eka.toml) works where a URL does.
+        if kind == Kind::Daemon {
+            write(
+                &src,
+                ".git/info/eka.toml",
+                &format!("[aliases]\nhere = \"git://127.0.0.1:{}\"\n", server.port),
+            );
+            let aliased = ok(&src, Some(&server), &["ls", "here:set.git", "alpha"]);
+            assert_eq!(aliased, alpha);
+            let resolved = ok(&src, Some(&server), &["resolve", "here:set.git::alpha@^1"]);
+            assert!(resolved.starts_with("alpha 1.1.0 "), "{resolved}");
+        }
+
         // Protocol v2, with the label's refs asked for by prefix (git:// and http:// log it).
         if kind != Kind::Ssh {
             let packets = server.packets();
