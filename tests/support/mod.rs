@@ -167,3 +167,15 @@ pub fn fsck_store(dir: &Path) {
         );
     }
 }
+
+/// Lays libatom out in `dir` as an install would: `libatom.so.0` (the SONAME) and the development
+/// link `libatom.so` pointing at it; returns `dir`.
+pub fn install_libatom(dir: &Path) -> PathBuf {
+    fs::copy(
+        artifact("libatom.so", &["rust/atom/src", "rust/atom-capi/src"]),
+        dir.join("libatom.so.0"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("libatom.so.0", dir.join("libatom.so")).unwrap();
+    dir.to_owned()
+}

@@ -5,7 +5,6 @@
 mod support;
 
 use std::fs;
-use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -19,17 +18,8 @@ const SOURCES: &[&str] = &["rust/atom/src", "rust/atom-capi/src"];
 /// development link `libatom.so` pointing at it. Made once per test process.
 fn shared_lib_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = scratch("libatom");
-        fs::copy(
-            support::artifact("libatom.so", SOURCES),
-            dir.join("libatom.so.0"),
-        )
-        .unwrap();
-        symlink("libatom.so.0", dir.join("libatom.so")).unwrap();
-        dir
-    })
-    .clone()
+    DIR.get_or_init(|| support::install_libatom(&scratch("libatom")))
+        .clone()
 }
 
 /// The arguments every C program gets: the bundled example atom's directory, a fresh git

@@ -15,15 +15,9 @@ use support::{atom_repo, git, repo_root, run, scratch, write};
 #[test]
 fn a_c_program_lists_resolves_and_fetches_over_the_network() {
     let dir = scratch("c-remote");
-    // Laid out as installed: the SONAME, and the development link.
     let lib_dir = dir.join("lib");
     fs::create_dir_all(&lib_dir).unwrap();
-    fs::copy(
-        support::artifact("libatom.so", &["rust/atom/src", "rust/atom-capi/src"]),
-        lib_dir.join("libatom.so.0"),
-    )
-    .unwrap();
-    std::os::unix::fs::symlink("libatom.so.0", lib_dir.join("libatom.so")).unwrap();
+    support::install_libatom(&lib_dir);
     let exe = dir.join("test_remote");
     let root = repo_root();
     run(Command::new("cc")

@@ -540,7 +540,13 @@ fn resolve(cli: &Cli, uri: &str, out: &mut Output) -> Result {
         None => open(cli)?,
     };
     let atom = repo.resolve(&parsed.label, &requirement).map_err(err)?;
-    let id = AtomId::new(repo.genesis().map_err(err)?, atom.label.clone()).digest();
+    resolved(&atom, repo.genesis().map_err(err)?, out);
+    Ok(())
+}
+
+/// Reports a resolved atom: `label version rev id`, or the atom's JSON with its `id`.
+fn resolved(atom: &AtomRef, root: Root, out: &mut Output) {
+    let id = AtomId::new(root, atom.label.clone()).digest();
     let mut value = atom.to_json();
     value["id"] = json!(id.to_string());
     out.json(value);
@@ -548,7 +554,6 @@ fn resolve(cli: &Cli, uri: &str, out: &mut Output) -> Result {
         "{} {} {} {id}",
         atom.label, atom.version, atom.commit
     ));
-    Ok(())
 }
 
 /// `atom resolve URL::label@req` for a network URL: from the remote's refs, no object.
@@ -578,14 +583,7 @@ fn resolve_remote(
             )
         }
     })?;
-    let id = AtomId::new(root, atom.label.clone()).digest();
-    let mut value = atom.to_json();
-    value["id"] = json!(id.to_string());
-    out.json(value);
-    out.line(format!(
-        "{} {} {} {id}",
-        atom.label, atom.version, atom.commit
-    ));
+    resolved(atom, root, out);
     Ok(())
 }
 

@@ -95,6 +95,31 @@ fn serve(server: &Server, source: &Path, name: &str) -> String {
     server.url(name)
 }
 
+/// `len` bytes that do not compress (xorshift), so that they travel as they are.
+fn incompressible(len: usize) -> Vec<u8> {
+    let mut data = Vec::with_capacity(len + 8);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while data.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    data
+}
+
+/// A scratch directory `name-<kind>` with a published source repository (see [`source`]) in
+/// `src`, and a server of `kind` serving a copy of it as `set.git`; returns them and its URL.
+fn published(kind: Kind, name: &str) -> (PathBuf, PathBuf, Server, String) {
+    let dir = scratch(&format!("{name}-{kind:?}"));
+    let src = dir.join("src");
+    fs::create_dir_all(&src).unwrap();
+    source(&src);
+    let server = Server::start(kind, &dir);
+    let url = serve(&server, &src, "set.git");
+    (dir, src, server, url)
+}
+
 fn kinds() -> [Kind; 3] {
     [Kind::Daemon, Kind::Http, Kind::Ssh]
 }
@@ -104,12 +129,7 @@ fn kinds() -> [Kind; 3] {
 #[test]
 fn listing_and_resolving_read_refs_only() {
     for kind in kinds() {
-        let dir = scratch(&format!("ls-{kind:?}"));
-        let src = dir.join("src");
-        fs::create_dir_all(&src).unwrap();
-        source(&src);
-        let server = Server::start(kind, &dir);
-        let url = serve(&server, &src, "set.git");
+        let (dir, src, server, url) = published(kind, "ls");
         // Remove every object: only refs remain on the server.
         let objects = server.root.join("set.git/objects");
         for entry in fs::read_dir(&objects).unwrap().flatten() {
@@ -174,12 +194,7 @@ fn listing_and_resolving_read_refs_only() {
 /// A server that speaks only protocol v0 advertises everything; the listing is filtered here.
 #[test]
 fn a_v0_server_is_listed_from_its_advertisement() {
-    let dir = scratch("v0");
-    let src = dir.join("src");
-    fs::create_dir_all(&src).unwrap();
-    source(&src);
-    let server = Server::start(Kind::Http, &dir);
-    serve(&server, &src, "set.git");
+    let (dir, _, server, _) = published(Kind::Http, "v0");
     let url = server.v0_url("set.git");
     let alpha = ok(&dir, Some(&server), &["ls", &url, "alpha"]);
     assert_eq!(alpha.lines().count(), 2, "{alpha}");
@@ -212,12 +227,7 @@ fn store_repo(store: &Path) -> PathBuf {
 #[test]
 fn fetch_receives_atoms_not_history() {
     for kind in kinds() {
-        let dir = scratch(&format!("fetch-{kind:?}"));
-        let src = dir.join("src");
-        fs::create_dir_all(&src).unwrap();
-        source(&src);
-        let server = Server::start(kind, &dir);
-        let url = serve(&server, &src, "set.git");
+        let (dir, src, server, url) = published(kind, "fetch");
         let store = dir.join("store");
         let store_arg = store.to_str().unwrap();
 
@@ -288,12 +298,7 @@ fn fetch_receives_atoms_not_history() {
 #[test]
 fn a_changed_version_on_the_remote_is_refused_alone() {
     for kind in [Kind::Daemon, Kind::Http] {
-        let dir = scratch(&format!("tamper-{kind:?}"));
-        let src = dir.join("src");
-        fs::create_dir_all(&src).unwrap();
-        source(&src);
-        let server = Server::start(kind, &dir);
-        let url = serve(&server, &src, "set.git");
+        let (dir, src, server, url) = published(kind, "tamper");
         let store = dir.join("store");
         let store_arg = store.to_str().unwrap();
         ok(&dir, Some(&server), &["fetch", &url, "--store", store_arg]);
@@ -508,15 +513,7 @@ fn a_large_atom_travels_over_http() {
     let src = dir.join("src");
     fs::create_dir_all(&src).unwrap();
     atom_repo(&src);
-    let mut data = Vec::with_capacity(3 << 20);
-    let mut x: u64 = 0x9e3779b97f4a7c15;
-    while data.len() < 3 << 20 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        data.extend_from_slice(&x.to_le_bytes());
-    }
-    fs::write(src.join("b/blob.bin"), &data).unwrap();
+    fs::write(src.join("b/blob.bin"), incompressible(3 << 20)).unwrap();
     git(&src, &["add", "."]);
     git(&src, &["commit", "-q", "-m", "big"]);
     ok(&src, None, &["init"]);
@@ -650,15 +647,7 @@ fn a_killed_fetch_leaves_the_store_as_it_was() {
     fs::create_dir_all(&src).unwrap();
     atom_repo(&src);
     // beta carries 2 MB of incompressible data: 8 s at the throttled 256 KiB/s.
-    let mut data = Vec::with_capacity(2 << 20);
-    let mut x: u64 = 0x2545f4914f6cdd1d;
-    while data.len() < 2 << 20 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        data.extend_from_slice(&x.to_le_bytes());
-    }
-    fs::write(src.join("b/blob.bin"), &data).unwrap();
+    fs::write(src.join("b/blob.bin"), incompressible(2 << 20)).unwrap();
     git(&src, &["add", "."]);
     git(&src, &["commit", "-q", "-m", "big"]);
     ok(&src, None, &["init"]);
@@ -744,12 +733,7 @@ fn killed_fetches(dir: &Path, server: &Server, throttle: &servers::Throttle, slo
 #[test]
 fn lock_fetches_from_mirrors() {
     for kind in [Kind::Daemon, Kind::Http] {
-        let dir = scratch(&format!("lock-{kind:?}"));
-        let src = dir.join("src");
-        fs::create_dir_all(&src).unwrap();
-        source(&src);
-        let server = Server::start(kind, &dir);
-        let url = serve(&server, &src, "set.git");
+        let (dir, _, server, url) = published(kind, "lock");
         let dead = format!("git://127.0.0.1:{}/set.git", servers::free_port());
         let app = dir.join("app");
         fs::create_dir_all(&app).unwrap();

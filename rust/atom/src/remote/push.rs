@@ -122,6 +122,12 @@ pub fn default_remote(work_tree: &Path) -> Result<String, PushError> {
 /// The URL `remote` stands for in `work_tree`: a git remote's push URL, or `remote` itself when
 /// it is a URL or a path.
 pub fn remote_url(work_tree: &Path, remote: &str, aliases: &Aliases) -> Result<String, PushError> {
+    if remote.starts_with('-') {
+        return Err(PushError::Git {
+            command: "git push".into(),
+            message: format!("{remote:?} is neither a URL nor a git remote (it starts with `-`)"),
+        });
+    }
     if network_url(remote, aliases).is_ok() || remote.contains('/') || remote.starts_with('.') {
         return Ok(aliases
             .expand_url(remote)
@@ -276,6 +282,13 @@ fn git_push(
     refs: &[(String, crate::repo::ObjectId)],
     timeout: Duration,
 ) -> Result<Result<(), String>, PushError> {
+    // A "URL" that git would read as an option is refused, whoever wrote it.
+    if url.starts_with('-') {
+        return Err(PushError::Git {
+            command: "git push".into(),
+            message: format!("{url:?} is not a repository (it starts with `-`)"),
+        });
+    }
     let mut command = Command::new("git");
     command.arg("-C").arg(work_tree).args([
         "push",
