@@ -1,6 +1,7 @@
 //! The `atom` command line: a thin face over the `atom` core.
 
 mod output;
+mod publish_report;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,7 +10,6 @@ use atom::diagnostic::shell_quote;
 use atom::id::{AtomDigest, AtomId, Label, Root};
 use atom::lock::{Lockfile, LOCK_FILE};
 use atom::manifest::{Manifest, Requirement, Version, MANIFEST_FILE};
-use atom::publish::{self, Outcome};
 use atom::repo::{AtomRef, InitOutcome, Repo, RepoError};
 use atom::resolve::locking;
 use atom::store::{local_path, Store};
@@ -26,7 +26,7 @@ use output::Output;
 #[derive(Parser)]
 #[command(name = "atom", version, about, long_about)]
 struct Cli {
-    /// The git repository to work in.
+    /// The git repository to work in; paths given to commands are relative to it.
     #[arg(short = 'C', long = "repo", global = true, default_value = ".")]
     repo: PathBuf,
     /// Print machine-readable JSON instead of text.
@@ -45,8 +45,14 @@ enum Command {
     /// Publish atoms from a commit (default HEAD) as refs/eka/atoms/<label>/<version>.
     ///
     /// With no PATH, publishes every atom listed in the commit's ekala.toml. Published versions
-    /// never change: republishing identical content does nothing, different content under a
-    /// published version is an error.
+    /// never change: an atom whose files are those of its published version is reported
+    /// "unchanged" and skipped (whatever commit it was published from); different content under a
+    /// published version is an error. Prints one line per atom (published, unchanged, failed and
+    /// why) and a summary; exits 1 when any atom failed.
+    ///
+    /// Refused: an atom that declares dependencies without an atom.lock in the commit that
+    /// satisfies them (run `atom lock PATH` and commit it). A repository without refs/ekala/init
+    /// is initialised first (as `atom init` does), and says so.
     Publish {
         /// Atom directories, relative to the repository root.
         paths: Vec<String>,
@@ -177,6 +183,15 @@ fn open(cli: &Cli) -> Result<Repo> {
     Repo::open(&cli.repo).map_err(err)
 }
 
+/// A path given on the command line, relative to `-C DIR` when one is given.
+fn in_repo(cli: &Cli, path: &Path) -> PathBuf {
+    if cli.repo == Path::new(".") {
+        path.to_owned()
+    } else {
+        cli.repo.join(path)
+    }
+}
+
 fn parse_label(text: &str) -> Result<Label> {
     Label::parse(text).map_err(err)
 }
@@ -192,20 +207,22 @@ fn split_at_version(text: &str) -> Result<(Label, Option<&str>)> {
 fn run(cli: &Cli, out: &mut Output) -> Result {
     match &cli.command {
         Command::Init => init(&open(cli)?, out),
-        Command::Publish { paths, rev } => publish(&open(cli)?, rev, paths, out),
+        Command::Publish { paths, rev } => publish_report::publish(&open(cli)?, rev, paths, out),
         Command::Fetch {
             url,
             store,
             git: true,
         } => fetch_git(url, &atom_store(store)?, out),
         Command::Fetch { url, store, .. } => fetch(url, &atom_store(store)?, out),
-        Command::Lock { path, check, store } => lock(path, *check, &atom_store(store)?, out),
+        Command::Lock { path, check, store } => {
+            lock(&in_repo(cli, path), *check, &atom_store(store)?, out)
+        }
         Command::Ls { label } => ls(&open(cli)?, label.as_deref(), out),
         Command::Resolve { uri } => resolve(cli, uri, out),
         Command::Show { atom } => show(&open(cli)?, atom, out),
         Command::Id { first, label } => id(cli, first, label.as_deref(), out),
         Command::Verify { atom, id } => verify(&open(cli)?, atom.as_deref(), id.as_deref(), out),
-        Command::Check { path } => check(path, out),
+        Command::Check { path } => check(&in_repo(cli, path), out),
         Command::Store {
             command: StoreCommand::Verify { repair, store },
         } => store_verify(&atom_store(store)?, *repair, out),
@@ -224,28 +241,6 @@ fn init(repo: &Repo, out: &mut Output) -> Result {
     } else {
         format!("already initialized: refs/ekala/init -> {root}")
     });
-    Ok(())
-}
-
-/// `atom publish`: publish atoms from the commit `rev`.
-fn publish(repo: &Repo, rev: &str, paths: &[String], out: &mut Output) -> Result {
-    out.progress(&format!("publishing from {rev}"));
-    let outcomes = publish::publish(repo, rev, paths).map_err(err)?;
-    let mut items = Vec::new();
-    for outcome in &outcomes {
-        let atom = outcome.atom();
-        let created = matches!(outcome, Outcome::Created(_));
-        items.push(outcome.to_json());
-        out.line(format!(
-            "{} {} {} ({}) -> {}",
-            if created { "published" } else { "unchanged" },
-            atom.label,
-            atom.version,
-            atom.path.display(),
-            atom.commit
-        ));
-    }
-    out.json(json!(items));
     Ok(())
 }
 

@@ -14,6 +14,7 @@ mod materialize;
 mod pack;
 mod refs;
 mod verify;
+mod worktree;
 
 pub use refs::{atom_ref, manifest_ref, origin_ref};
 

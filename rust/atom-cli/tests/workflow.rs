@@ -1,0 +1,219 @@
+//! The everyday workflow through the `atom` binary, on real git repositories: publishing many
+//! atoms (unchanged ones skipped, every outcome reported), locks that update quietly, `atom add`,
+//! `atom new`, and errors that say what to do.
+
+#[path = "../../../tests/support/mod.rs"]
+mod support;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use support::{atom_repo, git, manifest, scratch, write};
+
+/// Runs `atom -C dir args...` with the atom store `dir/../store` unless `ATOM_STORE` is given in
+/// `env`, and no Nix configuration of the machine.
+fn atom_env(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_atom"));
+    command
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("ATOM_STORE", dir.parent().unwrap().join("store"))
+        .env("NIX_CONF_DIR", dir.parent().unwrap().join("no-nix-conf"))
+        .env("XDG_CONFIG_HOME", dir.parent().unwrap().join("no-config"))
+        .env_remove("XDG_CONFIG_DIRS")
+        .env_remove("NIX_USER_CONF_FILES")
+        .env_remove("NIX_CONFIG");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().unwrap()
+}
+
+fn atom(dir: &Path, args: &[&str]) -> Output {
+    atom_env(dir, args, &[])
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The stdout of a command that must succeed.
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    text(&output.stdout)
+}
+
+/// (stdout, stderr) of a command that must fail with status 1.
+fn fails(output: Output) -> (String, String) {
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    (text(&output.stdout), text(&output.stderr))
+}
+
+/// A fresh directory holding `repo/` (a repository from [`atom_repo`]); returns `repo`.
+fn project(name: &str) -> std::path::PathBuf {
+    let top = scratch(name);
+    let dir = top.join("repo");
+    fs::create_dir_all(&dir).unwrap();
+    atom_repo(&dir);
+    dir
+}
+
+fn commit(dir: &Path, message: &str) {
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "--allow-empty", "-m", message]);
+}
+
+#[test]
+fn publish_skips_unchanged_atoms_and_reports_every_outcome() {
+    let dir = project("wf-publish-unchanged");
+    let first = git(&dir, &["rev-parse", "HEAD"]);
+    ok(atom(&dir, &["publish"]));
+    let alpha = git(&dir, &["rev-parse", "refs/eka/atoms/alpha/1.0.0"]);
+    let beta = git(&dir, &["rev-parse", "refs/eka/atoms/beta/0.1.0"]);
+
+    // A new commit that changes no atom: nothing to publish, and that is not an error.
+    write(&dir, "README", "hello\n");
+    commit(&dir, "readme");
+    let out = ok(atom(&dir, &["publish"]));
+    assert_eq!(
+        out,
+        format!(
+            "unchanged alpha 1.0.0 (pkgs/a) -> {alpha} (published from {first})\n\
+             unchanged beta 0.1.0 (b) -> {beta} (published from {first})\n\
+             0 published, 2 unchanged, 0 failed\n"
+        )
+    );
+
+    // Different content under a published version fails that atom only; a new atom is still
+    // published, and every outcome is reported.
+    write(&dir, "pkgs/a/mod.nix", "{ Value = 2; }\n");
+    write(&dir, "c/atom.toml", &manifest("gamma", "0.1.0"));
+    write(
+        &dir,
+        "ekala.toml",
+        "[set]\npackages = [\"pkgs/a\", \"b\", \"c\"]\n",
+    );
+    commit(&dir, "change alpha without a bump, add gamma");
+    let (stdout, stderr) = fails(atom(&dir, &["publish"]));
+    let gamma = git(&dir, &["rev-parse", "refs/eka/atoms/gamma/0.1.0"]);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(
+        lines[0].starts_with("failed alpha 1.0.0 (pkgs/a): alpha 1.0.0 is already published as ")
+            && lines[0].ends_with("bump the version in its atom.toml"),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with("unchanged beta 0.1.0 (b) -> "),
+        "{stdout}"
+    );
+    assert_eq!(lines[2], format!("published gamma 0.1.0 (c) -> {gamma}"));
+    assert_eq!(lines[3], "1 published, 1 unchanged, 1 failed");
+    assert!(
+        stderr.starts_with("error: 1 of 3 atoms failed to publish:\n  alpha 1.0.0 (pkgs/a): "),
+        "{stderr}"
+    );
+
+    // The same report as a JSON array, still exit 1.
+    let output = atom(&dir, &["publish", "--json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let statuses: Vec<&str> = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["failed", "unchanged", "unchanged"], "{report}");
+    assert_eq!(report[0]["label"], "alpha");
+    assert!(report[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("already published"));
+    assert_eq!(report[2]["rev"], gamma.as_str());
+}
+
+#[test]
+fn publish_refuses_a_missing_or_stale_lock_and_warns_about_uncommitted_files() {
+    let dir = project("wf-publish-lock");
+    ok(atom(&dir, &["publish"]));
+    // beta 0.2.0 depends on alpha, from this repository, but has no lock.
+    write(
+        &dir,
+        "b/atom.toml",
+        "[package]\nlabel = \"beta\"\nversion = \"0.2.0\"\n\n[package.sets]\nhere = \"::\"\n\n[compose.as]\nnix = \".\"\n\n[deps.from.here]\nalpha = \"^1\"\n",
+    );
+    commit(&dir, "beta depends on alpha");
+    let (stdout, stderr) = fails(atom(&dir, &["publish", "b"]));
+    assert!(
+        stdout.contains("failed beta 0.2.0 (b): b cannot be published: it declares dependencies but has no atom.lock in the commit; run `atom lock b`, commit atom.lock, and publish again"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("1 of 1 atoms failed"), "{stderr}");
+    assert!(git(&dir, &["for-each-ref", "refs/eka/atoms/beta/0.2.0"]).is_empty());
+
+    // Locked, it publishes.
+    ok(atom(&dir, &["lock", "b"]));
+    commit(&dir, "lock beta");
+    ok(atom(&dir, &["publish", "b"]));
+
+    // A lock the manifest no longer accepts is refused too.
+    let widened = fs::read_to_string(dir.join("b/atom.toml"))
+        .unwrap()
+        .replace("0.2.0", "0.3.0")
+        .replace("alpha = \"^1\"", "alpha = \"^2\"");
+    write(&dir, "b/atom.toml", &widened);
+    commit(&dir, "beta wants alpha 2");
+    let (stdout, _) = fails(atom(&dir, &["publish", "b"]));
+    assert!(
+        stdout.contains("it locks alpha 1.0.0, which the manifest's requirement ^2 no longer accepts; run `atom lock b`"),
+        "{stdout}"
+    );
+
+    // Uncommitted edits: publish reads the commit, and says which files differ.
+    write(&dir, "pkgs/a/mod.nix", "{ Value = 9; }\n");
+    write(&dir, "pkgs/a/new.nix", "{ }\n");
+    let output = atom(&dir, &["publish", "pkgs/a"]);
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: pkgs/a: publishing commit ")
+            && stderr.contains("differs from the working tree (mod.nix (modified), new.nix (not committed)); publish reads the commit"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn publish_initialises_a_repository_without_identity_so_that_fetch_finds_its_atoms() {
+    let dir = project("wf-publish-init");
+    let root = git(&dir, &["rev-parse", "HEAD"]);
+    let out = ok(atom(&dir, &["publish"]));
+    assert!(
+        out.starts_with(&format!("initialized: refs/ekala/init -> {root} (")),
+        "{out}"
+    );
+    assert_eq!(git(&dir, &["rev-parse", "refs/ekala/init"]), root);
+    let fetched = ok(atom(&dir, &["fetch", dir.to_str().unwrap()]));
+    assert!(fetched.contains("new refs"), "{fetched}");
+    // Nothing to publish: no identity is created.
+    let empty = scratch("wf-publish-init-empty").join("repo");
+    fs::create_dir_all(&empty).unwrap();
+    git(&empty, &["init", "-q", "-b", "main"]);
+    write(&empty, "ekala.toml", "[set]\npackages = [\"missing\"]\n");
+    commit(&empty, "init");
+    fails(atom(&empty, &["publish"]));
+    assert!(git(&empty, &["for-each-ref", "refs/ekala"]).is_empty());
+}
