@@ -70,8 +70,9 @@ enum Command {
     Fetch {
         /// The repository to fetch from.
         url: String,
-        /// The atom store [default: $ATOM_STORE, else $XDG_CACHE_HOME/atom/store, else
-        /// ~/.cache/atom/store].
+        /// The atom store [default: the `atom-store` setting of Nix's configuration (nix.conf,
+        /// NIX_CONFIG), as the plugin reads it; else $ATOM_STORE; else
+        /// $XDG_CACHE_HOME/atom/store; else ~/.cache/atom/store].
         #[arg(long)]
         store: Option<PathBuf>,
         /// Mirror a direct git dependency rather than fetch an atom set.
@@ -381,12 +382,13 @@ fn verify(repo: &Repo, atom: Option<&str>, id: Option<&str>, out: &mut Output) -
     Ok(())
 }
 
-/// The atom store: `--store`, else `$ATOM_STORE`, else `$XDG_CACHE_HOME/atom/store`, else
+/// The atom store: `--store`, else the `atom-store` setting of Nix's configuration (as the
+/// plugin reads it), else `$ATOM_STORE`, else `$XDG_CACHE_HOME/atom/store`, else
 /// `~/.cache/atom/store`.
 fn atom_store(given: &Option<PathBuf>) -> Result<Store> {
     match given {
         Some(dir) => Ok(Store::new(dir)),
-        None => Store::from_env().map_err(err),
+        None => atom::nix_config::store_from_env().map_err(err),
     }
 }
 

@@ -217,3 +217,60 @@ fn publish_initialises_a_repository_without_identity_so_that_fetch_finds_its_ato
     fails(atom(&empty, &["publish"]));
     assert!(git(&empty, &["for-each-ref", "refs/ekala"]).is_empty());
 }
+
+#[test]
+fn the_store_is_the_atom_store_setting_of_nix_configuration_as_for_the_plugin() {
+    let dir = project("wf-store-setting");
+    let top = dir.parent().unwrap().to_owned();
+    ok(atom(&dir, &["publish"]));
+    let root = git(&dir, &["rev-parse", "refs/ekala/init"]);
+    let etc = top.join("etc");
+    fs::create_dir_all(&etc).unwrap();
+    fs::write(
+        etc.join("nix.conf"),
+        format!(
+            "# the system's\natom-store = {}\n",
+            top.join("from-conf").display()
+        ),
+    )
+    .unwrap();
+    let url = dir.to_str().unwrap();
+    // nix.conf wins over ATOM_STORE, as the plugin's setting does.
+    let out = ok(atom_env(&dir, &["fetch", url], &[("NIX_CONF_DIR", &etc)]));
+    assert!(
+        out.contains(&format!(
+            "into {}",
+            top.join("from-conf").join(format!("{root}.git")).display()
+        )),
+        "{out}"
+    );
+    // NIX_CONFIG wins over nix.conf.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_atom"));
+    let output = command
+        .args(["fetch", url])
+        .env("NIX_CONF_DIR", &etc)
+        .env(
+            "NIX_CONFIG",
+            format!("atom-store = {}", top.join("from-env").display()),
+        )
+        .env("XDG_CONFIG_HOME", top.join("no-config"))
+        .env_remove("NIX_USER_CONF_FILES")
+        .output()
+        .unwrap();
+    assert!(ok(output).contains(&top.join("from-env").display().to_string()));
+    // --store wins over both; without any setting, ATOM_STORE is used.
+    let out = ok(atom_env(
+        &dir,
+        &["fetch", url, "--store", top.join("given").to_str().unwrap()],
+        &[("NIX_CONF_DIR", &etc)],
+    ));
+    assert!(
+        out.contains(&top.join("given").display().to_string()),
+        "{out}"
+    );
+    let out = ok(atom(&dir, &["fetch", url]));
+    assert!(
+        out.contains(&top.join("store").display().to_string()),
+        "{out}"
+    );
+}

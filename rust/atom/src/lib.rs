@@ -18,13 +18,15 @@
 //!   from;
 //! - [`resolve`]: finding atoms and their locked dependencies (resolution, graph, locking);
 //! - [`compose`]: planning an atom's modules;
-//! - [`diagnostic`]: errors that point into a file.
+//! - [`diagnostic`]: errors that point into a file;
+//! - [`nix_config`]: a setting of Nix's configuration (`atom-store`), read as Nix reads it.
 
 pub mod compose;
 pub mod diagnostic;
 pub mod id;
 pub mod lock;
 pub mod manifest;
+pub mod nix_config;
 pub mod publish;
 pub mod repo;
 pub mod resolve;
