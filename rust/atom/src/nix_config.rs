@@ -85,6 +85,20 @@ fn apply(text: &str, dir: &Path, name: &str, value: &mut Option<String>, depth: 
     }
 }
 
+/// The name of the plugin's setting for the atom store.
+pub const ATOM_STORE_SETTING: &str = "atom-store";
+
+/// The atom store, found as the plugin finds it inside Nix: the `atom-store` setting of Nix's
+/// configuration when it is set and not empty (`nix.conf`, `NIX_CONFIG`; the plugin also sees
+/// `--option atom-store`, which for the CLI is `--store`), else [`crate::store::Store::from_env`]
+/// (`$ATOM_STORE`, else `$XDG_CACHE_HOME/atom/store`, else `~/.cache/atom/store`).
+pub fn store_from_env() -> Result<crate::store::Store, crate::store::StoreError> {
+    match setting_from_env(ATOM_STORE_SETTING).filter(|v| !v.is_empty()) {
+        Some(dir) => Ok(crate::store::Store::new(dir)),
+        None => crate::store::Store::from_env(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,19 +142,5 @@ mod tests {
         );
         assert_eq!(setting("missing", &env(vars)), None);
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
-
-/// The name of the plugin's setting for the atom store.
-pub const ATOM_STORE_SETTING: &str = "atom-store";
-
-/// The atom store, found as the plugin finds it inside Nix: the `atom-store` setting of Nix's
-/// configuration when it is set and not empty (`nix.conf`, `NIX_CONFIG`; the plugin also sees
-/// `--option atom-store`, which for the CLI is `--store`), else [`crate::store::Store::from_env`]
-/// (`$ATOM_STORE`, else `$XDG_CACHE_HOME/atom/store`, else `~/.cache/atom/store`).
-pub fn store_from_env() -> Result<crate::store::Store, crate::store::StoreError> {
-    match setting_from_env(ATOM_STORE_SETTING).filter(|v| !v.is_empty()) {
-        Some(dir) => Ok(crate::store::Store::new(dir)),
-        None => crate::store::Store::from_env(),
     }
 }
