@@ -82,14 +82,21 @@ enum Command {
     /// Write atom.lock for an atom: resolve its dependencies against the atom store.
     ///
     /// Entries that still satisfy the manifest are kept; dependencies the manifest no longer
-    /// declares are dropped. A static atom has no lock.
+    /// declares are dropped. A static atom has no lock. A lock that is already in sync is not
+    /// written at all; otherwise only the entries that change are rewritten, and the rest of the
+    /// file (order of sections, comments) is kept.
     Lock {
-        /// The atom's directory.
+        /// The atom's directory (relative to -C DIR when given).
         #[arg(default_value = ".")]
         path: PathBuf,
         /// Fail if atom.lock is out of date, without writing it.
         #[arg(long)]
         check: bool,
+        /// Re-resolve every dependency, or only the NAMEs given (labels of atoms, names of
+        /// direct dependencies), to the highest version its requirement allows. Give PATH
+        /// before it: `atom lock app --update lib`.
+        #[arg(long, value_name = "NAME", num_args = 0..)]
+        update: Option<Vec<String>>,
         /// The atom store [default: as for `fetch`].
         #[arg(long)]
         store: Option<PathBuf>,
@@ -133,7 +140,10 @@ enum Command {
     },
     /// Validate an atom's manifest (atom.toml) and, if present, its lock (atom.lock).
     ///
-    /// Errors point into the file (`atom.toml:2:9: ...`) and show the offending line.
+    /// Errors point into the file (`atom.toml:2:9: ...`) and show the offending line. Also
+    /// reported, as by `atom lock --check`: a path the manifest names (`[compose.as] nix`, a
+    /// composer's entry) that does not exist, and a lock that is missing (when dependencies are
+    /// declared) or no longer satisfies the manifest.
     Check {
         /// The atom's directory, or its atom.toml.
         #[arg(default_value = ".")]
@@ -215,8 +225,29 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
             git: true,
         } => fetch_git(url, &atom_store(store)?, out),
         Command::Fetch { url, store, .. } => fetch(url, &atom_store(store)?, out),
-        Command::Lock { path, check, store } => {
-            lock(&in_repo(cli, path), *check, &atom_store(store)?, out)
+        Command::Lock {
+            path,
+            check,
+            update,
+            store,
+        } => {
+            let update = match update {
+                None => locking::Update::Nothing,
+                Some(names) if names.is_empty() => locking::Update::All,
+                Some(names) => locking::Update::Only(
+                    names
+                        .iter()
+                        .map(|n| parse_label(n))
+                        .collect::<Result<_>>()?,
+                ),
+            };
+            lock(
+                &in_repo(cli, path),
+                *check,
+                &update,
+                &atom_store(store)?,
+                out,
+            )
         }
         Command::Ls { label } => ls(&open(cli)?, label.as_deref(), out),
         Command::Resolve { uri } => resolve(cli, uri, out),
@@ -392,11 +423,18 @@ fn atom_store(given: &Option<PathBuf>) -> Result<Store> {
     }
 }
 
-/// `atom lock`: compute the lock; write it (through a temporary file, renamed into place), or with
-/// `--check` only compare it with the file.
-fn lock(path: &Path, check: bool, store: &Store, out: &mut Output) -> Result {
+/// `atom lock`: compute the lock; write it when it differs (through a temporary file, renamed
+/// into place, changing only the entries that change), or with `--check` only compare it with the
+/// file.
+fn lock(
+    path: &Path,
+    check: bool,
+    update: &locking::Update,
+    store: &Store,
+    out: &mut Output,
+) -> Result {
     let lock_path = path.join(LOCK_FILE);
-    let Some(lock) = locking::lock(path, store).map_err(err)? else {
+    let Some(lock) = locking::lock_updating(path, store, update).map_err(err)? else {
         out.json(json!({ "lock": null, "changed": false }));
         out.line(format!(
             "{} is a static atom: it has no lock",
@@ -404,9 +442,12 @@ fn lock(path: &Path, check: bool, store: &Store, out: &mut Output) -> Result {
         ));
         return Ok(());
     };
-    let text = lock.render();
+    atom::check::entries_exist(path).map_err(err)?;
     let current = atom::diagnostic::read_text_if_present(&lock_path).map_err(err)?;
-    let changed = current.as_deref() != Some(text.as_str());
+    let previous = current
+        .as_deref()
+        .and_then(|text| Lockfile::parse(text, &lock_path.to_string_lossy()).ok());
+    let changed = previous.as_ref() != Some(&lock);
     if check {
         if changed {
             return Err(format!(
@@ -424,7 +465,12 @@ fn lock(path: &Path, check: bool, store: &Store, out: &mut Output) -> Result {
         out.line(format!("{} is up to date", lock_path.display()));
         return Ok(());
     }
+    let updates = version_changes(previous.as_ref(), &lock);
     if changed {
+        let text = match &current {
+            Some(current) => atom::lock::edit::rewrite(current, &lock),
+            None => lock.render(),
+        };
         let tmp = path.join(format!(".{LOCK_FILE}.tmp-{}", std::process::id()));
         std::fs::write(&tmp, &text)
             .and_then(|()| std::fs::rename(&tmp, &lock_path))
@@ -433,13 +479,47 @@ fn lock(path: &Path, check: bool, store: &Store, out: &mut Output) -> Result {
                 format!("cannot write {}: {e}", lock_path.display())
             })?;
     }
-    out.json(json!({ "lock": lock_path, "changed": changed }));
+    for update in &updates {
+        out.line(format!("updated {update}"));
+    }
+    out.json(json!({ "lock": lock_path, "changed": changed, "updated": updates }));
     out.line(format!(
         "{} {}",
         if changed { "wrote" } else { "unchanged:" },
         lock_path.display()
     ));
     Ok(())
+}
+
+/// `label old -> new` for each atom whose locked version differs between `old` and `new`.
+fn version_changes(old: Option<&Lockfile>, new: &Lockfile) -> Vec<String> {
+    let atoms = |lock: &Lockfile| -> Vec<(String, String)> {
+        let mut atoms: Vec<(String, String)> = lock
+            .deps
+            .iter()
+            .filter_map(|d| match d {
+                atom::lock::LockedDep::Atom(a) => {
+                    Some((a.label.to_string(), a.version.to_string()))
+                }
+                _ => None,
+            })
+            .collect();
+        if let atom::lock::LockedCompose::Atom { atom, .. } = &lock.compose {
+            atoms.push((atom.label.to_string(), atom.version.to_string()));
+        }
+        atoms
+    };
+    let Some(old) = old else {
+        return Vec::new();
+    };
+    let before = atoms(old);
+    atoms(new)
+        .into_iter()
+        .filter_map(|(label, version)| {
+            let (_, previous) = before.iter().find(|(l, _)| l == &label)?;
+            (previous != &version).then(|| format!("{label} {previous} -> {version}"))
+        })
+        .collect()
 }
 
 /// `atom store verify`: report every problem of the store; fail if any is left.
@@ -502,11 +582,16 @@ fn check(path: &Path, out: &mut Output) -> Result {
     let manifest = Manifest::read(&manifest_path).map_err(err)?;
     let mut checked = vec![manifest_path.display().to_string()];
     let lock_path = dir.join(LOCK_FILE);
-    if Lockfile::read_if_present(&lock_path)
-        .map_err(err)?
-        .is_some()
-    {
+    let lock = Lockfile::read_if_present(&lock_path).map_err(err)?;
+    if lock.is_some() {
         checked.push(lock_path.display().to_string());
+    }
+    atom::check::manifest_paths_exist(&dir, &manifest).map_err(err)?;
+    if !matches!(
+        manifest.compose,
+        atom::manifest::Compose::As(atom::manifest::ComposeAs::Static(_))
+    ) {
+        atom::check::lock_covers(&dir, &manifest, lock.as_ref()).map_err(err)?;
     }
     out.json(json!({ "label": manifest.package.label.as_str(), "version": manifest.package.version.to_string(), "checked": checked }));
     out.line(format!(

@@ -17,10 +17,11 @@
 //! - [`store`]: the atom store, the directory on this machine atoms are fetched into and loaded
 //!   from;
 //! - [`resolve`]: finding atoms and their locked dependencies (resolution, graph, locking);
-//! - [`compose`]: planning an atom's modules;
+//! - [`compose`]: planning an atom's modules; [`check`]: checks of an atom on disk;
 //! - [`diagnostic`]: errors that point into a file;
 //! - [`nix_config`]: a setting of Nix's configuration (`atom-store`), read as Nix reads it.
 
+pub mod check;
 pub mod compose;
 pub mod diagnostic;
 pub mod id;

@@ -20,9 +20,61 @@ use crate::manifest::{
 use crate::repo::{ObjectId, Repo};
 use crate::store::{local_path, Store};
 
+/// Which dependencies a lock re-resolves instead of keeping their entries.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Update {
+    /// None: an entry is kept while it satisfies its requirement (`atom lock`).
+    #[default]
+    Nothing,
+    /// Every dependency, to the highest version its requirement allows (`atom lock --update`).
+    All,
+    /// Only these, by label (an atom, or the composer atom) or name (a direct dependency)
+    /// (`atom lock --update NAME...`).
+    Only(Vec<Label>),
+}
+
+impl Update {
+    fn covers(&self, name: &Label) -> bool {
+        match self {
+            Update::Nothing => false,
+            Update::All => true,
+            Update::Only(names) => names.contains(name),
+        }
+    }
+}
+
 /// Computes the lock of the atom in `dir`: `None` for a static atom, which has no lock.
 pub fn lock(dir: &Path, store: &Store) -> Result<Option<Lockfile>, ResolveError> {
+    lock_updating(dir, store, &Update::Nothing)
+}
+
+/// [`lock`], re-resolving the dependencies `update` names.
+pub fn lock_updating(
+    dir: &Path,
+    store: &Store,
+    update: &Update,
+) -> Result<Option<Lockfile>, ResolveError> {
     let manifest = Manifest::read_atom(dir)?;
+    lock_manifest(dir, &manifest, store, update)
+}
+
+/// [`lock_updating`] for `manifest`, the atom in `dir` (whose `atom.toml` is not read: this is
+/// how a manifest about to be written is locked first).
+pub fn lock_manifest(
+    dir: &Path,
+    manifest: &Manifest,
+    store: &Store,
+    update: &Update,
+) -> Result<Option<Lockfile>, ResolveError> {
+    if let Update::Only(names) = update {
+        let declared = declared_names(manifest);
+        if let Some(unknown) = names.iter().find(|n| !declared.contains(n)) {
+            return Err(ResolveError::NotADependency {
+                name: unknown.clone(),
+                declared,
+            });
+        }
+    }
     if matches!(manifest.compose, Compose::As(ComposeAs::Static(_))) {
         return Ok(None);
     }
@@ -31,7 +83,7 @@ pub fn lock(dir: &Path, store: &Store) -> Result<Option<Lockfile>, ResolveError>
     let mut locker = Locker {
         dir,
         store,
-        manifest: &manifest,
+        manifest,
         existing: existing.as_ref(),
         local: None,
         sets: BTreeMap::new(),
@@ -48,10 +100,13 @@ pub fn lock(dir: &Path, store: &Store) -> Result<Option<Lockfile>, ResolveError>
                 .version
                 .clone()
                 .unwrap_or_else(|| Requirement::parse("*").expect("* is a requirement"));
-            let kept = existing.as_ref().and_then(|l| match &l.compose {
-                LockedCompose::Atom { atom, .. } => Some(atom),
-                _ => None,
-            });
+            let kept = existing
+                .as_ref()
+                .and_then(|l| match &l.compose {
+                    LockedCompose::Atom { atom, .. } => Some(atom),
+                    _ => None,
+                })
+                .filter(|_| !update.covers(&with.label));
             let atom = locker.atom(with.composer.from.as_ref(), &with.label, &requirement, kept)?;
             LockedCompose::Atom {
                 atom,
@@ -64,12 +119,15 @@ pub fn lock(dir: &Path, store: &Store) -> Result<Option<Lockfile>, ResolveError>
     if let Some(declared) = manifest.dependencies() {
         for (tag, atoms) in &declared.from {
             for (label, requirement) in atoms {
-                let kept = existing.as_ref().and_then(|l| {
-                    l.deps.iter().find_map(|d| match d {
-                        LockedDep::Atom(a) if &a.label == label => Some(a),
-                        _ => None,
+                let kept = existing
+                    .as_ref()
+                    .and_then(|l| {
+                        l.deps.iter().find_map(|d| match d {
+                            LockedDep::Atom(a) if &a.label == label => Some(a),
+                            _ => None,
+                        })
                     })
-                });
+                    .filter(|_| !update.covers(label));
                 deps.push(LockedDep::Atom(locker.atom(
                     tag.as_ref(),
                     label,
@@ -79,7 +137,7 @@ pub fn lock(dir: &Path, store: &Store) -> Result<Option<Lockfile>, ResolveError>
             }
         }
         for (name, dep) in &declared.direct.nix {
-            deps.push(locker.direct(name, dep)?);
+            deps.push(locker.direct(name, dep, update.covers(name))?);
         }
     }
 
@@ -196,16 +254,25 @@ impl Locker<'_> {
 
     /// Locks a direct Nix dependency: the existing entry while its URL is unchanged, otherwise a
     /// git repository on this machine at its `ref` (or `HEAD`).
-    fn direct(&mut self, name: &Label, dep: &NixDep) -> Result<LockedDep, ResolveError> {
+    fn direct(
+        &mut self,
+        name: &Label,
+        dep: &NixDep,
+        update: bool,
+    ) -> Result<LockedDep, ResolveError> {
         let url = match &dep.source {
             NixSource::Url(url) | NixSource::Tar(url) => url,
             NixSource::Git { url, .. } | NixSource::Build { url, .. } => url,
         };
-        let kept = self.existing.and_then(|l| {
-            l.deps
-                .iter()
-                .find(|d| d.direct_name() == Some(name) && d.direct_url() == Some(url.as_str()))
-        });
+        let kept = self
+            .existing
+            .and_then(|l| {
+                l.deps
+                    .iter()
+                    .find(|d| d.direct_name() == Some(name) && d.direct_url() == Some(url.as_str()))
+            })
+            // Only a git dependency can be re-resolved here; other kinds keep their entry.
+            .filter(|_| !(update && matches!(dep.source, NixSource::Git { .. })));
         if let Some(kept) = kept {
             return Ok(kept.clone());
         }
@@ -233,6 +300,20 @@ impl Locker<'_> {
             rev: git_rev(rev)?,
         }))
     }
+}
+
+/// The names `atom lock --update NAME` accepts for `manifest`: its atom dependencies' labels,
+/// its composer's label and its direct dependencies' names.
+fn declared_names(manifest: &Manifest) -> Vec<Label> {
+    let mut names = Vec::new();
+    if let Compose::With(with) = &manifest.compose {
+        names.push(with.label.clone());
+    }
+    if let Some(deps) = manifest.dependencies() {
+        names.extend(deps.from.values().flat_map(|atoms| atoms.keys().cloned()));
+        names.extend(deps.direct.nix.keys().cloned());
+    }
+    names
 }
 
 /// A commit id as a lock records it.

@@ -187,6 +187,14 @@ pub enum ResolveError {
         /// Who pins it.
         by: String,
     },
+    /// `atom lock --update NAME` names no dependency of the atom.
+    #[error("{name} is not a dependency of this atom{}", if declared.is_empty() { " (it declares none)".to_owned() } else { format!(" (its dependencies: {})", declared.iter().map(Label::as_str).collect::<Vec<_>>().join(", ")) })]
+    NotADependency {
+        /// The name given.
+        name: Label,
+        /// The names there are.
+        declared: Vec<Label>,
+    },
     /// A dependency names a set the manifest does not declare.
     #[error("the set {0} is not declared in [package.sets]")]
     UndeclaredSet(Tag),
