@@ -112,9 +112,10 @@ enum Command {
         /// What to resolve.
         uri: String,
     },
-    /// Print the manifest of a published version (`label@version`).
+    /// Print the manifest of a published version (`label@version`), or of the latest version
+    /// of a label (`label`).
     Show {
-        /// `label@version`.
+        /// `label@version` or `label`.
         atom: String,
     },
     /// Print an AtomId: of LABEL in this repository, or of LABEL under ROOT.
@@ -292,6 +293,7 @@ fn fetch_git(url: &str, store: &Store, out: &mut Output) -> Result {
 fn fetch(url: &str, store: &Store, out: &mut Output) -> Result {
     let mut progress = |n: usize| out.progress(&format!("fetching {url}: {n} objects"));
     let fetched = store.fetch(url, &mut progress).map_err(err)?;
+    store.record_fetch(&fetched.root, url).map_err(err)?;
     out.json(fetched.to_json());
     out.line(format!(
         "fetched {url} into {}: {} new refs, {} unchanged, {} objects",
@@ -313,6 +315,14 @@ fn ls(repo: &Repo, label: Option<&str>, out: &mut Output) -> Result {
         .iter()
         .map(AtomRef::to_json)
         .collect::<Vec<_>>()));
+    if atoms.is_empty() {
+        out.line(match label {
+            Some(label) => format!("no version of {label} is published in this repository"),
+            None => {
+                "no atom is published in this repository (publish with `atom publish`)".to_owned()
+            }
+        });
+    }
     for atom in &atoms {
         out.line(format!("{} {} {}", atom.label, atom.version, atom.commit));
     }
@@ -351,9 +361,17 @@ fn resolve(cli: &Cli, uri: &str, out: &mut Output) -> Result {
 /// `atom show`: the manifest of a published atom, verified first.
 fn show(repo: &Repo, atom: &str, out: &mut Output) -> Result {
     let (label, version) = split_at_version(atom)?;
-    let version = version.ok_or_else(|| format!("{atom:?}: expected label@version"))?;
-    let version = Version::parse(version)?;
-    let found = repo.find(&label, &version).map_err(err)?;
+    let found = match version {
+        Some(version) => repo.find(&label, &Version::parse(version)?).map_err(err)?,
+        // The newest version, pre-releases included; none is the resolve error (which lists
+        // the labels there are).
+        None => match repo.versions(&label).map_err(err)?.into_iter().next() {
+            Some(newest) => newest,
+            None => repo
+                .resolve(&label, &Requirement::parse("*").map_err(err)?)
+                .map_err(err)?,
+        },
+    };
     let verified = repo.verify(&found, None).map_err(err)?;
     let entry = repo
         .entry(verified.tree, Path::new(MANIFEST_FILE))

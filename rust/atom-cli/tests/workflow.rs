@@ -396,3 +396,59 @@ fn check_reports_a_missing_or_stale_lock_and_missing_paths_like_lock_check() {
         );
     }
 }
+
+#[test]
+fn errors_say_what_to_do() {
+    let dir = project("wf-errors");
+    let top = dir.parent().unwrap().to_owned();
+    // Nothing published yet.
+    assert_eq!(
+        ok(atom(&dir, &["ls"])),
+        "no atom is published in this repository (publish with `atom publish`)\n"
+    );
+    ok(atom(&dir, &["publish"]));
+    publish_alpha(&dir, "1.1.0");
+    // `show LABEL`: the latest version.
+    let shown = ok(atom(&dir, &["show", "alpha"]));
+    assert!(shown.contains("version = \"1.1.0\""), "{shown}");
+    // A mistyped label: the labels there are, closest first.
+    let err = fails(atom(&dir, &["resolve", "betta"])).1;
+    assert_eq!(
+        err,
+        "error: no published version of betta matches * (no version of it is published here; labels published here, closest first: beta, alpha)\n"
+    );
+    let err = fails(atom(&dir, &["show", "alpah"])).1;
+    assert!(err.contains("closest first: alpha, beta"), "{err}");
+
+    // A consumer outside the repository, from the store.
+    let url = format!("file://{}", dir.display());
+    ok(atom(&dir, &["fetch", &url]));
+    let consumer = top.join("consumer");
+    write(
+        &consumer,
+        "atom.toml",
+        &APP.replace("\"::\"", &format!("\"{url}\""))
+            .replace("^1", "^2"),
+    );
+    write(&consumer, "mod.nix", "{ }\n");
+    // Not published anywhere.
+    let err = fails(atom(&consumer, &["lock"])).1;
+    assert!(
+        err.starts_with("error: no published version of alpha matches ^2: the atom store has only 1.1.0, 1.0.0; it was last fetched from ")
+            && err.contains(&format!("; if a matching version was published since, run `atom fetch {url}`")),
+        "{err}"
+    );
+    // Published since the store was filled: the store is stale.
+    publish_alpha(&dir, "2.0.0");
+    let err = fails(atom(&consumer, &["lock"])).1;
+    assert!(
+        err.starts_with(&format!("error: alpha 2.0.0 (matching ^2) is published at {url}, but the atom store is out of date: it has only 1.1.0, 1.0.0; it was last fetched from {url} on "))
+            && err.ends_with(&format!(" UTC; run `atom fetch {url}`\n")),
+        "{err}"
+    );
+    ok(atom(&consumer, &["fetch", &url]));
+    ok(atom(&consumer, &["lock"]));
+    // `-C DIR PATH`: PATH is in DIR.
+    let out = ok(atom(&top, &["lock", "consumer"]));
+    assert!(out.starts_with("unchanged: "), "{out}");
+}

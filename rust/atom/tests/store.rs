@@ -272,7 +272,7 @@ fn resolve_follows_cargo_rules() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "no published version of nobody matches * (no version of it is published here)"
+        "no published version of nobody matches * (no version of it is published here; labels published here, closest first: alpha)"
     );
     let versions: Vec<String> = store
         .versions(&label("alpha"))

@@ -330,7 +330,14 @@ impl Loader<'_> {
                 ResolveError::MissingAtom {
                     atom: name.clone(),
                     by: by.to_owned(),
-                    detail: format!("its commit {rev} is not in {}", repo_path(repo).display()),
+                    detail: format!(
+                        "its commit {rev} is not in {}{}",
+                        repo_path(repo).display(),
+                        self.store
+                            .last_fetch_text(&dep.set)
+                            .map(|t| format!(" ({t})"))
+                            .unwrap_or_default()
+                    ),
                     fetch: fetch.clone(),
                 }
             }

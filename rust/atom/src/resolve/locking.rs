@@ -197,7 +197,14 @@ impl Locker<'_> {
         } else {
             self.store.require_set(&root, mirror.as_deref())?
         };
-        let atom = store.resolve(label, requirement)?;
+        let atom = match store.resolve(label, requirement) {
+            Err(crate::repo::RepoError::NoMatchingVersion { available, .. })
+                if !mirrors.iter().any(|m| m == &Mirror::Local) =>
+            {
+                return Err(self.not_in_store(&root, mirrors, label, requirement, available));
+            }
+            other => other?,
+        };
         let verified = store.verify(&atom, None)?;
         Ok(AtomDep {
             label: label.clone(),
@@ -207,6 +214,38 @@ impl Locker<'_> {
             mirror,
             id: verified.id,
         })
+    }
+
+    /// Why no version of `label` matching `requirement` is in the store's copy of the set `root`
+    /// (which has `available`): not published, or published at a mirror on this machine since
+    /// the store was filled.
+    fn not_in_store(
+        &self,
+        root: &Root,
+        mirrors: &Mirrors,
+        label: &Label,
+        requirement: &Requirement,
+        available: Vec<String>,
+    ) -> ResolveError {
+        let published = mirrors.iter().filter_map(Mirror::url).find_map(|url| {
+            let repo = Repo::open(&local_path(url).filter(|p| p.exists())?).ok()?;
+            let found = repo.resolve(label, requirement).ok()?;
+            Some((found.version.to_string(), url.to_owned()))
+        });
+        let record = self.store.last_fetch(root);
+        let url = published
+            .as_ref()
+            .map(|(_, url)| url.clone())
+            .or_else(|| record.as_ref().map(|r| r.url.clone()))
+            .or_else(|| mirrors.iter().find_map(|m| m.url().map(str::to_owned)));
+        ResolveError::NotInStore {
+            label: label.clone(),
+            requirement: requirement.to_string(),
+            available,
+            published,
+            last_fetch: self.store.last_fetch_text(root),
+            fetch: crate::store::fetch_command(url.as_deref()),
+        }
     }
 
     /// The root of the set tagged `tag`.

@@ -187,6 +187,22 @@ pub enum ResolveError {
         /// Who pins it.
         by: String,
     },
+    /// The atom store's copy of a set has no version matching a requirement.
+    #[error("{}", not_in_store_text(label, requirement, available, published.as_ref(), last_fetch.as_deref(), fetch))]
+    NotInStore {
+        /// The label.
+        label: Label,
+        /// The requirement.
+        requirement: String,
+        /// The versions the store has.
+        available: Vec<String>,
+        /// A matching version published at a mirror on this machine: the store is stale.
+        published: Option<(String, String)>,
+        /// `it was last fetched from URL on DATE`, when recorded.
+        last_fetch: Option<String>,
+        /// The command that would update the store.
+        fetch: String,
+    },
     /// `atom lock --update NAME` names no dependency of the atom.
     #[error("{name} is not a dependency of this atom{}", if declared.is_empty() { " (it declares none)".to_owned() } else { format!(" (its dependencies: {})", declared.iter().map(Label::as_str).collect::<Vec<_>>().join(", ")) })]
     NotADependency {
@@ -226,6 +242,30 @@ pub enum ResolveError {
     /// The atom store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+fn not_in_store_text(
+    label: &Label,
+    requirement: &str,
+    available: &[String],
+    published: Option<&(String, String)>,
+    last_fetch: Option<&str>,
+    fetch: &str,
+) -> String {
+    let has = if available.is_empty() {
+        "no version of it".to_owned()
+    } else {
+        format!("only {}", available.join(", "))
+    };
+    let fetched = last_fetch.map(|t| format!("; {t}")).unwrap_or_default();
+    match published {
+        Some((version, url)) => format!(
+            "{label} {version} (matching {requirement}) is published at {url}, but the atom store is out of date: it has {has}{fetched}; run `{fetch}`"
+        ),
+        None => format!(
+            "no published version of {label} matches {requirement}: the atom store has {has}{fetched}; if a matching version was published since, run `{fetch}`"
+        ),
+    }
 }
 
 /// A resolved, verified and materialised atom: what `builtins.atom.resolve` returns.
