@@ -238,14 +238,14 @@ impl Locker<'_> {
             .map(|(_, url)| url.clone())
             .or_else(|| record.as_ref().map(|r| r.url.clone()))
             .or_else(|| mirrors.iter().find_map(|m| m.url().map(str::to_owned)));
-        ResolveError::NotInStore {
+        ResolveError::NotInStore(Box::new(super::NotInStore {
             label: label.clone(),
             requirement: requirement.to_string(),
             available,
             published,
             last_fetch: self.store.last_fetch_text(root),
             fetch: crate::store::fetch_command(url.as_deref()),
-        }
+        }))
     }
 
     /// The root of the set tagged `tag`.

@@ -188,21 +188,8 @@ pub enum ResolveError {
         by: String,
     },
     /// The atom store's copy of a set has no version matching a requirement.
-    #[error("{}", not_in_store_text(label, requirement, available, published.as_ref(), last_fetch.as_deref(), fetch))]
-    NotInStore {
-        /// The label.
-        label: Label,
-        /// The requirement.
-        requirement: String,
-        /// The versions the store has.
-        available: Vec<String>,
-        /// A matching version published at a mirror on this machine: the store is stale.
-        published: Option<(String, String)>,
-        /// `it was last fetched from URL on DATE`, when recorded.
-        last_fetch: Option<String>,
-        /// The command that would update the store.
-        fetch: String,
-    },
+    #[error("{0}")]
+    NotInStore(Box<NotInStore>),
     /// `atom lock --update NAME` names no dependency of the atom.
     #[error("{name} is not a dependency of this atom{}", if declared.is_empty() { " (it declares none)".to_owned() } else { format!(" (its dependencies: {})", declared.iter().map(Label::as_str).collect::<Vec<_>>().join(", ")) })]
     NotADependency {
@@ -242,6 +229,37 @@ pub enum ResolveError {
     /// The atom store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// No version matching a requirement in the atom store's copy of a set: never published, or
+/// the store is out of date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotInStore {
+    /// The label.
+    pub label: Label,
+    /// The requirement.
+    pub requirement: String,
+    /// The versions the store has.
+    pub available: Vec<String>,
+    /// A matching version and the mirror on this machine publishing it: the store is stale.
+    pub published: Option<(String, String)>,
+    /// `it was last fetched from URL on DATE`, when recorded.
+    pub last_fetch: Option<String>,
+    /// The command that would update the store.
+    pub fetch: String,
+}
+
+impl std::fmt::Display for NotInStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&not_in_store_text(
+            &self.label,
+            &self.requirement,
+            &self.available,
+            self.published.as_ref(),
+            self.last_fetch.as_deref(),
+            &self.fetch,
+        ))
+    }
 }
 
 fn not_in_store_text(
