@@ -1,5 +1,7 @@
 //! The `atom` command line: a thin face over the `atom` core.
 
+mod add;
+mod new;
 mod output;
 mod publish_report;
 
@@ -134,6 +136,20 @@ enum Command {
         #[arg(long)]
         id: Option<String>,
     },
+    /// Add a dependency to an atom's atom.toml and lock it: both files change, or neither.
+    ///
+    /// atom.toml keeps its formatting and comments. An atom from a set not yet declared gets a
+    /// `[package.sets]` entry.
+    Add(AddArgs),
+    /// Create an atom: atom.toml, a mod.nix with one public member, and its entry in the
+    /// repository's ekala.toml (created when missing).
+    New {
+        /// The atom's directory (relative to -C DIR when given).
+        path: PathBuf,
+        /// Its label [default: the directory's name].
+        #[arg(long)]
+        label: Option<String>,
+    },
     /// Manage the atom store.
     Store {
         #[command(subcommand)]
@@ -150,6 +166,33 @@ enum Command {
         #[arg(default_value = ".")]
         path: PathBuf,
     },
+}
+
+/// `atom add`'s arguments.
+#[derive(clap::Args)]
+struct AddArgs {
+    /// The atom to add: `[url]::label[@requirement]` (e.g. `::lib`, `file:///srv/repo::lib@^1`,
+    /// `gh:owner/repo::lib`); without a requirement, `^` the version it locks.
+    #[arg(required_unless_present_any = ["git", "tar"], conflicts_with_all = ["git", "tar"])]
+    uri: Option<String>,
+    /// A direct Nix dependency: a git repository (at HEAD, or at --ref).
+    #[arg(long, value_name = "URL", conflicts_with = "tar")]
+    git: Option<String>,
+    /// The ref of --git to lock (a branch, a tag).
+    #[arg(long = "ref", value_name = "REF", requires = "git")]
+    reference: Option<String>,
+    /// A direct Nix dependency: a tarball.
+    #[arg(long, value_name = "URL")]
+    tar: Option<String>,
+    /// The name of a direct dependency [default: from its URL].
+    #[arg(long, conflicts_with = "uri")]
+    name: Option<String>,
+    /// The atom's directory (relative to -C DIR when given).
+    #[arg(long, default_value = ".")]
+    path: PathBuf,
+    /// The atom store [default: as for `fetch`].
+    #[arg(long)]
+    store: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -256,6 +299,30 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
         Command::Id { first, label } => id(cli, first, label.as_deref(), out),
         Command::Verify { atom, id } => verify(&open(cli)?, atom.as_deref(), id.as_deref(), out),
         Command::Check { path } => check(&in_repo(cli, path), out),
+        Command::Add(args) => {
+            let dependency = match (&args.uri, &args.git, &args.tar) {
+                (Some(uri), ..) => add::Dependency::Atom(uri),
+                (None, Some(url), _) => add::Dependency::Direct {
+                    name: args.name.as_deref(),
+                    source: atom::edit::DirectSource::Git {
+                        url: url.clone(),
+                        reference: args.reference.clone(),
+                    },
+                },
+                (None, None, Some(url)) => add::Dependency::Direct {
+                    name: args.name.as_deref(),
+                    source: atom::edit::DirectSource::Tar(url.clone()),
+                },
+                (None, None, None) => return Err("give an atom URI, --git URL or --tar URL".into()),
+            };
+            add::add(
+                &in_repo(cli, &args.path),
+                dependency,
+                &atom_store(&args.store)?,
+                out,
+            )
+        }
+        Command::New { path, label } => new::new(&in_repo(cli, path), label.as_deref(), out),
         Command::Store {
             command: StoreCommand::Verify { repair, store },
         } => store_verify(&atom_store(store)?, *repair, out),

@@ -452,3 +452,145 @@ fn errors_say_what_to_do() {
     let out = ok(atom(&top, &["lock", "consumer"]));
     assert!(out.starts_with("unchanged: "), "{out}");
 }
+
+#[test]
+fn new_creates_a_publishable_atom_and_lists_it() {
+    let top = scratch("wf-new");
+    let dir = top.join("repo");
+    fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    let out = ok(atom(&dir, &["new", "libs/greet"]));
+    assert_eq!(
+        out,
+        format!(
+            "created atom greet 0.1.0 in {} (atom.toml, mod.nix)\ncreated, listing libs/greet in {}\nnext: commit, then `atom publish libs/greet`\n",
+            dir.join("libs/greet").display(),
+            fs::canonicalize(&dir).unwrap().join("ekala.toml").display()
+        )
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("ekala.toml")).unwrap(),
+        "[set]\npackages = [\"libs/greet\"]\n"
+    );
+    // A second atom, with a label of its own, is added to the list, keeping the file.
+    fs::write(
+        dir.join("ekala.toml"),
+        "# my atoms\n[set]\npackages = [\"libs/greet\"]\n",
+    )
+    .unwrap();
+    ok(atom(&dir, &["new", "app", "--label", "the-app"]));
+    assert_eq!(
+        fs::read_to_string(dir.join("ekala.toml")).unwrap(),
+        "# my atoms\n[set]\npackages = [\"libs/greet\", \"app\"]\n"
+    );
+    assert!(fs::read_to_string(dir.join("app/atom.toml"))
+        .unwrap()
+        .contains("label = \"the-app\""));
+    let err = fails(atom(&dir, &["new", "app"])).1;
+    assert!(err.contains("is already an atom"), "{err}");
+    let err = fails(atom(&dir, &["new", "9lives"])).1;
+    assert!(err.contains("give one with --label"), "{err}");
+    assert!(!dir.join("9lives").exists());
+    ok(atom(&dir, &["check", "app"]));
+    commit(&dir, "two atoms");
+    let out = ok(atom(&dir, &["publish"]));
+    assert!(
+        out.ends_with("2 published, 0 unchanged, 0 failed\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn add_edits_the_manifest_and_locks_it_atomically() {
+    let dir = project("wf-add");
+    let top = dir.parent().unwrap().to_owned();
+    ok(atom(&dir, &["publish"]));
+    publish_alpha(&dir, "1.1.0");
+    ok(atom(&dir, &["new", "app"]));
+    let manifest_path = dir.join("app/atom.toml");
+    let lock_path = dir.join("app/atom.lock");
+    // A comment that must survive.
+    let original = fs::read_to_string(&manifest_path)
+        .unwrap()
+        .replace("[compose.as]", "# how it is built\n[compose.as]");
+    fs::write(&manifest_path, &original).unwrap();
+
+    // An atom of this repository; without a requirement: ^ the version locked.
+    let out = ok(atom(&dir, &["add", "::alpha", "--path", "app"]));
+    assert_eq!(
+        out,
+        format!(
+            "added alpha ^1.1.0 (new set local = \"::\"), locked at 1.1.0 to {}\n",
+            manifest_path.display()
+        )
+    );
+    let text = fs::read_to_string(&manifest_path).unwrap();
+    assert!(text.contains("# how it is built\n[compose.as]"), "{text}");
+    assert!(
+        text.contains("[package.sets]\nlocal = \"::\"\n")
+            && text.ends_with("[deps.from.local]\nalpha = \"^1.1.0\"\n"),
+        "{text}"
+    );
+    let alpha = git(&dir, &["rev-parse", "refs/eka/atoms/alpha/1.1.0"]);
+    assert!(fs::read_to_string(&lock_path).unwrap().contains(&alpha));
+    ok(atom(&dir, &["check", "app"]));
+    ok(atom(&dir, &["lock", "app", "--check"]));
+    // A second atom from the same set, with a requirement.
+    ok(atom(&dir, &["add", "::beta@0.1", "--path", "app"]));
+    assert!(fs::read_to_string(&manifest_path)
+        .unwrap()
+        .ends_with("[deps.from.local]\nalpha = \"^1.1.0\"\nbeta = \"^0.1\"\n"));
+
+    // A direct git dependency at a ref.
+    let src = top.join("src");
+    fs::create_dir_all(&src).unwrap();
+    git(&src, &["init", "-q", "-b", "main"]);
+    write(&src, "default.nix", "{ }\n");
+    commit(&src, "src");
+    let src_rev = git(&src, &["rev-parse", "HEAD"]);
+    let src_url = format!("file://{}", src.display());
+    ok(atom(
+        &dir,
+        &[
+            "add", "--git", &src_url, "--ref", "main", "--name", "source", "--path", "app",
+        ],
+    ));
+    assert!(fs::read_to_string(&manifest_path)
+        .unwrap()
+        .ends_with(&format!(
+            "[deps.direct.nix]\nsource = {{ git = \"{src_url}\", ref = \"main\" }}\n"
+        )));
+    assert!(fs::read_to_string(&lock_path).unwrap().contains(&src_rev));
+
+    // What cannot be locked changes nothing at all.
+    let (manifest_before, lock_before) = (
+        fs::read_to_string(&manifest_path).unwrap(),
+        fs::read_to_string(&lock_path).unwrap(),
+    );
+    let err = fails(atom(&dir, &["add", "::nosuch", "--path", "app"])).1;
+    assert!(
+        err.starts_with("error: cannot lock the new dependency, so nothing was changed: no published version of nosuch matches *")
+            && err.contains("closest first"),
+        "{err}"
+    );
+    let err = fails(atom(
+        &dir,
+        &[
+            "add",
+            "--tar",
+            "https://example.com/x.tar.gz",
+            "--path",
+            "app",
+        ],
+    ))
+    .1;
+    assert!(err.contains("cannot lock the direct dependency x"), "{err}");
+    assert_eq!(fs::read_to_string(&manifest_path).unwrap(), manifest_before);
+    assert_eq!(fs::read_to_string(&lock_path).unwrap(), lock_before);
+    let leftovers: Vec<_> = fs::read_dir(dir.join("app"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
