@@ -486,16 +486,68 @@ fn verify(repo: &Repo, atom: Option<&str>, id: Option<&str>, out: &mut Output) -
         return Err("no published atom to verify".into());
     }
     let mut items = Vec::new();
+    let mut bad = Vec::new();
     for atom in &atoms {
-        let verified = repo.verify(atom, expected.as_ref()).map_err(err)?;
-        items.push(verified.to_json(atom));
-        out.line(format!(
-            "ok {} {} {} {}",
-            atom.label, atom.version, atom.commit, verified.id
-        ));
+        let legacy = repo
+            .atom_format(atom)
+            .filter(|f| f.is_legacy())
+            .map(|f| f.name());
+        let legacy = legacy.or((atom.layout == atom::repo::RefLayout::Legacy).then_some("1"));
+        let mut item = atom.to_json();
+        match repo.verify(atom, expected.as_ref()) {
+            Ok(verified) => {
+                item = verified.to_json(atom);
+                item["status"] = "ok".into();
+                out.line(format!(
+                    "ok {} {} {} {}{}",
+                    atom.label,
+                    atom.version,
+                    atom.commit,
+                    verified.id,
+                    legacy
+                        .map(|f| format!(" (legacy format {f})"))
+                        .unwrap_or_default()
+                ));
+            }
+            // A legacy atom is verified as far as its format allows; what it lacks is reported,
+            // not a failure.
+            Err(error) if legacy.is_some() && expected.is_none() => {
+                item["status"] = "legacy".into();
+                item["problem"] = error.to_string().into();
+                out.line(format!(
+                    "legacy {} {} {} (format {}, {}): {error}",
+                    atom.label,
+                    atom.version,
+                    atom.commit,
+                    legacy.unwrap_or_default(),
+                    atom.ref_name()
+                ));
+            }
+            Err(error) => {
+                item["status"] = "bad".into();
+                item["error"] = error.to_string().into();
+                out.line(format!(
+                    "bad {} {} {}: {error}",
+                    atom.label, atom.version, atom.commit
+                ));
+                bad.push(error.to_string());
+            }
+        }
+        if let Some(format) = legacy {
+            item["format"] = format.into();
+        }
+        items.push(item);
     }
     out.json(json!(items));
-    Ok(())
+    match bad.len() {
+        0 => Ok(()),
+        1 => Err(bad.remove(0)),
+        n => Err(format!(
+            "{n} of {} atoms failed verification:\n  {}",
+            atoms.len(),
+            bad.join("\n  ")
+        )),
+    }
 }
 
 /// The atom store: `--store`, else the `atom-store` setting of Nix's configuration (as the

@@ -594,3 +594,84 @@ fn add_edits_the_manifest_and_locks_it_atomically() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// Runs `git args...` in `dir` with `input` on its standard input; returns its trimmed output.
+fn git_input(dir: &Path, args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "git {args:?}");
+    text(&output.stdout).trim().to_owned()
+}
+
+#[test]
+fn verify_checks_the_origin_ref_reports_legacy_atoms_and_every_atom() {
+    let dir = project("wf-verify");
+    ok(atom(&dir, &["publish"]));
+    let head = git(&dir, &["rev-parse", "HEAD"]);
+    // Legacy layouts (docs/format.md#legacy-layouts), made by hand: `format pre1.0` under
+    // refs/eka/atoms, and `format 1` under refs/atoms (whose tree has no atom.toml).
+    write(&dir, "old/atom.toml", &manifest("bar", "0.1.0"));
+    write(&dir, "older/older.atom", "legacy spec\n");
+    commit(&dir, "legacy atoms");
+    let origin = git(&dir, &["rev-parse", "HEAD"]);
+    let tree = |path: &str| git(&dir, &["rev-parse", &format!("HEAD:{path}")]);
+    let make = |body: String| {
+        git_input(
+            &dir,
+            &["hash-object", "-t", "commit", "-w", "--stdin"],
+            &body,
+        )
+    };
+    let pre1_0 = make(format!(
+        "tree {}\nauthor  <> 0 +0000\ncommitter  <> 0 +0000\norigin {origin}\npath old\nformat pre1.0\n\nbar: 0.1.0\n",
+        tree("old")
+    ));
+    git(&dir, &["update-ref", "refs/eka/atoms/bar/0.1.0", &pre1_0]);
+    let format1 = make(format!(
+        "tree {}\nauthor  <> 0 +0000\ncommitter  <> 0 +0000\nsrc {origin}\npath older\nformat 1\n\nolder: 0.1.0\n",
+        tree("older")
+    ));
+    git(&dir, &["update-ref", "refs/atoms/older/0.1.0", &format1]);
+    let out = ok(atom(&dir, &["verify"]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(
+        lines[1].starts_with(&format!("ok bar 0.1.0 {pre1_0} "))
+            && lines[1].ends_with(" (legacy format pre1.0)"),
+        "{out}"
+    );
+    assert_eq!(
+        lines[3],
+        format!("legacy older 0.1.0 {format1} (format 1, refs/atoms/older/0.1.0): older-0.1.0: the atom's tree has no atom.toml blob")
+    );
+
+    // The origin ref must name the origin header's commit; one bad atom hides no other.
+    git(
+        &dir,
+        &["update-ref", "refs/eka/meta/alpha/1.0.0/origin", &origin],
+    );
+    let (stdout, stderr) = fails(atom(&dir, &["verify"]));
+    assert!(stdout.contains(&format!(
+        "bad alpha 1.0.0 {}: alpha-1.0.0: refs/eka/meta/.../origin points at {origin}, but the atom commit's origin header names {head} (possible tampering)",
+        git(&dir, &["rev-parse", "refs/eka/atoms/alpha/1.0.0"])
+    )), "{stdout}");
+    assert!(stdout.contains("ok beta 0.1.0 "), "{stdout}");
+    assert!(stdout.contains("legacy older 0.1.0 "), "{stdout}");
+    assert!(
+        stderr.starts_with("error: alpha-1.0.0: refs/eka/meta/.../origin points at"),
+        "{stderr}"
+    );
+}
