@@ -421,11 +421,20 @@ fn verify_detects_each_kind_of_tampering() {
     git(&dir, &["checkout", "-q", "main"]);
     let forged = forge(&dir, &format!("tree {tree}\nauthor  <> 0 +0000\ncommitter  <> 0 +0000\norigin {foreign}\nformat pre1\n\npublish(alpha): 1.0.0"));
     git(&dir, &["update-ref", name, &forged]);
+    // The origin ref still names the real origin: that alone is tampering.
+    assert!(matches!(
+        verify_error(&dir, None),
+        VerifyError::OriginRef { .. }
+    ));
+    let origin_ref = "refs/eka/meta/alpha/1.0.0/origin";
+    let real_origin = git(&dir, &["rev-parse", origin_ref]);
+    git(&dir, &["update-ref", origin_ref, &foreign]);
     assert!(matches!(
         verify_error(&dir, None),
         VerifyError::ForeignOrigin { .. }
     ));
 
+    git(&dir, &["update-ref", origin_ref, &real_origin]);
     git(&dir, &["update-ref", name, &good]);
     let store = Repo::open(&dir).unwrap();
     let atom = store
