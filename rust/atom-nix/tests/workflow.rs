@@ -119,3 +119,118 @@ fn one_atom_store_setting_in_nix_configuration_serves_the_cli_and_the_plugin() {
         stderr(&output)
     );
 }
+
+/// A repository with `ekala.toml` listing `lib` (published 1.0.0) and `app` (depending on `lib`
+/// of this repository, `::`, locked), made with `atom new`, `atom add`; returns the repository.
+fn two_atoms(dir: &Path, home: &Path, env: &[(&str, &str)]) -> PathBuf {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    atom_ok(&repo, home, &["new", "lib"], env);
+    write(&repo, "lib/mod.nix", "{ Greeting = \"published\"; }\n");
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "lib"]);
+    atom_ok(&repo, home, &["publish"], env);
+    atom_ok(&repo, home, &["new", "app"], env);
+    atom_ok(&repo, home, &["add", "::lib", "--path", "app"], env);
+    write(
+        &repo,
+        "app/mod.nix",
+        "{ Message = \"app sees: ${deps.from.local.lib.greeting}\"; }\n",
+    );
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "app"]);
+    repo
+}
+
+#[test]
+fn atoms_of_this_repository_load_from_its_working_tree_without_a_store() {
+    let dir = scratch("wf-local");
+    let home = dir.join("home");
+    // The store is empty and stays so: nothing is fetched.
+    let store = dir.join("empty-store");
+    let config = format!("atom-store = {}", store.display());
+    let env = [("NIX_CONFIG", config.as_str())];
+    let repo = two_atoms(&dir, &home, &env);
+    let expr = format!(
+        "(builtins.atom.import {}).message",
+        repo.join("app").display()
+    );
+    assert_eq!(eval_ok(&home, &expr, &[], &env), "\"app sees: published\"");
+    // Edit lib, evaluate app: no publish, no fetch.
+    write(&repo, "lib/mod.nix", "{ Greeting = \"edited\"; }\n");
+    assert_eq!(eval_ok(&home, &expr, &[], &env), "\"app sees: edited\"");
+    assert!(!store.exists(), "the store was not needed");
+    // Errors name the working copy.
+    write(&repo, "lib/mod.nix", "{ Greeting = throw \"broken\"; }\n");
+    let output = eval(&home, &expr, &[], &env);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    let lib = std::fs::canonicalize(repo.join("lib")).unwrap();
+    assert!(
+        err.contains(&format!("lib-0.1.0 (local: {})", lib.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_local_override_replaces_a_locked_atom_and_says_so() {
+    let dir = scratch("wf-override");
+    let home = dir.join("home");
+    let store = dir.join("store");
+    let config = format!("atom-store = {}", store.display());
+    let env = [("NIX_CONFIG", config.as_str())];
+    let repo = two_atoms(&dir, &home, &env);
+    // A consumer outside the repository, from the store.
+    let url = format!("file://{}", repo.display());
+    atom_ok(&dir, &home, &["fetch", &url], &env);
+    let user = dir.join("user");
+    // `atom new` lists the atom in the ekala.toml of the repository it is in: this one.
+    git(&dir, &["init", "-q"]);
+    atom_ok(&dir, &home, &["new", "user"], &env);
+    write(
+        &user,
+        "mod.nix",
+        "{ Message = deps.from.repo.lib.greeting; }\n",
+    );
+    atom_ok(
+        &dir,
+        &home,
+        &["add", &format!("{url}::lib"), "--path", "user"],
+        &env,
+    );
+    let expr = format!("(builtins.atom.import {}).message", user.display());
+    assert_eq!(eval_ok(&home, &expr, &[], &env), "\"published\"");
+    // A working copy of lib, elsewhere.
+    let copy = dir.join("lib-copy");
+    write(
+        &copy,
+        "atom.toml",
+        &std::fs::read_to_string(repo.join("lib/atom.toml")).unwrap(),
+    );
+    write(&copy, "mod.nix", "{ Greeting = \"from my copy\"; }\n");
+    let spec = format!("lib={}", copy.display());
+    let with_env = [
+        ("NIX_CONFIG", config.as_str()),
+        ("ATOM_OVERRIDE", spec.as_str()),
+    ];
+    assert_eq!(eval_ok(&home, &expr, &[], &with_env), "\"from my copy\"");
+    assert_eq!(
+        eval_ok(&home, &expr, &["--option", "atom-override", &spec], &env),
+        "\"from my copy\""
+    );
+    // Visible in errors, so that nobody ships it by accident.
+    write(&copy, "mod.nix", "{ Greeting = throw \"unfinished\"; }\n");
+    let output = eval(&home, &expr, &[], &with_env);
+    let err = stderr(&output);
+    assert!(
+        err.contains(&format!("lib-0.1.0 (overridden: {})", copy.display())),
+        "{err}"
+    );
+    let output = eval(&home, &expr, &["--option", "atom-override", "lib"], &env);
+    assert!(
+        stderr(&output).contains("invalid atom override \"lib\": expected label=path"),
+        "{}",
+        stderr(&output)
+    );
+}

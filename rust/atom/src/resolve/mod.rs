@@ -190,6 +190,34 @@ pub enum ResolveError {
     /// The atom store's copy of a set has no version matching a requirement.
     #[error("{0}")]
     NotInStore(Box<NotInStore>),
+    /// An override entry does not parse.
+    #[error("invalid atom override {entry:?}: {why} (the atom-override setting and $ATOM_OVERRIDE take label=path entries)")]
+    InvalidOverride {
+        /// The entry.
+        entry: String,
+        /// Why.
+        why: String,
+    },
+    /// An override or local atom directory holds another atom than the label it stands for.
+    #[error("{label} (needed by {by}) is to be loaded from {}, but the atom there is {found}", dir.display())]
+    OverrideLabel {
+        /// Who depends on it.
+        by: String,
+        /// The label wanted.
+        label: Label,
+        /// The directory.
+        dir: PathBuf,
+        /// The label found there.
+        found: Label,
+    },
+    /// The repository's `ekala.toml` cannot list its atoms.
+    #[error("{}: {error}", file.display())]
+    LocalSet {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        error: String,
+    },
     /// `atom lock --update NAME` names no dependency of the atom.
     #[error("{name} is not a dependency of this atom{}", if declared.is_empty() { " (it declares none)".to_owned() } else { format!(" (its dependencies: {})", declared.iter().map(Label::as_str).collect::<Vec<_>>().join(", ")) })]
     NotADependency {
