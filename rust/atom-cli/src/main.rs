@@ -584,7 +584,9 @@ fn lock(
     let previous = current
         .as_deref()
         .and_then(|text| Lockfile::parse(text, &lock_path.to_string_lossy()).ok());
-    let changed = previous.as_ref() != Some(&lock);
+    let changed = !previous
+        .as_ref()
+        .is_some_and(|p| atom::lock::edit::same(p, &lock));
     if check {
         if changed {
             return Err(format!(

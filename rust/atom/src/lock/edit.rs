@@ -14,14 +14,25 @@ pub fn rewrite(old: &str, new: &Lockfile) -> String {
     let Ok(current) = Lockfile::parse(old, "atom.lock") else {
         return new.render();
     };
-    if &current == new {
+    if same(&current, new) {
         return old.to_owned();
     }
     match edit(old, &current, new) {
         // Checked: the edited text must read back as exactly `new`.
-        Some(text) if Lockfile::parse(&text, "atom.lock").ok().as_ref() == Some(new) => text,
+        Some(text)
+            if Lockfile::parse(&text, "atom.lock")
+                .ok()
+                .is_some_and(|l| same(&l, new)) =>
+        {
+            text
+        }
         _ => new.render(),
     }
+}
+
+/// Whether two locks say the same thing, whatever the order of their `[[deps]]` entries.
+pub fn same(a: &Lockfile, b: &Lockfile) -> bool {
+    a.render() == b.render()
 }
 
 /// What identifies a `[[deps]]` entry across versions of a lock: an atom by set and label, a
