@@ -86,6 +86,10 @@ mod bridge {
         /// `path` with symlinks resolved, if it is a readable directory.
         fn canonical_dir(path: &str) -> Result<String>;
 
+        /// Why the atom whose module files are under `root` may lack the member `name` (for an
+        /// "attribute missing" error); empty when no reason is found.
+        fn missing_member_hint(root: &str, name: &str) -> String;
+
         /// The Nix source of std's library part (nix/std/std.nix, shipped inside the plugin).
         fn std_source() -> &'static str;
 
@@ -197,6 +201,13 @@ fn plan_module(dir: &str) -> Result<bridge::ModulePlan, String> {
                 .collect(),
         })
     })
+}
+
+fn missing_member_hint(root: &str, name: &str) -> String {
+    std::panic::catch_unwind(|| compose::missing_member_hint(Path::new(root), name))
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }
 
 fn std_source() -> &'static str {

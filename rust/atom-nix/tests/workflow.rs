@@ -234,3 +234,30 @@ fn a_local_override_replaces_a_locked_atom_and_says_so() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_missing_member_is_explained_by_a_private_file_or_a_directory_without_mod_nix() {
+    let dir = scratch("wf-member-hints");
+    let home = dir.join("home");
+    let atom_dir = dir.join("hints");
+    write(&atom_dir, "atom.toml", &manifest("hints", "0.1.0", ""));
+    write(
+        &atom_dir,
+        "mod.nix",
+        "{ Viaatom = atom.greet \"x\"; Viamod = mod.util.helper; }\n",
+    );
+    write(&atom_dir, "greet.nix", "name: \"hello ${name}\"\n");
+    write(&atom_dir, "util/Helper.nix", "1\n");
+    let import = format!("(builtins.atom.import {})", atom_dir.display());
+    let err = stderr(&eval(&home, &format!("{import}.viaatom"), &[], &[]));
+    assert!(
+        err.contains("attribute 'greet' missing")
+            && err.contains("(hint: greet.nix is private to its atom: only names that start with a capital letter are public; rename it Greet.nix to export it as `greet`)"),
+        "{err}"
+    );
+    let err = stderr(&eval(&home, &format!("{import}.viamod"), &[], &[]));
+    assert!(
+        err.contains("(hint: util/ is not a module: a directory is a module (and a member of its parent) only when it has a mod.nix; add util/mod.nix)"),
+        "{err}"
+    );
+}
