@@ -454,6 +454,16 @@ fn errors_say_what_to_do() {
 }
 
 #[test]
+fn the_new_commands_have_help() {
+    let dir = scratch("wf-help");
+    for command in ["add", "new", "lock", "publish", "show"] {
+        let out = ok(atom(&dir, &[command, "--help"]));
+        assert!(out.contains("Usage: atom"), "{command}: {out}");
+    }
+    assert!(ok(atom(&dir, &["lock", "--help"])).contains("--update"));
+}
+
+#[test]
 fn new_creates_a_publishable_atom_and_lists_it() {
     let top = scratch("wf-new");
     let dir = top.join("repo");
@@ -561,6 +571,18 @@ fn add_edits_the_manifest_and_locks_it_atomically() {
             "[deps.direct.nix]\nsource = {{ git = \"{src_url}\", ref = \"main\" }}\n"
         )));
     assert!(fs::read_to_string(&lock_path).unwrap().contains(&src_rev));
+    // A new commit on the ref: kept until updated by name.
+    write(&src, "default.nix", "{ v = 2; }\n");
+    commit(&src, "src 2");
+    let src_rev2 = git(&src, &["rev-parse", "HEAD"]);
+    ok(atom(&dir, &["lock", "app"]));
+    assert!(fs::read_to_string(&lock_path).unwrap().contains(&src_rev));
+    ok(atom(&dir, &["lock", "app", "--update", "source"]));
+    let locked = fs::read_to_string(&lock_path).unwrap();
+    assert!(
+        locked.contains(&src_rev2) && !locked.contains(&src_rev),
+        "{locked}"
+    );
 
     // What cannot be locked changes nothing at all.
     let (manifest_before, lock_before) = (

@@ -934,6 +934,11 @@ fn a_published_atom_without_a_lock_for_its_dependencies_is_an_error() {
         err.contains("unlocked-1.0.0 (pinned by user-0.1.0): its published atom.lock does not match its manifest: the atom declares dependencies but has no atom.lock; publish a version with an up-to-date lock"),
         "{err}"
     );
+    // Nothing in the store is the user's to edit: no `atom lock` of a path there.
+    assert!(
+        !err.contains("atom lock") && !err.contains(&f.store.display().to_string()),
+        "{err}"
+    );
 }
 
 /// Runs `git args...` in `dir` with `input` on its standard input; returns its trimmed output.
