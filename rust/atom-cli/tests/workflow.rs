@@ -448,6 +448,22 @@ fn errors_say_what_to_do() {
     );
     ok(atom(&consumer, &["fetch", &url]));
     ok(atom(&consumer, &["lock"]));
+    // A mistyped label against the store: the labels the set has, closest first.
+    let typo = consumer.parent().unwrap().join("typo");
+    write(
+        &typo,
+        "atom.toml",
+        &fs::read_to_string(consumer.join("atom.toml"))
+            .unwrap()
+            .replace("alpha = ", "alpah = "),
+    );
+    let err = fails(atom(&typo, &["lock"])).1;
+    assert!(
+        err.contains(
+            "the atom store has no version of it (its labels, closest first: alpha, beta)"
+        ),
+        "{err}"
+    );
     // `-C DIR PATH`: PATH is in DIR.
     let out = ok(atom(&top, &["lock", "consumer"]));
     assert!(out.starts_with("unchanged: "), "{out}");

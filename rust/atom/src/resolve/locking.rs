@@ -198,10 +198,16 @@ impl Locker<'_> {
             self.store.require_set(&root, mirror.as_deref())?
         };
         let atom = match store.resolve(label, requirement) {
-            Err(crate::repo::RepoError::NoMatchingVersion { available, .. })
-                if !mirrors.iter().any(|m| m == &Mirror::Local) =>
-            {
-                return Err(self.not_in_store(&root, mirrors, label, requirement, available));
+            Err(crate::repo::RepoError::NoMatchingVersion {
+                available, labels, ..
+            }) if !mirrors.iter().any(|m| m == &Mirror::Local) => {
+                return Err(self.not_in_store(
+                    &root,
+                    mirrors,
+                    label,
+                    requirement,
+                    (available, labels),
+                ));
             }
             other => other?,
         };
@@ -225,7 +231,7 @@ impl Locker<'_> {
         mirrors: &Mirrors,
         label: &Label,
         requirement: &Requirement,
-        available: Vec<String>,
+        (available, labels): (Vec<String>, Vec<String>),
     ) -> ResolveError {
         let published = mirrors.iter().filter_map(Mirror::url).find_map(|url| {
             let repo = Repo::open(&local_path(url).filter(|p| p.exists())?).ok()?;
@@ -242,6 +248,7 @@ impl Locker<'_> {
             label: label.clone(),
             requirement: requirement.to_string(),
             available,
+            labels,
             published,
             last_fetch: self.store.last_fetch_text(root),
             fetch: crate::store::fetch_command(url.as_deref()),

@@ -269,6 +269,8 @@ pub struct NotInStore {
     pub requirement: String,
     /// The versions the store has.
     pub available: Vec<String>,
+    /// When it has none: the labels it has, closest to `label` first.
+    pub labels: Vec<String>,
     /// A matching version and the mirror on this machine publishing it: the store is stale.
     pub published: Option<(String, String)>,
     /// `it was last fetched from URL on DATE`, when recorded.
@@ -282,7 +284,7 @@ impl std::fmt::Display for NotInStore {
         f.write_str(&not_in_store_text(
             &self.label,
             &self.requirement,
-            &self.available,
+            (&self.available, &self.labels),
             self.published.as_ref(),
             self.last_fetch.as_deref(),
             &self.fetch,
@@ -293,12 +295,17 @@ impl std::fmt::Display for NotInStore {
 fn not_in_store_text(
     label: &Label,
     requirement: &str,
-    available: &[String],
+    (available, labels): (&[String], &[String]),
     published: Option<&(String, String)>,
     last_fetch: Option<&str>,
     fetch: &str,
 ) -> String {
-    let has = if available.is_empty() {
+    let has = if available.is_empty() && !labels.is_empty() {
+        format!(
+            "no version of it (its labels, closest first: {})",
+            labels.join(", ")
+        )
+    } else if available.is_empty() {
         "no version of it".to_owned()
     } else {
         format!("only {}", available.join(", "))
