@@ -52,6 +52,41 @@ enum Slot : size_t {
 };
 
 // What every module of one composition shares.
+// An "attribute 'x' missing" error raised in atom code (and not yet explained) gets the likely
+// reason, when the atom has one: `x.nix` is private (public names start with a capital), or a
+// directory `x` is not a module (it has no mod.nix).
+void explainMissingMember(compat::Error & e, const std::string & root)
+{
+    const std::string message = e.info().msg.str();
+    const std::string start = "attribute '", end = "' missing";
+    auto from = message.find(start);
+    // Only where the error is raised: not yet named by atom code (see `annotate`), no hint yet.
+    if (from == std::string::npos || message.find("\n(in ") != std::string::npos
+        || message.find("\n(hint: ") != std::string::npos)
+        return;
+    from += start.size();
+    auto to = message.find(end, from);
+    if (to == std::string::npos)
+        return;
+    // Nix may colour the name (ANSI escapes): keep the name's own characters only.
+    std::string name;
+    for (size_t i = from; i < to; i++) {
+        if (message[i] == '\x1b') {
+            while (i < to && message[i] != 'm')
+                i++;
+            continue;
+        }
+        name += message[i];
+    }
+    try {
+        auto hint = missing_member_hint(rust::Str(root.data(), root.size()), rust::Str(name.data(), name.size()));
+        if (!hint.empty())
+            compat::appendToMessage(e, "\n(hint: " + std::string(hint) + ")");
+    } catch (const std::exception &) {
+        // Not UTF-8: no hint.
+    }
+}
+
 struct Composition
 {
     std::string atom;  // label-version, for messages
@@ -103,6 +138,8 @@ struct ExprAtomFile : compat::CustomExpr, OriginSource
     std::string path() const { return module->dir + "/" + fileName; }
 
     void describe(std::ostream & str) const override { str << "«atom file " << path() << "»"; }
+
+    void explain(compat::Error & e) const override { explainMissingMember(e, module->composition->sourceRoot); }
 
     void eval(EvalState & state, Env & env, Value & v) override
     {

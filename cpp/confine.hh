@@ -38,6 +38,8 @@ void requireKind(const std::string & path, FileKind kind, const compat::Pos & po
 struct OriginSource
 {
     virtual std::string text() const = 0;
+    /// Adds what may explain `e` (e.g. why a member is missing) before the origin is named.
+    virtual void explain(nix::Error &) const {}
     virtual ~OriginSource() = default;
 };
 
@@ -49,6 +51,7 @@ void annotate(nix::Error & e, const std::string & text);
 /// Names `origin` on `e` unless an atom's code already did.
 inline void annotate(nix::Error & e, Origin origin)
 {
+    origin->explain(e);
     annotate(e, origin->text());
 }
 

@@ -31,6 +31,12 @@ compat::StringSetting atomStore("atom-store",
     "`builtins.atom` reads locked dependencies from. Empty: $ATOM_STORE, else $XDG_CACHE_HOME/atom/store, "
     "else ~/.cache/atom/store.");
 
+// `--option atom-override 'label=path ...'`: working copies loaded instead of locked atoms.
+compat::StringSetting atomOverride("atom-override",
+    "Working copies of atoms to load instead of what locks pin, as `label=path` entries separated by "
+    "spaces (merged over $ATOM_OVERRIDE). For developing against a dependency without publishing it; "
+    "an overridden atom is named `label-version (overridden: path)` in errors and traces.");
+
 // Text that cannot cross into Rust (which takes UTF-8 only).
 struct NotUtf8 : std::exception
 {
@@ -422,7 +428,8 @@ void primImport(EvalState & state, const Pos & pos, Value ** args, Value & v)
 {
     auto path = compat::pathOf(state, *args[0], pos);
     auto graph = std::make_shared<Graph>(
-        Graph{callRust(pos, importBuiltin, [&] { return load_atom(toRust(path, "the path"), storeSetting()); }), pos});
+        Graph{callRust(pos, importBuiltin, [&] { return load_atom(toRust(path, "the path"), storeSetting(),
+                                      toRust(atomOverride.get(), "the atom-override setting")); }), pos});
     size_t count = graph->loaded->len();
     auto * null = compat::globalValue(state, "null");
     Env & env = compat::allocClosedEnv(state, count + 1, null);

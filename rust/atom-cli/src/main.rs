@@ -1,6 +1,9 @@
 //! The `atom` command line: a thin face over the `atom` core.
 
+mod add;
+mod new;
 mod output;
+mod publish_report;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,7 +15,6 @@ use atom::diagnostic::shell_quote;
 use atom::id::{AtomDigest, AtomId, Label, Root};
 use atom::lock::{Lockfile, LOCK_FILE};
 use atom::manifest::{Manifest, Requirement, Version, MANIFEST_FILE};
-use atom::publish::{self, Outcome};
 use atom::remote::push::{self, PushStatus};
 use atom::repo::{AtomRef, InitOutcome, Repo, RepoError};
 use atom::resolve::locking;
@@ -30,7 +32,7 @@ use output::Output;
 #[derive(Parser)]
 #[command(name = "atom", version, about, long_about)]
 struct Cli {
-    /// The git repository to work in.
+    /// The git repository to work in; paths given to commands are relative to it.
     #[arg(short = 'C', long = "repo", global = true, default_value = ".")]
     repo: PathBuf,
     /// Print machine-readable JSON instead of text.
@@ -52,8 +54,14 @@ enum Command {
     /// Publish atoms from a commit (default HEAD) as refs/eka/atoms/<label>/<version>.
     ///
     /// With no PATH, publishes every atom listed in the commit's ekala.toml. Published versions
-    /// never change: republishing identical content does nothing, different content under a
-    /// published version is an error.
+    /// never change: an atom whose files are those of its published version is reported
+    /// "unchanged" and skipped (whatever commit it was published from); different content under a
+    /// published version is an error. Prints one line per atom (published, unchanged, failed and
+    /// why) and a summary; exits 1 when any atom failed.
+    ///
+    /// Refused: an atom that declares dependencies without an atom.lock in the commit that
+    /// satisfies them (run `atom lock PATH` and commit it). A repository without refs/ekala/init
+    /// is initialised first (as `atom init` does), and says so.
     Publish {
         /// Atom directories, relative to the repository root.
         paths: Vec<String>,
@@ -81,8 +89,9 @@ enum Command {
         url: String,
         /// Only these atoms: `label` or `label@requirement` [default: every published atom].
         atoms: Vec<String>,
-        /// The atom store [default: $ATOM_STORE, else $XDG_CACHE_HOME/atom/store, else
-        /// ~/.cache/atom/store].
+        /// The atom store [default: the `atom-store` setting of Nix's configuration (nix.conf,
+        /// NIX_CONFIG), as the plugin reads it; else $ATOM_STORE; else
+        /// $XDG_CACHE_HOME/atom/store; else ~/.cache/atom/store].
         #[arg(long)]
         store: Option<PathBuf>,
         /// Mirror a direct git dependency rather than fetch an atom set.
@@ -92,9 +101,11 @@ enum Command {
     /// Write atom.lock for an atom: resolve its dependencies against the atom store.
     ///
     /// Entries that still satisfy the manifest are kept; dependencies the manifest no longer
-    /// declares are dropped. A static atom has no lock.
+    /// declares are dropped. A static atom has no lock. A lock that is already in sync is not
+    /// written at all; otherwise only the entries that change are rewritten, and the rest of the
+    /// file (order of sections, comments) is kept.
     Lock {
-        /// The atom's directory.
+        /// The atom's directory (relative to -C DIR when given).
         #[arg(default_value = ".")]
         path: PathBuf,
         /// Fail if atom.lock is out of date, without writing it.
@@ -103,6 +114,11 @@ enum Command {
         /// Use only what the atom store has; never fetch from the sets' mirrors.
         #[arg(long)]
         offline: bool,
+        /// Re-resolve every dependency, or only the NAMEs given (labels of atoms, names of
+        /// direct dependencies), to the highest version its requirement allows. Give PATH
+        /// before it: `atom lock app --update lib`.
+        #[arg(long, value_name = "NAME", num_args = 0..)]
+        update: Option<Vec<String>>,
         /// The atom store [default: as for `fetch`].
         #[arg(long)]
         store: Option<PathBuf>,
@@ -121,9 +137,10 @@ enum Command {
         /// What to resolve.
         uri: String,
     },
-    /// Print the manifest of a published version (`label@version`).
+    /// Print the manifest of a published version (`label@version`), or of the latest version
+    /// of a label (`label`).
     Show {
-        /// `label@version`.
+        /// `label@version` or `label`.
         atom: String,
     },
     /// Print an AtomId: of LABEL in this repository, or of LABEL under ROOT.
@@ -142,6 +159,20 @@ enum Command {
         #[arg(long)]
         id: Option<String>,
     },
+    /// Add a dependency to an atom's atom.toml and lock it: both files change, or neither.
+    ///
+    /// atom.toml keeps its formatting and comments. An atom from a set not yet declared gets a
+    /// `[package.sets]` entry.
+    Add(AddArgs),
+    /// Create an atom: atom.toml, a mod.nix with one public member, and its entry in the
+    /// repository's ekala.toml (created when missing).
+    New {
+        /// The atom's directory (relative to -C DIR when given).
+        path: PathBuf,
+        /// Its label [default: the directory's name].
+        #[arg(long)]
+        label: Option<String>,
+    },
     /// Manage the atom store.
     Store {
         #[command(subcommand)]
@@ -149,12 +180,42 @@ enum Command {
     },
     /// Validate an atom's manifest (atom.toml) and, if present, its lock (atom.lock).
     ///
-    /// Errors point into the file (`atom.toml:2:9: ...`) and show the offending line.
+    /// Errors point into the file (`atom.toml:2:9: ...`) and show the offending line. Also
+    /// reported, as by `atom lock --check`: a path the manifest names (`[compose.as] nix`, a
+    /// composer's entry) that does not exist, and a lock that is missing (when dependencies are
+    /// declared) or no longer satisfies the manifest.
     Check {
         /// The atom's directory, or its atom.toml.
         #[arg(default_value = ".")]
         path: PathBuf,
     },
+}
+
+/// `atom add`'s arguments.
+#[derive(clap::Args)]
+struct AddArgs {
+    /// The atom to add: `[url]::label[@requirement]` (e.g. `::lib`, `file:///srv/repo::lib@^1`,
+    /// `gh:owner/repo::lib`); without a requirement, `^` the version it locks.
+    #[arg(required_unless_present_any = ["git", "tar"], conflicts_with_all = ["git", "tar"])]
+    uri: Option<String>,
+    /// A direct Nix dependency: a git repository (at HEAD, or at --ref).
+    #[arg(long, value_name = "URL", conflicts_with = "tar")]
+    git: Option<String>,
+    /// The ref of --git to lock (a branch, a tag).
+    #[arg(long = "ref", value_name = "REF", requires = "git")]
+    reference: Option<String>,
+    /// A direct Nix dependency: a tarball.
+    #[arg(long, value_name = "URL")]
+    tar: Option<String>,
+    /// The name of a direct dependency [default: from its URL].
+    #[arg(long, conflicts_with = "uri")]
+    name: Option<String>,
+    /// The atom's directory (relative to -C DIR when given).
+    #[arg(long, default_value = ".")]
+    path: PathBuf,
+    /// The atom store [default: as for `fetch`].
+    #[arg(long)]
+    store: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -200,6 +261,15 @@ fn open(cli: &Cli) -> Result<Repo> {
     Repo::open(&cli.repo).map_err(err)
 }
 
+/// A path given on the command line, relative to `-C DIR` when one is given.
+fn in_repo(cli: &Cli, path: &Path) -> PathBuf {
+    if cli.repo == Path::new(".") {
+        path.to_owned()
+    } else {
+        cli.repo.join(path)
+    }
+}
+
 fn parse_label(text: &str) -> Result<Label> {
     Label::parse(text).map_err(err)
 }
@@ -217,10 +287,14 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
         Command::Init => init(&open(cli)?, out),
         Command::Publish { paths, rev, push } => {
             let repo = open(cli)?;
-            let published = publish(&repo, rev, paths, out)?;
-            match push {
+            let (published, failure) = publish_report::publish(&repo, rev, paths, out)?;
+            let pushed = match push {
                 Some(remote) => push_published(cli, &repo, remote, &published, out),
                 None => Ok(()),
+            };
+            match failure {
+                Some(failure) => Err(failure),
+                None => pushed,
             }
         }
         Command::Fetch {
@@ -236,14 +310,60 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
             path,
             check,
             offline,
+            update,
             store,
-        } => lock(cli, path, *check, *offline, &atom_store(store)?, out),
+        } => {
+            let update = match update {
+                None => locking::Update::Nothing,
+                Some(names) if names.is_empty() => locking::Update::All,
+                Some(names) => locking::Update::Only(
+                    names
+                        .iter()
+                        .map(|n| parse_label(n))
+                        .collect::<Result<_>>()?,
+                ),
+            };
+            let options = fetch_options(cli)?;
+            lock(
+                &in_repo(cli, path),
+                *check,
+                &update,
+                (!*offline).then_some(&options),
+                &atom_store(store)?,
+                out,
+            )
+        }
         Command::Ls { args } => ls(cli, args, out),
         Command::Resolve { uri } => resolve(cli, uri, out),
         Command::Show { atom } => show(&open(cli)?, atom, out),
         Command::Id { first, label } => id(cli, first, label.as_deref(), out),
         Command::Verify { atom, id } => verify(&open(cli)?, atom.as_deref(), id.as_deref(), out),
-        Command::Check { path } => check(path, out),
+        Command::Check { path } => check(&in_repo(cli, path), out),
+        Command::Add(args) => {
+            let dependency = match (&args.uri, &args.git, &args.tar) {
+                (Some(uri), ..) => add::Dependency::Atom(uri),
+                (None, Some(url), _) => add::Dependency::Direct {
+                    name: args.name.as_deref(),
+                    source: atom::edit::DirectSource::Git {
+                        url: url.clone(),
+                        reference: args.reference.clone(),
+                    },
+                },
+                (None, None, Some(url)) => add::Dependency::Direct {
+                    name: args.name.as_deref(),
+                    source: atom::edit::DirectSource::Tar(url.clone()),
+                },
+                (None, None, None) => return Err("give an atom URI, --git URL or --tar URL".into()),
+            };
+            add::add(
+                &in_repo(cli, &args.path),
+                dependency,
+                &atom_store(&args.store)?,
+                &fetch_options(cli)?,
+                out,
+            )
+        }
+        Command::New { path, label } => new::new(&in_repo(cli, path), label.as_deref(), out),
         Command::Store {
             command: StoreCommand::Verify { repair, store },
         } => store_verify(&atom_store(store)?, *repair, out),
@@ -263,37 +383,6 @@ fn init(repo: &Repo, out: &mut Output) -> Result {
         format!("already initialized: refs/ekala/init -> {root}")
     });
     Ok(())
-}
-
-/// `atom publish`: publish atoms from the commit `rev`; returns the atoms published or already
-/// there.
-fn publish(
-    repo: &Repo,
-    rev: &str,
-    paths: &[String],
-    out: &mut Output,
-) -> Result<Vec<(Label, Version)>> {
-    out.progress(&format!("publishing from {rev}"));
-    let outcomes = publish::publish(repo, rev, paths).map_err(err)?;
-    let mut items = Vec::new();
-    for outcome in &outcomes {
-        let atom = outcome.atom();
-        let created = matches!(outcome, Outcome::Created(_));
-        items.push(outcome.to_json());
-        out.line(format!(
-            "{} {} {} ({}) -> {}",
-            if created { "published" } else { "unchanged" },
-            atom.label,
-            atom.version,
-            atom.path.display(),
-            atom.commit
-        ));
-    }
-    out.json(json!(items));
-    Ok(outcomes
-        .iter()
-        .map(|o| (o.atom().label.clone(), o.atom().version.clone()))
-        .collect())
 }
 
 /// URL aliases: the defaults, then the user's `[aliases]` of `$XDG_CONFIG_HOME/eka.toml` (else
@@ -403,7 +492,8 @@ fn push_published(
             None => format!("{word} {} {} -> {url}", p.label, p.version),
         });
     }
-    out.json(json!({ "remote": url, "atoms": items }));
+    let published = out.take_json();
+    out.json(json!({ "published": published, "push": { "remote": url, "atoms": items } }));
     match refused {
         0 => Ok(()),
         n => Err(format!(
@@ -445,6 +535,7 @@ fn fetch(cli: &Cli, url: &str, atoms: &[String], store: &Store, out: &mut Output
     let fetched = store
         .fetch_with(url, &options, &mut progress)
         .map_err(err)?;
+    store.record_fetch(&fetched.root, url).map_err(err)?;
     out.json(fetched.to_json());
     for version in &fetched.versions {
         if let VersionStatus::Rejected(reason) = &version.status {
@@ -510,6 +601,14 @@ fn ls(cli: &Cli, args: &[String], out: &mut Output) -> Result {
         .iter()
         .map(AtomRef::to_json)
         .collect::<Vec<_>>()));
+    if atoms.is_empty() {
+        out.line(match label {
+            Some(label) => format!("no version of {label} is published in this repository"),
+            None => {
+                "no atom is published in this repository (publish with `atom publish`)".to_owned()
+            }
+        });
+    }
     for atom in &atoms {
         out.line(format!("{} {} {}", atom.label, atom.version, atom.commit));
     }
@@ -590,9 +689,17 @@ fn resolve_remote(
 /// `atom show`: the manifest of a published atom, verified first.
 fn show(repo: &Repo, atom: &str, out: &mut Output) -> Result {
     let (label, version) = split_at_version(atom)?;
-    let version = version.ok_or_else(|| format!("{atom:?}: expected label@version"))?;
-    let version = Version::parse(version)?;
-    let found = repo.find(&label, &version).map_err(err)?;
+    let found = match version {
+        Some(version) => repo.find(&label, &Version::parse(version)?).map_err(err)?,
+        // The newest version, pre-releases included; none is the resolve error (which lists
+        // the labels there are).
+        None => match repo.versions(&label).map_err(err)?.into_iter().next() {
+            Some(newest) => newest,
+            None => repo
+                .resolve(&label, &Requirement::parse("*").map_err(err)?)
+                .map_err(err)?,
+        },
+    };
     let verified = repo.verify(&found, None).map_err(err)?;
     let entry = repo
         .entry(verified.tree, Path::new(MANIFEST_FILE))
@@ -640,41 +747,93 @@ fn verify(repo: &Repo, atom: Option<&str>, id: Option<&str>, out: &mut Output) -
         return Err("no published atom to verify".into());
     }
     let mut items = Vec::new();
+    let mut bad = Vec::new();
     for atom in &atoms {
-        let verified = repo.verify(atom, expected.as_ref()).map_err(err)?;
-        items.push(verified.to_json(atom));
-        out.line(format!(
-            "ok {} {} {} {}",
-            atom.label, atom.version, atom.commit, verified.id
-        ));
+        let legacy = repo
+            .atom_format(atom)
+            .filter(|f| f.is_legacy())
+            .map(|f| f.name());
+        let legacy = legacy.or((atom.layout == atom::repo::RefLayout::Legacy).then_some("1"));
+        let mut item = atom.to_json();
+        match repo.verify(atom, expected.as_ref()) {
+            Ok(verified) => {
+                item = verified.to_json(atom);
+                item["status"] = "ok".into();
+                out.line(format!(
+                    "ok {} {} {} {}{}",
+                    atom.label,
+                    atom.version,
+                    atom.commit,
+                    verified.id,
+                    legacy
+                        .map(|f| format!(" (legacy format {f})"))
+                        .unwrap_or_default()
+                ));
+            }
+            // A legacy atom is verified as far as its format allows; what it lacks is reported,
+            // not a failure.
+            Err(error) if legacy.is_some() && expected.is_none() => {
+                item["status"] = "legacy".into();
+                item["problem"] = error.to_string().into();
+                out.line(format!(
+                    "legacy {} {} {} (format {}, {}): {error}",
+                    atom.label,
+                    atom.version,
+                    atom.commit,
+                    legacy.unwrap_or_default(),
+                    atom.ref_name()
+                ));
+            }
+            Err(error) => {
+                item["status"] = "bad".into();
+                item["error"] = error.to_string().into();
+                out.line(format!(
+                    "bad {} {} {}: {error}",
+                    atom.label, atom.version, atom.commit
+                ));
+                bad.push(error.to_string());
+            }
+        }
+        if let Some(format) = legacy {
+            item["format"] = format.into();
+        }
+        items.push(item);
     }
     out.json(json!(items));
-    Ok(())
+    match bad.len() {
+        0 => Ok(()),
+        1 => Err(bad.remove(0)),
+        n => Err(format!(
+            "{n} of {} atoms failed verification:\n  {}",
+            atoms.len(),
+            bad.join("\n  ")
+        )),
+    }
 }
 
-/// The atom store: `--store`, else `$ATOM_STORE`, else `$XDG_CACHE_HOME/atom/store`, else
+/// The atom store: `--store`, else the `atom-store` setting of Nix's configuration (as the
+/// plugin reads it), else `$ATOM_STORE`, else `$XDG_CACHE_HOME/atom/store`, else
 /// `~/.cache/atom/store`.
 fn atom_store(given: &Option<PathBuf>) -> Result<Store> {
     match given {
         Some(dir) => Ok(Store::new(dir)),
-        None => Store::from_env().map_err(err),
+        None => atom::nix_config::store_from_env().map_err(err),
     }
 }
 
-/// `atom lock`: compute the lock; write it (through a temporary file, renamed into place), or with
-/// `--check` only compare it with the file.
+/// `atom lock`: compute the lock (fetching what the store lacks from the mirrors unless `fetch`
+/// is `None`); write it when it differs (through a temporary file, renamed into place, changing
+/// only the entries that change), or with `--check` only compare it with the file.
 fn lock(
-    cli: &Cli,
     path: &Path,
     check: bool,
-    offline: bool,
+    update: &locking::Update,
+    fetch: Option<&FetchOptions>,
     store: &Store,
     out: &mut Output,
 ) -> Result {
     let lock_path = path.join(LOCK_FILE);
-    let options = fetch_options(cli)?;
-    let fetch = (!offline).then_some(&options);
-    let Some(lock) = locking::lock_with(path, store, fetch).map_err(err)? else {
+    let Some(lock) = locking::lock_with(path, store, update, fetch).map_err(err)? else {
         out.json(json!({ "lock": null, "changed": false }));
         out.line(format!(
             "{} is a static atom: it has no lock",
@@ -682,9 +841,14 @@ fn lock(
         ));
         return Ok(());
     };
-    let text = lock.render();
+    atom::check::entries_exist(path).map_err(err)?;
     let current = atom::diagnostic::read_text_if_present(&lock_path).map_err(err)?;
-    let changed = current.as_deref() != Some(text.as_str());
+    let previous = current
+        .as_deref()
+        .and_then(|text| Lockfile::parse(text, &lock_path.to_string_lossy()).ok());
+    let changed = !previous
+        .as_ref()
+        .is_some_and(|p| atom::lock::edit::same(p, &lock));
     if check {
         if changed {
             return Err(format!(
@@ -702,7 +866,12 @@ fn lock(
         out.line(format!("{} is up to date", lock_path.display()));
         return Ok(());
     }
+    let updates = version_changes(previous.as_ref(), &lock);
     if changed {
+        let text = match &current {
+            Some(current) => atom::lock::edit::rewrite(current, &lock),
+            None => lock.render(),
+        };
         let tmp = path.join(format!(".{LOCK_FILE}.tmp-{}", std::process::id()));
         std::fs::write(&tmp, &text)
             .and_then(|()| std::fs::rename(&tmp, &lock_path))
@@ -711,13 +880,47 @@ fn lock(
                 format!("cannot write {}: {e}", lock_path.display())
             })?;
     }
-    out.json(json!({ "lock": lock_path, "changed": changed }));
+    for update in &updates {
+        out.line(format!("updated {update}"));
+    }
+    out.json(json!({ "lock": lock_path, "changed": changed, "updated": updates }));
     out.line(format!(
         "{} {}",
         if changed { "wrote" } else { "unchanged:" },
         lock_path.display()
     ));
     Ok(())
+}
+
+/// `label old -> new` for each atom whose locked version differs between `old` and `new`.
+fn version_changes(old: Option<&Lockfile>, new: &Lockfile) -> Vec<String> {
+    let atoms = |lock: &Lockfile| -> Vec<(String, String)> {
+        let mut atoms: Vec<(String, String)> = lock
+            .deps
+            .iter()
+            .filter_map(|d| match d {
+                atom::lock::LockedDep::Atom(a) => {
+                    Some((a.label.to_string(), a.version.to_string()))
+                }
+                _ => None,
+            })
+            .collect();
+        if let atom::lock::LockedCompose::Atom { atom, .. } = &lock.compose {
+            atoms.push((atom.label.to_string(), atom.version.to_string()));
+        }
+        atoms
+    };
+    let Some(old) = old else {
+        return Vec::new();
+    };
+    let before = atoms(old);
+    atoms(new)
+        .into_iter()
+        .filter_map(|(label, version)| {
+            let (_, previous) = before.iter().find(|(l, _)| l == &label)?;
+            (previous != &version).then(|| format!("{label} {previous} -> {version}"))
+        })
+        .collect()
 }
 
 /// `atom store verify`: report every problem of the store; fail if any is left.
@@ -780,11 +983,16 @@ fn check(path: &Path, out: &mut Output) -> Result {
     let manifest = Manifest::read(&manifest_path).map_err(err)?;
     let mut checked = vec![manifest_path.display().to_string()];
     let lock_path = dir.join(LOCK_FILE);
-    if Lockfile::read_if_present(&lock_path)
-        .map_err(err)?
-        .is_some()
-    {
+    let lock = Lockfile::read_if_present(&lock_path).map_err(err)?;
+    if lock.is_some() {
         checked.push(lock_path.display().to_string());
+    }
+    atom::check::manifest_paths_exist(&dir, &manifest).map_err(err)?;
+    if !matches!(
+        manifest.compose,
+        atom::manifest::Compose::As(atom::manifest::ComposeAs::Static(_))
+    ) {
+        atom::check::lock_covers(&dir, &manifest, lock.as_ref()).map_err(err)?;
     }
     out.json(json!({ "label": manifest.package.label.as_str(), "version": manifest.package.version.to_string(), "checked": checked }));
     out.line(format!(

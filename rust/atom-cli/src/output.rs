@@ -36,9 +36,20 @@ impl Output {
         }
     }
 
+    /// A warning on stderr (`warning: <message>`), in both formats.
+    pub fn warn(&mut self, message: &str) {
+        self.clear_progress();
+        eprintln!("warning: {message}");
+    }
+
     /// The JSON result (ignored without `--json`).
     pub fn json(&mut self, value: serde_json::Value) {
         self.value = Some(value);
+    }
+
+    /// The JSON document set so far, taken out (to be wrapped into a larger one).
+    pub fn take_json(&mut self) -> Option<serde_json::Value> {
+        self.value.take()
     }
 
     /// A transient progress message on a terminal's stderr.
@@ -59,7 +70,9 @@ impl Output {
     }
 
     /// Reports a failure: on stderr as `error: <message>`, or with `--json` as the one JSON
-    /// document, `{"error": message}` (added to the result when there is one, e.g. a report).
+    /// document, `{"error": message}` (added to the result when there is one, e.g. a report; a
+    /// result that is an array, a report of several items that each say how they failed, is
+    /// printed as it is).
     pub fn fail(mut self, message: &str) {
         self.clear_progress();
         if self.json {
@@ -68,6 +81,7 @@ impl Output {
                     map.insert("error".to_owned(), message.into());
                     serde_json::Value::Object(map)
                 }
+                Some(array @ serde_json::Value::Array(_)) => array,
                 _ => serde_json::json!({ "error": message }),
             };
             println!("{value}");

@@ -86,6 +86,10 @@ mod bridge {
         /// `path` with symlinks resolved, if it is a readable directory.
         fn canonical_dir(path: &str) -> Result<String>;
 
+        /// Why the atom whose module files are under `root` may lack the member `name` (for an
+        /// "attribute missing" error); empty when no reason is found.
+        fn missing_member_hint(root: &str, name: &str) -> String;
+
         /// The Nix source of std's library part (nix/std/std.nix, shipped inside the plugin).
         fn std_source() -> &'static str;
 
@@ -98,7 +102,9 @@ mod bridge {
 
         /// Loads the atom at `path` (see `LoadedGraph`). `store` is the atom store setting
         /// (empty: the default).
-        fn load_atom(path: &str, store: &str) -> Result<Box<LoadedGraph>>;
+        /// `overrides`: the `atom-override` setting (`label=path` entries; merged over
+        /// `$ATOM_OVERRIDE`).
+        fn load_atom(path: &str, store: &str, overrides: &str) -> Result<Box<LoadedGraph>>;
 
         /// How many atoms the graph holds.
         fn len(self: &LoadedGraph) -> usize;
@@ -197,6 +203,13 @@ fn plan_module(dir: &str) -> Result<bridge::ModulePlan, String> {
     })
 }
 
+fn missing_member_hint(root: &str, name: &str) -> String {
+    std::panic::catch_unwind(|| compose::missing_member_hint(Path::new(root), name))
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
 fn std_source() -> &'static str {
     include_str!("../../../nix/std/std.nix")
 }
@@ -223,7 +236,7 @@ pub struct LoadedGraph {
     local_pins: Vec<Vec<Option<PathBuf>>>,
 }
 
-fn load_atom(path: &str, store: &str) -> Result<Box<LoadedGraph>, String> {
+fn load_atom(path: &str, store: &str, overrides: &str) -> Result<Box<LoadedGraph>, String> {
     guard(|| {
         let root = std::fs::canonicalize(path)
             .map_err(|e| format!("cannot read the atom at {path}: {e}"))?;
@@ -237,7 +250,8 @@ fn load_atom(path: &str, store: &str) -> Result<Box<LoadedGraph>, String> {
         let store = std::fs::canonicalize(store.dir())
             .map(Store::new)
             .unwrap_or(store);
-        let graph = graph::load(&root, &store).map_err(|e| e.to_string())?;
+        let overrides = atom_overrides(overrides)?;
+        let graph = graph::load_with(&root, &store, &overrides).map_err(|e| e.to_string())?;
         let local_pins = graph
             .nodes
             .iter()
@@ -534,6 +548,15 @@ fn atom_versions(repo: &str, set: &str, label: &str, store: &str) -> Result<Stri
         let list: Vec<String> = versions.iter().map(|a| a.version.to_string()).collect();
         Ok(serde_json::json!(list).to_string())
     })
+}
+
+/// The working copies to load instead of locked atoms: the `atom-override` setting's entries,
+/// then those of `$ATOM_OVERRIDE` for other labels (relative paths: from the current directory).
+fn atom_overrides(setting: &str) -> Result<graph::Overrides, String> {
+    let base = std::env::current_dir().unwrap_or_default();
+    let parse = |text: &str| graph::Overrides::parse(text, &base).map_err(|e| e.to_string());
+    let env = std::env::var("ATOM_OVERRIDE").unwrap_or_default();
+    Ok(parse(setting)?.or(parse(&env)?))
 }
 
 /// The atom store: the plugin's `atom-store` setting when set, else the default location.

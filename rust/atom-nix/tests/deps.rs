@@ -864,20 +864,60 @@ fn a_dependency_s_data_files_are_written_only_when_a_path_into_it_is_used() {
     );
 }
 
+/// Publishes the atom at `path` of the fixture's repository (committed) as `label` `version` the
+/// way another tool could, without `atom publish`'s checks: the atom commit of the format, made
+/// with git, and its three refs; then fetches the repository into the store.
+fn publish_by_hand(f: &Fixture, path: &str, label: &str, version: &str) {
+    let origin = git(&f.repo, &["rev-parse", "HEAD"]);
+    let tree = git(&f.repo, &["rev-parse", &format!("HEAD:{path}")]);
+    let body = format!(
+        "tree {tree}\nauthor  <> 0 +0000\ncommitter  <> 0 +0000\norigin {origin}\nformat pre1\n\npublish({label}): {version}"
+    );
+    let commit = git_with_input(
+        &f.repo,
+        &["hash-object", "-t", "commit", "-w", "--stdin"],
+        body.as_bytes(),
+    );
+    let manifest = git(&f.repo, &["rev-parse", &format!("HEAD:{path}/atom.toml")]);
+    for (name, target) in [
+        (format!("refs/eka/atoms/{label}/{version}"), &commit),
+        (
+            format!("refs/eka/meta/{label}/{version}/manifest"),
+            &manifest,
+        ),
+        (format!("refs/eka/meta/{label}/{version}/origin"), &origin),
+    ] {
+        git(&f.repo, &["update-ref", &name, target]);
+    }
+    atom_ok(&f.store, &f.dir, &["fetch", &f.url()]);
+}
+
 #[test]
 fn a_published_atom_without_a_lock_for_its_dependencies_is_an_error() {
-    let mut f = Fixture::new("deps-unlocked");
-    f.publish(
-        "unlocked",
-        &[
-            (
-                "atom.toml",
-                &manifest("unlocked", "1.0.0", "::", "b = \"^1\""),
-            ),
-            ("mod.nix", "{ V = deps.from.bs.b.version; }\n"),
-        ],
-        false,
+    let f = Fixture::new("deps-unlocked");
+    // `atom publish` refuses such an atom; another tool may not.
+    write(
+        &f.repo.join("unlocked"),
+        "atom.toml",
+        &manifest("unlocked", "1.0.0", "::", "b = \"^1\""),
     );
+    write(
+        &f.repo.join("unlocked"),
+        "mod.nix",
+        "{ V = deps.from.bs.b.version; }\n",
+    );
+    git(&f.repo, &["add", "."]);
+    git(&f.repo, &["commit", "-q", "-m", "unlocked"]);
+    let refused = atom(&f.store, &f.repo, &["publish", "unlocked"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stdout(&refused).contains(
+            "it declares dependencies but has no atom.lock in the commit; run `atom lock unlocked`"
+        ),
+        "{}",
+        stdout(&refused)
+    );
+    publish_by_hand(&f, "unlocked", "unlocked", "1.0.0");
     let url = f.url();
     let user = f.consumer(
         "user",
@@ -892,6 +932,11 @@ fn a_published_atom_without_a_lock_for_its_dependencies_is_an_error() {
     let err = f.eval_err(&format!("builtins.atom.import {}", user.display()));
     assert!(
         err.contains("unlocked-1.0.0 (pinned by user-0.1.0): its published atom.lock does not match its manifest: the atom declares dependencies but has no atom.lock; publish a version with an up-to-date lock"),
+        "{err}"
+    );
+    // Nothing in the store is the user's to edit: no `atom lock` of a path there.
+    assert!(
+        !err.contains("atom lock") && !err.contains(&f.store.display().to_string()),
         "{err}"
     );
 }

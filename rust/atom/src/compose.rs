@@ -117,6 +117,63 @@ pub fn plan_module(dir: &Path) -> Result<ModulePlan, PlanError> {
     Ok(ModulePlan { has_mod, members })
 }
 
+/// Why the atom whose module files are under `root` may lack a member `name` that some code
+/// asked for (an `attribute 'name' missing` error): a file that would be that member if its name
+/// started with a capital letter (`greet.nix` is private; `Greet.nix` would be exported as
+/// `greet`), or a directory of that name that is not a module (it has no `mod.nix`). `None` when
+/// neither is found. Looks at most a few levels deep.
+pub fn missing_member_hint(root: &Path, name: &str) -> Option<String> {
+    fn visit(dir: &Path, name: &str, depth: usize, found: &mut Vec<String>, root: &Path) {
+        if depth > 6 || found.len() >= 3 {
+            return;
+        }
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<_> = entries.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        let capital = capitalised(name);
+        for entry in entries {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            let shown = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                let is_module = path.join(MODULE_FILE).is_file();
+                if (file == name || Some(&file) == capital.as_ref()) && !is_module {
+                    found.push(format!(
+                        "{shown}/ is not a module: a directory is a module (and a member of its parent) only when it has a {MODULE_FILE}; add {shown}/{MODULE_FILE}"
+                    ));
+                }
+                visit(&path, name, depth + 1, found, root);
+            } else if file == format!("{name}.nix") && name != "mod" {
+                if let Some(capital) = &capital {
+                    found.push(format!(
+                        "{shown} is private to its atom: only names that start with a capital letter are public; rename it {capital}.nix to export it as `{name}`"
+                    ));
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    visit(root, name, 0, &mut found, root);
+    (!found.is_empty()).then(|| found.join("; "))
+}
+
+/// `name` with its first letter upper-cased, when it starts with a lower-case ASCII letter (what
+/// makes a public name, docs/format.md#modules).
+fn capitalised(name: &str) -> Option<String> {
+    let mut chars = name.chars();
+    let first = chars.next().filter(char::is_ascii_lowercase)?;
+    Some(first.to_ascii_uppercase().to_string() + chars.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,14 +17,18 @@
 //! - [`store`]: the atom store, the directory on this machine atoms are fetched into and loaded
 //!   from;
 //! - [`resolve`]: finding atoms and their locked dependencies (resolution, graph, locking);
-//! - [`compose`]: planning an atom's modules;
-//! - [`diagnostic`]: errors that point into a file.
+//! - [`compose`]: planning an atom's modules; [`check`]: checks of an atom on disk;
+//! - [`diagnostic`]: errors that point into a file; [`edit`]: editing an atom's files in place;
+//! - [`nix_config`]: a setting of Nix's configuration (`atom-store`), read as Nix reads it.
 
+pub mod check;
 pub mod compose;
 pub mod diagnostic;
+pub mod edit;
 pub mod id;
 pub mod lock;
 pub mod manifest;
+pub mod nix_config;
 pub mod publish;
 pub mod remote;
 pub mod repo;

@@ -5,6 +5,8 @@
 //! writes: the two header comment lines, then `version`, `[sets.<root>]`, `[locker]`,
 //! `[compose]` and `[[deps]]`, with the reference's key order, sorting and array layout.
 
+pub mod edit;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;

@@ -120,6 +120,23 @@ pub enum PublishError {
     /// The commit's `ekala.toml` is not a regular file (a symlink, a directory, a submodule).
     #[error("the ekala.toml of commit {0} is {1}, not a regular file: commit the file itself")]
     SetManifestNotRegular(ObjectId, &'static str),
+    /// The atom declares dependencies, but the commit has no `atom.lock` for it, or one that no
+    /// longer satisfies its manifest: the published version could never be evaluated.
+    #[error("{} cannot be published: {detail}; run `atom lock {}`, commit atom.lock, and publish again (a published version can never be fixed later)", path.display(), crate::diagnostic::shell_quote(&path.to_string_lossy()))]
+    StaleLock {
+        /// The atom's directory.
+        path: PathBuf,
+        /// What is missing or out of date.
+        detail: String,
+    },
+    /// The atom's `atom.lock` in the commit does not parse.
+    #[error("{} cannot be published: {error}", path.display())]
+    InvalidLock {
+        /// The atom's directory.
+        path: PathBuf,
+        /// Where and why.
+        error: Box<SourceError>,
+    },
     /// A git operation failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -127,7 +144,115 @@ pub enum PublishError {
 
 /// Publishes the atoms at `paths` (relative to the repository root) from the commit `rev`.
 /// With no paths, publishes every atom listed in the commit's `ekala.toml`.
+///
+/// Stops at the first atom that fails (after publishing the others): [`publish_report`] reports
+/// every atom's outcome instead.
 pub fn publish(repo: &Repo, rev: &str, paths: &[String]) -> Result<Vec<Outcome>, PublishError> {
+    let report = publish_report(repo, rev, paths)?;
+    let mut outcomes = Vec::new();
+    for atom in report.atoms {
+        outcomes.push(atom.result?);
+    }
+    Ok(outcomes)
+}
+
+/// What [`publish_report`] did, atom by atom.
+#[derive(Debug)]
+pub struct Report {
+    /// The commit published from.
+    pub origin: ObjectId,
+    /// The root `refs/ekala/init` was created for, when the repository had none.
+    pub initialized: Option<crate::id::Root>,
+    /// Each atom, in the order asked for (or listed in `ekala.toml`).
+    pub atoms: Vec<AtomReport>,
+}
+
+/// The outcome of one atom of a [`Report`].
+#[derive(Debug)]
+pub struct AtomReport {
+    /// The atom's path as given (or listed in `ekala.toml`).
+    pub path: String,
+    /// Its label and version, when its manifest could be read.
+    pub package: Option<(Label, Version)>,
+    /// Files of the atom's directory whose working-tree state differs from the commit
+    /// (`publish` reads the commit, not the working tree), relative to the atom directory, each
+    /// with what changed: `mod.nix (modified)`.
+    pub worktree_changes: Vec<String>,
+    /// What happened.
+    pub result: Result<Outcome, PublishError>,
+}
+
+impl Report {
+    /// How many atoms were published, found unchanged, and failed.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut counts = (0, 0, 0);
+        for atom in &self.atoms {
+            match &atom.result {
+                Ok(Outcome::Created(_)) => counts.0 += 1,
+                Ok(Outcome::Unchanged(_)) => counts.1 += 1,
+                Err(_) => counts.2 += 1,
+            }
+        }
+        counts
+    }
+}
+
+impl AtomReport {
+    /// `{"path", "status": "published"|"unchanged"|"failed", ...}`: the outcome's fields
+    /// ([`Outcome::to_json`]), or `"error"` (and `"label"`, `"version"` when known), plus
+    /// `"worktree_changes"` when there are any.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut json = match &self.result {
+            Ok(outcome) => {
+                let mut json = outcome.to_json();
+                json["status"] = match outcome {
+                    Outcome::Created(_) => "published",
+                    Outcome::Unchanged(_) => "unchanged",
+                }
+                .into();
+                json
+            }
+            Err(error) => {
+                let mut json = serde_json::json!({
+                    "path": self.path,
+                    "status": "failed",
+                    "error": error.to_string(),
+                });
+                if let Some((label, version)) = &self.package {
+                    json["label"] = label.as_str().into();
+                    json["version"] = version.to_string().into();
+                }
+                json
+            }
+        };
+        if !self.worktree_changes.is_empty() {
+            json["worktree_changes"] = self.worktree_changes.clone().into();
+        }
+        json
+    }
+}
+
+/// One atom ready to publish.
+struct Planned {
+    atom: PublishedAtom,
+    manifest_id: ObjectId,
+    object: AtomCommit,
+    tree: ObjectId,
+}
+
+/// Publishes the atoms at `paths` (relative to the repository root) from the commit `rev`, or
+/// with no paths every atom listed in the commit's `ekala.toml`, and reports each one: published,
+/// unchanged (its tree is the tree of the published version), or failed and why. One atom's
+/// failure does not stop the others.
+///
+/// Refused per atom: a path that is not an atom in the commit, two atoms with one label, an atom
+/// that declares dependencies without an `atom.lock` that satisfies them (the release could
+/// never be evaluated), and different content under a published version.
+///
+/// A repository without `refs/ekala/init` is initialised first (at the root of `rev`), so that
+/// what is published can be fetched. The `Err` cases are those that concern every atom: `rev`
+/// or `ekala.toml` cannot be read, or `rev` does not descend from the repository's genesis.
+pub fn publish_report(repo: &Repo, rev: &str, paths: &[String]) -> Result<Report, PublishError> {
     let origin = repo.commit_id(rev)?;
     let tree = repo.commit_tree(origin)?;
 
@@ -153,7 +278,8 @@ pub fn publish(repo: &Repo, rev: &str, paths: &[String]) -> Result<Vec<Outcome>,
     };
 
     // The genesis of the commit must be the repository's recorded one.
-    if let Some(genesis) = repo.init_ref()? {
+    let recorded = repo.init_ref()?;
+    if let Some(genesis) = recorded {
         let found = repo.root_of(origin)?;
         if found != genesis {
             return Err(PublishError::InconsistentRoot {
@@ -164,64 +290,172 @@ pub fn publish(repo: &Repo, rev: &str, paths: &[String]) -> Result<Vec<Outcome>,
         }
     }
 
-    let mut planned: Vec<(PublishedAtom, ObjectId, AtomCommit)> = Vec::new();
+    let mut atoms: Vec<AtomReport> = Vec::new();
+    let mut planned: Vec<Option<Planned>> = Vec::new();
     for given in &paths {
-        let path = set::normalize(given).map_err(|why| PublishError::InvalidPath {
+        let mut report = AtomReport {
             path: given.clone(),
-            why,
-        })?;
-        let not_an_atom = |why| PublishError::NotAnAtom {
-            path: path.clone(),
-            commit: origin,
-            why,
+            package: None,
+            worktree_changes: Vec::new(),
+            result: Err(PublishError::NoSetManifest(origin)),
         };
-        let dir = repo
-            .entry(tree, &path)?
-            .ok_or_else(|| not_an_atom("it does not exist there"))?;
-        if dir.kind != EntryKind::Tree {
-            return Err(not_an_atom("it is not a directory"));
+        match plan(repo, origin, tree, given, &mut report) {
+            Ok(plan) => {
+                report.package = Some((plan.atom.label.clone(), plan.atom.version.clone()));
+                planned.push(Some(plan));
+            }
+            Err(error) => {
+                report.result = Err(error);
+                planned.push(None);
+            }
         }
-        let entry = |name: &str| repo.entry(tree, &path.join(name));
-        let manifest = entry(MANIFEST_FILE)?.ok_or_else(|| not_an_atom("it has no atom.toml"))?;
-        if !manifest.is_blob() {
-            return Err(not_an_atom(
-                "its atom.toml is not a regular file (a symlink or a directory); commit the file itself",
-            ));
+        atoms.push(report);
+    }
+
+    // Two atoms with one label: neither is published.
+    for i in 0..planned.len() {
+        for j in 0..i {
+            let (Some(first), Some(second)) = (&planned[j], &planned[i]) else {
+                continue;
+            };
+            if first.atom.label == second.atom.label {
+                let duplicate = || PublishError::DuplicateLabel {
+                    label: first.atom.label.clone(),
+                    first: first.atom.path.clone(),
+                    second: second.atom.path.clone(),
+                };
+                atoms[i].result = Err(duplicate());
+                atoms[j].result = Err(duplicate());
+            }
         }
-        if entry(crate::lock::LOCK_FILE)?.is_some_and(|e| !e.is_blob()) {
-            return Err(not_an_atom(
-                "its atom.lock is not a regular file (a symlink or a directory); commit the file itself",
-            ));
+    }
+    for (report, plan) in atoms.iter().zip(&mut planned) {
+        if matches!(report.result, Err(PublishError::DuplicateLabel { .. })) {
+            *plan = None;
         }
-        let manifest_id = manifest.id;
-        let text = repo.read_text(manifest_id)?;
-        let package =
-            Package::parse_only(&text, &format!("{}", path.join(MANIFEST_FILE).display()))
-                .map_err(|e| PublishError::Manifest(Box::new(e)))?;
-        if let Some((first, ..)) = planned.iter().find(|(a, ..)| a.label == package.label) {
-            return Err(PublishError::DuplicateLabel {
-                label: package.label,
-                first: first.path.clone(),
-                second: path,
-            });
+    }
+
+    let mut initialized = None;
+    if recorded.is_none() && planned.iter().any(Option::is_some) {
+        if let crate::repo::InitOutcome::Created(root) = repo.init()? {
+            initialized = Some(root);
         }
-        let object = AtomCommit::new(dir.id, origin, &package.label, &package.version);
-        let commit = object.id();
-        let atom = PublishedAtom {
+    }
+
+    for (report, plan) in atoms.iter_mut().zip(planned) {
+        if let Some(plan) = plan {
+            report.result = publish_one(repo, plan.atom, plan.manifest_id, plan.object, plan.tree);
+        }
+    }
+    Ok(Report {
+        origin,
+        initialized,
+        atoms,
+    })
+}
+
+/// Reads and checks the atom at `given` in the commit `origin` (tree `tree`).
+fn plan(
+    repo: &Repo,
+    origin: ObjectId,
+    tree: ObjectId,
+    given: &str,
+    report: &mut AtomReport,
+) -> Result<Planned, PublishError> {
+    let path = set::normalize(given).map_err(|why| PublishError::InvalidPath {
+        path: given.to_owned(),
+        why,
+    })?;
+    let not_an_atom = |why| PublishError::NotAnAtom {
+        path: path.clone(),
+        commit: origin,
+        why,
+    };
+    let dir = repo
+        .entry(tree, &path)?
+        .ok_or_else(|| not_an_atom("it does not exist there"))?;
+    if dir.kind != EntryKind::Tree {
+        return Err(not_an_atom("it is not a directory"));
+    }
+    report.worktree_changes = repo.worktree_changes(dir.id, &path)?;
+    let entry = |name: &str| repo.entry(tree, &path.join(name));
+    let manifest = entry(MANIFEST_FILE)?.ok_or_else(|| not_an_atom("it has no atom.toml"))?;
+    if !manifest.is_blob() {
+        return Err(not_an_atom(
+            "its atom.toml is not a regular file (a symlink or a directory); commit the file itself",
+        ));
+    }
+    let lock = entry(crate::lock::LOCK_FILE)?;
+    if lock.is_some_and(|e| !e.is_blob()) {
+        return Err(not_an_atom(
+            "its atom.lock is not a regular file (a symlink or a directory); commit the file itself",
+        ));
+    }
+    let manifest_id = manifest.id;
+    let text = repo.read_text(manifest_id)?;
+    let manifest_path = format!("{}", path.join(MANIFEST_FILE).display());
+    let package = Package::parse_only(&text, &manifest_path)
+        .map_err(|e| PublishError::Manifest(Box::new(e)))?;
+    report.package = Some((package.label.clone(), package.version.clone()));
+    check_lock(repo, &path, &text, &manifest_path, lock.map(|e| e.id))?;
+    let object = AtomCommit::new(dir.id, origin, &package.label, &package.version);
+    let commit = object.id();
+    Ok(Planned {
+        atom: PublishedAtom {
             path,
             label: package.label,
             version: package.version,
             commit,
             origin,
-        };
-        planned.push((atom, manifest_id, object));
-    }
+        },
+        manifest_id,
+        object,
+        tree: dir.id,
+    })
+}
 
-    let mut outcomes = Vec::new();
-    for (atom, manifest_id, object) in planned {
-        outcomes.push(publish_one(repo, atom, manifest_id, object)?);
+/// Refuses an atom whose dependencies its committed `atom.lock` does not satisfy. A manifest that
+/// does not parse as a whole is published as the reference does (only `[package]` is read at
+/// publish time), and is not checked here.
+fn check_lock(
+    repo: &Repo,
+    path: &Path,
+    text: &str,
+    manifest_path: &str,
+    lock: Option<ObjectId>,
+) -> Result<(), PublishError> {
+    let Ok(manifest) = crate::manifest::Manifest::parse(text, manifest_path) else {
+        return Ok(());
+    };
+    if manifest.dependencies().is_none_or(|d| d.is_empty()) {
+        return Ok(());
     }
-    Ok(outcomes)
+    let lock_path = path.join(crate::lock::LOCK_FILE);
+    let lock = match lock {
+        None => None,
+        Some(id) => Some(
+            crate::lock::Lockfile::parse(&repo.read_text(id)?, &lock_path.to_string_lossy())
+                .map_err(|e| PublishError::InvalidLock {
+                    path: path.to_owned(),
+                    error: Box::new(e),
+                })?,
+        ),
+    };
+    crate::resolve::graph::check_lock(&manifest, lock.as_ref(), &lock_path, path).map_err(|e| {
+        match e {
+            crate::resolve::ResolveError::OutOfDate { detail, .. } => PublishError::StaleLock {
+                path: path.to_owned(),
+                detail: detail.replace(
+                    "the atom declares dependencies but has no atom.lock",
+                    "it declares dependencies but has no atom.lock in the commit",
+                ),
+            },
+            other => PublishError::StaleLock {
+                path: path.to_owned(),
+                detail: other.to_string(),
+            },
+        }
+    })
 }
 
 fn publish_one(
@@ -229,10 +463,22 @@ fn publish_one(
     atom: PublishedAtom,
     manifest_id: ObjectId,
     object: AtomCommit,
+    tree: ObjectId,
 ) -> Result<Outcome, PublishError> {
     let name = atom_ref(&atom.label, &atom.version);
     let check_existing = |existing: Option<ObjectId>| match existing {
         Some(existing) if existing == atom.commit => Ok(Some(Outcome::Unchanged(atom.clone()))),
+        // The same content published from another commit: nothing to do.
+        Some(existing) if same_tree(repo, &atom, existing, tree)? => {
+            let origin = repo
+                .ref_target(&origin_ref(&atom.label, &atom.version))?
+                .unwrap_or(existing);
+            Ok(Some(Outcome::Unchanged(PublishedAtom {
+                commit: existing,
+                origin,
+                ..atom.clone()
+            })))
+        }
         Some(existing) => Err(PublishError::VersionExists {
             atom: Box::new(atom.clone()),
             existing,
@@ -258,4 +504,24 @@ fn publish_one(
             None => Err(error.into()),
         },
     }
+}
+
+/// Whether the published atom commit `existing` of `atom` is a verified atom commit whose tree is
+/// `tree`.
+fn same_tree(
+    repo: &Repo,
+    atom: &PublishedAtom,
+    existing: ObjectId,
+    tree: ObjectId,
+) -> Result<bool, PublishError> {
+    let published = crate::repo::AtomRef {
+        label: atom.label.clone(),
+        version: atom.version.clone(),
+        commit: existing,
+        layout: crate::repo::RefLayout::Current,
+    };
+    Ok(match repo.verify(&published, None) {
+        Ok(verified) => verified.tree == tree,
+        Err(_) => false,
+    })
 }

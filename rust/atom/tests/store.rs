@@ -272,7 +272,7 @@ fn resolve_follows_cargo_rules() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "no published version of nobody matches * (no version of it is published here)"
+        "no published version of nobody matches * (no version of it is published here; labels published here, closest first: alpha)"
     );
     let versions: Vec<String> = store
         .versions(&label("alpha"))
@@ -421,11 +421,20 @@ fn verify_detects_each_kind_of_tampering() {
     git(&dir, &["checkout", "-q", "main"]);
     let forged = forge(&dir, &format!("tree {tree}\nauthor  <> 0 +0000\ncommitter  <> 0 +0000\norigin {foreign}\nformat pre1\n\npublish(alpha): 1.0.0"));
     git(&dir, &["update-ref", name, &forged]);
+    // The origin ref still names the real origin: that alone is tampering.
+    assert!(matches!(
+        verify_error(&dir, None),
+        VerifyError::OriginRef { .. }
+    ));
+    let origin_ref = "refs/eka/meta/alpha/1.0.0/origin";
+    let real_origin = git(&dir, &["rev-parse", origin_ref]);
+    git(&dir, &["update-ref", origin_ref, &foreign]);
     assert!(matches!(
         verify_error(&dir, None),
         VerifyError::ForeignOrigin { .. }
     ));
 
+    git(&dir, &["update-ref", origin_ref, &real_origin]);
     git(&dir, &["update-ref", name, &good]);
     let store = Repo::open(&dir).unwrap();
     let atom = store
@@ -755,7 +764,9 @@ fn corrupt_repositories_give_errors_not_panics() {
     git(&dir, &["pack-refs", "--all"]);
     let packed = dir.join(".git/packed-refs");
     let text = fs::read_to_string(&packed).unwrap();
-    fs::write(&packed, &text[..text.len() / 2 + 7]).unwrap();
+    // Cut inside the hash of the atom's ref.
+    let cut = text.find(" refs/eka/atoms/").unwrap() - 7;
+    fs::write(&packed, &text[..cut]).unwrap();
     let result = Repo::open(&dir).and_then(|s| s.atoms());
     assert!(result.is_err(), "{result:?}");
 

@@ -138,7 +138,7 @@ pub enum SetError {
 }
 
 /// Normalises a listed path lexically: relative, inside the repository, not the root itself.
-pub(crate) fn normalize(path: &str) -> Result<PathBuf, &'static str> {
+pub fn normalize(path: &str) -> Result<PathBuf, &'static str> {
     let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
     for component in Path::new(path).components() {
         match component {

@@ -69,7 +69,7 @@ pub enum RepoError {
         root: Root,
     },
     /// No published version matches.
-    #[error("no published version of {label} matches {requirement}{}", available_text(.available))]
+    #[error("no published version of {label} matches {requirement}{}", available_text(.available, .labels))]
     NoMatchingVersion {
         /// The label.
         label: Label,
@@ -77,6 +77,9 @@ pub enum RepoError {
         requirement: String,
         /// The versions there are.
         available: Vec<String>,
+        /// When the label has no version at all: the labels that are published, closest to it
+        /// first (a typo's likely fix).
+        labels: Vec<String>,
     },
     /// No such published version.
     #[error("{label} {version} is not published in this repository")]
@@ -130,9 +133,14 @@ pub enum RepoError {
     },
 }
 
-fn available_text(available: &[String]) -> String {
-    if available.is_empty() {
-        " (no version of it is published here)".to_owned()
+fn available_text(available: &[String], labels: &[String]) -> String {
+    if available.is_empty() && labels.is_empty() {
+        " (no version of it is published here, nor of any other label)".to_owned()
+    } else if available.is_empty() {
+        format!(
+            " (no version of it is published here; labels published here, closest first: {})",
+            labels.join(", ")
+        )
     } else {
         format!(" (published: {})", available.join(", "))
     }

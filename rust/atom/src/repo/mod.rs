@@ -14,6 +14,7 @@ mod materialize;
 mod pack;
 mod refs;
 mod verify;
+mod worktree;
 
 pub use refs::{atom_ref, manifest_ref, origin_ref};
 
@@ -390,7 +391,27 @@ impl Repo {
                 label: label.clone(),
                 requirement: requirement.to_string(),
                 available: versions.iter().map(|a| a.version.to_string()).collect(),
+                labels: if versions.is_empty() {
+                    self.closest_labels(label)
+                } else {
+                    Vec::new()
+                },
             })
+    }
+
+    /// The labels published here (at most 8), closest to `label` first (by edit distance, then
+    /// alphabetically): what a mistyped label most likely meant.
+    pub fn closest_labels(&self, label: &Label) -> Vec<String> {
+        let mut labels: Vec<String> = self
+            .atoms()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| a.label.to_string())
+            .collect();
+        labels.dedup();
+        labels.sort_by_cached_key(|l| (edit_distance(l, label.as_str()), l.clone()));
+        labels.truncate(8);
+        labels
     }
 
     /// The published atom `label` at exactly `version`.
@@ -445,6 +466,22 @@ impl Entry {
 
 /// The kind of a tree entry.
 pub use gix::objs::tree::EntryKind;
+
+/// The Levenshtein distance between `a` and `b`, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
 
 /// The highest version in `versions` that matches `requirement`.
 pub fn select<'a>(versions: &'a [AtomRef], requirement: &Requirement) -> Option<&'a AtomRef> {

@@ -5,7 +5,7 @@
 use gix::bstr::{BStr, ByteSlice};
 use gix::ObjectId;
 
-use super::refs::{manifest_ref, target, RefLayout};
+use super::refs::{manifest_ref, origin_ref, target, RefLayout};
 use super::{AtomRef, Repo, RepoError, Result};
 use crate::diagnostic::SourceError;
 use crate::id::{AtomDigest, AtomId, Label, Root};
@@ -96,6 +96,14 @@ pub enum VerifyError {
     #[error("refs/eka/meta/.../manifest points at {found}, but the atom's atom.toml is {expected} (possible tampering)")]
     ManifestRef {
         /// The tree's blob.
+        expected: ObjectId,
+        /// The ref's target.
+        found: ObjectId,
+    },
+    /// The origin ref names another commit than the atom commit's `origin` header.
+    #[error("refs/eka/meta/.../origin points at {found}, but the atom commit's origin header names {expected} (possible tampering)")]
+    OriginRef {
+        /// The commit the header names.
         expected: ObjectId,
         /// The ref's target.
         found: ObjectId,
@@ -235,6 +243,14 @@ impl Repo {
                     }));
                 }
             }
+            if let Some(found) = target(&self.repo, &origin_ref(&atom.label, &atom.version))? {
+                if found != origin {
+                    return Err(fail(VerifyError::OriginRef {
+                        expected: origin,
+                        found,
+                    }));
+                }
+            }
         }
 
         let genesis = self.genesis()?;
@@ -279,6 +295,36 @@ impl Repo {
             manifest: text,
             lock,
         })
+    }
+}
+
+impl Repo {
+    /// The format of the atom commit `atom` points at, when it is a commit in one of the known
+    /// formats (checked no further): how `atom verify` tells a legacy atom it cannot fully verify
+    /// from a broken one.
+    pub fn atom_format(&self, atom: &AtomRef) -> Option<CommitFormat> {
+        let object = self.repo.find_object(atom.commit).ok()?;
+        if object.kind != gix::object::Kind::Commit {
+            return None;
+        }
+        let commit = gix::objs::CommitRef::from_bytes(&object.data, gix::hash::Kind::Sha1).ok()?;
+        commit_format(&commit, atom).ok().map(|(format, _)| format)
+    }
+}
+
+impl CommitFormat {
+    /// Whether this is one of the legacy formats (docs/format.md#legacy-layouts).
+    pub fn is_legacy(self) -> bool {
+        !matches!(self, CommitFormat::Pre1)
+    }
+
+    /// `pre1`, `pre1.0`, `1`: the format header's value.
+    pub fn name(self) -> &'static str {
+        match self {
+            CommitFormat::Pre1 => "pre1",
+            CommitFormat::Pre1_0 => "pre1.0",
+            CommitFormat::Legacy1 => "1",
+        }
     }
 }
 

@@ -92,8 +92,72 @@ pub struct Edge {
 
 type Key = (Root, Label, Version);
 
+/// Working copies to load instead of what locks pin: `label=path`, for developing against a
+/// dependency without publishing it (like `--override-input` or cargo's `[patch]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// The atom directory to load for each label.
+    pub dirs: Vec<(Label, PathBuf)>,
+}
+
+impl Overrides {
+    /// Parses `label=path` entries separated by whitespace or commas (the `atom-override`
+    /// setting, `$ATOM_OVERRIDE`). A relative path is relative to `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Overrides, ResolveError> {
+        let mut dirs = Vec::new();
+        for entry in text.split(|c: char| c.is_whitespace() || c == ',') {
+            if entry.is_empty() {
+                continue;
+            }
+            let invalid = |why: String| ResolveError::InvalidOverride {
+                entry: entry.to_owned(),
+                why,
+            };
+            let (label, path) = entry
+                .split_once('=')
+                .ok_or_else(|| invalid("expected label=path".to_owned()))?;
+            let label = Label::new(label).map_err(|e| invalid(e.to_string()))?;
+            if path.is_empty() {
+                return Err(invalid("the path is empty".to_owned()));
+            }
+            dirs.retain(|(l, _): &(Label, PathBuf)| l != &label);
+            dirs.push((label, base.join(path)));
+        }
+        Ok(Overrides { dirs })
+    }
+
+    /// `self`'s entries, then those of `other` for labels `self` does not override.
+    pub fn or(mut self, other: Overrides) -> Overrides {
+        for (label, dir) in other.dirs {
+            if !self.dirs.iter().any(|(l, _)| l == &label) {
+                self.dirs.push((label, dir));
+            }
+        }
+        self
+    }
+
+    fn get(&self, label: &Label) -> Option<&Path> {
+        self.dirs
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, d)| d.as_path())
+    }
+}
+
+/// The repository the loaded atom is in, when it is in one: its atoms (by `ekala.toml`) are
+/// loaded from the working tree.
+struct LocalSet {
+    root: Root,
+    members: HashMap<Label, PathBuf>,
+}
+
 struct Loader<'a> {
     store: &'a Store,
+    overrides: &'a Overrides,
+    /// The loaded atom's repository, once looked for (`None` inside: not in one).
+    local: Option<Option<LocalSet>>,
+    /// Where the loaded atom is.
+    dir: PathBuf,
     repos: HashMap<Root, Repo>,
     nodes: Vec<Node>,
     loaded: HashMap<Key, usize>,
@@ -103,12 +167,27 @@ struct Loader<'a> {
 
 /// Loads the atom in `dir` and, through its `atom.lock`, every atom it depends on.
 pub fn load(dir: &Path, store: &Store) -> Result<Graph, ResolveError> {
+    load_with(dir, store, &Overrides::default())
+}
+
+/// [`load`], with working copies instead of some atoms (`overrides`).
+///
+/// Atoms of the repository `dir` is in are loaded from its working tree, not from the store:
+/// a locked atom whose set's mirrors include `::`, whose set root is this repository's genesis
+/// and whose label its `ekala.toml` lists, is read from its directory there (as the reference
+/// does), so that editing one atom and evaluating another needs no publish or fetch. Such a
+/// node and an overridden one are named `label-version (local: DIR)` and
+/// `label-version (overridden: DIR)` in errors and traces.
+pub fn load_with(dir: &Path, store: &Store, overrides: &Overrides) -> Result<Graph, ResolveError> {
     let manifest = Manifest::read_atom(dir)?;
     let lock_path = dir.join(LOCK_FILE);
     let lock = Lockfile::read_if_present(&lock_path)?;
     check_lock(&manifest, lock.as_ref(), &lock_path, dir)?;
     let mut loader = Loader {
         store,
+        overrides,
+        local: None,
+        dir: dir.to_owned(),
         repos: HashMap::new(),
         nodes: Vec::new(),
         loaded: HashMap::new(),
@@ -276,6 +355,9 @@ impl Loader<'_> {
             chain.push(&name);
             return Err(ResolveError::Cycle(chain.join(" -> ")));
         }
+        if let Some(index) = self.working_copy(dep, lock, by)? {
+            return Ok(index);
+        }
         let mirror = dep.mirror.clone().or_else(|| {
             lock.sets
                 .get(&dep.set)
@@ -330,7 +412,14 @@ impl Loader<'_> {
                 ResolveError::MissingAtom {
                     atom: name.clone(),
                     by: by.to_owned(),
-                    detail: format!("its commit {rev} is not in {}", repo_path(repo).display()),
+                    detail: format!(
+                        "its commit {rev} is not in {}{}",
+                        repo_path(repo).display(),
+                        self.store
+                            .last_fetch_text(&dep.set)
+                            .map(|t| format!(" ({t})"))
+                            .unwrap_or_default()
+                    ),
                     fetch: fetch.clone(),
                 }
             }
@@ -386,6 +475,105 @@ impl Loader<'_> {
         let index = index?;
         self.loaded.insert(key, index);
         Ok(index)
+    }
+}
+
+impl Loader<'_> {
+    /// Loads `dep` from a working copy when it is overridden or an atom of the loaded atom's
+    /// repository; `None` when it comes from the store.
+    fn working_copy(
+        &mut self,
+        dep: &AtomDep,
+        lock: &Lockfile,
+        by: &str,
+    ) -> Result<Option<usize>, ResolveError> {
+        let (dir, how) = if let Some(dir) = self.overrides.get(&dep.label) {
+            (dir.to_owned(), "overridden")
+        } else {
+            let local_mirror = lock
+                .sets
+                .get(&dep.set)
+                .is_some_and(|set| set.mirrors.contains(&crate::manifest::Mirror::Local));
+            if !local_mirror {
+                return Ok(None);
+            }
+            match self.local_set()? {
+                Some(local) if local.root == dep.set => match local.members.get(&dep.label) {
+                    Some(dir) => (dir.clone(), "local"),
+                    None => return Ok(None),
+                },
+                _ => return Ok(None),
+            }
+        };
+        let dir = std::fs::canonicalize(&dir).map_err(|source| {
+            ResolveError::File(crate::diagnostic::FileError::Read {
+                path: dir.clone(),
+                source,
+            })
+        })?;
+        let manifest = Manifest::read_atom(&dir)?;
+        if manifest.package.label != dep.label {
+            return Err(ResolveError::OverrideLabel {
+                by: by.to_owned(),
+                label: dep.label.clone(),
+                dir,
+                found: manifest.package.label.clone(),
+            });
+        }
+        let key = (dep.set, dep.label.clone(), manifest.package.version.clone());
+        if let Some(&index) = self.loaded.get(&key) {
+            return Ok(Some(index));
+        }
+        let name = format!("{} ({how}: {})", atom_name(&manifest), dir.display());
+        if let Some(start) = self.path.iter().position(|(k, _)| k == &key) {
+            let mut chain: Vec<&str> = self.path[start..].iter().map(|(_, n)| n.as_str()).collect();
+            chain.push(&name);
+            return Err(ResolveError::Cycle(chain.join(" -> ")));
+        }
+        let lock_path = dir.join(LOCK_FILE);
+        let own_lock = Lockfile::read_if_present(&lock_path)?;
+        check_lock(&manifest, own_lock.as_ref(), &lock_path, &dir)?;
+        self.path.push((key.clone(), name.clone()));
+        let index = self.node(name, Source::Dir(dir), manifest, own_lock);
+        self.path.pop();
+        let index = index?;
+        self.loaded.insert(key, index);
+        Ok(Some(index))
+    }
+
+    /// The atoms of the repository the loaded atom is in, by the `ekala.toml` of its working
+    /// tree.
+    fn local_set(&mut self) -> Result<Option<&LocalSet>, ResolveError> {
+        if self.local.is_none() {
+            let top = self
+                .dir
+                .ancestors()
+                .find(|d| d.join(".git").exists())
+                .map(Path::to_path_buf);
+            let set_file = top
+                .as_ref()
+                .map(|t| t.join(crate::manifest::set::SET_MANIFEST_FILE));
+            let local = match (top, set_file) {
+                (Some(top), Some(file)) if file.is_file() => {
+                    let root = Repo::open(&top)?.genesis()?;
+                    let set = crate::manifest::set::SetManifest::read(&file)?;
+                    let (members, _) = set.members(&top).map_err(|e| ResolveError::LocalSet {
+                        file: file.clone(),
+                        error: e.to_string(),
+                    })?;
+                    Some(LocalSet {
+                        root,
+                        members: members
+                            .into_iter()
+                            .map(|m| (m.label, top.join(m.path)))
+                            .collect(),
+                    })
+                }
+                _ => None,
+            };
+            self.local = Some(local);
+        }
+        Ok(self.local.as_ref().and_then(Option::as_ref))
     }
 }
 

@@ -24,19 +24,65 @@ use crate::manifest::{
 use crate::repo::{ObjectId, Repo};
 use crate::store::{local_path, FetchOptions, Store};
 
+/// Which dependencies a lock re-resolves instead of keeping their entries.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Update {
+    /// None: an entry is kept while it satisfies its requirement (`atom lock`).
+    #[default]
+    Nothing,
+    /// Every dependency, to the highest version its requirement allows (`atom lock --update`).
+    All,
+    /// Only these, by label (an atom, or the composer atom) or name (a direct dependency)
+    /// (`atom lock --update NAME...`).
+    Only(Vec<Label>),
+}
+
+impl Update {
+    fn covers(&self, name: &Label) -> bool {
+        match self {
+            Update::Nothing => false,
+            Update::All => true,
+            Update::Only(names) => names.contains(name),
+        }
+    }
+}
+
 /// Computes the lock of the atom in `dir` from what is on this machine (offline): `None` for a
 /// static atom, which has no lock.
 pub fn lock(dir: &Path, store: &Store) -> Result<Option<Lockfile>, ResolveError> {
-    lock_with(dir, store, None)
+    lock_with(dir, store, &Update::Nothing, None)
 }
 
-/// [`lock`], fetching what the store lacks from the sets' mirrors when `fetch` is given.
+/// [`lock`], re-resolving the dependencies `update` names, and fetching what the store lacks
+/// from the sets' mirrors when `fetch` is given.
 pub fn lock_with(
     dir: &Path,
     store: &Store,
+    update: &Update,
     fetch: Option<&FetchOptions>,
 ) -> Result<Option<Lockfile>, ResolveError> {
     let manifest = Manifest::read_atom(dir)?;
+    lock_manifest(dir, &manifest, store, update, fetch)
+}
+
+/// [`lock_with`] for `manifest`, the atom in `dir` (whose `atom.toml` is not read: this is
+/// how a manifest about to be written is locked first).
+pub fn lock_manifest(
+    dir: &Path,
+    manifest: &Manifest,
+    store: &Store,
+    update: &Update,
+    fetch: Option<&FetchOptions>,
+) -> Result<Option<Lockfile>, ResolveError> {
+    if let Update::Only(names) = update {
+        let declared = declared_names(manifest);
+        if let Some(unknown) = names.iter().find(|n| !declared.contains(n)) {
+            return Err(ResolveError::NotADependency {
+                name: unknown.clone(),
+                declared,
+            });
+        }
+    }
     if matches!(manifest.compose, Compose::As(ComposeAs::Static(_))) {
         return Ok(None);
     }
@@ -45,7 +91,7 @@ pub fn lock_with(
     let mut locker = Locker {
         dir,
         store,
-        manifest: &manifest,
+        manifest,
         existing: existing.as_ref(),
         local: None,
         sets: BTreeMap::new(),
@@ -63,10 +109,13 @@ pub fn lock_with(
                 .version
                 .clone()
                 .unwrap_or_else(|| Requirement::parse("*").expect("* is a requirement"));
-            let kept = existing.as_ref().and_then(|l| match &l.compose {
-                LockedCompose::Atom { atom, .. } => Some(atom),
-                _ => None,
-            });
+            let kept = existing
+                .as_ref()
+                .and_then(|l| match &l.compose {
+                    LockedCompose::Atom { atom, .. } => Some(atom),
+                    _ => None,
+                })
+                .filter(|_| !update.covers(&with.label));
             let atom = locker.atom(with.composer.from.as_ref(), &with.label, &requirement, kept)?;
             LockedCompose::Atom {
                 atom,
@@ -79,12 +128,15 @@ pub fn lock_with(
     if let Some(declared) = manifest.dependencies() {
         for (tag, atoms) in &declared.from {
             for (label, requirement) in atoms {
-                let kept = existing.as_ref().and_then(|l| {
-                    l.deps.iter().find_map(|d| match d {
-                        LockedDep::Atom(a) if &a.label == label => Some(a),
-                        _ => None,
+                let kept = existing
+                    .as_ref()
+                    .and_then(|l| {
+                        l.deps.iter().find_map(|d| match d {
+                            LockedDep::Atom(a) if &a.label == label => Some(a),
+                            _ => None,
+                        })
                     })
-                });
+                    .filter(|_| !update.covers(label));
                 deps.push(LockedDep::Atom(locker.atom(
                     tag.as_ref(),
                     label,
@@ -94,7 +146,7 @@ pub fn lock_with(
             }
         }
         for (name, dep) in &declared.direct.nix {
-            deps.push(locker.direct(name, dep)?);
+            deps.push(locker.direct(name, dep, update.covers(name))?);
         }
     }
 
@@ -165,7 +217,20 @@ impl Locker<'_> {
             }
             self.store.require_set(&root, mirror.as_deref())?
         };
-        let atom = store.resolve(label, requirement)?;
+        let atom = match store.resolve(label, requirement) {
+            Err(crate::repo::RepoError::NoMatchingVersion {
+                available, labels, ..
+            }) if !mirrors.iter().any(|m| m == &Mirror::Local) => {
+                return Err(self.not_in_store(
+                    &root,
+                    mirrors,
+                    label,
+                    requirement,
+                    (available, labels),
+                ));
+            }
+            other => other?,
+        };
         let verified = store.verify(&atom, None)?;
         Ok(AtomDep {
             label: label.clone(),
@@ -175,6 +240,39 @@ impl Locker<'_> {
             mirror,
             id: verified.id,
         })
+    }
+
+    /// Why no version of `label` matching `requirement` is in the store's copy of the set `root`
+    /// (which has `available`): not published, or published at a mirror on this machine since
+    /// the store was filled.
+    fn not_in_store(
+        &self,
+        root: &Root,
+        mirrors: &Mirrors,
+        label: &Label,
+        requirement: &Requirement,
+        (available, labels): (Vec<String>, Vec<String>),
+    ) -> ResolveError {
+        let published = mirrors.iter().filter_map(Mirror::url).find_map(|url| {
+            let repo = Repo::open(&local_path(url).filter(|p| p.exists())?).ok()?;
+            let found = repo.resolve(label, requirement).ok()?;
+            Some((found.version.to_string(), url.to_owned()))
+        });
+        let record = self.store.last_fetch(root);
+        let url = published
+            .as_ref()
+            .map(|(_, url)| url.clone())
+            .or_else(|| record.as_ref().map(|r| r.url.clone()))
+            .or_else(|| mirrors.iter().find_map(|m| m.url().map(str::to_owned)));
+        ResolveError::NotInStore(Box::new(super::NotInStore {
+            label: label.clone(),
+            requirement: requirement.to_string(),
+            available,
+            labels,
+            published,
+            last_fetch: self.store.last_fetch_text(root),
+            fetch: crate::store::fetch_command(url.as_deref()),
+        }))
     }
 
     /// The root of the set tagged `tag`.
@@ -237,36 +335,34 @@ impl Locker<'_> {
             ..options.clone()
         };
         let mut failures = Vec::new();
+        let mut answered = false;
         for url in mirrors.iter().filter_map(Mirror::url) {
             match self.store.fetch_with(url, &options, &mut |_| {}) {
                 Ok(fetched) => {
-                    let usable = fetched
-                        .versions
-                        .iter()
-                        .any(|v| !matches!(v.status, crate::store::VersionStatus::Rejected(_)));
-                    if usable {
-                        return Ok(());
-                    }
-                    let reasons: Vec<String> = fetched
+                    // Best effort: the record only improves a later error message.
+                    let _ = self.store.record_fetch(&fetched.root, url);
+                    let rejected: Vec<String> = fetched
                         .rejected()
                         .map(|v| match &v.status {
-                            crate::store::VersionStatus::Rejected(r) => r.clone(),
+                            crate::store::VersionStatus::Rejected(reason) => reason.clone(),
                             _ => String::new(),
                         })
                         .collect();
-                    failures.push((
-                        url.to_owned(),
-                        if reasons.is_empty() {
-                            format!("publishes no version of {label} matching {requirement}")
-                        } else {
-                            reasons.join("; ")
-                        },
-                    ));
+                    if fetched.versions.len() > rejected.len() {
+                        return Ok(());
+                    }
+                    if rejected.is_empty() {
+                        // It answered, and publishes no matching version: the next mirror may.
+                        answered = true;
+                    } else {
+                        failures.push((url.to_owned(), rejected.join("; ")));
+                    }
                 }
                 Err(e) => failures.push((url.to_owned(), e.to_string())),
             }
         }
-        if failures.is_empty() {
+        // When a mirror answered, resolving in the store says what is published.
+        if answered || failures.is_empty() {
             return Ok(());
         }
         Err(ResolveError::Mirrors {
@@ -297,16 +393,25 @@ impl Locker<'_> {
 
     /// Locks a direct Nix dependency: the existing entry while its URL is unchanged, otherwise a
     /// git repository on this machine at its `ref` (or `HEAD`).
-    fn direct(&mut self, name: &Label, dep: &NixDep) -> Result<LockedDep, ResolveError> {
+    fn direct(
+        &mut self,
+        name: &Label,
+        dep: &NixDep,
+        update: bool,
+    ) -> Result<LockedDep, ResolveError> {
         let url = match &dep.source {
             NixSource::Url(url) | NixSource::Tar(url) => url,
             NixSource::Git { url, .. } | NixSource::Build { url, .. } => url,
         };
-        let kept = self.existing.and_then(|l| {
-            l.deps
-                .iter()
-                .find(|d| d.direct_name() == Some(name) && d.direct_url() == Some(url.as_str()))
-        });
+        let kept = self
+            .existing
+            .and_then(|l| {
+                l.deps
+                    .iter()
+                    .find(|d| d.direct_name() == Some(name) && d.direct_url() == Some(url.as_str()))
+            })
+            // Only a git dependency can be re-resolved here; other kinds keep their entry.
+            .filter(|_| !(update && matches!(dep.source, NixSource::Git { .. })));
         if let Some(kept) = kept {
             return Ok(kept.clone());
         }
@@ -334,6 +439,20 @@ impl Locker<'_> {
             rev: git_rev(rev)?,
         }))
     }
+}
+
+/// The names `atom lock --update NAME` accepts for `manifest`: its atom dependencies' labels,
+/// its composer's label and its direct dependencies' names.
+fn declared_names(manifest: &Manifest) -> Vec<Label> {
+    let mut names = Vec::new();
+    if let Compose::With(with) = &manifest.compose {
+        names.push(with.label.clone());
+    }
+    if let Some(deps) = manifest.dependencies() {
+        names.extend(deps.from.values().flat_map(|atoms| atoms.keys().cloned()));
+        names.extend(deps.direct.nix.keys().cloned());
+    }
+    names
 }
 
 /// A commit id as a lock records it.

@@ -187,6 +187,45 @@ pub enum ResolveError {
         /// Who pins it.
         by: String,
     },
+    /// The atom store's copy of a set has no version matching a requirement.
+    #[error("{0}")]
+    NotInStore(Box<NotInStore>),
+    /// An override entry does not parse.
+    #[error("invalid atom override {entry:?}: {why} (the atom-override setting and $ATOM_OVERRIDE take label=path entries)")]
+    InvalidOverride {
+        /// The entry.
+        entry: String,
+        /// Why.
+        why: String,
+    },
+    /// An override or local atom directory holds another atom than the label it stands for.
+    #[error("{label} (needed by {by}) is to be loaded from {}, but the atom there is {found}", dir.display())]
+    OverrideLabel {
+        /// Who depends on it.
+        by: String,
+        /// The label wanted.
+        label: Label,
+        /// The directory.
+        dir: PathBuf,
+        /// The label found there.
+        found: Label,
+    },
+    /// The repository's `ekala.toml` cannot list its atoms.
+    #[error("{}: {error}", file.display())]
+    LocalSet {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        error: String,
+    },
+    /// `atom lock --update NAME` names no dependency of the atom.
+    #[error("{name} is not a dependency of this atom{}", if declared.is_empty() { " (it declares none)".to_owned() } else { format!(" (its dependencies: {})", declared.iter().map(Label::as_str).collect::<Vec<_>>().join(", ")) })]
+    NotADependency {
+        /// The name given.
+        name: Label,
+        /// The names there are.
+        declared: Vec<Label>,
+    },
     /// A dependency names a set the manifest does not declare.
     #[error("the set {0} is not declared in [package.sets]")]
     UndeclaredSet(Tag),
@@ -228,6 +267,68 @@ pub enum ResolveError {
     /// The atom store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// No version matching a requirement in the atom store's copy of a set: never published, or
+/// the store is out of date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotInStore {
+    /// The label.
+    pub label: Label,
+    /// The requirement.
+    pub requirement: String,
+    /// The versions the store has.
+    pub available: Vec<String>,
+    /// When it has none: the labels it has, closest to `label` first.
+    pub labels: Vec<String>,
+    /// A matching version and the mirror on this machine publishing it: the store is stale.
+    pub published: Option<(String, String)>,
+    /// `it was last fetched from URL on DATE`, when recorded.
+    pub last_fetch: Option<String>,
+    /// The command that would update the store.
+    pub fetch: String,
+}
+
+impl std::fmt::Display for NotInStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&not_in_store_text(
+            &self.label,
+            &self.requirement,
+            (&self.available, &self.labels),
+            self.published.as_ref(),
+            self.last_fetch.as_deref(),
+            &self.fetch,
+        ))
+    }
+}
+
+fn not_in_store_text(
+    label: &Label,
+    requirement: &str,
+    (available, labels): (&[String], &[String]),
+    published: Option<&(String, String)>,
+    last_fetch: Option<&str>,
+    fetch: &str,
+) -> String {
+    let has = if available.is_empty() && !labels.is_empty() {
+        format!(
+            "no version of it (its labels, closest first: {})",
+            labels.join(", ")
+        )
+    } else if available.is_empty() {
+        "no version of it".to_owned()
+    } else {
+        format!("only {}", available.join(", "))
+    };
+    let fetched = last_fetch.map(|t| format!("; {t}")).unwrap_or_default();
+    match published {
+        Some((version, url)) => format!(
+            "{label} {version} (matching {requirement}) is published at {url}, but the atom store is out of date: it has {has}{fetched}; run `{fetch}`"
+        ),
+        None => format!(
+            "no published version of {label} matches {requirement}: the atom store has {has}{fetched}; if a matching version was published since, run `{fetch}`"
+        ),
+    }
 }
 
 /// A resolved, verified and materialised atom: what `builtins.atom.resolve` returns.

@@ -18,6 +18,7 @@
 
 mod error;
 pub mod fetch;
+pub mod record;
 pub mod stamp;
 mod verify;
 

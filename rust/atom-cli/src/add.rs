@@ -1,0 +1,160 @@
+//! `atom add`: add a dependency to an atom's `atom.toml` (keeping its formatting) and lock it;
+//! both files change, or neither does.
+
+use std::path::Path;
+
+use atom::edit::{self, DirectSource};
+use atom::id::Label;
+use atom::lock::{LockedDep, Lockfile, LOCK_FILE};
+use atom::manifest::{Manifest, Mirror, Requirement, MANIFEST_FILE};
+use atom::resolve::locking::{self, Update};
+use atom::store::{FetchOptions, Store};
+use atom::uri::AtomUri;
+use serde_json::json;
+
+use crate::output::Output;
+
+/// What to add.
+pub enum Dependency<'a> {
+    /// An atom: `[url]::label[@requirement]`.
+    Atom(&'a str),
+    /// A direct Nix dependency.
+    Direct {
+        /// Its name (derived from the URL when absent).
+        name: Option<&'a str>,
+        /// Where it is.
+        source: DirectSource,
+    },
+}
+
+/// Adds `dependency` to the atom in `dir` and locks it (fetching what the store lacks from the
+/// set's mirrors with `options`).
+pub fn add(
+    dir: &Path,
+    dependency: Dependency,
+    store: &Store,
+    options: &FetchOptions,
+    out: &mut Output,
+) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let manifest_path = dir.join(MANIFEST_FILE);
+    // Read and validated as `atom check` does (a regular file, a valid manifest).
+    let manifest = Manifest::read_atom(dir).map_err(|e| err(&e))?;
+    let text = atom::diagnostic::read_text(&manifest_path).map_err(|e| err(&e))?;
+    let shown = manifest_path.display().to_string();
+    let reparse = |text: &str| Manifest::parse(text, &shown).map_err(|e| err(&e));
+    let lock_path = dir.join(LOCK_FILE);
+
+    let (text, lock, what) =
+        match dependency {
+            Dependency::Atom(uri) => {
+                let uri = AtomUri::parse(uri, &options.aliases).map_err(|e| err(&e))?;
+                let (mirror, proposed) = match &uri.url {
+                    None => (Mirror::Local, "local".to_owned()),
+                    Some(url) => {
+                        let url = url.to_string();
+                        let tag = edit::tag_for_url(&url);
+                        (Mirror::Url(url), tag)
+                    }
+                };
+                let (tag, new_set) = edit::set_for_mirror(&manifest, &mirror, &proposed);
+                let new_set = new_set.then_some(&mirror);
+                let any = Requirement::parse("*").map_err(|e| err(&e))?;
+                let requirement = uri.version.clone().unwrap_or(any);
+                let edited = edit::add_atom_dep(
+                    &text,
+                    &manifest_path,
+                    &tag,
+                    new_set,
+                    &uri.label,
+                    &requirement,
+                )
+                .map_err(|e| err(&e))?;
+                let lock = lock(dir, &reparse(&edited)?, store, options, &uri.label)?;
+                let version = lock
+                    .deps
+                    .iter()
+                    .find_map(|d| match d {
+                        LockedDep::Atom(a) if a.label == uri.label => Some(a.version.clone()),
+                        _ => None,
+                    })
+                    .ok_or("the lock does not pin the added atom")?;
+                // Like `cargo add`: no requirement given means "this version or a compatible one".
+                let (edited, requirement) = match &uri.version {
+                    Some(given) => (edited, given.to_string()),
+                    None => {
+                        let caret =
+                            Requirement::parse(&format!("^{version}")).map_err(|e| err(&e))?;
+                        let text = edit::add_atom_dep(
+                            &text,
+                            &manifest_path,
+                            &tag,
+                            new_set,
+                            &uri.label,
+                            &caret,
+                        )
+                        .map_err(|e| err(&e))?;
+                        reparse(&text)?;
+                        (text, caret.to_string())
+                    }
+                };
+                let set = match new_set {
+                    Some(m) => format!(" (new set {tag} = {m:?})", m = mirror_text(m)),
+                    None => format!(" (set {tag})"),
+                };
+                (
+                    edited,
+                    lock,
+                    format!("{} {requirement}{set}, locked at {version}", uri.label),
+                )
+            }
+            Dependency::Direct { name, source } => {
+                let url = match &source {
+                    DirectSource::Git { url, .. } | DirectSource::Tar(url) => url.clone(),
+                };
+                let name = match name {
+                Some(name) => Label::parse(name).map_err(|e| err(&e))?,
+                None => Label::parse(&edit::tag_for_url(&url).replace("set-", "")).map_err(|e| {
+                    format!("cannot name the dependency after {url} ({e}); give a name with --name")
+                })?,
+            };
+                let edited = edit::add_direct_dep(&text, &manifest_path, &name, &source)
+                    .map_err(|e| err(&e))?;
+                let lock = lock(dir, &reparse(&edited)?, store, options, &name)?;
+                (edited, lock, format!("{name} ({url})"))
+            }
+        };
+    let lock_text = match atom::diagnostic::read_text_if_present(&lock_path).map_err(|e| err(&e))? {
+        Some(current) => atom::lock::edit::rewrite(&current, &lock),
+        None => lock.render(),
+    };
+    edit::write_all(&[
+        (manifest_path.clone(), text),
+        (lock_path.clone(), lock_text),
+    ])
+    .map_err(|e| err(&e))?;
+    out.json(json!({ "added": what, "manifest": manifest_path, "lock": lock_path }));
+    out.line(format!("added {what} to {}", manifest_path.display()));
+    Ok(())
+}
+
+fn mirror_text(mirror: &Mirror) -> String {
+    match mirror {
+        Mirror::Local => "::".to_owned(),
+        Mirror::Url(url) => url.clone(),
+    }
+}
+
+/// The lock of `manifest` (the atom in `dir`), re-resolving `name`.
+fn lock(
+    dir: &Path,
+    manifest: &Manifest,
+    store: &Store,
+    options: &FetchOptions,
+    name: &Label,
+) -> Result<Lockfile, String> {
+    let update = Update::Only(vec![name.clone()]);
+    locking::lock_manifest(dir, manifest, store, &update, Some(options))
+        .map_err(|e| format!("cannot lock the new dependency, so nothing was changed: {e}"))?
+        .ok_or_else(|| "a static atom has no dependencies".to_owned())
+}

@@ -1,0 +1,108 @@
+//! `atom new PATH [--label L]`: create an atom and list it in the repository's `ekala.toml`.
+
+use std::path::{Path, PathBuf};
+
+use atom::edit;
+use atom::id::Label;
+use atom::manifest::set::SET_MANIFEST_FILE;
+use atom::manifest::MANIFEST_FILE;
+use serde_json::json;
+
+use crate::output::Output;
+
+/// Creates the atom at `path` (`atom.toml`, and `mod.nix` unless there is one) and lists it in
+/// `ekala.toml` at the root of the git repository holding it (created when missing).
+pub fn new(path: &Path, label: Option<&str>, out: &mut Output) -> Result<(), String> {
+    if path.join(MANIFEST_FILE).exists() {
+        return Err(format!(
+            "{} is already an atom (it has an {MANIFEST_FILE})",
+            path.display()
+        ));
+    }
+    let label_text = match label {
+        Some(label) => label.to_owned(),
+        None => path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| format!("{}: give the atom's label with --label", path.display()))?,
+    };
+    let label = Label::parse(&label_text).map_err(|e| {
+        if label.is_some() {
+            e.to_string()
+        } else {
+            format!(
+                "the directory name {label_text:?} is not a valid label ({e}); give one with --label"
+            )
+        }
+    })?;
+    let existed = path.exists();
+    std::fs::create_dir_all(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let result = create(path, &label, out);
+    if result.is_err() && !existed {
+        let _ = std::fs::remove_dir(path);
+    }
+    result
+}
+
+fn create(path: &Path, label: &Label, out: &mut Output) -> Result<(), String> {
+    let dir = std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let top: PathBuf = dir
+        .ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf)
+        .ok_or_else(|| {
+            format!(
+                "{} is not inside a git repository: atoms are published from one (run `git init` first)",
+                path.display()
+            )
+        })?;
+    let member = dir
+        .strip_prefix(&top)
+        .ok()
+        .filter(|m| !m.as_os_str().is_empty())
+        .ok_or("an atom cannot be the repository's root directory: give a subdirectory")?
+        .to_string_lossy()
+        .into_owned();
+    let set_path = top.join(SET_MANIFEST_FILE);
+    let set_text = atom::diagnostic::read_text_if_present(&set_path).map_err(|e| e.to_string())?;
+    let mut files = vec![(path.join(MANIFEST_FILE), edit::new_manifest(label))];
+    let module = path.join("mod.nix");
+    let wrote_module = !module.exists();
+    if wrote_module {
+        files.push((module, edit::new_module(label)));
+    }
+    let set =
+        edit::add_set_member(set_text.as_deref(), &member, &set_path).map_err(|e| e.to_string())?;
+    let listed = set.is_some();
+    if let Some(text) = set {
+        files.push((set_path.clone(), text));
+    }
+    edit::write_all(&files).map_err(|e| e.to_string())?;
+    out.json(json!({
+        "label": label.as_str(),
+        "version": "0.1.0",
+        "path": path,
+        "files": files.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+    }));
+    out.line(format!(
+        "created atom {label} 0.1.0 in {} ({MANIFEST_FILE}{})",
+        path.display(),
+        if wrote_module { ", mod.nix" } else { "" }
+    ));
+    if listed {
+        out.line(format!(
+            "{} {member} in {}",
+            if set_text.is_some() {
+                "listed"
+            } else {
+                "created, listing"
+            },
+            set_path.display()
+        ));
+    }
+    out.line(format!(
+        "next: commit, then `atom publish {}`",
+        atom::diagnostic::shell_quote(&member)
+    ));
+    Ok(())
+}

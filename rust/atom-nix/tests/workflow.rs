@@ -1,0 +1,263 @@
+//! The development workflow with the real `atom` CLI and the real plugin in the real
+//! `nix-instantiate`: one store location for both.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::support::{self, git, write};
+use common::{nix_command, plugin, scratch, stderr, stdout};
+
+/// The `atom` CLI, checked to be built from the current sources.
+fn atom_cli() -> PathBuf {
+    support::artifact("atom", &["rust/atom/src", "rust/atom-cli/src"])
+}
+
+/// Runs `atom` in `dir` with only `env` (and PATH, HOME) in its environment.
+fn atom(dir: &Path, home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(atom_cli());
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("NIX_CONF_DIR", home.join("etc"))
+        .args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("atom runs")
+}
+
+fn atom_ok(dir: &Path, home: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = atom(dir, home, args, env);
+    assert!(
+        output.status.success(),
+        "atom {args:?} failed:\n{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+/// `nix-instantiate --eval --strict expr` with the plugin, isolated in `home`, with `env`.
+fn eval(home: &Path, expr: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = nix_command("nix-instantiate", home);
+    command
+        .args(["--store", "dummy://", "--option", "plugin-files"])
+        .arg(plugin())
+        .args(args)
+        .args(["--eval", "--strict", "--expr", expr]);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("nix-instantiate runs")
+}
+
+fn eval_ok(home: &Path, expr: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = eval(home, expr, args, env);
+    assert!(output.status.success(), "{expr}:\n{}", stderr(&output));
+    stdout(&output)
+}
+
+/// A manifest composed from its own directory, with `extra` appended.
+fn manifest(label: &str, version: &str, extra: &str) -> String {
+    format!(
+        "[package]\nlabel = \"{label}\"\nversion = \"{version}\"\n{extra}\n[compose.as]\nnix = \".\"\n"
+    )
+}
+
+#[test]
+fn one_atom_store_setting_in_nix_configuration_serves_the_cli_and_the_plugin() {
+    let dir = scratch("wf-one-store");
+    let home = dir.join("home");
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    write(&repo, "ekala.toml", "[set]\npackages = [\"lib\"]\n");
+    write(&repo, "lib/atom.toml", &manifest("lib", "1.0.0", ""));
+    write(&repo, "lib/mod.nix", "{ Greeting = \"hello from lib\"; }\n");
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "lib"]);
+    let store = dir.join("configured-store");
+    let config = format!("atom-store = {}", store.display());
+    let env = [("NIX_CONFIG", config.as_str())];
+    atom_ok(&repo, &home, &["publish"], &env);
+    let url = format!("file://{}", repo.display());
+    atom_ok(&dir, &home, &["fetch", &url], &env);
+    assert!(store.is_dir(), "atom fetch filled the configured store");
+    let app = dir.join("app");
+    write(
+        &app,
+        "atom.toml",
+        &format!(
+            "{}\n[deps.from.here]\nlib = \"^1\"\n",
+            manifest(
+                "app",
+                "0.1.0",
+                &format!("\n[package.sets]\nhere = \"{url}\"\n")
+            )
+        ),
+    );
+    write(
+        &app,
+        "mod.nix",
+        "{ Message = deps.from.here.lib.greeting; }\n",
+    );
+    atom_ok(&app, &home, &["lock"], &env);
+    let expr = format!("(builtins.atom.import {}).message", app.display());
+    assert_eq!(eval_ok(&home, &expr, &[], &env), "\"hello from lib\"");
+    // Without the setting, the plugin looks elsewhere and says how to fill that store.
+    let output = eval(&home, &expr, &[], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("the atom store has no repository for the set"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// A repository with `ekala.toml` listing `lib` (published 1.0.0) and `app` (depending on `lib`
+/// of this repository, `::`, locked), made with `atom new`, `atom add`; returns the repository.
+fn two_atoms(dir: &Path, home: &Path, env: &[(&str, &str)]) -> PathBuf {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    atom_ok(&repo, home, &["new", "lib"], env);
+    write(&repo, "lib/mod.nix", "{ Greeting = \"published\"; }\n");
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "lib"]);
+    atom_ok(&repo, home, &["publish"], env);
+    atom_ok(&repo, home, &["new", "app"], env);
+    atom_ok(&repo, home, &["add", "::lib", "--path", "app"], env);
+    write(
+        &repo,
+        "app/mod.nix",
+        "{ Message = \"app sees: ${deps.from.local.lib.greeting}\"; }\n",
+    );
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "app"]);
+    repo
+}
+
+#[test]
+fn atoms_of_this_repository_load_from_its_working_tree_without_a_store() {
+    let dir = scratch("wf-local");
+    let home = dir.join("home");
+    // The store is empty and stays so: nothing is fetched.
+    let store = dir.join("empty-store");
+    let config = format!("atom-store = {}", store.display());
+    let env = [("NIX_CONFIG", config.as_str())];
+    let repo = two_atoms(&dir, &home, &env);
+    let expr = format!(
+        "(builtins.atom.import {}).message",
+        repo.join("app").display()
+    );
+    assert_eq!(eval_ok(&home, &expr, &[], &env), "\"app sees: published\"");
+    // Edit lib, evaluate app: no publish, no fetch.
+    write(&repo, "lib/mod.nix", "{ Greeting = \"edited\"; }\n");
+    assert_eq!(eval_ok(&home, &expr, &[], &env), "\"app sees: edited\"");
+    assert!(!store.exists(), "the store was not needed");
+    // Errors name the working copy.
+    write(&repo, "lib/mod.nix", "{ Greeting = throw \"broken\"; }\n");
+    let output = eval(&home, &expr, &[], &env);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    let lib = std::fs::canonicalize(repo.join("lib")).unwrap();
+    assert!(
+        err.contains(&format!("lib-0.1.0 (local: {})", lib.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_local_override_replaces_a_locked_atom_and_says_so() {
+    let dir = scratch("wf-override");
+    let home = dir.join("home");
+    let store = dir.join("store");
+    let config = format!("atom-store = {}", store.display());
+    let env = [("NIX_CONFIG", config.as_str())];
+    let repo = two_atoms(&dir, &home, &env);
+    // A consumer outside the repository, from the store.
+    let url = format!("file://{}", repo.display());
+    atom_ok(&dir, &home, &["fetch", &url], &env);
+    let user = dir.join("user");
+    // `atom new` lists the atom in the ekala.toml of the repository it is in: this one.
+    git(&dir, &["init", "-q"]);
+    atom_ok(&dir, &home, &["new", "user"], &env);
+    write(
+        &user,
+        "mod.nix",
+        "{ Message = deps.from.repo.lib.greeting; }\n",
+    );
+    atom_ok(
+        &dir,
+        &home,
+        &["add", &format!("{url}::lib"), "--path", "user"],
+        &env,
+    );
+    let expr = format!("(builtins.atom.import {}).message", user.display());
+    assert_eq!(eval_ok(&home, &expr, &[], &env), "\"published\"");
+    // A working copy of lib, elsewhere.
+    let copy = dir.join("lib-copy");
+    write(
+        &copy,
+        "atom.toml",
+        &std::fs::read_to_string(repo.join("lib/atom.toml")).unwrap(),
+    );
+    write(&copy, "mod.nix", "{ Greeting = \"from my copy\"; }\n");
+    let spec = format!("lib={}", copy.display());
+    let with_env = [
+        ("NIX_CONFIG", config.as_str()),
+        ("ATOM_OVERRIDE", spec.as_str()),
+    ];
+    assert_eq!(eval_ok(&home, &expr, &[], &with_env), "\"from my copy\"");
+    assert_eq!(
+        eval_ok(&home, &expr, &["--option", "atom-override", &spec], &env),
+        "\"from my copy\""
+    );
+    // Visible in errors, so that nobody ships it by accident.
+    write(&copy, "mod.nix", "{ Greeting = throw \"unfinished\"; }\n");
+    let output = eval(&home, &expr, &[], &with_env);
+    let err = stderr(&output);
+    assert!(
+        err.contains(&format!("lib-0.1.0 (overridden: {})", copy.display())),
+        "{err}"
+    );
+    let output = eval(&home, &expr, &["--option", "atom-override", "lib"], &env);
+    assert!(
+        stderr(&output).contains("invalid atom override \"lib\": expected label=path"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_missing_member_is_explained_by_a_private_file_or_a_directory_without_mod_nix() {
+    let dir = scratch("wf-member-hints");
+    let home = dir.join("home");
+    let atom_dir = dir.join("hints");
+    write(&atom_dir, "atom.toml", &manifest("hints", "0.1.0", ""));
+    write(
+        &atom_dir,
+        "mod.nix",
+        "{ Viaatom = atom.greet \"x\"; Viamod = mod.util.helper; }\n",
+    );
+    write(&atom_dir, "greet.nix", "name: \"hello ${name}\"\n");
+    write(&atom_dir, "util/Helper.nix", "1\n");
+    let import = format!("(builtins.atom.import {})", atom_dir.display());
+    let err = stderr(&eval(&home, &format!("{import}.viaatom"), &[], &[]));
+    assert!(
+        err.contains("attribute 'greet' missing")
+            && err.contains("(hint: greet.nix is private to its atom: only names that start with a capital letter are public; rename it Greet.nix to export it as `greet`)"),
+        "{err}"
+    );
+    let err = stderr(&eval(&home, &format!("{import}.viamod"), &[], &[]));
+    assert!(
+        err.contains("(hint: util/ is not a module: a directory is a module (and a member of its parent) only when it has a mod.nix; add util/mod.nix)"),
+        "{err}"
+    );
+}
