@@ -40,7 +40,7 @@ step "install Debian packages"
 # openssh-server/-client: the network tests run real git servers on 127.0.0.1 (and `atom publish
 # --push` runs `git push`).
 packages=(nix-bin libgc-dev libboost-dev nlohmann-json3-dev pkg-config binutils gcc g++ valgrind python3 xz-utils git dpkg-dev
-          libcurl4-openssl-dev lighttpd openssh-server openssh-client)
+          libcurl4-openssl-dev lighttpd lighttpd-mod-openssl openssl openssh-server openssh-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -20,6 +20,8 @@ pub enum Kind {
     Daemon,
     /// `git http-backend` behind lighttpd, http://.
     Http,
+    /// The same over TLS, https://, with a certificate made for the test ([`Server::ca`]).
+    Https,
     /// `sshd`, ssh://.
     Ssh,
 }
@@ -126,8 +128,42 @@ impl Server {
                 .stderr(stderr())
                 .spawn()
                 .unwrap(),
-            Kind::Http => {
+            Kind::Http | Kind::Https => {
                 let config = dir.join("lighttpd.conf");
+                let tls = if kind == Kind::Https {
+                    let pem = dir.join("server.pem");
+                    if !pem.exists() {
+                        let (key, cert) = (dir.join("server.key"), dir.join("server.crt"));
+                        let status = Command::new("openssl")
+                            .args([
+                                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            ])
+                            .args([
+                                "-subj",
+                                "/CN=127.0.0.1",
+                                "-addext",
+                                "subjectAltName=IP:127.0.0.1",
+                            ])
+                            .arg("-keyout")
+                            .arg(&key)
+                            .arg("-out")
+                            .arg(&cert)
+                            .stdout(Stdio::null())
+                            .stderr(Stdio::null())
+                            .status()
+                            .unwrap();
+                        assert!(status.success(), "openssl could not make a certificate");
+                        let both =
+                            fs::read_to_string(&cert).unwrap() + &fs::read_to_string(&key).unwrap();
+                        fs::write(&pem, both).unwrap();
+                    }
+                    format!(
+                        "server.modules += (\"mod_openssl\")\nssl.engine = \"enable\"\nssl.pemfile = \"{}\"\n",
+                        pem.display()
+                    )
+                } else {
+                    String::new()
+                };
                 fs::write(
                     &config,
                     format!(
@@ -146,7 +182,7 @@ $HTTP["url"] =~ "^/v0/" {{
 auth.backend = "plain"
 auth.backend.plain.userfile = "{users}"
 auth.require = ("/private" => ("method" => "basic", "realm" => "git", "require" => "valid-user"))
-"#,
+{tls}"#,
                         root = root.display(),
                         log = log.display(),
                         exec = git_exec_path().display(),
@@ -245,6 +281,7 @@ auth.require = ("/private" => ("method" => "basic", "realm" => "git", "require" 
         match self.kind {
             Kind::Daemon => format!("git://127.0.0.1:{}/{name}", self.port),
             Kind::Http => format!("http://127.0.0.1:{}/git/{name}", self.port),
+            Kind::Https => format!("https://127.0.0.1:{}/git/{name}", self.port),
             Kind::Ssh => format!(
                 "ssh://{}@127.0.0.1:{}{}/{name}",
                 user(),
@@ -268,15 +305,21 @@ auth.require = ("/private" => ("method" => "basic", "realm" => "git", "require" 
 
     /// The URL of `name` behind HTTP basic authentication (user `someone`, password `secret`).
     pub fn private_url(&self, name: &str) -> String {
-        assert_eq!(self.kind, Kind::Http);
-        format!("http://127.0.0.1:{}/private/{name}", self.port)
+        self.url(name).replacen("/git/", "/private/", 1)
+    }
+
+    /// For https: the certificate clients must trust (self-signed, made for the test).
+    pub fn ca(&self) -> PathBuf {
+        assert_eq!(self.kind, Kind::Https);
+        self.root.parent().unwrap().join("server.crt")
     }
 
     /// The environment a git or atom client needs to reach this server (the ssh command).
     pub fn client_env(&self) -> Vec<(&'static str, String)> {
-        match &self.ssh_command {
-            Some(command) => vec![("GIT_SSH_COMMAND", command.clone())],
-            None => Vec::new(),
+        match (&self.ssh_command, self.kind) {
+            (Some(command), _) => vec![("GIT_SSH_COMMAND", command.clone())],
+            (None, Kind::Https) => vec![("GIT_SSL_CAINFO", self.ca().display().to_string())],
+            _ => Vec::new(),
         }
     }
 

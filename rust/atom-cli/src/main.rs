@@ -41,6 +41,10 @@ struct Cli {
     /// Seconds a network connection may take, or a server stay silent, before the command fails.
     #[arg(long, global = true, default_value_t = 30, value_name = "SECS")]
     timeout: u64,
+    /// The most pack data one fetch may receive from a server, in MiB; a server that sends more
+    /// is cut off and nothing it sent is kept.
+    #[arg(long, global = true, default_value_t = 4096, value_name = "MIB")]
+    max_fetch_mib: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -127,7 +131,8 @@ enum Command {
     /// URL (a network URL, a path, or a git remote), without downloading any object.
     #[command(override_usage = "atom ls [URL] [LABEL]")]
     Ls {
-        /// `[URL] [LABEL]`: one argument is a label unless it contains `/` or `:`.
+        /// `[URL] [LABEL]`: one argument is a label unless it contains `/` or `:` or names a git
+        /// remote of the repository.
         #[arg(num_args = 0..=2, value_name = "URL|LABEL")]
         args: Vec<String>,
     },
@@ -412,7 +417,9 @@ fn aliases(cli: &Cli) -> Result<Aliases> {
 /// `GIT_SSH_COMMAND`, `GIT_SSH` or the repository's `core.sshCommand`.
 fn fetch_options(cli: &Cli) -> Result<FetchOptions> {
     let mut remote = remote::Options {
-        timeout: Duration::from_secs(cli.timeout.max(1)),
+        // From 1 s to a day: curl and sockets take the value in narrower types.
+        timeout: Duration::from_secs(cli.timeout.clamp(1, 86_400)),
+        max_pack_bytes: cli.max_fetch_mib.saturating_mul(1 << 20),
         ..Default::default()
     };
     if remote.ssh_command.is_none() {
@@ -442,17 +449,30 @@ fn git_config(dir: &Path, key: &str) -> Option<String> {
 /// What a URL argument names: a URL or path as given, or the URL of a git remote of the
 /// repository (-C) when the argument is a remote's name.
 fn location(cli: &Cli, text: &str) -> String {
+    remote_name_url(cli, text).unwrap_or_else(|| text.to_owned())
+}
+
+/// The URL of the git remote named `text` in the repository (-C), as `git remote get-url` gives
+/// it (`insteadOf` applied), when `text` is such a name and not an existing path.
+fn remote_name_url(cli: &Cli, text: &str) -> Option<String> {
     let is_name = !text.is_empty()
+        && !text.starts_with('-')
         && text
             .chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && !Path::new(text).exists();
-    if is_name {
-        if let Some(url) = git_config(&cli.repo, &format!("remote.{text}.url")) {
-            return url;
-        }
+    if !is_name {
+        return None;
     }
-    text.to_owned()
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&cli.repo)
+        .args(["remote", "get-url", "--", text])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let url = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    (output.status.success() && !url.is_empty()).then_some(url)
 }
 
 /// `atom publish --push`: push the atoms just published.
@@ -562,9 +582,14 @@ fn fetch(cli: &Cli, url: &str, atoms: &[String], store: &Store, out: &mut Output
             return Err(format!("{url} publishes no matching version of {label}"));
         }
     }
-    match fetched.rejected().count() {
-        0 => Ok(()),
-        n => Err(format!(
+    let rejected = fetched.rejected().count();
+    match (rejected, fetched.versions.len() - rejected) {
+        (0, _) => Ok(()),
+        (n, 0) => Err(format!(
+            "{n} version{} not fetched from {url} (see above)",
+            if n == 1 { "" } else { "s" }
+        )),
+        (n, _) => Err(format!(
             "{n} version{} not fetched from {url} (see above); the others were",
             if n == 1 { "" } else { "s" }
         )),
@@ -577,7 +602,9 @@ fn ls(cli: &Cli, args: &[String], out: &mut Output) -> Result {
     let looks_like_url = |a: &str| a.contains('/') || a.contains(':');
     let (url, label) = match args {
         [] => (None, None),
-        [one] if looks_like_url(one) => (Some(one.as_str()), None),
+        [one] if looks_like_url(one) || remote_name_url(cli, one).is_some() => {
+            (Some(one.as_str()), None)
+        }
         [one] => (None, Some(one.as_str())),
         [url, label, ..] => (Some(url.as_str()), Some(label.as_str())),
     };
@@ -625,11 +652,15 @@ fn resolve(cli: &Cli, uri: &str, out: &mut Output) -> Result {
         .unwrap_or(Requirement::parse("*").map_err(err)?);
     let repo = match &parsed.url {
         Some(url) => {
-            // The URL as written (an ssh port survives), with aliases expanded.
-            let written = uri.rsplit_once("::").map(|(u, _)| u).unwrap_or_default();
-            let text = match remote::network_url(written, &aliases) {
-                Ok(network) => network,
-                Err(_) => url.to_string(),
+            // The URL as written (an ssh port survives), a git remote's name, or with aliases
+            // expanded.
+            let written = uri.split_once("::").map(|(u, _)| u).unwrap_or_default();
+            let text = match remote_name_url(cli, written) {
+                Some(remote) => remote,
+                None => match remote::network_url(written, &aliases) {
+                    Ok(network) => network,
+                    Err(_) => url.to_string(),
+                },
             };
             match local_path(&text).filter(|p| p.exists()) {
                 Some(path) => Repo::open(&path).map_err(err)?,

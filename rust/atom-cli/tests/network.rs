@@ -390,6 +390,10 @@ fn publish_push_has_must_not_exist_semantics() {
         assert!(fetched.contains(&format!("fetched {url}")), "{fetched}");
         let listed = ok(&src, Some(&server), &["ls", "origin", "beta"]);
         assert!(listed.starts_with("beta 0.1.0 "), "{listed}");
+        let all = ok(&src, Some(&server), &["ls", "origin"]);
+        assert_eq!(all.lines().count(), 2, "{all}");
+        let resolved = ok(&src, Some(&server), &["resolve", "origin::alpha@^1"]);
+        assert!(resolved.starts_with("alpha 1.0.0 "), "{resolved}");
 
         // Different content under alpha 1.0.0 from a clone of the same set: refused, unchanged.
         let before = git(&served, &["rev-parse", "refs/eka/atoms/alpha/1.0.0"]);
@@ -612,6 +616,36 @@ fn failures_are_clear_and_leave_nothing() {
         );
     }
     held.join().unwrap();
+    // Over ssh, the time-out reaches ssh as its ConnectTimeout, which covers the greeting.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let holder = std::thread::spawn(move || {
+        let stream = silent.incoming().next();
+        std::thread::sleep(Duration::from_secs(8));
+        drop(stream);
+    });
+    let started = Instant::now();
+    let err = fails(
+        &dir,
+        None,
+        &[
+            "--timeout",
+            "2",
+            "ls",
+            &format!("ssh://127.0.0.1:{port}/set.git"),
+            "alpha",
+        ],
+    );
+    assert!(
+        err.contains("ssh") && err.contains(&port.to_string()),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(7),
+        "{:?}",
+        started.elapsed()
+    );
+    holder.join().unwrap();
 
     // Real servers: no repository there, a repository that publishes no atoms, credentials.
     let server = Server::start(Kind::Http, &dir.join("http"));
@@ -851,5 +885,174 @@ fn a_plain_repository_is_mirrored_over_the_network() {
                 mirror.display()
             );
         }
+    }
+}
+
+/// A server that claims a set's root can put versions of it into the store, but locking online
+/// pins what the set's declared mirror publishes, and names that mirror.
+#[test]
+fn locking_pins_what_the_declared_mirror_publishes() {
+    let (dir, src, server, url) = published(Kind::Daemon, "forged");
+    // Another repository with the same root publishes alpha 1.2.0 (the set's mirror does not).
+    let forger = dir.join("forger");
+    git(
+        &dir,
+        &[
+            "clone",
+            "-q",
+            src.to_str().unwrap(),
+            forger.to_str().unwrap(),
+        ],
+    );
+    git(
+        &forger,
+        &["fetch", "-q", "origin", "refs/ekala/init:refs/ekala/init"],
+    );
+    write(
+        &forger,
+        "pkgs/a/atom.toml",
+        &support::manifest("alpha", "1.2.0"),
+    );
+    write(&forger, "pkgs/a/mod.nix", "{ Value = \"forged\"; }\n");
+    git(&forger, &["commit", "-q", "-am", "alpha 1.2.0"]);
+    ok(&forger, None, &["publish", "pkgs/a"]);
+    let forge_url = serve(&server, &forger, "forge.git");
+    let store = dir.join("store");
+    let store_arg = store.to_str().unwrap();
+    ok(
+        &dir,
+        Some(&server),
+        &["fetch", &forge_url, "--store", store_arg],
+    );
+
+    let app = dir.join("app");
+    write(
+        &app,
+        "atom.toml",
+        &format!("[package]\nlabel = \"app\"\nversion = \"0.1.0\"\n\n[package.sets]\nlib = \"{url}\"\n\n[deps.from.lib]\nalpha = \"^1\"\n\n[compose.as]\nnix = \".\"\n"),
+    );
+    let app_arg = app.to_str().unwrap();
+    ok(
+        &dir,
+        Some(&server),
+        &["lock", app_arg, "--store", store_arg],
+    );
+    let lock = fs::read_to_string(app.join("atom.lock")).unwrap();
+    let published = git(&src, &["rev-parse", "refs/eka/atoms/alpha/1.1.0"]);
+    assert!(
+        lock.contains("version = \"1.1.0\"") && lock.contains(&published),
+        "{lock}"
+    );
+    assert!(lock.contains(&format!("mirror = \"{url}\"")), "{lock}");
+    assert!(!lock.contains("1.2.0"), "{lock}");
+}
+
+/// Credentials for HTTPS come from the URL or from git's credential helpers, are never sent over
+/// plain http://, and passwords never appear in messages.
+#[test]
+fn https_credentials_come_from_the_url_or_git() {
+    let (dir, src, server, _) = published(Kind::Https, "credentials");
+    let private = server.private_url("set.git");
+    assert!(private.starts_with("https://"), "{private}");
+    let with_password = private.replace("https://", "https://someone:secret@");
+    let listed = ok(&dir, Some(&server), &["ls", &with_password, "alpha"]);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    let public = ok(&dir, Some(&server), &["ls", &server.url("set.git"), "beta"]);
+    assert!(public.starts_with("beta 0.1.0 "), "{public}");
+    let wrong = private.replace("https://", "https://someone:wrong@");
+    let err = fails(&dir, Some(&server), &["ls", &wrong, "alpha"]);
+    assert!(err.contains("authentication failed"), "{err}");
+    assert!(!err.contains(":wrong@"), "the password leaked: {err}");
+    let err = fails(&dir, Some(&server), &["ls", &private, "alpha"]);
+    assert!(err.contains("authentication failed"), "{err}");
+
+    // A credential helper configured for git (here: a `store` file in the global config).
+    let creds = dir.join("credentials");
+    let origin = with_password.trim_end_matches("/private/set.git");
+    fs::write(&creds, format!("{origin}\n")).unwrap();
+    let config = dir.join("gitconfig");
+    fs::write(
+        &config,
+        format!(
+            "[credential]\n\thelper = store --file={}\n",
+            creds.display()
+        ),
+    )
+    .unwrap();
+    let with_helper = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_atom"))
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", &config)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_SSL_CAINFO", server.ca())
+            .output()
+            .unwrap()
+    };
+    let output = with_helper(&["ls", &private, "alpha"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout).lines().count(), 2);
+
+    // Pushing there goes through git with the same helper.
+    let served = server.root.join("private.git");
+    serve_bare(&served);
+    let pushed = with_helper(&[
+        "-C",
+        src.to_str().unwrap(),
+        "publish",
+        "--push",
+        &server.private_url("private.git"),
+    ]);
+    assert!(pushed.status.success(), "{}", text(&pushed.stderr));
+    assert!(!git(&served, &["for-each-ref", "refs/eka/atoms"]).is_empty());
+
+    // Over plain http://, credentials are refused before anything is sent.
+    let plain = Server::start(Kind::Http, &dir.join("plain"));
+    serve(&plain, &src, "set.git");
+    let url = plain
+        .private_url("set.git")
+        .replace("http://", "http://someone:secret@");
+    let err = fails(&dir, None, &["ls", &url, "alpha"]);
+    assert!(err.contains("never in clear text over http://"), "{err}");
+    assert!(!err.contains("secret"), "{err}");
+}
+
+/// More pack data than `--max-fetch-mib` allows: the fetch stops, and keeps nothing.
+#[test]
+fn a_fetch_stops_at_its_size_limit() {
+    let dir = scratch("limit");
+    let src = dir.join("src");
+    fs::create_dir_all(&src).unwrap();
+    atom_repo(&src);
+    fs::write(src.join("b/blob.bin"), incompressible(2 << 20)).unwrap();
+    git(&src, &["add", "."]);
+    git(&src, &["commit", "-q", "-m", "big"]);
+    ok(&src, None, &["init"]);
+    ok(&src, None, &["publish"]);
+    for kind in [Kind::Daemon, Kind::Http] {
+        let server = Server::start(kind, &dir.join(format!("{kind:?}")));
+        let url = serve(&server, &src, "set.git");
+        let store = dir.join(format!("store-{kind:?}"));
+        let err = fails(
+            &dir,
+            Some(&server),
+            &[
+                "--max-fetch-mib",
+                "1",
+                "fetch",
+                &url,
+                "beta",
+                "--store",
+                store.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            err.contains("more than 1 MiB of pack data"),
+            "{kind:?}: {err}"
+        );
+        let left: Vec<_> = fs::read_dir(&store)
+            .map(|d| d.flatten().count())
+            .into_iter()
+            .collect();
+        assert!(left.iter().all(|&n| n == 0), "{kind:?}: {left:?}");
     }
 }

@@ -431,8 +431,15 @@ fn errors_say_what_to_do() {
             .replace("^1", "^2"),
     );
     write(&consumer, "mod.nix", "{ }\n");
-    // Not published anywhere.
+    // Not published anywhere: online, the mirror says what it publishes; offline, the store.
     let err = fails(atom(&consumer, &["lock"])).1;
+    assert_eq!(
+        err,
+        format!(
+            "error: no published version of alpha matches ^2 at {url}: it publishes 1.1.0, 1.0.0\n"
+        )
+    );
+    let err = fails(atom(&consumer, &["lock", "--offline"])).1;
     assert!(
         err.starts_with("error: no published version of alpha matches ^2: the atom store has only 1.1.0, 1.0.0; it was last fetched from ")
             && err.contains(&format!("; if a matching version was published since, run `atom fetch {url}`")),
@@ -461,6 +468,11 @@ fn errors_say_what_to_do() {
             .replace("alpha = ", "alpah = "),
     );
     let err = fails(atom(&typo, &["lock"])).1;
+    assert!(
+        err.contains("it publishes no version of it (its labels, closest first: alpha, beta)"),
+        "{err}"
+    );
+    let err = fails(atom(&typo, &["lock", "--offline"])).1;
     assert!(
         err.contains(
             "the atom store has no version of it (its labels, closest first: alpha, beta)"

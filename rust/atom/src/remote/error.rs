@@ -48,7 +48,7 @@ pub enum RemoteError {
         timeout: Duration,
     },
     /// The server wants credentials, or refused the ones given.
-    #[error("{url} refused access (authentication failed); give credentials in the URL (https://user:token@host/…) or use an ssh:// URL with a key the server accepts")]
+    #[error("{url} refused access (authentication failed): no credentials, or wrong ones, came from the URL (https://user:token@host/…) or from git's credential helpers; configure one for this host, or use an ssh:// URL with a key the server accepts")]
     Authentication {
         /// The URL.
         url: String,
@@ -56,6 +56,18 @@ pub enum RemoteError {
     /// The server says there is no repository there.
     #[error("{url}: no git repository there; check the path")]
     NoRepository {
+        /// The URL.
+        url: String,
+    },
+    /// Credentials are not sent in clear text.
+    #[error("{url}: credentials are sent only over https://, never in clear text over http://; use the https:// URL")]
+    ClearText {
+        /// The URL.
+        url: String,
+    },
+    /// The server closed the connection before the conversation was over.
+    #[error("{url} closed the connection before answering; is it a git server, and is the path a repository?")]
+    Closed {
         /// The URL.
         url: String,
     },
@@ -85,6 +97,8 @@ impl RemoteError {
             | RemoteError::UnsupportedScheme { url, .. }
             | RemoteError::UnknownHost { url, .. }
             | RemoteError::Refused { url }
+            | RemoteError::Closed { url }
+            | RemoteError::ClearText { url }
             | RemoteError::Timeout { url, .. }
             | RemoteError::Authentication { url }
             | RemoteError::NoRepository { url }
@@ -101,6 +115,24 @@ impl RemoteError {
         timeout: Duration,
         error: &(dyn std::error::Error + 'static),
     ) -> RemoteError {
+        let classified = Self::classify(url, host, timeout, error);
+        // Over ssh, what went wrong is ssh's to say: it has printed it on stderr already.
+        let ssh = url.starts_with("ssh://") || !url.contains("://");
+        match classified {
+            RemoteError::Refused { url } | RemoteError::Closed { url } if ssh => RemoteError::Ssh {
+                url,
+                message: "ssh could not reach the server, or the server closed the connection (ssh's own message, if it printed one, is above)".into(),
+            },
+            other => other,
+        }
+    }
+
+    fn classify(
+        url: &str,
+        host: Option<&str>,
+        timeout: Duration,
+        error: &(dyn std::error::Error + 'static),
+    ) -> RemoteError {
         let url = url.to_owned();
         let mut chain = Vec::new();
         let mut next = Some(error);
@@ -108,6 +140,7 @@ impl RemoteError {
             chain.push(e);
             next = e.source();
         }
+        let mut closed = false;
         for e in &chain {
             if let Some(io) = e.downcast_ref::<std::io::Error>() {
                 use std::io::ErrorKind::*;
@@ -115,6 +148,8 @@ impl RemoteError {
                     ConnectionRefused => return RemoteError::Refused { url },
                     TimedOut | WouldBlock => return RemoteError::Timeout { url, timeout },
                     PermissionDenied => return RemoteError::Authentication { url },
+                    // Decided after the messages: curl reports a time-out inside an early EOF.
+                    UnexpectedEof | BrokenPipe | ConnectionReset => closed = true,
                     _ => {}
                 }
             }
@@ -122,6 +157,9 @@ impl RemoteError {
         let texts: Vec<String> = chain.iter().map(|e| e.to_string()).collect();
         let all = texts.join(": ").to_lowercase();
         let has = |needle: &str| all.contains(needle);
+        if has("in clear text over http") {
+            return RemoteError::ClearText { url };
+        }
         if has("could not resolve host")
             || has("failed to lookup address")
             || has("could not resolve git server")
@@ -157,6 +195,9 @@ impl RemoteError {
             || has("not a git repository")
         {
             return RemoteError::NoRepository { url };
+        }
+        if closed {
+            return RemoteError::Closed { url };
         }
         // The innermost error says what happened; the outer ones only say where.
         RemoteError::Protocol {

@@ -14,6 +14,7 @@
 //! Local repositories (paths and `file://`) are not reached through here: the store reads them
 //! directly ([`crate::store`]).
 
+mod credentials;
 mod error;
 pub mod push;
 
@@ -31,6 +32,7 @@ use gix::protocol::transport::client::TransportWithoutIO;
 use gix::protocol::transport::{Protocol, Service};
 use gix::ObjectId;
 
+pub use credentials::redact;
 pub use error::RemoteError;
 
 use crate::repo::Repo;
@@ -43,26 +45,44 @@ pub struct Options {
     pub timeout: Duration,
     /// The ssh command (as `GIT_SSH_COMMAND` or `core.sshCommand` give it); `ssh` when `None`.
     pub ssh_command: Option<OsString>,
+    /// The most pack data one receive may bring; a server that sends more is cut off, and what
+    /// it sent is discarded.
+    pub max_pack_bytes: u64,
+    /// Certificates to trust for https:// besides the system's (`GIT_SSL_CAINFO`, as git).
+    pub ssl_ca_info: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
-    /// 30 s, and `GIT_SSH_COMMAND` (else `GIT_SSH`) from the environment.
+    /// 30 s, `GIT_SSH_COMMAND` (else `GIT_SSH`) and `GIT_SSL_CAINFO` from the environment, and
+    /// 4 GiB of pack data.
     fn default() -> Self {
         Options {
             timeout: Duration::from_secs(30),
             ssh_command: std::env::var_os("GIT_SSH_COMMAND")
                 .or_else(|| std::env::var_os("GIT_SSH")),
+            max_pack_bytes: 4 << 30,
+            ssl_ca_info: std::env::var_os("GIT_SSL_CAINFO")
+                .filter(|v| !v.is_empty())
+                .map(Into::into),
         }
     }
 }
 
-/// Whether `text` names a repository on this machine (an existing path, a `file://` URL, or
-/// anything that is not a network URL) rather than a network URL.
+/// Whether `text` names a repository on this machine rather than a network URL, by git's rule:
+/// a `file://` URL, or text without a scheme whose first `:` (if any) comes after a `/`
+/// (`./a:b`, `/srv/x`, `repo`). `host:path` and `alias:path` are network URLs, whatever exists
+/// on disk: a directory named like a URL never stands in for the server.
 pub fn is_local(text: &str) -> bool {
-    if text.starts_with("file://") || std::path::Path::new(text).exists() {
+    if text.starts_with("file://") {
         return true;
     }
-    !text.contains("://") && network_url(text, &Aliases::default()).is_err()
+    if text.contains("://") {
+        return false;
+    }
+    match text.find(':') {
+        None => true,
+        Some(colon) => text[..colon].contains('/'),
+    }
 }
 
 /// The network URL `text` names, after expanding a leading alias (`gh:owner/repo`), validated;
@@ -89,7 +109,7 @@ pub fn network_url(text: &str, aliases: &Aliases) -> Result<String, RemoteError>
     match parsed.scheme {
         gix::url::Scheme::File => Err(RemoteError::InvalidUrl {
             url: text.to_owned(),
-            reason: "it is a local path".into(),
+            reason: "it names a file, not a server; use file:///path or a path for a repository on this machine".into(),
         }),
         gix::url::Scheme::Http
         | gix::url::Scheme::Https
@@ -134,6 +154,7 @@ pub struct Remote {
     url: String,
     host: Option<String>,
     timeout: Duration,
+    max_pack_bytes: u64,
     transport: Box<dyn Transport + Send>,
     handshake: gix::protocol::Handshake,
     ended: bool,
@@ -162,15 +183,39 @@ impl Remote {
     /// Connects to `url` (a network URL, aliases already expanded: see [`network_url`]) for
     /// reading, and performs the handshake.
     pub fn connect(url: &str, options: &Options) -> Result<Remote, RemoteError> {
+        let first = Remote::connect_as(url, options, None);
+        // Over HTTP(S), a server that wants credentials the URL does not carry gets those of
+        // git's credential helpers, once.
+        match first {
+            Err(RemoteError::Authentication { .. }) if url.starts_with("http") => {
+                let parsed = gix::url::parse(gix::bstr::BStr::new(url)).ok();
+                match parsed.as_ref().and_then(credentials::from_git) {
+                    Some(account) => Remote::connect_as(url, options, Some(account)),
+                    None => first,
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// [`Remote::connect`] with `identity` for HTTP(S) (else the URL's user and password).
+    fn connect_as(
+        url: &str,
+        options: &Options,
+        identity: Option<gix::sec::identity::Account>,
+    ) -> Result<Remote, RemoteError> {
         let parsed =
             gix::url::parse(gix::bstr::BStr::new(url)).map_err(|e| RemoteError::InvalidUrl {
                 url: url.to_owned(),
                 reason: e.to_string(),
             })?;
         let host = parsed.host().map(str::to_owned);
+        // Messages name the URL without its password.
+        let shown = redact(url);
         let fail = |e: &(dyn std::error::Error + 'static)| {
-            RemoteError::from_gix(url, host.as_deref(), options.timeout, e)
+            RemoteError::from_gix(&shown, host.as_deref(), options.timeout, e)
         };
+        let parsed_for_identity = parsed.clone();
         let mut transport: Box<dyn Transport + Send> = match parsed.scheme {
             gix::url::Scheme::Git => Box::new(git_daemon(url, &parsed, options.timeout)?),
             gix::url::Scheme::Http | gix::url::Scheme::Https => {
@@ -181,16 +226,23 @@ impl Remote {
                     low_speed_limit_bytes_per_second: 1,
                     low_speed_time_seconds: options.timeout.as_secs().max(1),
                     user_agent: Some(concat!("atom/", env!("CARGO_PKG_VERSION")).into()),
+                    ssl_ca_info: options.ssl_ca_info.clone(),
                     ..Default::default()
                 };
                 transport.configure(&config).map_err(|e| fail(&e))?;
+                if let Some(account) =
+                    identity.or_else(|| credentials::from_url(&parsed_for_identity))
+                {
+                    transport.set_identity(account).map_err(|e| fail(&e))?;
+                }
                 Box::new(transport)
             }
             gix::url::Scheme::Ssh => {
+                let (command, kind) = ssh_command(options);
                 let ssh_options = ssh::connect::Options {
-                    command: options.ssh_command.clone(),
+                    command: Some(command),
                     disallow_shell: false,
-                    kind: None,
+                    kind,
                 };
                 Box::new(
                     ssh::connect(parsed, Protocol::V2, ssh_options, false).map_err(|e| fail(&e))?,
@@ -198,7 +250,7 @@ impl Remote {
             }
             other => {
                 return Err(RemoteError::UnsupportedScheme {
-                    url: url.to_owned(),
+                    url: shown,
                     scheme: other.to_string(),
                 })
             }
@@ -206,16 +258,17 @@ impl Remote {
         let handshake = gix::protocol::handshake(
             &mut transport,
             Service::UploadPack,
-            // Credentials are not prompted for: a server that asks fails with a clear error.
+            // Never a prompt: credentials are set on the transport up front (see `connect`).
             |_| Ok(None),
             Vec::new(),
             &mut gix::progress::Discard,
         )
         .map_err(|e| fail(&e))?;
         Ok(Remote {
-            url: url.to_owned(),
+            url: shown,
             host,
             timeout: options.timeout,
+            max_pack_bytes: options.max_pack_bytes,
             transport,
             handshake,
             ended: false,
@@ -307,6 +360,7 @@ impl Remote {
         let pack_dir = repo.objects.store_ref().path().join("pack");
         let shallow_file = repo.git_dir().join("shallow");
         let mut received = Received::default();
+        let max_pack_bytes = self.max_pack_bytes;
         let interrupt = AtomicBool::new(false);
         let outcome = gix::protocol::fetch(
             &mut negotiate,
@@ -314,6 +368,7 @@ impl Remote {
                 let mut counted = Counted {
                     inner: reader,
                     bytes: 0,
+                    limit: max_pack_bytes,
                 };
                 let written = gix::odb::pack::Bundle::write_to_directory(
                     &mut counted,
@@ -371,6 +426,35 @@ impl Remote {
 impl Drop for Remote {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+/// The ssh command and its kind: `GIT_SSH_COMMAND`/`core.sshCommand` as given, else `ssh`; when
+/// the program is OpenSSH's `ssh`, with a connect time-out (which covers the protocol greeting)
+/// and keep-alives, so that an unreachable or vanished server fails within about the time-out.
+fn ssh_command(options: &Options) -> (OsString, Option<ssh::ProgramKind>) {
+    let secs = options.timeout.as_secs().max(1);
+    let limits = format!(
+        " -o ConnectTimeout={secs} -o ServerAliveInterval={} -o ServerAliveCountMax=3",
+        secs.div_ceil(3)
+    );
+    match &options.ssh_command {
+        None => (
+            OsString::from(format!("ssh{limits}")),
+            Some(ssh::ProgramKind::Ssh),
+        ),
+        Some(command) => {
+            let text = command.to_string_lossy();
+            let program = text.split_whitespace().next().unwrap_or_default();
+            if std::path::Path::new(program).file_name() == Some(std::ffi::OsStr::new("ssh")) {
+                (
+                    OsString::from(format!("{text}{limits}")),
+                    Some(ssh::ProgramKind::Ssh),
+                )
+            } else {
+                (command.clone(), None)
+            }
+        }
     }
 }
 
@@ -474,14 +558,28 @@ impl gix::protocol::fetch::Negotiate for Exact {
     }
 }
 
-/// A reader that counts the bytes read through it.
+/// A reader that counts the bytes read through it, and fails once they pass `limit`.
 struct Counted<'a> {
     inner: &'a mut dyn BufRead,
     bytes: u64,
+    limit: u64,
+}
+
+impl Counted<'_> {
+    fn check(&self) -> std::io::Result<()> {
+        if self.bytes > self.limit {
+            return Err(std::io::Error::other(format!(
+                "the server sent more than {} MiB of pack data, the limit for one fetch; nothing of it was kept",
+                self.limit >> 20
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl Read for Counted<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.check()?;
         let n = self.inner.read(buf)?;
         self.bytes += n as u64;
         Ok(n)
@@ -490,6 +588,7 @@ impl Read for Counted<'_> {
 
 impl BufRead for Counted<'_> {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.check()?;
         self.inner.fill_buf()
     }
 
@@ -519,9 +618,14 @@ mod tests {
             assert_eq!(network_url(url, &aliases).unwrap(), url);
             assert!(!is_local(url), "{url}");
         }
-        for path in ["/srv/r", "./r", "file:///srv/r", "r"] {
+        for path in ["/srv/r", "./r", "file:///srv/r", "r", "./a:b"] {
             assert!(is_local(path), "{path}");
         }
+        // By git's rule the text alone decides: a directory named like a URL never stands in
+        // for the server.
+        assert!(!is_local("h.example:r"));
+        assert!(!is_local("git://h.example/r"));
+        assert_eq!(redact("https://u@h.example/r"), "https://u@h.example/r");
         let err = network_url("ftp://h.example/r", &aliases).unwrap_err();
         assert!(
             err.to_string().contains("the ftp scheme is not supported"),

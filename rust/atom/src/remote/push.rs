@@ -300,7 +300,8 @@ fn git_push(
     for (name, _) in refs {
         command.arg(format!("--force-with-lease={name}:"));
     }
-    command.arg(url);
+    // `--` ends the options: what follows is the repository and the refspecs, always.
+    command.arg("--").arg(url);
     for (name, id) in refs {
         command.arg(format!("{id}:{name}"));
     }

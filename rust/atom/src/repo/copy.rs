@@ -41,12 +41,15 @@ impl Repo {
     }
 
     /// Copies every object reachable from `tips` that `dest` lacks into `dest` (as one pack),
-    /// checking that each object's content matches its id; returns how many were copied.
+    /// checking that each object's content matches its id; returns how many were copied. With
+    /// `history` false, a commit's parents are not followed (atom commits have none: a commit
+    /// that claims some is rejected later, without its history having been copied).
     /// `progress` is called with the number copied so far, now and then.
     pub fn copy_objects_to(
         &self,
         dest: &Repo,
         tips: Vec<ObjectId>,
+        history: bool,
         progress: &mut dyn FnMut(usize),
     ) -> Result<usize> {
         let mut objects = 0;
@@ -73,7 +76,9 @@ impl Repo {
                         gix::objs::CommitRef::from_bytes(&object.data, gix::hash::Kind::Sha1)
                             .map_err(|e| RepoError::object(id, e))?;
                     stack.push(commit.tree());
-                    stack.extend(commit.parents());
+                    if history {
+                        stack.extend(commit.parents());
+                    }
                 }
                 gix::object::Kind::Tree => {
                     let tree = gix::objs::TreeRef::from_bytes(&object.data, gix::hash::Kind::Sha1)

@@ -402,16 +402,7 @@ impl Repo {
     /// The labels published here (at most 8), closest to `label` first (by edit distance, then
     /// alphabetically): what a mistyped label most likely meant.
     pub fn closest_labels(&self, label: &Label) -> Vec<String> {
-        let mut labels: Vec<String> = self
-            .atoms()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|a| a.label.to_string())
-            .collect();
-        labels.dedup();
-        labels.sort_by_cached_key(|l| (edit_distance(l, label.as_str()), l.clone()));
-        labels.truncate(8);
-        labels
+        closest_labels(&self.atoms().unwrap_or_default(), label)
     }
 
     /// The published atom `label` at exactly `version`.
@@ -489,4 +480,15 @@ pub fn select<'a>(versions: &'a [AtomRef], requirement: &Requirement) -> Option<
         .iter()
         .filter(|a| requirement.matches(&a.version))
         .max_by(|a, b| a.version.cmp(&b.version))
+}
+
+/// The labels of `atoms` (at most 8), closest to `label` first (by edit distance, then
+/// alphabetically): what a mistyped label most likely meant.
+pub fn closest_labels(atoms: &[AtomRef], label: &Label) -> Vec<String> {
+    let mut labels: Vec<String> = atoms.iter().map(|a| a.label.to_string()).collect();
+    labels.sort();
+    labels.dedup();
+    labels.sort_by_cached_key(|l| (edit_distance(l, label.as_str()), l.clone()));
+    labels.truncate(8);
+    labels
 }

@@ -21,8 +21,8 @@ use crate::lock::{
 use crate::manifest::{
     Compose, ComposeAs, GitRef, Manifest, Mirror, Mirrors, NixDep, NixSource, Requirement,
 };
-use crate::repo::{ObjectId, Repo};
-use crate::store::{local_path, FetchOptions, Store};
+use crate::repo::{AtomRef, ObjectId, Repo};
+use crate::store::{local_path, FetchOptions, Store, VersionStatus};
 
 /// Which dependencies a lock re-resolves instead of keeping their entries.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -201,35 +201,52 @@ impl Locker<'_> {
                 return Ok(kept.clone());
             }
         }
-        let mirror = mirrors.iter().find_map(|m| m.url().map(str::to_owned));
-        // A `::` set is read where it is published: this repository. Others from the store.
-        let store = if mirrors.iter().any(|m| m == &Mirror::Local) {
+        let mut mirror = mirrors.iter().find_map(|m| m.url().map(str::to_owned));
+        // A `::` set is read where it is published: this repository. Others from the store:
+        // online, at the version a mirror publishes (fetched first); offline, at the best
+        // version the store has.
+        let local = mirrors.iter().any(|m| m == &Mirror::Local);
+        let chosen = match self.fetch {
+            Some(options) if !local => {
+                self.choose_at_mirrors(tag, mirrors, &root, label, requirement, options)?
+            }
+            _ => None,
+        };
+        let store = if local {
             self.local_repo()?
         } else {
-            let have = match self.store.open_set(&root)? {
-                Some(repo) => repo.resolve(label, requirement).is_ok(),
-                None => false,
-            };
-            if !have {
-                if let Some(options) = self.fetch {
-                    self.fetch_from_mirrors(tag, mirrors, label, requirement, options)?;
-                }
-            }
             self.store.require_set(&root, mirror.as_deref())?
         };
-        let atom = match store.resolve(label, requirement) {
-            Err(crate::repo::RepoError::NoMatchingVersion {
-                available, labels, ..
-            }) if !mirrors.iter().any(|m| m == &Mirror::Local) => {
-                return Err(self.not_in_store(
-                    &root,
-                    mirrors,
-                    label,
-                    requirement,
-                    (available, labels),
-                ));
+        let atom = match chosen {
+            Some((url, advertised)) => {
+                let found = store.find(label, &advertised.version)?;
+                if found.commit != advertised.commit {
+                    return Err(ResolveError::Tampered {
+                        atom: format!("{label}-{}", advertised.version),
+                        by: url,
+                        detail: format!(
+                            "the mirror publishes {}, but the atom store has {}",
+                            advertised.commit, found.commit
+                        ),
+                    });
+                }
+                mirror = Some(url);
+                found
             }
-            other => other?,
+            None => match store.resolve(label, requirement) {
+                Err(crate::repo::RepoError::NoMatchingVersion {
+                    available, labels, ..
+                }) if !local => {
+                    return Err(self.not_in_store(
+                        &root,
+                        mirrors,
+                        label,
+                        requirement,
+                        (available, labels),
+                    ));
+                }
+                other => other?,
+            },
         };
         let verified = store.verify(&atom, None)?;
         Ok(AtomDep {
@@ -320,50 +337,102 @@ impl Locker<'_> {
         })
     }
 
-    /// Fetches `label` (the versions `requirement` accepts) from the first of `mirrors` that
-    /// provides one; every failure is named when none does.
-    fn fetch_from_mirrors(
+    /// Chooses `label`'s version from what the set's mirrors publish, in order (the first that
+    /// answers with a version `requirement` accepts wins), and fetches exactly that version into
+    /// the store. Returns the mirror and the atom it advertises: the lock pins only a commit that
+    /// mirror publishes, whatever else the store holds for the set. Every failure is named when
+    /// no mirror provides a version.
+    fn choose_at_mirrors(
         &self,
         tag: &Tag,
         mirrors: &Mirrors,
+        root: &Root,
         label: &Label,
         requirement: &Requirement,
         options: &FetchOptions,
-    ) -> Result<(), ResolveError> {
-        let options = FetchOptions {
-            atoms: vec![(label.clone(), Some(requirement.clone()))],
-            ..options.clone()
-        };
+    ) -> Result<Option<(String, AtomRef)>, ResolveError> {
         let mut failures = Vec::new();
-        let mut answered = false;
+        let mut answered: Option<(String, Vec<String>, Vec<String>)> = None;
         for url in mirrors.iter().filter_map(Mirror::url) {
-            match self.store.fetch_with(url, &options, &mut |_| {}) {
+            let listing = match crate::store::list(url, Some(label), options) {
+                Ok(listing) => listing,
+                Err(e) => {
+                    failures.push((url.to_owned(), e.to_string()));
+                    continue;
+                }
+            };
+            if listing.root != Some(*root) {
+                failures.push((
+                    url.to_owned(),
+                    match listing.root {
+                        Some(other) => {
+                            format!("it publishes the set with root {other}, not {root}")
+                        }
+                        None => "it publishes no atoms (no refs/ekala/init)".to_owned(),
+                    },
+                ));
+                continue;
+            }
+            let Some(atom) = crate::repo::select(&listing.atoms, requirement) else {
+                if answered.is_none() {
+                    let versions = listing
+                        .atoms
+                        .iter()
+                        .map(|a| a.version.to_string())
+                        .collect();
+                    // A label it does not publish at all: the labels it does, closest first.
+                    let labels = match listing.atoms.is_empty() {
+                        true => crate::store::list(url, None, options)
+                            .map(|all| crate::repo::closest_labels(&all.atoms, label))
+                            .unwrap_or_default(),
+                        false => Vec::new(),
+                    };
+                    answered = Some((url.to_owned(), versions, labels));
+                }
+                continue;
+            };
+            let exact = Requirement::parse(&format!("={}", atom.version)).map_err(|e| {
+                ResolveError::Mirrors {
+                    tag: tag.clone(),
+                    what: format!("{label}@{requirement}"),
+                    failures: vec![(url.to_owned(), e.to_string())],
+                }
+            })?;
+            let one = FetchOptions {
+                atoms: vec![(label.clone(), Some(exact))],
+                ..options.clone()
+            };
+            match self.store.fetch_with(url, &one, &mut |_| {}) {
                 Ok(fetched) => {
                     // Best effort: the record only improves a later error message.
                     let _ = self.store.record_fetch(&fetched.root, url);
-                    let rejected: Vec<String> = fetched
-                        .rejected()
-                        .map(|v| match &v.status {
-                            crate::store::VersionStatus::Rejected(reason) => reason.clone(),
-                            _ => String::new(),
-                        })
-                        .collect();
-                    if fetched.versions.len() > rejected.len() {
-                        return Ok(());
-                    }
-                    if rejected.is_empty() {
-                        // It answered, and publishes no matching version: the next mirror may.
-                        answered = true;
-                    } else {
-                        failures.push((url.to_owned(), rejected.join("; ")));
+                    match fetched.versions.iter().find(|v| v.version == atom.version) {
+                        Some(v) => match &v.status {
+                            VersionStatus::Rejected(reason) => {
+                                failures.push((url.to_owned(), reason.clone()))
+                            }
+                            _ => return Ok(Some((url.to_owned(), atom.clone()))),
+                        },
+                        None => failures.push((
+                            url.to_owned(),
+                            format!("{label} {} disappeared while it was fetched", atom.version),
+                        )),
                     }
                 }
                 Err(e) => failures.push((url.to_owned(), e.to_string())),
             }
         }
-        // When a mirror answered, resolving in the store says what is published.
-        if answered || failures.is_empty() {
-            return Ok(());
+        if let Some((url, versions, labels)) = answered {
+            return Err(ResolveError::NotAtMirror {
+                label: label.clone(),
+                requirement: requirement.clone(),
+                url,
+                versions,
+                labels,
+            });
+        }
+        if failures.is_empty() {
+            return Ok(None);
         }
         Err(ResolveError::Mirrors {
             tag: tag.clone(),

@@ -232,8 +232,22 @@ pub enum ResolveError {
     /// The root of a set cannot be found on this machine.
     #[error("cannot tell the root of the set {0}: none of its mirrors is `::` or a repository on this machine, and no atom.lock records it (lock it once where a mirror is reachable, without --offline)")]
     UnknownRoot(Tag),
+    /// The first mirror that answered publishes no version the requirement accepts.
+    #[error("no published version of {label} matches {requirement} at {url}: {}", match (versions.is_empty(), labels.is_empty()) { (false, _) => format!("it publishes {}", versions.join(", ")), (true, true) => "it publishes no version of it".to_owned(), (true, false) => format!("it publishes no version of it (its labels, closest first: {})", labels.join(", ")) })]
+    NotAtMirror {
+        /// The label.
+        label: Label,
+        /// The requirement.
+        requirement: Requirement,
+        /// The mirror.
+        url: String,
+        /// The versions it publishes, newest first.
+        versions: Vec<String>,
+        /// When it publishes none: its labels, closest first.
+        labels: Vec<String>,
+    },
     /// Every mirror of a set failed while locking fetched what it needed.
-    #[error("cannot get {what} from the set {tag}: {}", failures.iter().map(|(url, e)| format!("{url}: {e}")).collect::<Vec<_>>().join("; "))]
+    #[error("cannot get {what} from the set {tag}: {} (`atom lock --offline` locks from the atom store alone)", failures.iter().map(|(url, e)| format!("{url}: {e}")).collect::<Vec<_>>().join("; "))]
     Mirrors {
         /// The set's tag.
         tag: Tag,

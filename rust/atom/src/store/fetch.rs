@@ -131,8 +131,14 @@ impl Fetched {
 
 /// Where `url` is on the file system, if it is a local path or a `file://` URL.
 pub fn local_path(url: &str) -> Option<PathBuf> {
-    if let Some(path) = url.strip_prefix("file://") {
-        return Some(PathBuf::from(path));
+    if let Some(rest) = url.strip_prefix("file://") {
+        // `file:///p` and `file://localhost/p` are `/p`; a `file://` URL naming another host is
+        // not on this machine (and is refused as a network URL).
+        return match rest.strip_prefix("localhost") {
+            Some(path) if path.starts_with('/') => Some(PathBuf::from(path)),
+            _ if rest.starts_with('/') => Some(PathBuf::from(rest)),
+            _ => None,
+        };
     }
     remote::is_local(url).then(|| PathBuf::from(url))
 }
@@ -179,10 +185,11 @@ impl Source {
         dest: &Repo,
         wants: Vec<ObjectId>,
         haves: &[ObjectId],
+        history: bool,
         progress: &mut dyn FnMut(usize),
     ) -> Result<(usize, u64)> {
         match self {
-            Source::Local(repo) => Ok((repo.copy_objects_to(dest, wants, progress)?, 0)),
+            Source::Local(repo) => Ok((repo.copy_objects_to(dest, wants, history, progress)?, 0)),
             Source::Remote(remote) => {
                 let received = remote.receive(dest, &wants, haves)?;
                 progress(received.objects);
@@ -335,6 +342,9 @@ impl Store {
         }
 
         let path = self.set_path(&root);
+        // What killed fetches left behind: a set assembled aside, a pack never renamed.
+        remove_stale_temporaries(self.dir(), ".tmp-");
+        remove_stale_temporaries(&path.join("objects/pack"), ".tmp");
         if path.is_dir() {
             return self.fetch_into(
                 url,
@@ -452,7 +462,7 @@ impl Store {
         // The versions both sides have go along as `have`s. (git servers prune only along
         // history, and atom commits are orphans, so a new version's files are sent in full even
         // when an earlier version has them; measured in the network tests.)
-        let (objects, bytes) = source.transfer(&dest, wants, &haves, progress)?;
+        let (objects, bytes) = source.transfer(&dest, wants, &haves, false, progress)?;
 
         // Verify each new version; its refs are written only when it passes.
         let mut refs = meta;
@@ -509,6 +519,36 @@ impl Store {
             bytes,
             versions: outcomes,
         })
+    }
+}
+
+/// How old a temporary file or directory must be before a fetch takes it for the leftover of a
+/// killed process rather than the work of a running one.
+const STALE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes the entries of `dir` whose names start with `prefix` and that nothing has modified for
+/// [`STALE`]; best effort (a failure only leaves them).
+fn remove_stale_temporaries(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(prefix) {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE);
+        if stale {
+            let path = entry.path();
+            let _ = match entry.file_type() {
+                Ok(kind) if kind.is_dir() => std::fs::remove_dir_all(&path),
+                _ => std::fs::remove_file(&path),
+            };
+        }
     }
 }
 
@@ -669,7 +709,7 @@ impl Store {
                 .filter(|id| !dest.has_object(*id))
                 .collect(),
         };
-        let (objects, _) = source.transfer(&dest, tips, &[], progress)?;
+        let (objects, _) = source.transfer(&dest, tips, &[], true, progress)?;
         Ok((mirror, objects))
     }
 }
