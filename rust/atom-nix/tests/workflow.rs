@@ -261,3 +261,58 @@ fn a_missing_member_is_explained_by_a_private_file_or_a_directory_without_mod_ni
         "{err}"
     );
 }
+
+#[test]
+fn an_unpublished_atom_of_this_repository_is_locked_local_only_and_evaluated_from_its_working_tree()
+{
+    let dir = scratch("wf-local-only");
+    let home = dir.join("home");
+    let store = dir.join("empty-store");
+    let config = format!("atom-store = {}", store.display());
+    let env = [("NIX_CONFIG", config.as_str())];
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    atom_ok(&repo, &home, &["new", "lib"], &env);
+    atom_ok(&repo, &home, &["new", "app"], &env);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "lib and app"]);
+    atom_ok(&repo, &home, &["init"], &env);
+    // lib was never published: app locks it from the working tree, without a rev.
+    let out = atom_ok(&repo, &home, &["add", "::lib", "--path", "app"], &env);
+    assert!(out.contains("locked at 0.1.0"), "{out}");
+    let lock = std::fs::read_to_string(repo.join("app/atom.lock")).unwrap();
+    assert!(
+        lock.contains("label = \"lib\"") && !lock.contains("rev = "),
+        "{lock}"
+    );
+    write(
+        &repo,
+        "app/mod.nix",
+        "{ Message = deps.from.local.lib.hello; }\n",
+    );
+    let expr = format!(
+        "(builtins.atom.import {}).message",
+        repo.join("app").display()
+    );
+    assert_eq!(eval_ok(&home, &expr, &[], &env), "\"hello from lib\"");
+    // Publishing app waits for lib.
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "app uses lib"]);
+    let refused = atom(&repo, &home, &["publish", "app"], &env);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stdout(&refused).contains("its atom.lock pins lib 0.1.0 from this repository's working tree (it was not published when the lock was written): publish lib first"),
+        "{}",
+        stdout(&refused)
+    );
+    atom_ok(&repo, &home, &["publish", "lib"], &env);
+    atom_ok(&repo, &home, &["lock", "app"], &env);
+    assert!(std::fs::read_to_string(repo.join("app/atom.lock"))
+        .unwrap()
+        .contains("rev = "));
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "app locked"]);
+    atom_ok(&repo, &home, &["publish", "app"], &env);
+    assert!(!store.exists());
+}

@@ -441,6 +441,19 @@ fn check_lock(
                 })?,
         ),
     };
+    let local_only = lock.iter().flat_map(|l| &l.deps).find_map(|d| match d {
+        crate::lock::LockedDep::Atom(a) if a.rev.is_none() => Some(a),
+        _ => None,
+    });
+    if let Some(dep) = local_only {
+        return Err(PublishError::StaleLock {
+            path: path.to_owned(),
+            detail: format!(
+                "its atom.lock pins {} {} from this repository's working tree (it was not published when the lock was written): publish {} first",
+                dep.label, dep.version, dep.label
+            ),
+        });
+    }
     crate::resolve::graph::check_lock(&manifest, lock.as_ref(), &lock_path, path).map_err(|e| {
         match e {
             crate::resolve::ResolveError::OutOfDate { detail, .. } => PublishError::StaleLock {
