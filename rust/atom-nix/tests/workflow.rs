@@ -316,3 +316,57 @@ fn an_unpublished_atom_of_this_repository_is_locked_local_only_and_evaluated_fro
     atom_ok(&repo, &home, &["publish", "app"], &env);
     assert!(!store.exists());
 }
+
+#[test]
+fn a_stale_store_says_when_and_from_where_it_was_last_fetched() {
+    let dir = scratch("wf-stale-store");
+    let home = dir.join("home");
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    write(&repo, "ekala.toml", "[set]\npackages = [\"lib\"]\n");
+    write(&repo, "lib/atom.toml", &manifest("lib", "1.0.0", ""));
+    write(&repo, "lib/mod.nix", "{ Greeting = \"one\"; }\n");
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "lib 1"]);
+    let old_store = dir.join("old-store");
+    let new_store = dir.join("new-store");
+    let with_store = |store: &Path| format!("atom-store = {}", store.display());
+    let (old_config, new_config) = (with_store(&old_store), with_store(&new_store));
+    let old_env = [("NIX_CONFIG", old_config.as_str())];
+    let new_env = [("NIX_CONFIG", new_config.as_str())];
+    atom_ok(&repo, &home, &["publish"], &old_env);
+    let url = format!("file://{}", repo.display());
+    atom_ok(&dir, &home, &["fetch", &url], &old_env);
+    write(&repo, "lib/atom.toml", &manifest("lib", "2.0.0", ""));
+    git(&repo, &["commit", "-q", "-am", "lib 2"]);
+    atom_ok(&repo, &home, &["publish"], &new_env);
+    atom_ok(&dir, &home, &["fetch", &url], &new_env);
+    let app = dir.join("app");
+    write(
+        &app,
+        "atom.toml",
+        &format!(
+            "{}\n[deps.from.repo]\nlib = \"^2\"\n",
+            manifest(
+                "app",
+                "0.1.0",
+                &format!("\n[package.sets]\nrepo = \"{url}\"\n")
+            )
+        ),
+    );
+    write(&app, "mod.nix", "{ G = deps.from.repo.lib.greeting; }\n");
+    atom_ok(&app, &home, &["lock"], &new_env);
+    let expr = format!("(builtins.atom.import {}).g", app.display());
+    assert_eq!(eval_ok(&home, &expr, &[], &new_env), "\"one\"");
+    // The old store has the set, fetched before lib 2.0.0 was published.
+    let output = eval(&home, &expr, &[], &old_env);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("lib-2.0.0 (pinned by app-0.1.0) is not in the atom store: its commit ")
+            && err.contains(&format!("(it was last fetched from {url} on "))
+            && err.contains(&format!("UTC); update the store with `atom fetch {url}`")),
+        "{err}"
+    );
+}
