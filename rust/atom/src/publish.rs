@@ -377,7 +377,8 @@ fn plan(
     if dir.kind != EntryKind::Tree {
         return Err(not_an_atom("it is not a directory"));
     }
-    report.worktree_changes = repo.worktree_changes(dir.id, &path)?;
+    // Only a warning: a working tree that cannot be read does not stop the publish.
+    report.worktree_changes = repo.worktree_changes(dir.id, &path).unwrap_or_default();
     let entry = |name: &str| repo.entry(tree, &path.join(name));
     let manifest = entry(MANIFEST_FILE)?.ok_or_else(|| not_an_atom("it has no atom.toml"))?;
     if !manifest.is_blob() {
