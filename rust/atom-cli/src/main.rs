@@ -629,11 +629,14 @@ fn ls(cli: &Cli, args: &[String], out: &mut Output) -> Result {
         .map(AtomRef::to_json)
         .collect::<Vec<_>>()));
     if atoms.is_empty() {
+        let place = match url {
+            Some(url) => format!("at {url}"),
+            None => "in this repository".to_owned(),
+        };
         out.line(match label {
-            Some(label) => format!("no version of {label} is published in this repository"),
-            None => {
-                "no atom is published in this repository (publish with `atom publish`)".to_owned()
-            }
+            Some(label) => format!("no version of {label} is published {place}"),
+            None if url.is_some() => format!("no atom is published {place}"),
+            None => format!("no atom is published {place} (publish with `atom publish`)"),
         });
     }
     for atom in &atoms {

@@ -261,3 +261,112 @@ fn a_missing_member_is_explained_by_a_private_file_or_a_directory_without_mod_ni
         "{err}"
     );
 }
+
+#[test]
+fn an_unpublished_atom_of_this_repository_is_locked_local_only_and_evaluated_from_its_working_tree()
+{
+    let dir = scratch("wf-local-only");
+    let home = dir.join("home");
+    let store = dir.join("empty-store");
+    let config = format!("atom-store = {}", store.display());
+    let env = [("NIX_CONFIG", config.as_str())];
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    atom_ok(&repo, &home, &["new", "lib"], &env);
+    atom_ok(&repo, &home, &["new", "app"], &env);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "lib and app"]);
+    atom_ok(&repo, &home, &["init"], &env);
+    // lib was never published: app locks it from the working tree, without a rev.
+    let out = atom_ok(&repo, &home, &["add", "::lib", "--path", "app"], &env);
+    assert!(out.contains("locked at 0.1.0"), "{out}");
+    let lock = std::fs::read_to_string(repo.join("app/atom.lock")).unwrap();
+    assert!(
+        lock.contains("label = \"lib\"") && !lock.contains("rev = "),
+        "{lock}"
+    );
+    write(
+        &repo,
+        "app/mod.nix",
+        "{ Message = deps.from.local.lib.hello; }\n",
+    );
+    let expr = format!(
+        "(builtins.atom.import {}).message",
+        repo.join("app").display()
+    );
+    assert_eq!(eval_ok(&home, &expr, &[], &env), "\"hello from lib\"");
+    // Publishing app waits for lib.
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "app uses lib"]);
+    let refused = atom(&repo, &home, &["publish", "app"], &env);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stdout(&refused).contains("its atom.lock pins lib 0.1.0 from this repository's working tree (it was not published when the lock was written): publish lib first"),
+        "{}",
+        stdout(&refused)
+    );
+    atom_ok(&repo, &home, &["publish", "lib"], &env);
+    atom_ok(&repo, &home, &["lock", "app"], &env);
+    assert!(std::fs::read_to_string(repo.join("app/atom.lock"))
+        .unwrap()
+        .contains("rev = "));
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "app locked"]);
+    atom_ok(&repo, &home, &["publish", "app"], &env);
+    assert!(!store.exists());
+}
+
+#[test]
+fn a_stale_store_says_when_and_from_where_it_was_last_fetched() {
+    let dir = scratch("wf-stale-store");
+    let home = dir.join("home");
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    write(&repo, "ekala.toml", "[set]\npackages = [\"lib\"]\n");
+    write(&repo, "lib/atom.toml", &manifest("lib", "1.0.0", ""));
+    write(&repo, "lib/mod.nix", "{ Greeting = \"one\"; }\n");
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "lib 1"]);
+    let old_store = dir.join("old-store");
+    let new_store = dir.join("new-store");
+    let with_store = |store: &Path| format!("atom-store = {}", store.display());
+    let (old_config, new_config) = (with_store(&old_store), with_store(&new_store));
+    let old_env = [("NIX_CONFIG", old_config.as_str())];
+    let new_env = [("NIX_CONFIG", new_config.as_str())];
+    atom_ok(&repo, &home, &["publish"], &old_env);
+    let url = format!("file://{}", repo.display());
+    atom_ok(&dir, &home, &["fetch", &url], &old_env);
+    write(&repo, "lib/atom.toml", &manifest("lib", "2.0.0", ""));
+    git(&repo, &["commit", "-q", "-am", "lib 2"]);
+    atom_ok(&repo, &home, &["publish"], &new_env);
+    atom_ok(&dir, &home, &["fetch", &url], &new_env);
+    let app = dir.join("app");
+    write(
+        &app,
+        "atom.toml",
+        &format!(
+            "{}\n[deps.from.repo]\nlib = \"^2\"\n",
+            manifest(
+                "app",
+                "0.1.0",
+                &format!("\n[package.sets]\nrepo = \"{url}\"\n")
+            )
+        ),
+    );
+    write(&app, "mod.nix", "{ G = deps.from.repo.lib.greeting; }\n");
+    atom_ok(&app, &home, &["lock"], &new_env);
+    let expr = format!("(builtins.atom.import {}).g", app.display());
+    assert_eq!(eval_ok(&home, &expr, &[], &new_env), "\"one\"");
+    // The old store has the set, fetched before lib 2.0.0 was published.
+    let output = eval(&home, &expr, &[], &old_env);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("lib-2.0.0 (pinned by app-0.1.0) is not in the atom store: its commit ")
+            && err.contains(&format!("(it was last fetched from {url} on "))
+            && err.contains(&format!("UTC); update the store with `atom fetch {url}`")),
+        "{err}"
+    );
+}

@@ -377,7 +377,8 @@ fn plan(
     if dir.kind != EntryKind::Tree {
         return Err(not_an_atom("it is not a directory"));
     }
-    report.worktree_changes = repo.worktree_changes(dir.id, &path)?;
+    // Only a warning: a working tree that cannot be read does not stop the publish.
+    report.worktree_changes = repo.worktree_changes(dir.id, &path).unwrap_or_default();
     let entry = |name: &str| repo.entry(tree, &path.join(name));
     let manifest = entry(MANIFEST_FILE)?.ok_or_else(|| not_an_atom("it has no atom.toml"))?;
     if !manifest.is_blob() {
@@ -441,6 +442,19 @@ fn check_lock(
                 })?,
         ),
     };
+    let local_only = lock.iter().flat_map(|l| &l.deps).find_map(|d| match d {
+        crate::lock::LockedDep::Atom(a) if a.rev.is_none() => Some(a),
+        _ => None,
+    });
+    if let Some(dep) = local_only {
+        return Err(PublishError::StaleLock {
+            path: path.to_owned(),
+            detail: format!(
+                "its atom.lock pins {} {} from this repository's working tree (it was not published when the lock was written): publish {} first",
+                dep.label, dep.version, dep.label
+            ),
+        });
+    }
     crate::resolve::graph::check_lock(&manifest, lock.as_ref(), &lock_path, path).map_err(|e| {
         match e {
             crate::resolve::ResolveError::OutOfDate { detail, .. } => PublishError::StaleLock {

@@ -245,6 +245,22 @@ impl Locker<'_> {
                         (available, labels),
                     ));
                 }
+                Err(error @ crate::repo::RepoError::NoMatchingVersion { .. }) => {
+                    // `::`: an atom of this repository not published yet is locked from its
+                    // working copy, without a rev (local-only); it loads from the working tree,
+                    // and publishing the dependent waits until it is published and locked again.
+                    return match self.working_copy(label, requirement)? {
+                        Some(version) => Ok(AtomDep {
+                            label: label.clone(),
+                            version,
+                            set: root,
+                            rev: None,
+                            mirror: None,
+                            id: crate::id::AtomId::new(root, label.clone()).digest(),
+                        }),
+                        None => Err(error.into()),
+                    };
+                }
                 other => other?,
             },
         };
@@ -257,6 +273,32 @@ impl Locker<'_> {
             mirror,
             id: verified.id,
         })
+    }
+
+    /// The version of the working copy of `label` in this repository (listed in its
+    /// `ekala.toml`), when it matches `requirement`.
+    fn working_copy(
+        &mut self,
+        label: &Label,
+        requirement: &Requirement,
+    ) -> Result<Option<crate::manifest::Version>, ResolveError> {
+        self.local_repo()?;
+        let top = self.local.clone().expect("found by local_repo");
+        let file = top.join(crate::manifest::set::SET_MANIFEST_FILE);
+        if !file.is_file() {
+            return Ok(None);
+        }
+        let set = crate::manifest::set::SetManifest::read(&file)?;
+        let Ok((members, _)) = set.members(&top) else {
+            return Ok(None);
+        };
+        let Some(member) = members.into_iter().find(|m| &m.label == label) else {
+            return Ok(None);
+        };
+        let manifest = Manifest::read_atom(&top.join(&member.path))?;
+        Ok(requirement
+            .matches(&manifest.package.version)
+            .then_some(manifest.package.version))
     }
 
     /// Why no version of `label` matching `requirement` is in the store's copy of the set `root`
