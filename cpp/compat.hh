@@ -147,7 +147,7 @@ inline Pos filePos(EvalState & state, const std::string & path)
 [[noreturn]] inline void throwEvalError(const Pos & pos, const std::string & message)
 {
     auto & state = currentState();
-    state.error<nix::EvalError>(nix::ErrorInfo{.msg = nix::HintFmt(message)}).atPos(pos).debugThrow();
+    state.error<nix::EvalError>("%s", nix::Uncolored(message)).atPos(pos).debugThrow();
 }
 
 /// The context Nix 2.26 adds to a type error of a forced argument.

@@ -327,7 +327,7 @@ Value * buildModule(EvalState & state, std::shared_ptr<const Composition> compos
         if (!isRoot)
             visible["pre"] = PRE;
         for (size_t i = 0; i < externs.size(); i++)
-            visible[std::string(externs[i].first)] = FIXED + std::size(pureGlobals) + i;
+            visible[compat::symbolText(state, externs[i].first)] = FIXED + std::size(pureGlobals) + i;
         cached = compat::closedStaticEnv(state, visible);
     }
     auto staticEnv = cached;
