@@ -37,6 +37,7 @@
 #include <vector>
 
 #include <gc/gc_allocator.h>
+#include <nlohmann/json.hpp>
 
 #include "eval.hh"
 #include "eval-inline.hh"
@@ -281,6 +282,12 @@ struct CustomExpr : Expr
 
     void show(const nix::SymbolTable &, std::ostream & str) const override { describe(str); }
     void bindVars(EvalState &, const std::shared_ptr<const StaticEnv> &) override {}
+    // Every other virtual function of Expr that Nix defines out of line is overridden here (and
+    // calls Nix's), so that the plugin's virtual tables name only the plugin's own functions: a
+    // virtual table is bound when the plugin is loaded, and one naming a function that another
+    // Nix version lacks would stop the plugin from loading there at all (see `Registration`).
+    Value * maybeThunk(EvalState & state, Env & env) override { return Expr::maybeThunk(state, env); }
+    void setName(Symbol name) override { Expr::setName(name); }
 };
 
 /// A static environment with no parent naming `names` at their displacements: code parsed with
@@ -344,13 +351,13 @@ inline Expr * parseFile(EvalState & state, const std::string & path, std::shared
 /// Parses Nix source held in memory (no path literals expected: the base path is `/`).
 inline Expr * parseString(EvalState & state, std::string source, std::shared_ptr<StaticEnv> staticEnv)
 {
-    return state.parseExprFromString(std::move(source), state.rootPath(nix::CanonPath::root), staticEnv);
+    return state.parseExprFromString(std::move(source), state.rootPath(nix::CanonPath("/")), staticEnv);
 }
 
 /// Parses Nix source held in memory in Nix's ordinary base environment (all builtins).
 inline Expr * parseWithBuiltins(EvalState & state, std::string source)
 {
-    return state.parseExprFromString(std::move(source), state.rootPath(nix::CanonPath::root));
+    return state.parseExprFromString(std::move(source), state.rootPath(nix::CanonPath("/")));
 }
 
 /// Calls the function `fun` with `count` arguments into `result`.
@@ -546,6 +553,12 @@ struct CustomExpr : Expr
 
     void show(std::ostream & str) const override { describe(str); }
     void bindVars(const StaticEnv &) override {}
+    // Every other virtual function of Expr that Nix defines out of line is overridden here (and
+    // calls Nix's), so that the plugin's virtual tables name only the plugin's own functions: a
+    // virtual table is bound when the plugin is loaded, and one naming a function that another
+    // Nix version lacks would stop the plugin from loading there at all (see `Registration`).
+    Value * maybeThunk(EvalState & state, Env & env) override { return Expr::maybeThunk(state, env); }
+    void setName(Symbol & name) override { Expr::setName(name); }
 };
 
 /// A static environment with no parent naming `names` at their displacements: code parsed with
@@ -824,16 +837,48 @@ inline Value * globalValue(EvalState & state, std::string_view name)
 }
 
 /// A string setting of the plugin, settable with `--option <name> <value>` or in nix.conf.
+///
+/// Nix's own `Setting<std::string>` is not used: its virtual table would be made in the plugin and
+/// name functions that differ between Nix versions, so the plugin could not even be loaded into
+/// another version to refuse there. This one overrides every virtual function itself.
 struct StringSetting : nix::Config
 {
+    struct Text : nix::AbstractSetting
+    {
+        std::string value;
+
+        Text(nix::Config * config, const std::string & name, const std::string & description)
+            : AbstractSetting(name, description, {})
+        {
+            config->addSetting(this);
+        }
+
+        void set(const std::string & text, bool) override { value = text; }
+        bool isAppendable() override { return false; }
+        std::string to_string() const override { return value; }
+#ifdef ATOM_NIX_2_26
+        std::map<std::string, nlohmann::json> toJSONObject() const override
+#else
+        std::map<std::string, nlohmann::json> toJSONObject() override
+#endif
+        {
+            auto object = AbstractSetting::toJSONObject();
+            object.emplace("value", value);
+            object.emplace("defaultValue", "");
+            return object;
+        }
+        // No `--<name>` command-line flag; `--option <name> <value>` works.
+        void convertToArg(nix::Args &, const std::string &) override {}
+    };
+
     StringSetting(const std::string & name, const std::string & description)
-        : setting(this, "", name, description)
+        : setting(this, name, description)
         , registration(this)
     {}
 
-    const std::string & get() const { return setting.get(); }
+    const std::string & get() const { return setting.value; }
 
-    nix::Setting<std::string> setting;
+    Text setting;
     nix::GlobalConfig::Register registration;
 };
 

@@ -126,6 +126,9 @@ fn main() {
         // linker drops it and the plugin silently registers nothing.
         .link_lib_modifier("+whole-archive")
         .compile("atom_nix_shim");
+    if new_api {
+        weaken_version_specific_data(&PathBuf::from(env::var_os("OUT_DIR").unwrap()));
+    }
 
     // Nix's libraries come after the shim on the link line.
     println!("cargo:rustc-link-search=native={}", nix.lib_dir.display());
@@ -153,6 +156,23 @@ fn main() {
     for entry in std::fs::read_dir(&cpp).expect("cpp/ exists") {
         println!("cargo:rerun-if-changed={}", entry.unwrap().path().display());
     }
+}
+
+/// Nix 2.26's inline functions refer to two variables that Nix 2.8 does not have (the black-hole
+/// marker of `Value`, the expression counter of `Expr`). A variable is bound when the plugin is
+/// loaded, so a strong reference to a missing one would stop the plugin from loading into Nix 2.8
+/// at all, before its version check could refuse politely. The shim's references to them are made
+/// weak: in the Nix it was built for they bind as before; elsewhere the plugin loads, finds the
+/// version differs and registers nothing, so they are never used.
+fn weaken_version_specific_data(out_dir: &Path) {
+    let archive = out_dir.join("libatom_nix_shim.a");
+    let status = Command::new("objcopy")
+        .arg("--weaken-symbol=_ZN3nix10eBlackHoleE")
+        .arg("--weaken-symbol=_ZN3nix4Expr7nrExprsE")
+        .arg(&archive)
+        .status()
+        .unwrap_or_else(|e| panic!("\n\natom-nix: cannot run objcopy (binutils): {e}\n"));
+    assert!(status.success(), "objcopy failed on {}", archive.display());
 }
 
 fn find_nix(root: &Path) -> Nix {
