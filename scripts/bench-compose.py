@@ -27,7 +27,10 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PLUGIN = os.environ.get("ATOM_PLUGIN", os.path.join(ROOT, "target", "release", "libatom_nix.so"))
+PLUGIN = os.environ.get(
+    "ATOM_PLUGIN",
+    os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "libatom_nix.so"),
+)
 BASELINE = os.path.join(ROOT, "tests", "nix", "baseline-composer.nix")
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 NIX_BIN = os.environ.get("ATOM_NIX_BIN")

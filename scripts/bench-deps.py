@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET = ROOT / "target" / "release"
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
 PLUGIN = Path(os.environ.get("ATOM_PLUGIN", TARGET / "libatom_nix.so"))
 NIX_BIN = os.environ.get("ATOM_NIX_BIN")
 NIX_INSTANTIATE = str(Path(NIX_BIN) / "nix-instantiate") if NIX_BIN else "nix-instantiate"
