@@ -24,6 +24,10 @@ cargo clippy --quiet --workspace --all-targets -- -D warnings
 stage "cargo build"
 cargo build --quiet --workspace
 
+# The tests' scratch directories (CARGO_TARGET_TMPDIR) of earlier runs: about a gigabyte per
+# run, kept for inspection until the next one.
+rm -rf "$root/target/tmp"
+
 stage "cargo test (the plugin on Nix 2.8)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
