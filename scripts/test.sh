@@ -33,7 +33,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # A failing run does not stop the other: both are counted, then the status is the worse.
 status=0
-cargo test --quiet --workspace 2>&1 | tee "$log" || status=1
+cargo test --quiet --workspace --no-fail-fast 2>&1 | tee "$log" || status=1
 
 # The same target directory: only the plugin is rebuilt (its build script reads ATOM_NIX_PREFIX),
 # and its tests then run the Nix it was built for. The mismatch test loads each build into the
@@ -42,7 +42,7 @@ stage "cargo build (the plugin against Nix 2.26.3 in $nix226)"
 ATOM_NIX_PREFIX="$nix226" cargo build --quiet -p atom-nix
 
 stage "cargo test (the plugin on Nix 2.26.3)"
-ATOM_NIX_PREFIX="$nix226" cargo test --quiet -p atom-nix 2>&1 | tee -a "$log" || status=1
+ATOM_NIX_PREFIX="$nix226" cargo test --quiet -p atom-nix --no-fail-fast 2>&1 | tee -a "$log" || status=1
 
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
