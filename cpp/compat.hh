@@ -1,23 +1,43 @@
 // Nix's C++ API as the shim uses it: every call, type and override that changed between Nix
 // releases goes through here (primops, positions, errors, forcing and calling, value
-// construction, environments, parsing, settings, and the overrides of custom `Expr` nodes, see
-// `CustomExpr`). The one other version-sensitive part is the syntax tree walk of confine.cc,
-// which names Nix's node types and their fields.
+// construction, environments, parsing, settings, access checks of restricted and pure
+// evaluation, and the overrides of custom `Expr` nodes, see `CustomExpr`). The one other
+// version-sensitive part is the syntax tree walk of confine.cc, which names Nix's node types and
+// their fields (and asks this file for the few fields that differ).
 //
-// Everything here is written against Nix 2.8 (Debian bookworm). Known breaks ahead, for whoever
-// ports this: 2.9 (PosIdx replaces `const Pos &` in primops), 2.13 (Value/Bindings helpers),
-// 2.17 (EvalError construction), 2.22 and later (SourcePath, error builders, `show` and
-// `bindVars` signatures).
+// Two Nix versions are supported, chosen at compile time: build.rs finds the Nix it builds
+// against and defines ATOM_NIX_VERSION (major * 10000 + minor * 100 + patch) and
+// ATOM_NIX_VERSION_STRING. Nix 2.8 (Debian bookworm) uses the `#else` branches below, Nix 2.26
+// the `ATOM_NIX_2_26` ones. Versions in between are not supported: 2.9 (PosIdx), 2.13 (Value and
+// Bindings helpers), 2.17 (EvalError construction) and 2.19-2.24 (SourcePath, source accessors,
+// error builders, `show` and `bindVars` signatures) each changed parts of this file.
 #pragma once
 
+#if !defined(ATOM_NIX_VERSION) || !defined(ATOM_NIX_VERSION_STRING)
+#error "ATOM_NIX_VERSION and ATOM_NIX_VERSION_STRING must be defined (build.rs does it)"
+#endif
+
+#if ATOM_NIX_VERSION >= 22600 && ATOM_NIX_VERSION < 22700
+#define ATOM_NIX_2_26 1
+#elif ATOM_NIX_VERSION >= 20800 && ATOM_NIX_VERSION < 20900
+#define ATOM_NIX_2_8 1
+#else
+#error "this plugin builds against Nix 2.8 or Nix 2.26 only (see compat.hh)"
+#endif
+
+#include <dlfcn.h>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include <gc/gc_allocator.h>
+#include <nlohmann/json.hpp>
 
 #include "eval.hh"
 #include "eval-inline.hh"
@@ -26,13 +46,23 @@
 #include "value.hh"
 #include "config.hh"
 #include "nixexpr.hh"
+#ifdef ATOM_NIX_2_26
+#include "config-global.hh"
+#include "eval-error.hh"
+#include "file-system.hh"
+#include "source-path.hh"
+#else
 #include "util.hh"
+#endif
 
 namespace atom_nix::compat {
 
 using nix::EvalState;
 using nix::Symbol;
 using nix::Value;
+
+/// The Nix version this plugin was compiled against, e.g. "2.26.3".
+inline constexpr const char * builtAgainst = ATOM_NIX_VERSION_STRING;
 
 // Containers for `Value *`. The garbage collector scans the stack, its own heap and Nix's roots,
 // not memory from `malloc`/`new`: a `Value *` held only in a `std::vector` or `std::map` while
@@ -54,23 +84,346 @@ using Attrs = GcVector<std::pair<Symbol, Value *>>;
 /// Attributes as (name, value) pairs.
 using NamedAttrs = GcVector<std::pair<std::string, Value *>>;
 
+/// The errors Nix throws during evaluation.
+using Error = nix::Error;
+
+/// The environment types of the evaluator.
+using nix::Env;
+using nix::Expr;
+using nix::StaticEnv;
+
+#ifdef ATOM_NIX_2_26
+
+/// The position type: an index into the evaluator's position table.
+using Pos = nix::PosIdx;
+/// How primops receive their position.
+using PosArg = const nix::PosIdx;
+
+/// No position.
+inline const Pos noPos = nix::noPos;
+
+/// The signature of a primop implementation.
+using PrimOpFun = void (*)(EvalState &, const nix::PosIdx, Value **, Value &);
+
+namespace detail {
+// Errors of 2.26 need their evaluator (positions are indices into its table), but the boundary
+// checks (confine.cc) raise errors where none is at hand. Every way into the shim's code (a
+// primop, the lazy `builtins.atom` constant) records its evaluator here; Nix evaluates on one
+// thread.
+inline EvalState * current = nullptr;
+}
+
+/// Records the evaluator the shim is running in (see `detail::current`).
+inline void enter(EvalState & state)
+{
+    detail::current = &state;
+}
+
+/// The evaluator recorded by `enter`.
+inline EvalState & currentState()
+{
+    return *detail::current;
+}
+
+/// The text of a symbol.
+inline std::string symbolText(EvalState & state, Symbol s)
+{
+    return std::string(std::string_view(state.symbols[s]));
+}
+
+/// Whether an attribute name is static (a symbol) rather than computed.
+inline bool symbolSet(Symbol s)
+{
+    return bool(s);
+}
+
+/// The position of the start of the file `path`.
+inline Pos filePos(EvalState & state, const std::string & path)
+{
+    auto origin = state.positions.addOrigin(nix::Pos::Origin(state.rootPath(nix::CanonPath(path))), 1);
+    return state.positions.add(origin, 0);
+}
+
+/// Throws a Nix evaluation error at `pos`; `message` is shown verbatim (no format directives).
+[[noreturn]] inline void throwEvalError(const Pos & pos, const std::string & message)
+{
+    auto & state = currentState();
+    state.error<nix::EvalError>("%s", nix::Uncolored(message)).atPos(pos).debugThrow();
+}
+
+/// The context Nix 2.26 adds to a type error of a forced argument.
+inline constexpr std::string_view forcing = "while evaluating an argument of builtins.atom";
+
+/// Forces `v` to an attribute set (Nix's own type error otherwise).
+inline void forceAttrs(EvalState & state, Value & v, const Pos & pos)
+{
+    state.forceAttrs(v, pos, forcing);
+}
+
+/// Forces `v` to a string without context and returns it.
+inline std::string_view forceString(EvalState & state, Value & v, const Pos & pos)
+{
+    return state.forceStringNoCtx(v, pos, forcing);
+}
+
+/// Forces `v` to a function (Nix's own type error otherwise).
+inline void forceFunction(EvalState & state, Value & v, const Pos & pos)
+{
+    state.forceFunction(v, pos, forcing);
+}
+
+/// Forces `v` to a Boolean and returns it.
+inline bool forceBool(EvalState & state, Value & v, const Pos & pos)
+{
+    return state.forceBool(v, pos, forcing);
+}
+
+/// A path or string value coerced to an absolute path, lexically canonical (`..` resolved,
+/// symlinks not). A string's context is dropped: the path is only text.
+inline std::string pathOf(EvalState & state, Value & v, const Pos & pos)
+{
+    nix::NixStringContext context;
+    return nix::canonPath(state.coerceToPath(pos, v, context, forcing).path.abs(), false);
+}
+
+/// Checks that the evaluation may read `path` (absolute), as Nix checks its own reads: in
+/// restricted and pure evaluation, the path and its symlink-resolved form must be under an
+/// allowed prefix (`-I`, `NIX_PATH`, store paths the evaluation obtained, `allowPath`);
+/// otherwise Nix's own error is thrown. Returns the path with its symlinks resolved.
+inline std::string checkReadable(EvalState & state, const std::string & path)
+{
+    auto source = state.rootPath(nix::CanonPath(path));
+    // Reading through the root accessor is what applies the rules: stat the path as written,
+    // then every component while resolving symlinks, then the result.
+    source.maybeLstat();
+    auto resolved = source.resolveSymlinks();
+    resolved.maybeLstat();
+    return resolved.path.abs();
+}
+
+/// Lets the evaluation read `path` and everything under it in restricted and pure evaluation (a
+/// no-op otherwise).
+inline void allowPath(EvalState & state, const std::string & path)
+{
+    state.allowPath(path);
+}
+
+/// The names of a forced attribute set, in its (symbol) order.
+inline std::vector<std::string> attrNames(EvalState & state, const Value & attrs)
+{
+    std::vector<std::string> names;
+    names.reserve(attrs.attrs()->size());
+    for (auto & attr : *attrs.attrs())
+        names.emplace_back(symbolText(state, attr.name));
+    return names;
+}
+
+/// The value of attribute `name` of a forced attribute set, or nullptr.
+inline Value * getAttr(EvalState & state, const Value & attrs, std::string_view name)
+{
+    auto * attr = attrs.attrs()->get(state.symbols.create(name));
+    return attr ? attr->value : nullptr;
+}
+
+/// The attributes of a forced attribute set, as (name, value) pairs in its order.
+inline Attrs attrPairs(const Value & attrs)
+{
+    Attrs pairs;
+    for (auto & attr : *attrs.attrs())
+        pairs.emplace_back(attr.name, attr.value);
+    return pairs;
+}
+
+/// A primop to put into an attribute set.
+struct PrimOpSpec
+{
+    const char * name;
+    std::vector<std::string> args;
+    const char * doc;
+    PrimOpFun fun;
+};
+
+/// Makes `v` a primop value (with documentation for `:doc`). One PrimOp object is allocated per
+/// call and lives as long as the process, like Nix's own builtins.
+inline void mkPrimOp(EvalState & state, Value & v, const PrimOpSpec & spec)
+{
+    v.mkPrimOp(new nix::PrimOp{
+        .name = spec.name,
+        .args = spec.args,
+        .arity = spec.args.size(),
+        .doc = spec.doc,
+        .fun = spec.fun,
+    });
+}
+
+/// Registers a global builtin. Arity 0 makes a lazy constant, computed on first use.
+struct RegisterBuiltin
+{
+    RegisterBuiltin(const char * name, const char * doc, PrimOpFun fun)
+        : registration(nix::PrimOp{
+              .name = name,
+              .args = {},
+              .arity = 0,
+              .doc = doc,
+              .fun = fun,
+          })
+    {}
+
+    nix::RegisterPrimOp registration;
+};
+
+/// The base of the shim's own expression nodes (thunk bodies and replacements in parsed
+/// files): it implements the overrides whose signatures change between Nix versions. A node only
+/// implements `eval` and `describe`; it is never bound (`bindVars`), as it is made after parsing.
+struct CustomExpr : Expr
+{
+    /// What `show` prints for this node.
+    virtual void describe(std::ostream & str) const = 0;
+
+    void show(const nix::SymbolTable &, std::ostream & str) const override { describe(str); }
+    void bindVars(EvalState &, const std::shared_ptr<const StaticEnv> &) override {}
+    // Every other virtual function of Expr that Nix defines out of line is overridden here (and
+    // calls Nix's), so that the plugin's virtual tables name only the plugin's own functions: a
+    // virtual table is bound when the plugin is loaded, and one naming a function that another
+    // Nix version lacks would stop the plugin from loading there at all (see `Registration`).
+    Value * maybeThunk(EvalState & state, Env & env) override { return Expr::maybeThunk(state, env); }
+    void setName(Symbol name) override { Expr::setName(name); }
+};
+
+/// A static environment with no parent naming `names` at their displacements: code parsed with
+/// it sees those names and nothing else (any other free variable is a parse error).
+inline std::shared_ptr<StaticEnv> closedStaticEnv(EvalState & state, const std::map<std::string, size_t> & names)
+{
+    auto env = std::make_shared<StaticEnv>(nullptr, nullptr, names.size());
+    for (auto & [name, displ] : names)
+        env->vars.emplace_back(state.symbols.create(name), displ);
+    // `find` is a binary search: the names must be in symbol order.
+    env->sort();
+    return env;
+}
+
+/// Prints an expression as Nix shows it.
+inline void showExpr(const Expr & e, std::ostream & str)
+{
+    e.show(currentState().symbols, str);
+}
+
+/// The text of the path value `v`.
+inline std::string pathText(const Value & v)
+{
+    return v.path().path.abs();
+}
+
+/// The implementation of the builtin that the primop application `v` applies (its leftmost
+/// primop), or nullptr when `v` is not a primop application (or applies a builtin that is not a
+/// plain function).
+inline PrimOpFun appliedPrimOp(const Value & v)
+{
+    if (!v.isPrimOpApp())
+        return nullptr;
+    auto * primOp = v.primOpAppPrimOp();
+    if (!primOp)
+        return nullptr;
+    auto * target = primOp->fun.target<PrimOpFun>();
+    return target ? *target : nullptr;
+}
+
+/// Makes `v` a path value (readable through Nix's root file system, so Nix's access rules apply
+/// to reads of it).
+inline void mkPath(EvalState & state, Value & v, const std::string & path)
+{
+    v.mkPath(state.rootPath(nix::CanonPath(path)));
+}
+
+/// The evaluator's global static environment.
+inline const StaticEnv & staticBaseEnv(EvalState & state)
+{
+    return *state.staticBaseEnv;
+}
+
+/// Parses a file with `staticEnv` as its only static environment (Nix's access rules apply to
+/// reading it).
+inline Expr * parseFile(EvalState & state, const std::string & path, std::shared_ptr<StaticEnv> staticEnv)
+{
+    return state.parseExprFromFile(state.rootPath(nix::CanonPath(path)), staticEnv);
+}
+
+/// Parses Nix source held in memory (no path literals expected: the base path is `/`).
+inline Expr * parseString(EvalState & state, std::string source, std::shared_ptr<StaticEnv> staticEnv)
+{
+    return state.parseExprFromString(std::move(source), state.rootPath(nix::CanonPath("/")), staticEnv);
+}
+
+/// Parses Nix source held in memory in Nix's ordinary base environment (all builtins).
+inline Expr * parseWithBuiltins(EvalState & state, std::string source)
+{
+    return state.parseExprFromString(std::move(source), state.rootPath(nix::CanonPath("/")));
+}
+
+/// Calls the function `fun` with `count` arguments into `result`.
+inline void callFunction(EvalState & state, Value & fun, size_t count, Value ** args, Value & result, const Pos & pos)
+{
+    state.callFunction(fun, std::span<Value *>(args, count), result, pos);
+}
+
+/// Appends `text` to an error's message, keeping the error's type (so that `tryEval` still
+/// catches a `throw` or a failed `assert`). `err` is a mutable member and `e` is not const, so
+/// writing through `info()` is well defined.
+inline void appendToMessage(nix::Error & e, const std::string & text)
+{
+    auto & info = const_cast<nix::ErrorInfo &>(e.info());
+    info.msg = nix::HintFmt(info.msg.str() + text);
+}
+
+/// Adds a trace line to an error on its way out.
+inline void addTrace(nix::Error & e, const std::string & message)
+{
+    e.addTrace(nullptr, nix::HintFmt(message));
+}
+
+/// Calls `f` on every expression of `inherit (e) ...` of an attribute set (Nix 2.26 keeps them
+/// apart from the attributes, which select from them), letting it replace each.
+template <typename F>
+inline void forEachInheritSource(nix::ExprAttrs & attrs, F && f)
+{
+    if (attrs.inheritFromExprs)
+        for (auto & e : *attrs.inheritFromExprs)
+            e = f(e);
+}
+
+#else // Nix 2.8
+
 /// The position type primops receive.
 using Pos = nix::Pos;
+/// How primops receive their position.
+using PosArg = const nix::Pos &;
 
 /// No position.
 inline const Pos & noPos = nix::noPos;
 
-/// The errors Nix throws during evaluation.
-using Error = nix::Error;
+/// The signature of a primop implementation.
+using PrimOpFun = void (*)(EvalState &, const nix::Pos &, Value **, Value &);
+
+/// Records the evaluator the shim is running in (Nix 2.8 needs none for errors).
+inline void enter(EvalState &) {}
+
+/// The text of a symbol.
+inline std::string symbolText(EvalState &, Symbol s)
+{
+    return std::string(s);
+}
+
+/// Whether an attribute name is static (a symbol) rather than computed.
+inline bool symbolSet(Symbol s)
+{
+    return s.set();
+}
 
 /// The position of the start of the file `path`.
 inline Pos filePos(EvalState & state, const std::string & path)
 {
     return Pos(nix::foFile, state.symbols.create(path), 1, 1);
 }
-
-/// The signature of a primop implementation.
-using PrimOpFun = void (*)(EvalState &, const Pos &, Value **, Value &);
 
 /// Throws a Nix evaluation error at `pos`; `message` is shown verbatim (no format directives).
 [[noreturn]] inline void throwEvalError(const Pos & pos, const std::string & message)
@@ -90,23 +443,44 @@ inline std::string_view forceString(EvalState & state, Value & v, const Pos & po
     return state.forceStringNoCtx(v, pos);
 }
 
-/// Coerces `v` to a file system path (a path value, or a string holding an absolute path) and
-/// checks that the evaluation may read it (pure and restricted evaluation modes apply).
-inline std::string forceReadablePath(EvalState & state, Value & v, const Pos & pos)
+/// Forces `v` to a function (Nix's own type error otherwise).
+inline void forceFunction(EvalState & state, Value & v, const Pos & pos)
+{
+    state.forceFunction(v, pos);
+}
+
+/// Forces `v` to a Boolean and returns it.
+inline bool forceBool(EvalState & state, Value & v, const Pos & pos)
+{
+    return state.forceBool(v, pos);
+}
+
+/// A path or string value coerced to an absolute path, lexically canonical (`..` resolved,
+/// symlinks not). A string's context is dropped: the path is only text.
+inline std::string pathOf(EvalState & state, Value & v, const Pos & pos)
 {
     nix::PathSet context;
-    auto path = state.coerceToPath(pos, v, context);
+    return nix::canonPath(state.coerceToPath(pos, v, context), false);
+}
+
+/// Checks that the evaluation may read `path` (absolute), as Nix checks its own reads: in
+/// restricted and pure evaluation, the path and its symlink-resolved form must be under an
+/// allowed prefix (`-I`, `NIX_PATH`, store paths the evaluation obtained, `allowPath`);
+/// otherwise Nix's own error is thrown. Returns the path with its symlinks resolved.
+inline std::string checkReadable(EvalState & state, const std::string & path)
+{
     return state.checkSourcePath(path);
 }
 
-/// Makes `v` the Nix value of a JSON text.
-inline void parseJSON(EvalState & state, std::string_view json, Value & v)
+/// Lets the evaluation read `path` and everything under it in restricted and pure evaluation (a
+/// no-op otherwise).
+inline void allowPath(EvalState & state, const std::string & path)
 {
-    nix::parseJSON(state, json, v);
+    state.allowPath(path);
 }
 
 /// The names of a forced attribute set, in its (symbol) order.
-inline std::vector<std::string> attrNames(const Value & attrs)
+inline std::vector<std::string> attrNames(EvalState &, const Value & attrs)
 {
     std::vector<std::string> names;
     names.reserve(attrs.attrs->size());
@@ -120,6 +494,15 @@ inline Value * getAttr(EvalState & state, const Value & attrs, std::string_view 
 {
     auto * attr = attrs.attrs->get(state.symbols.create(name));
     return attr ? attr->value : nullptr;
+}
+
+/// The attributes of a forced attribute set, as (name, value) pairs in its order.
+inline Attrs attrPairs(const Value & attrs)
+{
+    Attrs pairs;
+    for (auto & attr : *attrs.attrs)
+        pairs.emplace_back(attr.name, attr.value);
+    return pairs;
 }
 
 /// A primop to put into an attribute set.
@@ -144,21 +527,6 @@ inline void mkPrimOp(EvalState & state, Value & v, const PrimOpSpec & spec)
     });
 }
 
-/// Allocates a fresh value owned by the garbage collector.
-inline Value * allocValue(EvalState & state)
-{
-    return state.allocValue();
-}
-
-/// Makes `v` an attribute set of the given (name, value) pairs.
-inline void mkAttrs(EvalState & state, Value & v, const NamedAttrs & attrs)
-{
-    auto bindings = state.buildBindings(attrs.size());
-    for (auto & [name, value] : attrs)
-        bindings.insert(state.symbols.create(name), value);
-    v.mkAttrs(bindings.finish());
-}
-
 /// Registers a global builtin. Arity 0 makes a lazy constant, computed on first use.
 struct RegisterBuiltin
 {
@@ -175,11 +543,6 @@ struct RegisterBuiltin
     nix::RegisterPrimOp registration;
 };
 
-/// The environment types of the evaluator.
-using nix::Env;
-using nix::Expr;
-using nix::StaticEnv;
-
 /// The base of the shim's own expression nodes (thunk bodies and replacements in parsed
 /// files): it implements the overrides whose signatures change between Nix versions. A node only
 /// implements `eval` and `describe`; it is never bound (`bindVars`), as it is made after parsing.
@@ -190,6 +553,12 @@ struct CustomExpr : Expr
 
     void show(std::ostream & str) const override { describe(str); }
     void bindVars(const StaticEnv &) override {}
+    // Every other virtual function of Expr that Nix defines out of line is overridden here (and
+    // calls Nix's), so that the plugin's virtual tables name only the plugin's own functions: a
+    // virtual table is bound when the plugin is loaded, and one naming a function that another
+    // Nix version lacks would stop the plugin from loading there at all (see `Registration`).
+    Value * maybeThunk(EvalState & state, Env & env) override { return Expr::maybeThunk(state, env); }
+    void setName(Symbol & name) override { Expr::setName(name); }
 };
 
 /// A static environment with no parent naming `names` at their displacements: code parsed with
@@ -204,16 +573,161 @@ inline std::shared_ptr<StaticEnv> closedStaticEnv(EvalState & state, const std::
     return env;
 }
 
-/// The symbol of `name`.
-inline Symbol symbol(EvalState & state, std::string_view name)
-{
-    return state.symbols.create(name);
-}
-
 /// Prints an expression as Nix shows it.
 inline void showExpr(const Expr & e, std::ostream & str)
 {
     e.show(str);
+}
+
+/// The text of the path value `v`.
+inline std::string pathText(const Value & v)
+{
+    return v.path;
+}
+
+/// The implementation of the builtin that the primop application `v` applies (its leftmost
+/// primop), or nullptr when `v` is not a primop application.
+inline PrimOpFun appliedPrimOp(const Value & v)
+{
+    if (!v.isPrimOpApp())
+        return nullptr;
+    const Value * head = &v;
+    while (head->isPrimOpApp())
+        head = head->primOpApp.left;
+    return head->isPrimOp() ? head->primOp->fun : nullptr;
+}
+
+/// Makes `v` a path value.
+inline void mkPath(EvalState &, Value & v, const std::string & path)
+{
+    v.mkPath(std::string_view(path));
+}
+
+/// The evaluator's global static environment.
+inline const StaticEnv & staticBaseEnv(EvalState & state)
+{
+    return state.staticBaseEnv;
+}
+
+/// Parses a file with `staticEnv` as its only static environment.
+inline Expr * parseFile(EvalState & state, const std::string & path, std::shared_ptr<StaticEnv> staticEnv)
+{
+    return state.parseExprFromFile(path, *staticEnv);
+}
+
+/// Parses Nix source held in memory (no path literals expected: the base path is `/`).
+inline Expr * parseString(EvalState & state, std::string source, std::shared_ptr<StaticEnv> staticEnv)
+{
+    return state.parseExprFromString(std::move(source), "/", *staticEnv);
+}
+
+/// Parses Nix source held in memory in Nix's ordinary base environment (all builtins).
+inline Expr * parseWithBuiltins(EvalState & state, std::string source)
+{
+    return state.parseExprFromString(std::move(source), "/");
+}
+
+/// Calls the function `fun` with `count` arguments into `result`.
+inline void callFunction(EvalState & state, Value & fun, size_t count, Value ** args, Value & result, const Pos & pos)
+{
+    state.callFunction(fun, count, args, result, pos);
+}
+
+/// Appends `text` to an error's message, keeping the error's type (so that `tryEval` still
+/// catches a `throw` or a failed `assert`). `err` is a mutable member and `e` is not const, so
+/// writing through `info()` is well defined.
+inline void appendToMessage(nix::Error & e, const std::string & text)
+{
+    auto & info = const_cast<nix::ErrorInfo &>(e.info());
+// hintformat declares a copy constructor but not an assignment; the implicit one assigns its only
+// member (a boost::format), which is what is wanted.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-copy"
+    info.msg = nix::hintfmt(info.msg.str() + text);
+#pragma GCC diagnostic pop
+}
+
+/// Adds a trace line to an error on its way out.
+inline void addTrace(nix::Error & e, const std::string & message)
+{
+    e.addTrace(std::nullopt, nix::hintfmt(message));
+}
+
+/// Calls `f` on every expression of `inherit (e) ...` of an attribute set, letting it replace
+/// each. (Nix 2.8 keeps none apart: the attributes select from a shared subtree.)
+template <typename F>
+inline void forEachInheritSource(nix::ExprAttrs &, F &&)
+{}
+
+#endif
+
+// What is the same for both versions, written with the helpers above.
+
+/// The version of the Nix this plugin is loaded into (`nix::nixVersion`, defined by Nix 2.8 and
+/// 2.26 alike), looked up by name at run time so that no version's symbols are needed to ask:
+/// nullptr when the process has no such symbol.
+inline const std::string * runningNixVersion()
+{
+    // dlsym returns the address of the variable (a std::string, the same type in both versions)
+    // or nullptr; the process's global scope holds Nix's libraries, which loaded this plugin.
+    // The name is `nix::nixVersion` mangled, with the ABI tag of std::string.
+    return static_cast<const std::string *>(dlsym(RTLD_DEFAULT, "_ZN3nix10nixVersionB5cxx11E"));
+}
+
+/// The signature the shim writes its primops with.
+#define ATOM_PRIMOP(name) void name(compat::EvalState & state, compat::PosArg pos, compat::Value ** args, compat::Value & v)
+
+/// Coerces `v` to a file system path (a path value, or a string holding an absolute path) and
+/// checks that the evaluation may read it (pure and restricted evaluation modes apply). Returns
+/// the path with its symlinks resolved.
+inline std::string forceReadablePath(EvalState & state, Value & v, const Pos & pos)
+{
+    return checkReadable(state, pathOf(state, v, pos));
+}
+
+/// Makes `v` the Nix value of a JSON text.
+inline void parseJSON(EvalState & state, std::string_view json, Value & v)
+{
+    nix::parseJSON(state, json, v);
+}
+
+/// Allocates a fresh value owned by the garbage collector.
+inline Value * allocValue(EvalState & state)
+{
+    return state.allocValue();
+}
+
+/// Makes `v` an attribute set of the given (name, value) pairs.
+inline void mkAttrs(EvalState & state, Value & v, const NamedAttrs & attrs)
+{
+    auto bindings = state.buildBindings(attrs.size());
+    for (auto & [name, value] : attrs)
+        bindings.insert(state.symbols.create(name), value);
+    v.mkAttrs(bindings.finish());
+}
+
+/// Makes `v` an attribute set from (name, value) pairs whose names are distinct.
+inline void mkAttrsFrom(EvalState & state, Value & v, const Attrs & attrs)
+{
+    auto bindings = state.buildBindings(attrs.size());
+    for (auto & [name, value] : attrs)
+        bindings.insert(name, value);
+    v.mkAttrs(bindings.finish());
+}
+
+/// The attributes of a forced attribute set, as (name, value) pairs in its order.
+inline NamedAttrs namedAttrPairs(EvalState & state, const Value & attrs)
+{
+    NamedAttrs pairs;
+    for (auto & [name, value] : attrPairs(attrs))
+        pairs.emplace_back(symbolText(state, name), value);
+    return pairs;
+}
+
+/// The symbol of `name`.
+inline Symbol symbol(EvalState & state, std::string_view name)
+{
+    return state.symbols.create(name);
 }
 
 /// Forces `v` to weak head normal form.
@@ -232,10 +746,11 @@ inline bool isNull(const Value & v)
     return v.type() == nix::nNull;
 }
 
-/// The text of the path value `v`.
-inline std::string pathText(const Value & v)
+/// Whether `v` is (after forcing) an attribute set.
+inline bool isAttrs(EvalState & state, Value & v, const Pos & pos)
 {
-    return v.path;
+    forceValue(state, v, pos);
+    return v.type() == nix::nAttrs;
 }
 
 /// Whether the forced value `v` is a builtin function or a partial application of one (not a
@@ -243,18 +758,6 @@ inline std::string pathText(const Value & v)
 inline bool isBuiltinFunction(const Value & v)
 {
     return v.isPrimOp() || v.isPrimOpApp();
-}
-
-/// The implementation of the builtin that the primop application `v` applies (its leftmost
-/// primop), or nullptr when `v` is not a primop application.
-inline PrimOpFun appliedPrimOp(const Value & v)
-{
-    if (!v.isPrimOpApp())
-        return nullptr;
-    const Value * head = &v;
-    while (head->isPrimOpApp())
-        head = head->primOpApp.left;
-    return head->isPrimOp() ? head->primOp->fun : nullptr;
 }
 
 /// Makes `v` a string (without context), a Boolean.
@@ -277,6 +780,18 @@ inline void mkThunk(Value & v, Env & env, Expr * expr)
 inline void mkPrimOpApp(Value & v, Value * fun, Value * arg)
 {
     v.mkPrimOpApp(fun, arg);
+}
+
+/// Makes `v` the lazy application `fun arg` (evaluated when forced).
+inline void mkApp(Value & v, Value * fun, Value * arg)
+{
+    v.mkApp(fun, arg);
+}
+
+/// Calls the function `fun` with `arg` into `result`.
+inline void callFunction(EvalState & state, Value & fun, Value & arg, Value & result, const Pos & pos)
+{
+    state.callFunction(fun, arg, result, pos);
 }
 
 /// The evaluator's base environment (Nix's global scope).
@@ -311,143 +826,59 @@ inline Env & allocClosedEnv(EvalState & state, size_t size, Value * fill)
     return env;
 }
 
-/// Parses a file with `staticEnv` as its only static environment.
-inline Expr * parseFile(EvalState & state, const std::string & path, StaticEnv & staticEnv)
-{
-    return state.parseExprFromFile(path, staticEnv);
-}
-
-/// Parses Nix source held in memory (no path literals expected: the base path is `/`).
-inline Expr * parseString(EvalState & state, std::string source, StaticEnv & staticEnv)
-{
-    return state.parseExprFromString(std::move(source), "/", staticEnv);
-}
-
 /// A global value (`true`, `map`, `__sub`, ...), or nullptr.
 inline Value * globalValue(EvalState & state, std::string_view name)
 {
     auto sym = state.symbols.create(name);
-    for (auto & [s, displ] : state.staticBaseEnv.vars)
+    for (auto & [s, displ] : staticBaseEnv(state).vars)
         if (s == sym)
             return state.baseEnv.values[displ];
     return nullptr;
 }
 
-/// Makes `v` an attribute set from (name, value) pairs whose names are distinct.
-inline void mkAttrsFrom(EvalState & state, Value & v, const Attrs & attrs)
-{
-    auto bindings = state.buildBindings(attrs.size());
-    for (auto & [name, value] : attrs)
-        bindings.insert(name, value);
-    v.mkAttrs(bindings.finish());
-}
-
-/// Appends `text` to an error's message, keeping the error's type (so that `tryEval` still
-/// catches a `throw` or a failed `assert`). `err` is a mutable member and `e` is not const, so
-/// writing through `info()` is well defined.
-inline void appendToMessage(nix::Error & e, const std::string & text)
-{
-    auto & info = const_cast<nix::ErrorInfo &>(e.info());
-// hintformat declares a copy constructor but not an assignment; the implicit one assigns its only
-// member (a boost::format), which is what is wanted.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-copy"
-    info.msg = nix::hintfmt(info.msg.str() + text);
-#pragma GCC diagnostic pop
-}
-
-/// Adds a trace line to an error on its way out.
-inline void addTrace(nix::Error & e, const std::string & message)
-{
-    e.addTrace(std::nullopt, nix::hintfmt(message));
-}
-
-/// The attributes of a forced attribute set, as (name, value) pairs in its order.
-inline Attrs attrPairs(const Value & attrs)
-{
-    Attrs pairs;
-    for (auto & attr : *attrs.attrs)
-        pairs.emplace_back(attr.name, attr.value);
-    return pairs;
-}
-
-/// The attributes of a forced attribute set, as (name, value) pairs in its order.
-inline NamedAttrs namedAttrPairs(const Value & attrs)
-{
-    NamedAttrs pairs;
-    for (auto & attr : *attrs.attrs)
-        pairs.emplace_back(std::string(attr.name), attr.value);
-    return pairs;
-}
-
-/// Whether `v` is (after forcing) an attribute set.
-inline bool isAttrs(EvalState & state, Value & v, const Pos & pos)
-{
-    forceValue(state, v, pos);
-    return v.type() == nix::nAttrs;
-}
-
-/// A path or string value coerced to an absolute path, lexically canonical (`..` resolved,
-/// symlinks not). A string's context is dropped: the path is only text.
-inline std::string pathOf(EvalState & state, Value & v, const Pos & pos)
-{
-    nix::PathSet context;
-    return canonPath(state.coerceToPath(pos, v, context));
-}
-
-/// Makes `v` a path value.
-inline void mkPath(Value & v, const std::string & path)
-{
-    v.mkPath(std::string_view(path));
-}
-
-/// Makes `v` the lazy application `fun arg` (evaluated when forced).
-inline void mkApp(Value & v, Value * fun, Value * arg)
-{
-    v.mkApp(fun, arg);
-}
-
-/// Calls the function `fun` with `arg` into `result`.
-inline void callFunction(EvalState & state, Value & fun, Value & arg, Value & result, const Pos & pos)
-{
-    state.callFunction(fun, arg, result, pos);
-}
-
-/// Calls the function `fun` with `count` arguments into `result`.
-inline void callFunction(EvalState & state, Value & fun, size_t count, Value ** args, Value & result, const Pos & pos)
-{
-    state.callFunction(fun, count, args, result, pos);
-}
-
-/// Forces `v` to a function (Nix's own type error otherwise).
-inline void forceFunction(EvalState & state, Value & v, const Pos & pos)
-{
-    state.forceFunction(v, pos);
-}
-
-/// Forces `v` to a Boolean and returns it.
-inline bool forceBool(EvalState & state, Value & v, const Pos & pos)
-{
-    return state.forceBool(v, pos);
-}
-
-/// Parses Nix source held in memory in Nix's ordinary base environment (all builtins).
-inline Expr * parseWithBuiltins(EvalState & state, std::string source)
-{
-    return state.parseExprFromString(std::move(source), "/");
-}
-
 /// A string setting of the plugin, settable with `--option <name> <value>` or in nix.conf.
+///
+/// Nix's own `Setting<std::string>` is not used: its virtual table would be made in the plugin and
+/// name functions that differ between Nix versions, so the plugin could not even be loaded into
+/// another version to refuse there. This one overrides every virtual function itself.
 struct StringSetting : nix::Config
 {
+    struct Text : nix::AbstractSetting
+    {
+        std::string value;
+
+        Text(nix::Config * config, const std::string & name, const std::string & description)
+            : AbstractSetting(name, description, {})
+        {
+            config->addSetting(this);
+        }
+
+        void set(const std::string & text, bool) override { value = text; }
+        bool isAppendable() override { return false; }
+        std::string to_string() const override { return value; }
+#ifdef ATOM_NIX_2_26
+        std::map<std::string, nlohmann::json> toJSONObject() const override
+#else
+        std::map<std::string, nlohmann::json> toJSONObject() override
+#endif
+        {
+            auto object = AbstractSetting::toJSONObject();
+            object.emplace("value", value);
+            object.emplace("defaultValue", "");
+            return object;
+        }
+        // No `--<name>` command-line flag; `--option <name> <value>` works.
+        void convertToArg(nix::Args &, const std::string &) override {}
+    };
+
     StringSetting(const std::string & name, const std::string & description)
-        : setting(this, "", name, description)
+        : setting(this, name, description)
         , registration(this)
     {}
 
-    const std::string & get() const { return setting.get(); }
+    const std::string & get() const { return setting.value; }
 
-    nix::Setting<std::string> setting;
+    Text setting;
     nix::GlobalConfig::Register registration;
 };
 

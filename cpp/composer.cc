@@ -149,7 +149,7 @@ struct ExprAtomFile : compat::CustomExpr, OriginSource
                 // Only regular files are members (see the module's plan): nothing here can be a
                 // FIFO that would block the evaluation.
                 auto filePos = compat::filePos(state, path);
-                auto * expr = compat::parseFile(state, path, *module->staticEnv);
+                auto * expr = compat::parseFile(state, path, module->staticEnv);
                 parsed = confinePaths(expr, module->composition->sourceRoot, module->composition->root, filePos, this);
             }
             parsed->eval(state, env, v);
@@ -220,7 +220,7 @@ struct ExprAtomDerived : compat::CustomExpr
         compat::forceValue(state, parentMod, compat::noPos);
         compat::Attrs pairs;
         for (auto & pair : compat::attrPairs(parentMod))
-            if (std::string(pair.first) != "pre" && std::string(pair.first) != "outPath")
+            if (auto text = compat::symbolText(state, pair.first); text != "pre" && text != "outPath")
                 pairs.push_back(pair);
         Value * grand = slot(env, PARENT_PRE);
         if (!compat::isNull(*grand))
@@ -233,8 +233,8 @@ struct ExprAtomDerived : compat::CustomExpr
     {
         Value & modnix = *slot(env, MODNIX);
         compat::isAttrs(state, modnix, compat::noPos);
-        NamedList all = named(*slot(env, RAW));
-        for (auto & entry : named(modnix))
+        NamedList all = named(state, *slot(env, RAW));
+        for (auto & entry : named(state, modnix))
             all.push_back(entry);
         compat::mkAttrsFrom(state, v, lastByName(all));
         // Everything now lives in the merged set: let the collector have the parts.
@@ -249,7 +249,7 @@ struct ExprAtomDerived : compat::CustomExpr
         compat::forceValue(state, all, compat::noPos);
         // Bindings are ordered by symbol, not by name: in name order (as `attrNames`), `foo`
         // comes after `Foo` and wins.
-        NamedList lowered = named(all);
+        NamedList lowered = named(state, all);
         std::stable_sort(lowered.begin(), lowered.end(), [](auto & a, auto & b) { return a.name < b.name; });
         for (auto & entry : lowered) {
             auto lower = lowerFirst(entry.name);
@@ -273,7 +273,7 @@ struct ExprAtomDerived : compat::CustomExpr
         compat::forceValue(state, all, compat::noPos);
         compat::Attrs pairs;
         for (auto & [name, value] : compat::attrPairs(all)) {
-            std::string text(name);
+            std::string text = compat::symbolText(state, name);
             if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z')
                 pairs.emplace_back(compat::symbol(state, lowerFirst(text)), value);
         }
@@ -288,7 +288,7 @@ struct ExprAtomDerived : compat::CustomExpr
         auto base = compat::baseNameOf(module->dir);
         compat::Attrs pairs;
         for (auto & [name, value] : compat::attrPairs(pub))
-            if (std::string(name) != "atom" && std::string(name) != base)
+            if (auto text = compat::symbolText(state, name); text != "atom" && text != base)
                 pairs.emplace_back(name, value);
         compat::mkAttrsFrom(state, v, pairs);
     }
@@ -364,7 +364,7 @@ Value * buildModule(EvalState & state, std::shared_ptr<const Composition> compos
         if (!isRoot)
             visible["pre"] = PRE;
         for (size_t i = 0; i < externs.size(); i++)
-            visible[std::string(externs[i].first)] = FIXED + std::size(pureGlobals) + i;
+            visible[compat::symbolText(state, externs[i].first)] = FIXED + std::size(pureGlobals) + i;
         cached = compat::closedStaticEnv(state, visible);
     }
     auto staticEnv = cached;

@@ -49,11 +49,11 @@ struct Named
 using NamedList = compat::GcVector<Named>;
 
 /// The attributes of a forced attribute set.
-inline NamedList named(const compat::Value & attrs)
+inline NamedList named(compat::EvalState & state, const compat::Value & attrs)
 {
     NamedList list;
     for (auto & [symbol, value] : compat::attrPairs(attrs))
-        list.push_back({std::string(symbol), symbol, value});
+        list.push_back({compat::symbolText(state, symbol), symbol, value});
     return list;
 }
 

@@ -164,14 +164,14 @@ struct ExprAtomPath : compat::CustomExpr
 
     void describe(std::ostream & str) const override { str << path; }
 
-    void eval(EvalState &, Env &, Value & v) override
+    void eval(EvalState & state, Env &, Value & v) override
     {
         if (!checked) {
             ensureRoot(root);
             requireInside(path, root, pos);
             checked = true;
         }
-        compat::mkPath(v, path);
+        compat::mkPath(state, v, path);
     }
 };
 
@@ -347,7 +347,7 @@ struct Walker
     void attrPath(nix::AttrPath & path, const Pos & near)
     {
         for (auto & name : path)
-            if (!name.symbol.set())
+            if (!compat::symbolSet(name.symbol))
                 name.expr = walk(name.expr, near);
     }
 
@@ -359,6 +359,7 @@ struct Walker
             def.nameExpr = walk(def.nameExpr, def.pos);
             def.valueExpr = later(def.valueExpr, def.pos);
         }
+        compat::forEachInheritSource(x, [&](Expr * e) { return later(e, x.pos); });
     }
 };
 

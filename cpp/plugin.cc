@@ -4,6 +4,7 @@
 // the garbage collector sees every one of them. Every call into Nix's API goes through compat.hh.
 
 #include <initializer_list>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,10 +27,8 @@ using compat::StaticEnv;
 using compat::Value;
 
 // `--option atom-store <dir>`: where the atom store is (default: $ATOM_STORE, else the XDG cache).
-compat::StringSetting atomStore("atom-store",
-    "The atom store: the directory of git repositories (one per set root) that `atom fetch` fills and "
-    "`builtins.atom` reads locked dependencies from. Empty: $ATOM_STORE, else $XDG_CACHE_HOME/atom/store, "
-    "else ~/.cache/atom/store.");
+// Made when the plugin registers itself (see `Registration` at the end of this file).
+compat::StringSetting * atomStore = nullptr;
 
 // `--option atom-override 'label=path ...'`: working copies loaded instead of locked atoms.
 compat::StringSetting atomOverride("atom-override",
@@ -68,7 +67,7 @@ rust::Str toRust(std::string_view s, const char * what = "an argument")
 
 rust::Str storeSetting()
 {
-    return toRust(atomStore.get(), "the atom-store setting");
+    return toRust(atomStore->get(), "the atom-store setting");
 }
 
 // Runs a bridge call; a Rust error (or text Rust cannot take) becomes a Nix evaluation error at
@@ -88,8 +87,9 @@ auto callRust(const Pos & pos, const std::string & builtin, F && f) -> decltype(
 // A primop that never lets a C++ exception other than Nix's own errors out: anything else (a bug)
 // becomes an evaluation error at the caller's position, which `nix repl` survives.
 template <compat::PrimOpFun F>
-void guarded(EvalState & state, const Pos & pos, Value ** args, Value & v)
+void guarded(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
+    compat::enter(state);
     try {
         F(state, pos, args, v);
     } catch (compat::Error &) {
@@ -109,7 +109,7 @@ public:
         : state(state), v(v), pos(pos), builtin(std::move(builtin)), shape(std::move(shape))
     {
         compat::forceAttrs(state, v, pos);
-        for (auto & name : compat::attrNames(v)) {
+        for (auto & name : compat::attrNames(state, v)) {
             bool known = false;
             for (auto * a : allowed)
                 known = known || name == a;
@@ -152,7 +152,7 @@ private:
     std::string shape;
 };
 
-void primId(EvalState & state, const Pos & pos, Value ** args, Value & v)
+void primId(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
     const std::string builtin = "builtins.atom.id";
     ArgSet set(state, *args[0], pos, builtin, "{ root = \"<40-hex root commit>\"; label = \"<label>\"; }",
@@ -179,7 +179,7 @@ const char * const idDoc = R"(
     root or label is an evaluation error that says why.
 )";
 
-void primManifest(EvalState & state, const Pos & pos, Value ** args, Value & v)
+void primManifest(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
     const std::string builtin = "builtins.atom.manifest";
     auto path = compat::forceReadablePath(state, *args[0], pos);
@@ -220,10 +220,12 @@ std::string atomName(EvalState & state, Value & config, const Pos & pos)
     return name;
 }
 
-void primCompose(EvalState & state, const Pos & pos, Value ** args, Value & v)
+void primCompose(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
     const std::string builtin = "builtins.atom.compose";
+    // Nix's access rules (restricted and pure evaluation) apply to the directory given.
     auto given = compat::pathOf(state, *args[0], pos);
+    compat::checkReadable(state, given);
     std::string dir(callRust(pos, builtin, [&] { return canonical_dir(toRust(given, "the path")); }));
     ArgSet set(state, *args[1], pos, builtin, "{ config ? {}; extern ? {}; }", {"config", "extern"});
     auto * config = compat::getAttr(state, *args[1], "config");
@@ -295,11 +297,13 @@ Value * nodeExtern(EvalState & state, const Graph & graph, size_t node, Env & en
         auto & pin = plans[i];
         auto * locked = compat::allocValue(state);
         compat::parseJSON(state, std::string_view(pin.attrs_json.data(), pin.attrs_json.size()), *locked);
-        auto attrs = compat::namedAttrPairs(*locked);
+        auto attrs = compat::namedAttrPairs(state, *locked);
         if (pin.local) {
             auto dir = onGraph(graph, [&](auto & g) { return g.materialize_pin(node, i); });
+            // Written from a verified git object, like an atom of the store: readable in every mode.
+            compat::allowPath(state, std::string(dir));
             auto * local = compat::allocValue(state);
-            compat::mkPath(*local, std::string(dir));
+            compat::mkPath(state, *local, std::string(dir));
             attrs.emplace_back("local", local);
         }
         auto * arg = compat::allocValue(state);
@@ -328,6 +332,10 @@ void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, si
         auto dirs = onGraph(graph, [&](auto & g) { return g.dirs(node); });
         std::string root(dirs.root), sourceRoot(dirs.source_root), entry(dirs.entry);
         if (dirs.lazy) {
+            // An atom of the store, verified against the lock when the graph was loaded: its code
+            // may read its own files in every evaluation mode (restricted, pure).
+            compat::allowPath(state, root);
+            compat::allowPath(state, sourceRoot);
             // The atom's data files are written when a path into it is first used.
             registerLazyRoot(root, [shared, node] { onGraph(*shared, [&](auto & g) { return g.materialize(node); }); });
         }
@@ -356,7 +364,7 @@ void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, si
         compat::forceValue(state, composer, graph.pos);
         ensureRoot(root);
         auto * entryPath = compat::allocValue(state);
-        compat::mkPath(*entryPath, mapToRoot(entry, sourceRoot, root));
+        compat::mkPath(state, *entryPath, mapToRoot(entry, sourceRoot, root));
         auto * partial = compat::allocValue(state);
         compat::callFunction(state, composer, *entryPath, *partial, graph.pos);
         auto * args = compat::allocValue(state);
@@ -399,7 +407,7 @@ LoadedAtoms & loadedAtoms(EvalState & state)
 // (`deps.pins.<name>.import path`). The file must be inside `src` as written and with its
 // symlinks resolved; a directory means its `default.nix`. The imported file is ordinary Nix code
 // with Nix's own builtins, as a pinned source (nixpkgs, say) needs.
-void primImportIn(EvalState & state, const Pos & pos, Value ** args, Value & v)
+void primImportIn(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
     auto src = resolveSymlinks(compat::pathOf(state, *args[0], pos), pos);
     std::string relative(compat::forceString(state, *args[1], pos));
@@ -420,13 +428,16 @@ void primImportIn(EvalState & state, const Pos & pos, Value ** args, Value & v)
     }
     requireKind(resolved, FileKind::Regular, pos);
     auto * file = compat::allocValue(state);
-    compat::mkPath(*file, resolved);
+    compat::mkPath(state, *file, resolved);
     compat::callFunction(state, *compat::globalValue(state, "import"), *file, v, pos);
 }
 
-void primImport(EvalState & state, const Pos & pos, Value ** args, Value & v)
+void primImport(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
     auto path = compat::pathOf(state, *args[0], pos);
+    // Nix's access rules (restricted and pure evaluation) apply to the atom given, as to any file
+    // Nix reads; what the plugin loads from the atom store after verifying it is allowed below.
+    compat::checkReadable(state, path);
     auto graph = std::make_shared<Graph>(
         Graph{callRust(pos, importBuiltin, [&] { return load_atom(toRust(path, "the path"), storeSetting(),
                                       toRust(atomOverride.get(), "the atom-override setting")); }), pos});
@@ -500,7 +511,7 @@ Query readQuery(ArgSet & args)
     return q;
 }
 
-void primResolve(EvalState & state, const Pos & pos, Value ** args, Value & v)
+void primResolve(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
     const std::string builtin = "builtins.atom.resolve";
     ArgSet set(state, *args[0], pos, builtin,
@@ -516,10 +527,13 @@ void primResolve(EvalState & state, const Pos & pos, Value ** args, Value & v)
     compat::parseJSON(state, std::string_view(json.data(), json.size()), *parsed);
     compat::NamedAttrs attrs;
     for (auto & [name, value] : compat::attrPairs(*parsed)) {
-        std::string key(name);
+        std::string key = compat::symbolText(state, name);
         if (key == "src") {
             auto * path = compat::allocValue(state);
-            compat::mkPath(*path, std::string(compat::forceString(state, *value, pos)));
+            std::string src(compat::forceString(state, *value, pos));
+            // Materialised from a verified git tree in the atom store: readable in every mode.
+            compat::allowPath(state, src);
+            compat::mkPath(state, *path, src);
             value = path;
         }
         attrs.emplace_back(key, value);
@@ -542,7 +556,7 @@ const char * const resolveDoc = R"(
     get more (`atom fetch`).
 )";
 
-void primVersions(EvalState & state, const Pos & pos, Value ** args, Value & v)
+void primVersions(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
     const std::string builtin = "builtins.atom.versions";
     ArgSet set(state, *args[0], pos, builtin, "{ repo = <path>; label = \"<label>\"; } or { set = \"<root hex>\"; label = \"<label>\"; }",
@@ -564,8 +578,9 @@ const char * const versionsDoc = R"(
     ```
 )";
 
-void primAtom(EvalState & state, const Pos & pos, Value ** args, Value & v)
+void primAtom(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
+    compat::enter(state);
     auto * version = compat::allocValue(state);
     auto versionText = plugin_version();
     compat::mkString(*version, std::string_view(versionText.data(), versionText.size()));
@@ -608,7 +623,29 @@ const char * const atomDoc = R"(
     - `builtins.atom.versions { repo or set, label }`: a label's published versions.
 )";
 
-compat::RegisterBuiltin registerAtom("__atom", atomDoc, guarded<primAtom>);
+// The plugin registers `builtins.atom` (and its setting) only in the Nix it was built against:
+// Nix's C++ API has no stable ABI, so in another version the first call would corrupt memory or
+// crash. In a mismatch it registers nothing and says so on one line; the rest of Nix works.
+struct Registration
+{
+    Registration()
+    {
+        const std::string * running = compat::runningNixVersion();
+        if (!running || *running != compat::builtAgainst) {
+            std::cerr << "warning: the atom plugin (libatom_nix.so) was built for Nix " << compat::builtAgainst
+                      << " but is loaded into Nix " << (running ? *running : std::string("of an unknown version"))
+                      << "; builtins.atom is not available (rebuild the plugin against this Nix)" << std::endl;
+            return;
+        }
+        atomStore = new compat::StringSetting("atom-store",
+            "The atom store: the directory of git repositories (one per set root) that `atom fetch` fills and "
+            "`builtins.atom` reads locked dependencies from. Empty: $ATOM_STORE, else $XDG_CACHE_HOME/atom/store, "
+            "else ~/.cache/atom/store.");
+        new compat::RegisterBuiltin("__atom", atomDoc, guarded<primAtom>);
+    }
+};
+
+Registration registration;
 
 } // namespace
 } // namespace atom_nix

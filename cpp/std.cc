@@ -124,7 +124,7 @@ Value * confinedPath(EvalState & state, Value & root, Value & v, FileKind kind, 
             + "' is forbidden: an atom may only read files inside its own directory (" + rootDir + ")");
     requireKind(path, kind, pos);
     auto * fresh = compat::allocValue(state);
-    compat::mkPath(*fresh, path);
+    compat::mkPath(state, *fresh, path);
     return fresh;
 }
 
@@ -139,7 +139,7 @@ Value * freshString(EvalState & state, Value & v, const Pos & pos)
 // Errors raised by a builtin that Nix applies on the atom's behalf later (the elements of
 // `map head lists`, say) happen outside any atom code, so they are annotated here. args[0] is
 // the origin text (a string), args[1] the builtin, args[2] its argument.
-void primAnnotatedCall(EvalState & state, const Pos & pos, Value ** args, Value & v);
+void primAnnotatedCall(EvalState & state, compat::PosArg pos, Value ** args, Value & v);
 
 } // namespace
 
@@ -162,7 +162,7 @@ Value * annotatedFunction(EvalState & state, Value * origin, Value * f, const Po
 
 namespace {
 
-void primAnnotatedCall(EvalState & state, const Pos & pos, Value ** args, Value & v)
+void primAnnotatedCall(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
     try {
         compat::callFunction(state, *args[1], *args[2], v, pos);
@@ -180,7 +180,7 @@ void primAnnotatedCall(EvalState & state, const Pos & pos, Value ** args, Value 
 }
 
 // `map f` & co. (args[0] Nix's builtin, args[1] the origin text, args[2] `f`).
-void primHigherOrder(EvalState & state, const Pos & pos, Value ** args, Value & v)
+void primHigherOrder(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
     compat::callFunction(state, *args[0], *annotatedFunction(state, args[1], args[2], pos), v, pos);
 }
@@ -188,29 +188,29 @@ void primHigherOrder(EvalState & state, const Pos & pos, Value ** args, Value & 
 // The confined primitives are partial applications `wrapper original root`: args[0] is Nix's
 // primitive, args[1] the atom's root (a string), the rest the caller's arguments.
 
-void primReadFile(EvalState & state, const Pos & pos, Value ** args, Value & v)
+void primReadFile(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
     compat::callFunction(state, *args[0], *confinedPath(state, *args[1], *args[2], FileKind::Regular, pos), v, pos);
 }
 
-void primReadDir(EvalState & state, const Pos & pos, Value ** args, Value & v)
+void primReadDir(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
     compat::callFunction(state, *args[0], *confinedPath(state, *args[1], *args[2], FileKind::Directory, pos), v, pos);
 }
 
-void primPathExists(EvalState & state, const Pos & pos, Value ** args, Value & v)
+void primPathExists(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
     compat::callFunction(state, *args[0], *confinedPath(state, *args[1], *args[2], FileKind::Any, pos), v, pos);
 }
 
-void primHashFile(EvalState & state, const Pos & pos, Value ** args, Value & v)
+void primHashFile(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
     Value * callArgs[] = {
         freshString(state, *args[2], pos), confinedPath(state, *args[1], *args[3], FileKind::Regular, pos)};
     compat::callFunction(state, *args[0], 2, callArgs, v, pos);
 }
 
-void primFilterSource(EvalState & state, const Pos & pos, Value ** args, Value & v)
+void primFilterSource(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
     compat::forceFunction(state, *args[2], pos);
     Value * callArgs[] = {args[2], confinedPath(state, *args[1], *args[3], FileKind::Any, pos)};
@@ -220,14 +220,14 @@ void primFilterSource(EvalState & state, const Pos & pos, Value ** args, Value &
 // `path { path, name ? ..., filter ? ..., recursive ? ... }`, rebuilt from checked parts. No
 // `sha256`: with it, Nix returns an existing store path of that hash without reading `path`,
 // which would let an atom name (and depend on) any store path whose hash it knows.
-void primPathAttrs(EvalState & state, const Pos & pos, Value ** args, Value & v)
+void primPathAttrs(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
     Value & given = *args[2];
     compat::forceAttrs(state, given, pos);
     compat::NamedAttrs attrs;
     bool hasPath = false;
     for (auto & [name, value] : compat::attrPairs(given)) {
-        std::string key(name);
+        std::string key = compat::symbolText(state, name);
         if (key == "path") {
             attrs.emplace_back(key, confinedPath(state, *args[1], *value, FileKind::Any, pos));
             hasPath = true;
@@ -255,7 +255,7 @@ void primPathAttrs(EvalState & state, const Pos & pos, Value ** args, Value & v)
 // `dirOf`: of a string, a string (Nix's own); of a path, its parent, which must be in the atom
 // as written and with its symlinks resolved (a link inside the atom can make a parent's text
 // look inside while it means a directory outside).
-void primDirOf(EvalState & state, const Pos & pos, Value ** args, Value & v)
+void primDirOf(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
     compat::callFunction(state, *args[0], *args[2], v, pos);
     compat::forceValue(state, v, pos);
@@ -318,7 +318,7 @@ const StdPlan & stdPlan(EvalState & state)
     Value * builtins = compat::globalValue(state, "builtins");
     compat::forceValue(state, *builtins, compat::noPos);
     for (auto & [name, value] : compat::attrPairs(*builtins))
-        if (auto * allowed = findAllowed(std::string(name)))
+        if (auto * allowed = findAllowed(compat::symbolText(state, name)))
             plan.builtins.push_back({name, value, allowed->kind});
 
     plan.wrapperValues.assign(std::size(wrappers) + 1, nullptr);
@@ -336,7 +336,7 @@ const StdPlan & stdPlan(EvalState & state)
     visible["builtins"] = plan.builtinsSlot;
     plan.libraryScope = compat::closedStaticEnv(state, visible);
     auto source = std_source();
-    plan.library = compat::parseString(state, std::string(source.data(), source.size()), *plan.libraryScope);
+    plan.library = compat::parseString(state, std::string(source.data(), source.size()), plan.libraryScope);
     return plan;
 }
 
@@ -368,7 +368,7 @@ void makeStd(EvalState & state, const std::string & root, const std::string & at
             value = compat::allocValue(state);
             compat::mkPrimOpApp(*value, withOriginal, entry.kind == StdKind::HigherOrder ? originValue : rootValue);
         }
-        chosen.push_back({std::string(entry.name), entry.name, value});
+        chosen.push_back({compat::symbolText(state, entry.name), entry.name, value});
     }
 
     // The library part, written in Nix, evaluated with these builtins and merged over them (a
@@ -382,7 +382,7 @@ void makeStd(EvalState & state, const std::string & root, const std::string & at
     auto * library = compat::allocValue(state);
     plan.library->eval(state, env, *library);
     compat::forceValue(state, *library, compat::noPos);
-    for (auto & entry : named(*library))
+    for (auto & entry : named(state, *library))
         chosen.push_back(entry);
     compat::mkAttrsFrom(state, result, lastByName(chosen));
 }

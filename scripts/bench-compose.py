@@ -12,7 +12,10 @@ plus `top`: the plugin forcing only the top of the atom (its attribute names).
 Prints a Markdown table of median wall time and peak memory (max RSS) over RUNS runs.
 
   cargo build --release -p atom-nix && scripts/bench-compose.py [RUNS]
-  (ATOM_PLUGIN=path/to/libatom_nix.so picks another build)
+  (ATOM_PLUGIN=path/to/libatom_nix.so picks another build; ATOM_NIX_BIN=<dir> runs the
+  nix-instantiate of that directory, e.g. Nix 2.26.3's with a plugin built against it:
+  ATOM_NIX_PREFIX=/var/cache/atom-dev/nix-2.26.3 cargo build --release -p atom-nix &&
+  ATOM_NIX_BIN=/var/cache/atom-dev/nix-2.26.3/bin scripts/bench-compose.py [RUNS])
 """
 import json
 import os
@@ -24,9 +27,14 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PLUGIN = os.environ.get("ATOM_PLUGIN", os.path.join(ROOT, "target", "release", "libatom_nix.so"))
+PLUGIN = os.environ.get(
+    "ATOM_PLUGIN",
+    os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "libatom_nix.so"),
+)
 BASELINE = os.path.join(ROOT, "tests", "nix", "baseline-composer.nix")
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+NIX_BIN = os.environ.get("ATOM_NIX_BIN")
+NIX_INSTANTIATE = os.path.join(NIX_BIN, "nix-instantiate") if NIX_BIN else "nix-instantiate"
 
 FLOOR = """
 let
@@ -75,7 +83,7 @@ def measure(expr, plugin):
             "if p.returncode: sys.exit(p.stderr[-2000:])\n"
             "print(e, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
         )
-        cmd = ["nix-instantiate", "--store", "dummy://", "--eval", "--strict", "--expr", expr]
+        cmd = [NIX_INSTANTIATE, "--store", "dummy://", "--eval", "--strict", "--expr", expr]
         if plugin:
             cmd[1:1] = ["--option", "plugin-files", PLUGIN]
         out = subprocess.run([sys.executable, "-c", code, json.dumps(cmd)], capture_output=True, text=True,
@@ -91,6 +99,8 @@ def measure(expr, plugin):
 def main():
     if not os.path.exists(PLUGIN):
         sys.exit("build the plugin first: cargo build --release -p atom-nix")
+    version = subprocess.run([NIX_INSTANTIATE, "--version"], capture_output=True, text=True).stdout.strip()
+    print("%s, plugin %s\n" % (version, PLUGIN))
     base = tempfile.mkdtemp(prefix="atom-bench-compose-")
     try:
         print("| modules | files | plugin | baseline | floor | plugin / floor (time) | plugin / floor (memory) | plugin, top only |")

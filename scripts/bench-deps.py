@@ -20,6 +20,10 @@ again. Runs are interleaved. Prints a table; results go in BENCHMARKS.md.
 
 Usage: cargo build --release -p atom-nix -p atom-cli && scripts/bench-deps.py [RUNS] [DEPS] [FILES] [REFS]
 
+ATOM_PLUGIN=path/to/libatom_nix.so picks another build of the plugin, ATOM_NIX_BIN=<dir> the
+nix-instantiate of that directory (for Nix 2.26.3: a plugin built with
+ATOM_NIX_PREFIX=/var/cache/atom-dev/nix-2.26.3, and ATOM_NIX_BIN=/var/cache/atom-dev/nix-2.26.3/bin).
+
 With BENCH_DIR set, the generated repository, atom store and atoms are kept there and reused by
 the next run with the same sizes (for profiling); otherwise a temporary directory is removed.
 """
@@ -35,8 +39,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET = ROOT / "target" / "release"
-PLUGIN = TARGET / "libatom_nix.so"
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
+PLUGIN = Path(os.environ.get("ATOM_PLUGIN", TARGET / "libatom_nix.so"))
+NIX_BIN = os.environ.get("ATOM_NIX_BIN")
+NIX_INSTANTIATE = str(Path(NIX_BIN) / "nix-instantiate") if NIX_BIN else "nix-instantiate"
 ATOM = TARGET / "atom"
 VERSIONS = 5
 
@@ -183,7 +189,7 @@ def main():
         ]
         baseline.write_text("{ sum = " + "\n  + ".join(parts) + "; }\n")
 
-        common = ["nix-instantiate", "--option", "build-users-group", "", "--eval", "--strict"]
+        common = [NIX_INSTANTIATE, "--option", "build-users-group", "", "--eval", "--strict"]
         results = {k: [] for k in ("plugin cold", "plugin warm", "plugin+files cold", "plugin+files warm",
                                    "fetchGit cold", "fetchGit warm")}
         expected = f"{{ sum = {DEPS}; }}"
@@ -206,7 +212,8 @@ def main():
                     results[label].append(elapsed)
             shutil.rmtree(nix_store, ignore_errors=True)
 
-        print(f"\n{DEPS} dependency atoms x {FILES} files, {REFS} atom refs, {RUNS} runs (seconds)\n")
+        version = subprocess.run([NIX_INSTANTIATE, "--version"], capture_output=True, text=True).stdout.strip()
+        print(f"\n{version}: {DEPS} dependency atoms x {FILES} files, {REFS} atom refs, {RUNS} runs (seconds)\n")
         print("| case | median | min | max |")
         print("|---|---|---|---|")
         for label, times in results.items():

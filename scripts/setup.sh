@@ -5,6 +5,8 @@
 #   dependencies of Nix's headers, pkg-config, valgrind and python3 for the test suite.
 # - Nix 2.8.0's C++ headers, taken from Debian's source package through a private apt configuration
 #   (no system apt source is edited), plus a config.h matching Debian's build, under .setup/ (git-ignored).
+# - Nix 2.26.3 with shared libraries and headers, built from Debian trixie's source package by
+#   scripts/build-nix-2.26.sh into a cache outside the clone (about ten minutes, once per machine).
 #
 # A second run only checks and finishes in about a second. A failing step names itself.
 set -euo pipefail
@@ -102,4 +104,7 @@ CONFIG
   rm -rf "$W/src" "$apt/cache"
 fi
 
-echo "setup: ok (Nix $installed, headers in ${inc#$root/})"
+step "build Nix 2.26.3 (cached outside the clone)"
+nix226=$("$root/scripts/build-nix-2.26.sh" | tail -n 1)
+
+echo "setup: ok (Nix $installed, headers in ${inc#$root/}; Nix 2.26.3 in $nix226)"

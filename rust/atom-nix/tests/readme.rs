@@ -72,10 +72,11 @@ fn the_readme_example_runs_as_written() {
     let dir = top.join("demo");
     let home = top.join("home");
     std::fs::create_dir_all(&dir).unwrap();
+    // The Nix under test first (2.8 or 2.26), as every plugin test runs it.
     let path = format!(
         "{}:{}",
         bin.display(),
-        std::env::var("PATH").unwrap_or_default()
+        common::search_path().to_string_lossy()
     );
     let output = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])

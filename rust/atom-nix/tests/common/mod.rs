@@ -19,13 +19,39 @@ pub fn plugin() -> PathBuf {
     )
 }
 
+/// The Nix version the plugin under test was built against (found by its build script).
+pub const NIX_VERSION: &str = env!("ATOM_NIX_VERSION");
+
+/// Where the binaries of that Nix are (`nix-instantiate`, `nix`): set by the build script when it
+/// built against a Nix other than the system's (pkg-config, `ATOM_NIX_BIN_DIR`); else `PATH`'s.
+pub const NIX_BIN_DIR: Option<&str> = option_env!("ATOM_NIX_BIN_DIR");
+
+/// The search path for the Nix commands of the tests: the Nix the plugin was built for first.
+pub fn search_path() -> std::ffi::OsString {
+    let inherited = std::env::var_os("PATH").unwrap_or_default();
+    match NIX_BIN_DIR {
+        Some(bin) => {
+            let mut path = std::ffi::OsString::from(bin);
+            path.push(":");
+            path.push(inherited);
+            path
+        }
+        None => inherited,
+    }
+}
+
 /// A Nix command isolated from the machine: scratch HOME and XDG directories, no user or
-/// system configuration, the dummy store.
+/// system configuration, the dummy store. `program` is looked up in [`search_path`], so the tests
+/// run the Nix the plugin was built for.
 pub fn nix_command(program: &str, home: &Path) -> Command {
+    let program = match NIX_BIN_DIR {
+        Some(bin) if Path::new(bin).join(program).exists() => Path::new(bin).join(program),
+        _ => PathBuf::from(program),
+    };
     let mut command = Command::new(program);
     command
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PATH", search_path())
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_CACHE_HOME", home.join("cache"))
