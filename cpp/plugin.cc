@@ -31,10 +31,8 @@ using compat::Value;
 compat::StringSetting * atomStore = nullptr;
 
 // `--option atom-override 'label=path ...'`: working copies loaded instead of locked atoms.
-compat::StringSetting atomOverride("atom-override",
-    "Working copies of atoms to load instead of what locks pin, as `label=path` entries separated by "
-    "spaces (merged over $ATOM_OVERRIDE). For developing against a dependency without publishing it; "
-    "an overridden atom is named `label-version (overridden: path)` in errors and traces.");
+// Made when the plugin registers itself, like `atomStore`.
+compat::StringSetting * atomOverride = nullptr;
 
 // Text that cannot cross into Rust (which takes UTF-8 only).
 struct NotUtf8 : std::exception
@@ -440,7 +438,7 @@ void primImport(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
     compat::checkReadable(state, path);
     auto graph = std::make_shared<Graph>(
         Graph{callRust(pos, importBuiltin, [&] { return load_atom(toRust(path, "the path"), storeSetting(),
-                                      toRust(atomOverride.get(), "the atom-override setting")); }), pos});
+                                      toRust(atomOverride->get(), "the atom-override setting")); }), pos});
     size_t count = graph->loaded->len();
     auto * null = compat::globalValue(state, "null");
     Env & env = compat::allocClosedEnv(state, count + 1, null);
@@ -641,6 +639,10 @@ struct Registration
             "The atom store: the directory of git repositories (one per set root) that `atom fetch` fills and "
             "`builtins.atom` reads locked dependencies from. Empty: $ATOM_STORE, else $XDG_CACHE_HOME/atom/store, "
             "else ~/.cache/atom/store.");
+        atomOverride = new compat::StringSetting("atom-override",
+            "Working copies of atoms to load instead of what locks pin, as `label=path` entries separated by "
+            "spaces (merged over $ATOM_OVERRIDE). For developing against a dependency without publishing it; "
+            "an overridden atom is named `label-version (overridden: path)` in errors and traces.");
         new compat::RegisterBuiltin("__atom", atomDoc, guarded<primAtom>);
     }
 };
