@@ -120,6 +120,19 @@ fn published(kind: Kind, name: &str) -> (PathBuf, PathBuf, Server, String) {
     (dir, src, server, url)
 }
 
+/// Clones `src` into `dest` with its identity (`refs/ekala/init`): another working copy of the
+/// same set.
+fn clone_set(src: &Path, dest: &Path) {
+    git(
+        src.parent().unwrap(),
+        &["clone", "-q", src.to_str().unwrap(), dest.to_str().unwrap()],
+    );
+    git(
+        dest,
+        &["fetch", "-q", "origin", "refs/ekala/init:refs/ekala/init"],
+    );
+}
+
 fn kinds() -> [Kind; 3] {
     [Kind::Daemon, Kind::Http, Kind::Ssh]
 }
@@ -398,21 +411,14 @@ fn publish_push_has_must_not_exist_semantics() {
         // Different content under alpha 1.0.0 from a clone of the same set: refused, unchanged.
         let before = git(&served, &["rev-parse", "refs/eka/atoms/alpha/1.0.0"]);
         let other = dir.join("other");
-        git(
-            &dir,
-            &[
-                "clone",
-                "-q",
-                src.to_str().unwrap(),
-                other.to_str().unwrap(),
-            ],
-        );
-        write(&other, "pkgs/a/mod.nix", "{ Value = 2; }\n");
-        git(&other, &["commit", "-q", "-am", "changed without a bump"]);
-        git(
+        clone_set(&src, &other);
+        write(
             &other,
-            &["fetch", "-q", "origin", "refs/ekala/init:refs/ekala/init"],
+            "pkgs/a/mod.nix",
+            "{ Value = 2; }
+",
         );
+        git(&other, &["commit", "-q", "-am", "changed without a bump"]);
         let refused = atom(
             &other,
             Some(&server),
@@ -433,19 +439,7 @@ fn publish_push_has_must_not_exist_semantics() {
         let racers: Vec<PathBuf> = (0..2)
             .map(|i| {
                 let clone = dir.join(format!("racer{i}"));
-                git(
-                    &dir,
-                    &[
-                        "clone",
-                        "-q",
-                        src.to_str().unwrap(),
-                        clone.to_str().unwrap(),
-                    ],
-                );
-                git(
-                    &clone,
-                    &["fetch", "-q", "origin", "refs/ekala/init:refs/ekala/init"],
-                );
+                clone_set(&src, &clone);
                 write(
                     &clone,
                     "pkgs/a/atom.toml",
@@ -895,19 +889,7 @@ fn locking_pins_what_the_declared_mirror_publishes() {
     let (dir, src, server, url) = published(Kind::Daemon, "forged");
     // Another repository with the same root publishes alpha 1.2.0 (the set's mirror does not).
     let forger = dir.join("forger");
-    git(
-        &dir,
-        &[
-            "clone",
-            "-q",
-            src.to_str().unwrap(),
-            forger.to_str().unwrap(),
-        ],
-    );
-    git(
-        &forger,
-        &["fetch", "-q", "origin", "refs/ekala/init:refs/ekala/init"],
-    );
+    clone_set(&src, &forger);
     write(
         &forger,
         "pkgs/a/atom.toml",
