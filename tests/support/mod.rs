@@ -179,3 +179,29 @@ pub fn install_libatom(dir: &Path) -> PathBuf {
     std::os::unix::fs::symlink("libatom.so.0", dir.join("libatom.so")).unwrap();
     dir.to_owned()
 }
+
+/// Compiles the C program `source` into `output` as the project's C tests are (`cc -std=c99`,
+/// every warning an error, `-pedantic`), against `include/atom.h` and `tests/c/check.h`, with
+/// `link` (the library and its flags) last.
+pub fn compile_c(source: &Path, output: &Path, link: &[String]) {
+    let root = repo_root();
+    run(Command::new("cc")
+        .args([
+            "-std=c99",
+            "-D_POSIX_C_SOURCE=200809L",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-g",
+            "-pthread",
+        ])
+        .arg("-I")
+        .arg(root.join("include"))
+        .arg("-I")
+        .arg(root.join("tests/c"))
+        .arg(source)
+        .arg("-o")
+        .arg(output)
+        .args(link));
+}

@@ -5,7 +5,7 @@
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -45,29 +45,6 @@ fn c_programs() -> Vec<PathBuf> {
     programs
 }
 
-fn compile(source: &Path, output: &Path, link: &[String]) {
-    let root = repo_root();
-    run(Command::new("cc")
-        .args([
-            "-std=c99",
-            "-D_POSIX_C_SOURCE=200809L",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pedantic",
-            "-g",
-            "-pthread",
-        ])
-        .arg("-I")
-        .arg(root.join("include"))
-        .arg("-I")
-        .arg(root.join("tests/c"))
-        .arg(source)
-        .arg("-o")
-        .arg(output)
-        .args(link));
-}
-
 #[test]
 fn c_programs_pass_against_the_shared_library() {
     let lib = shared_lib_dir();
@@ -78,7 +55,7 @@ fn c_programs_pass_against_the_shared_library() {
             "-latom".to_owned(),
             format!("-Wl,-rpath,{}", lib.display()),
         ];
-        compile(&source, &exe, &link);
+        support::compile_c(&source, &exe, &link);
         let stdout = run(Command::new(&exe).args(program_args()));
         assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
         print!("{}: {stdout}", source.display());
@@ -101,7 +78,7 @@ fn c_programs_pass_against_the_static_library() {
             "-lm".to_owned(),
             "-lgcc_s".to_owned(),
         ];
-        compile(&source, &exe, &link);
+        support::compile_c(&source, &exe, &link);
         let stdout = run(Command::new(&exe).args(program_args()));
         assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
     }
@@ -116,7 +93,7 @@ fn the_c_example_prints_a_spec_vector() {
         "-latom".to_owned(),
         format!("-Wl,-rpath,{}", lib.display()),
     ];
-    compile(&repo_root().join("tests/c/test_id.c"), &exe, &link);
+    support::compile_c(&repo_root().join("tests/c/test_id.c"), &exe, &link);
     let stdout = run(&mut Command::new(&exe));
     assert!(
         stdout.contains(
@@ -208,7 +185,7 @@ fn c_programs_are_clean_under_valgrind() {
             "-latom".to_owned(),
             format!("-Wl,-rpath,{}", lib.display()),
         ];
-        compile(&source, &exe, &link);
+        support::compile_c(&source, &exe, &link);
         let output = Command::new("valgrind")
             .args([
                 "--error-exitcode=99",

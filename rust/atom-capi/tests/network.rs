@@ -19,25 +19,15 @@ fn a_c_program_lists_resolves_and_fetches_over_the_network() {
     fs::create_dir_all(&lib_dir).unwrap();
     support::install_libatom(&lib_dir);
     let exe = dir.join("test_remote");
-    let root = repo_root();
-    run(Command::new("cc")
-        .args([
-            "-std=c99",
-            "-D_POSIX_C_SOURCE=200809L",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-        ])
-        .arg("-I")
-        .arg(root.join("include"))
-        .arg("-I")
-        .arg(root.join("tests/c"))
-        .arg(root.join("tests/c/remote/test_remote.c"))
-        .arg("-o")
-        .arg(&exe)
-        .arg(format!("-L{}", lib_dir.display()))
-        .arg("-latom")
-        .arg(format!("-Wl,-rpath,{}", lib_dir.display())));
+    support::compile_c(
+        &repo_root().join("tests/c/remote/test_remote.c"),
+        &exe,
+        &[
+            format!("-L{}", lib_dir.display()),
+            "-latom".to_owned(),
+            format!("-Wl,-rpath,{}", lib_dir.display()),
+        ],
+    );
 
     // A published set: alpha 1.0.0 and 1.1.0, beta 0.1.0.
     let src = dir.join("src");

@@ -133,6 +133,17 @@ fn clone_set(src: &Path, dest: &Path) {
     );
 }
 
+/// A repository in `src` with the identity of a set: `atom_repo`, whose atom beta carries
+/// `len` incompressible bytes (`b/blob.bin`); nothing published yet.
+fn big_source(src: &Path, len: usize) {
+    fs::create_dir_all(src).unwrap();
+    atom_repo(src);
+    fs::write(src.join("b/blob.bin"), incompressible(len)).unwrap();
+    git(src, &["add", "."]);
+    git(src, &["commit", "-q", "-m", "big"]);
+    ok(src, None, &["init"]);
+}
+
 fn kinds() -> [Kind; 3] {
     [Kind::Daemon, Kind::Http, Kind::Ssh]
 }
@@ -509,12 +520,7 @@ fn a_large_atom_travels_over_http() {
     serve_bare(&served);
     let url = server.url("set.git");
     let src = dir.join("src");
-    fs::create_dir_all(&src).unwrap();
-    atom_repo(&src);
-    fs::write(src.join("b/blob.bin"), incompressible(3 << 20)).unwrap();
-    git(&src, &["add", "."]);
-    git(&src, &["commit", "-q", "-m", "big"]);
-    ok(&src, None, &["init"]);
+    big_source(&src, 3 << 20);
     let out = ok(&src, Some(&server), &["publish", "--push", &url]);
     assert!(out.contains("pushed beta 0.1.0"), "{out}");
     let store = dir.join("store");
@@ -672,13 +678,8 @@ fn failures_are_clear_and_leave_nothing() {
 fn a_killed_fetch_leaves_the_store_as_it_was() {
     let dir = scratch("killed");
     let src = dir.join("src");
-    fs::create_dir_all(&src).unwrap();
-    atom_repo(&src);
     // beta carries 2 MB of incompressible data: 8 s at the throttled 256 KiB/s.
-    fs::write(src.join("b/blob.bin"), incompressible(2 << 20)).unwrap();
-    git(&src, &["add", "."]);
-    git(&src, &["commit", "-q", "-m", "big"]);
-    ok(&src, None, &["init"]);
+    big_source(&src, 2 << 20);
     ok(&src, None, &["publish"]);
     // A throttling relay in front of the server (256 KiB/s) makes the transfer take 8 s.
     for kind in [Kind::Http, Kind::Daemon] {
@@ -1003,12 +1004,7 @@ fn https_credentials_come_from_the_url_or_git() {
 fn a_fetch_stops_at_its_size_limit() {
     let dir = scratch("limit");
     let src = dir.join("src");
-    fs::create_dir_all(&src).unwrap();
-    atom_repo(&src);
-    fs::write(src.join("b/blob.bin"), incompressible(2 << 20)).unwrap();
-    git(&src, &["add", "."]);
-    git(&src, &["commit", "-q", "-m", "big"]);
-    ok(&src, None, &["init"]);
+    big_source(&src, 2 << 20);
     ok(&src, None, &["publish"]);
     for kind in [Kind::Daemon, Kind::Http] {
         let server = Server::start(kind, &dir.join(format!("{kind:?}")));

@@ -90,23 +90,6 @@ pub enum RemoteError {
 }
 
 impl RemoteError {
-    /// The URL the error is about.
-    pub fn url(&self) -> &str {
-        match self {
-            RemoteError::InvalidUrl { url, .. }
-            | RemoteError::UnsupportedScheme { url, .. }
-            | RemoteError::UnknownHost { url, .. }
-            | RemoteError::Refused { url }
-            | RemoteError::Closed { url }
-            | RemoteError::ClearText { url }
-            | RemoteError::Timeout { url, .. }
-            | RemoteError::Authentication { url }
-            | RemoteError::NoRepository { url }
-            | RemoteError::Ssh { url, .. }
-            | RemoteError::Protocol { url, .. } => url,
-        }
-    }
-
     /// Classifies an error of gix's transport or protocol layers into one of the errors above, by
     /// the I/O error or the message at its root.
     pub(super) fn from_gix(

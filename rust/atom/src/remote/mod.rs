@@ -157,7 +157,6 @@ pub struct Remote {
     max_pack_bytes: u64,
     transport: Box<dyn Transport + Send>,
     handshake: gix::protocol::Handshake,
-    ended: bool,
 }
 
 impl std::fmt::Debug for Remote {
@@ -271,18 +270,7 @@ impl Remote {
             max_pack_bytes: options.max_pack_bytes,
             transport,
             handshake,
-            ended: false,
         })
-    }
-
-    /// The URL connected to.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// The protocol version the server speaks (2, or 0/1 for old servers).
-    pub fn protocol_version(&self) -> u8 {
-        self.handshake.server_protocol_version as u8
     }
 
     fn error(&self, e: &(dyn std::error::Error + 'static)) -> RemoteError {
@@ -409,23 +397,12 @@ impl Remote {
         outcome.map_err(|e| self.error(&e))?;
         Ok(received)
     }
-
-    /// Ends the conversation politely (stateful transports expect a flush packet).
-    pub fn end(mut self) {
-        self.finish();
-    }
-
-    fn finish(&mut self) {
-        if !self.ended {
-            self.ended = true;
-            let _ = gix::protocol::indicate_end_of_interaction(&mut self.transport, false);
-        }
-    }
 }
 
 impl Drop for Remote {
+    /// Ends the conversation politely (stateful transports expect a flush packet).
     fn drop(&mut self) {
-        self.finish();
+        let _ = gix::protocol::indicate_end_of_interaction(&mut self.transport, false);
     }
 }
 
