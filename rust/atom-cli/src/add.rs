@@ -7,6 +7,7 @@ use atom::edit::{self, DirectSource};
 use atom::id::Label;
 use atom::lock::{LockedDep, Lockfile, LOCK_FILE};
 use atom::manifest::{Manifest, Mirror, Requirement, MANIFEST_FILE};
+use atom::remote;
 use atom::resolve::locking::{self, Update};
 use atom::store::{FetchOptions, Store};
 use atom::uri::AtomUri;
@@ -44,6 +45,9 @@ pub fn add(
     let shown = manifest_path.display().to_string();
     let reparse = |text: &str| Manifest::parse(text, &shown).map_err(|e| err(&e));
     let lock_path = dir.join(LOCK_FILE);
+    // A password typed in a URL is used for this command's connections and never written: the
+    // manifest and the lock get the URL without it.
+    let mut options = options.clone();
 
     let (text, lock, what) =
         match dependency {
@@ -52,7 +56,9 @@ pub fn add(
                 let (mirror, proposed) = match &uri.url {
                     None => (Mirror::Local, "local".to_owned()),
                     Some(url) => {
-                        let url = url.to_string();
+                        let typed = url.to_string();
+                        options.remote.credentials.remember(&typed);
+                        let url = remote::without_credentials(&typed);
                         let tag = edit::tag_for_url(&url);
                         (Mirror::Url(url), tag)
                     }
@@ -70,7 +76,7 @@ pub fn add(
                     &requirement,
                 )
                 .map_err(|e| err(&e))?;
-                let lock = lock(dir, &reparse(&edited)?, store, options, &uri.label)?;
+                let lock = lock(dir, &reparse(&edited)?, store, &options, &uri.label)?;
                 let version = lock
                     .deps
                     .iter()
@@ -120,7 +126,7 @@ pub fn add(
             };
                 let edited = edit::add_direct_dep(&text, &manifest_path, &name, &source)
                     .map_err(|e| err(&e))?;
-                let lock = lock(dir, &reparse(&edited)?, store, options, &name)?;
+                let lock = lock(dir, &reparse(&edited)?, store, &options, &name)?;
                 (edited, lock, format!("{name} ({url})"))
             }
         };

@@ -45,6 +45,16 @@ struct Cli {
     /// is cut off and nothing it sent is kept.
     #[arg(long, global = true, default_value_t = 4096, value_name = "MIB")]
     max_fetch_mib: u64,
+    /// The most a server may send for its handshake and one ref listing, in MiB.
+    #[arg(long, global = true, default_value_t = 128, value_name = "MIB")]
+    max_listing_mib: u64,
+    /// The most memory one received object may take once inflated, in MiB (and at most 64 times
+    /// --max-fetch-mib): a pack's deltas may claim any size.
+    #[arg(long, global = true, default_value_t = 1024, value_name = "MIB")]
+    max_object_mib: u64,
+    /// Seconds one conversation with a server may last in all, however steadily it sends.
+    #[arg(long, global = true, default_value_t = 900, value_name = "SECS")]
+    deadline: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -345,18 +355,24 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
         Command::Verify { atom, id } => verify(&open(cli)?, atom.as_deref(), id.as_deref(), out),
         Command::Check { path } => check(&in_repo(cli, path), out),
         Command::Add(args) => {
+            // A password typed in a URL serves this command and is never written down.
+            let mut options = fetch_options(cli)?;
+            let mut recorded = |url: &String| {
+                options.remote.credentials.remember(url);
+                remote::without_credentials(url)
+            };
             let dependency = match (&args.uri, &args.git, &args.tar) {
                 (Some(uri), ..) => add::Dependency::Atom(uri),
                 (None, Some(url), _) => add::Dependency::Direct {
                     name: args.name.as_deref(),
                     source: atom::edit::DirectSource::Git {
-                        url: url.clone(),
+                        url: recorded(url),
                         reference: args.reference.clone(),
                     },
                 },
                 (None, None, Some(url)) => add::Dependency::Direct {
                     name: args.name.as_deref(),
-                    source: atom::edit::DirectSource::Tar(url.clone()),
+                    source: atom::edit::DirectSource::Tar(recorded(url)),
                 },
                 (None, None, None) => return Err("give an atom URI, --git URL or --tar URL".into()),
             };
@@ -364,7 +380,7 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
                 &in_repo(cli, &args.path),
                 dependency,
                 &atom_store(&args.store)?,
-                &fetch_options(cli)?,
+                &options,
                 out,
             )
         }
@@ -413,13 +429,16 @@ fn aliases(cli: &Cli) -> Result<Aliases> {
     Ok(aliases)
 }
 
-/// The connection settings: `--timeout`, the URL aliases, and the ssh command of
-/// `GIT_SSH_COMMAND`, `GIT_SSH` or the repository's `core.sshCommand`.
+/// The connection settings: `--timeout`, `--deadline`, the size limits, the URL aliases, and
+/// the ssh command of `GIT_SSH_COMMAND`, `GIT_SSH` or the repository's `core.sshCommand`.
 fn fetch_options(cli: &Cli) -> Result<FetchOptions> {
     let mut remote = remote::Options {
         // From 1 s to a day: curl and sockets take the value in narrower types.
         timeout: Duration::from_secs(cli.timeout.clamp(1, 86_400)),
         max_pack_bytes: cli.max_fetch_mib.saturating_mul(1 << 20),
+        max_listing_bytes: cli.max_listing_mib.saturating_mul(1 << 20),
+        max_object_bytes: cli.max_object_mib.saturating_mul(1 << 20),
+        deadline: Duration::from_secs(cli.deadline.clamp(1, 7 * 86_400)),
         ..Default::default()
     };
     if remote.ssh_command.is_none() {
@@ -492,7 +511,8 @@ fn push_published(
         remote.to_owned()
     };
     let url = push::remote_url(work_tree, &remote, &aliases).map_err(err)?;
-    out.progress(&format!("pushing to {url}"));
+    let shown = remote::redact(&url);
+    out.progress(&format!("pushing to {shown}"));
     let pushed =
         push::push(repo, work_tree, &url, atoms, &options.remote, &aliases).map_err(err)?;
     let mut refused = 0;
@@ -509,15 +529,15 @@ fn push_published(
         items.push(json!({ "label": p.label.as_str(), "version": p.version.to_string(), "push": word, "reason": reason }));
         out.line(match reason {
             Some(reason) => format!("{word} {} {}: {reason}", p.label, p.version),
-            None => format!("{word} {} {} -> {url}", p.label, p.version),
+            None => format!("{word} {} {} -> {shown}", p.label, p.version),
         });
     }
     let published = out.take_json();
-    out.json(json!({ "published": published, "push": { "remote": url, "atoms": items } }));
+    out.json(json!({ "published": published, "push": { "remote": remote::without_credentials(&url), "atoms": items } }));
     match refused {
         0 => Ok(()),
         n => Err(format!(
-            "{n} of {} atoms not pushed to {url} (see above)",
+            "{n} of {} atoms not pushed to {shown} (see above)",
             pushed.len()
         )),
     }
@@ -527,13 +547,14 @@ fn push_published(
 fn fetch_git(cli: &Cli, url: &str, store: &Store, out: &mut Output) -> Result {
     let url = location(cli, url);
     let url = url.as_str();
-    let mut progress = |n: usize| out.progress(&format!("mirroring {url}: {n} objects"));
+    let shown = remote::redact(url);
+    let mut progress = |n: usize| out.progress(&format!("mirroring {shown}: {n} objects"));
     let (mirror, objects) = store
         .fetch_git_with(url, &fetch_options(cli)?, &mut progress)
         .map_err(err)?;
     out.json(json!({ "repo": mirror, "objects": objects }));
     out.line(format!(
-        "mirrored {url} into {}: {objects} objects",
+        "mirrored {shown} into {}: {objects} objects",
         mirror.display()
     ));
     Ok(())
@@ -551,7 +572,8 @@ fn fetch(cli: &Cli, url: &str, atoms: &[String], store: &Store, out: &mut Output
             .transpose()?;
         options.atoms.push((label, requirement));
     }
-    let mut progress = |n: usize| out.progress(&format!("fetching {url}: {n} objects"));
+    let shown = remote::redact(url);
+    let mut progress = |n: usize| out.progress(&format!("fetching {shown}: {n} objects"));
     let fetched = store
         .fetch_with(url, &options, &mut progress)
         .map_err(err)?;
@@ -566,7 +588,7 @@ fn fetch(cli: &Cli, url: &str, atoms: &[String], store: &Store, out: &mut Output
         }
     }
     out.line(format!(
-        "fetched {url} into {}: {} new refs, {} unchanged, {} objects{}",
+        "fetched {shown} into {}: {} new refs, {} unchanged, {} objects{}",
         fetched.repo.display(),
         fetched.created.len(),
         fetched.unchanged,
@@ -579,18 +601,18 @@ fn fetch(cli: &Cli, url: &str, atoms: &[String], store: &Store, out: &mut Output
     ));
     for (label, _) in &options.atoms {
         if !fetched.versions.iter().any(|v| &v.label == label) {
-            return Err(format!("{url} publishes no matching version of {label}"));
+            return Err(format!("{shown} publishes no matching version of {label}"));
         }
     }
     let rejected = fetched.rejected().count();
     match (rejected, fetched.versions.len() - rejected) {
         (0, _) => Ok(()),
         (n, 0) => Err(format!(
-            "{n} version{} not fetched from {url} (see above)",
+            "{n} version{} not fetched from {shown} (see above)",
             if n == 1 { "" } else { "s" }
         )),
         (n, _) => Err(format!(
-            "{n} version{} not fetched from {url} (see above); the others were",
+            "{n} version{} not fetched from {shown} (see above); the others were",
             if n == 1 { "" } else { "s" }
         )),
     }
@@ -630,7 +652,7 @@ fn ls(cli: &Cli, args: &[String], out: &mut Output) -> Result {
         .collect::<Vec<_>>()));
     if atoms.is_empty() {
         let place = match url {
-            Some(url) => format!("at {url}"),
+            Some(url) => format!("at {}", remote::redact(url)),
             None => "in this repository".to_owned(),
         };
         out.line(match label {
@@ -699,7 +721,10 @@ fn resolve_remote(
 ) -> Result {
     let listing = atom::store::list(url, Some(label), &fetch_options(cli)?).map_err(err)?;
     let root = listing.root.ok_or_else(|| {
-        format!("{url} has no refs/ekala/init: it publishes no atoms (run `atom init` there first)")
+        format!(
+            "{} has no refs/ekala/init: it publishes no atoms (run `atom init` there first)",
+            remote::redact(url)
+        )
     })?;
     let atom = atom::repo::select(&listing.atoms, requirement).ok_or_else(|| {
         let versions: Vec<String> = listing
@@ -708,10 +733,11 @@ fn resolve_remote(
             .map(|a| a.version.to_string())
             .collect();
         if versions.is_empty() {
-            format!("{url} publishes no version of {label}")
+            format!("{} publishes no version of {label}", remote::redact(url))
         } else {
             format!(
-                "{url} publishes no version of {label} matching {requirement}; it has {}",
+                "{} publishes no version of {label} matching {requirement}; it has {}",
+                remote::redact(url),
                 versions.join(", ")
             )
         }
@@ -833,13 +859,25 @@ fn verify(repo: &Repo, atom: Option<&str>, id: Option<&str>, out: &mut Output) -
         }
         items.push(item);
     }
+    // A ref whose label is spelled differently from its canonical form (not NFKC) is no atom:
+    // every reader skips it, and here it is reported, so that a look-alike never passes.
+    if atom.is_none() {
+        for name in repo.non_canonical_refs().map_err(err)? {
+            let error = format!(
+                "{name}: its label or version is not in canonical (NFKC) form, so it is not an atom ref (a look-alike of another label)"
+            );
+            out.line(format!("bad {error}"));
+            items.push(json!({ "ref": name, "status": "bad", "error": error }));
+            bad.push(error);
+        }
+    }
     out.json(json!(items));
     match bad.len() {
         0 => Ok(()),
         1 => Err(bad.remove(0)),
         n => Err(format!(
             "{n} of {} atoms failed verification:\n  {}",
-            atoms.len(),
+            items.len(),
             bad.join("\n  ")
         )),
     }

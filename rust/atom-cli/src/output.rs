@@ -24,7 +24,7 @@ impl Output {
     pub fn line(&mut self, line: String) {
         if !self.json {
             self.clear_progress();
-            println!("{line}");
+            println!("{}", terminal_text(&line));
         }
     }
 
@@ -32,14 +32,14 @@ impl Output {
     pub fn raw(&mut self, text: String) {
         if !self.json {
             self.clear_progress();
-            print!("{text}");
+            print!("{}", terminal_text(&text));
         }
     }
 
     /// A warning on stderr (`warning: <message>`), in both formats.
     pub fn warn(&mut self, message: &str) {
         self.clear_progress();
-        eprintln!("warning: {message}");
+        eprintln!("warning: {}", terminal_text(message));
     }
 
     /// The JSON result (ignored without `--json`).
@@ -56,7 +56,7 @@ impl Output {
     pub fn progress(&mut self, message: &str) {
         let mut stderr = std::io::stderr();
         if stderr.is_terminal() {
-            let _ = write!(stderr, "\r\x1b[K{message}");
+            let _ = write!(stderr, "\r\x1b[K{}", terminal_text(message));
             let _ = stderr.flush();
             self.progress_shown = true;
         }
@@ -86,7 +86,7 @@ impl Output {
             };
             println!("{value}");
         } else {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", terminal_text(message));
         }
     }
 
@@ -99,4 +99,26 @@ impl Output {
             }
         }
     }
+}
+
+/// Human output as it may reach a terminal: line breaks and tabs as they are, every other control
+/// character escaped. Messages carry text from strangers (servers, manifests, ref and file
+/// names); whatever the core let through, none of it can move the cursor or recolour the screen.
+fn terminal_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return text.into();
+    }
+    text.split('\n')
+        .map(|line| {
+            line.split('\t')
+                .map(atom::diagnostic::escape_controls)
+                .collect::<Vec<_>>()
+                .join("\t")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .into()
 }

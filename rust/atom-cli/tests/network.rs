@@ -2,6 +2,8 @@
 //! daemon`, `git http-backend` behind lighttpd, `sshd`), started per test on free ports and
 //! stopped when the test ends.
 
+#[path = "../../../tests/support/hostile.rs"]
+mod hostile;
 #[path = "../../../tests/support/servers.rs"]
 mod servers;
 #[path = "../../../tests/support/mod.rs"]
@@ -1033,4 +1035,284 @@ fn a_fetch_stops_at_its_size_limit() {
             .collect();
         assert!(left.iter().all(|&n| n == 0), "{kind:?}: {left:?}");
     }
+}
+
+/// Every file under `dir` whose content holds `needle`.
+fn files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let Ok(meta) = fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            pending.extend(fs::read_dir(&path).unwrap().flatten().map(|e| e.path()));
+        } else if fs::read(&path)
+            .map(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+            .unwrap_or(false)
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// A password typed in a URL serves the command and is written nowhere: not in the store (its
+/// records, reflogs, config), not in `--json` output, not in `atom.toml` or `atom.lock`, and
+/// not on a child process's command line (git push gets it through its environment).
+#[test]
+fn a_password_in_a_url_is_never_written() {
+    let (dir, src, server, _) = published(Kind::Https, "password");
+    let private = server
+        .private_url("set.git")
+        .replace("https://", "https://someone:secret@");
+    let store = dir.join("store");
+    let store_arg = store.to_str().unwrap();
+    let out = ok(
+        &dir,
+        Some(&server),
+        &["--json", "fetch", &private, "--store", store_arg],
+    );
+    assert!(!out.contains("secret") && !out.contains("someone"), "{out}");
+    assert_eq!(files_holding(&store, "secret"), Vec::<PathBuf>::new());
+
+    // `atom add` locks with the password and records the URL without it.
+    let app = dir.join("app");
+    write(
+        &app,
+        "atom.toml",
+        "[package]\nlabel = \"app\"\nversion = \"0.1.0\"\n\n[compose.as]\nnix = \".\"\n",
+    );
+    let added = ok(
+        &app,
+        Some(&server),
+        &[
+            "add",
+            &format!("{private}::alpha"),
+            "--store",
+            dir.join("store2").to_str().unwrap(),
+        ],
+    );
+    assert!(!added.contains("secret"), "{added}");
+    for file in ["atom.toml", "atom.lock"] {
+        let text = fs::read_to_string(app.join(file)).unwrap();
+        assert!(
+            !text.contains("secret") && !text.contains("someone@"),
+            "{file}: {text}"
+        );
+        assert!(
+            text.contains(&server.private_url("set.git")),
+            "{file}: {text}"
+        );
+    }
+
+    // `publish --push`: a `git` in front of the real one records its command line.
+    let bin = dir.join("bin");
+    let log = dir.join("git-argv.log");
+    write(
+        &bin,
+        "git",
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec /usr/bin/git \"$@\"\n",
+            log.display()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(bin.join("git"), fs::Permissions::from_mode(0o755)).unwrap();
+    serve_bare(&server.root.join("private2.git"));
+    let target = server
+        .private_url("private2.git")
+        .replace("https://", "https://someone:secret@");
+    let pushed = Command::new(env!("CARGO_BIN_EXE_atom"))
+        .args(["-C", src.to_str().unwrap(), "publish", "--push", &target])
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_SSL_CAINFO", server.ca())
+        .output()
+        .unwrap();
+    assert!(pushed.status.success(), "{}", text(&pushed.stderr));
+    assert!(!text(&pushed.stdout).contains("secret"));
+    let argv = fs::read_to_string(&log).unwrap();
+    assert!(argv.contains("push"), "{argv}");
+    assert!(
+        !argv.contains("secret") && !argv.contains("someone"),
+        "{argv}"
+    );
+    assert!(!git(
+        &server.root.join("private2.git"),
+        &["for-each-ref", "refs/eka/atoms"]
+    )
+    .is_empty());
+}
+
+/// A URL with a control character, written or percent-encoded in any part, is refused before git
+/// or a credential helper hears of it (the class of git's CVE-2020-5260: a decoded line break
+/// would ask the helper for another host's credentials); from the command line or from a
+/// manifest's mirrors.
+#[test]
+fn urls_with_control_characters_reach_no_credential_helper() {
+    let dir = scratch("crlf");
+    let server = Server::start(Kind::Http, &dir.join("http"));
+    let base = server.private_url("set.git");
+    let log = dir.join("helper.log");
+    write(
+        &dir,
+        "helper",
+        &format!(
+            "#!/bin/sh\ncat >> '{}'\nprintf 'username=stolen\\npassword=stolen\\n'\n",
+            log.display()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(dir.join("helper"), fs::Permissions::from_mode(0o755)).unwrap();
+    let config = dir.join("gitconfig");
+    fs::write(
+        &config,
+        format!(
+            "[credential]\n\thelper = {}\n",
+            dir.join("helper").display()
+        ),
+    )
+    .unwrap();
+    let run = |cwd: &Path, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_atom"))
+            .current_dir(cwd)
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", &config)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap()
+    };
+    for url in [
+        format!("{base}%0d%0ahost=victim.example%0d%0a"),
+        format!("{base}%0ahost=victim.example"),
+        base.replace("http://", "http://someone%0ahost=victim.example@"),
+        format!("{base}%00"),
+    ] {
+        let output = run(&dir, &["ls", &url]);
+        assert!(!output.status.success());
+        let err = text(&output.stderr);
+        assert!(err.contains("control character"), "{url}: {err}");
+        assert!(!log.exists(), "{url}: the helper was asked");
+    }
+    // The same URL as a mirror in someone's manifest.
+    let app = dir.join("app");
+    write(
+        &app,
+        "atom.toml",
+        &format!("[package]\nlabel = \"app\"\nversion = \"0.1.0\"\n\n[package.sets]\nlib = \"{base}%0d%0ahost=victim.example\"\n\n[deps.from.lib]\nalpha = \"^1\"\n\n[compose.as]\nnix = \".\"\n"),
+    );
+    let output = run(
+        &app,
+        &[
+            "lock",
+            app.to_str().unwrap(),
+            "--store",
+            dir.join("store").to_str().unwrap(),
+        ],
+    );
+    assert!(!output.status.success());
+    let err = text(&output.stderr);
+    assert!(err.contains("control character"), "{err}");
+    assert!(!log.exists(), "the helper was asked");
+    // A clean URL does reach the helper (so the checks above could fail).
+    let output = run(&dir, &["ls", &base]);
+    assert!(log.exists(), "{}", text(&output.stderr));
+}
+
+/// Hostile servers get bounded work, on every transport: a listing that never ends is cut off at
+/// `--max-listing-mib`, one that trickles a byte at a time meets `--deadline`, and a pack whose
+/// delta claims gigabytes is refused before anything is allocated for it. Each failure is one
+/// line naming the limit and the option that raises it, and the store keeps nothing.
+#[test]
+fn hostile_servers_get_bounded_work() {
+    use hostile::{Behaviour, Hostile, Protocol};
+    let dir = scratch("hostile");
+    let store = dir.join("store");
+    let store_arg = store.to_str().unwrap();
+    let run = |env: &[(&str, &str)], args: &[&str]| {
+        let started = Instant::now();
+        let output = Command::new(env!("CARGO_BIN_EXE_atom"))
+            .args(args)
+            .envs(env.iter().copied())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let err = text(&output.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        (err, started.elapsed())
+    };
+
+    for (behaviour, protocol) in [
+        (Behaviour::EndlessAdvertisement, Protocol::Git),
+        (Behaviour::EndlessListing, Protocol::Git),
+        (Behaviour::EndlessAdvertisement, Protocol::Http),
+    ] {
+        let server = Hostile::start(behaviour, protocol);
+        let (err, took) = run(
+            &[],
+            &["--max-listing-mib", "1", "ls", &server.url("set.git")],
+        );
+        assert!(
+            err.contains("more than 1 MiB for the handshake and ref listing")
+                && err.contains("--max-listing-mib"),
+            "{behaviour:?} {protocol:?}: {err}"
+        );
+        assert!(took < Duration::from_secs(60), "{took:?}");
+    }
+    let ssh = hostile::endless_ssh_command(&dir);
+    let (err, _) = run(
+        &[("GIT_SSH_COMMAND", &ssh)],
+        &["--max-listing-mib", "1", "ls", "ssh://127.0.0.1/set.git"],
+    );
+    assert!(err.contains("--max-listing-mib"), "ssh: {err}");
+
+    for protocol in [Protocol::Git, Protocol::Http] {
+        let server = Hostile::start(Behaviour::Trickle, protocol);
+        let (err, took) = run(
+            &[],
+            &[
+                "--timeout",
+                "2",
+                "--deadline",
+                "3",
+                "ls",
+                &server.url("set.git"),
+            ],
+        );
+        assert!(
+            err.contains("did not finish within 3 s") && err.contains("--deadline"),
+            "{protocol:?}: {err}"
+        );
+        assert!(took < Duration::from_secs(15), "{protocol:?}: {took:?}");
+    }
+
+    let bomb = Hostile::start(Behaviour::DeltaBomb, Protocol::Git);
+    let bomb_url = bomb.url("set.git");
+    for limits in [&["--max-fetch-mib", "1"][..], &[]] {
+        let mut args = limits.to_vec();
+        args.extend(["fetch", &bomb_url, "--store", store_arg]);
+        let (err, _) = run(&[], &args);
+        assert!(
+            err.contains("for one object once inflated") && err.contains("--max-object-mib"),
+            "{limits:?}: {err}"
+        );
+        let left = fs::read_dir(&store)
+            .map(|d| d.flatten().count())
+            .unwrap_or(0);
+        assert_eq!(left, 0, "{limits:?}");
+    }
+
+    // A server's text cannot rewrite the terminal it is shown on.
+    let scribble = Hostile::start(Behaviour::Scribble, Protocol::Git);
+    let (err, _) = run(&[], &["ls", &scribble.url("set.git")]);
+    assert!(!err.contains('\x1b') && !err.contains('\x07'), "{err:?}");
+    assert!(err.contains("\\u{1b}[2J"), "{err}");
 }

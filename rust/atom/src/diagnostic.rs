@@ -311,6 +311,27 @@ pub fn shell_quote(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// `text` with its control characters written as escapes (`\n`, `\r`, `\t`, `\u{1b}`; a
+/// backslash stays as it is), and nothing else changed: for text that comes from elsewhere (a
+/// server's message, a ref name, a file name in a tree) and is shown to a person, so that it can
+/// neither rewrite their terminal nor pass for lines of its own.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            '\t' => escaped.push_str("\\t"),
+            c if c.is_control() => escaped.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => escaped.push(c),
+        }
+    }
+    escaped.into()
+}
+
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     while !s.is_char_boundary(i) {
         i -= 1;

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::diagnostic::{FileError, SourceError};
 use crate::id::{AtomDigest, Label, Root, Tag};
 use crate::manifest::{Mirror, Version};
+// A lock is committed and shared: a URL's credentials never go into one.
+use crate::uri::without_credentials;
 
 /// The file name of a lock.
 pub const LOCK_FILE: &str = "atom.lock";
@@ -510,13 +512,13 @@ impl Lockfile {
                     };
                     string_field(&mut out, "type", kind);
                     string_field(&mut out, "name", d.name.as_str());
-                    string_field(&mut out, "url", &d.url);
+                    string_field(&mut out, "url", &without_credentials(&d.url));
                     string_field(&mut out, "hash", d.hash.as_str());
                 }
                 LockedDep::NixGit(d) => {
                     string_field(&mut out, "type", "nix+git");
                     string_field(&mut out, "name", d.name.as_str());
-                    string_field(&mut out, "url", &d.url);
+                    string_field(&mut out, "url", &without_credentials(&d.url));
                     if let Some(version) = &d.version {
                         string_field(&mut out, "version", &version.to_string());
                     }
@@ -537,7 +539,7 @@ fn atom_fields(out: &mut String, atom: &AtomDep) {
         string_field(out, "rev", rev.as_str());
     }
     if let Some(mirror) = &atom.mirror {
-        string_field(out, "mirror", mirror);
+        string_field(out, "mirror", &without_credentials(mirror));
     }
     string_field(out, "id", &atom.id.to_string());
 }

@@ -19,6 +19,32 @@ pub(super) fn from_url(url: &gix::url::Url) -> Option<Account> {
 /// `git credential fill` for `url`; `None` when git is missing, no helper knows the URL, or git
 /// gives no password.
 pub(super) fn from_git(url: &gix::url::Url) -> Option<Account> {
+    let mut fields = vec![
+        ("protocol", url.scheme.as_str().to_owned()),
+        (
+            "host",
+            format!(
+                "{}{}",
+                url.host()?,
+                url.port.map(|p| format!(":{p}")).unwrap_or_default()
+            ),
+        ),
+        (
+            "path",
+            url.path.to_string().trim_start_matches('/').to_owned(),
+        ),
+    ];
+    if let Some(user) = url.user() {
+        fields.push(("username", user.to_owned()));
+    }
+    // Each value is one line of git's protocol. `network_url` refuses URLs that could break
+    // one; this is the last guard before the helper: one more line, and the request would be
+    // for someone else's credentials.
+    if fields.iter().any(|(_, v)| v.chars().any(char::is_control)) {
+        return None;
+    }
+    let mut input: String = fields.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    input.push('\n');
     let mut child = Command::new("git")
         .args(["credential", "fill"])
         .env("GIT_TERMINAL_PROMPT", "0")
@@ -29,17 +55,6 @@ pub(super) fn from_git(url: &gix::url::Url) -> Option<Account> {
         .stderr(Stdio::null())
         .spawn()
         .ok()?;
-    let mut input = format!(
-        "protocol={}\nhost={}{}\npath={}\n",
-        url.scheme.as_str(),
-        url.host()?,
-        url.port.map(|p| format!(":{p}")).unwrap_or_default(),
-        url.path.to_string().trim_start_matches('/'),
-    );
-    if let Some(user) = url.user() {
-        input.push_str(&format!("username={user}\n"));
-    }
-    input.push('\n');
     let written = child
         .stdin
         .take()
@@ -60,20 +75,4 @@ pub(super) fn from_git(url: &gix::url::Url) -> Option<Account> {
         password,
         oauth_refresh_token: None,
     })
-}
-
-/// `url` with any password replaced by `***`, for messages.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{path}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
 }

@@ -47,6 +47,26 @@ pub enum RemoteError {
         /// The limit that passed.
         timeout: Duration,
     },
+    /// The server sent more than a limit allows.
+    #[error("{url} sent more than {} MiB {what}, the limit; it was cut off and nothing it sent was kept (raise the limit with {flag})", limit >> 20)]
+    TooMuch {
+        /// The URL.
+        url: String,
+        /// What was too large: `of pack data`.
+        what: &'static str,
+        /// The limit, in bytes.
+        limit: u64,
+        /// The command-line option that raises it.
+        flag: &'static str,
+    },
+    /// The whole conversation took longer than its deadline.
+    #[error("{url} did not finish within {} s in all (it sends too slowly, or without end), so it was cut off (raise the limit with --deadline)", deadline.as_secs())]
+    Deadline {
+        /// The URL.
+        url: String,
+        /// The deadline that passed.
+        deadline: Duration,
+    },
     /// The server wants credentials, or refused the ones given.
     #[error("{url} refused access (authentication failed): no credentials, or wrong ones, came from the URL (https://user:token@host/…) or from git's credential helpers; configure one for this host, or use an ssh:// URL with a key the server accepts")]
     Authentication {
@@ -90,6 +110,45 @@ pub enum RemoteError {
 }
 
 impl RemoteError {
+    /// This error, or the limit `guard` says was passed (whatever gix made of the failed read),
+    /// or the inflated-object limit when the pack's indexing ran out of its allowance.
+    pub(super) fn or_limit(
+        self,
+        guard: &super::guard::Guard,
+        options: &super::Options,
+        url: &str,
+    ) -> RemoteError {
+        use super::guard::{Stage, Tripped};
+        let url = url.to_owned();
+        match guard.tripped() {
+            Some(Tripped::Deadline) => RemoteError::Deadline {
+                url,
+                deadline: options.deadline,
+            },
+            Some(Tripped::Bytes(Stage::Listing)) => RemoteError::TooMuch {
+                url,
+                what: "for the handshake and ref listing",
+                limit: options.max_listing_bytes,
+                flag: "--max-listing-mib",
+            },
+            Some(Tripped::Bytes(Stage::Pack)) => RemoteError::TooMuch {
+                url,
+                what: "of pack data",
+                limit: options.max_pack_bytes,
+                flag: "--max-fetch-mib",
+            },
+            None if self.to_string().contains("too large to fit in memory") => {
+                RemoteError::TooMuch {
+                    url,
+                    what: "for one object once inflated (its pack claims more)",
+                    limit: options.inflated_limit() as u64,
+                    flag: "--max-object-mib (at most 64 times --max-fetch-mib)",
+                }
+            }
+            None => self,
+        }
+    }
+
     /// Classifies an error of gix's transport or protocol layers into one of the errors above, by
     /// the I/O error or the message at its root.
     pub(super) fn from_gix(
@@ -190,12 +249,15 @@ impl RemoteError {
     }
 }
 
-/// The last non-empty line of a message (process output can span several).
+/// The last non-empty line of a message (process output can span several), its control
+/// characters escaped: the text is the server's (an `ERR` line) or a program's, and is shown on
+/// the user's terminal.
 fn last_line(text: Option<&String>) -> String {
-    text.and_then(|t| t.lines().rev().find(|l| !l.trim().is_empty()))
+    let line = text
+        .and_then(|t| t.lines().rev().find(|l| !l.trim().is_empty()))
         .unwrap_or("the connection failed")
-        .trim()
-        .to_owned()
+        .trim();
+    crate::diagnostic::escape_controls(line).into_owned()
 }
 
 #[cfg(test)]
@@ -231,6 +293,12 @@ mod tests {
             classify(&auth),
             RemoteError::Authentication { .. }
         ));
+        // A server's text cannot rewrite the terminal it is shown on.
+        let hostile = std::io::Error::other("ERR \x1b[2J\x1b[Hall good\r");
+        assert_eq!(
+            classify(&hostile).to_string(),
+            "https://h.example/r: ERR \\u{1b}[2J\\u{1b}[Hall good"
+        );
         let other = std::io::Error::other("first line\nthe server said no\n");
         assert_eq!(
             classify(&other).to_string(),

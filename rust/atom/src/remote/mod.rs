@@ -16,7 +16,10 @@
 
 mod credentials;
 mod error;
+mod guard;
+mod http;
 pub mod push;
+mod ssh;
 
 use std::ffi::OsString;
 use std::io::{BufRead, Read};
@@ -26,13 +29,13 @@ use std::time::Duration;
 
 use gix::protocol::fetch::negotiate;
 use gix::protocol::handshake::Ref;
-use gix::protocol::transport::client::blocking_io::{http, ssh, Transport};
+use gix::protocol::transport::client::blocking_io::Transport;
 use gix::protocol::transport::client::git as git_transport;
 use gix::protocol::transport::client::TransportWithoutIO;
 use gix::protocol::transport::{Protocol, Service};
 use gix::ObjectId;
 
-pub use credentials::redact;
+pub use crate::uri::{redact, url_account, without_credentials};
 pub use error::RemoteError;
 
 use crate::repo::Repo;
@@ -48,22 +51,69 @@ pub struct Options {
     /// The most pack data one receive may bring; a server that sends more is cut off, and what
     /// it sent is discarded.
     pub max_pack_bytes: u64,
+    /// The most a server may send for the handshake and one ref listing (an endless listing is
+    /// cut off there).
+    pub max_listing_bytes: u64,
+    /// The most memory one object may take once inflated (a delta may claim any size); the
+    /// limit applied is also at most 64 times [`Options::max_pack_bytes`].
+    pub max_object_bytes: u64,
+    /// How long a whole connection may last, from connecting to its last byte: a server that
+    /// sends a byte now and then never meets [`Options::timeout`], and meets this.
+    pub deadline: Duration,
     /// Certificates to trust for https:// besides the system's (`GIT_SSL_CAINFO`, as git).
     pub ssl_ca_info: Option<std::path::PathBuf>,
+    /// Credentials a command line gave inside a URL that is recorded without them (see
+    /// [`without_credentials`]), for connections to that URL.
+    pub credentials: Credentials,
+}
+
+/// HTTP(S) users and passwords by URL (without credentials), held in memory only; `Debug` shows
+/// the URLs, never the secrets.
+#[derive(Clone, Default)]
+pub struct Credentials(std::collections::BTreeMap<String, (String, String)>);
+
+impl Credentials {
+    /// Remembers the user and password written in `url` (if it has both), for connections to
+    /// `url` without them.
+    pub fn remember(&mut self, url: &str) {
+        if let Some(account) = url_account(url) {
+            self.0.insert(without_credentials(url), account);
+        }
+    }
+
+    fn account(&self, url: &str) -> Option<gix::sec::identity::Account> {
+        let (username, password) = self.0.get(&without_credentials(url))?.clone();
+        Some(gix::sec::identity::Account {
+            username,
+            password,
+            oauth_refresh_token: None,
+        })
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 impl Default for Options {
-    /// 30 s, `GIT_SSH_COMMAND` (else `GIT_SSH`) and `GIT_SSL_CAINFO` from the environment, and
-    /// 4 GiB of pack data.
+    /// 30 s of silence, 15 minutes in all, `GIT_SSH_COMMAND` (else `GIT_SSH`) and
+    /// `GIT_SSL_CAINFO` from the environment, 4 GiB of pack data, 128 MiB of ref listing, 1 GiB
+    /// per inflated object.
     fn default() -> Self {
         Options {
             timeout: Duration::from_secs(30),
             ssh_command: std::env::var_os("GIT_SSH_COMMAND")
                 .or_else(|| std::env::var_os("GIT_SSH")),
             max_pack_bytes: 4 << 30,
+            max_listing_bytes: 128 << 20,
+            max_object_bytes: 1 << 30,
+            deadline: Duration::from_secs(15 * 60),
             ssl_ca_info: std::env::var_os("GIT_SSL_CAINFO")
                 .filter(|v| !v.is_empty())
                 .map(Into::into),
+            credentials: Credentials::default(),
         }
     }
 }
@@ -89,9 +139,10 @@ pub fn is_local(text: &str) -> bool {
 /// an error for anything that is not a network URL (including local paths).
 pub fn network_url(text: &str, aliases: &Aliases) -> Result<String, RemoteError> {
     let invalid = |e: crate::uri::UriError| RemoteError::InvalidUrl {
-        url: text.to_owned(),
+        url: redact(text),
         reason: e.to_string(),
     };
+    check_characters(text)?;
     // An alias expands to a host and path without a scheme (`gh:o/r` → `github.com/o/r`), which
     // the URI rules complete (https for a host); scp-like and explicit URLs stay as written.
     let expanded = match crate::uri::GitUrl::parse(text, aliases) {
@@ -100,15 +151,17 @@ pub fn network_url(text: &str, aliases: &Aliases) -> Result<String, RemoteError>
         }
         _ => aliases.expand_url(text).map_err(invalid)?,
     };
+    // An alias's expansion is text from a configuration file: checked like the URL.
+    check_characters(&expanded)?;
     let parsed = gix::url::parse(gix::bstr::BStr::new(expanded.as_str())).map_err(|e| {
         RemoteError::InvalidUrl {
-            url: text.to_owned(),
+            url: redact(text),
             reason: e.to_string(),
         }
     })?;
     match parsed.scheme {
         gix::url::Scheme::File => Err(RemoteError::InvalidUrl {
-            url: text.to_owned(),
+            url: redact(text),
             reason: "it names a file, not a server; use file:///path or a path for a repository on this machine".into(),
         }),
         gix::url::Scheme::Http
@@ -117,17 +170,29 @@ pub fn network_url(text: &str, aliases: &Aliases) -> Result<String, RemoteError>
         | gix::url::Scheme::Ssh => {
             if parsed.host().is_none_or(str::is_empty) {
                 return Err(RemoteError::InvalidUrl {
-                    url: text.to_owned(),
+                    url: redact(text),
                     reason: "it has no host".into(),
                 });
             }
             Ok(expanded)
         }
         other => Err(RemoteError::UnsupportedScheme {
-            url: text.to_owned(),
+            url: redact(text),
             scheme: other.to_string(),
         }),
     }
+}
+
+/// Refuses a URL that holds a control character, as written or percent-decoded in any part
+/// ([`crate::uri::has_control_characters`]).
+pub fn check_characters(url: &str) -> Result<(), RemoteError> {
+    if crate::uri::has_control_characters(url) {
+        return Err(RemoteError::InvalidUrl {
+            url: redact(url),
+            reason: "it holds a control character (a line break, NUL, escape…), written or percent-encoded; no URL needs one, and git's credential protocol would read it as another request".into(),
+        });
+    }
+    Ok(())
 }
 
 /// A ref the remote advertised: its full name and the object it points at (for an annotated tag,
@@ -153,10 +218,12 @@ pub struct Received {
 pub struct Remote {
     url: String,
     host: Option<String>,
-    timeout: Duration,
-    max_pack_bytes: u64,
+    options: Options,
+    guard: guard::Guard,
     transport: Box<dyn Transport + Send>,
     handshake: gix::protocol::Handshake,
+    /// The ssh program, when the conversation is with it.
+    process: Option<std::process::Child>,
 }
 
 impl std::fmt::Debug for Remote {
@@ -203,23 +270,29 @@ impl Remote {
         options: &Options,
         identity: Option<gix::sec::identity::Account>,
     ) -> Result<Remote, RemoteError> {
+        check_characters(url)?;
         let parsed =
             gix::url::parse(gix::bstr::BStr::new(url)).map_err(|e| RemoteError::InvalidUrl {
-                url: url.to_owned(),
+                url: redact(url),
                 reason: e.to_string(),
             })?;
         let host = parsed.host().map(str::to_owned);
         // Messages name the URL without its password.
         let shown = redact(url);
+        // Whatever the server sends passes through one guard: the handshake and the listing
+        // get the listing budget, and everything has the deadline.
+        let guard = guard::Guard::new(options.max_listing_bytes, options.deadline);
         let fail = |e: &(dyn std::error::Error + 'static)| {
             RemoteError::from_gix(&shown, host.as_deref(), options.timeout, e)
+                .or_limit(&guard, options, &shown)
         };
         let parsed_for_identity = parsed.clone();
+        let mut process = None;
         let mut transport: Box<dyn Transport + Send> = match parsed.scheme {
-            gix::url::Scheme::Git => Box::new(git_daemon(url, &parsed, options.timeout)?),
+            gix::url::Scheme::Git => Box::new(git_daemon(url, &parsed, options.timeout, &guard)?),
             gix::url::Scheme::Http | gix::url::Scheme::Https => {
-                let mut transport = http::connect::<http::curl::Curl>(parsed, Protocol::V2, false);
-                let config = http::Options {
+                let mut transport = http::connect(parsed, &guard);
+                let config = gix::protocol::transport::client::blocking_io::http::Options {
                     connect_timeout: Some(options.timeout),
                     // Fail when less than a byte a second arrives for the whole time-out.
                     low_speed_limit_bytes_per_second: 1,
@@ -229,23 +302,19 @@ impl Remote {
                     ..Default::default()
                 };
                 transport.configure(&config).map_err(|e| fail(&e))?;
-                if let Some(account) =
-                    identity.or_else(|| credentials::from_url(&parsed_for_identity))
+                if let Some(account) = identity
+                    .or_else(|| credentials::from_url(&parsed_for_identity))
+                    .or_else(|| options.credentials.account(url))
                 {
                     transport.set_identity(account).map_err(|e| fail(&e))?;
                 }
                 Box::new(transport)
             }
             gix::url::Scheme::Ssh => {
-                let (command, kind) = ssh_command(options);
-                let ssh_options = ssh::connect::Options {
-                    command: Some(command),
-                    disallow_shell: false,
-                    kind,
-                };
-                Box::new(
-                    ssh::connect(parsed, Protocol::V2, ssh_options, false).map_err(|e| fail(&e))?,
-                )
+                let (command, program) = ssh_command(options);
+                let (connection, child) = ssh::spawn(&parsed, &command, program, &guard)?;
+                process = Some(child);
+                Box::new(connection)
             }
             other => {
                 return Err(RemoteError::UnsupportedScheme {
@@ -261,20 +330,35 @@ impl Remote {
             |_| Ok(None),
             Vec::new(),
             &mut gix::progress::Discard,
-        )
-        .map_err(|e| fail(&e))?;
+        );
+        let handshake = match handshake {
+            Ok(handshake) => handshake,
+            Err(e) => {
+                let error = fail(&e);
+                if let Some(mut child) = process {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+                return Err(error);
+            }
+        };
         Ok(Remote {
             url: shown,
             host,
-            timeout: options.timeout,
-            max_pack_bytes: options.max_pack_bytes,
+            options: options.clone(),
+            guard,
             transport,
             handshake,
+            process,
         })
     }
 
     fn error(&self, e: &(dyn std::error::Error + 'static)) -> RemoteError {
-        RemoteError::from_gix(&self.url, self.host.as_deref(), self.timeout, e)
+        RemoteError::from_gix(&self.url, self.host.as_deref(), self.options.timeout, e).or_limit(
+            &self.guard,
+            &self.options,
+            &self.url,
+        )
     }
 
     /// The refs whose names start with one of `prefixes`, without receiving any object. With
@@ -282,6 +366,8 @@ impl Remote {
     /// advertisement is filtered here. Symbolic refs count as the ref they point to; refs
     /// listed twice once.
     pub fn list(&mut self, prefixes: &[String]) -> Result<Vec<RemoteRef>, RemoteError> {
+        self.guard
+            .allow(guard::Stage::Listing, self.options.max_listing_bytes);
         let refs = match self.handshake.refs.take() {
             Some(refs) => refs,
             None => {
@@ -348,7 +434,12 @@ impl Remote {
         let pack_dir = repo.objects.store_ref().path().join("pack");
         let shallow_file = repo.git_dir().join("shallow");
         let mut received = Received::default();
-        let max_pack_bytes = self.max_pack_bytes;
+        let max_pack_bytes = self.options.max_pack_bytes;
+        // The pack, and what the server says around it (acknowledgements, a little more).
+        self.guard
+            .allow(guard::Stage::Pack, max_pack_bytes.saturating_add(1 << 20));
+        let guard = self.guard.clone();
+        let alloc_limit = self.options.inflated_limit();
         let interrupt = AtomicBool::new(false);
         let outcome = gix::protocol::fetch(
             &mut negotiate,
@@ -357,6 +448,7 @@ impl Remote {
                     inner: reader,
                     bytes: 0,
                     limit: max_pack_bytes,
+                    guard: &guard,
                 };
                 let written = gix::odb::pack::Bundle::write_to_directory(
                     &mut counted,
@@ -367,6 +459,9 @@ impl Remote {
                     gix::hash::Kind::Sha1,
                     gix::odb::pack::bundle::write::Options {
                         thread_limit: Some(1),
+                        // A delta claims the size of what it makes: no object gets more memory
+                        // than this, whatever it claims.
+                        alloc_limit_bytes: Some(alloc_limit),
                         ..Default::default()
                     },
                 )?;
@@ -400,16 +495,34 @@ impl Remote {
 }
 
 impl Drop for Remote {
-    /// Ends the conversation politely (stateful transports expect a flush packet).
+    /// Ends the conversation politely (stateful transports expect a flush packet), then the
+    /// ssh program, if any, whatever state it is in.
     fn drop(&mut self) {
-        let _ = gix::protocol::indicate_end_of_interaction(&mut self.transport, false);
+        if self.guard.tripped().is_none() {
+            let _ = gix::protocol::indicate_end_of_interaction(&mut self.transport, false);
+        }
+        if let Some(mut child) = self.process.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Options {
+    /// The most memory one object may take once inflated: [`Options::max_object_bytes`], and at
+    /// most 64 times [`Options::max_pack_bytes`] (whichever is less).
+    pub fn inflated_limit(&self) -> usize {
+        let limit = self
+            .max_object_bytes
+            .min(self.max_pack_bytes.saturating_mul(64));
+        usize::try_from(limit).unwrap_or(usize::MAX)
     }
 }
 
 /// The ssh command and its kind: `GIT_SSH_COMMAND`/`core.sshCommand` as given, else `ssh`; when
 /// the program is OpenSSH's `ssh`, with a connect time-out (which covers the protocol greeting)
 /// and keep-alives, so that an unreachable or vanished server fails within about the time-out.
-fn ssh_command(options: &Options) -> (OsString, Option<ssh::ProgramKind>) {
+fn ssh_command(options: &Options) -> (OsString, ssh::Program) {
     let secs = options.timeout.as_secs().max(1);
     let limits = format!(
         " -o ConnectTimeout={secs} -o ServerAliveInterval={} -o ServerAliveCountMax=3",
@@ -418,7 +531,7 @@ fn ssh_command(options: &Options) -> (OsString, Option<ssh::ProgramKind>) {
     match &options.ssh_command {
         None => (
             OsString::from(format!("ssh{limits}")),
-            Some(ssh::ProgramKind::Ssh),
+            ssh::Program::OpenSsh,
         ),
         Some(command) => {
             let text = command.to_string_lossy();
@@ -426,10 +539,10 @@ fn ssh_command(options: &Options) -> (OsString, Option<ssh::ProgramKind>) {
             if std::path::Path::new(program).file_name() == Some(std::ffi::OsStr::new("ssh")) {
                 (
                     OsString::from(format!("{text}{limits}")),
-                    Some(ssh::ProgramKind::Ssh),
+                    ssh::Program::OpenSsh,
                 )
             } else {
-                (command.clone(), None)
+                (command.clone(), ssh::Program::Simple)
             }
         }
     }
@@ -441,7 +554,9 @@ fn git_daemon(
     url: &str,
     parsed: &gix::url::Url,
     timeout: Duration,
-) -> Result<git_transport::blocking_io::Connection<TcpStream, TcpStream>, RemoteError> {
+    guard: &guard::Guard,
+) -> Result<git_transport::blocking_io::Connection<guard::Guarded<TcpStream>, TcpStream>, RemoteError>
+{
     let host = parsed.host().unwrap_or_default().to_owned();
     let port = parsed.port.unwrap_or(9418);
     let unknown = || RemoteError::UnknownHost {
@@ -476,7 +591,7 @@ fn git_daemon(
     read.set_write_timeout(Some(timeout)).map_err(io)?;
     let write = read.try_clone().map_err(io)?;
     Ok(git_transport::blocking_io::Connection::new(
-        read,
+        guard::Guarded::new(read, guard.clone()),
         write,
         Protocol::V2,
         parsed.path.clone(),
@@ -535,20 +650,19 @@ impl gix::protocol::fetch::Negotiate for Exact {
     }
 }
 
-/// A reader that counts the bytes read through it, and fails once they pass `limit`.
+/// A reader of pack data that counts the bytes read through it, and fails once they pass
+/// `limit` (tripping the connection's guard, so that the error names the limit).
 struct Counted<'a> {
     inner: &'a mut dyn BufRead,
     bytes: u64,
     limit: u64,
+    guard: &'a guard::Guard,
 }
 
 impl Counted<'_> {
     fn check(&self) -> std::io::Result<()> {
         if self.bytes > self.limit {
-            return Err(std::io::Error::other(format!(
-                "the server sent more than {} MiB of pack data, the limit for one fetch; nothing of it was kept",
-                self.limit >> 20
-            )));
+            return Err(self.guard.exceeded());
         }
         Ok(())
     }
@@ -602,7 +716,47 @@ mod tests {
         // for the server.
         assert!(!is_local("h.example:r"));
         assert!(!is_local("git://h.example/r"));
-        assert_eq!(redact("https://u@h.example/r"), "https://u@h.example/r");
+        // Over HTTP(S) the whole user info is secret (a token is often the user); over ssh the
+        // user stays.
+        assert_eq!(redact("https://u@h.example/r"), "https://***@h.example/r");
+        assert_eq!(
+            redact("https://u:pw@h.example/r"),
+            "https://***@h.example/r"
+        );
+        assert_eq!(
+            redact("ssh://git:pw@h.example/r"),
+            "ssh://git:***@h.example/r"
+        );
+        assert_eq!(redact("ssh://git@h.example/r"), "ssh://git@h.example/r");
+        assert_eq!(
+            without_credentials("https://u:p%40ss@h.example/a@b"),
+            "https://h.example/a@b"
+        );
+        assert_eq!(
+            without_credentials("ssh://git:pw@h.example/r"),
+            "ssh://git@h.example/r"
+        );
+        assert_eq!(without_credentials("git@h.example:r"), "git@h.example:r");
+        assert_eq!(
+            url_account("https://u%3A1:p%40ss@h.example/r"),
+            Some(("u:1".to_owned(), "p@ss".to_owned()))
+        );
+        // Control characters, written or percent-encoded in any part, are refused before git
+        // or a credential helper hears of the URL (git's CVE-2020-5260 class).
+        for url in [
+            "https://h.example/r%0d%0ahost=other.example",
+            "https://u%0a@h.example/r",
+            "https://h.example/r%00",
+            "https://h.example/r\n",
+            "git://h.example/%1b[2J",
+            "ssh://h.example/r%7f",
+        ] {
+            let err = network_url(url, &aliases).unwrap_err();
+            assert!(
+                err.to_string().contains("control character"),
+                "{url}: {err}"
+            );
+        }
         let err = network_url("ftp://h.example/r", &aliases).unwrap_err();
         assert!(
             err.to_string().contains("the ftp scheme is not supported"),

@@ -176,7 +176,7 @@ pub fn push(
     match remote_target(&remote_refs, INIT_REF).map(|id| crate::repo::root_of_id(&id)) {
         Some(Ok(remote)) if remote != root => {
             return Err(PushError::OtherSet {
-                url: url.to_owned(),
+                url: super::redact(url),
                 remote,
                 local: root,
             })
@@ -271,7 +271,7 @@ fn differs(
     there: crate::repo::ObjectId,
     ours: crate::repo::ObjectId,
 ) -> String {
-    format!("{url} already has {label} {version} at {there}, which differs from this repository's {ours}: published versions never change; bump the version")
+    format!("{} already has {label} {version} at {there}, which differs from this repository's {ours}: published versions never change; bump the version", super::redact(url))
 }
 
 /// Runs `git push --atomic` of `refs` (each must not exist on the remote) to `url`. The outer
@@ -300,8 +300,13 @@ fn git_push(
     for (name, _) in refs {
         command.arg(format!("--force-with-lease={name}:"));
     }
-    // `--` ends the options: what follows is the repository and the refspecs, always.
-    command.arg("--").arg(url);
+    // `--` ends the options: what follows is the repository and the refspecs, always. The
+    // command line is readable by every user of the machine (/proc/*/cmdline): credentials in
+    // the URL go to git through its environment instead, which only this user can read.
+    command.arg("--").arg(super::without_credentials(url));
+    if let Some((user, password)) = super::url_account(url) {
+        pass_credentials(&mut command, &user, &password);
+    }
     for (name, id) in refs {
         command.arg(format!("{id}:{name}"));
     }
@@ -340,7 +345,7 @@ fn git_push(
             let _ = child.kill();
             let _ = child.wait();
             return Err(PushError::Remote(RemoteError::Timeout {
-                url: url.to_owned(),
+                url: super::redact(url),
                 timeout,
             }));
         }
@@ -374,7 +379,11 @@ fn git_push(
                 format!("{name}: {}", fields.get(2).copied().unwrap_or("rejected"))
             })
             .collect();
-        return Ok(Err(format!("{url} rejected {}", reasons.join(", "))));
+        return Ok(Err(format!(
+            "{} rejected {}",
+            super::redact(url),
+            reasons.join(", ")
+        )));
     }
     let message = stderr
         .lines()
@@ -393,13 +402,35 @@ fn git_push(
         .collect::<Vec<_>>()
         .join("; ");
     Err(PushError::Git {
-        command: format!("git push {url}"),
+        command: format!("git push {}", super::redact(url)),
         message: if message.is_empty() {
             format!("exit status {status}")
         } else {
             message
         },
     })
+}
+
+/// Has the git `command` answer credential requests with `user` and `password` alone: a
+/// credential helper (a shell function) added through git's environment configuration
+/// (`GIT_CONFIG_COUNT`, after any the caller set), reading both from environment variables. An
+/// empty `credential.helper` first clears the helpers configured elsewhere for this command, so
+/// that the credentials written in the URL are the ones used, as git does with a URL's own.
+fn pass_credentials(command: &mut Command, user: &str, password: &str) {
+    let base: usize = std::env::var("GIT_CONFIG_COUNT")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let helper = r#"!f() { test "$1" = get && printf 'username=%s\npassword=%s\n' "$ATOM_GIT_USERNAME" "$ATOM_GIT_PASSWORD"; }; f"#;
+    for (i, value) in ["", helper].into_iter().enumerate() {
+        command
+            .env(format!("GIT_CONFIG_KEY_{}", base + i), "credential.helper")
+            .env(format!("GIT_CONFIG_VALUE_{}", base + i), value);
+    }
+    command
+        .env("GIT_CONFIG_COUNT", (base + 2).to_string())
+        .env("ATOM_GIT_USERNAME", user)
+        .env("ATOM_GIT_PASSWORD", password);
 }
 
 /// The trimmed standard output of `git -C work_tree args…`, or its error output.

@@ -23,8 +23,9 @@ pub enum Files {
 }
 
 impl Repo {
-    /// The entries of `tree` (checked against its id) as (name, id, kind); a name that could
-    /// leave the directory it is written into (`..`, `/`, empty, not UTF-8) is an error.
+    /// The entries of `tree` (checked against its id) as (name, id, kind); a name that is not
+    /// safe to write into a directory ([`super::entry_name::check`]: `..`, `/`, `.git`, …) is an
+    /// error.
     fn tree_entries(&self, tree: ObjectId) -> Result<Vec<(String, ObjectId, EntryKind)>> {
         let object = self
             .repo
@@ -36,15 +37,15 @@ impl Repo {
             .entries
             .iter()
             .map(|entry| {
-                let name = std::str::from_utf8(entry.filename)
-                    .ok()
-                    .filter(|n| !n.is_empty() && *n != "." && *n != ".." && !n.contains('/'))
-                    .ok_or_else(|| {
-                        RepoError::object(
-                            tree,
-                            format!("tree has an unsafe entry name {:?}", entry.filename),
-                        )
-                    })?;
+                let name = super::entry_name::check(entry.filename).map_err(|why| {
+                    RepoError::object(
+                        tree,
+                        format!(
+                            "the tree has an entry named {:?}, which is refused: {why}",
+                            entry.filename
+                        ),
+                    )
+                })?;
                 Ok((name.to_owned(), entry.oid.to_owned(), entry.mode.kind()))
             })
             .collect()

@@ -9,6 +9,7 @@
 
 mod commit;
 mod copy;
+pub mod entry_name;
 mod error;
 mod materialize;
 mod pack;
@@ -30,7 +31,9 @@ use std::path::Path;
 pub use gix::ObjectId;
 
 pub use error::RepoError;
-pub use refs::{AtomRef, RefLayout, ATOMS_PREFIX, INIT_REF, LEGACY_ATOMS_PREFIX, META_PREFIX};
+pub use refs::{
+    AtomRef, RefAtom, RefLayout, ATOMS_PREFIX, INIT_REF, LEGACY_ATOMS_PREFIX, META_PREFIX,
+};
 
 use crate::id::{Label, Root};
 use crate::manifest::{Requirement, Version};
@@ -378,6 +381,12 @@ impl Repo {
         let mut atoms = refs::list(&self.repo, None)?;
         atoms.sort_by(|a, b| a.label.cmp(&b.label).then(b.version.cmp(&a.version)));
         Ok(atoms)
+    }
+
+    /// The atom refs that are refused because their label or version is not written in
+    /// canonical form (a label not in NFKC form), by full name: [`Repo::atoms`] leaves them out.
+    pub fn non_canonical_refs(&self) -> Result<Vec<String>> {
+        refs::non_canonical(&self.repo)
     }
 
     /// The highest published version of `label` matching `requirement` (Cargo's rules: a

@@ -74,8 +74,37 @@ pub fn origin_ref(label: &Label, version: &Version) -> String {
     format!("{META_PREFIX}{label}/{version}/origin")
 }
 
+/// What the `<label>/<version>` part of an atom ref names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefAtom {
+    /// A valid label and version, written in their one canonical form.
+    Atom(Label, Version),
+    /// A valid label and version written in another form than the canonical one (a label not in
+    /// NFKC form, such as `ﬁle` for `file`): such a ref would shadow, or be shadowed by, the
+    /// canonical one, so it is refused.
+    NotCanonical(Label, Version),
+    /// Not an atom ref (the reference skips these too).
+    Invalid,
+}
+
+impl RefAtom {
+    /// Reads the `label` and `version` parts of a ref name.
+    pub fn parse(label: &str, version: &str) -> RefAtom {
+        let (Ok(parsed_label), Ok(parsed_version)) = (Label::new(label), Version::parse(version))
+        else {
+            return RefAtom::Invalid;
+        };
+        if parsed_label.as_str() == label && parsed_version.to_string() == version {
+            RefAtom::Atom(parsed_label, parsed_version)
+        } else {
+            RefAtom::NotCanonical(parsed_label, parsed_version)
+        }
+    }
+}
+
 /// The atom refs of one label (or of all labels), in both layouts. Refs whose label or version
-/// does not parse are skipped, as the reference does.
+/// does not parse are skipped, as the reference does; so are refs not in canonical form
+/// ([`RefAtom::NotCanonical`], listed by [`non_canonical`]).
 pub(super) fn list(repo: &gix::Repository, label: Option<&Label>) -> Result<Vec<AtomRef>> {
     let platform = repo.references().map_err(RepoError::refs)?;
     let mut atoms = Vec::new();
@@ -102,8 +131,7 @@ pub(super) fn list(repo: &gix::Repository, label: Option<&Label>) -> Result<Vec<
             if ref_label.contains('/') {
                 continue;
             }
-            let (Ok(ref_label), Ok(version)) = (Label::new(ref_label), Version::parse(version))
-            else {
+            let RefAtom::Atom(ref_label, version) = RefAtom::parse(ref_label, version) else {
                 continue;
             };
             if label.is_some_and(|l| l != &ref_label) {
@@ -121,6 +149,26 @@ pub(super) fn list(repo: &gix::Repository, label: Option<&Label>) -> Result<Vec<
         }
     }
     Ok(atoms)
+}
+
+/// The full names of the atom refs (both layouts) whose label or version is not written in
+/// canonical form ([`RefAtom::NotCanonical`]).
+pub(super) fn non_canonical(repo: &gix::Repository) -> Result<Vec<String>> {
+    let platform = repo.references().map_err(RepoError::refs)?;
+    let mut names = Vec::new();
+    for prefix in [ATOMS_PREFIX, LEGACY_ATOMS_PREFIX] {
+        for reference in platform.prefixed(prefix).map_err(RepoError::refs)? {
+            let reference = reference.map_err(RepoError::refs)?;
+            let name = reference.name().as_bstr().to_str_lossy().into_owned();
+            let Some((label, version)) = name[prefix.len()..].rsplit_once('/') else {
+                continue;
+            };
+            if matches!(RefAtom::parse(label, version), RefAtom::NotCanonical(..)) {
+                names.push(name);
+            }
+        }
+    }
+    Ok(names)
 }
 
 /// The object a ref points at, if the ref exists.

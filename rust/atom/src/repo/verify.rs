@@ -118,6 +118,15 @@ pub enum VerifyError {
         /// The repository's genesis.
         genesis: Root,
     },
+    /// An entry of the atom's tree has a name no atom may have (`.git` in any spelling, `..`,
+    /// control characters; see [`super::entry_name`]).
+    #[error("its tree has an entry {path:?}, which is refused: {why} (possible tampering)")]
+    UnsafeEntry {
+        /// The entry's path in the tree (lossily decoded).
+        path: String,
+        /// Why it is refused.
+        why: super::entry_name::UnsafeName,
+    },
     /// The id differs from the one expected (e.g. in a lock).
     #[error(
         "its id in this repository is {found}, not the expected {expected} (possible tampering)"
@@ -253,6 +262,12 @@ impl Repo {
             }
         }
 
+        if walk_origin {
+            if let Some((path, why)) = self.unsafe_entry(tree)? {
+                return Err(fail(VerifyError::UnsafeEntry { path, why }));
+            }
+        }
+
         let genesis = self.genesis()?;
         let origin_object = if walk_origin {
             self.repo
@@ -299,6 +314,37 @@ impl Repo {
 }
 
 impl Repo {
+    /// The first entry under `tree` whose name is refused (see [`super::entry_name`]), with its
+    /// path. Each distinct tree is read once, so a tree that names one subtree many times at
+    /// many levels costs its distinct objects, not its paths.
+    fn unsafe_entry(
+        &self,
+        tree: ObjectId,
+    ) -> Result<Option<(String, super::entry_name::UnsafeName)>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut pending = vec![(String::new(), tree)];
+        while let Some((prefix, tree)) = pending.pop() {
+            if !seen.insert(tree) {
+                continue;
+            }
+            let object = self
+                .repo
+                .find_tree(tree)
+                .map_err(|e| RepoError::object(tree, e))?;
+            let decoded = object.decode().map_err(|e| RepoError::object(tree, e))?;
+            for entry in &decoded.entries {
+                let path = format!("{prefix}{}", entry.filename);
+                if let Err(why) = super::entry_name::check(entry.filename) {
+                    return Ok(Some((path, why)));
+                }
+                if entry.mode.is_tree() {
+                    pending.push((format!("{path}/"), entry.oid.to_owned()));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// The format of the atom commit `atom` points at, when it is a commit in one of the known
     /// formats (checked no further): how `atom verify` tells a legacy atom it cannot fully verify
     /// from a broken one.

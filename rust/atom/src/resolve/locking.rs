@@ -23,6 +23,7 @@ use crate::manifest::{
 };
 use crate::repo::{AtomRef, ObjectId, Repo};
 use crate::store::{local_path, FetchOptions, Store, VersionStatus};
+use crate::uri::without_credentials;
 
 /// Which dependencies a lock re-resolves instead of keeping their entries.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -517,9 +518,10 @@ impl Locker<'_> {
         let kept = self
             .existing
             .and_then(|l| {
-                l.deps
-                    .iter()
-                    .find(|d| d.direct_name() == Some(name) && d.direct_url() == Some(url.as_str()))
+                l.deps.iter().find(|d| {
+                    d.direct_name() == Some(name)
+                        && d.direct_url().map(without_credentials) == Some(without_credentials(url))
+                })
             })
             // Only a git dependency can be re-resolved here; other kinds keep their entry.
             .filter(|_| !(update && matches!(dep.source, NixSource::Git { .. })));

@@ -26,7 +26,7 @@ use crate::manifest::{Requirement, Version};
 use crate::remote::{self, Remote, RemoteError};
 use crate::repo::{
     atom_ref, id_of_root, manifest_ref, origin_ref, root_of_id, temporary_name, AtomRef, ObjectId,
-    RefLayout, Repo, ATOMS_PREFIX, INIT_REF, META_PREFIX,
+    RefAtom, RefLayout, Repo, ATOMS_PREFIX, INIT_REF, META_PREFIX,
 };
 use crate::uri::Aliases;
 
@@ -86,6 +86,14 @@ pub struct Fetched {
 }
 
 impl Fetched {
+    /// This outcome with `refused` (versions refused before any transfer) among its versions.
+    fn with_refused(mut self, refused: Vec<FetchedVersion>) -> Fetched {
+        self.versions.extend(refused);
+        self.versions
+            .sort_by(|a, b| (&a.label, &a.version).cmp(&(&b.label, &b.version)));
+        self
+    }
+
     /// The versions that were rejected.
     pub fn rejected(&self) -> impl Iterator<Item = &FetchedVersion> {
         self.versions
@@ -227,9 +235,14 @@ pub(crate) fn advertised_root(refs: &[(String, ObjectId)]) -> Option<Root> {
         .and_then(|(_, id)| root_of_id(id).ok())
 }
 
-/// Groups the listed atom and meta refs by (label, version); refs that do not parse are skipped.
-fn advertised(refs: &[(String, ObjectId)]) -> BTreeMap<(Label, Version), Advertised> {
+/// Groups the listed atom and meta refs by (label, version); refs that do not parse are skipped,
+/// and atom refs not in canonical form (a label not in NFKC form, which would shadow the
+/// canonical one) are returned aside, as refused versions.
+fn advertised(
+    refs: &[(String, ObjectId)],
+) -> (BTreeMap<(Label, Version), Advertised>, Vec<FetchedVersion>) {
     let mut versions: BTreeMap<(Label, Version), Advertised> = BTreeMap::new();
+    let mut refused = Vec::new();
     for (name, id) in refs {
         let (rest, field) = if let Some(rest) = name.strip_prefix(ATOMS_PREFIX) {
             (rest, None)
@@ -244,8 +257,21 @@ fn advertised(refs: &[(String, ObjectId)]) -> BTreeMap<(Label, Version), Adverti
         let Some((label, version)) = rest.split_once('/') else {
             continue;
         };
-        let (Ok(label), Ok(version)) = (Label::new(label), Version::parse(version)) else {
-            continue;
+        let (label, version) = match RefAtom::parse(label, version) {
+            RefAtom::Atom(label, version) => (label, version),
+            RefAtom::NotCanonical(label, version) if field.is_none() => {
+                refused.push(FetchedVersion {
+                    status: VersionStatus::Rejected(format!(
+                        "{}: the ref's label is not in canonical (NFKC) form, so it is no atom (a look-alike of {label} {version})",
+                        crate::diagnostic::escape_controls(name)
+                    )),
+                    label,
+                    version,
+                    commit: *id,
+                });
+                continue;
+            }
+            _ => continue,
         };
         let entry = versions.entry((label, version)).or_default();
         match field {
@@ -254,7 +280,7 @@ fn advertised(refs: &[(String, ObjectId)]) -> BTreeMap<(Label, Version), Adverti
             _ => entry.origin = Some(*id),
         }
     }
-    versions
+    (versions, refused)
 }
 
 /// What a repository publishes, listed without receiving any object.
@@ -289,6 +315,7 @@ pub fn list(url: &str, label: Option<&Label>, options: &FetchOptions) -> Result<
     let listed = list_refs(url, &prefixes, options)?;
     let root = advertised_root(&listed);
     let mut atoms: Vec<AtomRef> = advertised(&listed)
+        .0
         .into_iter()
         .filter_map(|((label, version), refs)| {
             Some(AtomRef {
@@ -308,7 +335,7 @@ impl Store {
     pub fn remote_root(&self, url: &str, options: &FetchOptions) -> Result<Root> {
         let listed = list_refs(url, &[INIT_REF.to_owned()], options)?;
         advertised_root(&listed).ok_or_else(|| StoreError::NoGenesis {
-            url: url.to_owned(),
+            url: remote::redact(url),
         })
     }
 
@@ -328,32 +355,36 @@ impl Store {
         progress: &mut dyn FnMut(usize),
     ) -> Result<Fetched> {
         let mut source = Source::open(url, options)?;
+        // From here on the URL is only named (messages, reflogs): never with its credentials.
+        let shown = remote::redact(url);
         let listed = source.list(&prefixes(&options.atoms))?;
-        let root = advertised_root(&listed).ok_or_else(|| StoreError::NoGenesis {
-            url: url.to_owned(),
-        })?;
-        let mut versions = advertised(&listed);
-        if !options.atoms.is_empty() {
-            versions.retain(|(label, version), _| {
-                options.atoms.iter().any(|(wanted, requirement)| {
+        let root =
+            advertised_root(&listed).ok_or_else(|| StoreError::NoGenesis { url: shown.clone() })?;
+        let (mut versions, mut refused) = advertised(&listed);
+        let wanted = |label: &Label, version: &Version| {
+            options.atoms.is_empty()
+                || options.atoms.iter().any(|(wanted, requirement)| {
                     wanted == label && requirement.as_ref().is_none_or(|r| r.matches(version))
                 })
-            });
-        }
+        };
+        versions.retain(|(label, version), _| wanted(label, version));
+        refused.retain(|v| wanted(&v.label, &v.version));
 
         let path = self.set_path(&root);
         // What killed fetches left behind: a set assembled aside, a pack never renamed.
         remove_stale_temporaries(self.dir(), ".tmp-");
         remove_stale_temporaries(&path.join("objects/pack"), ".tmp");
         if path.is_dir() {
-            return self.fetch_into(
-                url,
-                &mut source,
-                root,
-                versions,
-                Repo::open(&path)?,
-                progress,
-            );
+            return self
+                .fetch_into(
+                    &shown,
+                    &mut source,
+                    root,
+                    versions,
+                    Repo::open(&path)?,
+                    progress,
+                )
+                .map(|fetched| fetched.with_refused(refused));
         }
         // First fetch of this set: assemble the repository aside, then rename it into place.
         let parent = path.parent().unwrap_or(Path::new("."));
@@ -367,7 +398,7 @@ impl Store {
             .unwrap_or_default();
         let tmp = parent.join(temporary_name(&name));
         let assembled = Repo::init_bare(&tmp)
-            .map(|dest| self.fetch_into(url, &mut source, root, versions, dest, progress));
+            .map(|dest| self.fetch_into(&shown, &mut source, root, versions, dest, progress));
         let fetched = match assembled {
             Ok(Ok(fetched)) => fetched,
             Ok(Err(e)) => {
@@ -383,7 +414,8 @@ impl Store {
             Ok(()) => Ok(Fetched {
                 repo: path,
                 ..fetched
-            }),
+            }
+            .with_refused(refused)),
             // Another process put the set in place meanwhile: fetch into that one.
             Err(_) if path.is_dir() => {
                 let _ = std::fs::remove_dir_all(&tmp);
@@ -396,6 +428,8 @@ impl Store {
         }
     }
 
+    /// Fetches `versions` from `source` into `dest`; `url` names the source in messages and
+    /// reflogs (without credentials).
     fn fetch_into(
         &self,
         url: &str,

@@ -53,9 +53,11 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 impl Store {
-    /// Records that the set with this root was fetched from `url` now (written to a temporary
-    /// file and renamed, so a reader never sees half a record).
+    /// Records that the set with this root was fetched from `url` (without its credentials) now
+    /// (written to a temporary file and renamed, so a reader never sees half a record).
     pub fn record_fetch(&self, root: &Root, url: &str) -> Result<(), StoreError> {
+        // A record is read back into messages and hints: never with credentials.
+        let url = &crate::remote::without_credentials(url);
         let repo = self.set_path(root);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -1,8 +1,12 @@
 //! Atom URIs (docs/format.md#uris-and-aliases): `[scheme://][user[:pass]@][alias:][url-fragment]::label[@version]`,
 //! and the URL aliases they may start with (`gh:owner/repo` is `https://github.com/owner/repo`).
 
+mod credentials;
+
 use std::collections::BTreeMap;
 use std::fmt;
+
+pub use credentials::{has_control_characters, redact, url_account, without_credentials};
 
 use crate::id::{Label, NameError};
 use crate::manifest::Requirement;
