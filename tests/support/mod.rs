@@ -118,6 +118,45 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
+/// [`git`] with `input` on its standard input (`hash-object --stdin`, `mktree`).
+pub fn git_input(dir: &Path, args: &[&str], input: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "git {args:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// What a hostile publisher can make: the atom commit `rev` of the repository `repo` with its
+/// tree replaced by `tree`, every header and the message kept (so that it is still an atom
+/// commit in form). Returns the new commit's id; no ref is changed.
+pub fn with_tree(repo: &Path, rev: &str, tree: &str) -> String {
+    let old_tree = git(repo, &["rev-parse", &format!("{rev}^{{tree}}")]);
+    let commit = Command::new("git")
+        .current_dir(repo)
+        .args(["cat-file", "commit", rev])
+        .output()
+        .unwrap()
+        .stdout;
+    let commit = String::from_utf8(commit)
+        .unwrap()
+        .replacen(&old_tree, tree, 1);
+    git_input(
+        repo,
+        &["hash-object", "-t", "commit", "-w", "--stdin"],
+        commit.as_bytes(),
+    )
+}
+
 /// Writes `text` to `dir/path`, creating directories.
 pub fn write(dir: &Path, path: &str, text: &str) {
     let file = dir.join(path);

@@ -803,7 +803,13 @@ fn verify(repo: &Repo, atom: Option<&str>, id: Option<&str>, out: &mut Output) -
             }
         }
     };
-    if atoms.is_empty() {
+    // A ref whose label is spelled differently from its canonical form (not NFKC) is no atom:
+    // every reader skips it, and here it is reported, so that a look-alike never passes.
+    let look_alikes = match atom {
+        None => repo.non_canonical_refs().map_err(err)?,
+        Some(_) => Vec::new(),
+    };
+    if atoms.is_empty() && look_alikes.is_empty() {
         return Err("no published atom to verify".into());
     }
     let mut items = Vec::new();
@@ -859,17 +865,13 @@ fn verify(repo: &Repo, atom: Option<&str>, id: Option<&str>, out: &mut Output) -
         }
         items.push(item);
     }
-    // A ref whose label is spelled differently from its canonical form (not NFKC) is no atom:
-    // every reader skips it, and here it is reported, so that a look-alike never passes.
-    if atom.is_none() {
-        for name in repo.non_canonical_refs().map_err(err)? {
-            let error = format!(
-                "{name}: its label or version is not in canonical (NFKC) form, so it is not an atom ref (a look-alike of another label)"
-            );
-            out.line(format!("bad {error}"));
-            items.push(json!({ "ref": name, "status": "bad", "error": error }));
-            bad.push(error);
-        }
+    for name in look_alikes {
+        let error = format!(
+            "{name}: its label or version is not in canonical (NFKC) form, so it is not an atom ref (a look-alike of another label)"
+        );
+        out.line(format!("bad {error}"));
+        items.push(json!({ "ref": name, "status": "bad", "error": error }));
+        bad.push(error);
     }
     out.json(json!(items));
     match bad.len() {

@@ -16,7 +16,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use servers::{serve_bare, Kind, Server};
-use support::{atom_repo, git, scratch, write};
+use support::{atom_repo, git, git_input, scratch, with_tree, write};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -1315,4 +1315,144 @@ fn hostile_servers_get_bounded_work() {
     let (err, _) = run(&[], &["ls", &scribble.url("set.git")]);
     assert!(!err.contains('\x1b') && !err.contains('\x07'), "{err:?}");
     assert!(err.contains("\\u{1b}[2J"), "{err}");
+}
+
+/// A publisher's tree that holds git's own directory under any spelling a file system would
+/// take for `.git` (case, trailing dots and spaces, NTFS short names, characters HFS+ ignores)
+/// is refused at fetch and by `atom verify`; a ref whose label is a look-alike (not NFKC) of a
+/// real one is no atom: not listed, reported by `verify`, refused by fetch, never resolved.
+#[test]
+fn hostile_trees_and_look_alike_refs_are_refused() {
+    let dir = scratch("hostile-trees");
+    let src = dir.join("src");
+    fs::create_dir_all(&src).unwrap();
+    source(&src);
+    let rev = git(&src, &["rev-parse", "refs/eka/atoms/alpha/1.1.0"]);
+    let tree = git(&src, &["rev-parse", &format!("{rev}^{{tree}}")]);
+    let config = git_input(
+        &src,
+        &["hash-object", "-w", "--stdin"],
+        b"[core]\n\tfsmonitor = touch PWNED\n",
+    );
+    let dot_git = git_input(
+        &src,
+        &["mktree"],
+        format!("100644 blob {config}\tconfig\n").as_bytes(),
+    );
+    let listed = git(&src, &["ls-tree", &tree]);
+    let spellings = [".git", ".GIT", ".git.", ".Git ", "git~1", ".g\u{200c}it"];
+    for (i, name) in spellings.iter().enumerate() {
+        let entries = format!("{listed}\n040000 tree {dot_git}\t{name}\n");
+        let evil_tree = git_input(&src, &["mktree"], entries.as_bytes());
+        let evil = with_tree(&src, &rev, &evil_tree);
+        // The same atom at a new version each time: its manifest says 1.1.0, so the label is
+        // kept and the ref names a version of its own (verify reports the mismatch first
+        // otherwise); a separate repository per spelling keeps it simple.
+        let repo = dir.join(format!("evil-{i}"));
+        clone_set(&src, &repo);
+        git(
+            &src,
+            &[
+                "push",
+                "-q",
+                repo.to_str().unwrap(),
+                &format!("{evil}:refs/eka/atoms/alpha/1.1.0"),
+                "--force",
+            ],
+        );
+        let err = fails(&repo, None, &["verify", "alpha@1.1.0"]);
+        assert!(
+            err.contains("which is refused") && err.contains("git's own directory"),
+            "{name:?}: {err}"
+        );
+        let store = dir.join(format!("store-{i}"));
+        let out = atom(
+            &dir,
+            None,
+            &[
+                "fetch",
+                repo.to_str().unwrap(),
+                "--store",
+                store.to_str().unwrap(),
+            ],
+        );
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.contains("rejected alpha 1.1.0") && stdout.contains("git's own directory"),
+            "{name:?}: {stdout}"
+        );
+        assert!(!out.status.success());
+    }
+
+    // A look-alike label: `ａlpha` (a fullwidth a) is `alpha` once NFKC-normalised.
+    let forger = dir.join("forger");
+    clone_set(&src, &forger);
+    git(
+        &src,
+        &[
+            "push",
+            "-q",
+            forger.to_str().unwrap(),
+            "refs/eka/*:refs/eka/*",
+        ],
+    );
+    write(
+        &forger,
+        "pkgs/a/atom.toml",
+        &support::manifest("alpha", "1.2.0"),
+    );
+    git(&forger, &["commit", "-q", "-am", "alpha 1.2.0"]);
+    ok(&forger, None, &["publish", "pkgs/a"]);
+    let forged = git(&forger, &["rev-parse", "refs/eka/atoms/alpha/1.2.0"]);
+    for name in [
+        "refs/eka/atoms/alpha/1.2.0",
+        "refs/eka/meta/alpha/1.2.0/manifest",
+        "refs/eka/meta/alpha/1.2.0/origin",
+    ] {
+        let target = git(&forger, &["rev-parse", name]);
+        git(
+            &forger,
+            &[
+                "update-ref",
+                &name.replace("alpha", "\u{ff41}lpha"),
+                &target,
+            ],
+        );
+        git(&forger, &["update-ref", "-d", name]);
+    }
+    let listed = ok(&forger, None, &["ls", "alpha"]);
+    assert!(!listed.contains("1.2.0"), "{listed}");
+    let err = fails(&forger, None, &["verify"]);
+    assert!(err.contains("not in canonical (NFKC) form"), "{err}");
+    let store = dir.join("store-nfkc");
+    let out = atom(
+        &dir,
+        None,
+        &[
+            "fetch",
+            forger.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("rejected alpha 1.2.0") && stdout.contains("look-alike"),
+        "{stdout}"
+    );
+    let resolved = ok(
+        &dir,
+        None,
+        &["resolve", &format!("{}::alpha", forger.display())],
+    );
+    assert!(
+        resolved.starts_with("alpha 1.1.0 ") && !resolved.contains(&forged),
+        "{resolved}"
+    );
+    assert!(fs::read_dir(&store).unwrap().flatten().all(|set| git(
+        &set.path(),
+        &["for-each-ref", "--format=%(refname)"]
+    )
+    .lines()
+    .all(|r| !r.contains("1.2.0"))));
 }

@@ -929,7 +929,7 @@ fn publish_by_hand(f: &Fixture, path: &str, label: &str, version: &str) {
     let body = format!(
         "tree {tree}\nauthor  <> 0 +0000\ncommitter  <> 0 +0000\norigin {origin}\nformat pre1\n\npublish({label}): {version}"
     );
-    let commit = git_with_input(
+    let commit = support::git_input(
         &f.repo,
         &["hash-object", "-t", "commit", "-w", "--stdin"],
         body.as_bytes(),
@@ -995,24 +995,6 @@ fn a_published_atom_without_a_lock_for_its_dependencies_is_an_error() {
         !err.contains("atom lock") && !err.contains(&f.store.display().to_string()),
         "{err}"
     );
-}
-
-/// Runs `git args...` in `dir` with `input` on its standard input; returns its trimmed output.
-fn git_with_input(dir: &Path, args: &[&str], input: &[u8]) -> String {
-    use std::io::Write;
-    let mut child = Command::new("git")
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "git {args:?}");
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
 fn mkfifo(path: &Path) {
@@ -1103,7 +1085,7 @@ fn a_store_atom_whose_lock_is_a_symlink_in_git_is_possible_tampering() {
     let store_repo = f.set_repo();
     let rev = git(&store_repo, &["rev-parse", "refs/eka/atoms/evil/1.0.0"]);
     let tree = git(&store_repo, &["rev-parse", &format!("{rev}^{{tree}}")]);
-    let link = git_with_input(
+    let link = support::git_input(
         &store_repo,
         &["hash-object", "-w", "--stdin"],
         b"../../../../secret.toml",
@@ -1119,21 +1101,8 @@ fn a_store_atom_whose_lock_is_a_symlink_in_git_is_possible_tampering() {
         })
         .collect();
     assert!(entries.contains("120000 blob"), "{entries}");
-    let evil_tree = git_with_input(&store_repo, &["mktree"], entries.as_bytes());
-    let commit = Command::new("git")
-        .current_dir(&store_repo)
-        .args(["cat-file", "commit", &rev])
-        .output()
-        .unwrap()
-        .stdout;
-    let commit = String::from_utf8(commit)
-        .unwrap()
-        .replacen(&tree, &evil_tree, 1);
-    let evil = git_with_input(
-        &store_repo,
-        &["hash-object", "-t", "commit", "-w", "--stdin"],
-        commit.as_bytes(),
-    );
+    let evil_tree = support::git_input(&store_repo, &["mktree"], entries.as_bytes());
+    let evil = support::with_tree(&store_repo, &rev, &evil_tree);
     git(
         &store_repo,
         &["update-ref", "refs/eka/atoms/evil/1.0.0", &evil],

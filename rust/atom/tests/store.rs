@@ -463,6 +463,43 @@ fn forge(dir: &Path, body: &str) -> String {
 }
 
 #[test]
+fn a_tree_holding_a_git_directory_is_never_materialised() {
+    let dir = repo("dot-git");
+    let config = support::git_input(
+        &dir,
+        &["hash-object", "-w", "--stdin"],
+        b"[core]\n\tfsmonitor = touch PWNED\n",
+    );
+    let dot_git = support::git_input(
+        &dir,
+        &["mktree"],
+        format!("100644 blob {config}\tconfig\n").as_bytes(),
+    );
+    let store = Repo::open(&dir).unwrap();
+    for name in [".git", ".GiT", "git~1", ".git ", ".\u{200d}git"] {
+        let tree = support::git_input(
+            &dir,
+            &["mktree"],
+            format!("040000 tree {dot_git}\tsub\n").as_bytes(),
+        );
+        let tree = support::git_input(
+            &dir,
+            &["mktree"],
+            format!("040000 tree {dot_git}\t{name}\n040000 tree {tree}\tnested\n").as_bytes(),
+        );
+        let cache = scratch(&format!("dot-git-cache-{}", name.len()));
+        let err = materialize_into(&store, oid(&tree), &cache, Files::All)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("git's own directory"), "{name:?}: {err}");
+        assert!(
+            fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0) == 0,
+            "{name:?}: something was left in the cache"
+        );
+    }
+}
+
+#[test]
 fn materialize_writes_a_tree_once_and_atomically() {
     let dir = repo("materialize");
     write(&dir, "pkgs/a/data/file.txt", "hello\n");
