@@ -1,6 +1,8 @@
 //! libatom's remote functions from a C program, against real git servers on 127.0.0.1 (`git
 //! daemon` and `git http-backend` behind lighttpd), started for the test and stopped after it.
 
+#[path = "../../../tests/support/hostile.rs"]
+mod hostile;
 #[path = "../../../tests/support/servers.rs"]
 mod servers;
 #[path = "../../../tests/support/mod.rs"]
@@ -9,6 +11,7 @@ mod support;
 use std::fs;
 use std::process::Command;
 
+use hostile::{Behaviour, Hostile, Protocol};
 use servers::{serve_bare, Kind, Server};
 use support::{atom_repo, git, repo_root, run, scratch, write};
 
@@ -34,6 +37,9 @@ fn a_c_program_lists_resolves_and_fetches_over_the_network() {
     fs::create_dir_all(&src).unwrap();
     atom_repo(&src);
     let repo = atom_core_publish(&src);
+    // What a hostile server does to a library function must not end its host.
+    let endless = Hostile::start(Behaviour::EndlessListing, Protocol::Git);
+    let bomb = Hostile::start(Behaviour::DeltaBomb, Protocol::Git);
     for kind in [Kind::Daemon, Kind::Http] {
         let server = Server::start(kind, &dir.join(format!("{kind:?}")));
         let served = server.root.join("set.git");
@@ -48,7 +54,9 @@ fn a_c_program_lists_resolves_and_fetches_over_the_network() {
         let stdout = run(Command::new(&exe)
             .arg(server.url("set.git"))
             .arg(&scratch)
-            .arg(&closed));
+            .arg(&closed)
+            .arg(endless.url("set.git"))
+            .arg(bomb.url("set.git")));
         assert!(stdout.contains(" passed, 0 failed"), "{kind:?}: {stdout}");
     }
 }

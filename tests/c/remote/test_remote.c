@@ -16,7 +16,7 @@ static int contains(const char *haystack, const char *needle)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s <url> <scratch directory> <url of a closed port>\n", argv[0]);
+        fprintf(stderr, "usage: %s <url> <scratch directory> <url of a closed port> [<endless listing url> <delta bomb url>]\n", argv[0]);
         return 2;
     }
     const char *url = argv[1];
@@ -63,6 +63,21 @@ int main(int argc, char **argv)
     CHECK(atom_last_error_message(&message) == ATOM_STATUS_OK);
     CHECK(contains(message, "connection refused") && contains(message, closed));
     atom_string_free(message);
+    /* Hostile servers: an endless ref listing and a pack whose delta claims 8 GiB. Each is an
+       error naming its limit; the host process goes on. */
+    if (argc >= 6) {
+        json = NULL;
+        CHECK(atom_remote_list(argv[4], NULL, 5, &json) == ATOM_STATUS_GIT && json == NULL);
+        CHECK(atom_last_error_message(&message) == ATOM_STATUS_OK);
+        CHECK(contains(message, "ref listing") && contains(message, "128 MiB"));
+        atom_string_free(message);
+        char bombed[4096];
+        snprintf(bombed, sizeof bombed, "%s/bombed", argv[2]);
+        CHECK(atom_remote_fetch(argv[5], bombed, NULL, NULL, 5, &json) == ATOM_STATUS_GIT);
+        CHECK(atom_last_error_message(&message) == ATOM_STATUS_OK);
+        CHECK(contains(message, "once inflated"));
+        atom_string_free(message);
+    }
     CHECK(atom_remote_list(NULL, NULL, 5, &json) == ATOM_STATUS_NULL_ARGUMENT);
     CHECK(atom_remote_fetch(url, NULL, NULL, NULL, 5, &json) == ATOM_STATUS_NULL_ARGUMENT);
     CHECK(atom_remote_resolve(url, "alpha", NULL, 5, NULL) == ATOM_STATUS_NULL_ARGUMENT);
