@@ -580,11 +580,13 @@ fn fetch(cli: &Cli, url: &str, atoms: &[String], store: &Store, out: &mut Output
     store.record_fetch(&fetched.root, url).map_err(err)?;
     out.json(fetched.to_json());
     for version in &fetched.versions {
-        if let VersionStatus::Rejected(reason) = &version.status {
-            out.line(format!(
+        match &version.status {
+            VersionStatus::Rejected(reason) => out.line(format!(
                 "rejected {} {}: {reason}",
                 version.label, version.version
-            ));
+            )),
+            VersionStatus::Diverged(reason) => out.warn(reason),
+            _ => {}
         }
     }
     out.line(format!(

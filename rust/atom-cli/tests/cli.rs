@@ -178,7 +178,8 @@ fn fetch_then_resolve_from_the_store() {
         "--json",
     ]));
     let repo = fetched["repo"].as_str().unwrap().to_owned();
-    assert_eq!(fetched["created"].as_array().unwrap().len(), 7, "{fetched}");
+    // refs/ekala/init; per atom its ref, manifest and origin refs, and the mirror's record.
+    assert_eq!(fetched["created"].as_array().unwrap().len(), 9, "{fetched}");
     let resolved = json(atom_in(Path::new(&repo), &["resolve", "beta", "--json"]));
     assert_eq!(resolved["version"], "0.1.0");
     // ATOM_STORE is the default store.

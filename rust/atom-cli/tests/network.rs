@@ -885,10 +885,12 @@ fn a_plain_repository_is_mirrored_over_the_network() {
     }
 }
 
-/// A server that claims a set's root can put versions of it into the store, but locking online
-/// pins what the set's declared mirror publishes, and names that mirror.
+/// A server that claims a set's root can put versions of it into the store, but they stay its
+/// own: locking, online or offline, takes only what the set's declared mirror served, and the
+/// genuine version that the declared mirror publishes later under the same number is fetched
+/// beside the forgery (attributed to its mirror) rather than refused as tampering.
 #[test]
-fn locking_pins_what_the_declared_mirror_publishes() {
+fn versions_stay_attributed_to_the_mirror_they_came_from() {
     let (dir, src, server, url) = published(Kind::Daemon, "forged");
     // Another repository with the same root publishes alpha 1.2.0 (the set's mirror does not).
     let forger = dir.join("forger");
@@ -901,6 +903,7 @@ fn locking_pins_what_the_declared_mirror_publishes() {
     write(&forger, "pkgs/a/mod.nix", "{ Value = \"forged\"; }\n");
     git(&forger, &["commit", "-q", "-am", "alpha 1.2.0"]);
     ok(&forger, None, &["publish", "pkgs/a"]);
+    let forged = git(&forger, &["rev-parse", "refs/eka/atoms/alpha/1.2.0"]);
     let forge_url = serve(&server, &forger, "forge.git");
     let store = dir.join("store");
     let store_arg = store.to_str().unwrap();
@@ -917,12 +920,13 @@ fn locking_pins_what_the_declared_mirror_publishes() {
         &format!("[package]\nlabel = \"app\"\nversion = \"0.1.0\"\n\n[package.sets]\nlib = \"{url}\"\n\n[deps.from.lib]\nalpha = \"^1\"\n\n[compose.as]\nnix = \".\"\n"),
     );
     let app_arg = app.to_str().unwrap();
-    ok(
-        &dir,
-        Some(&server),
-        &["lock", app_arg, "--store", store_arg],
-    );
-    let lock = fs::read_to_string(app.join("atom.lock")).unwrap();
+    let lock_at = |args: &[&str]| {
+        let mut all = vec!["lock", app_arg, "--store", store_arg];
+        all.extend_from_slice(args);
+        ok(&dir, Some(&server), &all);
+        fs::read_to_string(app.join("atom.lock")).unwrap()
+    };
+    let lock = lock_at(&[]);
     let published = git(&src, &["rev-parse", "refs/eka/atoms/alpha/1.1.0"]);
     assert!(
         lock.contains("version = \"1.1.0\"") && lock.contains(&published),
@@ -930,6 +934,51 @@ fn locking_pins_what_the_declared_mirror_publishes() {
     );
     assert!(lock.contains(&format!("mirror = \"{url}\"")), "{lock}");
     assert!(!lock.contains("1.2.0"), "{lock}");
+    // Offline, from the store, which holds the forgery too: still the mirror's version.
+    let lock = lock_at(&["--offline", "--update"]);
+    assert!(
+        lock.contains(&published) && !lock.contains(&forged),
+        "{lock}"
+    );
+
+    // The genuine alpha 1.2.0, published later by the set's own repository.
+    write(
+        &src,
+        "pkgs/a/atom.toml",
+        &support::manifest("alpha", "1.2.0"),
+    );
+    git(&src, &["commit", "-q", "-am", "alpha 1.2.0"]);
+    ok(&src, None, &["publish", "pkgs/a"]);
+    git(
+        &src,
+        &[
+            "push",
+            "-q",
+            server.root.join("set.git").to_str().unwrap(),
+            "refs/eka/*:refs/eka/*",
+        ],
+    );
+    let genuine = git(&src, &["rev-parse", "refs/eka/atoms/alpha/1.2.0"]);
+    assert_ne!(genuine, forged);
+    let output = atom(&dir, Some(&server), &["fetch", &url, "--store", store_arg]);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    assert!(
+        text(&output.stderr).contains("both are kept"),
+        "{}",
+        text(&output.stderr)
+    );
+    for args in [&["--update"][..], &["--offline", "--update"]] {
+        let lock = lock_at(args);
+        assert!(
+            lock.contains(&genuine) && !lock.contains(&forged),
+            "{args:?}: {lock}"
+        );
+    }
 }
 
 /// Credentials for HTTPS come from the URL or from git's credential helpers, are never sent over

@@ -600,7 +600,8 @@ fn fetch_copies_published_atoms_into_a_store_by_root() {
         .unwrap();
     assert_eq!(fetched.root, root);
     assert_eq!(fetched.repo, atom_store.join(format!("{root}.git")));
-    assert_eq!(fetched.created.len(), 7, "{:?}", fetched.created);
+    // refs/ekala/init; per atom its ref, manifest and origin refs, and the mirror's record.
+    assert_eq!(fetched.created.len(), 9, "{:?}", fetched.created);
     assert!(fetched.objects > 0 && reports.last() == Some(&fetched.objects));
 
     // The store resolves and verifies on its own; the source history stays behind (the origin is
@@ -655,7 +656,7 @@ fn fetch_copies_published_atoms_into_a_store_by_root() {
         .unwrap();
     assert_eq!(
         (again.created.len(), again.unchanged, again.objects),
-        (0, 7, 0)
+        (0, 9, 0)
     );
 
     // A new version arrives with the next fetch.
@@ -663,7 +664,7 @@ fn fetch_copies_published_atoms_into_a_store_by_root() {
     let next = Store::new(&atom_store)
         .fetch(source.to_str().unwrap(), &mut |_| {})
         .unwrap();
-    assert_eq!(next.created.len(), 3);
+    assert_eq!(next.created.len(), 4);
     assert_eq!(pack_files().len(), 4);
     support::fsck_store(&next.repo);
     let copy = Repo::open(&next.repo).unwrap();
@@ -911,7 +912,7 @@ fn fetches_racing_in_threads_into_one_fresh_store_all_succeed() {
             let fetched = result.unwrap_or_else(|e| panic!("round {round}: {e}"));
             // Each ref is created here or found in place (identical refs may be created by
             // several fetches at once: gix accepts an existing ref with the same target).
-            assert_eq!(fetched.created.len() + fetched.unchanged, 7);
+            assert_eq!(fetched.created.len() + fetched.unchanged, 9);
         }
         let set = fs::read_dir(&atom_store)
             .unwrap()
@@ -921,7 +922,7 @@ fn fetches_racing_in_threads_into_one_fresh_store_all_succeed() {
             .path();
         support::fsck_store(&set);
         let refs = git(&set, &["for-each-ref", "--format=%(refname)"]);
-        assert_eq!(refs.lines().count(), 7, "{refs}");
+        assert_eq!(refs.lines().count(), 9, "{refs}");
     }
 }
 

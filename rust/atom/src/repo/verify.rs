@@ -243,7 +243,11 @@ impl Repo {
                 found: Box::new((package.label.clone(), package.version.clone())),
             }));
         }
-        if atom.layout == RefLayout::Current {
+        // The metadata refs describe the commit the atom ref names: in an atom store, another
+        // mirror's commit for the same version (`store::attribution`) is checked by itself.
+        let described = atom.layout == RefLayout::Current
+            && target(&self.repo, &atom.ref_name())? == Some(atom.commit);
+        if described {
             if let Some(found) = target(&self.repo, &manifest_ref(&atom.label, &atom.version))? {
                 if found != manifest_id {
                     return Err(fail(VerifyError::ManifestRef {

@@ -22,7 +22,7 @@ use crate::manifest::{
     Compose, ComposeAs, GitRef, Manifest, Mirror, Mirrors, NixDep, NixSource, Requirement,
 };
 use crate::repo::{AtomRef, ObjectId, Repo};
-use crate::store::{local_path, FetchOptions, Store, VersionStatus};
+use crate::store::{attribution, local_path, FetchOptions, Store, VersionStatus};
 use crate::uri::without_credentials;
 
 /// Which dependencies a lock re-resolves instead of keeping their entries.
@@ -218,9 +218,16 @@ impl Locker<'_> {
         } else {
             self.store.require_set(&root, mirror.as_deref())?
         };
+        let aliases = self.fetch.map(|o| o.aliases.clone()).unwrap_or_default();
         let atom = match chosen {
             Some((url, advertised)) => {
-                let found = store.find(label, &advertised.version)?;
+                // What this mirror served (a store's own ref may name another server's commit).
+                let key = attribution::mirror_key(&url, &aliases);
+                let served = attribution::attributed(&store, &key, label, &advertised.version)?;
+                let found = match served {
+                    Some(commit) if commit == advertised.commit => advertised.clone(),
+                    _ => store.find(label, &advertised.version)?,
+                };
                 if found.commit != advertised.commit {
                     return Err(ResolveError::Tampered {
                         atom: format!("{label}-{}", advertised.version),
@@ -234,36 +241,38 @@ impl Locker<'_> {
                 mirror = Some(url);
                 found
             }
-            None => match store.resolve(label, requirement) {
-                Err(crate::repo::RepoError::NoMatchingVersion {
-                    available, labels, ..
-                }) if !local => {
-                    return Err(self.not_in_store(
-                        &root,
-                        mirrors,
-                        label,
-                        requirement,
-                        (available, labels),
-                    ));
+            None => {
+                match self.resolve_offline(&store, local, mirrors, &aliases, label, requirement) {
+                    Err(crate::repo::RepoError::NoMatchingVersion {
+                        available, labels, ..
+                    }) if !local => {
+                        return Err(self.not_in_store(
+                            &root,
+                            mirrors,
+                            label,
+                            requirement,
+                            (available, labels),
+                        ));
+                    }
+                    Err(error @ crate::repo::RepoError::NoMatchingVersion { .. }) => {
+                        // `::`: an atom of this repository not published yet is locked from its
+                        // working copy, without a rev (local-only); it loads from the working tree,
+                        // and publishing the dependent waits until it is published and locked again.
+                        return match self.working_copy(label, requirement)? {
+                            Some(version) => Ok(AtomDep {
+                                label: label.clone(),
+                                version,
+                                set: root,
+                                rev: None,
+                                mirror: None,
+                                id: crate::id::AtomId::new(root, label.clone()).digest(),
+                            }),
+                            None => Err(error.into()),
+                        };
+                    }
+                    other => other?,
                 }
-                Err(error @ crate::repo::RepoError::NoMatchingVersion { .. }) => {
-                    // `::`: an atom of this repository not published yet is locked from its
-                    // working copy, without a rev (local-only); it loads from the working tree,
-                    // and publishing the dependent waits until it is published and locked again.
-                    return match self.working_copy(label, requirement)? {
-                        Some(version) => Ok(AtomDep {
-                            label: label.clone(),
-                            version,
-                            set: root,
-                            rev: None,
-                            mirror: None,
-                            id: crate::id::AtomId::new(root, label.clone()).digest(),
-                        }),
-                        None => Err(error.into()),
-                    };
-                }
-                other => other?,
-            },
+            }
         };
         let verified = store.verify(&atom, None)?;
         Ok(AtomDep {
@@ -305,6 +314,43 @@ impl Locker<'_> {
     /// Why no version of `label` matching `requirement` is in the store's copy of the set `root`
     /// (which has `available`): not published, or published at a mirror on this machine since
     /// the store was filled.
+    /// The best version of `label` matching `requirement` in `store`, offline. For a set read
+    /// from the store, only the versions its declared mirrors served count (the store may hold
+    /// versions another server claimed for the same root: `store::attribution`); a set without
+    /// a URL mirror, or `::`, reads the repository's own refs.
+    fn resolve_offline(
+        &self,
+        store: &Repo,
+        local: bool,
+        mirrors: &Mirrors,
+        aliases: &crate::uri::Aliases,
+        label: &Label,
+        requirement: &Requirement,
+    ) -> Result<AtomRef, crate::repo::RepoError> {
+        let keys: Vec<String> = mirrors
+            .iter()
+            .filter_map(Mirror::url)
+            .map(|url| attribution::mirror_key(url, aliases))
+            .collect();
+        if local || keys.is_empty() {
+            return store.resolve(label, requirement);
+        }
+        let versions = attribution::versions(store, &keys, label)?;
+        match crate::repo::select(&versions, requirement) {
+            Some(atom) => Ok(atom.clone()),
+            None => Err(crate::repo::RepoError::NoMatchingVersion {
+                label: label.clone(),
+                requirement: requirement.to_string(),
+                available: versions.iter().map(|a| a.version.to_string()).collect(),
+                labels: if versions.is_empty() {
+                    store.closest_labels(label)
+                } else {
+                    Vec::new()
+                },
+            }),
+        }
+    }
+
     fn not_in_store(
         &self,
         root: &Root,

@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{Result, Store, StoreError};
+use super::{attribution, Result, Store, StoreError};
 use crate::id::{Label, Root};
 use crate::manifest::{Requirement, Version};
 use crate::remote::{self, Remote, RemoteError};
@@ -51,6 +51,9 @@ pub enum VersionStatus {
     Unchanged,
     /// Not fetched, and why (possible tampering, invalid atom).
     Rejected(String),
+    /// Fetched and recorded as this mirror's, at another commit than the store's own refs name
+    /// (another mirror's, kept): why.
+    Diverged(String),
 }
 
 /// One version a fetch looked at.
@@ -117,6 +120,7 @@ impl Fetched {
                     VersionStatus::Fetched => ("fetched", None),
                     VersionStatus::Unchanged => ("unchanged", None),
                     VersionStatus::Rejected(reason) => ("rejected", Some(reason)),
+                    VersionStatus::Diverged(reason) => ("diverged", Some(reason)),
                 };
                 item["status"] = status.into();
                 if let Some(reason) = reason {
@@ -205,6 +209,20 @@ impl Source {
             }
         }
     }
+}
+
+/// A mirror being fetched from: as messages name it, and its key in the store's records.
+struct Mirror {
+    shown: String,
+    key: String,
+}
+
+/// Why a version is received: new to the store, or served at another commit than the store's
+/// (which it keeps).
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    New,
+    Diverged(ObjectId),
 }
 
 /// One version as the remote advertises it.
@@ -357,6 +375,10 @@ impl Store {
         let mut source = Source::open(url, options)?;
         // From here on the URL is only named (messages, reflogs): never with its credentials.
         let shown = remote::redact(url);
+        let from = Mirror {
+            shown: shown.clone(),
+            key: super::attribution::mirror_key(url, &options.aliases),
+        };
         let listed = source.list(&prefixes(&options.atoms))?;
         let root =
             advertised_root(&listed).ok_or_else(|| StoreError::NoGenesis { url: shown.clone() })?;
@@ -377,7 +399,7 @@ impl Store {
         if path.is_dir() {
             return self
                 .fetch_into(
-                    &shown,
+                    &from,
                     &mut source,
                     root,
                     versions,
@@ -398,7 +420,7 @@ impl Store {
             .unwrap_or_default();
         let tmp = parent.join(temporary_name(&name));
         let assembled = Repo::init_bare(&tmp)
-            .map(|dest| self.fetch_into(&shown, &mut source, root, versions, dest, progress));
+            .map(|dest| self.fetch_into(&from, &mut source, root, versions, dest, progress));
         let fetched = match assembled {
             Ok(Ok(fetched)) => fetched,
             Ok(Err(e)) => {
@@ -428,17 +450,17 @@ impl Store {
         }
     }
 
-    /// Fetches `versions` from `source` into `dest`; `url` names the source in messages and
-    /// reflogs (without credentials).
+    /// Fetches `versions` from `source` into `dest`, recording them as the mirror `from`'s.
     fn fetch_into(
         &self,
-        url: &str,
+        from: &Mirror,
         source: &mut Source,
         root: Root,
         versions: BTreeMap<(Label, Version), Advertised>,
         dest: Repo,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Fetched> {
+        let url = from.shown.as_str();
         if let Some(recorded) = dest.init_ref()? {
             if recorded != root {
                 return Err(StoreError::RootMismatch {
@@ -456,27 +478,55 @@ impl Store {
         let mut new = Vec::new();
         let mut haves = Vec::new();
         // Metadata refs of versions the store has, missing only if an earlier fetch was cut short
-        // between refs (they are written in one transaction, but not atomically on disk).
+        // between refs (they are written in one transaction, but not atomically on disk); and
+        // this mirror's records of versions the store has at the same commit.
         let mut meta = Vec::new();
         let mut unchanged = 0;
         for ((label, version), refs) in versions {
             let Some(commit) = refs.commit else { continue };
-            let status = match dest.ref_target(&atom_ref(&label, &version))? {
-                None => {
-                    new.push((label.clone(), version.clone(), commit, refs));
+            let served = attribution::attributed(&dest, &from.key, &label, &version)?;
+            let status = match (served, dest.ref_target(&atom_ref(&label, &version))?) {
+                // This mirror served another commit for this version before.
+                (Some(before), _) if before != commit => VersionStatus::Rejected(format!(
+                    "{url} now has {label} {version} at {commit}, but served it at {before} before: published atoms never change (possible tampering); kept the store's"
+                )),
+                (_, None) => {
+                    new.push((label.clone(), version.clone(), commit, refs, Kind::New));
                     continue;
                 }
-                Some(existing) if existing == commit => {
+                (served, Some(existing)) if existing == commit => {
                     haves.push(existing);
                     unchanged += 1;
+                    match served {
+                        None => meta.push((
+                            attribution::attribution_ref(&from.key, &label, &version),
+                            commit,
+                        )),
+                        Some(_) => unchanged += 1,
+                    }
                     match meta_refs(&dest, &label, &version, &refs, &mut meta, &mut unchanged)? {
                         Ok(()) => VersionStatus::Unchanged,
                         Err(reason) => VersionStatus::Rejected(format!("{url}: {reason}")),
                     }
                 }
-                Some(existing) => VersionStatus::Rejected(format!(
-                    "{url} now has {label} {version} at {commit}, but the store has it at {existing}: published atoms never change (possible tampering); kept the store's"
-                )),
+                // Served by this mirror before, at the commit it serves now, which another
+                // mirror's differs from: nothing new.
+                (Some(_), Some(_)) => {
+                    unchanged += 1;
+                    VersionStatus::Unchanged
+                }
+                // Another mirror gave the store another commit for this version: this one's is
+                // fetched and verified, and recorded as this mirror's alone.
+                (None, Some(existing)) => {
+                    new.push((
+                        label.clone(),
+                        version.clone(),
+                        commit,
+                        refs,
+                        Kind::Diverged(existing),
+                    ));
+                    continue;
+                }
             };
             outcomes.push(FetchedVersion {
                 label,
@@ -489,7 +539,7 @@ impl Store {
         // The atom commits only: a manifest ref names the atom.toml blob inside the atom's tree
         // (verified below), and asking for a blob by itself would keep the server from leaving
         // out what the store already has.
-        let mut wants: Vec<ObjectId> = new.iter().map(|(_, _, commit, _)| *commit).collect();
+        let mut wants: Vec<ObjectId> = new.iter().map(|(_, _, commit, _, _)| *commit).collect();
         wants.retain(|id| !dest.has_object(*id));
         wants.sort();
         wants.dedup();
@@ -506,7 +556,7 @@ impl Store {
             unchanged += 1;
         }
         let mut atom_refs = Vec::new();
-        for (label, version, commit, advertised) in new {
+        for (label, version, commit, advertised, kind) in new {
             let atom = AtomRef {
                 label: label.clone(),
                 version: version.clone(),
@@ -514,8 +564,8 @@ impl Store {
                 layout: RefLayout::Current,
             };
             let mut version_refs = Vec::new();
-            let checked = check_new(&dest, &atom, &advertised).and_then(|()| {
-                meta_refs(
+            let checked = check_new(&dest, &atom, &advertised).and_then(|()| match kind {
+                Kind::New => meta_refs(
                     &dest,
                     &label,
                     &version,
@@ -523,15 +573,29 @@ impl Store {
                     &mut version_refs,
                     &mut unchanged,
                 )
-                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?,
+                Kind::Diverged(_) => Ok(()),
             });
-            let status = match checked {
-                Ok(()) => {
+            let status = match (checked, kind) {
+                (Ok(()), Kind::New) => {
                     refs.extend(version_refs);
                     atom_refs.push((atom_ref(&label, &version), commit));
+                    atom_refs.push((
+                        attribution::attribution_ref(&from.key, &label, &version),
+                        commit,
+                    ));
                     VersionStatus::Fetched
                 }
-                Err(reason) => VersionStatus::Rejected(reason),
+                (Ok(()), Kind::Diverged(existing)) => {
+                    atom_refs.push((
+                        attribution::attribution_ref(&from.key, &label, &version),
+                        commit,
+                    ));
+                    VersionStatus::Diverged(format!(
+                        "{url} publishes {label} {version} at {commit}, another mirror at {existing}: both are kept, each as its mirror's, and locking takes the one of the mirror a manifest declares"
+                    ))
+                }
+                (Err(reason), _) => VersionStatus::Rejected(reason),
             };
             outcomes.push(FetchedVersion {
                 label,

@@ -16,6 +16,7 @@
 //! ([`crate::repo::Repo::check_materialized`]); a tree that still matches is stamped again, one
 //! that does not is an error saying which file differs. [`Store::verify`] checks the whole store.
 
+pub mod attribution;
 mod error;
 pub mod fetch;
 pub mod record;
