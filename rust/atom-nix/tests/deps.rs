@@ -1103,10 +1103,11 @@ fn a_store_atom_whose_lock_is_a_symlink_in_git_is_possible_tampering() {
     assert!(entries.contains("120000 blob"), "{entries}");
     let evil_tree = support::git_input(&store_repo, &["mktree"], entries.as_bytes());
     let evil = support::with_tree(&store_repo, &rev, &evil_tree);
-    git(
-        &store_repo,
-        &["update-ref", "refs/eka/atoms/evil/1.0.0", &evil],
-    );
+    // Every ref naming the version: the store's own and its mirror's record.
+    let names = git(&store_repo, &["for-each-ref", "--format=%(refname)"]);
+    for name in names.lines().filter(|n| n.ends_with("/evil/1.0.0")) {
+        git(&store_repo, &["update-ref", name, &evil]);
+    }
     let lock = fs::read_to_string(user.join("atom.lock")).unwrap();
     fs::write(user.join("atom.lock"), lock.replace(&rev, &evil)).unwrap();
 
