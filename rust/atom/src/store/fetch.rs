@@ -158,7 +158,7 @@ pub fn local_path(url: &str) -> Option<PathBuf> {
 /// Where atoms come from: a repository on this machine, or a connection to a remote.
 enum Source {
     Local(Box<Repo>),
-    Remote(Remote),
+    Remote(Box<Remote>),
 }
 
 impl Source {
@@ -173,7 +173,7 @@ impl Source {
             return Ok(Source::Local(Box::new(Repo::open(&path)?)));
         }
         let url = remote::network_url(url, &options.aliases)?;
-        Ok(Source::Remote(Remote::connect(&url, &options.remote)?))
+        Ok(Source::Remote(Box::new(Remote::connect(&url, &options.remote)?)))
     }
 
     /// The refs under `prefixes` (full names), without objects.
