@@ -147,7 +147,10 @@ impl Overrides {
 /// The repository the loaded atom is in, when it is in one: its atoms (by `ekala.toml`) are
 /// loaded from the working tree.
 struct LocalSet {
-    root: Root,
+    top: PathBuf,
+    /// Its genesis, or why it has none yet (no commit, a shallow clone): that matters only when
+    /// one of its atoms is pinned.
+    root: Result<Root, String>,
     members: HashMap<Label, PathBuf>,
 }
 
@@ -159,6 +162,8 @@ struct Loader<'a> {
     /// Where the loaded atom is.
     dir: PathBuf,
     repos: HashMap<Root, Repo>,
+    /// A mirror of each set met so far: where to fetch the `::` dependencies of its atoms from.
+    mirrors: HashMap<Root, String>,
     nodes: Vec<Node>,
     loaded: HashMap<Key, usize>,
     /// The atoms being loaded, outermost first: a key met again here is a cycle.
@@ -189,6 +194,7 @@ pub fn load_with(dir: &Path, store: &Store, overrides: &Overrides) -> Result<Gra
         local: None,
         dir: dir.to_owned(),
         repos: HashMap::new(),
+        mirrors: HashMap::new(),
         nodes: Vec::new(),
         loaded: HashMap::new(),
         path: Vec::new(),
@@ -358,11 +364,20 @@ impl Loader<'_> {
         if let Some(index) = self.working_copy(dep, lock, by)? {
             return Ok(index);
         }
-        let mirror = dep.mirror.clone().or_else(|| {
-            lock.sets
-                .get(&dep.set)
-                .and_then(|set| set.mirrors.iter().find_map(|m| m.url().map(str::to_owned)))
-        });
+        let mirror = dep
+            .mirror
+            .clone()
+            .or_else(|| {
+                lock.sets
+                    .get(&dep.set)
+                    .and_then(|set| set.mirrors.iter().find_map(|m| m.url().map(str::to_owned)))
+            })
+            .or_else(|| self.mirrors.get(&dep.set).cloned());
+        if let Some(mirror) = &mirror {
+            self.mirrors
+                .entry(dep.set)
+                .or_insert_with(|| mirror.clone());
+        }
         let fetch = fetch_command(mirror.as_deref());
         let Some(rev) = &dep.rev else {
             return Err(ResolveError::LocalOnly {
@@ -497,12 +512,21 @@ impl Loader<'_> {
             if !local_mirror {
                 return Ok(None);
             }
+            // A `::` set of an atom from the store is that atom's own set, not this repository,
+            // unless the roots agree.
             match self.local_set()? {
-                Some(local) if local.root == dep.set => match local.members.get(&dep.label) {
-                    Some(dir) => (dir.clone(), "local"),
-                    None => return Ok(None),
+                Some(local) => match (local.members.get(&dep.label), &local.root) {
+                    (Some(dir), Ok(root)) if *root == dep.set => (dir.clone(), "local"),
+                    (Some(_), Err(error)) => {
+                        return Err(ResolveError::LocalIdentity {
+                            label: dep.label.clone(),
+                            top: local.top.clone(),
+                            error: error.clone(),
+                        })
+                    }
+                    _ => return Ok(None),
                 },
-                _ => return Ok(None),
+                None => return Ok(None),
             }
         };
         let dir = std::fs::canonicalize(&dir).map_err(|source| {
@@ -555,13 +579,14 @@ impl Loader<'_> {
                 .map(|t| t.join(crate::manifest::set::SET_MANIFEST_FILE));
             let local = match (top, set_file) {
                 (Some(top), Some(file)) if file.is_file() => {
-                    let root = Repo::open(&top)?.genesis()?;
+                    let root = Repo::open(&top)?.genesis().map_err(|e| e.to_string());
                     let set = crate::manifest::set::SetManifest::read(&file)?;
                     let (members, _) = set.members(&top).map_err(|e| ResolveError::LocalSet {
                         file: file.clone(),
                         error: e.to_string(),
                     })?;
                     Some(LocalSet {
+                        top: top.clone(),
                         root,
                         members: members
                             .into_iter()
