@@ -1620,6 +1620,36 @@ fn an_atom_with_a_dependency_on_its_own_set_works_from_elsewhere() {
     );
     atom_ok(&f.store, &shallow, &["add", "::other", "--path", "app"]);
     assert_eq!(f.eval_ok(&import), "\"app from base\"");
+
+    // A lock made in the full repository for an atom of its own evaluates in a fresh shallow
+    // clone (without refs/ekala/init) too: `::` in a working-tree atom's lock is this repository.
+    atom_ok(&f.store, &consumer, &["add", "::other", "--path", "app"]);
+    write(
+        &consumer,
+        "app/mod.nix",
+        "{ Message = deps.from.repo.lib.greet \"app\"; Other = deps.from.local.other.hello; }\n",
+    );
+    git(&consumer, &["add", "-A"]);
+    git(&consumer, &["commit", "-q", "-m", "other"]);
+    git(
+        &f.dir,
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &format!("file://{}", consumer.display()),
+            "shallow2",
+        ],
+    );
+    let app = f.dir.join("shallow2/app");
+    assert_eq!(
+        f.eval_ok(&format!(
+            "with builtins.atom.import {}; [ message other ]",
+            app.display()
+        )),
+        "[ \"app from base\" \"hello from other\" ]"
+    );
     assert_eq!(f.fetcher_ran(), None);
 }
 

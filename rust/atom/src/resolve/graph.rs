@@ -147,10 +147,8 @@ impl Overrides {
 /// The repository the loaded atom is in, when it is in one: its atoms (by `ekala.toml`) are
 /// loaded from the working tree.
 struct LocalSet {
-    top: PathBuf,
-    /// Its genesis, or why it has none yet (no commit, a shallow clone): that matters only when
-    /// one of its atoms is pinned.
-    root: Result<Root, String>,
+    /// Its genesis; `None` when it has none here (no commit yet, a shallow clone).
+    root: Option<Root>,
     members: HashMap<Label, PathBuf>,
 }
 
@@ -200,7 +198,7 @@ pub fn load_with(dir: &Path, store: &Store, overrides: &Overrides) -> Result<Gra
         path: Vec::new(),
     };
     let name = atom_name(&manifest);
-    loader.node(name, Source::Dir(dir.to_owned()), manifest, lock)?;
+    loader.node(name, Source::Dir(dir.to_owned()), manifest, lock, true)?;
     Ok(Graph {
         nodes: loader.nodes,
     })
@@ -269,13 +267,15 @@ pub fn check_lock(
 }
 
 impl Loader<'_> {
-    /// Adds the atom `name` with its dependencies; returns its index.
+    /// Adds the atom `name` with its dependencies; returns its index. `local`: it is an atom of
+    /// the working tree being loaded (the atom asked for, or one of its repository's).
     fn node(
         &mut self,
         name: String,
         source: Source,
         manifest: Manifest,
         lock: Option<Lockfile>,
+        local: bool,
     ) -> Result<usize, ResolveError> {
         let compose = match (&lock, &manifest.compose) {
             (Some(lock), _) => match &lock.compose {
@@ -289,7 +289,7 @@ impl Loader<'_> {
                     }
                 }
                 LockedCompose::Atom { atom, entry } => NodeCompose::Composer {
-                    node: self.atom(atom, lock, &name)?,
+                    node: self.atom(atom, lock, &name, local)?,
                     entry: entry.clone(),
                 },
             },
@@ -327,7 +327,7 @@ impl Loader<'_> {
                             label: atom.label.clone(),
                             set: atom.set,
                         })?;
-                    let node = self.atom(atom, lock, &name)?;
+                    let node = self.atom(atom, lock, &name, local)?;
                     deps.push(Edge {
                         tag,
                         label: atom.label.clone(),
@@ -348,9 +348,15 @@ impl Loader<'_> {
         Ok(self.nodes.len() - 1)
     }
 
-    /// Adds the locked atom `dep` (pinned by the atom `by`, whose lock is `lock`); returns its
-    /// index.
-    fn atom(&mut self, dep: &AtomDep, lock: &Lockfile, by: &str) -> Result<usize, ResolveError> {
+    /// Adds the locked atom `dep` (pinned by the atom `by`, whose lock is `lock`; `by_local`: an
+    /// atom of the working tree); returns its index.
+    fn atom(
+        &mut self,
+        dep: &AtomDep,
+        lock: &Lockfile,
+        by: &str,
+        by_local: bool,
+    ) -> Result<usize, ResolveError> {
         let key = (dep.set, dep.label.clone(), dep.version.clone());
         if let Some(&index) = self.loaded.get(&key) {
             return Ok(index);
@@ -361,7 +367,7 @@ impl Loader<'_> {
             chain.push(&name);
             return Err(ResolveError::Cycle(chain.join(" -> ")));
         }
-        if let Some(index) = self.working_copy(dep, lock, by)? {
+        if let Some(index) = self.working_copy(dep, lock, by, by_local)? {
             return Ok(index);
         }
         let mirror = dep
@@ -485,7 +491,7 @@ impl Loader<'_> {
             tree: verified.tree,
         };
         self.path.push((key.clone(), name.clone()));
-        let index = self.node(name, source, manifest, lock);
+        let index = self.node(name, source, manifest, lock, false);
         self.path.pop();
         let index = index?;
         self.loaded.insert(key, index);
@@ -501,6 +507,7 @@ impl Loader<'_> {
         dep: &AtomDep,
         lock: &Lockfile,
         by: &str,
+        by_local: bool,
     ) -> Result<Option<usize>, ResolveError> {
         let (dir, how) = if let Some(dir) = self.overrides.get(&dep.label) {
             (dir.to_owned(), "overridden")
@@ -512,18 +519,14 @@ impl Loader<'_> {
             if !local_mirror {
                 return Ok(None);
             }
-            // A `::` set of an atom from the store is that atom's own set, not this repository,
-            // unless the roots agree.
+            // `::` in a lock is the repository of the atom whose lock it is: for an atom from the
+            // store, its own set, loaded from here only when the roots agree; for an atom of the
+            // working tree, this repository, also when its identity is not known here (no commit
+            // yet, a shallow clone without refs/ekala/init).
             match self.local_set()? {
-                Some(local) => match (local.members.get(&dep.label), &local.root) {
-                    (Some(dir), Ok(root)) if *root == dep.set => (dir.clone(), "local"),
-                    (Some(_), Err(error)) => {
-                        return Err(ResolveError::LocalIdentity {
-                            label: dep.label.clone(),
-                            top: local.top.clone(),
-                            error: error.clone(),
-                        })
-                    }
+                Some(local) => match (local.members.get(&dep.label), local.root) {
+                    (Some(dir), Some(root)) if root == dep.set => (dir.clone(), "local"),
+                    (Some(dir), None) if by_local => (dir.clone(), "local"),
                     _ => return Ok(None),
                 },
                 None => return Ok(None),
@@ -558,7 +561,7 @@ impl Loader<'_> {
         let own_lock = Lockfile::read_if_present(&lock_path)?;
         check_lock(&manifest, own_lock.as_ref(), &lock_path, &dir)?;
         self.path.push((key.clone(), name.clone()));
-        let index = self.node(name, Source::Dir(dir), manifest, own_lock);
+        let index = self.node(name, Source::Dir(dir), manifest, own_lock, how == "local");
         self.path.pop();
         let index = index?;
         self.loaded.insert(key, index);
@@ -579,14 +582,13 @@ impl Loader<'_> {
                 .map(|t| t.join(crate::manifest::set::SET_MANIFEST_FILE));
             let local = match (top, set_file) {
                 (Some(top), Some(file)) if file.is_file() => {
-                    let root = Repo::open(&top)?.genesis().map_err(|e| e.to_string());
+                    let root = Repo::open(&top)?.genesis().ok();
                     let set = crate::manifest::set::SetManifest::read(&file)?;
                     let (members, _) = set.members(&top).map_err(|e| ResolveError::LocalSet {
                         file: file.clone(),
                         error: e.to_string(),
                     })?;
                     Some(LocalSet {
-                        top: top.clone(),
                         root,
                         members: members
                             .into_iter()

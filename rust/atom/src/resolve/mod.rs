@@ -218,17 +218,6 @@ pub enum ResolveError {
         /// Why.
         error: String,
     },
-    /// An atom of the repository being loaded is pinned, but the repository's identity cannot be
-    /// worked out (no commit yet, a shallow clone).
-    #[error("{label} is an atom of the repository {} (its ekala.toml lists it), whose identity is needed to load it: {error}", top.display())]
-    LocalIdentity {
-        /// The atom.
-        label: Label,
-        /// The repository's work tree.
-        top: PathBuf,
-        /// Why its identity is unknown.
-        error: String,
-    },
     /// `atom lock --update NAME` names no dependency of the atom.
     #[error("{name} is not a dependency of this atom{}", if declared.is_empty() { " (it declares none)".to_owned() } else { format!(" (its dependencies: {})", declared.iter().map(Label::as_str).collect::<Vec<_>>().join(", ")) })]
     NotADependency {
