@@ -1700,3 +1700,63 @@ fn the_evaluator_refuses_a_store_other_users_can_write() {
         }
     }
 }
+
+/// When a mirror of lib's set lacks what lib pins in its own set, the evaluator's error names
+/// that mirror (where lib came from) as the place to fetch it from.
+#[test]
+fn a_missing_own_set_dependency_names_the_mirror_its_dependent_came_from() {
+    let mut f = Fixture::new("deps-own-set-missing");
+    f.publish(
+        "base",
+        &[
+            ("atom.toml", &manifest("base", "1.0.0", "::", "")),
+            ("mod.nix", "{ Word = \"from base\"; }\n"),
+        ],
+        false,
+    );
+    f.publish(
+        "lib",
+        &[
+            ("atom.toml", &manifest("lib", "1.0.0", "::", "base = \"1\"")),
+            (
+                "mod.nix",
+                "{ Greet = name: \"${name} ${deps.from.bs.base.word}\"; }\n",
+            ),
+        ],
+        true,
+    );
+    // A mirror that publishes lib but not base.
+    git(
+        &f.dir,
+        &["clone", "-q", "--mirror", &f.url(), "partial.git"],
+    );
+    let partial = f.dir.join("partial.git");
+    for name in [
+        "refs/eka/atoms/base/1.0.0",
+        "refs/eka/meta/base/1.0.0/manifest",
+        "refs/eka/meta/base/1.0.0/origin",
+    ] {
+        git(&partial, &["update-ref", "-d", name]);
+    }
+    let url = format!("file://{}", partial.display());
+    f.store = f.dir.join("partial-store");
+    let app = f.dir.join("app");
+    write(
+        &app,
+        "atom.toml",
+        &manifest("app", "0.1.0", &url, "lib = \"1\""),
+    );
+    write(
+        &app,
+        "mod.nix",
+        "{ Message = deps.from.bs.lib.greet \"app\"; }\n",
+    );
+    atom_ok(&f.store, &app, &["lock"]);
+    let err = f.eval_err(&format!("(builtins.atom.import {}).message", app.display()));
+    assert!(
+        err.contains("base-1.0.0 (pinned by lib-1.0.0) is not in the atom store")
+            && err.contains(&format!("update the store with `atom fetch {url}`")),
+        "{err}"
+    );
+    assert_eq!(f.fetcher_ran(), None);
+}
