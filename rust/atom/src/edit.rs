@@ -178,6 +178,9 @@ impl EditLock {
             Ok(bytes) => {
                 let journal: Journal =
                     serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+                if journal.version != 1 {
+                    return Err(bad(format!("unknown journal version {}", journal.version)));
+                }
                 for (tmp, file) in &journal.renames {
                     let plain = |name: &str| {
                         !name.is_empty() && !name.contains('/') && name != "." && name != ".."
