@@ -39,7 +39,10 @@ pub fn add(
 ) -> Result<(), String> {
     let err = |e: &dyn std::fmt::Display| e.to_string();
     let manifest_path = dir.join(MANIFEST_FILE);
-    // Read and validated as `atom check` does (a regular file, a valid manifest).
+    // Read and validated as `atom check` does (a regular file, a valid manifest); then again
+    // once no other edit of the atom runs, which is what is edited.
+    Manifest::read_atom(dir).map_err(|e| err(&e))?;
+    let editing = crate::edit_lock(dir, out)?;
     let manifest = Manifest::read_atom(dir).map_err(|e| err(&e))?;
     let text = atom::diagnostic::read_text(&manifest_path).map_err(|e| err(&e))?;
     let shown = manifest_path.display().to_string();
@@ -134,11 +137,15 @@ pub fn add(
         Some(current) => atom::lock::edit::rewrite(&current, &lock),
         None => lock.render(),
     };
-    edit::write_all(&[
-        (manifest_path.clone(), text),
-        (lock_path.clone(), lock_text),
-    ])
-    .map_err(|e| err(&e))?;
+    editing
+        .replace(
+            &[
+                (MANIFEST_FILE, text.as_str()),
+                (LOCK_FILE, lock_text.as_str()),
+            ],
+            &mut crate::test_pause,
+        )
+        .map_err(|e| err(&e))?;
     out.json(json!({ "added": what, "manifest": manifest_path, "lock": lock_path }));
     out.line(format!("added {what} to {}", manifest_path.display()));
     Ok(())

@@ -909,6 +909,12 @@ fn lock(
     out: &mut Output,
 ) -> Result {
     let lock_path = path.join(LOCK_FILE);
+    // Another `atom lock` or `atom add` of this atom finishes first; the files are read after.
+    let editing = match check {
+        true if path.is_dir() => Some(atom::edit::EditLock::shared(path).map_err(err)?),
+        false if path.is_dir() => Some(edit_lock(path, out)?),
+        _ => None,
+    };
     let Some(lock) = locking::lock_with(path, store, update, fetch).map_err(err)? else {
         out.json(json!({ "lock": null, "changed": false }));
         out.line(format!(
@@ -948,13 +954,12 @@ fn lock(
             Some(current) => atom::lock::edit::rewrite(current, &lock),
             None => lock.render(),
         };
-        let tmp = path.join(format!(".{LOCK_FILE}.tmp-{}", std::process::id()));
-        std::fs::write(&tmp, &text)
-            .and_then(|()| std::fs::rename(&tmp, &lock_path))
-            .map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                format!("cannot write {}: {e}", lock_path.display())
-            })?;
+        match &editing {
+            Some(editing) => editing
+                .replace(&[(LOCK_FILE, text.as_str())], &mut test_pause)
+                .map_err(err)?,
+            None => atom::edit::write_all(&[(lock_path.clone(), text)]).map_err(err)?,
+        }
     }
     for update in &updates {
         out.line(format!("updated {update}"));
@@ -966,6 +971,34 @@ fn lock(
         lock_path.display()
     ));
     Ok(())
+}
+
+/// Locks the atom in `dir` for editing (waiting for other edits of it to finish), saying on
+/// stderr what an interrupted edit left that was completed.
+pub(crate) fn edit_lock(dir: &Path, out: &mut Output) -> Result<atom::edit::EditLock> {
+    let (lock, recovery) = atom::edit::EditLock::exclusive(dir).map_err(err)?;
+    if !recovery.completed.is_empty() {
+        let files: Vec<String> = recovery
+            .completed
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        out.warn(&format!(
+            "completed an edit that was interrupted (renamed into place: {})",
+            files.join(", ")
+        ));
+    }
+    Ok(lock)
+}
+
+/// A test hook, inert unless `ATOM_TEST_PAUSE_BETWEEN_RENAMES` names a file: between the renames
+/// of an edit, that file is created and the process waits (a minute) for the test to kill it.
+pub(crate) fn test_pause() {
+    if let Some(marker) = std::env::var_os("ATOM_TEST_PAUSE_BETWEEN_RENAMES") {
+        if std::fs::write(&marker, std::process::id().to_string()).is_ok() {
+            std::thread::sleep(std::time::Duration::from_secs(60));
+        }
+    }
 }
 
 /// `label old -> new` for each atom whose locked version differs between `old` and `new`.
@@ -1055,6 +1088,11 @@ fn check(path: &Path, out: &mut Output) -> Result {
             path.parent().unwrap_or(Path::new(".")).to_owned(),
             path.to_owned(),
         )
+    };
+    // Not in the middle of an `atom add` or `atom lock` of the atom.
+    let _reading = match manifest_path.is_file() && dir.is_dir() {
+        true => Some(atom::edit::EditLock::shared(&dir).map_err(err)?),
+        false => None,
     };
     let manifest = Manifest::read(&manifest_path).map_err(err)?;
     let mut checked = vec![manifest_path.display().to_string()];

@@ -14,6 +14,15 @@ use support::{atom_repo, git, manifest, scratch, write};
 /// Runs `atom -C dir args...` with the atom store `dir/../store` unless `ATOM_STORE` is given in
 /// `env`, and no Nix configuration of the machine.
 fn atom_env(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut command = atom_command(dir, args);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().unwrap()
+}
+
+/// The command [`atom_env`] runs, to spawn it instead.
+fn atom_command(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_atom"));
     command
         .arg("-C")
@@ -24,11 +33,10 @@ fn atom_env(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
         .env("XDG_CONFIG_HOME", dir.parent().unwrap().join("no-config"))
         .env_remove("XDG_CONFIG_DIRS")
         .env_remove("NIX_USER_CONF_FILES")
-        .env_remove("NIX_CONFIG");
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.output().unwrap()
+        .env_remove("NIX_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    command
 }
 
 fn atom(dir: &Path, args: &[&str]) -> Output {
@@ -727,4 +735,200 @@ fn verify_checks_the_origin_ref_reports_legacy_atoms_and_every_atom() {
         stderr.starts_with("error: alpha-1.0.0: refs/eka/meta/.../origin points at"),
         "{stderr}"
     );
+}
+
+/// `app` and the atoms `labels` (each `atom new`), committed in the repository `dir` and
+/// published.
+fn app_and_libraries(dir: &Path, labels: &[String]) {
+    ok(atom(dir, &["new", "app"]));
+    for label in labels {
+        ok(atom(dir, &["new", label]));
+    }
+    commit(dir, "app and libraries");
+    ok(atom(dir, &["publish"]));
+}
+
+/// The names of the files in `dir` that an edit leaves only when interrupted.
+fn edit_leftovers(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp") || n.contains("journal"))
+        .collect()
+}
+
+#[test]
+fn concurrent_adds_and_locks_of_one_atom_all_land() {
+    let dir = project("wf-add-concurrent");
+    let labels: Vec<String> = (0..6).map(|i| format!("lib{i}")).collect();
+    app_and_libraries(&dir, &labels);
+    // Six `atom add` and two `atom lock` processes on one atom at once.
+    let mut children = Vec::new();
+    for label in &labels {
+        let uri = format!("::{label}");
+        children.push(
+            atom_command(&dir, &["add", &uri, "--path", "app"])
+                .spawn()
+                .unwrap(),
+        );
+    }
+    for _ in 0..2 {
+        children.push(atom_command(&dir, &["lock", "app"]).spawn().unwrap());
+    }
+    for child in children {
+        ok(child.wait_with_output().unwrap());
+    }
+    let manifest = fs::read_to_string(dir.join("app/atom.toml")).unwrap();
+    let lock = fs::read_to_string(dir.join("app/atom.lock")).unwrap();
+    for label in &labels {
+        assert!(
+            manifest.contains(&format!("\n{label} = \"^0.1.0\"\n")),
+            "{label} is missing:\n{manifest}"
+        );
+        let rev = git(
+            &dir,
+            &["rev-parse", &format!("refs/eka/atoms/{label}/0.1.0")],
+        );
+        assert!(
+            lock.contains(&format!("label = \"{label}\"")) && lock.contains(&rev),
+            "{label} is missing:\n{lock}"
+        );
+    }
+    ok(atom(&dir, &["lock", "app", "--check"]));
+    assert_eq!(edit_leftovers(&dir.join("app")), Vec::<String>::new());
+}
+
+#[test]
+fn an_add_killed_between_its_renames_is_completed_by_the_next_edit() {
+    let dir = project("wf-add-killed");
+    let labels = vec!["first".to_owned(), "second".to_owned()];
+    app_and_libraries(&dir, &labels);
+    ok(atom(&dir, &["add", "::first", "--path", "app"]));
+    let (manifest_path, lock_path) = (dir.join("app/atom.toml"), dir.join("app/atom.lock"));
+    let lock_before = fs::read_to_string(&lock_path).unwrap();
+    // A temporary that a process killed before its commit point would leave.
+    write(&dir, "app/.tmp-atom.toml-1-0-0123456789abcdef", "half");
+
+    // The test hook makes `atom add` stop between renaming atom.toml and atom.lock.
+    let marker = dir.parent().unwrap().join("paused");
+    let mut adding = atom_command(&dir, &["add", "::second", "--path", "app"])
+        .env("ATOM_TEST_PAUSE_BETWEEN_RENAMES", &marker)
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !marker.exists() {
+        if let Some(status) = adding.try_wait().unwrap() {
+            panic!("atom add ended before its pause point: {status}");
+        }
+        assert!(started.elapsed().as_secs() < 60, "atom add never paused");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(fs::read_to_string(&manifest_path)
+        .unwrap()
+        .contains("\nsecond = \"^0.1.0\"\n"));
+    assert_eq!(fs::read_to_string(&lock_path).unwrap(), lock_before);
+
+    // A reader waits for the edit instead of seeing half of it.
+    let checking = atom_command(&dir, &["check", "app"]).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    adding.kill().unwrap(); // SIGKILL
+    adding.wait().unwrap();
+    let (_, err) = fails(checking.wait_with_output().unwrap());
+    assert_eq!(
+        err,
+        format!(
+            "error: an edit of the atom in {} was interrupted (.atom-edit.journal is still there); run `atom lock` on it to complete the edit\n",
+            dir.join("app").display()
+        )
+    );
+
+    // The next edit completes it: both files now say `second`.
+    let output = atom(&dir, &["lock", "app"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(ok(output), format!("unchanged: {}\n", lock_path.display()));
+    assert_eq!(
+        stderr,
+        format!(
+            "warning: completed an edit that was interrupted (renamed into place: {})\n",
+            lock_path.display()
+        )
+    );
+    let second = git(&dir, &["rev-parse", "refs/eka/atoms/second/0.1.0"]);
+    let lock = fs::read_to_string(&lock_path).unwrap();
+    assert!(
+        lock.contains("label = \"second\"") && lock.contains(&second),
+        "{lock}"
+    );
+    ok(atom(&dir, &["check", "app"]));
+    assert_eq!(edit_leftovers(&dir.join("app")), Vec::<String>::new());
+}
+
+#[test]
+fn a_store_other_users_can_write_is_refused() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = project("wf-store-exposed");
+    ok(atom(&dir, &["publish"]));
+    let store = dir.parent().unwrap().join("store");
+    let url = format!("file://{}", dir.display());
+    ok(atom(&dir, &["fetch", &url]));
+    let chmod = |path: &Path, mode: u32| {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap()
+    };
+    let refused = |path: &Path, why: &str, fix: &str| {
+        let err = fails(atom(&dir, &["fetch", &url])).1;
+        assert_eq!(
+            err,
+            format!(
+                "error: refusing to use the atom store: {} can be changed by other users ({why}), who could then change the atoms it holds; {fix}\n",
+                path.display()
+            )
+        );
+    };
+
+    chmod(&store, 0o777);
+    refused(
+        &store,
+        "everyone can write it (mode 0777)",
+        &format!("run `chmod go-w {}`", store.display()),
+    );
+    chmod(&store, 0o1777);
+    refused(
+        &store,
+        "everyone can write it (mode 1777)",
+        &format!("run `chmod go-w {}`", store.display()),
+    );
+    // Group-writable but ours (a user-private group): accepted.
+    chmod(&store, 0o775);
+    ok(atom(&dir, &["fetch", &url]));
+
+    let root = git(&dir, &["rev-parse", "refs/ekala/init"]);
+    let set = store.join(format!("{root}.git"));
+    let objects = set.join("objects");
+    chmod(&objects, 0o777);
+    refused(
+        &objects,
+        "everyone can write it (mode 0777)",
+        &format!("run `chmod go-w {}`", objects.display()),
+    );
+    chmod(&objects, 0o755);
+    ok(atom(&dir, &["fetch", &url]));
+
+    // Owned by another user: only as root can the test make one.
+    let me = fs::metadata(&store).unwrap().uid();
+    if me == 0 {
+        std::os::unix::fs::chown(&set, Some(65534), None).unwrap();
+        refused(
+            &set,
+            "it belongs to the user with uid 65534, not to you",
+            &format!("use a store of your own (ATOM_STORE, the atom-store setting, or the CLI's --store), or make it yours: `chown -R \"$(id -u)\" {}` as root", set.display()),
+        );
+        // `atom store verify` refuses it too.
+        let err = fails(atom(&dir, &["store", "verify"])).1;
+        assert!(
+            err.contains("it belongs to the user with uid 65534"),
+            "{err}"
+        );
+        std::os::unix::fs::chown(&set, Some(0), None).unwrap();
+        ok(atom(&dir, &["fetch", &url]));
+    }
 }

@@ -1459,3 +1459,274 @@ fn pure_evaluation_refuses_an_atom_outside_what_it_may_read() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "\"1.2.0\"");
 }
+
+/// `lib` depends on `base`, an atom of its own repository (`::`). A consumer elsewhere that only
+/// adds `URL::lib` gets `base` too, from lib's set, when it locks (and `atom fetch URL lib` does
+/// the same); it evaluates with no further step, from a repository with no commit yet and from a
+/// shallow clone. What such repositories cannot do (lock an atom of their own) fails saying what
+/// to do.
+#[test]
+fn an_atom_with_a_dependency_on_its_own_set_works_from_elsewhere() {
+    let mut f = Fixture::new("deps-own-set");
+    f.publish(
+        "base",
+        &[
+            ("atom.toml", &manifest("base", "1.0.0", "::", "")),
+            ("mod.nix", "{ Word = \"from base\"; }\n"),
+        ],
+        false,
+    );
+    f.publish(
+        "lib",
+        &[
+            ("atom.toml", &manifest("lib", "1.0.0", "::", "base = \"1\"")),
+            (
+                "mod.nix",
+                "{ Greet = name: \"${name} ${deps.from.bs.base.word}\"; }\n",
+            ),
+        ],
+        true,
+    );
+    let url = f.url();
+    let root = git(&f.repo, &["rev-parse", "refs/ekala/init"]);
+
+    // `atom fetch URL lib` brings what lib's lock pins in its own set.
+    let fetched = f.dir.join("fetch-store");
+    atom_ok(&fetched, &f.dir, &["fetch", &url, "lib"]);
+    let set = fetched.join(format!("{root}.git"));
+    git(
+        &set,
+        &["rev-parse", "--verify", "refs/eka/atoms/base/1.0.0"],
+    );
+    git(&set, &["rev-parse", "--verify", "refs/eka/atoms/lib/1.0.0"]);
+    assert!(
+        git(&set, &["for-each-ref", "refs/eka/atoms/b/"]).is_empty(),
+        "only lib and what it pins"
+    );
+
+    // A consumer with no commit yet, locking into an empty store.
+    f.store = f.dir.join("fresh-store");
+    let consumer = f.dir.join("consumer");
+    fs::create_dir_all(&consumer).unwrap();
+    git(&consumer, &["init", "-q", "-b", "main"]);
+    atom_ok(&f.store, &consumer, &["new", "app"]);
+    atom_ok(&f.store, &consumer, &["new", "other"]);
+    atom_ok(
+        &f.store,
+        &consumer,
+        &["add", &format!("{url}::lib"), "--path", "app"],
+    );
+    write(
+        &consumer,
+        "app/mod.nix",
+        "{ Message = deps.from.repo.lib.greet \"app\"; }\n",
+    );
+    let import = format!(
+        "(builtins.atom.import {}).message",
+        consumer.join("app").display()
+    );
+    assert_eq!(f.eval_ok(&import), "\"app from base\"");
+    assert_eq!(f.fetcher_ran(), None);
+    // An atom of its own needs the repository's identity: commit first.
+    let output = atom(&f.store, &consumer, &["add", "::other", "--path", "app"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains(&consumer.display().to_string())
+            && stderr(&output).contains(
+                "has no commit yet, so it has no identity (its root commit): commit first (`git commit`), then run this again"
+            ),
+        "{}",
+        stderr(&output)
+    );
+
+    // A shallow clone of it evaluates the same.
+    git(&consumer, &["add", "-A"]);
+    git(&consumer, &["commit", "-q", "-m", "app"]);
+    write(&consumer, "README", "more history\n");
+    git(&consumer, &["add", "-A"]);
+    git(&consumer, &["commit", "-q", "-m", "readme"]);
+    let shallow = f.dir.join("shallow");
+    git(
+        &f.dir,
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &format!("file://{}", consumer.display()),
+            "shallow",
+        ],
+    );
+    assert_eq!(
+        git(&shallow, &["rev-parse", "--is-shallow-repository"]),
+        "true"
+    );
+    let import = format!(
+        "(builtins.atom.import {}).message",
+        shallow.join("app").display()
+    );
+    assert_eq!(f.eval_ok(&import), "\"app from base\"");
+    // Its root commit is not there: locking an atom of its own says how to get the identity,
+    // and works once it has it.
+    let output = atom(&f.store, &shallow, &["add", "::other", "--path", "app"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("is a shallow clone without refs/ekala/init")
+            && stderr(&output).contains("git fetch origin refs/ekala/init:refs/ekala/init"),
+        "{}",
+        stderr(&output)
+    );
+    atom_ok(&f.store, &consumer, &["init"]);
+    git(
+        &shallow,
+        &[
+            "fetch",
+            "-q",
+            "--depth",
+            "1",
+            "origin",
+            "refs/ekala/init:refs/ekala/init",
+        ],
+    );
+    atom_ok(&f.store, &shallow, &["add", "::other", "--path", "app"]);
+    assert_eq!(f.eval_ok(&import), "\"app from base\"");
+
+    // A lock made in the full repository for an atom of its own evaluates in a fresh shallow
+    // clone (without refs/ekala/init) too: `::` in a working-tree atom's lock is this repository.
+    atom_ok(&f.store, &consumer, &["add", "::other", "--path", "app"]);
+    write(
+        &consumer,
+        "app/mod.nix",
+        "{ Message = deps.from.repo.lib.greet \"app\"; Other = deps.from.local.other.hello; }\n",
+    );
+    git(&consumer, &["add", "-A"]);
+    git(&consumer, &["commit", "-q", "-m", "other"]);
+    git(
+        &f.dir,
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &format!("file://{}", consumer.display()),
+            "shallow2",
+        ],
+    );
+    let app = f.dir.join("shallow2/app");
+    assert_eq!(
+        f.eval_ok(&format!(
+            "with builtins.atom.import {}; [ message other ]",
+            app.display()
+        )),
+        "[ \"app from base\" \"hello from other\" ]"
+    );
+    assert_eq!(f.fetcher_ran(), None);
+}
+
+/// The evaluator refuses an atom store that other users can write, and does not trust a stamp
+/// that someone else could have written.
+#[test]
+fn the_evaluator_refuses_a_store_other_users_can_write() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let f = Fixture::new("deps-exposed-store");
+    let import = format!("(builtins.atom.import {}).message", f.a.display());
+    let message = f.eval_ok(&import);
+    let trees = f.store.join("trees");
+    fs::set_permissions(&trees, fs::Permissions::from_mode(0o777)).unwrap();
+    let err = f.eval_err(&import);
+    assert!(
+        err.contains(&format!(
+            "refusing to use the atom store: {} can be changed by other users (everyone can write it (mode 0777)), who could then change the atoms it holds; run `chmod go-w {}`",
+            trees.display(),
+            trees.display()
+        )),
+        "{err}"
+    );
+    fs::set_permissions(&trees, fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(f.eval_ok(&import), message);
+
+    // A stamp owned by another user (only root can make one) sends its tree through the deep
+    // check, which stamps it again as this user.
+    let me = fs::metadata(&trees).unwrap().uid();
+    if me == 0 {
+        let stamps: Vec<PathBuf> = fs::read_dir(trees.join("nix"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "stamp"))
+            .collect();
+        assert!(!stamps.is_empty());
+        for stamp in &stamps {
+            std::os::unix::fs::chown(stamp, Some(65534), None).unwrap();
+        }
+        assert_eq!(f.eval_ok(&import), message);
+        for stamp in &stamps {
+            assert_eq!(
+                fs::metadata(stamp).unwrap().uid(),
+                me,
+                "{}",
+                stamp.display()
+            );
+            assert_eq!(fs::metadata(stamp).unwrap().mode() & 0o777, 0o444);
+        }
+    }
+}
+
+/// When a mirror of lib's set lacks what lib pins in its own set, the evaluator's error names
+/// that mirror (where lib came from) as the place to fetch it from.
+#[test]
+fn a_missing_own_set_dependency_names_the_mirror_its_dependent_came_from() {
+    let mut f = Fixture::new("deps-own-set-missing");
+    f.publish(
+        "base",
+        &[
+            ("atom.toml", &manifest("base", "1.0.0", "::", "")),
+            ("mod.nix", "{ Word = \"from base\"; }\n"),
+        ],
+        false,
+    );
+    f.publish(
+        "lib",
+        &[
+            ("atom.toml", &manifest("lib", "1.0.0", "::", "base = \"1\"")),
+            (
+                "mod.nix",
+                "{ Greet = name: \"${name} ${deps.from.bs.base.word}\"; }\n",
+            ),
+        ],
+        true,
+    );
+    // A mirror that publishes lib but not base.
+    git(
+        &f.dir,
+        &["clone", "-q", "--mirror", &f.url(), "partial.git"],
+    );
+    let partial = f.dir.join("partial.git");
+    for name in [
+        "refs/eka/atoms/base/1.0.0",
+        "refs/eka/meta/base/1.0.0/manifest",
+        "refs/eka/meta/base/1.0.0/origin",
+    ] {
+        git(&partial, &["update-ref", "-d", name]);
+    }
+    let url = format!("file://{}", partial.display());
+    f.store = f.dir.join("partial-store");
+    let app = f.dir.join("app");
+    write(
+        &app,
+        "atom.toml",
+        &manifest("app", "0.1.0", &url, "lib = \"1\""),
+    );
+    write(
+        &app,
+        "mod.nix",
+        "{ Message = deps.from.bs.lib.greet \"app\"; }\n",
+    );
+    atom_ok(&f.store, &app, &["lock"]);
+    let err = f.eval_err(&format!("(builtins.atom.import {}).message", app.display()));
+    assert!(
+        err.contains("base-1.0.0 (pinned by lib-1.0.0) is not in the atom store")
+            && err.contains(&format!("update the store with `atom fetch {url}`")),
+        "{err}"
+    );
+    assert_eq!(f.fetcher_ran(), None);
+}

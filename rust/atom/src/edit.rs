@@ -2,7 +2,18 @@
 //! creating an atom (`atom new`), listing it in the repository's `ekala.toml`, adding a
 //! dependency to `atom.toml` (`atom add`), and writing several files so that either all of them
 //! change or none does.
+//!
+//! Edits of one atom are serialised by an [`EditLock`]: an advisory lock (`flock`) on the atom's
+//! directory itself, so no lock file is left in the user's tree. Under it, the files are read
+//! afresh, and [`EditLock::replace`] changes `atom.toml` and `atom.lock` together across a crash:
+//! the new texts are written to temporaries, then a journal naming the renames to make
+//! ([`JOURNAL_FILE`]) is put in place (the commit point), then the renames are made and the
+//! journal removed. The next [`EditLock::exclusive`] on the atom finishes the renames of a
+//! journal left by a killed process (rolls it forward) and removes stale temporaries; without a
+//! journal, nothing was renamed and the temporaries are simply removed.
 
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use toml_edit::{value, DocumentMut, InlineTable, Item, Table};
@@ -39,6 +50,264 @@ pub enum EditError {
         /// Why.
         source: std::io::Error,
     },
+    /// The atom's directory could not be locked for editing.
+    #[error("cannot lock {} for editing: {source}", path.display())]
+    Lock {
+        /// The atom's directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The journal of an interrupted edit cannot be read or replayed.
+    #[error("{}: the journal of an interrupted edit cannot be completed ({reason}); check atom.toml and atom.lock, then remove the journal", path.display())]
+    Journal {
+        /// The journal.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// An edit was interrupted (its journal is still there) and only a writer may complete it.
+    #[error("an edit of the atom in {} was interrupted ({} is still there); run `atom lock` on it to complete the edit", dir.display(), JOURNAL_FILE)]
+    Interrupted {
+        /// The atom's directory.
+        dir: PathBuf,
+    },
+}
+
+/// The journal of an edit being made, in the atom's directory: present only between an edit's
+/// commit point and its last rename, or after a process was killed there.
+pub const JOURNAL_FILE: &str = ".atom-edit.journal";
+
+/// The files an [`EditLock`] changes together: they live in the atom's directory.
+const EDITED: [&str; 2] = [crate::manifest::MANIFEST_FILE, crate::lock::LOCK_FILE];
+
+/// What the journal records: each rename to make, `(temporary, file)`, both names in the atom's
+/// directory.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Journal {
+    version: u32,
+    renames: Vec<(String, String)>,
+}
+
+/// What [`EditLock::exclusive`] found and did before handing over the atom.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Recovery {
+    /// The files an interrupted edit had not yet renamed into place, now renamed (the edit is
+    /// complete).
+    pub completed: Vec<PathBuf>,
+    /// Temporaries of interrupted edits that never reached their commit point, removed.
+    pub removed: Vec<PathBuf>,
+}
+
+/// An advisory lock on editing the atom in a directory, held until dropped: `flock` on the
+/// directory itself (exclusive for writers, shared for readers that must not see half an edit).
+/// Processes that do not ask for it (an editor, `git`) are not held back.
+#[derive(Debug)]
+pub struct EditLock {
+    dir: PathBuf,
+    _handle: File,
+}
+
+fn flock(dir: &Path, operation: libc::c_int) -> Result<File, EditError> {
+    let failed = |source| EditError::Lock {
+        path: dir.to_owned(),
+        source,
+    };
+    let handle = File::open(dir).map_err(failed)?;
+    if !handle.metadata().map_err(failed)?.is_dir() {
+        return Err(failed(std::io::Error::other("not a directory")));
+    }
+    loop {
+        // SAFETY: `handle` is an open descriptor for the duration of the call.
+        if unsafe { libc::flock(handle.as_raw_fd(), operation) } == 0 {
+            return Ok(handle);
+        }
+        let error = std::io::Error::last_os_error();
+        if error.kind() != std::io::ErrorKind::Interrupted {
+            return Err(failed(error));
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl EditLock {
+    /// Waits for every other edit of the atom in `dir` to finish, then locks it for editing:
+    /// an interrupted edit is completed (its journal rolled forward) and stale temporaries are
+    /// removed first. Read the atom's files after this.
+    pub fn exclusive(dir: &Path) -> Result<(EditLock, Recovery), EditError> {
+        let lock = EditLock {
+            dir: dir.to_owned(),
+            _handle: flock(dir, libc::LOCK_EX)?,
+        };
+        let recovery = lock.recover()?;
+        Ok((lock, recovery))
+    }
+
+    /// Waits for any edit of the atom in `dir` to finish, then keeps edits out while its files
+    /// are read. An interrupted edit (its journal is there) is an error: only a writer completes
+    /// it.
+    pub fn shared(dir: &Path) -> Result<EditLock, EditError> {
+        let lock = EditLock {
+            dir: dir.to_owned(),
+            _handle: flock(dir, libc::LOCK_SH)?,
+        };
+        if lock.dir.join(JOURNAL_FILE).exists() {
+            return Err(EditError::Interrupted {
+                dir: dir.to_owned(),
+            });
+        }
+        Ok(lock)
+    }
+
+    /// The atom's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn recover(&self) -> Result<Recovery, EditError> {
+        let mut recovery = Recovery::default();
+        let journal_path = self.dir.join(JOURNAL_FILE);
+        let bad = |reason: String| EditError::Journal {
+            path: journal_path.clone(),
+            reason,
+        };
+        match std::fs::read(&journal_path) {
+            Ok(bytes) => {
+                let journal: Journal =
+                    serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+                if journal.version != 1 {
+                    return Err(bad(format!("unknown journal version {}", journal.version)));
+                }
+                for (tmp, file) in &journal.renames {
+                    let plain = |name: &str| {
+                        !name.is_empty() && !name.contains('/') && name != "." && name != ".."
+                    };
+                    if !plain(tmp) || !plain(file) || !EDITED.contains(&file.as_str()) {
+                        return Err(bad(format!("it names {tmp:?} -> {file:?}")));
+                    }
+                    let (tmp, file) = (self.dir.join(tmp), self.dir.join(file));
+                    // A temporary already renamed is gone: that rename was made.
+                    if tmp.exists() {
+                        std::fs::rename(&tmp, &file).map_err(|e| bad(e.to_string()))?;
+                        recovery.completed.push(file);
+                    }
+                }
+                sync_dir(&self.dir).map_err(|e| bad(e.to_string()))?;
+                std::fs::remove_file(&journal_path).map_err(|e| bad(e.to_string()))?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(bad(e.to_string())),
+        }
+        // Under the lock, every temporary of an edit is a killed process's.
+        let temporaries = EDITED
+            .iter()
+            .chain(&[JOURNAL_FILE])
+            .map(|name| format!(".tmp-{name}-"))
+            .chain(EDITED.iter().map(|name| format!(".{name}.tmp-")))
+            .collect::<Vec<_>>();
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if temporaries.iter().any(|prefix| name.starts_with(prefix))
+                    && std::fs::remove_file(entry.path()).is_ok()
+                {
+                    recovery.removed.push(entry.path());
+                }
+            }
+        }
+        Ok(recovery)
+    }
+
+    /// Replaces the files `files` (`(name, text)`, each `atom.toml` or `atom.lock` of the locked
+    /// atom) so that after a crash at any point either all of them have their new text (once
+    /// the next [`EditLock::exclusive`] has completed the edit) or none has. `between` is called
+    /// after the first rename and before the next (a point for tests to kill the process at).
+    /// When a rename fails, the files already renamed get their previous content back.
+    pub fn replace(
+        &self,
+        files: &[(&str, &str)],
+        between: &mut dyn FnMut(),
+    ) -> Result<(), EditError> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| EditError::Io { path, source }
+        };
+        if let Some((name, _)) = files.iter().find(|(name, _)| !EDITED.contains(name)) {
+            return Err(io(&self.dir.join(name))(std::io::Error::other(
+                "only atom.toml and atom.lock are edited together",
+            )));
+        }
+        let mut staged: Vec<(String, PathBuf, Option<Vec<u8>>)> = Vec::new();
+        let discard = |staged: &[(String, PathBuf, Option<Vec<u8>>)]| {
+            for (tmp, ..) in staged {
+                let _ = std::fs::remove_file(self.dir.join(tmp));
+            }
+        };
+        fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)?;
+            std::io::Write::write_all(&mut file, bytes)?;
+            file.sync_all()
+        }
+        for (name, text) in files {
+            let path = self.dir.join(name);
+            let tmp = crate::repo::temporary_name(name);
+            let previous = std::fs::read(&path).ok();
+            if let Err(e) = write(&self.dir.join(&tmp), text.as_bytes()) {
+                let _ = std::fs::remove_file(self.dir.join(&tmp));
+                discard(&staged);
+                return Err(io(&path)(e));
+            }
+            staged.push((tmp, path, previous));
+        }
+        // The commit point: once the journal is in place, the edit is made, now or by recovery.
+        let journal = Journal {
+            version: 1,
+            renames: staged
+                .iter()
+                .zip(files)
+                .map(|((tmp, ..), (name, _))| (tmp.clone(), (*name).to_owned()))
+                .collect(),
+        };
+        let journal_path = self.dir.join(JOURNAL_FILE);
+        let journal_tmp = self.dir.join(crate::repo::temporary_name(JOURNAL_FILE));
+        let committed = serde_json::to_vec(&journal)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| write(&journal_tmp, &bytes))
+            .and_then(|()| std::fs::rename(&journal_tmp, &journal_path))
+            .and_then(|()| sync_dir(&self.dir));
+        if let Err(e) = committed {
+            let _ = std::fs::remove_file(&journal_tmp);
+            let _ = std::fs::remove_file(&journal_path);
+            discard(&staged);
+            return Err(io(&journal_path)(e));
+        }
+        for i in 0..staged.len() {
+            if i > 0 {
+                between();
+            }
+            let (tmp, path, _) = &staged[i];
+            if let Err(e) = std::fs::rename(self.dir.join(tmp), path) {
+                for (_, done, previous) in &staged[..i] {
+                    let _ = match previous {
+                        Some(bytes) => std::fs::write(done, bytes),
+                        None => std::fs::remove_file(done),
+                    };
+                }
+                discard(&staged[i..]);
+                let _ = std::fs::remove_file(&journal_path);
+                return Err(io(path)(e));
+            }
+        }
+        sync_dir(&self.dir)
+            .and_then(|()| std::fs::remove_file(&journal_path))
+            .map_err(io(&journal_path))
+    }
 }
 
 /// The text of a new atom's `atom.toml`: composed natively from its own directory.
@@ -338,6 +607,56 @@ mod tests {
             "{direct}"
         );
         crate::manifest::Manifest::parse(&direct, "atom.toml").unwrap();
+    }
+
+    #[test]
+    fn an_edit_interrupted_after_its_commit_point_is_completed_by_the_next_lock() {
+        let dir = std::env::temp_dir().join(format!("atom-edit-journal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("atom.toml"), "old toml").unwrap();
+        std::fs::write(dir.join("atom.lock"), "old lock").unwrap();
+        // Stopped (by a panic) between the two renames: the journal stays behind.
+        let interrupted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let (lock, recovery) = EditLock::exclusive(&dir).unwrap();
+            assert_eq!(recovery, Recovery::default());
+            lock.replace(
+                &[("atom.toml", "new toml"), ("atom.lock", "new lock")],
+                &mut || panic!("stop here"),
+            )
+        }));
+        assert!(interrupted.is_err());
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+        assert_eq!(
+            (read("atom.toml"), read("atom.lock")),
+            ("new toml".into(), "old lock".into())
+        );
+        assert!(matches!(
+            EditLock::shared(&dir),
+            Err(EditError::Interrupted { .. })
+        ));
+        let (lock, recovery) = EditLock::exclusive(&dir).unwrap();
+        assert_eq!(recovery.completed, vec![dir.join("atom.lock")]);
+        assert_eq!(
+            (read("atom.toml"), read("atom.lock")),
+            ("new toml".into(), "new lock".into())
+        );
+        // Before the commit point only temporaries exist; they are removed, nothing changes.
+        lock.replace(&[("atom.lock", "newer lock")], &mut || {})
+            .unwrap();
+        drop(lock);
+        std::fs::write(dir.join(".tmp-atom.toml-1-0-0"), "never committed").unwrap();
+        let (_lock, recovery) = EditLock::exclusive(&dir).unwrap();
+        assert_eq!(recovery.removed, vec![dir.join(".tmp-atom.toml-1-0-0")]);
+        assert!(recovery.completed.is_empty());
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["atom.lock", "atom.toml"]);
+        assert_eq!(read("atom.lock"), "newer lock");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

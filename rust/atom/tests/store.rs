@@ -784,7 +784,7 @@ fn corrupt_repositories_give_errors_not_panics() {
     assert!(store.atoms().unwrap().is_empty());
     assert!(matches!(
         store.genesis().unwrap_err(),
-        RepoError::Rev { .. }
+        RepoError::NoCommitYet(_)
     ));
     assert!(publish::publish(&store, "HEAD", &[]).is_err());
 

@@ -54,6 +54,12 @@ pub enum RepoError {
         /// Why.
         source: Source,
     },
+    /// The repository has no commit yet, so no root commit to identify it.
+    #[error("the repository {} has no commit yet, so it has no identity (its root commit): commit first (`git commit`), then run this again", .0.display())]
+    NoCommitYet(std::path::PathBuf),
+    /// The repository is a shallow clone without `refs/ekala/init`: its root commit is not here.
+    #[error("the repository {} is a shallow clone without refs/ekala/init, so its root commit (which identifies its atoms) is not here: fetch the identity with `git fetch origin refs/ekala/init:refs/ekala/init`, or the whole history with `git fetch --unshallow`", .0.display())]
+    ShallowGenesis(std::path::PathBuf),
     /// The history has no root commit.
     #[error("no root commit found in the history of {0}")]
     RootNotFound(String),

@@ -25,7 +25,7 @@ pub use verify::{CommitFormat, FormatError, Verified, VerifyError};
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A git object id (SHA-1 in every repository atoms are defined for).
 pub use gix::ObjectId;
@@ -192,6 +192,14 @@ impl Repo {
         self.repo.git_dir()
     }
 
+    /// The work tree, or the git directory of a bare repository: how messages name it.
+    fn shown_path(&self) -> PathBuf {
+        self.repo
+            .workdir()
+            .unwrap_or_else(|| self.repo.git_dir())
+            .to_owned()
+    }
+
     /// Whether the object `id` is in the repository.
     pub fn has_object(&self, id: ObjectId) -> bool {
         self.repo.has_object(id)
@@ -273,6 +281,13 @@ impl Repo {
         }
         let root = match self.init_ref()? {
             Some(root) => root,
+            // The walk would stop at the shallow boundary and call it the root.
+            None if self.repo.is_shallow().unwrap_or(false) => {
+                return Err(RepoError::ShallowGenesis(self.shown_path()))
+            }
+            None if self.repo.head().is_ok_and(|head| head.is_unborn()) => {
+                return Err(RepoError::NoCommitYet(self.shown_path()))
+            }
             None => self.root_of(self.commit_id("HEAD")?)?,
         };
         Ok(*self.genesis.get_or_init(|| root))

@@ -147,7 +147,8 @@ impl Overrides {
 /// The repository the loaded atom is in, when it is in one: its atoms (by `ekala.toml`) are
 /// loaded from the working tree.
 struct LocalSet {
-    root: Root,
+    /// Its genesis; `None` when it has none here (no commit yet, a shallow clone).
+    root: Option<Root>,
     members: HashMap<Label, PathBuf>,
 }
 
@@ -159,6 +160,8 @@ struct Loader<'a> {
     /// Where the loaded atom is.
     dir: PathBuf,
     repos: HashMap<Root, Repo>,
+    /// A mirror of each set met so far: where to fetch the `::` dependencies of its atoms from.
+    mirrors: HashMap<Root, String>,
     nodes: Vec<Node>,
     loaded: HashMap<Key, usize>,
     /// The atoms being loaded, outermost first: a key met again here is a cycle.
@@ -189,12 +192,13 @@ pub fn load_with(dir: &Path, store: &Store, overrides: &Overrides) -> Result<Gra
         local: None,
         dir: dir.to_owned(),
         repos: HashMap::new(),
+        mirrors: HashMap::new(),
         nodes: Vec::new(),
         loaded: HashMap::new(),
         path: Vec::new(),
     };
     let name = atom_name(&manifest);
-    loader.node(name, Source::Dir(dir.to_owned()), manifest, lock)?;
+    loader.node(name, Source::Dir(dir.to_owned()), manifest, lock, true)?;
     Ok(Graph {
         nodes: loader.nodes,
     })
@@ -263,13 +267,15 @@ pub fn check_lock(
 }
 
 impl Loader<'_> {
-    /// Adds the atom `name` with its dependencies; returns its index.
+    /// Adds the atom `name` with its dependencies; returns its index. `local`: it is an atom of
+    /// the working tree being loaded (the atom asked for, or one of its repository's).
     fn node(
         &mut self,
         name: String,
         source: Source,
         manifest: Manifest,
         lock: Option<Lockfile>,
+        local: bool,
     ) -> Result<usize, ResolveError> {
         let compose = match (&lock, &manifest.compose) {
             (Some(lock), _) => match &lock.compose {
@@ -283,7 +289,7 @@ impl Loader<'_> {
                     }
                 }
                 LockedCompose::Atom { atom, entry } => NodeCompose::Composer {
-                    node: self.atom(atom, lock, &name)?,
+                    node: self.atom(atom, lock, &name, local)?,
                     entry: entry.clone(),
                 },
             },
@@ -321,7 +327,7 @@ impl Loader<'_> {
                             label: atom.label.clone(),
                             set: atom.set,
                         })?;
-                    let node = self.atom(atom, lock, &name)?;
+                    let node = self.atom(atom, lock, &name, local)?;
                     deps.push(Edge {
                         tag,
                         label: atom.label.clone(),
@@ -342,9 +348,15 @@ impl Loader<'_> {
         Ok(self.nodes.len() - 1)
     }
 
-    /// Adds the locked atom `dep` (pinned by the atom `by`, whose lock is `lock`); returns its
-    /// index.
-    fn atom(&mut self, dep: &AtomDep, lock: &Lockfile, by: &str) -> Result<usize, ResolveError> {
+    /// Adds the locked atom `dep` (pinned by the atom `by`, whose lock is `lock`; `by_local`: an
+    /// atom of the working tree); returns its index.
+    fn atom(
+        &mut self,
+        dep: &AtomDep,
+        lock: &Lockfile,
+        by: &str,
+        by_local: bool,
+    ) -> Result<usize, ResolveError> {
         let key = (dep.set, dep.label.clone(), dep.version.clone());
         if let Some(&index) = self.loaded.get(&key) {
             return Ok(index);
@@ -355,14 +367,23 @@ impl Loader<'_> {
             chain.push(&name);
             return Err(ResolveError::Cycle(chain.join(" -> ")));
         }
-        if let Some(index) = self.working_copy(dep, lock, by)? {
+        if let Some(index) = self.working_copy(dep, lock, by, by_local)? {
             return Ok(index);
         }
-        let mirror = dep.mirror.clone().or_else(|| {
-            lock.sets
-                .get(&dep.set)
-                .and_then(|set| set.mirrors.iter().find_map(|m| m.url().map(str::to_owned)))
-        });
+        let mirror = dep
+            .mirror
+            .clone()
+            .or_else(|| {
+                lock.sets
+                    .get(&dep.set)
+                    .and_then(|set| set.mirrors.iter().find_map(|m| m.url().map(str::to_owned)))
+            })
+            .or_else(|| self.mirrors.get(&dep.set).cloned());
+        if let Some(mirror) = &mirror {
+            self.mirrors
+                .entry(dep.set)
+                .or_insert_with(|| mirror.clone());
+        }
         let fetch = fetch_command(mirror.as_deref());
         let Some(rev) = &dep.rev else {
             return Err(ResolveError::LocalOnly {
@@ -470,7 +491,7 @@ impl Loader<'_> {
             tree: verified.tree,
         };
         self.path.push((key.clone(), name.clone()));
-        let index = self.node(name, source, manifest, lock);
+        let index = self.node(name, source, manifest, lock, false);
         self.path.pop();
         let index = index?;
         self.loaded.insert(key, index);
@@ -486,6 +507,7 @@ impl Loader<'_> {
         dep: &AtomDep,
         lock: &Lockfile,
         by: &str,
+        by_local: bool,
     ) -> Result<Option<usize>, ResolveError> {
         let (dir, how) = if let Some(dir) = self.overrides.get(&dep.label) {
             (dir.to_owned(), "overridden")
@@ -497,12 +519,17 @@ impl Loader<'_> {
             if !local_mirror {
                 return Ok(None);
             }
+            // `::` in a lock is the repository of the atom whose lock it is: for an atom from the
+            // store, its own set, loaded from here only when the roots agree; for an atom of the
+            // working tree, this repository, also when its identity is not known here (no commit
+            // yet, a shallow clone without refs/ekala/init).
             match self.local_set()? {
-                Some(local) if local.root == dep.set => match local.members.get(&dep.label) {
-                    Some(dir) => (dir.clone(), "local"),
-                    None => return Ok(None),
+                Some(local) => match (local.members.get(&dep.label), local.root) {
+                    (Some(dir), Some(root)) if root == dep.set => (dir.clone(), "local"),
+                    (Some(dir), None) if by_local => (dir.clone(), "local"),
+                    _ => return Ok(None),
                 },
-                _ => return Ok(None),
+                None => return Ok(None),
             }
         };
         let dir = std::fs::canonicalize(&dir).map_err(|source| {
@@ -534,7 +561,7 @@ impl Loader<'_> {
         let own_lock = Lockfile::read_if_present(&lock_path)?;
         check_lock(&manifest, own_lock.as_ref(), &lock_path, &dir)?;
         self.path.push((key.clone(), name.clone()));
-        let index = self.node(name, Source::Dir(dir), manifest, own_lock);
+        let index = self.node(name, Source::Dir(dir), manifest, own_lock, how == "local");
         self.path.pop();
         let index = index?;
         self.loaded.insert(key, index);
@@ -555,7 +582,7 @@ impl Loader<'_> {
                 .map(|t| t.join(crate::manifest::set::SET_MANIFEST_FILE));
             let local = match (top, set_file) {
                 (Some(top), Some(file)) if file.is_file() => {
-                    let root = Repo::open(&top)?.genesis()?;
+                    let root = Repo::open(&top)?.genesis().ok();
                     let set = crate::manifest::set::SetManifest::read(&file)?;
                     let (members, _) = set.members(&top).map_err(|e| ResolveError::LocalSet {
                         file: file.clone(),

@@ -71,6 +71,16 @@ pub enum StoreError {
         /// Why.
         source: std::io::Error,
     },
+    /// A directory the store's trust rests on can be written by other users.
+    #[error("refusing to use the atom store: {} can be changed by other users ({exposure}), who could then change the atoms it holds; {fix}", path.display())]
+    Exposed {
+        /// The directory.
+        path: PathBuf,
+        /// Who else can write it.
+        exposure: super::guard::Exposure,
+        /// What to do.
+        fix: String,
+    },
     /// A directory of the store could not be read.
     #[error(transparent)]
     Read(#[from] FileError),

@@ -141,6 +141,42 @@ impl Fetched {
     }
 }
 
+/// The atoms of the set `root` that the published lock of `version` (in the store repository
+/// `repo`) pins, by label and version. Best effort: an atom that cannot be read here pins
+/// nothing (loading it reports why).
+fn same_set_deps(repo: &Repo, root: Root, version: &FetchedVersion) -> Vec<(Label, Version)> {
+    let atom = AtomRef {
+        label: version.label.clone(),
+        version: version.version.clone(),
+        commit: version.commit,
+        layout: RefLayout::Current,
+    };
+    let Some(lock) = repo
+        .verify(&atom, None)
+        .ok()
+        .and_then(|verified| verified.lock)
+        .and_then(|blob| repo.read_text(blob).ok())
+        .and_then(|text| crate::lock::Lockfile::parse(&text, crate::lock::LOCK_FILE).ok())
+    else {
+        return Vec::new();
+    };
+    lock.deps
+        .iter()
+        .filter_map(|dep| match dep {
+            crate::lock::LockedDep::Atom(a) if a.set == root && a.rev.is_some() => {
+                Some((a.label.clone(), a.version.clone()))
+            }
+            _ => None,
+        })
+        .chain(match &lock.compose {
+            crate::lock::LockedCompose::Atom { atom, .. } if atom.set == root => {
+                Some((atom.label.clone(), atom.version.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Where `url` is on the file system, if it is a local path or a `file://` URL.
 pub fn local_path(url: &str) -> Option<PathBuf> {
     if let Some(rest) = url.strip_prefix("file://") {
@@ -173,7 +209,10 @@ impl Source {
             return Ok(Source::Local(Box::new(Repo::open(&path)?)));
         }
         let url = remote::network_url(url, &options.aliases)?;
-        Ok(Source::Remote(Box::new(Remote::connect(&url, &options.remote)?)))
+        Ok(Source::Remote(Box::new(Remote::connect(
+            &url,
+            &options.remote,
+        )?)))
     }
 
     /// The refs under `prefixes` (full names), without objects.
@@ -366,12 +405,66 @@ impl Store {
     /// Fetches the atoms `options` asks for from `url` into this store, into the bare repository
     /// of the set's root (created on first use). `progress` is called with the number of objects
     /// received so far, now and then.
+    ///
+    /// When only some labels are asked for, the atoms of the same set that their published locks
+    /// pin (a `::` dependency of the atom, say) are fetched from `url` too, transitively: they
+    /// are published where the atom is, and loading the atom needs them.
     pub fn fetch_with(
         &self,
         url: &str,
         options: &FetchOptions,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Fetched> {
+        let mut fetched = self.fetch_once(url, options, progress)?;
+        if options.atoms.is_empty() {
+            return Ok(fetched);
+        }
+        let mut seen: std::collections::BTreeSet<(Label, Version)> = fetched
+            .versions
+            .iter()
+            .map(|v| (v.label.clone(), v.version.clone()))
+            .collect();
+        let mut looked_at = 0;
+        loop {
+            let repo = Repo::open(&fetched.repo)?;
+            let mut wanted: Vec<(Label, Option<Requirement>)> = Vec::new();
+            for version in &fetched.versions[looked_at..] {
+                if matches!(version.status, VersionStatus::Rejected(_)) {
+                    continue;
+                }
+                for (label, pinned) in same_set_deps(&repo, fetched.root, version) {
+                    if !seen.insert((label.clone(), pinned.clone())) {
+                        continue;
+                    }
+                    if let Ok(exact) = Requirement::parse(&format!("={pinned}")) {
+                        wanted.push((label, Some(exact)));
+                    }
+                }
+            }
+            looked_at = fetched.versions.len();
+            if wanted.is_empty() {
+                return Ok(fetched);
+            }
+            let more = FetchOptions {
+                atoms: wanted,
+                ..options.clone()
+            };
+            let next = self.fetch_once(url, &more, progress)?;
+            fetched.created.extend(next.created);
+            fetched.unchanged += next.unchanged;
+            fetched.objects += next.objects;
+            fetched.bytes += next.bytes;
+            fetched.versions.extend(next.versions);
+        }
+    }
+
+    fn fetch_once(
+        &self,
+        url: &str,
+        options: &FetchOptions,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Fetched> {
+        self.check_permissions()?;
         let mut source = Source::open(url, options)?;
         // From here on the URL is only named (messages, reflogs): never with its credentials.
         let shown = remote::redact(url);
@@ -397,6 +490,7 @@ impl Store {
         remove_stale_temporaries(self.dir(), ".tmp-");
         remove_stale_temporaries(&path.join("objects/pack"), ".tmp");
         if path.is_dir() {
+            self.check_repo_permissions(&path)?;
             return self
                 .fetch_into(
                     &from,
@@ -441,7 +535,7 @@ impl Store {
             // Another process put the set in place meanwhile: fetch into that one.
             Err(_) if path.is_dir() => {
                 let _ = std::fs::remove_dir_all(&tmp);
-                self.fetch_with(url, options, progress)
+                self.fetch_once(url, options, progress)
             }
             Err(source) => {
                 let _ = std::fs::remove_dir_all(&tmp);
@@ -795,8 +889,9 @@ impl Store {
         options: &FetchOptions,
         progress: &mut dyn FnMut(usize),
     ) -> Result<(PathBuf, usize)> {
-        let mut source = Source::open(url, options)?;
         let mirror = self.git_mirror_path(url);
+        self.check_repo_permissions(&mirror)?;
+        let mut source = Source::open(url, options)?;
         let dest = Repo::open_or_init_bare(&mirror)?;
         let tips: Vec<ObjectId> = match &source {
             Source::Local(repo) => repo.ref_tips()?,

@@ -19,6 +19,7 @@
 pub mod attribution;
 mod error;
 pub mod fetch;
+pub mod guard;
 pub mod record;
 pub mod stamp;
 mod verify;
@@ -101,16 +102,38 @@ impl Store {
     /// A git repository on this machine holding the commit `rev` of `url`: the store's mirror of
     /// it (filled by `atom fetch --git`), or `url` itself when it is a local path.
     pub fn git_mirror(&self, url: &str, rev: ObjectId) -> Option<PathBuf> {
-        let candidates = [Some(self.git_mirror_path(url)), local_path(url)];
+        let mirror = self.git_mirror_path(url);
+        // An exposed store is not used; a local repository named by URL is the user's own.
+        let mirror = self
+            .check_repo_permissions(&mirror)
+            .is_ok()
+            .then_some(mirror);
+        let candidates = [mirror, local_path(url)];
         candidates
             .into_iter()
             .flatten()
             .find(|path| path.exists() && Repo::open(path).is_ok_and(|repo| repo.has_object(rev)))
     }
 
+    /// Checks that no other user (root aside) can write the directories the store's trust rests
+    /// on: the store, `trees/`, `trees/nix/` and `git/` ([`guard`]). Every method that reads or
+    /// fills the store calls it first.
+    pub fn check_permissions(&self) -> Result<()> {
+        let trees = self.trees();
+        guard::check(&[&self.dir, &trees, &trees.join("nix"), &self.dir.join("git")])
+    }
+
+    /// [`Store::check_permissions`], and the same for the repository at `repo` (a set's or a
+    /// mirror's), its `objects/` and its `refs/`.
+    pub(crate) fn check_repo_permissions(&self, repo: &Path) -> Result<()> {
+        self.check_permissions()?;
+        guard::check(&[repo, &repo.join("objects"), &repo.join("refs")])
+    }
+
     /// The repository of the set with this root, if it has been fetched.
     pub fn open_set(&self, root: &Root) -> Result<Option<Repo>> {
         let path = self.set_path(root);
+        self.check_repo_permissions(&path)?;
         if !path.exists() {
             return Ok(None);
         }
@@ -148,6 +171,7 @@ impl Store {
         match source {
             Source::Dir(dir) => Ok(dir.clone()),
             Source::Tree { repo, tree } => {
+                self.check_permissions()?;
                 let done = self.tree_dir(*tree, files);
                 if done.is_dir() && stamp::matches(&done) {
                     return Ok(done);
@@ -170,6 +194,7 @@ impl Store {
     /// selected by `files`, written on first use and checked on every later one
     /// ([`materialize_into`]).
     pub fn materialize_files(&self, repo: &Repo, tree: ObjectId, files: Files) -> Result<PathBuf> {
+        self.check_permissions()?;
         let dest = self.tree_dir(tree, files);
         let cache = dest
             .parent()

@@ -104,12 +104,15 @@ pub fn write(dir: &Path, repo: &Path) -> std::io::Result<()> {
     let text = serde_json::to_vec(&stamp).map_err(std::io::Error::other)?;
     let parent = dir.parent().unwrap_or(Path::new("."));
     let tmp = parent.join(super::temporary_name("stamp"));
-    let written = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .and_then(|mut file| std::io::Write::write_all(&mut file, &text))
-        .and_then(|()| fs::rename(&tmp, stamp_path(dir)));
+    // Read-only, and nobody else's to change: a stamp another user could write is not trusted
+    // ([`read`]).
+    let written = std::os::unix::fs::OpenOptionsExt::mode(
+        fs::OpenOptions::new().write(true).create_new(true),
+        0o444,
+    )
+    .open(&tmp)
+    .and_then(|mut file| std::io::Write::write_all(&mut file, &text))
+    .and_then(|()| fs::rename(&tmp, stamp_path(dir)));
     if written.is_err() {
         let _ = fs::remove_file(&tmp);
     }
@@ -117,6 +120,11 @@ pub fn write(dir: &Path, repo: &Path) -> std::io::Result<()> {
 }
 
 fn read(dir: &Path) -> Option<Stamp> {
+    // A stamp another user could have written says nothing: the tree gets the deep check.
+    let metadata = fs::symlink_metadata(stamp_path(dir)).ok()?;
+    if super::guard::exposure(&metadata).is_some() {
+        return None;
+    }
     let text = crate::diagnostic::read_text(&stamp_path(dir)).ok()?;
     serde_json::from_str::<Stamp>(&text)
         .ok()

@@ -98,7 +98,11 @@ impl Store {
     /// found, written again.
     pub fn verify(&self, repair: bool) -> Result<StoreReport> {
         let mut report = StoreReport::default();
+        self.check_permissions()?;
         let repos = self.repositories()?;
+        for repo in &repos {
+            self.check_repo_permissions(repo)?;
+        }
         let trees = self.trees();
         for (cache, files) in [(trees.clone(), Files::All), (trees.join("nix"), Files::Nix)] {
             for (dir, tree) in tree_dirs(&cache)? {
