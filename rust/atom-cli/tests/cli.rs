@@ -188,7 +188,7 @@ fn fetch_then_resolve_from_the_store() {
         .env("ATOM_STORE", &store)
         .output()
         .unwrap();
-    assert!(ok(out).contains("0 new refs, 7 unchanged, 0 objects"));
+    assert!(ok(out).contains("0 new refs, 9 unchanged, 0 objects"));
     let err = fails(atom(&[
         "fetch",
         "/nonexistent",
