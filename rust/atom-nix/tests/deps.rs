@@ -1460,14 +1460,8 @@ fn pure_evaluation_refuses_an_atom_outside_what_it_may_read() {
     assert_eq!(stdout(&output), "\"1.2.0\"");
 }
 
-/// `lib` depends on `base`, an atom of its own repository (`::`). A consumer elsewhere that only
-/// adds `URL::lib` gets `base` too, from lib's set, when it locks (and `atom fetch URL lib` does
-/// the same); it evaluates with no further step, from a repository with no commit yet and from a
-/// shallow clone. What such repositories cannot do (lock an atom of their own) fails saying what
-/// to do.
-#[test]
-fn an_atom_with_a_dependency_on_its_own_set_works_from_elsewhere() {
-    let mut f = Fixture::new("deps-own-set");
+/// Publishes `base` 1.0.0 and `lib` 1.0.0, which depends on it through its own set (`::`).
+fn publish_lib_on_base(f: &mut Fixture) {
     f.publish(
         "base",
         &[
@@ -1487,6 +1481,17 @@ fn an_atom_with_a_dependency_on_its_own_set_works_from_elsewhere() {
         ],
         true,
     );
+}
+
+/// `lib` depends on `base`, an atom of its own repository (`::`). A consumer elsewhere that only
+/// adds `URL::lib` gets `base` too, from lib's set, when it locks (and `atom fetch URL lib` does
+/// the same); it evaluates with no further step, from a repository with no commit yet and from a
+/// shallow clone. What such repositories cannot do (lock an atom of their own) fails saying what
+/// to do.
+#[test]
+fn an_atom_with_a_dependency_on_its_own_set_works_from_elsewhere() {
+    let mut f = Fixture::new("deps-own-set");
+    publish_lib_on_base(&mut f);
     let url = f.url();
     let root = git(&f.repo, &["rev-parse", "refs/ekala/init"]);
 
@@ -1676,25 +1681,7 @@ fn the_evaluator_refuses_a_store_other_users_can_write() {
 #[test]
 fn a_missing_own_set_dependency_names_the_mirror_its_dependent_came_from() {
     let mut f = Fixture::new("deps-own-set-missing");
-    f.publish(
-        "base",
-        &[
-            ("atom.toml", &manifest("base", "1.0.0", "::", "")),
-            ("mod.nix", "{ Word = \"from base\"; }\n"),
-        ],
-        false,
-    );
-    f.publish(
-        "lib",
-        &[
-            ("atom.toml", &manifest("lib", "1.0.0", "::", "base = \"1\"")),
-            (
-                "mod.nix",
-                "{ Greet = name: \"${name} ${deps.from.bs.base.word}\"; }\n",
-            ),
-        ],
-        true,
-    );
+    publish_lib_on_base(&mut f);
     // A mirror that publishes lib but not base.
     git(
         &f.dir,
