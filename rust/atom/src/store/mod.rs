@@ -93,9 +93,10 @@ impl Store {
     }
 
     /// The directory of the store's mirror of the git repository at `url` (a direct `nix+git`
-    /// dependency): `<store>/git/<BLAKE3 of the URL, 32 hex digits>.git`.
+    /// dependency): `<store>/git/<BLAKE3 of the URL without credentials, 32 hex digits>.git`
+    /// (a lock records the URL without them).
     pub fn git_mirror_path(&self, url: &str) -> PathBuf {
-        let digest = blake3::hash(url.as_bytes()).to_hex();
+        let digest = blake3::hash(crate::uri::without_credentials(url).as_bytes()).to_hex();
         self.dir.join("git").join(format!("{}.git", &digest[..32]))
     }
 
