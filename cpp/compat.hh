@@ -208,6 +208,20 @@ inline void allowPath(EvalState & state, const std::string & path)
     state.allowPath(path);
 }
 
+/// Checks that the evaluation may fetch `uri`, as Nix checks the URL given to `fetchGit` & co.:
+/// in restricted evaluation it must be under an `allowed-uris` prefix, or be a path (plain or
+/// `file://`) the evaluation may read; otherwise Nix's own error is thrown.
+inline void checkURI(EvalState & state, const std::string & uri)
+{
+    state.checkURI(uri);
+}
+
+/// Whether the evaluation is pure (`pure-eval`: `nix eval` without `--impure`, every flake).
+inline bool pureEval(EvalState & state)
+{
+    return state.settings.pureEval;
+}
+
 /// The names of a forced attribute set, in its (symbol) order.
 inline std::vector<std::string> attrNames(EvalState & state, const Value & attrs)
 {
@@ -477,6 +491,20 @@ inline std::string checkReadable(EvalState & state, const std::string & path)
 inline void allowPath(EvalState & state, const std::string & path)
 {
     state.allowPath(path);
+}
+
+/// Checks that the evaluation may fetch `uri`, as Nix checks the URL given to `fetchGit` & co.:
+/// in restricted evaluation it must be under an `allowed-uris` prefix, or be a path (plain or
+/// `file://`) the evaluation may read; otherwise Nix's own error is thrown.
+inline void checkURI(EvalState & state, const std::string & uri)
+{
+    state.checkURI(uri);
+}
+
+/// Whether the evaluation is pure (`pure-eval`: `nix eval` without `--impure`, every flake).
+inline bool pureEval(EvalState &)
+{
+    return nix::evalSettings.pureEval;
 }
 
 /// The names of a forced attribute set, in its (symbol) order.
@@ -834,6 +862,20 @@ inline Value * globalValue(EvalState & state, std::string_view name)
         if (s == sym)
             return state.baseEnv.values[displ];
     return nullptr;
+}
+
+/// Sets the value Nix holds for the setting `name`, which no registered configuration knows yet,
+/// to `value`: Nix applies such values to a setting when the plugin that defines it has been
+/// loaded (see `Registration` in plugin.cc).
+inline void setPendingSetting(const std::string & name, const std::string & value)
+{
+    // `unknownSettings` is a protected member of AbstractConfig: a class derived from it may name
+    // it, and the pointer to member it gets reads it in any AbstractConfig. Never instantiated.
+    struct Pending : nix::AbstractConfig
+    {
+        static nix::StringMap & of(nix::AbstractConfig & config) { return config.*(&Pending::unknownSettings); }
+    };
+    Pending::of(nix::globalConfig)[name] = value;
 }
 
 /// A string setting of the plugin, settable with `--option <name> <value>` or in nix.conf.

@@ -1400,6 +1400,11 @@ fn restricted_evaluation_with_the_atom_allowed_reads_it_and_its_dependencies_fil
 /// `nix` with the plugin, the fixture's atom store, and a local Nix store in `dir` whose store
 /// directory is a real directory (`<dir>/store`), so store paths are where they say.
 fn nix_pure(f: &Fixture, dir: &Path, args: &[&str]) -> Output {
+    nix_pure_env(f, dir, args, &[])
+}
+
+/// [`nix_pure`] with `env` added to its environment.
+fn nix_pure_env(f: &Fixture, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let home = scratch("pure-home");
     let registry = home.join("registry.json");
     fs::write(&registry, "{\"flakes\": [], \"version\": 2}").unwrap();
@@ -1424,6 +1429,7 @@ fn nix_pure(f: &Fixture, dir: &Path, args: &[&str]) -> Output {
             &store,
         ])
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("nix runs")
 }
@@ -1488,4 +1494,456 @@ fn pure_evaluation_refuses_an_atom_outside_what_it_may_read() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "\"1.2.0\"");
+}
+
+// Pinned code: the files of a direct Nix dependency that an atom imports (`deps.pins.<name>.import`)
+// run in a closed scope confined to the pinned source, like atom code, at any depth of the graph.
+
+/// What the files outside every atom and pinned source hold: it must never appear in an output.
+const PIN_SECRET: &str = "PIN_SECRET-KEY-MATERIAL-7f3a";
+
+/// A git repository `evil` in the fixture's directory, one commit, with the files a hostile pin
+/// carries: ordinary code that must keep working, and one attack per file under `attacks/`. Also
+/// writes `<dir>/secret/id_rsa` (the secret), which no attack may read. Returns the repository.
+fn hostile_pin(f: &Fixture) -> PathBuf {
+    let secret = f.dir.join("secret/id_rsa");
+    write(&f.dir, "secret/id_rsa", PIN_SECRET);
+    let secret = secret.display().to_string();
+    let evil = f.dir.join("evil");
+    fs::create_dir_all(&evil).unwrap();
+    git(&evil, &["init", "-q", "-b", "main"]);
+    let files: &[(&str, String)] = &[
+        (
+            "default.nix",
+            "{ util = (import ./lib/util.nix).double 21; sub = import ./sub; data = builtins.readFile ./data.txt; \
+             json = (builtins.fromJSON (builtins.readFile ./d.json)).k; names = with builtins; length (attrNames { a = 1; b = 2; }); \
+             parent = baseNameOf (dirOf ./lib/util.nix); nested = import ./nested.nix; }\n"
+                .to_owned(),
+        ),
+        ("lib/util.nix", "{ double = x: x * 2; }\n".to_owned()),
+        ("sub/default.nix", "\"sub\"\n".to_owned()),
+        ("data.txt", "pinned data".to_owned()),
+        ("d.json", "{\"k\": [1, 2]}".to_owned()),
+        ("nested.nix", "import ./lib/../sub\n".to_owned()),
+        ("attacks/read-string.nix", format!("builtins.readFile \"{secret}\"\n")),
+        ("attacks/read-literal.nix", format!("builtins.readFile {secret}\n")),
+        ("attacks/import-passwd.nix", "import /etc/passwd\n".to_owned()),
+        ("attacks/import-string.nix", "import \"/etc/passwd\"\n".to_owned()),
+        ("attacks/import-up.nix", "import ../../outside.nix\n".to_owned()),
+        ("attacks/import-link.nix", "import ../link-out.nix\n".to_owned()),
+        ("attacks/read-link.nix", "builtins.readFile ../link-out.nix\n".to_owned()),
+        ("attacks/read-root.nix", "builtins.readDir \"/\"\n".to_owned()),
+        ("attacks/plus.nix", "builtins.readFile (./. + \"/../..\")\n".to_owned()),
+        ("attacks/getenv.nix", "builtins.getEnv \"HOME\"\n".to_owned()),
+        ("attacks/getenv-global.nix", "__getEnv \"HOME\"\n".to_owned()),
+        (
+            "attacks/fetchurl.nix",
+            "builtins.fetchurl \"http://127.0.0.1:9/x\"\n".to_owned(),
+        ),
+        (
+            "attacks/fetchgit.nix",
+            "fetchGit { url = \"file:///root/.ssh\"; }\n".to_owned(),
+        ),
+        (
+            "attacks/fetchtarball.nix",
+            "fetchTarball \"http://127.0.0.1:9/x.tar.gz\"\n".to_owned(),
+        ),
+        ("attacks/system.nix", "builtins.currentSystem\n".to_owned()),
+        ("attacks/system-global.nix", "__currentSystem\n".to_owned()),
+        ("attacks/nixpkgs.nix", "import <nixpkgs>\n".to_owned()),
+        ("attacks/findfile.nix", "__findFile [ ] \"x\"\n".to_owned()),
+        ("attacks/nixpath.nix", "builtins.nixPath\n".to_owned()),
+        ("attacks/scoped.nix", "scopedImport { } ../lib/util.nix\n".to_owned()),
+        (
+            "attacks/builtins-scoped.nix",
+            "builtins.scopedImport { } ../lib/util.nix\n".to_owned(),
+        ),
+        ("attacks/atom.nix", "builtins.atom.version\n".to_owned()),
+        (
+            "attacks/store-path.nix",
+            "builtins.storePath \"/nix/store/00000000000000000000000000000000-x\"\n".to_owned(),
+        ),
+        ("attacks/nested.nix", "import ./getenv.nix\n".to_owned()),
+    ];
+    for (path, text) in files {
+        write(&evil, path, text);
+    }
+    std::os::unix::fs::symlink(&secret, evil.join("link-out.nix")).unwrap();
+    git(&evil, &["add", "."]);
+    git(&evil, &["commit", "-q", "-m", "evil"]);
+    evil
+}
+
+/// Each attack of [`hostile_pin`] (the file under `attacks/`) and what its error says.
+const PIN_ATTACKS: &[(&str, &str)] = &[
+    (
+        "read-string",
+        "is forbidden: pinned code may only read files inside its own source",
+    ),
+    ("read-literal", "is outside the pinned source"),
+    (
+        "import-passwd",
+        "the path '/etc/passwd' is outside the pinned source",
+    ),
+    (
+        "import-string",
+        "cannot import '/etc/passwd' in pin evil of ",
+    ),
+    ("import-up", "is outside the pinned source"),
+    ("import-link", "is outside the pinned source"),
+    ("read-link", "is outside the pinned source"),
+    (
+        "read-root",
+        "access to '/' is forbidden: pinned code may only read files inside its own source",
+    ),
+    ("plus", "is outside the pinned source"),
+    ("getenv", "attribute 'getEnv' missing"),
+    ("getenv-global", "undefined variable '__getEnv'"),
+    ("fetchurl", "attribute 'fetchurl' missing"),
+    ("fetchgit", "undefined variable 'fetchGit'"),
+    ("fetchtarball", "undefined variable 'fetchTarball'"),
+    ("system", "attribute 'currentSystem' missing"),
+    ("system-global", "undefined variable '__currentSystem'"),
+    ("nixpkgs", "undefined variable '__findFile'"),
+    ("findfile", "undefined variable '__findFile'"),
+    ("nixpath", "attribute 'nixPath' missing"),
+    ("scoped", "undefined variable 'scopedImport'"),
+    ("builtins-scoped", "attribute 'scopedImport' missing"),
+    ("atom", "attribute 'atom' missing"),
+    ("store-path", "attribute 'storePath' missing"),
+    ("nested", "attribute 'getEnv' missing"),
+];
+
+/// The files of the pinned source, as `default.nix` of [`hostile_pin`] returns them.
+const PIN_VALUE: &str = r#"{ data = "pinned data"; json = [ 1 2 ]; names = 2; nested = "sub"; parent = "lib"; sub = "sub"; util = 42; }"#;
+
+#[test]
+fn pinned_code_runs_in_a_closed_scope_confined_to_its_source() {
+    let f = Fixture::new("pins-confined");
+    let evil = hostile_pin(&f);
+    let mut text = manifest("pinned", "0.1.0", &f.url(), "");
+    text.push_str(&format!(
+        "\n[deps.direct.nix]\nevil.git = \"file://{}\"\n",
+        evil.display()
+    ));
+    let dir = f.dir.join("pinned");
+    write(&dir, "atom.toml", &text);
+    write(
+        &dir,
+        "mod.nix",
+        "{ Import = p: deps.pins.evil.import p; }\n",
+    );
+    atom_ok(&f.store, &dir, &["lock"]);
+    let import = |path: &str| format!("(builtins.atom.import {}).import \"{path}\"", dir.display());
+    // Ordinary pinned code keeps working: relative imports, a directory's default.nix, its own
+    // data files, `with builtins`, `dirOf`.
+    assert_eq!(f.eval_ok(&import("default.nix")), PIN_VALUE);
+    for (attack, expected) in PIN_ATTACKS {
+        let output = f.eval(&import(&format!("attacks/{attack}.nix")));
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{attack}: {err}");
+        assert!(
+            err.contains(expected),
+            "{attack}: expected {expected:?} in:\n{err}"
+        );
+        // The error names the pin and the file the attack is in.
+        assert!(
+            err.contains("(in pin evil of pinned-0.1.0, "),
+            "{attack}: the pin is not named:\n{err}"
+        );
+        assert!(
+            !err.contains(PIN_SECRET),
+            "{attack}: the secret leaked:\n{err}"
+        );
+    }
+    assert_eq!(f.fetcher_ran(), None, "pinned code ran a fetcher");
+}
+
+#[test]
+fn pinned_code_of_a_dependency_of_a_dependency_is_confined_too() {
+    let mut f = Fixture::new("pins-depth");
+    let evil = hostile_pin(&f);
+    let mut low = manifest("low", "1.0.0", "::", "");
+    low.push_str(&format!(
+        "\n[deps.direct.nix]\nevil.git = \"file://{}\"\n",
+        evil.display()
+    ));
+    f.publish(
+        "low",
+        &[
+            ("atom.toml", &low),
+            (
+                "mod.nix",
+                "{ Value = deps.pins.evil.import \"default.nix\"; Attack = p: deps.pins.evil.import \"attacks/${p}.nix\"; }\n",
+            ),
+        ],
+        true,
+    );
+    f.publish(
+        "mid",
+        &[
+            ("atom.toml", &manifest("mid", "1.0.0", "::", "low = \"1\"")),
+            (
+                "mod.nix",
+                "{ Value = deps.from.bs.low.value; Attack = deps.from.bs.low.attack; }\n",
+            ),
+        ],
+        true,
+    );
+    let url = f.url();
+    let top = f.consumer(
+        "top",
+        &[
+            ("atom.toml", &manifest("top", "0.1.0", &url, "mid = \"1\"")),
+            (
+                "mod.nix",
+                "{ Value = deps.from.bs.mid.value; Attack = deps.from.bs.mid.attack; }\n",
+            ),
+        ],
+    );
+    let top = format!("(builtins.atom.import {})", top.display());
+    assert_eq!(f.eval_ok(&format!("{top}.value")), PIN_VALUE);
+    for (attack, expected) in PIN_ATTACKS {
+        let output = f.eval(&format!("{top}.attack \"{attack}\""));
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{attack}: {err}");
+        assert!(
+            err.contains(expected),
+            "{attack}: expected {expected:?} in:\n{err}"
+        );
+        assert!(
+            err.contains("(in pin evil of low-1.0.0, "),
+            "{attack}: the pin is not named:\n{err}"
+        );
+        assert!(
+            !err.contains(PIN_SECRET),
+            "{attack}: the secret leaked:\n{err}"
+        );
+    }
+    assert_eq!(f.fetcher_ran(), None, "pinned code ran a fetcher");
+}
+
+/// A git repository `lib` in the fixture's directory holding `default.nix` = `{ answer = 42; }`,
+/// and an atom `name` (outside the set's repository) pinning it as a direct `nix+git`
+/// dependency, locked. Returns the atom's directory, the repository and its revision.
+fn local_git_pin(f: &Fixture, name: &str) -> (PathBuf, PathBuf, String) {
+    let lib = f.dir.join("lib");
+    fs::create_dir_all(&lib).unwrap();
+    git(&lib, &["init", "-q", "-b", "main"]);
+    write(&lib, "default.nix", "{ answer = 42; }\n");
+    git(&lib, &["add", "."]);
+    git(&lib, &["commit", "-q", "-m", "lib"]);
+    let rev = git(&lib, &["rev-parse", "HEAD"]);
+    let mut text = manifest(name, "0.1.0", &f.url(), "");
+    text.push_str(&format!(
+        "\n[deps.direct.nix]\nlib.git = \"file://{}\"\n",
+        lib.display()
+    ));
+    let dir = f.dir.join(name);
+    write(&dir, "atom.toml", &text);
+    write(
+        &dir,
+        "mod.nix",
+        "{ Answer = (deps.pins.lib.import \"default.nix\").answer; Plain = 1; }\n",
+    );
+    atom_ok(&f.store, &dir, &["lock"]);
+    (dir, lib, rev)
+}
+
+#[test]
+fn restricted_evaluation_checks_a_local_git_pin_as_nix_checks_fetch_git() {
+    let f = Fixture::new("modes-restricted-pin");
+    let (dir, lib, rev) = local_git_pin(&f, "pins");
+    let allow_atom = format!("pins={}", dir.display());
+    let args = [
+        RESTRICTED[0],
+        RESTRICTED[1],
+        RESTRICTED[2],
+        "-I",
+        &allow_atom,
+    ];
+    let import = format!("(builtins.atom.import {})", dir.display());
+    // The atom is allowed and loads; its pin is read only when a module forces it.
+    assert_eq!(f.eval_ok_with(&args, &format!("{import}.plain")), "1");
+    // Forced, the pin's repository must pass Nix's check of that URL: refused, with Nix's error,
+    // exactly as Nix's own `fetchGit` of the same URL and rev is.
+    let refused = format!(
+        "access to absolute path '{}' is forbidden in restricted mode",
+        lib.display()
+    );
+    let err = f.eval_err_with(&args, &format!("{import}.answer"));
+    assert!(err.contains(&refused), "{err}");
+    let fetch_git = format!(
+        "builtins.fetchGit {{ url = \"file://{}\"; rev = \"{rev}\"; }}",
+        lib.display()
+    );
+    let err = f.eval_err_with(&args, &fetch_git);
+    assert!(err.contains(&refused), "Nix's own fetchGit: {err}");
+    // What lifts Nix's refusal lifts the plugin's: the path allowed, or the URL.
+    let allow_lib = format!("lib={}", lib.display());
+    let with_path = [&args[..], &["-I", &allow_lib]].concat();
+    assert_eq!(
+        f.eval_ok_with(&with_path, &format!("{import}.answer")),
+        "42"
+    );
+    let uri = format!("file://{}", lib.display());
+    let with_uri = [&args[..], &["--option", "allowed-uris", &uri]].concat();
+    assert_eq!(f.eval_ok_with(&with_uri, &format!("{import}.answer")), "42");
+    assert_eq!(f.fetcher_ran(), None, "the local revision was fetched");
+}
+
+#[test]
+fn restricted_evaluation_checks_working_copies_and_overrides_on_every_nix() {
+    let f = Fixture::new("modes-restricted-dirs");
+    let repo = f.repo.display().to_string();
+    // `app`, in the set's repository, depends on `b` of this repository (`::`): `b` is loaded
+    // from its working copy.
+    write(
+        &f.repo,
+        "app/atom.toml",
+        &manifest("app", "0.1.0", "::", "b = \"2\""),
+    );
+    write(&f.repo, "app/mod.nix", "{ V = deps.from.bs.b.version; }\n");
+    atom_ok(&f.store, &f.repo, &["lock", "app"]);
+    let app = format!("(builtins.atom.import {repo}/app).v");
+    assert_eq!(f.eval_ok(&app), "\"2.0.0\"");
+    let allow_app = format!("app={repo}/app");
+    let args = [
+        RESTRICTED[0],
+        RESTRICTED[1],
+        RESTRICTED[2],
+        "-I",
+        &allow_app,
+    ];
+    let err = f.eval_err_with(&args, &app);
+    assert!(
+        err.contains(&format!(
+            "access to absolute path '{repo}/b' is forbidden in restricted mode"
+        )),
+        "{err}"
+    );
+    let allow_repo = format!("repo={repo}");
+    let allowed = [
+        RESTRICTED[0],
+        RESTRICTED[1],
+        RESTRICTED[2],
+        "-I",
+        &allow_repo,
+    ];
+    assert_eq!(f.eval_ok_with(&allowed, &app), "\"2.0.0\"");
+
+    // An override: a working copy of `b` outside everything allowed.
+    let copy = f.dir.join("b-copy");
+    write(&copy, "atom.toml", &manifest("b", "1.2.0", "::", ""));
+    write(&copy, "mod.nix", "{ Version = \"the copy\"; }\n");
+    let over = format!("b={}", copy.display());
+    let allow_a = format!("a={}", f.a.display());
+    let a = format!("(builtins.atom.import {}).bVersion", f.a.display());
+    let override_args = ["--option", "atom-override", &over];
+    assert_eq!(f.eval_ok_with(&override_args, &a), "\"the copy\"");
+    let args = [&RESTRICTED[..], &["-I", &allow_a], &override_args].concat();
+    let err = f.eval_err_with(&args, &a);
+    assert!(
+        err.contains(&format!(
+            "access to absolute path '{}' is forbidden in restricted mode",
+            copy.display()
+        )),
+        "{err}"
+    );
+    let allow_copy = format!("copy={}", copy.display());
+    let allowed = [&args[..], &["-I", &allow_copy]].concat();
+    assert_eq!(f.eval_ok_with(&allowed, &a), "\"the copy\"");
+}
+
+#[test]
+fn pure_evaluation_refuses_lookups_whose_answer_depends_on_what_is_published_now() {
+    let f = Fixture::new("modes-pure-lookups");
+    let nix = f.dir.join("nix");
+    let root = git(&f.repo, &["rev-parse", "refs/ekala/init"]);
+    let rev = git(&f.set_repo(), &["rev-parse", "refs/eka/atoms/b/1.2.0"]);
+    let eval = |pure: bool, expr: &str| {
+        let mut args = vec!["eval"];
+        if !pure {
+            args.push("--impure");
+        }
+        args.extend(["--expr", expr]);
+        nix_pure(&f, &nix, &args)
+    };
+    for (expr, expected) in [
+        (
+            format!("builtins.atom.versions {{ set = \"{root}\"; label = \"b\"; }}"),
+            "builtins.atom.versions is not available in pure evaluation mode",
+        ),
+        (
+            format!("(builtins.atom.resolve {{ set = \"{root}\"; label = \"b\"; }}).version"),
+            "builtins.atom.resolve: in pure evaluation mode `rev` is required",
+        ),
+        (
+            format!("(builtins.atom.resolve {{ set = \"{root}\"; label = \"b\"; version = \"=1.2.0\"; }}).version"),
+            "builtins.atom.resolve: in pure evaluation mode `rev` is required",
+        ),
+    ] {
+        let output = eval(true, &expr);
+        assert_eq!(output.status.code(), Some(1), "{expr}: {}", stderr(&output));
+        assert!(stderr(&output).contains(expected), "{expr}: {}", stderr(&output));
+        // The control: impure evaluation answers.
+        let output = eval(false, &expr);
+        assert!(output.status.success(), "{expr}: {}", stderr(&output));
+    }
+    // An exact revision is a pure answer, in both modes the same.
+    let at_rev = format!(
+        "(builtins.atom.resolve {{ set = \"{root}\"; label = \"b\"; rev = \"{rev}\"; }}).version"
+    );
+    for pure in [true, false] {
+        let output = eval(pure, &at_rev);
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(stdout(&output), "\"1.2.0\"");
+    }
+    // ... which must still match the requirement.
+    let output = eval(
+        true,
+        &format!(
+            "(builtins.atom.resolve {{ set = \"{root}\"; label = \"b\"; version = \"^2\"; rev = \"{rev}\"; }}).version"
+        ),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!(
+            "no published version of b matching ^2 is at the revision {rev}"
+        )),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn pure_evaluation_refuses_overrides() {
+    let mut f = Fixture::new("modes-pure-override");
+    let flake = f.dir.join("flake");
+    data_consumer(&mut f, "flake/user");
+    write(
+        &flake,
+        "flake.nix",
+        "{ outputs = { self }: { value = builtins.atom.import \"${self}/user\"; }; }\n",
+    );
+    let copy = f.dir.join("data-copy");
+    write(&copy, "atom.toml", &manifest("data", "1.0.0", "::", ""));
+    write(&copy, "mod.nix", "{ Text = \"the copy\"; }\n");
+    let over = format!("data={}", copy.display());
+    let nix = f.dir.join("nix");
+    let target = format!("path:{}#value", flake.display());
+    for (args, env) in [
+        (vec!["--option", "atom-override", over.as_str()], vec![]),
+        (vec![], vec![("ATOM_OVERRIDE", over.as_str())]),
+    ] {
+        let mut all = args.clone();
+        all.extend(["eval", "--json", target.as_str()]);
+        let output = nix_pure_env(&f, &nix, &all, &env);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("atom-override is not available in pure evaluation mode"),
+            "{}",
+            stderr(&output)
+        );
+    }
 }
