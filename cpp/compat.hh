@@ -49,6 +49,8 @@
 #ifdef ATOM_NIX_2_26
 #include "config-global.hh"
 #include "eval-error.hh"
+#include "fetchers.hh"
+#include "url.hh"
 #include "file-system.hh"
 #include "source-path.hh"
 #else
@@ -208,12 +210,19 @@ inline void allowPath(EvalState & state, const std::string & path)
     state.allowPath(path);
 }
 
-/// Checks that the evaluation may fetch `uri`, as Nix checks the URL given to `fetchGit` & co.:
-/// in restricted evaluation it must be under an `allowed-uris` prefix, or be a path (plain or
-/// `file://`) the evaluation may read; otherwise Nix's own error is thrown.
-inline void checkURI(EvalState & state, const std::string & uri)
+/// Checks that the evaluation may fetch the git revision `rev` of `url`, as Nix checks
+/// `builtins.fetchGit { url; rev; }` in restricted evaluation; otherwise Nix's own error is thrown.
+/// Nix 2.26 checks the URL of the git input `fetchGit` makes (`git+file:///…?exportIgnore=1&rev=…`)
+/// against `allowed-uris`, or, when that is a path, against the allowed paths.
+inline void checkGitFetch(EvalState & state, const std::string & url, const std::string & rev)
 {
-    state.checkURI(uri);
+    nix::fetchers::Attrs attrs;
+    attrs.emplace("type", "git");
+    attrs.emplace("url", nix::fixGitURL(url));
+    attrs.emplace("rev", rev);
+    attrs.emplace("exportIgnore", nix::Explicit<bool>{true});
+    auto input = nix::fetchers::Input::fromAttrs(state.fetchSettings, std::move(attrs));
+    state.checkURI(input.toURLString());
 }
 
 /// Whether the evaluation is pure (`pure-eval`: `nix eval` without `--impure`, every flake).
@@ -493,12 +502,13 @@ inline void allowPath(EvalState & state, const std::string & path)
     state.allowPath(path);
 }
 
-/// Checks that the evaluation may fetch `uri`, as Nix checks the URL given to `fetchGit` & co.:
-/// in restricted evaluation it must be under an `allowed-uris` prefix, or be a path (plain or
-/// `file://`) the evaluation may read; otherwise Nix's own error is thrown.
-inline void checkURI(EvalState & state, const std::string & uri)
+/// Checks that the evaluation may fetch the git revision `rev` of `url`, as Nix checks
+/// `builtins.fetchGit { url; rev; }` in restricted evaluation; otherwise Nix's own error is thrown.
+/// Nix 2.8 checks the URL as given (for a local repository: a plain or `file://` URL) against
+/// `allowed-uris`, or, when it names a path, against the allowed paths.
+inline void checkGitFetch(EvalState & state, const std::string & url, const std::string &)
 {
-    state.checkURI(uri);
+    state.checkURI(url);
 }
 
 /// Whether the evaluation is pure (`pure-eval`: `nix eval` without `--impure`, every flake).

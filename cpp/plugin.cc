@@ -303,13 +303,16 @@ Value * nodeExtern(EvalState & state, const std::shared_ptr<const Graph> & share
         attrs.emplace_back("label", label);
         if (pin.local) {
             // Read from git on this machine when a module forces it, after the check Nix makes of
-            // `fetchGit { url; rev; }` (restricted evaluation: allowed URIs and paths), so that no
-            // mode reads a repository that Nix's fetcher would refuse.
-            auto * urlValue = compat::getAttr(state, *locked, "url");
-            std::string url(urlValue ? compat::forceString(state, *urlValue, graph.pos) : std::string_view());
+            // `fetchGit { url; rev; }` (restricted evaluation: allowed URIs and paths), so that
+            // the plugin never reads a repository that Nix's fetcher would refuse.
+            auto text = [&](const char * name) {
+                auto * value = compat::getAttr(state, *locked, name);
+                return std::string(value ? compat::forceString(state, *value, graph.pos) : std::string_view());
+            };
+            std::string url = text("url"), rev = text("rev");
             auto * local = compat::allocValue(state);
-            mkLazy(state, *local, [shared, node, i, url](EvalState & state, Value & v) {
-                compat::checkURI(state, url);
+            mkLazy(state, *local, [shared, node, i, url, rev](EvalState & state, Value & v) {
+                compat::checkGitFetch(state, url, rev);
                 auto dir = onGraph(*shared, [&](auto & g) { return g.materialize_pin(node, i); });
                 // Written from a verified git object, like an atom of the store: readable in every mode.
                 compat::allowPath(state, std::string(dir));
