@@ -149,6 +149,11 @@ impl Fixture {
 
     /// `eval` with extra arguments for `nix-instantiate`.
     fn eval_with(&self, args: &[&str], expr: &str) -> Output {
+        self.eval_env(args, &[], expr)
+    }
+
+    /// `eval_with` with `env` added to the environment of `nix-instantiate`.
+    fn eval_env(&self, args: &[&str], env: &[(&str, &str)], expr: &str) -> Output {
         let home = scratch("deps-home");
         let trap = home.join("trap");
         let mark = self.dir.join("fetcher-ran");
@@ -184,6 +189,7 @@ impl Fixture {
             .args(["--option", "connect-timeout", "1"])
             .args(args)
             .args(["--eval", "--strict", "--expr", expr])
+            .envs(env.iter().copied())
             .output()
             .expect("nix-instantiate runs");
         // Nix 2.26 fetches git repositories with libgit2, not the `git` command: there, a fetcher
@@ -1974,6 +1980,50 @@ fn pure_evaluation_refuses_overrides() {
             stderr(&output).contains("atom-override is not available in pure evaluation mode"),
             "{}",
             stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn the_atom_override_setting_follows_nix_s_order_of_configuration_sources() {
+    // As for atom-store: nix.conf, then NIX_CONFIG, then --option, the later winning (Nix alone
+    // would keep the first value it saw of a setting the plugin defines).
+    let f = Fixture::new("override-order");
+    let copy = |name: &str| {
+        let dir = f.dir.join(name);
+        write(&dir, "atom.toml", &manifest("b", "1.2.0", "::", ""));
+        write(&dir, "mod.nix", &format!("{{ Version = \"{name}\"; }}\n"));
+        format!("atom-override = b={}\n", dir.display())
+    };
+    let (system, env, option) = (copy("system"), copy("env"), copy("option"));
+    let etc = f.dir.join("etc");
+    write(&etc, "nix.conf", &system);
+    let etc = etc.display().to_string();
+    let option = option.trim_start_matches("atom-override = ").trim_end();
+    let a = format!("(builtins.atom.import {}).bVersion", f.a.display());
+    for (args, vars, expected) in [
+        (vec![], vec![("NIX_CONF_DIR", etc.as_str())], "system"),
+        (
+            vec![],
+            vec![("NIX_CONF_DIR", etc.as_str()), ("NIX_CONFIG", env.as_str())],
+            "env",
+        ),
+        (
+            vec!["--option", "atom-override", option],
+            vec![("NIX_CONF_DIR", etc.as_str()), ("NIX_CONFIG", env.as_str())],
+            "option",
+        ),
+    ] {
+        let output = f.eval_env(&args, &vars, &a);
+        assert!(
+            output.status.success(),
+            "{vars:?} {args:?}: {}",
+            stderr(&output)
+        );
+        assert_eq!(
+            stdout(&output),
+            format!("\"{expected}\""),
+            "{vars:?} {args:?}"
         );
     }
 }
