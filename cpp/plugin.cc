@@ -510,8 +510,9 @@ const char * const importDoc = R"(
     `~/.cache/atom/store`; fill it with `atom fetch <url>`), checked against the lock (a
     mismatch is a "possible tampering" error), composed with its own lock, and given to modules
     as `deps.from.<set tag>.<label>`. Direct Nix dependencies are `deps.pins.<name>` and
-    `deps.get.<name>`, fetched by Nix's fetchers only when forced. No fetcher, git process or
-    network is used for atoms.
+    `deps.get.<name>`, fetched by Nix's fetchers only when forced; the code a module imports from
+    one (`deps.pins.<name>.import "file.nix"`) runs confined to the pinned source, with std's
+    allow-list as `builtins`. No fetcher, git process or network is used for atoms.
 )";
 
 // `{ repo = <path>; ... }` or `{ set = "<root>"; ... }`: the repository to query, as Rust wants it.

@@ -1935,6 +1935,19 @@ fn pure_evaluation_refuses_lookups_whose_answer_depends_on_what_is_published_now
         assert!(output.status.success(), "{}", stderr(&output));
         assert_eq!(stdout(&output), "\"1.2.0\"");
     }
+    // A version published since changes the impure answer, never the pure one.
+    let caret = format!(
+        "(builtins.atom.resolve {{ set = \"{root}\"; label = \"b\"; version = \"^1\"; }}).version"
+    );
+    assert_eq!(stdout(&eval(false, &caret)), "\"1.2.0\"");
+    write(&f.repo, "b/atom.toml", &manifest("b", "1.3.0", "::", ""));
+    git(&f.repo, &["commit", "-q", "-am", "b 1.3.0"]);
+    atom_ok(&f.store, &f.repo, &["publish"]);
+    atom_ok(&f.store, &f.dir, &["fetch", &f.url()]);
+    assert_eq!(stdout(&eval(false, &caret)), "\"1.3.0\"");
+    let output = eval(true, &at_rev);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "\"1.2.0\"");
     // ... which must still match the requirement.
     let output = eval(
         true,
