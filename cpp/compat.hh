@@ -427,8 +427,23 @@ inline const Pos & noPos = nix::noPos;
 /// The signature of a primop implementation.
 using PrimOpFun = void (*)(EvalState &, const nix::Pos &, Value **, Value &);
 
-/// Records the evaluator the shim is running in (Nix 2.8 needs none for errors).
-inline void enter(EvalState &) {}
+namespace detail {
+// The evaluator of the primop running (see `enter`): Nix 2.8's errors do not need it, but the
+// checks Rust asks for while planning a graph (`check_readable`) do. Nix evaluates on one thread.
+inline EvalState * current = nullptr;
+}
+
+/// Records the evaluator the shim is running in.
+inline void enter(EvalState & state)
+{
+    detail::current = &state;
+}
+
+/// The evaluator recorded by `enter`.
+inline EvalState & currentState()
+{
+    return *detail::current;
+}
 
 /// The text of a symbol.
 inline std::string symbolText(EvalState &, Symbol s)

@@ -10,6 +10,7 @@
 #include <string>
 #include <sys/stat.h>
 
+#include "checks.hh"
 #include "compat.hh"
 #include "composer.hh"
 #include "confine.hh"
@@ -81,6 +82,20 @@ auto callRust(const Pos & pos, const std::string & builtin, F && f) -> decltype(
         compat::throwEvalError(pos, builtin + ": " + e.what());
     }
 }
+
+} // namespace
+
+void check_readable(rust::Str path)
+{
+    // Called by Rust while it plans a graph for `builtins.atom.import`, inside that primop.
+    try {
+        compat::checkReadable(compat::currentState(), std::string(path.data(), path.size()));
+    } catch (const compat::Error & e) {
+        throw std::runtime_error(e.info().msg.str());
+    }
+}
+
+namespace {
 
 // A primop that never lets a C++ exception other than Nix's own errors out: anything else (a bug)
 // becomes an evaluation error at the caller's position, which `nix repl` survives.

@@ -85,6 +85,17 @@ mod bridge {
         value: String,
     }
 
+    // Safe to call from Rust: the function takes a borrowed string only, and a C++ exception
+    // arrives as an `Err` (cxx catches it at the boundary). It must be called only while a primop
+    // of the plugin runs (it reads the evaluator that primop recorded), which `load_atom` is.
+    unsafe extern "C++" {
+        include!("checks.hh");
+
+        /// `Err` (Nix's message) unless the running evaluation may read the directory `path`
+        /// (Nix's rules of restricted and pure evaluation).
+        fn check_readable(path: &str) -> Result<()>;
+    }
+
     extern "Rust" {
         /// Plans the module at `dir`.
         fn plan_module(dir: &str) -> Result<ModulePlan>;
@@ -288,7 +299,12 @@ fn load_atom(
                 entries.join(" ")
             ));
         }
-        let graph = graph::load_with(&root, &store, &overrides).map_err(|e| e.to_string())?;
+        // A working copy in the graph is read only if the evaluation may read it.
+        let check = |dir: &Path| {
+            bridge::check_readable(&dir.to_string_lossy()).map_err(|e| e.what().to_owned())
+        };
+        let graph =
+            graph::load_checked(&root, &store, &overrides, &check).map_err(|e| e.to_string())?;
         let local_pins = graph
             .nodes
             .iter()

@@ -1839,7 +1839,11 @@ fn restricted_evaluation_checks_working_copies_and_overrides_on_every_nix() {
         "app/atom.toml",
         &manifest("app", "0.1.0", "::", "b = \"2\""),
     );
-    write(&f.repo, "app/mod.nix", "{ V = deps.from.bs.b.version; }\n");
+    write(
+        &f.repo,
+        "app/mod.nix",
+        "{ V = deps.from.bs.b.version; Plain = 1; }\n",
+    );
     atom_ok(&f.store, &f.repo, &["lock", "app"]);
     let app = format!("(builtins.atom.import {repo}/app).v");
     assert_eq!(f.eval_ok(&app), "\"2.0.0\"");
@@ -1852,6 +1856,15 @@ fn restricted_evaluation_checks_working_copies_and_overrides_on_every_nix() {
         &allow_app,
     ];
     let err = f.eval_err_with(&args, &app);
+    assert!(
+        err.contains(&format!(
+            "access to absolute path '{repo}/b' is forbidden in restricted mode"
+        )),
+        "{err}"
+    );
+    // Checked before anything in it is read, when the graph is planned: even a member that does
+    // not use `b` is refused.
+    let err = f.eval_err_with(&args, &format!("(builtins.atom.import {repo}/app).plain"));
     assert!(
         err.contains(&format!(
             "access to absolute path '{repo}/b' is forbidden in restricted mode"

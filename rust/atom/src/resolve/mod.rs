@@ -204,6 +204,10 @@ pub enum ResolveError {
     /// The atom store's copy of a set has no version matching a requirement.
     #[error("{0}")]
     NotInStore(Box<NotInStore>),
+    /// The caller may not read a working copy's directory (see [`graph::load_checked`]); the
+    /// text is the caller's reason.
+    #[error("{0}")]
+    Forbidden(String),
     /// An override entry does not parse.
     #[error("invalid atom override {entry:?}: {why} (the atom-override setting and $ATOM_OVERRIDE take label=path entries)")]
     InvalidOverride {
