@@ -1731,7 +1731,8 @@ fn pinned_code_of_a_dependency_of_a_dependency_is_confined_too() {
 
 /// A git repository `lib` in the fixture's directory holding `default.nix` = `{ answer = 42; }`,
 /// and an atom `name` (outside the set's repository) pinning it as a direct `nix+git`
-/// dependency, locked. Returns the atom's directory, the repository and its revision.
+/// dependency, locked (`name` may be a path below the fixture's directory; its last component is
+/// the label). Returns the atom's directory, the repository and its revision.
 fn local_git_pin(f: &Fixture, name: &str) -> (PathBuf, PathBuf, String) {
     let lib = f.dir.join("lib");
     fs::create_dir_all(&lib).unwrap();
@@ -1740,12 +1741,13 @@ fn local_git_pin(f: &Fixture, name: &str) -> (PathBuf, PathBuf, String) {
     git(&lib, &["add", "."]);
     git(&lib, &["commit", "-q", "-m", "lib"]);
     let rev = git(&lib, &["rev-parse", "HEAD"]);
-    let mut text = manifest(name, "0.1.0", &f.url(), "");
+    let dir = f.dir.join(name);
+    let label = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let mut text = manifest(&label, "0.1.0", &f.url(), "");
     text.push_str(&format!(
         "\n[deps.direct.nix]\nlib.git = \"file://{}\"\n",
         lib.display()
     ));
-    let dir = f.dir.join(name);
     write(&dir, "atom.toml", &text);
     write(
         &dir,
@@ -2052,4 +2054,29 @@ fn the_atom_override_setting_follows_nix_s_order_of_configuration_sources() {
             "{vars:?} {args:?}"
         );
     }
+}
+
+#[test]
+fn a_flake_s_atom_imports_its_pinned_code_in_pure_mode() {
+    // Pure evaluation, with a Nix store in a scratch directory: the pinned revision is read from
+    // its local repository (as `fetchGit` with a rev may be in pure mode) and its code runs
+    // confined, reading its own files.
+    let f = Fixture::new("modes-pure-pin");
+    let (dir, _lib, _rev) = local_git_pin(&f, "flake/user");
+    let flake = f.dir.join("flake");
+    write(
+        &flake,
+        "flake.nix",
+        "{ outputs = { self }: { value = (builtins.atom.import \"${self}/user\").answer; }; }\n",
+    );
+    assert!(dir.starts_with(&flake));
+    let nix = f.dir.join("nix");
+    let output = nix_pure(
+        &f,
+        &nix,
+        &["eval", "--json", &format!("path:{}#value", flake.display())],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "42");
+    assert_eq!(f.fetcher_ran(), None);
 }
