@@ -49,6 +49,8 @@
 #ifdef ATOM_NIX_2_26
 #include "config-global.hh"
 #include "eval-error.hh"
+#include "fetchers.hh"
+#include "url.hh"
 #include "file-system.hh"
 #include "source-path.hh"
 #else
@@ -206,6 +208,27 @@ inline std::string checkReadable(EvalState & state, const std::string & path)
 inline void allowPath(EvalState & state, const std::string & path)
 {
     state.allowPath(path);
+}
+
+/// Checks that the evaluation may fetch the git revision `rev` of `url`, as Nix checks
+/// `builtins.fetchGit { url; rev; }` in restricted evaluation; otherwise Nix's own error is thrown.
+/// Nix 2.26 checks the URL of the git input `fetchGit` makes (`git+file:///…?exportIgnore=1&rev=…`)
+/// against `allowed-uris`, or, when that is a path, against the allowed paths.
+inline void checkGitFetch(EvalState & state, const std::string & url, const std::string & rev)
+{
+    nix::fetchers::Attrs attrs;
+    attrs.emplace("type", "git");
+    attrs.emplace("url", nix::fixGitURL(url));
+    attrs.emplace("rev", rev);
+    attrs.emplace("exportIgnore", nix::Explicit<bool>{true});
+    auto input = nix::fetchers::Input::fromAttrs(state.fetchSettings, std::move(attrs));
+    state.checkURI(input.toURLString());
+}
+
+/// Whether the evaluation is pure (`pure-eval`: `nix eval` without `--impure`, every flake).
+inline bool pureEval(EvalState & state)
+{
+    return state.settings.pureEval;
 }
 
 /// The names of a forced attribute set, in its (symbol) order.
@@ -404,8 +427,23 @@ inline const Pos & noPos = nix::noPos;
 /// The signature of a primop implementation.
 using PrimOpFun = void (*)(EvalState &, const nix::Pos &, Value **, Value &);
 
-/// Records the evaluator the shim is running in (Nix 2.8 needs none for errors).
-inline void enter(EvalState &) {}
+namespace detail {
+// The evaluator of the primop running (see `enter`): Nix 2.8's errors do not need it, but the
+// checks Rust asks for while planning a graph (`check_readable`) do. Nix evaluates on one thread.
+inline EvalState * current = nullptr;
+}
+
+/// Records the evaluator the shim is running in.
+inline void enter(EvalState & state)
+{
+    detail::current = &state;
+}
+
+/// The evaluator recorded by `enter`.
+inline EvalState & currentState()
+{
+    return *detail::current;
+}
 
 /// The text of a symbol.
 inline std::string symbolText(EvalState &, Symbol s)
@@ -477,6 +515,21 @@ inline std::string checkReadable(EvalState & state, const std::string & path)
 inline void allowPath(EvalState & state, const std::string & path)
 {
     state.allowPath(path);
+}
+
+/// Checks that the evaluation may fetch the git revision `rev` of `url`, as Nix checks
+/// `builtins.fetchGit { url; rev; }` in restricted evaluation; otherwise Nix's own error is thrown.
+/// Nix 2.8 checks the URL as given (for a local repository: a plain or `file://` URL) against
+/// `allowed-uris`, or, when it names a path, against the allowed paths.
+inline void checkGitFetch(EvalState & state, const std::string & url, const std::string &)
+{
+    state.checkURI(url);
+}
+
+/// Whether the evaluation is pure (`pure-eval`: `nix eval` without `--impure`, every flake).
+inline bool pureEval(EvalState &)
+{
+    return nix::evalSettings.pureEval;
 }
 
 /// The names of a forced attribute set, in its (symbol) order.
@@ -834,6 +887,20 @@ inline Value * globalValue(EvalState & state, std::string_view name)
         if (s == sym)
             return state.baseEnv.values[displ];
     return nullptr;
+}
+
+/// Sets the value Nix holds for the setting `name`, which no registered configuration knows yet,
+/// to `value`: Nix applies such values to a setting when the plugin that defines it has been
+/// loaded (see `Registration` in plugin.cc).
+inline void setPendingSetting(const std::string & name, const std::string & value)
+{
+    // `unknownSettings` is a protected member of AbstractConfig: a class derived from it may name
+    // it, and the pointer to member it gets reads it in any AbstractConfig. Never instantiated.
+    struct Pending : nix::AbstractConfig
+    {
+        static nix::StringMap & of(nix::AbstractConfig & config) { return config.*(&Pending::unknownSettings); }
+    };
+    Pending::of(nix::globalConfig)[name] = value;
 }
 
 /// A string setting of the plugin, settable with `--option <name> <value>` or in nix.conf.

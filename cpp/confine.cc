@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -89,11 +90,42 @@ std::string resolveSymlinks(const std::string & path, const Pos & pos)
     return done.empty() ? "/" : done;
 }
 
+namespace {
+
+// The roots of pinned sources seen so far (plain text: no Nix values). The evaluator is
+// single-threaded.
+std::set<std::string> & pinnedRoots()
+{
+    static std::set<std::string> roots;
+    return roots;
+}
+
+// "the path '<path>' is outside <the tree> (<root>): <its code> may only refer to its own files".
+std::string outsideMessage(const std::string & path, const std::string & root)
+{
+    auto subject = subjectOf(root);
+    return "the path '" + path + "' is outside " + subject.place + " (" + root + "): " + subject.who
+        + " may only refer to its own files";
+}
+
+} // namespace
+
+void registerPinnedRoot(const std::string & root)
+{
+    pinnedRoots().insert(root);
+}
+
+Subject subjectOf(const std::string & root)
+{
+    if (pinnedRoots().count(root))
+        return {"the pinned source", "pinned code", "its own source"};
+    return {"the atom", "an atom", "its own directory"};
+}
+
 std::string requireInside(const std::string & path, const std::string & root, const Pos & pos)
 {
     if (!isInside(path, root) || !isInside(resolveSymlinks(path, pos), root))
-        compat::throwEvalError(pos, "the path '" + path + "' is outside the atom (" + root
-            + "): an atom may only refer to its own files");
+        compat::throwEvalError(pos, outsideMessage(path, root));
     return path;
 }
 
@@ -251,8 +283,7 @@ struct Walker
     {
         if (auto * p = dynamic_cast<nix::ExprPath *>(e)) {
             if (!isInside(p->s, sourceRoot))
-                compat::throwEvalError(near, "the path '" + p->s + "' is outside the atom (" + root
-                    + "): an atom may only refer to its own files");
+                compat::throwEvalError(near, outsideMessage(p->s, root));
             return new ExprAtomPath(mapToRoot(p->s, sourceRoot, root), root, near);
         }
         if (dynamic_cast<nix::ExprInt *>(e) || dynamic_cast<nix::ExprFloat *>(e) || dynamic_cast<nix::ExprString *>(e)

@@ -20,6 +20,21 @@ inline bool isInside(const std::string & path, const std::string & root)
 /// at `pos` on a symlink loop.
 std::string resolveSymlinks(const std::string & path, const compat::Pos & pos);
 
+/// Records that `root` is the root of a pinned source (`deps.pins.<name>.import`) rather than of
+/// an atom, so that the boundary's messages name it as such.
+void registerPinnedRoot(const std::string & root);
+
+/// How the boundary's messages name the tree at `root` and the code in it.
+struct Subject
+{
+    const char * place;  // "the atom", "the pinned source"
+    const char * who;    // "an atom", "pinned code"
+    const char * own;    // "its own directory", "its own source"
+};
+
+/// The subject of the tree at `root` (see `registerPinnedRoot`).
+Subject subjectOf(const std::string & root);
+
 /// Throws an evaluation error at `pos` unless `path` is inside `root` both as written
 /// (lexically) and with its symlinks resolved; returns the lexically canonical path.
 std::string requireInside(const std::string & path, const std::string & root, const compat::Pos & pos);
@@ -68,6 +83,13 @@ compat::Expr * confinePaths(compat::Expr * e, const std::string & sourceRoot, co
 /// the file primitives confined to `root`, and the library of nix/std/std.nix. `atom` names the
 /// atom (`label-version`) in errors raised by builtins its code hands to `map` & co.
 void makeStd(compat::EvalState & state, const std::string & root, const std::string & atom, compat::Value & std);
+
+/// Imports the file `path` (absolute) of the pinned source at `root` (canonical) as pinned code:
+/// in a closed scope confined to the source (see pinned.cc), once per evaluation. `label` names
+/// the pin in messages (`pin <name> of <atom>`). Refuses a path outside the source, as written
+/// or with its symlinks resolved; a directory means its `default.nix`.
+void importPinned(compat::EvalState & state, const std::string & root, const std::string & label,
+    const std::string & path, const compat::Pos & pos, compat::Value & v);
 
 /// `f` as a function whose errors name `origin` (a string value, see `Origin`) when `f` is a
 /// builtin or a partial application of one: Nix applies such a function on an atom's behalf

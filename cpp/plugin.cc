@@ -10,6 +10,7 @@
 #include <string>
 #include <sys/stat.h>
 
+#include "checks.hh"
 #include "compat.hh"
 #include "composer.hh"
 #include "confine.hh"
@@ -81,6 +82,20 @@ auto callRust(const Pos & pos, const std::string & builtin, F && f) -> decltype(
         compat::throwEvalError(pos, builtin + ": " + e.what());
     }
 }
+
+} // namespace
+
+void check_readable(rust::Str path)
+{
+    // Called by Rust while it plans a graph for `builtins.atom.import`, inside that primop.
+    try {
+        compat::checkReadable(compat::currentState(), std::string(path.data(), path.size()));
+    } catch (const compat::Error & e) {
+        throw std::runtime_error(e.info().msg.str());
+    }
+}
+
+namespace {
 
 // A primop that never lets a C++ exception other than Nix's own errors out: anything else (a bug)
 // becomes an evaluation error at the caller's position, which `nix repl` survives.
@@ -278,8 +293,9 @@ auto onGraph(const Graph & graph, F && f) -> decltype(f(*graph.loaded))
 }
 
 // The `extern` of a node: `{ deps = { from.<tag>.<label>; pins.<name>; get.<name>; }; }`.
-Value * nodeExtern(EvalState & state, const Graph & graph, size_t node, Env & env)
+Value * nodeExtern(EvalState & state, const std::shared_ptr<const Graph> & shared, size_t node, Env & env)
 {
+    const Graph & graph = *shared;
     compat::GcMap<std::string, compat::NamedAttrs> byTag;
     for (auto & edge : onGraph(graph, [&](auto & g) { return g.deps(node); }))
         byTag[std::string(edge.tag)].emplace_back(std::string(edge.label), env.values[edge.node]);
@@ -290,18 +306,33 @@ Value * nodeExtern(EvalState & state, const Graph & graph, size_t node, Env & en
         from.emplace_back(tag, set);
     }
     Value * pinsFun = env.values[graph.loaded->len()];
+    std::string atomName(onGraph(graph, [&](auto & g) { return g.name(node); }));
     auto plans = onGraph(graph, [&](auto & g) { return g.pins(node); });
     for (size_t i = 0; i < plans.size(); i++) {
         auto & pin = plans[i];
         auto * locked = compat::allocValue(state);
         compat::parseJSON(state, std::string_view(pin.attrs_json.data(), pin.attrs_json.size()), *locked);
         auto attrs = compat::namedAttrPairs(state, *locked);
+        auto * label = compat::allocValue(state);
+        compat::mkString(*label, "pin " + std::string(pin.name) + " of " + atomName);
+        attrs.emplace_back("label", label);
         if (pin.local) {
-            auto dir = onGraph(graph, [&](auto & g) { return g.materialize_pin(node, i); });
-            // Written from a verified git object, like an atom of the store: readable in every mode.
-            compat::allowPath(state, std::string(dir));
+            // Read from git on this machine when a module forces it, after the check Nix makes of
+            // `fetchGit { url; rev; }` (restricted evaluation: allowed URIs and paths), so that
+            // the plugin never reads a repository that Nix's fetcher would refuse.
+            auto text = [&](const char * name) {
+                auto * value = compat::getAttr(state, *locked, name);
+                return std::string(value ? compat::forceString(state, *value, graph.pos) : std::string_view());
+            };
+            std::string url = text("url"), rev = text("rev");
             auto * local = compat::allocValue(state);
-            compat::mkPath(state, *local, std::string(dir));
+            mkLazy(state, *local, [shared, node, i, url, rev](EvalState & state, Value & v) {
+                compat::checkGitFetch(state, url, rev);
+                auto dir = onGraph(*shared, [&](auto & g) { return g.materialize_pin(node, i); });
+                // Written from a verified git object, like an atom of the store: readable in every mode.
+                compat::allowPath(state, std::string(dir));
+                compat::mkPath(state, v, std::string(dir));
+            });
             attrs.emplace_back("local", local);
         }
         auto * arg = compat::allocValue(state);
@@ -329,7 +360,12 @@ void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, si
     try {
         auto dirs = onGraph(graph, [&](auto & g) { return g.dirs(node); });
         std::string root(dirs.root), sourceRoot(dirs.source_root), entry(dirs.entry);
-        if (dirs.lazy) {
+        if (!dirs.lazy) {
+            // A directory (the atom imported, a `::` working copy, an `atom-override`): Nix's
+            // access rules apply to it as to the atom given to `builtins.atom.import`, before
+            // its files are parsed (Nix 2.26 would refuse them when parsing; Nix 2.8 would not).
+            compat::checkReadable(state, root);
+        } else {
             // An atom of the store, verified against the lock when the graph was loaded: its code
             // may read its own files in every evaluation mode (restricted, pure).
             compat::allowPath(state, root);
@@ -349,7 +385,7 @@ void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, si
             v = *config;
             return;
         }
-        auto * externAttrs = nodeExtern(state, graph, node, env);
+        auto * externAttrs = nodeExtern(state, shared, node, env);
         if (kind == ComposeKind::Native) {
             auto * stdValue = compat::allocValue(state);
             mkLazy(state, *stdValue, [root, name](EvalState & state, Value & v) { makeStd(state, root, name, v); });
@@ -401,14 +437,16 @@ LoadedAtoms & loadedAtoms(EvalState & state)
     return *loaded;
 }
 
-// `importIn src path`: `import` of the file `path` (a relative string) of a pinned source `src`
-// (`deps.pins.<name>.import path`). The file must be inside `src` as written and with its
-// symlinks resolved; a directory means its `default.nix`. The imported file is ordinary Nix code
-// with Nix's own builtins, as a pinned source (nixpkgs, say) needs.
+// `importIn label src path`: `import` of the file `path` (a relative string) of a pinned source
+// `src` (`deps.pins.<name>.import path`), named `label` (`pin <name> of <atom>`) in messages. The
+// file must be inside `src` as written and with its symlinks resolved; a directory means its
+// `default.nix`. It is pinned code: evaluated in a closed scope confined to `src` (pinned.cc),
+// never with Nix's own builtins.
 void primImportIn(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
-    auto src = resolveSymlinks(compat::pathOf(state, *args[0], pos), pos);
-    std::string relative(compat::forceString(state, *args[1], pos));
+    std::string label(compat::forceString(state, *args[0], pos));
+    auto src = resolveSymlinks(compat::pathOf(state, *args[1], pos), pos);
+    std::string relative(compat::forceString(state, *args[2], pos));
     auto refuse = [&](const std::string & why) {
         compat::throwEvalError(pos, "deps.pins.<name>.import: cannot import '" + relative + "' from " + src + ": " + why);
     };
@@ -420,14 +458,10 @@ void primImportIn(EvalState & state, compat::PosArg pos, Value ** args, Value & 
         refuse("it is outside the pinned source");
     struct stat st;
     if (stat(resolved.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-        resolved = resolveSymlinks(resolved + "/default.nix", pos);
-        if (!isInside(resolved, src))
+        if (!isInside(resolveSymlinks(resolved + "/default.nix", pos), src))
             refuse("its default.nix is outside the pinned source");
     }
-    requireKind(resolved, FileKind::Regular, pos);
-    auto * file = compat::allocValue(state);
-    compat::mkPath(state, *file, resolved);
-    compat::callFunction(state, *compat::globalValue(state, "import"), *file, v, pos);
+    importPinned(state, src, label, target, pos, v);
 }
 
 void primImport(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
@@ -438,7 +472,7 @@ void primImport(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
     compat::checkReadable(state, path);
     auto graph = std::make_shared<Graph>(
         Graph{callRust(pos, importBuiltin, [&] { return load_atom(toRust(path, "the path"), storeSetting(),
-                                      toRust(atomOverride->get(), "the atom-override setting")); }), pos});
+                                      toRust(atomOverride->get(), "the atom-override setting"), compat::pureEval(state)); }), pos});
     size_t count = graph->loaded->len();
     auto * null = compat::globalValue(state, "null");
     Env & env = compat::allocClosedEnv(state, count + 1, null);
@@ -466,7 +500,7 @@ void primImport(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
             ->eval(state, compat::baseEnv(state), *pinsModule);
         auto * importIn = compat::allocValue(state);
         compat::mkPrimOp(state, *importIn,
-            {.name = "importIn", .args = {"src", "path"}, .doc = nullptr, .fun = guarded<primImportIn>});
+            {.name = "importIn", .args = {"label", "src", "path"}, .doc = nullptr, .fun = guarded<primImportIn>});
         auto * pinsArg = compat::allocValue(state);
         compat::mkAttrs(state, *pinsArg, {{"importIn", importIn}});
         compat::callFunction(state, *pinsModule, *pinsArg, fun, pos);
@@ -491,8 +525,9 @@ const char * const importDoc = R"(
     `~/.cache/atom/store`; fill it with `atom fetch <url>`), checked against the lock (a
     mismatch is a "possible tampering" error), composed with its own lock, and given to modules
     as `deps.from.<set tag>.<label>`. Direct Nix dependencies are `deps.pins.<name>` and
-    `deps.get.<name>`, fetched by Nix's fetchers only when forced. No fetcher, git process or
-    network is used for atoms.
+    `deps.get.<name>`, fetched by Nix's fetchers only when forced; the code a module imports from
+    one (`deps.pins.<name>.import "file.nix"`) runs confined to the pinned source, with std's
+    allow-list as `builtins`. No fetcher, git process or network is used for atoms.
 )";
 
 // `{ repo = <path>; ... }` or `{ set = "<root>"; ... }`: the repository to query, as Rust wants it.
@@ -513,13 +548,22 @@ void primResolve(EvalState & state, compat::PosArg pos, Value ** args, Value & v
 {
     const std::string builtin = "builtins.atom.resolve";
     ArgSet set(state, *args[0], pos, builtin,
-        "{ repo = <path>; label = \"<label>\"; version ? \"<requirement>\"; } or { set = \"<root hex>\"; ... }",
-        {"repo", "set", "label", "version"});
+        "{ repo = <path>; label = \"<label>\"; version ? \"<requirement>\"; rev ? \"<commit>\"; } or { set = \"<root hex>\"; ... }",
+        {"repo", "set", "label", "version", "rev"});
     auto q = readQuery(set);
     auto version = set.optionalString("version", "*");
+    auto rev = set.optionalString("rev", "");
+    // Which versions are published is what the repository or the atom store holds now: in pure
+    // evaluation, only an exact revision gives an answer that cannot change (as `fetchGit`
+    // needs `rev` there).
+    if (rev.empty() && compat::pureEval(state))
+        compat::throwEvalError(pos, builtin
+            + ": in pure evaluation mode `rev` is required (the atom commit, 40 hexadecimal digits): without it the "
+              "answer depends on which versions are published now; lock the atom in atom.lock, give `rev`, or "
+              "evaluate with --impure");
     auto json = callRust(pos, builtin, [&] {
         return resolve_atom(toRust(q.repo, "repo"), toRust(q.set, "set"), toRust(q.label, "label"),
-            toRust(version, "version"), storeSetting());
+            toRust(version, "version"), toRust(rev, "rev"), storeSetting());
     });
     auto * parsed = compat::allocValue(state);
     compat::parseJSON(state, std::string_view(json.data(), json.size()), *parsed);
@@ -550,6 +594,10 @@ const char * const resolveDoc = R"(
     # => { label = "b"; version = "1.2.0"; rev = "..."; id = "..."; src = /...; manifest = { ... }; }
     ```
 
+    With `rev` (an atom commit, 40 hexadecimal digits), the version published at exactly that
+    revision is chosen (and must match `version`): the answer then depends on that commit alone.
+    Pure evaluation requires `rev`.
+
     No fetcher runs: when no version matches, the error lists the published ones and says how to
     get more (`atom fetch`).
 )";
@@ -560,6 +608,11 @@ void primVersions(EvalState & state, compat::PosArg pos, Value ** args, Value & 
     ArgSet set(state, *args[0], pos, builtin, "{ repo = <path>; label = \"<label>\"; } or { set = \"<root hex>\"; label = \"<label>\"; }",
         {"repo", "set", "label"});
     auto q = readQuery(set);
+    // The answer is what the repository or the atom store holds now: not a pure function.
+    if (compat::pureEval(state))
+        compat::throwEvalError(pos, builtin
+            + " is not available in pure evaluation mode: the versions published change over time; lock the atom "
+              "in atom.lock, use builtins.atom.resolve with an exact `rev`, or evaluate with --impure");
     auto json = callRust(pos, builtin, [&] {
         return atom_versions(toRust(q.repo, "repo"), toRust(q.set, "set"), toRust(q.label, "label"), storeSetting());
     });
@@ -574,6 +627,8 @@ const char * const versionsDoc = R"(
     builtins.atom.versions { repo = ./.; label = "b"; }
     # => [ "2.0.0" "1.2.0" "1.0.0" ]
     ```
+
+    Not available in pure evaluation mode: the answer changes as versions are published.
 )";
 
 void primAtom(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
@@ -644,6 +699,16 @@ struct Registration
             "spaces (merged over $ATOM_OVERRIDE). For developing against a dependency without publishing it; "
             "an overridden atom is named `label-version (overridden: path)` in errors and traces.");
         new compat::RegisterBuiltin("__atom", atomDoc, guarded<primAtom>);
+        // Nix read its configuration and command line before it loaded this plugin, keeping the
+        // *first* value each source gave a setting it did not know yet (nix.conf before
+        // NIX_CONFIG before --option) and applying it once the plugin registers. The documented
+        // order is the reverse, later sources winning as for Nix's own settings: put the value
+        // that order gives in place of Nix's before Nix applies it.
+        for (const char * name : {"atom-store", "atom-override"}) {
+            auto found = startup_setting(name);
+            if (found.found)
+                compat::setPendingSetting(name, std::string(found.value));
+        }
     }
 };
 

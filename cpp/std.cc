@@ -119,9 +119,11 @@ Value * confinedPath(EvalState & state, Value & root, Value & v, FileKind kind, 
     auto rootDir = std::string(compat::forceString(state, root, pos));
     ensureRoot(rootDir);
     auto path = compat::pathOf(state, v, pos);
-    if (!isInside(path, rootDir) || !isInside(resolveSymlinks(path, pos), rootDir))
-        compat::throwEvalError(pos, "access to '" + path
-            + "' is forbidden: an atom may only read files inside its own directory (" + rootDir + ")");
+    if (!isInside(path, rootDir) || !isInside(resolveSymlinks(path, pos), rootDir)) {
+        auto subject = subjectOf(rootDir);
+        compat::throwEvalError(pos, "access to '" + path + "' is forbidden: " + subject.who
+            + " may only read files inside " + subject.own + " (" + rootDir + ")");
+    }
     requireKind(path, kind, pos);
     auto * fresh = compat::allocValue(state);
     compat::mkPath(state, *fresh, path);

@@ -8,13 +8,15 @@
 #
 # `import PATH` imports the file PATH (relative) of the pinned source through the plugin's
 # `importIn`, which refuses anything outside the source (`..`, absolute paths, symlinks leading
-# out). The imported file is ordinary Nix code with Nix's builtins.
+# out). The imported file is pinned code: the plugin evaluates it in a closed scope confined to
+# the source (std's allow-list as `builtins`, an `import` of the source's own files), never with
+# this file's builtins (docs/design.md#pinned-code). `pin.label` names the pin in messages.
 { importIn }:
 pin:
 let
   withImport = src: {
     inherit src;
-    import = path: importIn src path;
+    import = path: importIn pin.label src path;
   };
 in
 if pin.type == "nix+git" then

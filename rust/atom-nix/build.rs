@@ -89,6 +89,7 @@ fn main() {
         "confine.cc",
         "std.cc",
         "lazy.cc",
+        "pinned.cc",
     ];
     let mut build = cxx_build::bridge("src/lib.rs");
     for source in sources {

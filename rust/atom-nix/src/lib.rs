@@ -79,6 +79,23 @@ mod bridge {
         lazy: bool,
     }
 
+    /// A setting's value at start-up (see `startup_setting`).
+    struct StartupSetting {
+        found: bool,
+        value: String,
+    }
+
+    // Safe to call from Rust: the function takes a borrowed string only, and a C++ exception
+    // arrives as an `Err` (cxx catches it at the boundary). It must be called only while a primop
+    // of the plugin runs (it reads the evaluator that primop recorded), which `load_atom` is.
+    unsafe extern "C++" {
+        include!("checks.hh");
+
+        /// `Err` (Nix's message) unless the running evaluation may read the directory `path`
+        /// (Nix's rules of restricted and pure evaluation).
+        fn check_readable(path: &str) -> Result<()>;
+    }
+
     extern "Rust" {
         /// Plans the module at `dir`.
         fn plan_module(dir: &str) -> Result<ModulePlan>;
@@ -103,8 +120,13 @@ mod bridge {
         /// Loads the atom at `path` (see `LoadedGraph`). `store` is the atom store setting
         /// (empty: the default).
         /// `overrides`: the `atom-override` setting (`label=path` entries; merged over
-        /// `$ATOM_OVERRIDE`).
-        fn load_atom(path: &str, store: &str, overrides: &str) -> Result<Box<LoadedGraph>>;
+        /// `$ATOM_OVERRIDE`). `pure`: the evaluation is pure, where overrides are refused.
+        fn load_atom(
+            path: &str,
+            store: &str,
+            overrides: &str,
+            pure: bool,
+        ) -> Result<Box<LoadedGraph>>;
 
         /// How many atoms the graph holds.
         fn len(self: &LoadedGraph) -> usize;
@@ -142,13 +164,21 @@ mod bridge {
 
         /// `builtins.atom.resolve`: `{label, version, rev, id, src, manifest}` as JSON. Exactly
         /// one of `repo` (a repository's path) and `set` (a set root in the store) is non-empty.
+        /// A non-empty `rev` (a commit in hex) chooses the version at that exact revision.
         fn resolve_atom(
             repo: &str,
             set: &str,
             label: &str,
             version: &str,
+            rev: &str,
             store: &str,
         ) -> Result<String>;
+
+        /// The value the configuration gives the setting `name` when Nix starts: the last
+        /// `--option <name> <value>` of this process's command line, else the configuration
+        /// files and `NIX_CONFIG`, read as Nix reads them (later sources winning). `found` is
+        /// false when none sets it.
+        fn startup_setting(name: &str) -> StartupSetting;
 
         /// `builtins.atom.versions`: the published versions of `label`, newest first, as JSON.
         fn atom_versions(repo: &str, set: &str, label: &str, store: &str) -> Result<String>;
@@ -236,7 +266,12 @@ pub struct LoadedGraph {
     local_pins: Vec<Vec<Option<PathBuf>>>,
 }
 
-fn load_atom(path: &str, store: &str, overrides: &str) -> Result<Box<LoadedGraph>, String> {
+fn load_atom(
+    path: &str,
+    store: &str,
+    overrides: &str,
+    pure: bool,
+) -> Result<Box<LoadedGraph>, String> {
     guard(|| {
         let root = std::fs::canonicalize(path)
             .map_err(|e| format!("cannot read the atom at {path}: {e}"))?;
@@ -251,7 +286,25 @@ fn load_atom(path: &str, store: &str, overrides: &str) -> Result<Box<LoadedGraph
             .map(Store::new)
             .unwrap_or(store);
         let overrides = atom_overrides(overrides)?;
-        let graph = graph::load_with(&root, &store, &overrides).map_err(|e| e.to_string())?;
+        if pure && !overrides.dirs.is_empty() {
+            let entries: Vec<String> = overrides
+                .dirs
+                .iter()
+                .map(|(label, dir)| format!("{label}={}", dir.display()))
+                .collect();
+            return Err(format!(
+                "atom-override is not available in pure evaluation mode ({}): a working copy \
+                 would change what the same expression evaluates to; unset the atom-override \
+                 setting and $ATOM_OVERRIDE, or evaluate with --impure",
+                entries.join(" ")
+            ));
+        }
+        // A working copy in the graph is read only if the evaluation may read it.
+        let check = |dir: &Path| {
+            bridge::check_readable(&dir.to_string_lossy()).map_err(|e| e.what().to_owned())
+        };
+        let graph =
+            graph::load_checked(&root, &store, &overrides, &check).map_err(|e| e.to_string())?;
         let local_pins = graph
             .nodes
             .iter()
@@ -525,6 +578,7 @@ fn resolve_atom(
     set: &str,
     label: &str,
     version: &str,
+    rev: &str,
     store: &str,
 ) -> Result<String, String> {
     guard(|| {
@@ -533,10 +587,56 @@ fn resolve_atom(
         let label = Label::parse(label).map_err(|e| e.to_string())?;
         let requirement = Requirement::parse(version)
             .map_err(|e| format!("invalid version requirement {version:?}: {e}"))?;
-        resolve::resolve(&repo, &origin, &label, &requirement, &store)
+        let resolution = if rev.is_empty() {
+            resolve::resolve(&repo, &origin, &label, &requirement, &store)
+        } else {
+            let rev = ObjectId::from_hex(rev.as_bytes()).map_err(|_| {
+                format!("invalid rev {rev:?}: expected a commit id (40 hexadecimal digits)")
+            })?;
+            resolve::resolve_at(&repo, &origin, &label, &requirement, rev, &store)
+        };
+        resolution
             .map(|resolution| resolution.to_json().to_string())
             .map_err(|e| e.to_string())
     })
+}
+
+fn startup_setting(name: &str) -> bridge::StartupSetting {
+    // Never fails: without a readable command line, only the configuration counts.
+    let found = std::panic::catch_unwind(|| {
+        let args = std::fs::read("/proc/self/cmdline").unwrap_or_default();
+        let args: Vec<String> = args
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        command_line_option(&args, name).or_else(|| atom::nix_config::setting_from_env(name))
+    })
+    .ok()
+    .flatten();
+    bridge::StartupSetting {
+        found: found.is_some(),
+        value: found.unwrap_or_default(),
+    }
+}
+
+/// The value of the last `--option <name> <value>` among the arguments of a Nix command (before a
+/// `--`, after which arguments are not options).
+fn command_line_option(args: &[String], name: &str) -> Option<String> {
+    let mut value = None;
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--" => break,
+            "--option" if i + 2 < args.len() => {
+                if args[i + 1] == name {
+                    value = Some(args[i + 2].clone());
+                }
+                i += 3;
+            }
+            _ => i += 1,
+        }
+    }
+    value
 }
 
 fn atom_versions(repo: &str, set: &str, label: &str, store: &str) -> Result<String, String> {

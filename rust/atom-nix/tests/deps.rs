@@ -149,6 +149,11 @@ impl Fixture {
 
     /// `eval` with extra arguments for `nix-instantiate`.
     fn eval_with(&self, args: &[&str], expr: &str) -> Output {
+        self.eval_env(args, &[], expr)
+    }
+
+    /// `eval_with` with `env` added to the environment of `nix-instantiate`.
+    fn eval_env(&self, args: &[&str], env: &[(&str, &str)], expr: &str) -> Output {
         let home = scratch("deps-home");
         let trap = home.join("trap");
         let mark = self.dir.join("fetcher-ran");
@@ -184,6 +189,7 @@ impl Fixture {
             .args(["--option", "connect-timeout", "1"])
             .args(args)
             .args(["--eval", "--strict", "--expr", expr])
+            .envs(env.iter().copied())
             .output()
             .expect("nix-instantiate runs");
         // Nix 2.26 fetches git repositories with libgit2, not the `git` command: there, a fetcher
@@ -1370,6 +1376,11 @@ fn restricted_evaluation_with_the_atom_allowed_reads_it_and_its_dependencies_fil
 /// `nix` with the plugin, the fixture's atom store, and a local Nix store in `dir` whose store
 /// directory is a real directory (`<dir>/store`), so store paths are where they say.
 fn nix_pure(f: &Fixture, dir: &Path, args: &[&str]) -> Output {
+    nix_pure_env(f, dir, args, &[])
+}
+
+/// [`nix_pure`] with `env` added to its environment.
+fn nix_pure_env(f: &Fixture, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let home = scratch("pure-home");
     let registry = home.join("registry.json");
     fs::write(&registry, "{\"flakes\": [], \"version\": 2}").unwrap();
@@ -1394,6 +1405,7 @@ fn nix_pure(f: &Fixture, dir: &Path, args: &[&str]) -> Output {
             &store,
         ])
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("nix runs")
 }
@@ -1715,5 +1727,584 @@ fn a_missing_own_set_dependency_names_the_mirror_its_dependent_came_from() {
             && err.contains(&format!("update the store with `atom fetch {url}`")),
         "{err}"
     );
+    assert_eq!(f.fetcher_ran(), None);
+}
+
+// Pinned code: the files of a direct Nix dependency that an atom imports (`deps.pins.<name>.import`)
+// run in a closed scope confined to the pinned source, like atom code, at any depth of the graph.
+
+/// What the files outside every atom and pinned source hold: it must never appear in an output.
+const PIN_SECRET: &str = "PIN_SECRET-KEY-MATERIAL-7f3a";
+
+/// A git repository `evil` in the fixture's directory, one commit, with the files a hostile pin
+/// carries: ordinary code that must keep working, and one attack per file under `attacks/`. Also
+/// writes `<dir>/secret/id_rsa` (the secret), which no attack may read. Returns the repository.
+fn hostile_pin(f: &Fixture) -> PathBuf {
+    let secret = f.dir.join("secret/id_rsa");
+    write(&f.dir, "secret/id_rsa", PIN_SECRET);
+    let secret = secret.display().to_string();
+    let evil = f.dir.join("evil");
+    fs::create_dir_all(&evil).unwrap();
+    git(&evil, &["init", "-q", "-b", "main"]);
+    let files: &[(&str, String)] = &[
+        (
+            "default.nix",
+            "{ util = (import ./lib/util.nix).double 21; sub = import ./sub; data = builtins.readFile ./data.txt; \
+             json = (builtins.fromJSON (builtins.readFile ./d.json)).k; names = with builtins; length (attrNames { a = 1; b = 2; }); \
+             parent = baseNameOf (dirOf ./lib/util.nix); nested = import ./nested.nix; }\n"
+                .to_owned(),
+        ),
+        ("lib/util.nix", "{ double = x: x * 2; }\n".to_owned()),
+        ("sub/default.nix", "\"sub\"\n".to_owned()),
+        ("data.txt", "pinned data".to_owned()),
+        ("d.json", "{\"k\": [1, 2]}".to_owned()),
+        ("nested.nix", "import ./lib/../sub\n".to_owned()),
+        ("attacks/read-string.nix", format!("builtins.readFile \"{secret}\"\n")),
+        ("attacks/read-literal.nix", format!("builtins.readFile {secret}\n")),
+        ("attacks/import-passwd.nix", "import /etc/passwd\n".to_owned()),
+        ("attacks/import-string.nix", "import \"/etc/passwd\"\n".to_owned()),
+        ("attacks/import-up.nix", "import ../../outside.nix\n".to_owned()),
+        ("attacks/import-link.nix", "import ../link-out.nix\n".to_owned()),
+        ("attacks/read-link.nix", "builtins.readFile ../link-out.nix\n".to_owned()),
+        ("attacks/read-root.nix", "builtins.readDir \"/\"\n".to_owned()),
+        ("attacks/plus.nix", "builtins.readFile (./. + \"/../..\")\n".to_owned()),
+        ("attacks/getenv.nix", "builtins.getEnv \"HOME\"\n".to_owned()),
+        ("attacks/getenv-global.nix", "__getEnv \"HOME\"\n".to_owned()),
+        (
+            "attacks/fetchurl.nix",
+            "builtins.fetchurl \"http://127.0.0.1:9/x\"\n".to_owned(),
+        ),
+        (
+            "attacks/fetchgit.nix",
+            "fetchGit { url = \"file:///root/.ssh\"; }\n".to_owned(),
+        ),
+        (
+            "attacks/fetchtarball.nix",
+            "fetchTarball \"http://127.0.0.1:9/x.tar.gz\"\n".to_owned(),
+        ),
+        ("attacks/system.nix", "builtins.currentSystem\n".to_owned()),
+        ("attacks/system-global.nix", "__currentSystem\n".to_owned()),
+        ("attacks/nixpkgs.nix", "import <nixpkgs>\n".to_owned()),
+        ("attacks/findfile.nix", "__findFile [ ] \"x\"\n".to_owned()),
+        ("attacks/nixpath.nix", "builtins.nixPath\n".to_owned()),
+        ("attacks/scoped.nix", "scopedImport { } ../lib/util.nix\n".to_owned()),
+        (
+            "attacks/builtins-scoped.nix",
+            "builtins.scopedImport { } ../lib/util.nix\n".to_owned(),
+        ),
+        ("attacks/atom.nix", "builtins.atom.version\n".to_owned()),
+        (
+            "attacks/store-path.nix",
+            "builtins.storePath \"/nix/store/00000000000000000000000000000000-x\"\n".to_owned(),
+        ),
+        ("attacks/nested.nix", "import ./getenv.nix\n".to_owned()),
+    ];
+    for (path, text) in files {
+        write(&evil, path, text);
+    }
+    std::os::unix::fs::symlink(&secret, evil.join("link-out.nix")).unwrap();
+    git(&evil, &["add", "."]);
+    git(&evil, &["commit", "-q", "-m", "evil"]);
+    evil
+}
+
+/// Each attack of [`hostile_pin`] (the file under `attacks/`) and what its error says.
+const PIN_ATTACKS: &[(&str, &str)] = &[
+    (
+        "read-string",
+        "is forbidden: pinned code may only read files inside its own source",
+    ),
+    ("read-literal", "is outside the pinned source"),
+    (
+        "import-passwd",
+        "the path '/etc/passwd' is outside the pinned source",
+    ),
+    (
+        "import-string",
+        "cannot import '/etc/passwd' in pin evil of ",
+    ),
+    ("import-up", "is outside the pinned source"),
+    ("import-link", "is outside the pinned source"),
+    ("read-link", "is outside the pinned source"),
+    (
+        "read-root",
+        "access to '/' is forbidden: pinned code may only read files inside its own source",
+    ),
+    ("plus", "is outside the pinned source"),
+    ("getenv", "attribute 'getEnv' missing"),
+    ("getenv-global", "undefined variable '__getEnv'"),
+    ("fetchurl", "attribute 'fetchurl' missing"),
+    ("fetchgit", "undefined variable 'fetchGit'"),
+    ("fetchtarball", "undefined variable 'fetchTarball'"),
+    ("system", "attribute 'currentSystem' missing"),
+    ("system-global", "undefined variable '__currentSystem'"),
+    ("nixpkgs", "undefined variable '__findFile'"),
+    ("findfile", "undefined variable '__findFile'"),
+    ("nixpath", "attribute 'nixPath' missing"),
+    ("scoped", "undefined variable 'scopedImport'"),
+    ("builtins-scoped", "attribute 'scopedImport' missing"),
+    ("atom", "attribute 'atom' missing"),
+    ("store-path", "attribute 'storePath' missing"),
+    ("nested", "attribute 'getEnv' missing"),
+];
+
+/// The files of the pinned source, as `default.nix` of [`hostile_pin`] returns them.
+const PIN_VALUE: &str = r#"{ data = "pinned data"; json = [ 1 2 ]; names = 2; nested = "sub"; parent = "lib"; sub = "sub"; util = 42; }"#;
+
+#[test]
+fn pinned_code_runs_in_a_closed_scope_confined_to_its_source() {
+    let f = Fixture::new("pins-confined");
+    let evil = hostile_pin(&f);
+    let mut text = manifest("pinned", "0.1.0", &f.url(), "");
+    text.push_str(&format!(
+        "\n[deps.direct.nix]\nevil.git = \"file://{}\"\n",
+        evil.display()
+    ));
+    let dir = f.dir.join("pinned");
+    write(&dir, "atom.toml", &text);
+    write(
+        &dir,
+        "mod.nix",
+        "{ Import = p: deps.pins.evil.import p; }\n",
+    );
+    atom_ok(&f.store, &dir, &["lock"]);
+    let import = |path: &str| format!("(builtins.atom.import {}).import \"{path}\"", dir.display());
+    // Ordinary pinned code keeps working: relative imports, a directory's default.nix, its own
+    // data files, `with builtins`, `dirOf`.
+    assert_eq!(f.eval_ok(&import("default.nix")), PIN_VALUE);
+    for (attack, expected) in PIN_ATTACKS {
+        let output = f.eval(&import(&format!("attacks/{attack}.nix")));
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{attack}: {err}");
+        assert!(
+            err.contains(expected),
+            "{attack}: expected {expected:?} in:\n{err}"
+        );
+        // The error names the pin and the file the attack is in.
+        assert!(
+            err.contains("(in pin evil of pinned-0.1.0, "),
+            "{attack}: the pin is not named:\n{err}"
+        );
+        assert!(
+            !err.contains(PIN_SECRET),
+            "{attack}: the secret leaked:\n{err}"
+        );
+    }
+    assert_eq!(f.fetcher_ran(), None, "pinned code ran a fetcher");
+}
+
+#[test]
+fn pinned_code_of_a_dependency_of_a_dependency_is_confined_too() {
+    let mut f = Fixture::new("pins-depth");
+    let evil = hostile_pin(&f);
+    let mut low = manifest("low", "1.0.0", "::", "");
+    low.push_str(&format!(
+        "\n[deps.direct.nix]\nevil.git = \"file://{}\"\n",
+        evil.display()
+    ));
+    f.publish(
+        "low",
+        &[
+            ("atom.toml", &low),
+            (
+                "mod.nix",
+                "{ Value = deps.pins.evil.import \"default.nix\"; Attack = p: deps.pins.evil.import \"attacks/${p}.nix\"; }\n",
+            ),
+        ],
+        true,
+    );
+    f.publish(
+        "mid",
+        &[
+            ("atom.toml", &manifest("mid", "1.0.0", "::", "low = \"1\"")),
+            (
+                "mod.nix",
+                "{ Value = deps.from.bs.low.value; Attack = deps.from.bs.low.attack; }\n",
+            ),
+        ],
+        true,
+    );
+    let url = f.url();
+    let top = f.consumer(
+        "top",
+        &[
+            ("atom.toml", &manifest("top", "0.1.0", &url, "mid = \"1\"")),
+            (
+                "mod.nix",
+                "{ Value = deps.from.bs.mid.value; Attack = deps.from.bs.mid.attack; }\n",
+            ),
+        ],
+    );
+    let top = format!("(builtins.atom.import {})", top.display());
+    assert_eq!(f.eval_ok(&format!("{top}.value")), PIN_VALUE);
+    for (attack, expected) in PIN_ATTACKS {
+        let output = f.eval(&format!("{top}.attack \"{attack}\""));
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{attack}: {err}");
+        assert!(
+            err.contains(expected),
+            "{attack}: expected {expected:?} in:\n{err}"
+        );
+        assert!(
+            err.contains("(in pin evil of low-1.0.0, "),
+            "{attack}: the pin is not named:\n{err}"
+        );
+        assert!(
+            !err.contains(PIN_SECRET),
+            "{attack}: the secret leaked:\n{err}"
+        );
+    }
+    assert_eq!(f.fetcher_ran(), None, "pinned code ran a fetcher");
+}
+
+/// A git repository `lib` in the fixture's directory holding `default.nix` = `{ answer = 42; }`,
+/// and an atom `name` (outside the set's repository) pinning it as a direct `nix+git`
+/// dependency, locked (`name` may be a path below the fixture's directory; its last component is
+/// the label). Returns the atom's directory, the repository and its revision.
+fn local_git_pin(f: &Fixture, name: &str) -> (PathBuf, PathBuf, String) {
+    let lib = f.dir.join("lib");
+    fs::create_dir_all(&lib).unwrap();
+    git(&lib, &["init", "-q", "-b", "main"]);
+    write(&lib, "default.nix", "{ answer = 42; }\n");
+    git(&lib, &["add", "."]);
+    git(&lib, &["commit", "-q", "-m", "lib"]);
+    let rev = git(&lib, &["rev-parse", "HEAD"]);
+    let dir = f.dir.join(name);
+    let label = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let mut text = manifest(&label, "0.1.0", &f.url(), "");
+    text.push_str(&format!(
+        "\n[deps.direct.nix]\nlib.git = \"file://{}\"\n",
+        lib.display()
+    ));
+    write(&dir, "atom.toml", &text);
+    write(
+        &dir,
+        "mod.nix",
+        "{ Answer = (deps.pins.lib.import \"default.nix\").answer; Plain = 1; }\n",
+    );
+    atom_ok(&f.store, &dir, &["lock"]);
+    (dir, lib, rev)
+}
+
+#[test]
+fn restricted_evaluation_checks_a_local_git_pin_as_nix_checks_fetch_git() {
+    let f = Fixture::new("modes-restricted-pin");
+    let (dir, lib, rev) = local_git_pin(&f, "pins");
+    let allow_atom = format!("pins={}", dir.display());
+    let restricted = [
+        RESTRICTED[0],
+        RESTRICTED[1],
+        RESTRICTED[2],
+        "-I",
+        &allow_atom,
+    ];
+    let import = format!("(builtins.atom.import {})", dir.display());
+    // The atom is allowed and loads; its pin is read only when a module forces it.
+    assert_eq!(f.eval_ok_with(&restricted, &format!("{import}.plain")), "1");
+    // Forced, the pin's repository must pass the check Nix makes of `fetchGit` with its URL and
+    // rev, whatever allows or refuses it on this Nix (2.8 checks the URL or path as given, 2.26
+    // the URL of the git input it makes): the plugin refuses exactly when Nix's fetchGit does.
+    let fetch_git = format!(
+        "builtins.fetchGit {{ url = \"file://{}\"; rev = \"{rev}\"; }}",
+        lib.display()
+    );
+    let allow_lib = format!("lib={}", lib.display());
+    let file_uri = format!("file://{}", lib.display());
+    let git_uri = format!("git+file://{}/", f.dir.display());
+    let allowances: [&[&str]; 4] = [
+        &[],
+        &["-I", &allow_lib],
+        &["--option", "allowed-uris", &file_uri],
+        &["--option", "allowed-uris", &git_uri],
+    ];
+    let mut allowed_somehow = false;
+    for allowance in allowances {
+        let args = [&restricted[..], allowance].concat();
+        let plugin = f.eval_with(&args, &format!("{import}.answer"));
+        assert_eq!(
+            f.fetcher_ran(),
+            None,
+            "{allowance:?}: the local revision was fetched"
+        );
+        let nix = f.eval_with(&args, &fetch_git);
+        f.reset_trap();
+        let refused = |output: &Output| stderr(output).contains("is forbidden in restricted mode");
+        assert_eq!(
+            refused(&plugin),
+            refused(&nix),
+            "{allowance:?}: the plugin and Nix's fetchGit disagree\nplugin: {}\nfetchGit: {}",
+            stderr(&plugin),
+            stderr(&nix)
+        );
+        if refused(&plugin) {
+            assert_eq!(plugin.status.code(), Some(1), "{}", stderr(&plugin));
+        } else {
+            assert!(
+                plugin.status.success(),
+                "{allowance:?}: {}",
+                stderr(&plugin)
+            );
+            assert_eq!(stdout(&plugin), "42");
+            allowed_somehow = true;
+        }
+        if allowance.is_empty() {
+            assert!(
+                refused(&plugin),
+                "nothing allows the pin: {}",
+                stderr(&plugin)
+            );
+        }
+    }
+    assert!(allowed_somehow, "no allowance lifted Nix's refusal");
+}
+
+#[test]
+fn restricted_evaluation_checks_working_copies_and_overrides_on_every_nix() {
+    let f = Fixture::new("modes-restricted-dirs");
+    let repo = f.repo.display().to_string();
+    // `app`, in the set's repository, depends on `b` of this repository (`::`): `b` is loaded
+    // from its working copy.
+    write(
+        &f.repo,
+        "app/atom.toml",
+        &manifest("app", "0.1.0", "::", "b = \"2\""),
+    );
+    write(
+        &f.repo,
+        "app/mod.nix",
+        "{ V = deps.from.bs.b.version; Plain = 1; }\n",
+    );
+    atom_ok(&f.store, &f.repo, &["lock", "app"]);
+    let app = format!("(builtins.atom.import {repo}/app).v");
+    assert_eq!(f.eval_ok(&app), "\"2.0.0\"");
+    let allow_app = format!("app={repo}/app");
+    let args = [
+        RESTRICTED[0],
+        RESTRICTED[1],
+        RESTRICTED[2],
+        "-I",
+        &allow_app,
+    ];
+    let err = f.eval_err_with(&args, &app);
+    assert!(
+        err.contains(&format!(
+            "access to absolute path '{repo}/b' is forbidden in restricted mode"
+        )),
+        "{err}"
+    );
+    // Checked before anything in it is read, when the graph is planned: even a member that does
+    // not use `b` is refused.
+    let err = f.eval_err_with(&args, &format!("(builtins.atom.import {repo}/app).plain"));
+    assert!(
+        err.contains(&format!(
+            "access to absolute path '{repo}/b' is forbidden in restricted mode"
+        )),
+        "{err}"
+    );
+    let allow_repo = format!("repo={repo}");
+    let allowed = [
+        RESTRICTED[0],
+        RESTRICTED[1],
+        RESTRICTED[2],
+        "-I",
+        &allow_repo,
+    ];
+    assert_eq!(f.eval_ok_with(&allowed, &app), "\"2.0.0\"");
+
+    // An override: a working copy of `b` outside everything allowed.
+    let copy = f.dir.join("b-copy");
+    write(&copy, "atom.toml", &manifest("b", "1.2.0", "::", ""));
+    write(&copy, "mod.nix", "{ Version = \"the copy\"; }\n");
+    let over = format!("b={}", copy.display());
+    let allow_a = format!("a={}", f.a.display());
+    let a = format!("(builtins.atom.import {}).bVersion", f.a.display());
+    let override_args = ["--option", "atom-override", &over];
+    assert_eq!(f.eval_ok_with(&override_args, &a), "\"the copy\"");
+    let args = [&RESTRICTED[..], &["-I", &allow_a], &override_args].concat();
+    let err = f.eval_err_with(&args, &a);
+    assert!(
+        err.contains(&format!(
+            "access to absolute path '{}' is forbidden in restricted mode",
+            copy.display()
+        )),
+        "{err}"
+    );
+    let allow_copy = format!("copy={}", copy.display());
+    let allowed = [&args[..], &["-I", &allow_copy]].concat();
+    assert_eq!(f.eval_ok_with(&allowed, &a), "\"the copy\"");
+}
+
+#[test]
+fn pure_evaluation_refuses_lookups_whose_answer_depends_on_what_is_published_now() {
+    let f = Fixture::new("modes-pure-lookups");
+    let nix = f.dir.join("nix");
+    let root = git(&f.repo, &["rev-parse", "refs/ekala/init"]);
+    let rev = git(&f.set_repo(), &["rev-parse", "refs/eka/atoms/b/1.2.0"]);
+    let eval = |pure: bool, expr: &str| {
+        let mut args = vec!["eval"];
+        if !pure {
+            args.push("--impure");
+        }
+        args.extend(["--expr", expr]);
+        nix_pure(&f, &nix, &args)
+    };
+    for (expr, expected) in [
+        (
+            format!("builtins.atom.versions {{ set = \"{root}\"; label = \"b\"; }}"),
+            "builtins.atom.versions is not available in pure evaluation mode",
+        ),
+        (
+            format!("(builtins.atom.resolve {{ set = \"{root}\"; label = \"b\"; }}).version"),
+            "builtins.atom.resolve: in pure evaluation mode `rev` is required",
+        ),
+        (
+            format!("(builtins.atom.resolve {{ set = \"{root}\"; label = \"b\"; version = \"=1.2.0\"; }}).version"),
+            "builtins.atom.resolve: in pure evaluation mode `rev` is required",
+        ),
+    ] {
+        let output = eval(true, &expr);
+        assert_eq!(output.status.code(), Some(1), "{expr}: {}", stderr(&output));
+        assert!(stderr(&output).contains(expected), "{expr}: {}", stderr(&output));
+        // The control: impure evaluation answers.
+        let output = eval(false, &expr);
+        assert!(output.status.success(), "{expr}: {}", stderr(&output));
+    }
+    // An exact revision is a pure answer, in both modes the same.
+    let at_rev = format!(
+        "(builtins.atom.resolve {{ set = \"{root}\"; label = \"b\"; rev = \"{rev}\"; }}).version"
+    );
+    for pure in [true, false] {
+        let output = eval(pure, &at_rev);
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(stdout(&output), "\"1.2.0\"");
+    }
+    // A version published since changes the impure answer, never the pure one.
+    let caret = format!(
+        "(builtins.atom.resolve {{ set = \"{root}\"; label = \"b\"; version = \"^1\"; }}).version"
+    );
+    assert_eq!(stdout(&eval(false, &caret)), "\"1.2.0\"");
+    write(&f.repo, "b/atom.toml", &manifest("b", "1.3.0", "::", ""));
+    git(&f.repo, &["commit", "-q", "-am", "b 1.3.0"]);
+    atom_ok(&f.store, &f.repo, &["publish"]);
+    atom_ok(&f.store, &f.dir, &["fetch", &f.url()]);
+    assert_eq!(stdout(&eval(false, &caret)), "\"1.3.0\"");
+    let output = eval(true, &at_rev);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "\"1.2.0\"");
+    // ... which must still match the requirement.
+    let output = eval(
+        true,
+        &format!(
+            "(builtins.atom.resolve {{ set = \"{root}\"; label = \"b\"; version = \"^2\"; rev = \"{rev}\"; }}).version"
+        ),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!(
+            "no published version of b matching ^2 is at the revision {rev}"
+        )),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn pure_evaluation_refuses_overrides() {
+    let mut f = Fixture::new("modes-pure-override");
+    let flake = f.dir.join("flake");
+    data_consumer(&mut f, "flake/user");
+    write(
+        &flake,
+        "flake.nix",
+        "{ outputs = { self }: { value = builtins.atom.import \"${self}/user\"; }; }\n",
+    );
+    let copy = f.dir.join("data-copy");
+    write(&copy, "atom.toml", &manifest("data", "1.0.0", "::", ""));
+    write(&copy, "mod.nix", "{ Text = \"the copy\"; }\n");
+    let over = format!("data={}", copy.display());
+    let nix = f.dir.join("nix");
+    let target = format!("path:{}#value", flake.display());
+    for (args, env) in [
+        (vec!["--option", "atom-override", over.as_str()], vec![]),
+        (vec![], vec![("ATOM_OVERRIDE", over.as_str())]),
+    ] {
+        let mut all = args.clone();
+        all.extend(["eval", "--json", target.as_str()]);
+        let output = nix_pure_env(&f, &nix, &all, &env);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("atom-override is not available in pure evaluation mode"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn the_atom_override_setting_follows_nix_s_order_of_configuration_sources() {
+    // As for atom-store: nix.conf, then NIX_CONFIG, then --option, the later winning (Nix alone
+    // would keep the first value it saw of a setting the plugin defines).
+    let f = Fixture::new("override-order");
+    let copy = |name: &str| {
+        let dir = f.dir.join(name);
+        write(&dir, "atom.toml", &manifest("b", "1.2.0", "::", ""));
+        write(&dir, "mod.nix", &format!("{{ Version = \"{name}\"; }}\n"));
+        format!("atom-override = b={}\n", dir.display())
+    };
+    let (system, env, option) = (copy("system"), copy("env"), copy("option"));
+    let etc = f.dir.join("etc");
+    write(&etc, "nix.conf", &system);
+    let etc = etc.display().to_string();
+    let option = option.trim_start_matches("atom-override = ").trim_end();
+    let a = format!("(builtins.atom.import {}).bVersion", f.a.display());
+    for (args, vars, expected) in [
+        (vec![], vec![("NIX_CONF_DIR", etc.as_str())], "system"),
+        (
+            vec![],
+            vec![("NIX_CONF_DIR", etc.as_str()), ("NIX_CONFIG", env.as_str())],
+            "env",
+        ),
+        (
+            vec!["--option", "atom-override", option],
+            vec![("NIX_CONF_DIR", etc.as_str()), ("NIX_CONFIG", env.as_str())],
+            "option",
+        ),
+    ] {
+        let output = f.eval_env(&args, &vars, &a);
+        assert!(
+            output.status.success(),
+            "{vars:?} {args:?}: {}",
+            stderr(&output)
+        );
+        assert_eq!(
+            stdout(&output),
+            format!("\"{expected}\""),
+            "{vars:?} {args:?}"
+        );
+    }
+}
+
+#[test]
+fn a_flake_s_atom_imports_its_pinned_code_in_pure_mode() {
+    // Pure evaluation, with a Nix store in a scratch directory: the pinned revision is read from
+    // its local repository (as `fetchGit` with a rev may be in pure mode) and its code runs
+    // confined, reading its own files.
+    let f = Fixture::new("modes-pure-pin");
+    let (dir, _lib, _rev) = local_git_pin(&f, "flake/user");
+    let flake = f.dir.join("flake");
+    write(
+        &flake,
+        "flake.nix",
+        "{ outputs = { self }: { value = (builtins.atom.import \"${self}/user\").answer; }; }\n",
+    );
+    assert!(dir.starts_with(&flake));
+    let nix = f.dir.join("nix");
+    let output = nix_pure(
+        &f,
+        &nix,
+        &["eval", "--json", &format!("path:{}#value", flake.display())],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "42");
     assert_eq!(f.fetcher_ran(), None);
 }

@@ -370,3 +370,150 @@ fn a_stale_store_says_when_and_from_where_it_was_last_fetched() {
         "{err}"
     );
 }
+
+#[test]
+fn the_atom_store_is_found_in_the_documented_order_by_the_plugin_and_the_cli() {
+    // docs/design.md#the-atom-store: --option (the CLI's --store), then Nix's configuration with
+    // later sources winning (nix.conf, the user's files, NIX_CONFIG), then $ATOM_STORE. Each
+    // case names the store that must win and points every other source at a store that must stay
+    // absent: `atom fetch` fills the winner, and the plugin reads the set from it.
+    let dir = scratch("wf-store-order");
+    let home = dir.join("home");
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    write(&repo, "ekala.toml", "[set]\npackages = [\"lib\"]\n");
+    write(&repo, "lib/atom.toml", &manifest("lib", "1.0.0", ""));
+    write(&repo, "lib/mod.nix", "{ }\n");
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "lib"]);
+    let scratch_store = dir.join("publish-store");
+    let env = [("ATOM_STORE", scratch_store.to_str().unwrap())];
+    atom_ok(&repo, &home, &["publish"], &env);
+    let root = git(&repo, &["rev-parse", "refs/ekala/init"]);
+    let url = format!("file://{}", repo.display());
+    let versions = format!("builtins.atom.versions {{ set = \"{root}\"; label = \"lib\"; }}");
+
+    struct Case {
+        name: &'static str,
+        system: bool,     // nix.conf in NIX_CONF_DIR
+        user: bool,       // two files in NIX_USER_CONF_FILES, the first listed winning
+        nix_config: bool, // NIX_CONFIG
+        option: bool,     // --option atom-store (the CLI: --store)
+        atom_store: bool, // $ATOM_STORE
+    }
+    let cases = [
+        Case {
+            name: "atom-store-variable",
+            system: false,
+            user: false,
+            nix_config: false,
+            option: false,
+            atom_store: true,
+        },
+        Case {
+            name: "system",
+            system: true,
+            user: false,
+            nix_config: false,
+            option: false,
+            atom_store: true,
+        },
+        Case {
+            name: "user",
+            system: true,
+            user: true,
+            nix_config: false,
+            option: false,
+            atom_store: true,
+        },
+        Case {
+            name: "nix-config",
+            system: true,
+            user: true,
+            nix_config: true,
+            option: false,
+            atom_store: true,
+        },
+        Case {
+            name: "option",
+            system: true,
+            user: true,
+            nix_config: true,
+            option: true,
+            atom_store: true,
+        },
+    ];
+    for case in cases {
+        let base = dir.join(case.name);
+        let store = |name: &str| base.join(format!("store-{name}"));
+        // The most important source given wins; each other one names a store of its own.
+        let winner = if case.option {
+            "option"
+        } else if case.nix_config {
+            "nix-config"
+        } else if case.user {
+            "user-first"
+        } else if case.system {
+            "system"
+        } else {
+            "atom-store-variable"
+        };
+        let etc = base.join("etc");
+        std::fs::create_dir_all(&etc).unwrap();
+        let conf = |name: &str| format!("# {name}\natom-store = {}\n", store(name).display());
+        let mut env: Vec<(String, String)> =
+            vec![("NIX_CONF_DIR".into(), etc.display().to_string())];
+        if case.system {
+            std::fs::write(etc.join("nix.conf"), conf("system")).unwrap();
+        }
+        if case.user {
+            let first = base.join("user-first.conf");
+            let second = base.join("user-second.conf");
+            std::fs::write(&first, conf("user-first")).unwrap();
+            std::fs::write(&second, conf("user-second")).unwrap();
+            env.push((
+                "NIX_USER_CONF_FILES".into(),
+                format!("{}:{}", first.display(), second.display()),
+            ));
+        }
+        if case.nix_config {
+            env.push(("NIX_CONFIG".into(), conf("nix-config")));
+        }
+        if case.atom_store {
+            env.push((
+                "ATOM_STORE".into(),
+                store("atom-store-variable").display().to_string(),
+            ));
+        }
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let option_store = store("option").display().to_string();
+        let mut fetch = vec!["fetch", url.as_str()];
+        let mut nix_args = vec![];
+        if case.option {
+            fetch.extend(["--store", option_store.as_str()]);
+            nix_args.extend(["--option", "atom-store", option_store.as_str()]);
+        }
+        atom_ok(&dir, &home, &fetch, &env);
+        let filled: Vec<String> = std::fs::read_dir(&base)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("store-"))
+            .collect();
+        assert_eq!(
+            filled,
+            [format!("store-{winner}")],
+            "{}: atom fetch",
+            case.name
+        );
+        let output = eval(&home, &versions, &nix_args, &env);
+        assert!(
+            output.status.success(),
+            "{}: the plugin did not read store-{winner}:\n{}",
+            case.name,
+            stderr(&output)
+        );
+        assert_eq!(stdout(&output), "[ \"1.0.0\" ]", "{}", case.name);
+    }
+}

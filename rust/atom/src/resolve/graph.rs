@@ -152,9 +152,13 @@ struct LocalSet {
     members: HashMap<Label, PathBuf>,
 }
 
+/// Whether a working copy's directory may be read: `Err` says why not.
+pub type DirCheck<'a> = &'a dyn Fn(&Path) -> Result<(), String>;
+
 struct Loader<'a> {
     store: &'a Store,
     overrides: &'a Overrides,
+    check: DirCheck<'a>,
     /// The loaded atom's repository, once looked for (`None` inside: not in one).
     local: Option<Option<LocalSet>>,
     /// Where the loaded atom is.
@@ -182,6 +186,18 @@ pub fn load(dir: &Path, store: &Store) -> Result<Graph, ResolveError> {
 /// node and an overridden one are named `label-version (local: DIR)` and
 /// `label-version (overridden: DIR)` in errors and traces.
 pub fn load_with(dir: &Path, store: &Store, overrides: &Overrides) -> Result<Graph, ResolveError> {
+    load_checked(dir, store, overrides, &|_| Ok(()))
+}
+
+/// [`load_with`], asking `check` about the directory of every working copy (an overridden atom,
+/// an atom of the loaded atom's repository) before anything in it is read: an `Err` is
+/// [`ResolveError::Forbidden`]. (The plugin checks them with Nix's access rules.)
+pub fn load_checked(
+    dir: &Path,
+    store: &Store,
+    overrides: &Overrides,
+    check: DirCheck<'_>,
+) -> Result<Graph, ResolveError> {
     let manifest = Manifest::read_atom(dir)?;
     let lock_path = dir.join(LOCK_FILE);
     let lock = Lockfile::read_if_present(&lock_path)?;
@@ -189,6 +205,7 @@ pub fn load_with(dir: &Path, store: &Store, overrides: &Overrides) -> Result<Gra
     let mut loader = Loader {
         store,
         overrides,
+        check,
         local: None,
         dir: dir.to_owned(),
         repos: HashMap::new(),
@@ -532,6 +549,7 @@ impl Loader<'_> {
                 None => return Ok(None),
             }
         };
+        (self.check)(&dir).map_err(ResolveError::Forbidden)?;
         let dir = std::fs::canonicalize(&dir).map_err(|source| {
             ResolveError::File(crate::diagnostic::FileError::Read {
                 path: dir.clone(),

@@ -104,6 +104,20 @@ pub enum ResolveError {
         /// Where the repository comes from.
         origin: Origin,
     },
+    /// No published version matching the requirement is at the exact revision asked for.
+    #[error("no published version of {label} matching {requirement} is at the revision {rev} (published: {published}); {origin}")]
+    NoVersionAtRev {
+        /// The label asked for.
+        label: Label,
+        /// The requirement.
+        requirement: String,
+        /// The revision asked for.
+        rev: ObjectId,
+        /// What is published, `version (rev)`, newest first; `none` when nothing is.
+        published: String,
+        /// Where the repository comes from.
+        origin: Origin,
+    },
     /// Atoms depend on each other in a cycle.
     #[error("atoms depend on each other in a cycle: {0}")]
     Cycle(String),
@@ -190,6 +204,10 @@ pub enum ResolveError {
     /// The atom store's copy of a set has no version matching a requirement.
     #[error("{0}")]
     NotInStore(Box<NotInStore>),
+    /// The caller may not read a working copy's directory (see [`graph::load_checked`]); the
+    /// text is the caller's reason.
+    #[error("{0}")]
+    Forbidden(String),
     /// An override entry does not parse.
     #[error("invalid atom override {entry:?}: {why} (the atom-override setting and $ATOM_OVERRIDE take label=path entries)")]
     InvalidOverride {
@@ -388,6 +406,46 @@ pub fn resolve(
         },
         other => other.into(),
     })?;
+    finish(repo, atom, store)
+}
+
+/// [`resolve`] of the one published version matching `requirement` whose atom commit is `rev`:
+/// its answer depends on that commit alone, not on which versions the repository holds now (what
+/// pure evaluation requires). An error when no such version is published.
+pub fn resolve_at(
+    repo: &Repo,
+    origin: &Origin,
+    label: &Label,
+    requirement: &Requirement,
+    rev: ObjectId,
+    store: &Store,
+) -> Result<Resolution, ResolveError> {
+    let versions = repo.versions(label)?;
+    let Some(atom) = versions
+        .iter()
+        .find(|a| a.commit == rev && requirement.matches(&a.version))
+    else {
+        let published: Vec<String> = versions
+            .iter()
+            .map(|a| format!("{} ({})", a.version, a.commit))
+            .collect();
+        return Err(ResolveError::NoVersionAtRev {
+            label: label.clone(),
+            requirement: requirement.to_string(),
+            rev,
+            published: if published.is_empty() {
+                "none".to_owned()
+            } else {
+                published.join(", ")
+            },
+            origin: origin.clone(),
+        });
+    };
+    finish(repo, atom.clone(), store)
+}
+
+/// Verifies the chosen `atom` and materialises it.
+fn finish(repo: &Repo, atom: AtomRef, store: &Store) -> Result<Resolution, ResolveError> {
     let verified = repo.verify(&atom, None)?;
     let src = store.materialize_tree(repo, verified.tree)?;
     let manifest = Manifest::parse(
