@@ -82,11 +82,23 @@ pub const JOURNAL_FILE: &str = ".atom-edit.journal";
 const EDITED: [&str; 2] = [crate::manifest::MANIFEST_FILE, crate::lock::LOCK_FILE];
 
 /// What the journal records: each rename to make, `(temporary, file)`, both names in the atom's
-/// directory.
+/// directory, and each temporary's identity on this machine (device and inode).
+///
+/// A journal and its temporaries are working-tree files: a repository could ship a pair, so that
+/// the next edit would swap an unreviewed file in. The identity binds the journal to the very
+/// files this machine wrote: a checkout or a copy makes new inodes, and such a journal is refused.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Journal {
     version: u32,
     renames: Vec<(String, String)>,
+    identities: Vec<(u64, u64)>,
+}
+
+/// The device and inode of `path`.
+fn identity(path: &Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path)?;
+    Ok((meta.dev(), meta.ino()))
 }
 
 /// What [`EditLock::exclusive`] found and did before handing over the atom.
@@ -178,22 +190,38 @@ impl EditLock {
             Ok(bytes) => {
                 let journal: Journal =
                     serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
-                if journal.version != 1 {
+                if journal.version != 2 {
                     return Err(bad(format!("unknown journal version {}", journal.version)));
                 }
-                for (tmp, file) in &journal.renames {
-                    let plain = |name: &str| {
-                        !name.is_empty() && !name.contains('/') && name != "." && name != ".."
-                    };
-                    if !plain(tmp) || !plain(file) || !EDITED.contains(&file.as_str()) {
+                if journal.identities.len() != journal.renames.len() {
+                    return Err(bad("its entries do not match".into()));
+                }
+                // Every entry is checked before any rename is made.
+                let mut renames = Vec::new();
+                for ((tmp, file), id) in journal.renames.iter().zip(&journal.identities) {
+                    let ours = EDITED.contains(&file.as_str())
+                        && tmp.starts_with(&format!(".tmp-{file}-"))
+                        && !tmp.contains('/');
+                    if !ours {
                         return Err(bad(format!("it names {tmp:?} -> {file:?}")));
                     }
                     let (tmp, file) = (self.dir.join(tmp), self.dir.join(file));
                     // A temporary already renamed is gone: that rename was made.
-                    if tmp.exists() {
-                        std::fs::rename(&tmp, &file).map_err(|e| bad(e.to_string()))?;
-                        recovery.completed.push(file);
+                    match identity(&tmp) {
+                        Ok(found) if found == *id => renames.push((tmp, file)),
+                        Ok(_) => {
+                            return Err(bad(format!(
+                                "{} is not the file the interrupted edit wrote (a copied or checked-out journal?)",
+                                tmp.display()
+                            )))
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(bad(e.to_string())),
                     }
+                }
+                for (tmp, file) in renames {
+                    std::fs::rename(&tmp, &file).map_err(|e| bad(e.to_string()))?;
+                    recovery.completed.push(file);
                 }
                 sync_dir(&self.dir).map_err(|e| bad(e.to_string()))?;
                 std::fs::remove_file(&journal_path).map_err(|e| bad(e.to_string()))?;
@@ -266,13 +294,25 @@ impl EditLock {
             staged.push((tmp, path, previous));
         }
         // The commit point: once the journal is in place, the edit is made, now or by recovery.
+        let identities = staged
+            .iter()
+            .map(|(tmp, ..)| identity(&self.dir.join(tmp)))
+            .collect::<std::io::Result<Vec<_>>>();
+        let identities = match identities {
+            Ok(identities) => identities,
+            Err(e) => {
+                discard(&staged);
+                return Err(io(&self.dir)(e));
+            }
+        };
         let journal = Journal {
-            version: 1,
+            version: 2,
             renames: staged
                 .iter()
                 .zip(files)
                 .map(|((tmp, ..), (name, _))| (tmp.clone(), (*name).to_owned()))
                 .collect(),
+            identities,
         };
         let journal_path = self.dir.join(JOURNAL_FILE);
         let journal_tmp = self.dir.join(crate::repo::temporary_name(JOURNAL_FILE));
@@ -607,6 +647,35 @@ mod tests {
             "{direct}"
         );
         crate::manifest::Manifest::parse(&direct, "atom.toml").unwrap();
+    }
+
+    #[test]
+    fn a_journal_the_repository_ships_is_refused() {
+        let dir = std::env::temp_dir().join(format!("atom-edit-planted-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("atom.toml"), "reviewed").unwrap();
+        let planted = ".tmp-atom.toml-1-0-0";
+        std::fs::write(dir.join(planted), "unreviewed").unwrap();
+        std::fs::write(dir.join("NOTES"), "unreviewed").unwrap();
+        for (tmp, identity) in [(planted, (1u64, 2u64)), ("NOTES", (0, 0))] {
+            let journal = serde_json::json!({
+                "version": 2,
+                "renames": [[tmp, "atom.toml"]],
+                "identities": [[identity.0, identity.1]],
+            });
+            std::fs::write(dir.join(JOURNAL_FILE), journal.to_string()).unwrap();
+            let err = EditLock::exclusive(&dir).unwrap_err().to_string();
+            assert!(
+                err.contains("not the file the interrupted edit wrote") || err.contains("it names"),
+                "{tmp}: {err}"
+            );
+            assert_eq!(
+                std::fs::read_to_string(dir.join("atom.toml")).unwrap(),
+                "reviewed"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
