@@ -2308,3 +2308,52 @@ fn a_flake_s_atom_imports_its_pinned_code_in_pure_mode() {
     assert_eq!(stdout(&output), "42");
     assert_eq!(f.fetcher_ran(), None);
 }
+
+/// A fork that shares the set's root and got its `b 1.3.0` into the store first does not stand
+/// in for the `b 1.3.0` the declared mirror publishes: `atom lock` pins the mirror's commit, and
+/// the evaluator loads it (the store's own ref still names the fork's, which it keeps).
+#[test]
+fn a_version_another_server_gave_first_does_not_stand_in_for_the_mirror_s() {
+    let f = Fixture::new("deps-diverged");
+    let version = |repo: &Path, text: &str| {
+        write(repo, "b/atom.toml", &manifest("b", "1.3.0", "::", ""));
+        write(
+            repo,
+            "b/mod.nix",
+            &format!("{{ Version = \"1.3.0\"; Greet = name: \"{text} ${{name}}\"; }}\n"),
+        );
+        git(repo, &["commit", "-q", "-am", "b 1.3.0"]);
+        atom_ok(&f.store, repo, &["publish", "b"]);
+    };
+    let fork = f.dir.join("fork");
+    git(
+        &f.dir,
+        &["clone", "-q", f.repo.to_str().unwrap(), fork.to_str().unwrap()],
+    );
+    git(
+        &fork,
+        &["fetch", "-q", "origin", "refs/ekala/init:refs/ekala/init"],
+    );
+    version(&fork, "forged for");
+    atom_ok(&f.store, &f.dir, &["fetch", fork.to_str().unwrap()]);
+    version(&f.repo, "hello");
+    let fork_rev = git(&fork, &["rev-parse", "refs/eka/atoms/b/1.3.0"]);
+    let genuine = git(&f.repo, &["rev-parse", "refs/eka/atoms/b/1.3.0"]);
+    assert_ne!(fork_rev, genuine);
+
+    atom_ok(&f.store, &f.a, &["lock", "--update"]);
+    let lock = fs::read_to_string(f.a.join("atom.lock")).unwrap();
+    assert!(
+        lock.contains(&genuine) && !lock.contains(&fork_rev),
+        "{lock}"
+    );
+    assert_eq!(
+        git(&f.set_repo(), &["rev-parse", "refs/eka/atoms/b/1.3.0"]),
+        fork_rev
+    );
+    assert_eq!(
+        f.eval_ok(&format!("({}).message", f.import_a())),
+        "\"hello a\""
+    );
+    assert_eq!(f.fetcher_ran(), None);
+}

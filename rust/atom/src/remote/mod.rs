@@ -192,6 +192,12 @@ pub fn check_characters(url: &str) -> Result<(), RemoteError> {
             reason: "it holds a control character (a line break, NUL, escape…), written or percent-encoded; no URL needs one, and git's credential protocol would read it as another request".into(),
         });
     }
+    if let Some(c) = crate::uri::ambiguous_character(url) {
+        return Err(RemoteError::InvalidUrl {
+            url: redact(url),
+            reason: format!("it holds {c:?}; a git server's URL has no query or fragment, and around a user part the character makes one host look like another"),
+        });
+    }
     Ok(())
 }
 
@@ -755,6 +761,21 @@ mod tests {
             assert!(
                 err.to_string().contains("control character"),
                 "{url}: {err}"
+            );
+        }
+        // A user part that parsers end differently never names another host than the one
+        // reached: refused, and never credited to the host after the `@`.
+        for url in [
+            "https://evil.example?@good.example/r",
+            "https://evil.example#@good.example/r",
+            "https://evil.example\\@good.example/r",
+        ] {
+            let err = network_url(url, &aliases).unwrap_err().to_string();
+            assert!(err.contains("no query or fragment"), "{url}: {err}");
+            assert!(err.contains("evil.example"), "{url}: {err}");
+            assert!(
+                !without_credentials(url).starts_with("https://good"),
+                "{url}"
             );
         }
         let err = network_url("ftp://h.example/r", &aliases).unwrap_err();

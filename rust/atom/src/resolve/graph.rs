@@ -426,7 +426,17 @@ impl Loader<'_> {
         };
         let ref_name = atom_ref(&dep.label, &dep.version);
         if let Some(target) = repo.ref_target(&ref_name)? {
-            if target != rev {
+            // The store's own ref keeps the first commit any server gave for this version; a
+            // commit that a mirror served for it is recorded as that mirror's
+            // (`store::attribution`), and the lock may pin it.
+            if target != rev
+                && !crate::store::attribution::served_by_a_mirror(
+                    repo,
+                    &dep.label,
+                    &dep.version,
+                    rev,
+                )?
+            {
                 return Err(tampered(format!(
                     "{ref_name} points at {target}, but the lock pins {rev}"
                 )));

@@ -54,6 +54,20 @@ pub fn attributed(
     repo.ref_target(&attribution_ref(key, label, version))
 }
 
+/// Whether some mirror served `commit` for `label` `version` (whichever mirror it was).
+pub fn served_by_a_mirror(
+    repo: &Repo,
+    label: &Label,
+    version: &Version,
+    commit: ObjectId,
+) -> Result<bool, crate::repo::RepoError> {
+    let suffix = format!("/{label}/{version}");
+    Ok(repo
+        .refs_under(&[MIRRORS_PREFIX])?
+        .into_iter()
+        .any(|(name, id)| id == commit && name.ends_with(&suffix)))
+}
+
 /// The versions of `label` that the mirrors with `keys` served, as atom refs (a version two of
 /// them served at different commits: the first key's), newest first.
 pub fn versions(

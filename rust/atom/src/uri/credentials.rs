@@ -6,7 +6,9 @@
 /// The parts of a `scheme://userinfo@host/path` URL: (scheme, user info, rest after the `@`).
 fn userinfo(url: &str) -> Option<(&str, &str, &str)> {
     let (scheme, rest) = url.split_once("://")?;
-    let authority_end = rest.find('/').unwrap_or(rest.len());
+    // Where curl and gix end the authority (a `\` too, as browsers do): `https://evil?@good/r`
+    // reaches `evil`, and must be named so.
+    let authority_end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
     let (userinfo, _) = rest[..authority_end].rsplit_once('@')?;
     Some((scheme, userinfo, &rest[userinfo.len() + 1..]))
 }
@@ -79,6 +81,13 @@ fn decode_bytes(text: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+/// The character of `url` that no network URL of a git server needs and that parsers disagree
+/// on (`?`, `#`, `\\`): with one of them in the authority, `https://evil?@good/r` reaches one host
+/// while a reader that ends the authority elsewhere names another.
+pub fn ambiguous_character(url: &str) -> Option<char> {
+    url.chars().find(|c| matches!(c, '?' | '#' | '\\'))
 }
 
 /// Whether `url`, as written or with its `%XX` escapes decoded (in any part: user, password,

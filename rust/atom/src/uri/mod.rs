@@ -6,7 +6,9 @@ mod credentials;
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use credentials::{has_control_characters, redact, url_account, without_credentials};
+pub use credentials::{
+    ambiguous_character, has_control_characters, redact, url_account, without_credentials,
+};
 
 use crate::id::{Label, NameError};
 use crate::manifest::Requirement;
