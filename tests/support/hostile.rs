@@ -327,6 +327,44 @@ fn sha1(data: &[u8]) -> Vec<u8> {
         .collect()
 }
 
+/// An executable script `name` in `dir` with `text`; its path.
+fn script(dir: &Path, name: &str, text: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+/// An ssh command that says nothing at all, ever (a server whose forced command hangs).
+pub fn silent_ssh_command(dir: &Path) -> String {
+    script(
+        dir,
+        "silent-ssh",
+        "#!/bin/sh
+exec sleep 60
+",
+    )
+}
+
+/// An ssh command that sends a ref advertisement without end, a byte every 100 ms.
+pub fn trickling_ssh_command(dir: &Path) -> String {
+    script(
+        dir,
+        "trickling-ssh",
+        "#!/usr/bin/env python3\nimport sys, time\nn = 0\nwhile True:\n    line = ('%040x refs/heads/a%d\\n' % (n + 1, n)).encode()\n    for b in b'%04x' % (len(line) + 4) + line:\n        sys.stdout.buffer.write(bytes([b])); sys.stdout.flush(); time.sleep(0.1)\n    n += 1\n",
+    )
+}
+
+/// An ssh command that writes terminal escapes on its standard error, then fails.
+pub fn scribbling_ssh_command(dir: &Path) -> String {
+    script(
+        dir,
+        "scribbling-ssh",
+        &format!("#!/bin/sh\nprintf '%s\\n' '{SCRIBBLE}' >&2\nexit 255\n"),
+    )
+}
+
 /// An ssh command (for `GIT_SSH_COMMAND`) that, whatever it is asked, prints a v0 ref
 /// advertisement without end: a script written into `dir`.
 pub fn endless_ssh_command(dir: &Path) -> String {
@@ -342,17 +380,13 @@ pub fn endless_ssh_command(dir: &Path) -> String {
         lines.extend(ref_line(n));
     }
     std::fs::write(&chunk, lines).unwrap();
-    let script = dir.join("endless-ssh");
-    std::fs::write(
-        &script,
-        format!(
+    script(
+        dir,
+        "endless-ssh",
+        &format!(
             "#!/bin/sh\ncat '{}' || exit 0\nwhile cat '{}'; do :; done\n",
             first.display(),
             chunk.display()
         ),
     )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    script.display().to_string()
 }

@@ -1322,6 +1322,39 @@ fn hostile_servers_get_bounded_work() {
         &["--max-listing-mib", "1", "ls", "ssh://127.0.0.1/set.git"],
     );
     assert!(err.contains("--max-listing-mib"), "ssh: {err}");
+    // Over ssh a pipe has no time-out of its own: silence and the deadline are watched.
+    let silent = hostile::silent_ssh_command(&dir);
+    let (err, took) = run(
+        &[("GIT_SSH_COMMAND", &silent)],
+        &["--timeout", "2", "ls", "ssh://127.0.0.1/set.git"],
+    );
+    assert!(err.contains("did not answer within 2 s"), "ssh: {err}");
+    assert!(took < Duration::from_secs(10), "ssh: {took:?}");
+    let trickling = hostile::trickling_ssh_command(&dir);
+    let (err, took) = run(
+        &[("GIT_SSH_COMMAND", &trickling)],
+        &[
+            "--timeout",
+            "2",
+            "--deadline",
+            "3",
+            "ls",
+            "ssh://127.0.0.1/set.git",
+        ],
+    );
+    assert!(err.contains("did not finish within 3 s"), "ssh: {err}");
+    assert!(took < Duration::from_secs(10), "ssh: {took:?}");
+    // What ssh (or the server through it) writes on its standard error is shown escaped.
+    let scribbling = hostile::scribbling_ssh_command(&dir);
+    let (err, _) = run(
+        &[("GIT_SSH_COMMAND", &scribbling)],
+        &["ls", "ssh://127.0.0.1/set.git"],
+    );
+    assert!(!err.contains('\x1b') && !err.contains('\x07'), "{err:?}");
+    assert!(
+        err.contains("\\u{1b}[2J") && err.contains("all atoms verified"),
+        "{err}"
+    );
 
     for protocol in [Protocol::Git, Protocol::Http] {
         let server = Hostile::start(Behaviour::Trickle, protocol);

@@ -2328,7 +2328,12 @@ fn a_version_another_server_gave_first_does_not_stand_in_for_the_mirror_s() {
     let fork = f.dir.join("fork");
     git(
         &f.dir,
-        &["clone", "-q", f.repo.to_str().unwrap(), fork.to_str().unwrap()],
+        &[
+            "clone",
+            "-q",
+            f.repo.to_str().unwrap(),
+            fork.to_str().unwrap(),
+        ],
     );
     git(
         &fork,

@@ -125,6 +125,10 @@ impl RemoteError {
                 url,
                 deadline: options.deadline,
             },
+            Some(Tripped::Silence) => RemoteError::Timeout {
+                url,
+                timeout: options.timeout,
+            },
             Some(Tripped::Bytes(Stage::Listing)) => RemoteError::TooMuch {
                 url,
                 what: "for the handshake and ref listing",
@@ -163,7 +167,8 @@ impl RemoteError {
         match classified {
             RemoteError::Refused { url } | RemoteError::Closed { url } if ssh => RemoteError::Ssh {
                 url,
-                message: "ssh could not reach the server, or the server closed the connection (ssh's own message, if it printed one, is above)".into(),
+                message: "ssh could not reach the server, or the server closed the connection"
+                    .into(),
             },
             other => other,
         }

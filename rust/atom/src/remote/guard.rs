@@ -21,6 +21,9 @@ pub(super) enum Tripped {
     Bytes(Stage),
     /// The deadline.
     Deadline,
+    /// A read that waited longer than the time-out (seen by a watchdog, for readers that have
+    /// no time-out of their own: a pipe from ssh).
+    Silence,
 }
 
 /// A stage of the conversation, with its own byte budget.
@@ -45,6 +48,8 @@ struct State {
     budget: AtomicU64,
     stage: AtomicU8,
     tripped: AtomicU8,
+    /// When the read in progress started, in milliseconds since `start`; `u64::MAX`: none.
+    reading_since: AtomicU64,
 }
 
 impl Guard {
@@ -57,6 +62,7 @@ impl Guard {
             budget: AtomicU64::new(budget),
             stage: AtomicU8::new(0),
             tripped: AtomicU8::new(0),
+            reading_since: AtomicU64::new(u64::MAX),
         }))
     }
 
@@ -75,6 +81,7 @@ impl Guard {
         match self.0.tripped.load(Ordering::Relaxed) {
             1 => Some(Tripped::Bytes(self.stage())),
             2 => Some(Tripped::Deadline),
+            3 => Some(Tripped::Silence),
             _ => None,
         }
     }
@@ -96,6 +103,7 @@ impl Guard {
         let code = match which {
             Tripped::Bytes(_) => 1,
             Tripped::Deadline => 2,
+            Tripped::Silence => 3,
         };
         let _ = self
             .0
@@ -104,6 +112,7 @@ impl Guard {
         std::io::Error::other(match which {
             Tripped::Bytes(_) => "the server sent more than this stage of the conversation allows",
             Tripped::Deadline => "the conversation with the server passed its deadline",
+            Tripped::Silence => "the server said nothing for longer than the time-out",
         })
     }
 
@@ -119,6 +128,34 @@ impl Guard {
             return Err(self.exceeded());
         }
         Ok(())
+    }
+
+    /// For a watchdog: whether the read in progress has waited longer than `timeout`, or the
+    /// deadline has passed while it waits; the limit is then recorded as passed (the caller ends
+    /// the read, e.g. by killing the process it reads from).
+    pub(super) fn stalled(&self, timeout: Duration) -> Option<Tripped> {
+        let since = self.0.reading_since.load(Ordering::Relaxed);
+        if since == u64::MAX {
+            return None;
+        }
+        let now = self.0.start.elapsed();
+        let which = if now > self.0.deadline {
+            Tripped::Deadline
+        } else if now.saturating_sub(Duration::from_millis(since)) > timeout {
+            Tripped::Silence
+        } else {
+            return None;
+        };
+        let _ = self.trip(which);
+        self.tripped()
+    }
+
+    fn reading(&self, now: bool) {
+        let value = match now {
+            true => self.0.start.elapsed().as_millis() as u64,
+            false => u64::MAX,
+        };
+        self.0.reading_since.store(value, Ordering::Relaxed);
     }
 
     fn count(&self, bytes: usize) {
@@ -141,7 +178,10 @@ impl<R> Guarded<R> {
 impl<R: Read> Read for Guarded<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.guard.check()?;
-        let n = self.inner.read(buf)?;
+        self.guard.reading(true);
+        let read = self.inner.read(buf);
+        self.guard.reading(false);
+        let n = read?;
         self.guard.count(n);
         self.guard.check()?;
         Ok(n)
@@ -151,7 +191,10 @@ impl<R: Read> Read for Guarded<R> {
 impl<R: BufRead> BufRead for Guarded<R> {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
         self.guard.check()?;
-        self.inner.fill_buf()
+        self.guard.reading(true);
+        let filled = self.inner.fill_buf();
+        self.guard.reading(false);
+        filled
     }
 
     fn consume(&mut self, amount: usize) {

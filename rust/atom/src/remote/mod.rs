@@ -229,7 +229,7 @@ pub struct Remote {
     transport: Box<dyn Transport + Send>,
     handshake: gix::protocol::Handshake,
     /// The ssh program, when the conversation is with it.
-    process: Option<std::process::Child>,
+    process: Option<ssh::Process>,
 }
 
 impl std::fmt::Debug for Remote {
@@ -318,7 +318,8 @@ impl Remote {
             }
             gix::url::Scheme::Ssh => {
                 let (command, program) = ssh_command(options);
-                let (connection, child) = ssh::spawn(&parsed, &command, program, &guard)?;
+                let (connection, child) =
+                    ssh::spawn(&parsed, &command, program, &guard, options.timeout)?;
                 process = Some(child);
                 Box::new(connection)
             }
@@ -341,11 +342,17 @@ impl Remote {
             Ok(handshake) => handshake,
             Err(e) => {
                 let error = fail(&e);
-                if let Some(mut child) = process {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                }
-                return Err(error);
+                // What ssh said explains a failure better than the closed pipe gix saw.
+                let said = process.as_ref().and_then(ssh::Process::message);
+                return Err(match (error, said) {
+                    (
+                        RemoteError::Ssh { url, .. }
+                        | RemoteError::Closed { url }
+                        | RemoteError::Protocol { url, .. },
+                        Some(message),
+                    ) => RemoteError::Ssh { url, message },
+                    (error, _) => error,
+                });
             }
         };
         Ok(Remote {
@@ -507,10 +514,8 @@ impl Drop for Remote {
         if self.guard.tripped().is_none() {
             let _ = gix::protocol::indicate_end_of_interaction(&mut self.transport, false);
         }
-        if let Some(mut child) = self.process.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        // Dropping the ssh program's handle ends it.
+        self.process.take();
     }
 }
 
