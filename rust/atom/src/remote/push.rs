@@ -305,7 +305,17 @@ fn git_push(
     // the URL go to git through its environment instead, which only this user can read.
     command.arg("--").arg(super::without_credentials(url));
     if let Some((user, password)) = super::url_account(url) {
-        pass_credentials(&mut command, &user, &password);
+        let parsed = gix::url::parse(gix::bstr::BStr::new(url)).ok();
+        let host = parsed.as_ref().and_then(|u| {
+            let host = u.host()?;
+            Some(match u.port {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            })
+        });
+        if let Some(host) = host {
+            pass_credentials(&mut command, &host, &user, &password);
+        }
     }
     for (name, id) in refs {
         command.arg(format!("{id}:{name}"));
@@ -411,24 +421,32 @@ fn git_push(
     })
 }
 
-/// Has the git `command` answer credential requests with `user` and `password` alone: a
-/// credential helper (a shell function) added through git's environment configuration
-/// (`GIT_CONFIG_COUNT`, after any the caller set), reading both from environment variables. An
-/// empty `credential.helper` first clears the helpers configured elsewhere for this command, so
-/// that the credentials written in the URL are the ones used, as git does with a URL's own.
-fn pass_credentials(command: &mut Command, user: &str, password: &str) {
+/// Has the git `command` answer credential requests for `host` (`name[:port]`, as git's
+/// credential protocol gives it) with `user` and `password` alone: a credential helper (a shell
+/// function) added through git's environment configuration (`GIT_CONFIG_COUNT`, after any the
+/// caller set), reading both from environment variables, and answering no other host. An empty
+/// `credential.helper` first clears the helpers configured elsewhere for this command, so that
+/// the credentials written in the URL are the ones used, as git does with a URL's own; and
+/// redirects are not followed, so the request stays with the host the URL names.
+fn pass_credentials(command: &mut Command, host: &str, user: &str, password: &str) {
     let base: usize = std::env::var("GIT_CONFIG_COUNT")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    let helper = r#"!f() { test "$1" = get && printf 'username=%s\npassword=%s\n' "$ATOM_GIT_USERNAME" "$ATOM_GIT_PASSWORD"; }; f"#;
-    for (i, value) in ["", helper].into_iter().enumerate() {
+    let helper = r#"!f() { test "$1" = get || return 0; h=; while read -r l && test -n "$l"; do case "$l" in host=*) h=${l#host=};; esac; done; test "$h" = "$ATOM_GIT_HOST" && printf 'username=%s\npassword=%s\n' "$ATOM_GIT_USERNAME" "$ATOM_GIT_PASSWORD"; }; f"#;
+    let settings = [
+        ("credential.helper", ""),
+        ("credential.helper", helper),
+        ("http.followRedirects", "false"),
+    ];
+    for (i, (key, value)) in settings.iter().enumerate() {
         command
-            .env(format!("GIT_CONFIG_KEY_{}", base + i), "credential.helper")
+            .env(format!("GIT_CONFIG_KEY_{}", base + i), key)
             .env(format!("GIT_CONFIG_VALUE_{}", base + i), value);
     }
     command
-        .env("GIT_CONFIG_COUNT", (base + 2).to_string())
+        .env("GIT_CONFIG_COUNT", (base + settings.len()).to_string())
+        .env("ATOM_GIT_HOST", host)
         .env("ATOM_GIT_USERNAME", user)
         .env("ATOM_GIT_PASSWORD", password);
 }
