@@ -348,7 +348,15 @@ fn a_moved_ref_is_possible_tampering() {
     let f = Fixture::new("deps-ref");
     let store_repo = f.set_repo();
     let old = git(&store_repo, &["rev-parse", "refs/eka/atoms/b/1.0.0"]);
+    // The store's own ref alone names another commit: a mirror's record still names the locked
+    // one (as when another server gave the store its commit first), and that is what loads.
     git(&store_repo, &["update-ref", "refs/eka/atoms/b/1.2.0", &old]);
+    assert!(f.eval_ok(&f.import_a()).contains("hello a from b 1.2.0"));
+    // Nothing names the locked commit any more.
+    let names = git(&store_repo, &["for-each-ref", "--format=%(refname)"]);
+    for name in names.lines().filter(|n| n.ends_with("/b/1.2.0")) {
+        git(&store_repo, &["update-ref", name, &old]);
+    }
     let err = f.eval_err(&f.import_a());
     assert!(
         err.contains(&format!("b-1.2.0 (pinned by a-0.1.0): refs/eka/atoms/b/1.2.0 points at {old}, but the lock pins")),
