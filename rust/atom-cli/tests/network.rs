@@ -1383,7 +1383,7 @@ fn hostile_servers_get_bounded_work() {
         args.extend(["fetch", &bomb_url, "--store", store_arg]);
         let (err, _) = run(&[], &args);
         assert!(
-            err.contains("for one object once inflated") && err.contains("--max-object-mib"),
+            err.contains("would take more than") && err.contains("--max-object-mib"),
             "{limits:?}: {err}"
         );
         let left = fs::read_dir(&store)

@@ -59,6 +59,15 @@ pub enum RemoteError {
         /// The command-line option that raises it.
         flag: &'static str,
     },
+    /// An object of the server's pack would take more memory once inflated than allowed (its
+    /// delta may claim any size).
+    #[error("{url} sent a pack with an object that would take more than {} MiB once inflated, the limit; nothing of it was kept (raise the limit with --max-object-mib, which is at most 64 times --max-fetch-mib)", limit >> 20)]
+    Inflated {
+        /// The URL.
+        url: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// The whole conversation took longer than its deadline.
     #[error("{url} did not finish within {} s in all (it sends too slowly, or without end), so it was cut off (raise the limit with --deadline)", deadline.as_secs())]
     Deadline {
@@ -142,11 +151,9 @@ impl RemoteError {
                 flag: "--max-fetch-mib",
             },
             None if self.to_string().contains("too large to fit in memory") => {
-                RemoteError::TooMuch {
+                RemoteError::Inflated {
                     url,
-                    what: "for one object once inflated (its pack claims more)",
                     limit: options.inflated_limit() as u64,
-                    flag: "--max-object-mib (at most 64 times --max-fetch-mib)",
                 }
             }
             None => self,
