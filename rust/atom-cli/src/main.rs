@@ -301,6 +301,21 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
     match &cli.command {
         Command::Init => init(&open(cli)?, out),
         Command::Publish { paths, rev, push } => {
+            // `--push lib` where lib is an atom directory: almost surely meant as the atom to
+            // publish; refused before anything is published.
+            if let Some(remote) = push.as_deref().filter(|r| !r.is_empty()) {
+                let explicit = std::env::args().any(|a| a == format!("--push={remote}"));
+                if !explicit
+                    && in_repo(cli, Path::new(remote))
+                        .join(MANIFEST_FILE)
+                        .is_file()
+                {
+                    return Err(format!(
+                        "`--push {remote}` takes {remote} for the remote to push to, but it is an atom directory here; to publish it and push, write `atom publish {remote} --push`; to push to a remote named so, `--push={remote}`",
+                        remote = shell_quote(remote)
+                    ));
+                }
+            }
             let repo = open(cli)?;
             let (published, failure) = publish_report::publish(&repo, rev, paths, out)?;
             let pushed = match push {
@@ -492,6 +507,11 @@ fn remote_name_url(cli: &Cli, text: &str) -> Option<String> {
         .ok()?;
     let url = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     (output.status.success() && !url.is_empty()).then_some(url)
+}
+
+/// `n thing` or `n things`.
+fn counted(n: usize, thing: &str) -> String {
+    format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
 }
 
 /// `atom publish --push`: push the atoms just published.
@@ -1059,10 +1079,11 @@ fn store_verify(store: &Store, repair: bool, out: &mut Output) -> Result {
     let repaired = report.trees.iter().filter(|t| t.repaired).count();
     out.json(report.to_json());
     out.line(format!(
-        "checked {} trees and {} atoms in {}: {problems} problems, {repaired} repaired",
-        report.trees.len(),
-        report.atoms.len(),
-        store.dir().display()
+        "checked {} and {} in {}: {}, {repaired} repaired",
+        counted(report.trees.len(), "tree"),
+        counted(report.atoms.len(), "atom"),
+        store.dir().display(),
+        counted(problems, "problem"),
     ));
     match report.unrepaired() {
         0 => Ok(()),

@@ -417,3 +417,22 @@ fn check_and_publish_agree_on_the_longest_version_and_label() {
     ok(atom(&["check", a]));
     ok(atom_in(&dir, &["publish", "pkgs/a"]));
 }
+
+/// `atom publish --push b` where `b` is an atom directory: refused before anything is published,
+/// saying how to write either meaning; `--push=b` names a remote explicitly.
+#[test]
+fn publish_push_does_not_take_an_atom_directory_for_the_remote() {
+    let dir = scratch("cli-push-arg");
+    atom_repo(&dir);
+    ok(atom_in(&dir, &["init"]));
+    let err = fails(atom_in(&dir, &["publish", "--push", "b"]));
+    assert!(
+        err.contains("atom publish b --push") && err.contains("--push=b"),
+        "{err}"
+    );
+    assert_eq!(git(&dir, &["for-each-ref", "refs/eka/atoms"]), "");
+    // Explicitly a remote: published, then the push fails on the missing remote.
+    let err = fails(atom_in(&dir, &["publish", "--push=b"]));
+    assert!(!err.contains("atom publish b --push"), "{err}");
+    assert_ne!(git(&dir, &["for-each-ref", "refs/eka/atoms"]), "");
+}

@@ -1217,6 +1217,11 @@ fn an_edited_materialised_tree_is_refused_until_repaired() {
         stdout(&output)
     );
     assert!(
+        stdout(&output).contains(": 1 problem, 0 repaired"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
         stderr(&output).contains("1 problem in the atom store"),
         "{}",
         stderr(&output)
