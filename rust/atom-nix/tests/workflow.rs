@@ -233,6 +233,17 @@ fn a_local_override_replaces_a_locked_atom_and_says_so() {
         "{}",
         stderr(&output)
     );
+    // A label the graph does not load (a typo) is an error, not silently nothing.
+    let typo = format!("lbi={}", copy.display());
+    let output = eval(&home, &expr, &["--option", "atom-override", &typo], &env);
+    assert!(
+        stderr(&output).contains(&format!(
+            "the atom override lbi={} names no atom this evaluation loads (its atoms: lib, user)",
+            copy.display()
+        )),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]

@@ -168,6 +168,8 @@ struct Loader<'a> {
     mirrors: HashMap<Root, String>,
     nodes: Vec<Node>,
     loaded: HashMap<Key, usize>,
+    /// The labels whose override was used.
+    overridden: std::collections::HashSet<Label>,
     /// The atoms being loaded, outermost first: a key met again here is a cycle.
     path: Vec<(Key, String)>,
 }
@@ -212,10 +214,30 @@ pub fn load_checked(
         mirrors: HashMap::new(),
         nodes: Vec::new(),
         loaded: HashMap::new(),
+        overridden: std::collections::HashSet::new(),
         path: Vec::new(),
     };
     let name = atom_name(&manifest);
     loader.node(name, Source::Dir(dir.to_owned()), manifest, lock, true)?;
+    // An override that stood for nothing is a mistake the user wants to hear of.
+    if let Some((label, path)) = overrides
+        .dirs
+        .iter()
+        .find(|(label, _)| !loader.overridden.contains(label))
+    {
+        let mut labels: Vec<String> = loader
+            .nodes
+            .iter()
+            .map(|n| n.manifest.package.label.as_str().to_owned())
+            .collect();
+        labels.sort();
+        labels.dedup();
+        return Err(ResolveError::UnusedOverride {
+            label: label.clone(),
+            path: path.clone(),
+            labels,
+        });
+    }
     Ok(Graph {
         nodes: loader.nodes,
     })
@@ -537,6 +559,7 @@ impl Loader<'_> {
         by_local: bool,
     ) -> Result<Option<usize>, ResolveError> {
         let (dir, how) = if let Some(dir) = self.overrides.get(&dep.label) {
+            self.overridden.insert(dep.label.clone());
             (dir.to_owned(), "overridden")
         } else {
             let local_mirror = lock

@@ -216,6 +216,16 @@ pub enum ResolveError {
         /// Why.
         why: String,
     },
+    /// An override names a label no atom of the graph has: a typo, or an atom no longer used.
+    #[error("the atom override {label}={} names no atom this evaluation loads ({}); check the label, or drop the override", path.display(), if labels.is_empty() { "it loads no dependency".to_owned() } else { format!("its atoms: {}", labels.join(", ")) })]
+    UnusedOverride {
+        /// The label overridden.
+        label: Label,
+        /// The directory it names.
+        path: PathBuf,
+        /// The labels of the atoms the graph does load.
+        labels: Vec<String>,
+    },
     /// An override or local atom directory holds another atom than the label it stands for.
     #[error("{label} (needed by {by}) is to be loaded from {}, but the atom there is {found}", dir.display())]
     OverrideLabel {
