@@ -709,6 +709,21 @@ fn resolve(cli: &Cli, uri: &str, out: &mut Output) -> Result {
                     Err(_) => url.to_string(),
                 },
             };
+            // A bare word (`alice::lib`) that is no remote, alias or existing path: say so,
+            // rather than report it as a malformed file URL.
+            let missing = !written.is_empty()
+                && remote::is_local(written)
+                && !written.starts_with("file://")
+                && !in_repo(cli, Path::new(written)).exists();
+            if missing && text == url.to_string() {
+                return Err(if written.contains(['/', '.']) {
+                    format!("no repository at {written:?} (in {uri:?}): it does not exist")
+                } else {
+                    format!(
+                        "{written:?} in {uri:?} is not a git remote of this repository, a URL alias, or a directory here; write a URL (https://host/path, user@host:path), a path, or define the alias in $XDG_CONFIG_HOME/eka.toml"
+                    )
+                });
+            }
             match local_path(&text).filter(|p| p.exists()) {
                 Some(path) => Repo::open(&path).map_err(err)?,
                 None => return resolve_remote(cli, &text, &parsed.label, &requirement, out),
@@ -770,6 +785,14 @@ fn resolve_remote(
 
 /// `atom show`: the manifest of a published atom, verified first.
 fn show(repo: &Repo, atom: &str, out: &mut Output) -> Result {
+    if let Some((url, rest)) = atom.rsplit_once("::") {
+        return Err(format!(
+            "`atom show` shows an atom published in this repository (LABEL[@VERSION]), and {atom:?} names one at {}; `atom resolve {}` tells its version there, `atom fetch {} {rest}` brings it into the atom store",
+            remote::redact(url),
+            shell_quote(atom),
+            shell_quote(url),
+        ));
+    }
     let (label, version) = split_at_version(atom)?;
     let found = match version {
         Some(version) => repo.find(&label, &Version::parse(version)?).map_err(err)?,

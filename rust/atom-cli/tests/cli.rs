@@ -436,3 +436,24 @@ fn publish_push_does_not_take_an_atom_directory_for_the_remote() {
     assert!(!err.contains("atom publish b --push"), "{err}");
     assert_ne!(git(&dir, &["for-each-ref", "refs/eka/atoms"]), "");
 }
+
+/// `atom show URL::lib` and `atom resolve word::lib` say what was misunderstood and what to
+/// write instead, rather than report a malformed label or a malformed file URL.
+#[test]
+fn show_and_resolve_explain_a_uri_they_cannot_use() {
+    let dir = scratch("cli-uri-errors");
+    atom_repo(&dir);
+    let err = fails(atom_in(&dir, &["show", "https://h.example/r::lib"]));
+    assert!(
+        err.contains("`atom show` shows an atom published in this repository")
+            && err.contains("atom fetch https://h.example/r lib"),
+        "{err}"
+    );
+    let err = fails(atom_in(&dir, &["resolve", "alice::lib"]));
+    assert!(
+        err.contains("\"alice\" in \"alice::lib\" is not a git remote of this repository, a URL alias, or a directory here"),
+        "{err}"
+    );
+    let err = fails(atom_in(&dir, &["resolve", "./nowhere::lib"]));
+    assert!(err.contains("no repository at \"./nowhere\""), "{err}");
+}
