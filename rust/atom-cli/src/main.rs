@@ -272,8 +272,32 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// The repository `-C DIR` (default: the current directory) is in, found upwards as git does.
 fn open(cli: &Cli) -> Result<Repo> {
-    Repo::open(&cli.repo).map_err(err)
+    Repo::discover(&cli.repo).map_err(err)
+}
+
+/// Atom paths given on the command line (relative to the current directory, or to `-C DIR`),
+/// made relative to the work tree of `repo`, as publishing names them; a path outside it is
+/// passed on as given (and refused there).
+fn in_work_tree(cli: &Cli, repo: &Repo, paths: &[String]) -> Vec<String> {
+    let Some(top) = repo.work_tree().and_then(|t| std::fs::canonicalize(t).ok()) else {
+        return paths.to_vec();
+    };
+    paths
+        .iter()
+        .map(|path| {
+            std::fs::canonicalize(in_repo(cli, Path::new(path)))
+                .ok()
+                .and_then(|full| {
+                    full.strip_prefix(&top)
+                        .ok()
+                        .map(|p| p.to_string_lossy().into_owned())
+                })
+                .map(|p| if p.is_empty() { ".".to_owned() } else { p })
+                .unwrap_or_else(|| path.clone())
+        })
+        .collect()
 }
 
 /// A path given on the command line, relative to `-C DIR` when one is given.
@@ -317,7 +341,8 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
                 }
             }
             let repo = open(cli)?;
-            let (published, failure) = publish_report::publish(&repo, rev, paths, out)?;
+            let paths = in_work_tree(cli, &repo, paths);
+            let (published, failure) = publish_report::publish(&repo, rev, &paths, out)?;
             let pushed = match push {
                 Some(remote) => push_published(cli, &repo, remote, &published, out),
                 None => Ok(()),

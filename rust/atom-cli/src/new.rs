@@ -56,6 +56,19 @@ fn create(path: &Path, label: &Label, out: &mut Output) -> Result<(), String> {
                 path.display()
             )
         })?;
+    // An atom inside another: publishing the outer one takes the inner one's files along.
+    if let Some(outer) = dir
+        .ancestors()
+        .skip(1)
+        .take_while(|d| d.starts_with(&top))
+        .find(|d| d.join(MANIFEST_FILE).is_file())
+    {
+        out.warn(&format!(
+            "{} is inside the atom at {}: its files become part of that atom's tree when it is published; atoms are usually side by side (e.g. pkgs/a, pkgs/b)",
+            path.display(),
+            outer.display()
+        ));
+    }
     let member = dir
         .strip_prefix(&top)
         .ok()

@@ -457,3 +457,39 @@ fn show_and_resolve_explain_a_uri_they_cannot_use() {
     let err = fails(atom_in(&dir, &["resolve", "./nowhere::lib"]));
     assert!(err.contains("no repository at \"./nowhere\""), "{err}");
 }
+
+/// Run from a subdirectory of the repository (the working directory, not `-C`), commands find
+/// the repository as git does; atom paths are relative to where the user is; `atom new` inside
+/// an atom warns that the outer atom would carry the inner one's files.
+#[test]
+fn commands_work_from_a_subdirectory() {
+    let dir = scratch("cli-subdir");
+    atom_repo(&dir);
+    let pkgs = dir.join("pkgs");
+    let run = |cwd: &Path, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_atom"))
+            .current_dir(cwd)
+            .args(args)
+            .env_remove("ATOM_STORE")
+            .output()
+            .unwrap()
+    };
+    let published = ok(run(&pkgs, &["publish", "a"]));
+    assert!(
+        published.contains("published alpha 1.0.0 (pkgs/a)"),
+        "{published}"
+    );
+    assert!(ok(run(&pkgs, &["ls"])).starts_with("alpha 1.0.0 "));
+    ok(run(&pkgs.join("a"), &["check"]));
+    ok(run(&pkgs.join("a"), &["verify", "alpha"]));
+    let output = run(&pkgs.join("a"), &["new", "inner"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("is inside the atom at")
+            && text(&output.stderr).contains("pkgs/a"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = run(&dir, &["new", "side"]);
+    assert!(!text(&output.stderr).contains("inside the atom"));
+}

@@ -119,6 +119,25 @@ impl Repo {
         })
     }
 
+    /// Opens the repository `path` is in, looking upwards from it as git does (a subdirectory
+    /// of a work tree finds the work tree's repository).
+    pub fn discover(path: &Path) -> Result<Repo> {
+        let repo = gix::discover_opts(path, Default::default(), gix::open::Options::isolated())
+            .map_err(|e| RepoError::Open {
+                path: path.to_owned(),
+                source: e.into(),
+            })?;
+        Ok(Repo {
+            repo,
+            genesis: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The work tree, if the repository has one.
+    pub fn work_tree(&self) -> Option<&Path> {
+        self.repo.workdir()
+    }
+
     /// Creates a bare repository at `path` (a directory that does not exist, or is empty).
     pub(crate) fn init_bare(path: &Path) -> Result<Repo> {
         std::fs::create_dir_all(path).map_err(|source| RepoError::Io {
