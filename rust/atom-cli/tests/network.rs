@@ -1665,6 +1665,16 @@ fn atom_fetch_fills_the_store_from_a_lock() {
 
     // Transitively: an atom depending on gamma alone gets alpha through gamma's own lock, at
     // the second level.
+    // And its direct git dependency, on the server, is mirrored into the store at its pinned
+    // revision.
+    let plain = dir.join("plain");
+    fs::create_dir_all(&plain).unwrap();
+    git(&plain, &["init", "-q", "-b", "main"]);
+    write(&plain, "default.nix", "{ answer = 42; }\n");
+    git(&plain, &["add", "."]);
+    git(&plain, &["commit", "-q", "-m", "plain"]);
+    let plain_url = serve(&server2, &plain, "plain.git");
+    let plain_rev = git(&plain, &["rev-parse", "HEAD"]);
     let app2 = dir.join("app2");
     write(
         &app2,
@@ -1672,6 +1682,13 @@ fn atom_fetch_fills_the_store_from_a_lock() {
         &manifest("[deps.from.libs]\ngamma = \"^1\"\n"),
     );
     ok(&app2, Some(&server), &["lock", "--store", lock_store]);
+    // Locked by hand: `atom lock` resolves git revisions only on this machine.
+    let lock2 = fs::read_to_string(app2.join("atom.lock")).unwrap();
+    fs::write(
+        app2.join("atom.lock"),
+        format!("{lock2}\n[[deps]]\ntype = \"nix+git\"\nname = \"plain\"\nurl = \"{plain_url}\"\nrev = \"{plain_rev}\"\n"),
+    )
+    .unwrap();
     let (code, entries) = fill(&app2, &server, &dir.join("store2"));
     assert_eq!(code, Some(0), "{entries:?}");
     assert_eq!(entries["gamma"]["status"], "fetched");
@@ -1679,6 +1696,14 @@ fn atom_fetch_fills_the_store_from_a_lock() {
     assert_eq!(entries["alpha"]["version"], "1.1.0");
     assert_eq!(entries["alpha"]["by"], "gamma-1.0.0");
     assert_eq!(entries["alpha"]["mirror"], url.as_str());
+    assert_eq!(entries["plain"]["status"], "fetched", "{entries:?}");
+    assert_eq!(entries["plain"]["rev"], plain_rev.as_str());
+    let (code, entries) = fill(&app2, &server, &dir.join("store2"));
+    assert_eq!(code, Some(0), "{entries:?}");
+    assert!(
+        entries.values().all(|e| e["status"] == "present"),
+        "{entries:?}"
+    );
 
     // The recorded mirror gone: the set's other mirror serves beta and alpha.
     let gone = server.root.join(recorded.rsplit('/').next().unwrap());
