@@ -2429,3 +2429,60 @@ fn a_fresh_store_filled_from_the_lock_evaluates() {
     let out = atom_ok(&f.store, &f.a, &["fetch"]);
     assert!(out.contains("present b 1.2.0"), "{out}");
 }
+
+/// Filling from a lock follows each dependency's published lock: `lib` pins `base` of its own set
+/// (`::`), which comes from the mirror `lib` came from; then the consumer evaluates.
+#[test]
+fn a_fresh_store_filled_from_the_lock_gets_what_dependencies_pin() {
+    let mut f = Fixture::new("deps-fill-own-set");
+    publish_lib_on_base(&mut f);
+    let url = f.url();
+    let consumer = f.consumer(
+        "uses-lib",
+        &[
+            ("atom.toml", &manifest("c", "0.1.0", &url, "lib = \"1\"")),
+            ("mod.nix", "{ Message = deps.from.bs.lib.greet \"c\"; }\n"),
+        ],
+    );
+    f.store = f.dir.join("fresh-store");
+    let out = atom_ok(&f.store, &consumer, &["fetch"]);
+    assert!(
+        out.contains(&format!(
+            "fetched lib 1.0.0 at {} from {url}",
+            git(&f.repo, &["rev-parse", "refs/eka/atoms/lib/1.0.0"])
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "fetched base 1.0.0 at {} from {url}",
+            git(&f.repo, &["rev-parse", "refs/eka/atoms/base/1.0.0"])
+        )),
+        "{out}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&atom_ok(&f.store, &consumer, &["fetch", "--json"])).unwrap();
+    let by: Vec<(&str, &str, &str)> = json["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["label"].as_str().unwrap(),
+                e["status"].as_str().unwrap(),
+                e["by"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // The top lock as the command was given it (the atom's directory: `.`).
+    assert_eq!(
+        by,
+        [
+            ("lib", "present", "./atom.lock"),
+            ("base", "present", "lib-1.0.0")
+        ]
+    );
+    let import = format!("(builtins.atom.import {}).message", consumer.display());
+    assert_eq!(f.eval_ok(&import), "\"c from base\"");
+    assert_eq!(f.fetcher_ran(), None);
+}
