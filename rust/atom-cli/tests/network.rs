@@ -1539,7 +1539,7 @@ fn hostile_trees_and_look_alike_refs_are_refused() {
     .all(|r| !r.contains("1.2.0"))));
 }
 
-/// How many ref listings (`ls-refs` commands) the git daemon of `server` has answered.
+/// How many ref listings (`ls-refs` commands) `server` has answered (its packet trace).
 fn listings(server: &Server) -> usize {
     server.packets().matches("< command=ls-refs").count()
 }
@@ -1582,12 +1582,18 @@ fn fill(
 /// gone, and a clear failure (with partial success) when no mirror has it.
 #[test]
 fn atom_fetch_fills_the_store_from_a_lock() {
+    for kind in [Kind::Daemon, Kind::Http] {
+        fills_the_store_from_a_lock(kind);
+    }
+}
+
+fn fills_the_store_from_a_lock(kind: Kind) {
     // Set 1 (alpha 1.0.0 and 1.1.0, beta 0.1.0) on one server, as set.git and copy.git.
-    let (dir, src, server, url) = published(Kind::Daemon, "fill");
+    let (dir, src, server, url) = published(kind, "fill");
     let copy = serve(&server, &src, "copy.git");
     // Set 2 on another server: gamma 1.0.0, which depends on alpha ^1 of set 1, published with
     // its lock.
-    let dir2 = scratch("fill-lib");
+    let dir2 = scratch(&format!("fill-lib-{kind:?}"));
     let lib = dir2.join("src");
     fs::create_dir_all(&lib).unwrap();
     git(&lib, &["init", "-q", "-b", "main"]);
@@ -1604,7 +1610,7 @@ fn atom_fetch_fills_the_store_from_a_lock() {
     git(&lib, &["commit", "-q", "-m", "gamma"]);
     ok(&lib, None, &["init"]);
     ok(&lib, None, &["publish"]);
-    let server2 = Server::start(Kind::Daemon, &dir2);
+    let server2 = Server::start(kind, &dir2);
     let url2 = serve(&server2, &lib, "lib.git");
 
     // The project: alpha and beta of set 1 (two mirrors), gamma of set 2; locked.
