@@ -17,7 +17,8 @@
 //!
 //! Direct `nix+git` dependencies whose pinned revision the store's git mirrors lack are
 //! mirrored from their URL ([`Store::fetch_git_with`]). Local-only entries (no `rev`) need
-//! nothing. Nothing is printed: the outcome of every entry is returned ([`Filled`]).
+//! nothing, and neither do the `::` entries of the top lock: `::` there is the working tree's
+//! repository, which the evaluator reads them from. Nothing is printed: the outcome of every entry is returned ([`Filled`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -241,10 +242,14 @@ impl Store {
             }
             // Fetch the missing ones, grouped by the next mirror each has to try.
             while !pending.is_empty() {
-                let mut groups: BTreeMap<String, Vec<Need>> = BTreeMap::new();
+                // By the mirror's name, so that two spellings of one mirror are one connection.
+                let mut groups: BTreeMap<String, (String, Vec<Need>)> = BTreeMap::new();
                 for need in pending.drain(..) {
                     match need.candidates.get(need.tried.len()).cloned() {
-                        Some(url) => groups.entry(url).or_default().push(need),
+                        Some(url) => {
+                            let name = attribution::mirror_name(&url, &options.aliases);
+                            groups.entry(name).or_insert((url, Vec::new())).1.push(need);
+                        }
                         None => {
                             let tried = need.tried.clone();
                             let mirror = need.recorded.clone();
@@ -252,14 +257,30 @@ impl Store {
                         }
                     }
                 }
-                for (url, needs) in groups {
+                for (url, needs) in groups.into_values() {
                     let shown = crate::remote::redact(&url);
                     let mut atoms: Vec<(Label, Option<Requirement>)> = Vec::new();
                     for need in &needs {
-                        let exact = Requirement::parse(&format!("={}", need.version)).ok();
+                        // `=<version>` always parses; were it not to, asking for no version
+                        // (rather than every one) leaves the atom to its next mirror.
+                        let Ok(exact) = Requirement::parse(&format!("={}", need.version)) else {
+                            continue;
+                        };
+                        let exact = Some(exact);
                         if !atoms.iter().any(|(l, r)| l == &need.label && r == &exact) {
                             atoms.push((need.label.clone(), exact));
                         }
+                    }
+                    if atoms.is_empty() {
+                        // Never an empty list: that would fetch every atom the mirror publishes.
+                        for mut need in needs {
+                            need.tried.push(Attempt {
+                                mirror: shown.clone(),
+                                reason: format!("cannot ask for version {} alone", need.version),
+                            });
+                            pending.push(need);
+                        }
+                        continue;
                     }
                     let group_options = FetchOptions {
                         atoms,
