@@ -18,7 +18,7 @@ use atom::manifest::{Manifest, Requirement, Version, MANIFEST_FILE};
 use atom::remote::push::{self, PushStatus};
 use atom::repo::{AtomRef, InitOutcome, Repo, RepoError};
 use atom::resolve::locking;
-use atom::store::{local_path, FetchOptions, Store, VersionStatus};
+use atom::store::{local_path, FetchOptions, FillStatus, Store, VersionStatus};
 use atom::uri::{Aliases, AtomUri};
 use clap::{Parser, Subcommand};
 use serde_json::json;
@@ -97,10 +97,17 @@ enum Command {
     ///
     /// With --git, mirrors a plain git repository instead (a direct `nix+git` dependency), so
     /// that the evaluator reads its locked revision from the store rather than fetching it.
+    ///
+    /// With no URL, fills the store from the lock of the atom in --atom DIR (default: -C DIR):
+    /// exactly the versions it pins, transitively through each dependency's own lock, each from
+    /// the mirror its lock entry records, else from the set's other mirrors, one listing per
+    /// mirror at each level of the dependency graph; and the pinned revisions of its direct git
+    /// dependencies. Prints one line per entry (present, fetched, local, failed and where it was
+    /// tried); exits 1 when anything the lock needs is still missing.
     Fetch {
         /// Where from: https://…, http://…, git://…, ssh://…, user@host:path, gh:owner/repo, a
-        /// path, or a git remote of the repository (-C).
-        url: String,
+        /// path, or a git remote of the repository (-C) [default: what the atom's lock needs].
+        url: Option<String>,
         /// Only these atoms: `label` or `label@requirement` [default: every published atom].
         atoms: Vec<String>,
         /// The atom store [default: the `atom-store` setting of Nix's configuration (nix.conf,
@@ -111,6 +118,9 @@ enum Command {
         /// Mirror a direct git dependency rather than fetch an atom set.
         #[arg(long)]
         git: bool,
+        /// With no URL: the atom whose lock to fill (relative to -C DIR when given).
+        #[arg(long, value_name = "DIR", default_value = ".", conflicts_with_all = ["url", "git"])]
+        atom: PathBuf,
     },
     /// Write atom.lock for an atom: resolve its dependencies against the atom store.
     ///
@@ -353,14 +363,30 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
             }
         }
         Command::Fetch {
-            url,
+            url: Some(url),
             store,
             git: true,
             ..
         } => fetch_git(cli, url, &atom_store(store)?, out),
         Command::Fetch {
-            url, atoms, store, ..
+            url: Some(url),
+            atoms,
+            store,
+            ..
         } => fetch(cli, url, atoms, &atom_store(store)?, out),
+        Command::Fetch { git: true, .. } => Err("--git needs the URL to mirror".into()),
+        Command::Fetch {
+            url: None,
+            atoms,
+            store,
+            atom,
+            ..
+        } => {
+            if !atoms.is_empty() {
+                return Err("give the URL to fetch those atoms from".into());
+            }
+            fetch_lock(cli, &in_repo(cli, atom), &atom_store(store)?, out)
+        }
         Command::Lock {
             path,
             check,
@@ -661,6 +687,80 @@ fn fetch(cli: &Cli, url: &str, atoms: &[String], store: &Store, out: &mut Output
         (n, _) => Err(format!(
             "{n} version{} not fetched from {shown} (see above); the others were",
             if n == 1 { "" } else { "s" }
+        )),
+    }
+}
+
+/// `atom fetch` with no URL: fill the store with what the lock of the atom in `dir` needs.
+fn fetch_lock(cli: &Cli, dir: &Path, store: &Store, out: &mut Output) -> Result {
+    let lock_path = dir.join(LOCK_FILE);
+    let Some(lock) = Lockfile::read_if_present(&lock_path).map_err(err)? else {
+        return Err(format!(
+            "{} does not exist: give the URL to fetch from, or run `atom lock {}` first",
+            lock_path.display(),
+            shell_quote(&dir.to_string_lossy())
+        ));
+    };
+    let options = fetch_options(cli)?;
+    let mut progress = |n: usize| out.progress(&format!("fetching: {n} objects"));
+    let filled = store
+        .fill_from_lock(&lock, &lock_path.to_string_lossy(), &options, &mut progress)
+        .map_err(err)?;
+    out.json(filled.to_json());
+    for entry in &filled.entries {
+        let what = match (&entry.version, &entry.kind) {
+            (Some(version), _) => format!("{} {version}", entry.label),
+            (None, _) => entry.label.to_string(),
+        };
+        let rev = entry.rev.map(|r| format!(" at {r}")).unwrap_or_default();
+        let line = match &entry.status {
+            FillStatus::Present => format!("present {what}{rev}"),
+            FillStatus::Fetched => format!(
+                "fetched {what}{rev} from {}",
+                entry
+                    .mirror
+                    .as_deref()
+                    .map(remote::redact)
+                    .unwrap_or_default()
+            ),
+            FillStatus::Local => format!("local {what}: read from the working tree"),
+            FillStatus::Failed(tried) => {
+                let mut text = format!("missing {what}{rev} (locked by {})", entry.by);
+                if tried.is_empty() {
+                    text.push_str(": the lock names no mirror for its set");
+                }
+                for attempt in tried {
+                    text.push_str(&format!("\n  tried {}: {}", attempt.mirror, attempt.reason));
+                }
+                text
+            }
+        };
+        out.line(line);
+    }
+    let failed = filled.failed().count();
+    let fetched = filled
+        .entries
+        .iter()
+        .filter(|e| e.status == FillStatus::Fetched)
+        .count();
+    let bytes = if filled.bytes > 0 {
+        format!(" ({} bytes)", filled.bytes)
+    } else {
+        String::new()
+    };
+    match failed {
+        0 => {
+            out.line(format!(
+                "the store has everything {} needs: {fetched} fetched, {} objects{bytes}",
+                lock_path.display(),
+                filled.objects
+            ));
+            Ok(())
+        }
+        n => Err(format!(
+            "{n} of the entries {} needs {} still missing (see above); {fetched} fetched",
+            lock_path.display(),
+            if n == 1 { "is" } else { "are" }
         )),
     }
 }

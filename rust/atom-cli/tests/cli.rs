@@ -493,3 +493,30 @@ fn commands_work_from_a_subdirectory() {
     let output = run(&dir, &["new", "side"]);
     assert!(!text(&output.stderr).contains("inside the atom"));
 }
+
+/// `atom fetch` with no URL reads the lock of the atom in -C DIR (or --atom DIR): without one it
+/// says what to do, and it takes neither labels nor --git without a URL.
+#[test]
+fn fetch_without_a_url_needs_a_lock() {
+    let dir = scratch("cli-fill");
+    let store = scratch("cli-fill-store");
+    let store = store.to_str().unwrap();
+    write(&dir, "app/atom.toml", &support::manifest("app", "0.1.0"));
+    let err = fails(atom_in(&dir, &["fetch", "--atom", "app", "--store", store]));
+    assert!(
+        err.contains("app/atom.lock does not exist")
+            && err.contains(&format!("run `atom lock {}/app`", dir.display())),
+        "{err}"
+    );
+    let err = fails(atom_in(&dir, &["fetch", "--git", "--store", store]));
+    assert!(err.contains("--git needs the URL"), "{err}");
+    let output = atom_in(&dir, &["fetch", "--atom", "app", "x", "--store", store]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    // A lock with only local entries: nothing to fetch, nothing fetched.
+    ok(atom_in(
+        &dir.join("app"),
+        &["lock", "--offline", "--store", store],
+    ));
+    let out = ok(atom_in(&dir.join("app"), &["fetch", "--store", store]));
+    assert!(out.contains("the store has everything"), "{out}");
+}

@@ -1538,3 +1538,254 @@ fn hostile_trees_and_look_alike_refs_are_refused() {
     .lines()
     .all(|r| !r.contains("1.2.0"))));
 }
+
+/// How many ref listings (`ls-refs` commands) `server` has answered (its packet trace).
+fn listings(server: &Server) -> usize {
+    server.packets().matches("< command=ls-refs").count()
+}
+
+/// `atom --json fetch` with no URL in `app`, into `store`: the exit status and the entries of the
+/// JSON document by label.
+fn fill(
+    app: &Path,
+    server: &Server,
+    store: &Path,
+) -> (Option<i32>, serde_json::Map<String, serde_json::Value>) {
+    let output = atom(
+        app,
+        Some(server),
+        &[
+            "--json",
+            "--timeout",
+            "5",
+            "fetch",
+            "--store",
+            store.to_str().unwrap(),
+        ],
+    );
+    let stderr = text(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{stderr}", text(&output.stdout)));
+    let entries = json["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["label"].as_str().unwrap().to_owned(), e.clone()))
+        .collect();
+    (output.status.code(), entries)
+}
+
+/// `atom fetch` with no URL fills a fresh store with what an atom's lock needs, and nothing
+/// else: the locked versions, transitively through a dependency's published lock, each mirror
+/// listed once per level of the graph, from the set's other mirror when the recorded one is
+/// gone, and a clear failure (with partial success) when no mirror has it.
+#[test]
+fn atom_fetch_fills_the_store_from_a_lock() {
+    for kind in [Kind::Daemon, Kind::Http] {
+        fills_the_store_from_a_lock(kind);
+    }
+}
+
+fn fills_the_store_from_a_lock(kind: Kind) {
+    // Set 1 (alpha 1.0.0 and 1.1.0, beta 0.1.0) on one server, as set.git and copy.git.
+    let (dir, src, server, url) = published(kind, "fill");
+    let copy = serve(&server, &src, "copy.git");
+    // Set 2 on another server: gamma 1.0.0, which depends on alpha ^1 of set 1, published with
+    // its lock.
+    let dir2 = scratch(&format!("fill-lib-{kind:?}"));
+    let lib = dir2.join("src");
+    fs::create_dir_all(&lib).unwrap();
+    git(&lib, &["init", "-q", "-b", "main"]);
+    write(&lib, "ekala.toml", "[set]\npackages = [\"g\"]\n");
+    write(
+        &lib,
+        "g/atom.toml",
+        &format!("[package]\nlabel = \"gamma\"\nversion = \"1.0.0\"\n\n[package.sets]\nmain = \"{url}\"\n\n[deps.from.main]\nalpha = \"^1\"\n\n[compose.as]\nnix = \".\"\n"),
+    );
+    let lock_store = dir.join("lock-store");
+    let lock_store = lock_store.to_str().unwrap();
+    ok(&lib, Some(&server), &["lock", "g", "--store", lock_store]);
+    git(&lib, &["add", "."]);
+    git(&lib, &["commit", "-q", "-m", "gamma"]);
+    ok(&lib, None, &["init"]);
+    ok(&lib, None, &["publish"]);
+    let server2 = Server::start(kind, &dir2);
+    let url2 = serve(&server2, &lib, "lib.git");
+
+    // The project: alpha and beta of set 1 (two mirrors), gamma of set 2; locked.
+    let app = dir.join("app");
+    let manifest = |deps: &str| {
+        format!("[package]\nlabel = \"app\"\nversion = \"0.1.0\"\n\n[package.sets]\nmain = [\"{url}\", \"{copy}\"]\nlibs = \"{url2}\"\n\n{deps}\n[compose.as]\nnix = \".\"\n")
+    };
+    write(
+        &app,
+        "atom.toml",
+        &manifest("[deps.from.main]\nalpha = \"^1\"\nbeta = \"^0.1\"\n\n[deps.from.libs]\ngamma = \"^1\"\n"),
+    );
+    ok(&app, Some(&server), &["lock", "--store", lock_store]);
+    let lock = fs::read_to_string(app.join("atom.lock")).unwrap();
+    let recorded = if lock.contains(&format!("mirror = \"{url}\"")) {
+        url.clone()
+    } else {
+        copy.clone()
+    };
+    let other = if recorded == url { &copy } else { &url };
+    assert!(lock.contains(&format!("mirror = \"{recorded}\"")), "{lock}");
+
+    // A fresh store ("after cloning the project"): `atom lock --check` alone cannot tell.
+    let store = dir.join("store");
+    let store_arg = store.to_str().unwrap();
+    let before = (listings(&server), listings(&server2));
+    let (code, entries) = fill(&app, &server, &store);
+    assert_eq!(code, Some(0), "{entries:?}");
+    for (label, version) in [("alpha", "1.1.0"), ("beta", "0.1.0"), ("gamma", "1.0.0")] {
+        let entry = &entries[label];
+        assert_eq!(entry["status"], "fetched", "{entry}");
+        assert_eq!(entry["version"], version, "{entry}");
+        assert!(lock.contains(entry["rev"].as_str().unwrap()), "{entry}");
+    }
+    assert_eq!(entries["beta"]["mirror"], recorded.as_str());
+    assert_eq!(entries["gamma"]["mirror"], url2.as_str());
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    // One listing per server: alpha and beta in one, gamma in the other; gamma's lock pins the
+    // alpha already fetched, so no second level.
+    assert_eq!(
+        (listings(&server) - before.0, listings(&server2) - before.1),
+        (1, 1)
+    );
+    ok(
+        &app,
+        None,
+        &["lock", "--check", "--offline", "--store", store_arg],
+    );
+    // Again: everything is present, nothing is listed.
+    let before = (listings(&server), listings(&server2));
+    let (code, entries) = fill(&app, &server, &store);
+    assert_eq!(code, Some(0));
+    assert!(
+        entries.values().all(|e| e["status"] == "present"),
+        "{entries:?}"
+    );
+    assert_eq!((listings(&server), listings(&server2)), before);
+
+    // Transitively: an atom depending on gamma alone gets alpha through gamma's own lock, at
+    // the second level.
+    // And its direct git dependency, on the server, is mirrored into the store at its pinned
+    // revision.
+    let plain = dir.join("plain");
+    fs::create_dir_all(&plain).unwrap();
+    git(&plain, &["init", "-q", "-b", "main"]);
+    write(&plain, "default.nix", "{ answer = 42; }\n");
+    git(&plain, &["add", "."]);
+    git(&plain, &["commit", "-q", "-m", "plain"]);
+    let plain_url = serve(&server2, &plain, "plain.git");
+    let plain_rev = git(&plain, &["rev-parse", "HEAD"]);
+    let app2 = dir.join("app2");
+    write(
+        &app2,
+        "atom.toml",
+        &manifest("[deps.from.libs]\ngamma = \"^1\"\n"),
+    );
+    ok(&app2, Some(&server), &["lock", "--store", lock_store]);
+    // Locked by hand: `atom lock` resolves git revisions only on this machine.
+    let lock2 = fs::read_to_string(app2.join("atom.lock")).unwrap();
+    fs::write(
+        app2.join("atom.lock"),
+        format!("{lock2}\n[[deps]]\ntype = \"nix+git\"\nname = \"plain\"\nurl = \"{plain_url}\"\nrev = \"{plain_rev}\"\n"),
+    )
+    .unwrap();
+    let (code, entries) = fill(&app2, &server, &dir.join("store2"));
+    assert_eq!(code, Some(0), "{entries:?}");
+    assert_eq!(entries["gamma"]["status"], "fetched");
+    assert_eq!(entries["alpha"]["status"], "fetched");
+    assert_eq!(entries["alpha"]["version"], "1.1.0");
+    assert_eq!(entries["alpha"]["by"], "gamma-1.0.0");
+    assert_eq!(entries["alpha"]["mirror"], url.as_str());
+    assert_eq!(entries["plain"]["status"], "fetched", "{entries:?}");
+    assert_eq!(entries["plain"]["rev"], plain_rev.as_str());
+    let (code, entries) = fill(&app2, &server, &dir.join("store2"));
+    assert_eq!(code, Some(0), "{entries:?}");
+    assert!(
+        entries.values().all(|e| e["status"] == "present"),
+        "{entries:?}"
+    );
+
+    // The recorded mirror gone: the set's other mirror serves beta and alpha.
+    let gone = server.root.join(recorded.rsplit('/').next().unwrap());
+    let moved = server.root.join("moved.git");
+    fs::rename(&gone, &moved).unwrap();
+    let (code, entries) = fill(&app, &server, &dir.join("store3"));
+    assert_eq!(code, Some(0), "{entries:?}");
+    for label in ["alpha", "beta"] {
+        assert_eq!(entries[label]["status"], "fetched", "{entries:?}");
+        assert_eq!(entries[label]["mirror"], other.as_str(), "{entries:?}");
+    }
+
+    // Neither mirror has set 1: gamma is still fetched, alpha and beta are named with where
+    // they were tried and why, and the command fails.
+    fs::rename(
+        server.root.join(other.rsplit('/').next().unwrap()),
+        server.root.join("moved2.git"),
+    )
+    .unwrap();
+    let store4 = dir.join("store4");
+    let (code, entries) = fill(&app, &server, &store4);
+    assert_eq!(code, Some(1), "{entries:?}");
+    assert_eq!(entries["gamma"]["status"], "fetched");
+    for label in ["alpha", "beta"] {
+        let entry = &entries[label];
+        assert_eq!(entry["status"], "failed", "{entry}");
+        let tried: Vec<&str> = entry["tried"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["mirror"].as_str().unwrap())
+            .collect();
+        assert_eq!(tried, [recorded.as_str(), other.as_str()], "{entry}");
+    }
+    let output = atom(
+        &app,
+        Some(&server),
+        &[
+            "--timeout",
+            "5",
+            "fetch",
+            "--store",
+            store4.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("present gamma 1.0.0"), "{stdout}");
+    assert!(stdout.contains("missing beta 0.1.0"), "{stdout}");
+    assert!(stdout.contains(&format!("tried {recorded}: ")), "{stdout}");
+    assert!(stdout.contains("no git repository"), "{stdout}");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("2 of the entries") && stderr.contains("are still missing"),
+        "{stderr}"
+    );
+
+    // A mirror serving another commit for the locked version does not satisfy the lock.
+    let forged = dir.join("forged");
+    clone_set(&src, &forged);
+    write(&forged, "b/extra.nix", "{ }\n");
+    write(&forged, "b/atom.toml", &support::manifest("beta", "0.1.0"));
+    git(&forged, &["add", "."]);
+    git(&forged, &["commit", "-q", "-m", "another beta 0.1.0"]);
+    ok(&forged, None, &["publish", "b"]);
+    let forged_url = serve(&server, &forged, recorded.rsplit('/').next().unwrap());
+    assert_eq!(forged_url, recorded);
+    let (code, entries) = fill(&app, &server, &dir.join("store5"));
+    assert_eq!(code, Some(1), "{entries:?}");
+    let beta = &entries["beta"];
+    assert_eq!(beta["status"], "failed", "{beta}");
+    assert!(
+        beta["tried"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("but the lock pins"),
+        "{beta}"
+    );
+}

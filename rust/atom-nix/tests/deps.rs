@@ -2375,3 +2375,119 @@ fn a_version_another_server_gave_first_does_not_stand_in_for_the_mirror_s() {
     );
     assert_eq!(f.fetcher_ran(), None);
 }
+
+/// After cloning a project, its lock checks but the evaluator finds no locked version in an empty
+/// store; `atom fetch` with no URL, in the atom's directory, fills the store with what the lock
+/// needs, after which the same evaluation works without a fetcher.
+#[test]
+fn a_fresh_store_filled_from_the_lock_evaluates() {
+    let f = Fixture::new("deps-fill");
+    let lib = f.dir.join("lib");
+    fs::create_dir_all(&lib).unwrap();
+    git(&lib, &["init", "-q", "-b", "main"]);
+    write(&lib, "default.nix", "{ answer = 42; }\n");
+    git(&lib, &["add", "."]);
+    git(&lib, &["commit", "-q", "-m", "lib"]);
+    let mut text = fs::read_to_string(f.a.join("atom.toml")).unwrap();
+    text.push_str(&format!(
+        "\n[deps.direct.nix]\nlib.git = \"file://{}\"\n",
+        lib.display()
+    ));
+    write(&f.a, "atom.toml", &text);
+    write(
+        &f.a,
+        "mod.nix",
+        "{ Message = deps.from.bs.b.greet \"a\"; Answer = (deps.pins.lib.import \"default.nix\").answer; }\n",
+    );
+    atom_ok(&f.store, &f.a, &["lock"]);
+
+    // The clone's store: empty.
+    fs::remove_dir_all(&f.store).unwrap();
+    atom_ok(&f.store, &f.a, &["lock", "--check", "--offline"]);
+    let err = f.eval_err(&f.import_a());
+    assert!(err.contains("atom fetch"), "{err}");
+
+    let out = atom_ok(&f.store, &f.a, &["fetch"]);
+    assert!(
+        out.contains(&format!(
+            "fetched b 1.2.0 at {}",
+            git(&f.repo, &["rev-parse", "refs/eka/atoms/b/1.2.0"])
+        )),
+        "{out}"
+    );
+    // A local git repository is read in place: nothing to mirror.
+    assert!(out.contains("present lib"), "{out}");
+    // Only the locked version came.
+    let refs = git(
+        &f.set_repo(),
+        &["for-each-ref", "--format=%(refname)", "refs/eka/atoms/"],
+    );
+    assert_eq!(refs, "refs/eka/atoms/b/1.2.0", "{refs}");
+    atom_ok(&f.store, &f.a, &["lock", "--check", "--offline"]);
+    assert_eq!(
+        f.eval_ok(&f.import_a()),
+        r#"{ answer = 42; message = "hello a from b 1.2.0"; }"#
+    );
+    assert_eq!(f.fetcher_ran(), None, "a fetcher ran");
+
+    // Again: everything is present.
+    let out = atom_ok(&f.store, &f.a, &["fetch"]);
+    assert!(out.contains("present b 1.2.0"), "{out}");
+}
+
+/// Filling from a lock follows each dependency's published lock: `lib` pins `base` of its own set
+/// (`::`), which comes from the mirror `lib` came from; then the consumer evaluates.
+#[test]
+fn a_fresh_store_filled_from_the_lock_gets_what_dependencies_pin() {
+    let mut f = Fixture::new("deps-fill-own-set");
+    publish_lib_on_base(&mut f);
+    let url = f.url();
+    let consumer = f.consumer(
+        "uses-lib",
+        &[
+            ("atom.toml", &manifest("c", "0.1.0", &url, "lib = \"1\"")),
+            ("mod.nix", "{ Message = deps.from.bs.lib.greet \"c\"; }\n"),
+        ],
+    );
+    f.store = f.dir.join("fresh-store");
+    let out = atom_ok(&f.store, &consumer, &["fetch"]);
+    assert!(
+        out.contains(&format!(
+            "fetched lib 1.0.0 at {} from {url}",
+            git(&f.repo, &["rev-parse", "refs/eka/atoms/lib/1.0.0"])
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "fetched base 1.0.0 at {} from {url}",
+            git(&f.repo, &["rev-parse", "refs/eka/atoms/base/1.0.0"])
+        )),
+        "{out}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&atom_ok(&f.store, &consumer, &["fetch", "--json"])).unwrap();
+    let by: Vec<(&str, &str, &str)> = json["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["label"].as_str().unwrap(),
+                e["status"].as_str().unwrap(),
+                e["by"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // The top lock as the command was given it (the atom's directory: `.`).
+    assert_eq!(
+        by,
+        [
+            ("lib", "present", "./atom.lock"),
+            ("base", "present", "lib-1.0.0")
+        ]
+    );
+    let import = format!("(builtins.atom.import {}).message", consumer.display());
+    assert_eq!(f.eval_ok(&import), "\"c from base\"");
+    assert_eq!(f.fetcher_ran(), None);
+}

@@ -458,7 +458,9 @@ impl Store {
         }
     }
 
-    fn fetch_once(
+    /// One listing and one transfer: the atoms `options` asks for, without the own-set
+    /// dependencies [`Store::fetch_with`] follows.
+    pub(crate) fn fetch_once(
         &self,
         url: &str,
         options: &FetchOptions,

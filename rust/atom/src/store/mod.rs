@@ -19,6 +19,7 @@
 pub mod attribution;
 mod error;
 pub mod fetch;
+pub mod fill;
 pub mod guard;
 pub mod record;
 pub mod stamp;
@@ -26,6 +27,7 @@ mod verify;
 
 pub use error::StoreError;
 pub use fetch::{list, local_path, FetchOptions, Fetched, FetchedVersion, Listing, VersionStatus};
+pub use fill::{Attempt, FillKind, FillStatus, Filled, FilledEntry};
 pub use verify::{AtomCheck, StoreReport, TreeCheck, TreeProblem};
 
 use std::ffi::OsStr;
