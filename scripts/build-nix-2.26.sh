@@ -46,7 +46,11 @@ fi
 step "lock the cache directory"
 mkdir -p "$cache"
 exec 9>"$cache/nix-$NIX_VERSION.lock"
-flock 9
+if ! flock -n 9; then
+  # Another run (another clone's setup, a CI run) is building: say so, then wait for it.
+  echo "build-nix-2.26: another build of Nix $NIX_VERSION holds $cache/nix-$NIX_VERSION.lock; waiting for it to finish (up to about ten minutes)" >&2
+  flock 9
+fi
 # Another run may have finished the build while this one waited for the lock.
 if [ -f "$prefix/.atom-stamp" ] && [ "$(cat "$prefix/.atom-stamp")" = "$stamp_want" ]; then
   echo "$prefix"
@@ -134,7 +138,13 @@ PKG_CONFIG_PATH="$prefix/lib/pkgconfig" LDFLAGS="-Wl,-rpath,$prefix/lib" \
   >>"$log" 2>&1
 
 step "compile Nix (ninja, about nine minutes on two cores)"
-ninja -C "$work/nix-build" -j "$jobs" >>"$log" 2>&1
+if [ -t 2 ]; then
+  # On a terminal, ninja's [done/total] progress on one line; everything still goes to the log.
+  ninja -C "$work/nix-build" -j "$jobs" 2>&1 | tee -a "$log" \
+    | awk '/^\[[0-9]+\/[0-9]+\]/ { printf "\rbuild-nix-2.26: compiling %s", $1 > "/dev/stderr"; fflush("/dev/stderr") } END { print "" > "/dev/stderr" }'
+else
+  ninja -C "$work/nix-build" -j "$jobs" >>"$log" 2>&1
+fi
 
 step "install Nix into $prefix"
 ninja -C "$work/nix-build" install >>"$log" 2>&1
