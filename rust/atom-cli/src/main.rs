@@ -147,6 +147,21 @@ enum Command {
         #[arg(long)]
         store: Option<PathBuf>,
     },
+    /// Show which locked atoms have newer versions published: the newest the requirement
+    /// accepts (`atom lock --update` takes it) and the newest of all (taking it means changing
+    /// the requirement in atom.toml). Lists each set's mirrors (refs only), or with --offline
+    /// reads the atom store.
+    Outdated {
+        /// The atom's directory (relative to -C DIR when given).
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Use only what the atom store has.
+        #[arg(long)]
+        offline: bool,
+        /// The atom store [default: as for `fetch`].
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
     /// List published atoms and their versions, newest first: of the repository (-C), or of
     /// URL (a network URL, a path, or a git remote), without downloading any object.
     #[command(override_usage = "atom ls [URL] [LABEL]")]
@@ -405,14 +420,54 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
                 ),
             };
             let options = fetch_options(cli)?;
-            lock(
+            let (dir, store) = (in_repo(cli, path), atom_store(store)?);
+            let fetch = (!*offline).then_some(&options);
+            lock(&dir, *check, &update, fetch, &store, out)?;
+            // As `cargo update` does: the newer versions the requirements keep out.
+            if !matches!(update, locking::Update::Nothing) {
+                if let Ok(found) = atom::resolve::outdated::outdated(&dir, &store, fetch) {
+                    for o in found.iter().filter(|o| o.compatible.is_none()) {
+                        if let Some(latest) = &o.latest {
+                            out.warn(&format!(
+                                "{} {latest} is published, outside the requirement {} (locked: {}); change it in atom.toml to use it (see `atom outdated`)",
+                                o.label, o.requirement, o.locked
+                            ));
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Outdated {
+            path,
+            offline,
+            store,
+        } => {
+            let options = fetch_options(cli)?;
+            let found = atom::resolve::outdated::outdated(
                 &in_repo(cli, path),
-                *check,
-                &update,
-                (!*offline).then_some(&options),
                 &atom_store(store)?,
-                out,
+                (!*offline).then_some(&options),
             )
+            .map_err(err)?;
+            out.json(json!(found.iter().map(|o| o.to_json()).collect::<Vec<_>>()));
+            if found.is_empty() {
+                out.line("every locked atom is at its newest published version".into());
+            }
+            for o in &found {
+                let show =
+                    |v: &Option<Version>| v.as_ref().map_or("-".to_owned(), ToString::to_string);
+                out.line(format!(
+                    "{} {} -> compatible {} ({}), latest {} (at {})",
+                    o.label,
+                    o.locked,
+                    show(&o.compatible),
+                    o.requirement,
+                    show(&o.latest),
+                    remote::redact(&o.seen_at)
+                ));
+            }
+            Ok(())
         }
         Command::Ls { args } => ls(cli, args, out),
         Command::Resolve { uri } => resolve(cli, uri, out),

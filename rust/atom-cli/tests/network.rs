@@ -1789,3 +1789,88 @@ fn fills_the_store_from_a_lock(kind: Kind) {
         "{beta}"
     );
 }
+
+/// `atom outdated` names the newest version a requirement accepts and the newest of all, from
+/// the set's mirror (or, offline, from what the store holds of it); `atom lock --update` says
+/// which newer versions its requirements keep out, as `cargo update` does.
+#[test]
+fn outdated_atoms_are_named_with_what_the_requirement_keeps_out() {
+    let (dir, src, server, url) = published(Kind::Daemon, "outdated");
+    let store = dir.join("store");
+    let store_arg = store.to_str().unwrap();
+    let app = dir.join("app");
+    write(
+        &app,
+        "atom.toml",
+        &format!("[package]\nlabel = \"app\"\nversion = \"0.1.0\"\n\n[package.sets]\nlib = \"{url}\"\n\n[deps.from.lib]\nalpha = \"~1.0\"\n\n[compose.as]\nnix = \".\"\n"),
+    );
+    let app_arg = app.to_str().unwrap();
+    let output = atom(
+        &dir,
+        Some(&server),
+        &["lock", app_arg, "--update", "--store", store_arg],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr)
+            .contains("alpha 1.1.0 is published, outside the requirement ~1.0 (locked: 1.0.0)"),
+        "{}",
+        text(&output.stderr)
+    );
+    // A compatible release appears on the mirror.
+    write(
+        &src,
+        "pkgs/a/atom.toml",
+        &support::manifest("alpha", "1.0.1"),
+    );
+    git(&src, &["commit", "-q", "-am", "alpha 1.0.1"]);
+    ok(&src, None, &["publish", "pkgs/a"]);
+    git(
+        &src,
+        &[
+            "push",
+            "-q",
+            server.root.join("set.git").to_str().unwrap(),
+            "refs/eka/*:refs/eka/*",
+        ],
+    );
+    let shown = ok(
+        &dir,
+        Some(&server),
+        &["outdated", app_arg, "--store", store_arg],
+    );
+    assert!(
+        shown.contains("alpha 1.0.0 -> compatible 1.0.1 (~1.0), latest 1.1.0"),
+        "{shown}"
+    );
+    // Offline: what the store holds of the mirror (1.0.1 is not fetched yet).
+    ok(
+        &dir,
+        Some(&server),
+        &["fetch", &url, "alpha", "--store", store_arg],
+    );
+    let offline = ok(
+        &dir,
+        Some(&server),
+        &["outdated", app_arg, "--offline", "--store", store_arg],
+    );
+    assert!(
+        offline
+            .contains("alpha 1.0.0 -> compatible 1.0.1 (~1.0), latest 1.1.0 (at the atom store)"),
+        "{offline}"
+    );
+    ok(
+        &dir,
+        Some(&server),
+        &["lock", app_arg, "--update", "--store", store_arg],
+    );
+    let current = ok(
+        &dir,
+        Some(&server),
+        &["--json", "outdated", app_arg, "--store", store_arg],
+    );
+    let json: serde_json::Value = serde_json::from_str(&current).unwrap();
+    assert_eq!(json[0]["locked"], "1.0.1", "{json}");
+    assert_eq!(json[0]["compatible"], serde_json::Value::Null, "{json}");
+    assert_eq!(json[0]["latest"], "1.1.0", "{json}");
+}

@@ -11,6 +11,7 @@
 
 pub mod graph;
 pub mod locking;
+pub mod outdated;
 
 use std::path::PathBuf;
 
