@@ -156,3 +156,38 @@ fn content_kinds_and_places_change_the_digest_and_nothing_else_does() {
     assert_ne!(twice, other);
     assert_eq!(digest_of(&dir, &inner).unwrap(), base);
 }
+
+#[test]
+fn a_deeply_nested_tree_does_not_exhaust_the_stack() {
+    // 20000 directories, one inside the other, written as loose objects by a short script (one
+    // git process per level would take minutes). A recursive walk would overflow a test thread's
+    // stack long before the bottom.
+    let dir = scratch("digest-deep");
+    git(&dir, &["init", "-q"]);
+    let script = r#"
+import hashlib, os, sys, zlib
+def put(kind, data):
+    raw = b"%s %d\0" % (kind, len(data)) + data
+    oid = hashlib.sha1(raw).hexdigest()
+    path = os.path.join(".git/objects", oid[:2], oid[2:])
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if not os.path.exists(path):
+        with open(path, "wb") as f:
+            f.write(zlib.compress(raw))
+    return oid
+oid = put(b"blob", b"bottom\n")
+oid = put(b"tree", b"100644 f\0" + bytes.fromhex(oid))
+for _ in range(int(sys.argv[1])):
+    oid = put(b"tree", b"40000 d\0" + bytes.fromhex(oid))
+print(oid)
+"#;
+    let top = run(Command::new("python3")
+        .current_dir(&dir)
+        .args(["-c", script, "20000"]));
+    let digest = digest_of(&dir, top.trim()).unwrap();
+    assert!(digest.to_string().starts_with("blake3-"));
+    let shallower = run(Command::new("python3")
+        .current_dir(&dir)
+        .args(["-c", script, "19999"]));
+    assert_ne!(digest_of(&dir, shallower.trim()).unwrap(), digest);
+}
