@@ -144,6 +144,8 @@ fn content_kinds_and_places_change_the_digest_and_nothing_else_does() {
     assert_ne!(base, digest(&[("100755", b"a", &x)]));
     assert_ne!(base, digest(&[("120000", b"a", &x)]));
     assert_ne!(base, digest(&[("100644", b"b", &x)]));
+    // git's legacy group-writable mode is a regular file.
+    assert_eq!(base, digest(&[("100664", b"a", &x)]));
     // The order of the entries in the git object (not canonical here) does not matter.
     assert_eq!(
         digest(&[("100644", b"a", &x), ("100644", b"b", &y)]),
