@@ -320,6 +320,21 @@ atom_status atom_repo_verify(const atom_repo *repo,
                              const char *expected_id,
                              char **out_json);
 
+// Verifies the published atom `label` at `version` (as `atom_repo_verify` without an expected
+// id) and writes `{"label", "version", "rev", "tree", "digest"}` to `*out_json`, where `digest`
+// is the content digest of its tree, `blake3-<64 hex digits>` (docs/format.md#content-digest).
+//
+// Fails with `ATOM_STATUS_NOT_FOUND` when the version is not published, `ATOM_STATUS_VERIFY`
+// when a check fails or the tree has no digest (a submodule, a refused name).
+//
+// # Safety
+// `repo` must be NULL (an error) or a live handle; `label` and `version` NULL (an error) or
+// NUL-terminated; `out_json` NULL (an error) or writable.
+atom_status atom_repo_digest(const atom_repo *repo,
+                             const char *label,
+                             const char *version,
+                             char **out_json);
+
 // Publishes from the commit `rev` (NULL means HEAD) the atom at `path` (relative to the
 // repository root; NULL means every atom of the commit's `ekala.toml`), and writes a JSON array
 // of `{"label", "version", "path", "rev", "origin", "created"}` to `*out_json`. Republishing

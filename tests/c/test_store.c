@@ -88,6 +88,21 @@ int main(int argc, char **argv)
     CHECK(atom_repo_verify(repo, "alpha", "7.0.0", NULL, &json) == ATOM_STATUS_NOT_FOUND);
     CHECK(atom_repo_verify(repo, "alpha", "1.0", NULL, &json) == ATOM_STATUS_INVALID_ARGUMENT);
 
+    /* The content digest: its text form, the same on a second call, and the usual failures. */
+    char *digest = NULL;
+    CHECK(atom_repo_digest(repo, "alpha", "1.0.0", &json) == ATOM_STATUS_OK);
+    CHECK(contains(json, "\"digest\":\"blake3-") && contains(json, "\"version\":\"1.0.0\""));
+    CHECK(atom_repo_digest(repo, "alpha", "1.0.0", &digest) == ATOM_STATUS_OK);
+    CHECK_STR(digest, json);
+    atom_string_free(digest);
+    atom_string_free(json);
+    CHECK(atom_repo_digest(repo, "beta", "0.1.0", &json) == ATOM_STATUS_OK);
+    CHECK(contains(json, "\"digest\":\"blake3-"));
+    atom_string_free(json);
+    CHECK(atom_repo_digest(repo, "alpha", "7.0.0", &json) == ATOM_STATUS_NOT_FOUND);
+    CHECK(json == NULL);
+    CHECK(atom_repo_digest(repo, "alpha", "1.0", &json) == ATOM_STATUS_INVALID_ARGUMENT);
+
     char *dir = NULL;
     CHECK(atom_repo_materialize(repo, "alpha", "1.0.0", cache, &dir) == ATOM_STATUS_OK);
     if (dir != NULL) {

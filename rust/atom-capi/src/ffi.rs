@@ -99,7 +99,7 @@ impl From<atom_core::repo::RepoError> for Error {
             RepoError::NoMatchingVersion { .. } | RepoError::NoSuchAtom { .. } => {
                 AtomStatus::NotFound
             }
-            RepoError::Verify { .. } => AtomStatus::Verify,
+            RepoError::Verify { .. } | RepoError::Digest(_) => AtomStatus::Verify,
             RepoError::Io { .. } => AtomStatus::Io,
             _ => AtomStatus::Git,
         };

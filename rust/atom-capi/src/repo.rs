@@ -253,6 +253,41 @@ pub unsafe extern "C" fn atom_repo_verify(
     unsafe { returning_string(out_json, "out_json", body) }
 }
 
+/// Verifies the published atom `label` at `version` (as `atom_repo_verify` without an expected
+/// id) and writes `{"label", "version", "rev", "tree", "digest"}` to `*out_json`, where `digest`
+/// is the content digest of its tree, `blake3-<64 hex digits>` (docs/format.md#content-digest).
+///
+/// Fails with `ATOM_STATUS_NOT_FOUND` when the version is not published, `ATOM_STATUS_VERIFY`
+/// when a check fails or the tree has no digest (a submodule, a refused name).
+///
+/// # Safety
+/// `repo` must be NULL (an error) or a live handle; `label` and `version` NULL (an error) or
+/// NUL-terminated; `out_json` NULL (an error) or writable.
+#[no_mangle]
+pub unsafe extern "C" fn atom_repo_digest(
+    repo: *const AtomRepo,
+    label: *const c_char,
+    version: *const c_char,
+    out_json: *mut *mut c_char,
+) -> AtomStatus {
+    let body = || {
+        let label = self::label(arg!(label))?;
+        let version = Version::parse(arg!(version))
+            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e))?;
+        with_repo!(repo, |s| {
+            let atom = s.find(&label, &version)?;
+            let verified = s.verify(&atom, None)?;
+            let digest = s.tree_digest(verified.tree)?;
+            let mut value = atom.to_json();
+            value["tree"] = json!(verified.tree.to_string());
+            value["digest"] = json!(digest.to_string());
+            Ok(value.to_string())
+        })
+    };
+    // SAFETY: `out_json` is NULL or writable by this function's contract.
+    unsafe { returning_string(out_json, "out_json", body) }
+}
+
 /// Publishes from the commit `rev` (NULL means HEAD) the atom at `path` (relative to the
 /// repository root; NULL means every atom of the commit's `ekala.toml`), and writes a JSON array
 /// of `{"label", "version", "path", "rev", "origin", "created"}` to `*out_json`. Republishing

@@ -183,6 +183,12 @@ enum Command {
         /// `label@version` or `label`.
         atom: String,
     },
+    /// Print the content digest (BLAKE3, docs/format.md#content-digest) of a published version
+    /// (`label@version`), or of the latest version of a label (`label`), verified first.
+    Digest {
+        /// `label@version` or `label`.
+        atom: String,
+    },
     /// Print an AtomId: of LABEL in this repository, or of LABEL under ROOT.
     Id {
         /// The repository's root commit (40 hexadecimal digits), or the label when only one
@@ -472,6 +478,7 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
         Command::Ls { args } => ls(cli, args, out),
         Command::Resolve { uri } => resolve(cli, uri, out),
         Command::Show { atom } => show(&open(cli)?, atom, out),
+        Command::Digest { atom } => digest(&open(cli)?, atom, out),
         Command::Id { first, label } => id(cli, first, label.as_deref(), out),
         Command::Verify { atom, id } => verify(&open(cli)?, atom.as_deref(), id.as_deref(), out),
         Command::Check { path } => check(&in_repo(cli, path), out),
@@ -963,18 +970,18 @@ fn resolve_remote(
     Ok(())
 }
 
-/// `atom show`: the manifest of a published atom, verified first.
-fn show(repo: &Repo, atom: &str, out: &mut Output) -> Result {
+/// The published atom `label@version`, or the newest version of `label`.
+fn published(repo: &Repo, atom: &str) -> Result<AtomRef> {
     if let Some((url, rest)) = atom.rsplit_once("::") {
         return Err(format!(
-            "`atom show` shows an atom published in this repository (LABEL[@VERSION]), and {atom:?} names one at {}; `atom resolve {}` tells its version there, `atom fetch {} {rest}` brings it into the atom store",
+            "this command takes an atom published in this repository (LABEL[@VERSION]), and {atom:?} names one at {}; `atom resolve {}` tells its version there, `atom fetch {} {rest}` brings it into the atom store",
             remote::redact(url),
             shell_quote(atom),
             shell_quote(url),
         ));
     }
     let (label, version) = split_at_version(atom)?;
-    let found = match version {
+    Ok(match version {
         Some(version) => repo.find(&label, &Version::parse(version)?).map_err(err)?,
         // The newest version, pre-releases included; none is the resolve error (which lists
         // the labels there are).
@@ -984,7 +991,12 @@ fn show(repo: &Repo, atom: &str, out: &mut Output) -> Result {
                 .resolve(&label, &Requirement::parse("*").map_err(err)?)
                 .map_err(err)?,
         },
-    };
+    })
+}
+
+/// `atom show`: the manifest of a published atom, verified first.
+fn show(repo: &Repo, atom: &str, out: &mut Output) -> Result {
+    let found = published(repo, atom)?;
     let verified = repo.verify(&found, None).map_err(err)?;
     let entry = repo
         .entry(verified.tree, Path::new(MANIFEST_FILE))
@@ -998,6 +1010,19 @@ fn show(repo: &Repo, atom: &str, out: &mut Output) -> Result {
         Manifest::parse(&text, &format!("{}:{MANIFEST_FILE}", found.ref_name())).map_err(err)?;
     out.json(manifest.to_json());
     out.raw(text);
+    Ok(())
+}
+
+/// `atom digest`: the content digest of a published atom's tree, the atom verified first.
+fn digest(repo: &Repo, atom: &str, out: &mut Output) -> Result {
+    let found = published(repo, atom)?;
+    let verified = repo.verify(&found, None).map_err(err)?;
+    let digest = repo.tree_digest(verified.tree).map_err(err)?;
+    let mut json = found.to_json();
+    json["tree"] = verified.tree.to_string().into();
+    json["digest"] = digest.to_string().into();
+    out.json(json);
+    out.line(digest.to_string());
     Ok(())
 }
 

@@ -156,6 +156,43 @@ fn init_publish_ls_resolve_show_verify() {
     assert_eq!(err, "alpha 9.0.0 is not published in this repository");
 }
 
+#[test]
+fn digest_of_a_published_atom_matches_the_independent_checker() {
+    let dir = scratch("cli-digest");
+    atom_repo(&dir);
+    // An executable file and a symlink too, so that every kind of entry is in the tree.
+    write(&dir, "pkgs/a/bin/run", "#!/bin/sh\n");
+    let run = dir.join("pkgs/a/bin/run");
+    let mut mode = fs::metadata(&run).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut mode, 0o755);
+    fs::set_permissions(&run, mode).unwrap();
+    std::os::unix::fs::symlink("../mod.nix", dir.join("pkgs/a/bin/link")).unwrap();
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "kinds"]);
+    ok(atom_in(&dir, &["publish"]));
+
+    let expected = support::run(
+        Command::new("python3")
+            .arg(repo_root().join("tests/digest/check_vectors.py"))
+            .arg("--dir")
+            .arg(dir.join("pkgs/a")),
+    );
+    assert!(expected.starts_with("blake3-"), "{expected}");
+    assert_eq!(ok(atom_in(&dir, &["digest", "alpha@1.0.0"])), expected);
+    assert_eq!(ok(atom_in(&dir, &["digest", "alpha"])), expected);
+    let shown = json(atom_in(&dir, &["digest", "alpha@1.0.0", "--json"]));
+    assert_eq!(shown["digest"], expected.trim());
+    assert_eq!(shown["version"], "1.0.0");
+    assert_eq!(
+        shown["tree"],
+        git(&dir, &["rev-parse", "refs/eka/atoms/alpha/1.0.0^{tree}"]).as_str()
+    );
+    let beta = ok(atom_in(&dir, &["digest", "beta@0.1.0"]));
+    assert!(beta.starts_with("blake3-") && beta != expected, "{beta}");
+    let err = json_error(atom_in(&dir, &["digest", "alpha@9.0.0", "--json"]));
+    assert_eq!(err, "alpha 9.0.0 is not published in this repository");
+}
+
 fn json_error(output: Output) -> String {
     assert_eq!(output.status.code(), Some(1));
     let value: serde_json::Value = serde_json::from_str(&text(&output.stdout)).unwrap();
@@ -357,7 +394,7 @@ fn check_reports_the_pointed_error_and_fails() {
 fn usage_errors_exit_2_and_every_command_has_help() {
     assert_eq!(atom(&["frobnicate"]).status.code(), Some(2));
     for command in [
-        "init", "publish", "fetch", "ls", "resolve", "show", "id", "verify", "check",
+        "init", "publish", "fetch", "ls", "resolve", "show", "digest", "id", "verify", "check",
     ] {
         let out = ok(atom(&[command, "--help"]));
         assert!(out.contains("Usage: atom"), "{command}: {out}");
@@ -445,7 +482,7 @@ fn show_and_resolve_explain_a_uri_they_cannot_use() {
     atom_repo(&dir);
     let err = fails(atom_in(&dir, &["show", "https://h.example/r::lib"]));
     assert!(
-        err.contains("`atom show` shows an atom published in this repository")
+        err.contains("this command takes an atom published in this repository")
             && err.contains("atom fetch https://h.example/r lib"),
         "{err}"
     );

@@ -24,6 +24,7 @@
 pub mod check;
 pub mod compose;
 pub mod diagnostic;
+pub mod digest;
 pub mod edit;
 pub mod id;
 pub mod lock;

@@ -35,6 +35,9 @@ pub enum RepoError {
         /// Why.
         source: Source,
     },
+    /// A tree has no content digest (docs/format.md#content-digest).
+    #[error("the tree has no content digest: {0}")]
+    Digest(#[from] crate::digest::DigestError),
     /// Refs could not be read.
     #[error("cannot read the repository's refs: {0}")]
     Refs(Source),

@@ -9,6 +9,7 @@
 
 mod commit;
 mod copy;
+mod digest;
 pub mod entry_name;
 mod error;
 mod materialize;
