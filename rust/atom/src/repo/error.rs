@@ -6,7 +6,7 @@ use gix::ObjectId;
 
 use crate::id::{Label, Root};
 
-type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub(super) type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything that can go wrong reading or writing atoms in a git repository.
 #[derive(Debug, thiserror::Error)]

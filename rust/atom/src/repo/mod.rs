@@ -109,25 +109,25 @@ pub(crate) fn id_of_root(root: &Root) -> ObjectId {
 impl Repo {
     /// Opens the repository at `path` (a work tree, its `.git`, or a bare repository).
     pub fn open(path: &Path) -> Result<Repo> {
-        let repo =
-            gix::open_opts(path, gix::open::Options::isolated()).map_err(|e| RepoError::Open {
-                path: path.to_owned(),
-                source: e.into(),
-            })?;
-        Ok(Repo {
-            repo,
-            genesis: std::sync::OnceLock::new(),
-        })
+        Repo::opened(path, gix::open_opts(path, gix::open::Options::isolated()))
     }
 
     /// Opens the repository `path` is in, looking upwards from it as git does (a subdirectory
     /// of a work tree finds the work tree's repository).
     pub fn discover(path: &Path) -> Result<Repo> {
-        let repo = gix::discover_opts(path, Default::default(), gix::open::Options::isolated())
-            .map_err(|e| RepoError::Open {
-                path: path.to_owned(),
-                source: e.into(),
-            })?;
+        let isolated = gix::open::Options::isolated();
+        Repo::opened(path, gix::discover_opts(path, Default::default(), isolated))
+    }
+
+    /// A [`Repo`] of what gix opened at `path`, or the error naming `path`.
+    fn opened<E: Into<error::Source>>(
+        path: &Path,
+        opened: std::result::Result<gix::Repository, E>,
+    ) -> Result<Repo> {
+        let repo = opened.map_err(|e| RepoError::Open {
+            path: path.to_owned(),
+            source: e.into(),
+        })?;
         Ok(Repo {
             repo,
             genesis: std::sync::OnceLock::new(),
