@@ -97,6 +97,27 @@ fn serve(server: &Server, source: &Path, name: &str) -> String {
     server.url(name)
 }
 
+/// Publishes alpha `version` from the source repository `src` (see [`source`]) and pushes its
+/// atom refs to the server's `set.git`.
+fn publish_alpha(src: &Path, server: &Server, version: &str) {
+    write(
+        src,
+        "pkgs/a/atom.toml",
+        &support::manifest("alpha", version),
+    );
+    git(src, &["commit", "-q", "-am", &format!("alpha {version}")]);
+    ok(src, None, &["publish", "pkgs/a"]);
+    git(
+        src,
+        &[
+            "push",
+            "-q",
+            server.root.join("set.git").to_str().unwrap(),
+            "refs/eka/*:refs/eka/*",
+        ],
+    );
+}
+
 /// `len` bytes that do not compress (xorshift), so that they travel as they are.
 fn incompressible(len: usize) -> Vec<u8> {
     let mut data = Vec::with_capacity(len + 8);
@@ -942,22 +963,7 @@ fn versions_stay_attributed_to_the_mirror_they_came_from() {
     );
 
     // The genuine alpha 1.2.0, published later by the set's own repository.
-    write(
-        &src,
-        "pkgs/a/atom.toml",
-        &support::manifest("alpha", "1.2.0"),
-    );
-    git(&src, &["commit", "-q", "-am", "alpha 1.2.0"]);
-    ok(&src, None, &["publish", "pkgs/a"]);
-    git(
-        &src,
-        &[
-            "push",
-            "-q",
-            server.root.join("set.git").to_str().unwrap(),
-            "refs/eka/*:refs/eka/*",
-        ],
-    );
+    publish_alpha(&src, &server, "1.2.0");
     let genuine = git(&src, &["rev-parse", "refs/eka/atoms/alpha/1.2.0"]);
     assert_ne!(genuine, forged);
     let output = atom(&dir, Some(&server), &["fetch", &url, "--store", store_arg]);
@@ -1818,22 +1824,7 @@ fn outdated_atoms_are_named_with_what_the_requirement_keeps_out() {
         text(&output.stderr)
     );
     // A compatible release appears on the mirror.
-    write(
-        &src,
-        "pkgs/a/atom.toml",
-        &support::manifest("alpha", "1.0.1"),
-    );
-    git(&src, &["commit", "-q", "-am", "alpha 1.0.1"]);
-    ok(&src, None, &["publish", "pkgs/a"]);
-    git(
-        &src,
-        &[
-            "push",
-            "-q",
-            server.root.join("set.git").to_str().unwrap(),
-            "refs/eka/*:refs/eka/*",
-        ],
-    );
+    publish_alpha(&src, &server, "1.0.1");
     let shown = ok(
         &dir,
         Some(&server),
