@@ -728,10 +728,12 @@ fn fetch(cli: &Cli, url: &str, atoms: &[String], store: &Store, out: &mut Output
         fetched.created.len(),
         fetched.unchanged,
         fetched.objects,
-        if fetched.bytes > 0 {
-            format!(" ({} bytes)", fetched.bytes)
-        } else {
-            String::new()
+        match (fetched.bytes, fetched.filtered) {
+            (0, _) => String::new(),
+            (bytes, true) => format!(" ({bytes} bytes; trees first, then only the missing files)"),
+            (bytes, false) => format!(
+                " ({bytes} bytes; the server does not filter, so every file of a new version was sent)"
+            ),
         }
     ));
     for (label, _) in &options.atoms {

@@ -1865,3 +1865,58 @@ fn outdated_atoms_are_named_with_what_the_requirement_keeps_out() {
     assert_eq!(json[0]["compatible"], serde_json::Value::Null, "{json}");
     assert_eq!(json[0]["latest"], "1.1.0", "{json}");
 }
+
+/// A server that filters (`uploadpack.allowFilter`, as the large hosts have it) gets a new
+/// version's fetch in two requests: its commit and trees, then exactly the files the store
+/// lacks. The 2 MB file the store already has does not travel again; the new version is
+/// verified whole before its refs are written.
+#[test]
+fn an_update_sends_only_the_files_the_store_lacks_when_the_server_filters() {
+    for kind in [Kind::Daemon, Kind::Http] {
+        let dir = scratch(&format!("filter-{kind:?}"));
+        let server = Server::start(kind, &dir);
+        let served = server.root.join("set.git");
+        serve_bare(&served);
+        git(&served, &["config", "uploadpack.allowFilter", "true"]);
+        let url = server.url("set.git");
+        let src = dir.join("src");
+        big_source(&src, 2 << 20);
+        ok(&src, Some(&server), &["publish", "--push", &url]);
+        let store = dir.join("store");
+        let store_arg = store.to_str().unwrap();
+        let fetch = || -> serde_json::Value {
+            serde_json::from_str(&ok(
+                &dir,
+                Some(&server),
+                &["--json", "fetch", &url, "beta", "--store", store_arg],
+            ))
+            .unwrap()
+        };
+        let first = fetch();
+        assert!(
+            first["bytes"].as_u64().unwrap() > 2 << 20,
+            "{kind:?}: {first}"
+        );
+        assert_eq!(first["filtered"], true, "{kind:?}: {first}");
+
+        write(&src, "b/atom.toml", &support::manifest("beta", "0.2.0"));
+        write(&src, "b/changed.nix", "{ Changed = true; }\n");
+        git(&src, &["add", "."]);
+        git(&src, &["commit", "-q", "-m", "beta 0.2.0"]);
+        ok(&src, Some(&server), &["publish", "b", "--push", &url]);
+        let next = fetch();
+        let bytes = next["bytes"].as_u64().unwrap();
+        assert!(bytes < 16 << 10, "{kind:?}: {bytes} bytes: {next}");
+        assert_eq!(next["filtered"], true, "{kind:?}: {next}");
+        let set = store_repo(&store);
+        ok(&set, None, &["verify", "beta@0.2.0"]);
+        assert_eq!(
+            git(
+                &set,
+                &["rev-parse", "refs/eka/atoms/beta/0.2.0:changed.nix"]
+            ),
+            git(&src, &["rev-parse", "HEAD:b/changed.nix"])
+        );
+        support::fsck_store(&set);
+    }
+}

@@ -218,6 +218,8 @@ pub struct Received {
     pub bytes: u64,
     /// Objects in the pack.
     pub objects: usize,
+    /// Whether the server applied the filter asked for.
+    pub filtered: bool,
 }
 
 /// One connection to a remote repository, after the handshake.
@@ -430,6 +432,31 @@ impl Remote {
         wants: &[ObjectId],
         haves: &[ObjectId],
     ) -> Result<Received, RemoteError> {
+        self.receive_filtered(dest, wants, haves, None)
+    }
+
+    /// Whether the server accepts a second request on this connection and object filters in
+    /// it (protocol v2 with `filter` among its `fetch` features): what a fetch in two rounds
+    /// (trees first, then exactly the missing blobs) needs.
+    pub fn can_filter(&self) -> bool {
+        self.handshake.server_protocol_version == Protocol::V2
+            && self
+                .handshake
+                .capabilities
+                .capability("fetch")
+                .and_then(|c| c.values().map(|mut v| v.any(|f| f == "filter")))
+                .unwrap_or(false)
+    }
+
+    /// [`Remote::receive`] with the object `filter` (`blob:none`: commits and trees only) when
+    /// the server accepts one; [`Received::filtered`] says whether it did.
+    pub fn receive_filtered(
+        &mut self,
+        dest: &Repo,
+        wants: &[ObjectId],
+        haves: &[ObjectId],
+        filter: Option<&str>,
+    ) -> Result<Received, RemoteError> {
         if wants.is_empty() {
             return Ok(Received::default());
         }
@@ -442,6 +469,8 @@ impl Remote {
             wants: wants.to_vec(),
             haves: haves.to_vec(),
             no_progress,
+            filter: filter.map(str::to_owned),
+            filtered: false,
         };
         let repo = dest.gix();
         let pack_dir = repo.objects.store_ref().path().join("pack");
@@ -503,6 +532,7 @@ impl Remote {
             },
         );
         outcome.map_err(|e| self.error(&e))?;
+        received.filtered = negotiate.filtered;
         Ok(received)
     }
 }
@@ -612,11 +642,14 @@ fn git_daemon(
     ))
 }
 
-/// Negotiation that asks for exactly `wants`, says it has `haves`, and is done in one round.
+/// Negotiation that asks for exactly `wants`, says it has `haves`, and is done in one round;
+/// with `filter` when the server takes one (then `filtered`).
 struct Exact {
     wants: Vec<ObjectId>,
     haves: Vec<ObjectId>,
     no_progress: bool,
+    filter: Option<String>,
+    filtered: bool,
 }
 
 impl gix::protocol::fetch::Negotiate for Exact {
@@ -633,6 +666,12 @@ impl gix::protocol::fetch::Negotiate for Exact {
     ) -> bool {
         if self.no_progress {
             arguments.add_feature("no-progress");
+        }
+        if let Some(filter) = &self.filter {
+            if arguments.can_use_filter() {
+                arguments.filter(filter);
+                self.filtered = true;
+            }
         }
         for id in &self.wants {
             arguments.want(id);

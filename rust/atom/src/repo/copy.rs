@@ -8,6 +8,51 @@ use super::pack::PackWriter;
 use super::{check_content, Repo, RepoError, Result};
 
 impl Repo {
+    /// The objects that the commits `tips` are made of (each commit, its tree, and what that
+    /// tree holds, recursively; a submodule's commit is not part of it) that this repository
+    /// lacks, found by walking what it has: after a fetch that left the blobs out, exactly the
+    /// objects still to ask for. A tree it lacks is listed, not walked (asking for it brings
+    /// what it holds).
+    pub fn missing_objects(&self, tips: &[ObjectId]) -> Result<Vec<ObjectId>> {
+        let mut missing = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut trees = Vec::new();
+        for &commit in tips {
+            if !self.has_object(commit) {
+                missing.push(commit);
+                continue;
+            }
+            trees.push(self.commit_tree(commit)?);
+        }
+        while let Some(tree) = trees.pop() {
+            if !seen.insert(tree) {
+                continue;
+            }
+            if !self.has_object(tree) {
+                missing.push(tree);
+                continue;
+            }
+            let object = self
+                .repo
+                .find_tree(tree)
+                .map_err(|e| RepoError::object(tree, e))?;
+            for entry in object
+                .decode()
+                .map_err(|e| RepoError::object(tree, e))?
+                .entries
+            {
+                let id = entry.oid.to_owned();
+                match entry.mode.kind() {
+                    gix::objs::tree::EntryKind::Tree => trees.push(id),
+                    gix::objs::tree::EntryKind::Commit => {}
+                    _ if !self.has_object(id) && seen.insert(id) => missing.push(id),
+                    _ => {}
+                }
+            }
+        }
+        Ok(missing)
+    }
+
     /// The refs under each of `prefixes` that point directly at an object, by full name.
     pub fn refs_under(&self, prefixes: &[&str]) -> Result<Vec<(String, ObjectId)>> {
         let platform = self.repo.references().map_err(RepoError::refs)?;

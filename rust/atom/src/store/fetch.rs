@@ -82,6 +82,10 @@ pub struct Fetched {
     pub unchanged: usize,
     /// Objects received.
     pub objects: usize,
+    /// Whether the server filtered the first request (trees first, then only the missing
+    /// blobs); false for a repository on this machine, and for a server that does not filter
+    /// (then every file of a new version was sent).
+    pub filtered: bool,
     /// Pack bytes received over the network (0 for a local repository).
     pub bytes: u64,
     /// Every version looked at, by label and version.
@@ -136,6 +140,7 @@ impl Fetched {
             "unchanged": self.unchanged,
             "objects": self.objects,
             "bytes": self.bytes,
+            "filtered": self.filtered,
             "versions": versions,
         })
     }
@@ -247,6 +252,50 @@ impl Source {
                 Ok((received.objects, received.bytes))
             }
         }
+    }
+
+    /// Puts the atom commits `commits` and everything they are made of into `dest`, receiving
+    /// only what `dest` lacks. A server that filters gets two requests: the commits and trees
+    /// (`blob:none`), then exactly the blobs `dest` lacks, by id; git servers otherwise send
+    /// every file of a new version, since atom commits share no history with what `dest` has.
+    /// Returns (objects, bytes, whether the server filtered).
+    fn transfer_atoms(
+        &mut self,
+        dest: &Repo,
+        commits: &[ObjectId],
+        haves: &[ObjectId],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<(usize, u64, bool)> {
+        let mut wants: Vec<ObjectId> = commits
+            .iter()
+            .copied()
+            .filter(|id| !dest.has_object(*id))
+            .collect();
+        wants.sort();
+        wants.dedup();
+        let (mut objects, mut bytes, mut filtered) = (0, 0, false);
+        if !wants.is_empty() {
+            match self {
+                Source::Remote(remote) if remote.can_filter() => {
+                    let received =
+                        remote.receive_filtered(dest, &wants, haves, Some("blob:none"))?;
+                    progress(received.objects);
+                    (objects, bytes, filtered) =
+                        (received.objects, received.bytes, received.filtered);
+                }
+                _ => (objects, bytes) = self.transfer(dest, wants, haves, false, progress)?,
+            }
+        }
+        // What is still missing: the blobs a filtered round left out, or what an interrupted
+        // fetch left behind.
+        let missing = dest.missing_objects(commits)?;
+        if !missing.is_empty() {
+            let (more_objects, more_bytes) =
+                self.transfer(dest, missing, haves, false, progress)?;
+            objects += more_objects;
+            bytes += more_bytes;
+        }
+        Ok((objects, bytes, filtered))
     }
 }
 
@@ -454,6 +503,7 @@ impl Store {
             fetched.unchanged += next.unchanged;
             fetched.objects += next.objects;
             fetched.bytes += next.bytes;
+            fetched.filtered |= next.filtered;
             fetched.versions.extend(next.versions);
         }
     }
@@ -632,17 +682,12 @@ impl Store {
             });
         }
 
-        // The atom commits only: a manifest ref names the atom.toml blob inside the atom's tree
-        // (verified below), and asking for a blob by itself would keep the server from leaving
-        // out what the store already has.
-        let mut wants: Vec<ObjectId> = new.iter().map(|(_, _, commit, _, _)| *commit).collect();
-        wants.retain(|id| !dest.has_object(*id));
-        wants.sort();
-        wants.dedup();
-        // The versions both sides have go along as `have`s. (git servers prune only along
-        // history, and atom commits are orphans, so a new version's files are sent in full even
-        // when an earlier version has them; measured in the network tests.)
-        let (objects, bytes) = source.transfer(&dest, wants, &haves, false, progress)?;
+        // The atom commits, and then what they are made of that the store lacks: a manifest ref
+        // names the atom.toml blob inside the atom's tree (verified below). The versions both
+        // sides have go along as `have`s.
+        let commits: Vec<ObjectId> = new.iter().map(|(_, _, commit, _, _)| *commit).collect();
+        let (objects, bytes, filtered) =
+            source.transfer_atoms(&dest, &commits, &haves, progress)?;
 
         // Verify each new version; its refs are written only when it passes.
         let mut refs = meta;
@@ -711,6 +756,7 @@ impl Store {
             unchanged,
             objects,
             bytes,
+            filtered,
             versions: outcomes,
         })
     }
