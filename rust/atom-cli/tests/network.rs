@@ -1920,3 +1920,32 @@ fn an_update_sends_only_the_files_the_store_lacks_when_the_server_filters() {
         support::fsck_store(&set);
     }
 }
+
+/// Locking online lists the declared mirror once per dependency (and once for the set's root):
+/// the version is chosen from that listing and fetched on the same connection.
+#[test]
+fn locking_lists_each_mirror_once_per_dependency() {
+    for kind in [Kind::Daemon, Kind::Http] {
+        let (dir, _, server, url) = published(kind, "lock-listings");
+        let app = dir.join("app");
+        write(
+            &app,
+            "atom.toml",
+            &format!("[package]\nlabel = \"app\"\nversion = \"0.1.0\"\n\n[package.sets]\nlib = \"{url}\"\n\n[deps.from.lib]\nalpha = \"^1\"\nbeta = \"*\"\n\n[compose.as]\nnix = \".\"\n"),
+        );
+        let before = listings(&server);
+        ok(
+            &dir,
+            Some(&server),
+            &[
+                "lock",
+                app.to_str().unwrap(),
+                "--store",
+                dir.join("store").to_str().unwrap(),
+            ],
+        );
+        // One for the set's root (the lock does not record it yet), then one per dependency
+        // (before: two per dependency, a listing to choose and another to fetch).
+        assert_eq!(listings(&server) - before, 3, "{kind:?}");
+    }
+}

@@ -443,13 +443,17 @@ impl Locker<'_> {
         let mut failures = Vec::new();
         let mut answered: Option<(String, Vec<String>, Vec<String>)> = None;
         for url in mirrors.iter().filter_map(Mirror::url) {
-            let listing = match crate::store::list(url, Some(label), options) {
-                Ok(listing) => listing,
-                Err(e) => {
-                    failures.push((url.to_owned(), e.to_string()));
-                    continue;
-                }
-            };
+            // One connection and one listing per mirror: the version is chosen from it and
+            // fetched on the same connection.
+            let mut session =
+                match crate::store::Session::open(url, std::slice::from_ref(label), options) {
+                    Ok(session) => session,
+                    Err(e) => {
+                        failures.push((url.to_owned(), e.to_string()));
+                        continue;
+                    }
+                };
+            let listing = session.listing(Some(label));
             if listing.root != Some(*root) {
                 failures.push((
                     url.to_owned(),
@@ -491,7 +495,7 @@ impl Locker<'_> {
                 atoms: vec![(label.clone(), Some(exact))],
                 ..options.clone()
             };
-            match self.store.fetch_with(url, &one, &mut |_| {}) {
+            match self.store.fetch_in_session(&mut session, &one, &mut |_| {}) {
                 Ok(fetched) => {
                     // Best effort: the record only improves a later error message.
                     let _ = self.store.record_fetch(&fetched.root, url);

@@ -299,6 +299,54 @@ impl Source {
     }
 }
 
+/// One connection to a repository and what it listed: a caller can look at the listing
+/// ([`Session::listing`]), choose, and fetch on the same connection without listing again
+/// ([`Store::fetch_in_session`]).
+pub struct Session {
+    url: String,
+    source: Source,
+    listed: Vec<(String, ObjectId)>,
+}
+
+impl Session {
+    /// Connects to `url` (a path, `file://`, or a network URL) and lists `refs/ekala/init` and
+    /// the atom and metadata refs of `labels` (of every atom when empty): one listing.
+    pub fn open(url: &str, labels: &[Label], options: &FetchOptions) -> Result<Session> {
+        let mut source = Source::open(url, options)?;
+        let atoms: Vec<(Label, Option<Requirement>)> =
+            labels.iter().map(|l| (l.clone(), None)).collect();
+        let listed = source.list(&prefixes(&atoms))?;
+        Ok(Session {
+            url: url.to_owned(),
+            source,
+            listed,
+        })
+    }
+
+    /// What the listing says is published: the root and the atoms (of `label` when given),
+    /// sorted by label, then newest first.
+    pub fn listing(&self, label: Option<&Label>) -> Listing {
+        let mut atoms: Vec<AtomRef> = advertised(&self.listed)
+            .0
+            .into_iter()
+            .filter(|((l, _), _)| label.is_none_or(|wanted| wanted == l))
+            .filter_map(|((label, version), refs)| {
+                Some(AtomRef {
+                    label,
+                    version,
+                    commit: refs.commit?,
+                    layout: RefLayout::Current,
+                })
+            })
+            .collect();
+        atoms.sort_by(|a, b| a.label.cmp(&b.label).then(b.version.cmp(&a.version)));
+        Listing {
+            root: advertised_root(&self.listed),
+            atoms,
+        }
+    }
+}
+
 /// A mirror being fetched from: as messages name it, and its key in the store's records.
 struct Mirror {
     shown: String,
@@ -464,7 +512,32 @@ impl Store {
         options: &FetchOptions,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Fetched> {
-        let mut fetched = self.fetch_once(url, options, progress)?;
+        let fetched = self.fetch_once(url, options, progress)?;
+        self.follow_own_set(url, fetched, options, progress)
+    }
+
+    /// [`Store::fetch_with`] on a [`Session`]: its listing decides, and no other is made for
+    /// the atoms `options` asks for (their own-set dependencies are listed and fetched after).
+    pub fn fetch_in_session(
+        &self,
+        session: &mut Session,
+        options: &FetchOptions,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Fetched> {
+        let fetched = self.fetch_listed(session, options, progress)?;
+        let url = session.url.clone();
+        self.follow_own_set(&url, fetched, options, progress)
+    }
+
+    /// Fetches, from `url`, the atoms of the same set that the published locks of `fetched`'s
+    /// versions pin, transitively, and adds what happened to `fetched`.
+    fn follow_own_set(
+        &self,
+        url: &str,
+        mut fetched: Fetched,
+        options: &FetchOptions,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Fetched> {
         if options.atoms.is_empty() {
             return Ok(fetched);
         }
@@ -517,17 +590,33 @@ impl Store {
         progress: &mut dyn FnMut(usize),
     ) -> Result<Fetched> {
         self.check_permissions()?;
-        let mut source = Source::open(url, options)?;
+        let labels: Vec<Label> = options.atoms.iter().map(|(l, _)| l.clone()).collect();
+        let mut session = Session::open(url, &labels, options)?;
+        self.fetch_listed(&mut session, options, progress)
+    }
+
+    /// One transfer on `session`, from its listing: the atoms `options` asks for (among those
+    /// the session listed).
+    fn fetch_listed(
+        &self,
+        session: &mut Session,
+        options: &FetchOptions,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Fetched> {
+        self.check_permissions()?;
+        let url = session.url.clone();
+        let url = url.as_str();
+        let source = &mut session.source;
         // From here on the URL is only named (messages, reflogs): never with its credentials.
         let shown = remote::redact(url);
         let from = Mirror {
             shown: shown.clone(),
             key: super::attribution::mirror_key(url, &options.aliases),
         };
-        let listed = source.list(&prefixes(&options.atoms))?;
+        let listed = &session.listed;
         let root =
-            advertised_root(&listed).ok_or_else(|| StoreError::NoGenesis { url: shown.clone() })?;
-        let (mut versions, mut refused) = advertised(&listed);
+            advertised_root(listed).ok_or_else(|| StoreError::NoGenesis { url: shown.clone() })?;
+        let (mut versions, mut refused) = advertised(listed);
         let wanted = |label: &Label, version: &Version| {
             options.atoms.is_empty()
                 || options.atoms.iter().any(|(wanted, requirement)| {
@@ -544,14 +633,7 @@ impl Store {
         if path.is_dir() {
             self.check_repo_permissions(&path)?;
             return self
-                .fetch_into(
-                    &from,
-                    &mut source,
-                    root,
-                    versions,
-                    Repo::open(&path)?,
-                    progress,
-                )
+                .fetch_into(&from, source, root, versions, Repo::open(&path)?, progress)
                 .map(|fetched| fetched.with_refused(refused));
         }
         // First fetch of this set: assemble the repository aside, then rename it into place.
@@ -566,7 +648,7 @@ impl Store {
             .unwrap_or_default();
         let tmp = parent.join(temporary_name(&name));
         let assembled = Repo::init_bare(&tmp)
-            .map(|dest| self.fetch_into(&from, &mut source, root, versions, dest, progress));
+            .map(|dest| self.fetch_into(&from, source, root, versions, dest, progress));
         let fetched = match assembled {
             Ok(Ok(fetched)) => fetched,
             Ok(Err(e)) => {

@@ -26,7 +26,9 @@ pub mod stamp;
 mod verify;
 
 pub use error::StoreError;
-pub use fetch::{list, local_path, FetchOptions, Fetched, FetchedVersion, Listing, VersionStatus};
+pub use fetch::{
+    list, local_path, FetchOptions, Fetched, FetchedVersion, Listing, Session, VersionStatus,
+};
 pub use fill::{Attempt, FillKind, FillStatus, Filled, FilledEntry};
 pub use verify::{AtomCheck, StoreReport, TreeCheck, TreeProblem};
 
