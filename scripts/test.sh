@@ -29,8 +29,11 @@ cargo build --quiet --workspace
 rm -rf "$root/target/tmp"
 
 stage "cargo test (the plugin on Nix 2.8)"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The log the closing line is summed from lives in the build directory, not /tmp: whatever
+# cleans /tmp meanwhile (another user, another run) cannot take half of the count with it.
+mkdir -p "$root/target"
+log="$root/target/test-summary.log"
+: >"$log"
 # A failing run does not stop the other: both are counted, then the status is the worse.
 status=0
 cargo test --quiet --workspace --no-fail-fast 2>&1 | tee "$log" || status=1
