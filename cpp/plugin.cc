@@ -386,6 +386,15 @@ void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, si
             return;
         }
         auto * externAttrs = nodeExtern(state, shared, node, env);
+        if (dirs.trivial) {
+            // The reference's loader imports a trivial atom with `atoms` (its extern set) and
+            // `cfg` in scope: `atoms.deps` is the same set as `deps`.
+            auto pairs = compat::namedAttrPairs(state, *externAttrs);
+            pairs.emplace_back("atoms", externAttrs);
+            auto * withAtoms = compat::allocValue(state);
+            compat::mkAttrs(state, *withAtoms, pairs);
+            externAttrs = withAtoms;
+        }
         if (kind == ComposeKind::Native) {
             auto * stdValue = compat::allocValue(state);
             mkLazy(state, *stdValue, [root, name](EvalState & state, Value & v) { makeStd(state, root, name, v); });

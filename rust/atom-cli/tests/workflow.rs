@@ -512,7 +512,7 @@ fn new_creates_a_publishable_atom_and_lists_it() {
     assert_eq!(
         out,
         format!(
-            "created atom greet 0.1.0 in {} (atom.toml, mod.nix)\ncreated, listing libs/greet in {}\nnext: commit, then `atom publish libs/greet`\n",
+            "created atom greet 0.1.0 in {} (atom.toml, default.nix)\ncreated, listing libs/greet in {}\nnext: commit, then `atom publish libs/greet`\n",
             dir.join("libs/greet").display(),
             fs::canonicalize(&dir).unwrap().join("ekala.toml").display()
         )

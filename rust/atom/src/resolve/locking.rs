@@ -155,7 +155,14 @@ pub fn lock_manifest(
     Ok(Some(Lockfile {
         version: LOCK_VERSION,
         sets,
-        locker: existing.as_ref().and_then(|l| l.locker.clone()),
+        // The reference refuses a lock without `[locker]`: keep the one a lock has, else write
+        // the reference's own.
+        locker: Some(
+            existing
+                .as_ref()
+                .and_then(|l| l.locker.clone())
+                .unwrap_or_else(AtomDep::reference_locker),
+        ),
         compose,
         deps,
     }))
