@@ -289,18 +289,32 @@ fn an_unpublished_atom_of_this_repository_is_locked_local_only_and_evaluated_fro
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "lib and app"]);
     atom_ok(&repo, &home, &["init"], &env);
+    let root = String::from_utf8(
+        std::process::Command::new("git")
+            .args(["rev-parse", "refs/ekala/init"])
+            .current_dir(&repo)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let root = root.trim();
     // lib was never published: app locks it from the working tree, without a rev.
     let out = atom_ok(&repo, &home, &["add", "::lib", "--path", "app"], &env);
     assert!(out.contains("locked at 0.1.0"), "{out}");
     let lock = std::fs::read_to_string(repo.join("app/atom.lock")).unwrap();
+    // As the reference writes it: `<version>-local`, no rev, no mirror.
     assert!(
-        lock.contains("label = \"lib\"") && !lock.contains("rev = "),
+        lock.contains(&format!(
+            "[[deps]]\ntype = \"atom\"\nlabel = \"lib\"\nversion = \"0.1.0-local\"\nset = \"{root}\"\nid = \""
+        )),
         "{lock}"
     );
+    atom_ok(&repo, &home, &["lock", "app", "--check"], &env);
     write(
         &repo,
-        "app/mod.nix",
-        "{ Message = deps.from.local.lib.hello; }\n",
+        "app/default.nix",
+        "{ message = atoms.deps.from.local.lib.hello; }\n",
     );
     let expr = format!(
         "(builtins.atom.import {}).message",
@@ -313,7 +327,7 @@ fn an_unpublished_atom_of_this_repository_is_locked_local_only_and_evaluated_fro
     let refused = atom(&repo, &home, &["publish", "app"], &env);
     assert_eq!(refused.status.code(), Some(1));
     assert!(
-        stdout(&refused).contains("its atom.lock pins lib 0.1.0 from this repository's working tree (it was not published when the lock was written): publish lib first"),
+        stdout(&refused).contains("its atom.lock pins lib 0.1.0-local from this repository's working tree (it was not published when the lock was written): publish lib first"),
         "{}",
         stdout(&refused)
     );

@@ -92,6 +92,23 @@ pub mod reference_locker {
 }
 
 impl AtomDep {
+    /// Whether this atom is locked from a working copy, unpublished: it has no rev.
+    pub fn is_local_only(&self) -> bool {
+        self.rev.is_none()
+    }
+
+    /// Whether `requirement` accepts the locked version. A local-only entry's version may carry
+    /// the reference's `-local` marker (`0.1.0-local`), which stands for its working copy's
+    /// version (`0.1.0`): that is what the requirement is checked against.
+    pub fn satisfies(&self, requirement: &crate::manifest::Requirement) -> bool {
+        if self.is_local_only() && self.version.is_local() {
+            let mut version = self.version.0.clone();
+            version.pre = semver::Prerelease::EMPTY;
+            return requirement.matches(&Version(version));
+        }
+        requirement.matches(&self.version)
+    }
+
     /// The `[locker]` the reference writes (see [`reference_locker`]): written into every lock
     /// this implementation creates, so that the reference reads and evaluates it.
     pub fn reference_locker() -> AtomDep {

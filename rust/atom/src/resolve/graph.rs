@@ -291,7 +291,7 @@ pub fn check_lock(
             });
             match locked {
                 None => return Err(out_of_date(format!("it does not lock {tag}.{label}"))),
-                Some(atom) if !requirement.matches(&atom.version) => {
+                Some(atom) if !atom.satisfies(requirement) => {
                     return Err(out_of_date(format!(
                         "it locks {label} {}, which the manifest's requirement {requirement} no longer accepts",
                         atom.version

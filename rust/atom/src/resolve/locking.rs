@@ -266,9 +266,10 @@ impl Locker<'_> {
                         // working copy, without a rev (local-only); it loads from the working tree,
                         // and publishing the dependent waits until it is published and locked again.
                         return match self.working_copy(label, requirement)? {
+                            // Written as the reference does: `<version>-local`.
                             Some(version) => Ok(AtomDep {
                                 label: label.clone(),
-                                version,
+                                version: version.local(),
                                 set: root,
                                 rev: None,
                                 mirror: None,
