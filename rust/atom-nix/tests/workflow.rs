@@ -79,7 +79,7 @@ fn one_atom_store_setting_in_nix_configuration_serves_the_cli_and_the_plugin() {
     git(&repo, &["init", "-q", "-b", "main"]);
     write(&repo, "ekala.toml", "[set]\npackages = [\"lib\"]\n");
     write(&repo, "lib/atom.toml", &manifest("lib", "1.0.0", ""));
-    write(&repo, "lib/mod.nix", "{ Greeting = \"hello from lib\"; }\n");
+    write(&repo, "lib/default.nix", "{ greeting = \"hello from lib\"; }\n");
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "lib"]);
     let store = dir.join("configured-store");
@@ -127,7 +127,7 @@ fn two_atoms(dir: &Path, home: &Path, env: &[(&str, &str)]) -> PathBuf {
     std::fs::create_dir_all(&repo).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
     atom_ok(&repo, home, &["new", "lib"], env);
-    write(&repo, "lib/mod.nix", "{ Greeting = \"published\"; }\n");
+    write(&repo, "lib/default.nix", "{ greeting = \"published\"; }\n");
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "lib"]);
     atom_ok(&repo, home, &["publish"], env);
@@ -135,8 +135,8 @@ fn two_atoms(dir: &Path, home: &Path, env: &[(&str, &str)]) -> PathBuf {
     atom_ok(&repo, home, &["add", "::lib", "--path", "app"], env);
     write(
         &repo,
-        "app/mod.nix",
-        "{ Message = \"app sees: ${deps.from.local.lib.greeting}\"; }\n",
+        "app/default.nix",
+        "{ message = \"app sees: ${atoms.deps.from.local.lib.greeting}\"; }\n",
     );
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "app"]);
@@ -158,11 +158,11 @@ fn atoms_of_this_repository_load_from_its_working_tree_without_a_store() {
     );
     assert_eq!(eval_ok(&home, &expr, &[], &env), "\"app sees: published\"");
     // Edit lib, evaluate app: no publish, no fetch.
-    write(&repo, "lib/mod.nix", "{ Greeting = \"edited\"; }\n");
+    write(&repo, "lib/default.nix", "{ greeting = \"edited\"; }\n");
     assert_eq!(eval_ok(&home, &expr, &[], &env), "\"app sees: edited\"");
     assert!(!store.exists(), "the store was not needed");
     // Errors name the working copy.
-    write(&repo, "lib/mod.nix", "{ Greeting = throw \"broken\"; }\n");
+    write(&repo, "lib/default.nix", "{ greeting = throw \"broken\"; }\n");
     let output = eval(&home, &expr, &[], &env);
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
@@ -190,8 +190,8 @@ fn a_local_override_replaces_a_locked_atom_and_says_so() {
     atom_ok(&dir, &home, &["new", "user"], &env);
     write(
         &user,
-        "mod.nix",
-        "{ Message = deps.from.repo.lib.greeting; }\n",
+        "default.nix",
+        "{ message = atoms.deps.from.repo.lib.greeting; }\n",
     );
     atom_ok(
         &dir,
@@ -351,7 +351,7 @@ fn a_stale_store_says_when_and_from_where_it_was_last_fetched() {
     git(&repo, &["init", "-q", "-b", "main"]);
     write(&repo, "ekala.toml", "[set]\npackages = [\"lib\"]\n");
     write(&repo, "lib/atom.toml", &manifest("lib", "1.0.0", ""));
-    write(&repo, "lib/mod.nix", "{ Greeting = \"one\"; }\n");
+    write(&repo, "lib/default.nix", "{ greeting = \"one\"; }\n");
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "lib 1"]);
     let old_store = dir.join("old-store");
