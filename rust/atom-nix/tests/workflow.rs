@@ -79,7 +79,11 @@ fn one_atom_store_setting_in_nix_configuration_serves_the_cli_and_the_plugin() {
     git(&repo, &["init", "-q", "-b", "main"]);
     write(&repo, "ekala.toml", "[set]\npackages = [\"lib\"]\n");
     write(&repo, "lib/atom.toml", &manifest("lib", "1.0.0", ""));
-    write(&repo, "lib/default.nix", "{ greeting = \"hello from lib\"; }\n");
+    write(
+        &repo,
+        "lib/default.nix",
+        "{ greeting = \"hello from lib\"; }\n",
+    );
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "lib"]);
     let store = dir.join("configured-store");
@@ -162,7 +166,11 @@ fn atoms_of_this_repository_load_from_its_working_tree_without_a_store() {
     assert_eq!(eval_ok(&home, &expr, &[], &env), "\"app sees: edited\"");
     assert!(!store.exists(), "the store was not needed");
     // Errors name the working copy.
-    write(&repo, "lib/default.nix", "{ greeting = throw \"broken\"; }\n");
+    write(
+        &repo,
+        "lib/default.nix",
+        "{ greeting = throw \"broken\"; }\n",
+    );
     let output = eval(&home, &expr, &[], &env);
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
