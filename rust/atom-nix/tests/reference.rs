@@ -145,3 +145,53 @@ fn a_local_set_with_a_mirror_locks_the_mirrors_newer_version_as_the_reference_do
         at("up-app.atom.lock", &dir)
     );
 }
+
+#[test]
+fn a_trivial_directory_entry_is_its_default_nix_and_a_module_only_without_one() {
+    let dir = scratch("ref-default-nix");
+    let atom = dir.join("a");
+    fs::create_dir_all(&atom).unwrap();
+    fs::write(
+        atom.join("atom.toml"),
+        "[package]\nlabel = \"a\"\nversion = \"1.0.0\"\n\n[compose.as]\nnix = \".\"\n",
+    )
+    .unwrap();
+    fs::write(atom.join("mod.nix"), "{ From = \"mod.nix\"; }\n").unwrap();
+    // Only a mod.nix (which the reference cannot import): composed as a module, as before.
+    assert_eq!(value(&atom), "{ from = \"mod.nix\"; }");
+    // With a default.nix: that file, as the reference imports the directory, with `cfg` and
+    // `atoms` in scope.
+    fs::write(
+        atom.join("default.nix"),
+        "{ from = \"default.nix\"; v = cfg.package.version; atoms = builtins.attrNames atoms; }\n",
+    )
+    .unwrap();
+    assert_eq!(
+        value(&atom),
+        "{ atoms = [ \"deps\" ]; from = \"default.nix\"; v = \"1.0.0\"; }"
+    );
+}
+
+#[test]
+fn a_lock_without_locker_is_read_and_gets_the_references_locker_when_locked() {
+    let dir = repos("ref-no-locker");
+    let proj = dir.join("proj");
+    let app = proj.join("app");
+    fs::write(app.join("atom.toml"), fixture("proj-app.atom.toml")).unwrap();
+    // The reference's lock without its [locker] table (as atom-nix published its own).
+    let full = fixture("proj-app.atom.lock");
+    let start = full.find("[locker]").unwrap();
+    let end = full.find("[compose]").unwrap();
+    let without = format!("{}{}", &full[..start], &full[end..]);
+    fs::write(app.join("atom.lock"), &without).unwrap();
+    atom_ok(&proj, &["check", "app"]);
+    assert_eq!(
+        value(&app),
+        fixture("proj-app.value").trim_end(),
+        "read and evaluated"
+    );
+    let check = atom(&proj, &["lock", "app", "--check"]);
+    assert!(!check.status.success(), "out of date without [locker]");
+    atom_ok(&proj, &["lock", "app"]);
+    assert_eq!(fs::read_to_string(app.join("atom.lock")).unwrap(), full);
+}
