@@ -386,6 +386,15 @@ void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, si
             return;
         }
         auto * externAttrs = nodeExtern(state, shared, node, env);
+        if (dirs.trivial) {
+            // The reference's loader imports a trivial atom with `atoms` (its extern set) and
+            // `cfg` in scope: `atoms.deps` is the same set as `deps`.
+            auto pairs = compat::namedAttrPairs(state, *externAttrs);
+            pairs.emplace_back("atoms", externAttrs);
+            auto * withAtoms = compat::allocValue(state);
+            compat::mkAttrs(state, *withAtoms, pairs);
+            externAttrs = withAtoms;
+        }
         if (kind == ComposeKind::Native) {
             auto * stdValue = compat::allocValue(state);
             mkLazy(state, *stdValue, [root, name](EvalState & state, Value & v) { makeStd(state, root, name, v); });
@@ -511,10 +520,12 @@ void primImport(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 }
 
 const char * const importDoc = R"(
-    Load the atom at directory *path*: read and validate its `atom.toml` (which becomes `cfg`) and
-    compose its modules from the manifest's entry (`[compose.as] nix = "<dir>"`, or the `entry` of
-    `[compose.with.<composer>]`). A static atom (`[compose.as] static = "config"`) evaluates to its
-    manifest.
+    Load the atom at directory *path*: read and validate its `atom.toml` (which becomes `cfg`). A
+    trivial atom (`[compose.as] nix = "<path>"`) is the value of that file, or of the directory's
+    `default.nix` (a directory with only a `mod.nix` is composed as a module), with `cfg` and
+    `atoms` (`{ deps }`) in scope, as the reference's loader gives it; `[compose.with.<composer>]`
+    composes its modules from its `entry`. A static atom (`[compose.as] static = "config"`)
+    evaluates to its manifest.
 
     ```nix
     (builtins.atom.import ./my-atom).greeting

@@ -210,8 +210,9 @@ enum Command {
     /// atom.toml keeps its formatting and comments. An atom from a set not yet declared gets a
     /// `[package.sets]` entry.
     Add(AddArgs),
-    /// Create an atom: atom.toml, a mod.nix with one public member, and its entry in the
-    /// repository's ekala.toml (created when missing).
+    /// Create an atom: atom.toml, the default.nix its `[compose.as] nix = "."` imports (the same
+    /// value in this evaluator and the reference's loader), and its entry in the repository's
+    /// ekala.toml (created when missing).
     New {
         /// The atom's directory (relative to -C DIR when given).
         path: PathBuf,

@@ -10,7 +10,8 @@ use serde_json::json;
 
 use crate::output::Output;
 
-/// Creates the atom at `path` (`atom.toml`, and `mod.nix` unless there is one) and lists it in
+/// Creates the atom at `path` (`atom.toml`, and a `default.nix` unless there is one or a
+/// `mod.nix`) and lists it in
 /// `ekala.toml` at the root of the git repository holding it (created when missing).
 pub fn new(path: &Path, label: Option<&str>, out: &mut Output) -> Result<(), String> {
     if path.join(MANIFEST_FILE).exists() {
@@ -79,10 +80,10 @@ fn create(path: &Path, label: &Label, out: &mut Output) -> Result<(), String> {
     let set_path = top.join(SET_MANIFEST_FILE);
     let set_text = atom::diagnostic::read_text_if_present(&set_path).map_err(|e| e.to_string())?;
     let mut files = vec![(path.join(MANIFEST_FILE), edit::new_manifest(label))];
-    let module = path.join("mod.nix");
-    let wrote_module = !module.exists();
+    let entry = path.join(edit::NEW_ENTRY_FILE);
+    let wrote_module = !entry.exists() && !path.join("mod.nix").exists();
     if wrote_module {
-        files.push((module, edit::new_module(label)));
+        files.push((entry, edit::new_entry(label)));
     }
     let set =
         edit::add_set_member(set_text.as_deref(), &member, &set_path).map_err(|e| e.to_string())?;
@@ -100,7 +101,11 @@ fn create(path: &Path, label: &Label, out: &mut Output) -> Result<(), String> {
     out.line(format!(
         "created atom {label} 0.1.0 in {} ({MANIFEST_FILE}{})",
         path.display(),
-        if wrote_module { ", mod.nix" } else { "" }
+        if wrote_module {
+            format!(", {}", edit::NEW_ENTRY_FILE)
+        } else {
+            String::new()
+        }
     ));
     if listed {
         out.line(format!(

@@ -512,7 +512,7 @@ fn new_creates_a_publishable_atom_and_lists_it() {
     assert_eq!(
         out,
         format!(
-            "created atom greet 0.1.0 in {} (atom.toml, mod.nix)\ncreated, listing libs/greet in {}\nnext: commit, then `atom publish libs/greet`\n",
+            "created atom greet 0.1.0 in {} (atom.toml, default.nix)\ncreated, listing libs/greet in {}\nnext: commit, then `atom publish libs/greet`\n",
             dir.join("libs/greet").display(),
             fs::canonicalize(&dir).unwrap().join("ekala.toml").display()
         )
@@ -931,4 +931,66 @@ fn a_store_other_users_can_write_is_refused() {
         std::os::unix::fs::chown(&set, Some(0), None).unwrap();
         ok(atom(&dir, &["fetch", &url]));
     }
+}
+
+#[test]
+fn a_local_set_with_a_mirror_locks_the_mirrors_newer_version_as_the_reference_does() {
+    // The repository publishes alpha 1.0.0 and 1.1.0 and pushes them to its mirror; here only
+    // 1.0.0 is left among the refs (a clone that has not fetched the newer release).
+    let dir = project("wf-local-and-mirror");
+    ok(atom(&dir, &["publish"]));
+    publish_alpha(&dir, "1.1.0");
+    let newer = git(&dir, &["rev-parse", "refs/eka/atoms/alpha/1.1.0"]);
+    let mirror = dir.parent().unwrap().join("mirror.git");
+    git(
+        dir.parent().unwrap(),
+        &["init", "-q", "--bare", mirror.to_str().unwrap()],
+    );
+    git(
+        &dir,
+        &["push", "-q", mirror.to_str().unwrap(), "refs/*:refs/*"],
+    );
+    git(&dir, &["update-ref", "-d", "refs/eka/atoms/alpha/1.1.0"]);
+    let url = format!("file://{}", mirror.display());
+    write(
+        &dir,
+        "app/atom.toml",
+        &APP.replace("here = \"::\"", &format!("here = [\"::\", \"{url}\"]")),
+    );
+    write(&dir, "app/default.nix", "{ }\n");
+    ok(atom(&dir, &["lock", "app"]));
+    let lock = fs::read_to_string(dir.join("app/atom.lock")).unwrap();
+    assert!(
+        lock.contains(&format!(
+            "label = \"alpha\"\nversion = \"1.1.0\"\nset = \"{}\"\nrev = \"{newer}\"\nmirror = \"{url}\"\n",
+            git(&dir, &["rev-parse", "refs/ekala/init"])
+        )),
+        "{lock}"
+    );
+    // Offline, without the mirror: this repository's own refs.
+    fs::remove_file(dir.join("app/atom.lock")).unwrap();
+    ok(atom(&dir, &["lock", "app", "--offline"]));
+    let lock = fs::read_to_string(dir.join("app/atom.lock")).unwrap();
+    assert!(
+        lock.contains("label = \"alpha\"\nversion = \"1.0.0\"\n"),
+        "{lock}"
+    );
+    // A version the mirror does not have (published here, not pushed): this repository's refs.
+    publish_alpha(&dir, "1.2.0");
+    write(
+        &dir,
+        "app/atom.toml",
+        &APP.replace("here = \"::\"", &format!("here = [\"::\", \"{url}\"]"))
+            .replace("alpha = \"^1\"", "alpha = \"^1.2\""),
+    );
+    ok(atom(&dir, &["lock", "app"]));
+    let lock = fs::read_to_string(dir.join("app/atom.lock")).unwrap();
+    let local = git(&dir, &["rev-parse", "refs/eka/atoms/alpha/1.2.0"]);
+    assert!(
+        lock.contains(&format!(
+            "label = \"alpha\"\nversion = \"1.2.0\"\nset = \"{}\"\nrev = \"{local}\"\nid = ",
+            git(&dir, &["rev-parse", "refs/ekala/init"])
+        )),
+        "{lock}"
+    );
 }

@@ -75,6 +75,9 @@ mod bridge {
         entry: String,
         /// The entry is one Nix file rather than a module directory.
         entry_is_file: bool,
+        /// A trivial atom: its scope also has `atoms` (its extern set), as the reference's
+        /// loader gives it.
+        trivial: bool,
         /// `root` is written on first use, by `LoadedGraph::materialize`.
         lazy: bool,
     }
@@ -347,7 +350,9 @@ impl LoadedGraph {
     fn kind(&self, node: usize) -> Result<bridge::ComposeKind, String> {
         guard(|| {
             Ok(match self.node(node)?.compose {
-                NodeCompose::Native { .. } => bridge::ComposeKind::Native,
+                NodeCompose::Native { .. } | NodeCompose::Trivial { .. } => {
+                    bridge::ComposeKind::Native
+                }
                 NodeCompose::Static => bridge::ComposeKind::Static,
                 NodeCompose::Composer { .. } => bridge::ComposeKind::Composer,
             })
@@ -438,6 +443,7 @@ impl LoadedGraph {
                 root: text(&dirs.root),
                 source_root: text(&dirs.source_root),
                 entry_is_file: dirs.entry.is_file(),
+                trivial: dirs.trivial,
                 entry: text(&dirs.entry),
                 lazy: dirs.lazy,
             })
@@ -465,18 +471,33 @@ impl LoadedGraph {
 struct NodeDirs {
     root: PathBuf,
     source_root: PathBuf,
-    /// Where composition starts, inside `source_root`.
+    /// Where composition starts, inside `source_root`: for a trivial atom whose entry is a
+    /// directory, that directory's `default.nix`.
     entry: PathBuf,
     lazy: bool,
+    trivial: bool,
 }
 
 impl NodeDirs {
     fn of(node: &graph::Node, store: &Store) -> Result<NodeDirs, String> {
         let entry_of = |compose: &NodeCompose| match compose {
-            NodeCompose::Native { entry } | NodeCompose::Composer { entry, .. } => entry.clone(),
+            NodeCompose::Native { entry }
+            | NodeCompose::Trivial { entry }
+            | NodeCompose::Composer { entry, .. } => entry.clone(),
             NodeCompose::Static => String::new(),
         };
+        let trivial = matches!(node.compose, NodeCompose::Trivial { .. });
         let entry = entry_of(&node.compose);
+        // The reference imports a trivial atom's entry: a directory means its `default.nix`. A
+        // directory with a `mod.nix` and no `default.nix` (which the reference cannot import) is
+        // composed as a module, as this implementation always did (docs/format.md#reference-discrepancies).
+        let trivial_file = |dir: PathBuf| {
+            let module = dir.join("mod.nix").is_file() && !dir.join("default.nix").exists();
+            match trivial && dir.is_dir() && !module {
+                true => dir.join("default.nix"),
+                false => dir,
+            }
+        };
         let in_node = |e: &dyn std::fmt::Display| format!("{}: {e}", node.name);
         let source_root = store
             .materialize_modules(&node.source)
@@ -493,9 +514,11 @@ impl NodeDirs {
                         entry, node.name
                     ));
                 }
+                let entry = trivial_file(entry);
                 Ok(NodeDirs {
                     root: root.clone(),
                     source_root: root,
+                    trivial: trivial && !entry.is_dir(),
                     entry,
                     lazy: false,
                 })
@@ -510,10 +533,12 @@ impl NodeDirs {
                         node.name
                     ));
                 }
+                let entry = trivial_file(entry_path);
                 Ok(NodeDirs {
                     root: store.trees().join(tree.to_string()),
                     source_root,
-                    entry: entry_path,
+                    trivial: trivial && !entry.is_dir(),
+                    entry,
                     lazy: true,
                 })
             }

@@ -1548,8 +1548,8 @@ fn an_atom_with_a_dependency_on_its_own_set_works_from_elsewhere() {
     );
     write(
         &consumer,
-        "app/mod.nix",
-        "{ Message = deps.from.repo.lib.greet \"app\"; }\n",
+        "app/default.nix",
+        "{ message = atoms.deps.from.repo.lib.greet \"app\"; }\n",
     );
     let import = format!(
         "(builtins.atom.import {}).message",
@@ -1626,8 +1626,8 @@ fn an_atom_with_a_dependency_on_its_own_set_works_from_elsewhere() {
     atom_ok(&f.store, &consumer, &["add", "::other", "--path", "app"]);
     write(
         &consumer,
-        "app/mod.nix",
-        "{ Message = deps.from.repo.lib.greet \"app\"; Other = deps.from.local.other.hello; }\n",
+        "app/default.nix",
+        "{ message = atoms.deps.from.repo.lib.greet \"app\"; other = atoms.deps.from.local.other.hello; }\n",
     );
     git(&consumer, &["add", "-A"]);
     git(&consumer, &["commit", "-q", "-m", "other"]);

@@ -79,7 +79,11 @@ fn one_atom_store_setting_in_nix_configuration_serves_the_cli_and_the_plugin() {
     git(&repo, &["init", "-q", "-b", "main"]);
     write(&repo, "ekala.toml", "[set]\npackages = [\"lib\"]\n");
     write(&repo, "lib/atom.toml", &manifest("lib", "1.0.0", ""));
-    write(&repo, "lib/mod.nix", "{ Greeting = \"hello from lib\"; }\n");
+    write(
+        &repo,
+        "lib/default.nix",
+        "{ greeting = \"hello from lib\"; }\n",
+    );
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "lib"]);
     let store = dir.join("configured-store");
@@ -127,7 +131,7 @@ fn two_atoms(dir: &Path, home: &Path, env: &[(&str, &str)]) -> PathBuf {
     std::fs::create_dir_all(&repo).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
     atom_ok(&repo, home, &["new", "lib"], env);
-    write(&repo, "lib/mod.nix", "{ Greeting = \"published\"; }\n");
+    write(&repo, "lib/default.nix", "{ greeting = \"published\"; }\n");
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "lib"]);
     atom_ok(&repo, home, &["publish"], env);
@@ -135,8 +139,8 @@ fn two_atoms(dir: &Path, home: &Path, env: &[(&str, &str)]) -> PathBuf {
     atom_ok(&repo, home, &["add", "::lib", "--path", "app"], env);
     write(
         &repo,
-        "app/mod.nix",
-        "{ Message = \"app sees: ${deps.from.local.lib.greeting}\"; }\n",
+        "app/default.nix",
+        "{ message = \"app sees: ${atoms.deps.from.local.lib.greeting}\"; }\n",
     );
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "app"]);
@@ -158,11 +162,15 @@ fn atoms_of_this_repository_load_from_its_working_tree_without_a_store() {
     );
     assert_eq!(eval_ok(&home, &expr, &[], &env), "\"app sees: published\"");
     // Edit lib, evaluate app: no publish, no fetch.
-    write(&repo, "lib/mod.nix", "{ Greeting = \"edited\"; }\n");
+    write(&repo, "lib/default.nix", "{ greeting = \"edited\"; }\n");
     assert_eq!(eval_ok(&home, &expr, &[], &env), "\"app sees: edited\"");
     assert!(!store.exists(), "the store was not needed");
     // Errors name the working copy.
-    write(&repo, "lib/mod.nix", "{ Greeting = throw \"broken\"; }\n");
+    write(
+        &repo,
+        "lib/default.nix",
+        "{ greeting = throw \"broken\"; }\n",
+    );
     let output = eval(&home, &expr, &[], &env);
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
@@ -190,8 +198,8 @@ fn a_local_override_replaces_a_locked_atom_and_says_so() {
     atom_ok(&dir, &home, &["new", "user"], &env);
     write(
         &user,
-        "mod.nix",
-        "{ Message = deps.from.repo.lib.greeting; }\n",
+        "default.nix",
+        "{ message = atoms.deps.from.repo.lib.greeting; }\n",
     );
     atom_ok(
         &dir,
@@ -289,18 +297,32 @@ fn an_unpublished_atom_of_this_repository_is_locked_local_only_and_evaluated_fro
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "lib and app"]);
     atom_ok(&repo, &home, &["init"], &env);
+    let root = String::from_utf8(
+        std::process::Command::new("git")
+            .args(["rev-parse", "refs/ekala/init"])
+            .current_dir(&repo)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let root = root.trim();
     // lib was never published: app locks it from the working tree, without a rev.
     let out = atom_ok(&repo, &home, &["add", "::lib", "--path", "app"], &env);
     assert!(out.contains("locked at 0.1.0"), "{out}");
     let lock = std::fs::read_to_string(repo.join("app/atom.lock")).unwrap();
+    // As the reference writes it: `<version>-local`, no rev, no mirror.
     assert!(
-        lock.contains("label = \"lib\"") && !lock.contains("rev = "),
+        lock.contains(&format!(
+            "[[deps]]\ntype = \"atom\"\nlabel = \"lib\"\nversion = \"0.1.0-local\"\nset = \"{root}\"\nid = \""
+        )),
         "{lock}"
     );
+    atom_ok(&repo, &home, &["lock", "app", "--check"], &env);
     write(
         &repo,
-        "app/mod.nix",
-        "{ Message = deps.from.local.lib.hello; }\n",
+        "app/default.nix",
+        "{ message = atoms.deps.from.local.lib.hello; }\n",
     );
     let expr = format!(
         "(builtins.atom.import {}).message",
@@ -313,7 +335,7 @@ fn an_unpublished_atom_of_this_repository_is_locked_local_only_and_evaluated_fro
     let refused = atom(&repo, &home, &["publish", "app"], &env);
     assert_eq!(refused.status.code(), Some(1));
     assert!(
-        stdout(&refused).contains("its atom.lock pins lib 0.1.0 from this repository's working tree (it was not published when the lock was written): publish lib first"),
+        stdout(&refused).contains("its atom.lock pins lib 0.1.0-local from this repository's working tree (it was not published when the lock was written): publish lib first"),
         "{}",
         stdout(&refused)
     );
@@ -337,7 +359,7 @@ fn a_stale_store_says_when_and_from_where_it_was_last_fetched() {
     git(&repo, &["init", "-q", "-b", "main"]);
     write(&repo, "ekala.toml", "[set]\npackages = [\"lib\"]\n");
     write(&repo, "lib/atom.toml", &manifest("lib", "1.0.0", ""));
-    write(&repo, "lib/mod.nix", "{ Greeting = \"one\"; }\n");
+    write(&repo, "lib/default.nix", "{ greeting = \"one\"; }\n");
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "lib 1"]);
     let old_store = dir.join("old-store");

@@ -355,10 +355,15 @@ pub fn new_manifest(label: &Label) -> String {
     format!("[package]\nlabel = \"{label}\"\nversion = \"0.1.0\"\n\n[compose.as]\nnix = \".\"\n")
 }
 
-/// The text of a new atom's `mod.nix`: one public member.
-pub fn new_module(label: &Label) -> String {
+/// The file a new atom's `[compose.as] nix = "."` imports.
+pub const NEW_ENTRY_FILE: &str = "default.nix";
+
+/// The text of a new atom's `default.nix`, its value as a trivial atom. It uses only what both
+/// this implementation's evaluator and the reference's loader give a trivial atom (`cfg.package`,
+/// `atoms.deps`), so that it has the same value in both.
+pub fn new_entry(label: &Label) -> String {
     format!(
-        "{{\n  # Public members start with a capital letter; users of the atom see `Hello` as `hello`.\n  # Members starting with a lower-case letter are private to the atom.\n  Hello = \"hello from {label}\";\n}}\n"
+        "# The value of the atom {label}: `[compose.as] nix = \".\"` imports this file.\n# In scope: `cfg.package` (atom.toml's [package]) and `atoms.deps` (its locked dependencies:\n# `atoms.deps.from.<set>.<label>`, `atoms.deps.pins.<name>`).\n{{\n  hello = \"hello from ${{cfg.package.label}}\";\n}}\n"
     )
 }
 

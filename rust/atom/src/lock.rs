@@ -73,6 +73,57 @@ fn mirror_url<'de, D: serde::Deserializer<'de>>(
     }
 }
 
+/// The locker the reference writes into every lock: its Nix-side evaluator `nix-lock` 0.1.6, from
+/// the reference client's own repository (docs/format.md#lock-layout). Its values are those of
+/// the reference client built from its repository, which bakes them in at compile time.
+pub mod reference_locker {
+    /// The locker's label.
+    pub const LABEL: &str = "nix-lock";
+    /// Its version.
+    pub const VERSION: &str = "0.1.6";
+    /// The root of its set (the reference client's repository).
+    pub const SET: &str = "4abbd2644bc3585e9be95deb277ccf48f6ed26ac";
+    /// Its atom commit.
+    pub const REV: &str = "e711aa1f48d877652dd2ba724d4af752be7b5371";
+    /// The mirror it is fetched from.
+    pub const MIRROR: &str = "https://github.com/ekala-project/eka";
+    /// Its AtomId.
+    pub const ID: &str = "r3rlam6bd31t9i04ggug7avs8vf8981q7a3b6gobemk1gfs50qm0";
+}
+
+impl AtomDep {
+    /// Whether this atom is locked from a working copy, unpublished: it has no rev.
+    pub fn is_local_only(&self) -> bool {
+        self.rev.is_none()
+    }
+
+    /// Whether `requirement` accepts the locked version. A local-only entry's version may carry
+    /// the reference's `-local` marker (`0.1.0-local`), which stands for its working copy's
+    /// version (`0.1.0`): that is what the requirement is checked against.
+    pub fn satisfies(&self, requirement: &crate::manifest::Requirement) -> bool {
+        if self.is_local_only() && self.version.is_local() {
+            let mut version = self.version.0.clone();
+            version.pre = semver::Prerelease::EMPTY;
+            return requirement.matches(&Version(version));
+        }
+        requirement.matches(&self.version)
+    }
+
+    /// The `[locker]` the reference writes (see [`reference_locker`]): written into every lock
+    /// this implementation creates, so that the reference reads and evaluates it.
+    pub fn reference_locker() -> AtomDep {
+        use reference_locker as r;
+        AtomDep {
+            label: Label::parse(r::LABEL).expect("a valid label"),
+            version: Version::parse(r::VERSION).expect("a valid version"),
+            set: Root::from_hex(r::SET).expect("a valid root"),
+            rev: Some(GitRev::parse(r::REV).expect("a valid rev")),
+            mirror: Some(r::MIRROR.to_owned()),
+            id: AtomDigest::parse(r::ID).expect("a valid id"),
+        }
+    }
+}
+
 /// `[sets.<root>]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

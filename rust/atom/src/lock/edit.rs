@@ -82,6 +82,18 @@ fn edit(old: &str, current: &Lockfile, new: &Lockfile) -> Option<String> {
     // [locker] and [compose]
     if current.locker != new.locker {
         match fresh.get("locker") {
+            Some(item) if doc.get("locker").is_none() => {
+                // A new table goes where the reference writes it: just before [compose].
+                let mut item = item.clone();
+                let compose = doc.get("compose").and_then(Item::as_table);
+                if let (Some(position), Item::Table(table)) =
+                    (compose.and_then(Table::position), &mut item)
+                {
+                    shift_positions(doc.as_table_mut(), position);
+                    table.set_position(Some(position));
+                }
+                doc.insert("locker", item);
+            }
             Some(item) => replace(doc.as_table_mut(), "locker", item.clone()),
             None => {
                 doc.remove("locker");
@@ -131,6 +143,31 @@ fn edit(old: &str, current: &Lockfile, new: &Lockfile) -> Option<String> {
 
 /// Puts `item` at `key` of `table`, in place of what is there (keeping its comments before it)
 /// or at the end.
+/// Moves every table of `table` (at any depth) at `from` or later one place down, to make room
+/// for a new table at `from`.
+fn shift_positions(table: &mut Table, from: isize) {
+    let shift = |t: &mut Table| {
+        if let Some(position) = t.position().filter(|p| *p >= from) {
+            t.set_position(Some(position + 1));
+        }
+    };
+    for (_, item) in table.iter_mut() {
+        match item {
+            Item::Table(t) => {
+                shift(t);
+                shift_positions(t, from);
+            }
+            Item::ArrayOfTables(array) => {
+                for t in array.iter_mut() {
+                    shift(t);
+                    shift_positions(t, from);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 fn replace(table: &mut Table, key: &str, mut item: Item) {
     if let (Some(Item::Table(old)), Item::Table(new)) = (table.get(key), &mut item) {
         *new.decor_mut() = old.decor().clone();

@@ -38,6 +38,25 @@ impl Version {
     }
 }
 
+/// The pre-release that marks a lock's local-only version (`0.1.0-local`).
+pub const LOCAL_PRE_RELEASE: &str = "local";
+
+impl Version {
+    /// The version the reference writes into a lock for an atom of the consumer's own repository
+    /// that is locked from its working copy, without a rev: this version with the pre-release
+    /// `local` in place of its own (build metadata kept), as `0.1.0-local`.
+    pub fn local(&self) -> Version {
+        let mut version = self.0.clone();
+        version.pre = semver::Prerelease::new(LOCAL_PRE_RELEASE).expect("a valid pre-release");
+        Version(version)
+    }
+
+    /// Whether this is a local-only version ([`Version::local`]): its pre-release is `local`.
+    pub fn is_local(&self) -> bool {
+        self.0.pre.as_str() == LOCAL_PRE_RELEASE
+    }
+}
+
 /// `text`, or its first 40 characters and `...` when it is longer.
 fn shorten(text: &str) -> String {
     match text.char_indices().nth(40) {

@@ -63,6 +63,12 @@ pub enum Source {
 /// How an atom is composed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeCompose {
+    /// A trivial atom (`[compose.as] nix`, a lock's `use = "nix"`): its value is the Nix file
+    /// `entry`, or the `default.nix` of the directory `entry` (as the reference imports it).
+    Trivial {
+        /// The imported path.
+        entry: String,
+    },
     /// By the native composer, from `entry` (a path inside the atom).
     Native {
         /// Where composition starts.
@@ -285,7 +291,7 @@ pub fn check_lock(
             });
             match locked {
                 None => return Err(out_of_date(format!("it does not lock {tag}.{label}"))),
-                Some(atom) if !requirement.matches(&atom.version) => {
+                Some(atom) if !atom.satisfies(requirement) => {
                     return Err(out_of_date(format!(
                         "it locks {label} {}, which the manifest's requirement {requirement} no longer accepts",
                         atom.version
@@ -318,7 +324,7 @@ impl Loader<'_> {
     ) -> Result<usize, ResolveError> {
         let compose = match (&lock, &manifest.compose) {
             (Some(lock), _) => match &lock.compose {
-                LockedCompose::Nix { entry } => NodeCompose::Native {
+                LockedCompose::Nix { entry } => NodeCompose::Trivial {
                     entry: entry.clone(),
                 },
                 LockedCompose::Static => NodeCompose::Static,
@@ -332,7 +338,7 @@ impl Loader<'_> {
                     entry: entry.clone(),
                 },
             },
-            (None, Compose::As(ComposeAs::Nix(entry))) => NodeCompose::Native {
+            (None, Compose::As(ComposeAs::Nix(entry))) => NodeCompose::Trivial {
                 entry: entry.clone(),
             },
             (None, Compose::As(ComposeAs::Static(_))) => NodeCompose::Static,
@@ -348,7 +354,10 @@ impl Loader<'_> {
                 })
             }
         };
-        if let NodeCompose::Native { entry } | NodeCompose::Composer { entry, .. } = &compose {
+        if let NodeCompose::Native { entry }
+        | NodeCompose::Trivial { entry }
+        | NodeCompose::Composer { entry, .. } = &compose
+        {
             check_entry(&name, entry)?;
         }
         let mut deps = Vec::new();

@@ -155,7 +155,14 @@ pub fn lock_manifest(
     Ok(Some(Lockfile {
         version: LOCK_VERSION,
         sets,
-        locker: existing.as_ref().and_then(|l| l.locker.clone()),
+        // The reference refuses a lock without `[locker]`: keep the one a lock has, else write
+        // the reference's own.
+        locker: Some(
+            existing
+                .as_ref()
+                .and_then(|l| l.locker.clone())
+                .unwrap_or_else(AtomDep::reference_locker),
+        ),
         compose,
         deps,
     }))
@@ -207,16 +214,30 @@ impl Locker<'_> {
         // online, at the version a mirror publishes (fetched first); offline, at the best
         // version the store has.
         let local = mirrors.iter().any(|m| m == &Mirror::Local);
+        let has_url = mirror.is_some();
         let chosen = match self.fetch {
             Some(options) if !local => {
                 self.choose_at_mirrors(tag, mirrors, &root, label, requirement, options)?
             }
+            // A `::` set with URL mirrors: like the reference, lock what a mirror publishes (also
+            // when it is newer than this repository's own refs); this repository's refs, then its
+            // working copy, only when no mirror has a matching version.
+            Some(options) if has_url => {
+                match self.choose_at_mirrors(tag, mirrors, &root, label, requirement, options) {
+                    Err(ResolveError::NotAtMirror { .. }) => None,
+                    other => other?,
+                }
+            }
             _ => None,
         };
-        let store = if local {
-            self.local_repo()?
-        } else {
-            self.store.require_set(&root, mirror.as_deref())?
+        let store = match &chosen {
+            Some((url, _)) => self.store.require_set(&root, Some(url))?,
+            None if local => {
+                // Read from this repository's refs: no mirror is known to serve it.
+                mirror = None;
+                self.local_repo()?
+            }
+            None => self.store.require_set(&root, mirror.as_deref())?,
         };
         let aliases = self.fetch.map(|o| o.aliases.clone()).unwrap_or_default();
         let atom = match chosen {
@@ -259,9 +280,10 @@ impl Locker<'_> {
                         // working copy, without a rev (local-only); it loads from the working tree,
                         // and publishing the dependent waits until it is published and locked again.
                         return match self.working_copy(label, requirement)? {
+                            // Written as the reference does: `<version>-local`.
                             Some(version) => Ok(AtomDep {
                                 label: label.clone(),
-                                version,
+                                version: version.local(),
                                 set: root,
                                 rev: None,
                                 mirror: None,
