@@ -254,6 +254,8 @@ impl Source {
 struct Mirror {
     shown: String,
     key: String,
+    /// As the store names it ([`attribution::mirror_name`]).
+    name: String,
 }
 
 /// Why a version is received: new to the store, or served at another commit than the store's
@@ -467,12 +469,14 @@ impl Store {
         progress: &mut dyn FnMut(usize),
     ) -> Result<Fetched> {
         self.check_permissions()?;
+        let _lock = self.lock_shared()?;
         let mut source = Source::open(url, options)?;
         // From here on the URL is only named (messages, reflogs): never with its credentials.
         let shown = remote::redact(url);
         let from = Mirror {
             shown: shown.clone(),
             key: super::attribution::mirror_key(url, &options.aliases),
+            name: super::attribution::mirror_name(url, &options.aliases),
         };
         let listed = source.list(&prefixes(&options.atoms))?;
         let root =
@@ -703,6 +707,7 @@ impl Store {
         // Atom refs last: a version is visible only with its metadata.
         refs.extend(atom_refs);
         let created = create_refs(&dest, refs, url, &mut unchanged)?;
+        self.record_mirror_name(dest.git_dir(), &from.key, &from.name);
         outcomes.sort_by(|a, b| (&a.label, &a.version).cmp(&(&b.label, &b.version)));
         Ok(Fetched {
             root,
@@ -893,6 +898,7 @@ impl Store {
     ) -> Result<(PathBuf, usize)> {
         let mirror = self.git_mirror_path(url);
         self.check_repo_permissions(&mirror)?;
+        let _lock = self.lock_shared()?;
         let mut source = Source::open(url, options)?;
         let dest = Repo::open_or_init_bare(&mirror)?;
         let tips: Vec<ObjectId> = match &source {
@@ -905,6 +911,8 @@ impl Store {
                 .collect(),
         };
         let (objects, _) = source.transfer(&dest, tips, &[], true, progress)?;
+        // Best effort: the record only names the mirror in `atom store ls`.
+        let _ = super::record::write_record(&mirror, url);
         Ok((mirror, objects))
     }
 }
