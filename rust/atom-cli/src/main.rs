@@ -748,10 +748,13 @@ fn fetch(cli: &Cli, url: &str, atoms: &[String], store: &Store, out: &mut Output
     }
     let shown = remote::redact(url);
     let mut progress = |n: usize| out.progress(&format!("fetching {shown}: {n} objects"));
+    // Held until the fetch is recorded: a collection does not remove the set in between.
+    let lock = store.lock_shared().map_err(err)?;
     let fetched = store
         .fetch_with(url, &options, &mut progress)
         .map_err(err)?;
     store.record_fetch(&fetched.root, url).map_err(err)?;
+    drop(lock);
     out.json(fetched.to_json());
     for version in &fetched.versions {
         match &version.status {

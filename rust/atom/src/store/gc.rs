@@ -451,7 +451,9 @@ impl Store {
         let roots = if dirs.is_empty() {
             self.roots()?
         } else {
-            dirs.to_vec()
+            dirs.iter()
+                .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()))
+                .collect()
         };
         let mut collected = Collected {
             dry_run,
