@@ -476,10 +476,10 @@ impl Store {
                 };
                 match (&entry.kind, &entry.status) {
                     (_, FillStatus::Failed(_)) => collected.missing += 1,
-                    (FillKind::Atom(root), FillStatus::Local) => {
+                    (FillKind::Atom(_), FillStatus::Local) => {
+                        // An atom of the working tree's repository, materialised from it.
                         let tree = local.as_ref().and_then(|r| r.commit_tree(rev).ok());
                         keep_trees.extend(tree);
-                        let _ = root;
                     }
                     (FillKind::Atom(root), _) => {
                         if let Some(repo) = self.open_set(root)? {
@@ -538,11 +538,9 @@ impl Store {
                 name.starts_with(ATOMS_PREFIX) || name.starts_with(MIRRORS_PREFIX)
             });
             if !versions_kept {
+                collected.freed += disk_bytes(&path);
                 if !dry_run {
-                    collected.freed += disk_bytes(&path);
                     remove_whole(&path)?;
-                } else {
-                    collected.freed += disk_bytes(&path);
                 }
                 collected.removed_sets.push(path);
                 continue;
@@ -605,11 +603,10 @@ impl Store {
                 .collect();
             repo.copy_objects_to(&new, tips, false, &mut |_| {})?;
             new.create_refs(&refs, "gc")?;
-            for file in [super::record::FETCH_RECORD] {
-                let from = path.join(file);
-                if from.exists() {
-                    std::fs::copy(&from, tmp.join(file)).map_err(io(&from))?;
-                }
+            let record = path.join(super::record::FETCH_RECORD);
+            if record.exists() {
+                std::fs::copy(&record, tmp.join(super::record::FETCH_RECORD))
+                    .map_err(io(&record))?;
             }
             let names = path.join(MIRROR_NAMES);
             if names.is_dir() {
