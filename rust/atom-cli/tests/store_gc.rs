@@ -295,3 +295,60 @@ impl TapMkdir for PathBuf {
         self
     }
 }
+
+/// Git mirrors (direct `nix+git` dependencies): listed with their URL, kept while a lock pins a
+/// revision of theirs, removed otherwise.
+#[test]
+fn gc_keeps_the_git_mirrors_a_lock_pins() {
+    let base = scratch("store-gc-git");
+    let store = base.join("store");
+    let url = published(&base.join("repo").tap_mkdir(), &store);
+    let mut sources = Vec::new();
+    for name in ["used", "unused"] {
+        let src = base.join(name).tap_mkdir();
+        git(&src, &["init", "-q", "-b", "main"]);
+        write(&src, "default.nix", &format!("{{ name = \"{name}\"; }}\n"));
+        git(&src, &["add", "."]);
+        git(&src, &["commit", "-q", "-m", name]);
+        let src_url = format!("file://{}", src.display());
+        ok(atom(&base, &store, &["fetch", "--git", &src_url]));
+        sources.push(src_url);
+    }
+    let app = base.join("app").tap_mkdir();
+    consumer(&app, &store, &url, "alpha = \"^1\"");
+    ok(atom(
+        &app,
+        &store,
+        &[
+            "add",
+            "--git",
+            &sources[0],
+            "--ref",
+            "main",
+            "--name",
+            "src",
+        ],
+    ));
+
+    let listing = json(atom(&base, &store, &["--json", "store", "ls"]));
+    let mut urls: Vec<&str> = listing["git"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["url"].as_str().unwrap())
+        .collect();
+    urls.sort();
+    let mut expected: Vec<&str> = sources.iter().map(String::as_str).collect();
+    expected.sort();
+    assert_eq!(urls, expected, "{listing}");
+
+    let collected = json(atom(&base, &store, &["--json", "store", "gc", "app"]));
+    assert_eq!(
+        collected["removed_mirrors"].as_array().unwrap().len(),
+        1,
+        "{collected}"
+    );
+    let listing = json(atom(&base, &store, &["--json", "store", "ls"]));
+    assert_eq!(listing["git"][0]["url"], sources[0].as_str(), "{listing}");
+    assert_eq!(listing["git"].as_array().unwrap().len(), 1, "{listing}");
+}

@@ -471,7 +471,7 @@ impl Store {
             let pinned = self.pinned_by(&lock, &path.to_string_lossy())?;
             let local = Repo::discover(dir).ok();
             for entry in pinned.entries {
-                let (Some(rev), Some(version)) = (entry.rev, entry.version) else {
+                let Some(rev) = entry.rev else {
                     continue;
                 };
                 match (&entry.kind, &entry.status) {
@@ -485,7 +485,9 @@ impl Store {
                         if let Some(repo) = self.open_set(root)? {
                             keep_trees.extend(repo.commit_tree(rev).ok());
                         }
-                        keep_versions.insert((*root, entry.label, version));
+                        if let Some(version) = entry.version {
+                            keep_versions.insert((*root, entry.label, version));
+                        }
                     }
                     (FillKind::Git(url), _) => {
                         let mirror = self.git_mirror_path(url);
