@@ -1,16 +1,13 @@
-//! The store-wide lock: `<store>/lock`, a file locked with `flock(2)`. Fetching, filling and
+//! The store-wide lock: the store's directory itself, locked with `flock(2)` (no file of its
+//! own, so a fetch that fails leaves an empty store as it found it). Fetching, filling and
 //! materialising hold it shared (any number at once); garbage collection ([`super::Store::gc`])
 //! holds it exclusively, so it never removes what one of them is writing, and they never see a
 //! set half collected. The lock is released when the guard is dropped, or when its process dies.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::unix::io::AsRawFd;
-use std::path::PathBuf;
 
 use super::{Store, StoreError};
-
-/// The lock file, in the store's directory.
-pub const LOCK_FILE: &str = "lock";
 
 /// A held store lock; dropping it releases the lock.
 #[derive(Debug)]
@@ -30,22 +27,13 @@ impl Store {
     }
 
     fn take_lock(&self, operation: libc::c_int) -> Result<StoreLock, StoreError> {
-        let path: PathBuf = self.dir().join(LOCK_FILE);
         let io = |source| StoreError::Io {
-            path: path.clone(),
-            source,
-        };
-        std::fs::create_dir_all(self.dir()).map_err(|source| StoreError::Io {
             path: self.dir().to_owned(),
             source,
-        })?;
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
+        };
+        std::fs::create_dir_all(self.dir()).map_err(io)?;
+        // A directory opens read-only, which is all flock needs.
+        let file = File::open(self.dir()).map_err(io)?;
         loop {
             // SAFETY: the descriptor is open for the duration of the call.
             if unsafe { libc::flock(file.as_raw_fd(), operation) } == 0 {

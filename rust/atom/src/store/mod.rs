@@ -9,7 +9,8 @@
 //!   only its Nix files (what composing an atom reads);
 //! - `<tree>.stamp` beside each tree ([`stamp`]): how a tree changed after it was written is
 //!   noticed;
-//! - `<store>/lock` ([`flock`]): held shared while filling, exclusively while collecting;
+//! - the store directory itself is the store lock ([`flock`]): held shared while filling,
+//!   exclusively while collecting;
 //! - `<store>/roots/` ([`roots`]): the atom directories whose locks garbage collection keeps.
 //!
 //! A written tree is trusted only while it is what was written: files are read-only, the tree is
