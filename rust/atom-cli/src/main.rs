@@ -455,7 +455,7 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
             let (dir, store) = (in_repo(cli, path), atom_store(store)?);
             let fetch = (!*offline).then_some(&options);
             lock(&dir, *check, &update, fetch, &store, out)?;
-            register_root(&store, &dir, out);
+            register_root(&store, &dir, false, out);
             // As `cargo update` does: the newer versions the requirements keep out.
             if !matches!(update, locking::Update::Nothing) {
                 if let Ok(found) = atom::resolve::outdated::outdated(&dir, &store, fetch) {
@@ -809,7 +809,7 @@ fn fetch_lock(cli: &Cli, dir: &Path, store: &Store, out: &mut Output) -> Result 
     };
     let options = fetch_options(cli)?;
     // Before filling: a collection that starts meanwhile keeps what this lock needs.
-    register_root(store, dir, out);
+    register_root(store, dir, true, out);
     let mut progress = |n: usize| out.progress(&format!("fetching: {n} objects"));
     let filled = store
         .fill_from_lock(&lock, &lock_path.to_string_lossy(), &options, &mut progress)
@@ -1328,9 +1328,10 @@ fn version_changes(old: Option<&Lockfile>, new: &Lockfile) -> Vec<String> {
 
 /// `atom store verify`: report every problem of the store; fail if any is left.
 /// Registers the atom directory `dir` (when it has a lock) as a root of `store`, so that `atom
-/// store gc` keeps what its lock needs; a failure only warns.
-fn register_root(store: &Store, dir: &Path, out: &mut Output) {
-    if !dir.join(LOCK_FILE).is_file() {
+/// store gc` keeps what its lock needs; a failure only warns. Unless `create`, a store that does
+/// not exist yet is not created for this (`atom lock` of an atom that needed nothing from it).
+fn register_root(store: &Store, dir: &Path, create: bool, out: &mut Output) {
+    if !dir.join(LOCK_FILE).is_file() || !(create || store.dir().is_dir()) {
         return;
     }
     if let Err(error) = store.register_root(dir) {
