@@ -490,11 +490,12 @@ impl Store {
                         }
                     }
                     (FillKind::Git(url), _) => {
-                        let mirror = self.git_mirror_path(url);
-                        if let Ok(repo) = Repo::open(&mirror) {
+                        // The store's mirror, or the URL itself when it is a local path.
+                        let found = self.git_mirror(url, rev);
+                        if let Some(repo) = found.and_then(|p| Repo::open(&p).ok()) {
                             keep_trees.extend(repo.commit_tree(rev).ok());
                         }
-                        keep_mirrors.insert(mirror);
+                        keep_mirrors.insert(self.git_mirror_path(url));
                     }
                 }
             }
