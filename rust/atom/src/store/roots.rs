@@ -79,3 +79,31 @@ impl Store {
         Ok(found)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roots_are_registered_once_and_stale_ones_dropped() {
+        let base = std::env::temp_dir().join(format!("atom-roots-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let store = Store::new(base.join("store"));
+        let (a, b) = (base.join("a"), base.join("b"));
+        for dir in [&a, &b] {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join(crate::lock::LOCK_FILE), "").unwrap();
+            store.register_root(dir).unwrap();
+            store.register_root(dir).unwrap();
+        }
+        let canonical = |p: &Path| std::fs::canonicalize(p).unwrap();
+        assert_eq!(store.roots().unwrap(), [canonical(&a), canonical(&b)]);
+        assert_eq!(std::fs::read_dir(store.roots_dir()).unwrap().count(), 2);
+
+        std::fs::remove_file(b.join(crate::lock::LOCK_FILE)).unwrap();
+        std::fs::remove_dir_all(&a).unwrap();
+        assert!(store.roots().unwrap().is_empty());
+        assert_eq!(std::fs::read_dir(store.roots_dir()).unwrap().count(), 0);
+        let _ = std::fs::remove_dir_all(&base);
+    }
+}
