@@ -281,6 +281,32 @@ enum StoreCommand {
         #[arg(long)]
         store: Option<PathBuf>,
     },
+    /// List what the atom store holds: each set (its root, where it was last fetched from, its
+    /// versions and the mirrors that served each), the materialised trees and the git mirrors,
+    /// with their sizes.
+    Ls {
+        /// The atom store [default: as for `fetch`].
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
+    /// Remove what no lock needs from the atom store, and say what was freed.
+    ///
+    /// Keeps what the locks of the given atom directories need, transitively (through the
+    /// published lock of each locked atom); with none, what the locks of the registered roots
+    /// need (`atom lock` and `atom fetch` register the atom directory they run in, in
+    /// <store>/roots/; entries whose directory or lock is gone are dropped). Removes the other
+    /// versions, the sets left with none, and the git mirrors and materialised trees no lock
+    /// needs. Waits for running fetches; fetches started meanwhile wait for it.
+    Gc {
+        /// The atom directories whose locks to keep [default: the registered roots].
+        atom_dirs: Vec<PathBuf>,
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        /// The atom store [default: as for `fetch`].
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -430,6 +456,7 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
             let (dir, store) = (in_repo(cli, path), atom_store(store)?);
             let fetch = (!*offline).then_some(&options);
             lock(&dir, *check, &update, fetch, &store, out)?;
+            register_root(&store, &dir, false, out);
             // As `cargo update` does: the newer versions the requirements keep out.
             if !matches!(update, locking::Update::Nothing) {
                 if let Ok(found) = atom::resolve::outdated::outdated(&dir, &store, fetch) {
@@ -517,6 +544,20 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
         Command::Store {
             command: StoreCommand::Verify { repair, store },
         } => store_verify(&atom_store(store)?, *repair, out),
+        Command::Store {
+            command: StoreCommand::Ls { store },
+        } => store_ls(&atom_store(store)?, out),
+        Command::Store {
+            command:
+                StoreCommand::Gc {
+                    atom_dirs,
+                    dry_run,
+                    store,
+                },
+        } => {
+            let dirs: Vec<PathBuf> = atom_dirs.iter().map(|d| in_repo(cli, d)).collect();
+            store_gc(&atom_store(store)?, &dirs, *dry_run, out)
+        }
     }
 }
 
@@ -708,10 +749,13 @@ fn fetch(cli: &Cli, url: &str, atoms: &[String], store: &Store, out: &mut Output
     }
     let shown = remote::redact(url);
     let mut progress = |n: usize| out.progress(&format!("fetching {shown}: {n} objects"));
+    // Held until the fetch is recorded: a collection does not remove the set in between.
+    let lock = store.lock_shared().map_err(err)?;
     let fetched = store
         .fetch_with(url, &options, &mut progress)
         .map_err(err)?;
     store.record_fetch(&fetched.root, url).map_err(err)?;
+    drop(lock);
     out.json(fetched.to_json());
     for version in &fetched.versions {
         match &version.status {
@@ -767,6 +811,8 @@ fn fetch_lock(cli: &Cli, dir: &Path, store: &Store, out: &mut Output) -> Result 
         ));
     };
     let options = fetch_options(cli)?;
+    // Before filling: a collection that starts meanwhile keeps what this lock needs.
+    register_root(store, dir, true, out);
     let mut progress = |n: usize| out.progress(&format!("fetching: {n} objects"));
     let filled = store
         .fill_from_lock(&lock, &lock_path.to_string_lossy(), &options, &mut progress)
@@ -1284,6 +1330,127 @@ fn version_changes(old: Option<&Lockfile>, new: &Lockfile) -> Vec<String> {
 }
 
 /// `atom store verify`: report every problem of the store; fail if any is left.
+/// Registers the atom directory `dir` (when it has a lock) as a root of `store`, so that `atom
+/// store gc` keeps what its lock needs; a failure only warns. Unless `create`, a store that does
+/// not exist yet is not created for this (`atom lock` of an atom that needed nothing from it).
+fn register_root(store: &Store, dir: &Path, create: bool, out: &mut Output) {
+    if !dir.join(LOCK_FILE).is_file() || !(create || store.dir().is_dir()) {
+        return;
+    }
+    if let Err(error) = store.register_root(dir) {
+        out.warn(&format!(
+            "cannot register {} as a root of the atom store, so `atom store gc` without arguments will not keep what it needs: {error}",
+            dir.display()
+        ));
+    }
+}
+
+/// `atom store ls`: what the store holds.
+fn store_ls(store: &Store, out: &mut Output) -> Result {
+    let inventory = store.inventory().map_err(err)?;
+    out.json(inventory.to_json());
+    for set in &inventory.sets {
+        let from = set
+            .fetched
+            .as_ref()
+            .map(|r| format!(", last fetched from {} on {}", r.url, r.date()))
+            .unwrap_or_default();
+        out.line(format!("set {} ({} bytes{from})", set.root, set.bytes));
+        for v in &set.versions {
+            let mirrors = if v.mirrors.is_empty() {
+                String::new()
+            } else {
+                format!(" from {}", v.mirrors.join(", "))
+            };
+            out.line(format!(
+                "  {} {} at {}{mirrors}",
+                v.label, v.version, v.commit
+            ));
+        }
+    }
+    for tree in &inventory.trees {
+        let kind = if tree.nix_only {
+            "nix files of tree"
+        } else {
+            "tree"
+        };
+        let atoms = if tree.atoms.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", tree.atoms.join(", "))
+        };
+        out.line(format!("{kind} {} {} bytes{atoms}", tree.tree, tree.bytes));
+    }
+    for git in &inventory.git {
+        out.line(format!(
+            "git mirror {} {} bytes{}",
+            git.path.display(),
+            git.bytes,
+            git.url
+                .as_ref()
+                .map(|u| format!(" of {u}"))
+                .unwrap_or_default()
+        ));
+    }
+    let total: u64 = inventory.sets.iter().map(|s| s.bytes).sum::<u64>()
+        + inventory.trees.iter().map(|t| t.bytes).sum::<u64>()
+        + inventory.git.iter().map(|g| g.bytes).sum::<u64>();
+    out.line(format!(
+        "{}, {}, {} and {}: {total} bytes in {}",
+        counted(inventory.sets.len(), "set"),
+        counted(
+            inventory.sets.iter().map(|s| s.versions.len()).sum(),
+            "version"
+        ),
+        counted(inventory.trees.len(), "tree"),
+        counted(inventory.git.len(), "git mirror"),
+        store.dir().display()
+    ));
+    Ok(())
+}
+
+/// `atom store gc`: remove what no lock needs.
+fn store_gc(store: &Store, dirs: &[PathBuf], dry_run: bool, out: &mut Output) -> Result {
+    let collected = store.gc(dirs, dry_run).map_err(err)?;
+    out.json(collected.to_json());
+    let verb = if dry_run { "would remove" } else { "removed" };
+    for (root, label, version) in &collected.removed_versions {
+        out.line(format!("{verb} {label} {version} (set {root})"));
+    }
+    for path in &collected.removed_sets {
+        out.line(format!("{verb} set {}", path.display()));
+    }
+    for path in &collected.removed_mirrors {
+        out.line(format!("{verb} git mirror {}", path.display()));
+    }
+    for path in &collected.removed_trees {
+        out.line(format!("{verb} tree {}", path.display()));
+    }
+    if collected.missing > 0 {
+        out.warn(&format!(
+            "{} the locks need {} not in the store (`atom fetch` in the atom's directory brings them)",
+            counted(collected.missing, "entry"),
+            if collected.missing == 1 { "is" } else { "are" }
+        ));
+    }
+    out.line(format!(
+        "kept {} for {}; {verb} {}, {}, {} and {}: {} bytes {}",
+        counted(collected.kept.len(), "version"),
+        counted(collected.roots.len(), "root"),
+        counted(collected.removed_versions.len(), "version"),
+        counted(collected.removed_sets.len(), "set"),
+        counted(collected.removed_trees.len(), "tree"),
+        counted(collected.removed_mirrors.len(), "git mirror"),
+        collected.freed,
+        if dry_run {
+            "to free (repacking not counted)"
+        } else {
+            "freed"
+        }
+    ));
+    Ok(())
+}
+
 fn store_verify(store: &Store, repair: bool, out: &mut Output) -> Result {
     let report = store.verify(repair).map_err(err)?;
     for tree in &report.trees {

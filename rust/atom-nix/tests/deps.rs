@@ -2491,3 +2491,72 @@ fn a_fresh_store_filled_from_the_lock_gets_what_dependencies_pin() {
     assert_eq!(f.eval_ok(&import), "\"c from base\"");
     assert_eq!(f.fetcher_ran(), None);
 }
+
+/// `atom store gc` keeps what a lock needs, transitively (here `d`, which only the published lock
+/// of `left` pins): the kept atom still evaluates after the collection, with its materialised
+/// trees or without them; an atom whose versions were collected is reported as missing from the
+/// store, with the command that fetches it again.
+#[test]
+fn after_a_store_gc_the_kept_atom_evaluates_and_a_collected_one_says_how_to_fetch_it() {
+    let mut f = Fixture::new("deps-store-gc");
+    f.publish(
+        "d",
+        &[
+            ("atom.toml", &manifest("d", "1.0.0", "::", "")),
+            ("mod.nix", "{ V = 1; }\n"),
+        ],
+        false,
+    );
+    for (label, add) in [("left", 1), ("right", 2)] {
+        f.publish(
+            label,
+            &[
+                ("atom.toml", &manifest(label, "1.0.0", "::", "d = \"1\"")),
+                ("mod.nix", &format!("{{ V = deps.from.bs.d.v + {add}; }}\n")),
+            ],
+            true,
+        );
+    }
+    let url = f.url();
+    let top = f.consumer(
+        "top",
+        &[
+            ("atom.toml", &manifest("top", "0.1.0", &url, "left = \"1\"")),
+            ("mod.nix", "{ V = deps.from.bs.left.v; }\n"),
+        ],
+    );
+    let other = f.consumer(
+        "other",
+        &[
+            (
+                "atom.toml",
+                &manifest("other", "0.1.0", &url, "right = \"1\""),
+            ),
+            ("mod.nix", "{ V = deps.from.bs.right.v; }\n"),
+        ],
+    );
+    let import = |dir: &Path| format!("(builtins.atom.import {}).v", dir.display());
+    assert_eq!(f.eval_ok(&import(&top)), "2");
+    assert_eq!(f.eval_ok(&import(&other)), "3");
+    let trees = |f: &Fixture| fs::read_dir(f.store.join("trees/nix")).unwrap().count();
+    let trees_before = trees(&f);
+
+    let out = atom_ok(&f.store, &f.dir, &["store", "gc", "top"]);
+    assert!(out.contains("removed right 1.0.0"), "{out}");
+    assert!(out.contains("removed b 2.0.0"), "{out}");
+    assert!(!out.contains("removed d "), "{out}");
+    assert!(!out.contains("removed left "), "{out}");
+    assert!(out.contains("kept 2 versions for 1 root"), "{out}");
+    assert!(out.contains("removed tree "), "{out}");
+    assert!(trees(&f) < trees_before, "{out}");
+
+    assert_eq!(f.eval_ok(&import(&top)), "2");
+    assert_eq!(f.fetcher_ran(), None, "a fetcher ran");
+    let err = f.eval_err(&import(&other));
+    assert!(err.contains("right"), "{err}");
+    assert!(err.contains(&format!("atom fetch {url}")), "{err}");
+
+    // Fetching again brings it back.
+    atom_ok(&f.store, &other, &["fetch"]);
+    assert_eq!(f.eval_ok(&import(&other)), "3");
+}

@@ -81,6 +81,12 @@ pub enum StoreError {
         /// What to do.
         fix: String,
     },
+    /// An atom directory given to garbage collection has no lock.
+    #[error("{} has no atom.lock, so nothing can be kept for it: run `atom lock` there first", dir.display())]
+    NoLock {
+        /// The atom directory.
+        dir: PathBuf,
+    },
     /// A directory of the store could not be read.
     #[error(transparent)]
     Read(#[from] FileError),

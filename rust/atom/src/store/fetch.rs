@@ -351,6 +351,8 @@ impl Session {
 struct Mirror {
     shown: String,
     key: String,
+    /// As the store names it ([`attribution::mirror_name`]).
+    name: String,
 }
 
 /// Why a version is received: new to the store, or served at another commit than the store's
@@ -604,6 +606,8 @@ impl Store {
         progress: &mut dyn FnMut(usize),
     ) -> Result<Fetched> {
         self.check_permissions()?;
+        // Shared with other fetches and evaluations; a collection of the store waits.
+        let _lock = self.lock_shared()?;
         let url = session.url.clone();
         let url = url.as_str();
         let source = &mut session.source;
@@ -612,6 +616,7 @@ impl Store {
         let from = Mirror {
             shown: shown.clone(),
             key: super::attribution::mirror_key(url, &options.aliases),
+            name: super::attribution::mirror_name(url, &options.aliases),
         };
         let listed = &session.listed;
         let root =
@@ -830,6 +835,7 @@ impl Store {
         // Atom refs last: a version is visible only with its metadata.
         refs.extend(atom_refs);
         let created = create_refs(&dest, refs, url, &mut unchanged)?;
+        self.record_mirror_name(dest.git_dir(), &from.key, &from.name);
         outcomes.sort_by(|a, b| (&a.label, &a.version).cmp(&(&b.label, &b.version)));
         Ok(Fetched {
             root,
@@ -1021,6 +1027,7 @@ impl Store {
     ) -> Result<(PathBuf, usize)> {
         let mirror = self.git_mirror_path(url);
         self.check_repo_permissions(&mirror)?;
+        let _lock = self.lock_shared()?;
         let mut source = Source::open(url, options)?;
         let dest = Repo::open_or_init_bare(&mirror)?;
         let tips: Vec<ObjectId> = match &source {
@@ -1033,6 +1040,8 @@ impl Store {
                 .collect(),
         };
         let (objects, _) = source.transfer(&dest, tips, &[], true, progress)?;
+        // Best effort: the record only names the mirror in `atom store ls`.
+        let _ = super::record::write_record(&mirror, url);
         Ok((mirror, objects))
     }
 }

@@ -209,6 +209,26 @@ impl Store {
         options: &FetchOptions,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Filled> {
+        let _lock = self.lock_shared()?;
+        self.walk(lock, name, options, progress, true)
+    }
+
+    /// What of everything `lock` needs (transitively, as [`Store::fill_from_lock`] walks it) the
+    /// store holds, without fetching: entries the store lacks are [`FillStatus::Failed`] with no
+    /// attempt. Garbage collection keeps what this finds ([`Store::gc`]).
+    pub fn pinned_by(&self, lock: &Lockfile, name: &str) -> Result<Filled> {
+        self.walk(lock, name, &FetchOptions::default(), &mut |_| {}, false)
+    }
+
+    /// The walk of [`Store::fill_from_lock`]; with `fetch` false, nothing is fetched.
+    fn walk(
+        &self,
+        lock: &Lockfile,
+        name: &str,
+        options: &FetchOptions,
+        progress: &mut dyn FnMut(usize),
+        fetch: bool,
+    ) -> Result<Filled> {
         self.check_permissions()?;
         let mut filled = Filled::default();
         let mut seen_atoms: BTreeSet<(Root, Label, Version, ObjectId)> = BTreeSet::new();
@@ -228,6 +248,7 @@ impl Store {
             options,
             &mut filled,
             progress,
+            fetch,
         )?;
         while !level.is_empty() {
             let mut pending = Vec::new();
@@ -238,6 +259,12 @@ impl Store {
                     done.push((need, FillStatus::Present, mirror));
                 } else {
                     pending.push(need);
+                }
+            }
+            if !fetch {
+                for need in pending.drain(..) {
+                    let mirror = need.recorded.clone();
+                    done.push((need, FillStatus::Failed(Vec::new()), mirror));
                 }
             }
             // Fetch the missing ones, grouped by the next mirror each has to try.
@@ -371,6 +398,7 @@ impl Store {
                     options,
                     &mut filled,
                     progress,
+                    fetch,
                 )?;
             }
         }
@@ -389,6 +417,7 @@ impl Store {
         options: &FetchOptions,
         filled: &mut Filled,
         progress: &mut dyn FnMut(usize),
+        fetch: bool,
     ) -> Result<()> {
         let lock = context.lock;
         let composer = match &lock.compose {
@@ -485,6 +514,8 @@ impl Store {
             let shown = crate::remote::redact(&git.url);
             let status = if self.git_mirror(&git.url, rev).is_some() {
                 FillStatus::Present
+            } else if !fetch {
+                FillStatus::Failed(Vec::new())
             } else {
                 filled
                     .listings

@@ -8,7 +8,10 @@
 //! - `<store>/trees/<tree>`: the files of a git tree, materialised once; `<store>/trees/nix/<tree>`
 //!   only its Nix files (what composing an atom reads);
 //! - `<tree>.stamp` beside each tree ([`stamp`]): how a tree changed after it was written is
-//!   noticed.
+//!   noticed;
+//! - the store directory itself is the store lock ([`flock`]): held shared while filling,
+//!   exclusively while collecting;
+//! - `<store>/roots/` ([`roots`]): the atom directories whose locks garbage collection keeps.
 //!
 //! A written tree is trusted only while it is what was written: files are read-only, the tree is
 //! stamped, and every later use compares the stamp with the file system. When they differ (or the
@@ -20,8 +23,11 @@ pub mod attribution;
 mod error;
 pub mod fetch;
 pub mod fill;
+pub mod flock;
+pub mod gc;
 pub mod guard;
 pub mod record;
+pub mod roots;
 pub mod stamp;
 mod verify;
 
@@ -30,6 +36,8 @@ pub use fetch::{
     list, local_path, FetchOptions, Fetched, FetchedVersion, Listing, Session, VersionStatus,
 };
 pub use fill::{Attempt, FillKind, FillStatus, Filled, FilledEntry};
+pub use flock::StoreLock;
+pub use gc::{Collected, Inventory, MirrorInfo, SetInfo, TreeInfo, VersionInfo};
 pub use verify::{AtomCheck, StoreReport, TreeCheck, TreeProblem};
 
 use std::ffi::OsStr;
@@ -200,6 +208,7 @@ impl Store {
     /// ([`materialize_into`]).
     pub fn materialize_files(&self, repo: &Repo, tree: ObjectId, files: Files) -> Result<PathBuf> {
         self.check_permissions()?;
+        let _lock = self.lock_shared()?;
         let dest = self.tree_dir(tree, files);
         let cache = dest
             .parent()

@@ -56,27 +56,8 @@ impl Store {
     /// Records that the set with this root was fetched from `url` (without its credentials) now
     /// (written to a temporary file and renamed, so a reader never sees half a record).
     pub fn record_fetch(&self, root: &Root, url: &str) -> Result<(), StoreError> {
-        // A record is read back into messages and hints: never with credentials.
-        let url = &crate::remote::without_credentials(url);
-        let repo = self.set_path(root);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let path = repo.join(FETCH_RECORD);
-        let tmp = repo.join(crate::repo::temporary_name(FETCH_RECORD));
-        let io = |source| StoreError::Io {
-            path: path.clone(),
-            source,
-        };
-        std::fs::write(&tmp, format!("{url}\n{now}\n"))
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                io(e)
-            })
+        write_record(&self.set_path(root), url)
     }
-
     /// `it was last fetched from URL on DATE`, or `None` when no fetch of the set with this
     /// root was recorded.
     pub fn last_fetch_text(&self, root: &Root) -> Option<String> {
@@ -88,6 +69,26 @@ impl Store {
     pub fn last_fetch(&self, root: &Root) -> Option<FetchRecord> {
         read_record(&self.set_path(root))
     }
+}
+
+/// Records in the repository `repo` (a set's or a git mirror's) that it was fetched from `url`
+/// (without its credentials) now: written to a temporary file and renamed, so a reader never
+/// sees half a record.
+pub(crate) fn write_record(repo: &Path, url: &str) -> Result<(), StoreError> {
+    // A record is read back into messages and hints: never with credentials.
+    let url = crate::remote::without_credentials(url);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let path = repo.join(FETCH_RECORD);
+    let tmp = repo.join(crate::repo::temporary_name(FETCH_RECORD));
+    std::fs::write(&tmp, format!("{url}\n{now}\n"))
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|source| {
+            let _ = std::fs::remove_file(&tmp);
+            StoreError::Io { path, source }
+        })
 }
 
 /// The fetch record of the set repository `repo`, if it has a readable one.
