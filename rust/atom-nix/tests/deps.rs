@@ -1885,8 +1885,16 @@ fn pinned_code_runs_in_a_closed_scope_confined_to_its_source() {
     // Ordinary pinned code keeps working: relative imports, a directory's default.nix, its own
     // data files, `with builtins`, `dirOf`.
     assert_eq!(f.eval_ok(&import("default.nix")), PIN_VALUE);
+    pin_attacks_fail(&f, "pinned-0.1.0", &|attack| {
+        import(&format!("attacks/{attack}.nix"))
+    });
+}
+
+/// Every attack of [`PIN_ATTACKS`], evaluated with `expr`, fails with its error, naming the pin
+/// (of the atom `by`), without the secret and without a fetcher.
+fn pin_attacks_fail(f: &Fixture, by: &str, expr: &dyn Fn(&str) -> String) {
     for (attack, expected) in PIN_ATTACKS {
-        let output = f.eval(&import(&format!("attacks/{attack}.nix")));
+        let output = f.eval(&expr(attack));
         let err = stderr(&output);
         assert_eq!(output.status.code(), Some(1), "{attack}: {err}");
         assert!(
@@ -1895,7 +1903,7 @@ fn pinned_code_runs_in_a_closed_scope_confined_to_its_source() {
         );
         // The error names the pin and the file the attack is in.
         assert!(
-            err.contains("(in pin evil of pinned-0.1.0, "),
+            err.contains(&format!("(in pin evil of {by}, ")),
             "{attack}: the pin is not named:\n{err}"
         );
         assert!(
@@ -1950,24 +1958,9 @@ fn pinned_code_of_a_dependency_of_a_dependency_is_confined_too() {
     );
     let top = format!("(builtins.atom.import {})", top.display());
     assert_eq!(f.eval_ok(&format!("{top}.value")), PIN_VALUE);
-    for (attack, expected) in PIN_ATTACKS {
-        let output = f.eval(&format!("{top}.attack \"{attack}\""));
-        let err = stderr(&output);
-        assert_eq!(output.status.code(), Some(1), "{attack}: {err}");
-        assert!(
-            err.contains(expected),
-            "{attack}: expected {expected:?} in:\n{err}"
-        );
-        assert!(
-            err.contains("(in pin evil of low-1.0.0, "),
-            "{attack}: the pin is not named:\n{err}"
-        );
-        assert!(
-            !err.contains(PIN_SECRET),
-            "{attack}: the secret leaked:\n{err}"
-        );
-    }
-    assert_eq!(f.fetcher_ran(), None, "pinned code ran a fetcher");
+    pin_attacks_fail(&f, "low-1.0.0", &|attack| {
+        format!("{top}.attack \"{attack}\"")
+    });
 }
 
 /// A git repository `lib` in the fixture's directory holding `default.nix` = `{ answer = 42; }`,

@@ -326,24 +326,7 @@ impl Session {
     /// What the listing says is published: the root and the atoms (of `label` when given),
     /// sorted by label, then newest first.
     pub fn listing(&self, label: Option<&Label>) -> Listing {
-        let mut atoms: Vec<AtomRef> = advertised(&self.listed)
-            .0
-            .into_iter()
-            .filter(|((l, _), _)| label.is_none_or(|wanted| wanted == l))
-            .filter_map(|((label, version), refs)| {
-                Some(AtomRef {
-                    label,
-                    version,
-                    commit: refs.commit?,
-                    layout: RefLayout::Current,
-                })
-            })
-            .collect();
-        atoms.sort_by(|a, b| a.label.cmp(&b.label).then(b.version.cmp(&a.version)));
-        Listing {
-            root: advertised_root(&self.listed),
-            atoms,
-        }
+        Listing::from_refs(&self.listed, label)
     }
 }
 
@@ -469,21 +452,32 @@ pub fn list(url: &str, label: Option<&Label>, options: &FetchOptions) -> Result<
         },
     ];
     let listed = list_refs(url, &prefixes, options)?;
-    let root = advertised_root(&listed);
-    let mut atoms: Vec<AtomRef> = advertised(&listed)
-        .0
-        .into_iter()
-        .filter_map(|((label, version), refs)| {
-            Some(AtomRef {
-                label,
-                version,
-                commit: refs.commit?,
-                layout: RefLayout::Current,
+    Ok(Listing::from_refs(&listed, label))
+}
+
+impl Listing {
+    /// What the listed refs say is published: the root and the atoms (of `label` when given),
+    /// sorted by label, then newest first.
+    fn from_refs(listed: &[(String, ObjectId)], label: Option<&Label>) -> Listing {
+        let mut atoms: Vec<AtomRef> = advertised(listed)
+            .0
+            .into_iter()
+            .filter(|((l, _), _)| label.is_none_or(|wanted| wanted == l))
+            .filter_map(|((label, version), refs)| {
+                Some(AtomRef {
+                    label,
+                    version,
+                    commit: refs.commit?,
+                    layout: RefLayout::Current,
+                })
             })
-        })
-        .collect();
-    atoms.sort_by(|a, b| a.label.cmp(&b.label).then(b.version.cmp(&a.version)));
-    Ok(Listing { root, atoms })
+            .collect();
+        atoms.sort_by(|a, b| a.label.cmp(&b.label).then(b.version.cmp(&a.version)));
+        Listing {
+            root: advertised_root(listed),
+            atoms,
+        }
+    }
 }
 
 impl Store {
