@@ -94,24 +94,11 @@ using nix::Env;
 using nix::Expr;
 using nix::StaticEnv;
 
-#ifdef ATOM_NIX_2_26
-
-/// The position type: an index into the evaluator's position table.
-using Pos = nix::PosIdx;
-/// How primops receive their position.
-using PosArg = const nix::PosIdx;
-
-/// No position.
-inline const Pos noPos = nix::noPos;
-
-/// The signature of a primop implementation.
-using PrimOpFun = void (*)(EvalState &, const nix::PosIdx, Value **, Value &);
-
 namespace detail {
-// Errors of 2.26 need their evaluator (positions are indices into its table), but the boundary
-// checks (confine.cc) raise errors where none is at hand. Every way into the shim's code (a
-// primop, the lazy `builtins.atom` constant) records its evaluator here; Nix evaluates on one
-// thread.
+// The evaluator the shim is running in. Errors of 2.26 need it (positions are indices into its
+// table), and the boundary checks (confine.cc) and the checks Rust asks for while planning a graph
+// (`check_readable`) run where none is at hand. Every way into the shim's code (a primop, the lazy
+// `builtins.atom` constant) records it here; Nix evaluates on one thread.
 inline EvalState * current = nullptr;
 }
 
@@ -126,6 +113,20 @@ inline EvalState & currentState()
 {
     return *detail::current;
 }
+
+#ifdef ATOM_NIX_2_26
+
+/// The position type: an index into the evaluator's position table.
+using Pos = nix::PosIdx;
+/// How primops receive their position.
+using PosArg = const nix::PosIdx;
+
+/// No position.
+inline const Pos noPos = nix::noPos;
+
+/// The signature of a primop implementation.
+using PrimOpFun = void (*)(EvalState &, const nix::PosIdx, Value **, Value &);
+
 
 /// The text of a symbol.
 inline std::string symbolText(EvalState & state, Symbol s)
@@ -427,23 +428,6 @@ inline const Pos & noPos = nix::noPos;
 /// The signature of a primop implementation.
 using PrimOpFun = void (*)(EvalState &, const nix::Pos &, Value **, Value &);
 
-namespace detail {
-// The evaluator of the primop running (see `enter`): Nix 2.8's errors do not need it, but the
-// checks Rust asks for while planning a graph (`check_readable`) do. Nix evaluates on one thread.
-inline EvalState * current = nullptr;
-}
-
-/// Records the evaluator the shim is running in.
-inline void enter(EvalState & state)
-{
-    detail::current = &state;
-}
-
-/// The evaluator recorded by `enter`.
-inline EvalState & currentState()
-{
-    return *detail::current;
-}
 
 /// The text of a symbol.
 inline std::string symbolText(EvalState &, Symbol s)
