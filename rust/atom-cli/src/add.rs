@@ -5,7 +5,8 @@ use std::path::Path;
 
 use atom::edit::{self, DirectSource};
 use atom::id::Label;
-use atom::lock::{LockedDep, Lockfile, LOCK_FILE};
+use atom::lock::integrity::INTEGRITY_FILE;
+use atom::lock::{LockedDep, LOCK_FILE};
 use atom::manifest::{Manifest, Mirror, Requirement, MANIFEST_FILE};
 use atom::remote;
 use atom::resolve::locking::{self, Update};
@@ -81,6 +82,7 @@ pub fn add(
                 .map_err(|e| err(&e))?;
                 let lock = lock(dir, &reparse(&edited)?, store, &options, &uri.label)?;
                 let version = lock
+                    .lock
                     .deps
                     .iter()
                     .find_map(|d| match d {
@@ -133,18 +135,21 @@ pub fn add(
                 (edited, lock, format!("{name} ({url})"))
             }
         };
+    let (lock, integrity) = (lock.lock, lock.integrity);
     let lock_text = match atom::diagnostic::read_text_if_present(&lock_path).map_err(|e| err(&e))? {
         Some(current) => atom::lock::edit::rewrite(&current, &lock),
         None => lock.render(),
     };
+    let integrity_text = integrity.render();
+    let mut files = vec![
+        (MANIFEST_FILE, text.as_str()),
+        (LOCK_FILE, lock_text.as_str()),
+    ];
+    if !integrity.atoms.is_empty() || dir.join(INTEGRITY_FILE).exists() {
+        files.push((INTEGRITY_FILE, integrity_text.as_str()));
+    }
     editing
-        .replace(
-            &[
-                (MANIFEST_FILE, text.as_str()),
-                (LOCK_FILE, lock_text.as_str()),
-            ],
-            &mut crate::test_pause,
-        )
+        .replace(&files, &mut crate::test_pause)
         .map_err(|e| err(&e))?;
     out.json(json!({ "added": what, "manifest": manifest_path, "lock": lock_path }));
     out.line(format!("added {what} to {}", manifest_path.display()));
@@ -165,7 +170,7 @@ fn lock(
     store: &Store,
     options: &FetchOptions,
     name: &Label,
-) -> Result<Lockfile, String> {
+) -> Result<locking::Locked, String> {
     let update = Update::Only(vec![name.clone()]);
     locking::lock_manifest(dir, manifest, store, &update, Some(options))
         .map_err(|e| format!("cannot lock the new dependency, so nothing was changed: {e}"))?

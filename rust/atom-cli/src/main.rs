@@ -4,6 +4,7 @@ mod add;
 mod new;
 mod output;
 mod publish_report;
+mod trust;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use atom::remote;
 
 use atom::diagnostic::shell_quote;
 use atom::id::{AtomDigest, AtomId, Label, Root};
+use atom::lock::integrity::INTEGRITY_FILE;
 use atom::lock::{Lockfile, LOCK_FILE};
 use atom::manifest::{Manifest, Requirement, Version, MANIFEST_FILE};
 use atom::remote::push::{self, PushStatus};
@@ -88,6 +90,15 @@ enum Command {
         /// refused. Runs `git push`.
         #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "")]
         push: Option<String>,
+        /// Sign each atom with this SSH key (a private key, or a public key an agent holds)
+        /// [default: git's `user.signingKey` when `gpg.format = ssh`]. The signature is an
+        /// annotated tag at refs/eka/meta/<label>/<version>/signature, made by `ssh-keygen -Y
+        /// sign` as git signs tags, so `git verify-tag` checks it too.
+        #[arg(long, value_name = "FILE")]
+        sign_key: Option<PathBuf>,
+        /// Do not sign, even when git is set up to sign with SSH.
+        #[arg(long, conflicts_with = "sign_key")]
+        no_sign: bool,
     },
     /// Fetch published atoms into the atom store.
     ///
@@ -198,12 +209,36 @@ enum Command {
         label: Option<String>,
     },
     /// Verify published atoms: commit format, manifest, metadata refs, origin and id.
+    ///
+    /// With --recursive, verify the locked closure of the atom in PATH instead: every atom its
+    /// atom.lock pins, transitively through each dependency's own lock, as the evaluator checks
+    /// it (AtomId, content digest and signer against atom.integrity, the keys atom.signers
+    /// trusts) and, where its source commit is on this machine, that the atom is that commit's
+    /// subtree. One line per atom and a summary; exits 1 when any fails.
     Verify {
-        /// Only this atom: `label` (every version) or `label@version`.
+        /// Only this atom: `label` (every version) or `label@version`; with --recursive, the
+        /// atom's directory [default: .].
         atom: Option<String>,
         /// The id the atom must have (e.g. from a lock).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "recursive")]
         id: Option<String>,
+        /// Verify the locked closure of the atom in PATH.
+        #[arg(long)]
+        recursive: bool,
+        /// The atom store [default: as for `fetch`].
+        #[arg(long, requires = "recursive")]
+        store: Option<PathBuf>,
+    },
+    /// The keys whose atom signatures this repository trusts (atom.signers at its top, in
+    /// git's allowed-signers format).
+    ///
+    /// A set with trusted keys accepts only versions one of them signed: `atom lock`, `add`
+    /// and `--update` skip the others and say why, and the evaluator refuses them. A set
+    /// without trusted keys is trusted on first use: the lock records the signer it saw, and a
+    /// later version signed otherwise is refused until a key is trusted here.
+    Trust {
+        #[command(subcommand)]
+        command: TrustCommand,
     },
     /// Add a dependency to an atom's atom.toml and lock it: both files change, or neither.
     ///
@@ -263,6 +298,27 @@ struct AddArgs {
     /// The atom store [default: as for `fetch`].
     #[arg(long)]
     store: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum TrustCommand {
+    /// Trust KEY for SET: a set tag of the atom's manifest, one of the set's mirror URLs, or
+    /// its root (the commit id).
+    Add {
+        /// Whom the key is trusted for.
+        set: String,
+        /// A public key file, or an OpenSSH public key line (`ssh-ed25519 AAAA…`).
+        key: String,
+    },
+    /// List the trusted keys: the sets each is trusted for and its fingerprint.
+    Ls,
+    /// Stop trusting the keys of SET (only KEY, when given: a fingerprint, key line or file).
+    Rm {
+        /// The set.
+        set: String,
+        /// The key [default: every key trusted for SET].
+        key: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -382,7 +438,13 @@ fn split_at_version(text: &str) -> Result<(Label, Option<&str>)> {
 fn run(cli: &Cli, out: &mut Output) -> Result {
     match &cli.command {
         Command::Init => init(&open(cli)?, out),
-        Command::Publish { paths, rev, push } => {
+        Command::Publish {
+            paths,
+            rev,
+            push,
+            sign_key,
+            no_sign,
+        } => {
             // `--push lib` where lib is an atom directory: almost surely meant as the atom to
             // publish; refused before anything is published.
             if let Some(remote) = push.as_deref().filter(|r| !r.is_empty()) {
@@ -400,7 +462,25 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
             }
             let repo = open(cli)?;
             let paths = in_work_tree(cli, &repo, paths);
-            let (published, failure) = publish_report::publish(&repo, rev, &paths, out)?;
+            let key = match (sign_key, no_sign) {
+                (_, true) => None,
+                (Some(file), _) => Some(atom::sign::SigningKey::file(in_repo(cli, file))),
+                (None, false) => {
+                    let top = repo.work_tree().unwrap_or(repo.git_dir()).to_path_buf();
+                    atom::sign::SigningKey::from_git_config(&top).map_err(err)?
+                }
+            };
+            let tagger = atom::sign::key::tagger(repo.work_tree().unwrap_or(repo.git_dir()));
+            let signing = key.as_ref().map(|key| atom::publish::Signing {
+                key,
+                tagger,
+                time: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0),
+            });
+            let (published, failure) =
+                publish_report::publish(&repo, rev, &paths, signing.as_ref(), out)?;
             let pushed = match push {
                 Some(remote) => push_published(cli, &repo, remote, &published, out),
                 None => Ok(()),
@@ -508,7 +588,27 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
         Command::Show { atom } => show(&open(cli)?, atom, out),
         Command::Digest { atom } => digest(&open(cli)?, atom, out),
         Command::Id { first, label } => id(cli, first, label.as_deref(), out),
-        Command::Verify { atom, id } => verify(&open(cli)?, atom.as_deref(), id.as_deref(), out),
+        Command::Verify {
+            atom,
+            recursive: true,
+            store,
+            ..
+        } => verify_recursive(
+            &in_repo(cli, Path::new(atom.as_deref().unwrap_or("."))),
+            &atom_store(store)?,
+            out,
+        ),
+        Command::Verify { atom, id, .. } => {
+            verify(&open(cli)?, atom.as_deref(), id.as_deref(), out)
+        }
+        Command::Trust { command } => {
+            let dir = in_repo(cli, Path::new("."));
+            match command {
+                TrustCommand::Add { set, key } => trust::add(&dir, set, key, out),
+                TrustCommand::Ls => trust::ls(&dir, out),
+                TrustCommand::Rm { set, key } => trust::rm(&dir, set, key.as_deref(), out),
+            }
+        }
         Command::Check { path } => check(&in_repo(cli, path), out),
         Command::Add(args) => {
             // A password typed in a URL serves this command and is never written down.
@@ -1184,6 +1284,53 @@ fn verify(repo: &Repo, atom: Option<&str>, id: Option<&str>, out: &mut Output) -
     }
 }
 
+/// `atom verify --recursive`: the locked closure of the atom in `dir`, one line per atom.
+fn verify_recursive(dir: &Path, store: &Store, out: &mut Output) -> Result {
+    let entries = atom::resolve::closure::verify_closure(dir, store).map_err(err)?;
+    let failed = entries.iter().filter(|e| e.problem.is_some()).count();
+    out.json(json!({
+        "atoms": entries.iter().map(|e| e.to_json()).collect::<Vec<_>>(),
+        "failed": failed,
+    }));
+    for entry in &entries {
+        let rev = entry
+            .rev
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "local".into());
+        match &entry.problem {
+            None => out.line(format!(
+                "ok      {} {rev} {} {}{}",
+                entry.atom,
+                entry
+                    .digest
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                entry
+                    .signer
+                    .as_deref()
+                    .map(|s| format!("signed by {s}"))
+                    .unwrap_or_else(|| "unsigned".into()),
+                match entry.source {
+                    Some(true) => ", source verified",
+                    _ => "",
+                }
+            )),
+            Some(problem) => out.line(format!("FAILED  {} {rev}: {problem}", entry.atom)),
+        }
+    }
+    let n = entries.len();
+    match failed {
+        0 => {
+            out.line(format!(
+                "{n} atom{} verified",
+                if n == 1 { "" } else { "s" }
+            ));
+            Ok(())
+        }
+        _ => Err(format!("{failed} of {n} atoms failed verification")),
+    }
+}
+
 /// The atom store: `--store`, else the `atom-store` setting of Nix's configuration (as the
 /// plugin reads it), else `$ATOM_STORE`, else `$XDG_CACHE_HOME/atom/store`, else
 /// `~/.cache/atom/store`.
@@ -1212,7 +1359,7 @@ fn lock(
         false if path.is_dir() => Some(edit_lock(path, out)?),
         _ => None,
     };
-    let Some(lock) = locking::lock_with(path, store, update, fetch).map_err(err)? else {
+    let Some(locked) = locking::lock_with(path, store, update, fetch).map_err(err)? else {
         out.json(json!({ "lock": null, "changed": false }));
         out.line(format!(
             "{} is a static atom: it has no lock",
@@ -1220,6 +1367,7 @@ fn lock(
         ));
         return Ok(());
     };
+    let lock = locked.lock;
     atom::check::entries_exist(path).map_err(err)?;
     let current = atom::diagnostic::read_text_if_present(&lock_path).map_err(err)?;
     let previous = current
@@ -1228,16 +1376,25 @@ fn lock(
     let changed = !previous
         .as_ref()
         .is_some_and(|p| atom::lock::edit::same(p, &lock));
+    // The integrity record: written beside a lock that pins atoms, or one that had it.
+    let integrity_path = path.join(INTEGRITY_FILE);
+    let integrity_now = atom::diagnostic::read_text_if_present(&integrity_path).map_err(err)?;
+    let integrity_text = locked.integrity.render();
+    let integrity_changed = (integrity_now.is_some() || !locked.integrity.atoms.is_empty())
+        && integrity_now.as_deref() != Some(integrity_text.as_str());
+    for skipped in &locked.skipped {
+        out.warn(skipped);
+    }
     if check {
-        if changed {
+        if changed || (integrity_changed && integrity_now.is_some()) {
+            let (file, missing) = match changed {
+                true => (&lock_path, current.is_none()),
+                false => (&integrity_path, false),
+            };
             return Err(format!(
                 "{} is out of date{}; run `atom lock {}`",
-                lock_path.display(),
-                if current.is_none() {
-                    " (it does not exist)"
-                } else {
-                    ""
-                },
+                file.display(),
+                if missing { " (it does not exist)" } else { "" },
                 shell_quote(&path.to_string_lossy())
             ));
         }
@@ -1246,22 +1403,34 @@ fn lock(
         return Ok(());
     }
     let updates = version_changes(previous.as_ref(), &lock);
+    let mut files: Vec<(&str, String)> = Vec::new();
     if changed {
         let text = match &current {
             Some(current) => atom::lock::edit::rewrite(current, &lock),
             None => lock.render(),
         };
+        files.push((LOCK_FILE, text));
+    }
+    if integrity_changed {
+        files.push((INTEGRITY_FILE, integrity_text));
+    }
+    if !files.is_empty() {
+        let named: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
         match &editing {
-            Some(editing) => editing
-                .replace(&[(LOCK_FILE, text.as_str())], &mut test_pause)
-                .map_err(err)?,
-            None => atom::edit::write_all(&[(lock_path.clone(), text)]).map_err(err)?,
+            Some(editing) => editing.replace(&named, &mut test_pause).map_err(err)?,
+            None => atom::edit::write_all(
+                &files
+                    .iter()
+                    .map(|(n, t)| (path.join(n), t.clone()))
+                    .collect::<Vec<_>>(),
+            )
+            .map_err(err)?,
         }
     }
     for update in &updates {
         out.line(format!("updated {update}"));
     }
-    out.json(json!({ "lock": lock_path, "changed": changed, "updated": updates }));
+    out.json(json!({ "lock": lock_path, "changed": changed, "updated": updates, "skipped": locked.skipped }));
     out.line(format!(
         "{} {}",
         if changed { "wrote" } else { "unchanged:" },

@@ -19,10 +19,11 @@ pub fn publish(
     repo: &Repo,
     rev: &str,
     paths: &[String],
+    signing: Option<&publish::Signing<'_>>,
     out: &mut Output,
 ) -> Result<Published, String> {
     out.progress(&format!("publishing from {rev}"));
-    let report = publish::publish_report(repo, rev, paths).map_err(|e| e.to_string())?;
+    let report = publish::publish_signed(repo, rev, paths, signing).map_err(|e| e.to_string())?;
     if let Some(root) = report.initialized {
         out.line(format!(
             "initialized: refs/ekala/init -> {root} (the repository had no identity yet; `atom fetch` needs it)"

@@ -849,8 +849,9 @@ fn an_add_killed_between_its_renames_is_completed_by_the_next_edit() {
     assert_eq!(
         stderr,
         format!(
-            "warning: completed an edit that was interrupted (renamed into place: {})\n",
-            lock_path.display()
+            "warning: completed an edit that was interrupted (renamed into place: {}, {})\n",
+            lock_path.display(),
+            dir.join("app/atom.integrity").display()
         )
     );
     let second = git(&dir, &["rev-parse", "refs/eka/atoms/second/0.1.0"]);

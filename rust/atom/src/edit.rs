@@ -79,7 +79,11 @@ pub enum EditError {
 pub const JOURNAL_FILE: &str = ".atom-edit.journal";
 
 /// The files an [`EditLock`] changes together: they live in the atom's directory.
-const EDITED: [&str; 2] = [crate::manifest::MANIFEST_FILE, crate::lock::LOCK_FILE];
+const EDITED: [&str; 3] = [
+    crate::manifest::MANIFEST_FILE,
+    crate::lock::LOCK_FILE,
+    crate::lock::integrity::INTEGRITY_FILE,
+];
 
 /// What the journal records: each rename to make, `(temporary, file)`, both names in the atom's
 /// directory, and each temporary's identity on this machine (device and inode).
@@ -265,7 +269,7 @@ impl EditLock {
         };
         if let Some((name, _)) = files.iter().find(|(name, _)| !EDITED.contains(name)) {
             return Err(io(&self.dir.join(name))(std::io::Error::other(
-                "only atom.toml and atom.lock are edited together",
+                "only atom.toml, atom.lock and atom.integrity are edited together",
             )));
         }
         let mut staged: Vec<(String, PathBuf, Option<Vec<u8>>)> = Vec::new();

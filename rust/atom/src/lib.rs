@@ -34,6 +34,7 @@ pub mod publish;
 pub mod remote;
 pub mod repo;
 pub mod resolve;
+pub mod sign;
 pub mod store;
 pub mod uri;
 

@@ -6,6 +6,7 @@
 //! `[compose]` and `[[deps]]`, with the reference's key order, sorting and array layout.
 
 pub mod edit;
+pub mod integrity;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

@@ -12,7 +12,9 @@ use crate::diagnostic::SourceError;
 use crate::id::Label;
 use crate::manifest::set::{self, SetManifest, SET_MANIFEST_FILE};
 use crate::manifest::{Package, Version, MANIFEST_FILE};
-use crate::repo::{atom_ref, manifest_ref, origin_ref, EntryKind, ObjectId, Repo, RepoError};
+use crate::repo::{
+    atom_ref, manifest_ref, origin_ref, signature_ref, EntryKind, ObjectId, Repo, RepoError,
+};
 
 pub use crate::repo::{AtomCommit, FORMAT};
 
@@ -137,6 +139,9 @@ pub enum PublishError {
         /// Where and why.
         error: Box<SourceError>,
     },
+    /// Signing failed: nothing of the atom was published.
+    #[error(transparent)]
+    Sign(crate::sign::SignError),
     /// A git operation failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -253,6 +258,28 @@ struct Planned {
 /// what is published can be fetched. The `Err` cases are those that concern every atom: `rev`
 /// or `ekala.toml` cannot be read, or `rev` does not descend from the repository's genesis.
 pub fn publish_report(repo: &Repo, rev: &str, paths: &[String]) -> Result<Report, PublishError> {
+    publish_signed(repo, rev, paths, None)
+}
+
+/// How published atoms are signed (docs/format.md#signatures).
+pub struct Signing<'a> {
+    /// The key.
+    pub key: &'a crate::sign::SigningKey,
+    /// Who tags: `Name <email>`.
+    pub tagger: String,
+    /// When, in seconds since the epoch.
+    pub time: u64,
+}
+
+/// [`publish_report`], signing each atom with `signing` when given: its signature tag is
+/// created with its refs, in the same transaction. An atom published before without a
+/// signature gets one; one that has a signature keeps it.
+pub fn publish_signed(
+    repo: &Repo,
+    rev: &str,
+    paths: &[String],
+    signing: Option<&Signing<'_>>,
+) -> Result<Report, PublishError> {
     let origin = repo.commit_id(rev)?;
     let tree = repo.commit_tree(origin)?;
 
@@ -344,7 +371,7 @@ pub fn publish_report(repo: &Repo, rev: &str, paths: &[String]) -> Result<Report
 
     for (report, plan) in atoms.iter_mut().zip(planned) {
         if let Some(plan) = plan {
-            report.result = publish_one(repo, plan.atom, plan.manifest_id, plan.object, plan.tree);
+            report.result = publish_one(repo, plan, signing);
         }
     }
     Ok(Report {
@@ -474,10 +501,65 @@ fn check_lock(
 
 fn publish_one(
     repo: &Repo,
+    plan: Planned,
+    signing: Option<&Signing<'_>>,
+) -> Result<Outcome, PublishError> {
+    let Planned {
+        atom,
+        manifest_id,
+        object,
+        tree,
+    } = plan;
+    let outcome = publish_atom(repo, atom, manifest_id, object, tree, signing)?;
+    // An atom published before without a signature is signed now.
+    if let (Some(signing), Outcome::Unchanged(atom)) = (signing, &outcome) {
+        let name = signature_ref(&atom.label, &atom.version);
+        if repo.ref_target(&name)?.is_none() {
+            let tag = sign(repo, atom, tree, signing)?;
+            repo.create_refs(
+                &[(name, tag)],
+                &format!("publish: sign {}: {}", atom.label, atom.version),
+            )?;
+        }
+    }
+    Ok(outcome)
+}
+
+/// Writes the signature tag of `atom` (whose tree is `tree`); returns its id.
+fn sign(
+    repo: &Repo,
+    atom: &PublishedAtom,
+    tree: ObjectId,
+    signing: &Signing<'_>,
+) -> Result<ObjectId, PublishError> {
+    let root = repo.genesis()?;
+    let fields = crate::sign::TagFields {
+        commit: atom.commit,
+        label: atom.label.clone(),
+        version: atom.version.clone(),
+        id: crate::id::AtomId::new(root, atom.label.clone()).digest(),
+        digest: repo.tree_digest(tree)?,
+    };
+    let payload = fields.payload(&signing.tagger, signing.time);
+    let armored = signing.key.sign(&payload).map_err(PublishError::Sign)?;
+    let object = crate::sign::SignatureTag::object(&payload, &armored);
+    // What was signed is checked before it is published: a key ssh-keygen signs with in another
+    // namespace or format would give tags no one can verify.
+    let id = repo.write_tag(&object)?;
+    crate::sign::SignatureTag::parse(id, &object)
+        .and_then(|tag| tag.verify_for(&fields))
+        .map_err(PublishError::Sign)?;
+    Ok(id)
+}
+
+/// Creates the atom commit and refs of `atom`, and its signature tag when `signing`.
+fn publish_atom(
+    repo: &Repo,
     atom: PublishedAtom,
     manifest_id: ObjectId,
     object: AtomCommit,
     tree: ObjectId,
+    signing: Option<&Signing<'_>>,
 ) -> Result<Outcome, PublishError> {
     let name = atom_ref(&atom.label, &atom.version);
     let check_existing = |existing: Option<ObjectId>| match existing {
@@ -504,11 +586,17 @@ fn publish_one(
     }
     let written = repo.write_commit(&object)?;
     debug_assert_eq!(written, atom.commit);
-    let refs = [
-        (name.clone(), atom.commit),
+    let mut refs = vec![
         (manifest_ref(&atom.label, &atom.version), manifest_id),
         (origin_ref(&atom.label, &atom.version), atom.origin),
     ];
+    if let Some(signing) = signing {
+        refs.push((
+            signature_ref(&atom.label, &atom.version),
+            sign(repo, &atom, tree, signing)?,
+        ));
+    }
+    refs.push((name.clone(), atom.commit));
     match repo.create_refs(&refs, &format!("publish: {}: {}", atom.label, atom.version)) {
         Ok(()) => Ok(Outcome::Created(atom)),
         // Another process may have published this version between our check and our

@@ -26,7 +26,9 @@ use std::time::{Duration, Instant};
 use super::{network_url, Options, RemoteError};
 use crate::id::{Label, Root};
 use crate::manifest::Version;
-use crate::repo::{atom_ref, manifest_ref, origin_ref, Repo, ATOMS_PREFIX, INIT_REF, META_PREFIX};
+use crate::repo::{
+    atom_ref, manifest_ref, origin_ref, signature_ref, Repo, ATOMS_PREFIX, INIT_REF, META_PREFIX,
+};
 use crate::store::{FetchOptions, StoreError};
 use crate::uri::Aliases;
 
@@ -196,11 +198,24 @@ pub fn push(
                 version: version.clone(),
             })?;
         let status = match remote_target(&remote_refs, &name) {
-            Some(there) if there == commit => PushStatus::Unchanged,
+            Some(there) if there == commit => {
+                // Signed after it was pushed: the signature goes now, the atom is unchanged.
+                let signature = signature_ref(label, version);
+                if let Some(id) = repo.ref_target(&signature)? {
+                    if remote_target(&remote_refs, &signature).is_none() {
+                        to_push.push((outcomes.len(), vec![(signature, id)]));
+                    }
+                }
+                PushStatus::Unchanged
+            }
             Some(there) => PushStatus::Refused(differs(url, label, version, there, commit)),
             None => {
                 let mut refs = Vec::new();
-                for meta in [manifest_ref(label, version), origin_ref(label, version)] {
+                for meta in [
+                    manifest_ref(label, version),
+                    origin_ref(label, version),
+                    signature_ref(label, version),
+                ] {
                     if let Some(id) = repo.ref_target(&meta)? {
                         if remote_target(&remote_refs, &meta).is_none() {
                             refs.push((meta, id));

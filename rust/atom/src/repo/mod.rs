@@ -18,7 +18,9 @@ mod refs;
 mod verify;
 mod worktree;
 
-pub use refs::{atom_ref, manifest_ref, origin_ref};
+pub use refs::{
+    atom_ref, manifest_ref, origin_ref, signature_ref, store_signature_ref, STORE_SIGNATURES_PREFIX,
+};
 
 pub use commit::{AtomCommit, FORMAT};
 pub use materialize::Files;
@@ -270,6 +272,34 @@ impl Repo {
             .write_object(commit.object())
             .map_err(|e| RepoError::object(id, e))?
             .detach())
+    }
+
+    /// Writes a tag object from its raw bytes (git's tag format); returns its id.
+    pub fn write_tag(&self, bytes: &[u8]) -> Result<ObjectId> {
+        let id = gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::object::Kind::Tag, bytes)
+            .map_err(|e| RepoError::object(ObjectId::null(gix::hash::Kind::Sha1), e))?;
+        use gix::objs::Write as _;
+        self.repo
+            .objects
+            .write_buf(gix::object::Kind::Tag, bytes)
+            .map_err(|e| RepoError::object(id, e))
+    }
+
+    /// The raw bytes of the tag object `id`, checked against its id; an error when it is not
+    /// a tag.
+    pub fn read_tag(&self, id: ObjectId) -> Result<Vec<u8>> {
+        let object = self
+            .repo
+            .find_object(id)
+            .map_err(|e| RepoError::object(id, e))?;
+        if object.kind != gix::object::Kind::Tag {
+            return Err(RepoError::object(
+                id,
+                format!("it is a {}, not a tag", object.kind),
+            ));
+        }
+        check_content(id, object.kind, &object.data)?;
+        Ok(object.data.to_vec())
     }
 
     /// The commit `rev` names (`HEAD`, a branch, a hex id, ...).

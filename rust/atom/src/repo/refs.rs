@@ -74,6 +74,22 @@ pub fn origin_ref(label: &Label, version: &Version) -> String {
     format!("{META_PREFIX}{label}/{version}/origin")
 }
 
+/// `refs/eka/meta/<label>/<version>/signature`: the signed tag of a published atom
+/// (docs/format.md#signatures).
+pub fn signature_ref(label: &Label, version: &Version) -> String {
+    format!("{META_PREFIX}{label}/{version}/signature")
+}
+
+/// The prefix under which the atom store keeps the signature tags of a commit:
+/// `refs/atom/signatures/<commit>/<tag>` (a mirror's signature ref names one tag; the store keeps
+/// every valid one it was served, each under its own id).
+pub const STORE_SIGNATURES_PREFIX: &str = "refs/atom/signatures/";
+
+/// `refs/atom/signatures/<commit>/<tag>`.
+pub fn store_signature_ref(commit: ObjectId, tag: ObjectId) -> String {
+    format!("{STORE_SIGNATURES_PREFIX}{commit}/{tag}")
+}
+
 /// What the `<label>/<version>` part of an atom ref names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefAtom {

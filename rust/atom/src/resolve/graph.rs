@@ -11,8 +11,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::trust::{self, Assessment, Policy};
 use super::ResolveError;
+use crate::digest::ContentDigest;
 use crate::id::{Label, Root, Tag};
+use crate::lock::integrity::{Integrity, INTEGRITY_FILE};
 use crate::lock::{AtomDep, LockedCompose, LockedDep, Lockfile, LOCK_FILE};
 use crate::manifest::{Compose, ComposeAs, Manifest, Version, MANIFEST_FILE};
 use crate::repo::{atom_ref, AtomRef, ObjectId, RefLayout, Repo, RepoError};
@@ -44,6 +47,11 @@ pub struct Node {
     pub deps: Vec<Edge>,
     /// Its direct Nix dependencies, as locked.
     pub pins: Vec<LockedDep>,
+    /// The content digest of its tree (an atom from the store).
+    pub digest: Option<ContentDigest>,
+    /// The fingerprint of the key whose signature of it verified: the one its dependent's lock
+    /// recorded, else the first valid one (an atom from the store).
+    pub signer: Option<String>,
 }
 
 /// Where an atom's files are.
@@ -162,6 +170,8 @@ struct LocalSet {
 pub type DirCheck<'a> = &'a dyn Fn(&Path) -> Result<(), String>;
 
 struct Loader<'a> {
+    /// The consumer's trusted keys.
+    policy: Policy,
     store: &'a Store,
     overrides: &'a Overrides,
     check: DirCheck<'a>,
@@ -211,6 +221,7 @@ pub fn load_checked(
     let lock = Lockfile::read_if_present(&lock_path)?;
     check_lock(&manifest, lock.as_ref(), &lock_path, dir)?;
     let mut loader = Loader {
+        policy: Policy::for_dir(dir)?,
         store,
         overrides,
         check,
@@ -224,7 +235,15 @@ pub fn load_checked(
         path: Vec::new(),
     };
     let name = atom_name(&manifest);
-    loader.node(name, Source::Dir(dir.to_owned()), manifest, lock, true)?;
+    let integrity = Integrity::read_if_present(&dir.join(INTEGRITY_FILE))?;
+    loader.node(
+        name,
+        Source::Dir(dir.to_owned()),
+        manifest,
+        lock,
+        integrity,
+        true,
+    )?;
     // An override that stood for nothing is a mistake the user wants to hear of.
     if let Some((label, path)) = overrides
         .dirs
@@ -320,6 +339,7 @@ impl Loader<'_> {
         source: Source,
         manifest: Manifest,
         lock: Option<Lockfile>,
+        integrity: Option<Integrity>,
         local: bool,
     ) -> Result<usize, ResolveError> {
         let compose = match (&lock, &manifest.compose) {
@@ -334,7 +354,7 @@ impl Loader<'_> {
                     }
                 }
                 LockedCompose::Atom { atom, entry } => NodeCompose::Composer {
-                    node: self.atom(atom, lock, &name, local)?,
+                    node: self.atom(atom, lock, integrity.as_ref(), &name, local)?,
                     entry: entry.clone(),
                 },
             },
@@ -375,7 +395,7 @@ impl Loader<'_> {
                             label: atom.label.clone(),
                             set: atom.set,
                         })?;
-                    let node = self.atom(atom, lock, &name, local)?;
+                    let node = self.atom(atom, lock, integrity.as_ref(), &name, local)?;
                     deps.push(Edge {
                         tag,
                         label: atom.label.clone(),
@@ -392,6 +412,8 @@ impl Loader<'_> {
             compose,
             deps,
             pins,
+            digest: None,
+            signer: None,
         });
         Ok(self.nodes.len() - 1)
     }
@@ -402,6 +424,7 @@ impl Loader<'_> {
         &mut self,
         dep: &AtomDep,
         lock: &Lockfile,
+        integrity: Option<&Integrity>,
         by: &str,
         by_local: bool,
     ) -> Result<usize, ResolveError> {
@@ -508,6 +531,39 @@ impl Loader<'_> {
                 error: Box::new(other),
             },
         })?;
+        // Its content and signer, against what the lock recorded and the keys trusted for its set.
+        let assessment = Assessment::of(repo, &dep.set, &dep.label, &dep.version, rev)?;
+        let trusted = match lock.sets.get(&dep.set) {
+            Some(set) => self.policy.trusted(&trust::set_names(
+                Some(set.tag.as_str()),
+                set.mirrors.iter().filter_map(|m| m.url()),
+                &dep.set,
+            )),
+            None => self
+                .policy
+                .trusted(&trust::set_names(None, std::iter::empty(), &dep.set)),
+        };
+        let record = trust::check_loaded(&assessment, integrity, &trusted, &name, by, rev)?;
+        let signer = record.and_then(|r| r.signer).or_else(|| {
+            assessment
+                .signed_by(&trusted)
+                .or(assessment.signed.first())
+                .map(|s| s.signer.fingerprint.clone())
+        });
+        let published_integrity = match repo.entry(verified.tree, Path::new(INTEGRITY_FILE))? {
+            Some(entry) if entry.is_blob() => {
+                let text = read_blob(repo, entry.id, &name)?;
+                Some(
+                    Integrity::parse(&text, &format!("{name}/{INTEGRITY_FILE}")).map_err(|e| {
+                        ResolveError::PublishedFile {
+                            atom: name.clone(),
+                            error: Box::new(e),
+                        }
+                    })?,
+                )
+            }
+            _ => None,
+        };
         let manifest = Manifest::parse(&verified.manifest, &format!("{name}/{MANIFEST_FILE}"))
             .map_err(|e| ResolveError::PublishedFile {
                 atom: name.clone(),
@@ -549,9 +605,11 @@ impl Loader<'_> {
             tree: verified.tree,
         };
         self.path.push((key.clone(), name.clone()));
-        let index = self.node(name, source, manifest, lock, false);
+        let index = self.node(name, source, manifest, lock, published_integrity, false);
         self.path.pop();
         let index = index?;
+        self.nodes[index].digest = Some(assessment.digest);
+        self.nodes[index].signer = signer;
         self.loaded.insert(key, index);
         Ok(index)
     }
@@ -621,7 +679,15 @@ impl Loader<'_> {
         let own_lock = Lockfile::read_if_present(&lock_path)?;
         check_lock(&manifest, own_lock.as_ref(), &lock_path, &dir)?;
         self.path.push((key.clone(), name.clone()));
-        let index = self.node(name, Source::Dir(dir), manifest, own_lock, how == "local");
+        let own_integrity = Integrity::read_if_present(&dir.join(INTEGRITY_FILE))?;
+        let index = self.node(
+            name,
+            Source::Dir(dir),
+            manifest,
+            own_lock,
+            own_integrity,
+            how == "local",
+        );
         self.path.pop();
         let index = index?;
         self.loaded.insert(key, index);

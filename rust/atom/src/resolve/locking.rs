@@ -13,15 +13,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use super::trust::{self, Assessment, Policy};
 use super::{DirectLockLimit, ResolveError};
 use crate::id::{Label, Root, Tag};
+use crate::lock::integrity::{Integrity, INTEGRITY_FILE};
 use crate::lock::{
     AtomDep, GitDep, GitRev, LockedCompose, LockedDep, LockedSet, Lockfile, LOCK_FILE, LOCK_VERSION,
 };
 use crate::manifest::{
-    Compose, ComposeAs, GitRef, Manifest, Mirror, Mirrors, NixDep, NixSource, Requirement,
+    Compose, ComposeAs, GitRef, Manifest, Mirror, Mirrors, NixDep, NixSource, Requirement, Version,
 };
 use crate::repo::{AtomRef, ObjectId, Repo};
+use crate::sign::TRUST_FILE;
 use crate::store::{attribution, local_path, FetchOptions, Store, VersionStatus};
 use crate::uri::without_credentials;
 
@@ -48,9 +51,20 @@ impl Update {
     }
 }
 
+/// A computed lock, with its integrity record and what the trust policy skipped.
+#[derive(Debug, Clone)]
+pub struct Locked {
+    /// The lock.
+    pub lock: Lockfile,
+    /// What each pinned atom hashes to and who signed it (`atom.integrity`).
+    pub integrity: Integrity,
+    /// Newer versions not taken because no trusted key signed them, one sentence each.
+    pub skipped: Vec<String>,
+}
+
 /// Computes the lock of the atom in `dir` from what is on this machine (offline): `None` for a
 /// static atom, which has no lock.
-pub fn lock(dir: &Path, store: &Store) -> Result<Option<Lockfile>, ResolveError> {
+pub fn lock(dir: &Path, store: &Store) -> Result<Option<Locked>, ResolveError> {
     lock_with(dir, store, &Update::Nothing, None)
 }
 
@@ -61,7 +75,7 @@ pub fn lock_with(
     store: &Store,
     update: &Update,
     fetch: Option<&FetchOptions>,
-) -> Result<Option<Lockfile>, ResolveError> {
+) -> Result<Option<Locked>, ResolveError> {
     let manifest = Manifest::read_atom(dir)?;
     lock_manifest(dir, &manifest, store, update, fetch)
 }
@@ -74,7 +88,7 @@ pub fn lock_manifest(
     store: &Store,
     update: &Update,
     fetch: Option<&FetchOptions>,
-) -> Result<Option<Lockfile>, ResolveError> {
+) -> Result<Option<Locked>, ResolveError> {
     if let Update::Only(names) = update {
         let declared = declared_names(manifest);
         if let Some(unknown) = names.iter().find(|n| !declared.contains(n)) {
@@ -89,11 +103,16 @@ pub fn lock_manifest(
     }
     let lock_path = dir.join(LOCK_FILE);
     let existing = Lockfile::read_if_present(&lock_path)?;
+    let existing_integrity = Integrity::read_if_present(&dir.join(INTEGRITY_FILE))?;
     let mut locker = Locker {
         dir,
         store,
         manifest,
         existing: existing.as_ref(),
+        existing_integrity: existing_integrity.unwrap_or_default(),
+        policy: Policy::for_dir(dir)?,
+        integrity: Integrity::default(),
+        skipped: Vec::new(),
         local: None,
         sets: BTreeMap::new(),
         fetch,
@@ -152,7 +171,8 @@ pub fn lock_manifest(
     }
 
     let sets = locker.sets;
-    Ok(Some(Lockfile {
+    let (integrity, skipped) = (locker.integrity, locker.skipped);
+    let lock = Lockfile {
         version: LOCK_VERSION,
         sets,
         // The reference refuses a lock without `[locker]`: keep the one a lock has, else write
@@ -165,7 +185,20 @@ pub fn lock_manifest(
         ),
         compose,
         deps,
+    };
+    Ok(Some(Locked {
+        lock,
+        integrity,
+        skipped,
     }))
+}
+
+/// What a dependency asks for: the highest version of `label` that `requirement` accepts and
+/// `exclude` does not list.
+struct Wanted<'a> {
+    label: &'a Label,
+    requirement: &'a Requirement,
+    exclude: &'a [Version],
 }
 
 struct Locker<'a> {
@@ -173,6 +206,14 @@ struct Locker<'a> {
     store: &'a Store,
     manifest: &'a Manifest,
     existing: Option<&'a Lockfile>,
+    /// The integrity record beside the existing lock (empty when there is none).
+    existing_integrity: Integrity,
+    /// The consumer's trusted keys.
+    policy: Policy,
+    /// The integrity record being written.
+    integrity: Integrity,
+    /// What the trust policy skipped.
+    skipped: Vec<String>,
     /// The work tree of the repository the atom is in, once found.
     local: Option<PathBuf>,
     sets: BTreeMap<Root, LockedSet>,
@@ -204,11 +245,145 @@ impl Locker<'_> {
                 mirrors: mirrors.iter().cloned().collect::<BTreeSet<Mirror>>(),
             },
         );
+        let urls = mirrors.iter().filter_map(Mirror::url);
+        let trusted = self
+            .policy
+            .trusted(&trust::set_names(Some(tag.as_str()), urls, &root));
         if let Some(kept) = kept {
             if kept.set == root && kept.rev.is_some() && requirement.matches(&kept.version) {
-                return Ok(kept.clone());
+                // Not signed by a key trusted now: chosen again below.
+                if let Ok(()) = self.vet(kept, tag, &trusted)? {
+                    return Ok(kept.clone());
+                }
             }
         }
+        let mut exclude: Vec<Version> = Vec::new();
+        let mut skipped: Vec<String> = Vec::new();
+        loop {
+            let dep = match self.pick(tag, mirrors, &root, label, requirement, &exclude) {
+                Ok(dep) => dep,
+                Err(_) if !skipped.is_empty() => {
+                    return Err(ResolveError::NoTrustedVersion(Box::new(
+                        super::NoTrustedVersion {
+                            label: label.clone(),
+                            requirement: requirement.to_string(),
+                            set: tag.clone(),
+                            trusted: trusted.join(", "),
+                            skipped,
+                        },
+                    )))
+                }
+                Err(e) => return Err(e),
+            };
+            if dep.rev.is_none() {
+                return Ok(dep);
+            }
+            match self.vet(&dep, tag, &trusted)? {
+                Ok(()) => {
+                    if !skipped.is_empty() {
+                        self.skipped.push(format!(
+                            "{label}: locked {} (skipped {}: not signed by a key {TRUST_FILE} trusts for {tag})",
+                            dep.version,
+                            skipped.join(", ")
+                        ));
+                    }
+                    return Ok(dep);
+                }
+                Err(found) => {
+                    skipped.push(format!("{} ({found})", dep.version));
+                    exclude.push(dep.version.clone());
+                }
+            }
+        }
+    }
+
+    /// Checks the locked atom `dep` of the set tagged `tag` against the trust policy
+    /// (`trusted`: the keys trusted for its set) and the existing integrity record, and records
+    /// it. The inner `Err`: not signed by a trusted key, and what signs it.
+    fn vet(
+        &mut self,
+        dep: &AtomDep,
+        tag: &Tag,
+        trusted: &[String],
+    ) -> Result<Result<(), String>, ResolveError> {
+        let rev = ObjectId::from_hex(
+            dep.rev
+                .as_ref()
+                .expect("vetted atoms have a rev")
+                .as_str()
+                .as_bytes(),
+        )
+        .map_err(|_| ResolveError::UnrecordableRev(format!("{:?}", dep.rev)))?;
+        // Already recorded, and not against today's trusted keys: kept as it is (the evaluator
+        // checks it whenever it loads the atom).
+        if let Some(record) = self.existing_integrity.record(rev) {
+            let signer_trusted = record.signer.as_ref().is_some_and(|s| trusted.contains(s));
+            if trusted.is_empty() || signer_trusted {
+                self.integrity.insert(record.clone());
+                return Ok(Ok(()));
+            }
+        }
+        let repo = match self.store.open_set(&dep.set)? {
+            Some(repo) if repo.has_object(rev) => repo,
+            _ => self.local_repo()?,
+        };
+        let assessment = Assessment::of(&repo, &dep.set, &dep.label, &dep.version, rev)?;
+        let signed = if trusted.is_empty() {
+            // Trust on first use: the signer recorded for this label before must sign it.
+            let previous = self
+                .existing_integrity
+                .atoms
+                .iter()
+                .find(|r| r.label == dep.label && r.rev != rev && r.signer.is_some());
+            match previous {
+                Some(previous) => {
+                    let expected = previous.signer.clone().expect("found with a signer");
+                    match assessment.signed_by(std::slice::from_ref(&expected)) {
+                        Some(signed) => Some(signed),
+                        None => {
+                            return Err(ResolveError::SignerChanged(Box::new(
+                                super::SignerChanged {
+                                    label: dep.label.clone(),
+                                    version: dep.version.to_string(),
+                                    previous: previous.version.to_string(),
+                                    set: tag.clone(),
+                                    expected,
+                                    found: assessment.describe(),
+                                },
+                            )))
+                        }
+                    }
+                }
+                None => assessment.signed.first(),
+            }
+        } else {
+            match assessment.signed_by(trusted) {
+                Some(signed) => Some(signed),
+                None => return Ok(Err(assessment.describe())),
+            }
+        };
+        let record = assessment.record(&dep.label, &dep.version, rev, signed);
+        self.integrity.insert(record);
+        Ok(Ok(()))
+    }
+
+    /// Chooses the version of `label` to lock (the highest `requirement` accepts, not in
+    /// `exclude`), fetching it when allowed.
+    fn pick(
+        &mut self,
+        tag: &Tag,
+        mirrors: &Mirrors,
+        root: &Root,
+        label: &Label,
+        requirement: &Requirement,
+        exclude: &[Version],
+    ) -> Result<AtomDep, ResolveError> {
+        let root = *root;
+        let wanted = Wanted {
+            label,
+            requirement,
+            exclude,
+        };
         let mut mirror = mirrors.iter().find_map(|m| m.url().map(str::to_owned));
         // A `::` set is read where it is published: this repository. Others from the store:
         // online, at the version a mirror publishes (fetched first); offline, at the best
@@ -217,13 +392,13 @@ impl Locker<'_> {
         let has_url = mirror.is_some();
         let chosen = match self.fetch {
             Some(options) if !local => {
-                self.choose_at_mirrors(tag, mirrors, &root, label, requirement, options)?
+                self.choose_at_mirrors(tag, mirrors, &root, &wanted, options)?
             }
             // A `::` set with URL mirrors: like the reference, lock what a mirror publishes (also
             // when it is newer than this repository's own refs); this repository's refs, then its
             // working copy, only when no mirror has a matching version.
             Some(options) if has_url => {
-                match self.choose_at_mirrors(tag, mirrors, &root, label, requirement, options) {
+                match self.choose_at_mirrors(tag, mirrors, &root, &wanted, options) {
                     Err(ResolveError::NotAtMirror { .. }) => None,
                     other => other?,
                 }
@@ -263,7 +438,7 @@ impl Locker<'_> {
                 found
             }
             None => {
-                match self.resolve_offline(&store, local, mirrors, &aliases, label, requirement) {
+                match self.resolve_offline(&store, local, mirrors, &aliases, &wanted) {
                     Err(crate::repo::RepoError::NoMatchingVersion {
                         available, labels, ..
                     }) if !local => {
@@ -346,18 +521,22 @@ impl Locker<'_> {
         local: bool,
         mirrors: &Mirrors,
         aliases: &crate::uri::Aliases,
-        label: &Label,
-        requirement: &Requirement,
+        wanted: &Wanted<'_>,
     ) -> Result<AtomRef, crate::repo::RepoError> {
+        let (label, requirement, exclude) = (wanted.label, wanted.requirement, wanted.exclude);
         let keys: Vec<String> = mirrors
             .iter()
             .filter_map(Mirror::url)
             .map(|url| attribution::mirror_key(url, aliases))
             .collect();
-        if local || keys.is_empty() {
+        if (local || keys.is_empty()) && exclude.is_empty() {
             return store.resolve(label, requirement);
         }
-        let versions = attribution::versions(store, &keys, label)?;
+        let mut versions = match local || keys.is_empty() {
+            true => store.versions(label)?,
+            false => attribution::versions(store, &keys, label)?,
+        };
+        versions.retain(|a| !exclude.contains(&a.version));
         match crate::repo::select(&versions, requirement) {
             Some(atom) => Ok(atom.clone()),
             None => Err(crate::repo::RepoError::NoMatchingVersion {
@@ -458,10 +637,10 @@ impl Locker<'_> {
         tag: &Tag,
         mirrors: &Mirrors,
         root: &Root,
-        label: &Label,
-        requirement: &Requirement,
+        wanted: &Wanted<'_>,
         options: &FetchOptions,
     ) -> Result<Option<(String, AtomRef)>, ResolveError> {
+        let (label, requirement, exclude) = (wanted.label, wanted.requirement, wanted.exclude);
         let mut failures = Vec::new();
         let mut answered: Option<(String, Vec<String>, Vec<String>)> = None;
         for url in mirrors.iter().filter_map(Mirror::url) {
@@ -475,7 +654,8 @@ impl Locker<'_> {
                         continue;
                     }
                 };
-            let listing = session.listing(Some(label));
+            let mut listing = session.listing(Some(label));
+            listing.atoms.retain(|a| !exclude.contains(&a.version));
             if listing.root != Some(*root) {
                 failures.push((
                     url.to_owned(),

@@ -9,9 +9,11 @@
 //!   lock (what `builtins.atom.import` loads).
 //! - [`locking`]: computing an `atom.lock` from a manifest against the store (`atom lock`).
 
+pub mod closure;
 pub mod graph;
 pub mod locking;
 pub mod outdated;
+pub mod trust;
 
 use std::path::PathBuf;
 
@@ -20,7 +22,42 @@ use crate::id::{AtomDigest, Label, Root, Tag};
 use crate::lock::LOCK_FILE;
 use crate::manifest::{Manifest, Requirement, MANIFEST_FILE};
 use crate::repo::{AtomRef, ObjectId, Repo, RepoError};
+use crate::sign::TRUST_FILE;
 use crate::store::{Store, StoreError};
+
+/// No version matching a requirement is signed by a key trusted for its set.
+#[derive(Debug, thiserror::Error)]
+#[error("no version of {label} matching {requirement} is signed by a key {TRUST_FILE} trusts for the set {set} ({trusted}); skipped: {}; trust another key with `atom trust add {set} KEY`", skipped.join(", "))]
+pub struct NoTrustedVersion {
+    /// The label.
+    pub label: Label,
+    /// The requirement.
+    pub requirement: String,
+    /// The set's tag.
+    pub set: Tag,
+    /// The trusted keys' fingerprints.
+    pub trusted: String,
+    /// The versions skipped, each with why.
+    pub skipped: Vec<String>,
+}
+
+/// A dependency's new version is not signed by the key its lock recorded.
+#[derive(Debug, thiserror::Error)]
+#[error("{label} {version} is {found}, but {previous} was signed by {expected} when it was locked: a new key is trusted only when you say so; check it, then run `atom trust add {set} KEY`")]
+pub struct SignerChanged {
+    /// The label.
+    pub label: Label,
+    /// The version the update would take.
+    pub version: String,
+    /// The version locked before.
+    pub previous: String,
+    /// The set's tag.
+    pub set: Tag,
+    /// The signer recorded before.
+    pub expected: String,
+    /// What signs the new version: `unsigned` or `signed by <fingerprints>`.
+    pub found: String,
+}
 
 /// Why a direct dependency cannot be locked on this machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -87,6 +124,27 @@ pub enum ResolveError {
         /// What differs.
         detail: String,
     },
+    /// A locked atom's content or signer is not what its lock's integrity record says, or is
+    /// not signed by a key the consumer trusts for its set.
+    #[error("{atom} (pinned by {by}): {detail}")]
+    Untrusted {
+        /// `label-version`.
+        atom: String,
+        /// Who pins it.
+        by: String,
+        /// What differs: the expected signer or digest and the found one.
+        detail: String,
+    },
+    /// The consumer's trust file is invalid.
+    #[error("{0}")]
+    TrustFile(String),
+    /// No version matching a requirement is signed by a key trusted for its set.
+    #[error("{0}")]
+    NoTrustedVersion(Box<NoTrustedVersion>),
+    /// The lock recorded a signer for a dependency, and the version an update would take is
+    /// not signed by that key (trust on first use).
+    #[error("{0}")]
+    SignerChanged(Box<SignerChanged>),
     /// The lock does not match the manifest.
     #[error("{}: {detail}; run `atom lock {}` to update it", path.display(), shell_quote(&dir.to_string_lossy()))]
     OutOfDate {

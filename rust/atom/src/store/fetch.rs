@@ -25,8 +25,9 @@ use crate::id::{Label, Root};
 use crate::manifest::{Requirement, Version};
 use crate::remote::{self, Remote, RemoteError};
 use crate::repo::{
-    atom_ref, id_of_root, manifest_ref, origin_ref, root_of_id, temporary_name, AtomRef, ObjectId,
-    RefAtom, RefLayout, Repo, ATOMS_PREFIX, INIT_REF, META_PREFIX,
+    atom_ref, id_of_root, manifest_ref, origin_ref, root_of_id, store_signature_ref,
+    temporary_name, AtomRef, ObjectId, RefAtom, RefLayout, Repo, ATOMS_PREFIX, INIT_REF,
+    META_PREFIX,
 };
 use crate::uri::Aliases;
 
@@ -352,6 +353,8 @@ struct Advertised {
     commit: Option<ObjectId>,
     manifest: Option<ObjectId>,
     origin: Option<ObjectId>,
+    /// The signature tag (docs/format.md#signatures).
+    signature: Option<ObjectId>,
 }
 
 /// The ref prefixes to ask for: everything published, or the given labels.
@@ -387,7 +390,7 @@ fn advertised(
             (rest, None)
         } else if let Some(rest) = name.strip_prefix(META_PREFIX) {
             match rest.rsplit_once('/') {
-                Some((rest, field @ ("manifest" | "origin"))) => (rest, Some(field)),
+                Some((rest, field @ ("manifest" | "origin" | "signature"))) => (rest, Some(field)),
                 _ => continue,
             }
         } else {
@@ -416,6 +419,7 @@ fn advertised(
         match field {
             None => entry.commit = Some(*id),
             Some("manifest") => entry.manifest = Some(*id),
+            Some("signature") => entry.signature = Some(*id),
             _ => entry.origin = Some(*id),
         }
     }
@@ -709,6 +713,8 @@ impl Store {
         // this mirror's records of versions the store has at the same commit.
         let mut meta = Vec::new();
         let mut unchanged = 0;
+        // Signature tags to receive and check: (label, version, commit, tag).
+        let mut signatures = Vec::new();
         for ((label, version), refs) in versions {
             let Some(commit) = refs.commit else { continue };
             let served = attribution::attributed(&dest, &from.key, &label, &version)?;
@@ -723,6 +729,9 @@ impl Store {
                 }
                 (served, Some(existing)) if existing == commit => {
                     haves.push(existing);
+                    if let Some(tag) = refs.signature {
+                        signatures.push((label.clone(), version.clone(), commit, tag));
+                    }
                     unchanged += 1;
                     match served {
                         None => meta.push((
@@ -767,8 +776,31 @@ impl Store {
         // names the atom.toml blob inside the atom's tree (verified below). The versions both
         // sides have go along as `have`s.
         let commits: Vec<ObjectId> = new.iter().map(|(_, _, commit, _, _)| *commit).collect();
-        let (objects, bytes, filtered) =
+        let (mut objects, mut bytes, filtered) =
             source.transfer_atoms(&dest, &commits, &haves, progress)?;
+        // Signature tags, small: received once their atoms are here.
+        signatures.extend(new.iter().filter_map(|(label, version, commit, refs, _)| {
+            Some((label.clone(), version.clone(), *commit, refs.signature?))
+        }));
+        signatures.retain(|(_, _, commit, tag)| {
+            dest.ref_target(&store_signature_ref(*commit, *tag))
+                .ok()
+                .flatten()
+                .is_none()
+        });
+        let tags: Vec<ObjectId> = signatures
+            .iter()
+            .map(|(_, _, _, tag)| *tag)
+            .filter(|tag| !dest.has_object(*tag))
+            .collect();
+        if !tags.is_empty() {
+            let mut known = haves.clone();
+            known.extend(&commits);
+            let (more_objects, more_bytes) =
+                source.transfer(&dest, tags, &known, false, progress)?;
+            objects += more_objects;
+            bytes += more_bytes;
+        }
 
         // Verify each new version; its refs are written only when it passes.
         let mut refs = meta;
@@ -778,6 +810,12 @@ impl Store {
             unchanged += 1;
         }
         let mut atom_refs = Vec::new();
+        // The signatures of the versions that verified, and of those the store had.
+        let mut verified_signatures: std::collections::BTreeSet<(ObjectId, ObjectId)> = signatures
+            .iter()
+            .filter(|(_, _, commit, _)| haves.contains(commit))
+            .map(|(_, _, commit, tag)| (*commit, *tag))
+            .collect();
         for (label, version, commit, advertised, kind) in new {
             let atom = AtomRef {
                 label: label.clone(),
@@ -798,6 +836,11 @@ impl Store {
                 .map_err(|e| e.to_string())?,
                 Kind::Diverged(_) => Ok(()),
             });
+            if checked.is_ok() {
+                if let Some(tag) = advertised.signature {
+                    verified_signatures.insert((commit, tag));
+                }
+            }
             let status = match (checked, kind) {
                 (Ok(()), Kind::New) => {
                     refs.extend(version_refs);
@@ -825,6 +868,15 @@ impl Store {
                 commit,
                 status,
             });
+        }
+        // A signature is kept when it is a valid atom signature of its commit (whoever signed it:
+        // trust is decided when locking); anything else a mirror advertises is dropped.
+        for (label, version, commit, tag) in &signatures {
+            if verified_signatures.contains(&(*commit, *tag))
+                && crate::sign::check(&dest, &root, label, version, *commit, *tag).is_ok()
+            {
+                refs.push((store_signature_ref(*commit, *tag), *tag));
+            }
         }
         // Atom refs last: a version is visible only with its metadata.
         refs.extend(atom_refs);

@@ -1,0 +1,158 @@
+//! `atom.integrity`, written beside `atom.lock` (docs/format.md#the-integrity-record): for each
+//! atom the lock pins, the content digest of its tree and, when it was signed, the fingerprint
+//! of the key that signed it and the signature tag.
+//!
+//! It is a file of its own because the reference client refuses unknown fields in `atom.lock`:
+//! both tools read the lock, and this project also checks the record. `atom lock` writes it;
+//! the evaluator refuses an atom whose tree or signer differs from what it records, and an
+//! atom the lock pins that it has no record of (a lock edited by hand).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::{FileError, SourceError};
+use crate::digest::ContentDigest;
+use crate::id::Label;
+use crate::manifest::Version;
+use crate::repo::ObjectId;
+
+/// The file name, beside `atom.lock`.
+pub const INTEGRITY_FILE: &str = "atom.integrity";
+
+/// The only format version there is.
+pub const INTEGRITY_VERSION: u8 = 1;
+
+/// What the lock's atoms hash to and who signed them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Integrity {
+    /// One record per pinned atom commit, sorted by label, version and commit.
+    pub atoms: Vec<Record>,
+}
+
+/// One pinned atom.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Record {
+    /// Its label.
+    pub label: Label,
+    /// Its version.
+    pub version: Version,
+    /// The atom commit the lock pins.
+    pub rev: ObjectId,
+    /// The content digest of its tree.
+    pub digest: ContentDigest,
+    /// The SHA-256 fingerprint of the key whose signature was verified when it was locked.
+    pub signer: Option<String>,
+    /// The signature tag that was verified.
+    pub signature: Option<ObjectId>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    version: u8,
+    #[serde(default, rename = "atom")]
+    atoms: Vec<toml::Spanned<RawRecord>>,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecord {
+    label: String,
+    version: String,
+    rev: String,
+    digest: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    signer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    signature: Option<String>,
+}
+
+impl Integrity {
+    /// Parses the text of a record read from `path`.
+    pub fn parse(text: &str, path: &str) -> Result<Integrity, SourceError> {
+        let raw: RawFile =
+            toml::from_str(text).map_err(|e| SourceError::from_toml(path, text, &e))?;
+        if raw.version != INTEGRITY_VERSION {
+            return Err(SourceError::new(
+                path,
+                text,
+                None,
+                format!(
+                    "integrity record version {} is not supported (this atom reads version {INTEGRITY_VERSION})",
+                    raw.version
+                ),
+            ));
+        }
+        let mut atoms = Vec::new();
+        for spanned in raw.atoms {
+            let span = spanned.span();
+            let raw = spanned.into_inner();
+            let bad = |what: String| SourceError::new(path, text, Some(span.clone()), what);
+            let commit = |field: &str, hex: &str| {
+                ObjectId::from_hex(hex.as_bytes())
+                    .map_err(|_| bad(format!("`{field}` is not a 40-digit commit id: {hex:?}")))
+            };
+            atoms.push(Record {
+                label: Label::new(&raw.label).map_err(|e| bad(format!("`label`: {e}")))?,
+                version: Version::parse(&raw.version)
+                    .map_err(|e| bad(format!("`version`: {e}")))?,
+                rev: commit("rev", &raw.rev)?,
+                digest: raw
+                    .digest
+                    .parse()
+                    .map_err(|e| bad(format!("`digest`: {e}")))?,
+                signer: raw.signer,
+                signature: raw
+                    .signature
+                    .as_deref()
+                    .map(|s| commit("signature", s))
+                    .transpose()?,
+            });
+        }
+        atoms.sort();
+        Ok(Integrity { atoms })
+    }
+
+    /// Reads `path`; `None` when it does not exist.
+    pub fn read_if_present(path: &Path) -> Result<Option<Integrity>, FileError> {
+        let Some(text) = crate::diagnostic::read_text_if_present(path)? else {
+            return Ok(None);
+        };
+        Integrity::parse(&text, &path.display().to_string())
+            .map(Some)
+            .map_err(FileError::Invalid)
+    }
+
+    /// The record of the atom commit `rev`.
+    pub fn record(&self, rev: ObjectId) -> Option<&Record> {
+        self.atoms.iter().find(|r| r.rev == rev)
+    }
+
+    /// Adds `record` (replacing one of the same commit), keeping the order.
+    pub fn insert(&mut self, record: Record) {
+        self.atoms.retain(|r| r.rev != record.rev);
+        self.atoms.push(record);
+        self.atoms.sort();
+    }
+
+    /// The file's text: a header comment, `version`, then one `[[atom]]` table per record.
+    pub fn render(&self) -> String {
+        let mut text = format!(
+            "# What each atom atom.lock pins hashes to, and whose signature was verified (`atom lock` writes this file).\nversion = {INTEGRITY_VERSION}\n"
+        );
+        for record in &self.atoms {
+            let raw = RawRecord {
+                label: record.label.to_string(),
+                version: record.version.to_string(),
+                rev: record.rev.to_string(),
+                digest: record.digest.to_string(),
+                signer: record.signer.clone(),
+                signature: record.signature.map(|s| s.to_string()),
+            };
+            text.push_str("\n[[atom]]\n");
+            text.push_str(&toml::to_string(&raw).expect("a record serialises"));
+        }
+        text
+    }
+}

@@ -1,0 +1,250 @@
+//! Verifying the whole locked closure of an atom (`atom verify --recursive`): every atom its
+//! lock pins, transitively through each dependency's own lock, checked as the evaluator checks
+//! it (AtomId, content digest, signature, trusted keys) and, where the source commit is on this
+//! machine, against the source it claims to be published from.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::trust::{self, Assessment, Policy};
+use super::ResolveError;
+use crate::digest::ContentDigest;
+use crate::lock::integrity::{Integrity, INTEGRITY_FILE};
+use crate::lock::{AtomDep, LockedCompose, LockedDep, Lockfile, LOCK_FILE};
+use crate::manifest::set::{SetManifest, SET_MANIFEST_FILE};
+use crate::manifest::{Manifest, MANIFEST_FILE};
+use crate::repo::{AtomRef, ObjectId, RefLayout, Repo};
+use crate::store::Store;
+
+/// One atom of the closure, as checked.
+#[derive(Debug, Clone)]
+pub struct ClosureEntry {
+    /// `label-version`.
+    pub atom: String,
+    /// The atom whose lock pins it.
+    pub by: String,
+    /// The pinned commit (`None`: an unpublished atom of the consumer's repository).
+    pub rev: Option<ObjectId>,
+    /// Its content digest, when it was read.
+    pub digest: Option<ContentDigest>,
+    /// The fingerprint of the key whose signature verified.
+    pub signer: Option<String>,
+    /// The source check: `Some(true)` the tree is the source commit's subtree, `None` the
+    /// source commit is not on this machine.
+    pub source: Option<bool>,
+    /// What is wrong; `None` when it verified.
+    pub problem: Option<String>,
+}
+
+impl ClosureEntry {
+    /// As `atom verify --recursive --json` prints it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "atom": self.atom,
+            "by": self.by,
+            "rev": self.rev.map(|r| r.to_string()),
+            "digest": self.digest.map(|d| d.to_string()),
+            "signer": self.signer,
+            "source": self.source,
+            "ok": self.problem.is_none(),
+            "problem": self.problem,
+        })
+    }
+}
+
+/// Checks every atom the lock of the atom in `dir` pins, transitively.
+pub fn verify_closure(dir: &Path, store: &Store) -> Result<Vec<ClosureEntry>, ResolveError> {
+    let manifest = Manifest::read_atom(dir)?;
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = Lockfile::read_if_present(&lock_path)?;
+    super::graph::check_lock(&manifest, lock.as_ref(), &lock_path, dir)?;
+    let integrity = Integrity::read_if_present(&dir.join(INTEGRITY_FILE))?;
+    let policy = Policy::for_dir(dir)?;
+    let local = Repo::discover(dir).ok();
+    let mut entries = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut queue = Vec::new();
+    if let Some(lock) = lock {
+        queue.push((lock, integrity, super::graph::atom_name(&manifest)));
+    }
+    while let Some((lock, integrity, by)) = queue.pop() {
+        let mut pinned: Vec<&AtomDep> = lock
+            .deps
+            .iter()
+            .filter_map(|d| match d {
+                LockedDep::Atom(a) => Some(a),
+                _ => None,
+            })
+            .collect();
+        if let LockedCompose::Atom { atom, .. } = &lock.compose {
+            pinned.push(atom);
+        }
+        for dep in pinned {
+            if !seen.insert((
+                dep.set,
+                dep.label.clone(),
+                dep.version.clone(),
+                dep.rev.clone(),
+            )) {
+                continue;
+            }
+            let mut entry = ClosureEntry {
+                atom: format!("{}-{}", dep.label, dep.version),
+                by: by.clone(),
+                rev: None,
+                digest: None,
+                signer: None,
+                source: None,
+                problem: None,
+            };
+            match check(
+                dep,
+                &lock,
+                integrity.as_ref(),
+                &policy,
+                local.as_ref(),
+                store,
+                &mut entry,
+            ) {
+                Ok(Some(next)) => queue.push((next.0, next.1, entry.atom.clone())),
+                Ok(None) => {}
+                Err(problem) => entry.problem = Some(problem),
+            }
+            entries.push(entry);
+        }
+    }
+    Ok(entries)
+}
+
+/// A published atom's own lock and integrity record.
+type Pinned = (Lockfile, Option<Integrity>);
+
+/// Checks one pinned atom, filling `entry`; returns its own lock to follow.
+fn check(
+    dep: &AtomDep,
+    lock: &Lockfile,
+    integrity: Option<&Integrity>,
+    policy: &Policy,
+    local: Option<&Repo>,
+    store: &Store,
+    entry: &mut ClosureEntry,
+) -> Result<Option<Pinned>, String> {
+    let Some(rev) = &dep.rev else {
+        entry.source = None;
+        return Ok(None);
+    };
+    let rev = ObjectId::from_hex(rev.as_str().as_bytes()).map_err(|e| e.to_string())?;
+    entry.rev = Some(rev);
+    let repo =
+        match store.open_set(&dep.set).map_err(|e| e.to_string())? {
+            Some(repo) if repo.has_object(rev) => repo,
+            _ => match local {
+                Some(local) if local.has_object(rev) => {
+                    Repo::open(local.git_dir()).map_err(|e| e.to_string())?
+                }
+                _ => return Err(
+                    "its commit is not on this machine; run `atom fetch` in the atom's directory"
+                        .to_owned(),
+                ),
+            },
+        };
+    let atom = AtomRef {
+        label: dep.label.clone(),
+        version: dep.version.clone(),
+        commit: rev,
+        layout: RefLayout::Current,
+    };
+    let verified = repo
+        .verify_pinned(&atom, &dep.id)
+        .map_err(|e| e.to_string())?;
+    let assessment = Assessment::of(&repo, &dep.set, &dep.label, &dep.version, rev)
+        .map_err(|e| e.to_string())?;
+    entry.digest = Some(assessment.digest);
+    let trusted = match lock.sets.get(&dep.set) {
+        Some(set) => policy.trusted(&trust::set_names(
+            Some(set.tag.as_str()),
+            set.mirrors.iter().filter_map(|m| m.url()),
+            &dep.set,
+        )),
+        None => policy.trusted(&trust::set_names(None, std::iter::empty(), &dep.set)),
+    };
+    let record = trust::check_loaded(
+        &assessment,
+        integrity,
+        &trusted,
+        &entry.atom,
+        &entry.by,
+        rev,
+    )
+    .map_err(|e| e.to_string())?;
+    entry.signer = record.and_then(|r| r.signer).or_else(|| {
+        assessment
+            .signed
+            .first()
+            .map(|s| s.signer.fingerprint.clone())
+    });
+    // Where the source commit is here: the atom must be its subtree.
+    let source_repo = [Some(&repo), local]
+        .into_iter()
+        .flatten()
+        .find(|r| r.has_object(verified.origin));
+    if let Some(source) = source_repo {
+        match source_subtree(source, verified.origin, &dep.label) {
+            Some(tree) if tree == verified.tree => entry.source = Some(true),
+            Some(tree) => {
+                entry.source = Some(false);
+                return Err(format!(
+                    "its tree is {}, but its source commit {} has {tree} for {} (possible tampering)",
+                    verified.tree, verified.origin, dep.label
+                ));
+            }
+            None => {
+                entry.source = Some(false);
+                return Err(format!(
+                    "its source commit {} lists no atom {} in its {SET_MANIFEST_FILE} (possible tampering)",
+                    verified.origin, dep.label
+                ));
+            }
+        }
+    }
+    let read =
+        |id: ObjectId, file: &str| repo.read_text(id).map_err(|e| format!("its {file}: {e}"));
+    let Some(lock_id) = verified.lock else {
+        return Ok(None);
+    };
+    let own_lock = Lockfile::parse(
+        &read(lock_id, LOCK_FILE)?,
+        &format!("{}/{LOCK_FILE}", entry.atom),
+    )
+    .map_err(|e| e.to_string())?;
+    let own_integrity = match repo
+        .entry(verified.tree, Path::new(INTEGRITY_FILE))
+        .map_err(|e| e.to_string())?
+    {
+        Some(file) if file.is_blob() => Some(
+            Integrity::parse(
+                &read(file.id, INTEGRITY_FILE)?,
+                &format!("{}/{INTEGRITY_FILE}", entry.atom),
+            )
+            .map_err(|e| e.to_string())?,
+        ),
+        _ => None,
+    };
+    Ok(Some((own_lock, own_integrity)))
+}
+
+/// The tree of the atom labelled `label` in the source commit `origin` (by its `ekala.toml`).
+fn source_subtree(repo: &Repo, origin: ObjectId, label: &crate::id::Label) -> Option<ObjectId> {
+    let tree = repo.commit_tree(origin).ok()?;
+    let set_file = repo.entry(tree, Path::new(SET_MANIFEST_FILE)).ok()??;
+    let set = SetManifest::parse(&repo.read_text(set_file.id).ok()?, SET_MANIFEST_FILE).ok()?;
+    set.paths().iter().find_map(|path| {
+        let manifest = repo.entry(tree, &path.join(MANIFEST_FILE)).ok()??;
+        let package =
+            crate::manifest::Package::parse_only(&repo.read_text(manifest.id).ok()?, MANIFEST_FILE)
+                .ok()?;
+        (package.label == *label)
+            .then(|| repo.entry(tree, path).ok().flatten().map(|e| e.id))
+            .flatten()
+    })
+}

@@ -1,0 +1,180 @@
+//! Whose atoms are accepted (docs/format.md#signatures): the consumer's trusted keys
+//! ([`crate::sign::trust`]) and the lock's integrity record ([`crate::lock::integrity`]),
+//! applied when a lock is written and when a locked atom is loaded.
+//!
+//! - A set with trusted keys accepts only versions signed by one of them.
+//! - A set without: the lock records the signer it saw (trust on first use), and a later
+//!   version not signed by that key is refused until the user trusts a key for the set.
+//! - Loading: every pinned atom must have a record when the lock has an integrity record, its
+//!   tree must hash to the recorded digest, and a recorded signer's signature must verify.
+
+use std::path::Path;
+
+use super::ResolveError;
+use crate::digest::ContentDigest;
+use crate::id::{Label, Root};
+use crate::lock::integrity::{Integrity, Record};
+use crate::manifest::Version;
+use crate::repo::{ObjectId, Repo};
+use crate::sign::{Signed, TrustFile, TRUST_FILE};
+
+/// The keys the consumer trusts: `atom.signers` at the top of the repository an atom is in.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    file: TrustFile,
+}
+
+impl Policy {
+    /// The policy of the repository `dir` is in (none outside a repository, or without the file).
+    pub fn for_dir(dir: &Path) -> Result<Policy, ResolveError> {
+        let top = Repo::discover(dir)
+            .ok()
+            .and_then(|repo| repo.work_tree().map(Path::to_path_buf));
+        let Some(top) = top else {
+            return Ok(Policy::default());
+        };
+        let file = TrustFile::read(&top.join(TRUST_FILE))
+            .map_err(|e| ResolveError::TrustFile(e.to_string()))?;
+        Ok(Policy { file })
+    }
+
+    /// The fingerprints of the keys trusted for a set known by any of `names`.
+    pub fn trusted(&self, names: &[String]) -> Vec<String> {
+        self.file
+            .keys_for(names)
+            .into_iter()
+            .map(|e| e.signer.fingerprint.clone())
+            .collect()
+    }
+}
+
+/// The names a set is trusted by: its tag, its mirror URLs and its root.
+pub fn set_names<'a>(
+    tag: Option<&str>,
+    urls: impl IntoIterator<Item = &'a str>,
+    root: &Root,
+) -> Vec<String> {
+    let mut names: Vec<String> = tag.into_iter().map(str::to_owned).collect();
+    names.extend(urls.into_iter().map(crate::uri::without_credentials));
+    names.push(root.to_hex());
+    names
+}
+
+/// What an atom commit is, for trust: its content digest and its valid signatures.
+#[derive(Debug, Clone)]
+pub struct Assessment {
+    /// The content digest of its tree.
+    pub digest: ContentDigest,
+    /// Its valid signatures.
+    pub signed: Vec<Signed>,
+}
+
+impl Assessment {
+    /// Reads the atom `label` `version` at `commit` in `repo` (of the set `root`).
+    pub fn of(
+        repo: &Repo,
+        root: &Root,
+        label: &Label,
+        version: &Version,
+        commit: ObjectId,
+    ) -> Result<Assessment, ResolveError> {
+        let digest = repo.tree_digest(repo.commit_tree(commit)?)?;
+        let signed = crate::sign::find(repo, root, label, version, commit)
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect();
+        Ok(Assessment { digest, signed })
+    }
+
+    /// The signature by one of `fingerprints`.
+    pub fn signed_by(&self, fingerprints: &[String]) -> Option<&Signed> {
+        self.signed
+            .iter()
+            .find(|s| fingerprints.contains(&s.signer.fingerprint))
+    }
+
+    /// `unsigned`, or `signed by <fingerprints>`.
+    pub fn describe(&self) -> String {
+        if self.signed.is_empty() {
+            return "unsigned".to_owned();
+        }
+        let mut keys: Vec<&str> = self
+            .signed
+            .iter()
+            .map(|s| s.signer.fingerprint.as_str())
+            .collect();
+        keys.dedup();
+        format!("signed by {}", keys.join(", "))
+    }
+
+    /// The integrity record of this atom, naming `signed` as its signer.
+    pub fn record(
+        &self,
+        label: &Label,
+        version: &Version,
+        rev: ObjectId,
+        signed: Option<&Signed>,
+    ) -> Record {
+        Record {
+            label: label.clone(),
+            version: version.clone(),
+            rev,
+            digest: self.digest,
+            signer: signed.map(|s| s.signer.fingerprint.clone()),
+            signature: signed.map(|s| s.tag.id),
+        }
+    }
+}
+
+/// Checks a locked atom being loaded (`label` `version` at `rev`, pinned by `by`) against the
+/// integrity record of the lock that pins it and the consumer's trusted keys for its set.
+pub fn check_loaded(
+    assessment: &Assessment,
+    integrity: Option<&Integrity>,
+    trusted: &[String],
+    atom: &str,
+    by: &str,
+    rev: ObjectId,
+) -> Result<Option<Record>, ResolveError> {
+    let untrusted = |detail: String| ResolveError::Untrusted {
+        atom: atom.to_owned(),
+        by: by.to_owned(),
+        detail,
+    };
+    let record = match integrity {
+        None => None,
+        Some(integrity) => Some(integrity.record(rev).cloned().ok_or_else(|| {
+            untrusted(format!(
+                "its lock's {} has no record of commit {rev} (was atom.lock edited by hand?); run `atom lock` to check and record it",
+                crate::lock::integrity::INTEGRITY_FILE
+            ))
+        })?),
+    };
+    if let Some(record) = &record {
+        if record.digest != assessment.digest {
+            return Err(untrusted(format!(
+                "its content digest is {}, but its lock recorded {} (possible tampering)",
+                assessment.digest, record.digest
+            )));
+        }
+        if let Some(expected) = &record.signer {
+            if assessment
+                .signed_by(std::slice::from_ref(expected))
+                .is_none()
+            {
+                return Err(untrusted(format!(
+                    "expected signed by {expected}, found {} (possible tampering)",
+                    assessment.describe()
+                )));
+            }
+        }
+    }
+    if !trusted.is_empty() && assessment.signed_by(trusted).is_none() {
+        return Err(untrusted(format!(
+            "{TRUST_FILE} trusts only {} for its set, found {}",
+            trusted.join(", "),
+            assessment.describe()
+        )));
+    }
+    Ok(record)
+}

@@ -1,0 +1,173 @@
+//! Signed atoms (docs/format.md#signatures): a publisher signs each atom it publishes with an SSH
+//! key, as git signs tags, and a consumer says whose signatures it trusts.
+//!
+//! - [`tag`]: the signed tag object at `refs/eka/meta/<label>/<version>/signature`, what it
+//!   says (label, version, AtomId, content digest) and its verification, in-process;
+//! - [`key`]: signing keys, used through `ssh-keygen -Y sign` (as git does, so agents,
+//!   passphrases and hardware keys work); only publishing signs;
+//! - [`trust`]: the consumer's trusted keys, `atom.signers` (allowed-signers lines).
+//!
+//! Verification never starts a process: the evaluator checks signatures with it.
+
+pub mod key;
+pub mod tag;
+pub mod trust;
+
+pub use key::SigningKey;
+pub use tag::{SignatureTag, Signed, TagFields};
+pub use trust::{TrustEntry, TrustFile, TRUST_FILE};
+
+use crate::id::{Label, Root};
+use crate::manifest::Version;
+use crate::repo::{signature_ref, ObjectId, Repo, STORE_SIGNATURES_PREFIX};
+
+/// Checks that the tag `tag` in `repo` is a valid signature of the atom `label` `version` at
+/// `commit` (its AtomId under `root`, its tree's content digest), whoever made it.
+pub fn check(
+    repo: &Repo,
+    root: &Root,
+    label: &Label,
+    version: &Version,
+    commit: ObjectId,
+    tag: ObjectId,
+) -> Result<Signed, String> {
+    let bytes = repo.read_tag(tag).map_err(|e| e.to_string())?;
+    let tree = repo.commit_tree(commit).map_err(|e| e.to_string())?;
+    let expected = TagFields {
+        commit,
+        label: label.clone(),
+        version: version.clone(),
+        id: crate::id::AtomId::new(*root, label.clone()).digest(),
+        digest: repo.tree_digest(tree).map_err(|e| e.to_string())?,
+    };
+    SignatureTag::parse(tag, &bytes)
+        .and_then(|t| t.verify_for(&expected))
+        .map_err(|e| e.to_string())
+}
+
+/// The signature tags `repo` holds for the atom commit `commit`: the atom store's
+/// (`refs/atom/signatures/<commit>/<tag>`) and a publisher's own
+/// (`refs/eka/meta/<label>/<version>/signature`), each checked with [`check`]. The `Err`s say
+/// why a tag is not a valid signature of it.
+pub fn find(
+    repo: &Repo,
+    root: &Root,
+    label: &Label,
+    version: &Version,
+    commit: ObjectId,
+) -> Vec<Result<Signed, String>> {
+    let mut tags: Vec<ObjectId> = repo
+        .refs_under(&[&format!("{STORE_SIGNATURES_PREFIX}{commit}/")])
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    if let Ok(Some(tag)) = repo.ref_target(&signature_ref(label, version)) {
+        tags.push(tag);
+    }
+    tags.sort();
+    tags.dedup();
+    tags.into_iter()
+        .map(|tag| check(repo, root, label, version, commit, tag))
+        .collect()
+}
+
+/// The SSH signature namespace: git's, so that `git verify-tag` accepts the tags.
+pub const NAMESPACE: &str = "git";
+
+/// A public key that signed something, as it is named to people: its OpenSSH line and its
+/// SHA-256 fingerprint (`SHA256:…`, as `ssh-keygen -l` prints it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signer {
+    /// The key, as an OpenSSH public key line without comment (`ssh-ed25519 AAAA…`).
+    pub key: String,
+    /// Its fingerprint.
+    pub fingerprint: String,
+}
+
+impl Signer {
+    /// The signer of `key`.
+    pub fn of(key: &ssh_key::PublicKey) -> Signer {
+        let bare = ssh_key::PublicKey::new(key.key_data().clone(), "");
+        Signer {
+            key: bare
+                .to_openssh()
+                .unwrap_or_else(|_| key.algorithm().to_string()),
+            fingerprint: key.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
+        }
+    }
+
+    /// Parses an OpenSSH public key line (`ssh-ed25519 AAAA… [comment]`).
+    pub fn parse(line: &str) -> Result<Signer, SignError> {
+        let key =
+            ssh_key::PublicKey::from_openssh(line.trim()).map_err(|e| SignError::InvalidKey {
+                key: crate::diagnostic::escape_controls(line.trim()).into_owned(),
+                why: e.to_string(),
+            })?;
+        Ok(Signer::of(&key))
+    }
+}
+
+/// Why signing or checking a signature failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    /// The object is not a signature tag of this format.
+    #[error("tag {tag} is not an atom signature: {why}")]
+    Malformed {
+        /// The tag object.
+        tag: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// The tag carries no SSH signature.
+    #[error("tag {tag} carries no SSH signature")]
+    Unsigned {
+        /// The tag object.
+        tag: String,
+    },
+    /// The signature does not verify.
+    #[error("the signature of tag {tag} does not verify: {why} (possible tampering)")]
+    BadSignature {
+        /// The tag object.
+        tag: String,
+        /// Why.
+        why: String,
+    },
+    /// The tag signs another atom than the one it is attached to.
+    #[error("tag {tag} signs {field} {found}, but the atom's is {expected} (possible tampering)")]
+    Mismatch {
+        /// The tag object.
+        tag: String,
+        /// What differs.
+        field: &'static str,
+        /// The atom's.
+        expected: String,
+        /// The tag's.
+        found: String,
+    },
+    /// A public key that does not parse.
+    #[error("{key:?} is not an SSH public key: {why}")]
+    InvalidKey {
+        /// The text given.
+        key: String,
+        /// Why.
+        why: String,
+    },
+    /// Signing failed.
+    #[error("cannot sign with {key}: {why}")]
+    Signing {
+        /// The key file.
+        key: String,
+        /// Why (ssh-keygen's own message, when it said one).
+        why: String,
+    },
+}
+
+impl SignError {
+    pub(crate) fn malformed(tag: ObjectId, why: impl Into<String>) -> SignError {
+        SignError::Malformed {
+            tag: tag.to_string(),
+            why: why.into(),
+        }
+    }
+}
