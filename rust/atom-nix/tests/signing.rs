@@ -1,0 +1,344 @@
+//! Signed atoms end to end: real SSH keys made by `ssh-keygen`, a publisher that signs, a
+//! consumer fetching over a real `git daemon` on 127.0.0.1, and a fork that shares the root
+//! pushing versions to the very mirror the consumer uses, unsigned or signed by its own key.
+//! The fork is refused by `atom lock --update`, by the evaluator (a lock edited by hand) and by
+//! `atom verify --recursive`; trusting a key makes locking skip what it did not sign.
+
+mod common;
+
+#[path = "../../../tests/support/servers.rs"]
+mod servers;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::support::{git, write};
+use common::{nix_command, plugin, scratch, stderr, stdout};
+use servers::{serve_bare, Kind, Server};
+
+fn atom_cli() -> PathBuf {
+    common::support::artifact("atom", &["rust/atom/src", "rust/atom-cli/src"])
+}
+
+/// Runs `atom` in `dir` with the store `store`, git's configuration isolated to the
+/// repository's own.
+fn atom(store: &Path, dir: &Path, args: &[&str]) -> Output {
+    Command::new(atom_cli())
+        .current_dir(dir)
+        .env("ATOM_STORE", store)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("SSH_AUTH_SOCK", "/nonexistent")
+        .args(args)
+        .output()
+        .expect("atom runs")
+}
+
+fn ok(store: &Path, dir: &Path, args: &[&str]) -> String {
+    let output = atom(store, dir, args);
+    assert!(
+        output.status.success(),
+        "atom {args:?} failed:\n{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    format!("{}{}", stdout(&output), stderr(&output))
+}
+
+fn fails(store: &Path, dir: &Path, args: &[&str]) -> String {
+    let output = atom(store, dir, args);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "atom {args:?} should fail:\n{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let text = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(!text.contains("panicked"), "{text}");
+    text
+}
+
+/// A new ed25519 key pair `dir/name` (no passphrase); returns its fingerprint (`SHA256:…`).
+fn keygen(dir: &Path, name: &str) -> String {
+    let key = dir.join(name);
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let listed = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(key.with_extension("pub"))
+        .output()
+        .unwrap();
+    String::from_utf8(listed.stdout)
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_owned()
+}
+
+fn lib_files(repo: &Path, version: &str, greeting: &str) {
+    write(repo, "ekala.toml", "[set]\npackages = [\"lib\"]\n");
+    write(
+        repo,
+        "lib/atom.toml",
+        &format!(
+            "[package]\nlabel = \"lib\"\nversion = \"{version}\"\n\n[compose.as]\nnix = \".\"\n"
+        ),
+    );
+    write(
+        repo,
+        "lib/default.nix",
+        &format!("{{ greeting = \"{greeting}\"; }}\n"),
+    );
+    git(repo, &["add", "."]);
+    git(repo, &["commit", "-q", "-m", version]);
+}
+
+fn eval(store: &Path, app: &Path) -> Output {
+    let home = scratch("signing-home");
+    nix_command("nix-instantiate", &home)
+        .args(["--store", "dummy://", "--option", "plugin-files"])
+        .arg(plugin())
+        .args(["--option", "atom-store"])
+        .arg(store)
+        .args(["--eval", "--strict", "--expr"])
+        .arg(format!("(builtins.atom.import {}).greeting", app.display()))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
+    let dir = scratch("signing");
+    let store = dir.join("store");
+    let keys = dir.join("keys");
+    fs::create_dir_all(&keys).unwrap();
+    let alice = keygen(&keys, "alice");
+    let mallory = keygen(&keys, "mallory");
+
+    // Alice publishes lib 1.0.0, signed through git's own configuration, to the mirror.
+    let served = dir.join("served");
+    // The servers serve `<dir>/repos`.
+    let mirror = served.join("repos/lib.git");
+    fs::create_dir_all(served.join("repos")).unwrap();
+    serve_bare(&mirror);
+    let up = dir.join("up");
+    fs::create_dir_all(&up).unwrap();
+    git(&up, &["init", "-q", "-b", "main"]);
+    git(&up, &["config", "user.name", "Alice"]);
+    git(&up, &["config", "user.email", "alice@example.org"]);
+    git(&up, &["config", "gpg.format", "ssh"]);
+    git(
+        &up,
+        &[
+            "config",
+            "user.signingKey",
+            &keys.join("alice").display().to_string(),
+        ],
+    );
+    lib_files(&up, "1.0.0", "hello from alice");
+    let mirror_path = mirror.display().to_string();
+    ok(&store, &up, &["publish", "--push", &mirror_path]);
+
+    // Stock git accepts the signature with an allowed-signers file.
+    let signers = keys.join("allowed");
+    let public = fs::read_to_string(keys.join("alice.pub")).unwrap();
+    fs::write(
+        &signers,
+        format!("alice@example.org namespaces=\"git\" {public}"),
+    )
+    .unwrap();
+    let verified = Command::new("git")
+        .current_dir(&up)
+        .args([
+            "-c",
+            &format!("gpg.ssh.allowedSignersFile={}", signers.display()),
+        ])
+        .args(["verify-tag", "refs/eka/meta/lib/1.0.0/signature"])
+        .output()
+        .unwrap();
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    assert!(
+        stderr(&verified).contains("Good \"git\" signature"),
+        "{}",
+        stderr(&verified)
+    );
+
+    // The consumer locks lib over git:// and the lock records digest and signer.
+    let server = Server::start(Kind::Daemon, &served);
+    let url = server.url("lib.git");
+    let app = dir.join("app");
+    fs::create_dir_all(&app).unwrap();
+    git(&app, &["init", "-q", "-b", "main"]);
+    write(
+        &app,
+        "atom.toml",
+        &format!("[package]\nlabel = \"app\"\nversion = \"0.1.0\"\n\n[package.sets]\nup = \"{url}\"\n\n[deps.from.up]\nlib = \"^1\"\n\n[compose.as]\nnix = \".\"\n"),
+    );
+    write(
+        &app,
+        "default.nix",
+        "{ greeting = deps.from.up.lib.greeting; }\n",
+    );
+    ok(&store, &app, &["lock"]);
+    let integrity = fs::read_to_string(app.join("atom.integrity")).unwrap();
+    assert!(
+        integrity.contains(&format!("signer = \"{alice}\"")),
+        "{integrity}"
+    );
+    assert!(integrity.contains("digest = \"blake3-"), "{integrity}");
+    let good = eval(&store, &app);
+    assert!(good.status.success(), "{}", stderr(&good));
+    assert_eq!(stdout(&good).trim(), "\"hello from alice\"");
+    let verify = ok(&store, &app, &["verify", "--recursive"]);
+    assert!(verify.contains(&format!("ok      lib-1.0.0")), "{verify}");
+    assert!(verify.contains(&alice), "{verify}");
+
+    // Mallory forks (same root) and pushes lib 1.0.1, unsigned, to the same mirror.
+    let fork = dir.join("fork");
+    git(
+        &dir,
+        &[
+            "clone",
+            "-q",
+            &up.display().to_string(),
+            &fork.display().to_string(),
+        ],
+    );
+    git(
+        &fork,
+        &[
+            "fetch",
+            "-q",
+            &mirror_path,
+            "refs/ekala/init:refs/ekala/init",
+        ],
+    );
+    git(&fork, &["config", "user.name", "Mallory"]);
+    git(&fork, &["config", "user.email", "mallory@example.org"]);
+    lib_files(&fork, "1.0.1", "owned by mallory");
+    ok(&store, &fork, &["publish", "--push", &mirror_path]);
+
+    // Trust on first use: the update is refused, naming both sides.
+    let refused = fails(&store, &app, &["lock", "--update"]);
+    assert!(refused.contains("lib 1.0.1 is unsigned"), "{refused}");
+    assert!(refused.contains(&alice), "{refused}");
+    assert!(fs::read_to_string(app.join("atom.lock"))
+        .unwrap()
+        .contains("1.0.0"));
+
+    // A lock edited by hand to pin the fork's commit: the evaluator and verify refuse it.
+    let forked = git(&fork, &["rev-parse", "refs/eka/atoms/lib/1.0.1"]);
+    let genuine = git(&up, &["rev-parse", "refs/eka/atoms/lib/1.0.0"]);
+    let lock = fs::read_to_string(app.join("atom.lock")).unwrap();
+    fs::write(
+        app.join("atom.lock"),
+        lock.replace(&genuine, &forked)
+            .replace("\"1.0.0\"", "\"1.0.1\""),
+    )
+    .unwrap();
+    ok(&store, &app, &["fetch"]);
+    let evaluated = eval(&store, &app);
+    assert!(
+        !evaluated.status.success(),
+        "the fork evaluated: {}",
+        stdout(&evaluated)
+    );
+    let err = stderr(&evaluated);
+    assert!(err.contains("lib-1.0.1 (pinned by app-0.1.0)"), "{err}");
+    assert!(err.contains("has no record of commit"), "{err}");
+    let failed = fails(&store, &app, &["verify", "--recursive"]);
+    assert!(failed.contains("FAILED  lib-1.0.1"), "{failed}");
+    // Recording the fork's commit by hand too: the key still differs.
+    let integrity_text = fs::read_to_string(app.join("atom.integrity")).unwrap();
+    fs::write(
+        app.join("atom.integrity"),
+        integrity_text
+            .replace(&genuine, &forked)
+            .replace("\"1.0.0\"", "\"1.0.1\""),
+    )
+    .unwrap();
+    let err = stderr(&eval(&store, &app));
+    assert!(err.contains("lib-1.0.1 (pinned by app-0.1.0)"), "{err}");
+    fs::write(app.join("atom.lock"), &lock).unwrap();
+    fs::write(app.join("atom.integrity"), &integrity_text).unwrap();
+
+    // Mallory signs 1.0.2 with her own key: still refused on first use.
+    git(&fork, &["config", "gpg.format", "ssh"]);
+    git(
+        &fork,
+        &[
+            "config",
+            "user.signingKey",
+            &keys.join("mallory").display().to_string(),
+        ],
+    );
+    lib_files(&fork, "1.0.2", "owned by mallory");
+    ok(&store, &fork, &["publish", "--push", &mirror_path]);
+    let refused = fails(&store, &app, &["lock", "--update"]);
+    assert!(
+        refused.contains(&format!("lib 1.0.2 is signed by {mallory}")),
+        "{refused}"
+    );
+
+    // Trusting Alice's key for the set: updates skip what she did not sign, and say so.
+    let trusted = ok(
+        &store,
+        &app,
+        &[
+            "trust",
+            "add",
+            "up",
+            &keys.join("alice.pub").display().to_string(),
+        ],
+    );
+    assert!(trusted.contains(&alice), "{trusted}");
+    assert!(fs::read_to_string(app.join("atom.signers"))
+        .unwrap()
+        .contains("up namespaces=\"git\" ssh-ed25519 "));
+    let listed = ok(&store, &app, &["trust", "ls"]);
+    assert!(listed.contains(&format!("up  {alice}")), "{listed}");
+    let updated = ok(&store, &app, &["lock", "--update"]);
+    assert!(updated.contains("skipped 1.0.2 (signed by"), "{updated}");
+    assert!(updated.contains("1.0.1 (unsigned)"), "{updated}");
+    assert!(fs::read_to_string(app.join("atom.lock"))
+        .unwrap()
+        .contains("\"1.0.0\""));
+
+    // Alice publishes 1.1.0: it is taken.
+    lib_files(&up, "1.1.0", "hello again from alice");
+    git(&up, &["fetch", "-q", &mirror_path, "refs/eka/*:refs/eka/*"]);
+    ok(&store, &up, &["publish", "--push", &mirror_path]);
+    ok(&store, &app, &["lock", "--update"]);
+    let good = eval(&store, &app);
+    assert_eq!(
+        stdout(&good).trim(),
+        "\"hello again from alice\"",
+        "{}",
+        stderr(&good)
+    );
+    let verify = ok(&store, &app, &["verify", "--recursive", "--json"]);
+    assert!(verify.contains("\"failed\":0"), "{verify}");
+
+    // Only Mallory's key trusted: nothing Alice signed is accepted.
+    ok(&store, &app, &["trust", "rm", "up"]);
+    ok(
+        &store,
+        &app,
+        &[
+            "trust",
+            "add",
+            "up",
+            &keys.join("mallory.pub").display().to_string(),
+        ],
+    );
+    let err = stderr(&eval(&store, &app));
+    assert!(err.contains(&format!("trusts only {mallory}")), "{err}");
+    drop(server);
+}
