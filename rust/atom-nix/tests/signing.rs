@@ -197,7 +197,7 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
     assert!(good.status.success(), "{}", stderr(&good));
     assert_eq!(stdout(&good).trim(), "\"hello from alice\"");
     let verify = ok(&store, &app, &["verify", "--recursive"]);
-    assert!(verify.contains(&format!("ok      lib-1.0.0")), "{verify}");
+    assert!(verify.contains("ok      lib-1.0.0"), "{verify}");
     assert!(verify.contains(&alice), "{verify}");
 
     // Mallory forks (same root) and pushes lib 1.0.1, unsigned, to the same mirror.
