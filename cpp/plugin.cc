@@ -598,7 +598,9 @@ const char * const resolveDoc = R"(
     Find the highest published version of an atom matching a requirement, in a git repository
     on this machine (`repo`, a path) or in the atom store (`set`, the set's root commit in hex):
     verify it, materialise its files once (content-addressed, in the atom store's `trees/`) and
-    return `{ label, version, rev, id, src, manifest }`. `version` defaults to `"*"`.
+    return `{ label, version, rev, id, digest, signer, src, manifest }` (`digest`: the BLAKE3
+    content digest of its tree; `signer`: the SHA-256 fingerprint of the key whose signature of it
+    verifies, or null). `version` defaults to `"*"`.
 
     ```nix
     builtins.atom.resolve { repo = ./.; label = "b"; version = "^1"; }

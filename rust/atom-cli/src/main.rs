@@ -989,25 +989,37 @@ fn ls(cli: &Cli, args: &[String], out: &mut Output) -> Result {
         [url, label, ..] => (Some(url.as_str()), Some(label.as_str())),
     };
     let label = label.map(parse_label).transpose()?;
+    let mut listed = Vec::new();
     let atoms = match url {
         Some(url) => {
             let url = location(cli, url);
-            atom::store::list(&url, label.as_ref(), &fetch_options(cli)?)
+            let atoms = atom::store::list(&url, label.as_ref(), &fetch_options(cli)?)
                 .map_err(err)?
-                .atoms
+                .atoms;
+            listed.extend(atoms.iter().map(AtomRef::to_json));
+            atoms
         }
         None => {
             let repo = open(cli)?;
-            match &label {
+            let atoms = match &label {
                 Some(label) => repo.versions(label).map_err(err)?,
                 None => repo.atoms().map_err(err)?,
+            };
+            // Here the objects are at hand: each atom's digest and signer too (JSON only).
+            if out.is_json() {
+                for atom in &atoms {
+                    let mut json = atom.to_json();
+                    if let Ok((digest, signer)) = digest_and_signer(&repo, atom) {
+                        json["digest"] = digest.into();
+                        json["signer"] = signer.into();
+                    }
+                    listed.push(json);
+                }
             }
+            atoms
         }
     };
-    out.json(json!(atoms
-        .iter()
-        .map(AtomRef::to_json)
-        .collect::<Vec<_>>()));
+    out.json(json!(listed));
     if atoms.is_empty() {
         let place = match url {
             Some(url) => format!("at {}", remote::redact(url)),
@@ -1157,9 +1169,29 @@ fn show(repo: &Repo, atom: &str, out: &mut Output) -> Result {
     })?;
     let manifest =
         Manifest::parse(&text, &format!("{}:{MANIFEST_FILE}", found.ref_name())).map_err(err)?;
-    out.json(manifest.to_json());
+    let mut json = manifest.to_json();
+    let (digest, signer) = digest_and_signer(repo, &found)?;
+    json["digest"] = digest.into();
+    json["signer"] = signer.into();
+    out.json(json);
     out.raw(text);
     Ok(())
+}
+
+/// The content digest of a published atom and the fingerprint of the first key whose signature
+/// of it verifies (`None`: unsigned).
+fn digest_and_signer(repo: &Repo, atom: &AtomRef) -> Result<(String, Option<String>)> {
+    let root = repo.genesis().map_err(err)?;
+    let assessment =
+        atom::resolve::trust::Assessment::of(repo, &root, &atom.label, &atom.version, atom.commit)
+            .map_err(err)?;
+    Ok((
+        assessment.digest.to_string(),
+        assessment
+            .signed
+            .first()
+            .map(|s| s.signer.fingerprint.clone()),
+    ))
 }
 
 /// `atom digest`: the content digest of a published atom's tree, the atom verified first.

@@ -42,6 +42,11 @@ impl Output {
         eprintln!("warning: {}", terminal_text(message));
     }
 
+    /// Whether `--json` was given (work only JSON shows can be skipped otherwise).
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
     /// The JSON result (ignored without `--json`).
     pub fn json(&mut self, value: serde_json::Value) {
         self.value = Some(value);

@@ -170,6 +170,39 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
         stderr(&verified)
     );
 
+    // Every face shows the digest and the signer.
+    let shown = ok(&store, &up, &["show", "lib@1.0.0", "--json"]);
+    assert!(
+        shown.contains(&format!("\"signer\":\"{alice}\"")),
+        "{shown}"
+    );
+    assert!(shown.contains("\"digest\":\"blake3-"), "{shown}");
+    let listed = ok(&store, &up, &["ls", "--json"]);
+    assert!(
+        listed.contains(&format!("\"signer\":\"{alice}\"")),
+        "{listed}"
+    );
+    let home = scratch("signing-resolve");
+    let resolved = nix_command("nix-instantiate", &home)
+        .args(["--store", "dummy://", "--option", "plugin-files"])
+        .arg(plugin())
+        .args(["--option", "atom-store"])
+        .arg(&store)
+        .args(["--eval", "--strict", "--expr"])
+        .arg(format!(
+            "with builtins.atom.resolve {{ repo = {}; label = \"lib\"; }}; [ signer digest ]",
+            up.display()
+        ))
+        .output()
+        .unwrap();
+    let resolved_text = stdout(&resolved);
+    assert!(
+        resolved_text.contains(&alice),
+        "{resolved_text}{}",
+        stderr(&resolved)
+    );
+    assert!(resolved_text.contains("blake3-"), "{resolved_text}");
+
     // The consumer locks lib over git:// and the lock records digest and signer.
     let server = Server::start(Kind::Daemon, &served);
     let url = server.url("lib.git");

@@ -445,13 +445,20 @@ pub struct Resolution {
     pub src: PathBuf,
     /// Its manifest.
     pub manifest: Manifest,
+    /// The content digest of its tree.
+    pub digest: crate::digest::ContentDigest,
+    /// The fingerprint of the first key whose signature of it verifies, if any.
+    pub signer: Option<String>,
 }
 
 impl Resolution {
-    /// `{label, version, rev, id, src, manifest}`.
+    /// `{label, version, rev, id, digest, signer, src, manifest}` (`signer` is null for an
+    /// unsigned atom).
     pub fn to_json(&self) -> serde_json::Value {
         let mut json = self.atom.to_json();
         json["id"] = self.id.to_string().into();
+        json["digest"] = self.digest.to_string().into();
+        json["signer"] = self.signer.clone().into();
         json["src"] = self.src.to_string_lossy().into_owned().into();
         json["manifest"] = self.manifest.to_json();
         json
@@ -522,12 +529,24 @@ fn finish(repo: &Repo, atom: AtomRef, store: &Store) -> Result<Resolution, Resol
         &src.join(MANIFEST_FILE).to_string_lossy(),
     )
     .map_err(|e| ResolveError::File(e.into()))?;
+    let assessment = match repo.genesis() {
+        Ok(root) => trust::Assessment::of(repo, &root, &atom.label, &atom.version, atom.commit)?,
+        Err(_) => trust::Assessment {
+            digest: repo.tree_digest(verified.tree)?,
+            signed: Vec::new(),
+        },
+    };
     Ok(Resolution {
         id: verified.id,
         atom,
         tree: verified.tree,
         src,
         manifest,
+        digest: assessment.digest,
+        signer: assessment
+            .signed
+            .first()
+            .map(|s| s.signer.fingerprint.clone()),
     })
 }
 
