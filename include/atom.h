@@ -335,6 +335,24 @@ atom_status atom_repo_digest(const atom_repo *repo,
                              const char *version,
                              char **out_json);
 
+// Verifies the published atom `label` at `version` (as `atom_repo_digest`) and checks its
+// signature tags (docs/format.md#signatures), in-process: writes `{"label", "version", "rev",
+// "digest", "signers": [{"fingerprint", "key", "tag"}], "invalid": ["why", ...]}` to
+// `*out_json`. `signers` lists the keys whose signature verified (empty: unsigned); `invalid`
+// says why each other tag found for the atom is not a valid signature of it. Trust is the
+// caller's: compare the fingerprints with the keys it trusts.
+//
+// Fails with `ATOM_STATUS_NOT_FOUND` when the version is not published, `ATOM_STATUS_VERIFY`
+// when the atom fails verification.
+//
+// # Safety
+// `repo` must be NULL (an error) or a live handle; `label` and `version` NULL (an error) or
+// NUL-terminated; `out_json` NULL (an error) or writable.
+atom_status atom_repo_signatures(const atom_repo *repo,
+                                 const char *label,
+                                 const char *version,
+                                 char **out_json);
+
 // Publishes from the commit `rev` (NULL means HEAD) the atom at `path` (relative to the
 // repository root; NULL means every atom of the commit's `ekala.toml`), and writes a JSON array
 // of `{"label", "version", "path", "rev", "origin", "created"}` to `*out_json`. Republishing

@@ -62,6 +62,10 @@ int main(int argc, char **argv)
     NULL_ARG(atom_repo_digest(repo, NULL, "1.0.0", &out), "label");
     NULL_ARG(atom_repo_digest(repo, "alpha", NULL, &out), "version");
     NULL_ARG(atom_repo_digest(repo, "alpha", "1.0.0", NULL), "out_json");
+    NULL_ARG(atom_repo_signatures(NULL, "alpha", "1.0.0", &out), "repo");
+    NULL_ARG(atom_repo_signatures(repo, NULL, "1.0.0", &out), "label");
+    NULL_ARG(atom_repo_signatures(repo, "alpha", NULL, &out), "version");
+    NULL_ARG(atom_repo_signatures(repo, "alpha", "1.0.0", NULL), "out_json");
     NULL_ARG(atom_repo_publish(NULL, NULL, NULL, &out), "repo");
     NULL_ARG(atom_repo_materialize(repo, "alpha", "1.0.0", NULL, &out), "cache_dir");
     NULL_ARG(atom_repo_materialize(repo, NULL, "1.0.0", "/tmp", &out), "label");

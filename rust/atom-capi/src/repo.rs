@@ -288,6 +288,57 @@ pub unsafe extern "C" fn atom_repo_digest(
     unsafe { returning_string(out_json, "out_json", body) }
 }
 
+/// Verifies the published atom `label` at `version` (as `atom_repo_digest`) and checks its
+/// signature tags (docs/format.md#signatures), in-process: writes `{"label", "version", "rev",
+/// "digest", "signers": [{"fingerprint", "key", "tag"}], "invalid": ["why", ...]}` to
+/// `*out_json`. `signers` lists the keys whose signature verified (empty: unsigned); `invalid`
+/// says why each other tag found for the atom is not a valid signature of it. Trust is the
+/// caller's: compare the fingerprints with the keys it trusts.
+///
+/// Fails with `ATOM_STATUS_NOT_FOUND` when the version is not published, `ATOM_STATUS_VERIFY`
+/// when the atom fails verification.
+///
+/// # Safety
+/// `repo` must be NULL (an error) or a live handle; `label` and `version` NULL (an error) or
+/// NUL-terminated; `out_json` NULL (an error) or writable.
+#[no_mangle]
+pub unsafe extern "C" fn atom_repo_signatures(
+    repo: *const AtomRepo,
+    label: *const c_char,
+    version: *const c_char,
+    out_json: *mut *mut c_char,
+) -> AtomStatus {
+    let body = || {
+        let label = self::label(arg!(label))?;
+        let version = Version::parse(arg!(version))
+            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e))?;
+        with_repo!(repo, |s| {
+            let atom = s.find(&label, &version)?;
+            let verified = s.verify(&atom, None)?;
+            let digest = s.tree_digest(verified.tree)?;
+            let root = s.genesis()?;
+            let (mut signers, mut invalid) = (Vec::new(), Vec::new());
+            for found in atom_core::sign::find(s, &root, &label, &version, atom.commit) {
+                match found {
+                    Ok(signed) => signers.push(json!({
+                        "fingerprint": signed.signer.fingerprint,
+                        "key": signed.signer.key,
+                        "tag": signed.tag.id.to_string(),
+                    })),
+                    Err(why) => invalid.push(why),
+                }
+            }
+            let mut value = atom.to_json();
+            value["digest"] = json!(digest.to_string());
+            value["signers"] = json!(signers);
+            value["invalid"] = json!(invalid);
+            Ok(value.to_string())
+        })
+    };
+    // SAFETY: `out_json` is NULL or writable by this function's contract.
+    unsafe { returning_string(out_json, "out_json", body) }
+}
+
 /// Publishes from the commit `rev` (NULL means HEAD) the atom at `path` (relative to the
 /// repository root; NULL means every atom of the commit's `ekala.toml`), and writes a JSON array
 /// of `{"label", "version", "path", "rev", "origin", "created"}` to `*out_json`. Republishing

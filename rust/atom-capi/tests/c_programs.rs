@@ -23,15 +23,44 @@ fn shared_lib_dir() -> PathBuf {
 }
 
 /// The arguments every C program gets: the bundled example atom's directory, a fresh git
-/// repository holding atoms (see `support::atom_repo`), and a scratch directory.
+/// repository holding atoms (see `support::atom_repo`), a scratch directory, then a repository
+/// whose atoms are published and signed with a new SSH key, and that key's fingerprint.
 fn program_args() -> Vec<PathBuf> {
     let repo = scratch("c-repo");
     support::atom_repo(&repo);
+    let (signed, fingerprint) = signed_repo();
     vec![
         repo_root().join("nix/examples/hello"),
         repo,
         scratch("c-scratch"),
+        signed,
+        PathBuf::from(fingerprint),
     ]
+}
+
+/// A repository holding atoms, published and signed (by the core, as `atom publish` signs) with
+/// a key made by `ssh-keygen`; and the key's fingerprint as `ssh-keygen -l` prints it.
+fn signed_repo() -> (PathBuf, String) {
+    let repo = scratch("c-signed");
+    support::atom_repo(&repo);
+    let key = repo.with_extension("key");
+    run(Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key));
+    let listed = run(Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(key.with_extension("key.pub")));
+    let fingerprint = listed.split_whitespace().nth(1).unwrap().to_owned();
+    let key = atom_core::sign::SigningKey::file(&key);
+    let signing = atom_core::publish::Signing {
+        key: &key,
+        tagger: "Test <test@example.org>".to_owned(),
+        time: 0,
+    };
+    let published = atom_core::repo::Repo::open(&repo).unwrap();
+    published.init().unwrap();
+    atom_core::publish::publish_signed(&published, "HEAD", &[], Some(&signing)).unwrap();
+    (repo, fingerprint)
 }
 
 fn c_programs() -> Vec<PathBuf> {
