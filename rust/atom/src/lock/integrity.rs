@@ -156,3 +156,44 @@ impl Integrity {
         text
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(label: &str, rev: &str, signer: Option<&str>) -> Record {
+        Record {
+            label: Label::new(label).unwrap(),
+            version: Version::parse("1.0.0").unwrap(),
+            rev: ObjectId::from_hex(rev.as_bytes()).unwrap(),
+            digest: ContentDigest::from_bytes([1; 32]),
+            signer: signer.map(str::to_owned),
+            signature: signer.map(|_| ObjectId::from_hex(&[b'e'; 40]).unwrap()),
+        }
+    }
+
+    #[test]
+    fn a_record_renders_sorted_and_reads_back() {
+        let mut integrity = Integrity::default();
+        integrity.insert(record("b", &"b".repeat(40), None));
+        integrity.insert(record("a", &"a".repeat(40), Some("SHA256:abc")));
+        let text = integrity.render();
+        assert!(text.find("label = \"a\"").unwrap() < text.find("label = \"b\"").unwrap());
+        assert_eq!(Integrity::parse(&text, INTEGRITY_FILE).unwrap(), integrity);
+        // Replacing a record of the same commit keeps one.
+        integrity.insert(record("b", &"b".repeat(40), Some("SHA256:x")));
+        assert_eq!(integrity.atoms.len(), 2);
+    }
+
+    #[test]
+    fn a_bad_record_points_at_its_table() {
+        let text = "version = 1\n\n[[atom]]\nlabel = \"a\"\nversion = \"1.0.0\"\nrev = \"zz\"\ndigest = \"blake3-00\"\n";
+        let err = Integrity::parse(text, INTEGRITY_FILE).unwrap_err();
+        assert_eq!(err.line, 3);
+        assert!(err.message.contains("`rev`"), "{}", err.message);
+        let err = Integrity::parse("version = 2\n", INTEGRITY_FILE).unwrap_err();
+        assert!(err.message.contains("version 2"), "{}", err.message);
+        let err = Integrity::parse("version = 1\nextra = 1\n", INTEGRITY_FILE).unwrap_err();
+        assert!(err.message.contains("extra"), "{}", err.message);
+    }
+}

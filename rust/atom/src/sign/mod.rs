@@ -171,3 +171,6 @@ impl SignError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
