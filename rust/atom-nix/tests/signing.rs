@@ -359,6 +359,48 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
     let verify = ok(&store, &app, &["verify", "--recursive", "--json"]);
     assert!(verify.contains("\"failed\":0"), "{verify}");
 
+    // `atom store verify` checks the signatures the store keeps: one moved onto another atom
+    // is reported.
+    ok(&store, &app, &["store", "verify"]);
+    let root = git(&up, &["rev-parse", "refs/ekala/init"]);
+    let set = store.join(format!("{root}.git"));
+    let mallory_commit = git(&fork, &["rev-parse", "refs/eka/atoms/lib/1.0.2"]);
+    let kept = git(
+        &set,
+        &[
+            "for-each-ref",
+            "--format=%(objectname)",
+            &format!("refs/atom/signatures/{mallory_commit}/"),
+        ],
+    );
+    assert_eq!(
+        kept.lines().count(),
+        1,
+        "the store keeps Mallory's valid signature: {kept}"
+    );
+    git(
+        &set,
+        &[
+            "update-ref",
+            &format!("refs/atom/signatures/{genuine}/{}", kept.trim()),
+            kept.trim(),
+        ],
+    );
+    let reported = fails(&store, &app, &["store", "verify"]);
+    assert!(reported.contains("lib-1.0.0"), "{reported}");
+    assert!(
+        reported.contains("a signature the store keeps for it is invalid"),
+        "{reported}"
+    );
+    git(
+        &set,
+        &[
+            "update-ref",
+            "-d",
+            &format!("refs/atom/signatures/{genuine}/{}", kept.trim()),
+        ],
+    );
+
     // Only Mallory's key trusted: nothing Alice signed is accepted.
     ok(&store, &app, &["trust", "rm", "up"]);
     ok(
