@@ -318,7 +318,9 @@ pub unsafe extern "C" fn atom_repo_signatures(
             let digest = s.tree_digest(verified.tree)?;
             let root = s.genesis()?;
             let (mut signers, mut invalid) = (Vec::new(), Vec::new());
-            for found in atom_core::sign::find(s, &root, &label, &version, atom.commit) {
+            let expected =
+                atom_core::sign::TagFields::new(&root, &label, &version, atom.commit, digest);
+            for found in atom_core::sign::find(s, &expected) {
                 match found {
                     Ok(signed) => signers.push(json!({
                         "fingerprint": signed.signer.fingerprint,

@@ -401,6 +401,17 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
         ],
     );
 
+    // A collection keeps what the lock needs, its signature included.
+    let collected = ok(&store, &app, &["store", "gc", "."]);
+    assert!(collected.contains("lib"), "{collected}");
+    let good = eval(&store, &app);
+    assert_eq!(
+        stdout(&good).trim(),
+        "\"hello again from alice\"",
+        "{}",
+        stderr(&good)
+    );
+
     // Only Mallory's key trusted: nothing Alice signed is accepted.
     ok(&store, &app, &["trust", "rm", "up"]);
     ok(

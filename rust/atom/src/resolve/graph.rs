@@ -19,6 +19,7 @@ use crate::lock::integrity::{Integrity, INTEGRITY_FILE};
 use crate::lock::{AtomDep, LockedCompose, LockedDep, Lockfile, LOCK_FILE};
 use crate::manifest::{Compose, ComposeAs, Manifest, Version, MANIFEST_FILE};
 use crate::repo::{atom_ref, AtomRef, ObjectId, RefLayout, Repo, RepoError};
+use crate::sign::TagFields;
 use crate::store::{fetch_command, Store};
 
 /// The composer whose semantics the native composer implements (docs/format.md#modules): an atom composed
@@ -532,7 +533,11 @@ impl Loader<'_> {
             },
         })?;
         // Its content and signer, against what the lock recorded and the keys trusted for its set.
-        let assessment = Assessment::of(repo, &dep.set, &dep.label, &dep.version, rev)?;
+        let digest = self.store.tree_digest(repo, verified.tree)?;
+        let assessment = Assessment::with_digest(
+            repo,
+            &TagFields::new(&dep.set, &dep.label, &dep.version, rev, digest),
+        );
         let trusted = match lock.sets.get(&dep.set) {
             Some(set) => self.policy.trusted(&trust::set_names(
                 Some(set.tag.as_str()),

@@ -327,7 +327,11 @@ impl Locker<'_> {
             Some(repo) if repo.has_object(rev) => repo,
             _ => self.local_repo()?,
         };
-        let assessment = Assessment::of(&repo, &dep.set, &dep.label, &dep.version, rev)?;
+        let digest = self.store.tree_digest(&repo, repo.commit_tree(rev)?)?;
+        let assessment = Assessment::with_digest(
+            &repo,
+            &crate::sign::TagFields::new(&dep.set, &dep.label, &dep.version, rev, digest),
+        );
         let signed = if trusted.is_empty() {
             // Trust on first use: the signer recorded for this label before must sign it.
             let previous = self

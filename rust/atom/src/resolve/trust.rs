@@ -16,7 +16,7 @@ use crate::id::{Label, Root};
 use crate::lock::integrity::{Integrity, Record};
 use crate::manifest::Version;
 use crate::repo::{ObjectId, Repo};
-use crate::sign::{Signed, TrustFile, TRUST_FILE};
+use crate::sign::{Signed, TagFields, TrustFile, TRUST_FILE};
 
 /// The keys the consumer trusts: `atom.signers` at the top of the repository an atom is in.
 #[derive(Debug, Clone, Default)]
@@ -70,7 +70,8 @@ pub struct Assessment {
 }
 
 impl Assessment {
-    /// Reads the atom `label` `version` at `commit` in `repo` (of the set `root`).
+    /// Reads the atom `label` `version` at `commit` in `repo` (of the set `root`), its content
+    /// digest computed from the git tree.
     pub fn of(
         repo: &Repo,
         root: &Root,
@@ -79,11 +80,23 @@ impl Assessment {
         commit: ObjectId,
     ) -> Result<Assessment, ResolveError> {
         let digest = repo.tree_digest(repo.commit_tree(commit)?)?;
-        let signed = crate::sign::find(repo, root, label, version, commit)
+        Ok(Assessment::with_digest(
+            repo,
+            &TagFields::new(root, label, version, commit, digest),
+        ))
+    }
+
+    /// [`Assessment::of`] the atom `expected` describes, whose digest is already known (the
+    /// atom store's, [`crate::store::Store::tree_digest`]).
+    pub fn with_digest(repo: &Repo, expected: &TagFields) -> Assessment {
+        let signed = crate::sign::find(repo, expected)
             .into_iter()
             .filter_map(Result::ok)
             .collect();
-        Ok(Assessment { digest, signed })
+        Assessment {
+            digest: expected.digest,
+            signed,
+        }
     }
 
     /// The signature by one of `fingerprints`.

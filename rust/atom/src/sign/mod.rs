@@ -17,58 +17,36 @@ pub use key::SigningKey;
 pub use tag::{SignatureTag, Signed, TagFields};
 pub use trust::{TrustEntry, TrustFile, TRUST_FILE};
 
-use crate::id::{Label, Root};
-use crate::manifest::Version;
 use crate::repo::{signature_ref, ObjectId, Repo, STORE_SIGNATURES_PREFIX};
 
-/// Checks that the tag `tag` in `repo` is a valid signature of the atom `label` `version` at
-/// `commit` (its AtomId under `root`, its tree's content digest), whoever made it.
-pub fn check(
-    repo: &Repo,
-    root: &Root,
-    label: &Label,
-    version: &Version,
-    commit: ObjectId,
-    tag: ObjectId,
-) -> Result<Signed, String> {
+/// Checks that the tag `tag` in `repo` is a valid signature of the atom `expected` describes
+/// (its commit, label, version, AtomId and content digest), whoever made it.
+pub fn check(repo: &Repo, expected: &TagFields, tag: ObjectId) -> Result<Signed, String> {
     let bytes = repo.read_tag(tag).map_err(|e| e.to_string())?;
-    let tree = repo.commit_tree(commit).map_err(|e| e.to_string())?;
-    let expected = TagFields {
-        commit,
-        label: label.clone(),
-        version: version.clone(),
-        id: crate::id::AtomId::new(*root, label.clone()).digest(),
-        digest: repo.tree_digest(tree).map_err(|e| e.to_string())?,
-    };
     SignatureTag::parse(tag, &bytes)
-        .and_then(|t| t.verify_for(&expected))
+        .and_then(|t| t.verify_for(expected))
         .map_err(|e| e.to_string())
 }
 
-/// The signature tags `repo` holds for the atom commit `commit`: the atom store's
+/// The signature tags `repo` holds for the atom `expected` describes: the atom store's
 /// (`refs/atom/signatures/<commit>/<tag>`) and a publisher's own
 /// (`refs/eka/meta/<label>/<version>/signature`), each checked with [`check`]. The `Err`s say
 /// why a tag is not a valid signature of it.
-pub fn find(
-    repo: &Repo,
-    root: &Root,
-    label: &Label,
-    version: &Version,
-    commit: ObjectId,
-) -> Vec<Result<Signed, String>> {
+pub fn find(repo: &Repo, expected: &TagFields) -> Vec<Result<Signed, String>> {
+    let commit = expected.commit;
     let mut tags: Vec<ObjectId> = repo
         .refs_under(&[&format!("{STORE_SIGNATURES_PREFIX}{commit}/")])
         .unwrap_or_default()
         .into_iter()
         .map(|(_, id)| id)
         .collect();
-    if let Ok(Some(tag)) = repo.ref_target(&signature_ref(label, version)) {
+    if let Ok(Some(tag)) = repo.ref_target(&signature_ref(&expected.label, &expected.version)) {
         tags.push(tag);
     }
     tags.sort();
     tags.dedup();
     tags.into_iter()
-        .map(|tag| check(repo, root, label, version, commit, tag))
+        .map(|tag| check(repo, expected, tag))
         .collect()
 }
 

@@ -47,6 +47,24 @@ pub struct TagFields {
 }
 
 impl TagFields {
+    /// What a signature of the atom `label` `version` at `commit`, of the set `root`, whose tree
+    /// has the content digest `digest`, must say.
+    pub fn new(
+        root: &crate::id::Root,
+        label: &Label,
+        version: &Version,
+        commit: ObjectId,
+        digest: ContentDigest,
+    ) -> TagFields {
+        TagFields {
+            commit,
+            label: label.clone(),
+            version: version.clone(),
+            id: crate::id::AtomId::new(*root, label.clone()).digest(),
+            digest,
+        }
+    }
+
     /// The tag object without its signature (what is signed), tagged by `tagger`
     /// (`Name <email>`) at `seconds` since the epoch.
     pub fn payload(&self, tagger: &str, seconds: u64) -> Vec<u8> {

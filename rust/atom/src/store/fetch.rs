@@ -873,7 +873,7 @@ impl Store {
         // trust is decided when locking); anything else a mirror advertises is dropped.
         for (label, version, commit, tag) in &signatures {
             if verified_signatures.contains(&(*commit, *tag))
-                && crate::sign::check(&dest, &root, label, version, *commit, *tag).is_ok()
+                && signature_is_valid(&dest, &root, label, version, *commit, *tag)
             {
                 refs.push((store_signature_ref(*commit, *tag), *tag));
             }
@@ -954,6 +954,28 @@ fn meta_refs(
     }
     refs.extend(found);
     Ok(Ok(()))
+}
+
+/// Whether the tag `tag` in `dest` is a valid signature of the atom `label` `version` at
+/// `commit` of the set `root` (whoever made it).
+fn signature_is_valid(
+    dest: &Repo,
+    root: &Root,
+    label: &Label,
+    version: &Version,
+    commit: ObjectId,
+    tag: ObjectId,
+) -> bool {
+    let digest = dest
+        .commit_tree(commit)
+        .and_then(|tree| dest.tree_digest(tree));
+    match digest {
+        Ok(digest) => {
+            let expected = crate::sign::TagFields::new(root, label, version, commit, digest);
+            crate::sign::check(dest, &expected, tag).is_ok()
+        }
+        Err(_) => false,
+    }
 }
 
 /// Verifies a version just received: the atom itself, and the advertised manifest and origin

@@ -11,6 +11,7 @@
 //! fetch or materialisation waits (and one in progress is waited for); temporaries (`.tmp-…`)
 //! are never touched.
 
+use crate::repo::STORE_SIGNATURES_PREFIX;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -532,6 +533,22 @@ impl Store {
             if dropped.is_empty() {
                 continue;
             }
+            // The signatures the store keeps for the commits still named.
+            let named: BTreeSet<String> = kept_refs
+                .iter()
+                .filter(|(name, _)| {
+                    name.starts_with(ATOMS_PREFIX) || name.starts_with(MIRRORS_PREFIX)
+                })
+                .map(|(_, id)| id.to_string())
+                .collect();
+            for (name, id) in repo.refs_under(&[STORE_SIGNATURES_PREFIX])? {
+                let commit = name
+                    .strip_prefix(STORE_SIGNATURES_PREFIX)
+                    .and_then(|rest| rest.split('/').next());
+                if commit.is_some_and(|c| named.contains(c)) {
+                    kept_refs.push((name, id));
+                }
+            }
             collected.removed_versions.extend(
                 dropped
                     .into_iter()
@@ -566,6 +583,13 @@ impl Store {
                 remove_whole(&path)?;
             }
             collected.removed_mirrors.push(path);
+        }
+        // The digest records of trees no lock needs (a cache: computed again when needed).
+        for (path, name) in entries(&self.dir().join("digests"))? {
+            let needed = ObjectId::from_hex(name.as_bytes()).is_ok_and(|t| keep_trees.contains(&t));
+            if !needed && !dry_run {
+                let _ = std::fs::remove_file(&path);
+            }
         }
         for (tree, _, path) in self.tree_dirs()? {
             if keep_trees.contains(&tree) {

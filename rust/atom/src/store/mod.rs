@@ -45,6 +45,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::shell_quote;
+use crate::digest::ContentDigest;
 use crate::id::Root;
 use crate::repo::{temporary_name, Files, ObjectId, Repo};
 use crate::resolve::graph::Source;
@@ -151,6 +152,30 @@ impl Store {
             return Ok(None);
         }
         Ok(Some(Repo::open(&path)?))
+    }
+
+    /// The content digest of the git tree `tree` of `repo` (docs/format.md#content-digest),
+    /// computed from the tree once and kept in `<store>/digests/<tree>`. A tree's id names its
+    /// content (objects are checked against their ids when read), so its digest never changes;
+    /// the record is as trustworthy as the store's own objects, which only the store's owner
+    /// can write ([`Store::check_permissions`]). A record that does not parse is computed again.
+    pub fn tree_digest(&self, repo: &Repo, tree: ObjectId) -> Result<ContentDigest> {
+        let dir = self.dir.join("digests");
+        let path = dir.join(tree.to_string());
+        if let Ok(text) = fs::read_to_string(&path) {
+            if let Ok(digest) = text.trim().parse::<ContentDigest>() {
+                return Ok(digest);
+            }
+        }
+        let digest = repo.tree_digest(tree)?;
+        // Best effort: a record that cannot be written is computed again next time.
+        if fs::create_dir_all(&dir).is_ok() {
+            let tmp = dir.join(temporary_name("digest"));
+            if fs::write(&tmp, format!("{digest}\n")).is_ok() && fs::rename(&tmp, &path).is_err() {
+                let _ = fs::remove_file(&tmp);
+            }
+        }
+        Ok(digest)
     }
 
     /// The repository of the set with this root; a missing one is an error that says how to get

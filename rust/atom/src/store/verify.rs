@@ -132,28 +132,30 @@ impl Store {
                     for atom in atoms {
                         // Verified, then its content digest and every signature tag the store
                         // keeps for it (docs/format.md#signatures).
-                        let problem = store.verify(&atom, None).err().or_else(|| {
-                            let tree = store.commit_tree(atom.commit).ok()?;
-                            if let Err(e) = store.tree_digest(tree) {
-                                return Some(e);
-                            }
-                            let root = root?;
-                            crate::sign::find(
-                                &store,
-                                &root,
-                                &atom.label,
-                                &atom.version,
-                                atom.commit,
-                            )
-                            .into_iter()
-                            .find_map(Result::err)
-                            .map(|why| {
-                                RepoError::object(
+                        let problem =
+                            store.verify(&atom, None).err().or_else(|| {
+                                let tree = store.commit_tree(atom.commit).ok()?;
+                                let digest = match store.tree_digest(tree) {
+                                    Ok(digest) => digest,
+                                    Err(e) => return Some(e),
+                                };
+                                let expected = crate::sign::TagFields::new(
+                                    &root?,
+                                    &atom.label,
+                                    &atom.version,
+                                    atom.commit,
+                                    digest,
+                                );
+                                crate::sign::find(&store, &expected)
+                                    .into_iter()
+                                    .find_map(Result::err)
+                                    .map(|why| {
+                                        RepoError::object(
                                     atom.commit,
                                     format!("a signature the store keeps for it is invalid: {why}"),
                                 )
-                            })
-                        });
+                                    })
+                            });
                         report.atoms.push(AtomCheck {
                             repo: repo.clone(),
                             atom: format!("{}-{}", atom.label, atom.version),
