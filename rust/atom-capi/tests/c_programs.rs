@@ -247,19 +247,3 @@ fn an_installed_copy_works_through_pkg_config() {
     let stdout = run(Command::new(&exe).env("LD_LIBRARY_PATH", prefix.join("lib")));
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
 }
-
-#[test]
-fn python_uses_the_library_through_ctypes() {
-    let lib = shared_lib_dir();
-    let output = Command::new("python3")
-        .arg(repo_root().join("tests/python/test_libatom.py"))
-        .arg(lib.join("libatom.so"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("Ran 3 tests") && stderr.contains("\nOK"),
-        "{stderr}"
-    );
-}
