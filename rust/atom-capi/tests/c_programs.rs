@@ -211,19 +211,21 @@ fn c_programs_are_clean_under_valgrind() {
     }
 }
 
+/// `scripts/install.sh` (libatom alone, from the current build) under a scratch prefix: the C
+/// program built with `pkg-config --cflags --libs atom` runs without `LD_LIBRARY_PATH`, through
+/// the rpath the `.pc` file carries for a prefix the dynamic loader does not search.
 #[test]
-fn an_installed_copy_works_through_pkg_config() {
+fn an_installed_copy_works_through_pkg_config_without_ld_library_path() {
+    support::artifact("libatom.so", SOURCES);
     let prefix = scratch("prefix");
-    run(Command::new(repo_root().join("scripts/install-libatom.sh"))
-        .env("PREFIX", &prefix)
-        .env(
-            "PROFILE",
-            if cfg!(debug_assertions) {
-                "dev"
-            } else {
-                "release"
-            },
-        ));
+    run(Command::new(repo_root().join("scripts/install.sh"))
+        .args(["--no-build", "--no-cli", "--no-plugin", "--profile"])
+        .arg(if cfg!(debug_assertions) {
+            "dev"
+        } else {
+            "release"
+        })
+        .arg(&prefix));
     for file in [
         "lib/libatom.so.0",
         "lib/libatom.so",
@@ -236,6 +238,10 @@ fn an_installed_copy_works_through_pkg_config() {
     let flags = run(Command::new("pkg-config")
         .args(["--cflags", "--libs", "atom"])
         .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
+    assert!(
+        flags.contains(&format!("-Wl,-rpath,{}/lib", prefix.display())),
+        "{flags}"
+    );
     let exe = prefix.join("test_id");
     run(Command::new("cc")
         .arg(repo_root().join("tests/c/test_id.c"))
@@ -244,6 +250,11 @@ fn an_installed_copy_works_through_pkg_config() {
         .arg("-o")
         .arg(&exe)
         .args(flags.split_whitespace()));
-    let stdout = run(Command::new(&exe).env("LD_LIBRARY_PATH", prefix.join("lib")));
+    let stdout = run(Command::new(&exe).env_remove("LD_LIBRARY_PATH"));
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+    // `pkg-config --static` adds what the static library needs (Libs.private).
+    let flags = run(Command::new("pkg-config")
+        .args(["--static", "--cflags", "--libs", "atom"])
+        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
+    assert!(flags.contains("-lcurl"), "{flags}");
 }
