@@ -13,36 +13,6 @@ use std::process::{Command, Output};
 use common::support::{self, repo_root};
 use common::{scratch, search_path, stderr, stdout, NIX_VERSION};
 
-/// The install part of the README: (script, expected output lines).
-fn install_section() -> (String, Vec<String>) {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    let start = readme
-        .find("<!-- install:begin -->")
-        .expect("the README has an install part");
-    let end = readme.find("<!-- install:end -->").expect("it ends");
-    let mut script = String::new();
-    let mut outputs = Vec::new();
-    let mut in_block = false;
-    for line in readme[start..end].lines() {
-        if in_block {
-            if line == "```" {
-                in_block = false;
-                continue;
-            }
-            if let Some(output) = line.strip_prefix("# => ") {
-                outputs.push(output.to_owned());
-            }
-            script.push_str(line);
-            script.push('\n');
-        } else if line == "```sh" {
-            in_block = true;
-        } else {
-            assert!(!line.starts_with("```"), "unexpected block {line}");
-        }
-    }
-    (script, outputs)
-}
-
 /// A command with only what the README's reader has: a scratch `HOME`, `TMPDIR` and XDG
 /// directories, no Nix configuration and no Nix store, and the toolchain and plugin build
 /// settings of this test run (so that `cargo build` inside `install.sh` finds the build fresh
@@ -129,7 +99,7 @@ fn has_atom(nix_instantiate: &Path, home: &Path, conf_files: &str) -> Output {
 
 #[test]
 fn the_readme_install_part_runs_as_written() {
-    let (script, outputs) = install_section();
+    let (script, outputs) = common::readme_part("<!-- install:begin -->", "<!-- install:end -->");
     assert!(
         script.contains("scripts/install.sh") && outputs.len() >= 4,
         "{script}"
@@ -161,13 +131,7 @@ fn the_readme_install_part_runs_as_written() {
         output.status.success(),
         "the install part failed:\n{out}\n{err}"
     );
-    let mut lines = out.lines();
-    for expected in &outputs {
-        assert!(
-            lines.any(|l| l == expected),
-            "expected {expected:?} (in order) in:\n{out}\n{err}"
-        );
-    }
+    common::assert_lines_in_order(&out, &outputs, &err);
     // install.sh's `cargo build` found everything fresh: the plugin the other tests load was not
     // rebuilt under them.
     assert_eq!(
