@@ -143,7 +143,8 @@ PC
       echo "install: run \`sudo ldconfig\` so that the dynamic loader finds libatom.so.$abi_major in $libdir"
     fi
   fi
-  case ":${PKG_CONFIG_PATH:-}:" in
+  default_pc_path=$(pkg-config --variable pc_path pkg-config 2>/dev/null || true)
+  case ":${PKG_CONFIG_PATH:-}:$default_pc_path:" in
     *":$libdir/pkgconfig:"*) ;;
     *) echo "install: for pkg-config: export PKG_CONFIG_PATH=$libdir/pkgconfig\${PKG_CONFIG_PATH:+:\$PKG_CONFIG_PATH}" ;;
   esac
