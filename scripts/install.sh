@@ -5,7 +5,7 @@
 #   scripts/install.sh PREFIX                       # release build; the plugin for Debian's Nix 2.8
 #   ATOM_NIX_PREFIX=/opt/nix-2.26.3 scripts/install.sh PREFIX   # add the plugin for that Nix
 #
-# Options (before PREFIX):
+# Options:
 #   --profile NAME   cargo profile to build with (default: $PROFILE, else release; dev reuses a
 #                    debug build)
 #   --no-cli, --no-libatom, --no-plugin   leave that part out
@@ -31,7 +31,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 usage() {
-  echo "usage: scripts/install.sh [--profile release|dev] [--no-cli] [--no-libatom] [--no-plugin] [--rpath|--no-rpath] PREFIX" >&2
+  echo "usage: scripts/install.sh [--profile release|dev] [--no-cli] [--no-libatom] [--no-plugin] [--no-build] [--rpath|--no-rpath] PREFIX" >&2
   exit 2
 }
 
@@ -70,7 +70,10 @@ if [ -n "$plugin" ]; then packages=(--workspace); else packages=(-p atom-cli -p 
 messages=
 if [ -n "$build" ]; then
   echo "install: cargo build --profile $profile ${packages[*]}"
-  messages=$(cd "$root" && cargo build --quiet --profile "$profile" "${packages[@]}" --message-format=json-render-diagnostics)
+  if ! messages=$(cd "$root" && cargo build --quiet --profile "$profile" "${packages[@]}" --message-format=json-render-diagnostics); then
+    echo "install: the build failed (above)${plugin:+; the plugin needs a supported Nix with its headers (README, \"Building the plugin for your own Nix\"), or leave it out with --no-plugin}" >&2
+    exit 1
+  fi
 fi
 target=$(cd "$root" && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 built=$target/$dir
