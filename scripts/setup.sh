@@ -2,8 +2,9 @@
 # Installs what building and testing this project needs on Debian bookworm, idempotently.
 #
 # - Debian packages: nix-bin 2.8.0 (shared libraries the plugin links against), the header-only
-#   dependencies of Nix's headers, pkg-config, valgrind, python3 and libabigail's abidw/abidiff
-#   (abigail-tools) for the test suite.
+#   dependencies of Nix's headers, pkg-config, valgrind, python3 with python3-venv (the Python
+#   package is tested in a fresh venv) and libabigail's abidw/abidiff (abigail-tools) for the test
+#   suite.
 # - Nix 2.8.0's C++ headers, taken from Debian's source package through a private apt configuration
 #   (no system apt source is edited), plus a config.h matching Debian's build, under .setup/ (git-ignored).
 # - Nix 2.26.3 with shared libraries and headers, built from Debian trixie's source package by
@@ -42,7 +43,8 @@ step "install Debian packages"
 # libcurl4-openssl-dev: the HTTP(S) transport links the system's libcurl. git, lighttpd,
 # openssh-server/-client: the network tests run real git servers on 127.0.0.1 (and `atom publish
 # --push` runs `git push`). abigail-tools: the ABI test compares libatom with its baseline.
-packages=(nix-bin libgc-dev libboost-dev nlohmann-json3-dev pkg-config binutils gcc g++ valgrind python3 xz-utils git dpkg-dev
+# python3-venv: `python3 -m venv` (with pip and setuptools) for the Python package's test.
+packages=(nix-bin libgc-dev libboost-dev nlohmann-json3-dev pkg-config binutils gcc g++ valgrind python3 python3-venv xz-utils git dpkg-dev
           libcurl4-openssl-dev lighttpd lighttpd-mod-openssl openssl openssh-server openssh-client abigail-tools)
 missing=()
 for p in "${packages[@]}"; do

@@ -124,3 +124,49 @@ pub fn eval_err(expr: &str) -> String {
     );
     stderr(&output)
 }
+
+/// A part of the README meant to be run: the `sh` blocks between the lines `begin` and `end`,
+/// joined into one script, and the lines of those blocks that start with `# => ` (what the
+/// command before prints), in order. Any other kind of block in the part is an error.
+pub fn readme_part(begin: &str, end: &str) -> (String, Vec<String>) {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let start = readme
+        .find(begin)
+        .unwrap_or_else(|| panic!("the README has no {begin}"));
+    let stop = start + readme[start..].find(end).expect("the part ends");
+    let mut script = String::new();
+    let mut outputs = Vec::new();
+    let mut in_block = false;
+    for line in readme[start..stop].lines() {
+        if in_block {
+            if line == "```" {
+                in_block = false;
+                continue;
+            }
+            if let Some(output) = line.strip_prefix("# => ") {
+                outputs.push(output.to_owned());
+            }
+            script.push_str(line);
+            script.push('\n');
+        } else if line == "```sh" {
+            in_block = true;
+        } else {
+            assert!(
+                !line.starts_with("```"),
+                "unexpected block {line} in {begin}"
+            );
+        }
+    }
+    (script, outputs)
+}
+
+/// Asserts that each of `expected` is a line of `out`, in order.
+pub fn assert_lines_in_order(out: &str, expected: &[String], context: &str) {
+    let mut lines = out.lines();
+    for line in expected {
+        assert!(
+            lines.any(|l| l == line),
+            "expected {line:?} (in order) in:\n{out}\n{context}"
+        );
+    }
+}
