@@ -8,6 +8,10 @@ value from each:
   plugin     builtins.atom.import of an atom whose atom.lock pins the DEPS atoms: they are read
              from the atom store (filled once with `atom fetch`), verified, and composed from
              their Nix files; their other files are written only when a path into them is used.
+             Every dependency is signed (an ed25519 key), and the lock's atom.integrity records
+             each one's digest and signer: every check is on.
+  plugin, checks off  the same atom without atom.integrity (a lock as the reference writes it):
+             no digest or signer is compared with a record.
   plugin+files  the same, but every dependency also reads its data directory (`readDir ./data`),
              so all its files are written, as fetchGit always does.
   fetchGit   the reference's way on the same repository: the version is selected from the ref
@@ -106,6 +110,11 @@ def make_repo(repo):
         if v == 0:
             run([str(ATOM), "init"], cwd=repo)
         run([str(ATOM), "publish"], cwd=repo)
+    # The dependencies' latest versions are signed (publishing them again with a key signs them).
+    key = repo.parent / "signing-key"
+    if not key.exists():
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)])
+    run([str(ATOM), "publish", "--sign-key", str(key)] + deps, cwd=repo)
     run(["git", "pack-refs", "--all"], cwd=repo)
     return deps
 
@@ -171,6 +180,14 @@ def main():
             "{ Sum = " + " + ".join(
                 f"(if deps.from.s.{d}.data ? d0 then deps.from.s.{d}.value else 0)" for d in deps) + "; }\n")
         run([str(ATOM), "lock", str(files)], env=env)
+        unchecked = work / "top-unchecked"
+        unchecked.mkdir(exist_ok=True)
+        for name in ("atom.toml", "mod.nix", "atom.lock"):
+            (unchecked / name).write_text((top / name).read_text())
+        (unchecked / "atom.toml").write_text(text.replace('label = "top"', 'label = "top-unchecked"'))
+        signed = (top / "atom.integrity").read_text().count("signer = ")
+        if signed != DEPS:
+            sys.exit(f"expected {DEPS} signed dependencies in atom.integrity, found {signed}")
 
         # The reference's way: versions selected from the ref list once (its lock), then fetchGit.
         refs = run(["git", "for-each-ref", "--format=%(refname) %(objectname)", "refs/eka/atoms/"], cwd=repo)
@@ -190,7 +207,8 @@ def main():
         baseline.write_text("{ sum = " + "\n  + ".join(parts) + "; }\n")
 
         common = [NIX_INSTANTIATE, "--option", "build-users-group", "", "--eval", "--strict"]
-        results = {k: [] for k in ("plugin cold", "plugin warm", "plugin+files cold", "plugin+files warm",
+        results = {k: [] for k in ("plugin cold", "plugin warm", "plugin, checks off cold",
+                                   "plugin, checks off warm", "plugin+files cold", "plugin+files warm",
                                    "fetchGit cold", "fetchGit warm")}
         expected = f"{{ sum = {DEPS}; }}"
         for i in range(RUNS):
@@ -200,8 +218,10 @@ def main():
                 elapsed, out = timed_eval(common + ["--store", str(nix_store), str(baseline)], home)
                 assert out == expected, out
                 results[label].append(elapsed)
-            for variant, atom_dir in (("plugin", top), ("plugin+files", files)):
+            for variant, atom_dir in (("plugin", top), ("plugin, checks off", unchecked),
+                                      ("plugin+files", files)):
                 shutil.rmtree(store / "trees", ignore_errors=True)
+                shutil.rmtree(store / "digests", ignore_errors=True)
                 home = work / f"home-{variant}-{i}"
                 for label in (f"{variant} cold", f"{variant} warm"):
                     elapsed, out = timed_eval(
@@ -219,7 +239,7 @@ def main():
         for label, times in results.items():
             print(f"| {label} | {statistics.median(times):.3f} | {min(times):.3f} | {max(times):.3f} |")
         med = {k: statistics.median(v) for k, v in results.items()}
-        for variant in ("plugin", "plugin+files"):
+        for variant in ("plugin", "plugin, checks off", "plugin+files"):
             print(f"\n{variant} vs fetchGit: {med['fetchGit cold'] / med[variant + ' cold']:.1f}x faster cold, "
                   f"{med['fetchGit warm'] / med[variant + ' warm']:.2f}x as fast warm (medians)", end="")
         print()

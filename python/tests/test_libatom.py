@@ -271,6 +271,9 @@ class Repositories(unittest.TestCase):
             digest = repo.digest("hello", "1.2.3")
             self.assertRegex(digest["digest"], r"^blake3-[0-9a-f]{64}$")
             self.assertEqual(digest, repo.digest("hello", "1.2.3"))
+            signatures = repo.signatures("hello", "1.2.3")
+            self.assertEqual(signatures["signers"], [])
+            self.assertEqual(signatures["digest"], digest["digest"])
 
             cache = os.path.join(self.tmp.name, "cache")
             directory = repo.materialize("hello", "1.2.3", cache)

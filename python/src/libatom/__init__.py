@@ -455,6 +455,12 @@ class Repo:
         `{"label", "version", "rev", "tree", "digest"}`."""
         return self._call("atom_repo_digest", _arg(label), _arg(version))
 
+    def signatures(self, label, version):
+        """The signature tags of the published `label` at `version`, checked in-process:
+        `{"label", "version", "rev", "digest", "signers": [{"fingerprint", "key", "tag"}],
+        "invalid": ["why", ...]}`. An unsigned atom has no signers; trust is the caller's."""
+        return self._call("atom_repo_signatures", _arg(label), _arg(version))
+
     def publish(self, rev=None, path=None):
         """Publishes, from the commit `rev` (default HEAD), the atom at `path` (relative to the
         repository's root; default every atom of its `ekala.toml`):

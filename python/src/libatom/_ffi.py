@@ -71,6 +71,7 @@ PROTOTYPES = {
     "atom_repo_resolve": (_status, [_handle, _str, _str, _out]),
     "atom_repo_verify": (_status, [_handle, _str, _str, _str, _out]),
     "atom_repo_digest": (_status, [_handle, _str, _str, _out]),
+    "atom_repo_signatures": (_status, [_handle, _str, _str, _out]),
     "atom_repo_publish": (_status, [_handle, _str, _str, _out]),
     "atom_repo_materialize": (_status, [_handle, _str, _str, _str, _out]),
     "atom_fetch": (_status, [_str, _str, _out]),

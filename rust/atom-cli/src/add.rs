@@ -135,6 +135,9 @@ pub fn add(
                 (edited, lock, format!("{name} ({url})"))
             }
         };
+    for skipped in &lock.skipped {
+        out.warn(skipped);
+    }
     let (lock, integrity) = (lock.lock, lock.integrity);
     let lock_text = match atom::diagnostic::read_text_if_present(&lock_path).map_err(|e| err(&e))? {
         Some(current) => atom::lock::edit::rewrite(&current, &lock),
