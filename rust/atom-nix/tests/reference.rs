@@ -195,3 +195,70 @@ fn a_lock_without_locker_is_read_and_gets_the_references_locker_when_locked() {
     atom_ok(&proj, &["lock", "app"]);
     assert_eq!(fs::read_to_string(app.join("atom.lock")).unwrap(), full);
 }
+
+/// A fixture of `tests/fixtures/reference/signed/` with `@DIR@` replaced by `dir` and `@MID@` by
+/// the commit mid 0.1.0 was published at there (it names `dir` and its signature, so it differs
+/// each time).
+fn signed_fixture(name: &str, dir: &Path) -> String {
+    let mid = Command::new("git")
+        .args(["rev-parse", "refs/eka/atoms/mid/0.1.0"])
+        .current_dir(dir.join("mirror.git"))
+        .output()
+        .unwrap();
+    assert!(mid.status.success(), "{}", stderr(&mid));
+    at(&format!("signed/{name}"), dir).replace("@MID@", stdout(&mid).trim())
+}
+
+#[test]
+fn the_reference_locks_and_loads_signed_atoms_and_its_lock_of_them_is_read_here() {
+    // Atoms published and signed by `atom publish` (a key made by ssh-keygen), mid with
+    // atom.lock and atom.integrity, pushed with their signature tags to mirror.git.
+    let dir = scratch("ref-signed");
+    let output = Command::new(repo_root().join("tests/fixtures/reference/signed/repos.sh"))
+        .arg(&dir)
+        .arg(atom_cli())
+        .env("ATOM_STORE", dir.join("store"))
+        .env("HOME", dir.join("home"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "repos.sh: {}", stderr(&output));
+    let signature = Command::new("git")
+        .args(["cat-file", "-t", "refs/eka/meta/mid/0.1.0/signature"])
+        .current_dir(dir.join("mirror.git"))
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&signature).trim(), "tag", "{}", stderr(&signature));
+
+    // mid's lock, written by `atom lock` and published, is the one the reference writes.
+    assert_eq!(
+        fs::read_to_string(dir.join("pub/mid/atom.lock")).unwrap(),
+        signed_fixture("mid.atom.lock", &dir)
+    );
+
+    // app, locked here against the signed mirror: the reference's lock, and atom.integrity
+    // beside it.
+    let cons = dir.join("cons");
+    let app = cons.join("app");
+    atom_ok(&cons, &["lock", "app"]);
+    let reference_lock = signed_fixture("app.atom.lock", &dir);
+    assert_eq!(
+        fs::read_to_string(app.join("atom.lock")).unwrap(),
+        reference_lock
+    );
+    let integrity = fs::read_to_string(app.join("atom.integrity")).unwrap();
+    assert!(integrity.contains("signer = \"SHA256:"), "{integrity}");
+
+    // The reference's own lock (no atom.integrity): accepted, its closure verifies through mid's
+    // published atom.integrity, and it evaluates to the value the reference's loader computed.
+    fs::write(app.join("atom.lock"), &reference_lock).unwrap();
+    fs::remove_file(app.join("atom.integrity")).unwrap();
+    atom_ok(&cons, &["lock", "app", "--check"]);
+    let verified = atom_ok(&cons, &["verify", "--recursive", "app"]);
+    assert!(verified.contains("2 atoms verified"), "{verified}");
+    assert_eq!(
+        verified.matches("signed by SHA256:").count(),
+        2,
+        "{verified}"
+    );
+    assert_eq!(value(&app), fixture("signed/app.value").trim_end());
+}
