@@ -138,6 +138,7 @@ pub fn add(
     for skipped in &lock.skipped {
         out.warn(skipped);
     }
+    let complete = lock.unrecorded.is_empty();
     let (lock, integrity) = (lock.lock, lock.integrity);
     let lock_text = match atom::diagnostic::read_text_if_present(&lock_path).map_err(|e| err(&e))? {
         Some(current) => atom::lock::edit::rewrite(&current, &lock),
@@ -148,7 +149,7 @@ pub fn add(
         (MANIFEST_FILE, text.as_str()),
         (LOCK_FILE, lock_text.as_str()),
     ];
-    if !integrity.atoms.is_empty() || dir.join(INTEGRITY_FILE).exists() {
+    if complete && (!integrity.atoms.is_empty() || dir.join(INTEGRITY_FILE).exists()) {
         files.push((INTEGRITY_FILE, integrity_text.as_str()));
     }
     editing

@@ -474,10 +474,7 @@ fn run(cli: &Cli, out: &mut Output) -> Result {
             let signing = key.as_ref().map(|key| atom::publish::Signing {
                 key,
                 tagger,
-                time: std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0),
+                time: atom::sign::key::tag_time(),
             });
             let (published, failure) =
                 publish_report::publish(&repo, rev, &paths, signing.as_ref(), out)?;
@@ -1413,7 +1410,16 @@ fn lock(
     let integrity_now = atom::diagnostic::read_text_if_present(&integrity_path).map_err(err)?;
     let integrity_text = locked.integrity.render();
     let integrity_changed = (integrity_now.is_some() || !locked.integrity.atoms.is_empty())
-        && integrity_now.as_deref() != Some(integrity_text.as_str());
+        && integrity_now.as_deref() != Some(integrity_text.as_str())
+        && locked.unrecorded.is_empty();
+    if !locked.unrecorded.is_empty() && !check {
+        out.warn(&format!(
+            "{INTEGRITY_FILE} not written: {} {} not in the atom store, so {} digest and signer cannot be recorded; run `atom fetch`, then `atom lock`",
+            locked.unrecorded.join(", "),
+            if locked.unrecorded.len() == 1 { "is" } else { "are" },
+            if locked.unrecorded.len() == 1 { "its" } else { "their" },
+        ));
+    }
     for skipped in &locked.skipped {
         out.warn(skipped);
     }
@@ -1462,12 +1468,21 @@ fn lock(
     for update in &updates {
         out.line(format!("updated {update}"));
     }
-    out.json(json!({ "lock": lock_path, "changed": changed, "updated": updates, "skipped": locked.skipped }));
+    out.json(json!({
+        "lock": lock_path,
+        "changed": changed,
+        "integrity_changed": integrity_changed,
+        "updated": updates,
+        "skipped": locked.skipped,
+    }));
     out.line(format!(
         "{} {}",
         if changed { "wrote" } else { "unchanged:" },
         lock_path.display()
     ));
+    if integrity_changed {
+        out.line(format!("wrote {}", integrity_path.display()));
+    }
     Ok(())
 }
 

@@ -60,6 +60,9 @@ pub struct Locked {
     pub integrity: Integrity,
     /// Newer versions not taken because no trusted key signed them, one sentence each.
     pub skipped: Vec<String>,
+    /// Pinned atoms (`label-version`) not on this machine, so without a record in `integrity`:
+    /// the record is then incomplete, and is not to be written.
+    pub unrecorded: Vec<String>,
 }
 
 /// Computes the lock of the atom in `dir` from what is on this machine (offline): `None` for a
@@ -113,6 +116,7 @@ pub fn lock_manifest(
         policy: Policy::for_dir(dir)?,
         integrity: Integrity::default(),
         skipped: Vec::new(),
+        unrecorded: Vec::new(),
         local: None,
         sets: BTreeMap::new(),
         fetch,
@@ -171,7 +175,7 @@ pub fn lock_manifest(
     }
 
     let sets = locker.sets;
-    let (integrity, skipped) = (locker.integrity, locker.skipped);
+    let (integrity, skipped, unrecorded) = (locker.integrity, locker.skipped, locker.unrecorded);
     let lock = Lockfile {
         version: LOCK_VERSION,
         sets,
@@ -190,6 +194,7 @@ pub fn lock_manifest(
         lock,
         integrity,
         skipped,
+        unrecorded,
     }))
 }
 
@@ -214,6 +219,8 @@ struct Locker<'a> {
     integrity: Integrity,
     /// What the trust policy skipped.
     skipped: Vec<String>,
+    /// The atoms that could not be recorded (not on this machine).
+    unrecorded: Vec<String>,
     /// The work tree of the repository the atom is in, once found.
     local: Option<PathBuf>,
     sets: BTreeMap<Root, LockedSet>,
@@ -324,8 +331,22 @@ impl Locker<'_> {
             }
         }
         let repo = match self.store.open_set(&dep.set)? {
-            Some(repo) if repo.has_object(rev) => repo,
-            _ => self.local_repo()?,
+            Some(repo) if repo.has_object(rev) => Some(repo),
+            _ => self.local_repo().ok().filter(|repo| repo.has_object(rev)),
+        };
+        let Some(repo) = repo else {
+            // A kept entry of a lock written without a record (by the reference, or before
+            // records), whose atom is not on this machine: nothing to hash.
+            if !trusted.is_empty() {
+                return Err(ResolveError::Untrusted {
+                    atom: format!("{}-{}", dep.label, dep.version),
+                    by: crate::resolve::graph::atom_name(self.manifest),
+                    detail: "it is not in the atom store, so its signature cannot be checked; run `atom fetch`, then `atom lock`".to_owned(),
+                });
+            }
+            self.unrecorded
+                .push(format!("{}-{}", dep.label, dep.version));
+            return Ok(Ok(()));
         };
         let digest = self.store.tree_digest(&repo, repo.commit_tree(rev)?)?;
         let assessment = Assessment::with_digest(

@@ -136,7 +136,8 @@ fn git_config(dir: &Path, name: &str) -> Option<String> {
     (output.status.success() && !value.is_empty()).then_some(value)
 }
 
-/// Who tags, from git's configuration in `dir` (`user.name <user.email>`), else `atom <atom@localhost>`.
+/// Who tags, as git names a tagger: `GIT_COMMITTER_NAME` and `GIT_COMMITTER_EMAIL`, else git's
+/// configuration in `dir` (`user.name`, `user.email`), else `atom <atom@localhost>`.
 pub fn tagger(dir: &Path) -> String {
     let clean = |text: String| {
         text.chars()
@@ -145,10 +146,32 @@ pub fn tagger(dir: &Path) -> String {
             .trim()
             .to_owned()
     };
-    let name = git_config(dir, "user.name").map(clean);
-    let email = git_config(dir, "user.email").map(clean);
+    let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let name = from_env("GIT_COMMITTER_NAME")
+        .or_else(|| git_config(dir, "user.name"))
+        .map(clean);
+    let email = from_env("GIT_COMMITTER_EMAIL")
+        .or_else(|| git_config(dir, "user.email"))
+        .map(clean);
     match (name, email) {
         (Some(name), Some(email)) if !name.is_empty() => format!("{name} <{email}>"),
         _ => "atom <atom@localhost>".to_owned(),
     }
+}
+
+/// When a tag is made, in seconds since the epoch: `GIT_COMMITTER_DATE` when it is in git's
+/// internal form (`<seconds> <zone>` or `@<seconds>`), as git honours it for reproducible tags;
+/// else now.
+pub fn tag_time() -> u64 {
+    let given = std::env::var("GIT_COMMITTER_DATE").ok().and_then(|date| {
+        let seconds = date.trim().trim_start_matches('@');
+        let seconds = seconds.split_whitespace().next()?;
+        seconds.parse::<u64>().ok()
+    });
+    given.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    })
 }
