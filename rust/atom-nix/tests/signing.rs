@@ -229,6 +229,9 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
     let good = eval(&store, &app);
     assert!(good.status.success(), "{}", stderr(&good));
     assert_eq!(stdout(&good).trim(), "\"hello from alice\"");
+    // The store remembers the signature it verified, so a warm load does no cryptography.
+    let remembered = fs::read_dir(store.join("signatures")).unwrap().count();
+    assert_eq!(remembered, 1);
     let verify = ok(&store, &app, &["verify", "--recursive"]);
     assert!(verify.contains("ok      lib-1.0.0"), "{verify}");
     assert!(verify.contains(&alice), "{verify}");

@@ -534,9 +534,11 @@ impl Loader<'_> {
         })?;
         // Its content and signer, against what the lock recorded and the keys trusted for its set.
         let digest = self.store.tree_digest(repo, verified.tree)?;
+        let verified_tags = self.store.verified_signatures();
         let assessment = Assessment::with_digest(
             repo,
             &TagFields::new(&dep.set, &dep.label, &dep.version, rev, digest),
+            Some(&verified_tags),
         );
         let trusted = match lock.sets.get(&dep.set) {
             Some(set) => self.policy.trusted(&trust::set_names(

@@ -330,9 +330,14 @@ impl Locker<'_> {
                 return Ok(Ok(()));
             }
         }
-        let repo = match self.store.open_set(&dep.set)? {
-            Some(repo) if repo.has_object(rev) => Some(repo),
-            _ => self.local_repo().ok().filter(|repo| repo.has_object(rev)),
+        // From the atom store (its digest records), else this repository (nothing is written
+        // into the store for an atom of the working tree's own).
+        let (repo, in_store) = match self.store.open_set(&dep.set)? {
+            Some(repo) if repo.has_object(rev) => (Some(repo), true),
+            _ => (
+                self.local_repo().ok().filter(|repo| repo.has_object(rev)),
+                false,
+            ),
         };
         let Some(repo) = repo else {
             // A kept entry of a lock written without a record (by the reference, or before
@@ -348,10 +353,15 @@ impl Locker<'_> {
                 .push(format!("{}-{}", dep.label, dep.version));
             return Ok(Ok(()));
         };
-        let digest = self.store.tree_digest(&repo, repo.commit_tree(rev)?)?;
+        let tree = repo.commit_tree(rev)?;
+        let digest = match in_store {
+            true => self.store.tree_digest(&repo, tree)?,
+            false => repo.tree_digest(tree)?,
+        };
         let assessment = Assessment::with_digest(
             &repo,
             &crate::sign::TagFields::new(&dep.set, &dep.label, &dep.version, rev, digest),
+            None,
         );
         let signed = if trusted.is_empty() {
             // Trust on first use: the signer recorded for this label before must sign it.

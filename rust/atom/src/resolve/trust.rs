@@ -83,13 +83,19 @@ impl Assessment {
         Ok(Assessment::with_digest(
             repo,
             &TagFields::new(root, label, version, commit, digest),
+            None,
         ))
     }
 
     /// [`Assessment::of`] the atom `expected` describes, whose digest is already known (the
-    /// atom store's, [`crate::store::Store::tree_digest`]).
-    pub fn with_digest(repo: &Repo, expected: &TagFields) -> Assessment {
-        let signed = crate::sign::find(repo, expected)
+    /// atom store's, [`crate::store::Store::tree_digest`]); `verified` remembers which tags
+    /// verified before.
+    pub fn with_digest(
+        repo: &Repo,
+        expected: &TagFields,
+        verified: Option<&dyn crate::sign::VerifiedTags>,
+    ) -> Assessment {
+        let signed = crate::sign::find_with(repo, expected, verified)
             .into_iter()
             .filter_map(Result::ok)
             .collect();

@@ -19,13 +19,48 @@ pub use trust::{TrustEntry, TrustFile, TRUST_FILE};
 
 use crate::repo::{signature_ref, ObjectId, Repo, STORE_SIGNATURES_PREFIX};
 
+/// Remembers which signature tags verified and by which key (a tag's id names its bytes, so a
+/// tag that verified once always does): the atom store keeps one
+/// ([`crate::store::Store::verified_signatures`]) so that a warm evaluation does no cryptography.
+pub trait VerifiedTags {
+    /// The fingerprint of the key a tag was verified with before, if it was.
+    fn get(&self, tag: ObjectId) -> Option<String>;
+    /// Remembers that `tag` verified with the key of `fingerprint` (best effort).
+    fn put(&self, tag: ObjectId, fingerprint: &str);
+}
+
 /// Checks that the tag `tag` in `repo` is a valid signature of the atom `expected` describes
 /// (its commit, label, version, AtomId and content digest), whoever made it.
 pub fn check(repo: &Repo, expected: &TagFields, tag: ObjectId) -> Result<Signed, String> {
+    check_with(repo, expected, tag, None)
+}
+
+/// [`check`], skipping the signature's cryptography when `verified` remembers the tag as
+/// verified with the very key its signature names (what it says is still compared with
+/// `expected`), and remembering a tag that verifies.
+pub fn check_with(
+    repo: &Repo,
+    expected: &TagFields,
+    tag: ObjectId,
+    verified: Option<&dyn VerifiedTags>,
+) -> Result<Signed, String> {
     let bytes = repo.read_tag(tag).map_err(|e| e.to_string())?;
-    SignatureTag::parse(tag, &bytes)
-        .and_then(|t| t.verify_for(expected))
-        .map_err(|e| e.to_string())
+    let parsed = SignatureTag::parse(tag, &bytes).map_err(|e| e.to_string())?;
+    if let Some(remembered) = verified.and_then(|v| v.get(tag)) {
+        if let Ok(signer) = parsed.claimed_signer() {
+            if signer.fingerprint == remembered {
+                return parsed
+                    .matches(expected)
+                    .map(|tag| Signed { tag, signer })
+                    .map_err(|e| e.to_string());
+            }
+        }
+    }
+    let signed = parsed.verify_for(expected).map_err(|e| e.to_string())?;
+    if let Some(verified) = verified {
+        verified.put(tag, &signed.signer.fingerprint);
+    }
+    Ok(signed)
 }
 
 /// The signature tags `repo` holds for the atom `expected` describes: the atom store's
@@ -33,6 +68,15 @@ pub fn check(repo: &Repo, expected: &TagFields, tag: ObjectId) -> Result<Signed,
 /// (`refs/eka/meta/<label>/<version>/signature`), each checked with [`check`]. The `Err`s say
 /// why a tag is not a valid signature of it.
 pub fn find(repo: &Repo, expected: &TagFields) -> Vec<Result<Signed, String>> {
+    find_with(repo, expected, None)
+}
+
+/// [`find`], with [`check_with`]'s memory of verified tags.
+pub fn find_with(
+    repo: &Repo,
+    expected: &TagFields,
+    verified: Option<&dyn VerifiedTags>,
+) -> Vec<Result<Signed, String>> {
     let commit = expected.commit;
     let mut tags: Vec<ObjectId> = repo
         .refs_under(&[&format!("{STORE_SIGNATURES_PREFIX}{commit}/")])
@@ -46,7 +90,7 @@ pub fn find(repo: &Repo, expected: &TagFields) -> Vec<Result<Signed, String>> {
     tags.sort();
     tags.dedup();
     tags.into_iter()
-        .map(|tag| check(repo, expected, tag))
+        .map(|tag| check_with(repo, expected, tag, verified))
         .collect()
 }
 

@@ -214,11 +214,34 @@ impl SignatureTag {
         })
     }
 
+    /// The key the signature names, without checking the signature.
+    pub fn claimed_signer(&self) -> Result<Signer, SignError> {
+        let signature = ssh_key::SshSig::from_pem(self.armored.trim_end()).map_err(|e| {
+            SignError::BadSignature {
+                tag: self.id.to_string(),
+                why: format!("the armored signature does not parse ({e})"),
+            }
+        })?;
+        Ok(Signer::of(&ssh_key::PublicKey::new(
+            signature.public_key().clone(),
+            "",
+        )))
+    }
+
     /// [`SignatureTag::verify`], then checks that the tag signs `expected` exactly.
     pub fn verify_for(self, expected: &TagFields) -> Result<Signed, SignError> {
         let signed = self.verify()?;
-        let found = &signed.tag.fields;
-        let tag = signed.tag.id.to_string();
+        let tag = signed.tag.matches(expected)?;
+        Ok(Signed {
+            tag,
+            signer: signed.signer,
+        })
+    }
+
+    /// Checks that what the tag says is `expected` exactly (not its signature).
+    pub fn matches(self, expected: &TagFields) -> Result<SignatureTag, SignError> {
+        let found = &self.fields;
+        let tag = self.id.to_string();
         let differ = |field: &'static str, expected: String, found: String| {
             Err(SignError::Mismatch {
                 tag: tag.clone(),
@@ -251,6 +274,6 @@ impl SignatureTag {
                 found.digest.to_string(),
             );
         }
-        Ok(signed)
+        Ok(self)
     }
 }

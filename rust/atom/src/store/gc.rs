@@ -584,6 +584,10 @@ impl Store {
             }
             collected.removed_mirrors.push(path);
         }
+        // The memory of verified signatures (a cache: checked again when needed).
+        if !dry_run {
+            let _ = std::fs::remove_dir_all(self.dir().join("signatures"));
+        }
         // The digest records of trees no lock needs (a cache: computed again when needed).
         for (path, name) in entries(&self.dir().join("digests"))? {
             let needed = ObjectId::from_hex(name.as_bytes()).is_ok_and(|t| keep_trees.contains(&t));

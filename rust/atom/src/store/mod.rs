@@ -52,6 +52,34 @@ use crate::resolve::graph::Source;
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Which signature tags verified, kept in the atom store ([`Store::verified_signatures`]).
+#[derive(Debug, Clone)]
+pub struct VerifiedSignatures {
+    dir: PathBuf,
+}
+
+impl crate::sign::VerifiedTags for VerifiedSignatures {
+    fn get(&self, tag: ObjectId) -> Option<String> {
+        let text = fs::read_to_string(self.dir.join(tag.to_string())).ok()?;
+        let fingerprint = text.trim();
+        fingerprint
+            .starts_with("SHA256:")
+            .then(|| fingerprint.to_owned())
+    }
+
+    fn put(&self, tag: ObjectId, fingerprint: &str) {
+        if fs::create_dir_all(&self.dir).is_err() {
+            return;
+        }
+        let tmp = self.dir.join(temporary_name("signature"));
+        if fs::write(&tmp, format!("{fingerprint}\n")).is_ok()
+            && fs::rename(&tmp, self.dir.join(tag.to_string())).is_err()
+        {
+            let _ = fs::remove_file(&tmp);
+        }
+    }
+}
+
 /// The atom store in one directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Store {
@@ -176,6 +204,15 @@ impl Store {
             }
         }
         Ok(digest)
+    }
+
+    /// The atom store's memory of verified signature tags: `<store>/signatures/<tag>` holds the
+    /// fingerprint of the key the tag verified with. Like [`Store::tree_digest`]'s records, it is
+    /// as trustworthy as the store's own objects (a tag's id names its bytes).
+    pub fn verified_signatures(&self) -> VerifiedSignatures {
+        VerifiedSignatures {
+            dir: self.dir.join("signatures"),
+        }
     }
 
     /// The repository of the set with this root; a missing one is an error that says how to get
