@@ -80,6 +80,10 @@ class LibatomTest(unittest.TestCase):
             f.write('[package]\nlabel = "hello"\nversion = "1.2.3"\n\n[compose.as]\nnix = "."\n')
         with open(os.path.join(self.repo, "ekala.toml"), "w") as f:
             f.write('[set]\npackages = ["hello"]\n')
+        # Publishing needs the lock of an evaluated atom; libatom renders it.
+        lock = json.dumps({"version": 1, "compose": {"use": "nix", "entry": "."}})
+        with open(os.path.join(self.repo, "hello", "atom.lock"), "w") as f:
+            f.write(self.atom.call("atom_lock_render", lock.encode()))
         git(self.repo, "add", ".")
         git(self.repo, "commit", "-q", "-m", "init")
 

@@ -73,8 +73,8 @@ enum Command {
     /// published version is an error. Prints one line per atom (published, unchanged, failed and
     /// why) and a summary; exits 1 when any atom failed.
     ///
-    /// Refused: an atom that declares dependencies without an atom.lock in the commit that
-    /// satisfies them (run `atom lock PATH` and commit it). A repository without refs/ekala/init
+    /// Refused: an evaluated atom (any but `[compose.as] static`) without an atom.lock in the
+    /// commit that matches its manifest (run `atom lock PATH` and commit it). A repository without refs/ekala/init
     /// is initialised first (as `atom init` does), and says so.
     Publish {
         /// Atom directories, relative to the repository root.

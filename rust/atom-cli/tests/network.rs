@@ -289,8 +289,9 @@ fn fetch_receives_atoms_not_history() {
         assert_eq!(versions[0]["version"], "1.1.0");
         assert_eq!(versions[0]["status"], "fetched");
         let set = store_repo(&store);
-        // The atom commit, its tree and its two blobs: nothing else.
-        assert_eq!(fetched["objects"], 4, "{kind:?}: {out}");
+        // The atom commit, its tree and its three blobs (atom.toml, atom.lock, mod.nix): nothing
+        // else.
+        assert_eq!(fetched["objects"], 5, "{kind:?}: {out}");
         let origin = git(&src, &["rev-parse", "HEAD"]);
         let has = Command::new("git")
             .arg("--git-dir")

@@ -142,7 +142,7 @@ fn gc_keeps_what_the_given_atoms_need_and_frees_the_rest() {
     let second = base.join("second").tap_mkdir();
     git(&second, &["init", "-q", "-b", "main"]);
     write(&second, "ekala.toml", "[set]\npackages = [\"g\"]\n");
-    write(&second, "g/atom.toml", &support::manifest("gamma", "1.0.0"));
+    support::trivial_atom(&second, "g", "gamma", "1.0.0");
     git(&second, &["add", "."]);
     git(&second, &["commit", "-q", "-m", "second"]);
     ok(atom(&second, &store, &["init"]));

@@ -69,6 +69,7 @@ impl Fixture {
         write(&repo, "ekala.toml", "[set]\npackages = [\"b\"]\n");
         for version in ["1.0.0", "1.2.0", "2.0.0"] {
             write(&repo, "b/atom.toml", &manifest("b", version, "::", ""));
+            write(&repo, "b/atom.lock", support::TRIVIAL_LOCK);
             write(
                 &repo,
                 "b/mod.nix",
@@ -99,8 +100,12 @@ impl Fixture {
     }
 
     /// Adds the atom `path` to the repository with `files`, locks it (`atom lock`, resolving
-    /// `::` sets in the repository) when `lock`, commits, publishes and fetches into the store.
+    /// `::` sets in the repository) when `lock` (else it is given the lock of an atom without
+    /// dependencies, unless `files` has one), commits, publishes and fetches into the store.
     fn publish(&mut self, path: &str, files: &[(&str, &str)], lock: bool) {
+        if !lock {
+            write(&self.repo.join(path), "atom.lock", support::TRIVIAL_LOCK);
+        }
         for (name, text) in files {
             write(&self.repo.join(path), name, text);
         }
@@ -667,7 +672,7 @@ fn an_atom_composed_by_another_atom() {
                 "entry: { config, extern }: { wrapped = config.package.label; entry = baseNameOf entry; deps = builtins.attrNames extern.deps.from.bs; }\n",
             ),
         ],
-        false,
+        true,
     );
     let url = f.url();
     let mut text = manifest("user", "0.1.0", &url, "b = \"^1\"");
