@@ -1950,3 +1950,124 @@ fn locking_lists_each_mirror_once_per_dependency() {
         assert_eq!(listings(&server) - before, 3, "{kind:?}");
     }
 }
+
+/// Locking reads manifests and locks, not files: from a server that filters, `atom lock`
+/// receives the dependency's commit and trees (`blob:none`), then its `atom.toml` and
+/// `atom.lock`; the version is marked partial (no store refs), and `atom fetch` in the atom's
+/// directory receives exactly the files still missing and makes it whole. A server that does not
+/// filter sends the whole version at once, as before. Bytes are counted through a relay.
+#[test]
+fn locking_receives_manifests_and_locks_and_filling_the_files() {
+    const BIG: usize = 1 << 20;
+    for (kind, filters) in [
+        (Kind::Daemon, true),
+        (Kind::Http, true),
+        (Kind::Daemon, false),
+    ] {
+        let dir = scratch(&format!("lock-manifests-{kind:?}-{filters}"));
+        let src = dir.join("src");
+        big_source(&src, BIG);
+        for i in 0..20 {
+            write(
+                &src,
+                &format!("b/lib/f{i}.nix"),
+                &format!("{{ N = {i}; }}\n"),
+            );
+        }
+        git(&src, &["add", "."]);
+        git(&src, &["commit", "-q", "-m", "files"]);
+        ok(&src, None, &["publish"]);
+        let server = Server::start(kind, &dir);
+        serve(&server, &src, "set.git");
+        if filters {
+            git(
+                &server.root.join("set.git"),
+                &["config", "uploadpack.allowFilter", "true"],
+            );
+        }
+        // A relay that counts what the server sends (fast enough not to slow anything).
+        let relay = servers::Throttle::start(server.port, 1 << 32);
+        let url = server
+            .url("set.git")
+            .replace(&format!(":{}/", server.port), &format!(":{}/", relay.port));
+        let app = dir.join("app");
+        write(
+            &app,
+            "atom.toml",
+            &format!("[package]\nlabel = \"app\"\nversion = \"0.1.0\"\n\n[package.sets]\nlib = \"{url}\"\n\n[deps.from.lib]\nbeta = \"*\"\n\n[compose.as]\nnix = \".\"\n"),
+        );
+        let store = dir.join("store");
+        let store_arg = store.to_str().unwrap();
+        let app_arg = app.to_str().unwrap();
+        ok(
+            &dir,
+            Some(&server),
+            &["lock", app_arg, "--store", store_arg],
+        );
+        let locked = relay.sent();
+        let set = store_repo(&store);
+        let has = |rev: &str| {
+            Command::new("git")
+                .arg("--git-dir")
+                .arg(&set)
+                .args(["cat-file", "-e", rev])
+                .status()
+                .unwrap()
+                .success()
+        };
+        let big = git(&src, &["rev-parse", "HEAD:b/blob.bin"]);
+        let lock = git(&src, &["rev-parse", "HEAD:b/atom.lock"]);
+        let refs = || git(&set, &["for-each-ref", "--format=%(refname)"]);
+        if filters {
+            assert!(
+                locked < 32 << 10,
+                "{kind:?}: locking received {locked} bytes"
+            );
+            // Only what locking reads: the manifest and lock, not the files; no store refs yet.
+            assert!(has(&lock) && !has(&big), "{kind:?}");
+            let listed = refs();
+            assert!(
+                !listed.contains("refs/eka/atoms/beta") && listed.contains("refs/atom/partial/"),
+                "{kind:?}: {listed}"
+            );
+        } else {
+            assert!(locked > BIG, "{kind:?}: locking received {locked} bytes");
+            assert!(
+                has(&big) && !refs().contains("refs/atom/partial/"),
+                "{kind:?}"
+            );
+        }
+
+        // Filling the store from the lock brings the rest (and only that), verified whole.
+        let filled: serde_json::Value = serde_json::from_str(&ok(
+            &app,
+            Some(&server),
+            &["--json", "fetch", "--store", store_arg],
+        ))
+        .unwrap();
+        let fill_bytes = relay.sent() - locked;
+        let entry = &filled["entries"][0];
+        if filters {
+            assert_eq!(entry["status"], "fetched", "{kind:?}: {filled}");
+            assert!(
+                fill_bytes > BIG && fill_bytes < BIG + (16 << 10),
+                "{kind:?}: filling received {fill_bytes} bytes: {filled}"
+            );
+        } else {
+            assert_eq!(entry["status"], "present", "{kind:?}: {filled}");
+        }
+        assert!(has(&big), "{kind:?}");
+        let listed = refs();
+        assert!(
+            listed.contains("refs/eka/atoms/beta/0.1.0") && !listed.contains("refs/atom/partial/"),
+            "{kind:?}: {listed}"
+        );
+        ok(&set, None, &["verify", "beta@0.1.0"]);
+        support::fsck_store(&set);
+        let again = ok(&app, Some(&server), &["fetch", "--store", store_arg]);
+        assert!(
+            again.contains("the store has everything"),
+            "{kind:?}: {again}"
+        );
+    }
+}

@@ -515,6 +515,8 @@ impl Locker<'_> {
             })?;
             let one = FetchOptions {
                 atoms: vec![(label.clone(), Some(exact))],
+                // Locking reads manifests and locks; `atom fetch` brings the files.
+                manifests_only: true,
                 ..options.clone()
             };
             match self.store.fetch_in_session(&mut session, &one, &mut |_| {}) {

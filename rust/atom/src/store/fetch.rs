@@ -40,6 +40,15 @@ pub struct FetchOptions {
     pub remote: remote::Options,
     /// URL aliases (`gh:`, …).
     pub aliases: Aliases,
+    /// Receive of each new version only what locking reads, from a server that filters
+    /// (protocol v2 `filter`): the atom commit and its trees (`blob:none`), then its `atom.toml`
+    /// and `atom.lock` by id. Such a version is verified as far as it can be without its files
+    /// (commit, manifest, names in its trees), recorded as the mirror's and marked partial
+    /// ([`super::attribution::PARTIAL_PREFIX`]), without the store's atom and metadata refs: it
+    /// is absent for the evaluator and for filling, and the next fetch of it receives only the
+    /// files it lacks. A repository on this machine, or a server that does not filter, gives
+    /// whole versions, stored as any fetch stores them. `atom lock` fetches this way.
+    pub manifests_only: bool,
 }
 
 /// What happened to one version.
@@ -259,11 +268,16 @@ impl Source {
     /// (`blob:none`), then exactly the blobs `dest` lacks, by id; git servers otherwise send
     /// every file of a new version, since atom commits share no history with what `dest` has.
     /// Returns (objects, bytes, whether the server filtered).
+    ///
+    /// With `manifests_only`, a server that filters sends the commits and trees, then only the
+    /// `atom.toml` and `atom.lock` blobs of each commit: what the store lacks of the other files
+    /// is left for a later fetch.
     fn transfer_atoms(
         &mut self,
         dest: &Repo,
         commits: &[ObjectId],
         haves: &[ObjectId],
+        manifests_only: bool,
         progress: &mut dyn FnMut(usize),
     ) -> Result<(usize, u64, bool)> {
         let mut wants: Vec<ObjectId> = commits
@@ -273,6 +287,13 @@ impl Source {
             .collect();
         wants.sort();
         wants.dedup();
+        if manifests_only {
+            if let Source::Remote(remote) = self {
+                if remote.can_filter() {
+                    return self.transfer_manifests(dest, commits, &wants, haves, progress);
+                }
+            }
+        }
         let (mut objects, mut bytes, mut filtered) = (0, 0, false);
         if !wants.is_empty() {
             match self {
@@ -296,6 +317,47 @@ impl Source {
             bytes += more_bytes;
         }
         Ok((objects, bytes, filtered))
+    }
+
+    /// The manifests-only transfer of [`Source::transfer_atoms`] from a server that filters:
+    /// `wants` (the commits `dest` lacks) with `blob:none`, then the `atom.toml` and `atom.lock`
+    /// blobs of `commits` that `dest` lacks, by id.
+    fn transfer_manifests(
+        &mut self,
+        dest: &Repo,
+        commits: &[ObjectId],
+        wants: &[ObjectId],
+        haves: &[ObjectId],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<(usize, u64, bool)> {
+        let Source::Remote(remote) = self else {
+            unreachable!("only a remote filters")
+        };
+        let received = remote.receive_filtered(dest, wants, haves, Some("blob:none"))?;
+        progress(received.objects);
+        let (mut objects, mut bytes) = (received.objects, received.bytes);
+        let mut blobs = Vec::new();
+        for &commit in commits {
+            // A commit the server did not send is reported when its version is verified.
+            let Ok(tree) = dest.commit_tree(commit) else {
+                continue;
+            };
+            for name in [crate::manifest::MANIFEST_FILE, crate::lock::LOCK_FILE] {
+                if let Ok(Some(entry)) = dest.entry(tree, Path::new(name)) {
+                    if entry.is_blob() && !dest.has_object(entry.id) {
+                        blobs.push(entry.id);
+                    }
+                }
+            }
+        }
+        blobs.sort();
+        blobs.dedup();
+        if !blobs.is_empty() {
+            let (more_objects, more_bytes) = self.transfer(dest, blobs, haves, false, progress)?;
+            objects += more_objects;
+            bytes += more_bytes;
+        }
+        Ok((objects, bytes, true))
     }
 }
 
@@ -632,7 +694,15 @@ impl Store {
         if path.is_dir() {
             self.check_repo_permissions(&path)?;
             return self
-                .fetch_into(&from, source, root, versions, Repo::open(&path)?, progress)
+                .fetch_into(
+                    &from,
+                    source,
+                    root,
+                    versions,
+                    Repo::open(&path)?,
+                    options.manifests_only,
+                    progress,
+                )
                 .map(|fetched| fetched.with_refused(refused));
         }
         // First fetch of this set: assemble the repository aside, then rename it into place.
@@ -646,8 +716,17 @@ impl Store {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let tmp = parent.join(temporary_name(&name));
-        let assembled = Repo::init_bare(&tmp)
-            .map(|dest| self.fetch_into(&from, source, root, versions, dest, progress));
+        let assembled = Repo::init_bare(&tmp).map(|dest| {
+            self.fetch_into(
+                &from,
+                source,
+                root,
+                versions,
+                dest,
+                options.manifests_only,
+                progress,
+            )
+        });
         let fetched = match assembled {
             Ok(Ok(fetched)) => fetched,
             Ok(Err(e)) => {
@@ -677,7 +756,10 @@ impl Store {
         }
     }
 
-    /// Fetches `versions` from `source` into `dest`, recording them as the mirror `from`'s.
+    /// Fetches `versions` from `source` into `dest`, recording them as the mirror `from`'s
+    /// (only their manifests and locks, where the server filters, with `manifests_only`:
+    /// [`FetchOptions::manifests_only`]).
+    #[allow(clippy::too_many_arguments)]
     fn fetch_into(
         &self,
         from: &Mirror,
@@ -685,6 +767,7 @@ impl Store {
         root: Root,
         versions: BTreeMap<(Label, Version), Advertised>,
         dest: Repo,
+        manifests_only: bool,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Fetched> {
         let url = from.shown.as_str();
@@ -737,6 +820,21 @@ impl Store {
                     }
                 }
                 // Served by this mirror before, at the commit it serves now, which another
+                // mirror's differs from, but only its manifest and lock were received: the rest
+                // now.
+                (Some(_), Some(existing))
+                    if attribution::is_partial(&dest, &label, &version, commit)? =>
+                {
+                    new.push((
+                        label.clone(),
+                        version.clone(),
+                        commit,
+                        refs,
+                        Kind::Diverged(existing),
+                    ));
+                    continue;
+                }
+                // Served by this mirror before, at the commit it serves now, which another
                 // mirror's differs from: nothing new.
                 (Some(_), Some(_)) => {
                     unchanged += 1;
@@ -768,7 +866,9 @@ impl Store {
         // sides have go along as `have`s.
         let commits: Vec<ObjectId> = new.iter().map(|(_, _, commit, _, _)| *commit).collect();
         let (objects, bytes, filtered) =
-            source.transfer_atoms(&dest, &commits, &haves, progress)?;
+            source.transfer_atoms(&dest, &commits, &haves, manifests_only, progress)?;
+        // Whether a version may lack files: only its manifest and lock were asked for.
+        let manifests_round = manifests_only && filtered;
 
         // Verify each new version; its refs are written only when it passes.
         let mut refs = meta;
@@ -778,6 +878,8 @@ impl Store {
             unchanged += 1;
         }
         let mut atom_refs = Vec::new();
+        // Marks of partial versions that are whole now, removed once their refs are written.
+        let mut completed = Vec::new();
         for (label, version, commit, advertised, kind) in new {
             let atom = AtomRef {
                 label: label.clone(),
@@ -798,21 +900,34 @@ impl Store {
                 .map_err(|e| e.to_string())?,
                 Kind::Diverged(_) => Ok(()),
             });
+            let partial = match &checked {
+                Ok(()) if manifests_round => !dest.missing_objects(&[commit])?.is_empty(),
+                _ => false,
+            };
+            let attribution = attribution::attribution_ref(&from.key, &label, &version);
+            if checked.is_ok() && dest.ref_target(&attribution)? != Some(commit) {
+                if partial {
+                    // The mark first: a version is never taken for whole, even when writing the
+                    // refs is cut short.
+                    atom_refs.push((
+                        attribution::partial_ref(&from.key, &label, &version),
+                        commit,
+                    ));
+                }
+                atom_refs.push((attribution, commit));
+            }
+            if !partial && checked.is_ok() {
+                completed.extend(attribution::partial_marks(&dest, &label, &version, commit)?);
+            }
             let status = match (checked, kind) {
+                // Only what locking reads: no store refs yet.
+                (Ok(()), _) if partial => VersionStatus::Fetched,
                 (Ok(()), Kind::New) => {
                     refs.extend(version_refs);
                     atom_refs.push((atom_ref(&label, &version), commit));
-                    atom_refs.push((
-                        attribution::attribution_ref(&from.key, &label, &version),
-                        commit,
-                    ));
                     VersionStatus::Fetched
                 }
                 (Ok(()), Kind::Diverged(existing)) => {
-                    atom_refs.push((
-                        attribution::attribution_ref(&from.key, &label, &version),
-                        commit,
-                    ));
                     VersionStatus::Diverged(format!(
                         "{url} publishes {label} {version} at {commit}, another mirror at {existing}: both are kept, each as its mirror's, and locking takes the one of the mirror a manifest declares"
                     ))
@@ -829,6 +944,10 @@ impl Store {
         // Atom refs last: a version is visible only with its metadata.
         refs.extend(atom_refs);
         let created = create_refs(&dest, refs, url, &mut unchanged)?;
+        if !completed.is_empty() {
+            // Best effort: a mark left behind only makes a later fetch look again.
+            let _ = dest.delete_refs(&completed);
+        }
         self.record_mirror_name(dest.git_dir(), &from.key, &from.name);
         outcomes.sort_by(|a, b| (&a.label, &a.version).cmp(&(&b.label, &b.version)));
         Ok(Fetched {
