@@ -83,15 +83,17 @@ pub fn partial_marks(
         .collect())
 }
 
-/// Whether the store holds only the manifest and lock of `commit` for `label` `version`
-/// ([`PARTIAL_PREFIX`]).
+/// Whether the store holds only the manifest and lock of `commit` for `label` `version`: a mark
+/// names it ([`PARTIAL_PREFIX`]), and the store's own atom ref does not (that ref is written only
+/// for a version received and verified whole: a mark beside it is one a fetch cut short left).
 pub fn is_partial(
     repo: &Repo,
     label: &Label,
     version: &Version,
     commit: ObjectId,
 ) -> Result<bool, crate::repo::RepoError> {
-    Ok(!partial_marks(repo, label, version, commit)?.is_empty())
+    Ok(!partial_marks(repo, label, version, commit)?.is_empty()
+        && repo.ref_target(&crate::repo::atom_ref(label, version))? != Some(commit))
 }
 
 /// Whether some mirror served `commit` for `label` `version` (whichever mirror it was).

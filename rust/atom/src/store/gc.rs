@@ -531,6 +531,10 @@ impl Store {
                     let (label, version) = ref_version_under(&name, PARTIAL_PREFIX)?;
                     Some((label, version, id))
                 })
+                // A mark beside the store's own ref to the commit is stale (`attribution::is_partial`).
+                .filter(|(label, version, id)| {
+                    !matches!(repo.ref_target(&crate::repo::atom_ref(label, version)), Ok(Some(t)) if t == *id)
+                })
                 .collect();
             let mut partial_dropped = false;
             for (name, id) in refs {
