@@ -587,7 +587,8 @@ fn aliases(cli: &Cli) -> Result<Aliases> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
     let files = [
         config_home.map(|d| d.join("eka.toml")),
-        Some(cli.repo.join(".git/info/eka.toml")),
+        // Not in a worktree or a submodule, whose `.git` is a file.
+        Some(cli.repo.join(".git/info/eka.toml")).filter(|_| cli.repo.join(".git").is_dir()),
     ];
     for file in files.into_iter().flatten() {
         if let Some(text) = atom::diagnostic::read_text_if_present(&file).map_err(err)? {
