@@ -1952,19 +1952,21 @@ fn locking_lists_each_mirror_once_per_dependency() {
 }
 
 /// Locking reads manifests and locks, not files: from a server that filters, `atom lock`
-/// receives the dependency's commit and trees (`blob:none`), then its `atom.toml` and
-/// `atom.lock`; the version is marked partial (no store refs), and `atom fetch` in the atom's
-/// directory receives exactly the files still missing and makes it whole. A server that does not
-/// filter sends the whole version at once, as before. Bytes are counted through a relay.
+/// receives the dependency's commit and top tree (`tree:1`; `blob:none` from a server that
+/// allows only blob filters), then its `atom.toml` and `atom.lock`; the version is marked partial
+/// (no store refs), and `atom fetch` in the atom's directory receives the rest (its trees, then
+/// exactly the files still missing) and makes it whole. A server that does not filter sends the
+/// whole version at once, as before. Bytes are counted through a relay.
 #[test]
 fn locking_receives_manifests_and_locks_and_filling_the_files() {
     const BIG: usize = 1 << 20;
-    for (kind, filters) in [
-        (Kind::Daemon, true),
-        (Kind::Http, true),
-        (Kind::Daemon, false),
+    for (kind, filters, trees) in [
+        (Kind::Daemon, true, true),
+        (Kind::Http, true, true),
+        (Kind::Daemon, true, false),
+        (Kind::Daemon, false, false),
     ] {
-        let dir = scratch(&format!("lock-manifests-{kind:?}-{filters}"));
+        let dir = scratch(&format!("lock-manifests-{kind:?}-{filters}-{trees}"));
         let src = dir.join("src");
         big_source(&src, BIG);
         for i in 0..20 {
@@ -1983,6 +1985,15 @@ fn locking_receives_manifests_and_locks_and_filling_the_files() {
             git(
                 &server.root.join("set.git"),
                 &["config", "uploadpack.allowFilter", "true"],
+            );
+        }
+        if filters && !trees {
+            // Blob filters only, as some hosts have it: a tree filter ends the conversation.
+            let served = server.root.join("set.git");
+            git(&served, &["config", "uploadpackfilter.allow", "false"]);
+            git(
+                &served,
+                &["config", "uploadpackfilter.blob:none.allow", "true"],
             );
         }
         // A relay that counts what the server sends (fast enough not to slow anything).
@@ -2017,6 +2028,7 @@ fn locking_receives_manifests_and_locks_and_filling_the_files() {
         };
         let big = git(&src, &["rev-parse", "HEAD:b/blob.bin"]);
         let lock = git(&src, &["rev-parse", "HEAD:b/atom.lock"]);
+        let subtree = git(&src, &["rev-parse", "HEAD:b/lib"]);
         let refs = || git(&set, &["for-each-ref", "--format=%(refname)"]);
         if filters {
             assert!(
@@ -2025,6 +2037,8 @@ fn locking_receives_manifests_and_locks_and_filling_the_files() {
             );
             // Only what locking reads: the manifest and lock, not the files; no store refs yet.
             assert!(has(&lock) && !has(&big), "{kind:?}");
+            // Only the top tree, when the server takes a tree filter.
+            assert_eq!(has(&subtree), !trees, "{kind:?}");
             let listed = refs();
             assert!(
                 !listed.contains("refs/eka/atoms/beta") && listed.contains("refs/atom/partial/"),

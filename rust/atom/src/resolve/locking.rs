@@ -296,7 +296,7 @@ impl Locker<'_> {
                 }
             }
         };
-        let verified = store.verify(&atom, None)?;
+        let verified = crate::store::attribution::verify_held(&store, &atom)?;
         Ok(AtomDep {
             label: label.clone(),
             version: atom.version.clone(),

@@ -96,6 +96,19 @@ pub fn is_partial(
         && repo.ref_target(&crate::repo::atom_ref(label, version))? != Some(commit))
 }
 
+/// Verifies `atom` as the store holds it: whole ([`Repo::verify`]), or, for a partial version
+/// ([`is_partial`]), as far as its top tree ([`Repo::verify_top`]): what locking reads.
+pub fn verify_held(
+    repo: &Repo,
+    atom: &crate::repo::AtomRef,
+) -> Result<crate::repo::Verified, crate::repo::RepoError> {
+    if is_partial(repo, &atom.label, &atom.version, atom.commit)? {
+        repo.verify_top(atom)
+    } else {
+        repo.verify(atom, None)
+    }
+}
+
 /// Whether some mirror served `commit` for `label` `version` (whichever mirror it was).
 pub fn served_by_a_mirror(
     repo: &Repo,

@@ -165,8 +165,7 @@ fn same_set_deps(repo: &Repo, root: Root, version: &FetchedVersion) -> Vec<(Labe
         commit: version.commit,
         layout: RefLayout::Current,
     };
-    let Some(lock) = repo
-        .verify(&atom, None)
+    let Some(lock) = super::attribution::verify_held(repo, &atom)
         .ok()
         .and_then(|verified| verified.lock)
         .and_then(|blob| repo.read_text(blob).ok())
@@ -264,14 +263,17 @@ impl Source {
     }
 
     /// Puts the atom commits `commits` and everything they are made of into `dest`, receiving
-    /// only what `dest` lacks. A server that filters gets two requests: the commits and trees
-    /// (`blob:none`), then exactly the blobs `dest` lacks, by id; git servers otherwise send
-    /// every file of a new version, since atom commits share no history with what `dest` has.
-    /// Returns (objects, bytes, whether the server filtered).
+    /// only what `dest` lacks. Git servers leave out only what is reachable along history from
+    /// the `haves`, and atom commits share no history with what `dest` has, so a server that
+    /// filters is asked level by level ([`Source::receive_trees`]): the commits with their top
+    /// trees, then the trees `dest` lacks one level down, and so on, then exactly the blobs
+    /// `dest` lacks, by id. A version that shares most of its files and directories with one
+    /// `dest` has costs its new objects. A server that does not filter sends every file of a
+    /// new version. Returns (objects, bytes, whether the server filtered).
     ///
-    /// With `manifests_only`, a server that filters sends the commits and trees, then only the
-    /// `atom.toml` and `atom.lock` blobs of each commit: what the store lacks of the other files
-    /// is left for a later fetch.
+    /// With `manifests_only`, a server that filters sends the commits and their top trees, then
+    /// only the `atom.toml` and `atom.lock` blobs of each commit: the rest is left for a later
+    /// fetch ([`FetchOptions::manifests_only`]).
     fn transfer_atoms(
         &mut self,
         dest: &Repo,
@@ -287,78 +289,107 @@ impl Source {
             .collect();
         wants.sort();
         wants.dedup();
-        if manifests_only {
-            if let Source::Remote(remote) = self {
-                if remote.can_filter() {
-                    return self.transfer_manifests(dest, commits, &wants, haves, progress);
-                }
-            }
+        let filters = matches!(self, Source::Remote(remote) if remote.can_filter());
+        let (mut objects, mut bytes) = (0, 0);
+        if filters {
+            let (o, b) =
+                self.receive_trees(dest, commits, wants, haves, !manifests_only, progress)?;
+            (objects, bytes) = (o, b);
+        } else if !wants.is_empty() {
+            (objects, bytes) = self.transfer(dest, wants, haves, false, progress)?;
         }
-        let (mut objects, mut bytes, mut filtered) = (0, 0, false);
-        if !wants.is_empty() {
-            match self {
-                Source::Remote(remote) if remote.can_filter() => {
-                    let received =
-                        remote.receive_filtered(dest, &wants, haves, Some("blob:none"))?;
-                    progress(received.objects);
-                    (objects, bytes, filtered) =
-                        (received.objects, received.bytes, received.filtered);
-                }
-                _ => (objects, bytes) = self.transfer(dest, wants, haves, false, progress)?,
-            }
-        }
-        // What is still missing: the blobs a filtered round left out, or what an interrupted
-        // fetch left behind.
-        let missing = dest.missing_objects(commits)?;
+        // What is still missing: the blobs the filtered rounds left out (of the top trees only,
+        // with `manifests_only`: `atom.toml` and `atom.lock`), or what an interrupted fetch left
+        // behind.
+        let missing = if filters && manifests_only {
+            top_manifests(dest, commits)
+        } else {
+            dest.missing_objects(commits)?
+        };
         if !missing.is_empty() {
             let (more_objects, more_bytes) =
                 self.transfer(dest, missing, haves, false, progress)?;
             objects += more_objects;
             bytes += more_bytes;
         }
-        Ok((objects, bytes, filtered))
+        Ok((objects, bytes, filters))
     }
 
-    /// The manifests-only transfer of [`Source::transfer_atoms`] from a server that filters:
-    /// `wants` (the commits `dest` lacks) with `blob:none`, then the `atom.toml` and `atom.lock`
-    /// blobs of `commits` that `dest` lacks, by id.
-    fn transfer_manifests(
+    /// The commits `wants` (those of `commits` that `dest` lacks) and their top trees (filter
+    /// `tree:1`: the commit's tree is at depth 0), then, when `deep`, the trees of `commits` that
+    /// `dest` lacks, one level per request, each wanted tree without what it holds (`tree:0`: a
+    /// wanted object is always sent), until `dest` has every tree. A server that refuses the tree
+    /// filter (some hosts allow only blob filters; a refusal ends the
+    /// conversation) is asked again on a new connection with `blob:none`, which sends every tree
+    /// below what is wanted at once. Returns (objects, bytes).
+    fn receive_trees(
         &mut self,
         dest: &Repo,
         commits: &[ObjectId],
-        wants: &[ObjectId],
+        wants: Vec<ObjectId>,
         haves: &[ObjectId],
+        deep: bool,
         progress: &mut dyn FnMut(usize),
-    ) -> Result<(usize, u64, bool)> {
+    ) -> Result<(usize, u64)> {
         let Source::Remote(remote) = self else {
             unreachable!("only a remote filters")
         };
-        let received = remote.receive_filtered(dest, wants, haves, Some("blob:none"))?;
-        progress(received.objects);
-        let (mut objects, mut bytes) = (received.objects, received.bytes);
-        let mut blobs = Vec::new();
-        for &commit in commits {
-            // A commit the server did not send is reported when its version is verified.
-            let Ok(tree) = dest.commit_tree(commit) else {
-                continue;
-            };
-            for name in [crate::manifest::MANIFEST_FILE, crate::lock::LOCK_FILE] {
-                if let Ok(Some(entry)) = dest.entry(tree, Path::new(name)) {
-                    if entry.is_blob() && !dest.has_object(entry.id) {
-                        blobs.push(entry.id);
+        let (mut objects, mut bytes) = (0, 0);
+        let mut filter = "tree:1";
+        let mut round = wants;
+        loop {
+            if !round.is_empty() {
+                let received = match remote.receive_filtered(dest, &round, haves, Some(filter)) {
+                    Ok(received) => received,
+                    Err(_) if filter != "blob:none" => {
+                        remote.reconnect()?;
+                        filter = "blob:none";
+                        remote.receive_filtered(dest, &round, haves, Some(filter))?
                     }
+                    Err(e) => return Err(e.into()),
+                };
+                progress(received.objects);
+                objects += received.objects;
+                bytes += received.bytes;
+            }
+            if !deep {
+                return Ok((objects, bytes));
+            }
+            let (mut trees, _) = dest.missing_by_kind(commits)?;
+            trees.sort();
+            trees.dedup();
+            // Done, or the server sent none of what was asked: the rest is wanted unfiltered.
+            if trees.is_empty() || trees == round {
+                return Ok((objects, bytes));
+            }
+            if filter == "tree:1" {
+                filter = "tree:0";
+            }
+            round = trees;
+        }
+    }
+}
+
+/// The `atom.toml` and `atom.lock` blobs at the top of the trees of `commits` that `dest` lacks
+/// (of the commits and trees it has).
+fn top_manifests(dest: &Repo, commits: &[ObjectId]) -> Vec<ObjectId> {
+    let mut blobs = Vec::new();
+    for &commit in commits {
+        // A commit the server did not send is reported when its version is verified.
+        let Ok(tree) = dest.commit_tree(commit) else {
+            continue;
+        };
+        for name in [crate::manifest::MANIFEST_FILE, crate::lock::LOCK_FILE] {
+            if let Ok(Some(entry)) = dest.entry(tree, Path::new(name)) {
+                if entry.is_blob() && !dest.has_object(entry.id) {
+                    blobs.push(entry.id);
                 }
             }
         }
-        blobs.sort();
-        blobs.dedup();
-        if !blobs.is_empty() {
-            let (more_objects, more_bytes) = self.transfer(dest, blobs, haves, false, progress)?;
-            objects += more_objects;
-            bytes += more_bytes;
-        }
-        Ok((objects, bytes, true))
     }
+    blobs.sort();
+    blobs.dedup();
+    blobs
 }
 
 /// One connection to a repository and what it listed: a caller can look at the listing
@@ -888,7 +919,9 @@ impl Store {
                 layout: RefLayout::Current,
             };
             let mut version_refs = Vec::new();
-            let checked = check_new(&dest, &atom, &advertised).and_then(|()| match kind {
+            // Only its manifest and lock were asked for, and files are missing.
+            let partial = manifests_round && !dest.missing_objects(&[commit])?.is_empty();
+            let checked = check_new(&dest, &atom, &advertised, partial).and_then(|()| match kind {
                 Kind::New => meta_refs(
                     &dest,
                     &label,
@@ -900,10 +933,6 @@ impl Store {
                 .map_err(|e| e.to_string())?,
                 Kind::Diverged(_) => Ok(()),
             });
-            let partial = match &checked {
-                Ok(()) if manifests_round => !dest.missing_objects(&[commit])?.is_empty(),
-                _ => false,
-            };
             let attribution = attribution::attribution_ref(&from.key, &label, &version);
             if checked.is_ok() && dest.ref_target(&attribution)? != Some(commit) {
                 if partial {
@@ -1023,14 +1052,20 @@ fn meta_refs(
     Ok(Ok(()))
 }
 
-/// Verifies a version just received: the atom itself, and the advertised manifest and origin
-/// refs agreeing with it. The reason it fails, as a sentence.
+/// Verifies a version just received: the atom itself (as far as its top tree, when `partial`:
+/// [`Repo::verify_top`]), and the advertised manifest and origin refs agreeing with it. The
+/// reason it fails, as a sentence.
 fn check_new(
     dest: &Repo,
     atom: &AtomRef,
     advertised: &Advertised,
+    partial: bool,
 ) -> std::result::Result<(), String> {
-    let verified = dest.verify(atom, None).map_err(|e| e.to_string())?;
+    let verified = match partial {
+        true => dest.verify_top(atom),
+        false => dest.verify(atom, None),
+    }
+    .map_err(|e| e.to_string())?;
     let name = format!("{} {}", atom.label, atom.version);
     let manifest = dest
         .entry(verified.tree, Path::new(crate::manifest::MANIFEST_FILE))
