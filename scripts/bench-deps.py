@@ -105,6 +105,13 @@ def make_repo(repo):
     for v in range(VERSIONS):
         for name in deps + fill:
             (repo / name / "atom.toml").write_text(manifest(name, f"1.0.{v}"))
+        if v == 0:
+            # `atom publish` needs the lock of every evaluated atom: the same for all of these
+            # (trivial, no dependencies).
+            run([str(ATOM), "lock", "--offline", deps[0]], cwd=repo)
+            lock = (repo / deps[0] / "atom.lock").read_text()
+            for name in deps + fill:
+                (repo / name / "atom.lock").write_text(lock)
         run(["git", "add", "-A"], cwd=repo)
         run(["git", "commit", "-q", "-m", f"version 1.0.{v}"], cwd=repo)
         if v == 0:

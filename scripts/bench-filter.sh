@@ -16,6 +16,7 @@ printf '[package]\nlabel = "beta"\nversion = "0.1.0"\n\n[compose.as]\nnix = "."\
 echo '{ }' > b/mod.nix
 printf '[set]\npackages = ["b"]\n' > ekala.toml
 head -c 4000000 /dev/urandom > b/blob.bin
+"$A" lock --offline b >/dev/null
 git add -A && git commit -qm v1 && "$A" publish >/dev/null
 git init -q --bare "$M/served.git"
 git push -q "$M/served.git" 'refs/*:refs/*'

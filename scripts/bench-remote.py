@@ -8,6 +8,16 @@ http:// (git http-backend behind lighttpd) on 127.0.0.1.
              history: `atom fetch URL label@=version` into an empty store, against
              `builtins.fetchGit { url; ref; }` of the same ref, cold (a fresh Nix store and
              cache). The bytes are compared with the atom's own objects, packed by git.
+  update     a new version of a 1000-file atom with one file changed, from a server that
+             filters (`uploadpack.allowFilter`), into a store holding the earlier version:
+             `atom fetch URL label@=new` against the new objects alone (commit, trees, the changed
+             files, packed by git) and against git's own fetch of the same ref into a repository
+             holding the earlier version (`git fetch`, which re-sends the whole atom: atom commits
+             share no history).
+  fill       `atom fetch` (no URL) in the directory of an app whose lock pins 50 atoms of one
+             set, into an empty store, against the atoms' own objects packed by git.
+  lock       `atom lock` of the same app into an empty store (the versions' manifests and locks
+             only, from a filtering server), against the bytes of filling.
 
 Bytes are what the server sent to the client, counted by a byte-counting TCP relay in front of
 the server (so both sides pay the same protocol overhead). Times are medians of RUNS runs
@@ -15,8 +25,10 @@ the server (so both sides pay the same protocol overhead). Times are medians of 
 git, lighttpd and nix-instantiate. Prints Markdown tables.
 """
 
+import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -94,6 +106,11 @@ class Relay:
     def pipe(self, src, dst, count):
         try:
             while True:
+                if count:
+                    # As the `atom` client does on git:// (remote/socket.rs): acknowledge what the
+                    # server sends at once, so that its Nagle-held writes are not kept waiting
+                    # 40 ms for a delayed acknowledgement from the relay's kernel.
+                    src.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
                 data = src.recv(65536)
                 if not data:
                     break
@@ -124,7 +141,7 @@ def start_servers(work, repos):
     daemon = subprocess.Popen(
         ["git", "daemon", "--reuseaddr", "--listen=127.0.0.1", f"--port={daemon_port}",
          f"--base-path={repos}", "--export-all", str(repos)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     conf = work / "lighttpd.conf"
     conf.write_text(f'''server.modules = ("mod_alias", "mod_setenv", "mod_cgi")
 server.bind = "127.0.0.1"
@@ -136,7 +153,8 @@ cgi.assign = ("" => "")
 setenv.add-environment = ("GIT_PROJECT_ROOT" => "{repos}", "GIT_HTTP_EXPORT_ALL" => "1")
 ''')
     http = subprocess.Popen(["lighttpd", "-D", "-f", str(conf)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     wait_port(daemon_port)
     wait_port(http_port)
     relays = {"git://": Relay(daemon_port), "http://": Relay(http_port)}
@@ -182,6 +200,8 @@ def make_set(repo, files, history):
     (big / "mod.nix").write_text("{ Value = 1; }\n")
     (big / "atom.toml").write_text(manifest("big", "1.0.0"))
     (repo / "ekala.toml").write_text('[set]\npackages = ["big"]\n')
+    # `atom publish` needs the lock of an evaluated atom.
+    run([str(ATOM), "lock", "--offline", "big"], cwd=repo)
     run(["git", "add", "-A"], cwd=repo)
     run(["git", "commit", "-q", "-m", "the atom"], cwd=repo)
     run([str(ATOM), "init"], cwd=repo)
@@ -214,10 +234,87 @@ def median(values):
     return statistics.median(values)
 
 
+def packed_size(repo, tips, exclude=()):
+    """Bytes of the objects reachable from `tips` and not from `exclude`, packed by git, and
+    their number. (`git rev-list --objects A --not B` does not leave out B's trees and files when
+    A and B share no history, as atom commits never do: the lists are subtracted here.)"""
+    def objects(revs):
+        if not revs:
+            return []
+        return subprocess.run(["git", "rev-list", "--objects", *revs], cwd=repo, env=GIT_ENV,
+                              capture_output=True, check=True).stdout.decode().splitlines()
+    known = {line.split(" ", 1)[0] for line in objects(list(exclude))}
+    wanted = [line for line in objects(list(tips)) if line.split(" ", 1)[0] not in known]
+    pack = subprocess.run(["git", "pack-objects", "--stdout", "-q"], cwd=repo, env=GIT_ENV,
+                          input=("\n".join(wanted) + "\n").encode(), capture_output=True,
+                          check=True).stdout
+    return len(pack), len(wanted)
+
+
+def make_update_set(repo, files):
+    """The atom `big` (`files` files) published at 1.0.0, then at 1.1.0 with one file changed."""
+    repo.mkdir(parents=True)
+    run(["git", "init", "-q", "-b", "main"], cwd=repo)
+    big = repo / "big"
+    for f in range(files - 3):
+        d = big / "data" / f"d{f % 20}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"f{f}.txt").write_text(f"atom file {f}\n" * 8)
+    (big / "mod.nix").write_text("{ Value = 1; }\n")
+    (big / "atom.toml").write_text(manifest("big", "1.0.0"))
+    (repo / "ekala.toml").write_text('[set]\npackages = ["big"]\n')
+    run([str(ATOM), "lock", "--offline", "big"], cwd=repo)
+    run(["git", "add", "-A"], cwd=repo)
+    run(["git", "commit", "-q", "-m", "1.0.0"], cwd=repo)
+    run([str(ATOM), "init"], cwd=repo)
+    run([str(ATOM), "publish"], cwd=repo)
+    (big / "data" / "d7" / "f7.txt").write_text("the changed file\n" * 8)
+    (big / "atom.toml").write_text(manifest("big", "1.1.0"))
+    run(["git", "commit", "-q", "-am", "1.1.0"], cwd=repo)
+    run([str(ATOM), "publish"], cwd=repo)
+
+
+def make_deps_set(repo, deps, files):
+    """`deps` atoms `dep00`... of `files` files each (nix files of about 600 bytes), published
+    at 1.0.0."""
+    repo.mkdir(parents=True)
+    run(["git", "init", "-q", "-b", "main"], cwd=repo)
+    names = [f"dep{i:02d}" for i in range(deps)]
+    (repo / "ekala.toml").write_text(
+        "[set]\npackages = [" + ", ".join(f'"{n}"' for n in names) + "]\n")
+    lock = None
+    for n, name in enumerate(names):
+        atom = repo / name
+        for f in range(files - 2):
+            d = atom / f"m{f % 5}"
+            d.mkdir(parents=True, exist_ok=True)
+            body = "".join(f"  v{k} = \"{name}-{f}-{k * 7919 % 10007}\";\n" for k in range(24))
+            (d / f"f{f}.nix").write_text("{\n" + body + "}\n")
+        (atom / "mod.nix").write_text("{ Value = 1; }\n")
+        (atom / "atom.toml").write_text(manifest(name, "1.0.0"))
+        if lock is None:
+            run([str(ATOM), "lock", "--offline", name], cwd=repo)
+            lock = (atom / "atom.lock").read_text()
+        (atom / "atom.lock").write_text(lock)
+    run(["git", "add", "-A"], cwd=repo)
+    run(["git", "commit", "-q", "-m", "deps"], cwd=repo)
+    run([str(ATOM), "init"], cwd=repo)
+    run([str(ATOM), "publish"], cwd=repo)
+    return names
+
+
+def app_manifest(url, names):
+    deps = "".join(f'{n} = "^1"\n' for n in names)
+    return (f'[package]\nlabel = "app"\nversion = "0.1.0"\n\n[package.sets]\ns = "{url}"\n\n'
+            f'[compose.as]\nnix = "."\n\n[deps.from.s]\n{deps}')
+
+
 def main():
     if not ATOM.exists():
         sys.exit(f"{ATOM} is missing: run `cargo build --release -p atom-cli` first")
     work = Path(tempfile.mkdtemp(prefix="bench-remote-"))
+    # The commands run outside any repository (the caller's could configure aliases).
+    os.chdir(work)
     repos = work / "repos"
     repos.mkdir()
     servers = []
@@ -239,6 +336,15 @@ def main():
                                        cwd=repos / "fetch.git", env=GIT_ENV, input=objects,
                                        capture_output=True, check=True).stdout)
         n_objects = len(objects.splitlines())
+        # The update (a filtering server) and the 50 dependencies.
+        update_src = work / "update"
+        make_update_set(update_src, 1000)
+        bare_copy(update_src, repos / "update.git")
+        run(["git", "config", "uploadpack.allowFilter", "true"], cwd=repos / "update.git")
+        deps_src = work / "deps"
+        dep_names = make_deps_set(deps_src, 50, 200)
+        bare_copy(deps_src, repos / "deps.git")
+        run(["git", "config", "uploadpack.allowFilter", "true"], cwd=repos / "deps.git")
 
         servers, relays, urls = start_servers(work, repos)
 
@@ -301,9 +407,90 @@ def main():
                   f"{a_b / atom_pack:.2f}x | {n_t / a_t:.1f}x faster |")
             print(f"| {scheme} | `builtins.fetchGit` of the ref | {n_t * 1000:.0f} ms | {n_b:,} | "
                   f"{n_b / atom_pack:.2f}x | |")
+
+        update_git = repos / "update.git"
+        new_pack, new_objects = packed_size(update_git, ["refs/eka/atoms/big/1.1.0"],
+                                            ["refs/eka/atoms/big/1.0.0"])
+        whole_pack, whole_objects = packed_size(update_git, ["refs/eka/atoms/big/1.1.0"])
+        print(f"\n### Update: 1.0.0 to 1.1.0 of a 1000-file atom, one file changed, from a server "
+              f"that filters (new objects alone: {new_objects}, {new_pack:,} bytes packed by git; "
+              f"the whole new version: {whole_objects}, {whole_pack:,} bytes)\n")
+        print("| transport | command | median time | bytes received | of which pack data "
+              "| vs the new objects alone (all bytes, pack data) |")
+        print("|---|---|---:|---:|---:|---:|")
+        for scheme in ("git://", "http://"):
+            url = urls[scheme]("update.git")
+            relay = relays[scheme]
+            a_times, a_sizes, a_packs, g_times, g_sizes = [], [], [], [], []
+            for i in range(RUNS):
+                store = work / f"ustore-{i}"
+                run([str(ATOM), "fetch", url, "big@=1.0.0", "--store", str(store)])
+                relay.take()
+                elapsed, out = timed([str(ATOM), "--json", "fetch", url, "big@=1.1.0",
+                                      "--store", str(store)])
+                a_times.append(elapsed)
+                a_sizes.append(relay.take())
+                a_packs.append(json.loads(out)["bytes"])
+                shutil.rmtree(store)
+                clone = work / f"uclone-{i}"
+                run(["git", "init", "-q", "--bare", str(clone)])
+                run(["git", "-C", str(clone), "fetch", "-q", url,
+                     "refs/eka/atoms/big/1.0.0:refs/eka/atoms/big/1.0.0"])
+                relay.take()
+                elapsed, _ = timed(["git", "-C", str(clone), "fetch", "-q", url,
+                                    "refs/eka/atoms/big/1.1.0:refs/eka/atoms/big/1.1.0"])
+                g_times.append(elapsed)
+                g_sizes.append(relay.take())
+                shutil.rmtree(clone)
+            a_pack = median(a_packs)
+            print(f"| {scheme} | `atom fetch URL big@=1.1.0` | {median(a_times) * 1000:.0f} ms | "
+                  f"{median(a_sizes):,} | {a_pack:,} | {median(a_sizes) / new_pack:.2f}x, "
+                  f"{a_pack / new_pack:.2f}x |")
+            print(f"| {scheme} | `git fetch URL <1.1.0 ref>` (1.0.0 there) | "
+                  f"{median(g_times) * 1000:.0f} ms | {median(g_sizes):,} | | "
+                  f"{median(g_sizes) / new_pack:.2f}x |")
+
+        deps_git = repos / "deps.git"
+        tips = [f"refs/eka/atoms/{n}/1.0.0" for n in dep_names]
+        deps_pack, deps_objects = packed_size(deps_git, tips)
+        print(f"\n### An app depending on 50 atoms of one set (their own objects: {deps_objects}, "
+              f"{deps_pack:,} bytes packed by git), from a server that filters, into an empty "
+              "store\n")
+        print("| transport | command | median time | bytes received | vs the atoms' own objects |"
+              " vs filling |")
+        print("|---|---|---:|---:|---:|---:|")
+        for scheme in ("git://", "http://"):
+            url = urls[scheme]("deps.git")
+            relay = relays[scheme]
+            l_times, l_sizes, f_times, f_sizes = [], [], [], []
+            for i in range(RUNS):
+                app = work / f"app-{i}"
+                app.mkdir()
+                (app / "atom.toml").write_text(app_manifest(url, dep_names))
+                (app / "default.nix").write_text("{ }\n")
+                store = work / f"lstore-{i}"
+                relay.take()
+                elapsed, _ = timed([str(ATOM), "lock", str(app), "--store", str(store)])
+                l_times.append(elapsed)
+                l_sizes.append(relay.take())
+                shutil.rmtree(store)
+                # A fresh clone of the project: the lock is there, the store is empty.
+                store = work / f"fstore-{i}"
+                relay.take()
+                elapsed, _ = timed([str(ATOM), "-C", str(app), "fetch", "--store", str(store)])
+                f_times.append(elapsed)
+                f_sizes.append(relay.take())
+                shutil.rmtree(store)
+                shutil.rmtree(app)
+            l_b, f_b = median(l_sizes), median(f_sizes)
+            print(f"| {scheme} | `atom fetch` (no URL: the lock's 50 atoms) | "
+                  f"{median(f_times) * 1000:.0f} ms | {f_b:,} | {f_b / deps_pack:.2f}x | |")
+            print(f"| {scheme} | `atom lock` (50 dependencies) | {median(l_times) * 1000:.0f} ms | "
+                  f"{l_b:,} | {l_b / deps_pack:.2f}x | {100 * l_b / f_b:.1f}% |")
     finally:
         for s in servers:
-            s.kill()
+            # `git daemon` runs `git-daemon` as a child: end the whole process group.
+            os.killpg(s.pid, signal.SIGTERM)
             s.wait()
         subprocess.run(["chmod", "-R", "u+w", str(work)], check=False)
         shutil.rmtree(work, ignore_errors=True)

@@ -111,9 +111,10 @@ impl Server {
         let stderr = || fs::File::create(log).unwrap();
         let mut ssh_command = None;
         let mut child = match kind {
-            Kind::Daemon => Command::new("git")
+            // `git daemon` would run `git-daemon` as a child, which killing `git` leaves
+            // running: the daemon itself is started, so that dropping the server ends it.
+            Kind::Daemon => Command::new(git_exec_path().join("git-daemon"))
                 .args([
-                    "daemon",
                     "--reuseaddr",
                     "--listen=127.0.0.1",
                     &format!("--port={port}"),

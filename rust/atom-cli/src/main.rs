@@ -75,8 +75,8 @@ enum Command {
     /// published version is an error. Prints one line per atom (published, unchanged, failed and
     /// why) and a summary; exits 1 when any atom failed.
     ///
-    /// Refused: an atom that declares dependencies without an atom.lock in the commit that
-    /// satisfies them (run `atom lock PATH` and commit it). A repository without refs/ekala/init
+    /// Refused: an evaluated atom (any but `[compose.as] static`) without an atom.lock in the
+    /// commit that matches its manifest (run `atom lock PATH` and commit it). A repository without refs/ekala/init
     /// is initialised first (as `atom init` does), and says so.
     Publish {
         /// Atom directories, relative to the repository root.
@@ -684,7 +684,8 @@ fn aliases(cli: &Cli) -> Result<Aliases> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
     let files = [
         config_home.map(|d| d.join("eka.toml")),
-        Some(cli.repo.join(".git/info/eka.toml")),
+        // Not in a worktree or a submodule, whose `.git` is a file.
+        Some(cli.repo.join(".git/info/eka.toml")).filter(|_| cli.repo.join(".git").is_dir()),
     ];
     for file in files.into_iter().flatten() {
         if let Some(text) = atom::diagnostic::read_text_if_present(&file).map_err(err)? {

@@ -10,8 +10,8 @@ use serde_json::json;
 
 use crate::output::Output;
 
-/// Creates the atom at `path` (`atom.toml`, and a `default.nix` unless there is one or a
-/// `mod.nix`) and lists it in
+/// Creates the atom at `path` (`atom.toml`, a `default.nix` unless there is one or a `mod.nix`,
+/// and its `atom.lock` unless there is one) and lists it in
 /// `ekala.toml` at the root of the git repository holding it (created when missing).
 pub fn new(path: &Path, label: Option<&str>, out: &mut Output) -> Result<(), String> {
     if path.join(MANIFEST_FILE).exists() {
@@ -85,6 +85,11 @@ fn create(path: &Path, label: &Label, out: &mut Output) -> Result<(), String> {
     if wrote_module {
         files.push((entry, edit::new_entry(label)));
     }
+    // Every evaluated atom is published with its lock (the reference's loader reads it).
+    let lock = path.join(atom::lock::LOCK_FILE);
+    if !lock.exists() {
+        files.push((lock, edit::new_lock()));
+    }
     let set =
         edit::add_set_member(set_text.as_deref(), &member, &set_path).map_err(|e| e.to_string())?;
     let listed = set.is_some();
@@ -99,13 +104,15 @@ fn create(path: &Path, label: &Label, out: &mut Output) -> Result<(), String> {
         "files": files.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
     }));
     out.line(format!(
-        "created atom {label} 0.1.0 in {} ({MANIFEST_FILE}{})",
+        "created atom {label} 0.1.0 in {} ({})",
         path.display(),
-        if wrote_module {
-            format!(", {}", edit::NEW_ENTRY_FILE)
-        } else {
-            String::new()
-        }
+        files
+            .iter()
+            .filter(|(p, _)| p.parent() == Some(path))
+            .filter_map(|(p, _)| p.file_name())
+            .map(|n| n.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     if listed {
         out.line(format!(

@@ -557,3 +557,24 @@ fn fetch_without_a_url_needs_a_lock() {
     let out = ok(atom_in(&dir.join("app"), &["fetch", "--store", store]));
     assert!(out.contains("the store has everything"), "{out}");
 }
+
+/// In a git worktree (whose `.git` is a file), commands that read the repository's URL aliases
+/// work: there is no `.git/info/eka.toml` to read there.
+#[test]
+fn commands_work_in_a_worktree() {
+    let dir = scratch("cli-worktree");
+    atom_repo(&dir);
+    ok(atom_in(&dir, &["publish"]));
+    let tree = dir
+        .parent()
+        .unwrap()
+        .join(format!("{}-wt", dir.file_name().unwrap().to_string_lossy()));
+    git(
+        &dir,
+        &["worktree", "add", "-q", "-b", "wt", tree.to_str().unwrap()],
+    );
+    assert!(tree.join(".git").is_file());
+    let url = format!("file://{}", dir.display());
+    let out = ok(atom_in(&tree, &["ls", &url, "alpha"]));
+    assert!(out.contains("alpha"), "{out}");
+}

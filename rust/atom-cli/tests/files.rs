@@ -130,6 +130,7 @@ fn publish_refuses_an_atom_whose_lock_or_manifest_is_a_committed_symlink() {
     let dir = scratch("files-publish");
     atom_repo(&dir);
     write(&dir, "secret.toml", SECRET);
+    fs::remove_file(dir.join("b/atom.lock")).unwrap();
     std::os::unix::fs::symlink("../secret.toml", dir.join("b/atom.lock")).unwrap();
     git(&dir, &["add", "."]);
     git(&dir, &["commit", "-q", "-m", "link"]);

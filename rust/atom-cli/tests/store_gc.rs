@@ -142,7 +142,7 @@ fn gc_keeps_what_the_given_atoms_need_and_frees_the_rest() {
     let second = base.join("second").tap_mkdir();
     git(&second, &["init", "-q", "-b", "main"]);
     write(&second, "ekala.toml", "[set]\npackages = [\"g\"]\n");
-    write(&second, "g/atom.toml", &support::manifest("gamma", "1.0.0"));
+    support::trivial_atom(&second, "g", "gamma", "1.0.0");
     git(&second, &["add", "."]);
     git(&second, &["commit", "-q", "-m", "second"]);
     ok(atom(&second, &store, &["init"]));
@@ -351,4 +351,77 @@ fn gc_keeps_the_git_mirrors_a_lock_pins() {
     let listing = json(atom(&base, &store, &["--json", "store", "ls"]));
     assert_eq!(listing["git"][0]["url"], sources[0].as_str(), "{listing}");
     assert_eq!(listing["git"].as_array().unwrap().len(), 1, "{listing}");
+}
+
+/// A version of which the store holds only what locking read (the mirror's record and a mark
+/// under `refs/atom/partial/`, no store refs: online `atom lock` from a filtering server) is not
+/// kept by a collection, even when a lock pins it: it is not what the lock needs, and a set written
+/// anew holds whole versions only. A mark left beside the store's own ref (a fetch cut short
+/// between its refs and removing the mark) does not make a whole version partial.
+#[test]
+fn gc_drops_versions_fetched_only_to_lock_them() {
+    let base = scratch("store-gc-partial");
+    let store = base.join("store");
+    let url = published(&base.join("repo").tap_mkdir(), &store);
+    let app = base.join("app").tap_mkdir();
+    consumer(&app, &store, &url, "alpha = \"^1\"\nbeta = \"*\"");
+    let set = set_dirs(&store).remove(0);
+    let record = |label: &str, version: &str| {
+        let name = git(
+            &set,
+            &["for-each-ref", "--format=%(refname)", "refs/atom/mirrors/"],
+        )
+        .lines()
+        .find(|r| r.ends_with(&format!("/{label}/{version}")))
+        .unwrap()
+        .to_owned();
+        let key = name.split('/').nth(3).unwrap().to_owned();
+        (key, git(&set, &["rev-parse", &name]))
+    };
+    let (key, beta) = record("beta", "0.1.0");
+    git(
+        &set,
+        &[
+            "update-ref",
+            &format!("refs/atom/partial/{key}/beta/0.1.0"),
+            &beta,
+        ],
+    );
+    for name in [
+        "refs/eka/atoms/beta/0.1.0",
+        "refs/eka/meta/beta/0.1.0/manifest",
+        "refs/eka/meta/beta/0.1.0/origin",
+    ] {
+        git(&set, &["update-ref", "-d", name]);
+    }
+    let (key, alpha) = record("alpha", "1.0.0");
+    git(
+        &set,
+        &[
+            "update-ref",
+            &format!("refs/atom/partial/{key}/alpha/1.0.0"),
+            &alpha,
+        ],
+    );
+    ok(atom(&base, &store, &["store", "gc", app.to_str().unwrap()]));
+    assert_eq!(versions(&base, &store), ["alpha 1.0.0"]);
+    let left = git(&set, &["for-each-ref", "--format=%(refname)"]);
+    assert!(
+        !left.contains("beta") && !left.contains("refs/atom/partial/"),
+        "{left}"
+    );
+    fsck_store(&set);
+    // The lock's beta comes back whole; alpha was whole all along.
+    let filled = json(atom(&app, &store, &["--json", "fetch"]));
+    let status = |label: &str| {
+        filled["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["label"] == label)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status("alpha"), "present", "{filled}");
+    assert_eq!(status("beta"), "fetched", "{filled}");
 }

@@ -108,7 +108,7 @@ fn publish_skips_unchanged_atoms_and_reports_every_outcome() {
     // Different content under a published version fails that atom only; a new atom is still
     // published, and every outcome is reported.
     write(&dir, "pkgs/a/mod.nix", "{ Value = 2; }\n");
-    write(&dir, "c/atom.toml", &manifest("gamma", "0.1.0"));
+    support::trivial_atom(&dir, "c", "gamma", "0.1.0");
     write(
         &dir,
         "ekala.toml",
@@ -164,6 +164,7 @@ fn publish_refuses_a_missing_or_stale_lock_and_warns_about_uncommitted_files() {
         "b/atom.toml",
         "[package]\nlabel = \"beta\"\nversion = \"0.2.0\"\n\n[package.sets]\nhere = \"::\"\n\n[compose.as]\nnix = \".\"\n\n[deps.from.here]\nalpha = \"^1\"\n",
     );
+    fs::remove_file(dir.join("b/atom.lock")).unwrap();
     commit(&dir, "beta depends on alpha");
     let (stdout, stderr) = fails(atom(&dir, &["publish", "b"]));
     assert!(
@@ -512,7 +513,7 @@ fn new_creates_a_publishable_atom_and_lists_it() {
     assert_eq!(
         out,
         format!(
-            "created atom greet 0.1.0 in {} (atom.toml, default.nix)\ncreated, listing libs/greet in {}\nnext: commit, then `atom publish libs/greet`\n",
+            "created atom greet 0.1.0 in {} (atom.toml, default.nix, atom.lock)\ncreated, listing libs/greet in {}\nnext: commit, then `atom publish libs/greet`\n",
             dir.join("libs/greet").display(),
             fs::canonicalize(&dir).unwrap().join("ekala.toml").display()
         )
@@ -520,6 +521,16 @@ fn new_creates_a_publishable_atom_and_lists_it() {
     assert_eq!(
         fs::read_to_string(dir.join("ekala.toml")).unwrap(),
         "[set]\npackages = [\"libs/greet\"]\n"
+    );
+    // Its lock is what `atom lock` writes (publish needs one for every evaluated atom), and
+    // what the tests' fixtures use for such atoms.
+    let lock = fs::read_to_string(dir.join("libs/greet/atom.lock")).unwrap();
+    assert_eq!(lock, support::TRIVIAL_LOCK);
+    fs::remove_file(dir.join("libs/greet/atom.lock")).unwrap();
+    ok(atom(&dir, &["lock", "libs/greet", "--offline"]));
+    assert_eq!(
+        fs::read_to_string(dir.join("libs/greet/atom.lock")).unwrap(),
+        lock
     );
     // A second atom, with a label of its own, is added to the list, keeping the file.
     fs::write(

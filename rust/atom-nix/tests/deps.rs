@@ -69,6 +69,7 @@ impl Fixture {
         write(&repo, "ekala.toml", "[set]\npackages = [\"b\"]\n");
         for version in ["1.0.0", "1.2.0", "2.0.0"] {
             write(&repo, "b/atom.toml", &manifest("b", version, "::", ""));
+            write(&repo, "b/atom.lock", support::TRIVIAL_LOCK);
             write(
                 &repo,
                 "b/mod.nix",
@@ -99,8 +100,12 @@ impl Fixture {
     }
 
     /// Adds the atom `path` to the repository with `files`, locks it (`atom lock`, resolving
-    /// `::` sets in the repository) when `lock`, commits, publishes and fetches into the store.
+    /// `::` sets in the repository) when `lock` (else it is given the lock of an atom without
+    /// dependencies, unless `files` has one), commits, publishes and fetches into the store.
     fn publish(&mut self, path: &str, files: &[(&str, &str)], lock: bool) {
+        if !lock {
+            write(&self.repo.join(path), "atom.lock", support::TRIVIAL_LOCK);
+        }
         for (name, text) in files {
             write(&self.repo.join(path), name, text);
         }
@@ -429,6 +434,58 @@ fn a_missing_store_names_the_fetch_command() {
     assert_eq!(f.fetcher_ran(), None);
 }
 
+/// A version of which the store holds only what locking reads (online `atom lock` from a server
+/// that filters: the mirror's record and a mark under `refs/atom/partial/`, no store refs) is not
+/// loaded: the evaluator says to fetch it, and `atom fetch` in the atom's directory completes it.
+#[test]
+fn a_version_fetched_only_to_lock_it_is_fetched_before_it_loads() {
+    let f = Fixture::new("deps-partial");
+    let set = f.set_repo();
+    let commit = git(&set, &["rev-parse", "refs/eka/atoms/b/1.2.0"]);
+    let record = git(
+        &set,
+        &["for-each-ref", "--format=%(refname)", "refs/atom/mirrors/"],
+    );
+    let key = record
+        .lines()
+        .find(|r| r.ends_with("/b/1.2.0"))
+        .and_then(|r| r.split('/').nth(3))
+        .expect("the mirror's record of b 1.2.0")
+        .to_owned();
+    // What `atom lock` leaves: the mark first, no store refs.
+    git(
+        &set,
+        &[
+            "update-ref",
+            &format!("refs/atom/partial/{key}/b/1.2.0"),
+            &commit,
+        ],
+    );
+    for name in [
+        "refs/eka/atoms/b/1.2.0",
+        "refs/eka/meta/b/1.2.0/manifest",
+        "refs/eka/meta/b/1.2.0/origin",
+    ] {
+        git(&set, &["update-ref", "-d", name]);
+    }
+    let err = f.eval_err(&f.import_a());
+    assert!(
+        err.contains("b-1.2.0 (pinned by a-0.1.0) is not in the atom store: only its atom.toml and atom.lock are in")
+            && err.contains(&format!("`atom fetch {}`", f.url())),
+        "{err}"
+    );
+    assert_eq!(f.fetcher_ran(), None);
+    let filled = atom_ok(&f.store, &f.a, &["fetch"]);
+    assert!(filled.contains("fetched"), "{filled}");
+    assert_eq!(git(&set, &["rev-parse", "refs/eka/atoms/b/1.2.0"]), commit);
+    assert_eq!(
+        git(&set, &["for-each-ref", "refs/atom/partial/"]),
+        "",
+        "the mark is gone"
+    );
+    assert!(f.eval_ok(&f.import_a()).contains("hello a from b 1.2.0"));
+}
+
 #[test]
 fn the_fetch_hint_quotes_a_mirror_from_the_lock() {
     let f = Fixture::new("deps-hint");
@@ -667,7 +724,7 @@ fn an_atom_composed_by_another_atom() {
                 "entry: { config, extern }: { wrapped = config.package.label; entry = baseNameOf entry; deps = builtins.attrNames extern.deps.from.bs; }\n",
             ),
         ],
-        false,
+        true,
     );
     let url = f.url();
     let mut text = manifest("user", "0.1.0", &url, "b = \"^1\"");

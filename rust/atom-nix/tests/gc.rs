@@ -172,6 +172,7 @@ fn lock_driven_imports_survive_collections() {
         "lib/atom.toml",
         "[package]\nlabel = \"lib\"\nversion = \"1.0.0\"\n\n[package.sets]\nbs = \"::\"\n\n[compose.as]\nnix = \".\"\n",
     );
+    write(&repo, "lib/atom.lock", support::TRIVIAL_LOCK);
     let mut members = String::new();
     for i in 0..100 {
         write(

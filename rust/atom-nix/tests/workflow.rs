@@ -79,6 +79,7 @@ fn one_atom_store_setting_in_nix_configuration_serves_the_cli_and_the_plugin() {
     git(&repo, &["init", "-q", "-b", "main"]);
     write(&repo, "ekala.toml", "[set]\npackages = [\"lib\"]\n");
     write(&repo, "lib/atom.toml", &manifest("lib", "1.0.0", ""));
+    write(&repo, "lib/atom.lock", support::TRIVIAL_LOCK);
     write(
         &repo,
         "lib/default.nix",
@@ -359,6 +360,7 @@ fn a_stale_store_says_when_and_from_where_it_was_last_fetched() {
     git(&repo, &["init", "-q", "-b", "main"]);
     write(&repo, "ekala.toml", "[set]\npackages = [\"lib\"]\n");
     write(&repo, "lib/atom.toml", &manifest("lib", "1.0.0", ""));
+    write(&repo, "lib/atom.lock", support::TRIVIAL_LOCK);
     write(&repo, "lib/default.nix", "{ greeting = \"one\"; }\n");
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "lib 1"]);
@@ -417,6 +419,7 @@ fn the_atom_store_is_found_in_the_documented_order_by_the_plugin_and_the_cli() {
     git(&repo, &["init", "-q", "-b", "main"]);
     write(&repo, "ekala.toml", "[set]\npackages = [\"lib\"]\n");
     write(&repo, "lib/atom.toml", &manifest("lib", "1.0.0", ""));
+    write(&repo, "lib/atom.lock", support::TRIVIAL_LOCK);
     write(&repo, "lib/mod.nix", "{ }\n");
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "lib"]);

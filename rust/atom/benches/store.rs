@@ -31,6 +31,8 @@ fn repo_with_refs(total: usize) -> PathBuf {
         "[package]\nlabel = \"target\"\nversion = \"0.0.1\"\n\n[compose.as]\nnix = \".\"\n",
     )
     .unwrap();
+    // Publishing needs the lock of an evaluated atom.
+    fs::write(dir.join("a/atom.lock"), atom::edit::new_lock()).unwrap();
     git(&dir, &["add", "."]);
     git(&dir, &["commit", "-q", "-m", "init"]);
     publish::publish(&Repo::open(&dir).unwrap(), "HEAD", &["a".into()]).unwrap();
@@ -125,6 +127,7 @@ fn main() {
             format!("{{ Value = {i}; }}\n"),
         )
         .unwrap();
+        fs::write(dir.join(&path).join("atom.lock"), atom::edit::new_lock()).unwrap();
         paths.push(path);
     }
     git(&dir, &["add", "."]);

@@ -359,6 +359,20 @@ pub fn new_manifest(label: &Label) -> String {
     format!("[package]\nlabel = \"{label}\"\nversion = \"0.1.0\"\n\n[compose.as]\nnix = \".\"\n")
 }
 
+/// The `atom.lock` of a new atom ([`new_manifest`]): a trivial atom without dependencies, whose
+/// lock still names the locker and `[compose]`, which the reference's loader reads for every
+/// atom it evaluates (and `publish` requires).
+pub fn new_lock() -> String {
+    crate::lock::Lockfile {
+        version: crate::lock::LOCK_VERSION,
+        sets: Default::default(),
+        locker: Some(crate::lock::AtomDep::reference_locker()),
+        compose: crate::lock::LockedCompose::Nix { entry: ".".into() },
+        deps: Vec::new(),
+    }
+    .render()
+}
+
 /// The file a new atom's `[compose.as] nix = "."` imports.
 pub const NEW_ENTRY_FILE: &str = "default.nix";
 

@@ -122,8 +122,9 @@ pub enum PublishError {
     /// The commit's `ekala.toml` is not a regular file (a symlink, a directory, a submodule).
     #[error("the ekala.toml of commit {0} is {1}, not a regular file: commit the file itself")]
     SetManifestNotRegular(ObjectId, &'static str),
-    /// The atom declares dependencies, but the commit has no `atom.lock` for it, or one that no
-    /// longer satisfies its manifest: the published version could never be evaluated.
+    /// The atom is evaluated (its `[compose]` is not static), but the commit has no `atom.lock`
+    /// for it, or one that no longer satisfies its manifest: the published version could never be
+    /// evaluated (the reference's loader reads the lock of every atom it evaluates).
     #[error("{} cannot be published: {detail}; run `atom lock {}`, commit atom.lock, and publish again (a published version can never be fixed later)", path.display(), crate::diagnostic::shell_quote(&path.to_string_lossy()))]
     StaleLock {
         /// The atom's directory.
@@ -250,9 +251,10 @@ struct Planned {
 /// unchanged (its tree is the tree of the published version), or failed and why. One atom's
 /// failure does not stop the others.
 ///
-/// Refused per atom: a path that is not an atom in the commit, two atoms with one label, an atom
-/// that declares dependencies without an `atom.lock` that satisfies them (the release could
-/// never be evaluated), and different content under a published version.
+/// Refused per atom: a path that is not an atom in the commit, two atoms with one label, an
+/// evaluated atom (any but a static one) without an `atom.lock` that matches its manifest (the
+/// release could never be evaluated by the reference's loader), and different content under a
+/// published version.
 ///
 /// A repository without `refs/ekala/init` is initialised first (at the root of `rev`), so that
 /// what is published can be fetched. The `Err` cases are those that concern every atom: `rev`
@@ -442,9 +444,10 @@ fn plan(
     })
 }
 
-/// Refuses an atom whose dependencies its committed `atom.lock` does not satisfy. A manifest that
-/// does not parse as a whole is published as the reference does (only `[package]` is read at
-/// publish time), and is not checked here.
+/// Refuses an evaluated atom without a committed `atom.lock`, or whose lock does not match its
+/// `[compose]` or satisfy its dependencies. A static atom has no lock. A manifest that does not
+/// parse as a whole is published as the reference does (only `[package]` is read at publish
+/// time), and is not checked here.
 fn check_lock(
     repo: &Repo,
     path: &Path,
@@ -452,23 +455,55 @@ fn check_lock(
     manifest_path: &str,
     lock: Option<ObjectId>,
 ) -> Result<(), PublishError> {
+    use crate::lock::LockedCompose;
+    use crate::manifest::{Compose, ComposeAs};
     let Ok(manifest) = crate::manifest::Manifest::parse(text, manifest_path) else {
         return Ok(());
     };
-    if manifest.dependencies().is_none_or(|d| d.is_empty()) {
+    // A static atom is never evaluated and has no lock; every other atom is evaluated, and the
+    // reference's loader reads its lock (`[locker]`, `[compose]`) even when it has no
+    // dependencies.
+    if matches!(manifest.compose, Compose::As(ComposeAs::Static(_))) {
         return Ok(());
     }
-    let lock_path = path.join(crate::lock::LOCK_FILE);
-    let lock = match lock {
-        None => None,
-        Some(id) => Some(
-            crate::lock::Lockfile::parse(&repo.read_text(id)?, &lock_path.to_string_lossy())
-                .map_err(|e| PublishError::InvalidLock {
-                    path: path.to_owned(),
-                    error: Box::new(e),
-                })?,
-        ),
+    let stale = |detail: String| PublishError::StaleLock {
+        path: path.to_owned(),
+        detail,
     };
+    let lock_path = path.join(crate::lock::LOCK_FILE);
+    let Some(lock) = lock else {
+        return Err(stale(
+            if manifest.dependencies().is_some_and(|d| !d.is_empty()) {
+                "it declares dependencies but has no atom.lock in the commit"
+            } else {
+                "it is evaluated (its [compose] is not static) but has no atom.lock in the commit, which the reference's loader needs to evaluate it"
+            }
+            .to_owned(),
+        ));
+    };
+    let lock = crate::lock::Lockfile::parse(&repo.read_text(lock)?, &lock_path.to_string_lossy())
+        .map_err(|e| PublishError::InvalidLock {
+        path: path.to_owned(),
+        error: Box::new(e),
+    })?;
+    match (&manifest.compose, &lock.compose) {
+        (Compose::As(ComposeAs::Nix(entry)), LockedCompose::Nix { entry: locked })
+            if entry == locked => {}
+        (Compose::With(with), LockedCompose::Atom { atom, entry })
+            if atom.label == with.label
+                && *entry == with.composer.entry
+                && with
+                    .composer
+                    .version
+                    .as_ref()
+                    .is_none_or(|requirement| atom.satisfies(requirement)) => {}
+        _ => {
+            return Err(stale(
+                "its atom.lock's [compose] does not match the manifest's [compose]".to_owned(),
+            ))
+        }
+    }
+    let lock = Some(lock);
     let local_only = lock.iter().flat_map(|l| &l.deps).find_map(|d| match d {
         crate::lock::LockedDep::Atom(a) if a.rev.is_none() => Some(a),
         _ => None,

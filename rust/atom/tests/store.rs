@@ -193,12 +193,82 @@ fn publish_rejects_what_is_not_an_atom() {
         "nothing was published"
     );
     // Two atoms with one label are refused before anything is written.
-    write(&dir, "c/atom.toml", &manifest("alpha", "2.0.0"));
+    support::trivial_atom(&dir, "c", "alpha", "2.0.0");
     git(&dir, &["add", "."]);
     git(&dir, &["commit", "-q", "-m", "dup"]);
     let err = publish::publish(&store, "HEAD", &["pkgs/a".into(), "c".into()]).unwrap_err();
     assert!(matches!(err, PublishError::DuplicateLabel { .. }), "{err}");
     assert_eq!(git(&dir, &["for-each-ref", "refs/eka"]), "");
+}
+
+#[test]
+fn an_evaluated_atom_is_published_only_with_a_lock_that_matches_its_compose() {
+    let dir = repo("needs-lock");
+    let store = Repo::open(&dir).unwrap();
+    let static_manifest =
+        "[package]\nlabel = \"conf\"\nversion = \"1.0.0\"\n\n[compose.as]\nstatic = \"config\"\n";
+    let composed = "[package]\nlabel = \"comp\"\nversion = \"1.0.0\"\n\n[package.sets]\natom = \"https://github.com/ekala-project/atom\"\n\n[compose.with.atom-nix]\nfrom = \"atom\"\n";
+    write(&dir, "conf/atom.toml", static_manifest);
+    write(&dir, "comp/atom.toml", composed);
+    write(&dir, "bare/atom.toml", &manifest("bare", "1.0.0"));
+    // A lock whose [compose] entry is not the manifest's.
+    write(
+        &dir,
+        "moved/atom.toml",
+        &manifest("moved", "1.0.0").replace("\".\"", "\"src\""),
+    );
+    write(&dir, "moved/atom.lock", support::TRIVIAL_LOCK);
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-q", "-m", "atoms"]);
+    let paths = ["conf", "comp", "bare", "moved"].map(String::from);
+    let report = publish::publish_report(&store, "HEAD", &paths).unwrap();
+    let results: Vec<_> = report
+        .atoms
+        .iter()
+        .map(|a| (a.path.as_str(), &a.result))
+        .collect();
+    // A static atom is never evaluated: no lock.
+    assert!(
+        matches!(results[0], ("conf", Ok(Outcome::Created(_)))),
+        "{results:?}"
+    );
+    // A trivial atom and a composed one without dependencies are still evaluated, by a loader
+    // that reads their lock.
+    for (i, path) in [(1, "comp"), (2, "bare")] {
+        let Err(err) = results[i].1 else {
+            panic!("{path} was published without a lock")
+        };
+        assert!(matches!(err, PublishError::StaleLock { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!("{path} cannot be published: it is evaluated (its [compose] is not static) but has no atom.lock in the commit, which the reference's loader needs to evaluate it; run `atom lock {path}`, commit atom.lock, and publish again (a published version can never be fixed later)")
+        );
+    }
+    let Err(err) = results[3].1 else {
+        panic!("a lock of another entry was accepted")
+    };
+    assert!(
+        err.to_string().contains("moved cannot be published: its atom.lock's [compose] does not match the manifest's [compose]; run `atom lock moved`"),
+        "{err}"
+    );
+    assert_eq!(
+        git(
+            &dir,
+            &["for-each-ref", "--format=%(refname)", "refs/eka/atoms"]
+        ),
+        "refs/eka/atoms/conf/1.0.0"
+    );
+    // Locked, they publish.
+    write(&dir, "bare/atom.lock", support::TRIVIAL_LOCK);
+    write(
+        &dir,
+        "moved/atom.lock",
+        &support::TRIVIAL_LOCK.replace("entry = \".\"", "entry = \"src\""),
+    );
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-q", "-m", "locked"]);
+    let outcomes = publish::publish(&store, "HEAD", &["bare".into(), "moved".into()]).unwrap();
+    assert!(outcomes.iter().all(|o| matches!(o, Outcome::Created(_))));
 }
 
 #[test]

@@ -19,6 +19,7 @@ mod error;
 mod guard;
 mod http;
 pub mod push;
+mod socket;
 mod ssh;
 
 use std::ffi::OsString;
@@ -435,6 +436,13 @@ impl Remote {
         self.receive_filtered(dest, wants, haves, None)
     }
 
+    /// A new conversation with the same server, in place of this one (after a request the
+    /// server refused, which ends a conversation).
+    pub fn reconnect(&mut self) -> Result<(), RemoteError> {
+        *self = Remote::connect(&self.url, &self.options)?;
+        Ok(())
+    }
+
     /// Whether the server accepts a second request on this connection and object filters in
     /// it (protocol v2 with `filter` among its `fetch` features): what a fetch in two rounds
     /// (trees first, then exactly the missing blobs) needs.
@@ -596,8 +604,10 @@ fn git_daemon(
     parsed: &gix::url::Url,
     timeout: Duration,
     guard: &guard::Guard,
-) -> Result<git_transport::blocking_io::Connection<guard::Guarded<TcpStream>, TcpStream>, RemoteError>
-{
+) -> Result<
+    git_transport::blocking_io::Connection<guard::Guarded<socket::Reader>, TcpStream>,
+    RemoteError,
+> {
     let host = parsed.host().unwrap_or_default().to_owned();
     let port = parsed.port.unwrap_or(9418);
     let unknown = || RemoteError::UnknownHost {
@@ -632,7 +642,7 @@ fn git_daemon(
     read.set_write_timeout(Some(timeout)).map_err(io)?;
     let write = read.try_clone().map_err(io)?;
     Ok(git_transport::blocking_io::Connection::new(
-        guard::Guarded::new(read, guard.clone()),
+        guard::Guarded::new(socket::reader(read), guard.clone()),
         write,
         Protocol::V2,
         parsed.path.clone(),

@@ -14,7 +14,15 @@ impl Repo {
     /// objects still to ask for. A tree it lacks is listed, not walked (asking for it brings
     /// what it holds).
     pub fn missing_objects(&self, tips: &[ObjectId]) -> Result<Vec<ObjectId>> {
+        let (mut missing, blobs) = self.missing_by_kind(tips)?;
+        missing.extend(blobs);
+        Ok(missing)
+    }
+
+    /// [`Repo::missing_objects`], as the commits and trees, then the other objects (blobs).
+    pub fn missing_by_kind(&self, tips: &[ObjectId]) -> Result<(Vec<ObjectId>, Vec<ObjectId>)> {
         let mut missing = Vec::new();
+        let mut blobs = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut trees = Vec::new();
         for &commit in tips {
@@ -45,12 +53,12 @@ impl Repo {
                 match entry.mode.kind() {
                     gix::objs::tree::EntryKind::Tree => trees.push(id),
                     gix::objs::tree::EntryKind::Commit => {}
-                    _ if !self.has_object(id) && seen.insert(id) => missing.push(id),
+                    _ if !self.has_object(id) && seen.insert(id) => blobs.push(id),
                     _ => {}
                 }
             }
         }
-        Ok(missing)
+        Ok((missing, blobs))
     }
 
     /// The refs under each of `prefixes` that point directly at an object, by full name.

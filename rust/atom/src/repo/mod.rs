@@ -264,6 +264,11 @@ impl Repo {
         refs::create(&self.repo, refs, message)
     }
 
+    /// Deletes refs in one transaction, each only while it points at the given object.
+    pub fn delete_refs(&self, refs: &[(String, ObjectId)]) -> Result<()> {
+        refs::delete(&self.repo, refs)
+    }
+
     /// Writes an atom commit; returns its id.
     pub fn write_commit(&self, commit: &AtomCommit) -> Result<ObjectId> {
         let id = commit.id();

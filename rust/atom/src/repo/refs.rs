@@ -195,6 +195,41 @@ pub(super) fn target(repo: &gix::Repository, name: &str) -> Result<Option<Object
         .and_then(|r| r.target().try_id().map(|id| id.to_owned())))
 }
 
+/// Deletes the refs `refs`, each only while it still points at the given object, in one
+/// transaction.
+pub(super) fn delete(repo: &gix::Repository, refs: &[(String, ObjectId)]) -> Result<()> {
+    let edits =
+        refs.iter()
+            .map(|(name, id)| {
+                let name: FullName = name.as_str().try_into().map_err(
+                    |e: gix::validate::reference::name::Error| RepoError::RefName {
+                        name: name.clone(),
+                        source: e.into(),
+                    },
+                )?;
+                Ok(RefEdit {
+                    change: Change::Delete {
+                        expected: PreviousValue::MustExistAndMatch(Target::Object(*id)),
+                        log: RefLog::AndReference,
+                    },
+                    name,
+                    deref: false,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+    let committer = gix::actor::SignatureRef {
+        name: "atom".into(),
+        email: "".into(),
+        time: "0 +0000",
+    };
+    repo.edit_references_as(edits, Some(committer))
+        .map_err(|e| RepoError::RefUpdate {
+            refs: refs.iter().map(|(n, _)| n.clone()).collect(),
+            source: e.into(),
+        })?;
+    Ok(())
+}
+
 /// Creates every ref in one transaction, each with must-not-exist semantics: either all are
 /// created or none is (an existing ref, or another process holding a ref's lock, aborts the whole
 /// transaction before anything changes).

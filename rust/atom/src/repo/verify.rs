@@ -190,6 +190,14 @@ impl Repo {
         self.verify_with(atom, Some(expected_id), false)
     }
 
+    /// Verifies what a version of which only the commit, its top tree and its manifest are here
+    /// (fetched to lock it) can show: as [`Repo::verify`], without reading the tree below its top
+    /// level (the names in it are checked when the version is received whole) and without
+    /// walking the origin's ancestry.
+    pub fn verify_top(&self, atom: &AtomRef) -> Result<Verified> {
+        self.verify_with(atom, None, false)
+    }
+
     fn verify_with(
         &self,
         atom: &AtomRef,

@@ -503,6 +503,17 @@ impl Loader<'_> {
             commit: rev,
             layout: RefLayout::Current,
         };
+        if crate::store::attribution::is_partial(repo, &dep.label, &dep.version, rev)? {
+            return Err(ResolveError::MissingAtom {
+                atom: name.clone(),
+                by: by.to_owned(),
+                detail: format!(
+                    "only its atom.toml and atom.lock are in {} (`atom lock` fetched them to lock it)",
+                    repo_path(repo).display()
+                ),
+                fetch: fetch.clone(),
+            });
+        }
         let verified = repo.verify_pinned(&atom, &dep.id).map_err(|e| match e {
             RepoError::Verify { problem, .. } => tampered(
                 // `Tampered` says "possible tampering" itself.

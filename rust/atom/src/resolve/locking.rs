@@ -353,16 +353,14 @@ impl Locker<'_> {
                 .push(format!("{}-{}", dep.label, dep.version));
             return Ok(Ok(()));
         };
-        let tree = repo.commit_tree(rev)?;
-        let digest = match in_store {
-            true => self.store.tree_digest(&repo, tree)?,
-            false => repo.tree_digest(tree)?,
+        let assessment = match self.assess(dep, rev, &repo, in_store, trusted)? {
+            Some(assessment) => assessment,
+            None => {
+                self.unrecorded
+                    .push(format!("{}-{}", dep.label, dep.version));
+                return Ok(Ok(()));
+            }
         };
-        let assessment = Assessment::with_digest(
-            &repo,
-            &crate::sign::TagFields::new(&dep.set, &dep.label, &dep.version, rev, digest),
-            None,
-        );
         let signed = if trusted.is_empty() {
             // Trust on first use: the signer recorded for this label before must sign it.
             let previous = self
@@ -400,6 +398,59 @@ impl Locker<'_> {
         let record = assessment.record(&dep.label, &dep.version, rev, signed);
         self.integrity.insert(record);
         Ok(Ok(()))
+    }
+
+    /// What `dep` (at `rev`, in `repo`) hashes to and who signed it. A version locking fetched
+    /// only the manifest and lock of ([`crate::store::attribution::is_partial`]) has no files to
+    /// hash: its signatures give the digest their signer vouches for (checked against the files
+    /// when they are fetched and loaded), and an atom no signature (trusted, when keys are) vouches
+    /// for is fetched whole first. `None`: it cannot be hashed here (no files, offline).
+    fn assess(
+        &self,
+        dep: &AtomDep,
+        rev: ObjectId,
+        repo: &Repo,
+        in_store: bool,
+        trusted: &[String],
+    ) -> Result<Option<Assessment>, ResolveError> {
+        let tree = repo.commit_tree(rev)?;
+        let whole = repo.missing_objects(&[rev])?.is_empty();
+        if whole {
+            let digest = match in_store {
+                true => self.store.tree_digest(repo, tree)?,
+                false => repo.tree_digest(tree)?,
+            };
+            return Ok(Some(Assessment::with_digest(
+                repo,
+                &crate::sign::TagFields::new(&dep.set, &dep.label, &dep.version, rev, digest),
+                None,
+            )));
+        }
+        if let Some(vouched) = Assessment::vouched(repo, &dep.set, &dep.label, &dep.version, rev) {
+            if trusted.is_empty() || vouched.signed_by(trusted).is_some() {
+                return Ok(Some(vouched));
+            }
+        }
+        let (Some(options), Some(url)) = (self.fetch, dep.mirror.as_deref()) else {
+            return Ok(None);
+        };
+        let exact = Requirement::parse(&format!("={}", dep.version))
+            .map_err(|e| ResolveError::UnrecordableRev(e.to_string()))?;
+        let whole = FetchOptions {
+            atoms: vec![(dep.label.clone(), Some(exact))],
+            manifests_only: false,
+            ..options.clone()
+        };
+        self.store.fetch_once(url, &whole, &mut |_| {})?;
+        if !repo.missing_objects(&[rev])?.is_empty() {
+            return Ok(None);
+        }
+        let digest = self.store.tree_digest(repo, tree)?;
+        Ok(Some(Assessment::with_digest(
+            repo,
+            &crate::sign::TagFields::new(&dep.set, &dep.label, &dep.version, rev, digest),
+            None,
+        )))
     }
 
     /// Chooses the version of `label` to lock (the highest `requirement` accepts, not in
@@ -506,7 +557,7 @@ impl Locker<'_> {
                 }
             }
         };
-        let verified = store.verify(&atom, None)?;
+        let verified = crate::store::attribution::verify_held(&store, &atom)?;
         Ok(AtomDep {
             label: label.clone(),
             version: atom.version.clone(),
@@ -730,6 +781,8 @@ impl Locker<'_> {
             })?;
             let one = FetchOptions {
                 atoms: vec![(label.clone(), Some(exact))],
+                // Locking reads manifests and locks; `atom fetch` brings the files.
+                manifests_only: true,
                 ..options.clone()
             };
             match self.store.fetch_in_session(&mut session, &one, &mut |_| {}) {

@@ -105,6 +105,37 @@ impl Assessment {
         }
     }
 
+    /// For an atom whose files are not here yet: the signatures of it that verify over what
+    /// they say, when they agree on its content digest (which is then checked against the files
+    /// when they come). `None` when none does.
+    pub fn vouched(
+        repo: &Repo,
+        root: &Root,
+        label: &Label,
+        version: &Version,
+        commit: ObjectId,
+    ) -> Option<Assessment> {
+        let prefix = format!("{}{commit}/", crate::repo::STORE_SIGNATURES_PREFIX);
+        let mut signed: Vec<Signed> = Vec::new();
+        for (_, tag) in repo.refs_under(&[&prefix]).ok()? {
+            let Ok(bytes) = repo.read_tag(tag) else {
+                continue;
+            };
+            let Ok(parsed) = crate::sign::SignatureTag::parse(tag, &bytes) else {
+                continue;
+            };
+            let claimed = TagFields::new(root, label, version, commit, parsed.fields.digest);
+            if let Ok(ok) = parsed.verify_for(&claimed) {
+                signed.push(ok);
+            }
+        }
+        let digest = signed.first()?.tag.fields.digest;
+        signed
+            .iter()
+            .all(|s| s.tag.fields.digest == digest)
+            .then_some(Assessment { digest, signed })
+    }
+
     /// The signature by one of `fingerprints`.
     pub fn signed_by(&self, fingerprints: &[String]) -> Option<&Signed> {
         self.signed

@@ -54,6 +54,61 @@ pub fn attributed(
     repo.ref_target(&attribution_ref(key, label, version))
 }
 
+/// Where the marks of partial versions are, in a set's repository:
+/// `refs/atom/partial/<key>/<label>/<version>` names a commit that the mirror with `key` served
+/// and of which the store holds only what locking reads (the commit, its trees, its `atom.toml`
+/// and `atom.lock`: [`super::FetchOptions::manifests_only`]). Such a version has the mirror's
+/// record but none of the store's own refs; it is absent for the evaluator and for
+/// [`super::Store::fill_from_lock`], and the next fetch of it receives only the files it lacks
+/// and removes the mark.
+pub const PARTIAL_PREFIX: &str = "refs/atom/partial/";
+
+/// `refs/atom/partial/<key>/<label>/<version>`.
+pub fn partial_ref(key: &str, label: &Label, version: &Version) -> String {
+    format!("{PARTIAL_PREFIX}{key}/{label}/{version}")
+}
+
+/// The marks of partial versions ([`PARTIAL_PREFIX`]) that name `commit` for `label` `version`.
+pub fn partial_marks(
+    repo: &Repo,
+    label: &Label,
+    version: &Version,
+    commit: ObjectId,
+) -> Result<Vec<(String, ObjectId)>, crate::repo::RepoError> {
+    let suffix = format!("/{label}/{version}");
+    Ok(repo
+        .refs_under(&[PARTIAL_PREFIX])?
+        .into_iter()
+        .filter(|(name, id)| *id == commit && name.ends_with(&suffix))
+        .collect())
+}
+
+/// Whether the store holds only the manifest and lock of `commit` for `label` `version`: a mark
+/// names it ([`PARTIAL_PREFIX`]), and the store's own atom ref does not (that ref is written only
+/// for a version received and verified whole: a mark beside it is one a fetch cut short left).
+pub fn is_partial(
+    repo: &Repo,
+    label: &Label,
+    version: &Version,
+    commit: ObjectId,
+) -> Result<bool, crate::repo::RepoError> {
+    Ok(!partial_marks(repo, label, version, commit)?.is_empty()
+        && repo.ref_target(&crate::repo::atom_ref(label, version))? != Some(commit))
+}
+
+/// Verifies `atom` as the store holds it: whole ([`Repo::verify`]), or, for a partial version
+/// ([`is_partial`]), as far as its top tree ([`Repo::verify_top`]): what locking reads.
+pub fn verify_held(
+    repo: &Repo,
+    atom: &crate::repo::AtomRef,
+) -> Result<crate::repo::Verified, crate::repo::RepoError> {
+    if is_partial(repo, &atom.label, &atom.version, atom.commit)? {
+        repo.verify_top(atom)
+    } else {
+        repo.verify(atom, None)
+    }
+}
+
 /// Whether some mirror served `commit` for `label` `version` (whichever mirror it was).
 pub fn served_by_a_mirror(
     repo: &Repo,

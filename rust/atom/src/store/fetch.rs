@@ -41,6 +41,15 @@ pub struct FetchOptions {
     pub remote: remote::Options,
     /// URL aliases (`gh:`, …).
     pub aliases: Aliases,
+    /// Receive of each new version only what locking reads, from a server that filters
+    /// (protocol v2 `filter`): the atom commit and its trees (`blob:none`), then its `atom.toml`
+    /// and `atom.lock` by id. Such a version is verified as far as it can be without its files
+    /// (commit, manifest, names in its trees), recorded as the mirror's and marked partial
+    /// ([`super::attribution::PARTIAL_PREFIX`]), without the store's atom and metadata refs: it
+    /// is absent for the evaluator and for filling, and the next fetch of it receives only the
+    /// files it lacks. A repository on this machine, or a server that does not filter, gives
+    /// whole versions, stored as any fetch stores them. `atom lock` fetches this way.
+    pub manifests_only: bool,
 }
 
 /// What happened to one version.
@@ -157,8 +166,7 @@ fn same_set_deps(repo: &Repo, root: Root, version: &FetchedVersion) -> Vec<(Labe
         commit: version.commit,
         layout: RefLayout::Current,
     };
-    let Some(lock) = repo
-        .verify(&atom, None)
+    let Some(lock) = super::attribution::verify_held(repo, &atom)
         .ok()
         .and_then(|verified| verified.lock)
         .and_then(|blob| repo.read_text(blob).ok())
@@ -256,15 +264,23 @@ impl Source {
     }
 
     /// Puts the atom commits `commits` and everything they are made of into `dest`, receiving
-    /// only what `dest` lacks. A server that filters gets two requests: the commits and trees
-    /// (`blob:none`), then exactly the blobs `dest` lacks, by id; git servers otherwise send
-    /// every file of a new version, since atom commits share no history with what `dest` has.
-    /// Returns (objects, bytes, whether the server filtered).
+    /// only what `dest` lacks. Git servers leave out only what is reachable along history from
+    /// the `haves`, and atom commits share no history with what `dest` has, so a server that
+    /// filters is asked level by level ([`Source::receive_trees`]): the commits with their top
+    /// trees, then the trees `dest` lacks one level down, and so on, then exactly the blobs
+    /// `dest` lacks, by id. A version that shares most of its files and directories with one
+    /// `dest` has costs its new objects. A server that does not filter sends every file of a
+    /// new version. Returns (objects, bytes, whether the server filtered).
+    ///
+    /// With `manifests_only`, a server that filters sends the commits and their top trees, then
+    /// only the `atom.toml` and `atom.lock` blobs of each commit: the rest is left for a later
+    /// fetch ([`FetchOptions::manifests_only`]).
     fn transfer_atoms(
         &mut self,
         dest: &Repo,
         commits: &[ObjectId],
         haves: &[ObjectId],
+        manifests_only: bool,
         progress: &mut dyn FnMut(usize),
     ) -> Result<(usize, u64, bool)> {
         let mut wants: Vec<ObjectId> = commits
@@ -274,30 +290,107 @@ impl Source {
             .collect();
         wants.sort();
         wants.dedup();
-        let (mut objects, mut bytes, mut filtered) = (0, 0, false);
-        if !wants.is_empty() {
-            match self {
-                Source::Remote(remote) if remote.can_filter() => {
-                    let received =
-                        remote.receive_filtered(dest, &wants, haves, Some("blob:none"))?;
-                    progress(received.objects);
-                    (objects, bytes, filtered) =
-                        (received.objects, received.bytes, received.filtered);
-                }
-                _ => (objects, bytes) = self.transfer(dest, wants, haves, false, progress)?,
-            }
+        let filters = matches!(self, Source::Remote(remote) if remote.can_filter());
+        let (mut objects, mut bytes) = (0, 0);
+        if filters {
+            let (o, b) =
+                self.receive_trees(dest, commits, wants, haves, !manifests_only, progress)?;
+            (objects, bytes) = (o, b);
+        } else if !wants.is_empty() {
+            (objects, bytes) = self.transfer(dest, wants, haves, false, progress)?;
         }
-        // What is still missing: the blobs a filtered round left out, or what an interrupted
-        // fetch left behind.
-        let missing = dest.missing_objects(commits)?;
+        // What is still missing: the blobs the filtered rounds left out (of the top trees only,
+        // with `manifests_only`: `atom.toml` and `atom.lock`), or what an interrupted fetch left
+        // behind.
+        let missing = if filters && manifests_only {
+            top_manifests(dest, commits)
+        } else {
+            dest.missing_objects(commits)?
+        };
         if !missing.is_empty() {
             let (more_objects, more_bytes) =
                 self.transfer(dest, missing, haves, false, progress)?;
             objects += more_objects;
             bytes += more_bytes;
         }
-        Ok((objects, bytes, filtered))
+        Ok((objects, bytes, filters))
     }
+
+    /// The commits `wants` (those of `commits` that `dest` lacks) and their top trees (filter
+    /// `tree:1`: the commit's tree is at depth 0), then, when `deep`, the trees of `commits` that
+    /// `dest` lacks, one level per request, each wanted tree without what it holds (`tree:0`: a
+    /// wanted object is always sent), until `dest` has every tree. A server that refuses the tree
+    /// filter (some hosts allow only blob filters; a refusal ends the
+    /// conversation) is asked again on a new connection with `blob:none`, which sends every tree
+    /// below what is wanted at once. Returns (objects, bytes).
+    fn receive_trees(
+        &mut self,
+        dest: &Repo,
+        commits: &[ObjectId],
+        wants: Vec<ObjectId>,
+        haves: &[ObjectId],
+        deep: bool,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<(usize, u64)> {
+        let Source::Remote(remote) = self else {
+            unreachable!("only a remote filters")
+        };
+        let (mut objects, mut bytes) = (0, 0);
+        let mut filter = "tree:1";
+        let mut round = wants;
+        loop {
+            if !round.is_empty() {
+                let received = match remote.receive_filtered(dest, &round, haves, Some(filter)) {
+                    Ok(received) => received,
+                    Err(_) if filter != "blob:none" => {
+                        remote.reconnect()?;
+                        filter = "blob:none";
+                        remote.receive_filtered(dest, &round, haves, Some(filter))?
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                progress(received.objects);
+                objects += received.objects;
+                bytes += received.bytes;
+            }
+            if !deep {
+                return Ok((objects, bytes));
+            }
+            let (mut trees, _) = dest.missing_by_kind(commits)?;
+            trees.sort();
+            trees.dedup();
+            // Done, or the server sent none of what was asked: the rest is wanted unfiltered.
+            if trees.is_empty() || trees == round {
+                return Ok((objects, bytes));
+            }
+            if filter == "tree:1" {
+                filter = "tree:0";
+            }
+            round = trees;
+        }
+    }
+}
+
+/// The `atom.toml` and `atom.lock` blobs at the top of the trees of `commits` that `dest` lacks
+/// (of the commits and trees it has).
+fn top_manifests(dest: &Repo, commits: &[ObjectId]) -> Vec<ObjectId> {
+    let mut blobs = Vec::new();
+    for &commit in commits {
+        // A commit the server did not send is reported when its version is verified.
+        let Ok(tree) = dest.commit_tree(commit) else {
+            continue;
+        };
+        for name in [crate::manifest::MANIFEST_FILE, crate::lock::LOCK_FILE] {
+            if let Ok(Some(entry)) = dest.entry(tree, Path::new(name)) {
+                if entry.is_blob() && !dest.has_object(entry.id) {
+                    blobs.push(entry.id);
+                }
+            }
+        }
+    }
+    blobs.sort();
+    blobs.dedup();
+    blobs
 }
 
 /// One connection to a repository and what it listed: a caller can look at the listing
@@ -636,7 +729,15 @@ impl Store {
         if path.is_dir() {
             self.check_repo_permissions(&path)?;
             return self
-                .fetch_into(&from, source, root, versions, Repo::open(&path)?, progress)
+                .fetch_into(
+                    &from,
+                    source,
+                    root,
+                    versions,
+                    Repo::open(&path)?,
+                    options.manifests_only,
+                    progress,
+                )
                 .map(|fetched| fetched.with_refused(refused));
         }
         // First fetch of this set: assemble the repository aside, then rename it into place.
@@ -650,8 +751,17 @@ impl Store {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let tmp = parent.join(temporary_name(&name));
-        let assembled = Repo::init_bare(&tmp)
-            .map(|dest| self.fetch_into(&from, source, root, versions, dest, progress));
+        let assembled = Repo::init_bare(&tmp).map(|dest| {
+            self.fetch_into(
+                &from,
+                source,
+                root,
+                versions,
+                dest,
+                options.manifests_only,
+                progress,
+            )
+        });
         let fetched = match assembled {
             Ok(Ok(fetched)) => fetched,
             Ok(Err(e)) => {
@@ -681,7 +791,10 @@ impl Store {
         }
     }
 
-    /// Fetches `versions` from `source` into `dest`, recording them as the mirror `from`'s.
+    /// Fetches `versions` from `source` into `dest`, recording them as the mirror `from`'s
+    /// (only their manifests and locks, where the server filters, with `manifests_only`:
+    /// [`FetchOptions::manifests_only`]).
+    #[allow(clippy::too_many_arguments)]
     fn fetch_into(
         &self,
         from: &Mirror,
@@ -689,6 +802,7 @@ impl Store {
         root: Root,
         versions: BTreeMap<(Label, Version), Advertised>,
         dest: Repo,
+        manifests_only: bool,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Fetched> {
         let url = from.shown.as_str();
@@ -746,6 +860,21 @@ impl Store {
                     }
                 }
                 // Served by this mirror before, at the commit it serves now, which another
+                // mirror's differs from, but only its manifest and lock were received: the rest
+                // now.
+                (Some(_), Some(existing))
+                    if attribution::is_partial(&dest, &label, &version, commit)? =>
+                {
+                    new.push((
+                        label.clone(),
+                        version.clone(),
+                        commit,
+                        refs,
+                        Kind::Diverged(existing),
+                    ));
+                    continue;
+                }
+                // Served by this mirror before, at the commit it serves now, which another
                 // mirror's differs from: nothing new.
                 (Some(_), Some(_)) => {
                     unchanged += 1;
@@ -777,7 +906,9 @@ impl Store {
         // sides have go along as `have`s.
         let commits: Vec<ObjectId> = new.iter().map(|(_, _, commit, _, _)| *commit).collect();
         let (mut objects, mut bytes, filtered) =
-            source.transfer_atoms(&dest, &commits, &haves, progress)?;
+            source.transfer_atoms(&dest, &commits, &haves, manifests_only, progress)?;
+        // Whether a version may lack files: only its manifest and lock were asked for.
+        let manifests_round = manifests_only && filtered;
         // Signature tags, small: received once their atoms are here.
         signatures.extend(new.iter().filter_map(|(label, version, commit, refs, _)| {
             Some((label.clone(), version.clone(), *commit, refs.signature?))
@@ -816,6 +947,8 @@ impl Store {
             .filter(|(_, _, commit, _)| haves.contains(commit))
             .map(|(_, _, commit, tag)| (*commit, *tag))
             .collect();
+        // Marks of partial versions that are whole now, removed once their refs are written.
+        let mut completed = Vec::new();
         for (label, version, commit, advertised, kind) in new {
             let atom = AtomRef {
                 label: label.clone(),
@@ -824,7 +957,9 @@ impl Store {
                 layout: RefLayout::Current,
             };
             let mut version_refs = Vec::new();
-            let checked = check_new(&dest, &atom, &advertised).and_then(|()| match kind {
+            // Only its manifest and lock were asked for, and files are missing.
+            let partial = manifests_round && !dest.missing_objects(&[commit])?.is_empty();
+            let checked = check_new(&dest, &atom, &advertised, partial).and_then(|()| match kind {
                 Kind::New => meta_refs(
                     &dest,
                     &label,
@@ -841,21 +976,30 @@ impl Store {
                     verified_signatures.insert((commit, tag));
                 }
             }
+            let attribution = attribution::attribution_ref(&from.key, &label, &version);
+            if checked.is_ok() && dest.ref_target(&attribution)? != Some(commit) {
+                if partial {
+                    // The mark first: a version is never taken for whole, even when writing the
+                    // refs is cut short.
+                    atom_refs.push((
+                        attribution::partial_ref(&from.key, &label, &version),
+                        commit,
+                    ));
+                }
+                atom_refs.push((attribution, commit));
+            }
+            if !partial && checked.is_ok() {
+                completed.extend(attribution::partial_marks(&dest, &label, &version, commit)?);
+            }
             let status = match (checked, kind) {
+                // Only what locking reads: no store refs yet.
+                (Ok(()), _) if partial => VersionStatus::Fetched,
                 (Ok(()), Kind::New) => {
                     refs.extend(version_refs);
                     atom_refs.push((atom_ref(&label, &version), commit));
-                    atom_refs.push((
-                        attribution::attribution_ref(&from.key, &label, &version),
-                        commit,
-                    ));
                     VersionStatus::Fetched
                 }
                 (Ok(()), Kind::Diverged(existing)) => {
-                    atom_refs.push((
-                        attribution::attribution_ref(&from.key, &label, &version),
-                        commit,
-                    ));
                     VersionStatus::Diverged(format!(
                         "{url} publishes {label} {version} at {commit}, another mirror at {existing}: both are kept, each as its mirror's, and locking takes the one of the mirror a manifest declares"
                     ))
@@ -881,6 +1025,10 @@ impl Store {
         // Atom refs last: a version is visible only with its metadata.
         refs.extend(atom_refs);
         let created = create_refs(&dest, refs, url, &mut unchanged)?;
+        if !completed.is_empty() {
+            // Best effort: a mark left behind only makes a later fetch look again.
+            let _ = dest.delete_refs(&completed);
+        }
         self.record_mirror_name(dest.git_dir(), &from.key, &from.name);
         outcomes.sort_by(|a, b| (&a.label, &a.version).cmp(&(&b.label, &b.version)));
         Ok(Fetched {
@@ -966,26 +1114,45 @@ fn signature_is_valid(
     commit: ObjectId,
     tag: ObjectId,
 ) -> bool {
-    let digest = dest
-        .commit_tree(commit)
-        .and_then(|tree| dest.tree_digest(tree));
+    // A partial version (only its manifest and lock are here): the digest its tag claims, checked
+    // against the files when they come.
+    let partial = !dest
+        .missing_objects(&[commit])
+        .is_ok_and(|missing| missing.is_empty());
+    let digest = match partial {
+        false => dest
+            .commit_tree(commit)
+            .and_then(|tree| dest.tree_digest(tree))
+            .ok(),
+        true => dest
+            .read_tag(tag)
+            .ok()
+            .and_then(|bytes| crate::sign::SignatureTag::parse(tag, &bytes).ok())
+            .map(|parsed| parsed.fields.digest),
+    };
     match digest {
-        Ok(digest) => {
+        Some(digest) => {
             let expected = crate::sign::TagFields::new(root, label, version, commit, digest);
             crate::sign::check(dest, &expected, tag).is_ok()
         }
-        Err(_) => false,
+        None => false,
     }
 }
 
-/// Verifies a version just received: the atom itself, and the advertised manifest and origin
-/// refs agreeing with it. The reason it fails, as a sentence.
+/// Verifies a version just received: the atom itself (as far as its top tree, when `partial`:
+/// [`Repo::verify_top`]), and the advertised manifest and origin refs agreeing with it. The
+/// reason it fails, as a sentence.
 fn check_new(
     dest: &Repo,
     atom: &AtomRef,
     advertised: &Advertised,
+    partial: bool,
 ) -> std::result::Result<(), String> {
-    let verified = dest.verify(atom, None).map_err(|e| e.to_string())?;
+    let verified = match partial {
+        true => dest.verify_top(atom),
+        false => dest.verify(atom, None),
+    }
+    .map_err(|e| e.to_string())?;
     let name = format!("{} {}", atom.label, atom.version);
     let manifest = dest
         .entry(verified.tree, Path::new(crate::manifest::MANIFEST_FILE))

@@ -311,6 +311,8 @@ impl Store {
                     }
                     let group_options = FetchOptions {
                         atoms,
+                        // Filling is what brings the files.
+                        manifests_only: false,
                         ..options.clone()
                     };
                     filled.listings.push(crate::uri::without_credentials(&url));
@@ -565,7 +567,9 @@ impl Store {
         }
         let named = repo.ref_target(&atom_ref(&need.label, &need.version))? == Some(need.rev)
             || attribution::served_by_a_mirror(&repo, &need.label, &need.version, need.rev)?;
-        Ok(named && repo.verify_pinned(&need.atom(), &need.id).is_ok())
+        // Only its manifest and lock, fetched to lock it: the files are still to come.
+        let whole = !attribution::is_partial(&repo, &need.label, &need.version, need.rev)?;
+        Ok(named && whole && repo.verify_pinned(&need.atom(), &need.id).is_ok())
     }
 
     /// The lock published with the atom `need` pins (in the store), if it has one that parses.

@@ -15,7 +15,7 @@ use crate::repo::STORE_SIGNATURES_PREFIX;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::attribution::{mirror_key, MIRRORS_PREFIX};
+use super::attribution::{mirror_key, MIRRORS_PREFIX, PARTIAL_PREFIX};
 use super::record::{read_record, FetchRecord};
 use super::{FillKind, FillStatus, Result, Store, StoreError};
 use crate::id::{Label, Root};
@@ -292,11 +292,18 @@ fn label_version(name: &str, prefix: &str) -> Option<(Label, Version)> {
     Some((label, version))
 }
 
+/// `(label, version)` of a ref `<prefix><key>/<label>/<version>` (a mirror's record, or a mark
+/// of a partial version).
+fn ref_version_under(name: &str, prefix: &str) -> Option<(Label, Version)> {
+    let rest = name.strip_prefix(prefix)?;
+    let (_, rest) = rest.split_once('/')?;
+    label_version(rest, "")
+}
+
 /// The `(label, version)` a store ref belongs to, and whether it is one of an atom's refs at all.
 fn ref_version(name: &str) -> Option<(Label, Version)> {
-    if let Some(rest) = name.strip_prefix(MIRRORS_PREFIX) {
-        let (_, rest) = rest.split_once('/')?;
-        return label_version(rest, "");
+    if name.starts_with(MIRRORS_PREFIX) {
+        return ref_version_under(name, MIRRORS_PREFIX);
     }
     [ATOMS_PREFIX, META_PREFIX, LEGACY_ATOMS_PREFIX]
         .iter()
@@ -516,7 +523,29 @@ impl Store {
             ])?;
             let mut kept_refs = Vec::new();
             let mut dropped: BTreeSet<(Label, Version)> = BTreeSet::new();
+            // Versions of which only the manifest and lock are here (fetched to lock them) are
+            // not what a lock needs, and a set written anew holds whole versions only.
+            let partial: BTreeSet<(Label, Version, ObjectId)> = repo
+                .refs_under(&[PARTIAL_PREFIX])?
+                .into_iter()
+                .filter_map(|(name, id)| {
+                    let (label, version) = ref_version_under(&name, PARTIAL_PREFIX)?;
+                    Some((label, version, id))
+                })
+                // A mark beside the store's own ref to the commit is stale (`attribution::is_partial`).
+                .filter(|(label, version, id)| {
+                    !matches!(repo.ref_target(&crate::repo::atom_ref(label, version)), Ok(Some(t)) if t == *id)
+                })
+                .collect();
+            let mut partial_dropped = false;
             for (name, id) in refs {
+                let is_partial = name.starts_with(MIRRORS_PREFIX)
+                    && ref_version(&name)
+                        .is_some_and(|(label, version)| partial.contains(&(label, version, id)));
+                if is_partial {
+                    partial_dropped = true;
+                    continue;
+                }
                 match ref_version(&name) {
                     Some((label, version))
                         if keep_versions.contains(&(root, label.clone(), version.clone())) =>
@@ -530,7 +559,7 @@ impl Store {
                     None => kept_refs.push((name, id)),
                 }
             }
-            if dropped.is_empty() {
+            if dropped.is_empty() && !partial_dropped {
                 continue;
             }
             // The signatures the store keeps for the commits still named.
