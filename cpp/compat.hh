@@ -3,14 +3,18 @@
 // construction, environments, parsing, settings, access checks of restricted and pure
 // evaluation, and the overrides of custom `Expr` nodes, see `CustomExpr`). The one other
 // version-sensitive part is the syntax tree walk of confine.cc, which names Nix's node types and
-// their fields (and asks this file for the few fields that differ).
+// their fields (and asks this layer for the few fields that differ).
 //
 // Two Nix versions are supported, chosen at compile time: build.rs finds the Nix it builds
 // against and defines ATOM_NIX_VERSION (major * 10000 + minor * 100 + patch) and
-// ATOM_NIX_VERSION_STRING. Nix 2.8 (Debian bookworm) uses the `#else` branches below, Nix 2.26
-// the `ATOM_NIX_2_26` ones. Versions in between are not supported: 2.9 (PosIdx), 2.13 (Value and
+// ATOM_NIX_VERSION_STRING. Versions in between are not supported: 2.9 (PosIdx), 2.13 (Value and
 // Bindings helpers), 2.17 (EvalError construction) and 2.19-2.24 (SourcePath, source accessors,
-// error builders, `show` and `bindVars` signatures) each changed parts of this file.
+// error builders, `show` and `bindVars` signatures) each changed parts of this layer.
+//
+// The layer is three files. This one declares every shape once, with its documentation: the
+// types, the functions (whose definitions differ per version), and what is written the same way
+// for both on top of them. compat-2.8.hh and compat-2.26.hh hold only the definitions of one
+// version; this file includes the one that build.rs selected. The shim includes this file only.
 #pragma once
 
 #if !defined(ATOM_NIX_VERSION) || !defined(ATOM_NIX_VERSION_STRING)
@@ -30,6 +34,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
@@ -46,16 +51,6 @@
 #include "value.hh"
 #include "config.hh"
 #include "nixexpr.hh"
-#ifdef ATOM_NIX_2_26
-#include "config-global.hh"
-#include "eval-error.hh"
-#include "fetchers.hh"
-#include "url.hh"
-#include "file-system.hh"
-#include "source-path.hh"
-#else
-#include "util.hh"
-#endif
 
 namespace atom_nix::compat {
 
@@ -114,149 +109,82 @@ inline EvalState & currentState()
     return *detail::current;
 }
 
-#ifdef ATOM_NIX_2_26
+// ---------------------------------------------------------------------------------------------
+// Positions: a value on Nix 2.8, an index into the evaluator's position table on Nix 2.26.
 
-/// The position type: an index into the evaluator's position table.
+#ifdef ATOM_NIX_2_26
+/// The position type.
 using Pos = nix::PosIdx;
 /// How primops receive their position.
 using PosArg = const nix::PosIdx;
-
 /// No position.
 inline const Pos noPos = nix::noPos;
+#else
+/// The position type.
+using Pos = nix::Pos;
+/// How primops receive their position.
+using PosArg = const nix::Pos &;
+/// No position.
+inline const Pos & noPos = nix::noPos;
+#endif
 
-/// The signature of a primop implementation.
-using PrimOpFun = void (*)(EvalState &, const nix::PosIdx, Value **, Value &);
+/// The signature of a primop implementation (a function pointer on Nix 2.8; Nix 2.26 keeps it in
+/// a `std::function`).
+using PrimOpFun = void (*)(EvalState &, PosArg, Value **, Value &);
 
+// ---------------------------------------------------------------------------------------------
+// Declared here, defined per version (compat-2.8.hh, compat-2.26.hh).
 
 /// The text of a symbol.
-inline std::string symbolText(EvalState & state, Symbol s)
-{
-    return std::string(std::string_view(state.symbols[s]));
-}
+inline std::string symbolText(EvalState & state, Symbol s);
 
 /// Whether an attribute name is static (a symbol) rather than computed.
-inline bool symbolSet(Symbol s)
-{
-    return bool(s);
-}
+inline bool symbolSet(Symbol s);
 
 /// The position of the start of the file `path`.
-inline Pos filePos(EvalState & state, const std::string & path)
-{
-    auto origin = state.positions.addOrigin(nix::Pos::Origin(state.rootPath(nix::CanonPath(path))), 1);
-    return state.positions.add(origin, 0);
-}
+inline Pos filePos(EvalState & state, const std::string & path);
 
 /// Throws a Nix evaluation error at `pos`; `message` is shown verbatim (no format directives).
-[[noreturn]] inline void throwEvalError(const Pos & pos, const std::string & message)
-{
-    auto & state = currentState();
-    state.error<nix::EvalError>("%s", nix::Uncolored(message)).atPos(pos).debugThrow();
-}
-
-/// The context Nix 2.26 adds to a type error of a forced argument.
-inline constexpr std::string_view forcing = "while evaluating an argument of builtins.atom";
+[[noreturn]] inline void throwEvalError(const Pos & pos, const std::string & message);
 
 /// Forces `v` to an attribute set (Nix's own type error otherwise).
-inline void forceAttrs(EvalState & state, Value & v, const Pos & pos)
-{
-    state.forceAttrs(v, pos, forcing);
-}
+inline void forceAttrs(EvalState & state, Value & v, const Pos & pos);
 
 /// Forces `v` to a string without context and returns it.
-inline std::string_view forceString(EvalState & state, Value & v, const Pos & pos)
-{
-    return state.forceStringNoCtx(v, pos, forcing);
-}
+inline std::string_view forceString(EvalState & state, Value & v, const Pos & pos);
 
 /// Forces `v` to a function (Nix's own type error otherwise).
-inline void forceFunction(EvalState & state, Value & v, const Pos & pos)
-{
-    state.forceFunction(v, pos, forcing);
-}
+inline void forceFunction(EvalState & state, Value & v, const Pos & pos);
 
 /// Forces `v` to a Boolean and returns it.
-inline bool forceBool(EvalState & state, Value & v, const Pos & pos)
-{
-    return state.forceBool(v, pos, forcing);
-}
+inline bool forceBool(EvalState & state, Value & v, const Pos & pos);
 
 /// A path or string value coerced to an absolute path, lexically canonical (`..` resolved,
 /// symlinks not). A string's context is dropped: the path is only text.
-inline std::string pathOf(EvalState & state, Value & v, const Pos & pos)
-{
-    nix::NixStringContext context;
-    return nix::canonPath(state.coerceToPath(pos, v, context, forcing).path.abs(), false);
-}
+inline std::string pathOf(EvalState & state, Value & v, const Pos & pos);
 
 /// Checks that the evaluation may read `path` (absolute), as Nix checks its own reads: in
 /// restricted and pure evaluation, the path and its symlink-resolved form must be under an
 /// allowed prefix (`-I`, `NIX_PATH`, store paths the evaluation obtained, `allowPath`);
 /// otherwise Nix's own error is thrown. Returns the path with its symlinks resolved.
-inline std::string checkReadable(EvalState & state, const std::string & path)
-{
-    auto source = state.rootPath(nix::CanonPath(path));
-    // Reading through the root accessor is what applies the rules: stat the path as written,
-    // then every component while resolving symlinks, then the result.
-    source.maybeLstat();
-    auto resolved = source.resolveSymlinks();
-    resolved.maybeLstat();
-    return resolved.path.abs();
-}
-
-/// Lets the evaluation read `path` and everything under it in restricted and pure evaluation (a
-/// no-op otherwise).
-inline void allowPath(EvalState & state, const std::string & path)
-{
-    state.allowPath(path);
-}
+inline std::string checkReadable(EvalState & state, const std::string & path);
 
 /// Checks that the evaluation may fetch the git revision `rev` of `url`, as Nix checks
 /// `builtins.fetchGit { url; rev; }` in restricted evaluation; otherwise Nix's own error is thrown.
-/// Nix 2.26 checks the URL of the git input `fetchGit` makes (`git+file:///…?exportIgnore=1&rev=…`)
-/// against `allowed-uris`, or, when that is a path, against the allowed paths.
-inline void checkGitFetch(EvalState & state, const std::string & url, const std::string & rev)
-{
-    nix::fetchers::Attrs attrs;
-    attrs.emplace("type", "git");
-    attrs.emplace("url", nix::fixGitURL(url));
-    attrs.emplace("rev", rev);
-    attrs.emplace("exportIgnore", nix::Explicit<bool>{true});
-    auto input = nix::fetchers::Input::fromAttrs(state.fetchSettings, std::move(attrs));
-    state.checkURI(input.toURLString());
-}
+/// What is checked against `allowed-uris` is the URL that version's `fetchGit` checks.
+inline void checkGitFetch(EvalState & state, const std::string & url, const std::string & rev);
 
 /// Whether the evaluation is pure (`pure-eval`: `nix eval` without `--impure`, every flake).
-inline bool pureEval(EvalState & state)
-{
-    return state.settings.pureEval;
-}
+inline bool pureEval(EvalState & state);
 
 /// The names of a forced attribute set, in its (symbol) order.
-inline std::vector<std::string> attrNames(EvalState & state, const Value & attrs)
-{
-    std::vector<std::string> names;
-    names.reserve(attrs.attrs()->size());
-    for (auto & attr : *attrs.attrs())
-        names.emplace_back(symbolText(state, attr.name));
-    return names;
-}
+inline std::vector<std::string> attrNames(EvalState & state, const Value & attrs);
 
 /// The value of attribute `name` of a forced attribute set, or nullptr.
-inline Value * getAttr(EvalState & state, const Value & attrs, std::string_view name)
-{
-    auto * attr = attrs.attrs()->get(state.symbols.create(name));
-    return attr ? attr->value : nullptr;
-}
+inline Value * getAttr(EvalState & state, const Value & attrs, std::string_view name);
 
 /// The attributes of a forced attribute set, as (name, value) pairs in its order.
-inline Attrs attrPairs(const Value & attrs)
-{
-    Attrs pairs;
-    for (auto & attr : *attrs.attrs())
-        pairs.emplace_back(attr.name, attr.value);
-    return pairs;
-}
+inline Attrs attrPairs(const Value & attrs);
 
 /// A primop to put into an attribute set.
 struct PrimOpSpec
@@ -269,230 +197,91 @@ struct PrimOpSpec
 
 /// Makes `v` a primop value (with documentation for `:doc`). One PrimOp object is allocated per
 /// call and lives as long as the process, like Nix's own builtins.
-inline void mkPrimOp(EvalState & state, Value & v, const PrimOpSpec & spec)
-{
-    v.mkPrimOp(new nix::PrimOp{
-        .name = spec.name,
-        .args = spec.args,
-        .arity = spec.args.size(),
-        .doc = spec.doc,
-        .fun = spec.fun,
-    });
-}
+inline void mkPrimOp(EvalState & state, Value & v, const PrimOpSpec & spec);
 
 /// Registers a global builtin. Arity 0 makes a lazy constant, computed on first use.
 struct RegisterBuiltin
 {
-    RegisterBuiltin(const char * name, const char * doc, PrimOpFun fun)
-        : registration(nix::PrimOp{
-              .name = name,
-              .args = {},
-              .arity = 0,
-              .doc = doc,
-              .fun = fun,
-          })
-    {}
+    RegisterBuiltin(const char * name, const char * doc, PrimOpFun fun);
 
     nix::RegisterPrimOp registration;
 };
 
-/// The base of the shim's own expression nodes (thunk bodies and replacements in parsed
-/// files): it implements the overrides whose signatures change between Nix versions. A node only
-/// implements `eval` and `describe`; it is never bound (`bindVars`), as it is made after parsing.
-struct CustomExpr : Expr
-{
-    /// What `show` prints for this node.
-    virtual void describe(std::ostream & str) const = 0;
-
-    void show(const nix::SymbolTable &, std::ostream & str) const override { describe(str); }
-    void bindVars(EvalState &, const std::shared_ptr<const StaticEnv> &) override {}
-    // Every other virtual function of Expr that Nix defines out of line is overridden here (and
-    // calls Nix's), so that the plugin's virtual tables name only the plugin's own functions: a
-    // virtual table is bound when the plugin is loaded, and one naming a function that another
-    // Nix version lacks would stop the plugin from loading there at all (see `Registration`).
-    Value * maybeThunk(EvalState & state, Env & env) override { return Expr::maybeThunk(state, env); }
-    void setName(Symbol name) override { Expr::setName(name); }
-};
-
 /// A static environment with no parent naming `names` at their displacements: code parsed with
 /// it sees those names and nothing else (any other free variable is a parse error).
-inline std::shared_ptr<StaticEnv> closedStaticEnv(EvalState & state, const std::map<std::string, size_t> & names)
-{
-    auto env = std::make_shared<StaticEnv>(nullptr, nullptr, names.size());
-    for (auto & [name, displ] : names)
-        env->vars.emplace_back(state.symbols.create(name), displ);
-    // `find` is a binary search: the names must be in symbol order.
-    env->sort();
-    return env;
-}
+inline std::shared_ptr<StaticEnv> closedStaticEnv(EvalState & state, const std::map<std::string, size_t> & names);
 
 /// Prints an expression as Nix shows it.
-inline void showExpr(const Expr & e, std::ostream & str)
-{
-    e.show(currentState().symbols, str);
-}
+inline void showExpr(const Expr & e, std::ostream & str);
 
 /// The text of the path value `v`.
-inline std::string pathText(const Value & v)
-{
-    return v.path().path.abs();
-}
+inline std::string pathText(const Value & v);
 
 /// The implementation of the builtin that the primop application `v` applies (its leftmost
 /// primop), or nullptr when `v` is not a primop application (or applies a builtin that is not a
 /// plain function).
-inline PrimOpFun appliedPrimOp(const Value & v)
-{
-    if (!v.isPrimOpApp())
-        return nullptr;
-    auto * primOp = v.primOpAppPrimOp();
-    if (!primOp)
-        return nullptr;
-    auto * target = primOp->fun.target<PrimOpFun>();
-    return target ? *target : nullptr;
-}
+inline PrimOpFun appliedPrimOp(const Value & v);
 
-/// Makes `v` a path value (readable through Nix's root file system, so Nix's access rules apply
-/// to reads of it).
-inline void mkPath(EvalState & state, Value & v, const std::string & path)
-{
-    v.mkPath(state.rootPath(nix::CanonPath(path)));
-}
+/// Makes `v` a path value (on Nix 2.26 readable through Nix's root file system, so Nix's access
+/// rules apply to reads of it).
+inline void mkPath(EvalState & state, Value & v, const std::string & path);
 
 /// The evaluator's global static environment.
-inline const StaticEnv & staticBaseEnv(EvalState & state)
-{
-    return *state.staticBaseEnv;
-}
+inline const StaticEnv & staticBaseEnv(EvalState & state);
 
 /// Parses a file with `staticEnv` as its only static environment (Nix's access rules apply to
 /// reading it).
-inline Expr * parseFile(EvalState & state, const std::string & path, std::shared_ptr<StaticEnv> staticEnv)
-{
-    return state.parseExprFromFile(state.rootPath(nix::CanonPath(path)), staticEnv);
-}
+inline Expr * parseFile(EvalState & state, const std::string & path, std::shared_ptr<StaticEnv> staticEnv);
 
 /// Parses Nix source held in memory (no path literals expected: the base path is `/`).
-inline Expr * parseString(EvalState & state, std::string source, std::shared_ptr<StaticEnv> staticEnv)
-{
-    return state.parseExprFromString(std::move(source), state.rootPath(nix::CanonPath("/")), staticEnv);
-}
+inline Expr * parseString(EvalState & state, std::string source, std::shared_ptr<StaticEnv> staticEnv);
 
 /// Parses Nix source held in memory in Nix's ordinary base environment (all builtins).
-inline Expr * parseWithBuiltins(EvalState & state, std::string source)
-{
-    return state.parseExprFromString(std::move(source), state.rootPath(nix::CanonPath("/")));
-}
+inline Expr * parseWithBuiltins(EvalState & state, std::string source);
 
 /// Calls the function `fun` with `count` arguments into `result`.
-inline void callFunction(EvalState & state, Value & fun, size_t count, Value ** args, Value & result, const Pos & pos)
-{
-    state.callFunction(fun, std::span<Value *>(args, count), result, pos);
-}
+inline void callFunction(EvalState & state, Value & fun, size_t count, Value ** args, Value & result, const Pos & pos);
 
 /// Appends `text` to an error's message, keeping the error's type (so that `tryEval` still
 /// catches a `throw` or a failed `assert`). `err` is a mutable member and `e` is not const, so
 /// writing through `info()` is well defined.
-inline void appendToMessage(nix::Error & e, const std::string & text)
-{
-    auto & info = const_cast<nix::ErrorInfo &>(e.info());
-    info.msg = nix::HintFmt(info.msg.str() + text);
-}
+inline void appendToMessage(nix::Error & e, const std::string & text);
 
 /// Adds a trace line to an error on its way out.
-inline void addTrace(nix::Error & e, const std::string & message)
-{
-    e.addTrace(nullptr, nix::HintFmt(message));
-}
+inline void addTrace(nix::Error & e, const std::string & message);
 
-/// Calls `f` on every expression of `inherit (e) ...` of an attribute set (Nix 2.26 keeps them
-/// apart from the attributes, which select from them), letting it replace each.
+/// Calls `f` on every expression of `inherit (e) ...` of an attribute set, letting it replace
+/// each (Nix 2.26 keeps them apart from the attributes, which select from them; Nix 2.8 shares
+/// the subtree and keeps none apart).
 template <typename F>
-inline void forEachInheritSource(nix::ExprAttrs & attrs, F && f)
+inline void forEachInheritSource(nix::ExprAttrs & attrs, F && f);
+
+} // namespace atom_nix::compat
+
+#ifdef ATOM_NIX_2_26
+#include "compat-2.26.hh"
+#else
+#include "compat-2.8.hh"
+#endif
+
+namespace atom_nix::compat {
+
+// ---------------------------------------------------------------------------------------------
+// The same for both versions, written with the definitions above.
+
+/// The base of the shim's own expression nodes (thunk bodies and replacements in parsed
+/// files): it implements the overrides whose signatures change between Nix versions (`show`,
+/// `bindVars`, `setName`, in `detail::VersionedExpr`). A node only implements `eval` and
+/// `describe` (what `show` prints for it); it is never bound (`bindVars`), as it is made after
+/// parsing.
+struct CustomExpr : detail::VersionedExpr
 {
-    if (attrs.inheritFromExprs)
-        for (auto & e : *attrs.inheritFromExprs)
-            e = f(e);
-}
-
-#else // Nix 2.8
-
-/// The position type primops receive.
-using Pos = nix::Pos;
-/// How primops receive their position.
-using PosArg = const nix::Pos &;
-
-/// No position.
-inline const Pos & noPos = nix::noPos;
-
-/// The signature of a primop implementation.
-using PrimOpFun = void (*)(EvalState &, const nix::Pos &, Value **, Value &);
-
-
-/// The text of a symbol.
-inline std::string symbolText(EvalState &, Symbol s)
-{
-    return std::string(s);
-}
-
-/// Whether an attribute name is static (a symbol) rather than computed.
-inline bool symbolSet(Symbol s)
-{
-    return s.set();
-}
-
-/// The position of the start of the file `path`.
-inline Pos filePos(EvalState & state, const std::string & path)
-{
-    return Pos(nix::foFile, state.symbols.create(path), 1, 1);
-}
-
-/// Throws a Nix evaluation error at `pos`; `message` is shown verbatim (no format directives).
-[[noreturn]] inline void throwEvalError(const Pos & pos, const std::string & message)
-{
-    throw nix::EvalError({.msg = nix::hintfmt(message), .errPos = pos});
-}
-
-/// Forces `v` to an attribute set (Nix's own type error otherwise).
-inline void forceAttrs(EvalState & state, Value & v, const Pos & pos)
-{
-    state.forceAttrs(v, pos);
-}
-
-/// Forces `v` to a string without context and returns it.
-inline std::string_view forceString(EvalState & state, Value & v, const Pos & pos)
-{
-    return state.forceStringNoCtx(v, pos);
-}
-
-/// Forces `v` to a function (Nix's own type error otherwise).
-inline void forceFunction(EvalState & state, Value & v, const Pos & pos)
-{
-    state.forceFunction(v, pos);
-}
-
-/// Forces `v` to a Boolean and returns it.
-inline bool forceBool(EvalState & state, Value & v, const Pos & pos)
-{
-    return state.forceBool(v, pos);
-}
-
-/// A path or string value coerced to an absolute path, lexically canonical (`..` resolved,
-/// symlinks not). A string's context is dropped: the path is only text.
-inline std::string pathOf(EvalState & state, Value & v, const Pos & pos)
-{
-    nix::PathSet context;
-    return nix::canonPath(state.coerceToPath(pos, v, context), false);
-}
-
-/// Checks that the evaluation may read `path` (absolute), as Nix checks its own reads: in
-/// restricted and pure evaluation, the path and its symlink-resolved form must be under an
-/// allowed prefix (`-I`, `NIX_PATH`, store paths the evaluation obtained, `allowPath`);
-/// otherwise Nix's own error is thrown. Returns the path with its symlinks resolved.
-inline std::string checkReadable(EvalState & state, const std::string & path)
-{
-    return state.checkSourcePath(path);
-}
+    // Every other virtual function of Expr that Nix defines out of line is overridden here (and
+    // calls Nix's), so that the plugin's virtual tables name only the plugin's own functions: a
+    // virtual table is bound when the plugin is loaded, and one naming a function that another
+    // Nix version lacks would stop the plugin from loading there at all (see `Registration`).
+    Value * maybeThunk(EvalState & state, Env & env) override { return Expr::maybeThunk(state, env); }
+};
 
 /// Lets the evaluation read `path` and everything under it in restricted and pure evaluation (a
 /// no-op otherwise).
@@ -500,205 +289,6 @@ inline void allowPath(EvalState & state, const std::string & path)
 {
     state.allowPath(path);
 }
-
-/// Checks that the evaluation may fetch the git revision `rev` of `url`, as Nix checks
-/// `builtins.fetchGit { url; rev; }` in restricted evaluation; otherwise Nix's own error is thrown.
-/// Nix 2.8 checks the URL as given (for a local repository: a plain or `file://` URL) against
-/// `allowed-uris`, or, when it names a path, against the allowed paths.
-inline void checkGitFetch(EvalState & state, const std::string & url, const std::string &)
-{
-    state.checkURI(url);
-}
-
-/// Whether the evaluation is pure (`pure-eval`: `nix eval` without `--impure`, every flake).
-inline bool pureEval(EvalState &)
-{
-    return nix::evalSettings.pureEval;
-}
-
-/// The names of a forced attribute set, in its (symbol) order.
-inline std::vector<std::string> attrNames(EvalState &, const Value & attrs)
-{
-    std::vector<std::string> names;
-    names.reserve(attrs.attrs->size());
-    for (auto & attr : *attrs.attrs)
-        names.emplace_back(std::string(attr.name));
-    return names;
-}
-
-/// The value of attribute `name` of a forced attribute set, or nullptr.
-inline Value * getAttr(EvalState & state, const Value & attrs, std::string_view name)
-{
-    auto * attr = attrs.attrs->get(state.symbols.create(name));
-    return attr ? attr->value : nullptr;
-}
-
-/// The attributes of a forced attribute set, as (name, value) pairs in its order.
-inline Attrs attrPairs(const Value & attrs)
-{
-    Attrs pairs;
-    for (auto & attr : *attrs.attrs)
-        pairs.emplace_back(attr.name, attr.value);
-    return pairs;
-}
-
-/// A primop to put into an attribute set.
-struct PrimOpSpec
-{
-    const char * name;
-    std::vector<std::string> args;
-    const char * doc;
-    PrimOpFun fun;
-};
-
-/// Makes `v` a primop value (with documentation for `:doc`). One PrimOp object is allocated per
-/// call and lives as long as the process, like Nix's own builtins.
-inline void mkPrimOp(EvalState & state, Value & v, const PrimOpSpec & spec)
-{
-    v.mkPrimOp(new nix::PrimOp{
-        .fun = spec.fun,
-        .arity = spec.args.size(),
-        .name = state.symbols.create(spec.name),
-        .args = spec.args,
-        .doc = spec.doc,
-    });
-}
-
-/// Registers a global builtin. Arity 0 makes a lazy constant, computed on first use.
-struct RegisterBuiltin
-{
-    RegisterBuiltin(const char * name, const char * doc, PrimOpFun fun)
-        : registration(nix::RegisterPrimOp::Info{
-              .name = name,
-              .args = {},
-              .arity = 0,
-              .doc = doc,
-              .fun = fun,
-          })
-    {}
-
-    nix::RegisterPrimOp registration;
-};
-
-/// The base of the shim's own expression nodes (thunk bodies and replacements in parsed
-/// files): it implements the overrides whose signatures change between Nix versions. A node only
-/// implements `eval` and `describe`; it is never bound (`bindVars`), as it is made after parsing.
-struct CustomExpr : Expr
-{
-    /// What `show` prints for this node.
-    virtual void describe(std::ostream & str) const = 0;
-
-    void show(std::ostream & str) const override { describe(str); }
-    void bindVars(const StaticEnv &) override {}
-    // Every other virtual function of Expr that Nix defines out of line is overridden here (and
-    // calls Nix's), so that the plugin's virtual tables name only the plugin's own functions: a
-    // virtual table is bound when the plugin is loaded, and one naming a function that another
-    // Nix version lacks would stop the plugin from loading there at all (see `Registration`).
-    Value * maybeThunk(EvalState & state, Env & env) override { return Expr::maybeThunk(state, env); }
-    void setName(Symbol & name) override { Expr::setName(name); }
-};
-
-/// A static environment with no parent naming `names` at their displacements: code parsed with
-/// it sees those names and nothing else (any other free variable is a parse error).
-inline std::shared_ptr<StaticEnv> closedStaticEnv(EvalState & state, const std::map<std::string, size_t> & names)
-{
-    auto env = std::make_shared<StaticEnv>(false, nullptr, names.size());
-    for (auto & [name, displ] : names)
-        env->vars.emplace_back(state.symbols.create(name), displ);
-    // `find` is a binary search: the names must be in symbol order.
-    env->sort();
-    return env;
-}
-
-/// Prints an expression as Nix shows it.
-inline void showExpr(const Expr & e, std::ostream & str)
-{
-    e.show(str);
-}
-
-/// The text of the path value `v`.
-inline std::string pathText(const Value & v)
-{
-    return v.path;
-}
-
-/// The implementation of the builtin that the primop application `v` applies (its leftmost
-/// primop), or nullptr when `v` is not a primop application.
-inline PrimOpFun appliedPrimOp(const Value & v)
-{
-    if (!v.isPrimOpApp())
-        return nullptr;
-    const Value * head = &v;
-    while (head->isPrimOpApp())
-        head = head->primOpApp.left;
-    return head->isPrimOp() ? head->primOp->fun : nullptr;
-}
-
-/// Makes `v` a path value.
-inline void mkPath(EvalState &, Value & v, const std::string & path)
-{
-    v.mkPath(std::string_view(path));
-}
-
-/// The evaluator's global static environment.
-inline const StaticEnv & staticBaseEnv(EvalState & state)
-{
-    return state.staticBaseEnv;
-}
-
-/// Parses a file with `staticEnv` as its only static environment.
-inline Expr * parseFile(EvalState & state, const std::string & path, std::shared_ptr<StaticEnv> staticEnv)
-{
-    return state.parseExprFromFile(path, *staticEnv);
-}
-
-/// Parses Nix source held in memory (no path literals expected: the base path is `/`).
-inline Expr * parseString(EvalState & state, std::string source, std::shared_ptr<StaticEnv> staticEnv)
-{
-    return state.parseExprFromString(std::move(source), "/", *staticEnv);
-}
-
-/// Parses Nix source held in memory in Nix's ordinary base environment (all builtins).
-inline Expr * parseWithBuiltins(EvalState & state, std::string source)
-{
-    return state.parseExprFromString(std::move(source), "/");
-}
-
-/// Calls the function `fun` with `count` arguments into `result`.
-inline void callFunction(EvalState & state, Value & fun, size_t count, Value ** args, Value & result, const Pos & pos)
-{
-    state.callFunction(fun, count, args, result, pos);
-}
-
-/// Appends `text` to an error's message, keeping the error's type (so that `tryEval` still
-/// catches a `throw` or a failed `assert`). `err` is a mutable member and `e` is not const, so
-/// writing through `info()` is well defined.
-inline void appendToMessage(nix::Error & e, const std::string & text)
-{
-    auto & info = const_cast<nix::ErrorInfo &>(e.info());
-// hintformat declares a copy constructor but not an assignment; the implicit one assigns its only
-// member (a boost::format), which is what is wanted.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-copy"
-    info.msg = nix::hintfmt(info.msg.str() + text);
-#pragma GCC diagnostic pop
-}
-
-/// Adds a trace line to an error on its way out.
-inline void addTrace(nix::Error & e, const std::string & message)
-{
-    e.addTrace(std::nullopt, nix::hintfmt(message));
-}
-
-/// Calls `f` on every expression of `inherit (e) ...` of an attribute set, letting it replace
-/// each. (Nix 2.8 keeps none apart: the attributes select from a shared subtree.)
-template <typename F>
-inline void forEachInheritSource(nix::ExprAttrs &, F &&)
-{}
-
-#endif
-
-// What is the same for both versions, written with the helpers above.
 
 /// The version of the Nix this plugin is loaded into (`nix::nixVersion`, defined by Nix 2.8 and
 /// 2.26 alike), looked up by name at run time so that no version's symbols are needed to ask:
@@ -710,9 +300,6 @@ inline const std::string * runningNixVersion()
     // The name is `nix::nixVersion` mangled, with the ABI tag of std::string.
     return static_cast<const std::string *>(dlsym(RTLD_DEFAULT, "_ZN3nix10nixVersionB5cxx11E"));
 }
-
-/// The signature the shim writes its primops with.
-#define ATOM_PRIMOP(name) void name(compat::EvalState & state, compat::PosArg pos, compat::Value ** args, compat::Value & v)
 
 /// Coerces `v` to a file system path (a path value, or a string holding an absolute path) and
 /// checks that the evaluation may read it (pure and restricted evaluation modes apply). Returns

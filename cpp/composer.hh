@@ -9,18 +9,6 @@
 
 namespace atom_nix {
 
-/// Records that the files under `root` are written by `write` on first use (an atom from the
-/// store, composed from its Nix files alone). `write` runs at most once.
-void registerLazyRoot(const std::string & root, std::function<void()> write);
-
-/// Writes the files under `root` now if it is a lazy root not written yet (see
-/// `registerLazyRoot`); does nothing otherwise.
-void ensureRoot(const std::string & root);
-
-/// Makes `v` a thunk that runs `make` when first forced. `make` must not capture Nix values (the
-/// collector does not see inside it).
-void mkLazy(compat::EvalState & state, compat::Value & v, std::function<void(compat::EvalState &, compat::Value &)> make);
-
 /// The value `make` makes, once per evaluator, kept where the collector sees it. Each `Tag` type
 /// names one such value.
 template <typename Tag>

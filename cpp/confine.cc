@@ -23,6 +23,8 @@
 
 #include "composer.hh"
 #include "confine.hh"
+#include "lazy.hh"
+#include "std.hh"
 
 namespace atom_nix {
 

@@ -1,4 +1,4 @@
-// The boundary of an atom: what its code may reach (confine.cc walks parsed files, std.cc builds
+// The boundary of an atom: what its code may reach (confine.cc walks parsed files; std.hh builds
 // the standard library it sees) and the path checks both use.
 #pragma once
 
@@ -78,28 +78,5 @@ inline void annotate(nix::Error & e, Origin origin)
 /// Returns the expression to evaluate in place of `e`.
 compat::Expr * confinePaths(compat::Expr * e, const std::string & sourceRoot, const std::string & root,
     const compat::Pos & filePos, Origin origin);
-
-/// Makes `std` the standard library modules see: the reviewed pure builtins of an allow-list,
-/// the file primitives confined to `root`, and the library of nix/std/std.nix. `atom` names the
-/// atom (`label-version`) in errors raised by builtins its code hands to `map` & co.
-void makeStd(compat::EvalState & state, const std::string & root, const std::string & atom, compat::Value & std);
-
-/// Imports the file `path` (absolute) of the pinned source at `root` (canonical) as pinned code:
-/// in a closed scope confined to the source (see pinned.cc), once per evaluation. `label` names
-/// the pin in messages (`pin <name> of <atom>`). Refuses a path outside the source, as written
-/// or with its symlinks resolved; a directory means its `default.nix`.
-void importPinned(compat::EvalState & state, const std::string & root, const std::string & label,
-    const std::string & path, const compat::Pos & pos, compat::Value & v);
-
-/// `f` as a function whose errors name `origin` (a string value, see `Origin`) when `f` is a
-/// builtin or a partial application of one: Nix applies such a function on an atom's behalf
-/// (the elements of `map head lists`), outside any atom code. Nix code is returned as it is (its
-/// own expressions name their atom).
-compat::Value * annotatedFunction(
-    compat::EvalState & state, compat::Value * origin, compat::Value * f, const compat::Pos & pos);
-
-/// Whether `fun` is one of std's own wrappers (confined primitives, `map` & co., annotated
-/// builtins), which name the atom in their errors themselves.
-bool isStdWrapper(compat::PrimOpFun fun);
 
 } // namespace atom_nix

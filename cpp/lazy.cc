@@ -1,10 +1,10 @@
 // Values computed by C++ code when first forced, and the lazy roots of atoms whose files are
-// written on first use (see composer.hh).
+// written on first use (see lazy.hh).
 
 #include <map>
 #include <string>
 
-#include "composer.hh"
+#include "lazy.hh"
 
 namespace atom_nix {
 

@@ -21,6 +21,8 @@
 
 #include "composer.hh"
 #include "confine.hh"
+#include "pinned.hh"
+#include "std.hh"
 
 namespace atom_nix {
 

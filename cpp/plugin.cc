@@ -14,6 +14,9 @@
 #include "compat.hh"
 #include "composer.hh"
 #include "confine.hh"
+#include "lazy.hh"
+#include "pinned.hh"
+#include "std.hh"
 #include "rust/cxx.h"
 #include "atom-nix/src/lib.rs.h"
 

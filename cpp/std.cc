@@ -14,6 +14,8 @@
 
 #include "composer.hh"
 #include "confine.hh"
+#include "lazy.hh"
+#include "std.hh"
 #include "rust/cxx.h"
 #include "atom-nix/src/lib.rs.h"
 
