@@ -1,4 +1,4 @@
-/* libatom's git store: open a repository, init, publish, list, resolve, verify, materialise,
+/* libatom's repositories: open a repository, init, publish, list, resolve, verify, materialise,
  * fetch into a store, and the error paths (NULL handles, bad arguments, missing atoms). */
 #include <stdio.h>
 #include <stdlib.h>

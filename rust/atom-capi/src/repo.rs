@@ -1,4 +1,4 @@
-//! Repository handles and the git store through the C ABI.
+//! Repository handles and fetching into the atom store through the C ABI.
 
 use std::ffi::c_char;
 use std::path::Path;

@@ -1,5 +1,6 @@
-//! The git store and publishing, against real repositories made with `git` in temporary
-//! directories (the product itself never runs `git`; the tests use it to build fixtures).
+//! Repositories, publishing and fetching into the atom store, against real repositories made
+//! with `git` in temporary directories (the product itself never runs `git`; the tests use it to
+//! build fixtures).
 
 use std::fs;
 use std::path::{Path, PathBuf};
