@@ -1,12 +1,18 @@
-//! The Nix evaluator plugin: adds `builtins.atom` to Nix 2.8.
+//! The Nix evaluator plugin: adds `builtins.atom` to Nix 2.8 or Nix 2.26, the version chosen when
+//! it is built (`build.rs`, docs/design.md#nix-versions).
 //!
 //! Load it with `nix --option plugin-files /path/to/libatom_nix.so ...` (or
 //! `nix-instantiate --option plugin-files ...`). The C++ shim in `cpp/` registers the primops and
 //! builds every Nix value; this crate is the bridge from the shim to the `atom` core.
 //!
 //! Rules at this boundary:
-//! - Rust never holds a Nix `Value*` (the Boehm GC does not scan Rust memory): only plain data
-//!   (strings) crosses the bridge.
+//! - Rust never holds a Nix `Value*` (the Boehm GC does not scan Rust memory). What crosses the
+//!   bridge is plain data: strings, numbers and flags, shared structs of them (`ModulePlan`,
+//!   `EdgePlan`, `PinPlan`, `NodeDirs`, ...), and one opaque Rust value, `LoadedGraph` (an atom's
+//!   dependency graph), which C++ holds and queries node by node. The shim makes every Nix value
+//!   from that data.
+//! - The one C++ function Rust calls is `check_readable`: Nix's own check of what the evaluation
+//!   may read.
 //! - No panic crosses into Nix: every bridge function runs inside [`guard`], and an `Err` arrives
 //!   in C++ as `rust::Error`, which the shim rethrows as a Nix `EvalError` at the caller's position.
 
