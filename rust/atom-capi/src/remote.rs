@@ -31,7 +31,8 @@ fn label(text: &str) -> Result<Label, Error> {
 
 fn requirement(text: Option<&str>) -> Result<Option<Requirement>, Error> {
     text.map(|r| {
-        Requirement::parse(r).map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e))
+        Requirement::parse(r)
+            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e.to_string()))
     })
     .transpose()
 }

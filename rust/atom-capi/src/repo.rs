@@ -205,7 +205,7 @@ pub unsafe extern "C" fn atom_repo_resolve(
     let body = || {
         let label = self::label(arg!(label))?;
         let requirement = Requirement::parse(optional_arg!(requirement).unwrap_or("*"))
-            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e))?;
+            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e.to_string()))?;
         with_repo!(repo, |s| {
             let atom = s.resolve(&label, &requirement)?;
             let id = atom_core::id::AtomId::new(s.genesis()?, atom.label.clone()).digest();
@@ -239,7 +239,7 @@ pub unsafe extern "C" fn atom_repo_verify(
     let body = || {
         let label = self::label(arg!(label))?;
         let version = Version::parse(arg!(version))
-            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e))?;
+            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e.to_string()))?;
         let expected = optional_arg!(expected_id)
             .map(|text| AtomDigest::parse(text).map_err(Error::from))
             .transpose()?;
@@ -273,7 +273,7 @@ pub unsafe extern "C" fn atom_repo_digest(
     let body = || {
         let label = self::label(arg!(label))?;
         let version = Version::parse(arg!(version))
-            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e))?;
+            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e.to_string()))?;
         with_repo!(repo, |s| {
             let atom = s.find(&label, &version)?;
             let verified = s.verify(&atom, None)?;
@@ -311,7 +311,7 @@ pub unsafe extern "C" fn atom_repo_signatures(
     let body = || {
         let label = self::label(arg!(label))?;
         let version = Version::parse(arg!(version))
-            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e))?;
+            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e.to_string()))?;
         with_repo!(repo, |s| {
             let atom = s.find(&label, &version)?;
             let verified = s.verify(&atom, None)?;
@@ -389,7 +389,7 @@ pub unsafe extern "C" fn atom_repo_materialize(
     let body = || {
         let label = self::label(arg!(label))?;
         let version = Version::parse(arg!(version))
-            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e))?;
+            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e.to_string()))?;
         let cache = arg!(cache_dir);
         let dir = with_repo!(repo, |s| {
             let atom = s.find(&label, &version)?;

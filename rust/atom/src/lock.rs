@@ -404,13 +404,11 @@ pub struct GitRev(String);
 
 impl GitRev {
     /// Parses 40 lowercase hexadecimal digits.
-    pub fn parse(text: &str) -> Result<GitRev, String> {
+    pub fn parse(text: &str) -> Result<GitRev, GitRevError> {
         if text.len() == 40 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
             Ok(GitRev(text.to_owned()))
         } else {
-            Err(format!(
-                "invalid git revision {text:?}: expected 40 lowercase hexadecimal digits"
-            ))
+            Err(GitRevError(text.to_owned()))
         }
     }
 
@@ -426,6 +424,11 @@ impl<'de> Deserialize<'de> for GitRev {
     }
 }
 
+/// A text that is not a [`GitRev`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid git revision {0:?}: expected 40 lowercase hexadecimal digits")]
+pub struct GitRevError(pub String);
+
 /// A SHA-256 content hash as Nix writes it: SRI `sha256-<base64>` or `sha256:<nix32>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
@@ -433,7 +436,7 @@ pub struct NixHash(String);
 
 impl NixHash {
     /// Parses and checks the encoding and length (32 bytes).
-    pub fn parse(text: &str) -> Result<NixHash, String> {
+    pub fn parse(text: &str) -> Result<NixHash, NixHashError> {
         let valid = if let Some(b64) = text.strip_prefix("sha256-") {
             b64.len() == 44
                 && b64.ends_with('=')
@@ -452,9 +455,7 @@ impl NixHash {
         if valid {
             Ok(NixHash(text.to_owned()))
         } else {
-            Err(format!(
-                "invalid hash {text:?}: expected SRI \"sha256-<44 base64 characters>\" or \"sha256:<52 nix32 characters>\""
-            ))
+            Err(NixHashError(text.to_owned()))
         }
     }
 
@@ -463,6 +464,11 @@ impl NixHash {
         &self.0
     }
 }
+
+/// A text that is not a [`NixHash`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid hash {0:?}: expected SRI \"sha256-<44 base64 characters>\" or \"sha256:<52 nix32 characters>\"")]
+pub struct NixHashError(pub String);
 
 impl<'de> Deserialize<'de> for NixHash {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

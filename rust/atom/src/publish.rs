@@ -15,6 +15,7 @@ use crate::manifest::{Package, Version, MANIFEST_FILE};
 use crate::repo::{
     atom_ref, manifest_ref, origin_ref, signature_ref, EntryKind, ObjectId, Repo, RepoError,
 };
+use crate::resolve::{LockMismatch, ResolveError};
 
 pub use crate::repo::{AtomCommit, FORMAT};
 
@@ -130,7 +131,7 @@ pub enum PublishError {
         /// The atom's directory.
         path: PathBuf,
         /// What is missing or out of date.
-        detail: String,
+        detail: StaleLockReason,
     },
     /// The atom's `atom.lock` in the commit does not parse.
     #[error("{} cannot be published: {error}", path.display())]
@@ -146,6 +147,35 @@ pub enum PublishError {
     /// A git operation failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
+}
+
+/// What is missing or out of date in the `atom.lock` an evaluated atom would be published with
+/// ([`PublishError::StaleLock`]).
+#[derive(Debug, thiserror::Error)]
+pub enum StaleLockReason {
+    /// The commit has no `atom.lock`, and the manifest declares dependencies.
+    #[error("it declares dependencies but has no atom.lock in the commit")]
+    NoLockWithDependencies,
+    /// The commit has no `atom.lock` (the manifest declares no dependencies).
+    #[error("it is evaluated (its [compose] is not static) but has no atom.lock in the commit, which the reference's loader needs to evaluate it")]
+    NoLock,
+    /// The lock's `[compose]` is not the manifest's.
+    #[error("its atom.lock's [compose] does not match the manifest's [compose]")]
+    Compose,
+    /// The lock pins an atom of the working tree that was not published.
+    #[error("its atom.lock pins {label} {version} from this repository's working tree (it was not published when the lock was written): publish {label} first")]
+    LocalOnly {
+        /// The pinned atom's label.
+        label: Label,
+        /// Its version in the lock.
+        version: Version,
+    },
+    /// The lock does not cover the manifest's dependencies.
+    #[error("{0}")]
+    Mismatch(LockMismatch),
+    /// The check itself failed.
+    #[error("{0}")]
+    Other(Box<ResolveError>),
 }
 
 /// Publishes the atoms at `paths` (relative to the repository root) from the commit `rev`.
@@ -466,7 +496,7 @@ fn check_lock(
     if matches!(manifest.compose, Compose::As(ComposeAs::Static(_))) {
         return Ok(());
     }
-    let stale = |detail: String| PublishError::StaleLock {
+    let stale = |detail: StaleLockReason| PublishError::StaleLock {
         path: path.to_owned(),
         detail,
     };
@@ -474,11 +504,10 @@ fn check_lock(
     let Some(lock) = lock else {
         return Err(stale(
             if manifest.dependencies().is_some_and(|d| !d.is_empty()) {
-                "it declares dependencies but has no atom.lock in the commit"
+                StaleLockReason::NoLockWithDependencies
             } else {
-                "it is evaluated (its [compose] is not static) but has no atom.lock in the commit, which the reference's loader needs to evaluate it"
-            }
-            .to_owned(),
+                StaleLockReason::NoLock
+            },
         ));
     };
     let lock = crate::lock::Lockfile::parse(&repo.read_text(lock)?, &lock_path.to_string_lossy())
@@ -497,11 +526,7 @@ fn check_lock(
                     .version
                     .as_ref()
                     .is_none_or(|requirement| atom.satisfies(requirement)) => {}
-        _ => {
-            return Err(stale(
-                "its atom.lock's [compose] does not match the manifest's [compose]".to_owned(),
-            ))
-        }
+        _ => return Err(stale(StaleLockReason::Compose)),
     }
     let lock = Some(lock);
     let local_only = lock.iter().flat_map(|l| &l.deps).find_map(|d| match d {
@@ -509,28 +534,19 @@ fn check_lock(
         _ => None,
     });
     if let Some(dep) = local_only {
-        return Err(PublishError::StaleLock {
-            path: path.to_owned(),
-            detail: format!(
-                "its atom.lock pins {} {} from this repository's working tree (it was not published when the lock was written): publish {} first",
-                dep.label, dep.version, dep.label
-            ),
-        });
+        return Err(stale(StaleLockReason::LocalOnly {
+            label: dep.label.clone(),
+            version: dep.version.clone(),
+        }));
     }
     crate::resolve::graph::check_lock(&manifest, lock.as_ref(), &lock_path, path).map_err(|e| {
-        match e {
-            crate::resolve::ResolveError::OutOfDate { detail, .. } => PublishError::StaleLock {
-                path: path.to_owned(),
-                detail: detail.replace(
-                    "the atom declares dependencies but has no atom.lock",
-                    "it declares dependencies but has no atom.lock in the commit",
-                ),
+        stale(match e {
+            ResolveError::OutOfDate { detail, .. } => match *detail {
+                LockMismatch::NoLock => StaleLockReason::NoLockWithDependencies,
+                other => StaleLockReason::Mismatch(other),
             },
-            other => PublishError::StaleLock {
-                path: path.to_owned(),
-                detail: other.to_string(),
-            },
-        }
+            other => StaleLockReason::Other(Box::new(other)),
+        })
     })
 }
 

@@ -22,20 +22,38 @@ pub const MAX_VERSION_BYTES: usize = 128;
 impl Version {
     /// Parses a strict semver version of at most [`MAX_VERSION_BYTES`]; the error says what was
     /// wrong and what is valid.
-    pub fn parse(text: &str) -> Result<Version, String> {
+    pub fn parse(text: &str) -> Result<Version, VersionError> {
         if text.len() > MAX_VERSION_BYTES {
-            return Err(format!(
-                "invalid version {:?}: it is {} bytes long, and a version can be at most {MAX_VERSION_BYTES} bytes (it becomes part of a git ref name); shorten its pre-release or build metadata",
-                shorten(text),
-                text.len()
-            ));
+            return Err(VersionError::TooLong {
+                text: text.to_owned(),
+            });
         }
-        semver::Version::parse(text).map(Version).map_err(|e| {
-            format!(
-                "invalid version {text:?}: {e} (a version is MAJOR.MINOR.PATCH, e.g. \"0.1.0\")"
-            )
-        })
+        semver::Version::parse(text)
+            .map(Version)
+            .map_err(|e| VersionError::Syntax {
+                text: text.to_owned(),
+                reason: e.to_string(),
+            })
     }
+}
+
+/// Why a text is not a [`Version`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VersionError {
+    /// Longer than [`MAX_VERSION_BYTES`].
+    #[error("invalid version {:?}: it is {} bytes long, and a version can be at most {MAX_VERSION_BYTES} bytes (it becomes part of a git ref name); shorten its pre-release or build metadata", shorten(.text), .text.len())]
+    TooLong {
+        /// The text given.
+        text: String,
+    },
+    /// Not semver.
+    #[error("invalid version {text:?}: {reason} (a version is MAJOR.MINOR.PATCH, e.g. \"0.1.0\")")]
+    Syntax {
+        /// The text given.
+        text: String,
+        /// What the semver parser found wrong, in its words (its error exposes nothing else).
+        reason: String,
+    },
 }
 
 /// The pre-release that marks a lock's local-only version (`0.1.0-local`).
@@ -98,13 +116,32 @@ pub struct Requirement(pub semver::VersionReq);
 
 impl Requirement {
     /// Parses a requirement; the error says what was wrong and what is valid.
-    pub fn parse(text: &str) -> Result<Requirement, String> {
-        semver::VersionReq::parse(text).map(Requirement).map_err(|e| {
-            format!(
-                "invalid version requirement {text:?}: {e} (use Cargo's syntax, e.g. \"^1.2\", \"~1\", \">=1, <2\" or \"*\")"
-            )
-        })
+    pub fn parse(text: &str) -> Result<Requirement, RequirementError> {
+        semver::VersionReq::parse(text)
+            .map(Requirement)
+            .map_err(|e| RequirementError {
+                text: text.to_owned(),
+                reason: e.to_string(),
+            })
     }
+}
+
+/// The message, for callers whose errors are still text (the `atom` CLI's handlers use `?` on
+/// [`Version::parse`]).
+impl From<VersionError> for String {
+    fn from(error: VersionError) -> String {
+        error.to_string()
+    }
+}
+
+/// Why a text is not a [`Requirement`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid version requirement {text:?}: {reason} (use Cargo's syntax, e.g. \"^1.2\", \"~1\", \">=1, <2\" or \"*\")")]
+pub struct RequirementError {
+    /// The text given.
+    pub text: String,
+    /// What the semver parser found wrong, in its words (its error exposes nothing else).
+    pub reason: String,
 }
 
 impl Deref for Requirement {
@@ -146,26 +183,19 @@ pub enum Mirror {
 
 impl Mirror {
     /// Parses `::` or a git URL.
-    pub fn parse(text: &str) -> Result<Mirror, String> {
+    pub fn parse(text: &str) -> Result<Mirror, MirrorError> {
         if text == "::" {
             return Ok(Mirror::Local);
         }
+        let owned = || text.to_owned();
         if text.is_empty() {
-            return Err(
-                "a mirror cannot be empty (use \"::\" for this repository, or a git URL)"
-                    .to_owned(),
-            );
+            return Err(MirrorError::Empty);
         }
         if let Some(c) = text.chars().find(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!(
-                "invalid mirror {text:?}: a git URL cannot contain {:?}",
-                c
-            ));
+            return Err(MirrorError::Space { text: owned(), c });
         }
         if text.starts_with('-') {
-            return Err(format!(
-                "invalid mirror {text:?}: it cannot start with '-' (write a path as ./{text})"
-            ));
+            return Err(MirrorError::LeadingDash { text: owned() });
         }
         let url_form = text.contains("://");
         // URLs: the characters RFC 3986 allows (and `%` escapes); file paths and scp-like
@@ -178,14 +208,9 @@ impl Mirror {
         };
         if let Some(c) = text.chars().find(|c| !allowed(*c)) {
             return Err(if url_form {
-                let escape = if c.is_ascii() {
-                    format!(" (escape it as %{:02X})", c as u32)
-                } else {
-                    String::new()
-                };
-                format!("invalid mirror {text:?}: a git URL cannot contain {c:?}{escape}")
+                MirrorError::UrlCharacter { text: owned(), c }
             } else {
-                format!("invalid mirror {text:?}: a path or user@host:path mirror cannot contain {c:?} (use a file:// URL with %-escapes)")
+                MirrorError::PathCharacter { text: owned(), c }
             });
         }
         if let Some((scheme, rest)) = text.split_once("://") {
@@ -197,9 +222,7 @@ impl Mirror {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
             if !valid_scheme || rest.is_empty() {
-                return Err(format!(
-                    "invalid mirror {text:?}: expected <scheme>://<host>/<path>, user@host:path, or a file path"
-                ));
+                return Err(MirrorError::Shape { text: owned() });
             }
         }
         Ok(Mirror::Url(text.to_owned()))
@@ -220,6 +243,60 @@ impl Mirror {
             Mirror::Local => false,
             Mirror::Url(url) => !url.contains("://") && !is_scp_like(url),
         }
+    }
+}
+
+/// Why a text is not a [`Mirror`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MirrorError {
+    /// The empty text.
+    #[error("a mirror cannot be empty (use \"::\" for this repository, or a git URL)")]
+    Empty,
+    /// A white-space or control character.
+    #[error("invalid mirror {text:?}: a git URL cannot contain {c:?}")]
+    Space {
+        /// The text given.
+        text: String,
+        /// The character.
+        c: char,
+    },
+    /// A leading `-`, which a program would read as an option.
+    #[error("invalid mirror {text:?}: it cannot start with '-' (write a path as ./{text})")]
+    LeadingDash {
+        /// The text given.
+        text: String,
+    },
+    /// A character a URL (`scheme://...`) cannot hold unescaped.
+    #[error("invalid mirror {text:?}: a git URL cannot contain {c:?}{}", url_escape(*.c))]
+    UrlCharacter {
+        /// The text given.
+        text: String,
+        /// The character.
+        c: char,
+    },
+    /// A character outside the conservative set of a path or `user@host:path` mirror.
+    #[error("invalid mirror {text:?}: a path or user@host:path mirror cannot contain {c:?} (use a file:// URL with %-escapes)")]
+    PathCharacter {
+        /// The text given.
+        text: String,
+        /// The character.
+        c: char,
+    },
+    /// `scheme://` with an invalid scheme or nothing after it.
+    #[error("invalid mirror {text:?}: expected <scheme>://<host>/<path>, user@host:path, or a file path")]
+    Shape {
+        /// The text given.
+        text: String,
+    },
+}
+
+/// How to write `c` in a URL instead: ` (escape it as %XX)` for an ASCII character, nothing
+/// otherwise.
+fn url_escape(c: char) -> String {
+    if c.is_ascii() {
+        format!(" (escape it as %{:02X})", c as u32)
+    } else {
+        String::new()
     }
 }
 

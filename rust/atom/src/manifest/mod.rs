@@ -16,7 +16,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-pub use fields::{Mirror, Requirement, Version, MAX_VERSION_BYTES};
+pub use fields::{
+    Mirror, MirrorError, Requirement, RequirementError, Version, VersionError, MAX_VERSION_BYTES,
+};
 
 use crate::diagnostic::{FileError, SourceError};
 use crate::id::{Label, Tag};

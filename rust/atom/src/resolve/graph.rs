@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::trust::{self, Assessment, Policy};
-use super::ResolveError;
+use super::{LockMismatch, OverrideProblem, ResolveError};
 use crate::digest::ContentDigest;
 use crate::id::{Label, Root, Tag};
 use crate::lock::integrity::{Integrity, INTEGRITY_FILE};
@@ -124,16 +124,16 @@ impl Overrides {
             if entry.is_empty() {
                 continue;
             }
-            let invalid = |why: String| ResolveError::InvalidOverride {
+            let invalid = |why: OverrideProblem| ResolveError::InvalidOverride {
                 entry: entry.to_owned(),
                 why,
             };
             let (label, path) = entry
                 .split_once('=')
-                .ok_or_else(|| invalid("expected label=path".to_owned()))?;
-            let label = Label::new(label).map_err(|e| invalid(e.to_string()))?;
+                .ok_or_else(|| invalid(OverrideProblem::NoEquals))?;
+            let label = Label::new(label).map_err(|e| invalid(OverrideProblem::Label(e)))?;
             if path.is_empty() {
-                return Err(invalid("the path is empty".to_owned()));
+                return Err(invalid(OverrideProblem::EmptyPath));
             }
             dirs.retain(|(l, _): &(Label, PathBuf)| l != &label);
             dirs.push((label, base.join(path)));
@@ -281,18 +281,16 @@ pub fn check_lock(
     lock_path: &Path,
     dir: &Path,
 ) -> Result<(), ResolveError> {
-    let out_of_date = |detail: String| ResolveError::OutOfDate {
+    let out_of_date = |detail: LockMismatch| ResolveError::OutOfDate {
         path: lock_path.to_owned(),
         dir: dir.to_owned(),
-        detail,
+        detail: Box::new(detail),
     };
     let Some(deps) = manifest.dependencies().filter(|d| !d.is_empty()) else {
         return Ok(());
     };
     let Some(lock) = lock else {
-        return Err(out_of_date(
-            "the atom declares dependencies but has no atom.lock".to_owned(),
-        ));
+        return Err(out_of_date(LockMismatch::NoLock));
     };
     for (tag, atoms) in &deps.from {
         let tag = tag.as_ref();
@@ -302,7 +300,7 @@ pub fn check_lock(
             .find(|(_, set)| &set.tag == tag)
             .map(|(root, _)| root)
         else {
-            return Err(out_of_date(format!("it has no [sets] entry tagged {tag}")));
+            return Err(out_of_date(LockMismatch::NoSet { tag: tag.clone() }));
         };
         for (label, requirement) in atoms {
             let locked = lock.deps.iter().find_map(|dep| match dep {
@@ -310,12 +308,18 @@ pub fn check_lock(
                 _ => None,
             });
             match locked {
-                None => return Err(out_of_date(format!("it does not lock {tag}.{label}"))),
+                None => {
+                    return Err(out_of_date(LockMismatch::NotLocked {
+                        tag: tag.clone(),
+                        label: label.clone(),
+                    }))
+                }
                 Some(atom) if !atom.satisfies(requirement) => {
-                    return Err(out_of_date(format!(
-                        "it locks {label} {}, which the manifest's requirement {requirement} no longer accepts",
-                        atom.version
-                    )))
+                    return Err(out_of_date(LockMismatch::NotAccepted {
+                        label: label.clone(),
+                        version: atom.version.clone(),
+                        requirement: requirement.clone(),
+                    }))
                 }
                 Some(_) => {}
             }
@@ -323,9 +327,9 @@ pub fn check_lock(
     }
     for name in deps.direct.nix.keys() {
         if !lock.deps.iter().any(|dep| dep.direct_name() == Some(name)) {
-            return Err(out_of_date(format!(
-                "it does not lock the direct dependency {name}"
-            )));
+            return Err(out_of_date(LockMismatch::DirectNotLocked {
+                name: name.clone(),
+            }));
         }
     }
     Ok(())
@@ -435,9 +439,10 @@ impl Loader<'_> {
         }
         let name = format!("{}-{}", dep.label, dep.version);
         if let Some(start) = self.path.iter().position(|(k, _)| k == &key) {
-            let mut chain: Vec<&str> = self.path[start..].iter().map(|(_, n)| n.as_str()).collect();
-            chain.push(&name);
-            return Err(ResolveError::Cycle(chain.join(" -> ")));
+            let mut chain: Vec<String> =
+                self.path[start..].iter().map(|(_, n)| n.clone()).collect();
+            chain.push(name);
+            return Err(ResolveError::Cycle(chain));
         }
         if let Some(index) = self.working_copy(dep, lock, by, by_local)? {
             return Ok(index);
@@ -689,9 +694,10 @@ impl Loader<'_> {
         }
         let name = format!("{} ({how}: {})", atom_name(&manifest), dir.display());
         if let Some(start) = self.path.iter().position(|(k, _)| k == &key) {
-            let mut chain: Vec<&str> = self.path[start..].iter().map(|(_, n)| n.as_str()).collect();
-            chain.push(&name);
-            return Err(ResolveError::Cycle(chain.join(" -> ")));
+            let mut chain: Vec<String> =
+                self.path[start..].iter().map(|(_, n)| n.clone()).collect();
+            chain.push(name);
+            return Err(ResolveError::Cycle(chain));
         }
         let lock_path = dir.join(LOCK_FILE);
         let own_lock = Lockfile::read_if_present(&lock_path)?;
@@ -728,10 +734,11 @@ impl Loader<'_> {
                 (Some(top), Some(file)) if file.is_file() => {
                     let root = Repo::open(&top)?.genesis().ok();
                     let set = crate::manifest::set::SetManifest::read(&file)?;
-                    let (members, _) = set.members(&top).map_err(|e| ResolveError::LocalSet {
-                        file: file.clone(),
-                        error: e.to_string(),
-                    })?;
+                    let (members, _) =
+                        set.members(&top).map_err(|error| ResolveError::LocalSet {
+                            file: file.clone(),
+                            error: Box::new(error),
+                        })?;
                     Some(LocalSet {
                         root,
                         members: members

@@ -20,8 +20,10 @@ use std::path::PathBuf;
 use crate::diagnostic::{shell_quote, FileError, SourceError};
 use crate::id::{AtomDigest, Label, Root, Tag};
 use crate::lock::LOCK_FILE;
-use crate::manifest::{Manifest, Requirement, MANIFEST_FILE};
+use crate::manifest::set::SetError;
+use crate::manifest::{Manifest, Requirement, Version, MANIFEST_FILE};
 use crate::repo::{AtomRef, ObjectId, Repo, RepoError};
+use crate::sign::trust::TrustError;
 use crate::sign::TRUST_FILE;
 use crate::store::{Store, StoreError};
 
@@ -137,7 +139,7 @@ pub enum ResolveError {
     },
     /// The consumer's trust file is invalid.
     #[error("{0}")]
-    TrustFile(String),
+    TrustFile(TrustError),
     /// No version matching a requirement is signed by a key trusted for its set.
     #[error("{0}")]
     NoTrustedVersion(Box<NoTrustedVersion>),
@@ -153,7 +155,7 @@ pub enum ResolveError {
         /// The atom's directory.
         dir: PathBuf,
         /// What is out of date.
-        detail: String,
+        detail: Box<LockMismatch>,
     },
     /// No published version matches the requirement; the hint says how to get more versions.
     #[error("{error}; {origin}")]
@@ -178,8 +180,8 @@ pub enum ResolveError {
         origin: Origin,
     },
     /// Atoms depend on each other in a cycle.
-    #[error("atoms depend on each other in a cycle: {0}")]
-    Cycle(String),
+    #[error("atoms depend on each other in a cycle: {}", .0.join(" -> "))]
+    Cycle(Vec<String>),
     /// An atom's lock pins an atom from a set its `[sets]` does not list.
     #[error(
         "{atom}: its atom.lock pins {label} from the set {set}, which its [sets] does not list"
@@ -234,7 +236,7 @@ pub enum ResolveError {
         /// Who pins it.
         by: String,
         /// What is out of date (as [`ResolveError::OutOfDate`] says it).
-        detail: String,
+        detail: Box<LockMismatch>,
     },
     /// An atom's entry is not a path inside it.
     #[error("{atom}: its entry {entry:?} leaves the atom")]
@@ -273,7 +275,7 @@ pub enum ResolveError {
         /// The entry.
         entry: String,
         /// Why.
-        why: String,
+        why: OverrideProblem,
     },
     /// An override names a label no atom of the graph has: a typo, or an atom no longer used.
     #[error("the atom override {label}={} names no atom this evaluation loads ({}); check the label, or drop the override", path.display(), if labels.is_empty() { "it loads no dependency".to_owned() } else { format!("its atoms: {}", labels.join(", ")) })]
@@ -303,7 +305,7 @@ pub enum ResolveError {
         /// The file.
         file: PathBuf,
         /// Why.
-        error: String,
+        error: Box<SetError>,
     },
     /// `atom lock --update NAME` names no dependency of the atom.
     #[error("{name} is not a dependency of this atom{}", if declared.is_empty() { " (it declares none)".to_owned() } else { format!(" (its dependencies: {})", declared.iter().map(Label::as_str).collect::<Vec<_>>().join(", ")) })]
@@ -368,6 +370,58 @@ pub enum ResolveError {
     /// The atom store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// How an atom's `atom.lock` fails to cover its manifest ([`graph::check_lock`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LockMismatch {
+    /// The manifest declares dependencies and there is no lock.
+    #[error("the atom declares dependencies but has no atom.lock")]
+    NoLock,
+    /// No `[sets]` entry has the tag a dependency names.
+    #[error("it has no [sets] entry tagged {tag}")]
+    NoSet {
+        /// The set's tag.
+        tag: Tag,
+    },
+    /// A declared atom dependency is not locked.
+    #[error("it does not lock {tag}.{label}")]
+    NotLocked {
+        /// The set's tag.
+        tag: Tag,
+        /// The dependency's label.
+        label: Label,
+    },
+    /// The locked version is no longer accepted by the manifest's requirement.
+    #[error("it locks {label} {version}, which the manifest's requirement {requirement} no longer accepts")]
+    NotAccepted {
+        /// The dependency's label.
+        label: Label,
+        /// The locked version.
+        version: Version,
+        /// The manifest's requirement.
+        requirement: Requirement,
+    },
+    /// A declared direct (Nix) dependency is not locked.
+    #[error("it does not lock the direct dependency {name}")]
+    DirectNotLocked {
+        /// The dependency's name.
+        name: Label,
+    },
+}
+
+/// Why an atom override entry (`label=path`) does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OverrideProblem {
+    /// No `=`.
+    #[error("expected label=path")]
+    NoEquals,
+    /// The label is not valid.
+    #[error("{0}")]
+    Label(crate::id::NameError),
+    /// Nothing after `=`.
+    #[error("the path is empty")]
+    EmptyPath,
 }
 
 /// No version matching a requirement in the atom store's copy of a set: never published, or

@@ -33,8 +33,7 @@ impl Policy {
         let Some(top) = top else {
             return Ok(Policy::default());
         };
-        let file = TrustFile::read(&top.join(TRUST_FILE))
-            .map_err(|e| ResolveError::TrustFile(e.to_string()))?;
+        let file = TrustFile::read(&top.join(TRUST_FILE)).map_err(ResolveError::TrustFile)?;
         Ok(Policy { file })
     }
 

@@ -11,7 +11,7 @@ pub use credentials::{
 };
 
 use crate::id::{Label, NameError};
-use crate::manifest::Requirement;
+use crate::manifest::{Requirement, RequirementError};
 
 /// The aliases every user has (docs/format.md#uris-and-aliases).
 pub const DEFAULT_ALIASES: &[(&str, &str)] = &[
@@ -49,7 +49,7 @@ pub enum UriError {
     },
     /// The version requirement is invalid.
     #[error("{0}")]
-    Requirement(String),
+    Requirement(RequirementError),
     /// Aliases expand into each other forever.
     #[error("the alias {0:?} expands into itself")]
     AliasCycle(String),
