@@ -1184,7 +1184,7 @@ fn digest_and_signer(repo: &Repo, atom: &AtomRef) -> Result<(String, Option<Stri
         atom::resolve::trust::Assessment::of(repo, &root, &atom.label, &atom.version, atom.commit)
             .map_err(err)?;
     Ok((
-        assessment.digest.to_string(),
+        assessment.digest.map(|d| d.to_string()).unwrap_or_default(),
         assessment
             .signed
             .first()

@@ -82,7 +82,7 @@ fn keygen(dir: &Path, name: &str) -> String {
         .to_owned()
 }
 
-fn lib_files(repo: &Path, version: &str, greeting: &str) {
+fn lib_files(store: &Path, repo: &Path, version: &str, greeting: &str) {
     write(repo, "ekala.toml", "[set]\npackages = [\"lib\"]\n");
     write(
         repo,
@@ -96,6 +96,8 @@ fn lib_files(repo: &Path, version: &str, greeting: &str) {
         "lib/default.nix",
         &format!("{{ greeting = \"{greeting}\"; }}\n"),
     );
+    // An evaluated atom is published with its lock.
+    ok(store, repo, &["lock", "lib"]);
     git(repo, &["add", "."]);
     git(repo, &["commit", "-q", "-m", version]);
 }
@@ -142,7 +144,7 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
             &keys.join("alice").display().to_string(),
         ],
     );
-    lib_files(&up, "1.0.0", "hello from alice");
+    lib_files(&store, &up, "1.0.0", "hello from alice");
     let mirror_path = mirror.display().to_string();
     ok(&store, &up, &["publish", "--push", &mirror_path]);
 
@@ -258,7 +260,7 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
     );
     git(&fork, &["config", "user.name", "Mallory"]);
     git(&fork, &["config", "user.email", "mallory@example.org"]);
-    lib_files(&fork, "1.0.1", "owned by mallory");
+    lib_files(&store, &fork, "1.0.1", "owned by mallory");
     ok(&store, &fork, &["publish", "--push", &mirror_path]);
 
     // Trust on first use: the update is refused, naming both sides.
@@ -315,7 +317,7 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
             &keys.join("mallory").display().to_string(),
         ],
     );
-    lib_files(&fork, "1.0.2", "owned by mallory");
+    lib_files(&store, &fork, "1.0.2", "owned by mallory");
     ok(&store, &fork, &["publish", "--push", &mirror_path]);
     let refused = fails(&store, &app, &["lock", "--update"]);
     assert!(
@@ -348,7 +350,7 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
         .contains("\"1.0.0\""));
 
     // Alice publishes 1.1.0: it is taken.
-    lib_files(&up, "1.1.0", "hello again from alice");
+    lib_files(&store, &up, "1.1.0", "hello again from alice");
     git(&up, &["fetch", "-q", &mirror_path, "refs/eka/*:refs/eka/*"]);
     ok(&store, &up, &["publish", "--push", &mirror_path]);
     ok(&store, &app, &["lock", "--update"]);

@@ -39,8 +39,10 @@ pub struct Record {
     pub version: Version,
     /// The atom commit the lock pins.
     pub rev: ObjectId,
-    /// The content digest of its tree.
-    pub digest: ContentDigest,
+    /// The content digest of its tree; absent when its files were not on this machine when it
+    /// was locked (locking fetched only its manifest and lock) and no signature vouched for
+    /// one: the next `atom lock` after `atom fetch` records it.
+    pub digest: Option<ContentDigest>,
     /// The SHA-256 fingerprint of the key whose signature was verified when it was locked.
     pub signer: Option<String>,
     /// The signature tag that was verified.
@@ -61,7 +63,8 @@ struct RawRecord {
     label: String,
     version: String,
     rev: String,
-    digest: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    digest: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     signer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,8 +103,9 @@ impl Integrity {
                 rev: commit("rev", &raw.rev)?,
                 digest: raw
                     .digest
-                    .parse()
-                    .map_err(|e| bad(format!("`digest`: {e}")))?,
+                    .as_deref()
+                    .map(|d| d.parse().map_err(|e| bad(format!("`digest`: {e}"))))
+                    .transpose()?,
                 signer: raw.signer,
                 signature: raw
                     .signature
@@ -146,7 +150,7 @@ impl Integrity {
                 label: record.label.to_string(),
                 version: record.version.to_string(),
                 rev: record.rev.to_string(),
-                digest: record.digest.to_string(),
+                digest: record.digest.map(|d| d.to_string()),
                 signer: record.signer.clone(),
                 signature: record.signature.map(|s| s.to_string()),
             };
@@ -166,7 +170,7 @@ mod tests {
             label: Label::new(label).unwrap(),
             version: Version::parse("1.0.0").unwrap(),
             rev: ObjectId::from_hex(rev.as_bytes()).unwrap(),
-            digest: ContentDigest::from_bytes([1; 32]),
+            digest: Some(ContentDigest::from_bytes([1; 32])),
             signer: signer.map(str::to_owned),
             signature: signer.map(|_| ObjectId::from_hex(&[b'e'; 40]).unwrap()),
         }

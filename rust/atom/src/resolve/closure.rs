@@ -159,7 +159,7 @@ fn check(
         .map_err(|e| e.to_string())?;
     let assessment = Assessment::of(&repo, &dep.set, &dep.label, &dep.version, rev)
         .map_err(|e| e.to_string())?;
-    entry.digest = Some(assessment.digest);
+    entry.digest = assessment.digest;
     let trusted = match lock.sets.get(&dep.set) {
         Some(set) => policy.trusted(&trust::set_names(
             Some(set.tag.as_str()),

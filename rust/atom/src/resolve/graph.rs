@@ -626,7 +626,7 @@ impl Loader<'_> {
         let index = self.node(name, source, manifest, lock, published_integrity, false);
         self.path.pop();
         let index = index?;
-        self.nodes[index].digest = Some(assessment.digest);
+        self.nodes[index].digest = assessment.digest;
         self.nodes[index].signer = signer;
         self.loaded.insert(key, index);
         Ok(index)

@@ -325,7 +325,9 @@ impl Locker<'_> {
         // checks it whenever it loads the atom).
         if let Some(record) = self.existing_integrity.record(rev) {
             let signer_trusted = record.signer.as_ref().is_some_and(|s| trusted.contains(s));
-            if trusted.is_empty() || signer_trusted {
+            // A record without a digest is completed once the files are here.
+            let complete = record.digest.is_some() || !self.has_files(&dep.set, rev);
+            if complete && (trusted.is_empty() || signer_trusted) {
                 self.integrity.insert(record.clone());
                 return Ok(Ok(()));
             }
@@ -353,14 +355,7 @@ impl Locker<'_> {
                 .push(format!("{}-{}", dep.label, dep.version));
             return Ok(Ok(()));
         };
-        let assessment = match self.assess(dep, rev, &repo, in_store, trusted)? {
-            Some(assessment) => assessment,
-            None => {
-                self.unrecorded
-                    .push(format!("{}-{}", dep.label, dep.version));
-                return Ok(Ok(()));
-            }
-        };
+        let assessment = self.assess(dep, rev, &repo, in_store)?;
         let signed = if trusted.is_empty() {
             // Trust on first use: the signer recorded for this label before must sign it.
             let previous = self
@@ -402,17 +397,15 @@ impl Locker<'_> {
 
     /// What `dep` (at `rev`, in `repo`) hashes to and who signed it. A version locking fetched
     /// only the manifest and lock of ([`crate::store::attribution::is_partial`]) has no files to
-    /// hash: its signatures give the digest their signer vouches for (checked against the files
-    /// when they are fetched and loaded), and an atom no signature (trusted, when keys are) vouches
-    /// for is fetched whole first. `None`: it cannot be hashed here (no files, offline).
+    /// hash: a valid signature gives the digest its signer vouches for (checked against the files
+    /// when they are fetched and loaded); without one, the digest is left unknown.
     fn assess(
         &self,
         dep: &AtomDep,
         rev: ObjectId,
         repo: &Repo,
         in_store: bool,
-        trusted: &[String],
-    ) -> Result<Option<Assessment>, ResolveError> {
+    ) -> Result<Assessment, ResolveError> {
         let tree = repo.commit_tree(rev)?;
         let whole = repo.missing_objects(&[rev])?.is_empty();
         if whole {
@@ -420,37 +413,33 @@ impl Locker<'_> {
                 true => self.store.tree_digest(repo, tree)?,
                 false => repo.tree_digest(tree)?,
             };
-            return Ok(Some(Assessment::with_digest(
+            return Ok(Assessment::with_digest(
                 repo,
                 &crate::sign::TagFields::new(&dep.set, &dep.label, &dep.version, rev, digest),
                 None,
-            )));
+            ));
         }
-        if let Some(vouched) = Assessment::vouched(repo, &dep.set, &dep.label, &dep.version, rev) {
-            if trusted.is_empty() || vouched.signed_by(trusted).is_some() {
-                return Ok(Some(vouched));
-            }
-        }
-        let (Some(options), Some(url)) = (self.fetch, dep.mirror.as_deref()) else {
-            return Ok(None);
-        };
-        let exact = Requirement::parse(&format!("={}", dep.version))
-            .map_err(|e| ResolveError::UnrecordableRev(e.to_string()))?;
-        let whole = FetchOptions {
-            atoms: vec![(dep.label.clone(), Some(exact))],
-            manifests_only: false,
-            ..options.clone()
-        };
-        self.store.fetch_once(url, &whole, &mut |_| {})?;
-        if !repo.missing_objects(&[rev])?.is_empty() {
-            return Ok(None);
-        }
-        let digest = self.store.tree_digest(repo, tree)?;
-        Ok(Some(Assessment::with_digest(
-            repo,
-            &crate::sign::TagFields::new(&dep.set, &dep.label, &dep.version, rev, digest),
-            None,
-        )))
+        // No files to hash: the digest a valid signature vouches for, else none (recorded by a
+        // later `atom lock`, once `atom fetch` brought the files).
+        Ok(
+            Assessment::vouched(repo, &dep.set, &dep.label, &dep.version, rev).unwrap_or(
+                Assessment {
+                    digest: None,
+                    signed: Vec::new(),
+                },
+            ),
+        )
+    }
+
+    /// Whether the files of the atom commit `rev` of the set `root` are on this machine.
+    fn has_files(&self, root: &Root, rev: ObjectId) -> bool {
+        let whole = |repo: &Repo| repo.missing_objects(&[rev]).is_ok_and(|m| m.is_empty());
+        self.store
+            .open_set(root)
+            .ok()
+            .flatten()
+            .filter(|repo| repo.has_object(rev))
+            .is_some_and(|repo| whole(&repo))
     }
 
     /// Chooses the version of `label` to lock (the highest `requirement` accepts, not in

@@ -63,8 +63,9 @@ pub fn set_names<'a>(
 /// What an atom commit is, for trust: its content digest and its valid signatures.
 #[derive(Debug, Clone)]
 pub struct Assessment {
-    /// The content digest of its tree.
-    pub digest: ContentDigest,
+    /// The content digest of its tree; `None` when its files are not here (locking fetched only
+    /// its manifest and lock) and no signature vouches for one.
+    pub digest: Option<ContentDigest>,
     /// Its valid signatures.
     pub signed: Vec<Signed>,
 }
@@ -100,7 +101,7 @@ impl Assessment {
             .filter_map(Result::ok)
             .collect();
         Assessment {
-            digest: expected.digest,
+            digest: Some(expected.digest),
             signed,
         }
     }
@@ -133,7 +134,10 @@ impl Assessment {
         signed
             .iter()
             .all(|s| s.tag.fields.digest == digest)
-            .then_some(Assessment { digest, signed })
+            .then_some(Assessment {
+                digest: Some(digest),
+                signed,
+            })
     }
 
     /// The signature by one of `fingerprints`.
@@ -201,11 +205,12 @@ pub fn check_loaded(
         })?),
     };
     if let Some(record) = &record {
-        if record.digest != assessment.digest {
-            return Err(untrusted(format!(
-                "its content digest is {}, but its lock recorded {} (possible tampering)",
-                assessment.digest, record.digest
-            )));
+        if let (Some(recorded), Some(found)) = (record.digest, assessment.digest) {
+            if recorded != found {
+                return Err(untrusted(format!(
+                    "its content digest is {found}, but its lock recorded {recorded} (possible tampering)"
+                )));
+            }
         }
         if let Some(expected) = &record.signer {
             if assessment
