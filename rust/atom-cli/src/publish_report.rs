@@ -31,6 +31,9 @@ pub fn publish(
     }
     let mut failures = Vec::new();
     for atom in &report.atoms {
+        for note in &atom.notes {
+            out.warn(&format!("{}: {note}", atom.path));
+        }
         if !atom.worktree_changes.is_empty() {
             out.warn(&format!(
                 "{}: publishing commit {}, whose {} differs from the working tree ({}); publish reads the commit: commit your changes to publish them",
