@@ -102,17 +102,25 @@ fn lib_files(store: &Path, repo: &Path, version: &str, greeting: &str) {
     git(repo, &["commit", "-q", "-m", version]);
 }
 
-fn eval(store: &Path, app: &Path) -> Output {
+/// `nix-instantiate --eval --strict` of `expr` with the plugin and the atom store `store`.
+fn nix_eval(store: &Path, expr: &str) -> Output {
     let home = scratch("signing-home");
     nix_command("nix-instantiate", &home)
         .args(["--store", "dummy://", "--option", "plugin-files"])
         .arg(plugin())
         .args(["--option", "atom-store"])
         .arg(store)
-        .args(["--eval", "--strict", "--expr"])
-        .arg(format!("(builtins.atom.import {}).greeting", app.display()))
+        .args(["--eval", "--strict", "--expr", expr])
         .output()
         .unwrap()
+}
+
+/// The greeting of the atom `app`, evaluated.
+fn eval(store: &Path, app: &Path) -> Output {
+    nix_eval(
+        store,
+        &format!("(builtins.atom.import {}).greeting", app.display()),
+    )
 }
 
 #[test]
@@ -184,19 +192,13 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
         listed.contains(&format!("\"signer\":\"{alice}\"")),
         "{listed}"
     );
-    let home = scratch("signing-resolve");
-    let resolved = nix_command("nix-instantiate", &home)
-        .args(["--store", "dummy://", "--option", "plugin-files"])
-        .arg(plugin())
-        .args(["--option", "atom-store"])
-        .arg(&store)
-        .args(["--eval", "--strict", "--expr"])
-        .arg(format!(
+    let resolved = nix_eval(
+        &store,
+        &format!(
             "with builtins.atom.resolve {{ repo = {}; label = \"lib\"; }}; [ signer digest ]",
             up.display()
-        ))
-        .output()
-        .unwrap();
+        ),
+    );
     let resolved_text = stdout(&resolved);
     assert!(
         resolved_text.contains(&alice),

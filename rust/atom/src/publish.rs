@@ -458,11 +458,7 @@ fn plan(
 /// the atom store by the set's root, the reference's loader cannot (it fetches by the entry's
 /// `mirror`, and there is none). One sentence each (docs/format.md#reference-discrepancies).
 fn unfetchable_by_the_reference(repo: &Repo, lock: ObjectId) -> Vec<String> {
-    let Some(lock) = repo
-        .read_text(lock)
-        .ok()
-        .and_then(|text| crate::lock::Lockfile::parse(&text, crate::lock::LOCK_FILE).ok())
-    else {
+    let Some(lock) = repo.read_lock(lock) else {
         return Vec::new();
     };
     lock.deps

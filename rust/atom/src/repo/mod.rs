@@ -279,6 +279,13 @@ impl Repo {
             .detach())
     }
 
+    /// The `atom.lock` in the blob `id`, when it is UTF-8 and parses. Best effort: a lock that
+    /// does not parse is reported when its atom is loaded, not here.
+    pub fn read_lock(&self, id: ObjectId) -> Option<crate::lock::Lockfile> {
+        let text = self.read_text(id).ok()?;
+        crate::lock::Lockfile::parse(&text, crate::lock::LOCK_FILE).ok()
+    }
+
     /// Writes a tag object from its raw bytes (git's tag format); returns its id.
     pub fn write_tag(&self, bytes: &[u8]) -> Result<ObjectId> {
         let id = gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::object::Kind::Tag, bytes)

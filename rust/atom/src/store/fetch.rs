@@ -169,8 +169,7 @@ fn same_set_deps(repo: &Repo, root: Root, version: &FetchedVersion) -> Vec<(Labe
     let Some(lock) = super::attribution::verify_held(repo, &atom)
         .ok()
         .and_then(|verified| verified.lock)
-        .and_then(|blob| repo.read_text(blob).ok())
-        .and_then(|text| crate::lock::Lockfile::parse(&text, crate::lock::LOCK_FILE).ok())
+        .and_then(|blob| repo.read_lock(blob))
     else {
         return Vec::new();
     };
