@@ -443,6 +443,11 @@ impl Remote {
         Ok(())
     }
 
+    /// Whether the server speaks protocol v2, so that one connection serves several requests.
+    pub fn speaks_v2(&self) -> bool {
+        self.handshake.server_protocol_version == Protocol::V2
+    }
+
     /// Whether the server accepts a second request on this connection and object filters in
     /// it (protocol v2 with `filter` among its `fetch` features): what a fetch in two rounds
     /// (trees first, then exactly the missing blobs) needs.

@@ -120,6 +120,7 @@ pub fn lock_manifest(
         local: None,
         sets: BTreeMap::new(),
         fetch,
+        sessions: std::collections::HashMap::new(),
     };
 
     let compose = match &manifest.compose {
@@ -226,6 +227,8 @@ struct Locker<'a> {
     sets: BTreeMap<Root, LockedSet>,
     /// How to fetch what the store lacks; `None`: offline.
     fetch: Option<&'a FetchOptions>,
+    /// One connection (and listing) per mirror URL, reused for the set's dependencies.
+    sessions: std::collections::HashMap<String, crate::store::Session>,
 }
 
 impl Locker<'_> {
@@ -657,6 +660,23 @@ impl Locker<'_> {
         }))
     }
 
+    /// The labels the manifest takes from the set tagged `tag` (its dependencies, its composer):
+    /// what one listing of a mirror of the set covers.
+    fn labels_of(&self, tag: &Tag) -> Vec<Label> {
+        let mut labels: Vec<Label> = self
+            .manifest
+            .dependencies()
+            .and_then(|deps| deps.from.iter().find(|(t, _)| t.as_ref() == tag))
+            .map(|(_, atoms)| atoms.keys().cloned().collect())
+            .unwrap_or_default();
+        if let Compose::With(with) = &self.manifest.compose {
+            if with.composer.from.as_ref() == tag && !labels.contains(&with.label) {
+                labels.push(with.label.clone());
+            }
+        }
+        labels
+    }
+
     /// The root of the set tagged `tag`.
     fn root(&mut self, tag: &Tag, mirrors: &Mirrors) -> Result<Root, ResolveError> {
         if let Some((root, _)) = self.sets.iter().find(|(_, set)| &set.tag == tag) {
@@ -687,8 +707,22 @@ impl Locker<'_> {
             if local_path(url).is_some() {
                 continue;
             }
-            match self.store.remote_root(url, options) {
-                Ok(root) => return Ok(root),
+            // The listing that tells the root also serves choosing the set's dependencies.
+            let labels = self.labels_of(tag);
+            match crate::store::Session::open(url, &labels, options) {
+                Ok(session) => match session.listing(None).root {
+                    Some(root) => {
+                        self.sessions.insert(url.to_owned(), session);
+                        return Ok(root);
+                    }
+                    None => failures.push((
+                        url.to_owned(),
+                        crate::store::StoreError::NoGenesis {
+                            url: crate::uri::redact(url),
+                        }
+                        .to_string(),
+                    )),
+                },
                 Err(e) => failures.push((url.to_owned(), e.to_string())),
             }
         }
@@ -708,7 +742,7 @@ impl Locker<'_> {
     /// mirror publishes, whatever else the store holds for the set. Every failure is named when
     /// no mirror provides a version.
     fn choose_at_mirrors(
-        &self,
+        &mut self,
         tag: &Tag,
         mirrors: &Mirrors,
         root: &Root,
@@ -719,16 +753,30 @@ impl Locker<'_> {
         let mut failures = Vec::new();
         let mut answered: Option<(String, Vec<String>, Vec<String>)> = None;
         for url in mirrors.iter().filter_map(Mirror::url) {
-            // One connection and one listing per mirror: the version is chosen from it and
-            // fetched on the same connection.
-            let mut session =
-                match crate::store::Session::open(url, std::slice::from_ref(label), options) {
-                    Ok(session) => session,
+            // One connection and one listing per mirror, for all of the set's dependencies where
+            // the server speaks protocol v2: each version is chosen from it and fetched on the
+            // same connection.
+            let reusable = self
+                .sessions
+                .get(url)
+                .is_some_and(|s| s.reusable() && s.lists(label));
+            if !reusable {
+                let mut labels = self.labels_of(tag);
+                if !labels.contains(label) {
+                    labels = vec![label.clone()];
+                }
+                match crate::store::Session::open(url, &labels, options) {
+                    Ok(session) => {
+                        self.sessions.insert(url.to_owned(), session);
+                    }
                     Err(e) => {
                         failures.push((url.to_owned(), e.to_string()));
                         continue;
                     }
-                };
+                }
+            }
+            let store = self.store;
+            let session = self.sessions.get_mut(url).expect("opened above");
             let mut listing = session.listing(Some(label));
             listing.atoms.retain(|a| !exclude.contains(&a.version));
             if listing.root != Some(*root) {
@@ -774,10 +822,10 @@ impl Locker<'_> {
                 manifests_only: true,
                 ..options.clone()
             };
-            match self.store.fetch_in_session(&mut session, &one, &mut |_| {}) {
+            match store.fetch_in_session(session, &one, &mut |_| {}) {
                 Ok(fetched) => {
                     // Best effort: the record only improves a later error message.
-                    let _ = self.store.record_fetch(&fetched.root, url);
+                    let _ = store.record_fetch(&fetched.root, url);
                     match fetched.versions.iter().find(|v| v.version == atom.version) {
                         Some(v) => match &v.status {
                             VersionStatus::Rejected(reason) => {
@@ -791,7 +839,11 @@ impl Locker<'_> {
                         )),
                     }
                 }
-                Err(e) => failures.push((url.to_owned(), e.to_string())),
+                Err(e) => {
+                    // The connection may be spent: the next dependency opens another.
+                    self.sessions.remove(url);
+                    failures.push((url.to_owned(), e.to_string()))
+                }
             }
         }
         if let Some((url, versions, labels)) = answered {

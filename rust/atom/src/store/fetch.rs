@@ -399,6 +399,8 @@ pub struct Session {
     url: String,
     source: Source,
     listed: Vec<(String, ObjectId)>,
+    /// The labels listed (empty: every atom).
+    labels: Vec<Label>,
 }
 
 impl Session {
@@ -413,7 +415,23 @@ impl Session {
             url: url.to_owned(),
             source,
             listed,
+            labels: labels.to_vec(),
         })
+    }
+
+    /// Whether the listing covers `label`.
+    pub fn lists(&self, label: &Label) -> bool {
+        self.labels.is_empty() || self.labels.contains(label)
+    }
+
+    /// Whether another fetch may use this session after one did: a repository on this machine,
+    /// or a server speaking protocol v2 (several requests on one connection; over HTTP each is
+    /// its own request anyway).
+    pub fn reusable(&self) -> bool {
+        match &self.source {
+            Source::Local(_) => true,
+            Source::Remote(remote) => remote.speaks_v2(),
+        }
     }
 
     /// What the listing says is published: the root and the atoms (of `label` when given),
