@@ -222,7 +222,7 @@ pub fn load_checked(
     let lock = Lockfile::read_if_present(&lock_path)?;
     check_lock(&manifest, lock.as_ref(), &lock_path, dir)?;
     let mut loader = Loader {
-        policy: Policy::for_dir(dir)?,
+        policy: Policy::for_atom(dir, lock.as_ref())?,
         store,
         overrides,
         check,
@@ -551,16 +551,7 @@ impl Loader<'_> {
             &TagFields::new(&dep.set, &dep.label, &dep.version, rev, digest),
             Some(&verified_tags),
         );
-        let trusted = match lock.sets.get(&dep.set) {
-            Some(set) => self.policy.trusted(&trust::set_names(
-                Some(set.tag.as_str()),
-                set.mirrors.iter().filter_map(|m| m.url()),
-                &dep.set,
-            )),
-            None => self
-                .policy
-                .trusted(&trust::set_names(None, std::iter::empty(), &dep.set)),
-        };
+        let trusted = self.policy.trusted_in(lock, &dep.set);
         let record = trust::check_loaded(&assessment, integrity, &trusted, &name, by, rev)?;
         let signer = record.and_then(|r| r.signer).or_else(|| {
             assessment
