@@ -20,6 +20,8 @@ use crate::lock::{AtomDep, LockedCompose, LockedDep, Lockfile, LOCK_FILE};
 use crate::manifest::{Compose, ComposeAs, Manifest, Version, MANIFEST_FILE};
 use crate::repo::{atom_ref, AtomRef, ObjectId, RefLayout, Repo, RepoError};
 use crate::sign::TagFields;
+/// Where an atom's files are (the store materialises them).
+pub use crate::store::Source;
 use crate::store::{fetch_command, Store};
 
 /// The composer whose semantics the native composer implements (docs/format.md#modules): an atom composed
@@ -53,20 +55,6 @@ pub struct Node {
     /// The fingerprint of the key whose signature of it verified: the one its dependent's lock
     /// recorded, else the first valid one (an atom from the store).
     pub signer: Option<String>,
-}
-
-/// Where an atom's files are.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    /// A directory (the atom asked for).
-    Dir(PathBuf),
-    /// A verified tree in a store repository, to be materialised when used.
-    Tree {
-        /// The set's repository.
-        repo: PathBuf,
-        /// The atom's tree.
-        tree: ObjectId,
-    },
 }
 
 /// How an atom is composed.
