@@ -10,7 +10,6 @@
 mod commit;
 mod copy;
 mod digest;
-pub mod entry_name;
 mod error;
 mod materialize;
 mod pack;
@@ -33,6 +32,7 @@ use std::path::{Path, PathBuf};
 /// A git object id (SHA-1 in every repository atoms are defined for).
 pub use gix::ObjectId;
 
+pub use crate::entry_name;
 pub use error::RepoError;
 pub use refs::{
     AtomRef, RefAtom, RefLayout, ATOMS_PREFIX, INIT_REF, LEGACY_ATOMS_PREFIX, META_PREFIX,
