@@ -153,7 +153,13 @@ fn lock(
         out.line(format!("{} is up to date", lock_path.display()));
         return Ok(());
     }
-    let updates = version_changes(previous.as_ref(), &lock);
+    let updates: Vec<String> = previous
+        .as_ref()
+        .map(|previous| atom::lock::edit::version_changes(previous, &lock))
+        .unwrap_or_default()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let mut files: Vec<(&str, String)> = Vec::new();
     if changed {
         let text = match &current {
@@ -197,35 +203,4 @@ fn lock(
         out.line(format!("wrote {}", integrity_path.display()));
     }
     Ok(())
-}
-
-/// `label old -> new` for each atom whose locked version differs between `old` and `new`.
-fn version_changes(old: Option<&Lockfile>, new: &Lockfile) -> Vec<String> {
-    let atoms = |lock: &Lockfile| -> Vec<(String, String)> {
-        let mut atoms: Vec<(String, String)> = lock
-            .deps
-            .iter()
-            .filter_map(|d| match d {
-                atom::lock::LockedDep::Atom(a) => {
-                    Some((a.label.to_string(), a.version.to_string()))
-                }
-                _ => None,
-            })
-            .collect();
-        if let atom::lock::LockedCompose::Atom { atom, .. } = &lock.compose {
-            atoms.push((atom.label.to_string(), atom.version.to_string()));
-        }
-        atoms
-    };
-    let Some(old) = old else {
-        return Vec::new();
-    };
-    let before = atoms(old);
-    atoms(new)
-        .into_iter()
-        .filter_map(|(label, version)| {
-            let (_, previous) = before.iter().find(|(l, _)| l == &label)?;
-            (previous != &version).then(|| format!("{label} {previous} -> {version}"))
-        })
-        .collect()
 }
