@@ -19,6 +19,7 @@ use crate::Cli;
 /// A command's result: its failure is the message to report.
 pub(crate) type Result<T = ()> = std::result::Result<T, String>;
 
+/// A core error as the message the command fails with.
 pub(crate) fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }

@@ -196,6 +196,8 @@ fn open(url: &str, options: &FetchOptions) -> Result<Endpoint> {
     Ok(Endpoint::open(url, &options.remote, &options.aliases)?)
 }
 
+/// The store's side of an [`Endpoint`]: receiving atoms and their objects into a store
+/// repository.
 impl Endpoint {
     /// Puts the objects reachable from `wants` into `dest`; returns (objects, bytes).
     fn transfer(
