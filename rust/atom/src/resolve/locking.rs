@@ -326,7 +326,7 @@ impl Locker<'_> {
         .map_err(|_| ResolveError::UnrecordableRev(format!("{:?}", dep.rev)))?;
         // Already recorded, and not against today's trusted keys: kept as it is (the evaluator
         // checks it whenever it loads the atom).
-        if let Some(record) = self.existing_integrity.record(rev) {
+        if let Some(record) = self.existing_integrity.record(&rev.to_string()) {
             let signer_trusted = record.signer.as_ref().is_some_and(|s| trusted.contains(s));
             // A record without a digest is completed once the files are here.
             let complete = record.digest.is_some() || !self.has_files(&dep.set, rev);
@@ -361,11 +361,11 @@ impl Locker<'_> {
         let assessment = self.assess(dep, rev, &repo, in_store)?;
         let signed = if trusted.is_empty() {
             // Trust on first use: the signer recorded for this label before must sign it.
-            let previous = self
-                .existing_integrity
-                .atoms
-                .iter()
-                .find(|r| r.label == dep.label && r.rev != rev && r.signer.is_some());
+            let rev_hex = rev.to_string();
+            let previous =
+                self.existing_integrity.atoms.iter().find(|r| {
+                    r.label == dep.label && r.rev.as_str() != rev_hex && r.signer.is_some()
+                });
             match previous {
                 Some(previous) => {
                     let expected = previous.signer.clone().expect("found with a signer");

@@ -212,13 +212,16 @@ impl Assessment {
         rev: ObjectId,
         signed: Option<&Signed>,
     ) -> Record {
+        let hex = |id: ObjectId| {
+            crate::lock::GitRev::parse(&id.to_string()).expect("an object id is 40 hex digits")
+        };
         Record {
             label: label.clone(),
             version: version.clone(),
-            rev,
+            rev: hex(rev),
             digest: self.digest,
             signer: signed.map(|s| s.signer.fingerprint.clone()),
-            signature: signed.map(|s| s.tag.id),
+            signature: signed.map(|s| hex(s.tag.id)),
         }
     }
 }
@@ -240,7 +243,7 @@ pub fn check_loaded(
     };
     let record = match integrity {
         None => None,
-        Some(integrity) => Some(integrity.record(rev).cloned().ok_or_else(|| {
+        Some(integrity) => Some(integrity.record(&rev.to_string()).cloned().ok_or_else(|| {
             untrusted(format!(
                 "its lock's {} has no record of commit {rev} (was atom.lock edited by hand?); run `atom lock` to check and record it",
                 crate::lock::integrity::INTEGRITY_FILE
