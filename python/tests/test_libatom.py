@@ -67,6 +67,10 @@ def atom_repo(root):
     write(root, "hello/atom.toml", manifest("hello", "1.2.3"))
     write(root, "hello/default.nix", '{ greeting = "hello"; }\n')
     write(root, "pkgs/world/atom.toml", manifest("world", "0.1.0"))
+    # An evaluated atom is published with its lock; libatom renders it as `atom lock` would.
+    lock = libatom.render_lock({"version": 1, "compose": {"use": "nix", "entry": "."}})
+    write(root, "hello/atom.lock", lock)
+    write(root, "pkgs/world/atom.lock", lock)
     git(root, "add", ".")
     git(root, "commit", "-q", "-m", "init")
 

@@ -253,6 +253,34 @@ pub unsafe extern "C" fn atom_repo_verify(
     unsafe { returning_string(out_json, "out_json", body) }
 }
 
+/// A label and a version given through the ABI, parsed.
+fn label_and_version(label: &str, version: &str) -> Result<(Label, Version), Error> {
+    let label = self::label(label)?;
+    let version = Version::parse(version)
+        .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e.to_string()))?;
+    Ok((label, version))
+}
+
+/// The published atom `label` at `version` of `repo`, verified: its ref, its tree and the
+/// tree's content digest.
+fn hashed(
+    repo: &Repo,
+    label: &Label,
+    version: &Version,
+) -> Result<
+    (
+        AtomRef,
+        atom_core::repo::ObjectId,
+        atom_core::digest::ContentDigest,
+    ),
+    Error,
+> {
+    let atom = repo.find(label, version)?;
+    let verified = repo.verify(&atom, None)?;
+    let digest = repo.tree_digest(verified.tree)?;
+    Ok((atom, verified.tree, digest))
+}
+
 /// Verifies the published atom `label` at `version` (as `atom_repo_verify` without an expected
 /// id) and writes `{"label", "version", "rev", "tree", "digest"}` to `*out_json`, where `digest`
 /// is the content digest of its tree, `blake3-<64 hex digits>` (docs/format.md#content-digest).
@@ -271,15 +299,11 @@ pub unsafe extern "C" fn atom_repo_digest(
     out_json: *mut *mut c_char,
 ) -> AtomStatus {
     let body = || {
-        let label = self::label(arg!(label))?;
-        let version = Version::parse(arg!(version))
-            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e.to_string()))?;
+        let (label, version) = label_and_version(arg!(label), arg!(version))?;
         with_repo!(repo, |s| {
-            let atom = s.find(&label, &version)?;
-            let verified = s.verify(&atom, None)?;
-            let digest = s.tree_digest(verified.tree)?;
+            let (atom, tree, digest) = hashed(s, &label, &version)?;
             let mut value = atom.to_json();
-            value["tree"] = json!(verified.tree.to_string());
+            value["tree"] = json!(tree.to_string());
             value["digest"] = json!(digest.to_string());
             Ok(value.to_string())
         })
@@ -309,13 +333,9 @@ pub unsafe extern "C" fn atom_repo_signatures(
     out_json: *mut *mut c_char,
 ) -> AtomStatus {
     let body = || {
-        let label = self::label(arg!(label))?;
-        let version = Version::parse(arg!(version))
-            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e.to_string()))?;
+        let (label, version) = label_and_version(arg!(label), arg!(version))?;
         with_repo!(repo, |s| {
-            let atom = s.find(&label, &version)?;
-            let verified = s.verify(&atom, None)?;
-            let digest = s.tree_digest(verified.tree)?;
+            let (atom, _, digest) = hashed(s, &label, &version)?;
             let root = s.genesis()?;
             let (mut signers, mut invalid) = (Vec::new(), Vec::new());
             let expected =

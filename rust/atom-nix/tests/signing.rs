@@ -82,7 +82,7 @@ fn keygen(dir: &Path, name: &str) -> String {
         .to_owned()
 }
 
-fn lib_files(repo: &Path, version: &str, greeting: &str) {
+fn lib_files(store: &Path, repo: &Path, version: &str, greeting: &str) {
     write(repo, "ekala.toml", "[set]\npackages = [\"lib\"]\n");
     write(
         repo,
@@ -96,21 +96,31 @@ fn lib_files(repo: &Path, version: &str, greeting: &str) {
         "lib/default.nix",
         &format!("{{ greeting = \"{greeting}\"; }}\n"),
     );
+    // An evaluated atom is published with its lock.
+    ok(store, repo, &["lock", "lib"]);
     git(repo, &["add", "."]);
     git(repo, &["commit", "-q", "-m", version]);
 }
 
-fn eval(store: &Path, app: &Path) -> Output {
+/// `nix-instantiate --eval --strict` of `expr` with the plugin and the atom store `store`.
+fn nix_eval(store: &Path, expr: &str) -> Output {
     let home = scratch("signing-home");
     nix_command("nix-instantiate", &home)
         .args(["--store", "dummy://", "--option", "plugin-files"])
         .arg(plugin())
         .args(["--option", "atom-store"])
         .arg(store)
-        .args(["--eval", "--strict", "--expr"])
-        .arg(format!("(builtins.atom.import {}).greeting", app.display()))
+        .args(["--eval", "--strict", "--expr", expr])
         .output()
         .unwrap()
+}
+
+/// The greeting of the atom `app`, evaluated.
+fn eval(store: &Path, app: &Path) -> Output {
+    nix_eval(
+        store,
+        &format!("(builtins.atom.import {}).greeting", app.display()),
+    )
 }
 
 #[test]
@@ -142,7 +152,7 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
             &keys.join("alice").display().to_string(),
         ],
     );
-    lib_files(&up, "1.0.0", "hello from alice");
+    lib_files(&store, &up, "1.0.0", "hello from alice");
     let mirror_path = mirror.display().to_string();
     ok(&store, &up, &["publish", "--push", &mirror_path]);
 
@@ -182,19 +192,13 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
         listed.contains(&format!("\"signer\":\"{alice}\"")),
         "{listed}"
     );
-    let home = scratch("signing-resolve");
-    let resolved = nix_command("nix-instantiate", &home)
-        .args(["--store", "dummy://", "--option", "plugin-files"])
-        .arg(plugin())
-        .args(["--option", "atom-store"])
-        .arg(&store)
-        .args(["--eval", "--strict", "--expr"])
-        .arg(format!(
+    let resolved = nix_eval(
+        &store,
+        &format!(
             "with builtins.atom.resolve {{ repo = {}; label = \"lib\"; }}; [ signer digest ]",
             up.display()
-        ))
-        .output()
-        .unwrap();
+        ),
+    );
     let resolved_text = stdout(&resolved);
     assert!(
         resolved_text.contains(&alice),
@@ -258,7 +262,7 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
     );
     git(&fork, &["config", "user.name", "Mallory"]);
     git(&fork, &["config", "user.email", "mallory@example.org"]);
-    lib_files(&fork, "1.0.1", "owned by mallory");
+    lib_files(&store, &fork, "1.0.1", "owned by mallory");
     ok(&store, &fork, &["publish", "--push", &mirror_path]);
 
     // Trust on first use: the update is refused, naming both sides.
@@ -315,7 +319,7 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
             &keys.join("mallory").display().to_string(),
         ],
     );
-    lib_files(&fork, "1.0.2", "owned by mallory");
+    lib_files(&store, &fork, "1.0.2", "owned by mallory");
     ok(&store, &fork, &["publish", "--push", &mirror_path]);
     let refused = fails(&store, &app, &["lock", "--update"]);
     assert!(
@@ -348,7 +352,7 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
         .contains("\"1.0.0\""));
 
     // Alice publishes 1.1.0: it is taken.
-    lib_files(&up, "1.1.0", "hello again from alice");
+    lib_files(&store, &up, "1.1.0", "hello again from alice");
     git(&up, &["fetch", "-q", &mirror_path, "refs/eka/*:refs/eka/*"]);
     ok(&store, &up, &["publish", "--push", &mirror_path]);
     ok(&store, &app, &["lock", "--update"]);

@@ -347,7 +347,16 @@ fn an_unpublished_atom_of_this_repository_is_locked_local_only_and_evaluated_fro
         .contains("rev = "));
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "app locked"]);
-    atom_ok(&repo, &home, &["publish", "app"], &env);
+    let published = atom(&repo, &home, &["publish", "app"], &env);
+    assert!(published.status.success(), "{}", stderr(&published));
+    // Published, with a warning: the reference's loader cannot fetch a `::`-only dependency.
+    assert!(
+        stderr(&published).contains(
+            "warning: app: its atom.lock pins lib 0.1.0 from a \"::\" set without a mirror URL"
+        ),
+        "{}",
+        stderr(&published)
+    );
     assert!(!store.exists());
 }
 

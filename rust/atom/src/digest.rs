@@ -10,7 +10,7 @@
 //!   (executable file) or `l` (symlink, whose content is its target);
 //! - a directory: `HEADER ‖ "d" ‖ u64le(count) ‖ entries`, each entry being
 //!   `u64le(name length) ‖ name ‖ kind ‖ digest of the entry (32 bytes)`, in increasing order of
-//!   their names' bytes; names are unique and safe ([`crate::repo::entry_name`]).
+//!   their names' bytes; names are unique and safe ([`crate::entry_name`]).
 //!
 //! A git submodule (a gitlink) has no content in the repository, so a tree holding one has no
 //! digest. The digest of an atom is the digest of its tree.
@@ -18,7 +18,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::repo::entry_name::{self, UnsafeName};
+use crate::entry_name::{self, UnsafeName};
 
 /// The first bytes of every encoded node: the scheme's name and version, then a NUL byte.
 pub const HEADER: &[u8] = b"atom-digest-v1\0";

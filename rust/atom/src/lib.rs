@@ -26,6 +26,7 @@ pub mod compose;
 pub mod diagnostic;
 pub mod digest;
 pub mod edit;
+pub mod entry_name;
 pub mod id;
 pub mod lock;
 pub mod manifest;

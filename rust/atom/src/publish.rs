@@ -214,6 +214,9 @@ pub struct AtomReport {
     /// (`publish` reads the commit, not the working tree), relative to the atom directory, each
     /// with what changed: `mod.nix (modified)`.
     pub worktree_changes: Vec<String>,
+    /// What a user should know about the published atom, one sentence each (e.g. a dependency
+    /// the reference's loader cannot fetch).
+    pub notes: Vec<String>,
     /// What happened.
     pub result: Result<Outcome, PublishError>,
 }
@@ -261,6 +264,9 @@ impl AtomReport {
                 json
             }
         };
+        if !self.notes.is_empty() {
+            json["notes"] = self.notes.clone().into();
+        }
         if !self.worktree_changes.is_empty() {
             json["worktree_changes"] = self.worktree_changes.clone().into();
         }
@@ -356,6 +362,7 @@ pub fn publish_signed(
             path: given.clone(),
             package: None,
             worktree_changes: Vec::new(),
+            notes: Vec::new(),
             result: Err(PublishError::NoSetManifest(origin)),
         };
         match plan(repo, origin, tree, given, &mut report) {
@@ -458,6 +465,9 @@ fn plan(
         .map_err(|e| PublishError::Manifest(Box::new(e)))?;
     report.package = Some((package.label.clone(), package.version.clone()));
     check_lock(repo, &path, &text, &manifest_path, lock.map(|e| e.id))?;
+    if let Some(lock) = lock {
+        report.notes = unfetchable_by_the_reference(repo, lock.id);
+    }
     let object = AtomCommit::new(dir.id, origin, &package.label, &package.version);
     let commit = object.id();
     Ok(Planned {
@@ -472,6 +482,33 @@ fn plan(
         object,
         tree: dir.id,
     })
+}
+
+/// The dependencies a published lock pins from a `"::"`-only set: this evaluator loads them from
+/// the atom store by the set's root, the reference's loader cannot (it fetches by the entry's
+/// `mirror`, and there is none). One sentence each (docs/format.md#reference-discrepancies).
+fn unfetchable_by_the_reference(repo: &Repo, lock: ObjectId) -> Vec<String> {
+    let Some(lock) = repo.read_lock(lock) else {
+        return Vec::new();
+    };
+    lock.deps
+        .iter()
+        .filter_map(|dep| match dep {
+            crate::lock::LockedDep::Atom(atom) if atom.rev.is_some() && atom.mirror.is_none() => {
+                let urls = lock
+                    .sets
+                    .get(&atom.set)
+                    .is_some_and(|set| set.mirrors.iter().any(|m| m.url().is_some()));
+                (!urls).then(|| {
+                    format!(
+                        "its atom.lock pins {} {} from a \"::\" set without a mirror URL: this evaluator loads it from the atom store, the reference's loader cannot fetch it; give the set a mirror URL beside \"::\"",
+                        atom.label, atom.version
+                    )
+                })
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Refuses an evaluated atom without a committed `atom.lock`, or whose lock does not match its

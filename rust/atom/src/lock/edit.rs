@@ -2,9 +2,13 @@
 //! rest of the file keeps its bytes (section order, comments, layout), so that a lock written by
 //! another tool or another version does not churn in review.
 
+use std::fmt;
+
 use toml_edit::{DocumentMut, Item, Table};
 
-use super::{LockedDep, Lockfile};
+use super::{LockedCompose, LockedDep, Lockfile};
+use crate::id::Label;
+use crate::manifest::Version;
 
 /// The text to write for the lock `new` over a file holding `old`: `old` itself when it already
 /// says what `new` says (nothing to write); otherwise `old` with only the entries that differ
@@ -33,6 +37,55 @@ pub fn rewrite(old: &str, new: &Lockfile) -> String {
 /// Whether two locks say the same thing, whatever the order of their `[[deps]]` entries.
 pub fn same(a: &Lockfile, b: &Lockfile) -> bool {
     a.render() == b.render()
+}
+
+/// An atom whose locked version differs between two locks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionChange {
+    /// The atom's label.
+    pub label: Label,
+    /// Its version in the old lock.
+    pub from: Version,
+    /// Its version in the new lock.
+    pub to: Version,
+}
+
+impl fmt::Display for VersionChange {
+    /// `label from -> to`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} -> {}", self.label, self.from, self.to)
+    }
+}
+
+/// The atoms (`type = "atom"` dependencies, then the composer atom) of `new` that `old` locks at
+/// another version, in the order of `new`; an atom `old` does not lock is not a change.
+pub fn version_changes(old: &Lockfile, new: &Lockfile) -> Vec<VersionChange> {
+    let atoms = |lock: &Lockfile| -> Vec<(Label, Version)> {
+        let mut atoms: Vec<(Label, Version)> = lock
+            .deps
+            .iter()
+            .filter_map(|d| match d {
+                LockedDep::Atom(a) => Some((a.label.clone(), a.version.clone())),
+                _ => None,
+            })
+            .collect();
+        if let LockedCompose::Atom { atom, .. } = &lock.compose {
+            atoms.push((atom.label.clone(), atom.version.clone()));
+        }
+        atoms
+    };
+    let before = atoms(old);
+    atoms(new)
+        .into_iter()
+        .filter_map(|(label, to)| {
+            let (_, from) = before.iter().find(|(l, _)| l == &label)?;
+            (from != &to).then(|| VersionChange {
+                label,
+                from: from.clone(),
+                to,
+            })
+        })
+        .collect()
 }
 
 /// What identifies a `[[deps]]` entry across versions of a lock: an atom by set and label, a
@@ -222,6 +275,20 @@ mod tests {
         );
         assert!(!rendered.contains("label = \"c\""), "{rendered}");
         assert_eq!(Lockfile::parse(&rendered, "atom.lock").unwrap(), new);
+    }
+
+    #[test]
+    fn version_changes_name_the_atoms_locked_at_another_version() {
+        let old = Lockfile::parse(&text("1.0.0", "1.0.0"), "atom.lock").unwrap();
+        let new = Lockfile::parse(&text("1.2.0", "1.0.0"), "atom.lock").unwrap();
+        let changes = version_changes(&old, &new);
+        let shown: Vec<String> = changes.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["b 1.0.0 -> 1.2.0"]);
+        assert!(version_changes(&old, &old).is_empty());
+        // An atom the old lock did not pin is added, not changed.
+        let mut fewer = old.clone();
+        fewer.deps.remove(0);
+        assert!(version_changes(&fewer, &new).is_empty());
     }
 
     #[test]

@@ -11,11 +11,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::GitRev;
 use crate::diagnostic::{FileError, SourceError};
 use crate::digest::ContentDigest;
 use crate::id::Label;
 use crate::manifest::Version;
-use crate::repo::ObjectId;
 
 /// The file name, beside `atom.lock`.
 pub const INTEGRITY_FILE: &str = "atom.integrity";
@@ -38,13 +38,15 @@ pub struct Record {
     /// Its version.
     pub version: Version,
     /// The atom commit the lock pins.
-    pub rev: ObjectId,
-    /// The content digest of its tree.
-    pub digest: ContentDigest,
+    pub rev: GitRev,
+    /// The content digest of its tree; absent when its files were not on this machine when it
+    /// was locked (locking fetched only its manifest and lock) and no signature vouched for
+    /// one: the next `atom lock` after `atom fetch` records it.
+    pub digest: Option<ContentDigest>,
     /// The SHA-256 fingerprint of the key whose signature was verified when it was locked.
     pub signer: Option<String>,
     /// The signature tag that was verified.
-    pub signature: Option<ObjectId>,
+    pub signature: Option<GitRev>,
 }
 
 #[derive(Deserialize)]
@@ -61,7 +63,8 @@ struct RawRecord {
     label: String,
     version: String,
     rev: String,
-    digest: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    digest: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     signer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,8 +93,11 @@ impl Integrity {
             let raw = spanned.into_inner();
             let bad = |what: String| SourceError::new(path, text, Some(span.clone()), what);
             let commit = |field: &str, hex: &str| {
-                ObjectId::from_hex(hex.as_bytes())
-                    .map_err(|_| bad(format!("`{field}` is not a 40-digit commit id: {hex:?}")))
+                GitRev::parse(hex).map_err(|_| {
+                    bad(format!(
+                        "`{field}` is not an object id (40 lowercase hexadecimal digits): {hex:?}"
+                    ))
+                })
             };
             atoms.push(Record {
                 label: Label::new(&raw.label).map_err(|e| bad(format!("`label`: {e}")))?,
@@ -100,8 +106,9 @@ impl Integrity {
                 rev: commit("rev", &raw.rev)?,
                 digest: raw
                     .digest
-                    .parse()
-                    .map_err(|e| bad(format!("`digest`: {e}")))?,
+                    .as_deref()
+                    .map(|d| d.parse().map_err(|e| bad(format!("`digest`: {e}"))))
+                    .transpose()?,
                 signer: raw.signer,
                 signature: raw
                     .signature
@@ -124,9 +131,9 @@ impl Integrity {
             .map_err(FileError::Invalid)
     }
 
-    /// The record of the atom commit `rev`.
-    pub fn record(&self, rev: ObjectId) -> Option<&Record> {
-        self.atoms.iter().find(|r| r.rev == rev)
+    /// The record of the atom commit `rev` (its id in hexadecimal).
+    pub fn record(&self, rev: &str) -> Option<&Record> {
+        self.atoms.iter().find(|r| r.rev.as_str() == rev)
     }
 
     /// Adds `record` (replacing one of the same commit), keeping the order.
@@ -145,10 +152,10 @@ impl Integrity {
             let raw = RawRecord {
                 label: record.label.to_string(),
                 version: record.version.to_string(),
-                rev: record.rev.to_string(),
-                digest: record.digest.to_string(),
+                rev: record.rev.as_str().to_owned(),
+                digest: record.digest.map(|d| d.to_string()),
                 signer: record.signer.clone(),
-                signature: record.signature.map(|s| s.to_string()),
+                signature: record.signature.as_ref().map(|s| s.as_str().to_owned()),
             };
             text.push_str("\n[[atom]]\n");
             text.push_str(&toml::to_string(&raw).expect("a record serialises"));
@@ -165,10 +172,10 @@ mod tests {
         Record {
             label: Label::new(label).unwrap(),
             version: Version::parse("1.0.0").unwrap(),
-            rev: ObjectId::from_hex(rev.as_bytes()).unwrap(),
-            digest: ContentDigest::from_bytes([1; 32]),
+            rev: GitRev::parse(rev).unwrap(),
+            digest: Some(ContentDigest::from_bytes([1; 32])),
             signer: signer.map(str::to_owned),
-            signature: signer.map(|_| ObjectId::from_hex(&[b'e'; 40]).unwrap()),
+            signature: signer.map(|_| GitRev::parse(&"e".repeat(40)).unwrap()),
         }
     }
 

@@ -11,10 +11,11 @@
 //! then stops answering fails with [`RemoteError::Timeout`] instead of hanging the caller. Over
 //! ssh it is ssh's own `ConnectTimeout` and keep-alive settings that apply.
 //!
-//! Local repositories (paths and `file://`) are not reached through here: the store reads them
-//! directly ([`crate::store`]).
+//! An [`Endpoint`] is either such a connection or a repository on this machine (a path or
+//! `file://`), which is read directly; [`list_refs`] lists the refs of either.
 
 mod credentials;
+mod endpoint;
 mod error;
 mod guard;
 mod http;
@@ -37,6 +38,7 @@ use gix::protocol::transport::{Protocol, Service};
 use gix::ObjectId;
 
 pub use crate::uri::{redact, url_account, without_credentials};
+pub use endpoint::{list_refs, local_path, Endpoint, ListError};
 pub use error::RemoteError;
 
 use crate::repo::Repo;
@@ -441,6 +443,11 @@ impl Remote {
     pub fn reconnect(&mut self) -> Result<(), RemoteError> {
         *self = Remote::connect(&self.url, &self.options)?;
         Ok(())
+    }
+
+    /// Whether the server speaks protocol v2, so that one connection serves several requests.
+    pub fn speaks_v2(&self) -> bool {
+        self.handshake.server_protocol_version == Protocol::V2
     }
 
     /// Whether the server accepts a second request on this connection and object filters in

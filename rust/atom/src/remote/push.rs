@@ -23,13 +23,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{network_url, Options, RemoteError};
+use super::{list_refs, network_url, ListError, Options, RemoteError};
 use crate::id::{Label, Root};
 use crate::manifest::Version;
 use crate::repo::{
     atom_ref, manifest_ref, origin_ref, signature_ref, Repo, ATOMS_PREFIX, INIT_REF, META_PREFIX,
 };
-use crate::store::{FetchOptions, StoreError};
 use crate::uri::Aliases;
 
 /// What pushing one atom did.
@@ -93,7 +92,7 @@ pub enum PushError {
     Remote(#[from] RemoteError),
     /// Listing a local remote failed.
     #[error(transparent)]
-    Store(#[from] Box<StoreError>),
+    List(ListError),
     /// Reading the local repository failed.
     #[error(transparent)]
     Repo(#[from] crate::repo::RepoError),
@@ -152,20 +151,15 @@ pub fn push(
     aliases: &Aliases,
 ) -> Result<Vec<Pushed>, PushError> {
     let root = repo.genesis()?;
-    let fetch_options = FetchOptions {
-        remote: options.clone(),
-        aliases: aliases.clone(),
-        ..Default::default()
-    };
     let list = |labels: &[&Label]| -> Result<Vec<(String, crate::repo::ObjectId)>, PushError> {
         let mut prefixes = vec![INIT_REF.to_owned()];
         for label in labels {
             prefixes.push(format!("{ATOMS_PREFIX}{label}/"));
             prefixes.push(format!("{META_PREFIX}{label}/"));
         }
-        crate::store::fetch::list_refs(url, &prefixes, &fetch_options).map_err(|e| match e {
-            StoreError::Remote(e) => PushError::Remote(*e),
-            other => PushError::Store(Box::new(other)),
+        list_refs(url, &prefixes, options, aliases).map_err(|e| match e {
+            ListError::Remote(e) => PushError::Remote(e),
+            other => PushError::List(other),
         })
     };
     let mut labels: Vec<&Label> = atoms.iter().map(|(l, _)| l).collect();

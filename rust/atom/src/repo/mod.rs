@@ -10,7 +10,6 @@
 mod commit;
 mod copy;
 mod digest;
-pub mod entry_name;
 mod error;
 mod materialize;
 mod pack;
@@ -33,6 +32,7 @@ use std::path::{Path, PathBuf};
 /// A git object id (SHA-1 in every repository atoms are defined for).
 pub use gix::ObjectId;
 
+pub use crate::entry_name;
 pub use error::RepoError;
 pub use refs::{
     AtomRef, RefAtom, RefLayout, ATOMS_PREFIX, INIT_REF, LEGACY_ATOMS_PREFIX, META_PREFIX,
@@ -277,6 +277,13 @@ impl Repo {
             .write_object(commit.object())
             .map_err(|e| RepoError::object(id, e))?
             .detach())
+    }
+
+    /// The `atom.lock` in the blob `id`, when it is UTF-8 and parses. Best effort: a lock that
+    /// does not parse is reported when its atom is loaded, not here.
+    pub fn read_lock(&self, id: ObjectId) -> Option<crate::lock::Lockfile> {
+        let text = self.read_text(id).ok()?;
+        crate::lock::Lockfile::parse(&text, crate::lock::LOCK_FILE).ok()
     }
 
     /// Writes a tag object from its raw bytes (git's tag format); returns its id.

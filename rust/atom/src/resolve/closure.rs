@@ -59,7 +59,7 @@ pub fn verify_closure(dir: &Path, store: &Store) -> Result<Vec<ClosureEntry>, Re
     let lock = Lockfile::read_if_present(&lock_path)?;
     super::graph::check_lock(&manifest, lock.as_ref(), &lock_path, dir)?;
     let integrity = Integrity::read_if_present(&dir.join(INTEGRITY_FILE))?;
-    let policy = Policy::for_dir(dir)?;
+    let policy = Policy::for_atom(dir, lock.as_ref())?;
     let local = Repo::discover(dir).ok();
     let mut entries = Vec::new();
     let mut seen = BTreeSet::new();
@@ -159,15 +159,8 @@ fn check(
         .map_err(|e| e.to_string())?;
     let assessment = Assessment::of(&repo, &dep.set, &dep.label, &dep.version, rev)
         .map_err(|e| e.to_string())?;
-    entry.digest = Some(assessment.digest);
-    let trusted = match lock.sets.get(&dep.set) {
-        Some(set) => policy.trusted(&trust::set_names(
-            Some(set.tag.as_str()),
-            set.mirrors.iter().filter_map(|m| m.url()),
-            &dep.set,
-        )),
-        None => policy.trusted(&trust::set_names(None, std::iter::empty(), &dep.set)),
-    };
+    entry.digest = assessment.digest;
+    let trusted = policy.trusted_in(lock, &dep.set);
     let record = trust::check_loaded(
         &assessment,
         integrity,

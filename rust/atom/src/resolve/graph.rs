@@ -20,6 +20,8 @@ use crate::lock::{AtomDep, LockedCompose, LockedDep, Lockfile, LOCK_FILE};
 use crate::manifest::{Compose, ComposeAs, Manifest, Version, MANIFEST_FILE};
 use crate::repo::{atom_ref, AtomRef, ObjectId, RefLayout, Repo, RepoError};
 use crate::sign::TagFields;
+/// Where an atom's files are (the store materialises them).
+pub use crate::store::Source;
 use crate::store::{fetch_command, Store};
 
 /// The composer whose semantics the native composer implements (docs/format.md#modules): an atom composed
@@ -53,20 +55,6 @@ pub struct Node {
     /// The fingerprint of the key whose signature of it verified: the one its dependent's lock
     /// recorded, else the first valid one (an atom from the store).
     pub signer: Option<String>,
-}
-
-/// Where an atom's files are.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    /// A directory (the atom asked for).
-    Dir(PathBuf),
-    /// A verified tree in a store repository, to be materialised when used.
-    Tree {
-        /// The set's repository.
-        repo: PathBuf,
-        /// The atom's tree.
-        tree: ObjectId,
-    },
 }
 
 /// How an atom is composed.
@@ -222,7 +210,7 @@ pub fn load_checked(
     let lock = Lockfile::read_if_present(&lock_path)?;
     check_lock(&manifest, lock.as_ref(), &lock_path, dir)?;
     let mut loader = Loader {
-        policy: Policy::for_dir(dir)?,
+        policy: Policy::for_atom(dir, lock.as_ref())?,
         store,
         overrides,
         check,
@@ -556,16 +544,7 @@ impl Loader<'_> {
             &TagFields::new(&dep.set, &dep.label, &dep.version, rev, digest),
             Some(&verified_tags),
         );
-        let trusted = match lock.sets.get(&dep.set) {
-            Some(set) => self.policy.trusted(&trust::set_names(
-                Some(set.tag.as_str()),
-                set.mirrors.iter().filter_map(|m| m.url()),
-                &dep.set,
-            )),
-            None => self
-                .policy
-                .trusted(&trust::set_names(None, std::iter::empty(), &dep.set)),
-        };
+        let trusted = self.policy.trusted_in(lock, &dep.set);
         let record = trust::check_loaded(&assessment, integrity, &trusted, &name, by, rev)?;
         let signer = record.and_then(|r| r.signer).or_else(|| {
             assessment
@@ -631,7 +610,7 @@ impl Loader<'_> {
         let index = self.node(name, source, manifest, lock, published_integrity, false);
         self.path.pop();
         let index = index?;
-        self.nodes[index].digest = Some(assessment.digest);
+        self.nodes[index].digest = assessment.digest;
         self.nodes[index].signer = signer;
         self.loaded.insert(key, index);
         Ok(index)

@@ -120,6 +120,7 @@ pub fn lock_manifest(
         local: None,
         sets: BTreeMap::new(),
         fetch,
+        sessions: std::collections::HashMap::new(),
     };
 
     let compose = match &manifest.compose {
@@ -226,6 +227,8 @@ struct Locker<'a> {
     sets: BTreeMap<Root, LockedSet>,
     /// How to fetch what the store lacks; `None`: offline.
     fetch: Option<&'a FetchOptions>,
+    /// One connection (and listing) per mirror URL, reused for the set's dependencies.
+    sessions: std::collections::HashMap<String, crate::store::Session>,
 }
 
 impl Locker<'_> {
@@ -323,9 +326,11 @@ impl Locker<'_> {
         .map_err(|_| ResolveError::UnrecordableRev(format!("{:?}", dep.rev)))?;
         // Already recorded, and not against today's trusted keys: kept as it is (the evaluator
         // checks it whenever it loads the atom).
-        if let Some(record) = self.existing_integrity.record(rev) {
+        if let Some(record) = self.existing_integrity.record(&rev.to_string()) {
             let signer_trusted = record.signer.as_ref().is_some_and(|s| trusted.contains(s));
-            if trusted.is_empty() || signer_trusted {
+            // A record without a digest is completed once the files are here.
+            let complete = record.digest.is_some() || !self.has_files(&dep.set, rev);
+            if complete && (trusted.is_empty() || signer_trusted) {
                 self.integrity.insert(record.clone());
                 return Ok(Ok(()));
             }
@@ -353,21 +358,14 @@ impl Locker<'_> {
                 .push(format!("{}-{}", dep.label, dep.version));
             return Ok(Ok(()));
         };
-        let assessment = match self.assess(dep, rev, &repo, in_store, trusted)? {
-            Some(assessment) => assessment,
-            None => {
-                self.unrecorded
-                    .push(format!("{}-{}", dep.label, dep.version));
-                return Ok(Ok(()));
-            }
-        };
+        let assessment = self.assess(dep, rev, &repo, in_store)?;
         let signed = if trusted.is_empty() {
             // Trust on first use: the signer recorded for this label before must sign it.
-            let previous = self
-                .existing_integrity
-                .atoms
-                .iter()
-                .find(|r| r.label == dep.label && r.rev != rev && r.signer.is_some());
+            let rev_hex = rev.to_string();
+            let previous =
+                self.existing_integrity.atoms.iter().find(|r| {
+                    r.label == dep.label && r.rev.as_str() != rev_hex && r.signer.is_some()
+                });
             match previous {
                 Some(previous) => {
                     let expected = previous.signer.clone().expect("found with a signer");
@@ -402,17 +400,15 @@ impl Locker<'_> {
 
     /// What `dep` (at `rev`, in `repo`) hashes to and who signed it. A version locking fetched
     /// only the manifest and lock of ([`crate::store::attribution::is_partial`]) has no files to
-    /// hash: its signatures give the digest their signer vouches for (checked against the files
-    /// when they are fetched and loaded), and an atom no signature (trusted, when keys are) vouches
-    /// for is fetched whole first. `None`: it cannot be hashed here (no files, offline).
+    /// hash: a valid signature gives the digest its signer vouches for (checked against the files
+    /// when they are fetched and loaded); without one, the digest is left unknown.
     fn assess(
         &self,
         dep: &AtomDep,
         rev: ObjectId,
         repo: &Repo,
         in_store: bool,
-        trusted: &[String],
-    ) -> Result<Option<Assessment>, ResolveError> {
+    ) -> Result<Assessment, ResolveError> {
         let tree = repo.commit_tree(rev)?;
         let whole = repo.missing_objects(&[rev])?.is_empty();
         if whole {
@@ -420,37 +416,33 @@ impl Locker<'_> {
                 true => self.store.tree_digest(repo, tree)?,
                 false => repo.tree_digest(tree)?,
             };
-            return Ok(Some(Assessment::with_digest(
+            return Ok(Assessment::with_digest(
                 repo,
                 &crate::sign::TagFields::new(&dep.set, &dep.label, &dep.version, rev, digest),
                 None,
-            )));
+            ));
         }
-        if let Some(vouched) = Assessment::vouched(repo, &dep.set, &dep.label, &dep.version, rev) {
-            if trusted.is_empty() || vouched.signed_by(trusted).is_some() {
-                return Ok(Some(vouched));
-            }
-        }
-        let (Some(options), Some(url)) = (self.fetch, dep.mirror.as_deref()) else {
-            return Ok(None);
-        };
-        let exact = Requirement::parse(&format!("={}", dep.version))
-            .map_err(|e| ResolveError::UnrecordableRev(e.to_string()))?;
-        let whole = FetchOptions {
-            atoms: vec![(dep.label.clone(), Some(exact))],
-            manifests_only: false,
-            ..options.clone()
-        };
-        self.store.fetch_once(url, &whole, &mut |_| {})?;
-        if !repo.missing_objects(&[rev])?.is_empty() {
-            return Ok(None);
-        }
-        let digest = self.store.tree_digest(repo, tree)?;
-        Ok(Some(Assessment::with_digest(
-            repo,
-            &crate::sign::TagFields::new(&dep.set, &dep.label, &dep.version, rev, digest),
-            None,
-        )))
+        // No files to hash: the digest a valid signature vouches for, else none (recorded by a
+        // later `atom lock`, once `atom fetch` brought the files).
+        Ok(
+            Assessment::vouched(repo, &dep.set, &dep.label, &dep.version, rev).unwrap_or(
+                Assessment {
+                    digest: None,
+                    signed: Vec::new(),
+                },
+            ),
+        )
+    }
+
+    /// Whether the files of the atom commit `rev` of the set `root` are on this machine.
+    fn has_files(&self, root: &Root, rev: ObjectId) -> bool {
+        let whole = |repo: &Repo| repo.missing_objects(&[rev]).is_ok_and(|m| m.is_empty());
+        self.store
+            .open_set(root)
+            .ok()
+            .flatten()
+            .filter(|repo| repo.has_object(rev))
+            .is_some_and(|repo| whole(&repo))
     }
 
     /// Chooses the version of `label` to lock (the highest `requirement` accepts, not in
@@ -668,6 +660,23 @@ impl Locker<'_> {
         }))
     }
 
+    /// The labels the manifest takes from the set tagged `tag` (its dependencies, its composer):
+    /// what one listing of a mirror of the set covers.
+    fn labels_of(&self, tag: &Tag) -> Vec<Label> {
+        let mut labels: Vec<Label> = self
+            .manifest
+            .dependencies()
+            .and_then(|deps| deps.from.iter().find(|(t, _)| t.as_ref() == tag))
+            .map(|(_, atoms)| atoms.keys().cloned().collect())
+            .unwrap_or_default();
+        if let Compose::With(with) = &self.manifest.compose {
+            if with.composer.from.as_ref() == tag && !labels.contains(&with.label) {
+                labels.push(with.label.clone());
+            }
+        }
+        labels
+    }
+
     /// The root of the set tagged `tag`.
     fn root(&mut self, tag: &Tag, mirrors: &Mirrors) -> Result<Root, ResolveError> {
         if let Some((root, _)) = self.sets.iter().find(|(_, set)| &set.tag == tag) {
@@ -698,8 +707,22 @@ impl Locker<'_> {
             if local_path(url).is_some() {
                 continue;
             }
-            match self.store.remote_root(url, options) {
-                Ok(root) => return Ok(root),
+            // The listing that tells the root also serves choosing the set's dependencies.
+            let labels = self.labels_of(tag);
+            match crate::store::Session::open(url, &labels, options) {
+                Ok(session) => match session.listing(None).root {
+                    Some(root) => {
+                        self.sessions.insert(url.to_owned(), session);
+                        return Ok(root);
+                    }
+                    None => failures.push((
+                        url.to_owned(),
+                        crate::store::StoreError::NoGenesis {
+                            url: crate::uri::redact(url),
+                        }
+                        .to_string(),
+                    )),
+                },
                 Err(e) => failures.push((url.to_owned(), e.to_string())),
             }
         }
@@ -719,7 +742,7 @@ impl Locker<'_> {
     /// mirror publishes, whatever else the store holds for the set. Every failure is named when
     /// no mirror provides a version.
     fn choose_at_mirrors(
-        &self,
+        &mut self,
         tag: &Tag,
         mirrors: &Mirrors,
         root: &Root,
@@ -730,16 +753,30 @@ impl Locker<'_> {
         let mut failures = Vec::new();
         let mut answered: Option<(String, Vec<String>, Vec<String>)> = None;
         for url in mirrors.iter().filter_map(Mirror::url) {
-            // One connection and one listing per mirror: the version is chosen from it and
-            // fetched on the same connection.
-            let mut session =
-                match crate::store::Session::open(url, std::slice::from_ref(label), options) {
-                    Ok(session) => session,
+            // One connection and one listing per mirror, for all of the set's dependencies where
+            // the server speaks protocol v2: each version is chosen from it and fetched on the
+            // same connection.
+            let reusable = self
+                .sessions
+                .get(url)
+                .is_some_and(|s| s.reusable() && s.lists(label));
+            if !reusable {
+                let mut labels = self.labels_of(tag);
+                if !labels.contains(label) {
+                    labels = vec![label.clone()];
+                }
+                match crate::store::Session::open(url, &labels, options) {
+                    Ok(session) => {
+                        self.sessions.insert(url.to_owned(), session);
+                    }
                     Err(e) => {
                         failures.push((url.to_owned(), e.to_string()));
                         continue;
                     }
-                };
+                }
+            }
+            let store = self.store;
+            let session = self.sessions.get_mut(url).expect("opened above");
             let mut listing = session.listing(Some(label));
             listing.atoms.retain(|a| !exclude.contains(&a.version));
             if listing.root != Some(*root) {
@@ -785,10 +822,10 @@ impl Locker<'_> {
                 manifests_only: true,
                 ..options.clone()
             };
-            match self.store.fetch_in_session(&mut session, &one, &mut |_| {}) {
+            match store.fetch_in_session(session, &one, &mut |_| {}) {
                 Ok(fetched) => {
                     // Best effort: the record only improves a later error message.
-                    let _ = self.store.record_fetch(&fetched.root, url);
+                    let _ = store.record_fetch(&fetched.root, url);
                     match fetched.versions.iter().find(|v| v.version == atom.version) {
                         Some(v) => match &v.status {
                             VersionStatus::Rejected(reason) => {
@@ -802,7 +839,11 @@ impl Locker<'_> {
                         )),
                     }
                 }
-                Err(e) => failures.push((url.to_owned(), e.to_string())),
+                Err(e) => {
+                    // The connection may be spent: the next dependency opens another.
+                    self.sessions.remove(url);
+                    failures.push((url.to_owned(), e.to_string()))
+                }
             }
         }
         if let Some((url, versions, labels)) = answered {

@@ -583,12 +583,23 @@ fn finish(repo: &Repo, atom: AtomRef, store: &Store) -> Result<Resolution, Resol
         &src.join(MANIFEST_FILE).to_string_lossy(),
     )
     .map_err(|e| ResolveError::File(e.into()))?;
-    let assessment = match repo.genesis() {
-        Ok(root) => trust::Assessment::of(repo, &root, &atom.label, &atom.version, atom.commit)?,
-        Err(_) => trust::Assessment {
-            digest: repo.tree_digest(verified.tree)?,
-            signed: Vec::new(),
-        },
+    let digest = repo.tree_digest(verified.tree)?;
+    let signed = match repo.genesis() {
+        Ok(root) => {
+            trust::Assessment::with_digest(
+                repo,
+                &crate::sign::TagFields::new(
+                    &root,
+                    &atom.label,
+                    &atom.version,
+                    atom.commit,
+                    digest,
+                ),
+                None,
+            )
+            .signed
+        }
+        Err(_) => Vec::new(),
     };
     Ok(Resolution {
         id: verified.id,
@@ -596,11 +607,8 @@ fn finish(repo: &Repo, atom: AtomRef, store: &Store) -> Result<Resolution, Resol
         tree: verified.tree,
         src,
         manifest,
-        digest: assessment.digest,
-        signer: assessment
-            .signed
-            .first()
-            .map(|s| s.signer.fingerprint.clone()),
+        digest,
+        signer: signed.first().map(|s| s.signer.fingerprint.clone()),
     })
 }
 

@@ -22,6 +22,10 @@ use crate::sign::{Signed, TagFields, TrustFile, TRUST_FILE};
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     file: TrustFile,
+    /// The names the consumer's own lock gives each set (its tag, its mirrors): a set is
+    /// trusted by these names wherever in the graph it is pinned, whatever a dependency's lock
+    /// calls it.
+    own: std::collections::HashMap<Root, Vec<String>>,
 }
 
 impl Policy {
@@ -34,7 +38,37 @@ impl Policy {
             return Ok(Policy::default());
         };
         let file = TrustFile::read(&top.join(TRUST_FILE)).map_err(ResolveError::TrustFile)?;
-        Ok(Policy { file })
+        Ok(Policy {
+            file,
+            own: Default::default(),
+        })
+    }
+
+    /// [`Policy::for_dir`], with the names the consumer's own lock (`lock`, the atom's in `dir`)
+    /// gives its sets.
+    pub fn for_atom(
+        dir: &Path,
+        lock: Option<&crate::lock::Lockfile>,
+    ) -> Result<Policy, ResolveError> {
+        let mut policy = Policy::for_dir(dir)?;
+        if let Some(lock) = lock {
+            for (root, set) in &lock.sets {
+                policy.own.insert(*root, lock_names(root, set));
+            }
+        }
+        Ok(policy)
+    }
+
+    /// The fingerprints of the keys trusted for the set `root` that `lock` pins an atom of: by
+    /// its root, by the tag and mirrors `lock` gives it, and by those the consumer's own lock
+    /// gives it.
+    pub fn trusted_in(&self, lock: &crate::lock::Lockfile, root: &Root) -> Vec<String> {
+        let mut names = match lock.sets.get(root) {
+            Some(set) => lock_names(root, set),
+            None => set_names(None, std::iter::empty(), root),
+        };
+        names.extend(self.own.get(root).into_iter().flatten().cloned());
+        self.trusted(&names)
     }
 
     /// The fingerprints of the keys trusted for a set known by any of `names`.
@@ -45,6 +79,15 @@ impl Policy {
             .map(|e| e.signer.fingerprint.clone())
             .collect()
     }
+}
+
+/// The names a lock's entry `set` gives the set `root`: its tag, its mirror URLs, its root.
+fn lock_names(root: &Root, set: &crate::lock::LockedSet) -> Vec<String> {
+    set_names(
+        Some(set.tag.as_str()),
+        set.mirrors.iter().filter_map(|m| m.url()),
+        root,
+    )
 }
 
 /// The names a set is trusted by: its tag, its mirror URLs and its root.
@@ -62,8 +105,9 @@ pub fn set_names<'a>(
 /// What an atom commit is, for trust: its content digest and its valid signatures.
 #[derive(Debug, Clone)]
 pub struct Assessment {
-    /// The content digest of its tree.
-    pub digest: ContentDigest,
+    /// The content digest of its tree; `None` when its files are not here (locking fetched only
+    /// its manifest and lock) and no signature vouches for one.
+    pub digest: Option<ContentDigest>,
     /// Its valid signatures.
     pub signed: Vec<Signed>,
 }
@@ -99,7 +143,7 @@ impl Assessment {
             .filter_map(Result::ok)
             .collect();
         Assessment {
-            digest: expected.digest,
+            digest: Some(expected.digest),
             signed,
         }
     }
@@ -132,7 +176,10 @@ impl Assessment {
         signed
             .iter()
             .all(|s| s.tag.fields.digest == digest)
-            .then_some(Assessment { digest, signed })
+            .then_some(Assessment {
+                digest: Some(digest),
+                signed,
+            })
     }
 
     /// The signature by one of `fingerprints`.
@@ -164,13 +211,16 @@ impl Assessment {
         rev: ObjectId,
         signed: Option<&Signed>,
     ) -> Record {
+        let hex = |id: ObjectId| {
+            crate::lock::GitRev::parse(&id.to_string()).expect("an object id is 40 hex digits")
+        };
         Record {
             label: label.clone(),
             version: version.clone(),
-            rev,
+            rev: hex(rev),
             digest: self.digest,
             signer: signed.map(|s| s.signer.fingerprint.clone()),
-            signature: signed.map(|s| s.tag.id),
+            signature: signed.map(|s| hex(s.tag.id)),
         }
     }
 }
@@ -192,7 +242,7 @@ pub fn check_loaded(
     };
     let record = match integrity {
         None => None,
-        Some(integrity) => Some(integrity.record(rev).cloned().ok_or_else(|| {
+        Some(integrity) => Some(integrity.record(&rev.to_string()).cloned().ok_or_else(|| {
             untrusted(format!(
                 "its lock's {} has no record of commit {rev} (was atom.lock edited by hand?); run `atom lock` to check and record it",
                 crate::lock::integrity::INTEGRITY_FILE
@@ -200,11 +250,12 @@ pub fn check_loaded(
         })?),
     };
     if let Some(record) = &record {
-        if record.digest != assessment.digest {
-            return Err(untrusted(format!(
-                "its content digest is {}, but its lock recorded {} (possible tampering)",
-                assessment.digest, record.digest
-            )));
+        if let (Some(recorded), Some(found)) = (record.digest, assessment.digest) {
+            if recorded != found {
+                return Err(untrusted(format!(
+                    "its content digest is {found}, but its lock recorded {recorded} (possible tampering)"
+                )));
+            }
         }
         if let Some(expected) = &record.signer {
             if assessment
@@ -226,4 +277,52 @@ pub fn check_loaded(
         )));
     }
     Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::Lockfile;
+
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID5PZYRXxC6IDoVjCeypB7x8ksM9lsQdNk33sSXwnF2S test";
+    const FINGERPRINT: &str = "SHA256:yXIwCo0hquMtdH2vfZ0y3BL1CMsXWMEUrWFp9XCTFrc";
+    const ROOT: &str = "68b63bd131acd23bdfd57983fe85ba7c092ce02f";
+
+    fn lock(tag: &str, mirror: &str) -> Lockfile {
+        Lockfile::parse(
+            &format!("version = 1\n\n[sets.{ROOT}]\ntag = \"{tag}\"\nmirrors = [\"{mirror}\"]\n\n[compose]\nuse = \"nix\"\nentry = \".\"\n"),
+            "atom.lock",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_set_is_trusted_by_the_consumer_s_names_wherever_it_is_pinned() {
+        let root = Root::from_hex(ROOT).unwrap();
+        let file = TrustFile::parse(
+            &format!("company namespaces=\"git\" {KEY}\n"),
+            "atom.signers",
+        )
+        .unwrap();
+        let consumer = lock("company", "https://example.org/company.git");
+        let mut policy = Policy {
+            file,
+            own: Default::default(),
+        };
+        // A dependency's lock calls the same set something else, at another mirror.
+        let dependency = lock("renamed", "https://mirror.example/x.git");
+        assert!(policy.trusted_in(&dependency, &root).is_empty());
+        for (root, set) in &consumer.sets {
+            policy.own.insert(*root, lock_names(root, set));
+        }
+        assert_eq!(policy.trusted_in(&dependency, &root), vec![FINGERPRINT]);
+        assert_eq!(policy.trusted_in(&consumer, &root), vec![FINGERPRINT]);
+        // By root, too.
+        let by_root = Policy {
+            file: TrustFile::parse(&format!("{ROOT} {KEY}\n"), "atom.signers").unwrap(),
+            own: Default::default(),
+        };
+        assert_eq!(by_root.trusted_in(&dependency, &root), vec![FINGERPRINT]);
+    }
 }

@@ -23,7 +23,8 @@ use std::path::{Path, PathBuf};
 use super::{attribution, Result, Store, StoreError};
 use crate::id::{Label, Root};
 use crate::manifest::{Requirement, Version};
-use crate::remote::{self, Remote, RemoteError};
+pub use crate::remote::local_path;
+use crate::remote::{self, Endpoint, ListError, RemoteError};
 use crate::repo::{
     atom_ref, id_of_root, manifest_ref, origin_ref, root_of_id, store_signature_ref,
     temporary_name, AtomRef, ObjectId, RefAtom, RefLayout, Repo, ATOMS_PREFIX, INIT_REF,
@@ -169,8 +170,7 @@ fn same_set_deps(repo: &Repo, root: Root, version: &FetchedVersion) -> Vec<(Labe
     let Some(lock) = super::attribution::verify_held(repo, &atom)
         .ok()
         .and_then(|verified| verified.lock)
-        .and_then(|blob| repo.read_text(blob).ok())
-        .and_then(|text| crate::lock::Lockfile::parse(&text, crate::lock::LOCK_FILE).ok())
+        .and_then(|blob| repo.read_lock(blob))
     else {
         return Vec::new();
     };
@@ -191,59 +191,14 @@ fn same_set_deps(repo: &Repo, root: Root, version: &FetchedVersion) -> Vec<(Labe
         .collect()
 }
 
-/// Where `url` is on the file system, if it is a local path or a `file://` URL.
-pub fn local_path(url: &str) -> Option<PathBuf> {
-    if let Some(rest) = url.strip_prefix("file://") {
-        // `file:///p` and `file://localhost/p` are `/p`; a `file://` URL naming another host is
-        // not on this machine (and is refused as a network URL).
-        return match rest.strip_prefix("localhost") {
-            Some(path) if path.starts_with('/') => Some(PathBuf::from(path)),
-            _ if rest.starts_with('/') => Some(PathBuf::from(rest)),
-            _ => None,
-        };
-    }
-    remote::is_local(url).then(|| PathBuf::from(url))
+/// Opens the repository at `url` for fetching with `options`.
+fn open(url: &str, options: &FetchOptions) -> Result<Endpoint> {
+    Ok(Endpoint::open(url, &options.remote, &options.aliases)?)
 }
 
-/// Where atoms come from: a repository on this machine, or a connection to a remote.
-enum Source {
-    Local(Box<Repo>),
-    Remote(Box<Remote>),
-}
-
-impl Source {
-    fn open(url: &str, options: &FetchOptions) -> Result<Source> {
-        if let Some(path) = local_path(url) {
-            if !path.exists() {
-                return Err(StoreError::NoSuchRepository {
-                    url: url.to_owned(),
-                    path,
-                });
-            }
-            return Ok(Source::Local(Box::new(Repo::open(&path)?)));
-        }
-        let url = remote::network_url(url, &options.aliases)?;
-        Ok(Source::Remote(Box::new(Remote::connect(
-            &url,
-            &options.remote,
-        )?)))
-    }
-
-    /// The refs under `prefixes` (full names), without objects.
-    fn list(&mut self, prefixes: &[String]) -> Result<Vec<(String, ObjectId)>> {
-        match self {
-            Source::Local(repo) => {
-                let prefixes: Vec<&str> = prefixes.iter().map(String::as_str).collect();
-                Ok(repo.refs_under(&prefixes)?)
-            }
-            Source::Remote(remote) => Ok(remote
-                .list(prefixes)?
-                .into_iter()
-                .map(|r| (r.name, r.id))
-                .collect()),
-        }
-    }
-
+/// The store's side of an [`Endpoint`]: receiving atoms and their objects into a store
+/// repository.
+impl Endpoint {
     /// Puts the objects reachable from `wants` into `dest`; returns (objects, bytes).
     fn transfer(
         &mut self,
@@ -254,8 +209,8 @@ impl Source {
         progress: &mut dyn FnMut(usize),
     ) -> Result<(usize, u64)> {
         match self {
-            Source::Local(repo) => Ok((repo.copy_objects_to(dest, wants, history, progress)?, 0)),
-            Source::Remote(remote) => {
+            Endpoint::Local(repo) => Ok((repo.copy_objects_to(dest, wants, history, progress)?, 0)),
+            Endpoint::Remote(remote) => {
                 let received = remote.receive(dest, &wants, haves)?;
                 progress(received.objects);
                 Ok((received.objects, received.bytes))
@@ -266,7 +221,7 @@ impl Source {
     /// Puts the atom commits `commits` and everything they are made of into `dest`, receiving
     /// only what `dest` lacks. Git servers leave out only what is reachable along history from
     /// the `haves`, and atom commits share no history with what `dest` has, so a server that
-    /// filters is asked level by level ([`Source::receive_trees`]): the commits with their top
+    /// filters is asked level by level ([`Endpoint::receive_trees`]): the commits with their top
     /// trees, then the trees `dest` lacks one level down, and so on, then exactly the blobs
     /// `dest` lacks, by id. A version that shares most of its files and directories with one
     /// `dest` has costs its new objects. A server that does not filter sends every file of a
@@ -290,7 +245,7 @@ impl Source {
             .collect();
         wants.sort();
         wants.dedup();
-        let filters = matches!(self, Source::Remote(remote) if remote.can_filter());
+        let filters = matches!(self, Endpoint::Remote(remote) if remote.can_filter());
         let (mut objects, mut bytes) = (0, 0);
         if filters {
             let (o, b) =
@@ -332,7 +287,7 @@ impl Source {
         deep: bool,
         progress: &mut dyn FnMut(usize),
     ) -> Result<(usize, u64)> {
-        let Source::Remote(remote) = self else {
+        let Endpoint::Remote(remote) = self else {
             unreachable!("only a remote filters")
         };
         let (mut objects, mut bytes) = (0, 0);
@@ -398,15 +353,17 @@ fn top_manifests(dest: &Repo, commits: &[ObjectId]) -> Vec<ObjectId> {
 /// ([`Store::fetch_in_session`]).
 pub struct Session {
     url: String,
-    source: Source,
+    source: Endpoint,
     listed: Vec<(String, ObjectId)>,
+    /// The labels listed (empty: every atom).
+    labels: Vec<Label>,
 }
 
 impl Session {
     /// Connects to `url` (a path, `file://`, or a network URL) and lists `refs/ekala/init` and
     /// the atom and metadata refs of `labels` (of every atom when empty): one listing.
     pub fn open(url: &str, labels: &[Label], options: &FetchOptions) -> Result<Session> {
-        let mut source = Source::open(url, options)?;
+        let mut source = open(url, options)?;
         let atoms: Vec<(Label, Option<Requirement>)> =
             labels.iter().map(|l| (l.clone(), None)).collect();
         let listed = source.list(&prefixes(&atoms))?;
@@ -414,7 +371,23 @@ impl Session {
             url: url.to_owned(),
             source,
             listed,
+            labels: labels.to_vec(),
         })
+    }
+
+    /// Whether the listing covers `label`.
+    pub fn lists(&self, label: &Label) -> bool {
+        self.labels.is_empty() || self.labels.contains(label)
+    }
+
+    /// Whether another fetch may use this session after one did: a repository on this machine,
+    /// or a server speaking protocol v2 (several requests on one connection; over HTTP each is
+    /// its own request anyway).
+    pub fn reusable(&self) -> bool {
+        match &self.source {
+            Endpoint::Local(_) => true,
+            Endpoint::Remote(remote) => remote.speaks_v2(),
+        }
     }
 
     /// What the listing says is published: the root and the atoms (of `label` when given),
@@ -530,12 +503,17 @@ pub struct Listing {
 
 /// The refs under `prefixes` at `url` (a path, `file://`, or a network URL), by full name,
 /// without receiving any object.
-pub fn list_refs(
+fn list_refs(
     url: &str,
     prefixes: &[String],
     options: &FetchOptions,
 ) -> Result<Vec<(String, ObjectId)>> {
-    Source::open(url, options)?.list(prefixes)
+    Ok(remote::list_refs(
+        url,
+        prefixes,
+        &options.remote,
+        &options.aliases,
+    )?)
 }
 
 /// Lists the atoms published at `url` (a path, `file://`, or a network URL), of `label` only
@@ -798,7 +776,7 @@ impl Store {
     fn fetch_into(
         &self,
         from: &Mirror,
-        source: &mut Source,
+        source: &mut Endpoint,
         root: Root,
         versions: BTreeMap<(Label, Version), Advertised>,
         dest: Repo,
@@ -1263,11 +1241,11 @@ impl Store {
         let mirror = self.git_mirror_path(url);
         self.check_repo_permissions(&mirror)?;
         let _lock = self.lock_shared()?;
-        let mut source = Source::open(url, options)?;
+        let mut source = open(url, options)?;
         let dest = Repo::open_or_init_bare(&mirror)?;
         let tips: Vec<ObjectId> = match &source {
-            Source::Local(repo) => repo.ref_tips()?,
-            Source::Remote(_) => source
+            Endpoint::Local(repo) => repo.ref_tips()?,
+            Endpoint::Remote(_) => source
                 .list(&["HEAD".into(), "refs/heads/".into(), "refs/tags/".into()])?
                 .into_iter()
                 .map(|(_, id)| id)
@@ -1284,5 +1262,15 @@ impl Store {
 impl From<RemoteError> for StoreError {
     fn from(e: RemoteError) -> Self {
         StoreError::Remote(Box::new(e))
+    }
+}
+
+impl From<ListError> for StoreError {
+    fn from(e: ListError) -> Self {
+        match e {
+            ListError::NoSuchRepository { url, path } => StoreError::NoSuchRepository { url, path },
+            ListError::Remote(e) => e.into(),
+            ListError::Repo(e) => e.into(),
+        }
     }
 }

@@ -584,7 +584,5 @@ impl Store {
 /// The `atom.lock` in the tree of `atom` in `repo`, if there is one that parses. (One that does
 /// not parse is reported when the atom is loaded.)
 fn read_published_lock(repo: &Repo, atom: &AtomRef) -> Option<Lockfile> {
-    let blob = repo.verify(atom, None).ok()?.lock?;
-    let text = repo.read_text(blob).ok()?;
-    Lockfile::parse(&text, crate::lock::LOCK_FILE).ok()
+    repo.read_lock(repo.verify(atom, None).ok()?.lock?)
 }

@@ -48,7 +48,6 @@ use crate::diagnostic::shell_quote;
 use crate::digest::ContentDigest;
 use crate::id::Root;
 use crate::repo::{temporary_name, Files, ObjectId, Repo};
-use crate::resolve::graph::Source;
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -78,6 +77,21 @@ impl crate::sign::VerifiedTags for VerifiedSignatures {
             let _ = fs::remove_file(&tmp);
         }
     }
+}
+
+/// Where an atom's files are: a directory, or a tree of a store repository
+/// ([`Store::materialize`] gives its directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A directory (the atom asked for).
+    Dir(PathBuf),
+    /// A verified tree in a store repository, to be materialised when used.
+    Tree {
+        /// The set's repository.
+        repo: PathBuf,
+        /// The atom's tree.
+        tree: ObjectId,
+    },
 }
 
 /// The atom store in one directory.

@@ -8,12 +8,31 @@ use atom::manifest::set::SET_MANIFEST_FILE;
 use atom::manifest::MANIFEST_FILE;
 use serde_json::json;
 
+use crate::cli::{in_repo, Result};
 use crate::output::Output;
+use crate::Cli;
+
+/// Create an atom: atom.toml, the default.nix its `[compose.as] nix = "."` imports (the same
+/// value in this evaluator and the reference's loader), and its entry in the repository's
+/// ekala.toml (created when missing).
+#[derive(clap::Args)]
+pub struct Args {
+    /// The atom's directory (relative to -C DIR when given).
+    path: PathBuf,
+    /// Its label [default: the directory's name].
+    #[arg(long)]
+    label: Option<String>,
+}
+
+/// Runs `atom new`.
+pub fn exec(cli: &Cli, args: &Args, out: &mut Output) -> Result {
+    new(&in_repo(cli, &args.path), args.label.as_deref(), out)
+}
 
 /// Creates the atom at `path` (`atom.toml`, a `default.nix` unless there is one or a `mod.nix`,
 /// and its `atom.lock` unless there is one) and lists it in
 /// `ekala.toml` at the root of the git repository holding it (created when missing).
-pub fn new(path: &Path, label: Option<&str>, out: &mut Output) -> Result<(), String> {
+fn new(path: &Path, label: Option<&str>, out: &mut Output) -> Result {
     if path.join(MANIFEST_FILE).exists() {
         return Err(format!(
             "{} is already an atom (it has an {MANIFEST_FILE})",
@@ -45,7 +64,7 @@ pub fn new(path: &Path, label: Option<&str>, out: &mut Output) -> Result<(), Str
     result
 }
 
-fn create(path: &Path, label: &Label, out: &mut Output) -> Result<(), String> {
+fn create(path: &Path, label: &Label, out: &mut Output) -> Result {
     let dir = std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let top: PathBuf = dir
         .ancestors()

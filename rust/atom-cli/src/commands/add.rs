@@ -1,7 +1,7 @@
 //! `atom add`: add a dependency to an atom's `atom.toml` (keeping its formatting) and lock it;
 //! both files change, or neither does.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use atom::edit::{self, DirectSource};
 use atom::id::Label;
@@ -14,10 +14,74 @@ use atom::store::{FetchOptions, Store};
 use atom::uri::AtomUri;
 use serde_json::json;
 
+use crate::cli::{atom_store, edit_lock, fetch_options, in_repo, test_pause, Result};
 use crate::output::Output;
+use crate::Cli;
+
+/// Add a dependency to an atom's atom.toml and lock it: both files change, or neither.
+///
+/// atom.toml keeps its formatting and comments. An atom from a set not yet declared gets a
+/// `[package.sets]` entry.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The atom to add: `[url]::label[@requirement]` (e.g. `::lib`, `file:///srv/repo::lib@^1`,
+    /// `gh:owner/repo::lib`); without a requirement, `^` the version it locks.
+    #[arg(required_unless_present_any = ["git", "tar"], conflicts_with_all = ["git", "tar"])]
+    uri: Option<String>,
+    /// A direct Nix dependency: a git repository (at HEAD, or at --ref).
+    #[arg(long, value_name = "URL", conflicts_with = "tar")]
+    git: Option<String>,
+    /// The ref of --git to lock (a branch, a tag).
+    #[arg(long = "ref", value_name = "REF", requires = "git")]
+    reference: Option<String>,
+    /// A direct Nix dependency: a tarball.
+    #[arg(long, value_name = "URL")]
+    tar: Option<String>,
+    /// The name of a direct dependency [default: from its URL].
+    #[arg(long, conflicts_with = "uri")]
+    name: Option<String>,
+    /// The atom's directory (relative to -C DIR when given).
+    #[arg(long, default_value = ".")]
+    path: PathBuf,
+    /// The atom store [default: as for `fetch`].
+    #[arg(long)]
+    store: Option<PathBuf>,
+}
+
+/// Runs `atom add`.
+pub fn exec(cli: &Cli, args: &Args, out: &mut Output) -> Result {
+    // A password typed in a URL serves this command and is never written down.
+    let mut options = fetch_options(cli)?;
+    let mut recorded = |url: &String| {
+        options.remote.credentials.remember(url);
+        remote::without_credentials(url)
+    };
+    let dependency = match (&args.uri, &args.git, &args.tar) {
+        (Some(uri), ..) => Dependency::Atom(uri),
+        (None, Some(url), _) => Dependency::Direct {
+            name: args.name.as_deref(),
+            source: DirectSource::Git {
+                url: recorded(url),
+                reference: args.reference.clone(),
+            },
+        },
+        (None, None, Some(url)) => Dependency::Direct {
+            name: args.name.as_deref(),
+            source: DirectSource::Tar(recorded(url)),
+        },
+        (None, None, None) => return Err("give an atom URI, --git URL or --tar URL".into()),
+    };
+    add(
+        &in_repo(cli, &args.path),
+        dependency,
+        &atom_store(&args.store)?,
+        &options,
+        out,
+    )
+}
 
 /// What to add.
-pub enum Dependency<'a> {
+enum Dependency<'a> {
     /// An atom: `[url]::label[@requirement]`.
     Atom(&'a str),
     /// A direct Nix dependency.
@@ -31,19 +95,19 @@ pub enum Dependency<'a> {
 
 /// Adds `dependency` to the atom in `dir` and locks it (fetching what the store lacks from the
 /// set's mirrors with `options`).
-pub fn add(
+fn add(
     dir: &Path,
     dependency: Dependency,
     store: &Store,
     options: &FetchOptions,
     out: &mut Output,
-) -> Result<(), String> {
+) -> Result {
     let err = |e: &dyn std::fmt::Display| e.to_string();
     let manifest_path = dir.join(MANIFEST_FILE);
     // Read and validated as `atom check` does (a regular file, a valid manifest); then again
     // once no other edit of the atom runs, which is what is edited.
     Manifest::read_atom(dir).map_err(|e| err(&e))?;
-    let editing = crate::edit_lock(dir, out)?;
+    let editing = edit_lock(dir, out)?;
     let manifest = Manifest::read_atom(dir).map_err(|e| err(&e))?;
     let text = atom::diagnostic::read_text(&manifest_path).map_err(|e| err(&e))?;
     let shown = manifest_path.display().to_string();
@@ -153,7 +217,7 @@ pub fn add(
         files.push((INTEGRITY_FILE, integrity_text.as_str()));
     }
     editing
-        .replace(&files, &mut crate::test_pause)
+        .replace(&files, &mut test_pause)
         .map_err(|e| err(&e))?;
     out.json(json!({ "added": what, "manifest": manifest_path, "lock": lock_path }));
     out.line(format!("added {what} to {}", manifest_path.display()));
@@ -174,7 +238,7 @@ fn lock(
     store: &Store,
     options: &FetchOptions,
     name: &Label,
-) -> Result<locking::Locked, String> {
+) -> Result<locking::Locked> {
     let update = Update::Only(vec![name.clone()]);
     locking::lock_manifest(dir, manifest, store, &update, Some(options))
         .map_err(|e| format!("cannot lock the new dependency, so nothing was changed: {e}"))?

@@ -7,10 +7,56 @@ use atom::sign::trust::{self, TrustFile};
 use atom::sign::{Signer, TRUST_FILE};
 use serde_json::json;
 
+use crate::cli::{in_repo, Result};
 use crate::output::Output;
+use crate::Cli;
+
+/// The keys whose atom signatures this repository trusts (atom.signers at its top, in
+/// git's allowed-signers format).
+///
+/// A set with trusted keys accepts only versions one of them signed: `atom lock`, `add`
+/// and `--update` skip the others and say why, and the evaluator refuses them. A set
+/// without trusted keys is trusted on first use: the lock records the signer it saw, and a
+/// later version signed otherwise is refused until a key is trusted here.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Trust KEY for SET: a set tag of the atom's manifest, one of the set's mirror URLs, or
+    /// its root (the commit id).
+    Add {
+        /// Whom the key is trusted for.
+        set: String,
+        /// A public key file, or an OpenSSH public key line (`ssh-ed25519 AAAA…`).
+        key: String,
+    },
+    /// List the trusted keys: the sets each is trusted for and its fingerprint.
+    Ls,
+    /// Stop trusting the keys of SET (only KEY, when given: a fingerprint, key line or file).
+    Rm {
+        /// The set.
+        set: String,
+        /// The key [default: every key trusted for SET].
+        key: Option<String>,
+    },
+}
+
+/// Runs `atom trust`.
+pub fn exec(cli: &Cli, args: &Args, out: &mut Output) -> Result {
+    let dir = in_repo(cli, Path::new("."));
+    match &args.command {
+        Command::Add { set, key } => add(&dir, set, key, out),
+        Command::Ls => ls(&dir, out),
+        Command::Rm { set, key } => rm(&dir, set, key.as_deref(), out),
+    }
+}
 
 /// The trust file of the repository `dir` is in.
-pub fn file(dir: &Path) -> Result<PathBuf, String> {
+fn file(dir: &Path) -> Result<PathBuf> {
     let repo = atom::repo::Repo::discover(dir).map_err(|e| e.to_string())?;
     let top = repo.work_tree().ok_or_else(|| {
         format!(
@@ -23,7 +69,7 @@ pub fn file(dir: &Path) -> Result<PathBuf, String> {
 
 /// The key `key` names: an OpenSSH public key line, or a file holding one (a private key's
 /// `.pub` beside it is taken for the private key).
-fn read_key(key: &str) -> Result<(Signer, Option<String>), String> {
+fn read_key(key: &str) -> Result<(Signer, Option<String>)> {
     if let Ok(signer) = Signer::parse(key) {
         return Ok((signer, comment(key)));
     }
@@ -54,7 +100,7 @@ fn comment(line: &str) -> Option<String> {
 }
 
 /// `atom trust add SET KEY`.
-pub fn add(dir: &Path, set: &str, key: &str, out: &mut Output) -> Result<(), String> {
+fn add(dir: &Path, set: &str, key: &str, out: &mut Output) -> Result {
     check_set(set)?;
     let path = file(dir)?;
     let (signer, comment) = read_key(key)?;
@@ -84,7 +130,7 @@ pub fn add(dir: &Path, set: &str, key: &str, out: &mut Output) -> Result<(), Str
 }
 
 /// `atom trust ls`.
-pub fn ls(dir: &Path, out: &mut Output) -> Result<(), String> {
+fn ls(dir: &Path, out: &mut Output) -> Result {
     let path = file(dir)?;
     let trusted = TrustFile::read(&path).map_err(|e| e.to_string())?;
     out.json(json!({
@@ -119,7 +165,7 @@ pub fn ls(dir: &Path, out: &mut Output) -> Result<(), String> {
 }
 
 /// `atom trust rm SET [KEY]`.
-pub fn rm(dir: &Path, set: &str, key: Option<&str>, out: &mut Output) -> Result<(), String> {
+fn rm(dir: &Path, set: &str, key: Option<&str>, out: &mut Output) -> Result {
     let path = file(dir)?;
     let text = atom::diagnostic::read_text_if_present(&path)
         .map_err(|e| e.to_string())?
@@ -149,7 +195,7 @@ pub fn rm(dir: &Path, set: &str, key: Option<&str>, out: &mut Output) -> Result<
 }
 
 /// A SET is written into a line of the file: no whitespace, comma or quote, nothing empty.
-fn check_set(set: &str) -> Result<(), String> {
+fn check_set(set: &str) -> Result {
     if set.is_empty()
         || set.starts_with('#')
         || set
