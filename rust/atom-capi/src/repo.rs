@@ -347,7 +347,7 @@ pub unsafe extern "C" fn atom_repo_signatures(
                         "key": signed.signer.key,
                         "tag": signed.tag.id.to_string(),
                     })),
-                    Err(why) => invalid.push(why),
+                    Err(why) => invalid.push(why.to_string()),
                 }
             }
             let mut value = atom.to_json();

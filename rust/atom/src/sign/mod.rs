@@ -17,7 +17,7 @@ pub use key::SigningKey;
 pub use tag::{SignatureTag, Signed, TagFields};
 pub use trust::{TrustEntry, TrustFile, TRUST_FILE};
 
-use crate::repo::{signature_ref, ObjectId, Repo, STORE_SIGNATURES_PREFIX};
+use crate::repo::{signature_ref, ObjectId, Repo, RepoError, STORE_SIGNATURES_PREFIX};
 
 /// Remembers which signature tags verified and by which key (a tag's id names its bytes, so a
 /// tag that verified once always does): the atom store keeps one
@@ -31,7 +31,7 @@ pub trait VerifiedTags {
 
 /// Checks that the tag `tag` in `repo` is a valid signature of the atom `expected` describes
 /// (its commit, label, version, AtomId and content digest), whoever made it.
-pub fn check(repo: &Repo, expected: &TagFields, tag: ObjectId) -> Result<Signed, String> {
+pub fn check(repo: &Repo, expected: &TagFields, tag: ObjectId) -> Result<Signed, InvalidSignature> {
     check_with(repo, expected, tag, None)
 }
 
@@ -43,20 +43,22 @@ pub fn check_with(
     expected: &TagFields,
     tag: ObjectId,
     verified: Option<&dyn VerifiedTags>,
-) -> Result<Signed, String> {
-    let bytes = repo.read_tag(tag).map_err(|e| e.to_string())?;
-    let parsed = SignatureTag::parse(tag, &bytes).map_err(|e| e.to_string())?;
+) -> Result<Signed, InvalidSignature> {
+    let bytes = repo
+        .read_tag(tag)
+        .map_err(|e| InvalidSignature::Unreadable(Box::new(e)))?;
+    let parsed = SignatureTag::parse(tag, &bytes)?;
     if let Some(remembered) = verified.and_then(|v| v.get(tag)) {
         if let Ok(signer) = parsed.claimed_signer() {
             if signer.fingerprint == remembered {
                 return parsed
                     .matches(expected)
                     .map(|tag| Signed { tag, signer })
-                    .map_err(|e| e.to_string());
+                    .map_err(InvalidSignature::Tag);
             }
         }
     }
-    let signed = parsed.verify_for(expected).map_err(|e| e.to_string())?;
+    let signed = parsed.verify_for(expected)?;
     if let Some(verified) = verified {
         verified.put(tag, &signed.signer.fingerprint);
     }
@@ -67,7 +69,7 @@ pub fn check_with(
 /// (`refs/atom/signatures/<commit>/<tag>`) and a publisher's own
 /// (`refs/eka/meta/<label>/<version>/signature`), each checked with [`check`]. The `Err`s say
 /// why a tag is not a valid signature of it.
-pub fn find(repo: &Repo, expected: &TagFields) -> Vec<Result<Signed, String>> {
+pub fn find(repo: &Repo, expected: &TagFields) -> Vec<Result<Signed, InvalidSignature>> {
     find_with(repo, expected, None)
 }
 
@@ -76,7 +78,7 @@ pub fn find_with(
     repo: &Repo,
     expected: &TagFields,
     verified: Option<&dyn VerifiedTags>,
-) -> Vec<Result<Signed, String>> {
+) -> Vec<Result<Signed, InvalidSignature>> {
     let commit = expected.commit;
     let mut tags: Vec<ObjectId> = repo
         .refs_under(&[&format!("{STORE_SIGNATURES_PREFIX}{commit}/")])
@@ -92,6 +94,18 @@ pub fn find_with(
     tags.into_iter()
         .map(|tag| check_with(repo, expected, tag, verified))
         .collect()
+}
+
+/// Why a tag is not a valid signature of an atom ([`check`]).
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidSignature {
+    /// The tag object cannot be read.
+    #[error("{0}")]
+    Unreadable(Box<RepoError>),
+    /// The tag does not parse, says something else than the atom, or its signature does not
+    /// verify.
+    #[error("{0}")]
+    Tag(#[from] SignError),
 }
 
 /// The SSH signature namespace: git's, so that `git verify-tag` accepts the tags.
