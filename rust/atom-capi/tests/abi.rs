@@ -12,8 +12,7 @@
 //! is in `abi/abidw.suppr`; what the comparison ignores (the layout of the opaque `atom_repo`) in
 //! `abi/abidiff.suppr`.
 
-#[path = "../../../tests/support/mod.rs"]
-mod support;
+use atom_test_support as support;
 
 use std::path::Path;
 use std::process::Command;

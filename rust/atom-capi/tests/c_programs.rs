@@ -1,8 +1,7 @@
 //! Compiles the C programs under `tests/c/` against `include/atom.h`, links them against the real
 //! libatom (shared, through its SONAME, and static), and runs them.
 
-#[path = "../../../tests/support/mod.rs"]
-mod support;
+use atom_test_support as support;
 
 use std::fs;
 use std::path::PathBuf;

@@ -1,12 +1,9 @@
 //! libatom's remote functions from a C program, against real git servers on 127.0.0.1 (`git
 //! daemon` and `git http-backend` behind lighttpd), started for the test and stopped after it.
 
-#[path = "../../../tests/support/hostile.rs"]
-mod hostile;
-#[path = "../../../tests/support/servers.rs"]
-mod servers;
-#[path = "../../../tests/support/mod.rs"]
-mod support;
+use atom_test_support as support;
+use atom_test_support::hostile;
+use atom_test_support::servers;
 
 use std::fs;
 use std::process::Command;

@@ -2,10 +2,8 @@
 //! install ./python` without any package index, then its tests (`python/tests`) run by the venv's
 //! interpreter against the real libatom, real git repositories and a real `git daemon`.
 
-#[path = "../../../tests/support/servers.rs"]
-mod servers;
-#[path = "../../../tests/support/mod.rs"]
-mod support;
+use atom_test_support as support;
+use atom_test_support::servers;
 
 use std::fs;
 use std::path::{Path, PathBuf};

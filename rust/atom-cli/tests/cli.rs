@@ -1,7 +1,6 @@
 //! The `atom` binary, run as a user would, on real git repositories.
 
-#[path = "../../../tests/support/mod.rs"]
-mod support;
+use atom_test_support as support;
 
 use std::fs;
 use std::path::Path;

@@ -1,8 +1,7 @@
 //! Many `atom fetch` processes filling one fresh atom store at the same moment: every one must
 //! succeed, and the store must be a sound git repository afterwards.
 
-#[path = "../../../tests/support/mod.rs"]
-mod support;
+use atom_test_support as support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

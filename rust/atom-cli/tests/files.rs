@@ -2,8 +2,7 @@
 //! atom: a symlink is refused without showing what it points at, and a FIFO is refused at once
 //! instead of blocking the command forever.
 
-#[path = "../../../tests/support/mod.rs"]
-mod support;
+use atom_test_support as support;
 
 use std::fs;
 use std::path::Path;

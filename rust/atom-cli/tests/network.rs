@@ -2,12 +2,9 @@
 //! daemon`, `git http-backend` behind lighttpd, `sshd`), started per test on free ports and
 //! stopped when the test ends.
 
-#[path = "../../../tests/support/hostile.rs"]
-mod hostile;
-#[path = "../../../tests/support/servers.rs"]
-mod servers;
-#[path = "../../../tests/support/mod.rs"]
-mod support;
+use atom_test_support as support;
+use atom_test_support::hostile;
+use atom_test_support::servers;
 
 use std::fs;
 use std::net::TcpListener;

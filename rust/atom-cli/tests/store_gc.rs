@@ -2,8 +2,7 @@
 //! from real repositories, collected with and without registered roots, and a collection racing
 //! fetches in other processes.
 
-#[path = "../../../tests/support/mod.rs"]
-mod support;
+use atom_test_support as support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -2,8 +2,7 @@
 //! pseudo-terminal made by `script`), none when stderr is a pipe, and the setup's build of Nix
 //! 2.26 saying that it waits for another build.
 
-#[path = "../../../tests/support/mod.rs"]
-mod support;
+use atom_test_support as support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -2,8 +2,7 @@
 //! atoms (unchanged ones skipped, every outcome reported), locks that update quietly, `atom add`,
 //! `atom new`, and errors that say what to do.
 
-#[path = "../../../tests/support/mod.rs"]
-mod support;
+use atom_test_support as support;
 
 use std::fs;
 use std::path::Path;

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
-#[path = "../../../tests/support/gen.rs"]
-mod gen;
+use atom_test_support::gen;
 use gen::Gen;
 
 fn fixture(name: &str) -> PathBuf {

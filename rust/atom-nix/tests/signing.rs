@@ -6,8 +6,7 @@
 
 mod common;
 
-#[path = "../../../tests/support/servers.rs"]
-mod servers;
+use atom_test_support::servers;
 
 use std::fs;
 use std::path::{Path, PathBuf};

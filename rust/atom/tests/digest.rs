@@ -11,8 +11,7 @@ use std::process::Command;
 use atom::digest::{ContentDigest, DigestError};
 use atom::repo::{ObjectId, Repo, RepoError};
 
-#[path = "../../../tests/support/mod.rs"]
-mod support;
+use atom_test_support as support;
 
 use support::{git, git_input, repo_root, run, scratch};
 

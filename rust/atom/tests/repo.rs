@@ -16,8 +16,7 @@ use atom::repo::{
 use atom::store::{materialize_into, Store, VersionStatus};
 use support::{git, manifest, write};
 
-#[path = "../../../tests/support/mod.rs"]
-mod support;
+use atom_test_support as support;
 
 fn scratch(name: &str) -> PathBuf {
     support::scratch(&format!("store-{name}"))

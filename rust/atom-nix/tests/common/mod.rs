@@ -2,8 +2,7 @@
 
 #![allow(dead_code)]
 
-#[path = "../../../../tests/support/mod.rs"]
-pub mod support;
+pub use atom_test_support as support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -61,8 +61,7 @@ fn deps_are_written_in_the_reference_order() {
     assert_eq!(lock.render(), expected);
 }
 
-#[path = "../../../../tests/support/gen.rs"]
-mod gen;
+use atom_test_support::gen;
 use gen::Gen;
 
 /// Random lock parts.

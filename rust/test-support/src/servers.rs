@@ -5,8 +5,6 @@
 //! repositories there and reaches them at [`Server::url`]. Nothing here contacts any other
 //! address.
 
-#![allow(dead_code)]
-
 use std::fs;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -1,11 +1,15 @@
-//! Helpers shared by the integration tests of several crates (included with `#[path]`).
+//! Helpers shared by the integration tests of several crates (a dev-dependency of each): the
+//! repository's fixtures and artifacts here, real git servers in [`servers`], misbehaving ones in
+//! [`hostile`], a deterministic generator in [`gen`].
 //!
 //! The artifacts under test (`libatom_nix.so`, `libatom.so`, `libatom.a`) are cdylibs and
 //! staticlibs, which `cargo test` does not build for integration tests: the test command runs
 //! `cargo build --workspace` first, and [`artifact`] refuses a stale one rather than silently
 //! testing old code.
 
-#![allow(dead_code)]
+pub mod gen;
+pub mod hostile;
+pub mod servers;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -19,6 +23,15 @@ pub fn repo_root() -> PathBuf {
         .join("../..")
         .canonicalize()
         .unwrap()
+}
+
+/// Where tests make their scratch directories: `tmp/` of cargo's target directory (what cargo
+/// names `CARGO_TARGET_TMPDIR` for integration tests).
+pub fn target_tmp() -> PathBuf {
+    artifacts_dir()
+        .parent()
+        .map(|target| target.join("tmp"))
+        .unwrap_or_else(std::env::temp_dir)
 }
 
 /// The directory cargo builds into for this profile: the test binary lives in its `deps/`.
@@ -68,7 +81,7 @@ pub fn artifact(name: &str, sources: &[&str]) -> PathBuf {
 /// A fresh, empty directory for one test.
 pub fn scratch(name: &str) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+    let dir = target_tmp().join(format!(
         "{name}-{}-{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)

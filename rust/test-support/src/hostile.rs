@@ -11,8 +11,6 @@
 //! - [`Behaviour::Scribble`]: a v2 server answering `ls-refs` with an `ERR` line full of
 //!   terminal escapes.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;

@@ -1,13 +1,13 @@
 //! A small deterministic random generator (xorshift64*) for property and differential tests:
 //! no extra crate, and every failing case reproduces from its seed.
 
-#![allow(dead_code)]
-
 /// The generator's state; never zero.
 pub struct Gen(pub u64);
 
 impl Gen {
     /// The next 64 random bits.
+    // Endless and infallible, so not an `Iterator` (whose `next` returns an `Option`).
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
