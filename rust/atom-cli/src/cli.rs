@@ -232,7 +232,9 @@ pub(crate) fn published(repo: &Repo, atom: &str) -> Result<AtomRef> {
     }
     let (label, version) = split_at_version(atom)?;
     Ok(match version {
-        Some(version) => repo.find(&label, &Version::parse(version)?).map_err(err)?,
+        Some(version) => repo
+            .find(&label, &Version::parse(version).map_err(err)?)
+            .map_err(err)?,
         // The newest version, pre-releases included; none is the resolve error (which lists
         // the labels there are).
         None => match repo.versions(&label).map_err(err)?.into_iter().next() {

@@ -58,7 +58,9 @@ fn verify(repo: &Repo, atom: Option<&str>, id: Option<&str>, out: &mut Output) -
         Some(text) => {
             let (label, version) = split_at_version(text)?;
             match version {
-                Some(v) => vec![repo.find(&label, &Version::parse(v)?).map_err(err)?],
+                Some(v) => vec![repo
+                    .find(&label, &Version::parse(v).map_err(err)?)
+                    .map_err(err)?],
                 None => repo.versions(&label).map_err(err)?,
             }
         }

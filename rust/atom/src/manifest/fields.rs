@@ -126,14 +126,6 @@ impl Requirement {
     }
 }
 
-/// The message, for callers whose errors are still text (the `atom` CLI's handlers use `?` on
-/// [`Version::parse`]).
-impl From<VersionError> for String {
-    fn from(error: VersionError) -> String {
-        error.to_string()
-    }
-}
-
 /// Why a text is not a [`Requirement`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid version requirement {text:?}: {reason} (use Cargo's syntax, e.g. \"^1.2\", \"~1\", \">=1, <2\" or \"*\")")]
