@@ -81,6 +81,15 @@ fn keygen(dir: &Path, name: &str) -> String {
         .to_owned()
 }
 
+/// Sets git up in `repo` to sign with the SSH key `key`, as a publisher who signs commits does.
+fn signs_with(repo: &Path, key: &Path) {
+    git(repo, &["config", "gpg.format", "ssh"]);
+    git(
+        repo,
+        &["config", "user.signingKey", &key.display().to_string()],
+    );
+}
+
 fn lib_files(store: &Path, repo: &Path, version: &str, greeting: &str) {
     write(repo, "ekala.toml", "[set]\npackages = [\"lib\"]\n");
     write(
@@ -142,15 +151,7 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
     git(&up, &["init", "-q", "-b", "main"]);
     git(&up, &["config", "user.name", "Alice"]);
     git(&up, &["config", "user.email", "alice@example.org"]);
-    git(&up, &["config", "gpg.format", "ssh"]);
-    git(
-        &up,
-        &[
-            "config",
-            "user.signingKey",
-            &keys.join("alice").display().to_string(),
-        ],
-    );
+    signs_with(&up, &keys.join("alice"));
     lib_files(&store, &up, "1.0.0", "hello from alice");
     let mirror_path = mirror.display().to_string();
     ok(&store, &up, &["publish", "--push", &mirror_path]);
@@ -309,15 +310,7 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
     fs::write(app.join("atom.integrity"), &integrity_text).unwrap();
 
     // Mallory signs 1.0.2 with her own key: still refused on first use.
-    git(&fork, &["config", "gpg.format", "ssh"]);
-    git(
-        &fork,
-        &[
-            "config",
-            "user.signingKey",
-            &keys.join("mallory").display().to_string(),
-        ],
-    );
+    signs_with(&fork, &keys.join("mallory"));
     lib_files(&store, &fork, "1.0.2", "owned by mallory");
     ok(&store, &fork, &["publish", "--push", &mirror_path]);
     let refused = fails(&store, &app, &["lock", "--update"]);
