@@ -237,9 +237,7 @@ pub unsafe extern "C" fn atom_repo_verify(
     out_json: *mut *mut c_char,
 ) -> AtomStatus {
     let body = || {
-        let label = self::label(arg!(label))?;
-        let version = Version::parse(arg!(version))
-            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e.to_string()))?;
+        let (label, version) = label_and_version(arg!(label), arg!(version))?;
         let expected = optional_arg!(expected_id)
             .map(|text| AtomDigest::parse(text).map_err(Error::from))
             .transpose()?;
@@ -407,9 +405,7 @@ pub unsafe extern "C" fn atom_repo_materialize(
     out_path: *mut *mut c_char,
 ) -> AtomStatus {
     let body = || {
-        let label = self::label(arg!(label))?;
-        let version = Version::parse(arg!(version))
-            .map_err(|e| Error::with_status(AtomStatus::InvalidArgument, e.to_string()))?;
+        let (label, version) = label_and_version(arg!(label), arg!(version))?;
         let cache = arg!(cache_dir);
         let dir = with_repo!(repo, |s| {
             let atom = s.find(&label, &version)?;

@@ -198,36 +198,10 @@ pub(super) fn target(repo: &gix::Repository, name: &str) -> Result<Option<Object
 /// Deletes the refs `refs`, each only while it still points at the given object, in one
 /// transaction.
 pub(super) fn delete(repo: &gix::Repository, refs: &[(String, ObjectId)]) -> Result<()> {
-    let edits =
-        refs.iter()
-            .map(|(name, id)| {
-                let name: FullName = name.as_str().try_into().map_err(
-                    |e: gix::validate::reference::name::Error| RepoError::RefName {
-                        name: name.clone(),
-                        source: e.into(),
-                    },
-                )?;
-                Ok(RefEdit {
-                    change: Change::Delete {
-                        expected: PreviousValue::MustExistAndMatch(Target::Object(*id)),
-                        log: RefLog::AndReference,
-                    },
-                    name,
-                    deref: false,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-    let committer = gix::actor::SignatureRef {
-        name: "atom".into(),
-        email: "".into(),
-        time: "0 +0000",
-    };
-    repo.edit_references_as(edits, Some(committer))
-        .map_err(|e| RepoError::RefUpdate {
-            refs: refs.iter().map(|(n, _)| n.clone()).collect(),
-            source: e.into(),
-        })?;
-    Ok(())
+    edit(repo, refs, |id| Change::Delete {
+        expected: PreviousValue::MustExistAndMatch(Target::Object(id)),
+        log: RefLog::AndReference,
+    })
 }
 
 /// Creates every ref in one transaction, each with must-not-exist semantics: either all are
@@ -237,6 +211,23 @@ pub(super) fn create(
     repo: &gix::Repository,
     refs: &[(String, ObjectId)],
     message: &str,
+) -> Result<()> {
+    edit(repo, refs, |id| Change::Update {
+        log: LogChange {
+            mode: RefLog::AndReference,
+            force_create_reflog: false,
+            message: message.into(),
+        },
+        expected: PreviousValue::MustNotExist,
+        new: Target::Object(id),
+    })
+}
+
+/// Applies `change` (made from each ref's object) to every ref of `refs`, in one transaction.
+fn edit(
+    repo: &gix::Repository,
+    refs: &[(String, ObjectId)],
+    change: impl Fn(ObjectId) -> Change,
 ) -> Result<()> {
     let edits =
         refs.iter()
@@ -248,15 +239,7 @@ pub(super) fn create(
                     },
                 )?;
                 Ok(RefEdit {
-                    change: Change::Update {
-                        log: LogChange {
-                            mode: RefLog::AndReference,
-                            force_create_reflog: false,
-                            message: message.into(),
-                        },
-                        expected: PreviousValue::MustNotExist,
-                        new: Target::Object(*id),
-                    },
+                    change: change(*id),
                     name,
                     deref: false,
                 })
