@@ -188,11 +188,42 @@ pub(super) fn non_canonical(repo: &gix::Repository) -> Result<Vec<String>> {
 }
 
 /// The object a ref points at, if the ref exists.
+///
+/// A full name (`refs/…`) is looked up exactly: its loose file, then packed-refs. git's
+/// shorthand search (`refs/tags/<name>`, `refs/heads/<name>`, …) would cost several file
+/// lookups for every ref that does not exist, and loading an atom asks for several such refs
+/// (a publisher's signature ref is rarely in a store).
 pub(super) fn target(repo: &gix::Repository, name: &str) -> Result<Option<ObjectId>> {
-    Ok(repo
-        .try_find_reference(name)
+    if !name.starts_with("refs/") {
+        return Ok(repo
+            .try_find_reference(name)
+            .map_err(RepoError::refs)?
+            .and_then(|r| r.target().try_id().map(|id| id.to_owned())));
+    }
+    let full = FullName::try_from(name).map_err(RepoError::refs)?;
+    let path = repo.common_dir().join(name);
+    match std::fs::read(&path) {
+        Ok(contents) => {
+            let loose = gix::refs::file::loose::Reference::try_from_path(
+                full,
+                &contents,
+                repo.object_hash(),
+            )
+            .map_err(RepoError::refs)?;
+            return Ok(loose.target.try_id().map(ToOwned::to_owned));
+        }
+        // A directory of refs (`refs/a` when `refs/a/b` exists) is not a ref itself.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound || path.is_dir() => {}
+        Err(e) => return Err(RepoError::refs(e)),
+    }
+    let Some(packed) = repo.refs.cached_packed_buffer().map_err(RepoError::refs)? else {
+        return Ok(None);
+    };
+    let found = packed
+        .try_find(full.as_ref())
         .map_err(RepoError::refs)?
-        .and_then(|r| r.target().try_id().map(|id| id.to_owned())))
+        .map(|r| r.target());
+    Ok(found)
 }
 
 /// Deletes the refs `refs`, each only while it still points at the given object, in one

@@ -21,12 +21,13 @@ use crate::repo::{signature_ref, ObjectId, Repo, RepoError, STORE_SIGNATURES_PRE
 
 /// Remembers which signature tags verified and by which key (a tag's id names its bytes, so a
 /// tag that verified once always does): the atom store keeps one
-/// ([`crate::store::Store::verified_signatures`]) so that a warm evaluation does no cryptography.
+/// ([`crate::store::Store::verified_signatures`]) so that a warm evaluation neither does
+/// cryptography nor reads the tag from its repository.
 pub trait VerifiedTags {
-    /// The fingerprint of the key a tag was verified with before, if it was.
-    fn get(&self, tag: ObjectId) -> Option<String>;
-    /// Remembers that `tag` verified with the key of `fingerprint` (best effort).
-    fn put(&self, tag: ObjectId, fingerprint: &str);
+    /// A tag that verified before: its object's bytes and the key it verified with.
+    fn get(&self, tag: ObjectId) -> Option<(Vec<u8>, Signer)>;
+    /// Remembers that `tag`, whose object is `bytes`, verified with `signer` (best effort).
+    fn put(&self, tag: ObjectId, bytes: &[u8], signer: &Signer);
 }
 
 /// Checks that the tag `tag` in `repo` is a valid signature of the atom `expected` describes
@@ -44,23 +45,22 @@ pub fn check_with(
     tag: ObjectId,
     verified: Option<&dyn VerifiedTags>,
 ) -> Result<Signed, InvalidSignature> {
+    if let Some((bytes, signer)) = verified.and_then(|v| v.get(tag)) {
+        // What it says is still compared with the atom: a tag that verified may be attached to
+        // another atom than the one it signs.
+        if let Ok(parsed) = SignatureTag::parse(tag, &bytes) {
+            return parsed
+                .matches(expected)
+                .map(|tag| Signed { tag, signer })
+                .map_err(InvalidSignature::Tag);
+        }
+    }
     let bytes = repo
         .read_tag(tag)
         .map_err(|e| InvalidSignature::Unreadable(Box::new(e)))?;
-    let parsed = SignatureTag::parse(tag, &bytes)?;
-    if let Some(remembered) = verified.and_then(|v| v.get(tag)) {
-        if let Ok(signer) = parsed.claimed_signer() {
-            if signer.fingerprint == remembered {
-                return parsed
-                    .matches(expected)
-                    .map(|tag| Signed { tag, signer })
-                    .map_err(InvalidSignature::Tag);
-            }
-        }
-    }
-    let signed = parsed.verify_for(expected)?;
+    let signed = SignatureTag::parse(tag, &bytes)?.verify_for(expected)?;
     if let Some(verified) = verified {
-        verified.put(tag, &signed.signer.fingerprint);
+        verified.put(tag, &bytes, &signed.signer);
     }
     Ok(signed)
 }

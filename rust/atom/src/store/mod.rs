@@ -58,20 +58,30 @@ pub struct VerifiedSignatures {
 }
 
 impl crate::sign::VerifiedTags for VerifiedSignatures {
-    fn get(&self, tag: ObjectId) -> Option<String> {
-        let text = fs::read_to_string(self.dir.join(tag.to_string())).ok()?;
-        let fingerprint = text.trim();
-        fingerprint
-            .starts_with("SHA256:")
-            .then(|| fingerprint.to_owned())
+    // A record is the key's fingerprint and OpenSSH line, one per line, then the tag object.
+    fn get(&self, tag: ObjectId) -> Option<(Vec<u8>, crate::sign::Signer)> {
+        let record = fs::read(self.dir.join(tag.to_string())).ok()?;
+        let mut parts = record.splitn(3, |&b| b == b'\n');
+        let fingerprint = std::str::from_utf8(parts.next()?).ok()?;
+        let key = std::str::from_utf8(parts.next()?).ok()?;
+        let bytes = parts.next()?;
+        (fingerprint.starts_with("SHA256:") && !key.is_empty()).then(|| {
+            let signer = crate::sign::Signer {
+                key: key.to_owned(),
+                fingerprint: fingerprint.to_owned(),
+            };
+            (bytes.to_vec(), signer)
+        })
     }
 
-    fn put(&self, tag: ObjectId, fingerprint: &str) {
+    fn put(&self, tag: ObjectId, bytes: &[u8], signer: &crate::sign::Signer) {
         if fs::create_dir_all(&self.dir).is_err() {
             return;
         }
+        let mut record = format!("{}\n{}\n", signer.fingerprint, signer.key).into_bytes();
+        record.extend_from_slice(bytes);
         let tmp = self.dir.join(temporary_name("signature"));
-        if fs::write(&tmp, format!("{fingerprint}\n")).is_ok()
+        if fs::write(&tmp, record).is_ok()
             && fs::rename(&tmp, self.dir.join(tag.to_string())).is_err()
         {
             let _ = fs::remove_file(&tmp);
@@ -95,15 +105,30 @@ pub enum Source {
 }
 
 /// The atom store in one directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
+    /// Set once [`Store::check_permissions`] passed: nobody else can write the directories it
+    /// checks, so they cannot become writable to others later (an evaluation asks once per
+    /// atom).
+    permissions_checked: std::sync::OnceLock<()>,
 }
+
+impl PartialEq for Store {
+    fn eq(&self, other: &Store) -> bool {
+        self.dir == other.dir
+    }
+}
+
+impl Eq for Store {}
 
 impl Store {
     /// The store in `dir`.
     pub fn new(dir: impl Into<PathBuf>) -> Store {
-        Store { dir: dir.into() }
+        Store {
+            dir: dir.into(),
+            permissions_checked: std::sync::OnceLock::new(),
+        }
     }
 
     /// The default store, from the values of `ATOM_STORE`, `XDG_CACHE_HOME` and `HOME` (in that
@@ -175,8 +200,13 @@ impl Store {
     /// on: the store, `trees/`, `trees/nix/` and `git/` ([`guard`]). Every method that reads or
     /// fills the store calls it first.
     pub fn check_permissions(&self) -> Result<()> {
+        if self.permissions_checked.get().is_some() {
+            return Ok(());
+        }
         let trees = self.trees();
-        guard::check(&[&self.dir, &trees, &trees.join("nix"), &self.dir.join("git")])
+        guard::check(&[&self.dir, &trees, &trees.join("nix"), &self.dir.join("git")])?;
+        let _ = self.permissions_checked.set(());
+        Ok(())
     }
 
     /// [`Store::check_permissions`], and the same for the repository at `repo` (a set's or a
@@ -221,7 +251,7 @@ impl Store {
     }
 
     /// The atom store's memory of verified signature tags: `<store>/signatures/<tag>` holds the
-    /// fingerprint of the key the tag verified with. Like [`Store::tree_digest`]'s records, it is
+    /// fingerprint and OpenSSH line of the key the tag verified with, then the tag object. Like [`Store::tree_digest`]'s records, it is
     /// as trustworthy as the store's own objects (a tag's id names its bytes).
     pub fn verified_signatures(&self) -> VerifiedSignatures {
         VerifiedSignatures {

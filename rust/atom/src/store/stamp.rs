@@ -120,13 +120,26 @@ pub fn write(dir: &Path, repo: &Path) -> std::io::Result<()> {
 }
 
 fn read(dir: &Path) -> Option<Stamp> {
-    // A stamp another user could have written says nothing: the tree gets the deep check.
-    let metadata = fs::symlink_metadata(stamp_path(dir)).ok()?;
-    if super::guard::exposure(&metadata).is_some() {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    // Opened without following a symlink and checked through its descriptor: a stamp that is not
+    // a regular file, or that another user could have written, says nothing (the tree gets the
+    // deep check).
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(stamp_path(dir))
+        .ok()?;
+    let metadata = file.metadata().ok()?;
+    if !metadata.is_file() || super::guard::exposure(&metadata).is_some() {
         return None;
     }
-    let text = crate::diagnostic::read_text(&stamp_path(dir)).ok()?;
-    serde_json::from_str::<Stamp>(&text)
+    let mut text = Vec::with_capacity(metadata.len() as usize);
+    file.take(crate::diagnostic::MAX_FILE_SIZE)
+        .read_to_end(&mut text)
+        .ok()?;
+    serde_json::from_slice::<Stamp>(&text)
         .ok()
         .filter(|s| s.version == STAMP_VERSION)
 }
