@@ -290,6 +290,14 @@ inline void allowPath(EvalState & state, const std::string & path)
     state.allowPath(path);
 }
 
+/// The filter Nix applies to every path it copies to the store when no other filter is given
+/// (`"${./dir}"`, a derivation's `src`): called with each entry below the copied path (not with
+/// the path itself). Declared by both versions (util.hh in 2.8, file-system.hh in 2.26).
+inline nix::PathFilter & defaultPathFilter()
+{
+    return nix::defaultPathFilter;
+}
+
 /// The version of the Nix this plugin is loaded into (`nix::nixVersion`, defined by Nix 2.8 and
 /// 2.26 alike), looked up by name at run time so that no version's symbols are needed to ask:
 /// nullptr when the process has no such symbol.

@@ -180,8 +180,11 @@ struct ExprConfinedPath : compat::CustomExpr
     void eval(EvalState & state, Env & env, Value & v) override
     {
         inner->eval(state, env, v);
-        if (compat::isPath(v))
-            requireInside(compat::canonPath(compat::pathText(v)), root, pos);
+        if (compat::isPath(v)) {
+            auto path = compat::canonPath(compat::pathText(v));
+            requireInside(path, root, pos);
+            checkUse(path, pos);
+        }
     }
 };
 
@@ -203,6 +206,7 @@ struct ExprAtomPath : compat::CustomExpr
         if (!checked) {
             ensureRoot(root);
             requireInside(path, root, pos);
+            checkUse(path, pos);
             checked = true;
         }
         compat::mkPath(state, v, path);

@@ -4,7 +4,9 @@
 #include <map>
 #include <string>
 
+#include "confine.hh"
 #include "lazy.hh"
+#include "atom-nix/src/lib.rs.h"
 
 namespace atom_nix {
 
@@ -35,15 +37,34 @@ void mkLazy(EvalState & state, Value & v, std::function<void(EvalState &, Value 
 namespace {
 
 // Lazy roots not written yet, by root directory. The evaluator is single-threaded.
-std::map<std::string, std::function<void()>> & lazyRoots()
+std::map<std::string, std::function<rust::Box<TreeCheck>()>> & lazyRoots()
 {
-    static std::map<std::string, std::function<void()>> roots;
+    static std::map<std::string, std::function<rust::Box<TreeCheck>()>> roots;
     return roots;
+}
+
+// Lazy roots written, by root directory, with their checks. Roots are never nested (each is a
+// tree's own directory in the atom store).
+std::map<std::string, rust::Box<TreeCheck>> & checkedRoots()
+{
+    static std::map<std::string, rust::Box<TreeCheck>> roots;
+    return roots;
+}
+
+// The written lazy root `path` is in, if any.
+TreeCheck * checkOf(const std::string & path)
+{
+    auto & roots = checkedRoots();
+    auto it = roots.upper_bound(path);
+    if (it == roots.begin())
+        return nullptr;
+    --it;
+    return isInside(path, it->first) ? &*it->second : nullptr;
 }
 
 } // namespace
 
-void registerLazyRoot(const std::string & root, std::function<void()> write)
+void registerLazyRoot(const std::string & root, std::function<rust::Box<TreeCheck>()> write)
 {
     lazyRoots().emplace(root, std::move(write));
 }
@@ -58,7 +79,37 @@ void ensureRoot(const std::string & root)
         return;
     auto write = std::move(it->second);
     roots.erase(it);
-    write();
+    checkedRoots().insert_or_assign(root, write());
+}
+
+void checkUse(const std::string & path, const compat::Pos & pos, bool below)
+{
+    auto * check = checkOf(path);
+    if (!check)
+        return;
+    try {
+        rust::Str text(path.data(), path.size());
+        below ? check->check_below(text) : check->check(text);
+    } catch (const rust::Error & e) {
+        compat::throwEvalError(pos, std::string("the atom store: ") + e.what());
+    } catch (const std::invalid_argument &) {
+        // Not UTF-8: not a path of a tree this store wrote (its names are checked as UTF-8).
+    }
+}
+
+void checkCopiedPaths()
+{
+    auto previous = compat::defaultPathFilter();
+    compat::defaultPathFilter() = [previous](const std::string & path) {
+        if (auto * check = checkOf(path)) {
+            try {
+                check->check(rust::Str(path.data(), path.size()));
+            } catch (const rust::Error & e) {
+                throw compat::Error(std::string("the atom store: ") + e.what());
+            }
+        }
+        return previous(path);
+    };
 }
 
 } // namespace atom_nix

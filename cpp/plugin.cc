@@ -374,7 +374,7 @@ void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, si
             compat::allowPath(state, root);
             compat::allowPath(state, sourceRoot);
             // The atom's data files are written when a path into it is first used.
-            registerLazyRoot(root, [shared, node] { onGraph(*shared, [&](auto & g) { return g.materialize(node); }); });
+            registerLazyRoot(root, [shared, node] { return onGraph(*shared, [&](auto & g) { return g.materialize(node); }); });
         }
         // `cfg` and `std` are built only if a module uses them.
         auto * config = compat::allocValue(state);
@@ -409,8 +409,10 @@ void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, si
         Value & composer = *env.values[onGraph(graph, [&](auto & g) { return g.composer(node); })];
         compat::forceValue(state, composer, graph.pos);
         ensureRoot(root);
+        auto entryFile = mapToRoot(entry, sourceRoot, root);
+        checkUse(entryFile, graph.pos);
         auto * entryPath = compat::allocValue(state);
-        compat::mkPath(state, *entryPath, mapToRoot(entry, sourceRoot, root));
+        compat::mkPath(state, *entryPath, entryFile);
         auto * partial = compat::allocValue(state);
         compat::callFunction(state, composer, *entryPath, *partial, graph.pos);
         auto * args = compat::allocValue(state);
@@ -715,6 +717,7 @@ struct Registration
             "spaces (merged over $ATOM_OVERRIDE). For developing against a dependency without publishing it; "
             "an overridden atom is named `label-version (overridden: path)` in errors and traces.");
         new compat::RegisterBuiltin("__atom", atomDoc, guarded<primAtom>);
+        checkCopiedPaths();
         // Nix read its configuration and command line before it loaded this plugin, keeping the
         // *first* value each source gave a setting it did not know yet (nix.conf before
         // NIX_CONFIG before --option) and applying it once the plugin registers. The documented

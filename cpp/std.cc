@@ -115,8 +115,10 @@ const Allowed * findAllowed(const std::string & name)
 }
 
 // The path `v` names, refused unless it is inside `root` (a string value) as written and with
-// its symlinks resolved, and of `kind`. Returns a fresh path value (no string context).
-Value * confinedPath(EvalState & state, Value & root, Value & v, FileKind kind, const Pos & pos)
+// its symlinks resolved, and of `kind`; checked against the atom store's record of it (with
+// everything below it when the primitive `copies` it). Returns a fresh path value (no string
+// context).
+Value * confinedPath(EvalState & state, Value & root, Value & v, FileKind kind, const Pos & pos, bool copies = false)
 {
     auto rootDir = std::string(compat::forceString(state, root, pos));
     ensureRoot(rootDir);
@@ -127,6 +129,7 @@ Value * confinedPath(EvalState & state, Value & root, Value & v, FileKind kind, 
             + " may only read files inside " + subject.own + " (" + rootDir + ")");
     }
     requireKind(path, kind, pos);
+    checkUse(path, pos, copies);
     auto * fresh = compat::allocValue(state);
     compat::mkPath(state, *fresh, path);
     return fresh;
@@ -217,7 +220,7 @@ void primHashFile(EvalState & state, compat::PosArg pos, Value ** args, Value & 
 void primFilterSource(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
     compat::forceFunction(state, *args[2], pos);
-    Value * callArgs[] = {args[2], confinedPath(state, *args[1], *args[3], FileKind::Any, pos)};
+    Value * callArgs[] = {args[2], confinedPath(state, *args[1], *args[3], FileKind::Any, pos, true)};
     compat::callFunction(state, *args[0], 2, callArgs, v, pos);
 }
 
@@ -233,7 +236,7 @@ void primPathAttrs(EvalState & state, compat::PosArg pos, Value ** args, Value &
     for (auto & [name, value] : compat::attrPairs(given)) {
         std::string key = compat::symbolText(state, name);
         if (key == "path") {
-            attrs.emplace_back(key, confinedPath(state, *args[1], *value, FileKind::Any, pos));
+            attrs.emplace_back(key, confinedPath(state, *args[1], *value, FileKind::Any, pos, true));
             hasPath = true;
         } else if (key == "name") {
             attrs.emplace_back(key, freshString(state, *value, pos));

@@ -28,7 +28,7 @@ use atom::manifest::{Manifest, Requirement};
 use atom::repo::{ObjectId, Repo};
 use atom::resolve::graph::{self, NodeCompose, Source};
 use atom::resolve::{self, Origin};
-use atom::store::Store;
+use atom::store::{CheckedTree, Store};
 
 #[cxx::bridge(namespace = "atom_nix")]
 mod bridge {
@@ -168,8 +168,22 @@ mod bridge {
         /// A node's directories, writing its Nix files first when they are not yet.
         fn dirs(self: &LoadedGraph, node: usize) -> Result<NodeDirs>;
 
-        /// Writes all the files of a lazy node (see `NodeDirs`); returns its root.
-        fn materialize(self: &LoadedGraph, node: usize) -> Result<String>;
+        /// Writes all the files of a lazy node (see `NodeDirs`) when they are not yet; returns
+        /// its root, whose files are then checked when they are used.
+        fn materialize(self: &LoadedGraph, node: usize) -> Result<Box<TreeCheck>>;
+
+        /// The materialised files of an atom of the store, each compared with the record
+        /// written with it before it is used (`Store::materialize_checked_on_read`).
+        type TreeCheck;
+
+        /// The root the checked files are under.
+        fn root(self: &TreeCheck) -> String;
+
+        /// Checks the entry at `path` (absolute) before it is read.
+        fn check(self: &mut TreeCheck, path: &str) -> Result<()>;
+
+        /// Checks `path` and everything below it before it is copied.
+        fn check_below(self: &mut TreeCheck, path: &str) -> Result<()>;
 
         /// `builtins.atom.resolve`: `{label, version, rev, id, src, manifest}` as JSON. Exactly
         /// one of `repo` (a repository's path) and `set` (a set root in the store) is non-empty.
@@ -456,14 +470,53 @@ impl LoadedGraph {
         })
     }
 
-    fn materialize(&self, node: usize) -> Result<String, String> {
+    fn materialize(&self, node: usize) -> Result<Box<TreeCheck>, String> {
         guard(|| {
             let node = self.node(node)?;
-            let dir = self
+            let (dir, checked) = self
                 .store
-                .materialize(&node.source)
+                .materialize_checked_on_read(&node.source)
                 .map_err(|e| format!("{}: {e}", node.name))?;
-            Ok(text(&dir))
+            Ok(Box::new(TreeCheck {
+                root: text(&dir),
+                name: node.name.clone(),
+                checked,
+            }))
+        })
+    }
+}
+
+/// See the bridge's `TreeCheck`.
+pub struct TreeCheck {
+    root: String,
+    /// The atom, for messages.
+    name: String,
+    /// `None` for an atom in a directory (its working copy: nothing to compare with).
+    checked: Option<CheckedTree>,
+}
+
+impl TreeCheck {
+    fn root(&self) -> String {
+        self.root.clone()
+    }
+
+    fn check(&mut self, path: &str) -> Result<(), String> {
+        let name = self.name.clone();
+        guard(|| match &mut self.checked {
+            Some(checked) => checked
+                .check(Path::new(path))
+                .map_err(|e| format!("{name}: {e}")),
+            None => Ok(()),
+        })
+    }
+
+    fn check_below(&mut self, path: &str) -> Result<(), String> {
+        let name = self.name.clone();
+        guard(|| match &mut self.checked {
+            Some(checked) => checked
+                .check_below(Path::new(path))
+                .map_err(|e| format!("{name}: {e}")),
+            None => Ok(()),
         })
     }
 }

@@ -1214,6 +1214,119 @@ fn overwrite(path: &Path, text: &str) {
     fs::write(path, text).unwrap();
 }
 
+/// A dependency's materialised files are checked as they are used, not all at once: a file its
+/// code reads, a directory Nix copies to the store and a path literal each check what they
+/// reach against the stamp; an edited file nothing reads costs nothing and is left to
+/// `atom store verify`.
+#[test]
+fn a_materialised_tree_is_checked_where_it_is_used() {
+    let mut f = Fixture::new("deps-on-read");
+    f.publish(
+        "files",
+        &[
+            ("atom.toml", &manifest("files", "1.0.0", "::", "")),
+            (
+                "mod.nix",
+                "{ A = builtins.readFile ./data/a.txt; Names = builtins.attrNames (builtins.readDir ./data); \
+                 Dir = \"${./dir}\"; Single = \"${./single.txt}\"; }\n",
+            ),
+            ("data/a.txt", "a\n"),
+            ("data/b.txt", "b\n"),
+            ("dir/x.txt", "x\n"),
+            ("single.txt", "single\n"),
+        ],
+        false,
+    );
+    let url = f.url();
+    let user = f.consumer(
+        "user",
+        &[
+            (
+                "atom.toml",
+                &manifest("user", "0.1.0", &url, "files = \"^1\""),
+            ),
+            ("mod.nix", "{ F = deps.from.bs.files; }\n"),
+        ],
+    );
+    let get = |name: &str| format!("(builtins.atom.import {}).f.{name}", user.display());
+    assert_eq!(f.eval_ok(&get("a")), "\"a\\n\"");
+    assert_eq!(f.eval_ok(&get("names")), "[ \"a.txt\" \"b.txt\" ]");
+    // Copied to the store (as paths: a dummy store computes them from the files).
+    let copied = |name: &str, base: &str| {
+        let path = f.eval_ok(&get(name));
+        assert!(
+            path.starts_with("\"/nix/store/") && path.ends_with(&format!("-{base}\"")),
+            "{path}"
+        );
+        path
+    };
+    let dir = copied("dir", "dir");
+    let single = copied("single", "single.txt");
+    let tree = git(&f.repo, &["rev-parse", "refs/eka/atoms/files/1.0.0^{tree}"]);
+    let root = f.store.join("trees").join(&tree);
+    let repair = |f: &Fixture| {
+        let output = store_verify(f, &["--repair"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    };
+    let changed = |file: &str| {
+        format!(
+            "{}/{file} was changed (its content hashes to",
+            root.display()
+        )
+    };
+
+    // Edited in place (its directory's times stay): reading it is refused, naming it; reading
+    // the directory's listing or another file is not.
+    overwrite(&root.join("data/a.txt"), "pwned\n");
+    let err = f.eval_err(&get("a"));
+    assert!(err.contains(&changed("data/a.txt")), "{err}");
+    assert!(err.contains("(possible tampering)"), "{err}");
+    assert_eq!(f.eval_ok(&get("names")), "[ \"a.txt\" \"b.txt\" ]");
+    assert_eq!(copied("single", "single.txt"), single);
+    let output = store_verify(&f, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    repair(&f);
+    assert_eq!(f.eval_ok(&get("a")), "\"a\\n\"");
+
+    // A file inside a directory Nix copies to the store on its own (`"${./dir}"`).
+    overwrite(&root.join("dir/x.txt"), "pwned\n");
+    let err = f.eval_err(&get("dir"));
+    assert!(err.contains(&changed("dir/x.txt")), "{err}");
+    repair(&f);
+    assert_eq!(copied("dir", "dir"), dir);
+
+    // A file a path literal names, copied whole (`"${./single.txt}"`).
+    overwrite(&root.join("single.txt"), "pwned\n");
+    let err = f.eval_err(&get("single"));
+    assert!(err.contains(&changed("single.txt")), "{err}");
+    repair(&f);
+
+    // An added file shows in its directory's times.
+    write(&root.join("data"), "c.txt", "c\n");
+    let err = f.eval_err(&get("names"));
+    assert!(
+        err.contains(&format!(
+            "{}/data/c.txt is not in the git tree (it was added)",
+            root.display()
+        )),
+        "{err}"
+    );
+    fs::remove_file(root.join("data/c.txt")).unwrap();
+
+    // New times, same content: the deep check passes and the stamp is written again.
+    let stamp = f.store.join("trees").join(format!("{tree}.stamp"));
+    let before = fs::read(&stamp).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(Command::new("touch")
+        .arg(root.join("data/a.txt"))
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(f.eval_ok(&get("a")), "\"a\\n\"");
+    assert_ne!(fs::read(&stamp).unwrap(), before, "the stamp was rewritten");
+    assert!(store_verify(&f, &[]).status.success());
+}
+
 #[test]
 fn an_edited_materialised_tree_is_refused_until_repaired() {
     use std::os::unix::fs::PermissionsExt;

@@ -206,6 +206,29 @@ fn role_of(path: &Path) -> (&'static str, &'static str) {
     }
 }
 
+/// Reads a small file that git or the atom store writes (a loose ref, a cache record) in as few
+/// system calls as its size allows: one `read` into a 4 KiB buffer tells a shorter regular file
+/// whole (a short read of a regular file is its end), where [`std::fs::read`] asks for its size
+/// first and reads once more to see the end. Longer files are read on to their end, up to
+/// [`MAX_FILE_SIZE`].
+pub(crate) fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    const FIRST: usize = 4096;
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = vec![0; FIRST];
+    let n = loop {
+        match file.read(&mut bytes) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => break other?,
+        }
+    };
+    bytes.truncate(n);
+    if n == FIRST {
+        file.take(MAX_FILE_SIZE).read_to_end(&mut bytes)?;
+    }
+    Ok(bytes)
+}
+
 /// The largest file atom reads itself (manifests, locks): 16 MiB.
 pub const MAX_FILE_SIZE: u64 = 16 << 20;
 

@@ -23,7 +23,7 @@ pub use refs::{
 
 pub use commit::{AtomCommit, FORMAT};
 pub use materialize::Files;
-pub use verify::{CommitFormat, FormatError, Verified, VerifyError};
+pub use verify::{CommitFormat, CommitMemory, FormatError, Pinned, Verified, VerifyError};
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

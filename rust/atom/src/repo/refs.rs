@@ -202,7 +202,7 @@ pub(super) fn target(repo: &gix::Repository, name: &str) -> Result<Option<Object
     }
     let full = FullName::try_from(name).map_err(RepoError::refs)?;
     let path = repo.common_dir().join(name);
-    match std::fs::read(&path) {
+    match crate::diagnostic::read_small(&path) {
         Ok(contents) => {
             let loose = gix::refs::file::loose::Reference::try_from_path(
                 full,

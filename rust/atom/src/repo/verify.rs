@@ -204,6 +204,56 @@ impl Repo {
         expected_id: Option<&AtomDigest>,
         walk_origin: bool,
     ) -> Result<Verified> {
+        let facts = self.commit_facts(atom)?;
+        self.check_facts(atom, facts, expected_id, walk_origin)
+    }
+
+    /// Loads an atom pinned by a lock: [`Repo::verify_pinned`], and the texts of its
+    /// `atom.lock` and `atom.integrity` (when it has them). What the commit's objects say is
+    /// taken from `memory` when it remembers the commit, and given to it otherwise: a commit's
+    /// id names its content, so this never changes. The refs, the id and the label and version
+    /// asked for are checked every time.
+    pub fn load_pinned(
+        &self,
+        atom: &AtomRef,
+        expected_id: &AtomDigest,
+        memory: Option<&dyn CommitMemory>,
+    ) -> Result<Pinned> {
+        let remembered = memory
+            .and_then(|m| m.get(atom.commit))
+            .and_then(|bytes| Remembered::decode(&bytes));
+        let (facts, lock_text, integrity) = match remembered {
+            Some(r) => (r.facts, r.lock_text, r.integrity),
+            None => {
+                let facts = self.commit_facts(atom)?;
+                let lock_text = facts.lock.map(|id| self.read_text(id)).transpose()?;
+                let integrity = match self.entry(
+                    facts.tree,
+                    std::path::Path::new(crate::lock::integrity::INTEGRITY_FILE),
+                )? {
+                    Some(entry) if entry.is_blob() => Some(self.read_text(entry.id)?),
+                    _ => None,
+                };
+                if let Some(memory) = memory {
+                    memory.put(
+                        atom.commit,
+                        &Remembered::encode(&facts, lock_text.as_deref(), integrity.as_deref()),
+                    );
+                }
+                (facts, lock_text, integrity)
+            }
+        };
+        let verified = self.check_facts(atom, facts, Some(expected_id), false)?;
+        Ok(Pinned {
+            verified,
+            lock_text,
+            integrity,
+        })
+    }
+
+    /// What `atom`'s commit and the top of its tree say, each object checked against its id,
+    /// and the commit's format and manifest checked against `atom`.
+    fn commit_facts(&self, atom: &AtomRef) -> Result<CommitFacts> {
         let fail = |problem: VerifyError| RepoError::Verify {
             atom: format!("{}-{}", atom.label, atom.version),
             problem,
@@ -239,10 +289,41 @@ impl Repo {
         };
         let manifest_id = regular(MANIFEST_FILE)?.ok_or_else(|| fail(VerifyError::NoManifest))?;
         let lock = regular(crate::lock::LOCK_FILE)?;
-        let text = self.read_text(manifest_id).map_err(|e| match e {
+        let manifest = self.read_text(manifest_id).map_err(|e| match e {
             RepoError::NotText(_) => fail(VerifyError::ManifestNotText),
             other => other,
         })?;
+        Ok(CommitFacts {
+            format,
+            origin,
+            tree,
+            manifest_id,
+            manifest,
+            lock,
+        })
+    }
+
+    /// [`Repo::verify`] of an atom whose commit says `facts`: its manifest, its metadata refs,
+    /// its origin (walked when `walk_origin`) and its id.
+    fn check_facts(
+        &self,
+        atom: &AtomRef,
+        facts: CommitFacts,
+        expected_id: Option<&AtomDigest>,
+        walk_origin: bool,
+    ) -> Result<Verified> {
+        let fail = |problem: VerifyError| RepoError::Verify {
+            atom: format!("{}-{}", atom.label, atom.version),
+            problem,
+        };
+        let CommitFacts {
+            format,
+            origin,
+            tree,
+            manifest_id,
+            manifest: text,
+            lock,
+        } = facts;
         let package = Package::parse_only(&text, MANIFEST_FILE)
             .map_err(|e| fail(VerifyError::InvalidManifest(Box::new(e))))?;
         if package.label != atom.label || package.version != atom.version {
@@ -321,6 +402,112 @@ impl Repo {
             package,
             manifest: text,
             lock,
+        })
+    }
+}
+
+/// An atom pinned by a lock, loaded by [`Repo::load_pinned`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pinned {
+    /// What verifying it established.
+    pub verified: Verified,
+    /// The text of its `atom.lock`, if it has one.
+    pub lock_text: Option<String>,
+    /// The text of its `atom.integrity`, if it has one (a blob at the top of its tree).
+    pub integrity: Option<String>,
+}
+
+/// Remembers what atom commits' objects say ([`Repo::load_pinned`]), as opaque records: the
+/// atom store keeps one so that a warm evaluation reads no object of the atoms it loads.
+pub trait CommitMemory {
+    /// The record kept for `commit`, if any.
+    fn get(&self, commit: ObjectId) -> Option<Vec<u8>>;
+    /// Keeps `record` for `commit` (best effort).
+    fn put(&self, commit: ObjectId, record: &[u8]);
+}
+
+/// What an atom commit's own objects say, each checked against its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CommitFacts {
+    format: CommitFormat,
+    origin: ObjectId,
+    tree: ObjectId,
+    manifest_id: ObjectId,
+    manifest: String,
+    lock: Option<ObjectId>,
+}
+
+/// A [`CommitMemory`] record: the facts and the texts [`Repo::load_pinned`] reads.
+struct Remembered {
+    facts: CommitFacts,
+    lock_text: Option<String>,
+    integrity: Option<String>,
+}
+
+/// The record's layout; a record of another layout (or damaged) is read from the objects again.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Record<'a> {
+    version: u32,
+    format: &'a str,
+    origin: &'a str,
+    tree: &'a str,
+    manifest_id: &'a str,
+    manifest: std::borrow::Cow<'a, str>,
+    lock: Option<&'a str>,
+    lock_text: Option<std::borrow::Cow<'a, str>>,
+    integrity: Option<std::borrow::Cow<'a, str>>,
+}
+
+const RECORD_VERSION: u32 = 1;
+
+impl Remembered {
+    fn encode(facts: &CommitFacts, lock_text: Option<&str>, integrity: Option<&str>) -> Vec<u8> {
+        let ids = [facts.origin, facts.tree, facts.manifest_id].map(|id| id.to_string());
+        let lock = facts.lock.map(|id| id.to_string());
+        let record = Record {
+            version: RECORD_VERSION,
+            format: match facts.format {
+                CommitFormat::Pre1 => "pre1",
+                CommitFormat::Pre1_0 => "pre1.0",
+                CommitFormat::Legacy1 => "1",
+            },
+            origin: &ids[0],
+            tree: &ids[1],
+            manifest_id: &ids[2],
+            manifest: facts.manifest.as_str().into(),
+            lock: lock.as_deref(),
+            lock_text: lock_text.map(Into::into),
+            integrity: integrity.map(Into::into),
+        };
+        serde_json::to_vec(&record).unwrap_or_default()
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Remembered> {
+        let record: Record<'_> = serde_json::from_slice(bytes).ok()?;
+        let id = |hex: &str| ObjectId::from_hex(hex.as_bytes()).ok();
+        if record.version != RECORD_VERSION || record.lock.is_some() != record.lock_text.is_some() {
+            return None;
+        }
+        let facts = CommitFacts {
+            format: match record.format {
+                "pre1" => CommitFormat::Pre1,
+                "pre1.0" => CommitFormat::Pre1_0,
+                "1" => CommitFormat::Legacy1,
+                _ => return None,
+            },
+            origin: id(record.origin)?,
+            tree: id(record.tree)?,
+            manifest_id: id(record.manifest_id)?,
+            manifest: record.manifest.into_owned(),
+            lock: match record.lock {
+                Some(hex) => Some(id(hex)?),
+                None => None,
+            },
+        };
+        Some(Remembered {
+            facts,
+            lock_text: record.lock_text.map(|t| t.into_owned()),
+            integrity: record.integrity.map(|t| t.into_owned()),
         })
     }
 }

@@ -507,7 +507,9 @@ impl Loader<'_> {
                 fetch: fetch.clone(),
             });
         }
-        let verified = repo.verify_pinned(&atom, &dep.id).map_err(|e| match e {
+        let verified_commits = self.store.verified_commits();
+        let pinned = repo.load_pinned(&atom, &dep.id, Some(&verified_commits));
+        let pinned = pinned.map_err(|e| match e {
             RepoError::Verify { problem, .. } => tampered(
                 // `Tampered` says "possible tampering" itself.
                 problem
@@ -530,12 +532,15 @@ impl Loader<'_> {
                     fetch: fetch.clone(),
                 }
             }
+            // Its atom.lock or atom.integrity (the manifest is the verification's).
+            RepoError::NotText(_) => ResolveError::PublishedLockNotText { atom: name.clone() },
             other => ResolveError::Unreadable {
                 atom: name.clone(),
                 by: by.to_owned(),
                 error: Box::new(other),
             },
         })?;
+        let verified = pinned.verified;
         // Its content and signer, against what the lock recorded and the keys trusted for its set.
         let digest = self.store.tree_digest(repo, verified.tree)?;
         let verified_tags = self.store.verified_signatures();
@@ -552,32 +557,25 @@ impl Loader<'_> {
                 .or(assessment.signed.first())
                 .map(|s| s.signer.fingerprint.clone())
         });
-        let published_integrity = match repo.entry(verified.tree, Path::new(INTEGRITY_FILE))? {
-            Some(entry) if entry.is_blob() => {
-                let text = read_blob(repo, entry.id, &name)?;
-                Some(
-                    Integrity::parse(&text, &format!("{name}/{INTEGRITY_FILE}")).map_err(|e| {
-                        ResolveError::PublishedFile {
-                            atom: name.clone(),
-                            error: Box::new(e),
-                        }
-                    })?,
-                )
-            }
-            _ => None,
+        let published_integrity = match &pinned.integrity {
+            Some(text) => Some(
+                Integrity::parse(text, &format!("{name}/{INTEGRITY_FILE}")).map_err(|e| {
+                    ResolveError::PublishedFile {
+                        atom: name.clone(),
+                        error: Box::new(e),
+                    }
+                })?,
+            ),
+            None => None,
         };
         let manifest = Manifest::parse(&verified.manifest, &format!("{name}/{MANIFEST_FILE}"))
             .map_err(|e| ResolveError::PublishedFile {
                 atom: name.clone(),
                 error: Box::new(e),
             })?;
-        let lock = match verified
-            .lock
-            .map(|id| read_blob(repo, id, &name))
-            .transpose()?
-        {
+        let lock = match &pinned.lock_text {
             Some(text) => Some(
-                Lockfile::parse(&text, &format!("{name}/{LOCK_FILE}")).map_err(|e| {
+                Lockfile::parse(text, &format!("{name}/{LOCK_FILE}")).map_err(|e| {
                     ResolveError::PublishedFile {
                         atom: name.clone(),
                         error: Box::new(e),
@@ -756,14 +754,4 @@ fn check_entry(atom: &str, entry: &str) -> Result<(), ResolveError> {
 
 fn repo_path(repo: &Repo) -> PathBuf {
     repo.git_dir().to_owned()
-}
-
-/// The text of `atom.lock` blob `id` of the atom `atom`.
-fn read_blob(repo: &Repo, id: ObjectId, atom: &str) -> Result<String, ResolveError> {
-    repo.read_text(id).map_err(|e| match e {
-        RepoError::NotText(_) => ResolveError::PublishedLockNotText {
-            atom: atom.to_owned(),
-        },
-        other => other.into(),
-    })
 }

@@ -613,9 +613,10 @@ impl Store {
             }
             collected.removed_mirrors.push(path);
         }
-        // The memory of verified signatures (a cache: checked again when needed).
+        // The memories of verified signatures and commits (caches: checked again when needed).
         if !dry_run {
             let _ = std::fs::remove_dir_all(self.dir().join("signatures"));
+            let _ = std::fs::remove_dir_all(self.dir().join("commits"));
         }
         // The digest records of trees no lock needs (a cache: computed again when needed).
         for (path, name) in entries(&self.dir().join("digests"))? {

@@ -60,7 +60,7 @@ pub struct VerifiedSignatures {
 impl crate::sign::VerifiedTags for VerifiedSignatures {
     // A record is the key's fingerprint and OpenSSH line, one per line, then the tag object.
     fn get(&self, tag: ObjectId) -> Option<(Vec<u8>, crate::sign::Signer)> {
-        let record = fs::read(self.dir.join(tag.to_string())).ok()?;
+        let record = crate::diagnostic::read_small(&self.dir.join(tag.to_string())).ok()?;
         let mut parts = record.splitn(3, |&b| b == b'\n');
         let fingerprint = std::str::from_utf8(parts.next()?).ok()?;
         let key = std::str::from_utf8(parts.next()?).ok()?;
@@ -83,6 +83,30 @@ impl crate::sign::VerifiedTags for VerifiedSignatures {
         let tmp = self.dir.join(temporary_name("signature"));
         if fs::write(&tmp, record).is_ok()
             && fs::rename(&tmp, self.dir.join(tag.to_string())).is_err()
+        {
+            let _ = fs::remove_file(&tmp);
+        }
+    }
+}
+
+/// What atom commits' objects say, kept in the atom store ([`Store::verified_commits`]).
+#[derive(Debug, Clone)]
+pub struct VerifiedCommits {
+    dir: PathBuf,
+}
+
+impl crate::repo::CommitMemory for VerifiedCommits {
+    fn get(&self, commit: ObjectId) -> Option<Vec<u8>> {
+        crate::diagnostic::read_small(&self.dir.join(commit.to_string())).ok()
+    }
+
+    fn put(&self, commit: ObjectId, record: &[u8]) {
+        if record.is_empty() || fs::create_dir_all(&self.dir).is_err() {
+            return;
+        }
+        let tmp = self.dir.join(temporary_name("commit"));
+        if fs::write(&tmp, record).is_ok()
+            && fs::rename(&tmp, self.dir.join(commit.to_string())).is_err()
         {
             let _ = fs::remove_file(&tmp);
         }
@@ -234,8 +258,11 @@ impl Store {
     pub fn tree_digest(&self, repo: &Repo, tree: ObjectId) -> Result<ContentDigest> {
         let dir = self.dir.join("digests");
         let path = dir.join(tree.to_string());
-        if let Ok(text) = fs::read_to_string(&path) {
-            if let Ok(digest) = text.trim().parse::<ContentDigest>() {
+        if let Ok(bytes) = crate::diagnostic::read_small(&path) {
+            if let Some(digest) = std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|text| text.trim().parse::<ContentDigest>().ok())
+            {
                 return Ok(digest);
             }
         }
@@ -256,6 +283,16 @@ impl Store {
     pub fn verified_signatures(&self) -> VerifiedSignatures {
         VerifiedSignatures {
             dir: self.dir.join("signatures"),
+        }
+    }
+
+    /// The atom store's memory of what atom commits' objects say (`<store>/commits/<commit>`,
+    /// see [`Repo::load_pinned`]): with it, a warm evaluation reads no object of the atoms it
+    /// loads. Like [`Store::tree_digest`]'s records, it is as trustworthy as the store's own
+    /// objects (a commit's id names its content, and the commit names its tree).
+    pub fn verified_commits(&self) -> VerifiedCommits {
+        VerifiedCommits {
+            dir: self.dir.join("commits"),
         }
     }
 
@@ -298,6 +335,37 @@ impl Store {
                 self.materialize_files(&Repo::open(repo)?, *tree, files)
             }
         }
+    }
+
+    /// [`Store::materialize`], for an evaluation that checks each file when it reads it: a tree
+    /// already written is taken when its stamp is trusted and its top directory unchanged, and
+    /// the [`CheckedTree`] compares each entry with its record when it is used. (A directory
+    /// source is the atom's own working copy: nothing to check.)
+    pub fn materialize_checked_on_read(
+        &self,
+        source: &Source,
+    ) -> Result<(PathBuf, Option<CheckedTree>)> {
+        let Source::Tree { repo, tree } = source else {
+            return Ok((self.materialize(source)?, None));
+        };
+        self.check_permissions()?;
+        let done = self.tree_dir(*tree, Files::All);
+        let on_read = match stamp::on_read(&done) {
+            Some(on_read) => on_read,
+            None => {
+                let dir = self.materialize_files(&Repo::open(repo)?, *tree, Files::All)?;
+                stamp::on_read(&dir).ok_or_else(|| StoreError::Io {
+                    path: stamp::stamp_path(&dir),
+                    source: std::io::Error::other("the stamp just written cannot be read"),
+                })?
+            }
+        };
+        let checked = CheckedTree {
+            repo: repo.clone(),
+            tree: *tree,
+            on_read,
+        };
+        Ok((done, Some(checked)))
     }
 
     /// Where the tree `tree` goes: `<trees>/<tree>`, or `<trees>/nix/<tree>` for its Nix files.
@@ -389,6 +457,56 @@ fn check_in_place(repo: &Repo, tree: ObjectId, dest: &Path, files: Files) -> Res
         path: dest.to_owned(),
         source,
     })
+}
+
+/// A materialised tree whose entries are compared with its stamp when they are used
+/// ([`Store::materialize_checked_on_read`]). An entry that differs sends the whole tree through
+/// the deep check: when its content still agrees with the git tree (a file touched, say) it is
+/// stamped again and the evaluation goes on; otherwise the error names the first difference.
+#[derive(Debug)]
+pub struct CheckedTree {
+    repo: PathBuf,
+    tree: ObjectId,
+    on_read: stamp::OnRead,
+}
+
+impl CheckedTree {
+    /// The tree's directory.
+    pub fn dir(&self) -> &Path {
+        self.on_read.dir()
+    }
+
+    /// Checks the entry at `path` before it is read (see [`stamp::OnRead::check`]).
+    pub fn check(&mut self, path: &Path) -> Result<()> {
+        let found = self.on_read.check(path);
+        self.settle(found)
+    }
+
+    /// Checks `path` and everything below it before it is copied.
+    pub fn check_below(&mut self, path: &Path) -> Result<()> {
+        let found = self.on_read.check_below(path);
+        self.settle(found)
+    }
+
+    fn settle(&mut self, found: std::result::Result<(), stamp::Changed>) -> Result<()> {
+        if found.is_ok() {
+            return Ok(());
+        }
+        let dir = self.on_read.dir().to_owned();
+        let repo = Repo::open(&self.repo)?;
+        repo.check_materialized(self.tree, &dir, Files::All)?;
+        let io = |source| StoreError::Io {
+            path: stamp::stamp_path(&dir),
+            source,
+        };
+        stamp::write(&dir, repo.git_dir()).map_err(io)?;
+        self.on_read = stamp::on_read(&dir).ok_or_else(|| {
+            io(std::io::Error::other(
+                "the stamp just written cannot be read",
+            ))
+        })?;
+        Ok(())
+    }
 }
 
 /// `atom fetch <mirror>` (the mirror shell-quoted: it comes from a lock), or a placeholder naming

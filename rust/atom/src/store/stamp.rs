@@ -120,6 +120,15 @@ pub fn write(dir: &Path, repo: &Path) -> std::io::Result<()> {
 }
 
 fn read(dir: &Path) -> Option<Stamp> {
+    let text = read_trusted(dir)?;
+    serde_json::from_slice::<Stamp>(&text)
+        .ok()
+        .filter(|s| s.version == STAMP_VERSION)
+}
+
+/// The text of the stamp of `dir`, if it is a regular file that only this user (or root) could
+/// have written.
+fn read_trusted(dir: &Path) -> Option<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
 
@@ -139,9 +148,7 @@ fn read(dir: &Path) -> Option<Stamp> {
     file.take(crate::diagnostic::MAX_FILE_SIZE)
         .read_to_end(&mut text)
         .ok()?;
-    serde_json::from_slice::<Stamp>(&text)
-        .ok()
-        .filter(|s| s.version == STAMP_VERSION)
+    Some(text)
 }
 
 /// The repository the stamp of `dir` says the tree was written from, if it has a readable stamp.
@@ -249,6 +256,157 @@ fn open_dir_at(dir: &OwnedFd, name: &str) -> Option<OwnedFd> {
     };
     // SAFETY: a non-negative result is a new descriptor that nothing else owns.
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A materialised tree whose entries are checked when they are used, rather than all at once
+/// ([`matches`]): its stamp is trusted (see [`read`]) and its top directory is unchanged. Each
+/// entry is then compared with its record when something reads it ([`OnRead::check`]), so the
+/// cost follows what an evaluation reads, not the size of the tree.
+///
+/// The stamp is kept as text and searched for one record at a time: a tree's records are in
+/// walk order, each a JSON array starting with its path (`["data/a.txt","f",…]`), and a path
+/// string cannot contain an unescaped `"`, so `["<path>",` occurs only where that record starts.
+#[derive(Debug)]
+pub struct OnRead {
+    dir: PathBuf,
+    text: Vec<u8>,
+}
+
+/// What [`OnRead::check`] found wrong with an entry of a tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// The entry at this relative path differs from its record (or is gone).
+    Entry(String),
+    /// Something is at this relative path that the tree did not have.
+    Added(String),
+}
+
+impl std::fmt::Display for Changed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |path: &str| {
+            if path.is_empty() {
+                "its top directory".to_owned()
+            } else {
+                format!("{path:?}")
+            }
+        };
+        match self {
+            Changed::Entry(path) => write!(f, "{} changed since it was written", shown(path)),
+            Changed::Added(path) => write!(f, "{} was added after it was written", shown(path)),
+        }
+    }
+}
+
+/// The tree at `dir` to be checked on read, when its stamp is trusted and its top directory is
+/// as recorded; `None` otherwise (then it needs the full check).
+pub fn on_read(dir: &Path) -> Option<OnRead> {
+    let text = read_trusted(dir)?;
+    if !text.starts_with(format!("{{\"version\":{STAMP_VERSION},").as_bytes()) {
+        return None;
+    }
+    let tree = OnRead {
+        dir: dir.to_owned(),
+        text,
+    };
+    tree.check_relative("").ok()?;
+    Some(tree)
+}
+
+impl OnRead {
+    /// The tree's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Compares the entry at `path` (in the tree, after its symlinks are resolved) with its
+    /// record. A path the tree does not have is fine while the directory that would hold it is
+    /// unchanged (adding or removing an entry changes its directory's times). Paths outside the
+    /// tree are not its concern.
+    pub fn check(&self, path: &Path) -> Result<(), Changed> {
+        let Ok(relative) = path.strip_prefix(&self.dir) else {
+            return Ok(());
+        };
+        self.check_relative(&relative.to_string_lossy())
+    }
+
+    /// [`OnRead::check`] of `path` and of every entry below it (what copying it reads).
+    pub fn check_below(&self, path: &Path) -> Result<(), Changed> {
+        let Ok(relative) = path.strip_prefix(&self.dir) else {
+            return Ok(());
+        };
+        let relative = relative.to_string_lossy();
+        self.check_relative(&relative)?;
+        let Some(stamp) = serde_json::from_slice::<Stamp>(&self.text).ok() else {
+            return Err(Changed::Entry(relative.into_owned()));
+        };
+        let prefix = format!("{relative}/");
+        for entry in &stamp.entries {
+            if relative.is_empty() || entry.0.starts_with(&prefix) {
+                let status = fs::symlink_metadata(self.dir.join(&entry.0));
+                if !status.is_ok_and(|s| same_metadata(entry, &s)) {
+                    return Err(Changed::Entry(entry.0.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_relative(&self, relative: &str) -> Result<(), Changed> {
+        let relative = relative.trim_end_matches('/');
+        let path = if relative.is_empty() {
+            self.dir.clone()
+        } else {
+            self.dir.join(relative)
+        };
+        let status = fs::symlink_metadata(&path);
+        match (self.record(relative), status) {
+            (Some(entry), Ok(status)) if same_metadata(&entry, &status) => match entry.1 {
+                // A symlink of the tree: what reading it reaches is checked too.
+                'l' => match fs::canonicalize(&path)
+                    .map(|r| r.strip_prefix(&self.dir).map(Path::to_owned))
+                {
+                    Ok(Ok(inner)) if inner != Path::new(relative) => {
+                        self.check_relative(&inner.to_string_lossy())
+                    }
+                    _ => Ok(()),
+                },
+                _ => Ok(()),
+            },
+            (Some(_), _) => Err(Changed::Entry(relative.to_owned())),
+            // Not in the tree as written: fine if its directory says nothing was added there.
+            (None, Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                match relative.rsplit_once('/') {
+                    Some((parent, _)) => self.check_relative(parent),
+                    None => self.check_relative(""),
+                }
+            }
+            (None, _) => {
+                // Reached through a symlink of the tree: the entry it names is checked instead.
+                let resolved = fs::canonicalize(&path).ok();
+                match resolved.as_deref().map(|r| r.strip_prefix(&self.dir)) {
+                    Some(Ok(inner)) if inner != Path::new(relative) => {
+                        self.check_relative(&inner.to_string_lossy())
+                    }
+                    _ => Err(Changed::Added(relative.to_owned())),
+                }
+            }
+        }
+    }
+
+    /// The record of the entry at `relative`, if the tree has one.
+    fn record(&self, relative: &str) -> Option<Entry> {
+        let quoted = serde_json::to_string(relative).ok()?;
+        let needle = format!("[{quoted},");
+        let start = memchr::memmem::find(&self.text, needle.as_bytes())?;
+        let mut records =
+            serde_json::Deserializer::from_slice(&self.text[start..]).into_iter::<Entry>();
+        records.next()?.ok().filter(|entry| entry.0 == relative)
+    }
+}
+
+/// Whether `status` (from `lstat`) is what `entry` records.
+fn same_metadata(entry: &Entry, status: &fs::Metadata) -> bool {
+    Entry::of(entry.0.clone(), status) == *entry
 }
 
 /// Removes the stamp of `dir`, if any.
