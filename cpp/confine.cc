@@ -51,8 +51,13 @@ std::string resolveSymlinks(const std::string & path, const Pos & pos)
             end = start;
         }
     };
-    push(path);
     std::string done;  // resolved so far; empty is `/`
+    if (auto * root = writtenRootOf(path)) {
+        done = *root;
+        push(path.substr(root->size()));
+    } else {
+        push(path);
+    }
     bool missing = false;
     int links = 0;
     while (!todo.empty()) {

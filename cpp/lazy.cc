@@ -52,17 +52,29 @@ std::map<std::string, rust::Box<TreeCheck>> & checkedRoots()
 }
 
 // The written lazy root `path` is in, if any.
-TreeCheck * checkOf(const std::string & path)
+std::map<std::string, rust::Box<TreeCheck>>::iterator rootOf(const std::string & path)
 {
     auto & roots = checkedRoots();
     auto it = roots.upper_bound(path);
     if (it == roots.begin())
-        return nullptr;
+        return roots.end();
     --it;
-    return isInside(path, it->first) ? &*it->second : nullptr;
+    return isInside(path, it->first) ? it : roots.end();
+}
+
+TreeCheck * checkOf(const std::string & path)
+{
+    auto it = rootOf(path);
+    return it == checkedRoots().end() ? nullptr : &*it->second;
 }
 
 } // namespace
+
+const std::string * writtenRootOf(const std::string & path)
+{
+    auto it = rootOf(path);
+    return it == checkedRoots().end() ? nullptr : &it->first;
+}
 
 void registerLazyRoot(const std::string & root, std::function<rust::Box<TreeCheck>()> write)
 {

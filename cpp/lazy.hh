@@ -27,6 +27,11 @@ void ensureRoot(const std::string & root);
 /// when the tree changed in a way its repository does not account for.
 void checkUse(const std::string & path, const compat::Pos & pos, bool below = false);
 
+/// The written lazy root `path` is in, if any: a directory the atom store made, whose own path
+/// has no symlinks (the store's directory is canonical), so resolving a path under it can start
+/// there.
+const std::string * writtenRootOf(const std::string & path);
+
 /// Replaces Nix's default filter of paths copied to the store with one that checks each path
 /// under a written lazy root first (`checkUse` without a position): what Nix copies on its own
 /// (`"${./dir}"`, a derivation's `src`) is checked entry by entry as it is read.

@@ -478,15 +478,28 @@ void primImportIn(EvalState & state, compat::PosArg pos, Value ** args, Value & 
     importPinned(state, src, label, target, pos, v);
 }
 
+// Loads the atom at the path `arg` with its locked dependencies, for `builtin`.
+std::shared_ptr<Graph> loadGraph(EvalState & state, Value & arg, const Pos & pos, const std::string & builtin)
+{
+    auto path = compat::pathOf(state, arg, pos);
+    // Nix's access rules (restricted and pure evaluation) apply to the atom given, as to any file
+    // Nix reads; what the plugin loads from the atom store after verifying it is allowed later.
+    compat::checkReadable(state, path);
+    return std::make_shared<Graph>(
+        Graph{callRust(pos, builtin, [&] { return load_atom(toRust(path, "the path"), storeSetting(),
+                                      toRust(atomOverride->get(), "the atom-override setting"), compat::pureEval(state)); }), pos});
+}
+
+void primGraph(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
+{
+    auto graph = loadGraph(state, *args[0], pos, "builtins.atom.graph");
+    auto json = callRust(pos, "builtins.atom.graph", [&] { return graph->loaded->graph_json(); });
+    compat::parseJSON(state, std::string_view(json.data(), json.size()), v);
+}
+
 void primImport(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
-    auto path = compat::pathOf(state, *args[0], pos);
-    // Nix's access rules (restricted and pure evaluation) apply to the atom given, as to any file
-    // Nix reads; what the plugin loads from the atom store after verifying it is allowed below.
-    compat::checkReadable(state, path);
-    auto graph = std::make_shared<Graph>(
-        Graph{callRust(pos, importBuiltin, [&] { return load_atom(toRust(path, "the path"), storeSetting(),
-                                      toRust(atomOverride->get(), "the atom-override setting"), compat::pureEval(state)); }), pos});
+    auto graph = loadGraph(state, *args[0], pos, importBuiltin);
     size_t count = graph->loaded->len();
     auto * null = compat::globalValue(state, "null");
     Env & env = compat::allocClosedEnv(state, count + 1, null);
@@ -649,6 +662,24 @@ const char * const versionsDoc = R"(
     Not available in pure evaluation mode: the answer changes as versions are published.
 )";
 
+const char * const graphDoc = R"(
+    The atoms `builtins.atom.import path` would load: every atom of the locked closure of the
+    atom at *path*, each after the atoms it depends on (so the atom at *path* is last), each
+    loaded and checked as `import` checks it (AtomId, content digest, signature), without
+    evaluating any of them.
+
+    ```nix
+    map (a: "${a.name} ${toString a.signer}") (builtins.atom.graph ./.)
+    # => [ "lib-1.0.0 SHA256:…" "app-0.1.0 " ]
+    ```
+
+    Each element is `{ name, label, version, dir, rev, id, digest, signer, deps }`: `dir` is the
+    directory of an atom loaded from one (else null); `rev`, `id`, `digest` and `signer` are those
+    of an atom of the atom store (its pinned commit, AtomId, content digest and the fingerprint of
+    the key whose signature verified, null when unsigned); `deps` are the indices of its atom
+    dependencies in the list.
+)";
+
 void primAtom(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
 {
     compat::enter(state);
@@ -674,10 +705,12 @@ void primAtom(EvalState & state, compat::PosArg pos, Value ** args, Value & v)
     auto * versions = compat::allocValue(state);
     compat::mkPrimOp(state, *versions,
         {.name = "atom.versions", .args = {"{ repo or set, label }"}, .doc = versionsDoc, .fun = guarded<primVersions>});
+    auto * graph = compat::allocValue(state);
+    compat::mkPrimOp(state, *graph, {.name = "atom.graph", .args = {"path"}, .doc = graphDoc, .fun = guarded<primGraph>});
 
     compat::mkAttrs(state, v,
         {{"version", version}, {"id", id}, {"manifest", manifest}, {"compose", compose}, {"import", import},
-            {"resolve", resolve}, {"versions", versions}});
+            {"resolve", resolve}, {"versions", versions}, {"graph", graph}});
 }
 
 const char * const atomDoc = R"(
@@ -692,6 +725,7 @@ const char * const atomDoc = R"(
     - `builtins.atom.resolve { repo or set, label, version }`: the highest matching published
       version, verified and materialised, from git refs on this machine.
     - `builtins.atom.versions { repo or set, label }`: a label's published versions.
+    - `builtins.atom.graph path`: the atoms `import` loads, each with its revision, digest and signer.
 )";
 
 // The plugin registers `builtins.atom` (and its setting) only in the Nix it was built against:

@@ -140,6 +140,9 @@ mod bridge {
         /// How many atoms the graph holds.
         fn len(self: &LoadedGraph) -> usize;
 
+        /// `builtins.atom.graph`: every atom of the graph, as loaded and checked, as JSON.
+        fn graph_json(self: &LoadedGraph) -> Result<String>;
+
         /// `label-version` of a node, for messages.
         fn name(self: &LoadedGraph, node: usize) -> Result<String>;
 
@@ -389,6 +392,35 @@ impl LoadedGraph {
         })
     }
 
+    fn graph_json(&self) -> Result<String, String> {
+        guard(|| {
+            let nodes: Vec<serde_json::Value> = self
+                .graph
+                .nodes
+                .iter()
+                .map(|node| {
+                    let package = &node.manifest.package;
+                    let dir = match &node.source {
+                        Source::Dir(dir) => Some(text(dir)),
+                        Source::Tree { .. } => None,
+                    };
+                    serde_json::json!({
+                        "name": node.name,
+                        "label": package.label.to_string(),
+                        "version": package.version.to_string(),
+                        "dir": dir,
+                        "rev": node.pinned.map(|(rev, _)| rev.to_string()),
+                        "id": node.pinned.map(|(_, id)| id.to_string()),
+                        "digest": node.digest.map(|d| d.to_string()),
+                        "signer": node.signer,
+                        "deps": node.deps.iter().map(|edge| edge.node).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            Ok(serde_json::Value::Array(nodes).to_string())
+        })
+    }
+
     fn manifest_json(&self, node: usize) -> Result<String, String> {
         guard(|| Ok(self.node(node)?.manifest.to_json().to_string()))
     }
@@ -462,7 +494,7 @@ impl LoadedGraph {
             Ok(bridge::NodeDirs {
                 root: text(&dirs.root),
                 source_root: text(&dirs.source_root),
-                entry_is_file: dirs.entry.is_file(),
+                entry_is_file: dirs.entry_is_file,
                 trivial: dirs.trivial,
                 entry: text(&dirs.entry),
                 lazy: dirs.lazy,
@@ -535,6 +567,8 @@ struct NodeDirs {
     entry: PathBuf,
     lazy: bool,
     trivial: bool,
+    /// Whether `entry` is a file (else a directory), asked once.
+    entry_is_file: bool,
 }
 
 impl NodeDirs {
@@ -551,6 +585,9 @@ impl NodeDirs {
         // directory with a `mod.nix` and no `default.nix` (which the reference cannot import) is
         // composed as a module, as this implementation always did (docs/format.md#reference-discrepancies).
         let trivial_file = |dir: PathBuf| {
+            if !trivial {
+                return dir;
+            }
             let module = dir.join("mod.nix").is_file() && !dir.join("default.nix").exists();
             match trivial && dir.is_dir() && !module {
                 true => dir.join("default.nix"),
@@ -574,31 +611,39 @@ impl NodeDirs {
                     ));
                 }
                 let entry = trivial_file(entry);
+                let entry_is_file = entry.is_file();
                 Ok(NodeDirs {
                     root: root.clone(),
                     source_root: root,
                     trivial: trivial && !entry.is_dir(),
                     entry,
                     lazy: false,
+                    entry_is_file,
                 })
             }
             // Written by this store (canonical, from `load_atom`) with no symlinks, and the entry
             // was checked to be a plain relative path when the graph was loaded.
             Source::Tree { tree, .. } => {
                 let entry_path = source_root.join(&entry);
-                if !entry_path.exists() {
+                let Ok(found) = std::fs::metadata(&entry_path) else {
                     return Err(format!(
                         "the entry {entry:?} of {} has no Nix files",
                         node.name
                     ));
-                }
+                };
                 let entry = trivial_file(entry_path);
+                // Asked of the entry itself unless a trivial atom's entry became its default.nix.
+                let (entry_is_file, trivial) = match trivial {
+                    true => (entry.is_file(), !entry.is_dir()),
+                    false => (found.is_file(), false),
+                };
                 Ok(NodeDirs {
                     root: store.trees().join(tree.to_string()),
                     source_root,
-                    trivial: trivial && !entry.is_dir(),
+                    trivial,
                     entry,
                     lazy: true,
+                    entry_is_file,
                 })
             }
         }

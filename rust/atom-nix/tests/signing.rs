@@ -233,6 +233,29 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
     let good = eval(&store, &app);
     assert!(good.status.success(), "{}", stderr(&good));
     assert_eq!(stdout(&good).trim(), "\"hello from alice\"");
+    // The loaded graph shows what was checked: the pinned commit, digest and signer of lib.
+    let graph = nix_eval(
+        &store,
+        &format!("builtins.toJSON (builtins.atom.graph {})", app.display()),
+    );
+    assert!(graph.status.success(), "{}", stderr(&graph));
+    let graph: serde_json::Value =
+        serde_json::from_str(&serde_json::from_str::<String>(stdout(&graph).trim()).unwrap())
+            .unwrap();
+    assert_eq!(graph[1]["name"], "app-0.1.0", "{graph}");
+    assert_eq!(graph[1]["signer"], serde_json::Value::Null, "{graph}");
+    assert_eq!(graph[1]["deps"], serde_json::json!([0]), "{graph}");
+    let lib = &graph[0];
+    assert_eq!(lib["label"], "lib", "{graph}");
+    assert_eq!(lib["signer"].as_str(), Some(alice.as_str()), "{graph}");
+    assert!(
+        integrity.contains(&format!("digest = {}", lib["digest"])),
+        "{graph}\n{integrity}"
+    );
+    assert!(
+        integrity.contains(&format!("rev = {}", lib["rev"])),
+        "{graph}\n{integrity}"
+    );
     // The store remembers the signature it verified, so a warm load does no cryptography.
     let remembered = fs::read_dir(store.join("signatures")).unwrap().count();
     assert_eq!(remembered, 1);

@@ -259,6 +259,12 @@ impl Repo {
         refs::target(&self.repo, name)
     }
 
+    /// The names of the refs directly under `prefix` (ending in `/`), without reading what they
+    /// point at.
+    pub fn ref_names_under(&self, prefix: &str) -> Result<Vec<String>> {
+        refs::names_under(&self.repo, prefix)
+    }
+
     /// Creates refs in one all-or-nothing transaction with must-not-exist semantics.
     pub fn create_refs(&self, refs: &[(String, ObjectId)], message: &str) -> Result<()> {
         refs::create(&self.repo, refs, message)

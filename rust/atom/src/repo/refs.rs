@@ -226,6 +226,46 @@ pub(super) fn target(repo: &gix::Repository, name: &str) -> Result<Option<Object
     Ok(found)
 }
 
+/// The names of the refs directly under `prefix` (which ends in `/`), loose and packed, found by
+/// listing the directory and the packed-refs file without reading each loose ref: for refs whose
+/// name says what they point at (`refs/atom/signatures/<commit>/<tag>`).
+pub(super) fn names_under(repo: &gix::Repository, prefix: &str) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    match std::fs::read_dir(repo.common_dir().join(prefix)) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(RepoError::refs)?;
+                if entry.file_type().is_ok_and(|t| t.is_file()) {
+                    if let Some(name) = entry.file_name().to_str() {
+                        // A lock or temporary file of a transaction is not a ref.
+                        if !name.ends_with(".lock") {
+                            names.push(format!("{prefix}{name}"));
+                        }
+                    }
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(RepoError::refs(e)),
+    }
+    if let Some(packed) = repo.refs.cached_packed_buffer().map_err(RepoError::refs)? {
+        for reference in packed
+            .iter_prefixed(prefix.into())
+            .map_err(RepoError::refs)?
+        {
+            let reference = reference.map_err(RepoError::refs)?;
+            if let Ok(name) = reference.name.as_bstr().to_str() {
+                if !name[prefix.len()..].contains('/') {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
 /// Deletes the refs `refs`, each only while it still points at the given object, in one
 /// transaction.
 pub(super) fn delete(repo: &gix::Repository, refs: &[(String, ObjectId)]) -> Result<()> {

@@ -55,6 +55,8 @@ pub struct Node {
     /// The fingerprint of the key whose signature of it verified: the one its dependent's lock
     /// recorded, else the first valid one (an atom from the store).
     pub signer: Option<String>,
+    /// The atom commit the lock pins and its AtomId (an atom from the store).
+    pub pinned: Option<(ObjectId, crate::id::AtomDigest)>,
 }
 
 /// How an atom is composed.
@@ -407,6 +409,7 @@ impl Loader<'_> {
             pins,
             digest: None,
             signer: None,
+            pinned: None,
         });
         Ok(self.nodes.len() - 1)
     }
@@ -610,6 +613,7 @@ impl Loader<'_> {
         let index = index?;
         self.nodes[index].digest = assessment.digest;
         self.nodes[index].signer = signer;
+        self.nodes[index].pinned = Some((rev, dep.id));
         self.loaded.insert(key, index);
         Ok(index)
     }

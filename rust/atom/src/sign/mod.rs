@@ -80,11 +80,14 @@ pub fn find_with(
     verified: Option<&dyn VerifiedTags>,
 ) -> Vec<Result<Signed, InvalidSignature>> {
     let commit = expected.commit;
+    // The store names each kept signature by its tag (`<prefix><commit>/<tag>`): the tag the
+    // name gives is the one checked, whatever the ref points at.
+    let prefix = format!("{STORE_SIGNATURES_PREFIX}{commit}/");
     let mut tags: Vec<ObjectId> = repo
-        .refs_under(&[&format!("{STORE_SIGNATURES_PREFIX}{commit}/")])
+        .ref_names_under(&prefix)
         .unwrap_or_default()
         .into_iter()
-        .map(|(_, id)| id)
+        .filter_map(|name| ObjectId::from_hex(&name.as_bytes()[prefix.len()..]).ok())
         .collect();
     if let Ok(Some(tag)) = repo.ref_target(&signature_ref(&expected.label, &expected.version)) {
         tags.push(tag);
