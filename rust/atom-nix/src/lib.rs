@@ -310,7 +310,7 @@ fn load_atom(
         }
         // A working copy in the graph is read only if the evaluation may read it.
         let check = |dir: &Path| {
-            bridge::check_readable(&dir.to_string_lossy()).map_err(|e| e.what().to_owned())
+            bridge::check_readable(&dir.to_string_lossy()).map_err(graph::DirCheckError::from)
         };
         let graph =
             graph::load_checked(&root, &store, &overrides, &check).map_err(|e| e.to_string())?;

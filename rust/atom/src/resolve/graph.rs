@@ -155,8 +155,11 @@ struct LocalSet {
     members: HashMap<Label, PathBuf>,
 }
 
+/// Why a working copy's directory may not be read: the caller's own error.
+pub type DirCheckError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Whether a working copy's directory may be read: `Err` says why not.
-pub type DirCheck<'a> = &'a dyn Fn(&Path) -> Result<(), String>;
+pub type DirCheck<'a> = &'a dyn Fn(&Path) -> Result<(), DirCheckError>;
 
 struct Loader<'a> {
     /// The consumer's trusted keys.

@@ -266,9 +266,9 @@ pub enum ResolveError {
     #[error("{0}")]
     NotInStore(Box<NotInStore>),
     /// The caller may not read a working copy's directory (see [`graph::load_checked`]); the
-    /// text is the caller's reason.
-    #[error("{0}")]
-    Forbidden(String),
+    /// error is the caller's reason.
+    #[error(transparent)]
+    Forbidden(graph::DirCheckError),
     /// An override entry does not parse.
     #[error("invalid atom override {entry:?}: {why} (the atom-override setting and $ATOM_OVERRIDE take label=path entries)")]
     InvalidOverride {
