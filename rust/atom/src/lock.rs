@@ -335,7 +335,9 @@ pub enum LockEntryError {
     #[error("unknown field `use`: a [[deps]] entry is tagged by `type`")]
     UseInDep,
     /// A `[[deps]]` entry without a `type`.
-    #[error("missing field `type` (one of \"atom\", \"nix\", \"nix+git\", \"nix+tar\", \"nix+src\")")]
+    #[error(
+        "missing field `type` (one of \"atom\", \"nix\", \"nix+git\", \"nix+tar\", \"nix+src\")"
+    )]
     MissingType,
     /// A `[[deps]]` entry with an unknown `type`.
     #[error("unknown variant `{0}` of `type`, expected one of `atom`, `nix`, `nix+git`, `nix+tar`, `nix+src`")]

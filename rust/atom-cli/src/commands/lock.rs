@@ -134,7 +134,7 @@ fn lock(
         ));
     }
     for skipped in &locked.skipped {
-        out.warn(skipped);
+        out.warn(&skipped.to_string());
     }
     if check {
         if changed || (integrity_changed && integrity_now.is_some()) {
@@ -192,7 +192,7 @@ fn lock(
         "changed": changed,
         "integrity_changed": integrity_changed,
         "updated": updates,
-        "skipped": locked.skipped,
+        "skipped": locked.skipped.iter().map(ToString::to_string).collect::<Vec<_>>(),
     }));
     out.line(format!(
         "{} {}",

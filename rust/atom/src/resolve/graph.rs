@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::trust::{self, Assessment, Policy};
-use super::{LockMismatch, OverrideProblem, ResolveError};
+use super::{LockMismatch, Missing, OverrideProblem, ResolveError, Tampering};
 use crate::digest::ContentDigest;
 use crate::id::{Label, Root, Tag};
 use crate::lock::integrity::{Integrity, INTEGRITY_FILE};
@@ -470,10 +470,10 @@ impl Loader<'_> {
             self.repos.insert(dep.set, repo);
         }
         let repo = &self.repos[&dep.set];
-        let tampered = |detail: String| ResolveError::Tampered {
+        let tampered = |tampering: Tampering| ResolveError::Tampered {
             atom: name.clone(),
             by: by.to_owned(),
-            detail,
+            tampering: Box::new(tampering),
         };
         let ref_name = atom_ref(&dep.label, &dep.version);
         if let Some(target) = repo.ref_target(&ref_name)? {
@@ -488,9 +488,11 @@ impl Loader<'_> {
                     rev,
                 )?
             {
-                return Err(tampered(format!(
-                    "{ref_name} points at {target}, but the lock pins {rev}"
-                )));
+                return Err(tampered(Tampering::RefMoved {
+                    name: ref_name,
+                    target,
+                    pinned: rev,
+                }));
             }
         }
         let atom = AtomRef {
@@ -503,33 +505,23 @@ impl Loader<'_> {
             return Err(ResolveError::MissingAtom {
                 atom: name.clone(),
                 by: by.to_owned(),
-                detail: format!(
-                    "only its atom.toml and atom.lock are in {} (`atom lock` fetched them to lock it)",
-                    repo_path(repo).display()
-                ),
+                missing: Box::new(Missing::Files {
+                    repo: repo_path(repo),
+                }),
                 fetch: fetch.clone(),
             });
         }
         let verified = repo.verify_pinned(&atom, &dep.id).map_err(|e| match e {
-            RepoError::Verify { problem, .. } => tampered(
-                // `Tampered` says "possible tampering" itself.
-                problem
-                    .to_string()
-                    .trim_end_matches(" (possible tampering)")
-                    .to_owned(),
-            ),
+            RepoError::Verify { problem, .. } => tampered(Tampering::Verify(problem)),
             RepoError::Object { id, .. } if id == rev && !repo.has_object(rev) => {
                 ResolveError::MissingAtom {
                     atom: name.clone(),
                     by: by.to_owned(),
-                    detail: format!(
-                        "its commit {rev} is not in {}{}",
-                        repo_path(repo).display(),
-                        self.store
-                            .last_fetch_text(&dep.set)
-                            .map(|t| format!(" ({t})"))
-                            .unwrap_or_default()
-                    ),
+                    missing: Box::new(Missing::Commit {
+                        rev,
+                        repo: repo_path(repo),
+                        last_fetch: self.store.last_fetch(&dep.set),
+                    }),
                     fetch: fetch.clone(),
                 }
             }

@@ -24,7 +24,6 @@ use crate::manifest::{
     Compose, ComposeAs, GitRef, Manifest, Mirror, Mirrors, NixDep, NixSource, Requirement, Version,
 };
 use crate::repo::{AtomRef, ObjectId, Repo};
-use crate::sign::TRUST_FILE;
 use crate::store::{attribution, local_path, FetchOptions, Store, VersionStatus};
 use crate::uri::without_credentials;
 
@@ -58,8 +57,8 @@ pub struct Locked {
     pub lock: Lockfile,
     /// What each pinned atom hashes to and who signed it (`atom.integrity`).
     pub integrity: Integrity,
-    /// Newer versions not taken because no trusted key signed them, one sentence each.
-    pub skipped: Vec<String>,
+    /// Newer versions not taken because no trusted key signed them, one dependency each.
+    pub skipped: Vec<super::TrustSkipped>,
     /// Pinned atoms (`label-version`) not on this machine, so without a record in `integrity`:
     /// the record is then incomplete, and is not to be written.
     pub unrecorded: Vec<String>,
@@ -219,7 +218,7 @@ struct Locker<'a> {
     /// The integrity record being written.
     integrity: Integrity,
     /// What the trust policy skipped.
-    skipped: Vec<String>,
+    skipped: Vec<super::TrustSkipped>,
     /// The atoms that could not be recorded (not on this machine).
     unrecorded: Vec<String>,
     /// The work tree of the repository the atom is in, once found.
@@ -268,7 +267,7 @@ impl Locker<'_> {
             }
         }
         let mut exclude: Vec<Version> = Vec::new();
-        let mut skipped: Vec<String> = Vec::new();
+        let mut skipped: Vec<super::Skipped> = Vec::new();
         loop {
             let dep = match self.pick(tag, mirrors, &root, label, requirement, &exclude) {
                 Ok(dep) => dep,
@@ -276,9 +275,9 @@ impl Locker<'_> {
                     return Err(ResolveError::NoTrustedVersion(Box::new(
                         super::NoTrustedVersion {
                             label: label.clone(),
-                            requirement: requirement.to_string(),
+                            requirement: requirement.clone(),
                             set: tag.clone(),
-                            trusted: trusted.join(", "),
+                            trusted: trusted.clone(),
                             skipped,
                         },
                     )))
@@ -291,16 +290,20 @@ impl Locker<'_> {
             match self.vet(&dep, tag, &trusted)? {
                 Ok(()) => {
                     if !skipped.is_empty() {
-                        self.skipped.push(format!(
-                            "{label}: locked {} (skipped {}: not signed by a key {TRUST_FILE} trusts for {tag})",
-                            dep.version,
-                            skipped.join(", ")
-                        ));
+                        self.skipped.push(super::TrustSkipped {
+                            label: label.clone(),
+                            locked: dep.version.clone(),
+                            skipped,
+                            set: tag.clone(),
+                        });
                     }
                     return Ok(dep);
                 }
                 Err(found) => {
-                    skipped.push(format!("{} ({found})", dep.version));
+                    skipped.push(super::Skipped {
+                        version: dep.version.clone(),
+                        found,
+                    });
                     exclude.push(dep.version.clone());
                 }
             }
@@ -315,7 +318,7 @@ impl Locker<'_> {
         dep: &AtomDep,
         tag: &Tag,
         trusted: &[String],
-    ) -> Result<Result<(), String>, ResolveError> {
+    ) -> Result<Result<(), super::Signers>, ResolveError> {
         let rev = ObjectId::from_hex(
             dep.rev
                 .as_ref()
@@ -351,7 +354,7 @@ impl Locker<'_> {
                 return Err(ResolveError::Untrusted {
                     atom: format!("{}-{}", dep.label, dep.version),
                     by: crate::resolve::graph::atom_name(self.manifest),
-                    detail: "it is not in the atom store, so its signature cannot be checked; run `atom fetch`, then `atom lock`".to_owned(),
+                    why: Box::new(super::Distrust::NotInStore),
                 });
             }
             self.unrecorded
@@ -375,8 +378,8 @@ impl Locker<'_> {
                             return Err(ResolveError::SignerChanged(Box::new(
                                 super::SignerChanged {
                                     label: dep.label.clone(),
-                                    version: dep.version.to_string(),
-                                    previous: previous.version.to_string(),
+                                    version: dep.version.clone(),
+                                    previous: previous.version.clone(),
                                     set: tag.clone(),
                                     expected,
                                     found: assessment.describe(),
@@ -506,10 +509,10 @@ impl Locker<'_> {
                     return Err(ResolveError::Tampered {
                         atom: format!("{label}-{}", advertised.version),
                         by: url,
-                        detail: format!(
-                            "the mirror publishes {}, but the atom store has {}",
-                            advertised.commit, found.commit
-                        ),
+                        tampering: Box::new(super::Tampering::MirrorDiffers {
+                            published: advertised.commit,
+                            stored: found.commit,
+                        }),
                     });
                 }
                 mirror = Some(url);
@@ -641,7 +644,7 @@ impl Locker<'_> {
         let published = mirrors.iter().filter_map(Mirror::url).find_map(|url| {
             let repo = Repo::open(&local_path(url).filter(|p| p.exists())?).ok()?;
             let found = repo.resolve(label, requirement).ok()?;
-            Some((found.version.to_string(), url.to_owned()))
+            Some((found.version, url.to_owned()))
         });
         let record = self.store.last_fetch(root);
         let url = published
@@ -651,11 +654,11 @@ impl Locker<'_> {
             .or_else(|| mirrors.iter().find_map(|m| m.url().map(str::to_owned)));
         ResolveError::NotInStore(Box::new(super::NotInStore {
             label: label.clone(),
-            requirement: requirement.to_string(),
+            requirement: requirement.clone(),
             available,
             labels,
             published,
-            last_fetch: self.store.last_fetch_text(root),
+            last_fetch: record,
             fetch: crate::store::fetch_command(url.as_deref()),
         }))
     }
@@ -829,7 +832,7 @@ impl Locker<'_> {
                     match fetched.versions.iter().find(|v| v.version == atom.version) {
                         Some(v) => match &v.status {
                             VersionStatus::Rejected(reason) => {
-                                failures.push((url.to_owned(), reason.clone()))
+                                failures.push((url.to_owned(), reason.to_string()))
                             }
                             _ => return Ok(Some((url.to_owned(), atom.clone()))),
                         },

@@ -25,22 +25,76 @@ use crate::manifest::{Manifest, Requirement, Version, MANIFEST_FILE};
 use crate::repo::{AtomRef, ObjectId, Repo, RepoError};
 use crate::sign::trust::TrustError;
 use crate::sign::TRUST_FILE;
-use crate::store::{Store, StoreError};
+use crate::store::record::FetchRecord;
+use crate::store::{FetchCommand, Store, StoreError};
+pub use trust::{Distrust, Signers};
+
+/// `items`, each as it displays, separated by commas.
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A version the trust policy skipped: no key trusted for its set signs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The version.
+    pub version: Version,
+    /// Who signs it.
+    pub found: Signers,
+}
+
+impl std::fmt::Display for Skipped {
+    /// `VERSION (unsigned)` or `VERSION (signed by <fingerprints>)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.version, self.found)
+    }
+}
+
+/// A dependency locked at an older version than its requirement allows, because no key
+/// trusted for its set signs the newer ones ([`locking::Locked::skipped`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustSkipped {
+    /// The dependency's label.
+    pub label: Label,
+    /// The version locked.
+    pub locked: Version,
+    /// The newer versions skipped.
+    pub skipped: Vec<Skipped>,
+    /// The set's tag.
+    pub set: Tag,
+}
+
+impl std::fmt::Display for TrustSkipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: locked {} (skipped {}: not signed by a key {TRUST_FILE} trusts for {})",
+            self.label,
+            self.locked,
+            join(&self.skipped),
+            self.set
+        )
+    }
+}
 
 /// No version matching a requirement is signed by a key trusted for its set.
 #[derive(Debug, thiserror::Error)]
-#[error("no version of {label} matching {requirement} is signed by a key {TRUST_FILE} trusts for the set {set} ({trusted}); skipped: {}; trust another key with `atom trust add {set} KEY`", skipped.join(", "))]
+#[error("no version of {label} matching {requirement} is signed by a key {TRUST_FILE} trusts for the set {set} ({}); skipped: {}; trust another key with `atom trust add {set} KEY`", .trusted.join(", "), join(.skipped))]
 pub struct NoTrustedVersion {
     /// The label.
     pub label: Label,
     /// The requirement.
-    pub requirement: String,
+    pub requirement: Requirement,
     /// The set's tag.
     pub set: Tag,
     /// The trusted keys' fingerprints.
-    pub trusted: String,
-    /// The versions skipped, each with why.
-    pub skipped: Vec<String>,
+    pub trusted: Vec<String>,
+    /// The versions skipped, each with who signs it.
+    pub skipped: Vec<Skipped>,
 }
 
 /// A dependency's new version is not signed by the key its lock recorded.
@@ -50,15 +104,15 @@ pub struct SignerChanged {
     /// The label.
     pub label: Label,
     /// The version the update would take.
-    pub version: String,
+    pub version: Version,
     /// The version locked before.
-    pub previous: String,
+    pub previous: Version,
     /// The set's tag.
     pub set: Tag,
-    /// The signer recorded before.
+    /// The fingerprint of the signer recorded before.
     pub expected: String,
-    /// What signs the new version: `unsigned` or `signed by <fingerprints>`.
-    pub found: String,
+    /// Who signs the new version.
+    pub found: Signers,
 }
 
 /// Why a direct dependency cannot be locked on this machine.
@@ -105,37 +159,37 @@ impl std::fmt::Display for Origin {
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
     /// A locked atom is not in its set's repository.
-    #[error("{atom} (pinned by {by}) is not in the atom store: {detail}; update the store with `{fetch}`")]
+    #[error("{atom} (pinned by {by}) is not in the atom store: {missing}; update the store with `{fetch}`")]
     MissingAtom {
         /// `label-version`.
         atom: String,
         /// Who pins it.
         by: String,
         /// What is missing.
-        detail: String,
+        missing: Box<Missing>,
         /// The command that would fetch it.
-        fetch: String,
+        fetch: FetchCommand,
     },
     /// Something the lock pins has changed.
-    #[error("{atom} (pinned by {by}): {detail} (possible tampering)")]
+    #[error("{atom} (pinned by {by}): {tampering}")]
     Tampered {
         /// `label-version`.
         atom: String,
-        /// Who pins it.
+        /// Who pins it: an atom, or the mirror that serves it.
         by: String,
         /// What differs.
-        detail: String,
+        tampering: Box<Tampering>,
     },
     /// A locked atom's content or signer is not what its lock's integrity record says, or is
     /// not signed by a key the consumer trusts for its set.
-    #[error("{atom} (pinned by {by}): {detail}")]
+    #[error("{atom} (pinned by {by}): {why}")]
     Untrusted {
         /// `label-version`.
         atom: String,
         /// Who pins it.
         by: String,
         /// What differs: the expected signer or digest and the found one.
-        detail: String,
+        why: Box<Distrust>,
     },
     /// The consumer's trust file is invalid.
     #[error("{0}")]
@@ -372,6 +426,57 @@ pub enum ResolveError {
     Store(#[from] StoreError),
 }
 
+/// What of a locked atom is not in its set's repository in the atom store
+/// ([`ResolveError::MissingAtom`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Missing {
+    /// Only its manifest and lock are there: locking fetched them.
+    #[error("only its atom.toml and atom.lock are in {} (`atom lock` fetched them to lock it)", .repo.display())]
+    Files {
+        /// The set's repository.
+        repo: PathBuf,
+    },
+    /// Its commit is not there.
+    #[error("its commit {rev} is not in {}{}", .repo.display(), .last_fetch.as_ref().map(|t| format!(" ({t})")).unwrap_or_default())]
+    Commit {
+        /// The pinned commit.
+        rev: ObjectId,
+        /// The set's repository.
+        repo: PathBuf,
+        /// The set's last fetch, when recorded.
+        last_fetch: Option<FetchRecord>,
+    },
+}
+
+/// What differs from what a lock pins ([`ResolveError::Tampered`]); each reads as possible
+/// tampering.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Tampering {
+    /// The store's ref of the version names another commit than the lock.
+    #[error("{name} points at {target}, but the lock pins {pinned} (possible tampering)")]
+    RefMoved {
+        /// The ref.
+        name: String,
+        /// Its target.
+        target: ObjectId,
+        /// The commit the lock pins.
+        pinned: ObjectId,
+    },
+    /// The pinned atom does not verify.
+    #[error("{}{}", .0, if .0.says_tampering() { "" } else { " (possible tampering)" })]
+    Verify(crate::repo::VerifyError),
+    /// The mirror publishes the version at another commit than the atom store has.
+    #[error(
+        "the mirror publishes {published}, but the atom store has {stored} (possible tampering)"
+    )]
+    MirrorDiffers {
+        /// The commit the mirror publishes.
+        published: ObjectId,
+        /// The commit the store has.
+        stored: ObjectId,
+    },
+}
+
 /// How an atom's `atom.lock` fails to cover its manifest ([`graph::check_lock`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LockMismatch {
@@ -431,58 +536,54 @@ pub struct NotInStore {
     /// The label.
     pub label: Label,
     /// The requirement.
-    pub requirement: String,
+    pub requirement: Requirement,
     /// The versions the store has.
     pub available: Vec<String>,
     /// When it has none: the labels it has, closest to `label` first.
     pub labels: Vec<String>,
     /// A matching version and the mirror on this machine publishing it: the store is stale.
-    pub published: Option<(String, String)>,
-    /// `it was last fetched from URL on DATE`, when recorded.
-    pub last_fetch: Option<String>,
+    pub published: Option<(Version, String)>,
+    /// The set's last fetch, when recorded.
+    pub last_fetch: Option<FetchRecord>,
     /// The command that would update the store.
-    pub fetch: String,
+    pub fetch: FetchCommand,
 }
 
 impl std::fmt::Display for NotInStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&not_in_store_text(
-            &self.label,
-            &self.requirement,
-            (&self.available, &self.labels),
-            self.published.as_ref(),
-            self.last_fetch.as_deref(),
-            &self.fetch,
-        ))
-    }
-}
-
-fn not_in_store_text(
-    label: &Label,
-    requirement: &str,
-    (available, labels): (&[String], &[String]),
-    published: Option<&(String, String)>,
-    last_fetch: Option<&str>,
-    fetch: &str,
-) -> String {
-    let has = if available.is_empty() && !labels.is_empty() {
-        format!(
-            "no version of it (its labels, closest first: {})",
-            labels.join(", ")
-        )
-    } else if available.is_empty() {
-        "no version of it".to_owned()
-    } else {
-        format!("only {}", available.join(", "))
-    };
-    let fetched = last_fetch.map(|t| format!("; {t}")).unwrap_or_default();
-    match published {
-        Some((version, url)) => format!(
-            "{label} {version} (matching {requirement}) is published at {url}, but the atom store is out of date: it has {has}{fetched}; run `{fetch}`"
-        ),
-        None => format!(
-            "no published version of {label} matches {requirement}: the atom store has {has}{fetched}; if a matching version was published since, run `{fetch}`"
-        ),
+        let NotInStore {
+            label,
+            requirement,
+            available,
+            labels,
+            published,
+            last_fetch,
+            fetch,
+        } = self;
+        let has = if available.is_empty() && !labels.is_empty() {
+            format!(
+                "no version of it (its labels, closest first: {})",
+                labels.join(", ")
+            )
+        } else if available.is_empty() {
+            "no version of it".to_owned()
+        } else {
+            format!("only {}", available.join(", "))
+        };
+        let fetched = last_fetch
+            .as_ref()
+            .map(|t| format!("; {t}"))
+            .unwrap_or_default();
+        match published {
+            Some((version, url)) => write!(
+                f,
+                "{label} {version} (matching {requirement}) is published at {url}, but the atom store is out of date: it has {has}{fetched}; run `{fetch}`"
+            ),
+            None => write!(
+                f,
+                "no published version of {label} matches {requirement}: the atom store has {has}{fetched}; if a matching version was published since, run `{fetch}`"
+            ),
+        }
     }
 }
 
@@ -637,28 +738,54 @@ mod tests {
         .unwrap()
     }
 
-    fn check(manifest: &Manifest, lock: Option<&Lockfile>) -> Result<(), String> {
-        check_lock(manifest, lock, Path::new("a/atom.lock"), Path::new("a"))
-            .map_err(|e| e.to_string())
+    /// How `lock` fails to cover `manifest`, if it does.
+    fn check(manifest: &Manifest, lock: Option<&Lockfile>) -> Result<(), LockMismatch> {
+        check_lock(manifest, lock, Path::new("a/atom.lock"), Path::new("a")).map_err(|e| match e {
+            ResolveError::OutOfDate { detail, .. } => *detail,
+            other => panic!("{other}"),
+        })
     }
 
     #[test]
     fn a_lock_must_satisfy_the_manifest() {
         let deps = manifest("\n[deps.from.bs]\nb = \"^1\"\n");
+        let (b, c) = (Label::new("b").unwrap(), Label::new("c").unwrap());
         assert_eq!(check(&manifest(""), None), Ok(()));
         assert_eq!(check(&deps, Some(&lock("1.2.0"))), Ok(()));
-        assert_eq!(
-            check(&deps, None),
-            Err("a/atom.lock: the atom declares dependencies but has no atom.lock; run `atom lock a` to update it".into())
-        );
+        assert_eq!(check(&deps, None), Err(LockMismatch::NoLock));
         assert_eq!(
             check(&deps, Some(&lock("2.0.0"))),
-            Err("a/atom.lock: it locks b 2.0.0, which the manifest's requirement ^1 no longer accepts; run `atom lock a` to update it".into())
+            Err(LockMismatch::NotAccepted {
+                label: b,
+                version: Version::parse("2.0.0").unwrap(),
+                requirement: Requirement::parse("^1").unwrap(),
+            })
         );
         let more = manifest("\n[deps.from.bs]\nb = \"^1\"\nc = \"^1\"\n");
         assert_eq!(
             check(&more, Some(&lock("1.0.0"))),
-            Err("a/atom.lock: it does not lock bs.c; run `atom lock a` to update it".into())
+            Err(LockMismatch::NotLocked {
+                tag: Tag::new("bs").unwrap(),
+                label: c,
+            })
+        );
+        // The message names the lock, what is out of date and the command that updates it.
+        let message = |manifest: &Manifest, lock: Option<&Lockfile>| {
+            check_lock(manifest, lock, Path::new("a/atom.lock"), Path::new("a"))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            message(&deps, None),
+            "a/atom.lock: the atom declares dependencies but has no atom.lock; run `atom lock a` to update it"
+        );
+        assert_eq!(
+            message(&deps, Some(&lock("2.0.0"))),
+            "a/atom.lock: it locks b 2.0.0, which the manifest's requirement ^1 no longer accepts; run `atom lock a` to update it"
+        );
+        assert_eq!(
+            message(&more, Some(&lock("1.0.0"))),
+            "a/atom.lock: it does not lock bs.c; run `atom lock a` to update it"
         );
     }
 }

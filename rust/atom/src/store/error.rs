@@ -20,7 +20,7 @@ pub enum StoreError {
         /// Where its repository would be.
         path: PathBuf,
         /// The command that would fetch it.
-        fetch: String,
+        fetch: super::FetchCommand,
     },
     /// A local URL whose path does not exist.
     #[error("cannot fetch {url}: {} does not exist", path.display())]
