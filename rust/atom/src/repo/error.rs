@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use gix::ObjectId;
 
 use crate::id::{Label, Root};
+use crate::manifest::{Requirement, Version};
 
 pub(super) type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -83,12 +84,12 @@ pub enum RepoError {
         /// The label.
         label: Label,
         /// The requirement.
-        requirement: String,
+        requirement: Requirement,
         /// The versions there are.
-        available: Vec<String>,
+        available: Vec<Version>,
         /// When the label has no version at all: the labels that are published, closest to it
         /// first (a typo's likely fix).
-        labels: Vec<String>,
+        labels: Vec<Label>,
     },
     /// No such published version.
     #[error("{label} {version} is not published in this repository")]
@@ -142,16 +143,20 @@ pub enum RepoError {
     },
 }
 
-fn available_text(available: &[String], labels: &[String]) -> String {
+fn available_text(available: &[Version], labels: &[Label]) -> String {
+    let join = |items: Vec<String>| items.join(", ");
     if available.is_empty() && labels.is_empty() {
         " (no version of it is published here, nor of any other label)".to_owned()
     } else if available.is_empty() {
         format!(
             " (no version of it is published here; labels published here, closest first: {})",
-            labels.join(", ")
+            join(labels.iter().map(|l| l.to_string()).collect())
         )
     } else {
-        format!(" (published: {})", available.join(", "))
+        format!(
+            " (published: {})",
+            join(available.iter().map(|v| v.to_string()).collect())
+        )
     }
 }
 

@@ -475,8 +475,8 @@ impl Repo {
             .cloned()
             .ok_or_else(|| RepoError::NoMatchingVersion {
                 label: label.clone(),
-                requirement: requirement.to_string(),
-                available: versions.iter().map(|a| a.version.to_string()).collect(),
+                requirement: requirement.clone(),
+                available: versions.iter().map(|a| a.version.clone()).collect(),
                 labels: if versions.is_empty() {
                     self.closest_labels(label)
                 } else {
@@ -487,7 +487,7 @@ impl Repo {
 
     /// The labels published here (at most 8), closest to `label` first (by edit distance, then
     /// alphabetically): what a mistyped label most likely meant.
-    pub fn closest_labels(&self, label: &Label) -> Vec<String> {
+    pub fn closest_labels(&self, label: &Label) -> Vec<Label> {
         closest_labels(&self.atoms().unwrap_or_default(), label)
     }
 
@@ -570,11 +570,11 @@ pub fn select<'a>(versions: &'a [AtomRef], requirement: &Requirement) -> Option<
 
 /// The labels of `atoms` (at most 8), closest to `label` first (by edit distance, then
 /// alphabetically): what a mistyped label most likely meant.
-pub fn closest_labels(atoms: &[AtomRef], label: &Label) -> Vec<String> {
-    let mut labels: Vec<String> = atoms.iter().map(|a| a.label.to_string()).collect();
+pub fn closest_labels(atoms: &[AtomRef], label: &Label) -> Vec<Label> {
+    let mut labels: Vec<Label> = atoms.iter().map(|a| a.label.clone()).collect();
     labels.sort();
     labels.dedup();
-    labels.sort_by_cached_key(|l| (edit_distance(l, label.as_str()), l.clone()));
+    labels.sort_by_cached_key(|l| (edit_distance(l.as_str(), label.as_str()), l.clone()));
     labels.truncate(8);
     labels
 }

@@ -242,10 +242,10 @@ pub fn load_checked(
         .iter()
         .find(|(label, _)| !loader.overridden.contains(label))
     {
-        let mut labels: Vec<String> = loader
+        let mut labels: Vec<Label> = loader
             .nodes
             .iter()
-            .map(|n| n.manifest.package.label.as_str().to_owned())
+            .map(|n| n.manifest.package.label.clone())
             .collect();
         labels.sort();
         labels.dedup();

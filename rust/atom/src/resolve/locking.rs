@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::trust::{self, Assessment, Policy};
-use super::{DirectLockLimit, ResolveError};
+use super::{DirectLockLimit, MirrorFailure, ResolveError, Sought};
 use crate::id::{Label, Root, Tag};
 use crate::lock::integrity::{Integrity, INTEGRITY_FILE};
 use crate::lock::{
@@ -319,14 +319,9 @@ impl Locker<'_> {
         tag: &Tag,
         trusted: &[String],
     ) -> Result<Result<(), super::Signers>, ResolveError> {
-        let rev = ObjectId::from_hex(
-            dep.rev
-                .as_ref()
-                .expect("vetted atoms have a rev")
-                .as_str()
-                .as_bytes(),
-        )
-        .map_err(|_| ResolveError::UnrecordableRev(format!("{:?}", dep.rev)))?;
+        let rev = dep.rev.as_ref().expect("vetted atoms have a rev").as_str();
+        let rev = ObjectId::from_hex(rev.as_bytes())
+            .map_err(|_| ResolveError::UnrecordableRev(rev.to_owned()))?;
         // Already recorded, and not against today's trusted keys: kept as it is (the evaluator
         // checks it whenever it loads the atom).
         if let Some(record) = self.existing_integrity.record(&rev.to_string()) {
@@ -622,8 +617,8 @@ impl Locker<'_> {
             Some(atom) => Ok(atom.clone()),
             None => Err(crate::repo::RepoError::NoMatchingVersion {
                 label: label.clone(),
-                requirement: requirement.to_string(),
-                available: versions.iter().map(|a| a.version.to_string()).collect(),
+                requirement: requirement.clone(),
+                available: versions.iter().map(|a| a.version.clone()).collect(),
                 labels: if versions.is_empty() {
                     store.closest_labels(label)
                 } else {
@@ -639,7 +634,7 @@ impl Locker<'_> {
         mirrors: &Mirrors,
         label: &Label,
         requirement: &Requirement,
-        (available, labels): (Vec<String>, Vec<String>),
+        (available, labels): (Vec<Version>, Vec<Label>),
     ) -> ResolveError {
         let published = mirrors.iter().filter_map(Mirror::url).find_map(|url| {
             let repo = Repo::open(&local_path(url).filter(|p| p.exists())?).ok()?;
@@ -720,13 +715,12 @@ impl Locker<'_> {
                     }
                     None => failures.push((
                         url.to_owned(),
-                        crate::store::StoreError::NoGenesis {
+                        MirrorFailure::Store(Box::new(crate::store::StoreError::NoGenesis {
                             url: crate::uri::redact(url),
-                        }
-                        .to_string(),
+                        })),
                     )),
                 },
-                Err(e) => failures.push((url.to_owned(), e.to_string())),
+                Err(e) => failures.push((url.to_owned(), MirrorFailure::Store(Box::new(e)))),
             }
         }
         if failures.is_empty() {
@@ -734,7 +728,7 @@ impl Locker<'_> {
         }
         Err(ResolveError::Mirrors {
             tag: tag.clone(),
-            what: "the set's root".into(),
+            what: Sought::Root,
             failures,
         })
     }
@@ -753,8 +747,12 @@ impl Locker<'_> {
         options: &FetchOptions,
     ) -> Result<Option<(String, AtomRef)>, ResolveError> {
         let (label, requirement, exclude) = (wanted.label, wanted.requirement, wanted.exclude);
+        let sought = || Sought::Atom {
+            label: label.clone(),
+            requirement: requirement.clone(),
+        };
         let mut failures = Vec::new();
-        let mut answered: Option<(String, Vec<String>, Vec<String>)> = None;
+        let mut answered: Option<(String, Vec<Version>, Vec<Label>)> = None;
         for url in mirrors.iter().filter_map(Mirror::url) {
             // One connection and one listing per mirror, for all of the set's dependencies where
             // the server speaks protocol v2: each version is chosen from it and fetched on the
@@ -773,7 +771,7 @@ impl Locker<'_> {
                         self.sessions.insert(url.to_owned(), session);
                     }
                     Err(e) => {
-                        failures.push((url.to_owned(), e.to_string()));
+                        failures.push((url.to_owned(), MirrorFailure::Store(Box::new(e))));
                         continue;
                     }
                 }
@@ -786,21 +784,18 @@ impl Locker<'_> {
                 failures.push((
                     url.to_owned(),
                     match listing.root {
-                        Some(other) => {
-                            format!("it publishes the set with root {other}, not {root}")
-                        }
-                        None => "it publishes no atoms (no refs/ekala/init)".to_owned(),
+                        Some(found) => MirrorFailure::OtherRoot {
+                            found,
+                            expected: *root,
+                        },
+                        None => MirrorFailure::NoAtoms,
                     },
                 ));
                 continue;
             }
             let Some(atom) = crate::repo::select(&listing.atoms, requirement) else {
                 if answered.is_none() {
-                    let versions = listing
-                        .atoms
-                        .iter()
-                        .map(|a| a.version.to_string())
-                        .collect();
+                    let versions = listing.atoms.iter().map(|a| a.version.clone()).collect();
                     // A label it does not publish at all: the labels it does, closest first.
                     let labels = match listing.atoms.is_empty() {
                         true => crate::store::list(url, None, options)
@@ -815,8 +810,8 @@ impl Locker<'_> {
             let exact = Requirement::parse(&format!("={}", atom.version)).map_err(|e| {
                 ResolveError::Mirrors {
                     tag: tag.clone(),
-                    what: format!("{label}@{requirement}"),
-                    failures: vec![(url.to_owned(), e.to_string())],
+                    what: sought(),
+                    failures: vec![(url.to_owned(), MirrorFailure::Requirement(e))],
                 }
             })?;
             let one = FetchOptions {
@@ -829,23 +824,30 @@ impl Locker<'_> {
                 Ok(fetched) => {
                     // Best effort: the record only improves a later error message.
                     let _ = store.record_fetch(&fetched.root, url);
-                    match fetched.versions.iter().find(|v| v.version == atom.version) {
-                        Some(v) => match &v.status {
+                    match fetched
+                        .versions
+                        .into_iter()
+                        .find(|v| v.version == atom.version)
+                    {
+                        Some(v) => match v.status {
                             VersionStatus::Rejected(reason) => {
-                                failures.push((url.to_owned(), reason.to_string()))
+                                failures.push((url.to_owned(), MirrorFailure::Rejected(reason)))
                             }
                             _ => return Ok(Some((url.to_owned(), atom.clone()))),
                         },
                         None => failures.push((
                             url.to_owned(),
-                            format!("{label} {} disappeared while it was fetched", atom.version),
+                            MirrorFailure::Disappeared {
+                                label: label.clone(),
+                                version: atom.version.clone(),
+                            },
                         )),
                     }
                 }
                 Err(e) => {
                     // The connection may be spent: the next dependency opens another.
                     self.sessions.remove(url);
-                    failures.push((url.to_owned(), e.to_string()))
+                    failures.push((url.to_owned(), MirrorFailure::Store(Box::new(e))))
                 }
             }
         }
@@ -863,7 +865,7 @@ impl Locker<'_> {
         }
         Err(ResolveError::Mirrors {
             tag: tag.clone(),
-            what: format!("{label}@{requirement}"),
+            what: sought(),
             failures,
         })
     }

@@ -220,16 +220,16 @@ pub enum ResolveError {
         origin: Origin,
     },
     /// No published version matching the requirement is at the exact revision asked for.
-    #[error("no published version of {label} matching {requirement} is at the revision {rev} (published: {published}); {origin}")]
+    #[error("no published version of {label} matching {requirement} is at the revision {rev} (published: {}); {origin}", if .published.is_empty() { "none".to_owned() } else { .published.iter().map(|(version, rev)| format!("{version} ({rev})")).collect::<Vec<_>>().join(", ") })]
     NoVersionAtRev {
         /// The label asked for.
         label: Label,
         /// The requirement.
-        requirement: String,
+        requirement: Requirement,
         /// The revision asked for.
         rev: ObjectId,
-        /// What is published, `version (rev)`, newest first; `none` when nothing is.
-        published: String,
+        /// What is published, each version with its atom commit, newest first.
+        published: Vec<(Version, ObjectId)>,
         /// Where the repository comes from.
         origin: Origin,
     },
@@ -332,14 +332,14 @@ pub enum ResolveError {
         why: OverrideProblem,
     },
     /// An override names a label no atom of the graph has: a typo, or an atom no longer used.
-    #[error("the atom override {label}={} names no atom this evaluation loads ({}); check the label, or drop the override", path.display(), if labels.is_empty() { "it loads no dependency".to_owned() } else { format!("its atoms: {}", labels.join(", ")) })]
+    #[error("the atom override {label}={} names no atom this evaluation loads ({}); check the label, or drop the override", path.display(), if labels.is_empty() { "it loads no dependency".to_owned() } else { format!("its atoms: {}", join(labels)) })]
     UnusedOverride {
         /// The label overridden.
         label: Label,
         /// The directory it names.
         path: PathBuf,
         /// The labels of the atoms the graph does load.
-        labels: Vec<String>,
+        labels: Vec<Label>,
     },
     /// An override or local atom directory holds another atom than the label it stands for.
     #[error("{label} (needed by {by}) is to be loaded from {}, but the atom there is {found}", dir.display())]
@@ -376,7 +376,7 @@ pub enum ResolveError {
     #[error("cannot tell the root of the set {0}: none of its mirrors is `::` or a repository on this machine, and no atom.lock records it (lock it once where a mirror is reachable, without --offline)")]
     UnknownRoot(Tag),
     /// The first mirror that answered publishes no version the requirement accepts.
-    #[error("no published version of {label} matches {requirement} at {url}: {}", match (versions.is_empty(), labels.is_empty()) { (false, _) => format!("it publishes {}", versions.join(", ")), (true, true) => "it publishes no version of it".to_owned(), (true, false) => format!("it publishes no version of it (its labels, closest first: {})", labels.join(", ")) })]
+    #[error("no published version of {label} matches {requirement} at {url}: {}", match (versions.is_empty(), labels.is_empty()) { (false, _) => format!("it publishes {}", join(versions)), (true, true) => "it publishes no version of it".to_owned(), (true, false) => format!("it publishes no version of it (its labels, closest first: {})", join(labels)) })]
     NotAtMirror {
         /// The label.
         label: Label,
@@ -385,19 +385,19 @@ pub enum ResolveError {
         /// The mirror.
         url: String,
         /// The versions it publishes, newest first.
-        versions: Vec<String>,
+        versions: Vec<Version>,
         /// When it publishes none: its labels, closest first.
-        labels: Vec<String>,
+        labels: Vec<Label>,
     },
     /// Every mirror of a set failed while locking fetched what it needed.
     #[error("cannot get {what} from the set {tag}: {} (`atom lock --offline` locks from the atom store alone)", failures.iter().map(|(url, e)| format!("{url}: {e}")).collect::<Vec<_>>().join("; "))]
     Mirrors {
         /// The set's tag.
         tag: Tag,
-        /// What was wanted: `the set's root`, or `label@requirement`.
-        what: String,
-        /// Each mirror tried, in order, with its failure.
-        failures: Vec<(String, String)>,
+        /// What was wanted.
+        what: Sought,
+        /// Each mirror tried (its URL as the manifest gives it), in order, with its failure.
+        failures: Vec<(String, MirrorFailure)>,
     },
     /// `::` is used outside a git repository.
     #[error("`::` has no meaning as a mirror: {} is not inside a git repository", .0.display())]
@@ -424,6 +424,62 @@ pub enum ResolveError {
     /// The atom store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What locking wanted from a set's mirrors ([`ResolveError::Mirrors`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sought {
+    /// The set's root.
+    Root,
+    /// A version of an atom.
+    Atom {
+        /// Its label.
+        label: Label,
+        /// The requirement.
+        requirement: Requirement,
+    },
+}
+
+impl std::fmt::Display for Sought {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sought::Root => f.write_str("the set's root"),
+            Sought::Atom { label, requirement } => write!(f, "{label}@{requirement}"),
+        }
+    }
+}
+
+/// Why one mirror of a set did not provide what locking wanted ([`ResolveError::Mirrors`]).
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorFailure {
+    /// It could not be listed or fetched from.
+    #[error(transparent)]
+    Store(Box<StoreError>),
+    /// It publishes another set.
+    #[error("it publishes the set with root {found}, not {expected}")]
+    OtherRoot {
+        /// The root it publishes.
+        found: Root,
+        /// The set's root.
+        expected: Root,
+    },
+    /// It publishes no set at all.
+    #[error("it publishes no atoms (no refs/ekala/init)")]
+    NoAtoms,
+    /// The fetch rejected the version chosen.
+    #[error(transparent)]
+    Rejected(Box<crate::store::Rejection>),
+    /// The version chosen was not among those fetched.
+    #[error("{label} {version} disappeared while it was fetched")]
+    Disappeared {
+        /// The label.
+        label: Label,
+        /// The version.
+        version: Version,
+    },
+    /// The version chosen makes no exact requirement.
+    #[error(transparent)]
+    Requirement(crate::manifest::RequirementError),
 }
 
 /// What of a locked atom is not in its set's repository in the atom store
@@ -538,9 +594,9 @@ pub struct NotInStore {
     /// The requirement.
     pub requirement: Requirement,
     /// The versions the store has.
-    pub available: Vec<String>,
+    pub available: Vec<Version>,
     /// When it has none: the labels it has, closest to `label` first.
-    pub labels: Vec<String>,
+    pub labels: Vec<Label>,
     /// A matching version and the mirror on this machine publishing it: the store is stale.
     pub published: Option<(Version, String)>,
     /// The set's last fetch, when recorded.
@@ -563,12 +619,12 @@ impl std::fmt::Display for NotInStore {
         let has = if available.is_empty() && !labels.is_empty() {
             format!(
                 "no version of it (its labels, closest first: {})",
-                labels.join(", ")
+                join(labels)
             )
         } else if available.is_empty() {
             "no version of it".to_owned()
         } else {
-            format!("only {}", available.join(", "))
+            format!("only {}", join(available))
         };
         let fetched = last_fetch
             .as_ref()
@@ -656,19 +712,14 @@ pub fn resolve_at(
         .iter()
         .find(|a| a.commit == rev && requirement.matches(&a.version))
     else {
-        let published: Vec<String> = versions
-            .iter()
-            .map(|a| format!("{} ({})", a.version, a.commit))
-            .collect();
         return Err(ResolveError::NoVersionAtRev {
             label: label.clone(),
-            requirement: requirement.to_string(),
+            requirement: requirement.clone(),
             rev,
-            published: if published.is_empty() {
-                "none".to_owned()
-            } else {
-                published.join(", ")
-            },
+            published: versions
+                .iter()
+                .map(|a| (a.version.clone(), a.commit))
+                .collect(),
             origin: origin.clone(),
         });
     };
