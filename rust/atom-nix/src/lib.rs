@@ -350,7 +350,7 @@ impl LoadedGraph {
     }
 
     fn name(&self, node: usize) -> Result<String, String> {
-        guard(|| Ok(self.node(node)?.name.clone()))
+        guard(|| Ok(self.node(node)?.name.to_string()))
     }
 
     fn kind(&self, node: usize) -> Result<bridge::ComposeKind, String> {

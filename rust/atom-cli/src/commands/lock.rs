@@ -128,7 +128,7 @@ fn lock(
     if !locked.unrecorded.is_empty() && !check {
         out.warn(&format!(
             "{INTEGRITY_FILE} not written: {} {} not in the atom store, so {} digest and signer cannot be recorded; run `atom fetch`, then `atom lock`",
-            locked.unrecorded.join(", "),
+            locked.unrecorded.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
             if locked.unrecorded.len() == 1 { "is" } else { "are" },
             if locked.unrecorded.len() == 1 { "its" } else { "their" },
         ));

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::trust::{self, Assessment, Policy};
-use super::ResolveError;
+use super::{AtomName, ResolveError};
 use crate::diagnostic::SourceError;
 use crate::digest::ContentDigest;
 use crate::id::Label;
@@ -80,10 +80,10 @@ impl From<ResolveError> for ClosureProblem {
 /// One atom of the closure, as checked.
 #[derive(Debug)]
 pub struct ClosureEntry {
-    /// `label-version`.
-    pub atom: String,
+    /// The atom.
+    pub atom: AtomName,
     /// The atom whose lock pins it.
-    pub by: String,
+    pub by: AtomName,
     /// The pinned commit (`None`: an unpublished atom of the consumer's repository).
     pub rev: Option<ObjectId>,
     /// Its content digest, when it was read.
@@ -101,8 +101,8 @@ impl ClosureEntry {
     /// As `atom verify --recursive --json` prints it.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
-            "atom": self.atom,
-            "by": self.by,
+            "atom": self.atom.to_string(),
+            "by": self.by.to_string(),
             "rev": self.rev.map(|r| r.to_string()),
             "digest": self.digest.map(|d| d.to_string()),
             "signer": self.signer,
@@ -126,7 +126,7 @@ pub fn verify_closure(dir: &Path, store: &Store) -> Result<Vec<ClosureEntry>, Re
     let mut seen = BTreeSet::new();
     let mut queue = Vec::new();
     if let Some(lock) = lock {
-        queue.push((lock, integrity, super::graph::atom_name(&manifest)));
+        queue.push((lock, integrity, AtomName::of(&manifest)));
     }
     while let Some((lock, integrity, by)) = queue.pop() {
         let mut pinned: Vec<&AtomDep> = lock
@@ -150,7 +150,7 @@ pub fn verify_closure(dir: &Path, store: &Store) -> Result<Vec<ClosureEntry>, Re
                 continue;
             }
             let mut entry = ClosureEntry {
-                atom: format!("{}-{}", dep.label, dep.version),
+                atom: AtomName::new(&dep.label, &dep.version),
                 by: by.clone(),
                 rev: None,
                 digest: None,

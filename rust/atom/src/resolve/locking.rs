@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::trust::{self, Assessment, Policy};
-use super::{DirectLockLimit, MirrorFailure, ResolveError, Sought};
+use super::{AtomName, DirectLockLimit, MirrorFailure, ResolveError, Sought};
 use crate::id::{Label, Root, Tag};
 use crate::lock::integrity::{Integrity, INTEGRITY_FILE};
 use crate::lock::{
@@ -59,9 +59,9 @@ pub struct Locked {
     pub integrity: Integrity,
     /// Newer versions not taken because no trusted key signed them, one dependency each.
     pub skipped: Vec<super::TrustSkipped>,
-    /// Pinned atoms (`label-version`) not on this machine, so without a record in `integrity`:
-    /// the record is then incomplete, and is not to be written.
-    pub unrecorded: Vec<String>,
+    /// Pinned atoms not on this machine, so without a record in `integrity`: the record is then
+    /// incomplete, and is not to be written.
+    pub unrecorded: Vec<AtomName>,
 }
 
 /// Computes the lock of the atom in `dir` from what is on this machine (offline): `None` for a
@@ -220,7 +220,7 @@ struct Locker<'a> {
     /// What the trust policy skipped.
     skipped: Vec<super::TrustSkipped>,
     /// The atoms that could not be recorded (not on this machine).
-    unrecorded: Vec<String>,
+    unrecorded: Vec<AtomName>,
     /// The work tree of the repository the atom is in, once found.
     local: Option<PathBuf>,
     sets: BTreeMap<Root, LockedSet>,
@@ -347,13 +347,13 @@ impl Locker<'_> {
             // records), whose atom is not on this machine: nothing to hash.
             if !trusted.is_empty() {
                 return Err(ResolveError::Untrusted {
-                    atom: format!("{}-{}", dep.label, dep.version),
-                    by: crate::resolve::graph::atom_name(self.manifest),
+                    atom: AtomName::new(&dep.label, &dep.version),
+                    by: AtomName::of(self.manifest),
                     why: Box::new(super::Distrust::NotInStore),
                 });
             }
             self.unrecorded
-                .push(format!("{}-{}", dep.label, dep.version));
+                .push(AtomName::new(&dep.label, &dep.version));
             return Ok(Ok(()));
         };
         let assessment = self.assess(dep, rev, &repo, in_store)?;
@@ -502,8 +502,8 @@ impl Locker<'_> {
                 };
                 if found.commit != advertised.commit {
                     return Err(ResolveError::Tampered {
-                        atom: format!("{label}-{}", advertised.version),
-                        by: url,
+                        atom: AtomName::new(label, &advertised.version),
+                        by: super::PinnedBy::Mirror(url),
                         tampering: Box::new(super::Tampering::MirrorDiffers {
                             published: advertised.commit,
                             stored: found.commit,

@@ -15,7 +15,7 @@ pub mod locking;
 pub mod outdated;
 pub mod trust;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::diagnostic::{shell_quote, FileError, SourceError};
 use crate::id::{AtomDigest, Label, Root, Tag};
@@ -161,10 +161,10 @@ pub enum ResolveError {
     /// A locked atom is not in its set's repository.
     #[error("{atom} (pinned by {by}) is not in the atom store: {missing}; update the store with `{fetch}`")]
     MissingAtom {
-        /// `label-version`.
-        atom: String,
+        /// The atom.
+        atom: AtomName,
         /// Who pins it.
-        by: String,
+        by: AtomName,
         /// What is missing.
         missing: Box<Missing>,
         /// The command that would fetch it.
@@ -173,10 +173,10 @@ pub enum ResolveError {
     /// Something the lock pins has changed.
     #[error("{atom} (pinned by {by}): {tampering}")]
     Tampered {
-        /// `label-version`.
-        atom: String,
+        /// The atom.
+        atom: AtomName,
         /// Who pins it: an atom, or the mirror that serves it.
-        by: String,
+        by: PinnedBy,
         /// What differs.
         tampering: Box<Tampering>,
     },
@@ -184,10 +184,10 @@ pub enum ResolveError {
     /// not signed by a key the consumer trusts for its set.
     #[error("{atom} (pinned by {by}): {why}")]
     Untrusted {
-        /// `label-version`.
-        atom: String,
+        /// The atom.
+        atom: AtomName,
         /// Who pins it.
-        by: String,
+        by: AtomName,
         /// What differs: the expected signer or digest and the found one.
         why: Box<Distrust>,
     },
@@ -234,15 +234,15 @@ pub enum ResolveError {
         origin: Origin,
     },
     /// Atoms depend on each other in a cycle.
-    #[error("atoms depend on each other in a cycle: {}", .0.join(" -> "))]
-    Cycle(Vec<String>),
+    #[error("atoms depend on each other in a cycle: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(" -> "))]
+    Cycle(Vec<AtomName>),
     /// An atom's lock pins an atom from a set its `[sets]` does not list.
     #[error(
         "{atom}: its atom.lock pins {label} from the set {set}, which its [sets] does not list"
     )]
     UnlistedSet {
-        /// `label-version` of the atom whose lock it is.
-        atom: String,
+        /// The atom whose lock it is.
+        atom: AtomName,
         /// The pinned atom's label.
         label: Label,
         /// The set it is pinned from.
@@ -251,70 +251,70 @@ pub enum ResolveError {
     /// An atom's lock pins an atom at a rev that is not an object id.
     #[error("{atom}: its atom.lock pins {pinned} at an invalid rev: {source}")]
     InvalidRev {
-        /// `label-version` of the atom whose lock it is.
-        atom: String,
-        /// `label-version` of the pinned atom.
-        pinned: String,
+        /// The atom whose lock it is.
+        atom: AtomName,
+        /// The pinned atom.
+        pinned: AtomName,
         /// Why the rev is invalid.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A pinned atom cannot be read from its set's repository.
     #[error("{atom} (pinned by {by}): {error}")]
     Unreadable {
-        /// `label-version`.
-        atom: String,
+        /// The atom.
+        atom: AtomName,
         /// Who pins it.
-        by: String,
+        by: AtomName,
         /// What failed.
         error: Box<RepoError>,
     },
     /// A published atom's manifest or lock does not parse.
     #[error("{atom}: {error}")]
     PublishedFile {
-        /// `label-version`.
-        atom: String,
+        /// The atom.
+        atom: AtomName,
         /// Where and why.
         error: Box<SourceError>,
     },
     /// A published atom's lock is not UTF-8.
     #[error("{atom}: its {LOCK_FILE} is not UTF-8")]
     PublishedLockNotText {
-        /// `label-version`.
-        atom: String,
+        /// The atom.
+        atom: AtomName,
     },
     /// A published atom's lock does not cover its manifest.
     #[error("{atom} (pinned by {by}): its published atom.lock does not match its manifest: {detail}; publish a version with an up-to-date lock")]
     PublishedLockOutOfDate {
-        /// `label-version`.
-        atom: String,
+        /// The atom.
+        atom: AtomName,
         /// Who pins it.
-        by: String,
+        by: AtomName,
         /// What is out of date (as [`ResolveError::OutOfDate`] says it).
         detail: Box<LockMismatch>,
     },
     /// An atom's entry is not a path inside it.
     #[error("{atom}: its entry {entry:?} leaves the atom")]
     EntryLeaves {
-        /// `label-version`.
-        atom: String,
+        /// The atom.
+        atom: AtomName,
         /// The entry.
         entry: String,
     },
     /// An atom composed by another atom has no lock pinning that composer.
     #[error("{atom} is composed with the atom {composer}, but has no atom.lock pinning it; run `atom lock`")]
     ComposerNotLocked {
-        /// `label-version`.
-        atom: String,
+        /// The atom.
+        atom: AtomName,
         /// The composer's label.
         composer: Label,
     },
     /// A locked atom without a rev: it was never published.
     #[error("{atom} (pinned by {by}) is a local-only dependency (no rev in atom.lock); publish it and run `atom lock`")]
     LocalOnly {
-        /// `label-version`.
-        atom: String,
+        /// The atom.
+        atom: AtomName,
         /// Who pins it.
-        by: String,
+        by: AtomName,
     },
     /// The atom store's copy of a set has no version matching a requirement.
     #[error("{0}")]
@@ -345,7 +345,7 @@ pub enum ResolveError {
     #[error("{label} (needed by {by}) is to be loaded from {}, but the atom there is {found}", dir.display())]
     OverrideLabel {
         /// Who depends on it.
-        by: String,
+        by: AtomName,
         /// The label wanted.
         label: Label,
         /// The directory.
@@ -424,6 +424,107 @@ pub enum ResolveError {
     /// The atom store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// An atom as messages name it: `label-version`; a working copy also says how it stands in for
+/// the atom and where it is: `label-version (overridden: DIR)`. (Boxed: errors carry two of
+/// them and stay small.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AtomName(Box<NameParts>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct NameParts {
+    label: Label,
+    version: Version,
+    copy: Option<(CopyKind, PathBuf)>,
+}
+
+impl AtomName {
+    /// The published atom `label` `version`.
+    pub fn new(label: &Label, version: &Version) -> AtomName {
+        AtomName(Box::new(NameParts {
+            label: label.clone(),
+            version: version.clone(),
+            copy: None,
+        }))
+    }
+
+    /// The atom `manifest` describes.
+    pub fn of(manifest: &Manifest) -> AtomName {
+        AtomName::new(&manifest.package.label, &manifest.package.version)
+    }
+
+    /// The working copy in `dir` of the atom `manifest` describes, standing in for it as `kind`
+    /// says.
+    pub fn working_copy(manifest: &Manifest, kind: CopyKind, dir: PathBuf) -> AtomName {
+        let mut name = AtomName::of(manifest);
+        name.0.copy = Some((kind, dir));
+        name
+    }
+
+    /// The label.
+    pub fn label(&self) -> &Label {
+        &self.0.label
+    }
+
+    /// The version.
+    pub fn version(&self) -> &Version {
+        &self.0.version
+    }
+
+    /// For a working copy: how it stands in for the atom, and its directory.
+    pub fn copy(&self) -> Option<(CopyKind, &Path)> {
+        self.0
+            .copy
+            .as_ref()
+            .map(|(kind, dir)| (*kind, dir.as_path()))
+    }
+}
+
+impl std::fmt::Display for AtomName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.0.label, self.0.version)?;
+        match &self.0.copy {
+            Some((kind, dir)) => write!(f, " ({kind}: {})", dir.display()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// How a working copy stands in for an atom of a graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyKind {
+    /// An atom override names it.
+    Overridden,
+    /// It is an atom of the loaded atom's own repository.
+    Local,
+}
+
+impl std::fmt::Display for CopyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CopyKind::Overridden => "overridden",
+            CopyKind::Local => "local",
+        })
+    }
+}
+
+/// Who pins an atom found changed ([`ResolveError::Tampered`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinnedBy {
+    /// The atom whose lock pins it.
+    Atom(AtomName),
+    /// The mirror that serves it, while locking.
+    Mirror(String),
+}
+
+impl std::fmt::Display for PinnedBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PinnedBy::Atom(name) => name.fmt(f),
+            PinnedBy::Mirror(url) => f.write_str(url),
+        }
+    }
 }
 
 /// What locking wanted from a set's mirrors ([`ResolveError::Mirrors`]).

@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use super::ResolveError;
+use super::{AtomName, ResolveError};
 use crate::digest::ContentDigest;
 use crate::id::{Label, Root};
 use crate::lock::integrity::{Integrity, Record, INTEGRITY_FILE};
@@ -283,13 +283,13 @@ pub fn check_loaded(
     assessment: &Assessment,
     integrity: Option<&Integrity>,
     trusted: &[String],
-    atom: &str,
-    by: &str,
+    atom: &AtomName,
+    by: &AtomName,
     rev: ObjectId,
 ) -> Result<Option<Record>, ResolveError> {
     let untrusted = |why: Distrust| ResolveError::Untrusted {
-        atom: atom.to_owned(),
-        by: by.to_owned(),
+        atom: atom.clone(),
+        by: by.clone(),
         why: Box::new(why),
     };
     let record = match integrity {
