@@ -131,7 +131,7 @@ pub enum RepoError {
         /// The first entry that differs, relative to `dir`.
         file: String,
         /// How it differs.
-        detail: String,
+        detail: Box<Alteration>,
     },
     /// Writing to the file system failed.
     #[error("cannot write {}: {source}", path.display())]
@@ -141,6 +141,53 @@ pub enum RepoError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+/// How an entry of a materialised tree differs from the git tree it was written from
+/// ([`RepoError::TreeAltered`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Alteration {
+    /// It is missing.
+    #[error("is missing")]
+    Missing,
+    /// Its executable bit differs.
+    #[error("is {}executable, but git has it {}executable", if *.executable { "" } else { "not " }, if *.executable { "not " } else { "" })]
+    Executable {
+        /// Whether the file on disk is executable (git has the opposite).
+        executable: bool,
+    },
+    /// Its content differs.
+    #[error("was changed (its content hashes to {found}, git has {expected})")]
+    Content {
+        /// The hash of its content.
+        found: ObjectId,
+        /// The git blob.
+        expected: ObjectId,
+    },
+    /// A symlink's target differs.
+    #[error("points at {}, but git has {}", .found.display(), String::from_utf8_lossy(.expected))]
+    Link {
+        /// Its target on disk.
+        found: PathBuf,
+        /// Its target in git.
+        expected: Vec<u8>,
+    },
+    /// It is another kind of entry.
+    #[error("is {}, but git has {}", kind_text(*.found), kind_text(*.expected))]
+    Kind {
+        /// What it is on disk (`None`: a regular file).
+        found: Option<crate::diagnostic::FileKind>,
+        /// What git has (`None`: a regular file).
+        expected: Option<crate::diagnostic::FileKind>,
+    },
+    /// It is not in the git tree.
+    #[error("is not in the git tree (it was added)")]
+    Added,
+}
+
+/// `a regular file`, or what `kind` says.
+fn kind_text(kind: Option<crate::diagnostic::FileKind>) -> String {
+    kind.map_or_else(|| "a regular file".to_owned(), |k| k.to_string())
 }
 
 fn available_text(available: &[Version], labels: &[Label]) -> String {

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 pub use gix::ObjectId;
 
 pub use crate::entry_name;
-pub use error::RepoError;
+pub use error::{Alteration, RepoError};
 pub use refs::{
     AtomRef, RefAtom, RefLayout, ATOMS_PREFIX, INIT_REF, LEGACY_ATOMS_PREFIX, META_PREFIX,
 };
