@@ -66,10 +66,10 @@ pub enum RepoError {
     ShallowGenesis(std::path::PathBuf),
     /// The history has no root commit.
     #[error("no root commit found in the history of {0}")]
-    RootNotFound(String),
+    RootNotFound(ObjectId),
     /// The object ids are not SHA-1.
     #[error("object id {0} is not SHA-1; atoms are defined for SHA-1 repositories")]
-    UnsupportedHash(String),
+    UnsupportedHash(ObjectId),
     /// `refs/ekala/init` points at another root.
     #[error("refs/ekala/init already points at {existing}, but the root of HEAD is {root}; refusing to change a repository's identity")]
     InitConflict {
@@ -97,7 +97,7 @@ pub enum RepoError {
         /// The label.
         label: Label,
         /// The version.
-        version: String,
+        version: Version,
     },
     /// A verification failed.
     #[error("{atom}: {problem}")]

@@ -64,7 +64,7 @@ pub(crate) fn root_of_id(id: &gix::oid) -> Result<Root> {
     let bytes: [u8; 20] = id
         .as_bytes()
         .try_into()
-        .map_err(|_| RepoError::UnsupportedHash(id.to_hex().to_string()))?;
+        .map_err(|_| RepoError::UnsupportedHash(id.to_owned()))?;
     Ok(Root::from_bytes(bytes))
 }
 
@@ -421,7 +421,7 @@ impl Repo {
                 }
             }
         }
-        Err(RepoError::RootNotFound(commit.to_string()))
+        Err(RepoError::RootNotFound(commit))
     }
 
     /// Creates `refs/ekala/init` pointing at the root of `HEAD`. Idempotent; refuses to change an
@@ -498,7 +498,7 @@ impl Repo {
             .find(|a| &a.version == version)
             .ok_or_else(|| RepoError::NoSuchAtom {
                 label: label.clone(),
-                version: version.to_string(),
+                version: version.clone(),
             })
     }
 
