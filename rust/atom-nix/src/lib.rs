@@ -327,7 +327,7 @@ fn load_atom(
         }
         // A working copy in the graph is read only if the evaluation may read it.
         let check = |dir: &Path| {
-            bridge::check_readable(&dir.to_string_lossy()).map_err(|e| e.what().to_owned())
+            bridge::check_readable(&dir.to_string_lossy()).map_err(graph::DirCheckError::from)
         };
         let graph =
             graph::load_checked(&root, &store, &overrides, &check).map_err(|e| e.to_string())?;
@@ -367,7 +367,7 @@ impl LoadedGraph {
     }
 
     fn name(&self, node: usize) -> Result<String, String> {
-        guard(|| Ok(self.node(node)?.name.clone()))
+        guard(|| Ok(self.node(node)?.name.to_string()))
     }
 
     fn kind(&self, node: usize) -> Result<bridge::ComposeKind, String> {
@@ -405,7 +405,7 @@ impl LoadedGraph {
                         Source::Tree { .. } => None,
                     };
                     serde_json::json!({
-                        "name": node.name,
+                        "name": node.name.to_string(),
                         "label": package.label.to_string(),
                         "version": package.version.to_string(),
                         "dir": dir,
@@ -511,7 +511,7 @@ impl LoadedGraph {
                 .map_err(|e| format!("{}: {e}", node.name))?;
             Ok(Box::new(TreeCheck {
                 root: text(&dir),
-                name: node.name.clone(),
+                name: node.name.to_string(),
                 checked,
             }))
         })

@@ -21,16 +21,44 @@ use toml_edit::{value, DocumentMut, InlineTable, Item, Table};
 use crate::id::{Label, Tag};
 use crate::manifest::{Mirror, Requirement};
 
+/// Why the journal of an interrupted edit cannot be completed ([`EditError::Journal`]).
+#[derive(Debug, thiserror::Error)]
+pub enum JournalProblem {
+    /// It is not a journal.
+    #[error(transparent)]
+    Json(serde_json::Error),
+    /// It has a version this implementation does not write.
+    #[error("unknown journal version {0}")]
+    Version(u32),
+    /// Its renames and identities do not pair up.
+    #[error("its entries do not match")]
+    Entries,
+    /// It names a rename an edit never makes.
+    #[error("it names {tmp:?} -> {file:?}")]
+    Foreign {
+        /// The temporary file.
+        tmp: String,
+        /// The file it replaces.
+        file: String,
+    },
+    /// A temporary file is not the one the interrupted edit wrote.
+    #[error("{} is not the file the interrupted edit wrote (a copied or checked-out journal?)", .0.display())]
+    NotOurs(PathBuf),
+    /// Reading it, or completing its renames, failed.
+    #[error(transparent)]
+    Io(std::io::Error),
+}
+
 /// Why an atom's files cannot be edited.
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {
     /// A file that is edited is not valid TOML.
-    #[error("{}: cannot edit it: {reason}", path.display())]
+    #[error("{}: cannot edit it: {}", path.display(), .error.message())]
     Parse {
         /// The file.
         path: PathBuf,
         /// Why it does not parse.
-        reason: String,
+        error: Box<toml_edit::TomlError>,
     },
     /// A key that is edited has another type than the format gives it.
     #[error("{}: cannot edit it: {key} is not a {expected}", path.display())]
@@ -64,7 +92,7 @@ pub enum EditError {
         /// The journal.
         path: PathBuf,
         /// Why.
-        reason: String,
+        reason: JournalProblem,
     },
     /// An edit was interrupted (its journal is still there) and only a writer may complete it.
     #[error("an edit of the atom in {} was interrupted ({} is still there); run `atom lock` on it to complete the edit", dir.display(), JOURNAL_FILE)]
@@ -186,19 +214,19 @@ impl EditLock {
     fn recover(&self) -> Result<Recovery, EditError> {
         let mut recovery = Recovery::default();
         let journal_path = self.dir.join(JOURNAL_FILE);
-        let bad = |reason: String| EditError::Journal {
+        let bad = |reason: JournalProblem| EditError::Journal {
             path: journal_path.clone(),
             reason,
         };
         match std::fs::read(&journal_path) {
             Ok(bytes) => {
                 let journal: Journal =
-                    serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+                    serde_json::from_slice(&bytes).map_err(|e| bad(JournalProblem::Json(e)))?;
                 if journal.version != 2 {
-                    return Err(bad(format!("unknown journal version {}", journal.version)));
+                    return Err(bad(JournalProblem::Version(journal.version)));
                 }
                 if journal.identities.len() != journal.renames.len() {
-                    return Err(bad("its entries do not match".into()));
+                    return Err(bad(JournalProblem::Entries));
                 }
                 // Every entry is checked before any rename is made.
                 let mut renames = Vec::new();
@@ -207,31 +235,29 @@ impl EditLock {
                         && tmp.starts_with(&format!(".tmp-{file}-"))
                         && !tmp.contains('/');
                     if !ours {
-                        return Err(bad(format!("it names {tmp:?} -> {file:?}")));
+                        return Err(bad(JournalProblem::Foreign {
+                            tmp: tmp.clone(),
+                            file: file.clone(),
+                        }));
                     }
                     let (tmp, file) = (self.dir.join(tmp), self.dir.join(file));
                     // A temporary already renamed is gone: that rename was made.
                     match identity(&tmp) {
                         Ok(found) if found == *id => renames.push((tmp, file)),
-                        Ok(_) => {
-                            return Err(bad(format!(
-                                "{} is not the file the interrupted edit wrote (a copied or checked-out journal?)",
-                                tmp.display()
-                            )))
-                        }
+                        Ok(_) => return Err(bad(JournalProblem::NotOurs(tmp))),
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(bad(e.to_string())),
+                        Err(e) => return Err(bad(JournalProblem::Io(e))),
                     }
                 }
                 for (tmp, file) in renames {
-                    std::fs::rename(&tmp, &file).map_err(|e| bad(e.to_string()))?;
+                    std::fs::rename(&tmp, &file).map_err(|e| bad(JournalProblem::Io(e)))?;
                     recovery.completed.push(file);
                 }
-                sync_dir(&self.dir).map_err(|e| bad(e.to_string()))?;
-                std::fs::remove_file(&journal_path).map_err(|e| bad(e.to_string()))?;
+                sync_dir(&self.dir).map_err(|e| bad(JournalProblem::Io(e)))?;
+                std::fs::remove_file(&journal_path).map_err(|e| bad(JournalProblem::Io(e)))?;
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(bad(e.to_string())),
+            Err(e) => return Err(bad(JournalProblem::Io(e))),
         }
         // Under the lock, every temporary of an edit is a killed process's.
         let temporaries = EDITED
@@ -389,7 +415,7 @@ fn parse(text: &str, path: &Path) -> Result<DocumentMut, EditError> {
     text.parse()
         .map_err(|e: toml_edit::TomlError| EditError::Parse {
             path: path.to_owned(),
-            reason: e.message().to_owned(),
+            error: Box::new(e),
         })
 }
 

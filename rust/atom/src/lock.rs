@@ -227,7 +227,12 @@ struct Entry {
 
 impl Entry {
     /// Checks that exactly the keys `allowed` (plus the tag) are present, all of `required`.
-    fn check(&self, what: &str, allowed: &[&str], required: &[&str]) -> Result<(), String> {
+    fn check(
+        &self,
+        entry: EntryKind,
+        allowed: &[&'static str],
+        required: &[&'static str],
+    ) -> Result<(), LockEntryError> {
         let present = [
             ("entry", self.entry.is_some()),
             ("label", self.label.is_some()),
@@ -240,15 +245,19 @@ impl Entry {
             ("url", self.url.is_some()),
             ("hash", self.hash.is_some()),
         ];
-        let expected = || format!("{what} has the keys {}", allowed.join(", "));
+        let keys = |key: &'static str| EntryKeys {
+            key,
+            entry,
+            allowed: allowed.to_vec(),
+        };
         for (key, is_present) in present {
             if is_present && !allowed.contains(&key) {
-                return Err(format!("unknown field `{key}`: {}", expected()));
+                return Err(LockEntryError::UnknownKey(keys(key)));
             }
         }
         for key in required {
             if !present.iter().any(|(k, p)| k == key && *p) {
-                return Err(format!("missing field `{key}`: {}", expected()));
+                return Err(LockEntryError::MissingKey(keys(key)));
             }
         }
         Ok(())
@@ -275,19 +284,79 @@ impl Entry {
     }
 }
 
+/// The kind of a lock's `[compose]` table or `[[deps]]` entry, by its tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// `[compose]` with this `use`.
+    Compose(&'static str),
+    /// A `[[deps]]` entry with this `type`.
+    Dep(&'static str),
+}
+
+impl std::fmt::Display for EntryKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EntryKind::Compose(usage) => write!(f, "[compose] with use = \"{usage}\""),
+            EntryKind::Dep(kind) => write!(f, "a [[deps]] entry of type = \"{kind}\""),
+        }
+    }
+}
+
+/// A key of a lock entry and the keys its kind has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryKeys {
+    /// The key.
+    pub key: &'static str,
+    /// The entry's kind.
+    pub entry: EntryKind,
+    /// The keys that kind has.
+    pub allowed: Vec<&'static str>,
+}
+
+/// Why a lock's `[compose]` table or `[[deps]]` entry does not have the keys of its kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LockEntryError {
+    /// A key the entry's kind does not have.
+    #[error("unknown field `{}`: {} has the keys {}", .0.key, .0.entry, .0.allowed.join(", "))]
+    UnknownKey(EntryKeys),
+    /// A key the entry's kind requires is missing.
+    #[error("missing field `{}`: {} has the keys {}", .0.key, .0.entry, .0.allowed.join(", "))]
+    MissingKey(EntryKeys),
+    /// `[compose]` with a `type`.
+    #[error("unknown field `type`: [compose] is tagged by `use`")]
+    TypeInCompose,
+    /// `[compose]` without a `use`.
+    #[error("missing field `use` (one of \"nix\", \"atom\", \"static\")")]
+    MissingUse,
+    /// `[compose]` with an unknown `use`.
+    #[error("unknown variant `{0}` of `use`, expected one of `nix`, `atom`, `static`")]
+    UnknownUse(String),
+    /// A `[[deps]]` entry with a `use`.
+    #[error("unknown field `use`: a [[deps]] entry is tagged by `type`")]
+    UseInDep,
+    /// A `[[deps]]` entry without a `type`.
+    #[error(
+        "missing field `type` (one of \"atom\", \"nix\", \"nix+git\", \"nix+tar\", \"nix+src\")"
+    )]
+    MissingType,
+    /// A `[[deps]]` entry with an unknown `type`.
+    #[error("unknown variant `{0}` of `type`, expected one of `atom`, `nix`, `nix+git`, `nix+tar`, `nix+src`")]
+    UnknownType(String),
+}
+
 const ATOM_KEYS: &[&str] = &["label", "version", "set", "rev", "mirror", "id"];
 const ATOM_REQUIRED: &[&str] = &["label", "version", "set", "id"];
 const HASHED_KEYS: &[&str] = &["name", "url", "hash"];
 
 impl TryFrom<Entry> for LockedCompose {
-    type Error = String;
-    fn try_from(mut e: Entry) -> Result<Self, String> {
+    type Error = LockEntryError;
+    fn try_from(mut e: Entry) -> Result<Self, LockEntryError> {
         if e.kind.is_some() {
-            return Err("unknown field `type`: [compose] is tagged by `use`".into());
+            return Err(LockEntryError::TypeInCompose);
         }
         match e.usage.as_deref() {
             Some("nix") => {
-                e.check("[compose] with use = \"nix\"", &["entry"], &["entry"])?;
+                e.check(EntryKind::Compose("nix"), &["entry"], &["entry"])?;
                 Ok(LockedCompose::Nix {
                     entry: e.entry.take().expect("checked"),
                 })
@@ -295,7 +364,7 @@ impl TryFrom<Entry> for LockedCompose {
             Some("atom") => {
                 let keys = [ATOM_KEYS, &["entry"]].concat();
                 e.check(
-                    "[compose] with use = \"atom\"",
+                    EntryKind::Compose("atom"),
                     &keys,
                     &[ATOM_REQUIRED, &["entry"]].concat(),
                 )?;
@@ -306,43 +375,44 @@ impl TryFrom<Entry> for LockedCompose {
                 })
             }
             Some("static") => {
-                e.check("[compose] with use = \"static\"", &[], &[])?;
+                e.check(EntryKind::Compose("static"), &[], &[])?;
                 Ok(LockedCompose::Static)
             }
-            Some(other) => Err(format!(
-                "unknown variant `{other}` of `use`, expected one of `nix`, `atom`, `static`"
-            )),
-            None => Err("missing field `use` (one of \"nix\", \"atom\", \"static\")".into()),
+            Some(other) => Err(LockEntryError::UnknownUse(other.to_owned())),
+            None => Err(LockEntryError::MissingUse),
         }
     }
 }
 
 impl TryFrom<Entry> for LockedDep {
-    type Error = String;
-    fn try_from(mut e: Entry) -> Result<Self, String> {
+    type Error = LockEntryError;
+    fn try_from(mut e: Entry) -> Result<Self, LockEntryError> {
         if e.usage.is_some() {
-            return Err("unknown field `use`: a [[deps]] entry is tagged by `type`".into());
+            return Err(LockEntryError::UseInDep);
         }
         let Some(kind) = e.kind.take() else {
-            return Err("missing field `type` (one of \"atom\", \"nix\", \"nix+git\", \"nix+tar\", \"nix+src\")".into());
+            return Err(LockEntryError::MissingType);
         };
-        let what = format!("a [[deps]] entry of type = \"{kind}\"");
         match kind.as_str() {
             "atom" => {
-                e.check(&what, ATOM_KEYS, ATOM_REQUIRED)?;
+                e.check(EntryKind::Dep("atom"), ATOM_KEYS, ATOM_REQUIRED)?;
                 Ok(LockedDep::Atom(e.atom()))
             }
             "nix" | "nix+tar" | "nix+src" => {
-                e.check(&what, HASHED_KEYS, HASHED_KEYS)?;
-                let dep = e.hashed();
-                Ok(match kind.as_str() {
-                    "nix" => LockedDep::Nix(dep),
-                    "nix+tar" => LockedDep::NixTar(dep),
-                    _ => LockedDep::NixSrc(dep),
-                })
+                let (tag, make): (_, fn(HashedDep) -> LockedDep) = match kind.as_str() {
+                    "nix" => ("nix", LockedDep::Nix),
+                    "nix+tar" => ("nix+tar", LockedDep::NixTar),
+                    _ => ("nix+src", LockedDep::NixSrc),
+                };
+                e.check(EntryKind::Dep(tag), HASHED_KEYS, HASHED_KEYS)?;
+                Ok(make(e.hashed()))
             }
             "nix+git" => {
-                e.check(&what, &["name", "url", "version", "rev"], &["name", "url", "rev"])?;
+                e.check(
+                    EntryKind::Dep("nix+git"),
+                    &["name", "url", "version", "rev"],
+                    &["name", "url", "rev"],
+                )?;
                 Ok(LockedDep::NixGit(GitDep {
                     name: e.name.take().expect("checked"),
                     url: e.url.take().expect("checked"),
@@ -350,9 +420,7 @@ impl TryFrom<Entry> for LockedDep {
                     rev: e.rev.take().expect("checked"),
                 }))
             }
-            other => Err(format!(
-                "unknown variant `{other}` of `type`, expected one of `atom`, `nix`, `nix+git`, `nix+tar`, `nix+src`"
-            )),
+            _ => Err(LockEntryError::UnknownType(kind)),
         }
     }
 }

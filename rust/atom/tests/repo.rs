@@ -13,7 +13,7 @@ use atom::repo::{
     atom_ref, manifest_ref, origin_ref, AtomCommit, InitOutcome, ObjectId, Repo, RepoError,
     VerifyError,
 };
-use atom::store::{materialize_into, Store, VersionStatus};
+use atom::store::{materialize_into, Rejection, Store, VersionStatus};
 use support::{git, manifest, write};
 
 use atom_test_support as support;
@@ -830,8 +830,8 @@ fn fetch_errors() {
     assert_eq!(rejected[0].label.as_str(), "alpha");
     match &rejected[0].status {
         VersionStatus::Rejected(reason) => assert!(
-            reason.contains("refs/eka/meta/alpha/1.0.0/manifest")
-                && reason.contains("possible tampering"),
+            matches!(&**reason, Rejection::MetaRefChanged { name, .. } if name == "refs/eka/meta/alpha/1.0.0/manifest")
+                && reason.to_string().contains("possible tampering"),
             "{reason}"
         ),
         other => panic!("{other:?}"),

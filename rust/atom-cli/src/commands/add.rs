@@ -200,7 +200,7 @@ fn add(
             }
         };
     for skipped in &lock.skipped {
-        out.warn(skipped);
+        out.warn(&skipped.to_string());
     }
     let complete = lock.unrecorded.is_empty();
     let (lock, integrity) = (lock.lock, lock.integrity);

@@ -116,7 +116,7 @@ fn fetch(cli: &Cli, url: &str, atoms: &[String], store: &Store, out: &mut Output
                 "rejected {} {}: {reason}",
                 version.label, version.version
             )),
-            VersionStatus::Diverged(reason) => out.warn(reason),
+            VersionStatus::Diverged(reason) => out.warn(&reason.to_string()),
             _ => {}
         }
     }

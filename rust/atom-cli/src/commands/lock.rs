@@ -128,13 +128,13 @@ fn lock(
     if !locked.unrecorded.is_empty() && !check {
         out.warn(&format!(
             "{INTEGRITY_FILE} not written: {} {} not in the atom store, so {} digest and signer cannot be recorded; run `atom fetch`, then `atom lock`",
-            locked.unrecorded.join(", "),
+            locked.unrecorded.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
             if locked.unrecorded.len() == 1 { "is" } else { "are" },
             if locked.unrecorded.len() == 1 { "its" } else { "their" },
         ));
     }
     for skipped in &locked.skipped {
-        out.warn(skipped);
+        out.warn(&skipped.to_string());
     }
     if check {
         if changed || (integrity_changed && integrity_now.is_some()) {
@@ -192,7 +192,7 @@ fn lock(
         "changed": changed,
         "integrity_changed": integrity_changed,
         "updated": updates,
-        "skipped": locked.skipped,
+        "skipped": locked.skipped.iter().map(ToString::to_string).collect::<Vec<_>>(),
     }));
     out.line(format!(
         "{} {}",

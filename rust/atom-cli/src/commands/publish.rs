@@ -218,7 +218,7 @@ fn push_published(
             PushStatus::Unchanged => ("already there", None),
             PushStatus::Refused(reason) => {
                 refused += 1;
-                ("refused", Some(reason.as_str()))
+                ("refused", Some(reason.to_string()))
             }
         };
         items.push(json!({ "label": p.label.as_str(), "version": p.version.to_string(), "push": word, "reason": reason }));

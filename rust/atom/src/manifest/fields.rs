@@ -347,10 +347,34 @@ pub struct NixDepFields {
 
 const NIX_DEP_SHAPES: &str = "{ url = \"...\" }, { tar = \"...\" }, { git = \"...\" } with an optional `ref` or `version`, or { build = \"...\", unpack = <bool> }";
 
+/// Why a `[deps.direct.nix]` entry does not have the keys of one kind of dependency.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NixDepError {
+    /// Not exactly one of `url`, `tar`, `git` or `build`.
+    #[error("a direct Nix dependency has exactly one of `url`, `tar`, `git` or `build`, found {}; expected {NIX_DEP_SHAPES}", if .found.is_empty() { "none".to_owned() } else { .found.join(" and ") })]
+    Kinds {
+        /// The kinds it has.
+        found: Vec<&'static str>,
+    },
+    /// A key that belongs to another kind.
+    #[error("`{key}` only goes with `{kind}`, not with `{found}`; expected {NIX_DEP_SHAPES}")]
+    OnlyWith {
+        /// The key.
+        key: &'static str,
+        /// The kind it goes with.
+        kind: &'static str,
+        /// The kind the entry is.
+        found: &'static str,
+    },
+    /// A git dependency with both `ref` and `version`.
+    #[error("a git dependency takes `ref` or `version`, not both")]
+    RefAndVersion,
+}
+
 impl TryFrom<NixDepFields> for NixDep {
-    type Error = String;
-    fn try_from(f: NixDepFields) -> Result<Self, String> {
-        let kinds: Vec<&str> = [
+    type Error = NixDepError;
+    fn try_from(f: NixDepFields) -> Result<Self, NixDepError> {
+        let kinds: Vec<&'static str> = [
             ("url", f.url.is_some()),
             ("tar", f.tar.is_some()),
             ("git", f.git.is_some()),
@@ -361,21 +385,15 @@ impl TryFrom<NixDepFields> for NixDep {
         .map(|(name, _)| *name)
         .collect();
         if kinds.len() != 1 {
-            let found = if kinds.is_empty() {
-                "none".to_owned()
-            } else {
-                kinds.join(" and ")
-            };
-            return Err(format!(
-                "a direct Nix dependency has exactly one of `url`, `tar`, `git` or `build`, found {found}; expected {NIX_DEP_SHAPES}"
-            ));
+            return Err(NixDepError::Kinds { found: kinds });
         }
-        let only_with = |key: &str, present: bool, kind: &str| {
+        let only_with = |key: &'static str, present: bool, kind: &'static str| {
             if present && kinds[0] != kind {
-                Err(format!(
-                    "`{key}` only goes with `{kind}`, not with `{}`; expected {NIX_DEP_SHAPES}",
-                    kinds[0]
-                ))
+                Err(NixDepError::OnlyWith {
+                    key,
+                    kind,
+                    found: kinds[0],
+                })
             } else {
                 Ok(())
             }
@@ -389,9 +407,7 @@ impl TryFrom<NixDepFields> for NixDep {
             (_, _, Some(url), _) => NixSource::Git {
                 url,
                 at: match (f.git_ref, f.version) {
-                    (Some(_), Some(_)) => {
-                        return Err("a git dependency takes `ref` or `version`, not both".to_owned())
-                    }
+                    (Some(_), Some(_)) => return Err(NixDepError::RefAndVersion),
                     (Some(r), None) => GitRef::Ref(r),
                     (None, Some(v)) => GitRef::Version(v),
                     (None, None) => GitRef::Head,

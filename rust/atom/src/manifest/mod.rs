@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 pub use fields::{
-    Mirror, MirrorError, Requirement, RequirementError, Version, VersionError, MAX_VERSION_BYTES,
+    Mirror, MirrorError, NixDepError, Requirement, RequirementError, Version, VersionError,
+    MAX_VERSION_BYTES,
 };
 
 use crate::diagnostic::{FileError, SourceError};
@@ -145,14 +146,37 @@ struct ComposeFields {
     as_: Option<ComposeAsFields>,
 }
 
+/// Why `[compose]` is not exactly one valid form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ComposeError {
+    /// Both `[compose.with]` and `[compose.as]`.
+    #[error("[compose] has both [compose.with] and [compose.as]; an atom is composed in exactly one way")]
+    Both,
+    /// Neither `[compose.with]` nor `[compose.as]`.
+    #[error("[compose] is empty: expected [compose.with.<composer atom>] or [compose.as] with `nix = \"<path>\"` or `static = \"config\"`")]
+    Empty,
+    /// `[compose.as]` has both `nix` and `static`.
+    #[error("[compose.as] has both `nix` and `static`; expected exactly one")]
+    AsBoth,
+    /// `[compose.as]` has neither `nix` nor `static`.
+    #[error("[compose.as] is empty: expected `nix = \"<path>\"` or `static = \"config\"`")]
+    AsEmpty,
+    /// `[compose.with]` does not have exactly one entry.
+    #[error("[compose.with] must have precisely one entry, the composer atom, found {} ({})", .found.len(), .found.iter().map(Label::as_str).collect::<Vec<_>>().join(", "))]
+    WithEntries {
+        /// The labels it has.
+        found: Vec<Label>,
+    },
+}
+
 impl TryFrom<ComposeFields> for Compose {
-    type Error = String;
-    fn try_from(fields: ComposeFields) -> Result<Self, String> {
+    type Error = ComposeError;
+    fn try_from(fields: ComposeFields) -> Result<Self, ComposeError> {
         match (fields.with, fields.as_) {
             (Some(with), None) => Ok(Compose::With(with)),
             (None, Some(as_)) => Ok(Compose::As(as_.try_into()?)),
-            (Some(_), Some(_)) => Err("[compose] has both [compose.with] and [compose.as]; an atom is composed in exactly one way".into()),
-            (None, None) => Err("[compose] is empty: expected [compose.with.<composer atom>] or [compose.as] with `nix = \"<path>\"` or `static = \"config\"`".into()),
+            (Some(_), Some(_)) => Err(ComposeError::Both),
+            (None, None) => Err(ComposeError::Empty),
         }
     }
 }
@@ -167,18 +191,13 @@ struct ComposeAsFields {
 }
 
 impl TryFrom<ComposeAsFields> for ComposeAs {
-    type Error = String;
-    fn try_from(fields: ComposeAsFields) -> Result<Self, String> {
+    type Error = ComposeError;
+    fn try_from(fields: ComposeAsFields) -> Result<Self, ComposeError> {
         match (fields.nix, fields.static_) {
             (Some(path), None) => Ok(ComposeAs::Nix(path)),
             (None, Some(format)) => Ok(ComposeAs::Static(format)),
-            (Some(_), Some(_)) => {
-                Err("[compose.as] has both `nix` and `static`; expected exactly one".into())
-            }
-            (None, None) => Err(
-                "[compose.as] is empty: expected `nix = \"<path>\"` or `static = \"config\"`"
-                    .into(),
-            ),
+            (Some(_), Some(_)) => Err(ComposeError::AsBoth),
+            (None, None) => Err(ComposeError::AsEmpty),
         }
     }
 }
@@ -198,18 +217,12 @@ pub struct ComposeWith {
 }
 
 impl TryFrom<BTreeMap<Label, Composer>> for ComposeWith {
-    type Error = String;
-    fn try_from(map: BTreeMap<Label, Composer>) -> Result<Self, String> {
+    type Error = ComposeError;
+    fn try_from(map: BTreeMap<Label, Composer>) -> Result<Self, ComposeError> {
         if map.len() != 1 {
-            let found = map
-                .keys()
-                .map(|l| l.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(format!(
-                "[compose.with] must have precisely one entry, the composer atom, found {} ({found})",
-                map.len()
-            ));
+            return Err(ComposeError::WithEntries {
+                found: map.into_keys().collect(),
+            });
         }
         let (label, composer) = map.into_iter().next().expect("one entry");
         Ok(ComposeWith { label, composer })

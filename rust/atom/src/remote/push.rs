@@ -39,7 +39,43 @@ pub enum PushStatus {
     /// The remote already had it at the same commit.
     Unchanged,
     /// Not pushed, and why.
-    Refused(String),
+    Refused(Refusal),
+}
+
+/// Why a remote did not take an atom.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The remote has the version at another commit.
+    #[error("{url} already has {label} {version} at {there}, which differs from this repository's {ours}: published versions never change; bump the version")]
+    Differs {
+        /// The remote (without credentials).
+        url: String,
+        /// The label.
+        label: Label,
+        /// The version.
+        version: Version,
+        /// The commit the remote has.
+        there: crate::repo::ObjectId,
+        /// This repository's commit.
+        ours: crate::repo::ObjectId,
+    },
+    /// `git push` was rejected.
+    #[error("{url} rejected {}", .refs.iter().map(|r| format!("{}: {}", r.name, r.reason)).collect::<Vec<_>>().join(", "))]
+    Rejected {
+        /// The remote (without credentials).
+        url: String,
+        /// The refs rejected, each with git's reason.
+        refs: Vec<RejectedRef>,
+    },
+}
+
+/// A ref `git push` reported rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedRef {
+    /// The ref (`?` when git's report did not name it).
+    pub name: String,
+    /// Git's reason, as git reported it.
+    pub reason: String,
 }
 
 /// One atom a push looked at.
@@ -279,18 +315,24 @@ fn differs(
     version: &Version,
     there: crate::repo::ObjectId,
     ours: crate::repo::ObjectId,
-) -> String {
-    format!("{} already has {label} {version} at {there}, which differs from this repository's {ours}: published versions never change; bump the version", super::redact(url))
+) -> Refusal {
+    Refusal::Differs {
+        url: super::redact(url),
+        label: label.clone(),
+        version: version.clone(),
+        there,
+        ours,
+    }
 }
 
 /// Runs `git push --atomic` of `refs` (each must not exist on the remote) to `url`. The outer
-/// error: git could not run or timed out; the inner: the push was rejected, with git's reason.
+/// error: git could not run or timed out; the inner: the push was rejected, with git's reasons.
 fn git_push(
     work_tree: &Path,
     url: &str,
     refs: &[(String, crate::repo::ObjectId)],
     timeout: Duration,
-) -> Result<Result<(), String>, PushError> {
+) -> Result<Result<(), Refusal>, PushError> {
     // A "URL" that git would read as an option is refused, whoever wrote it.
     if url.starts_with('-') {
         return Err(PushError::Git {
@@ -387,7 +429,7 @@ fn git_push(
         rejected = all_rejected;
     }
     if !rejected.is_empty() {
-        let reasons: Vec<String> = rejected
+        let refs = rejected
             .iter()
             .map(|l| {
                 let fields: Vec<&str> = l.split('\t').collect();
@@ -395,14 +437,16 @@ fn git_push(
                     .get(1)
                     .and_then(|f| f.split(':').nth(1))
                     .unwrap_or("?");
-                format!("{name}: {}", fields.get(2).copied().unwrap_or("rejected"))
+                RejectedRef {
+                    name: name.to_owned(),
+                    reason: fields.get(2).copied().unwrap_or("rejected").to_owned(),
+                }
             })
             .collect();
-        return Ok(Err(format!(
-            "{} rejected {}",
-            super::redact(url),
-            reasons.join(", ")
-        )));
+        return Ok(Err(Refusal::Rejected {
+            url: super::redact(url),
+            refs,
+        }));
     }
     let message = stderr
         .lines()

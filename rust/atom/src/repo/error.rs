@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use gix::ObjectId;
 
 use crate::id::{Label, Root};
+use crate::manifest::{Requirement, Version};
 
 pub(super) type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -65,10 +66,10 @@ pub enum RepoError {
     ShallowGenesis(std::path::PathBuf),
     /// The history has no root commit.
     #[error("no root commit found in the history of {0}")]
-    RootNotFound(String),
+    RootNotFound(ObjectId),
     /// The object ids are not SHA-1.
     #[error("object id {0} is not SHA-1; atoms are defined for SHA-1 repositories")]
-    UnsupportedHash(String),
+    UnsupportedHash(ObjectId),
     /// `refs/ekala/init` points at another root.
     #[error("refs/ekala/init already points at {existing}, but the root of HEAD is {root}; refusing to change a repository's identity")]
     InitConflict {
@@ -83,12 +84,12 @@ pub enum RepoError {
         /// The label.
         label: Label,
         /// The requirement.
-        requirement: String,
+        requirement: Requirement,
         /// The versions there are.
-        available: Vec<String>,
+        available: Vec<Version>,
         /// When the label has no version at all: the labels that are published, closest to it
         /// first (a typo's likely fix).
-        labels: Vec<String>,
+        labels: Vec<Label>,
     },
     /// No such published version.
     #[error("{label} {version} is not published in this repository")]
@@ -96,7 +97,7 @@ pub enum RepoError {
         /// The label.
         label: Label,
         /// The version.
-        version: String,
+        version: Version,
     },
     /// A verification failed.
     #[error("{atom}: {problem}")]
@@ -130,7 +131,7 @@ pub enum RepoError {
         /// The first entry that differs, relative to `dir`.
         file: String,
         /// How it differs.
-        detail: String,
+        detail: Box<Alteration>,
     },
     /// Writing to the file system failed.
     #[error("cannot write {}: {source}", path.display())]
@@ -142,16 +143,67 @@ pub enum RepoError {
     },
 }
 
-fn available_text(available: &[String], labels: &[String]) -> String {
+/// How an entry of a materialised tree differs from the git tree it was written from
+/// ([`RepoError::TreeAltered`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Alteration {
+    /// It is missing.
+    #[error("is missing")]
+    Missing,
+    /// Its executable bit differs.
+    #[error("is {}executable, but git has it {}executable", if *.executable { "" } else { "not " }, if *.executable { "not " } else { "" })]
+    Executable {
+        /// Whether the file on disk is executable (git has the opposite).
+        executable: bool,
+    },
+    /// Its content differs.
+    #[error("was changed (its content hashes to {found}, git has {expected})")]
+    Content {
+        /// The hash of its content.
+        found: ObjectId,
+        /// The git blob.
+        expected: ObjectId,
+    },
+    /// A symlink's target differs.
+    #[error("points at {}, but git has {}", .found.display(), String::from_utf8_lossy(.expected))]
+    Link {
+        /// Its target on disk.
+        found: PathBuf,
+        /// Its target in git.
+        expected: Vec<u8>,
+    },
+    /// It is another kind of entry.
+    #[error("is {}, but git has {}", kind_text(*.found), kind_text(*.expected))]
+    Kind {
+        /// What it is on disk (`None`: a regular file).
+        found: Option<crate::diagnostic::FileKind>,
+        /// What git has (`None`: a regular file).
+        expected: Option<crate::diagnostic::FileKind>,
+    },
+    /// It is not in the git tree.
+    #[error("is not in the git tree (it was added)")]
+    Added,
+}
+
+/// `a regular file`, or what `kind` says.
+fn kind_text(kind: Option<crate::diagnostic::FileKind>) -> String {
+    kind.map_or_else(|| "a regular file".to_owned(), |k| k.to_string())
+}
+
+fn available_text(available: &[Version], labels: &[Label]) -> String {
+    let join = |items: Vec<String>| items.join(", ");
     if available.is_empty() && labels.is_empty() {
         " (no version of it is published here, nor of any other label)".to_owned()
     } else if available.is_empty() {
         format!(
             " (no version of it is published here; labels published here, closest first: {})",
-            labels.join(", ")
+            join(labels.iter().map(|l| l.to_string()).collect())
         )
     } else {
-        format!(" (published: {})", available.join(", "))
+        format!(
+            " (published: {})",
+            join(available.iter().map(|v| v.to_string()).collect())
+        )
     }
 }
 

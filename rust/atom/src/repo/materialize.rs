@@ -11,7 +11,9 @@ use std::path::Path;
 use gix::objs::tree::EntryKind;
 use gix::ObjectId;
 
+use super::error::Alteration;
 use super::{Repo, RepoError, Result};
+use crate::diagnostic::FileKind;
 
 /// Which files of a tree a materialised directory holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,15 +151,15 @@ impl Repo {
             path: dir.to_owned(),
             source,
         })?;
-        let altered = |file: &str, detail: String| RepoError::TreeAltered {
+        let altered = |file: &str, detail: Alteration| RepoError::TreeAltered {
             dir: dir.to_owned(),
             tree,
             file: file.to_owned(),
-            detail,
+            detail: Box::new(detail),
         };
         for (path, want) in &expected {
             let Some(metadata) = found.remove(path) else {
-                return Err(altered(path, "is missing".to_owned()));
+                return Err(altered(path, Alteration::Missing));
             };
             let full = dir.join(path);
             let kind = metadata.file_type();
@@ -169,11 +171,9 @@ impl Repo {
                     if is_executable != *executable {
                         return Err(altered(
                             path,
-                            format!(
-                                "is {}executable, but git has it {}executable",
-                                if is_executable { "" } else { "not " },
-                                if *executable { "" } else { "not " }
-                            ),
+                            Alteration::Executable {
+                                executable: is_executable,
+                            },
                         ));
                     }
                     let data = fs::read(&full).map_err(|source| RepoError::Io {
@@ -185,7 +185,10 @@ impl Repo {
                     if actual != *id {
                         return Err(altered(
                             path,
-                            format!("was changed (its content hashes to {actual}, git has {id})"),
+                            Alteration::Content {
+                                found: actual,
+                                expected: *id,
+                            },
                         ));
                     }
                 }
@@ -197,35 +200,26 @@ impl Repo {
                     if actual.as_os_str().as_encoded_bytes() != target.as_slice() {
                         return Err(altered(
                             path,
-                            format!(
-                                "points at {}, but git has {}",
-                                actual.display(),
-                                String::from_utf8_lossy(target)
-                            ),
+                            Alteration::Link {
+                                found: actual,
+                                expected: target.clone(),
+                            },
                         ));
                     }
                 }
                 _ => {
-                    let is = crate::diagnostic::FileKind::of(kind);
-                    let is = if kind.is_file() {
-                        "a regular file".to_owned()
-                    } else {
-                        is.to_string()
+                    let found = (!kind.is_file()).then(|| FileKind::of(kind));
+                    let expected = match want {
+                        Expected::Dir => Some(FileKind::Directory),
+                        Expected::File { .. } => None,
+                        Expected::Link(_) => Some(FileKind::Symlink),
                     };
-                    let should = match want {
-                        Expected::Dir => "a directory",
-                        Expected::File { .. } => "a regular file",
-                        Expected::Link(_) => "a symlink",
-                    };
-                    return Err(altered(path, format!("is {is}, but git has {should}")));
+                    return Err(altered(path, Alteration::Kind { found, expected }));
                 }
             }
         }
         if let Some(path) = found.keys().next() {
-            return Err(altered(
-                path,
-                "is not in the git tree (it was added)".to_owned(),
-            ));
+            return Err(altered(path, Alteration::Added));
         }
         Ok(())
     }

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 pub use gix::ObjectId;
 
 pub use crate::entry_name;
-pub use error::RepoError;
+pub use error::{Alteration, RepoError};
 pub use refs::{
     AtomRef, RefAtom, RefLayout, ATOMS_PREFIX, INIT_REF, LEGACY_ATOMS_PREFIX, META_PREFIX,
 };
@@ -64,7 +64,7 @@ pub(crate) fn root_of_id(id: &gix::oid) -> Result<Root> {
     let bytes: [u8; 20] = id
         .as_bytes()
         .try_into()
-        .map_err(|_| RepoError::UnsupportedHash(id.to_hex().to_string()))?;
+        .map_err(|_| RepoError::UnsupportedHash(id.to_owned()))?;
     Ok(Root::from_bytes(bytes))
 }
 
@@ -427,7 +427,7 @@ impl Repo {
                 }
             }
         }
-        Err(RepoError::RootNotFound(commit.to_string()))
+        Err(RepoError::RootNotFound(commit))
     }
 
     /// Creates `refs/ekala/init` pointing at the root of `HEAD`. Idempotent; refuses to change an
@@ -481,8 +481,8 @@ impl Repo {
             .cloned()
             .ok_or_else(|| RepoError::NoMatchingVersion {
                 label: label.clone(),
-                requirement: requirement.to_string(),
-                available: versions.iter().map(|a| a.version.to_string()).collect(),
+                requirement: requirement.clone(),
+                available: versions.iter().map(|a| a.version.clone()).collect(),
                 labels: if versions.is_empty() {
                     self.closest_labels(label)
                 } else {
@@ -493,7 +493,7 @@ impl Repo {
 
     /// The labels published here (at most 8), closest to `label` first (by edit distance, then
     /// alphabetically): what a mistyped label most likely meant.
-    pub fn closest_labels(&self, label: &Label) -> Vec<String> {
+    pub fn closest_labels(&self, label: &Label) -> Vec<Label> {
         closest_labels(&self.atoms().unwrap_or_default(), label)
     }
 
@@ -504,7 +504,7 @@ impl Repo {
             .find(|a| &a.version == version)
             .ok_or_else(|| RepoError::NoSuchAtom {
                 label: label.clone(),
-                version: version.to_string(),
+                version: version.clone(),
             })
     }
 
@@ -576,11 +576,11 @@ pub fn select<'a>(versions: &'a [AtomRef], requirement: &Requirement) -> Option<
 
 /// The labels of `atoms` (at most 8), closest to `label` first (by edit distance, then
 /// alphabetically): what a mistyped label most likely meant.
-pub fn closest_labels(atoms: &[AtomRef], label: &Label) -> Vec<String> {
-    let mut labels: Vec<String> = atoms.iter().map(|a| a.label.to_string()).collect();
+pub fn closest_labels(atoms: &[AtomRef], label: &Label) -> Vec<Label> {
+    let mut labels: Vec<Label> = atoms.iter().map(|a| a.label.clone()).collect();
     labels.sort();
     labels.dedup();
-    labels.sort_by_cached_key(|l| (edit_distance(l, label.as_str()), l.clone()));
+    labels.sort_by_cached_key(|l| (edit_distance(l.as_str(), label.as_str()), l.clone()));
     labels.truncate(8);
     labels
 }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use gix::zlib::stream::deflate::{Compress, FlushCompress};
 use gix::ObjectId;
 
+use super::error::Source;
 use super::{RepoError, Result};
 
 /// A pack being written into `<objects>/pack`.
@@ -82,7 +83,7 @@ impl PackWriter {
     }
 
     /// Appends the zlib stream of `data` to `out`.
-    fn deflate(&mut self, data: &[u8], out: &mut Vec<u8>) -> std::result::Result<(), String> {
+    fn deflate(&mut self, data: &[u8], out: &mut Vec<u8>) -> std::result::Result<(), Source> {
         let compress = &mut self.compress;
         compress.reset();
         let mut input = data;
@@ -92,7 +93,7 @@ impl PackWriter {
             let (read, written) = (compress.total_in(), compress.total_out());
             let status = compress
                 .compress(input, &mut out[start..], FlushCompress::Finish)
-                .map_err(|e| e.to_string())?;
+                .map_err(Source::from)?;
             out.truncate(start + (compress.total_out() - written) as usize);
             input = &input[(compress.total_in() - read) as usize..];
             if matches!(status, gix::zlib::Status::StreamEnd) {

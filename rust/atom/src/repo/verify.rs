@@ -58,6 +58,27 @@ impl Verified {
     }
 }
 
+impl VerifyError {
+    /// Whether the message says itself that this may be tampering (a check only an altered
+    /// repository fails), rather than an atom that was never valid.
+    pub fn says_tampering(&self) -> bool {
+        match self {
+            VerifyError::NotRegular { .. }
+            | VerifyError::ManifestRef { .. }
+            | VerifyError::OriginRef { .. }
+            | VerifyError::ForeignOrigin { .. }
+            | VerifyError::UnsafeEntry { .. }
+            | VerifyError::Id { .. } => true,
+            VerifyError::NotACommit(_)
+            | VerifyError::Format(_)
+            | VerifyError::NoManifest
+            | VerifyError::ManifestNotText
+            | VerifyError::InvalidManifest(_)
+            | VerifyError::Mismatch { .. } => false,
+        }
+    }
+}
+
 /// Why a published atom failed verification. Each check has its own variant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {

@@ -7,22 +7,83 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::trust::{self, Assessment, Policy};
-use super::ResolveError;
+use super::{AtomName, ResolveError};
+use crate::diagnostic::SourceError;
 use crate::digest::ContentDigest;
+use crate::id::Label;
 use crate::lock::integrity::{Integrity, INTEGRITY_FILE};
 use crate::lock::{AtomDep, LockedCompose, LockedDep, Lockfile, LOCK_FILE};
 use crate::manifest::set::{SetManifest, SET_MANIFEST_FILE};
 use crate::manifest::{Manifest, MANIFEST_FILE};
+use crate::repo::RepoError;
 use crate::repo::{AtomRef, ObjectId, RefLayout, Repo};
 use crate::store::Store;
+use crate::store::StoreError;
+
+/// Why an atom of the closure failed its check.
+#[derive(Debug, thiserror::Error)]
+pub enum ClosureProblem {
+    /// The lock pins a rev that is not an object id.
+    #[error(transparent)]
+    Rev(Box<dyn std::error::Error + Send + Sync>),
+    /// Its commit is neither in the atom store nor in the consumer's repository.
+    #[error("its commit is not on this machine; run `atom fetch` in the atom's directory")]
+    NotHere,
+    /// Its tree is not the subtree of its source commit.
+    #[error("its tree is {tree}, but its source commit {origin} has {found} for {label} (possible tampering)")]
+    SourceTree {
+        /// Its tree.
+        tree: ObjectId,
+        /// The source commit.
+        origin: ObjectId,
+        /// The source commit's tree for its label.
+        found: ObjectId,
+        /// Its label.
+        label: Label,
+    },
+    /// Its source commit does not list it.
+    #[error("its source commit {origin} lists no atom {label} in its {SET_MANIFEST_FILE} (possible tampering)")]
+    NotInSource {
+        /// The source commit.
+        origin: ObjectId,
+        /// Its label.
+        label: Label,
+    },
+    /// One of its files cannot be read as text.
+    #[error("its {file}: {error}")]
+    Unreadable {
+        /// The file.
+        file: &'static str,
+        /// Why.
+        error: RepoError,
+    },
+    /// Its lock or integrity record does not parse.
+    #[error(transparent)]
+    File(#[from] SourceError),
+    /// Its repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    /// The atom store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// It is not what the lock recorded, or not signed by a trusted key.
+    #[error(transparent)]
+    Resolve(Box<ResolveError>),
+}
+
+impl From<ResolveError> for ClosureProblem {
+    fn from(error: ResolveError) -> Self {
+        ClosureProblem::Resolve(Box::new(error))
+    }
+}
 
 /// One atom of the closure, as checked.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ClosureEntry {
-    /// `label-version`.
-    pub atom: String,
+    /// The atom.
+    pub atom: AtomName,
     /// The atom whose lock pins it.
-    pub by: String,
+    pub by: AtomName,
     /// The pinned commit (`None`: an unpublished atom of the consumer's repository).
     pub rev: Option<ObjectId>,
     /// Its content digest, when it was read.
@@ -33,21 +94,21 @@ pub struct ClosureEntry {
     /// source commit is not on this machine.
     pub source: Option<bool>,
     /// What is wrong; `None` when it verified.
-    pub problem: Option<String>,
+    pub problem: Option<ClosureProblem>,
 }
 
 impl ClosureEntry {
     /// As `atom verify --recursive --json` prints it.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
-            "atom": self.atom,
-            "by": self.by,
+            "atom": self.atom.to_string(),
+            "by": self.by.to_string(),
             "rev": self.rev.map(|r| r.to_string()),
             "digest": self.digest.map(|d| d.to_string()),
             "signer": self.signer,
             "source": self.source,
             "ok": self.problem.is_none(),
-            "problem": self.problem,
+            "problem": self.problem.as_ref().map(ToString::to_string),
         })
     }
 }
@@ -65,7 +126,7 @@ pub fn verify_closure(dir: &Path, store: &Store) -> Result<Vec<ClosureEntry>, Re
     let mut seen = BTreeSet::new();
     let mut queue = Vec::new();
     if let Some(lock) = lock {
-        queue.push((lock, integrity, super::graph::atom_name(&manifest)));
+        queue.push((lock, integrity, AtomName::of(&manifest)));
     }
     while let Some((lock, integrity, by)) = queue.pop() {
         let mut pinned: Vec<&AtomDep> = lock
@@ -89,7 +150,7 @@ pub fn verify_closure(dir: &Path, store: &Store) -> Result<Vec<ClosureEntry>, Re
                 continue;
             }
             let mut entry = ClosureEntry {
-                atom: format!("{}-{}", dep.label, dep.version),
+                atom: AtomName::new(&dep.label, &dep.version),
                 by: by.clone(),
                 rev: None,
                 digest: None,
@@ -128,37 +189,29 @@ fn check(
     local: Option<&Repo>,
     store: &Store,
     entry: &mut ClosureEntry,
-) -> Result<Option<Pinned>, String> {
+) -> Result<Option<Pinned>, ClosureProblem> {
     let Some(rev) = &dep.rev else {
         entry.source = None;
         return Ok(None);
     };
-    let rev = ObjectId::from_hex(rev.as_str().as_bytes()).map_err(|e| e.to_string())?;
+    let rev =
+        ObjectId::from_hex(rev.as_str().as_bytes()).map_err(|e| ClosureProblem::Rev(e.into()))?;
     entry.rev = Some(rev);
-    let repo =
-        match store.open_set(&dep.set).map_err(|e| e.to_string())? {
-            Some(repo) if repo.has_object(rev) => repo,
-            _ => match local {
-                Some(local) if local.has_object(rev) => {
-                    Repo::open(local.git_dir()).map_err(|e| e.to_string())?
-                }
-                _ => return Err(
-                    "its commit is not on this machine; run `atom fetch` in the atom's directory"
-                        .to_owned(),
-                ),
-            },
-        };
+    let repo = match store.open_set(&dep.set)? {
+        Some(repo) if repo.has_object(rev) => repo,
+        _ => match local {
+            Some(local) if local.has_object(rev) => Repo::open(local.git_dir())?,
+            _ => return Err(ClosureProblem::NotHere),
+        },
+    };
     let atom = AtomRef {
         label: dep.label.clone(),
         version: dep.version.clone(),
         commit: rev,
         layout: RefLayout::Current,
     };
-    let verified = repo
-        .verify_pinned(&atom, &dep.id)
-        .map_err(|e| e.to_string())?;
-    let assessment = Assessment::of(&repo, &dep.set, &dep.label, &dep.version, rev)
-        .map_err(|e| e.to_string())?;
+    let verified = repo.verify_pinned(&atom, &dep.id)?;
+    let assessment = Assessment::of(&repo, &dep.set, &dep.label, &dep.version, rev)?;
     entry.digest = assessment.digest;
     let trusted = policy.trusted_in(lock, &dep.set);
     let record = trust::check_loaded(
@@ -168,8 +221,7 @@ fn check(
         &entry.atom,
         &entry.by,
         rev,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     entry.signer = record.and_then(|r| r.signer).or_else(|| {
         assessment
             .signed
@@ -184,43 +236,40 @@ fn check(
     if let Some(source) = source_repo {
         match source_subtree(source, verified.origin, &dep.label) {
             Some(tree) if tree == verified.tree => entry.source = Some(true),
-            Some(tree) => {
+            Some(found) => {
                 entry.source = Some(false);
-                return Err(format!(
-                    "its tree is {}, but its source commit {} has {tree} for {} (possible tampering)",
-                    verified.tree, verified.origin, dep.label
-                ));
+                return Err(ClosureProblem::SourceTree {
+                    tree: verified.tree,
+                    origin: verified.origin,
+                    found,
+                    label: dep.label.clone(),
+                });
             }
             None => {
                 entry.source = Some(false);
-                return Err(format!(
-                    "its source commit {} lists no atom {} in its {SET_MANIFEST_FILE} (possible tampering)",
-                    verified.origin, dep.label
-                ));
+                return Err(ClosureProblem::NotInSource {
+                    origin: verified.origin,
+                    label: dep.label.clone(),
+                });
             }
         }
     }
-    let read =
-        |id: ObjectId, file: &str| repo.read_text(id).map_err(|e| format!("its {file}: {e}"));
+    let read = |id: ObjectId, file: &'static str| {
+        repo.read_text(id)
+            .map_err(|error| ClosureProblem::Unreadable { file, error })
+    };
     let Some(lock_id) = verified.lock else {
         return Ok(None);
     };
     let own_lock = Lockfile::parse(
         &read(lock_id, LOCK_FILE)?,
         &format!("{}/{LOCK_FILE}", entry.atom),
-    )
-    .map_err(|e| e.to_string())?;
-    let own_integrity = match repo
-        .entry(verified.tree, Path::new(INTEGRITY_FILE))
-        .map_err(|e| e.to_string())?
-    {
-        Some(file) if file.is_blob() => Some(
-            Integrity::parse(
-                &read(file.id, INTEGRITY_FILE)?,
-                &format!("{}/{INTEGRITY_FILE}", entry.atom),
-            )
-            .map_err(|e| e.to_string())?,
-        ),
+    )?;
+    let own_integrity = match repo.entry(verified.tree, Path::new(INTEGRITY_FILE))? {
+        Some(file) if file.is_blob() => Some(Integrity::parse(
+            &read(file.id, INTEGRITY_FILE)?,
+            &format!("{}/{INTEGRITY_FILE}", entry.atom),
+        )?),
         _ => None,
     };
     Ok(Some((own_lock, own_integrity)))

@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::trust::{self, Assessment, Policy};
-use super::{LockMismatch, OverrideProblem, ResolveError};
+use super::{
+    AtomName, CopyKind, LockMismatch, Missing, OverrideProblem, PinnedBy, ResolveError, Tampering,
+};
 use crate::digest::ContentDigest;
 use crate::id::{Label, Root, Tag};
 use crate::lock::integrity::{Integrity, INTEGRITY_FILE};
@@ -38,8 +40,8 @@ pub struct Graph {
 /// One atom of a [`Graph`].
 #[derive(Debug, Clone)]
 pub struct Node {
-    /// `label-version`.
-    pub name: String,
+    /// How messages name it.
+    pub name: AtomName,
     /// Where its files are.
     pub source: Source,
     /// Its manifest.
@@ -157,8 +159,11 @@ struct LocalSet {
     members: HashMap<Label, PathBuf>,
 }
 
+/// Why a working copy's directory may not be read: the caller's own error.
+pub type DirCheckError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Whether a working copy's directory may be read: `Err` says why not.
-pub type DirCheck<'a> = &'a dyn Fn(&Path) -> Result<(), String>;
+pub type DirCheck<'a> = &'a dyn Fn(&Path) -> Result<(), DirCheckError>;
 
 struct Loader<'a> {
     /// The consumer's trusted keys.
@@ -178,7 +183,7 @@ struct Loader<'a> {
     /// The labels whose override was used.
     overridden: std::collections::HashSet<Label>,
     /// The atoms being loaded, outermost first: a key met again here is a cycle.
-    path: Vec<(Key, String)>,
+    path: Vec<(Key, AtomName)>,
 }
 
 /// Loads the atom in `dir` and, through its `atom.lock`, every atom it depends on.
@@ -225,7 +230,7 @@ pub fn load_checked(
         overridden: std::collections::HashSet::new(),
         path: Vec::new(),
     };
-    let name = atom_name(&manifest);
+    let name = AtomName::of(&manifest);
     let integrity = Integrity::read_if_present(&dir.join(INTEGRITY_FILE))?;
     loader.node(
         name,
@@ -241,10 +246,10 @@ pub fn load_checked(
         .iter()
         .find(|(label, _)| !loader.overridden.contains(label))
     {
-        let mut labels: Vec<String> = loader
+        let mut labels: Vec<Label> = loader
             .nodes
             .iter()
-            .map(|n| n.manifest.package.label.as_str().to_owned())
+            .map(|n| n.manifest.package.label.clone())
             .collect();
         labels.sort();
         labels.dedup();
@@ -257,11 +262,6 @@ pub fn load_checked(
     Ok(Graph {
         nodes: loader.nodes,
     })
-}
-
-/// `label-version`.
-pub fn atom_name(manifest: &Manifest) -> String {
-    format!("{}-{}", manifest.package.label, manifest.package.version)
 }
 
 /// Checks that `lock` locks every dependency `manifest` declares, at a version it accepts.
@@ -330,7 +330,7 @@ impl Loader<'_> {
     /// the working tree being loaded (the atom asked for, or one of its repository's).
     fn node(
         &mut self,
-        name: String,
+        name: AtomName,
         source: Source,
         manifest: Manifest,
         lock: Option<Lockfile>,
@@ -421,16 +421,16 @@ impl Loader<'_> {
         dep: &AtomDep,
         lock: &Lockfile,
         integrity: Option<&Integrity>,
-        by: &str,
+        by: &AtomName,
         by_local: bool,
     ) -> Result<usize, ResolveError> {
         let key = (dep.set, dep.label.clone(), dep.version.clone());
         if let Some(&index) = self.loaded.get(&key) {
             return Ok(index);
         }
-        let name = format!("{}-{}", dep.label, dep.version);
+        let name = AtomName::new(&dep.label, &dep.version);
         if let Some(start) = self.path.iter().position(|(k, _)| k == &key) {
-            let mut chain: Vec<String> =
+            let mut chain: Vec<AtomName> =
                 self.path[start..].iter().map(|(_, n)| n.clone()).collect();
             chain.push(name);
             return Err(ResolveError::Cycle(chain));
@@ -456,12 +456,12 @@ impl Loader<'_> {
         let Some(rev) = &dep.rev else {
             return Err(ResolveError::LocalOnly {
                 atom: name,
-                by: by.to_owned(),
+                by: by.clone(),
             });
         };
         let rev =
             ObjectId::from_hex(rev.as_str().as_bytes()).map_err(|e| ResolveError::InvalidRev {
-                atom: by.to_owned(),
+                atom: by.clone(),
                 pinned: name.clone(),
                 source: e.into(),
             })?;
@@ -470,10 +470,10 @@ impl Loader<'_> {
             self.repos.insert(dep.set, repo);
         }
         let repo = &self.repos[&dep.set];
-        let tampered = |detail: String| ResolveError::Tampered {
+        let tampered = |tampering: Tampering| ResolveError::Tampered {
             atom: name.clone(),
-            by: by.to_owned(),
-            detail,
+            by: PinnedBy::Atom(by.clone()),
+            tampering: Box::new(tampering),
         };
         let ref_name = atom_ref(&dep.label, &dep.version);
         if let Some(target) = repo.ref_target(&ref_name)? {
@@ -488,9 +488,11 @@ impl Loader<'_> {
                     rev,
                 )?
             {
-                return Err(tampered(format!(
-                    "{ref_name} points at {target}, but the lock pins {rev}"
-                )));
+                return Err(tampered(Tampering::RefMoved {
+                    name: ref_name,
+                    target,
+                    pinned: rev,
+                }));
             }
         }
         let atom = AtomRef {
@@ -502,36 +504,26 @@ impl Loader<'_> {
         if crate::store::attribution::is_partial(repo, &dep.label, &dep.version, rev)? {
             return Err(ResolveError::MissingAtom {
                 atom: name.clone(),
-                by: by.to_owned(),
-                detail: format!(
-                    "only its atom.toml and atom.lock are in {} (`atom lock` fetched them to lock it)",
-                    repo_path(repo).display()
-                ),
+                by: by.clone(),
+                missing: Box::new(Missing::Files {
+                    repo: repo_path(repo),
+                }),
                 fetch: fetch.clone(),
             });
         }
         let verified_commits = self.store.verified_commits();
         let pinned = repo.load_pinned(&atom, &dep.id, Some(&verified_commits));
         let pinned = pinned.map_err(|e| match e {
-            RepoError::Verify { problem, .. } => tampered(
-                // `Tampered` says "possible tampering" itself.
-                problem
-                    .to_string()
-                    .trim_end_matches(" (possible tampering)")
-                    .to_owned(),
-            ),
+            RepoError::Verify { problem, .. } => tampered(Tampering::Verify(problem)),
             RepoError::Object { id, .. } if id == rev && !repo.has_object(rev) => {
                 ResolveError::MissingAtom {
                     atom: name.clone(),
-                    by: by.to_owned(),
-                    detail: format!(
-                        "its commit {rev} is not in {}{}",
-                        repo_path(repo).display(),
-                        self.store
-                            .last_fetch_text(&dep.set)
-                            .map(|t| format!(" ({t})"))
-                            .unwrap_or_default()
-                    ),
+                    by: by.clone(),
+                    missing: Box::new(Missing::Commit {
+                        rev,
+                        repo: repo_path(repo),
+                        last_fetch: self.store.last_fetch(&dep.set),
+                    }),
                     fetch: fetch.clone(),
                 }
             }
@@ -539,7 +531,7 @@ impl Loader<'_> {
             RepoError::NotText(_) => ResolveError::PublishedLockNotText { atom: name.clone() },
             other => ResolveError::Unreadable {
                 atom: name.clone(),
-                by: by.to_owned(),
+                by: by.clone(),
                 error: Box::new(other),
             },
         })?;
@@ -587,7 +579,8 @@ impl Loader<'_> {
             ),
             None => None,
         };
-        let published = Path::new(&name);
+        let published = PathBuf::from(name.to_string());
+        let published = published.as_path();
         check_lock(
             &manifest,
             lock.as_ref(),
@@ -598,7 +591,7 @@ impl Loader<'_> {
             // Not something `atom lock` can fix here: the atom was published that way.
             ResolveError::OutOfDate { detail, .. } => ResolveError::PublishedLockOutOfDate {
                 atom: name.clone(),
-                by: by.to_owned(),
+                by: by.clone(),
                 detail,
             },
             other => other,
@@ -626,12 +619,12 @@ impl Loader<'_> {
         &mut self,
         dep: &AtomDep,
         lock: &Lockfile,
-        by: &str,
+        by: &AtomName,
         by_local: bool,
     ) -> Result<Option<usize>, ResolveError> {
         let (dir, how) = if let Some(dir) = self.overrides.get(&dep.label) {
             self.overridden.insert(dep.label.clone());
-            (dir.to_owned(), "overridden")
+            (dir.to_owned(), CopyKind::Overridden)
         } else {
             let local_mirror = lock
                 .sets
@@ -646,8 +639,8 @@ impl Loader<'_> {
             // yet, a shallow clone without refs/ekala/init).
             match self.local_set()? {
                 Some(local) => match (local.members.get(&dep.label), local.root) {
-                    (Some(dir), Some(root)) if root == dep.set => (dir.clone(), "local"),
-                    (Some(dir), None) if by_local => (dir.clone(), "local"),
+                    (Some(dir), Some(root)) if root == dep.set => (dir.clone(), CopyKind::Local),
+                    (Some(dir), None) if by_local => (dir.clone(), CopyKind::Local),
                     _ => return Ok(None),
                 },
                 None => return Ok(None),
@@ -663,7 +656,7 @@ impl Loader<'_> {
         let manifest = Manifest::read_atom(&dir)?;
         if manifest.package.label != dep.label {
             return Err(ResolveError::OverrideLabel {
-                by: by.to_owned(),
+                by: by.clone(),
                 label: dep.label.clone(),
                 dir,
                 found: manifest.package.label.clone(),
@@ -673,9 +666,9 @@ impl Loader<'_> {
         if let Some(&index) = self.loaded.get(&key) {
             return Ok(Some(index));
         }
-        let name = format!("{} ({how}: {})", atom_name(&manifest), dir.display());
+        let name = AtomName::working_copy(&manifest, how, dir.clone());
         if let Some(start) = self.path.iter().position(|(k, _)| k == &key) {
-            let mut chain: Vec<String> =
+            let mut chain: Vec<AtomName> =
                 self.path[start..].iter().map(|(_, n)| n.clone()).collect();
             chain.push(name);
             return Err(ResolveError::Cycle(chain));
@@ -691,7 +684,7 @@ impl Loader<'_> {
             manifest,
             own_lock,
             own_integrity,
-            how == "local",
+            how == CopyKind::Local,
         );
         self.path.pop();
         let index = index?;
@@ -737,7 +730,7 @@ impl Loader<'_> {
 }
 
 /// An entry must name a directory inside the atom.
-fn check_entry(atom: &str, entry: &str) -> Result<(), ResolveError> {
+fn check_entry(atom: &AtomName, entry: &str) -> Result<(), ResolveError> {
     let path = Path::new(entry);
     let inside = !path.is_absolute()
         && path.components().all(|c| {

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::trust::{self, Assessment, Policy};
-use super::{DirectLockLimit, ResolveError};
+use super::{AtomName, DirectLockLimit, MirrorFailure, ResolveError, Sought};
 use crate::id::{Label, Root, Tag};
 use crate::lock::integrity::{Integrity, INTEGRITY_FILE};
 use crate::lock::{
@@ -24,7 +24,6 @@ use crate::manifest::{
     Compose, ComposeAs, GitRef, Manifest, Mirror, Mirrors, NixDep, NixSource, Requirement, Version,
 };
 use crate::repo::{AtomRef, ObjectId, Repo};
-use crate::sign::TRUST_FILE;
 use crate::store::{attribution, local_path, FetchOptions, Store, VersionStatus};
 use crate::uri::without_credentials;
 
@@ -58,11 +57,11 @@ pub struct Locked {
     pub lock: Lockfile,
     /// What each pinned atom hashes to and who signed it (`atom.integrity`).
     pub integrity: Integrity,
-    /// Newer versions not taken because no trusted key signed them, one sentence each.
-    pub skipped: Vec<String>,
-    /// Pinned atoms (`label-version`) not on this machine, so without a record in `integrity`:
-    /// the record is then incomplete, and is not to be written.
-    pub unrecorded: Vec<String>,
+    /// Newer versions not taken because no trusted key signed them, one dependency each.
+    pub skipped: Vec<super::TrustSkipped>,
+    /// Pinned atoms not on this machine, so without a record in `integrity`: the record is then
+    /// incomplete, and is not to be written.
+    pub unrecorded: Vec<AtomName>,
 }
 
 /// Computes the lock of the atom in `dir` from what is on this machine (offline): `None` for a
@@ -219,9 +218,9 @@ struct Locker<'a> {
     /// The integrity record being written.
     integrity: Integrity,
     /// What the trust policy skipped.
-    skipped: Vec<String>,
+    skipped: Vec<super::TrustSkipped>,
     /// The atoms that could not be recorded (not on this machine).
-    unrecorded: Vec<String>,
+    unrecorded: Vec<AtomName>,
     /// The work tree of the repository the atom is in, once found.
     local: Option<PathBuf>,
     sets: BTreeMap<Root, LockedSet>,
@@ -268,7 +267,7 @@ impl Locker<'_> {
             }
         }
         let mut exclude: Vec<Version> = Vec::new();
-        let mut skipped: Vec<String> = Vec::new();
+        let mut skipped: Vec<super::Skipped> = Vec::new();
         loop {
             let dep = match self.pick(tag, mirrors, &root, label, requirement, &exclude) {
                 Ok(dep) => dep,
@@ -276,9 +275,9 @@ impl Locker<'_> {
                     return Err(ResolveError::NoTrustedVersion(Box::new(
                         super::NoTrustedVersion {
                             label: label.clone(),
-                            requirement: requirement.to_string(),
+                            requirement: requirement.clone(),
                             set: tag.clone(),
-                            trusted: trusted.join(", "),
+                            trusted: trusted.clone(),
                             skipped,
                         },
                     )))
@@ -291,16 +290,20 @@ impl Locker<'_> {
             match self.vet(&dep, tag, &trusted)? {
                 Ok(()) => {
                     if !skipped.is_empty() {
-                        self.skipped.push(format!(
-                            "{label}: locked {} (skipped {}: not signed by a key {TRUST_FILE} trusts for {tag})",
-                            dep.version,
-                            skipped.join(", ")
-                        ));
+                        self.skipped.push(super::TrustSkipped {
+                            label: label.clone(),
+                            locked: dep.version.clone(),
+                            skipped,
+                            set: tag.clone(),
+                        });
                     }
                     return Ok(dep);
                 }
                 Err(found) => {
-                    skipped.push(format!("{} ({found})", dep.version));
+                    skipped.push(super::Skipped {
+                        version: dep.version.clone(),
+                        found,
+                    });
                     exclude.push(dep.version.clone());
                 }
             }
@@ -315,15 +318,10 @@ impl Locker<'_> {
         dep: &AtomDep,
         tag: &Tag,
         trusted: &[String],
-    ) -> Result<Result<(), String>, ResolveError> {
-        let rev = ObjectId::from_hex(
-            dep.rev
-                .as_ref()
-                .expect("vetted atoms have a rev")
-                .as_str()
-                .as_bytes(),
-        )
-        .map_err(|_| ResolveError::UnrecordableRev(format!("{:?}", dep.rev)))?;
+    ) -> Result<Result<(), super::Signers>, ResolveError> {
+        let rev = dep.rev.as_ref().expect("vetted atoms have a rev").as_str();
+        let rev = ObjectId::from_hex(rev.as_bytes())
+            .map_err(|_| ResolveError::UnrecordableRev(rev.to_owned()))?;
         // Already recorded, and not against today's trusted keys: kept as it is (the evaluator
         // checks it whenever it loads the atom).
         if let Some(record) = self.existing_integrity.record(&rev.to_string()) {
@@ -349,13 +347,13 @@ impl Locker<'_> {
             // records), whose atom is not on this machine: nothing to hash.
             if !trusted.is_empty() {
                 return Err(ResolveError::Untrusted {
-                    atom: format!("{}-{}", dep.label, dep.version),
-                    by: crate::resolve::graph::atom_name(self.manifest),
-                    detail: "it is not in the atom store, so its signature cannot be checked; run `atom fetch`, then `atom lock`".to_owned(),
+                    atom: AtomName::new(&dep.label, &dep.version),
+                    by: AtomName::of(self.manifest),
+                    why: Box::new(super::Distrust::NotInStore),
                 });
             }
             self.unrecorded
-                .push(format!("{}-{}", dep.label, dep.version));
+                .push(AtomName::new(&dep.label, &dep.version));
             return Ok(Ok(()));
         };
         let assessment = self.assess(dep, rev, &repo, in_store)?;
@@ -375,8 +373,8 @@ impl Locker<'_> {
                             return Err(ResolveError::SignerChanged(Box::new(
                                 super::SignerChanged {
                                     label: dep.label.clone(),
-                                    version: dep.version.to_string(),
-                                    previous: previous.version.to_string(),
+                                    version: dep.version.clone(),
+                                    previous: previous.version.clone(),
                                     set: tag.clone(),
                                     expected,
                                     found: assessment.describe(),
@@ -504,12 +502,12 @@ impl Locker<'_> {
                 };
                 if found.commit != advertised.commit {
                     return Err(ResolveError::Tampered {
-                        atom: format!("{label}-{}", advertised.version),
-                        by: url,
-                        detail: format!(
-                            "the mirror publishes {}, but the atom store has {}",
-                            advertised.commit, found.commit
-                        ),
+                        atom: AtomName::new(label, &advertised.version),
+                        by: super::PinnedBy::Mirror(url),
+                        tampering: Box::new(super::Tampering::MirrorDiffers {
+                            published: advertised.commit,
+                            stored: found.commit,
+                        }),
                     });
                 }
                 mirror = Some(url);
@@ -619,8 +617,8 @@ impl Locker<'_> {
             Some(atom) => Ok(atom.clone()),
             None => Err(crate::repo::RepoError::NoMatchingVersion {
                 label: label.clone(),
-                requirement: requirement.to_string(),
-                available: versions.iter().map(|a| a.version.to_string()).collect(),
+                requirement: requirement.clone(),
+                available: versions.iter().map(|a| a.version.clone()).collect(),
                 labels: if versions.is_empty() {
                     store.closest_labels(label)
                 } else {
@@ -636,12 +634,12 @@ impl Locker<'_> {
         mirrors: &Mirrors,
         label: &Label,
         requirement: &Requirement,
-        (available, labels): (Vec<String>, Vec<String>),
+        (available, labels): (Vec<Version>, Vec<Label>),
     ) -> ResolveError {
         let published = mirrors.iter().filter_map(Mirror::url).find_map(|url| {
             let repo = Repo::open(&local_path(url).filter(|p| p.exists())?).ok()?;
             let found = repo.resolve(label, requirement).ok()?;
-            Some((found.version.to_string(), url.to_owned()))
+            Some((found.version, url.to_owned()))
         });
         let record = self.store.last_fetch(root);
         let url = published
@@ -651,11 +649,11 @@ impl Locker<'_> {
             .or_else(|| mirrors.iter().find_map(|m| m.url().map(str::to_owned)));
         ResolveError::NotInStore(Box::new(super::NotInStore {
             label: label.clone(),
-            requirement: requirement.to_string(),
+            requirement: requirement.clone(),
             available,
             labels,
             published,
-            last_fetch: self.store.last_fetch_text(root),
+            last_fetch: record,
             fetch: crate::store::fetch_command(url.as_deref()),
         }))
     }
@@ -717,13 +715,12 @@ impl Locker<'_> {
                     }
                     None => failures.push((
                         url.to_owned(),
-                        crate::store::StoreError::NoGenesis {
+                        MirrorFailure::Store(Box::new(crate::store::StoreError::NoGenesis {
                             url: crate::uri::redact(url),
-                        }
-                        .to_string(),
+                        })),
                     )),
                 },
-                Err(e) => failures.push((url.to_owned(), e.to_string())),
+                Err(e) => failures.push((url.to_owned(), MirrorFailure::Store(Box::new(e)))),
             }
         }
         if failures.is_empty() {
@@ -731,7 +728,7 @@ impl Locker<'_> {
         }
         Err(ResolveError::Mirrors {
             tag: tag.clone(),
-            what: "the set's root".into(),
+            what: Sought::Root,
             failures,
         })
     }
@@ -750,8 +747,12 @@ impl Locker<'_> {
         options: &FetchOptions,
     ) -> Result<Option<(String, AtomRef)>, ResolveError> {
         let (label, requirement, exclude) = (wanted.label, wanted.requirement, wanted.exclude);
+        let sought = || Sought::Atom {
+            label: label.clone(),
+            requirement: requirement.clone(),
+        };
         let mut failures = Vec::new();
-        let mut answered: Option<(String, Vec<String>, Vec<String>)> = None;
+        let mut answered: Option<(String, Vec<Version>, Vec<Label>)> = None;
         for url in mirrors.iter().filter_map(Mirror::url) {
             // One connection and one listing per mirror, for all of the set's dependencies where
             // the server speaks protocol v2: each version is chosen from it and fetched on the
@@ -770,7 +771,7 @@ impl Locker<'_> {
                         self.sessions.insert(url.to_owned(), session);
                     }
                     Err(e) => {
-                        failures.push((url.to_owned(), e.to_string()));
+                        failures.push((url.to_owned(), MirrorFailure::Store(Box::new(e))));
                         continue;
                     }
                 }
@@ -783,21 +784,18 @@ impl Locker<'_> {
                 failures.push((
                     url.to_owned(),
                     match listing.root {
-                        Some(other) => {
-                            format!("it publishes the set with root {other}, not {root}")
-                        }
-                        None => "it publishes no atoms (no refs/ekala/init)".to_owned(),
+                        Some(found) => MirrorFailure::OtherRoot {
+                            found,
+                            expected: *root,
+                        },
+                        None => MirrorFailure::NoAtoms,
                     },
                 ));
                 continue;
             }
             let Some(atom) = crate::repo::select(&listing.atoms, requirement) else {
                 if answered.is_none() {
-                    let versions = listing
-                        .atoms
-                        .iter()
-                        .map(|a| a.version.to_string())
-                        .collect();
+                    let versions = listing.atoms.iter().map(|a| a.version.clone()).collect();
                     // A label it does not publish at all: the labels it does, closest first.
                     let labels = match listing.atoms.is_empty() {
                         true => crate::store::list(url, None, options)
@@ -812,8 +810,8 @@ impl Locker<'_> {
             let exact = Requirement::parse(&format!("={}", atom.version)).map_err(|e| {
                 ResolveError::Mirrors {
                     tag: tag.clone(),
-                    what: format!("{label}@{requirement}"),
-                    failures: vec![(url.to_owned(), e.to_string())],
+                    what: sought(),
+                    failures: vec![(url.to_owned(), MirrorFailure::Requirement(e))],
                 }
             })?;
             let one = FetchOptions {
@@ -826,23 +824,30 @@ impl Locker<'_> {
                 Ok(fetched) => {
                     // Best effort: the record only improves a later error message.
                     let _ = store.record_fetch(&fetched.root, url);
-                    match fetched.versions.iter().find(|v| v.version == atom.version) {
-                        Some(v) => match &v.status {
+                    match fetched
+                        .versions
+                        .into_iter()
+                        .find(|v| v.version == atom.version)
+                    {
+                        Some(v) => match v.status {
                             VersionStatus::Rejected(reason) => {
-                                failures.push((url.to_owned(), reason.clone()))
+                                failures.push((url.to_owned(), MirrorFailure::Rejected(reason)))
                             }
                             _ => return Ok(Some((url.to_owned(), atom.clone()))),
                         },
                         None => failures.push((
                             url.to_owned(),
-                            format!("{label} {} disappeared while it was fetched", atom.version),
+                            MirrorFailure::Disappeared {
+                                label: label.clone(),
+                                version: atom.version.clone(),
+                            },
                         )),
                     }
                 }
                 Err(e) => {
                     // The connection may be spent: the next dependency opens another.
                     self.sessions.remove(url);
-                    failures.push((url.to_owned(), e.to_string()))
+                    failures.push((url.to_owned(), MirrorFailure::Store(Box::new(e))))
                 }
             }
         }
@@ -860,7 +865,7 @@ impl Locker<'_> {
         }
         Err(ResolveError::Mirrors {
             tag: tag.clone(),
-            what: format!("{label}@{requirement}"),
+            what: sought(),
             failures,
         })
     }

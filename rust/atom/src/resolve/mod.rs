@@ -15,7 +15,7 @@ pub mod locking;
 pub mod outdated;
 pub mod trust;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::diagnostic::{shell_quote, FileError, SourceError};
 use crate::id::{AtomDigest, Label, Root, Tag};
@@ -25,22 +25,76 @@ use crate::manifest::{Manifest, Requirement, Version, MANIFEST_FILE};
 use crate::repo::{AtomRef, ObjectId, Repo, RepoError};
 use crate::sign::trust::TrustError;
 use crate::sign::TRUST_FILE;
-use crate::store::{Store, StoreError};
+use crate::store::record::FetchRecord;
+use crate::store::{FetchCommand, Store, StoreError};
+pub use trust::{Distrust, Signers};
+
+/// `items`, each as it displays, separated by commas.
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A version the trust policy skipped: no key trusted for its set signs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The version.
+    pub version: Version,
+    /// Who signs it.
+    pub found: Signers,
+}
+
+impl std::fmt::Display for Skipped {
+    /// `VERSION (unsigned)` or `VERSION (signed by <fingerprints>)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.version, self.found)
+    }
+}
+
+/// A dependency locked at an older version than its requirement allows, because no key
+/// trusted for its set signs the newer ones ([`locking::Locked::skipped`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustSkipped {
+    /// The dependency's label.
+    pub label: Label,
+    /// The version locked.
+    pub locked: Version,
+    /// The newer versions skipped.
+    pub skipped: Vec<Skipped>,
+    /// The set's tag.
+    pub set: Tag,
+}
+
+impl std::fmt::Display for TrustSkipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: locked {} (skipped {}: not signed by a key {TRUST_FILE} trusts for {})",
+            self.label,
+            self.locked,
+            join(&self.skipped),
+            self.set
+        )
+    }
+}
 
 /// No version matching a requirement is signed by a key trusted for its set.
 #[derive(Debug, thiserror::Error)]
-#[error("no version of {label} matching {requirement} is signed by a key {TRUST_FILE} trusts for the set {set} ({trusted}); skipped: {}; trust another key with `atom trust add {set} KEY`", skipped.join(", "))]
+#[error("no version of {label} matching {requirement} is signed by a key {TRUST_FILE} trusts for the set {set} ({}); skipped: {}; trust another key with `atom trust add {set} KEY`", .trusted.join(", "), join(.skipped))]
 pub struct NoTrustedVersion {
     /// The label.
     pub label: Label,
     /// The requirement.
-    pub requirement: String,
+    pub requirement: Requirement,
     /// The set's tag.
     pub set: Tag,
     /// The trusted keys' fingerprints.
-    pub trusted: String,
-    /// The versions skipped, each with why.
-    pub skipped: Vec<String>,
+    pub trusted: Vec<String>,
+    /// The versions skipped, each with who signs it.
+    pub skipped: Vec<Skipped>,
 }
 
 /// A dependency's new version is not signed by the key its lock recorded.
@@ -50,15 +104,15 @@ pub struct SignerChanged {
     /// The label.
     pub label: Label,
     /// The version the update would take.
-    pub version: String,
+    pub version: Version,
     /// The version locked before.
-    pub previous: String,
+    pub previous: Version,
     /// The set's tag.
     pub set: Tag,
-    /// The signer recorded before.
+    /// The fingerprint of the signer recorded before.
     pub expected: String,
-    /// What signs the new version: `unsigned` or `signed by <fingerprints>`.
-    pub found: String,
+    /// Who signs the new version.
+    pub found: Signers,
 }
 
 /// Why a direct dependency cannot be locked on this machine.
@@ -105,37 +159,37 @@ impl std::fmt::Display for Origin {
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
     /// A locked atom is not in its set's repository.
-    #[error("{atom} (pinned by {by}) is not in the atom store: {detail}; update the store with `{fetch}`")]
+    #[error("{atom} (pinned by {by}) is not in the atom store: {missing}; update the store with `{fetch}`")]
     MissingAtom {
-        /// `label-version`.
-        atom: String,
+        /// The atom.
+        atom: AtomName,
         /// Who pins it.
-        by: String,
+        by: AtomName,
         /// What is missing.
-        detail: String,
+        missing: Box<Missing>,
         /// The command that would fetch it.
-        fetch: String,
+        fetch: FetchCommand,
     },
     /// Something the lock pins has changed.
-    #[error("{atom} (pinned by {by}): {detail} (possible tampering)")]
+    #[error("{atom} (pinned by {by}): {tampering}")]
     Tampered {
-        /// `label-version`.
-        atom: String,
-        /// Who pins it.
-        by: String,
+        /// The atom.
+        atom: AtomName,
+        /// Who pins it: an atom, or the mirror that serves it.
+        by: PinnedBy,
         /// What differs.
-        detail: String,
+        tampering: Box<Tampering>,
     },
     /// A locked atom's content or signer is not what its lock's integrity record says, or is
     /// not signed by a key the consumer trusts for its set.
-    #[error("{atom} (pinned by {by}): {detail}")]
+    #[error("{atom} (pinned by {by}): {why}")]
     Untrusted {
-        /// `label-version`.
-        atom: String,
+        /// The atom.
+        atom: AtomName,
         /// Who pins it.
-        by: String,
+        by: AtomName,
         /// What differs: the expected signer or digest and the found one.
-        detail: String,
+        why: Box<Distrust>,
     },
     /// The consumer's trust file is invalid.
     #[error("{0}")]
@@ -166,29 +220,29 @@ pub enum ResolveError {
         origin: Origin,
     },
     /// No published version matching the requirement is at the exact revision asked for.
-    #[error("no published version of {label} matching {requirement} is at the revision {rev} (published: {published}); {origin}")]
+    #[error("no published version of {label} matching {requirement} is at the revision {rev} (published: {}); {origin}", if .published.is_empty() { "none".to_owned() } else { .published.iter().map(|(version, rev)| format!("{version} ({rev})")).collect::<Vec<_>>().join(", ") })]
     NoVersionAtRev {
         /// The label asked for.
         label: Label,
         /// The requirement.
-        requirement: String,
+        requirement: Requirement,
         /// The revision asked for.
         rev: ObjectId,
-        /// What is published, `version (rev)`, newest first; `none` when nothing is.
-        published: String,
+        /// What is published, each version with its atom commit, newest first.
+        published: Vec<(Version, ObjectId)>,
         /// Where the repository comes from.
         origin: Origin,
     },
     /// Atoms depend on each other in a cycle.
-    #[error("atoms depend on each other in a cycle: {}", .0.join(" -> "))]
-    Cycle(Vec<String>),
+    #[error("atoms depend on each other in a cycle: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(" -> "))]
+    Cycle(Vec<AtomName>),
     /// An atom's lock pins an atom from a set its `[sets]` does not list.
     #[error(
         "{atom}: its atom.lock pins {label} from the set {set}, which its [sets] does not list"
     )]
     UnlistedSet {
-        /// `label-version` of the atom whose lock it is.
-        atom: String,
+        /// The atom whose lock it is.
+        atom: AtomName,
         /// The pinned atom's label.
         label: Label,
         /// The set it is pinned from.
@@ -197,78 +251,78 @@ pub enum ResolveError {
     /// An atom's lock pins an atom at a rev that is not an object id.
     #[error("{atom}: its atom.lock pins {pinned} at an invalid rev: {source}")]
     InvalidRev {
-        /// `label-version` of the atom whose lock it is.
-        atom: String,
-        /// `label-version` of the pinned atom.
-        pinned: String,
+        /// The atom whose lock it is.
+        atom: AtomName,
+        /// The pinned atom.
+        pinned: AtomName,
         /// Why the rev is invalid.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A pinned atom cannot be read from its set's repository.
     #[error("{atom} (pinned by {by}): {error}")]
     Unreadable {
-        /// `label-version`.
-        atom: String,
+        /// The atom.
+        atom: AtomName,
         /// Who pins it.
-        by: String,
+        by: AtomName,
         /// What failed.
         error: Box<RepoError>,
     },
     /// A published atom's manifest or lock does not parse.
     #[error("{atom}: {error}")]
     PublishedFile {
-        /// `label-version`.
-        atom: String,
+        /// The atom.
+        atom: AtomName,
         /// Where and why.
         error: Box<SourceError>,
     },
     /// A published atom's lock is not UTF-8.
     #[error("{atom}: its {LOCK_FILE} is not UTF-8")]
     PublishedLockNotText {
-        /// `label-version`.
-        atom: String,
+        /// The atom.
+        atom: AtomName,
     },
     /// A published atom's lock does not cover its manifest.
     #[error("{atom} (pinned by {by}): its published atom.lock does not match its manifest: {detail}; publish a version with an up-to-date lock")]
     PublishedLockOutOfDate {
-        /// `label-version`.
-        atom: String,
+        /// The atom.
+        atom: AtomName,
         /// Who pins it.
-        by: String,
+        by: AtomName,
         /// What is out of date (as [`ResolveError::OutOfDate`] says it).
         detail: Box<LockMismatch>,
     },
     /// An atom's entry is not a path inside it.
     #[error("{atom}: its entry {entry:?} leaves the atom")]
     EntryLeaves {
-        /// `label-version`.
-        atom: String,
+        /// The atom.
+        atom: AtomName,
         /// The entry.
         entry: String,
     },
     /// An atom composed by another atom has no lock pinning that composer.
     #[error("{atom} is composed with the atom {composer}, but has no atom.lock pinning it; run `atom lock`")]
     ComposerNotLocked {
-        /// `label-version`.
-        atom: String,
+        /// The atom.
+        atom: AtomName,
         /// The composer's label.
         composer: Label,
     },
     /// A locked atom without a rev: it was never published.
     #[error("{atom} (pinned by {by}) is a local-only dependency (no rev in atom.lock); publish it and run `atom lock`")]
     LocalOnly {
-        /// `label-version`.
-        atom: String,
+        /// The atom.
+        atom: AtomName,
         /// Who pins it.
-        by: String,
+        by: AtomName,
     },
     /// The atom store's copy of a set has no version matching a requirement.
     #[error("{0}")]
     NotInStore(Box<NotInStore>),
     /// The caller may not read a working copy's directory (see [`graph::load_checked`]); the
-    /// text is the caller's reason.
-    #[error("{0}")]
-    Forbidden(String),
+    /// error is the caller's reason.
+    #[error(transparent)]
+    Forbidden(graph::DirCheckError),
     /// An override entry does not parse.
     #[error("invalid atom override {entry:?}: {why} (the atom-override setting and $ATOM_OVERRIDE take label=path entries)")]
     InvalidOverride {
@@ -278,20 +332,20 @@ pub enum ResolveError {
         why: OverrideProblem,
     },
     /// An override names a label no atom of the graph has: a typo, or an atom no longer used.
-    #[error("the atom override {label}={} names no atom this evaluation loads ({}); check the label, or drop the override", path.display(), if labels.is_empty() { "it loads no dependency".to_owned() } else { format!("its atoms: {}", labels.join(", ")) })]
+    #[error("the atom override {label}={} names no atom this evaluation loads ({}); check the label, or drop the override", path.display(), if labels.is_empty() { "it loads no dependency".to_owned() } else { format!("its atoms: {}", join(labels)) })]
     UnusedOverride {
         /// The label overridden.
         label: Label,
         /// The directory it names.
         path: PathBuf,
         /// The labels of the atoms the graph does load.
-        labels: Vec<String>,
+        labels: Vec<Label>,
     },
     /// An override or local atom directory holds another atom than the label it stands for.
     #[error("{label} (needed by {by}) is to be loaded from {}, but the atom there is {found}", dir.display())]
     OverrideLabel {
         /// Who depends on it.
-        by: String,
+        by: AtomName,
         /// The label wanted.
         label: Label,
         /// The directory.
@@ -322,7 +376,7 @@ pub enum ResolveError {
     #[error("cannot tell the root of the set {0}: none of its mirrors is `::` or a repository on this machine, and no atom.lock records it (lock it once where a mirror is reachable, without --offline)")]
     UnknownRoot(Tag),
     /// The first mirror that answered publishes no version the requirement accepts.
-    #[error("no published version of {label} matches {requirement} at {url}: {}", match (versions.is_empty(), labels.is_empty()) { (false, _) => format!("it publishes {}", versions.join(", ")), (true, true) => "it publishes no version of it".to_owned(), (true, false) => format!("it publishes no version of it (its labels, closest first: {})", labels.join(", ")) })]
+    #[error("no published version of {label} matches {requirement} at {url}: {}", match (versions.is_empty(), labels.is_empty()) { (false, _) => format!("it publishes {}", join(versions)), (true, true) => "it publishes no version of it".to_owned(), (true, false) => format!("it publishes no version of it (its labels, closest first: {})", join(labels)) })]
     NotAtMirror {
         /// The label.
         label: Label,
@@ -331,19 +385,19 @@ pub enum ResolveError {
         /// The mirror.
         url: String,
         /// The versions it publishes, newest first.
-        versions: Vec<String>,
+        versions: Vec<Version>,
         /// When it publishes none: its labels, closest first.
-        labels: Vec<String>,
+        labels: Vec<Label>,
     },
     /// Every mirror of a set failed while locking fetched what it needed.
     #[error("cannot get {what} from the set {tag}: {} (`atom lock --offline` locks from the atom store alone)", failures.iter().map(|(url, e)| format!("{url}: {e}")).collect::<Vec<_>>().join("; "))]
     Mirrors {
         /// The set's tag.
         tag: Tag,
-        /// What was wanted: `the set's root`, or `label@requirement`.
-        what: String,
-        /// Each mirror tried, in order, with its failure.
-        failures: Vec<(String, String)>,
+        /// What was wanted.
+        what: Sought,
+        /// Each mirror tried (its URL as the manifest gives it), in order, with its failure.
+        failures: Vec<(String, MirrorFailure)>,
     },
     /// `::` is used outside a git repository.
     #[error("`::` has no meaning as a mirror: {} is not inside a git repository", .0.display())]
@@ -370,6 +424,214 @@ pub enum ResolveError {
     /// The atom store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// An atom as messages name it: `label-version`; a working copy also says how it stands in for
+/// the atom and where it is: `label-version (overridden: DIR)`. (Boxed: errors carry two of
+/// them and stay small.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AtomName(Box<NameParts>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct NameParts {
+    label: Label,
+    version: Version,
+    copy: Option<(CopyKind, PathBuf)>,
+}
+
+impl AtomName {
+    /// The published atom `label` `version`.
+    pub fn new(label: &Label, version: &Version) -> AtomName {
+        AtomName(Box::new(NameParts {
+            label: label.clone(),
+            version: version.clone(),
+            copy: None,
+        }))
+    }
+
+    /// The atom `manifest` describes.
+    pub fn of(manifest: &Manifest) -> AtomName {
+        AtomName::new(&manifest.package.label, &manifest.package.version)
+    }
+
+    /// The working copy in `dir` of the atom `manifest` describes, standing in for it as `kind`
+    /// says.
+    pub fn working_copy(manifest: &Manifest, kind: CopyKind, dir: PathBuf) -> AtomName {
+        let mut name = AtomName::of(manifest);
+        name.0.copy = Some((kind, dir));
+        name
+    }
+
+    /// The label.
+    pub fn label(&self) -> &Label {
+        &self.0.label
+    }
+
+    /// The version.
+    pub fn version(&self) -> &Version {
+        &self.0.version
+    }
+
+    /// For a working copy: how it stands in for the atom, and its directory.
+    pub fn copy(&self) -> Option<(CopyKind, &Path)> {
+        self.0
+            .copy
+            .as_ref()
+            .map(|(kind, dir)| (*kind, dir.as_path()))
+    }
+}
+
+impl std::fmt::Display for AtomName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.0.label, self.0.version)?;
+        match &self.0.copy {
+            Some((kind, dir)) => write!(f, " ({kind}: {})", dir.display()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// How a working copy stands in for an atom of a graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyKind {
+    /// An atom override names it.
+    Overridden,
+    /// It is an atom of the loaded atom's own repository.
+    Local,
+}
+
+impl std::fmt::Display for CopyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CopyKind::Overridden => "overridden",
+            CopyKind::Local => "local",
+        })
+    }
+}
+
+/// Who pins an atom found changed ([`ResolveError::Tampered`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinnedBy {
+    /// The atom whose lock pins it.
+    Atom(AtomName),
+    /// The mirror that serves it, while locking.
+    Mirror(String),
+}
+
+impl std::fmt::Display for PinnedBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PinnedBy::Atom(name) => name.fmt(f),
+            PinnedBy::Mirror(url) => f.write_str(url),
+        }
+    }
+}
+
+/// What locking wanted from a set's mirrors ([`ResolveError::Mirrors`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sought {
+    /// The set's root.
+    Root,
+    /// A version of an atom.
+    Atom {
+        /// Its label.
+        label: Label,
+        /// The requirement.
+        requirement: Requirement,
+    },
+}
+
+impl std::fmt::Display for Sought {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sought::Root => f.write_str("the set's root"),
+            Sought::Atom { label, requirement } => write!(f, "{label}@{requirement}"),
+        }
+    }
+}
+
+/// Why one mirror of a set did not provide what locking wanted ([`ResolveError::Mirrors`]).
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorFailure {
+    /// It could not be listed or fetched from.
+    #[error(transparent)]
+    Store(Box<StoreError>),
+    /// It publishes another set.
+    #[error("it publishes the set with root {found}, not {expected}")]
+    OtherRoot {
+        /// The root it publishes.
+        found: Root,
+        /// The set's root.
+        expected: Root,
+    },
+    /// It publishes no set at all.
+    #[error("it publishes no atoms (no refs/ekala/init)")]
+    NoAtoms,
+    /// The fetch rejected the version chosen.
+    #[error(transparent)]
+    Rejected(Box<crate::store::Rejection>),
+    /// The version chosen was not among those fetched.
+    #[error("{label} {version} disappeared while it was fetched")]
+    Disappeared {
+        /// The label.
+        label: Label,
+        /// The version.
+        version: Version,
+    },
+    /// The version chosen makes no exact requirement.
+    #[error(transparent)]
+    Requirement(crate::manifest::RequirementError),
+}
+
+/// What of a locked atom is not in its set's repository in the atom store
+/// ([`ResolveError::MissingAtom`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Missing {
+    /// Only its manifest and lock are there: locking fetched them.
+    #[error("only its atom.toml and atom.lock are in {} (`atom lock` fetched them to lock it)", .repo.display())]
+    Files {
+        /// The set's repository.
+        repo: PathBuf,
+    },
+    /// Its commit is not there.
+    #[error("its commit {rev} is not in {}{}", .repo.display(), .last_fetch.as_ref().map(|t| format!(" ({t})")).unwrap_or_default())]
+    Commit {
+        /// The pinned commit.
+        rev: ObjectId,
+        /// The set's repository.
+        repo: PathBuf,
+        /// The set's last fetch, when recorded.
+        last_fetch: Option<FetchRecord>,
+    },
+}
+
+/// What differs from what a lock pins ([`ResolveError::Tampered`]); each reads as possible
+/// tampering.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Tampering {
+    /// The store's ref of the version names another commit than the lock.
+    #[error("{name} points at {target}, but the lock pins {pinned} (possible tampering)")]
+    RefMoved {
+        /// The ref.
+        name: String,
+        /// Its target.
+        target: ObjectId,
+        /// The commit the lock pins.
+        pinned: ObjectId,
+    },
+    /// The pinned atom does not verify.
+    #[error("{}{}", .0, if .0.says_tampering() { "" } else { " (possible tampering)" })]
+    Verify(crate::repo::VerifyError),
+    /// The mirror publishes the version at another commit than the atom store has.
+    #[error(
+        "the mirror publishes {published}, but the atom store has {stored} (possible tampering)"
+    )]
+    MirrorDiffers {
+        /// The commit the mirror publishes.
+        published: ObjectId,
+        /// The commit the store has.
+        stored: ObjectId,
+    },
 }
 
 /// How an atom's `atom.lock` fails to cover its manifest ([`graph::check_lock`]).
@@ -431,58 +693,54 @@ pub struct NotInStore {
     /// The label.
     pub label: Label,
     /// The requirement.
-    pub requirement: String,
+    pub requirement: Requirement,
     /// The versions the store has.
-    pub available: Vec<String>,
+    pub available: Vec<Version>,
     /// When it has none: the labels it has, closest to `label` first.
-    pub labels: Vec<String>,
+    pub labels: Vec<Label>,
     /// A matching version and the mirror on this machine publishing it: the store is stale.
-    pub published: Option<(String, String)>,
-    /// `it was last fetched from URL on DATE`, when recorded.
-    pub last_fetch: Option<String>,
+    pub published: Option<(Version, String)>,
+    /// The set's last fetch, when recorded.
+    pub last_fetch: Option<FetchRecord>,
     /// The command that would update the store.
-    pub fetch: String,
+    pub fetch: FetchCommand,
 }
 
 impl std::fmt::Display for NotInStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&not_in_store_text(
-            &self.label,
-            &self.requirement,
-            (&self.available, &self.labels),
-            self.published.as_ref(),
-            self.last_fetch.as_deref(),
-            &self.fetch,
-        ))
-    }
-}
-
-fn not_in_store_text(
-    label: &Label,
-    requirement: &str,
-    (available, labels): (&[String], &[String]),
-    published: Option<&(String, String)>,
-    last_fetch: Option<&str>,
-    fetch: &str,
-) -> String {
-    let has = if available.is_empty() && !labels.is_empty() {
-        format!(
-            "no version of it (its labels, closest first: {})",
-            labels.join(", ")
-        )
-    } else if available.is_empty() {
-        "no version of it".to_owned()
-    } else {
-        format!("only {}", available.join(", "))
-    };
-    let fetched = last_fetch.map(|t| format!("; {t}")).unwrap_or_default();
-    match published {
-        Some((version, url)) => format!(
-            "{label} {version} (matching {requirement}) is published at {url}, but the atom store is out of date: it has {has}{fetched}; run `{fetch}`"
-        ),
-        None => format!(
-            "no published version of {label} matches {requirement}: the atom store has {has}{fetched}; if a matching version was published since, run `{fetch}`"
-        ),
+        let NotInStore {
+            label,
+            requirement,
+            available,
+            labels,
+            published,
+            last_fetch,
+            fetch,
+        } = self;
+        let has = if available.is_empty() && !labels.is_empty() {
+            format!(
+                "no version of it (its labels, closest first: {})",
+                join(labels)
+            )
+        } else if available.is_empty() {
+            "no version of it".to_owned()
+        } else {
+            format!("only {}", join(available))
+        };
+        let fetched = last_fetch
+            .as_ref()
+            .map(|t| format!("; {t}"))
+            .unwrap_or_default();
+        match published {
+            Some((version, url)) => write!(
+                f,
+                "{label} {version} (matching {requirement}) is published at {url}, but the atom store is out of date: it has {has}{fetched}; run `{fetch}`"
+            ),
+            None => write!(
+                f,
+                "no published version of {label} matches {requirement}: the atom store has {has}{fetched}; if a matching version was published since, run `{fetch}`"
+            ),
+        }
     }
 }
 
@@ -555,19 +813,14 @@ pub fn resolve_at(
         .iter()
         .find(|a| a.commit == rev && requirement.matches(&a.version))
     else {
-        let published: Vec<String> = versions
-            .iter()
-            .map(|a| format!("{} ({})", a.version, a.commit))
-            .collect();
         return Err(ResolveError::NoVersionAtRev {
             label: label.clone(),
-            requirement: requirement.to_string(),
+            requirement: requirement.clone(),
             rev,
-            published: if published.is_empty() {
-                "none".to_owned()
-            } else {
-                published.join(", ")
-            },
+            published: versions
+                .iter()
+                .map(|a| (a.version.clone(), a.commit))
+                .collect(),
             origin: origin.clone(),
         });
     };
@@ -637,28 +890,54 @@ mod tests {
         .unwrap()
     }
 
-    fn check(manifest: &Manifest, lock: Option<&Lockfile>) -> Result<(), String> {
-        check_lock(manifest, lock, Path::new("a/atom.lock"), Path::new("a"))
-            .map_err(|e| e.to_string())
+    /// How `lock` fails to cover `manifest`, if it does.
+    fn check(manifest: &Manifest, lock: Option<&Lockfile>) -> Result<(), LockMismatch> {
+        check_lock(manifest, lock, Path::new("a/atom.lock"), Path::new("a")).map_err(|e| match e {
+            ResolveError::OutOfDate { detail, .. } => *detail,
+            other => panic!("{other}"),
+        })
     }
 
     #[test]
     fn a_lock_must_satisfy_the_manifest() {
         let deps = manifest("\n[deps.from.bs]\nb = \"^1\"\n");
+        let (b, c) = (Label::new("b").unwrap(), Label::new("c").unwrap());
         assert_eq!(check(&manifest(""), None), Ok(()));
         assert_eq!(check(&deps, Some(&lock("1.2.0"))), Ok(()));
-        assert_eq!(
-            check(&deps, None),
-            Err("a/atom.lock: the atom declares dependencies but has no atom.lock; run `atom lock a` to update it".into())
-        );
+        assert_eq!(check(&deps, None), Err(LockMismatch::NoLock));
         assert_eq!(
             check(&deps, Some(&lock("2.0.0"))),
-            Err("a/atom.lock: it locks b 2.0.0, which the manifest's requirement ^1 no longer accepts; run `atom lock a` to update it".into())
+            Err(LockMismatch::NotAccepted {
+                label: b,
+                version: Version::parse("2.0.0").unwrap(),
+                requirement: Requirement::parse("^1").unwrap(),
+            })
         );
         let more = manifest("\n[deps.from.bs]\nb = \"^1\"\nc = \"^1\"\n");
         assert_eq!(
             check(&more, Some(&lock("1.0.0"))),
-            Err("a/atom.lock: it does not lock bs.c; run `atom lock a` to update it".into())
+            Err(LockMismatch::NotLocked {
+                tag: Tag::new("bs").unwrap(),
+                label: c,
+            })
+        );
+        // The message names the lock, what is out of date and the command that updates it.
+        let message = |manifest: &Manifest, lock: Option<&Lockfile>| {
+            check_lock(manifest, lock, Path::new("a/atom.lock"), Path::new("a"))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            message(&deps, None),
+            "a/atom.lock: the atom declares dependencies but has no atom.lock; run `atom lock a` to update it"
+        );
+        assert_eq!(
+            message(&deps, Some(&lock("2.0.0"))),
+            "a/atom.lock: it locks b 2.0.0, which the manifest's requirement ^1 no longer accepts; run `atom lock a` to update it"
+        );
+        assert_eq!(
+            message(&more, Some(&lock("1.0.0"))),
+            "a/atom.lock: it does not lock bs.c; run `atom lock a` to update it"
         );
     }
 }

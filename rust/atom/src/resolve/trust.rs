@@ -10,10 +10,10 @@
 
 use std::path::Path;
 
-use super::ResolveError;
+use super::{AtomName, ResolveError};
 use crate::digest::ContentDigest;
 use crate::id::{Label, Root};
-use crate::lock::integrity::{Integrity, Record};
+use crate::lock::integrity::{Integrity, Record, INTEGRITY_FILE};
 use crate::manifest::Version;
 use crate::repo::{ObjectId, Repo};
 use crate::sign::{Signed, TagFields, TrustFile, TRUST_FILE};
@@ -189,18 +189,16 @@ impl Assessment {
             .find(|s| fingerprints.contains(&s.signer.fingerprint))
     }
 
-    /// `unsigned`, or `signed by <fingerprints>`.
-    pub fn describe(&self) -> String {
-        if self.signed.is_empty() {
-            return "unsigned".to_owned();
-        }
-        let mut keys: Vec<&str> = self
+    /// The keys whose signatures of it verify (`unsigned` or `signed by <fingerprints>` as
+    /// text).
+    pub fn describe(&self) -> Signers {
+        let mut keys: Vec<String> = self
             .signed
             .iter()
-            .map(|s| s.signer.fingerprint.as_str())
+            .map(|s| s.signer.fingerprint.clone())
             .collect();
         keys.dedup();
-        format!("signed by {}", keys.join(", "))
+        Signers(keys)
     }
 
     /// The integrity record of this atom, naming `signed` as its signer.
@@ -225,36 +223,88 @@ impl Assessment {
     }
 }
 
+/// The fingerprints of the keys whose signatures of an atom verify; it reads `unsigned` when
+/// there are none, else `signed by <fingerprints>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Signers(pub Vec<String>);
+
+impl std::fmt::Display for Signers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.is_empty() {
+            true => f.write_str("unsigned"),
+            false => write!(f, "signed by {}", self.0.join(", ")),
+        }
+    }
+}
+
+/// Why a locked atom is not trusted ([`ResolveError::Untrusted`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Distrust {
+    /// The lock's integrity record has no entry for the pinned commit.
+    #[error("its lock's {INTEGRITY_FILE} has no record of commit {rev} (was atom.lock edited by hand?); run `atom lock` to check and record it")]
+    NoRecord {
+        /// The pinned commit.
+        rev: ObjectId,
+    },
+    /// Its content digest is not the one the lock recorded.
+    #[error(
+        "its content digest is {found}, but its lock recorded {recorded} (possible tampering)"
+    )]
+    Digest {
+        /// The digest of its tree.
+        found: ContentDigest,
+        /// The digest the lock recorded.
+        recorded: ContentDigest,
+    },
+    /// It is not signed by the key the lock recorded.
+    #[error("expected signed by {expected}, found {found} (possible tampering)")]
+    Signer {
+        /// The fingerprint the lock recorded.
+        expected: String,
+        /// Who signs it.
+        found: Signers,
+    },
+    /// It is not signed by a key the consumer trusts for its set.
+    #[error("{TRUST_FILE} trusts only {} for its set, found {found}", .trusted.join(", "))]
+    NotTrusted {
+        /// The fingerprints trusted for its set.
+        trusted: Vec<String>,
+        /// Who signs it.
+        found: Signers,
+    },
+    /// It is not on this machine, so its signature cannot be checked.
+    #[error("it is not in the atom store, so its signature cannot be checked; run `atom fetch`, then `atom lock`")]
+    NotInStore,
+}
+
 /// Checks a locked atom being loaded (`label` `version` at `rev`, pinned by `by`) against the
 /// integrity record of the lock that pins it and the consumer's trusted keys for its set.
 pub fn check_loaded(
     assessment: &Assessment,
     integrity: Option<&Integrity>,
     trusted: &[String],
-    atom: &str,
-    by: &str,
+    atom: &AtomName,
+    by: &AtomName,
     rev: ObjectId,
 ) -> Result<Option<Record>, ResolveError> {
-    let untrusted = |detail: String| ResolveError::Untrusted {
-        atom: atom.to_owned(),
-        by: by.to_owned(),
-        detail,
+    let untrusted = |why: Distrust| ResolveError::Untrusted {
+        atom: atom.clone(),
+        by: by.clone(),
+        why: Box::new(why),
     };
     let record = match integrity {
         None => None,
-        Some(integrity) => Some(integrity.record(&rev.to_string()).cloned().ok_or_else(|| {
-            untrusted(format!(
-                "its lock's {} has no record of commit {rev} (was atom.lock edited by hand?); run `atom lock` to check and record it",
-                crate::lock::integrity::INTEGRITY_FILE
-            ))
-        })?),
+        Some(integrity) => Some(
+            integrity
+                .record(&rev.to_string())
+                .cloned()
+                .ok_or_else(|| untrusted(Distrust::NoRecord { rev }))?,
+        ),
     };
     if let Some(record) = &record {
         if let (Some(recorded), Some(found)) = (record.digest, assessment.digest) {
             if recorded != found {
-                return Err(untrusted(format!(
-                    "its content digest is {found}, but its lock recorded {recorded} (possible tampering)"
-                )));
+                return Err(untrusted(Distrust::Digest { found, recorded }));
             }
         }
         if let Some(expected) = &record.signer {
@@ -262,19 +312,18 @@ pub fn check_loaded(
                 .signed_by(std::slice::from_ref(expected))
                 .is_none()
             {
-                return Err(untrusted(format!(
-                    "expected signed by {expected}, found {} (possible tampering)",
-                    assessment.describe()
-                )));
+                return Err(untrusted(Distrust::Signer {
+                    expected: expected.clone(),
+                    found: assessment.describe(),
+                }));
             }
         }
     }
     if !trusted.is_empty() && assessment.signed_by(trusted).is_none() {
-        return Err(untrusted(format!(
-            "{TRUST_FILE} trusts only {} for its set, found {}",
-            trusted.join(", "),
-            assessment.describe()
-        )));
+        return Err(untrusted(Distrust::NotTrusted {
+            trusted: trusted.to_vec(),
+            found: assessment.describe(),
+        }));
     }
     Ok(record)
 }

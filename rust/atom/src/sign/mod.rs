@@ -17,6 +17,9 @@ pub use key::SigningKey;
 pub use tag::{SignatureTag, Signed, TagFields};
 pub use trust::{TrustEntry, TrustFile, TRUST_FILE};
 
+use crate::digest::ContentDigest;
+use crate::id::{AtomDigest, Label};
+use crate::manifest::Version;
 use crate::repo::{signature_ref, ObjectId, Repo, RepoError, STORE_SIGNATURES_PREFIX};
 
 /// Remembers which signature tags verified and by which key (a tag's id names its bytes, so a
@@ -154,7 +157,7 @@ pub enum SignError {
     #[error("tag {tag} is not an atom signature: {why}")]
     Malformed {
         /// The tag object.
-        tag: String,
+        tag: ObjectId,
         /// What is wrong.
         why: String,
     },
@@ -162,27 +165,23 @@ pub enum SignError {
     #[error("tag {tag} carries no SSH signature")]
     Unsigned {
         /// The tag object.
-        tag: String,
+        tag: ObjectId,
     },
     /// The signature does not verify.
     #[error("the signature of tag {tag} does not verify: {why} (possible tampering)")]
     BadSignature {
         /// The tag object.
-        tag: String,
+        tag: ObjectId,
         /// Why.
         why: String,
     },
     /// The tag signs another atom than the one it is attached to.
-    #[error("tag {tag} signs {field} {found}, but the atom's is {expected} (possible tampering)")]
+    #[error("tag {tag} signs {mismatch} (possible tampering)")]
     Mismatch {
         /// The tag object.
-        tag: String,
+        tag: ObjectId,
         /// What differs.
-        field: &'static str,
-        /// The atom's.
-        expected: String,
-        /// The tag's.
-        found: String,
+        mismatch: Box<TagMismatch>,
     },
     /// A public key that does not parse.
     #[error("{key:?} is not an SSH public key: {why}")]
@@ -205,8 +204,58 @@ pub enum SignError {
 impl SignError {
     pub(crate) fn malformed(tag: ObjectId, why: impl Into<String>) -> SignError {
         SignError::Malformed {
-            tag: tag.to_string(),
+            tag,
             why: why.into(),
+        }
+    }
+}
+
+/// What a signature tag signs differently from the atom it is attached to
+/// ([`SignError::Mismatch`]); it reads `FIELD TAG'S, but the atom's is ATOM'S`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TagMismatch {
+    /// Another atom commit.
+    #[error("commit {found}, but the atom's is {expected}")]
+    Commit {
+        /// The atom's.
+        expected: ObjectId,
+        /// The tag's.
+        found: ObjectId,
+    },
+    /// Another label or version.
+    #[error("atom {} {}, but the atom's is {} {}", .found.0, .found.1, .expected.0, .expected.1)]
+    Atom {
+        /// The atom's.
+        expected: (Label, Version),
+        /// The tag's.
+        found: (Label, Version),
+    },
+    /// Another AtomId.
+    #[error("AtomId {found}, but the atom's is {expected}")]
+    Id {
+        /// The atom's.
+        expected: AtomDigest,
+        /// The tag's.
+        found: AtomDigest,
+    },
+    /// Another content digest.
+    #[error("content digest {found}, but the atom's is {expected}")]
+    Digest {
+        /// The atom's.
+        expected: ContentDigest,
+        /// The tag's.
+        found: ContentDigest,
+    },
+}
+
+impl TagMismatch {
+    /// The field that differs: `commit`, `atom`, `AtomId` or `content digest`.
+    pub fn field(&self) -> &'static str {
+        match self {
+            TagMismatch::Commit { .. } => "commit",
+            TagMismatch::Atom { .. } => "atom",
+            TagMismatch::Id { .. } => "AtomId",
+            TagMismatch::Digest { .. } => "content digest",
         }
     }
 }

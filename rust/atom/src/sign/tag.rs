@@ -22,7 +22,7 @@
 
 use std::str::FromStr;
 
-use super::{SignError, Signer, NAMESPACE};
+use super::{SignError, Signer, TagMismatch, NAMESPACE};
 use crate::digest::ContentDigest;
 use crate::id::{AtomDigest, Label};
 use crate::manifest::Version;
@@ -123,9 +123,7 @@ impl SignatureTag {
             .filter(|(at, _)| *at == 0 || text.as_bytes()[at - 1] == b'\n')
             .map(|(at, _)| at)
             .last()
-            .ok_or(SignError::Unsigned {
-                tag: id.to_string(),
-            })?;
+            .ok_or(SignError::Unsigned { tag: id })?;
         let (payload, armored) = text.split_at(start);
         let (header, message) = payload
             .split_once("\n\n")
@@ -192,11 +190,8 @@ impl SignatureTag {
 
     /// Checks the signature (in-process; namespace `git`): the key that made it.
     pub fn verify(self) -> Result<Signed, SignError> {
-        let tag = self.id.to_string();
-        let bad = |why: String| SignError::BadSignature {
-            tag: tag.clone(),
-            why,
-        };
+        let tag = self.id;
+        let bad = |why: String| SignError::BadSignature { tag, why };
         let signature = ssh_key::SshSig::from_pem(self.armored.trim_end())
             .map_err(|e| bad(format!("the armored signature does not parse ({e})")))?;
         if signature.namespace() != NAMESPACE {
@@ -218,7 +213,7 @@ impl SignatureTag {
     pub fn claimed_signer(&self) -> Result<Signer, SignError> {
         let signature = ssh_key::SshSig::from_pem(self.armored.trim_end()).map_err(|e| {
             SignError::BadSignature {
-                tag: self.id.to_string(),
+                tag: self.id,
                 why: format!("the armored signature does not parse ({e})"),
             }
         })?;
@@ -241,38 +236,36 @@ impl SignatureTag {
     /// Checks that what the tag says is `expected` exactly (not its signature).
     pub fn matches(self, expected: &TagFields) -> Result<SignatureTag, SignError> {
         let found = &self.fields;
-        let tag = self.id.to_string();
-        let differ = |field: &'static str, expected: String, found: String| {
+        let tag = self.id;
+        let differ = |mismatch: TagMismatch| {
             Err(SignError::Mismatch {
-                tag: tag.clone(),
-                field,
-                expected,
-                found,
+                tag,
+                mismatch: Box::new(mismatch),
             })
         };
         if found.commit != expected.commit {
-            return differ(
-                "commit",
-                expected.commit.to_string(),
-                found.commit.to_string(),
-            );
+            return differ(TagMismatch::Commit {
+                expected: expected.commit,
+                found: found.commit,
+            });
         }
         if found.label != expected.label || found.version != expected.version {
-            return differ(
-                "atom",
-                format!("{} {}", expected.label, expected.version),
-                format!("{} {}", found.label, found.version),
-            );
+            return differ(TagMismatch::Atom {
+                expected: (expected.label.clone(), expected.version.clone()),
+                found: (found.label.clone(), found.version.clone()),
+            });
         }
         if found.id != expected.id {
-            return differ("AtomId", expected.id.to_string(), found.id.to_string());
+            return differ(TagMismatch::Id {
+                expected: expected.id,
+                found: found.id,
+            });
         }
         if found.digest != expected.digest {
-            return differ(
-                "content digest",
-                expected.digest.to_string(),
-                found.digest.to_string(),
-            );
+            return differ(TagMismatch::Digest {
+                expected: expected.digest,
+                found: found.digest,
+            });
         }
         Ok(self)
     }

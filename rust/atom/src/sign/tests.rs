@@ -96,7 +96,7 @@ fn a_signature_does_not_move_to_another_atom_or_survive_an_edit() {
             .verify_for(&other)
             .unwrap_err();
         assert!(
-            matches!(&err, SignError::Mismatch { field: f, .. } if *f == field),
+            matches!(&err, SignError::Mismatch { mismatch, .. } if mismatch.field() == field),
             "{err}"
         );
     }

@@ -20,7 +20,7 @@ pub enum StoreError {
         /// Where its repository would be.
         path: PathBuf,
         /// The command that would fetch it.
-        fetch: String,
+        fetch: super::FetchCommand,
     },
     /// A local URL whose path does not exist.
     #[error("cannot fetch {url}: {} does not exist", path.display())]
@@ -72,14 +72,12 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// A directory the store's trust rests on can be written by other users.
-    #[error("refusing to use the atom store: {} can be changed by other users ({exposure}), who could then change the atoms it holds; {fix}", path.display())]
+    #[error("refusing to use the atom store: {} can be changed by other users ({exposure}), who could then change the atoms it holds; {}", path.display(), super::guard::fix(path, exposure))]
     Exposed {
         /// The directory.
         path: PathBuf,
-        /// Who else can write it.
+        /// Who else can write it (which says what to do).
         exposure: super::guard::Exposure,
-        /// What to do.
-        fix: String,
     },
     /// An atom directory given to garbage collection has no lock.
     #[error("{} has no atom.lock, so nothing can be kept for it: run `atom lock` there first", dir.display())]

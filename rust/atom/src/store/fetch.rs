@@ -54,21 +54,113 @@ pub struct FetchOptions {
 }
 
 /// What happened to one version.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum VersionStatus {
     /// Fetched now.
     Fetched,
     /// The store already had it, at the same commit.
     Unchanged,
     /// Not fetched, and why (possible tampering, invalid atom).
-    Rejected(String),
+    Rejected(Box<Rejection>),
     /// Fetched and recorded as this mirror's, at another commit than the store's own refs name
-    /// (another mirror's, kept): why.
-    Diverged(String),
+    /// (another mirror's, kept).
+    Diverged(Divergence),
+}
+
+/// Why a fetch did not take a version a mirror advertises.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    /// The ref's label is not in canonical (NFKC) form: a look-alike of another label.
+    #[error("{}: the ref's label is not in canonical (NFKC) form, so it is no atom (a look-alike of {label} {version})", crate::diagnostic::escape_controls(.name))]
+    NotCanonical {
+        /// The ref as the mirror advertises it.
+        name: String,
+        /// The label it looks like.
+        label: Label,
+        /// The version.
+        version: Version,
+    },
+    /// The mirror served this version at another commit before.
+    #[error("{url} now has {label} {version} at {commit}, but served it at {before} before: published atoms never change (possible tampering); kept the store's")]
+    ServedOtherBefore {
+        /// The mirror.
+        url: String,
+        /// The label.
+        label: Label,
+        /// The version.
+        version: Version,
+        /// The commit it advertises now.
+        commit: ObjectId,
+        /// The commit it served before.
+        before: ObjectId,
+    },
+    /// A metadata ref of the version is at another target than the store's.
+    #[error("{url}: {label} {version}: {name} is {there} there, but {stored} in the store: published atoms never change (possible tampering); kept the store's")]
+    MetaRefChanged {
+        /// The mirror.
+        url: String,
+        /// The label.
+        label: Label,
+        /// The version.
+        version: Version,
+        /// The metadata ref.
+        name: String,
+        /// Its target at the mirror.
+        there: ObjectId,
+        /// Its target in the store.
+        stored: ObjectId,
+    },
+    /// The received atom does not verify.
+    #[error(transparent)]
+    Invalid(Box<crate::repo::RepoError>),
+    /// The advertised manifest ref does not name the atom's `atom.toml`.
+    #[error("{label} {version}: the manifest ref names {advertised}, but the atom's atom.toml is {} (possible tampering)", .found.map(|m| m.to_string()).unwrap_or_default())]
+    ManifestRef {
+        /// The label.
+        label: Label,
+        /// The version.
+        version: Version,
+        /// What the manifest ref names.
+        advertised: ObjectId,
+        /// The atom's `atom.toml`, if it has one.
+        found: Option<ObjectId>,
+    },
+    /// The advertised origin ref does not name the commit the atom was published from.
+    #[error("{label} {version}: the origin ref names {advertised}, but the atom commit was published from {origin} (possible tampering)")]
+    OriginRef {
+        /// The label.
+        label: Label,
+        /// The version.
+        version: Version,
+        /// What the origin ref names.
+        advertised: ObjectId,
+        /// The commit the atom was published from.
+        origin: ObjectId,
+    },
+    /// The store could not be read while checking the version.
+    #[error(transparent)]
+    Store(Box<StoreError>),
+}
+
+/// A version a mirror publishes at another commit than another mirror, whose the store's own refs
+/// name: both are kept, each as its mirror's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{url} publishes {label} {version} at {commit}, another mirror at {existing}: both are kept, each as its mirror's, and locking takes the one of the mirror a manifest declares")]
+pub struct Divergence {
+    /// The mirror.
+    pub url: String,
+    /// The label.
+    pub label: Label,
+    /// The version.
+    pub version: Version,
+    /// The commit this mirror publishes.
+    pub commit: ObjectId,
+    /// The commit the store's own refs name.
+    pub existing: ObjectId,
 }
 
 /// One version a fetch looked at.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct FetchedVersion {
     /// The label.
     pub label: Label,
@@ -81,7 +173,7 @@ pub struct FetchedVersion {
 }
 
 /// What a fetch did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Fetched {
     /// The set's root.
     pub root: Root,
@@ -134,12 +226,12 @@ impl Fetched {
                 let (status, reason) = match &v.status {
                     VersionStatus::Fetched => ("fetched", None),
                     VersionStatus::Unchanged => ("unchanged", None),
-                    VersionStatus::Rejected(reason) => ("rejected", Some(reason)),
-                    VersionStatus::Diverged(reason) => ("diverged", Some(reason)),
+                    VersionStatus::Rejected(reason) => ("rejected", Some(reason.to_string())),
+                    VersionStatus::Diverged(reason) => ("diverged", Some(reason.to_string())),
                 };
                 item["status"] = status.into();
                 if let Some(reason) = reason {
-                    item["reason"] = reason.as_str().into();
+                    item["reason"] = reason.into();
                 }
                 item
             })
@@ -469,10 +561,11 @@ fn advertised(
             RefAtom::Atom(label, version) => (label, version),
             RefAtom::NotCanonical(label, version) if field.is_none() => {
                 refused.push(FetchedVersion {
-                    status: VersionStatus::Rejected(format!(
-                        "{}: the ref's label is not in canonical (NFKC) form, so it is no atom (a look-alike of {label} {version})",
-                        crate::diagnostic::escape_controls(name)
-                    )),
+                    status: VersionStatus::Rejected(Box::new(Rejection::NotCanonical {
+                        name: name.to_owned(),
+                        label: label.clone(),
+                        version: version.clone(),
+                    })),
                     label,
                     version,
                     commit: *id,
@@ -812,9 +905,15 @@ impl Store {
             let served = attribution::attributed(&dest, &from.key, &label, &version)?;
             let status = match (served, dest.ref_target(&atom_ref(&label, &version))?) {
                 // This mirror served another commit for this version before.
-                (Some(before), _) if before != commit => VersionStatus::Rejected(format!(
-                    "{url} now has {label} {version} at {commit}, but served it at {before} before: published atoms never change (possible tampering); kept the store's"
-                )),
+                (Some(before), _) if before != commit => {
+                    VersionStatus::Rejected(Box::new(Rejection::ServedOtherBefore {
+                        url: url.to_owned(),
+                        label: label.clone(),
+                        version: version.clone(),
+                        commit,
+                        before,
+                    }))
+                }
                 (_, None) => {
                     new.push((label.clone(), version.clone(), commit, refs, Kind::New));
                     continue;
@@ -832,9 +931,15 @@ impl Store {
                         )),
                         Some(_) => unchanged += 1,
                     }
-                    match meta_refs(&dest, &label, &version, &refs, &mut meta, &mut unchanged)? {
+                    let version_refs = VersionRefs {
+                        url,
+                        label: &label,
+                        version: &version,
+                        advertised: &refs,
+                    };
+                    match version_refs.meta_refs(&dest, &mut meta, &mut unchanged)? {
                         Ok(()) => VersionStatus::Unchanged,
-                        Err(reason) => VersionStatus::Rejected(format!("{url}: {reason}")),
+                        Err(reason) => VersionStatus::Rejected(reason),
                     }
                 }
                 // Served by this mirror before, at the commit it serves now, which another
@@ -938,15 +1043,14 @@ impl Store {
             // Only its manifest and lock were asked for, and files are missing.
             let partial = manifests_round && !dest.missing_objects(&[commit])?.is_empty();
             let checked = check_new(&dest, &atom, &advertised, partial).and_then(|()| match kind {
-                Kind::New => meta_refs(
-                    &dest,
-                    &label,
-                    &version,
-                    &advertised,
-                    &mut version_refs,
-                    &mut unchanged,
-                )
-                .map_err(|e| e.to_string())?,
+                Kind::New => VersionRefs {
+                    url,
+                    label: &label,
+                    version: &version,
+                    advertised: &advertised,
+                }
+                .meta_refs(&dest, &mut version_refs, &mut unchanged)
+                .map_err(|e| Box::new(Rejection::Store(Box::new(e))))?,
                 Kind::Diverged(_) => Ok(()),
             });
             if checked.is_ok() {
@@ -977,11 +1081,13 @@ impl Store {
                     atom_refs.push((atom_ref(&label, &version), commit));
                     VersionStatus::Fetched
                 }
-                (Ok(()), Kind::Diverged(existing)) => {
-                    VersionStatus::Diverged(format!(
-                        "{url} publishes {label} {version} at {commit}, another mirror at {existing}: both are kept, each as its mirror's, and locking takes the one of the mirror a manifest declares"
-                    ))
-                }
+                (Ok(()), Kind::Diverged(existing)) => VersionStatus::Diverged(Divergence {
+                    url: url.to_owned(),
+                    label: label.clone(),
+                    version: version.clone(),
+                    commit,
+                    existing,
+                }),
                 (Err(reason), _) => VersionStatus::Rejected(reason),
             };
             outcomes.push(FetchedVersion {
@@ -1052,34 +1158,48 @@ fn remove_stale_temporaries(dir: &Path, prefix: &str) {
     }
 }
 
-/// Adds the advertised metadata refs of a version that `dest` lacks to `refs`, and counts those
-/// it has; the inner error names one `dest` has at another target.
-fn meta_refs(
-    dest: &Repo,
-    label: &Label,
-    version: &Version,
-    advertised: &Advertised,
-    refs: &mut Vec<(String, ObjectId)>,
-    unchanged: &mut usize,
-) -> Result<std::result::Result<(), String>> {
-    let mut found = Vec::new();
-    for (name, id) in [
-        (manifest_ref(label, version), advertised.manifest),
-        (origin_ref(label, version), advertised.origin),
-    ] {
-        match (id, dest.ref_target(&name)?) {
-            (Some(id), None) => found.push((name, id)),
-            (Some(id), Some(existing)) if id == existing => *unchanged += 1,
-            (Some(id), Some(existing)) => {
-                return Ok(Err(format!(
-                    "{label} {version}: {name} is {id} there, but {existing} in the store: published atoms never change (possible tampering); kept the store's"
-                )))
+/// A version a mirror advertises, with its metadata refs.
+struct VersionRefs<'a> {
+    url: &'a str,
+    label: &'a Label,
+    version: &'a Version,
+    advertised: &'a Advertised,
+}
+
+impl VersionRefs<'_> {
+    /// Adds the advertised metadata refs of the version that `dest` lacks to `refs`, and counts
+    /// those it has; the inner error names one `dest` has at another target.
+    fn meta_refs(
+        &self,
+        dest: &Repo,
+        refs: &mut Vec<(String, ObjectId)>,
+        unchanged: &mut usize,
+    ) -> Result<std::result::Result<(), Box<Rejection>>> {
+        let (label, version) = (self.label, self.version);
+        let mut found = Vec::new();
+        for (name, id) in [
+            (manifest_ref(label, version), self.advertised.manifest),
+            (origin_ref(label, version), self.advertised.origin),
+        ] {
+            match (id, dest.ref_target(&name)?) {
+                (Some(id), None) => found.push((name, id)),
+                (Some(id), Some(existing)) if id == existing => *unchanged += 1,
+                (Some(id), Some(existing)) => {
+                    return Ok(Err(Box::new(Rejection::MetaRefChanged {
+                        url: self.url.to_owned(),
+                        label: label.clone(),
+                        version: version.clone(),
+                        name,
+                        there: id,
+                        stored: existing,
+                    })))
+                }
+                (None, _) => {}
             }
-            (None, _) => {}
         }
+        refs.extend(found);
+        Ok(Ok(()))
     }
-    refs.extend(found);
-    Ok(Ok(()))
 }
 
 /// Whether the tag `tag` in `dest` is a valid signature of the atom `label` `version` at
@@ -1118,20 +1238,18 @@ fn signature_is_valid(
 }
 
 /// Verifies a version just received: the atom itself (as far as its top tree, when `partial`:
-/// [`Repo::verify_top`]), and the advertised manifest and origin refs agreeing with it. The
-/// reason it fails, as a sentence.
+/// [`Repo::verify_top`]), and the advertised manifest and origin refs agreeing with it.
 fn check_new(
     dest: &Repo,
     atom: &AtomRef,
     advertised: &Advertised,
     partial: bool,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), Box<Rejection>> {
     let verified = match partial {
         true => dest.verify_top(atom),
         false => dest.verify(atom, None),
     }
-    .map_err(|e| e.to_string())?;
-    let name = format!("{} {}", atom.label, atom.version);
+    .map_err(|e| Box::new(Rejection::Invalid(Box::new(e))))?;
     let manifest = dest
         .entry(verified.tree, Path::new(crate::manifest::MANIFEST_FILE))
         .ok()
@@ -1139,18 +1257,22 @@ fn check_new(
         .map(|e| e.id);
     if let Some(advertised) = advertised.manifest {
         if Some(advertised) != manifest {
-            return Err(format!(
-                "{name}: the manifest ref names {advertised}, but the atom's atom.toml is {} (possible tampering)",
-                manifest.map(|m| m.to_string()).unwrap_or_default()
-            ));
+            return Err(Box::new(Rejection::ManifestRef {
+                label: atom.label.clone(),
+                version: atom.version.clone(),
+                advertised,
+                found: manifest,
+            }));
         }
     }
     if let Some(advertised) = advertised.origin {
         if advertised != verified.origin {
-            return Err(format!(
-                "{name}: the origin ref names {advertised}, but the atom commit was published from {} (possible tampering)",
-                verified.origin
-            ));
+            return Err(Box::new(Rejection::OriginRef {
+                label: atom.label.clone(),
+                version: atom.version.clone(),
+                advertised,
+                origin: verified.origin,
+            }));
         }
     }
     Ok(())

@@ -357,7 +357,7 @@ impl Store {
                                     need.label, need.version, v.commit, need.rev
                                 ),
                                 Some(v) => match &v.status {
-                                    super::VersionStatus::Rejected(why) => why.clone(),
+                                    super::VersionStatus::Rejected(why) => why.to_string(),
                                     _ => format!(
                                         "{} {} at {} does not match the id the lock pins (possible tampering)",
                                         need.label, need.version, need.rev

@@ -57,6 +57,18 @@ pub fn exposure(metadata: &std::fs::Metadata) -> Option<Exposure> {
     }
 }
 
+/// What to do about the directory `dir` being writable by others as `exposure` says.
+pub(super) fn fix(dir: &Path, exposure: &Exposure) -> String {
+    let shown = dir.to_string_lossy();
+    let quoted = shell_quote(&shown);
+    match exposure {
+        Exposure::Owner(_) => format!(
+            "use a store of your own (ATOM_STORE, the atom-store setting, or the CLI's --store), or make it yours: `chown -R \"$(id -u)\" {quoted}` as root"
+        ),
+        _ => format!("run `chmod go-w {quoted}`"),
+    }
+}
+
 /// Checks each directory of `dirs` that exists (a missing one is created by whoever fills the
 /// store, with this user's rights).
 pub fn check(dirs: &[&Path]) -> Result<(), StoreError> {
@@ -72,18 +84,9 @@ pub fn check(dirs: &[&Path]) -> Result<(), StoreError> {
             }
         };
         if let Some(exposure) = exposure(&metadata) {
-            let shown = dir.to_string_lossy();
-            let quoted = shell_quote(&shown);
-            let fix = match exposure {
-                Exposure::Owner(_) => format!(
-                    "use a store of your own (ATOM_STORE, the atom-store setting, or the CLI's --store), or make it yours: `chown -R \"$(id -u)\" {quoted}` as root"
-                ),
-                _ => format!("run `chmod go-w {quoted}`"),
-            };
             return Err(StoreError::Exposed {
                 path: dir.to_path_buf(),
                 exposure,
-                fix,
             });
         }
     }

@@ -33,7 +33,8 @@ mod verify;
 
 pub use error::StoreError;
 pub use fetch::{
-    list, local_path, FetchOptions, Fetched, FetchedVersion, Listing, Session, VersionStatus,
+    list, local_path, Divergence, FetchOptions, Fetched, FetchedVersion, Listing, Rejection,
+    Session, VersionStatus,
 };
 pub use fill::{Attempt, FillKind, FillStatus, Filled, FilledEntry};
 pub use flock::StoreLock;
@@ -511,10 +512,26 @@ impl CheckedTree {
 
 /// `atom fetch <mirror>` (the mirror shell-quoted: it comes from a lock), or a placeholder naming
 /// what to fetch when no mirror is known.
-pub fn fetch_command(mirror: Option<&str>) -> String {
-    match mirror {
-        Some(url) => format!("atom fetch {}", shell_quote(url)),
-        None => "atom fetch <a repository that publishes it>".to_owned(),
+pub fn fetch_command(mirror: Option<&str>) -> FetchCommand {
+    FetchCommand {
+        mirror: mirror.map(str::to_owned),
+    }
+}
+
+/// The command that would fetch a set into the atom store: `atom fetch URL` (the URL quoted for
+/// a shell), or a placeholder for the URL when no mirror is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchCommand {
+    /// A URL the set can be fetched from, when one is known.
+    pub mirror: Option<String>,
+}
+
+impl std::fmt::Display for FetchCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.mirror {
+            Some(url) => write!(f, "atom fetch {}", shell_quote(url)),
+            None => f.write_str("atom fetch <a repository that publishes it>"),
+        }
     }
 }
 
@@ -544,11 +561,11 @@ mod tests {
     #[test]
     fn the_fetch_hint_is_one_shell_word_per_argument() {
         assert_eq!(
-            fetch_command(Some("file:///srv/repo")),
+            fetch_command(Some("file:///srv/repo")).to_string(),
             "atom fetch file:///srv/repo"
         );
         assert_eq!(
-            fetch_command(Some("https://example.com/it's$(reboot)")),
+            fetch_command(Some("https://example.com/it's$(reboot)")).to_string(),
             "atom fetch 'https://example.com/it'\\''s$(reboot)'"
         );
     }

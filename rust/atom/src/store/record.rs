@@ -20,6 +20,18 @@ pub struct FetchRecord {
     pub time: SystemTime,
 }
 
+impl std::fmt::Display for FetchRecord {
+    /// `it was last fetched from URL on DATE`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "it was last fetched from {} on {}",
+            self.url,
+            self.date()
+        )
+    }
+}
+
 impl FetchRecord {
     /// The date of the fetch, `YYYY-MM-DD HH:MM UTC`.
     pub fn date(&self) -> String {
@@ -57,12 +69,6 @@ impl Store {
     /// (written to a temporary file and renamed, so a reader never sees half a record).
     pub fn record_fetch(&self, root: &Root, url: &str) -> Result<(), StoreError> {
         write_record(&self.set_path(root), url)
-    }
-    /// `it was last fetched from URL on DATE`, or `None` when no fetch of the set with this
-    /// root was recorded.
-    pub fn last_fetch_text(&self, root: &Root) -> Option<String> {
-        self.last_fetch(root)
-            .map(|r| format!("it was last fetched from {} on {}", r.url, r.date()))
     }
 
     /// The last fetch of the set with this root, when one was recorded.

@@ -31,6 +31,24 @@ pub const DEFAULT_ALIASES: &[(&str, &str)] = &[
 /// How deep alias expansion may nest before it is taken for a cycle.
 const MAX_ALIAS_DEPTH: usize = 16;
 
+/// Why an alias configuration (`[aliases]` of a configuration file) is invalid
+/// ([`UriError::Config`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AliasConfigError {
+    /// The file is not TOML.
+    #[error("{}", .0.message())]
+    Toml(toml::de::Error),
+    /// `aliases` is not a table.
+    #[error("`aliases` must be a table of name = \"value\"")]
+    NotATable,
+    /// An alias's value is not a string.
+    #[error("alias {name:?} must be a string")]
+    NotAString {
+        /// The alias, as the file names it.
+        name: String,
+    },
+}
+
 /// Why a URI or URL could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UriError {
@@ -55,7 +73,7 @@ pub enum UriError {
     AliasCycle(String),
     /// An alias file is malformed.
     #[error("invalid alias configuration: {0}")]
-    Config(String),
+    Config(AliasConfigError),
 }
 
 /// URL aliases: the defaults, plus the user's.
@@ -83,17 +101,17 @@ impl Aliases {
     /// of `~/.config/eka.toml` and `.git/info/eka.toml`. Other tables are ignored.
     pub fn merge_toml(&mut self, text: &str) -> Result<(), UriError> {
         let table: toml::Table =
-            toml::from_str(text).map_err(|e| UriError::Config(e.message().to_owned()))?;
+            toml::from_str(text).map_err(|e| UriError::Config(AliasConfigError::Toml(e)))?;
         let Some(aliases) = table.get("aliases") else {
             return Ok(());
         };
-        let aliases = aliases.as_table().ok_or_else(|| {
-            UriError::Config("`aliases` must be a table of name = \"value\"".into())
-        })?;
+        let aliases = aliases
+            .as_table()
+            .ok_or(UriError::Config(AliasConfigError::NotATable))?;
         for (name, value) in aliases {
-            let value = value
-                .as_str()
-                .ok_or_else(|| UriError::Config(format!("alias {name:?} must be a string")))?;
+            let value = value.as_str().ok_or_else(|| {
+                UriError::Config(AliasConfigError::NotAString { name: name.clone() })
+            })?;
             self.insert(name, value);
         }
         Ok(())
