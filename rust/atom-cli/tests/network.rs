@@ -554,9 +554,9 @@ fn a_large_atom_travels_over_http() {
     let blob = git(&set, &["rev-parse", "refs/eka/atoms/beta/0.1.0:blob.bin"]);
     assert_eq!(blob, git(&src, &["rev-parse", "HEAD:b/blob.bin"]));
 
-    // The next version shares the 3 MB file. The store's versions go to the server as `have`s,
-    // but git servers prune only along history, and atom commits are orphans: the file travels
-    // again (measured here, so that a change in either is noticed).
+    // The next version shares the 3 MB file. Atom commits are orphans, so history would not
+    // spare it, but the store's version's top tree goes to the server as a `have`: the file
+    // stays home.
     write(&src, "b/atom.toml", &support::manifest("beta", "0.2.0"));
     git(&src, &["commit", "-q", "-am", "beta 0.2.0"]);
     ok(&src, Some(&server), &["publish", "b", "--push", &url]);
@@ -574,7 +574,7 @@ fn a_large_atom_travels_over_http() {
     ))
     .unwrap();
     let bytes = next["bytes"].as_u64().unwrap();
-    assert!(bytes > 3 << 20, "{next}");
+    assert!(bytes < 64 << 10, "{next}");
     ok(&set, None, &["verify", "beta@0.2.0"]);
 }
 
@@ -1864,18 +1864,25 @@ fn outdated_atoms_are_named_with_what_the_requirement_keeps_out() {
     assert_eq!(json[0]["latest"], "1.1.0", "{json}");
 }
 
-/// A server that filters (`uploadpack.allowFilter`, as the large hosts have it) gets a new
-/// version's fetch in two requests: its commit and trees, then exactly the files the store
-/// lacks. The 2 MB file the store already has does not travel again; the new version is
-/// verified whole before its refs are written.
+/// A new version's fetch says the top trees of the versions the store has as `have`s, so any
+/// git server, filtering or not, leaves out every tree and file reachable from them: the 2 MB
+/// file the store already has does not travel again. The new version is verified whole before
+/// its refs are written.
 #[test]
-fn an_update_sends_only_the_files_the_store_lacks_when_the_server_filters() {
-    for kind in [Kind::Daemon, Kind::Http] {
-        let dir = scratch(&format!("filter-{kind:?}"));
+fn an_update_sends_only_the_files_the_store_lacks() {
+    for (kind, filters) in [
+        (Kind::Daemon, true),
+        (Kind::Http, true),
+        (Kind::Daemon, false),
+        (Kind::Http, false),
+    ] {
+        let dir = scratch(&format!("update-{kind:?}-{filters}"));
         let server = Server::start(kind, &dir);
         let served = server.root.join("set.git");
         serve_bare(&served);
-        git(&served, &["config", "uploadpack.allowFilter", "true"]);
+        if filters {
+            git(&served, &["config", "uploadpack.allowFilter", "true"]);
+        }
         let url = server.url("set.git");
         let src = dir.join("src");
         big_source(&src, 2 << 20);
@@ -1895,7 +1902,6 @@ fn an_update_sends_only_the_files_the_store_lacks_when_the_server_filters() {
             first["bytes"].as_u64().unwrap() > 2 << 20,
             "{kind:?}: {first}"
         );
-        assert_eq!(first["filtered"], true, "{kind:?}: {first}");
 
         write(&src, "b/atom.toml", &support::manifest("beta", "0.2.0"));
         write(&src, "b/changed.nix", "{ Changed = true; }\n");
@@ -1905,7 +1911,9 @@ fn an_update_sends_only_the_files_the_store_lacks_when_the_server_filters() {
         let next = fetch();
         let bytes = next["bytes"].as_u64().unwrap();
         assert!(bytes < 16 << 10, "{kind:?}: {bytes} bytes: {next}");
-        assert_eq!(next["filtered"], true, "{kind:?}: {next}");
+        // The commit, its top tree, the new atom.toml and changed.nix: without the trees as
+        // `have`s, the whole version (2 MB) would travel again.
+        assert_eq!(next["objects"].as_u64(), Some(4), "{kind:?}: {next}");
         let set = store_repo(&store);
         ok(&set, None, &["verify", "beta@0.2.0"]);
         assert_eq!(
@@ -2131,18 +2139,27 @@ fn relayed(server: &Server, url: &str) -> (servers::Throttle, String) {
     (relay, through)
 }
 
-/// An update of a 1000-file atom that changes one file, from a server that filters, into a
-/// store holding the earlier version: the directories go level by level and only what changed
-/// travels, at most 1.5 times the new objects (commit, changed trees, changed files) as git packs
-/// them; git's own fetch of the same ref re-sends the whole atom.
+/// An update of a 1000-file atom that changes one file, into a store holding the earlier
+/// version, from a server that filters or not: only what changed travels. Over git:// everything
+/// the server sends (the listing and the framing included) is at most 1.5 times the new objects
+/// (commit, changed trees, changed files) as git packs them; over http:// at most 1.75 times,
+/// because smart HTTP takes three requests (capabilities, `ls-refs`, `fetch`) and each response
+/// carries about 265 bytes of headers the server chooses. git's own fetch of the same ref re-sends
+/// the whole atom.
 #[test]
 fn an_update_of_a_many_file_atom_costs_its_new_objects() {
-    for kind in [Kind::Daemon, Kind::Http] {
-        let dir = scratch(&format!("update-many-{kind:?}"));
+    for (kind, filters) in [
+        (Kind::Daemon, true),
+        (Kind::Http, true),
+        (Kind::Http, false),
+    ] {
+        let dir = scratch(&format!("update-many-{kind:?}-{filters}"));
         let server = Server::start(kind, &dir);
         let served = server.root.join("set.git");
         serve_bare(&served);
-        git(&served, &["config", "uploadpack.allowFilter", "true"]);
+        if filters {
+            git(&served, &["config", "uploadpack.allowFilter", "true"]);
+        }
         let url = server.url("set.git");
         let src = dir.join("src");
         fs::create_dir_all(&src).unwrap();
@@ -2205,11 +2222,15 @@ fn an_update_of_a_many_file_atom_costs_its_new_objects() {
             pack * 2 <= new_bytes * 3,
             "{kind:?}: {pack} bytes of packs for {new_bytes} bytes of new objects"
         );
-        // Everything the server sent (listing, each round's framing) is still a fraction of the
-        // whole atom, which git's own fetch would send again.
+        // Everything the server sent (listing, framing) is within 1.5 times the new objects
+        // (1.75 over HTTP); git's own fetch would send the whole atom again.
+        let allowed = match kind {
+            Kind::Http => new_bytes * 7 / 4,
+            _ => new_bytes * 3 / 2,
+        };
         assert!(
-            sent * 4 < whole,
-            "{kind:?}: the server sent {sent} bytes; the whole atom is {whole}"
+            sent <= allowed,
+            "{kind:?}: the server sent {sent} bytes for {new_bytes} bytes of new objects (the whole atom is {whole})"
         );
         let set = store_repo(&store);
         ok(&set, None, &["verify", "beta@0.2.0"]);

@@ -126,12 +126,9 @@ fn fetch(cli: &Cli, url: &str, atoms: &[String], store: &Store, out: &mut Output
         fetched.created.len(),
         fetched.unchanged,
         fetched.objects,
-        match (fetched.bytes, fetched.filtered) {
-            (0, _) => String::new(),
-            (bytes, true) => format!(" ({bytes} bytes; trees first, then only the missing files)"),
-            (bytes, false) => format!(
-                " ({bytes} bytes; the server does not filter, so every file of a new version was sent)"
-            ),
+        match fetched.bytes {
+            0 => String::new(),
+            bytes => format!(" ({bytes} bytes)"),
         }
     ));
     for (label, _) in &options.atoms {

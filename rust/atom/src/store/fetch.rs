@@ -185,9 +185,10 @@ pub struct Fetched {
     pub unchanged: usize,
     /// Objects received.
     pub objects: usize,
-    /// Whether the server filtered the first request (trees first, then only the missing
-    /// blobs); false for a repository on this machine, and for a server that does not filter
-    /// (then every file of a new version was sent).
+    /// Whether the server filtered the first request: with
+    /// [`FetchOptions::manifests_only`], the commits and top trees, then only manifests and
+    /// locks. False for a repository on this machine, for a server that does not filter (then
+    /// whole versions were sent), and for a whole fetch (which needs no filter).
     pub filtered: bool,
     /// Pack bytes received over the network (0 for a local repository).
     pub bytes: u64,
@@ -311,17 +312,16 @@ impl Endpoint {
     }
 
     /// Puts the atom commits `commits` and everything they are made of into `dest`, receiving
-    /// only what `dest` lacks. Git servers leave out only what is reachable along history from
-    /// the `haves`, and atom commits share no history with what `dest` has, so a server that
-    /// filters is asked level by level ([`Endpoint::receive_trees`]): the commits with their top
-    /// trees, then the trees `dest` lacks one level down, and so on, then exactly the blobs
-    /// `dest` lacks, by id. A version that shares most of its files and directories with one
-    /// `dest` has costs its new objects. A server that does not filter sends every file of a
-    /// new version. Returns (objects, bytes, whether the server filtered).
+    /// only what `dest` lacks, in one request. Git servers leave out what is reachable along
+    /// history from the `haves`, and atom commits have no history, but a server also leaves
+    /// out everything reachable from a tree said as a `have`: with the top trees of the
+    /// versions `dest` holds among them ([`whole_version_trees`]), a version that shares most of
+    /// its files and directories with one `dest` has costs its new objects, from any git server.
+    /// Returns (objects, bytes, whether the server filtered).
     ///
-    /// With `manifests_only`, a server that filters sends the commits and their top trees, then
-    /// only the `atom.toml` and `atom.lock` blobs of each commit: the rest is left for a later
-    /// fetch ([`FetchOptions::manifests_only`]).
+    /// With `manifests_only`, a server that filters sends the commits and their top trees
+    /// ([`Endpoint::receive_tops`]), then only the `atom.toml` and `atom.lock` blobs of each
+    /// commit: the rest is left for a later fetch ([`FetchOptions::manifests_only`]).
     fn transfer_atoms(
         &mut self,
         dest: &Repo,
@@ -337,19 +337,17 @@ impl Endpoint {
             .collect();
         wants.sort();
         wants.dedup();
-        let filters = matches!(self, Endpoint::Remote(remote) if remote.can_filter());
+        let filters =
+            manifests_only && matches!(self, Endpoint::Remote(remote) if remote.can_filter());
         let (mut objects, mut bytes) = (0, 0);
         if filters {
-            let (o, b) =
-                self.receive_trees(dest, commits, wants, haves, !manifests_only, progress)?;
-            (objects, bytes) = (o, b);
+            (objects, bytes) = self.receive_tops(dest, wants, haves, progress)?;
         } else if !wants.is_empty() {
             (objects, bytes) = self.transfer(dest, wants, haves, false, progress)?;
         }
-        // What is still missing: the blobs the filtered rounds left out (of the top trees only,
-        // with `manifests_only`: `atom.toml` and `atom.lock`), or what an interrupted fetch left
-        // behind.
-        let missing = if filters && manifests_only {
+        // What is still missing: of the top trees received filtered, `atom.toml` and
+        // `atom.lock`; else what an interrupted fetch left behind.
+        let missing = if filters {
             top_manifests(dest, commits)
         } else {
             dest.missing_objects(commits)?
@@ -363,59 +361,64 @@ impl Endpoint {
         Ok((objects, bytes, filters))
     }
 
-    /// The commits `wants` (those of `commits` that `dest` lacks) and their top trees (filter
-    /// `tree:1`: the commit's tree is at depth 0), then, when `deep`, the trees of `commits` that
-    /// `dest` lacks, one level per request, each wanted tree without what it holds (`tree:0`: a
-    /// wanted object is always sent), until `dest` has every tree. A server that refuses the tree
-    /// filter (some hosts allow only blob filters; a refusal ends the
-    /// conversation) is asked again on a new connection with `blob:none`, which sends every tree
-    /// below what is wanted at once. Returns (objects, bytes).
-    fn receive_trees(
+    /// The commits `wants` and their top trees (filter `tree:1`: the commit's tree is at depth
+    /// 0). A server that refuses the tree filter (some hosts allow only blob filters; a refusal
+    /// ends the conversation) is asked again on a new connection with `blob:none`, which sends
+    /// every tree below them. Returns (objects, bytes).
+    fn receive_tops(
         &mut self,
         dest: &Repo,
-        commits: &[ObjectId],
         wants: Vec<ObjectId>,
         haves: &[ObjectId],
-        deep: bool,
         progress: &mut dyn FnMut(usize),
     ) -> Result<(usize, u64)> {
         let Endpoint::Remote(remote) = self else {
             unreachable!("only a remote filters")
         };
-        let (mut objects, mut bytes) = (0, 0);
-        let mut filter = "tree:1";
-        let mut round = wants;
-        loop {
-            if !round.is_empty() {
-                let received = match remote.receive_filtered(dest, &round, haves, Some(filter)) {
-                    Ok(received) => received,
-                    Err(_) if filter != "blob:none" => {
-                        remote.reconnect()?;
-                        filter = "blob:none";
-                        remote.receive_filtered(dest, &round, haves, Some(filter))?
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                progress(received.objects);
-                objects += received.objects;
-                bytes += received.bytes;
+        if wants.is_empty() {
+            return Ok((0, 0));
+        }
+        let received = match remote.receive_filtered(dest, &wants, haves, Some("tree:1")) {
+            Ok(received) => received,
+            Err(_) => {
+                remote.reconnect()?;
+                remote.receive_filtered(dest, &wants, haves, Some("blob:none"))?
             }
-            if !deep {
-                return Ok((objects, bytes));
+        };
+        progress(received.objects);
+        Ok((received.objects, received.bytes))
+    }
+}
+
+/// The most trees [`whole_version_trees`] names (each is a line of the request).
+const MAX_TREE_HAVES: usize = 256;
+
+/// The top trees of the versions of `labels` that `dest` holds whole (not partial), newest
+/// first, at most [`MAX_TREE_HAVES`]: said as `have`s, they make a server leave out every tree
+/// and file reachable from them, which history alone cannot do for atom commits (they have no
+/// parents). A new version then costs its new objects, from any git server.
+fn whole_version_trees<'a>(
+    dest: &Repo,
+    labels: impl Iterator<Item = &'a Label>,
+) -> Result<Vec<ObjectId>> {
+    let mut labels: Vec<&Label> = labels.collect();
+    labels.sort();
+    labels.dedup();
+    let mut trees = Vec::new();
+    for label in labels {
+        for atom in dest.versions(label)? {
+            if trees.len() == MAX_TREE_HAVES {
+                return Ok(trees);
             }
-            let (mut trees, _) = dest.missing_by_kind(commits)?;
-            trees.sort();
-            trees.dedup();
-            // Done, or the server sent none of what was asked: the rest is wanted unfiltered.
-            if trees.is_empty() || trees == round {
-                return Ok((objects, bytes));
+            if attribution::is_partial(dest, &atom.label, &atom.version, atom.commit)? {
+                continue;
             }
-            if filter == "tree:1" {
-                filter = "tree:0";
+            if let Ok(tree) = dest.commit_tree(atom.commit) {
+                trees.push(tree);
             }
-            round = trees;
         }
     }
+    Ok(trees)
 }
 
 /// The `atom.toml` and `atom.lock` blobs at the top of the trees of `commits` that `dest` lacks
@@ -455,15 +458,25 @@ impl Session {
     /// Connects to `url` (a path, `file://`, or a network URL) and lists `refs/ekala/init` and
     /// the atom and metadata refs of `labels` (of every atom when empty): one listing.
     pub fn open(url: &str, labels: &[Label], options: &FetchOptions) -> Result<Session> {
-        let mut source = open(url, options)?;
         let atoms: Vec<(Label, Option<Requirement>)> =
             labels.iter().map(|l| (l.clone(), None)).collect();
-        let listed = source.list(&prefixes(&atoms))?;
+        Session::open_for(url, &atoms, options)
+    }
+
+    /// [`Session::open`] for `atoms`: of one asked for at an exact version, only that
+    /// version's refs are listed.
+    fn open_for(
+        url: &str,
+        atoms: &[(Label, Option<Requirement>)],
+        options: &FetchOptions,
+    ) -> Result<Session> {
+        let mut source = open(url, options)?;
+        let listed = source.list(&prefixes(atoms))?;
         Ok(Session {
             url: url.to_owned(),
             source,
             listed,
-            labels: labels.to_vec(),
+            labels: atoms.iter().map(|(label, _)| label.clone()).collect(),
         })
     }
 
@@ -515,17 +528,41 @@ struct Advertised {
     signature: Option<ObjectId>,
 }
 
-/// The ref prefixes to ask for: everything published, or the given labels.
+/// The ref prefixes to ask for: everything published, or the given labels; of a label asked
+/// for at one exact version (`=1.2.0`), only that version's refs (a prefix also matches
+/// `1.2.0-rc.1`, which the requirement then leaves out).
 fn prefixes(atoms: &[(Label, Option<Requirement>)]) -> Vec<String> {
     let mut prefixes = vec![INIT_REF.to_owned()];
     if atoms.is_empty() {
         prefixes.extend([ATOMS_PREFIX.to_owned(), META_PREFIX.to_owned()]);
     }
-    for (label, _) in atoms {
-        prefixes.push(format!("{ATOMS_PREFIX}{label}/"));
-        prefixes.push(format!("{META_PREFIX}{label}/"));
+    for (label, requirement) in atoms {
+        match requirement.as_ref().and_then(exact_version) {
+            Some(version) => {
+                prefixes.push(format!("{ATOMS_PREFIX}{label}/{version}"));
+                prefixes.push(format!("{META_PREFIX}{label}/{version}/"));
+            }
+            None => {
+                prefixes.push(format!("{ATOMS_PREFIX}{label}/"));
+                prefixes.push(format!("{META_PREFIX}{label}/"));
+            }
+        }
     }
     prefixes
+}
+
+/// The one version `requirement` matches, when it is `=MAJOR.MINOR.PATCH[-PRE]`.
+fn exact_version(requirement: &Requirement) -> Option<semver::Version> {
+    match requirement.comparators.as_slice() {
+        [c] if c.op == semver::Op::Exact => Some(semver::Version {
+            major: c.major,
+            minor: c.minor?,
+            patch: c.patch?,
+            pre: c.pre.clone(),
+            build: semver::BuildMetadata::EMPTY,
+        }),
+        _ => None,
+    }
 }
 
 /// The root a listing advertises in `refs/ekala/init`.
@@ -754,8 +791,7 @@ impl Store {
         progress: &mut dyn FnMut(usize),
     ) -> Result<Fetched> {
         self.check_permissions()?;
-        let labels: Vec<Label> = options.atoms.iter().map(|(l, _)| l.clone()).collect();
-        let mut session = Session::open(url, &labels, options)?;
+        let mut session = Session::open_for(url, &options.atoms, options)?;
         self.fetch_listed(&mut session, options, progress)
     }
 
@@ -988,8 +1024,13 @@ impl Store {
         // names the atom.toml blob inside the atom's tree (verified below). The versions both
         // sides have go along as `have`s.
         let commits: Vec<ObjectId> = new.iter().map(|(_, _, commit, _, _)| *commit).collect();
+        let mut told = haves.clone();
+        told.extend(whole_version_trees(
+            &dest,
+            new.iter().map(|(label, ..)| label),
+        )?);
         let (mut objects, mut bytes, filtered) =
-            source.transfer_atoms(&dest, &commits, &haves, manifests_only, progress)?;
+            source.transfer_atoms(&dest, &commits, &told, manifests_only, progress)?;
         // Whether a version may lack files: only its manifest and lock were asked for.
         let manifests_round = manifests_only && filtered;
         // Signature tags, small: received once their atoms are here.
