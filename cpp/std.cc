@@ -307,13 +307,28 @@ struct StdPlan
     std::shared_ptr<StaticEnv> libraryScope;
     Expr * library = nullptr;
     size_t builtinsSlot = 0;
+    // Where each attribute of an atom's std comes from, worked out by the first one (the names
+    // are the same for every atom; only the values differ): `curated` lists the builtins of the
+    // set the library sees, in order; `merged`, the attributes of std, each a builtin (an index
+    // into `builtins`) or the library's attribute at that position of its attribute set. Plain
+    // indices: no values here.
+    struct Slot
+    {
+        Symbol name;
+        bool fromLibrary;
+        size_t index;
+    };
+    bool laidOut = false;
+    std::vector<size_t> curated;
+    std::vector<Slot> merged;
+    size_t libraryAttrs = 0;
 };
 
 // The pure globals the library's scope names, besides `builtins`.
 const char * const libraryGlobals[] = {"true", "false", "null", "__sub", "__mul", "__div", "__lessThan", "map",
     "toString", "throw", "abort", "isNull", "removeAttrs", "baseNameOf"};
 
-const StdPlan & stdPlan(EvalState & state)
+StdPlan & stdPlan(EvalState & state)
 {
     // One evaluator per process in practice; a different one rebuilds the plan. The parsed
     // expression and static environment are kept for the process's lifetime, as Nix keeps its own.
@@ -361,12 +376,14 @@ bool isStdWrapper(compat::PrimOpFun fun)
 
 void makeStd(EvalState & state, const std::string & root, const std::string & atom, Value & result)
 {
-    const StdPlan & plan = stdPlan(state);
+    StdPlan & plan = stdPlan(state);
     auto * rootValue = compat::allocValue(state);
     compat::mkString(*rootValue, root);
     auto * originValue = compat::allocValue(state);
     compat::mkString(*originValue, "in " + atom + ", in a builtin its code applied");
-    NamedList chosen;
+    // Each builtin as this atom sees it (confined ones applied to its root), in scanned memory.
+    compat::GcVector<Value *> values;
+    values.reserve(plan.builtins.size());
     for (auto & entry : plan.builtins) {
         Value * value = entry.value;
         if (entry.kind != StdKind::Pure) {
@@ -375,23 +392,76 @@ void makeStd(EvalState & state, const std::string & root, const std::string & at
             value = compat::allocValue(state);
             compat::mkPrimOpApp(*value, withOriginal, entry.kind == StdKind::HigherOrder ? originValue : rootValue);
         }
-        chosen.push_back({compat::symbolText(state, entry.name), entry.name, value});
+        values.push_back(value);
     }
 
     // The library part, written in Nix, evaluated with these builtins and merged over them (a
     // library attribute replaces a builtin of the same name).
+    auto evalLibrary = [&](Value * curated) {
+        Env & env = compat::allocClosedEnv(state, plan.builtinsSlot + 1, curated);
+        for (size_t i = 0; i < std::size(libraryGlobals); i++)
+            env.values[i] = compat::globalValue(state, libraryGlobals[i]);
+        env.values[plan.builtinsSlot] = curated;
+        auto * library = compat::allocValue(state);
+        plan.library->eval(state, env, *library);
+        compat::forceValue(state, *library, compat::noPos);
+        return library;
+    };
+
     auto * curated = compat::allocValue(state);
-    compat::mkAttrsFrom(state, *curated, lastByName(chosen));
-    Env & env = compat::allocClosedEnv(state, plan.builtinsSlot + 1, curated);
-    for (size_t i = 0; i < std::size(libraryGlobals); i++)
-        env.values[i] = compat::globalValue(state, libraryGlobals[i]);
-    env.values[plan.builtinsSlot] = curated;
-    auto * library = compat::allocValue(state);
-    plan.library->eval(state, env, *library);
-    compat::forceValue(state, *library, compat::noPos);
+    if (plan.laidOut) {
+        compat::Attrs attrs;
+        for (size_t i : plan.curated)
+            attrs.emplace_back(plan.builtins[i].name, values[i]);
+        compat::mkAttrsFrom(state, *curated, attrs);
+        auto * library = evalLibrary(curated);
+        auto libraryValues = compat::attrPairs(*library);
+        if (libraryValues.size() == plan.libraryAttrs) {
+            compat::Attrs all;
+            for (auto & slot : plan.merged)
+                all.emplace_back(slot.name, slot.fromLibrary ? libraryValues[slot.index].second : values[slot.index]);
+            compat::mkAttrsFrom(state, result, all);
+            return;
+        }
+    }
+
+    // The first std of this evaluator (or a library whose attributes changed): merged by name,
+    // and the layout kept for the next ones.
+    NamedList chosen;
+    for (size_t i = 0; i < plan.builtins.size(); i++)
+        chosen.push_back({compat::symbolText(state, plan.builtins[i].name), plan.builtins[i].name, values[i]});
+    auto curatedAttrs = lastByName(chosen);
+    compat::mkAttrsFrom(state, *curated, curatedAttrs);
+    auto * library = evalLibrary(curated);
+    auto libraryValues = compat::attrPairs(*library);
     for (auto & entry : named(state, *library))
         chosen.push_back(entry);
-    compat::mkAttrsFrom(state, result, lastByName(chosen));
+    auto mergedAttrs = lastByName(chosen);
+    compat::mkAttrsFrom(state, result, mergedAttrs);
+
+    // Where each value came from: the builtins' values are this atom's own, so their pointers
+    // say which builtin they are.
+    auto builtinOf = [&](Value * value) -> std::optional<size_t> {
+        for (size_t i = 0; i < values.size(); i++)
+            if (values[i] == value)
+                return i;
+        return std::nullopt;
+    };
+    plan.curated.clear();
+    for (auto & [name, value] : curatedAttrs)
+        plan.curated.push_back(*builtinOf(value));
+    plan.merged.clear();
+    for (auto & [name, value] : mergedAttrs) {
+        size_t position = 0;
+        while (position < libraryValues.size() && libraryValues[position].second != value)
+            position++;
+        if (position < libraryValues.size())
+            plan.merged.push_back({name, true, position});
+        else
+            plan.merged.push_back({name, false, *builtinOf(value)});
+    }
+    plan.libraryAttrs = libraryValues.size();
+    plan.laidOut = true;
 }
 
 } // namespace atom_nix
