@@ -130,6 +130,17 @@ fn read(dir: &Path) -> Option<Stamp> {
 /// have written.
 fn read_trusted(dir: &Path) -> Option<Vec<u8>> {
     use std::io::Read;
+    let (file, size) = open_trusted(dir)?;
+    let mut text = Vec::with_capacity(size as usize);
+    file.take(crate::diagnostic::MAX_FILE_SIZE)
+        .read_to_end(&mut text)
+        .ok()?;
+    Some(text)
+}
+
+/// The stamp of `dir` opened for reading, and its size, if it is a regular file that only this
+/// user (or root) could have written.
+fn open_trusted(dir: &Path) -> Option<(fs::File, u64)> {
     use std::os::unix::fs::OpenOptionsExt;
 
     // Opened without following a symlink and checked through its descriptor: a stamp that is not
@@ -144,11 +155,7 @@ fn read_trusted(dir: &Path) -> Option<Vec<u8>> {
     if !metadata.is_file() || super::guard::exposure(&metadata).is_some() {
         return None;
     }
-    let mut text = Vec::with_capacity(metadata.len() as usize);
-    file.take(crate::diagnostic::MAX_FILE_SIZE)
-        .read_to_end(&mut text)
-        .ok()?;
-    Some(text)
+    Some((file, metadata.len()))
 }
 
 /// The repository the stamp of `dir` says the tree was written from, if it has a readable stamp.
@@ -263,14 +270,20 @@ fn open_dir_at(dir: &OwnedFd, name: &str) -> Option<OwnedFd> {
 /// entry is then compared with its record when something reads it ([`OnRead::check`]), so the
 /// cost follows what an evaluation reads, not the size of the tree.
 ///
-/// The stamp is kept as text and searched for one record at a time: a tree's records are in
-/// walk order, each a JSON array starting with its path (`["data/a.txt","f",…]`), and a path
-/// string cannot contain an unescaped `"`, so `["<path>",` occurs only where that record starts.
+/// The stamp is searched for one record at a time: a tree's records are in walk order, each a
+/// JSON array starting with its path (`["data/a.txt","f",…]`), and a path string cannot contain
+/// an unescaped `"`, so `["<path>",` occurs only where that record starts. It is read as far as
+/// the records looked for (a directory's record comes before everything in it), so a large tree
+/// whose top few entries are used costs a few kilobytes.
 #[derive(Debug)]
 pub struct OnRead {
     dir: PathBuf,
-    text: Vec<u8>,
+    /// The stamp read so far, and the rest of it (`None` once read whole).
+    text: std::cell::RefCell<(Vec<u8>, Option<fs::File>)>,
 }
+
+/// How much of a stamp is read at first, and then at least as much again each time.
+const STAMP_CHUNK: usize = 8 << 10;
 
 /// What [`OnRead::check`] found wrong with an entry of a tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -300,14 +313,16 @@ impl std::fmt::Display for Changed {
 /// The tree at `dir` to be checked on read, when its stamp is trusted and its top directory is
 /// as recorded; `None` otherwise (then it needs the full check).
 pub fn on_read(dir: &Path) -> Option<OnRead> {
-    let text = read_trusted(dir)?;
-    if !text.starts_with(format!("{{\"version\":{STAMP_VERSION},").as_bytes()) {
-        return None;
-    }
+    let (file, _) = open_trusted(dir)?;
     let tree = OnRead {
         dir: dir.to_owned(),
-        text,
+        text: std::cell::RefCell::new((Vec::new(), Some(file))),
     };
+    tree.read_more()?;
+    let version = format!("{{\"version\":{STAMP_VERSION},");
+    if !tree.text.borrow().0.starts_with(version.as_bytes()) {
+        return None;
+    }
     tree.check_relative("").ok()?;
     Some(tree)
 }
@@ -336,7 +351,9 @@ impl OnRead {
         };
         let relative = relative.to_string_lossy();
         self.check_relative(&relative)?;
-        let Some(stamp) = serde_json::from_slice::<Stamp>(&self.text).ok() else {
+        while self.read_more() == Some(true) {}
+        let stamp = serde_json::from_slice::<Stamp>(&self.text.borrow().0).ok();
+        let Some(stamp) = stamp else {
             return Err(Changed::Entry(relative.into_owned()));
         };
         let prefix = format!("{relative}/");
@@ -397,10 +414,45 @@ impl OnRead {
     fn record(&self, relative: &str) -> Option<Entry> {
         let quoted = serde_json::to_string(relative).ok()?;
         let needle = format!("[{quoted},");
-        let start = memchr::memmem::find(&self.text, needle.as_bytes())?;
-        let mut records =
-            serde_json::Deserializer::from_slice(&self.text[start..]).into_iter::<Entry>();
-        records.next()?.ok().filter(|entry| entry.0 == relative)
+        let finder = memchr::memmem::Finder::new(needle.as_bytes());
+        loop {
+            {
+                let text = &self.text.borrow().0;
+                if let Some(start) = finder.find(text) {
+                    let mut records =
+                        serde_json::Deserializer::from_slice(&text[start..]).into_iter::<Entry>();
+                    // A record cut at the end of what was read so far parses once more is read.
+                    if let Some(Ok(entry)) = records.next() {
+                        return (entry.0 == relative).then_some(entry);
+                    }
+                }
+            }
+            if self.read_more() != Some(true) {
+                return None;
+            }
+        }
+    }
+
+    /// Reads on in the stamp (at least as much as was read so far): `Some(true)` when more was
+    /// read, `Some(false)` at its end, `None` when it cannot be read.
+    fn read_more(&self) -> Option<bool> {
+        use std::io::Read;
+        let mut state = self.text.borrow_mut();
+        let (text, file) = &mut *state;
+        let Some(reader) = file.as_mut() else {
+            return Some(false);
+        };
+        let want = text.len().max(STAMP_CHUNK);
+        if text.len() + want > crate::diagnostic::MAX_FILE_SIZE as usize {
+            return None;
+        }
+        let before = text.len();
+        reader.take(want as u64).read_to_end(text).ok()?;
+        if text.len() == before {
+            *file = None;
+            return Some(false);
+        }
+        Some(true)
     }
 }
 
