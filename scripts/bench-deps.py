@@ -18,8 +18,9 @@ value from each:
              list (done once, like its lock), then per dependency
              `import ((builtins.fetchGit { url = "file://..."; ref; rev; }) + "/mod.nix")`.
 
-Cold: a fresh Nix store and HOME (no fetchGit cache) for fetchGit; an empty `trees/` directory
-of the atom store (nothing materialised) and a fresh HOME for the plugin. Warm: the same command
+Cold: a fresh Nix store and HOME (no fetchGit cache) for fetchGit; for the plugin, a fresh HOME
+and an atom store without its materialised trees and caches (`trees/`, `digests/`, `commits/`,
+`signatures/`: nothing written, no signature or commit remembered). Warm: the same command
 again. Runs are interleaved. Prints a table; results go in BENCHMARKS.md.
 
 Usage: cargo build --release -p atom-nix -p atom-cli && scripts/bench-deps.py [RUNS] [DEPS] [FILES] [REFS]
@@ -227,8 +228,8 @@ def main():
                 results[label].append(elapsed)
             for variant, atom_dir in (("plugin", top), ("plugin, checks off", unchecked),
                                       ("plugin+files", files)):
-                shutil.rmtree(store / "trees", ignore_errors=True)
-                shutil.rmtree(store / "digests", ignore_errors=True)
+                for cache in ("trees", "digests", "commits", "signatures"):
+                    shutil.rmtree(store / cache, ignore_errors=True)
                 home = work / f"home-{variant}-{i}"
                 for label in (f"{variant} cold", f"{variant} warm"):
                     elapsed, out = timed_eval(
