@@ -533,21 +533,21 @@ impl TreeCheck {
     }
 
     fn check(&mut self, path: &str) -> Result<(), String> {
-        let name = self.name.clone();
-        guard(|| match &mut self.checked {
-            Some(checked) => checked
-                .check(Path::new(path))
-                .map_err(|e| format!("{name}: {e}")),
-            None => Ok(()),
-        })
+        self.with_checked(|checked| checked.check(Path::new(path)))
     }
 
     fn check_below(&mut self, path: &str) -> Result<(), String> {
-        let name = self.name.clone();
+        self.with_checked(|checked| checked.check_below(Path::new(path)))
+    }
+
+    /// Runs `check` on the tree (nothing to check for a directory), its error naming the atom.
+    fn with_checked(
+        &mut self,
+        check: impl FnOnce(&mut CheckedTree) -> Result<(), atom::store::StoreError>,
+    ) -> Result<(), String> {
+        let name = &self.name;
         guard(|| match &mut self.checked {
-            Some(checked) => checked
-                .check_below(Path::new(path))
-                .map_err(|e| format!("{name}: {e}")),
+            Some(checked) => check(checked).map_err(|e| format!("{name}: {e}")),
             None => Ok(()),
         })
     }
