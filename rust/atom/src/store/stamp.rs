@@ -33,7 +33,7 @@ struct Stamp {
 
 /// `(path, type, size, mtime s, mtime ns, ctime s, ctime ns, inode)`; type is `d`, `f` or `l`
 /// (anything else is `?`).
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 struct Entry(String, char, u64, i64, i64, i64, i64, u64);
 
 impl Entry {
@@ -280,7 +280,15 @@ pub struct OnRead {
     dir: PathBuf,
     /// The stamp read so far, and the rest of it (`None` once read whole).
     text: std::cell::RefCell<(Vec<u8>, Option<fs::File>)>,
+    /// Records looked up by searching the text so far; past [`SEARCHES`], every record, by
+    /// path (copying a directory of many files looks up each one, and searching the text for
+    /// each would cost the square of the tree's size).
+    searches: std::cell::Cell<usize>,
+    index: std::cell::OnceCell<std::collections::HashMap<String, Entry>>,
 }
+
+/// How many records are looked up by searching the stamp before it is parsed whole.
+const SEARCHES: usize = 64;
 
 /// How much of a stamp is read at first, and then at least as much again each time.
 const STAMP_CHUNK: usize = 8 << 10;
@@ -317,6 +325,8 @@ pub fn on_read(dir: &Path) -> Option<OnRead> {
     let tree = OnRead {
         dir: dir.to_owned(),
         text: std::cell::RefCell::new((Vec::new(), Some(file))),
+        searches: std::cell::Cell::new(0),
+        index: std::cell::OnceCell::new(),
     };
     tree.read_more()?;
     let version = format!("{{\"version\":{STAMP_VERSION},");
@@ -412,6 +422,12 @@ impl OnRead {
 
     /// The record of the entry at `relative`, if the tree has one.
     fn record(&self, relative: &str) -> Option<Entry> {
+        if self.searches.get() >= SEARCHES {
+            if let Some(index) = self.index() {
+                return index.get(relative).cloned();
+            }
+        }
+        self.searches.set(self.searches.get() + 1);
         let quoted = serde_json::to_string(relative).ok()?;
         let needle = format!("[{quoted},");
         let finder = memchr::memmem::Finder::new(needle.as_bytes());
@@ -431,6 +447,22 @@ impl OnRead {
                 return None;
             }
         }
+    }
+
+    /// Every record, by path (the stamp read and parsed whole, once); `None` when it does not
+    /// parse (then records are searched for one by one).
+    fn index(&self) -> Option<&std::collections::HashMap<String, Entry>> {
+        if let Some(index) = self.index.get() {
+            return Some(index);
+        }
+        while self.read_more() == Some(true) {}
+        let stamp = serde_json::from_slice::<Stamp>(&self.text.borrow().0).ok()?;
+        let index = stamp
+            .entries
+            .into_iter()
+            .map(|entry| (entry.0.clone(), entry))
+            .collect();
+        Some(self.index.get_or_init(|| index))
     }
 
     /// Reads on in the stamp (at least as much as was read so far): `Some(true)` when more was
@@ -464,4 +496,91 @@ fn same_metadata(entry: &Entry, status: &fs::Metadata) -> bool {
 /// Removes the stamp of `dir`, if any.
 pub fn remove(dir: &Path) {
     let _ = fs::remove_file(stamp_path(dir));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A tree of `files` files in `sub/`, stamped.
+    fn stamped_tree(name: &str, files: usize) -> PathBuf {
+        let dir = atom_test_support::scratch(name).join("tree");
+        fs::create_dir_all(dir.join("sub")).unwrap();
+        fs::write(dir.join("top.txt"), "top\n").unwrap();
+        for i in 0..files {
+            fs::write(dir.join(format!("sub/f{i:04}.txt")), format!("{i}\n")).unwrap();
+        }
+        write(&dir, Path::new("/nowhere")).unwrap();
+        dir
+    }
+
+    /// Edits `file` in place (same inode, directory times unchanged).
+    fn edit_in_place(file: &Path) {
+        fs::set_permissions(file, fs::Permissions::from_mode(0o644)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        fs::write(file, "edited\n").unwrap();
+    }
+
+    #[test]
+    fn entries_are_checked_one_by_one_as_they_are_used() {
+        let dir = stamped_tree("stamp-on-read", 3);
+        let tree = on_read(&dir).expect("a fresh stamp is taken");
+        assert_eq!(tree.check(&dir.join("sub/f0001.txt")), Ok(()));
+        // Not in the tree, and its directory unchanged: nothing was added.
+        assert_eq!(tree.check(&dir.join("sub/none.txt")), Ok(()));
+        // Outside the tree: not its concern.
+        assert_eq!(tree.check(Path::new("/etc/hostname")), Ok(()));
+
+        edit_in_place(&dir.join("sub/f0002.txt"));
+        assert_eq!(
+            tree.check(&dir.join("sub/f0002.txt")),
+            Err(Changed::Entry("sub/f0002.txt".into()))
+        );
+        // An in-place edit leaves the directory and the other files as recorded.
+        assert_eq!(tree.check(&dir.join("sub")), Ok(()));
+        assert_eq!(tree.check(&dir.join("sub/f0000.txt")), Ok(()));
+        assert_eq!(
+            tree.check_below(&dir.join("sub")),
+            Err(Changed::Entry("sub/f0002.txt".into()))
+        );
+
+        fs::write(dir.join("sub/new.txt"), "new\n").unwrap();
+        assert_eq!(
+            tree.check(&dir.join("sub/new.txt")),
+            Err(Changed::Added("sub/new.txt".into()))
+        );
+        assert_eq!(
+            tree.check(&dir.join("sub")),
+            Err(Changed::Entry("sub".into()))
+        );
+    }
+
+    #[test]
+    fn many_lookups_use_an_index_of_the_whole_stamp() {
+        let files = SEARCHES * 3;
+        let dir = stamped_tree("stamp-index", files);
+        let tree = on_read(&dir).expect("a fresh stamp is taken");
+        for i in 0..files {
+            assert_eq!(tree.check(&dir.join(format!("sub/f{i:04}.txt"))), Ok(()));
+        }
+        assert!(tree.index.get().is_some(), "the stamp was indexed");
+        edit_in_place(&dir.join(format!("sub/f{:04}.txt", files - 1)));
+        let last = format!("sub/f{:04}.txt", files - 1);
+        assert_eq!(tree.check(&dir.join(&last)), Err(Changed::Entry(last)));
+        assert_eq!(tree.check(&dir.join("sub/none.txt")), Ok(()));
+    }
+
+    #[test]
+    fn a_changed_top_directory_or_a_foreign_stamp_is_not_taken() {
+        let dir = stamped_tree("stamp-top", 1);
+        fs::write(dir.join("added.txt"), "x\n").unwrap();
+        assert!(on_read(&dir).is_none(), "the top directory changed");
+        let dir = stamped_tree("stamp-mode", 1);
+        fs::set_permissions(stamp_path(&dir), fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(
+            on_read(&dir).is_none(),
+            "a stamp everyone can write says nothing"
+        );
+    }
 }
