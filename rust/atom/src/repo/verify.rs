@@ -229,11 +229,11 @@ impl Repo {
         self.check_facts(atom, facts, expected_id, walk_origin)
     }
 
-    /// Loads an atom pinned by a lock: [`Repo::verify_pinned`], and the texts of its
-    /// `atom.lock` and `atom.integrity` (when it has them). What the commit's objects say is
-    /// taken from `memory` when it remembers the commit, and given to it otherwise: a commit's
-    /// id names its content, so this never changes. The refs, the id and the label and version
-    /// asked for are checked every time.
+    /// Loads an atom pinned by a lock: [`Repo::verify_pinned`], the texts of its `atom.lock`
+    /// and `atom.integrity` (when it has them) and its tree's content digest. What the commit's
+    /// objects say is taken from `memory` when it remembers the commit, and given to it
+    /// otherwise: a commit's id names its content, so this never changes. The refs, the id and
+    /// the label and version asked for are checked every time.
     pub fn load_pinned(
         &self,
         atom: &AtomRef,
@@ -243,10 +243,11 @@ impl Repo {
         let remembered = memory
             .and_then(|m| m.get(atom.commit))
             .and_then(|bytes| Remembered::decode(&bytes));
-        let (facts, lock_text, integrity) = match remembered {
-            Some(r) => (r.facts, r.lock_text, r.integrity),
+        let remembered = match remembered {
+            Some(remembered) => remembered,
             None => {
                 let facts = self.commit_facts(atom)?;
+                let digest = self.tree_digest(facts.tree)?;
                 let lock_text = facts.lock.map(|id| self.read_text(id)).transpose()?;
                 let integrity = match self.entry(
                     facts.tree,
@@ -255,20 +256,30 @@ impl Repo {
                     Some(entry) if entry.is_blob() => Some(self.read_text(entry.id)?),
                     _ => None,
                 };
+                let remembered = Remembered {
+                    facts,
+                    lock_text,
+                    integrity,
+                    digest,
+                };
                 if let Some(memory) = memory {
-                    memory.put(
-                        atom.commit,
-                        &Remembered::encode(&facts, lock_text.as_deref(), integrity.as_deref()),
-                    );
+                    memory.put(atom.commit, &remembered.encode());
                 }
-                (facts, lock_text, integrity)
+                remembered
             }
         };
+        let Remembered {
+            facts,
+            lock_text,
+            integrity,
+            digest,
+        } = remembered;
         let verified = self.check_facts(atom, facts, Some(expected_id), false)?;
         Ok(Pinned {
             verified,
             lock_text,
             integrity,
+            digest,
         })
     }
 
@@ -436,6 +447,8 @@ pub struct Pinned {
     pub lock_text: Option<String>,
     /// The text of its `atom.integrity`, if it has one (a blob at the top of its tree).
     pub integrity: Option<String>,
+    /// The content digest of its tree (docs/format.md#content-digest).
+    pub digest: crate::digest::ContentDigest,
 }
 
 /// Remembers what atom commits' objects say ([`Repo::load_pinned`]), as opaque records: the
@@ -458,11 +471,13 @@ struct CommitFacts {
     lock: Option<ObjectId>,
 }
 
-/// A [`CommitMemory`] record: the facts and the texts [`Repo::load_pinned`] reads.
+/// A [`CommitMemory`] record: the facts and the texts [`Repo::load_pinned`] reads, and the
+/// tree's content digest.
 struct Remembered {
     facts: CommitFacts,
     lock_text: Option<String>,
     integrity: Option<String>,
+    digest: crate::digest::ContentDigest,
 }
 
 /// The record's layout; a record of another layout (or damaged) is read from the objects again.
@@ -477,13 +492,16 @@ struct Record<'a> {
     lock: Option<&'a str>,
     lock_text: Option<std::borrow::Cow<'a, str>>,
     integrity: Option<std::borrow::Cow<'a, str>>,
+    digest: &'a str,
 }
 
-const RECORD_VERSION: u32 = 1;
+const RECORD_VERSION: u32 = 2;
 
 impl Remembered {
-    fn encode(facts: &CommitFacts, lock_text: Option<&str>, integrity: Option<&str>) -> Vec<u8> {
+    fn encode(&self) -> Vec<u8> {
+        let facts = &self.facts;
         let ids = [facts.origin, facts.tree, facts.manifest_id].map(|id| id.to_string());
+        let digest = self.digest.to_string();
         let lock = facts.lock.map(|id| id.to_string());
         let record = Record {
             version: RECORD_VERSION,
@@ -497,8 +515,9 @@ impl Remembered {
             manifest_id: &ids[2],
             manifest: facts.manifest.as_str().into(),
             lock: lock.as_deref(),
-            lock_text: lock_text.map(Into::into),
-            integrity: integrity.map(Into::into),
+            lock_text: self.lock_text.as_deref().map(Into::into),
+            integrity: self.integrity.as_deref().map(Into::into),
+            digest: &digest,
         };
         serde_json::to_vec(&record).unwrap_or_default()
     }
@@ -529,6 +548,7 @@ impl Remembered {
             facts,
             lock_text: record.lock_text.map(|t| t.into_owned()),
             integrity: record.integrity.map(|t| t.into_owned()),
+            digest: record.digest.parse().ok()?,
         })
     }
 }

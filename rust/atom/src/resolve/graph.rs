@@ -537,7 +537,7 @@ impl Loader<'_> {
         })?;
         let verified = pinned.verified;
         // Its content and signer, against what the lock recorded and the keys trusted for its set.
-        let digest = self.store.tree_digest(repo, verified.tree)?;
+        let digest = pinned.digest;
         let verified_tags = self.store.verified_signatures();
         let assessment = Assessment::with_digest(
             repo,
