@@ -552,33 +552,25 @@ impl Loader<'_> {
                 .or(assessment.signed.first())
                 .map(|s| s.signer.fingerprint.clone())
         });
-        let published_integrity = match &pinned.integrity {
-            Some(text) => Some(
-                Integrity::parse(text, &format!("{name}/{INTEGRITY_FILE}")).map_err(|e| {
-                    ResolveError::PublishedFile {
-                        atom: name.clone(),
-                        error: Box::new(e),
-                    }
-                })?,
-            ),
-            None => None,
+        // The atom's own files, as published.
+        let published_file = |error| ResolveError::PublishedFile {
+            atom: name.clone(),
+            error: Box::new(error),
         };
+        let published_integrity = pinned
+            .integrity
+            .as_deref()
+            .map(|text| Integrity::parse(text, &format!("{name}/{INTEGRITY_FILE}")))
+            .transpose()
+            .map_err(published_file)?;
         let manifest = Manifest::parse(&verified.manifest, &format!("{name}/{MANIFEST_FILE}"))
-            .map_err(|e| ResolveError::PublishedFile {
-                atom: name.clone(),
-                error: Box::new(e),
-            })?;
-        let lock = match &pinned.lock_text {
-            Some(text) => Some(
-                Lockfile::parse(text, &format!("{name}/{LOCK_FILE}")).map_err(|e| {
-                    ResolveError::PublishedFile {
-                        atom: name.clone(),
-                        error: Box::new(e),
-                    }
-                })?,
-            ),
-            None => None,
-        };
+            .map_err(published_file)?;
+        let lock = pinned
+            .lock_text
+            .as_deref()
+            .map(|text| Lockfile::parse(text, &format!("{name}/{LOCK_FILE}")))
+            .transpose()
+            .map_err(published_file)?;
         let published = PathBuf::from(name.to_string());
         let published = published.as_path();
         check_lock(
