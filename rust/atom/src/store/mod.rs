@@ -76,17 +76,22 @@ impl crate::sign::VerifiedTags for VerifiedSignatures {
     }
 
     fn put(&self, tag: ObjectId, bytes: &[u8], signer: &crate::sign::Signer) {
-        if fs::create_dir_all(&self.dir).is_err() {
-            return;
-        }
         let mut record = format!("{}\n{}\n", signer.fingerprint, signer.key).into_bytes();
         record.extend_from_slice(bytes);
-        let tmp = self.dir.join(temporary_name("signature"));
-        if fs::write(&tmp, record).is_ok()
-            && fs::rename(&tmp, self.dir.join(tag.to_string())).is_err()
-        {
-            let _ = fs::remove_file(&tmp);
-        }
+        put_record(&self.dir, tag, &record);
+    }
+}
+
+/// Writes the cache record `<dir>/<id>` (under a temporary name, then renamed, so a reader sees
+/// a whole record or none). Best effort: a record that cannot be written is worked out again
+/// next time.
+fn put_record(dir: &Path, id: ObjectId, record: &[u8]) {
+    if fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let tmp = dir.join(temporary_name("record"));
+    if fs::write(&tmp, record).is_ok() && fs::rename(&tmp, dir.join(id.to_string())).is_err() {
+        let _ = fs::remove_file(&tmp);
     }
 }
 
@@ -102,14 +107,8 @@ impl crate::repo::CommitMemory for VerifiedCommits {
     }
 
     fn put(&self, commit: ObjectId, record: &[u8]) {
-        if record.is_empty() || fs::create_dir_all(&self.dir).is_err() {
-            return;
-        }
-        let tmp = self.dir.join(temporary_name("commit"));
-        if fs::write(&tmp, record).is_ok()
-            && fs::rename(&tmp, self.dir.join(commit.to_string())).is_err()
-        {
-            let _ = fs::remove_file(&tmp);
+        if !record.is_empty() {
+            put_record(&self.dir, commit, record);
         }
     }
 }
@@ -268,13 +267,7 @@ impl Store {
             }
         }
         let digest = repo.tree_digest(tree)?;
-        // Best effort: a record that cannot be written is computed again next time.
-        if fs::create_dir_all(&dir).is_ok() {
-            let tmp = dir.join(temporary_name("digest"));
-            if fs::write(&tmp, format!("{digest}\n")).is_ok() && fs::rename(&tmp, &path).is_err() {
-                let _ = fs::remove_file(&tmp);
-            }
-        }
+        put_record(&dir, tree, format!("{digest}\n").as_bytes());
         Ok(digest)
     }
 

@@ -284,7 +284,14 @@ pub struct OnRead {
     /// path (copying a directory of many files looks up each one, and searching the text for
     /// each would cost the square of the tree's size).
     searches: std::cell::Cell<usize>,
-    index: std::cell::OnceCell<std::collections::HashMap<String, Entry>>,
+    index: std::cell::OnceCell<Index>,
+}
+
+/// Every record of a stamp, in walk order, and where each path's record is.
+#[derive(Debug)]
+struct Index {
+    entries: Vec<Entry>,
+    by_path: std::collections::HashMap<String, usize>,
 }
 
 /// How many records are looked up by searching the stamp before it is parsed whole.
@@ -361,13 +368,11 @@ impl OnRead {
         };
         let relative = relative.to_string_lossy();
         self.check_relative(&relative)?;
-        while self.read_more() == Some(true) {}
-        let stamp = serde_json::from_slice::<Stamp>(&self.text.borrow().0).ok();
-        let Some(stamp) = stamp else {
+        let Some(index) = self.index() else {
             return Err(Changed::Entry(relative.into_owned()));
         };
         let prefix = format!("{relative}/");
-        for entry in &stamp.entries {
+        for entry in &index.entries {
             if relative.is_empty() || entry.0.starts_with(&prefix) {
                 let status = fs::symlink_metadata(self.dir.join(&entry.0));
                 if !status.is_ok_and(|s| same_metadata(entry, &s)) {
@@ -424,7 +429,10 @@ impl OnRead {
     fn record(&self, relative: &str) -> Option<Entry> {
         if self.searches.get() >= SEARCHES {
             if let Some(index) = self.index() {
-                return index.get(relative).cloned();
+                return index
+                    .by_path
+                    .get(relative)
+                    .map(|&i| index.entries[i].clone());
             }
         }
         self.searches.set(self.searches.get() + 1);
@@ -449,20 +457,22 @@ impl OnRead {
         }
     }
 
-    /// Every record, by path (the stamp read and parsed whole, once); `None` when it does not
-    /// parse (then records are searched for one by one).
-    fn index(&self) -> Option<&std::collections::HashMap<String, Entry>> {
+    /// Every record (the stamp read and parsed whole, once); `None` when it does not parse
+    /// (then records are searched for one by one).
+    fn index(&self) -> Option<&Index> {
         if let Some(index) = self.index.get() {
             return Some(index);
         }
         while self.read_more() == Some(true) {}
-        let stamp = serde_json::from_slice::<Stamp>(&self.text.borrow().0).ok()?;
-        let index = stamp
-            .entries
-            .into_iter()
-            .map(|entry| (entry.0.clone(), entry))
+        let entries = serde_json::from_slice::<Stamp>(&self.text.borrow().0)
+            .ok()?
+            .entries;
+        let by_path = entries
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| (entry.0.clone(), i))
             .collect();
-        Some(self.index.get_or_init(|| index))
+        Some(self.index.get_or_init(|| Index { entries, by_path }))
     }
 
     /// Reads on in the stamp (at least as much as was read so far): `Some(true)` when more was
