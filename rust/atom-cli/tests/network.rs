@@ -1927,6 +1927,76 @@ fn an_update_sends_only_the_files_the_store_lacks() {
     }
 }
 
+/// A mirror is told only of the trees it served the store or advertises itself: another mirror
+/// of the same set (a stranger's) that does not have 0.1.0 learns nothing of the store holding
+/// it from the first, so 0.2.0 from it costs the whole version.
+#[test]
+fn a_mirror_is_told_only_of_the_trees_it_served() {
+    let dir = scratch("update-other-mirror");
+    let server = Server::start(Kind::Daemon, &dir);
+    let src = dir.join("src");
+    big_source(&src, 2 << 20);
+    ok(&src, None, &["publish"]);
+    let first = serve(&server, &src, "first.git");
+    let store = dir.join("store");
+    let store_arg = store.to_str().unwrap();
+    let fetch = |url: &str| -> serde_json::Value {
+        serde_json::from_str(&ok(
+            &dir,
+            Some(&server),
+            &["--json", "fetch", url, "beta", "--store", store_arg],
+        ))
+        .unwrap()
+    };
+    fetch(&first);
+    write(&src, "b/atom.toml", &support::manifest("beta", "0.2.0"));
+    git(&src, &["commit", "-q", "-am", "beta 0.2.0"]);
+    ok(&src, None, &["publish", "b"]);
+    let other_repo = server.root.join("other.git");
+    serve_bare(&other_repo);
+    git(
+        &src,
+        &[
+            "push",
+            "-q",
+            other_repo.to_str().unwrap(),
+            "refs/ekala/init:refs/ekala/init",
+            "refs/eka/atoms/beta/0.2.0:refs/eka/atoms/beta/0.2.0",
+            "refs/eka/meta/beta/0.2.0/*:refs/eka/meta/beta/0.2.0/*",
+        ],
+    );
+    let other = server.url("other.git");
+    let next = fetch(&other);
+    assert!(
+        next["bytes"].as_u64().unwrap() > 2 << 20,
+        "the other mirror was told of the first one's trees: {next}"
+    );
+    // From the mirror that served 0.1.0, the shared file stays home.
+    git(
+        &src,
+        &[
+            "push",
+            "-q",
+            server.root.join("first.git").to_str().unwrap(),
+            "refs/*:refs/*",
+        ],
+    );
+    write(&src, "b/atom.toml", &support::manifest("beta", "0.3.0"));
+    git(&src, &["commit", "-q", "-am", "beta 0.3.0"]);
+    ok(&src, None, &["publish", "b"]);
+    git(
+        &src,
+        &[
+            "push",
+            "-q",
+            server.root.join("first.git").to_str().unwrap(),
+            "refs/*:refs/*",
+        ],
+    );
+    let last = fetch(&first);
+    assert!(last["bytes"].as_u64().unwrap() < 16 << 10, "{last}");
+}
+
 /// Locking online lists the declared mirror once for all of the set's dependencies (and its
 /// root): each version is chosen from that listing and fetched on the same connection.
 #[test]

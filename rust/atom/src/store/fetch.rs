@@ -393,13 +393,17 @@ impl Endpoint {
 /// The most trees [`whole_version_trees`] names (each is a line of the request).
 const MAX_TREE_HAVES: usize = 256;
 
-/// The top trees of the versions of `labels` that `dest` holds whole (not partial), newest
-/// first, at most [`MAX_TREE_HAVES`]: said as `have`s, they make a server leave out every tree
-/// and file reachable from them, which history alone cannot do for atom commits (they have no
-/// parents). A new version then costs its new objects, from any git server.
+/// The top trees of the versions of `labels` that `dest` holds whole (not partial) and that the
+/// mirror with `key` served it or advertises now at the same commit (`advertised`, already said
+/// as `have`s), newest first, at most [`MAX_TREE_HAVES`]: said as `have`s, they make a server
+/// leave out every tree and file reachable from them, which history alone cannot do for atom
+/// commits (they have no parents). A new version then costs its new objects, from any git
+/// server. A mirror is told nothing of what the store holds from other mirrors only.
 fn whole_version_trees<'a>(
     dest: &Repo,
     labels: impl Iterator<Item = &'a Label>,
+    key: &str,
+    advertised: &[ObjectId],
 ) -> Result<Vec<ObjectId>> {
     let mut labels: Vec<&Label> = labels.collect();
     labels.sort();
@@ -410,7 +414,10 @@ fn whole_version_trees<'a>(
             if trees.len() == MAX_TREE_HAVES {
                 return Ok(trees);
             }
-            if attribution::is_partial(dest, &atom.label, &atom.version, atom.commit)? {
+            let served = attribution::attributed(dest, key, &atom.label, &atom.version)?;
+            if (served != Some(atom.commit) && !advertised.contains(&atom.commit))
+                || attribution::is_partial(dest, &atom.label, &atom.version, atom.commit)?
+            {
                 continue;
             }
             if let Ok(tree) = dest.commit_tree(atom.commit) {
@@ -1028,6 +1035,8 @@ impl Store {
         told.extend(whole_version_trees(
             &dest,
             new.iter().map(|(label, ..)| label),
+            &from.key,
+            &haves,
         )?);
         let (mut objects, mut bytes, filtered) =
             source.transfer_atoms(&dest, &commits, &told, manifests_only, progress)?;
