@@ -23,7 +23,7 @@ and an atom store without its materialised trees and caches (`trees/`, `digests/
 `signatures/`: nothing written, no signature or commit remembered). Warm: the same command
 again. Runs are interleaved. Prints a table; results go in BENCHMARKS.md.
 
-Usage: cargo build --release -p atom-nix -p atom-cli && scripts/bench-deps.py [RUNS] [DEPS] [FILES] [REFS]
+Usage: cargo build --release -p atom-cli && cargo build --release -p atom-nix && scripts/bench-deps.py [RUNS] [DEPS] [FILES] [REFS]
 
 ATOM_PLUGIN=path/to/libatom_nix.so picks another build of the plugin, ATOM_NIX_BIN=<dir> the
 nix-instantiate of that directory (for Nix 2.26.3: a plugin built with
@@ -151,7 +151,7 @@ def timed_eval(args, home):
 def main():
     for artifact in (PLUGIN, ATOM):
         if not artifact.exists():
-            sys.exit(f"{artifact} is missing: run `cargo build --release -p atom-nix -p atom-cli`")
+            sys.exit(f"{artifact} is missing: run `cargo build --release -p atom-cli && cargo build --release -p atom-nix`")
     keep = os.environ.get("BENCH_DIR")
     work = Path(keep) / f"{DEPS}-{FILES}-{REFS}" if keep else Path(tempfile.mkdtemp(prefix="bench-deps-"))
     reuse = keep and (work / "top" / "atom.lock").exists()

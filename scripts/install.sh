@@ -62,18 +62,23 @@ esac
 mkdir -p "$prefix"
 prefix=$(cd "$prefix" && pwd)
 
-# One build. With the plugin it is the whole workspace, as `cargo build` in the repository builds
-# it: building a subset can unify dependency features differently and relink every artifact.
-# Its JSON messages say which Nix the plugin was built against (its build script's
+# The plugin is built on its own: built with the command and libatom, cargo would unify the core's
+# features and link it with the HTTP transport (curl and OpenSSL, started on every evaluation),
+# which it never uses. Its JSON messages say which Nix it was built against (its build script's
 # ATOM_NIX_VERSION; cargo repeats them for a build that is already fresh).
-if [ -n "$plugin" ]; then packages=(--workspace); else packages=(-p atom-cli -p atom-capi); fi
+builds=()
+[ -z "$cli$libatom" ] || builds+=("${cli:+-p atom-cli} ${libatom:+-p atom-capi}")
+[ -z "$plugin" ] || builds+=("-p atom-nix")
 messages=
 if [ -n "$build" ]; then
-  echo "install: cargo build --profile $profile ${packages[*]}"
-  if ! messages=$(cd "$root" && cargo build --quiet --profile "$profile" "${packages[@]}" --message-format=json-render-diagnostics); then
-    echo "install: the build failed (above)${plugin:+; the plugin needs a supported Nix with its headers (README, \"Building the plugin for your own Nix\"), or leave it out with --no-plugin}" >&2
-    exit 1
-  fi
+  for packages in "${builds[@]}"; do
+    echo "install: cargo build --profile $profile $packages"
+    # shellcheck disable=SC2086 # the package options are words
+    if ! messages+=$'\n'$(cd "$root" && cargo build --quiet --profile "$profile" $packages --message-format=json-render-diagnostics); then
+      echo "install: the build failed (above)${plugin:+; the plugin needs a supported Nix with its headers (README, \"Building the plugin for your own Nix\"), or leave it out with --no-plugin}" >&2
+      exit 1
+    fi
+  done
 fi
 target=$(cd "$root" && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 built=$target/$dir

@@ -24,6 +24,25 @@ fn plugin_links_nix_so_its_registration_was_kept() {
     );
 }
 
+/// The plugin never touches the network, so it is built without the HTTP transport: linking
+/// curl would start libcurl and OpenSSL in every evaluation that loads it.
+#[test]
+fn plugin_links_no_http_client() {
+    let output = Command::new("readelf")
+        .arg("-d")
+        .arg(plugin())
+        .output()
+        .unwrap();
+    let dynamic = String::from_utf8_lossy(&output.stdout);
+    assert!(dynamic.contains("(NEEDED)"), "{dynamic}");
+    for library in ["libcurl", "libssl", "libcrypto"] {
+        assert!(
+            !dynamic.contains(&format!("Shared library: [{library}")),
+            "the plugin links {library} (build it alone: `cargo build -p atom-nix`):\n{dynamic}"
+        );
+    }
+}
+
 #[test]
 fn builtins_has_atom_under_nix_instantiate() {
     assert_eq!(eval_ok("builtins ? atom"), "true");

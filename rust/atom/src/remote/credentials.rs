@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use gix::sec::identity::Account;
 
 /// The user and password written in `url`, if both are.
+#[cfg(feature = "http")]
 pub(super) fn from_url(url: &gix::url::Url) -> Option<Account> {
     Some(Account {
         username: url.user()?.to_owned(),

@@ -21,6 +21,15 @@ pub enum RemoteError {
         /// Its scheme.
         scheme: String,
     },
+    /// An `http(s)://` URL, in a build without the `http` feature (the Nix plugin's: it never
+    /// touches the network).
+    #[error(
+        "{url}: this build of atom has no HTTP transport (it was built without the `http` feature)"
+    )]
+    NoHttp {
+        /// The URL.
+        url: String,
+    },
     /// The host name does not resolve.
     #[error(
         "cannot reach {url}: unknown host {host:?}; check the URL (and your DNS or proxy settings)"

@@ -4,6 +4,7 @@
 use gix::protocol::transport::client::blocking_io::http::{
     self, curl::Curl, GetResponse, Http, PostBodyDataKind, PostResponse,
 };
+use gix::protocol::transport::client::TransportWithoutIO;
 
 use super::guard::{Guard, Guarded};
 
@@ -64,12 +65,32 @@ impl Http for GuardedCurl {
     }
 }
 
-/// A transport over `url` with the guarded client.
-pub(super) fn connect(url: gix::url::Url, guard: &Guard) -> http::Transport<GuardedCurl> {
-    http::Transport::new_http(
+/// A transport over `url` with the guarded client, configured by `options`, that presents
+/// `identity` when the server asks for one.
+pub(super) fn connect(
+    url: gix::url::Url,
+    options: &super::Options,
+    identity: Option<gix::sec::identity::Account>,
+    guard: &Guard,
+) -> Result<http::Transport<GuardedCurl>, gix::protocol::transport::client::Error> {
+    let mut transport = http::Transport::new_http(
         GuardedCurl::new(guard.clone()),
         url,
         gix::protocol::transport::Protocol::V2,
         false,
-    )
+    );
+    let config = http::Options {
+        connect_timeout: Some(options.timeout),
+        // Fail when less than a byte a second arrives for the whole time-out.
+        low_speed_limit_bytes_per_second: 1,
+        low_speed_time_seconds: options.timeout.as_secs().max(1),
+        user_agent: Some(concat!("atom/", env!("CARGO_PKG_VERSION")).into()),
+        ssl_ca_info: options.ssl_ca_info.clone(),
+        ..Default::default()
+    };
+    transport.configure(&config)?;
+    if let Some(account) = identity {
+        transport.set_identity(account)?;
+    }
+    Ok(transport)
 }

@@ -18,6 +18,7 @@ mod credentials;
 mod endpoint;
 mod error;
 mod guard;
+#[cfg(feature = "http")]
 mod http;
 pub mod push;
 mod socket;
@@ -33,7 +34,6 @@ use gix::protocol::fetch::negotiate;
 use gix::protocol::handshake::Ref;
 use gix::protocol::transport::client::blocking_io::Transport;
 use gix::protocol::transport::client::git as git_transport;
-use gix::protocol::transport::client::TransportWithoutIO;
 use gix::protocol::transport::{Protocol, Service};
 use gix::ObjectId;
 
@@ -84,6 +84,7 @@ impl Credentials {
         }
     }
 
+    #[cfg(feature = "http")]
     fn account(&self, url: &str) -> Option<gix::sec::identity::Account> {
         let (username, password) = self.0.get(&without_credentials(url))?.clone();
         Some(gix::sec::identity::Account {
@@ -297,29 +298,23 @@ impl Remote {
             RemoteError::from_gix(&shown, host.as_deref(), options.timeout, e)
                 .or_limit(&guard, options, &shown)
         };
-        let parsed_for_identity = parsed.clone();
         let mut process = None;
         let mut transport: Box<dyn Transport + Send> = match parsed.scheme {
             gix::url::Scheme::Git => Box::new(git_daemon(url, &parsed, options.timeout, &guard)?),
+            #[cfg(feature = "http")]
             gix::url::Scheme::Http | gix::url::Scheme::Https => {
-                let mut transport = http::connect(parsed, &guard);
-                let config = gix::protocol::transport::client::blocking_io::http::Options {
-                    connect_timeout: Some(options.timeout),
-                    // Fail when less than a byte a second arrives for the whole time-out.
-                    low_speed_limit_bytes_per_second: 1,
-                    low_speed_time_seconds: options.timeout.as_secs().max(1),
-                    user_agent: Some(concat!("atom/", env!("CARGO_PKG_VERSION")).into()),
-                    ssl_ca_info: options.ssl_ca_info.clone(),
-                    ..Default::default()
-                };
-                transport.configure(&config).map_err(|e| fail(&e))?;
-                if let Some(account) = identity
-                    .or_else(|| credentials::from_url(&parsed_for_identity))
-                    .or_else(|| options.credentials.account(url))
-                {
-                    transport.set_identity(account).map_err(|e| fail(&e))?;
-                }
-                Box::new(transport)
+                let identity = identity
+                    .or_else(|| credentials::from_url(&parsed))
+                    .or_else(|| options.credentials.account(url));
+                Box::new(
+                    http::connect(parsed.clone(), options, identity, &guard)
+                        .map_err(|e| fail(&e))?,
+                )
+            }
+            #[cfg(not(feature = "http"))]
+            gix::url::Scheme::Http | gix::url::Scheme::Https => {
+                let _ = identity;
+                return Err(RemoteError::NoHttp { url: shown });
             }
             gix::url::Scheme::Ssh => {
                 let (command, program) = ssh_command(options);
