@@ -581,19 +581,6 @@ impl NodeDirs {
         };
         let trivial = matches!(node.compose, NodeCompose::Trivial { .. });
         let entry = entry_of(&node.compose);
-        // The reference imports a trivial atom's entry: a directory means its `default.nix`. A
-        // directory with a `mod.nix` and no `default.nix` (which the reference cannot import) is
-        // composed as a module, as this implementation always did (docs/format.md#reference-discrepancies).
-        let trivial_file = |dir: PathBuf| {
-            if !trivial {
-                return dir;
-            }
-            let module = dir.join("mod.nix").is_file() && !dir.join("default.nix").exists();
-            match trivial && dir.is_dir() && !module {
-                true => dir.join("default.nix"),
-                false => dir,
-            }
-        };
         let in_node = |e: &dyn std::fmt::Display| format!("{}: {e}", node.name);
         let source_root = store
             .materialize_modules(&node.source)
@@ -610,12 +597,12 @@ impl NodeDirs {
                         entry, node.name
                     ));
                 }
-                let entry = trivial_file(entry);
-                let entry_is_file = entry.is_file();
+                let found = std::fs::metadata(&entry).ok();
+                let (entry, entry_is_file, trivial) = composition_start(entry, found, trivial);
                 Ok(NodeDirs {
                     root: root.clone(),
                     source_root: root,
-                    trivial: trivial && !entry.is_dir(),
+                    trivial,
                     entry,
                     lazy: false,
                     entry_is_file,
@@ -631,12 +618,8 @@ impl NodeDirs {
                         node.name
                     ));
                 };
-                let entry = trivial_file(entry_path);
-                // Asked of the entry itself unless a trivial atom's entry became its default.nix.
-                let (entry_is_file, trivial) = match trivial {
-                    true => (entry.is_file(), !entry.is_dir()),
-                    false => (found.is_file(), false),
-                };
+                let (entry, entry_is_file, trivial) =
+                    composition_start(entry_path, Some(found), trivial);
                 Ok(NodeDirs {
                     root: store.trees().join(tree.to_string()),
                     source_root,
@@ -647,6 +630,32 @@ impl NodeDirs {
                 })
             }
         }
+    }
+}
+
+/// Where composition of a node starts, given the node's entry `path` (`found` is its
+/// metadata, `None` when it cannot be read): that path, whether it is a file, and whether the
+/// node is composed as a trivial atom (its entry imported, not composed as a module).
+///
+/// The reference imports a trivial atom's entry: a directory means its `default.nix`. A
+/// directory with a `mod.nix` and no `default.nix` (which the reference cannot import) is
+/// composed as a module, as this implementation always did
+/// (docs/format.md#reference-discrepancies). Each file is asked about once.
+fn composition_start(
+    path: PathBuf,
+    found: Option<std::fs::Metadata>,
+    trivial: bool,
+) -> (PathBuf, bool, bool) {
+    let is_file = found.as_ref().is_some_and(|m| m.is_file());
+    let is_dir = found.as_ref().is_some_and(|m| m.is_dir());
+    if !trivial || !is_dir {
+        return (path, is_file, trivial && !is_dir);
+    }
+    let default = path.join("default.nix");
+    match std::fs::metadata(&default) {
+        Ok(m) => (default, m.is_file(), !m.is_dir()),
+        Err(_) if path.join("mod.nix").is_file() => (path, false, false),
+        Err(_) => (default, false, true),
     }
 }
 

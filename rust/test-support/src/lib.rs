@@ -66,12 +66,7 @@ pub fn artifact(name: &str, sources: &[&str]) -> PathBuf {
     };
     let built = fs::metadata(&path)
         .and_then(|m| m.modified())
-        .unwrap_or_else(|_| {
-            panic!(
-                "{} is missing: run `{build}` first",
-                path.display()
-            )
-        });
+        .unwrap_or_else(|_| panic!("{} is missing: run `{build}` first", path.display()));
     let root = repo_root();
     for source in sources {
         assert!(

@@ -226,25 +226,30 @@ impl Repo {
         walk_origin: bool,
     ) -> Result<Verified> {
         let facts = self.commit_facts(atom)?;
-        self.check_facts(atom, facts, expected_id, walk_origin)
+        self.check_facts(atom, facts, expected_id, walk_origin, None)
     }
 
     /// Loads an atom pinned by a lock: [`Repo::verify_pinned`], the texts of its `atom.lock`
     /// and `atom.integrity` (when it has them) and its tree's content digest. What the commit's
     /// objects say is taken from `memory` when it remembers the commit, and given to it
-    /// otherwise: a commit's id names its content, so this never changes. The refs, the id and
-    /// the label and version asked for are checked every time.
+    /// otherwise, once it passed the checks: a commit's id names its content, so this never
+    /// changes. `ref_target` is what the atom's own ref names, as the caller read it.
+    ///
+    /// The id and the label and version asked for are checked every time. The metadata refs
+    /// (manifest, origin) are checked when the commit is first read: they decide nothing that
+    /// is evaluated, and `atom store verify` checks them again.
     pub fn load_pinned(
         &self,
         atom: &AtomRef,
         expected_id: &AtomDigest,
+        ref_target: Option<ObjectId>,
         memory: Option<&dyn CommitMemory>,
     ) -> Result<Pinned> {
         let remembered = memory
             .and_then(|m| m.get(atom.commit))
             .and_then(|bytes| Remembered::decode(&bytes));
-        let remembered = match remembered {
-            Some(remembered) => remembered,
+        let (remembered, first_read) = match remembered {
+            Some(remembered) => (remembered, false),
             None => {
                 let facts = self.commit_facts(atom)?;
                 let digest = self.tree_digest(facts.tree)?;
@@ -262,19 +267,22 @@ impl Repo {
                     integrity,
                     digest,
                 };
-                if let Some(memory) = memory {
-                    memory.put(atom.commit, &remembered.encode());
-                }
-                remembered
+                (remembered, true)
             }
         };
+        let record = first_read.then(|| remembered.encode());
         let Remembered {
             facts,
             lock_text,
             integrity,
             digest,
         } = remembered;
-        let verified = self.check_facts(atom, facts, Some(expected_id), false)?;
+        let described =
+            first_read && atom.layout == RefLayout::Current && ref_target == Some(atom.commit);
+        let verified = self.check_facts(atom, facts, Some(expected_id), false, Some(described))?;
+        if let (Some(memory), Some(record)) = (memory, record) {
+            memory.put(atom.commit, &record);
+        }
         Ok(Pinned {
             verified,
             lock_text,
@@ -336,13 +344,16 @@ impl Repo {
     }
 
     /// [`Repo::verify`] of an atom whose commit says `facts`: its manifest, its metadata refs,
-    /// its origin (walked when `walk_origin`) and its id.
+    /// its origin (walked when `walk_origin`) and its id. The metadata refs are checked when
+    /// `described` (whether the atom's ref names this commit) is true, or, when it is `None`,
+    /// when the atom's ref, looked up here, names this commit.
     fn check_facts(
         &self,
         atom: &AtomRef,
         facts: CommitFacts,
         expected_id: Option<&AtomDigest>,
         walk_origin: bool,
+        described: Option<bool>,
     ) -> Result<Verified> {
         let fail = |problem: VerifyError| RepoError::Verify {
             atom: format!("{}-{}", atom.label, atom.version),
@@ -366,8 +377,14 @@ impl Repo {
         }
         // The metadata refs describe the commit the atom ref names: in an atom store, another
         // mirror's commit for the same version (`store::attribution`) is checked by itself.
-        let described = atom.layout == RefLayout::Current
-            && target(&self.repo, &atom.ref_name())? == Some(atom.commit);
+        // (`described` says it when the caller knows, or is not to look.)
+        let described = match described {
+            Some(described) => described,
+            None => {
+                atom.layout == RefLayout::Current
+                    && target(&self.repo, &atom.ref_name())? == Some(atom.commit)
+            }
+        };
         if described {
             if let Some(found) = target(&self.repo, &manifest_ref(&atom.label, &atom.version))? {
                 if found != manifest_id {

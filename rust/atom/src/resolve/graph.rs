@@ -476,7 +476,8 @@ impl Loader<'_> {
             tampering: Box::new(tampering),
         };
         let ref_name = atom_ref(&dep.label, &dep.version);
-        if let Some(target) = repo.ref_target(&ref_name)? {
+        let ref_target = repo.ref_target(&ref_name)?;
+        if let Some(target) = ref_target {
             // The store's own ref keeps the first commit any server gave for this version; a
             // commit that a mirror served for it is recorded as that mirror's
             // (`store::attribution`), and the lock may pin it.
@@ -501,7 +502,10 @@ impl Loader<'_> {
             commit: rev,
             layout: RefLayout::Current,
         };
-        if crate::store::attribution::is_partial(repo, &dep.label, &dep.version, rev)? {
+        // A version the store's own ref names is whole (`is_partial`).
+        if ref_target != Some(rev)
+            && crate::store::attribution::is_partial(repo, &dep.label, &dep.version, rev)?
+        {
             return Err(ResolveError::MissingAtom {
                 atom: name.clone(),
                 by: by.clone(),
@@ -512,7 +516,7 @@ impl Loader<'_> {
             });
         }
         let verified_commits = self.store.verified_commits();
-        let pinned = repo.load_pinned(&atom, &dep.id, Some(&verified_commits));
+        let pinned = repo.load_pinned(&atom, &dep.id, ref_target, Some(&verified_commits));
         let pinned = pinned.map_err(|e| match e {
             RepoError::Verify { problem, .. } => tampered(Tampering::Verify(problem)),
             RepoError::Object { id, .. } if id == rev && !repo.has_object(rev) => {
@@ -539,7 +543,7 @@ impl Loader<'_> {
         // Its content and signer, against what the lock recorded and the keys trusted for its set.
         let digest = pinned.digest;
         let verified_tags = self.store.verified_signatures();
-        let assessment = Assessment::with_digest(
+        let assessment = Assessment::in_store(
             repo,
             &TagFields::new(&dep.set, &dep.label, &dep.version, rev, digest),
             Some(&verified_tags),

@@ -138,13 +138,29 @@ impl Assessment {
         expected: &TagFields,
         verified: Option<&dyn crate::sign::VerifiedTags>,
     ) -> Assessment {
-        let signed = crate::sign::find_with(repo, expected, verified)
-            .into_iter()
-            .filter_map(Result::ok)
-            .collect();
+        Assessment::found(expected, crate::sign::find_with(repo, expected, verified))
+    }
+
+    /// [`Assessment::with_digest`] in an atom store ([`crate::sign::find_in_store`]).
+    pub fn in_store(
+        store_repo: &Repo,
+        expected: &TagFields,
+        verified: Option<&dyn crate::sign::VerifiedTags>,
+    ) -> Assessment {
+        Assessment::found(
+            expected,
+            crate::sign::find_in_store(store_repo, expected, verified),
+        )
+    }
+
+    /// The valid signatures among `found`, of the atom `expected` describes.
+    fn found(
+        expected: &TagFields,
+        found: Vec<Result<Signed, crate::sign::InvalidSignature>>,
+    ) -> Assessment {
         Assessment {
             digest: Some(expected.digest),
-            signed,
+            signed: found.into_iter().filter_map(Result::ok).collect(),
         }
     }
 

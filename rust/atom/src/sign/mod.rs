@@ -82,19 +82,41 @@ pub fn find_with(
     expected: &TagFields,
     verified: Option<&dyn VerifiedTags>,
 ) -> Vec<Result<Signed, InvalidSignature>> {
-    let commit = expected.commit;
-    // The store names each kept signature by its tag (`<prefix><commit>/<tag>`): the tag the
-    // name gives is the one checked, whatever the ref points at.
-    let prefix = format!("{STORE_SIGNATURES_PREFIX}{commit}/");
-    let mut tags: Vec<ObjectId> = repo
-        .ref_names_under(&prefix)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|name| ObjectId::from_hex(&name.as_bytes()[prefix.len()..]).ok())
-        .collect();
+    let mut tags = store_tags(repo, expected.commit);
     if let Ok(Some(tag)) = repo.ref_target(&signature_ref(&expected.label, &expected.version)) {
         tags.push(tag);
     }
+    check_all(repo, expected, tags, verified)
+}
+
+/// [`find_with`] in an atom store, which keeps signatures only under its own prefix (a fetch
+/// never writes a publisher's signature ref): one directory listing, no other lookup.
+pub fn find_in_store(
+    repo: &Repo,
+    expected: &TagFields,
+    verified: Option<&dyn VerifiedTags>,
+) -> Vec<Result<Signed, InvalidSignature>> {
+    check_all(repo, expected, store_tags(repo, expected.commit), verified)
+}
+
+/// The tags the store keeps for `commit`. It names each by its tag (`<prefix><commit>/<tag>`):
+/// the tag the name gives is the one checked, whatever the ref points at.
+fn store_tags(repo: &Repo, commit: ObjectId) -> Vec<ObjectId> {
+    let prefix = format!("{STORE_SIGNATURES_PREFIX}{commit}/");
+    repo.ref_names_under(&prefix)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|name| ObjectId::from_hex(&name.as_bytes()[prefix.len()..]).ok())
+        .collect()
+}
+
+/// [`check_with`] of each of `tags`, once each.
+fn check_all(
+    repo: &Repo,
+    expected: &TagFields,
+    mut tags: Vec<ObjectId>,
+    verified: Option<&dyn VerifiedTags>,
+) -> Vec<Result<Signed, InvalidSignature>> {
     tags.sort();
     tags.dedup();
     tags.into_iter()

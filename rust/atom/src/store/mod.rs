@@ -323,7 +323,8 @@ impl Store {
             Source::Tree { repo, tree } => {
                 self.check_permissions()?;
                 let done = self.tree_dir(*tree, files);
-                if done.is_dir() && stamp::matches(&done) {
+                // (No stamp, or no directory to match it, is no match.)
+                if stamp::matches(&done) {
                     return Ok(done);
                 }
                 self.materialize_files(&Repo::open(repo)?, *tree, files)
@@ -358,6 +359,7 @@ impl Store {
             repo: repo.clone(),
             tree: *tree,
             on_read,
+            checked: std::collections::HashMap::new(),
         };
         Ok((done, Some(checked)))
     }
@@ -462,6 +464,9 @@ pub struct CheckedTree {
     repo: PathBuf,
     tree: ObjectId,
     on_read: stamp::OnRead,
+    /// The paths checked so far, and whether everything below each was too: an entry is
+    /// checked once, when it is first used.
+    checked: std::collections::HashMap<PathBuf, bool>,
 }
 
 impl CheckedTree {
@@ -472,14 +477,24 @@ impl CheckedTree {
 
     /// Checks the entry at `path` before it is read (see [`stamp::OnRead::check`]).
     pub fn check(&mut self, path: &Path) -> Result<()> {
+        if self.checked.contains_key(path) {
+            return Ok(());
+        }
         let found = self.on_read.check(path);
-        self.settle(found)
+        self.settle(found)?;
+        self.checked.insert(path.to_owned(), false);
+        Ok(())
     }
 
     /// Checks `path` and everything below it before it is copied.
     pub fn check_below(&mut self, path: &Path) -> Result<()> {
+        if self.checked.get(path) == Some(&true) {
+            return Ok(());
+        }
         let found = self.on_read.check_below(path);
-        self.settle(found)
+        self.settle(found)?;
+        self.checked.insert(path.to_owned(), true);
+        Ok(())
     }
 
     fn settle(&mut self, found: std::result::Result<(), stamp::Changed>) -> Result<()> {

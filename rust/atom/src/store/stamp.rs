@@ -130,11 +130,13 @@ fn read(dir: &Path) -> Option<Stamp> {
 /// have written.
 fn read_trusted(dir: &Path) -> Option<Vec<u8>> {
     use std::io::Read;
-    let (file, size) = open_trusted(dir)?;
-    let mut text = Vec::with_capacity(size as usize);
-    file.take(crate::diagnostic::MAX_FILE_SIZE)
-        .read_to_end(&mut text)
-        .ok()?;
+    let (mut file, size) = open_trusted(dir)?;
+    if size > crate::diagnostic::MAX_FILE_SIZE {
+        return None;
+    }
+    // Exactly the size the descriptor gave: a stamp is renamed into place whole, never changed.
+    let mut text = vec![0; usize::try_from(size).ok()?];
+    file.read_exact(&mut text).ok()?;
     Some(text)
 }
 
@@ -489,6 +491,8 @@ impl OnRead {
             return None;
         }
         let before = text.len();
+        // Room for all of it first: `read_to_end` into a full buffer reads in small steps.
+        text.reserve_exact(want);
         reader.take(want as u64).read_to_end(text).ok()?;
         if text.len() == before {
             *file = None;
