@@ -18,10 +18,13 @@ value from each:
              list (done once, like its lock), then per dependency
              `import ((builtins.fetchGit { url = "file://..."; ref; rev; }) + "/mod.nix")`.
 
+fetchGit+files is fetchGit doing plugin+files's reads (each mod.nix's `readDir ./data`), warm.
+
 Cold: a fresh Nix store and HOME (no fetchGit cache) for fetchGit; for the plugin, a fresh HOME
 and an atom store without its materialised trees and caches (`trees/`, `digests/`, `commits/`,
-`signatures/`: nothing written, no signature or commit remembered). Warm: the same command
-again. Runs are interleaved. Prints a table; results go in BENCHMARKS.md.
+`signatures/`: nothing written, no signature or commit remembered). Warm: the same commands
+again, after the cold runs (and a `sync`), RUNS x WARM_REPEATS times each (default 10),
+interleaved case by case. Prints a table; results go in BENCHMARKS.md.
 
 Usage: cargo build --release -p atom-cli && cargo build --release -p atom-nix && scripts/bench-deps.py [RUNS] [DEPS] [FILES] [REFS]
 
@@ -52,6 +55,9 @@ ATOM = TARGET / "atom"
 VERSIONS = 5
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+# Warm evaluations take tens of milliseconds, within this machine's noise: RUNS x WARM_REPEATS
+# of each, interleaved.
+WARM_REPEATS = int(os.environ.get("WARM_REPEATS", "10"))
 DEPS = int(sys.argv[2]) if len(sys.argv) > 2 else 50
 FILES = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
 REFS = int(sys.argv[4]) if len(sys.argv) > 4 else 10000
@@ -213,35 +219,64 @@ def main():
             for d in deps
         ]
         baseline.write_text("{ sum = " + "\n  + ".join(parts) + "; }\n")
+        # The same reads as plugin+files: each dependency's mod.nix reads its data directory.
+        baseline_files = work / "baseline-files.nix"
+        baseline_files.write_text("{ sum = " + "\n  + ".join(
+            f"(let m = {part[:-len('.Value')]}; in if m.Data ? d0 then m.Value else 0)" for part in parts) + "; }\n")
 
         common = [NIX_INSTANTIATE, "--option", "build-users-group", "", "--eval", "--strict"]
         results = {k: [] for k in ("plugin cold", "plugin warm", "plugin, checks off cold",
                                    "plugin, checks off warm", "plugin+files cold", "plugin+files warm",
-                                   "fetchGit cold", "fetchGit warm")}
+                                   "fetchGit cold", "fetchGit warm", "fetchGit+files warm")}
         expected = f"{{ sum = {DEPS}; }}"
+
+        def measure(label, args, home, record=True):
+            elapsed, out = timed_eval(args, home)
+            assert out == expected, out
+            if record:
+                results[label].append(elapsed)
+
+        plugin_variants = (("plugin", top), ("plugin, checks off", unchecked), ("plugin+files", files))
+
+        def plugin_eval(nix_store, atom_dir):
+            return common + ["--store", str(nix_store), "--option", "plugin-files", str(PLUGIN),
+                             "--option", "atom-store", str(store),
+                             "--expr", f"builtins.atom.import {atom_dir}"]
+
+        # Cold runs, each followed by one warm run (not counted) that fills what warm runs use.
         for i in range(RUNS):
             nix_store = work / f"nix-store-{i}"
             home = work / f"home-fetchgit-{i}"
-            for label in ("fetchGit cold", "fetchGit warm"):
-                elapsed, out = timed_eval(common + ["--store", str(nix_store), str(baseline)], home)
-                assert out == expected, out
-                results[label].append(elapsed)
-            for variant, atom_dir in (("plugin", top), ("plugin, checks off", unchecked),
-                                      ("plugin+files", files)):
+            measure("fetchGit cold", common + ["--store", str(nix_store), str(baseline)], home)
+            measure("fetchGit warm", common + ["--store", str(nix_store), str(baseline)], home, False)
+            for variant, atom_dir in plugin_variants:
                 for cache in ("trees", "digests", "commits", "signatures"):
                     shutil.rmtree(store / cache, ignore_errors=True)
                 home = work / f"home-{variant}-{i}"
-                for label in (f"{variant} cold", f"{variant} warm"):
-                    elapsed, out = timed_eval(
-                        common + ["--store", str(nix_store), "--option", "plugin-files", str(PLUGIN),
-                                  "--option", "atom-store", str(store),
-                                  "--expr", f"builtins.atom.import {atom_dir}"], home)
-                    assert out == expected, out
-                    results[label].append(elapsed)
-            shutil.rmtree(nix_store, ignore_errors=True)
+                measure(f"{variant} cold", plugin_eval(nix_store, atom_dir), home)
+                measure(f"{variant} warm", plugin_eval(nix_store, atom_dir), home, False)
+            if i + 1 < RUNS:
+                shutil.rmtree(nix_store, ignore_errors=True)
+
+        # Warm runs, after the cold runs' writes reached the disk, interleaved case by case: the
+        # machine's drift then weighs on every case alike.
+        subprocess.run(["sync"], check=False)
+        last = RUNS - 1
+        nix_store = work / f"nix-store-{last}"
+        warm = [("fetchGit warm", common + ["--store", str(nix_store), str(baseline)],
+                 work / f"home-fetchgit-{last}"),
+                ("fetchGit+files warm", common + ["--store", str(nix_store), str(baseline_files)],
+                 work / f"home-fetchgit-{last}")]
+        warm += [(f"{variant} warm", plugin_eval(nix_store, atom_dir), work / f"home-{variant}-{last}")
+                 for variant, atom_dir in plugin_variants]
+        for _ in range(RUNS * WARM_REPEATS):
+            for label, args, home in warm:
+                measure(label, args, home)
+        shutil.rmtree(nix_store, ignore_errors=True)
 
         version = subprocess.run([NIX_INSTANTIATE, "--version"], capture_output=True, text=True).stdout.strip()
-        print(f"\n{version}: {DEPS} dependency atoms x {FILES} files, {REFS} atom refs, {RUNS} runs (seconds)\n")
+        print(f"\n{version}: {DEPS} dependency atoms x {FILES} files, {REFS} atom refs, {RUNS} cold runs, "
+              f"{RUNS * WARM_REPEATS} interleaved warm runs (seconds)\n")
         print("| case | median | min | max |")
         print("|---|---|---|---|")
         for label, times in results.items():
@@ -250,7 +285,8 @@ def main():
         for variant in ("plugin", "plugin, checks off", "plugin+files"):
             print(f"\n{variant} vs fetchGit: {med['fetchGit cold'] / med[variant + ' cold']:.1f}x faster cold, "
                   f"{med['fetchGit warm'] / med[variant + ' warm']:.2f}x as fast warm (medians)", end="")
-        print()
+        print(f"\nplugin+files vs fetchGit+files (the same reads): "
+              f"{med['fetchGit+files warm'] / med['plugin+files warm']:.2f}x as fast warm (medians)")
         print(f"once, before the runs: atom fetch {fetch_time:.2f} s, atom lock {lock_time:.2f} s")
     finally:
         if not keep:

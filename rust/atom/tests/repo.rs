@@ -418,6 +418,100 @@ fn verify_error(dir: &Path, expected: Option<&AtomDigest>) -> VerifyError {
     }
 }
 
+/// A [`atom::repo::CommitMemory`] in memory.
+#[derive(Default)]
+struct Remembered(std::cell::RefCell<std::collections::HashMap<ObjectId, Vec<u8>>>);
+
+impl atom::repo::CommitMemory for Remembered {
+    fn get(&self, commit: ObjectId) -> Option<Vec<u8>> {
+        self.0.borrow().get(&commit).cloned()
+    }
+    fn put(&self, commit: ObjectId, record: &[u8]) {
+        self.0.borrow_mut().insert(commit, record.to_vec());
+    }
+}
+
+#[test]
+fn a_pinned_load_remembers_a_commit_only_once_it_passed_its_checks() {
+    let dir = repo("load-pinned");
+    let store = Repo::open(&dir).unwrap();
+    store.init().unwrap();
+    publish::publish(&store, "HEAD", &[]).unwrap();
+    let atom = store
+        .find(&label("alpha"), &Version::parse("1.0.0").unwrap())
+        .unwrap();
+    let id = AtomId::new(store.genesis().unwrap(), label("alpha")).digest();
+    let memory = Remembered::default();
+    let target = Some(atom.commit);
+
+    // A moved metadata ref, or a wrong id, fails the first read: nothing is remembered.
+    let manifest = git(&dir, &["rev-parse", "refs/eka/meta/alpha/1.0.0/manifest"]);
+    let beta_manifest = git(&dir, &["rev-parse", "HEAD:b/atom.toml"]);
+    git(
+        &dir,
+        &[
+            "update-ref",
+            "refs/eka/meta/alpha/1.0.0/manifest",
+            &beta_manifest,
+        ],
+    );
+    let moved = store.load_pinned(&atom, &id, target, Some(&memory));
+    assert!(
+        matches!(
+            moved,
+            Err(RepoError::Verify {
+                problem: VerifyError::ManifestRef { .. },
+                ..
+            })
+        ),
+        "{moved:?}"
+    );
+    git(
+        &dir,
+        &[
+            "update-ref",
+            "refs/eka/meta/alpha/1.0.0/manifest",
+            &manifest,
+        ],
+    );
+    let other = AtomDigest::from_bytes([7; 32]);
+    let wrong = store.load_pinned(&atom, &other, target, Some(&memory));
+    assert!(
+        matches!(
+            wrong,
+            Err(RepoError::Verify {
+                problem: VerifyError::Id { .. },
+                ..
+            })
+        ),
+        "{wrong:?}"
+    );
+    assert!(memory.0.borrow().is_empty());
+
+    // A load that passes is remembered, and the next load gives the same from the record.
+    let first = store
+        .load_pinned(&atom, &id, target, Some(&memory))
+        .unwrap();
+    assert!(memory.0.borrow().contains_key(&atom.commit));
+    let again = store
+        .load_pinned(&atom, &id, target, Some(&memory))
+        .unwrap();
+    assert_eq!(again.digest, first.digest);
+    assert_eq!(again.verified.tree, first.verified.tree);
+    // The id is checked every time, record or not.
+    let wrong = store.load_pinned(&atom, &other, target, Some(&memory));
+    assert!(
+        matches!(
+            wrong,
+            Err(RepoError::Verify {
+                problem: VerifyError::Id { .. },
+                ..
+            })
+        ),
+        "{wrong:?}"
+    );
+}
+
 #[test]
 fn verify_detects_each_kind_of_tampering() {
     let dir = repo("verify-bad");

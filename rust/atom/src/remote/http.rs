@@ -6,26 +6,104 @@ use gix::protocol::transport::client::blocking_io::http::{
 };
 use gix::protocol::transport::client::TransportWithoutIO;
 
+use std::io::{BufRead, Read};
+use std::sync::{Arc, Mutex};
+
 use super::guard::{Guard, Guarded};
 
-/// gix's curl client, its response bodies guarded.
+/// gix's curl client, its response bodies guarded. The upload-pack advertisement (the `GET` of
+/// `info/refs`) is answered from `recalled` when the connection was given one, and otherwise
+/// copied into `captured` as it is read (see [`super::advertisement`]).
 pub(super) struct GuardedCurl {
     inner: Curl,
     guard: Guard,
+    recalled: Option<Vec<u8>>,
+    captured: Captured,
 }
 
+use super::advertisement::Captured;
+
 impl GuardedCurl {
-    pub(super) fn new(guard: Guard) -> Self {
+    pub(super) fn new(guard: Guard, recalled: Option<Vec<u8>>) -> Self {
         GuardedCurl {
             inner: Curl::default(),
             guard,
+            recalled,
+            captured: Arc::new(Mutex::new(Some(Vec::new()))),
         }
     }
 }
 
+/// Headers or a body: the network's, or a recalled advertisement's.
+pub(super) enum Response<R> {
+    /// From the server, copied into `capture` as it is consumed when there is one.
+    Network { inner: R, capture: Option<Captured> },
+    /// Remembered ([`super::advertisement`]).
+    Recalled(std::io::Cursor<Vec<u8>>),
+}
+
+impl<R: BufRead> Response<R> {
+    fn keep(capture: &Option<Captured>, bytes: &[u8]) {
+        if let Some(capture) = capture {
+            let mut kept = capture.lock().unwrap_or_else(|e| e.into_inner());
+            let too_long = kept
+                .as_ref()
+                .is_some_and(|k| k.len() + bytes.len() > super::advertisement::MAX_SIZE);
+            match kept.as_mut() {
+                Some(_) if too_long => *kept = None,
+                Some(kept) => kept.extend_from_slice(bytes),
+                None => {}
+            }
+        }
+    }
+}
+
+impl<R: BufRead> Read for Response<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Response::Network { inner, capture } => {
+                let n = inner.read(buf)?;
+                Self::keep(capture, &buf[..n]);
+                Ok(n)
+            }
+            Response::Recalled(cursor) => cursor.read(buf),
+        }
+    }
+}
+
+impl<R: BufRead> BufRead for Response<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        match self {
+            Response::Network { inner, .. } => inner.fill_buf(),
+            Response::Recalled(cursor) => cursor.fill_buf(),
+        }
+    }
+
+    fn consume(&mut self, amt: usize) {
+        match self {
+            Response::Network { inner, capture } => {
+                if capture.is_some() {
+                    // What is consumed was filled before: this returns it without reading.
+                    if let Ok(buffered) = inner.fill_buf() {
+                        let taken = amt.min(buffered.len());
+                        Self::keep(capture, &buffered[..taken]);
+                    }
+                }
+                inner.consume(amt)
+            }
+            Response::Recalled(cursor) => cursor.consume(amt),
+        }
+    }
+}
+
+/// Whether `url` asks for the upload-pack advertisement.
+fn is_advertisement(url: &str) -> bool {
+    url.ends_with("/info/refs?service=git-upload-pack")
+}
+
 impl Http for GuardedCurl {
-    type Headers = <Curl as Http>::Headers;
-    type ResponseBody = Guarded<<Curl as Http>::ResponseBody>;
+    type Headers = Response<<Curl as Http>::Headers>;
+    type ResponseBody = Guarded<Response<<Curl as Http>::ResponseBody>>;
     type PostBody = <Curl as Http>::PostBody;
 
     fn get(
@@ -34,10 +112,32 @@ impl Http for GuardedCurl {
         base_url: &str,
         headers: impl IntoIterator<Item = impl AsRef<str>>,
     ) -> gix::error::Result<GetResponse<Self::Headers, Self::ResponseBody>> {
+        if is_advertisement(url) {
+            if let Some(list) = self.recalled.take() {
+                let headers = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-git-upload-pack-advertisement\r\n\r\n";
+                return Ok(GetResponse {
+                    headers: Response::Recalled(std::io::Cursor::new(headers.to_vec())),
+                    body: Guarded::new(
+                        Response::Recalled(std::io::Cursor::new(list)),
+                        self.guard.clone(),
+                    ),
+                });
+            }
+        }
+        let capture = is_advertisement(url).then(|| self.captured.clone());
         let response = self.inner.get(url, base_url, headers)?;
         Ok(GetResponse {
-            headers: response.headers,
-            body: Guarded::new(response.body, self.guard.clone()),
+            headers: Response::Network {
+                inner: response.headers,
+                capture: None,
+            },
+            body: Guarded::new(
+                Response::Network {
+                    inner: response.body,
+                    capture,
+                },
+                self.guard.clone(),
+            ),
         })
     }
 
@@ -51,8 +151,17 @@ impl Http for GuardedCurl {
         let response = self.inner.post(url, base_url, headers, body)?;
         Ok(PostResponse {
             post_body: response.post_body,
-            headers: response.headers,
-            body: Guarded::new(response.body, self.guard.clone()),
+            headers: Response::Network {
+                inner: response.headers,
+                capture: None,
+            },
+            body: Guarded::new(
+                Response::Network {
+                    inner: response.body,
+                    capture: None,
+                },
+                self.guard.clone(),
+            ),
         })
     }
 
@@ -66,19 +175,19 @@ impl Http for GuardedCurl {
 }
 
 /// A transport over `url` with the guarded client, configured by `options`, that presents
-/// `identity` when the server asks for one.
+/// `identity` when the server asks for one and takes the advertisement from `recalled` when
+/// given one; and where the advertisement it receives is copied.
 pub(super) fn connect(
     url: gix::url::Url,
     options: &super::Options,
     identity: Option<gix::sec::identity::Account>,
+    recalled: Option<Vec<u8>>,
     guard: &Guard,
-) -> Result<http::Transport<GuardedCurl>, gix::protocol::transport::client::Error> {
-    let mut transport = http::Transport::new_http(
-        GuardedCurl::new(guard.clone()),
-        url,
-        gix::protocol::transport::Protocol::V2,
-        false,
-    );
+) -> Result<(http::Transport<GuardedCurl>, Captured), gix::protocol::transport::client::Error> {
+    let client = GuardedCurl::new(guard.clone(), recalled);
+    let captured = client.captured.clone();
+    let mut transport =
+        http::Transport::new_http(client, url, gix::protocol::transport::Protocol::V2, false);
     let config = http::Options {
         connect_timeout: Some(options.timeout),
         // Fail when less than a byte a second arrives for the whole time-out.
@@ -92,5 +201,5 @@ pub(super) fn connect(
     if let Some(account) = identity {
         transport.set_identity(account)?;
     }
-    Ok(transport)
+    Ok((transport, captured))
 }

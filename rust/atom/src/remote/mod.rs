@@ -14,6 +14,7 @@
 //! An [`Endpoint`] is either such a connection or a repository on this machine (a path or
 //! `file://`), which is read directly; [`list_refs`] lists the refs of either.
 
+pub mod advertisement;
 mod credentials;
 mod endpoint;
 mod error;
@@ -68,6 +69,9 @@ pub struct Options {
     /// Credentials a command line gave inside a URL that is recorded without them (see
     /// [`without_credentials`]), for connections to that URL.
     pub credentials: Credentials,
+    /// Where HTTP(S) servers' capability advertisements are remembered between connections
+    /// ([`advertisement`]); `None` asks every server every time.
+    pub advertisements: Option<advertisement::Advertisements>,
 }
 
 /// HTTP(S) users and passwords by URL (without credentials), held in memory only; `Debug` shows
@@ -118,6 +122,7 @@ impl Default for Options {
                 .filter(|v| !v.is_empty())
                 .map(Into::into),
             credentials: Credentials::default(),
+            advertisements: None,
         }
     }
 }
@@ -236,6 +241,9 @@ pub struct Remote {
     handshake: gix::protocol::Handshake,
     /// The ssh program, when the conversation is with it.
     process: Option<ssh::Process>,
+    /// Whether the handshake was a remembered advertisement ([`advertisement`]): a request that
+    /// fails is then made again after a fresh one.
+    recalled: bool,
 }
 
 impl std::fmt::Debug for Remote {
@@ -245,6 +253,18 @@ impl std::fmt::Debug for Remote {
             .field("protocol", &self.handshake.server_protocol_version)
             .finish()
     }
+}
+
+/// Whether `error` may come from a server that no longer says what its remembered advertisement
+/// said (not one that cannot be reached, is too slow, or sends too much).
+fn may_be_stale(error: &RemoteError) -> bool {
+    matches!(
+        error,
+        RemoteError::Protocol { .. }
+            | RemoteError::Closed { .. }
+            | RemoteError::Authentication { .. }
+            | RemoteError::NoRepository { .. }
+    )
 }
 
 fn agent() -> gix::protocol::command::Feature {
@@ -261,14 +281,20 @@ impl Remote {
     /// Connects to `url` (a network URL, aliases already expanded: see [`network_url`]) for
     /// reading, and performs the handshake.
     pub fn connect(url: &str, options: &Options) -> Result<Remote, RemoteError> {
-        let first = Remote::connect_as(url, options, None);
+        Remote::connect_with(url, options, true)
+    }
+
+    /// [`Remote::connect`], taking an HTTP(S) server's advertisement from
+    /// [`Options::advertisements`] when `recall` and it is remembered there.
+    fn connect_with(url: &str, options: &Options, recall: bool) -> Result<Remote, RemoteError> {
+        let first = Remote::connect_as(url, options, None, recall);
         // Over HTTP(S), a server that wants credentials the URL does not carry gets those of
         // git's credential helpers, once.
         match first {
             Err(RemoteError::Authentication { .. }) if url.starts_with("http") => {
                 let parsed = gix::url::parse(gix::bstr::BStr::new(url)).ok();
                 match parsed.as_ref().and_then(credentials::from_git) {
-                    Some(account) => Remote::connect_as(url, options, Some(account)),
+                    Some(account) => Remote::connect_as(url, options, Some(account), recall),
                     None => first,
                 }
             }
@@ -276,11 +302,12 @@ impl Remote {
         }
     }
 
-    /// [`Remote::connect`] with `identity` for HTTP(S) (else the URL's user and password).
+    /// [`Remote::connect_with`] with `identity` for HTTP(S) (else the URL's user and password).
     fn connect_as(
         url: &str,
         options: &Options,
         identity: Option<gix::sec::identity::Account>,
+        recall: bool,
     ) -> Result<Remote, RemoteError> {
         check_characters(url)?;
         let parsed =
@@ -299,6 +326,11 @@ impl Remote {
                 .or_limit(&guard, options, &shown)
         };
         let mut process = None;
+        // For HTTP(S): where the advertisement the server sends is copied to be remembered, when
+        // it is to be; and whether a remembered one stands in for it.
+        let mut remembering: Option<(advertisement::Captured, &advertisement::Advertisements)> =
+            None;
+        let mut recalled = false;
         let mut transport: Box<dyn Transport + Send> = match parsed.scheme {
             gix::url::Scheme::Git => Box::new(git_daemon(url, &parsed, options.timeout, &guard)?),
             #[cfg(feature = "http")]
@@ -306,14 +338,22 @@ impl Remote {
                 let identity = identity
                     .or_else(|| credentials::from_url(&parsed))
                     .or_else(|| options.credentials.account(url));
-                Box::new(
-                    http::connect(parsed.clone(), options, identity, &guard)
-                        .map_err(|e| fail(&e))?,
-                )
+                // Only what a server says to anyone is remembered: no credentials were sent.
+                let memory = options
+                    .advertisements
+                    .as_ref()
+                    .filter(|_| identity.is_none());
+                let list = memory.filter(|_| recall).and_then(|m| m.recall(url));
+                recalled = list.is_some();
+                let (transport, captured) =
+                    http::connect(parsed.clone(), options, identity, list, &guard)
+                        .map_err(|e| fail(&e))?;
+                remembering = memory.filter(|_| !recalled).map(|m| (captured, m));
+                Box::new(transport)
             }
             #[cfg(not(feature = "http"))]
             gix::url::Scheme::Http | gix::url::Scheme::Https => {
-                let _ = identity;
+                let _ = (identity, recall);
                 return Err(RemoteError::NoHttp { url: shown });
             }
             gix::url::Scheme::Ssh => {
@@ -330,6 +370,7 @@ impl Remote {
                 })
             }
         };
+        let asked = transport.to_url().into_owned();
         let handshake = gix::protocol::handshake(
             &mut transport,
             Service::UploadPack,
@@ -355,6 +396,16 @@ impl Remote {
                 });
             }
         };
+        // Kept when the server speaks v2 (its advertisement is all the GET says) and did not
+        // redirect (the next connection would not be told).
+        if let Some((captured, memory)) = remembering {
+            let list = captured.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(list) = list.filter(|_| {
+                handshake.server_protocol_version == Protocol::V2 && *transport.to_url() == *asked
+            }) {
+                memory.remember(url, &list);
+            }
+        }
         Ok(Remote {
             url: shown,
             host,
@@ -363,6 +414,7 @@ impl Remote {
             transport,
             handshake,
             process,
+            recalled,
         })
     }
 
@@ -379,6 +431,28 @@ impl Remote {
     /// advertisement is filtered here. Symbolic refs count as the ref they point to; refs
     /// listed twice once.
     pub fn list(&mut self, prefixes: &[String]) -> Result<Vec<RemoteRef>, RemoteError> {
+        match self.list_once(prefixes) {
+            Err(e) if self.recalled && may_be_stale(&e) => {
+                self.renew(e)?;
+                self.list_once(prefixes)
+            }
+            listed => listed,
+        }
+    }
+
+    /// After a request failed (`error`) on a connection whose handshake was a remembered
+    /// advertisement: forgets it and connects afresh, so that the request can be made again.
+    /// The first error is the one reported when the server cannot be reached again.
+    fn renew(&mut self, error: RemoteError) -> Result<(), RemoteError> {
+        if let Some(memory) = &self.options.advertisements {
+            memory.forget(&self.url);
+        }
+        *self = Remote::connect_with(&self.url, &self.options, false).map_err(|_| error)?;
+        Ok(())
+    }
+
+    /// [`Remote::list`], once.
+    fn list_once(&mut self, prefixes: &[String]) -> Result<Vec<RemoteRef>, RemoteError> {
         self.guard
             .allow(guard::Stage::Listing, self.options.max_listing_bytes);
         let refs = match self.handshake.refs.take() {
@@ -461,6 +535,23 @@ impl Remote {
     /// [`Remote::receive`] with the object `filter` (`blob:none`: commits and trees only) when
     /// the server accepts one; [`Received::filtered`] says whether it did.
     pub fn receive_filtered(
+        &mut self,
+        dest: &Repo,
+        wants: &[ObjectId],
+        haves: &[ObjectId],
+        filter: Option<&str>,
+    ) -> Result<Received, RemoteError> {
+        match self.receive_once(dest, wants, haves, filter) {
+            Err(e) if self.recalled && may_be_stale(&e) => {
+                self.renew(e)?;
+                self.receive_once(dest, wants, haves, filter)
+            }
+            received => received,
+        }
+    }
+
+    /// [`Remote::receive_filtered`], once.
+    fn receive_once(
         &mut self,
         dest: &Repo,
         wants: &[ObjectId],

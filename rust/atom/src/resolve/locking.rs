@@ -106,6 +106,8 @@ pub fn lock_manifest(
     let lock_path = dir.join(LOCK_FILE);
     let existing = Lockfile::read_if_present(&lock_path)?;
     let existing_integrity = Integrity::read_if_present(&dir.join(INTEGRITY_FILE))?;
+    let remembering = fetch.map(|options| store.remembering(options));
+    let fetch = remembering.as_ref();
     let mut locker = Locker {
         dir,
         store,

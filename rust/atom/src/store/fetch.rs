@@ -798,6 +798,7 @@ impl Store {
         progress: &mut dyn FnMut(usize),
     ) -> Result<Fetched> {
         self.check_permissions()?;
+        let options = &self.remembering(options);
         let mut session = Session::open_for(url, &options.atoms, options)?;
         self.fetch_listed(&mut session, options, progress)
     }

@@ -613,10 +613,12 @@ impl Store {
             }
             collected.removed_mirrors.push(path);
         }
-        // The memories of verified signatures and commits (caches: checked again when needed).
+        // The memories of verified signatures and commits, and servers' advertisements (caches:
+        // checked or asked for again when needed).
         if !dry_run {
-            let _ = std::fs::remove_dir_all(self.dir().join("signatures"));
-            let _ = std::fs::remove_dir_all(self.dir().join("commits"));
+            for cache in ["signatures", "commits", "servers"] {
+                let _ = std::fs::remove_dir_all(self.dir().join(cache));
+            }
         }
         // The digest records of trees no lock needs (a cache: computed again when needed).
         for (path, name) in entries(&self.dir().join("digests"))? {

@@ -290,6 +290,18 @@ impl Store {
         }
     }
 
+    /// `options`, with HTTP(S) servers' capability advertisements remembered in this store
+    /// (`<store>/servers/`, see [`crate::remote::advertisement`]) unless they say where already.
+    pub fn remembering(&self, options: &fetch::FetchOptions) -> fetch::FetchOptions {
+        let mut options = options.clone();
+        if options.remote.advertisements.is_none() {
+            options.remote.advertisements = Some(
+                crate::remote::advertisement::Advertisements::new(self.dir.join("servers")),
+            );
+        }
+        options
+    }
+
     /// The repository of the set with this root; a missing one is an error that says how to get
     /// it (`mirror`: a URL the set can be fetched from, when one is known).
     pub fn require_set(&self, root: &Root, mirror: Option<&str>) -> Result<Repo> {
