@@ -7,8 +7,9 @@
 //! a round trip) fewer. A request that fails after a recalled list is made again after a fresh
 //! one ([`super::Remote`]), and the list is forgotten, so a server that changed costs one retry.
 //!
-//! Only a list received without credentials and without a redirect is kept, one file per URL,
-//! written under a temporary name and renamed into place.
+//! Only a list received without credentials and without a redirect is kept, by a conversation
+//! that received objects without a failed request; one file per URL, written under a temporary
+//! name and renamed into place.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -27,7 +28,7 @@ pub const MAX_SIZE: usize = 64 << 10;
 const MAGIC: &str = "atom advertisement 1\n";
 
 /// Where advertisements are remembered: a directory (the atom store's `servers/`), created
-/// when the first is kept.
+/// when the first is kept (inside a directory that exists).
 #[derive(Debug, Clone)]
 pub struct Advertisements {
     dir: PathBuf,
@@ -76,9 +77,14 @@ impl Advertisements {
     }
 }
 
-/// Writes `bytes` to `path` in `dir` through a temporary file renamed over it.
+/// Writes `bytes` to `path` in `dir` through a temporary file renamed over it. `dir` is made
+/// when missing, its parent (the atom store) never: a command that failed before it made the
+/// store leaves none behind for this.
 fn write_new(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    match std::fs::create_dir(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
     let tmp = dir.join(crate::repo::temporary_name("advertisement"));
     let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
     if written.is_err() {

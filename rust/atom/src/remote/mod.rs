@@ -244,6 +244,12 @@ pub struct Remote {
     /// Whether the handshake was a remembered advertisement ([`advertisement`]): a request that
     /// fails is then made again after a fresh one.
     recalled: bool,
+    /// The server's advertisement (its URL, the list, where to keep it), kept when the
+    /// conversation ends after it received objects without a failed request (a command that
+    /// failed leaves nothing in the store for this).
+    to_remember: Option<(String, Vec<u8>, advertisement::Advertisements)>,
+    /// Whether objects were received.
+    received: bool,
 }
 
 impl std::fmt::Debug for Remote {
@@ -397,15 +403,14 @@ impl Remote {
             }
         };
         // Kept when the server speaks v2 (its advertisement is all the GET says) and did not
-        // redirect (the next connection would not be told).
-        if let Some((captured, memory)) = remembering {
+        // redirect (the next connection would not be told), once the conversation went well.
+        let to_remember = remembering.and_then(|(captured, memory)| {
             let list = captured.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(list) = list.filter(|_| {
+            list.filter(|_| {
                 handshake.server_protocol_version == Protocol::V2 && *transport.to_url() == *asked
-            }) {
-                memory.remember(url, &list);
-            }
-        }
+            })
+            .map(|list| (url.to_owned(), list, memory.clone()))
+        });
         Ok(Remote {
             url: shown,
             host,
@@ -415,6 +420,8 @@ impl Remote {
             handshake,
             process,
             recalled,
+            to_remember,
+            received: false,
         })
     }
 
@@ -431,13 +438,22 @@ impl Remote {
     /// advertisement is filtered here. Symbolic refs count as the ref they point to; refs
     /// listed twice once.
     pub fn list(&mut self, prefixes: &[String]) -> Result<Vec<RemoteRef>, RemoteError> {
-        match self.list_once(prefixes) {
+        let listed = match self.list_once(prefixes) {
             Err(e) if self.recalled && may_be_stale(&e) => {
                 self.renew(e)?;
                 self.list_once(prefixes)
             }
             listed => listed,
+        };
+        self.settle(listed)
+    }
+
+    /// Passes `result` on; a failure means the server's advertisement is not to be remembered.
+    fn settle<T>(&mut self, result: Result<T, RemoteError>) -> Result<T, RemoteError> {
+        if result.is_err() {
+            self.to_remember = None;
         }
+        result
     }
 
     /// After a request failed (`error`) on a connection whose handshake was a remembered
@@ -541,13 +557,15 @@ impl Remote {
         haves: &[ObjectId],
         filter: Option<&str>,
     ) -> Result<Received, RemoteError> {
-        match self.receive_once(dest, wants, haves, filter) {
+        let received = match self.receive_once(dest, wants, haves, filter) {
             Err(e) if self.recalled && may_be_stale(&e) => {
                 self.renew(e)?;
                 self.receive_once(dest, wants, haves, filter)
             }
             received => received,
-        }
+        };
+        self.received |= received.as_ref().is_ok_and(|r| r.objects > 0);
+        self.settle(received)
     }
 
     /// [`Remote::receive_filtered`], once.
@@ -647,6 +665,9 @@ impl Drop for Remote {
         }
         // Dropping the ssh program's handle ends it.
         self.process.take();
+        if let Some((url, list, memory)) = self.to_remember.take().filter(|_| self.received) {
+            memory.remember(&url, &list);
+        }
     }
 }
 
