@@ -2350,7 +2350,65 @@ fn an_http_servers_advertisement_is_remembered_and_renewed_when_stale() {
         .collect();
     assert_eq!(records.len(), 1);
     let record = records[0].path();
-    assert!(fs::read_to_string(&record).unwrap().contains("filter"));
+    let remembered = fs::read_to_string(&record).unwrap();
+    assert!(remembered.contains("filter"));
+    let list_of = |text: &str| -> String { text.split_inclusive('\n').skip(3).collect() };
+
+    // A record that is not a v2 advertisement is never taken: one listing refs (which would
+    // then come from the file, not the server) or one that does not parse is replaced by what
+    // the server says.
+    let header: String = remembered.split_inclusive('\n').take(3).collect();
+    let oid = "1".repeat(40);
+    let listed = format!("{oid} refs/eka/atoms/beta/9.9.9\0multi_ack\n");
+    let forged_v1 = format!(
+        "001e# service=git-upload-pack\n0000{:04x}{listed}0000",
+        listed.len() + 4
+    );
+    for forged in [forged_v1.as_str(), "garbage"] {
+        fs::write(&record, format!("{header}{forged}")).unwrap();
+        let asked_before = asked(&server);
+        let out = ok(
+            &dir,
+            Some(&server),
+            &["fetch", &url, "beta", "--store", store_arg],
+        );
+        assert!(!out.contains("9.9.9"), "{out}");
+        assert_eq!(asked(&server), asked_before + 1, "{forged}");
+        // Forgotten (this fetch received nothing, so it keeps nothing in its place).
+        assert!(!record.exists(), "{forged}");
+    }
+    // The next conversation that receives objects keeps the server's own answer again.
+    write(
+        &src,
+        "pkgs/a/atom.toml",
+        &support::manifest("alpha", "1.1.0"),
+    );
+    git(&src, &["commit", "-q", "-am", "alpha 1.1.0"]);
+    ok(&src, Some(&server), &["publish", "pkgs/a", "--push", &url]);
+    ok(
+        &dir,
+        Some(&server),
+        &["fetch", &url, "alpha", "--store", store_arg],
+    );
+    let renewed = fs::read_to_string(&record).unwrap();
+    assert_eq!(list_of(&renewed), list_of(&remembered));
+
+    // Credentials are never remembered with a server's answer, a user alone (a token) included.
+    let token_store = dir.join("token-store");
+    let with_token = url.replacen("http://", "http://token@", 1);
+    ok(
+        &dir,
+        Some(&server),
+        &[
+            "fetch",
+            &with_token,
+            "beta",
+            "--store",
+            token_store.to_str().unwrap(),
+        ],
+    );
+    assert!(token_store.join("beta").exists() || token_store.exists());
+    assert!(!token_store.join("servers").exists());
 
     // The server stops filtering; locking a new version asks for a filtered fetch first.
     git(&served, &["config", "uploadpack.allowFilter", "false"]);

@@ -4,19 +4,55 @@
 //! only answer, with protocol v2, is the server's list of capabilities; each command is then a
 //! request of its own. The list hardly ever changes, so a connection made within a day of the
 //! last one takes it from here and starts with its first command: one request and response (and
-//! a round trip) fewer. A request that fails after a recalled list is made again after a fresh
-//! one ([`super::Remote`]), and the list is forgotten, so a server that changed costs one retry.
+//! a round trip) fewer. [`super::Remote`] decides what is kept and when a remembered list is
+//! set aside (docs/design.md, "What travels when"): only a v2 list without refs, received in one
+//! response without credentials by a conversation that received objects without a failed
+//! request. A request that fails after a remembered list is made again when a fresh one differs.
 //!
-//! Only a list received without credentials and without a redirect is kept, by a conversation
-//! that received objects without a failed request; one file per URL, written under a temporary
-//! name and renamed into place.
+//! One file per URL, written under a temporary name and renamed into place.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-/// The advertisement as a server sent it, copied while it is read, up to [`MAX_SIZE`] bytes
-/// (`None` once it was longer).
+/// Bytes a server sent, copied while they are read, up to [`MAX_SIZE`] (`None` once there were
+/// more).
 pub(super) type Captured = std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>;
+
+/// What the `GET` of the advertisement brought: its response headers (curl passes each
+/// response's header lines, without the status line, then an empty line) and its body.
+#[derive(Clone)]
+pub(super) struct Captures {
+    /// The header lines.
+    pub(super) headers: Captured,
+    /// The body: the advertisement.
+    pub(super) body: Captured,
+}
+
+impl Captures {
+    /// Nothing yet.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(super) fn new() -> Captures {
+        let empty = || std::sync::Arc::new(std::sync::Mutex::new(Some(Vec::new())));
+        Captures {
+            headers: empty(),
+            body: empty(),
+        }
+    }
+
+    /// The advertisement, when it came in one response: a redirect (a response before it)
+    /// means the next connection would not be told where it went.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(super) fn single_response(&self) -> Option<Vec<u8>> {
+        let take = |c: &Captured| c.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let headers = take(&self.headers)?;
+        let blocks = headers
+            .split(|&b| b == b'\n')
+            .filter(|line| line.is_empty() || *line == b"\r")
+            .count();
+        // The last split is what follows the final newline: empty.
+        (blocks == 2).then(|| take(&self.body)).flatten()
+    }
+}
 
 /// How long a remembered list is used.
 pub const MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);

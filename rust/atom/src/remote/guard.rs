@@ -66,6 +66,11 @@ impl Guard {
         }))
     }
 
+    /// What is left of the deadline.
+    pub(super) fn remaining(&self) -> Duration {
+        self.0.deadline.saturating_sub(self.0.start.elapsed())
+    }
+
     /// Starts `stage`, allowing `bytes` more than have been received so far (each stage of the
     /// conversation gets its own budget, whatever the earlier stages used).
     pub(super) fn allow(&self, stage: Stage, bytes: u64) {

@@ -7,7 +7,6 @@ use gix::protocol::transport::client::blocking_io::http::{
 use gix::protocol::transport::client::TransportWithoutIO;
 
 use std::io::{BufRead, Read};
-use std::sync::{Arc, Mutex};
 
 use super::guard::{Guard, Guarded};
 
@@ -18,10 +17,10 @@ pub(super) struct GuardedCurl {
     inner: Curl,
     guard: Guard,
     recalled: Option<Vec<u8>>,
-    captured: Captured,
+    captures: Captures,
 }
 
-use super::advertisement::Captured;
+use super::advertisement::{Captured, Captures};
 
 impl GuardedCurl {
     pub(super) fn new(guard: Guard, recalled: Option<Vec<u8>>) -> Self {
@@ -29,7 +28,7 @@ impl GuardedCurl {
             inner: Curl::default(),
             guard,
             recalled,
-            captured: Arc::new(Mutex::new(Some(Vec::new()))),
+            captures: Captures::new(),
         }
     }
 }
@@ -82,7 +81,7 @@ impl<R: BufRead> BufRead for Response<R> {
     fn consume(&mut self, amt: usize) {
         match self {
             Response::Network { inner, capture } => {
-                if capture.is_some() {
+                if capture.is_some() && amt > 0 {
                     // What is consumed was filled before: this returns it without reading.
                     if let Ok(buffered) = inner.fill_buf() {
                         let taken = amt.min(buffered.len());
@@ -124,17 +123,17 @@ impl Http for GuardedCurl {
                 });
             }
         }
-        let capture = is_advertisement(url).then(|| self.captured.clone());
+        let captures = is_advertisement(url).then(|| self.captures.clone());
         let response = self.inner.get(url, base_url, headers)?;
         Ok(GetResponse {
             headers: Response::Network {
                 inner: response.headers,
-                capture: None,
+                capture: captures.as_ref().map(|c| c.headers.clone()),
             },
             body: Guarded::new(
                 Response::Network {
                     inner: response.body,
-                    capture,
+                    capture: captures.map(|c| c.body),
                 },
                 self.guard.clone(),
             ),
@@ -176,16 +175,21 @@ impl Http for GuardedCurl {
 
 /// A transport over `url` with the guarded client, configured by `options`, that presents
 /// `identity` when the server asks for one and takes the advertisement from `recalled` when
-/// given one; and where the advertisement it receives is copied.
+/// given one (then following no redirect: curl follows them on the first request only, which
+/// would be a `POST`); and where the advertisement it receives is copied.
 pub(super) fn connect(
     url: gix::url::Url,
     options: &super::Options,
     identity: Option<gix::sec::identity::Account>,
     recalled: Option<Vec<u8>>,
     guard: &Guard,
-) -> Result<(http::Transport<GuardedCurl>, Captured), gix::protocol::transport::client::Error> {
+) -> Result<(http::Transport<GuardedCurl>, Captures), gix::protocol::transport::client::Error> {
+    let follow_redirects = match recalled {
+        Some(_) => http::options::FollowRedirects::None,
+        None => http::options::FollowRedirects::Initial,
+    };
     let client = GuardedCurl::new(guard.clone(), recalled);
-    let captured = client.captured.clone();
+    let captures = client.captures.clone();
     let mut transport =
         http::Transport::new_http(client, url, gix::protocol::transport::Protocol::V2, false);
     let config = http::Options {
@@ -195,11 +199,12 @@ pub(super) fn connect(
         low_speed_time_seconds: options.timeout.as_secs().max(1),
         user_agent: Some(concat!("atom/", env!("CARGO_PKG_VERSION")).into()),
         ssl_ca_info: options.ssl_ca_info.clone(),
+        follow_redirects,
         ..Default::default()
     };
     transport.configure(&config)?;
     if let Some(account) = identity {
         transport.set_identity(account)?;
     }
-    Ok((transport, captured))
+    Ok((transport, captures))
 }

@@ -241,13 +241,14 @@ pub struct Remote {
     handshake: gix::protocol::Handshake,
     /// The ssh program, when the conversation is with it.
     process: Option<ssh::Process>,
-    /// Whether the handshake was a remembered advertisement ([`advertisement`]): a request that
-    /// fails is then made again after a fresh one.
-    recalled: bool,
-    /// The server's advertisement (its URL, the list, where to keep it), kept when the
-    /// conversation ends after it received objects without a failed request (a command that
-    /// failed leaves nothing in the store for this).
-    to_remember: Option<(String, Vec<u8>, advertisement::Advertisements)>,
+    /// The URL as given (with any credentials), to connect again.
+    address: String,
+    /// The remembered advertisement the handshake took ([`advertisement`]), if it took one: a
+    /// request that fails is then made again after a fresh one, when that says otherwise.
+    recalled: Option<Vec<u8>>,
+    /// The server's advertisement (the list, where to keep it), kept when the conversation
+    /// ends after it received objects without a failed request.
+    to_remember: Option<(Vec<u8>, advertisement::Advertisements)>,
     /// Whether objects were received.
     received: bool,
 }
@@ -293,7 +294,33 @@ impl Remote {
     /// [`Remote::connect`], taking an HTTP(S) server's advertisement from
     /// [`Options::advertisements`] when `recall` and it is remembered there.
     fn connect_with(url: &str, options: &Options, recall: bool) -> Result<Remote, RemoteError> {
-        let first = Remote::connect_as(url, options, None, recall);
+        let first = match Remote::connect_as(url, options, None, recall) {
+            // What a remembered advertisement must be: protocol v2, which lists no refs in the
+            // handshake (refs come from the server, never from a file). One that is not, or does
+            // not parse, is forgotten and the server asked.
+            Ok(remote) if remote.recalled.is_none() => Ok(remote),
+            Ok(remote)
+                if remote.handshake.server_protocol_version == Protocol::V2
+                    && remote.handshake.refs.is_none() =>
+            {
+                Ok(remote)
+            }
+            Err(error)
+                if !recall
+                    || !options
+                        .advertisements
+                        .as_ref()
+                        .is_some_and(|m| m.recall(url).is_some()) =>
+            {
+                Err(error)
+            }
+            _ => {
+                if let Some(memory) = &options.advertisements {
+                    memory.forget(url);
+                }
+                Remote::connect_as(url, options, None, false)
+            }
+        };
         // Over HTTP(S), a server that wants credentials the URL does not carry gets those of
         // git's credential helpers, once.
         match first {
@@ -334,9 +361,13 @@ impl Remote {
         let mut process = None;
         // For HTTP(S): where the advertisement the server sends is copied to be remembered, when
         // it is to be; and whether a remembered one stands in for it.
-        let mut remembering: Option<(advertisement::Captured, &advertisement::Advertisements)> =
-            None;
-        let mut recalled = false;
+        #[cfg_attr(not(feature = "http"), allow(unused_mut))]
+        let mut remembering: Option<(
+            advertisement::Captures,
+            &advertisement::Advertisements,
+        )> = None;
+        #[cfg_attr(not(feature = "http"), allow(unused_mut))]
+        let mut recalled: Option<Vec<u8>> = None;
         let mut transport: Box<dyn Transport + Send> = match parsed.scheme {
             gix::url::Scheme::Git => Box::new(git_daemon(url, &parsed, options.timeout, &guard)?),
             #[cfg(feature = "http")]
@@ -344,17 +375,16 @@ impl Remote {
                 let identity = identity
                     .or_else(|| credentials::from_url(&parsed))
                     .or_else(|| options.credentials.account(url));
-                // Only what a server says to anyone is remembered: no credentials were sent.
-                let memory = options
-                    .advertisements
-                    .as_ref()
-                    .filter(|_| identity.is_none());
-                let list = memory.filter(|_| recall).and_then(|m| m.recall(url));
-                recalled = list.is_some();
+                // Only what a server says to anyone is remembered: no credentials are sent (a
+                // user alone in the URL is one: often a token).
+                let anonymous =
+                    identity.is_none() && parsed.user().is_none() && parsed.password().is_none();
+                let memory = options.advertisements.as_ref().filter(|_| anonymous);
+                recalled = memory.filter(|_| recall).and_then(|m| m.recall(url));
                 let (transport, captured) =
-                    http::connect(parsed.clone(), options, identity, list, &guard)
+                    http::connect(parsed.clone(), options, identity, recalled.clone(), &guard)
                         .map_err(|e| fail(&e))?;
-                remembering = memory.filter(|_| !recalled).map(|m| (captured, m));
+                remembering = memory.filter(|_| recalled.is_none()).map(|m| (captured, m));
                 Box::new(transport)
             }
             #[cfg(not(feature = "http"))]
@@ -404,12 +434,12 @@ impl Remote {
         };
         // Kept when the server speaks v2 (its advertisement is all the GET says) and did not
         // redirect (the next connection would not be told), once the conversation went well.
-        let to_remember = remembering.and_then(|(captured, memory)| {
-            let list = captured.lock().unwrap_or_else(|e| e.into_inner()).take();
-            list.filter(|_| {
-                handshake.server_protocol_version == Protocol::V2 && *transport.to_url() == *asked
-            })
-            .map(|list| (url.to_owned(), list, memory.clone()))
+        let to_remember = remembering.and_then(|(captures, memory)| {
+            let list = captures.single_response()?;
+            (handshake.server_protocol_version == Protocol::V2
+                && handshake.refs.is_none()
+                && *transport.to_url() == *asked)
+                .then(|| (list, memory.clone()))
         });
         Ok(Remote {
             url: shown,
@@ -419,6 +449,7 @@ impl Remote {
             transport,
             handshake,
             process,
+            address: url.to_owned(),
             recalled,
             to_remember,
             received: false,
@@ -439,7 +470,7 @@ impl Remote {
     /// listed twice once.
     pub fn list(&mut self, prefixes: &[String]) -> Result<Vec<RemoteRef>, RemoteError> {
         let listed = match self.list_once(prefixes) {
-            Err(e) if self.recalled && may_be_stale(&e) => {
+            Err(e) if self.recalled.is_some() && may_be_stale(&e) => {
                 self.renew(e)?;
                 self.list_once(prefixes)
             }
@@ -457,13 +488,38 @@ impl Remote {
     }
 
     /// After a request failed (`error`) on a connection whose handshake was a remembered
-    /// advertisement: forgets it and connects afresh, so that the request can be made again.
-    /// The first error is the one reported when the server cannot be reached again.
+    /// advertisement: connects afresh, within what is left of the deadline. `Ok` when the
+    /// server's advertisement changed (the stale one is forgotten), so that the request is worth
+    /// making again; otherwise (the same advertisement, no time left, or no answer) the request
+    /// failed for another reason, and `error` stands.
     fn renew(&mut self, error: RemoteError) -> Result<(), RemoteError> {
-        if let Some(memory) = &self.options.advertisements {
-            memory.forget(&self.url);
+        let Some(recalled) = self.recalled.take() else {
+            return Err(error);
+        };
+        let left = self.guard.remaining();
+        if left.is_zero() {
+            return Err(error);
         }
-        *self = Remote::connect_with(&self.url, &self.options, false).map_err(|_| error)?;
+        let options = Options {
+            deadline: left,
+            ..self.options.clone()
+        };
+        let Ok(mut fresh) = Remote::connect_with(&self.address, &options, false) else {
+            return Err(error);
+        };
+        let same = fresh
+            .to_remember
+            .as_ref()
+            .is_some_and(|(list, _)| *list == recalled);
+        fresh.options = self.options.clone();
+        *self = fresh;
+        if same {
+            return Err(error);
+        }
+        // The fresh advertisement takes the old one's place when this conversation goes well.
+        if let Some(memory) = &self.options.advertisements {
+            memory.forget(&self.address);
+        }
         Ok(())
     }
 
@@ -526,7 +582,7 @@ impl Remote {
     /// A new conversation with the same server, in place of this one (after a request the
     /// server refused, which ends a conversation).
     pub fn reconnect(&mut self) -> Result<(), RemoteError> {
-        *self = Remote::connect(&self.url, &self.options)?;
+        *self = Remote::connect(&self.address, &self.options)?;
         Ok(())
     }
 
@@ -558,7 +614,7 @@ impl Remote {
         filter: Option<&str>,
     ) -> Result<Received, RemoteError> {
         let received = match self.receive_once(dest, wants, haves, filter) {
-            Err(e) if self.recalled && may_be_stale(&e) => {
+            Err(e) if self.recalled.is_some() && may_be_stale(&e) => {
                 self.renew(e)?;
                 self.receive_once(dest, wants, haves, filter)
             }
@@ -665,8 +721,8 @@ impl Drop for Remote {
         }
         // Dropping the ssh program's handle ends it.
         self.process.take();
-        if let Some((url, list, memory)) = self.to_remember.take().filter(|_| self.received) {
-            memory.remember(&url, &list);
+        if let Some((list, memory)) = self.to_remember.take().filter(|_| self.received) {
+            memory.remember(&self.address, &list);
         }
     }
 }
