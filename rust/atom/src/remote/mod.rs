@@ -307,10 +307,10 @@ impl Remote {
             }
             Err(error)
                 if !recall
-                    || !options
+                    || options
                         .advertisements
                         .as_ref()
-                        .is_some_and(|m| m.recall(url).is_some()) =>
+                        .is_none_or(|m| m.recall(url).is_none()) =>
             {
                 Err(error)
             }
