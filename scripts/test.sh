@@ -18,6 +18,8 @@ cargo fmt --all -- --check
 
 stage "cargo clippy"
 cargo clippy --quiet --workspace --all-targets -- -D warnings
+# The core as the plugin links it: without the HTTP transport.
+cargo clippy --quiet -p atom --no-default-features -- -D warnings
 
 # The plugin and libatom are cdylib/staticlib artifacts, which `cargo test` does not build for
 # integration tests: build them first (the tests refuse stale ones). The plugin is built on its
