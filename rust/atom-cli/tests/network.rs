@@ -2329,19 +2329,18 @@ fn an_http_servers_advertisement_is_remembered_and_renewed_when_stale() {
     // names itself.
     let asked = |server: &Server| server.packets().matches("upload-pack> version 2").count();
     let commands = |server: &Server| server.packets().matches("upload-pack< command=").count();
+    let fetch = |label: &str| {
+        ok(
+            &dir,
+            Some(&server),
+            &["fetch", &url, label, "--store", store_arg],
+        )
+    };
     let before = asked(&server);
-    ok(
-        &dir,
-        Some(&server),
-        &["fetch", &url, "beta", "--store", store_arg],
-    );
+    fetch("beta");
     assert_eq!(asked(&server), before + 1);
     let commanded = commands(&server);
-    ok(
-        &dir,
-        Some(&server),
-        &["fetch", &url, "alpha", "--store", store_arg],
-    );
+    fetch("alpha");
     assert_eq!(asked(&server), before + 1);
     assert!(commands(&server) > commanded);
     let records: Vec<_> = fs::read_dir(store.join("servers"))
@@ -2367,11 +2366,7 @@ fn an_http_servers_advertisement_is_remembered_and_renewed_when_stale() {
     for forged in [forged_v1.as_str(), "garbage"] {
         fs::write(&record, format!("{header}{forged}")).unwrap();
         let asked_before = asked(&server);
-        let out = ok(
-            &dir,
-            Some(&server),
-            &["fetch", &url, "beta", "--store", store_arg],
-        );
+        let out = fetch("beta");
         assert!(!out.contains("9.9.9"), "{out}");
         assert_eq!(asked(&server), asked_before + 1, "{forged}");
         // Forgotten (this fetch received nothing, so it keeps nothing in its place).
@@ -2385,11 +2380,7 @@ fn an_http_servers_advertisement_is_remembered_and_renewed_when_stale() {
     );
     git(&src, &["commit", "-q", "-am", "alpha 1.1.0"]);
     ok(&src, Some(&server), &["publish", "pkgs/a", "--push", &url]);
-    ok(
-        &dir,
-        Some(&server),
-        &["fetch", &url, "alpha", "--store", store_arg],
-    );
+    fetch("alpha");
     let renewed = fs::read_to_string(&record).unwrap();
     assert_eq!(list_of(&renewed), list_of(&remembered));
 

@@ -10,14 +10,19 @@ use common::*;
 
 const ROOT: &str = "68b63bd131acd23bdfd57983fe85ba7c092ce02f";
 
-#[test]
-fn plugin_links_nix_so_its_registration_was_kept() {
+/// The plugin's dynamic section, as `readelf -d` prints it.
+fn dynamic_section() -> String {
     let output = Command::new("readelf")
         .arg("-d")
         .arg(plugin())
         .output()
         .unwrap();
-    let dynamic = String::from_utf8_lossy(&output.stdout);
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn plugin_links_nix_so_its_registration_was_kept() {
+    let dynamic = dynamic_section();
     assert!(
         dynamic.contains("Shared library: [libnixexpr.so]"),
         "{dynamic}"
@@ -28,12 +33,7 @@ fn plugin_links_nix_so_its_registration_was_kept() {
 /// curl would start libcurl and OpenSSL in every evaluation that loads it.
 #[test]
 fn plugin_links_no_http_client() {
-    let output = Command::new("readelf")
-        .arg("-d")
-        .arg(plugin())
-        .output()
-        .unwrap();
-    let dynamic = String::from_utf8_lossy(&output.stdout);
+    let dynamic = dynamic_section();
     assert!(dynamic.contains("(NEEDED)"), "{dynamic}");
     for library in ["libcurl", "libssl", "libcrypto"] {
         assert!(
