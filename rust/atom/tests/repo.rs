@@ -390,15 +390,21 @@ fn refs_that_do_not_parse_are_ignored() {
     assert_eq!(store.atoms().unwrap().len(), 1);
 }
 
-#[test]
-fn verify_accepts_a_published_atom_and_reports_its_id() {
-    let dir = repo("verify-ok");
+/// A repository of the fixture set, published; alpha 1.0.0 in it.
+fn published_alpha(name: &str) -> (PathBuf, Repo, atom::repo::AtomRef) {
+    let dir = repo(name);
     let store = Repo::open(&dir).unwrap();
     store.init().unwrap();
     publish::publish(&store, "HEAD", &[]).unwrap();
     let atom = store
         .find(&label("alpha"), &Version::parse("1.0.0").unwrap())
         .unwrap();
+    (dir, store, atom)
+}
+
+#[test]
+fn verify_accepts_a_published_atom_and_reports_its_id() {
+    let (_dir, store, atom) = published_alpha("verify-ok");
     let genesis = store.genesis().unwrap();
     let id = AtomId::new(genesis, label("alpha")).digest();
     let verified = store.verify(&atom, Some(&id)).unwrap();
@@ -433,13 +439,7 @@ impl atom::repo::CommitMemory for Remembered {
 
 #[test]
 fn a_pinned_load_remembers_a_commit_only_once_it_passed_its_checks() {
-    let dir = repo("load-pinned");
-    let store = Repo::open(&dir).unwrap();
-    store.init().unwrap();
-    publish::publish(&store, "HEAD", &[]).unwrap();
-    let atom = store
-        .find(&label("alpha"), &Version::parse("1.0.0").unwrap())
-        .unwrap();
+    let (dir, store, atom) = published_alpha("load-pinned");
     let id = AtomId::new(store.genesis().unwrap(), label("alpha")).digest();
     let memory = Remembered::default();
     let target = Some(atom.commit);

@@ -91,7 +91,8 @@ impl Advertisements {
         let seconds: u64 = std::str::from_utf8(&rest[..end]).ok()?.parse().ok()?;
         let received = SystemTime::UNIX_EPOCH + Duration::from_secs(seconds);
         let age = SystemTime::now().duration_since(received).ok()?;
-        (age <= MAX_AGE).then(|| rest[end + 1..].to_vec())
+        let list = &rest[end + 1..];
+        (age <= MAX_AGE && list.len() <= MAX_SIZE).then(|| list.to_vec())
     }
 
     /// Keeps `list` as `url`'s advertisement (best effort: a list not kept is asked for again).
@@ -170,8 +171,9 @@ mod tests {
         assert_eq!(memory.recall(url), None);
         std::fs::write(memory.path(url), "list").unwrap();
         assert_eq!(memory.recall(url), None);
-        // Too large to keep.
+        // Too large to keep: nothing is written.
+        memory.forget(url);
         memory.remember(url, &vec![b'0'; MAX_SIZE + 1]);
-        assert_eq!(memory.recall(url), None);
+        assert!(!memory.path(url).exists());
     }
 }

@@ -41,19 +41,19 @@ pub(super) enum Response<R> {
     Recalled(std::io::Cursor<Vec<u8>>),
 }
 
-impl<R: BufRead> Response<R> {
-    fn keep(capture: &Option<Captured>, bytes: &[u8]) {
-        if let Some(capture) = capture {
-            let mut kept = capture.lock().unwrap_or_else(|e| e.into_inner());
-            let too_long = kept
-                .as_ref()
-                .is_some_and(|k| k.len() + bytes.len() > super::advertisement::MAX_SIZE);
-            match kept.as_mut() {
-                Some(_) if too_long => *kept = None,
-                Some(kept) => kept.extend_from_slice(bytes),
-                None => {}
-            }
-        }
+/// Appends `bytes` to `capture`, when there is one, up to [`super::advertisement::MAX_SIZE`].
+fn keep(capture: &Option<Captured>, bytes: &[u8]) {
+    let Some(capture) = capture else {
+        return;
+    };
+    let mut kept = capture.lock().unwrap_or_else(|e| e.into_inner());
+    let too_long = kept
+        .as_ref()
+        .is_some_and(|k| k.len() + bytes.len() > super::advertisement::MAX_SIZE);
+    match kept.as_mut() {
+        Some(_) if too_long => *kept = None,
+        Some(kept) => kept.extend_from_slice(bytes),
+        None => {}
     }
 }
 
@@ -62,7 +62,7 @@ impl<R: BufRead> Read for Response<R> {
         match self {
             Response::Network { inner, capture } => {
                 let n = inner.read(buf)?;
-                Self::keep(capture, &buf[..n]);
+                keep(capture, &buf[..n]);
                 Ok(n)
             }
             Response::Recalled(cursor) => cursor.read(buf),
@@ -85,7 +85,7 @@ impl<R: BufRead> BufRead for Response<R> {
                     // What is consumed was filled before: this returns it without reading.
                     if let Ok(buffered) = inner.fill_buf() {
                         let taken = amt.min(buffered.len());
-                        Self::keep(capture, &buffered[..taken]);
+                        keep(capture, &buffered[..taken]);
                     }
                 }
                 inner.consume(amt)
