@@ -23,6 +23,9 @@
           pname = "atom-cli";
           cargoBuildFlags = [ "-p" "atom-cli" ];
           doCheck = false;
+          # HTTP(S) through the system's libcurl, and its OpenSSL (initialised by the core).
+          nativeBuildInputs = [ pkgs.pkg-config ];
+          buildInputs = [ pkgs.curl pkgs.openssl ];
         });
 
         # libatom: shared and static library, header and pkg-config file.
@@ -30,6 +33,8 @@
           pname = "libatom";
           cargoBuildFlags = [ "-p" "atom-capi" ];
           doCheck = false;
+          nativeBuildInputs = [ pkgs.pkg-config ];
+          buildInputs = [ pkgs.curl pkgs.openssl ];
           installPhase = ''
             runHook preInstall
             mkdir -p $out/lib $out/include

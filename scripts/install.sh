@@ -134,7 +134,7 @@ Name: atom
 Description: The Atom format for Nix: identity, manifests, locks and git storage of atoms
 Version: $version
 Libs: $libs
-Libs.private: -lcurl -lpthread -ldl -lm -lgcc_s
+Libs.private: -lcurl -lssl -lcrypto -lpthread -ldl -lm -lgcc_s
 Cflags: -I\${includedir}
 PC
   put "$pc" "$libdir/pkgconfig/atom.pc" 0644

@@ -40,12 +40,13 @@ if [ "${rustc_minor:-0}" -lt 88 ]; then
 fi
 
 step "install Debian packages"
-# libcurl4-openssl-dev: the HTTP(S) transport links the system's libcurl. git, lighttpd,
+# libcurl4-openssl-dev, libssl-dev: the HTTP(S) transport links the system's libcurl, and
+# OpenSSL, which it initialises before curl does (see rust/atom/src/remote/http.rs). git, lighttpd,
 # openssh-server/-client: the network tests run real git servers on 127.0.0.1 (and `atom publish
 # --push` runs `git push`). abigail-tools: the ABI test compares libatom with its baseline.
 # python3-venv: `python3 -m venv` (with pip and setuptools) for the Python package's test.
 packages=(nix-bin libgc-dev libboost-dev nlohmann-json3-dev pkg-config binutils gcc g++ valgrind python3 python3-venv xz-utils git dpkg-dev
-          libcurl4-openssl-dev lighttpd lighttpd-mod-openssl openssl openssh-server openssh-client abigail-tools)
+          libcurl4-openssl-dev libssl-dev lighttpd lighttpd-mod-openssl openssl openssh-server openssh-client abigail-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

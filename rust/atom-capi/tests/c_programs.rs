@@ -99,8 +99,11 @@ fn c_programs_pass_against_the_static_library() {
             support::artifact("libatom.a", SOURCES)
                 .display()
                 .to_string(),
-            // The network transport's HTTP client is the system's libcurl.
+            // The network transport's HTTP client is the system's libcurl, and its TLS library
+            // OpenSSL, which the core initialises itself.
             "-lcurl".to_owned(),
+            "-lssl".to_owned(),
+            "-lcrypto".to_owned(),
             "-lpthread".to_owned(),
             "-ldl".to_owned(),
             "-lm".to_owned(),

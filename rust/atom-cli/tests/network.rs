@@ -2525,3 +2525,40 @@ fn filling_from_a_lock_costs_the_atoms_own_objects() {
         }
     }
 }
+
+/// OpenSSL registers no clean-up at exit in `atom`: that clean-up races with the thread gix's
+/// curl client leaves to end on its own after an HTTPS conversation, and the race crashed `atom`
+/// after it had printed its answer ("double free or corruption"). A preloaded library
+/// (tests/preload/atexit-watch.c) reports the registration; without the fix it does.
+#[test]
+fn an_https_conversation_leaves_openssl_no_exit_cleanup() {
+    let (dir, _, server, _) = published(Kind::Https, "exit-cleanup");
+    let watch = dir.join("atexit-watch.so");
+    let source = support::repo_root().join("tests/preload/atexit-watch.c");
+    let built = Command::new("cc")
+        .args(["-shared", "-fPIC", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&watch)
+        .arg(&source)
+        .arg("-ldl")
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_atom"));
+    command
+        .arg("-C")
+        .arg(&dir)
+        .args(["ls", &server.url("set.git"), "beta"])
+        .env_remove("ATOM_STORE")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("LD_PRELOAD", &watch);
+    for (key, value) in server.client_env() {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(text(&output.stdout).starts_with("beta 0.1.0 "));
+    assert!(stderr.contains("atexit-watch: loaded"), "{stderr}");
+    assert!(!stderr.contains("OPENSSL_cleanup registered"), "{stderr}");
+}

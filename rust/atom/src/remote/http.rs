@@ -10,6 +10,29 @@ use std::io::{BufRead, Read};
 
 use super::guard::{Guard, Guarded};
 
+/// OpenSSL (libcurl's TLS library), initialised before anything else in the process uses it, so
+/// that it registers no clean-up at process exit.
+///
+/// That clean-up frees OpenSSL's global state as `exit` runs. gix's curl client runs each
+/// connection on a thread of its own that is never joined: dropped, it ends by itself, and its
+/// thread-local destructors free their OpenSSL state. When both happen at once, the process
+/// dies with "double free or corruption" after its work is done (gitoxide#1013). Without the
+/// clean-up, the exiting process simply takes the thread down. `openssl_sys::init` asks OpenSSL
+/// (1.1.1b and later) for exactly that; it must come first, and the `curl` crate initialises
+/// libcurl (and so OpenSSL) in a constructor of its own, before `main`. Hence a constructor, in
+/// a prioritised section: the linker orders those before all unprioritised ones.
+// SAFETY contract of `link_section`: the section holds one pointer to a function that takes
+// nothing and returns nothing, as `.init_array` entries must; the function only calls
+// `openssl_sys::init`, which is safe at any time and idempotent, and needs nothing set up.
+#[used]
+#[link_section = ".init_array.00101"]
+static INIT_OPENSSL_WITHOUT_EXIT_CLEANUP: extern "C" fn() = {
+    extern "C" fn init() {
+        openssl_sys::init();
+    }
+    init
+};
+
 /// gix's curl client, its response bodies guarded. The upload-pack advertisement (the `GET` of
 /// `info/refs`) is answered from `recalled` when the connection was given one, and otherwise
 /// copied into `captured` as it is read (see [`super::advertisement`]).
