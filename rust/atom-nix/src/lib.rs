@@ -19,7 +19,10 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use atom::compose;
 use atom::id::{AtomId, Label, Root};
@@ -28,6 +31,7 @@ use atom::manifest::{Manifest, Requirement};
 use atom::repo::{ObjectId, Repo};
 use atom::resolve::graph::{self, NodeCompose, Source};
 use atom::resolve::{self, Origin};
+use atom::store::stamp::{EntryKind, Listing};
 use atom::store::{CheckedTree, Store};
 
 #[cxx::bridge(namespace = "atom_nix")]
@@ -241,9 +245,31 @@ fn manifest_json(path: &str) -> Result<String, String> {
     })
 }
 
+thread_local! {
+    /// The listings of the store's Nix-file trees that the graph loaded last composes, by
+    /// directory: each as its stamp recorded it, verified on disk when the node's directories
+    /// were first asked for ([`NodeDirs::of`]). Module plans under them need no directory
+    /// listing. Emptied when the next graph is loaded; a directory not here is read from disk.
+    static LISTINGS: RefCell<HashMap<Vec<u8>, Rc<Listing>>> = RefCell::new(HashMap::new());
+}
+
+/// The listing [`LISTINGS`] holds for the tree `path` is in.
+fn listing_of(path: &Path) -> Option<Rc<Listing>> {
+    let path = path.as_os_str().as_encoded_bytes();
+    LISTINGS.with(|listings| {
+        let listings = listings.borrow();
+        // `path` itself, then each directory above it.
+        std::iter::once(path.len())
+            .chain((1..path.len()).rev().filter(|&end| path[end] == b'/'))
+            .find_map(|end| listings.get(&path[..end]).cloned())
+    })
+}
+
 fn plan_module(dir: &str) -> Result<bridge::ModulePlan, String> {
     guard(|| {
-        let plan = compose::plan_module(Path::new(dir)).map_err(|e| e.to_string())?;
+        let dir = Path::new(dir);
+        let plan = compose::plan_module_listed(dir, listing_of(dir).as_deref())
+            .map_err(|e| e.to_string())?;
         Ok(bridge::ModulePlan {
             has_mod: plan.has_mod,
             members: plan
@@ -329,6 +355,7 @@ fn load_atom(
         let check = |dir: &Path| {
             bridge::check_readable(&dir.to_string_lossy()).map_err(graph::DirCheckError::from)
         };
+        LISTINGS.with(|listings| listings.borrow_mut().clear());
         let graph =
             graph::load_checked(&root, &store, &overrides, &check).map_err(|e| e.to_string())?;
         let local_pins = graph
@@ -582,9 +609,18 @@ impl NodeDirs {
         let trivial = matches!(node.compose, NodeCompose::Trivial { .. });
         let entry = entry_of(&node.compose);
         let in_node = |e: &dyn std::fmt::Display| format!("{}: {e}", node.name);
-        let source_root = store
-            .materialize_modules(&node.source)
+        let (source_root, listing) = store
+            .materialize_modules_listed(&node.source)
             .map_err(|e| in_node(&e))?;
+        let listing = listing.map(Rc::new);
+        if let Some(listing) = &listing {
+            LISTINGS.with(|listings| {
+                listings.borrow_mut().insert(
+                    listing.dir().as_os_str().as_encoded_bytes().to_vec(),
+                    listing.clone(),
+                )
+            });
+        }
         match &node.source {
             Source::Dir(_) => {
                 let root = std::fs::canonicalize(&source_root).map_err(|e| in_node(&e))?;
@@ -597,8 +633,9 @@ impl NodeDirs {
                         entry, node.name
                     ));
                 }
-                let found = std::fs::metadata(&entry).ok();
-                let (entry, entry_is_file, trivial) = composition_start(entry, found, trivial);
+                let found = disk_kind(&entry);
+                let (entry, entry_is_file, trivial) =
+                    composition_start(entry, found, trivial, disk_kind);
                 Ok(NodeDirs {
                     root: root.clone(),
                     source_root: root,
@@ -612,14 +649,19 @@ impl NodeDirs {
             // was checked to be a plain relative path when the graph was loaded.
             Source::Tree { tree, .. } => {
                 let entry_path = source_root.join(&entry);
-                let Ok(found) = std::fs::metadata(&entry_path) else {
+                let kind = |path: &Path| match listing.as_ref().and_then(|l| l.kind(path)) {
+                    // The listing does not follow symlinks; the disk does.
+                    Some(Some(EntryKind::Symlink)) | None => disk_kind(path),
+                    Some(kind) => kind,
+                };
+                let Some(found) = kind(&entry_path) else {
                     return Err(format!(
                         "the entry {entry:?} of {} has no Nix files",
                         node.name
                     ));
                 };
                 let (entry, entry_is_file, trivial) =
-                    composition_start(entry_path, Some(found), trivial);
+                    composition_start(entry_path, Some(found), trivial, kind);
                 Ok(NodeDirs {
                     root: store.trees().join(tree.to_string()),
                     source_root,
@@ -643,20 +685,34 @@ impl NodeDirs {
 /// (docs/format.md#reference-discrepancies). Each file is asked about once.
 fn composition_start(
     path: PathBuf,
-    found: Option<std::fs::Metadata>,
+    found: Option<EntryKind>,
     trivial: bool,
+    kind: impl Fn(&Path) -> Option<EntryKind>,
 ) -> (PathBuf, bool, bool) {
-    let is_file = found.as_ref().is_some_and(|m| m.is_file());
-    let is_dir = found.as_ref().is_some_and(|m| m.is_dir());
+    let is_file = found == Some(EntryKind::File);
+    let is_dir = found == Some(EntryKind::Dir);
     if !trivial || !is_dir {
         return (path, is_file, trivial && !is_dir);
     }
     let default = path.join("default.nix");
-    match std::fs::metadata(&default) {
-        Ok(m) => (default, m.is_file(), !m.is_dir()),
-        Err(_) if path.join("mod.nix").is_file() => (path, false, false),
-        Err(_) => (default, false, true),
+    match kind(&default) {
+        Some(found) => (default, found == EntryKind::File, found != EntryKind::Dir),
+        None if kind(&path.join("mod.nix")) == Some(EntryKind::File) => (path, false, false),
+        None => (default, false, true),
     }
+}
+
+/// The type of what `path` names, symlinks followed (`None` when it cannot be read).
+fn disk_kind(path: &Path) -> Option<EntryKind> {
+    std::fs::metadata(path).ok().map(|m| {
+        if m.is_dir() {
+            EntryKind::Dir
+        } else if m.is_file() {
+            EntryKind::File
+        } else {
+            EntryKind::Other
+        }
+    })
 }
 
 /// What nix/pins.nix takes for a locked direct dependency.

@@ -7,6 +7,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::store::stamp::{EntryKind, Listing};
+
 /// The file that makes a directory a module.
 pub const MODULE_FILE: &str = "mod.nix";
 
@@ -76,6 +78,15 @@ pub fn lower_first(name: &str) -> String {
 /// holding `mod.nix` are members; everything else (data files, symlinks, directories without
 /// `mod.nix`) is not.
 pub fn plan_module(dir: &Path) -> Result<ModulePlan, PlanError> {
+    plan_module_listed(dir, None)
+}
+
+/// [`plan_module`], taking what is in `dir` from `listing` (a verified stamp's record of the tree
+/// `dir` is in) where it can say, and from the disk otherwise.
+pub fn plan_module_listed(dir: &Path, listing: Option<&Listing>) -> Result<ModulePlan, PlanError> {
+    if let Some(plan) = listing.and_then(|listing| plan_from_listing(dir, listing)) {
+        return Ok(plan);
+    }
     let error = |source| PlanError {
         path: dir.to_owned(),
         source,
@@ -113,8 +124,51 @@ pub fn plan_module(dir: &Path) -> Result<ModulePlan, PlanError> {
             }
         }
     }
-    members.sort_by(|a, b| a.name.cmp(&b.name));
+    sort_members(&mut members);
     Ok(ModulePlan { has_mod, members })
+}
+
+/// By name, then path: two members of one name (`Foo.nix` and `Foo/`) come in the same order
+/// whatever order the directory lists them in.
+fn sort_members(members: &mut [Member]) {
+    members.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.path.cmp(&b.path)));
+}
+
+/// [`plan_module`] from `listing` alone; `None` when it cannot say.
+fn plan_from_listing(dir: &Path, listing: &Listing) -> Option<ModulePlan> {
+    let is_file = |path: &Path| listing.kind(path).map(|kind| kind == Some(EntryKind::File));
+    if !is_file(&dir.join(MODULE_FILE))? {
+        return Some(ModulePlan {
+            has_mod: false,
+            members: Vec::new(),
+        });
+    }
+    let mut members = Vec::new();
+    for (file_name, kind) in listing.children(dir)? {
+        let path = dir.join(&file_name);
+        match kind {
+            EntryKind::Dir if is_file(&path.join(MODULE_FILE))? => members.push(Member {
+                name: file_name,
+                path,
+                is_module: true,
+            }),
+            EntryKind::File => {
+                if let Some(name) = member_name(&file_name) {
+                    members.push(Member {
+                        name: name.to_owned(),
+                        path,
+                        is_module: false,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    sort_members(&mut members);
+    Some(ModulePlan {
+        has_mod: true,
+        members,
+    })
 }
 
 /// Why the atom whose module files are under `root` may lack a member `name` that some code
@@ -227,5 +281,51 @@ mod tests {
         assert_eq!(names, [("Foo", false), ("Sub", true), ("bar", false)]);
         assert!(!plan_module(&dir.join("plain")).unwrap().has_mod);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A module tree's plan is the same from a verified stamp's listing as from the disk, for
+    /// every directory of it, whatever sorts between a directory and its entries.
+    #[test]
+    fn a_plan_from_the_listing_is_the_plan_from_the_disk() {
+        let dir = atom_test_support::scratch("plan-listed").join("tree");
+        for (path, text) in [
+            ("mod.nix", "{}"),
+            ("Foo.nix", "1"),
+            ("bar.nix", "2"),
+            ("data.txt", "x"),
+            ("Sub/mod.nix", "{}"),
+            ("Sub/Deep.nix", "{}"),
+            ("Sub-x/mod.nix", "{}"),
+            ("Sub.nix", "{}"),
+            ("plain/file.nix", "4"),
+            ("plain/Nested/mod.nix", "{}"),
+            ("linked/mod.nix", "{}"),
+        ] {
+            fs::create_dir_all(dir.join(path).parent().unwrap()).unwrap();
+            fs::write(dir.join(path), text).unwrap();
+        }
+        std::os::unix::fs::symlink("Foo.nix", dir.join("Link.nix")).unwrap();
+        std::os::unix::fs::symlink("linked", dir.join("Alias")).unwrap();
+        crate::store::stamp::write(&dir, Path::new("/nowhere")).unwrap();
+        let listing = crate::store::stamp::verified(&dir).unwrap();
+        for sub in [
+            "",
+            "Sub",
+            "Sub-x",
+            "plain",
+            "plain/Nested",
+            "linked",
+            "missing",
+        ] {
+            let at = dir.join(sub);
+            let listed = plan_from_listing(&at, &listing).expect("the listing says");
+            assert_eq!(listed, plan_module(&at).unwrap(), "{sub:?}");
+        }
+        // Outside the tree, the listing cannot say.
+        assert!(plan_from_listing(dir.parent().unwrap(), &listing).is_none());
+        assert_eq!(
+            plan_module_listed(&dir, Some(&listing)).unwrap(),
+            plan_module(&dir).unwrap()
+        );
     }
 }

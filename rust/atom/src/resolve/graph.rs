@@ -543,13 +543,19 @@ impl Loader<'_> {
         // Its content and signer, against what the lock recorded and the keys trusted for its set.
         let digest = pinned.digest;
         let verified_tags = self.store.verified_signatures();
-        let assessment = Assessment::in_store(
-            repo,
-            &TagFields::new(&dep.set, &dep.label, &dep.version, rev, digest),
-            Some(&verified_tags),
-        );
+        let fields = TagFields::new(&dep.set, &dep.label, &dep.version, rev, digest);
         let trusted = self.policy.trusted_in(lock, &dep.set);
-        let record = trust::check_loaded(&assessment, integrity, &trusted, &name, by, rev)?;
+        let check = |assessment: &Assessment| {
+            trust::check_loaded(assessment, integrity, &trusted, &name, by, rev)
+        };
+        // The signature the lock recorded, when the store remembers it verifying, spares a
+        // listing of the store's signatures; anything else looks at them all.
+        let assessment = integrity
+            .and_then(|i| i.record(&rev.to_string()))
+            .and_then(|record| Assessment::recorded(&fields, record, &verified_tags))
+            .filter(|assessment| check(assessment).is_ok())
+            .unwrap_or_else(|| Assessment::in_store(repo, &fields, Some(&verified_tags)));
+        let record = check(&assessment)?;
         let signer = record.and_then(|r| r.signer).or_else(|| {
             assessment
                 .signed_by(&trusted)

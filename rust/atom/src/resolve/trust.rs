@@ -153,6 +153,26 @@ impl Assessment {
         )
     }
 
+    /// The atom `expected` describes as the lock's `record` of it says it was signed: the tag
+    /// the record names, when `verified` remembers it verifying as a signature of this atom by
+    /// the key the record names. `None` otherwise (then [`Assessment::in_store`] looks).
+    ///
+    /// Only that signature is in it, so [`check_loaded`] passing with it means passing with
+    /// every signature the store holds (the check asks for a signature, never for its absence).
+    pub fn recorded(
+        expected: &TagFields,
+        record: &Record,
+        verified: &dyn crate::sign::VerifiedTags,
+    ) -> Option<Assessment> {
+        let signer = record.signer.as_ref()?;
+        let tag = ObjectId::from_hex(record.signature.as_ref()?.as_str().as_bytes()).ok()?;
+        let signed = crate::sign::remembered(expected, tag, verified)?.ok()?;
+        (&signed.signer.fingerprint == signer).then(|| Assessment {
+            digest: Some(expected.digest),
+            signed: vec![signed],
+        })
+    }
+
     /// The valid signatures among `found`, of the atom `expected` describes.
     fn found(
         expected: &TagFields,

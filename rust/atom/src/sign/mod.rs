@@ -48,15 +48,8 @@ pub fn check_with(
     tag: ObjectId,
     verified: Option<&dyn VerifiedTags>,
 ) -> Result<Signed, InvalidSignature> {
-    if let Some((bytes, signer)) = verified.and_then(|v| v.get(tag)) {
-        // What it says is still compared with the atom: a tag that verified may be attached to
-        // another atom than the one it signs.
-        if let Ok(parsed) = SignatureTag::parse(tag, &bytes) {
-            return parsed
-                .matches(expected)
-                .map(|tag| Signed { tag, signer })
-                .map_err(InvalidSignature::Tag);
-        }
+    if let Some(remembered) = verified.and_then(|v| remembered(expected, tag, v)) {
+        return remembered.map_err(InvalidSignature::Tag);
     }
     let bytes = repo
         .read_tag(tag)
@@ -66,6 +59,20 @@ pub fn check_with(
         verified.put(tag, &bytes, &signed.signer);
     }
     Ok(signed)
+}
+
+/// The tag `tag` as `verified` remembers it (`None` when it does not), checked against the
+/// atom `expected` describes: [`check_with`] without the repository.
+pub fn remembered(
+    expected: &TagFields,
+    tag: ObjectId,
+    verified: &dyn VerifiedTags,
+) -> Option<Result<Signed, SignError>> {
+    let (bytes, signer) = verified.get(tag)?;
+    // What it says is still compared with the atom: a tag that verified may be attached to
+    // another atom than the one it signs.
+    let parsed = SignatureTag::parse(tag, &bytes).ok()?;
+    Some(parsed.matches(expected).map(|tag| Signed { tag, signer }))
 }
 
 /// The signature tags `repo` holds for the atom `expected` describes: the atom store's

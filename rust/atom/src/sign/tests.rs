@@ -212,3 +212,69 @@ fn the_trust_file_reads_allowed_signers_lines_and_points_at_bad_ones() {
     assert_eq!(file.entries.len(), 1);
     assert_eq!(file.entries[0].sets, vec!["lib".to_owned()]);
 }
+
+/// Tags remembered as verified, in memory.
+#[derive(Default)]
+struct Remembered(std::cell::RefCell<std::collections::HashMap<ObjectId, (Vec<u8>, Signer)>>);
+
+impl super::VerifiedTags for Remembered {
+    fn get(&self, tag: ObjectId) -> Option<(Vec<u8>, Signer)> {
+        self.0.borrow().get(&tag).cloned()
+    }
+    fn put(&self, tag: ObjectId, bytes: &[u8], signer: &Signer) {
+        self.0
+            .borrow_mut()
+            .insert(tag, (bytes.to_vec(), signer.clone()));
+    }
+}
+
+/// The lock's record of a signature is taken without a listing only when the store remembers
+/// that very tag verifying, for this atom, by the key the record names.
+#[test]
+fn a_recorded_signature_is_taken_only_as_remembered_for_this_atom_and_signer() {
+    use crate::lock::integrity::Record;
+    use crate::lock::GitRev;
+    use crate::resolve::trust::Assessment;
+
+    let dir = scratch("recorded");
+    let alice = keygen(&dir, "alice");
+    let bob = keygen(&dir, "bob");
+    let expected = fields(COMMIT, "1.0.0");
+    let tag = ObjectId::from_hex(TAG.as_bytes()).unwrap();
+    let record = |signer: &Path, signature: &str| Record {
+        label: expected.label.clone(),
+        version: expected.version.clone(),
+        rev: GitRev::parse(COMMIT).unwrap(),
+        digest: Some(expected.digest),
+        signer: Some(fingerprint(signer)),
+        signature: Some(GitRev::parse(signature).unwrap()),
+    };
+    let remembered = Remembered::default();
+    // Not remembered: the listing decides.
+    assert!(Assessment::recorded(&expected, &record(&alice, TAG), &remembered).is_none());
+
+    let bytes = signed(&alice, &expected);
+    let signer = SignatureTag::parse(tag, &bytes)
+        .unwrap()
+        .verify_for(&expected)
+        .unwrap()
+        .signer;
+    super::VerifiedTags::put(&remembered, tag, &bytes, &signer);
+    let assessment = Assessment::recorded(&expected, &record(&alice, TAG), &remembered)
+        .expect("the recorded tag, remembered by its signer");
+    assert_eq!(assessment.digest, Some(expected.digest));
+    assert_eq!(assessment.signed.len(), 1);
+    assert_eq!(assessment.signed[0].signer.fingerprint, fingerprint(&alice));
+
+    // Another signer recorded, another tag recorded, another atom expected: not taken.
+    assert!(Assessment::recorded(&expected, &record(&bob, TAG), &remembered).is_none());
+    let other_tag = "3333333333333333333333333333333333333333";
+    assert!(Assessment::recorded(&expected, &record(&alice, other_tag), &remembered).is_none());
+    let other = fields(COMMIT, "1.0.1");
+    assert!(Assessment::recorded(&other, &record(&alice, TAG), &remembered).is_none());
+    let no_signer = Record {
+        signer: None,
+        ..record(&alice, TAG)
+    };
+    assert!(Assessment::recorded(&expected, &no_signer, &remembered).is_none());
+}

@@ -326,6 +326,23 @@ impl Store {
         self.source_dir(source, Files::Nix)
     }
 
+    /// [`Store::materialize_modules`], with the listing of a tree already written as its stamp
+    /// recorded it, verified on disk just now ([`stamp::verified`]): composing needs no other
+    /// look at the directory. No listing for a directory source or a tree written just now.
+    pub fn materialize_modules_listed(
+        &self,
+        source: &Source,
+    ) -> Result<(PathBuf, Option<stamp::Listing>)> {
+        if let Source::Tree { tree, .. } = source {
+            self.check_permissions()?;
+            let done = self.tree_dir(*tree, Files::Nix);
+            if let Some(listing) = stamp::verified(&done) {
+                return Ok((done, Some(listing)));
+            }
+        }
+        Ok((self.materialize_modules(source)?, None))
+    }
+
     /// The directory of `source`: the directory itself, the tree's directory when already
     /// written and unchanged since (by its stamp; the repository is not even opened), or what
     /// [`Store::materialize_files`] makes of it.

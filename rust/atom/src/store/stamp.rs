@@ -166,18 +166,132 @@ pub fn recorded_repo(dir: &Path) -> Option<PathBuf> {
 }
 
 /// Whether the tree at `dir` has a stamp and every entry it records is unchanged (by `lstat`
-/// only).
+/// only): [`verified`], without the listing.
+pub fn matches(dir: &Path) -> bool {
+    verified(dir).is_some()
+}
+
+/// What a tree holds, as its stamp recorded it and [`verified`] found it on disk: each entry's
+/// path relative to the tree and its type. Since adding or removing an entry changes its
+/// directory's record, this is the whole listing.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    dir: PathBuf,
+    /// Whether a name was recorded lossily (it was not UTF-8): then the listing answers nothing.
+    lossy: bool,
+    /// Relative path (`""` for the tree itself) and type (`d`, `f`, `l` or `?`), sorted by path.
+    entries: Vec<(String, char)>,
+}
+
+/// The type of an entry of a [`Listing`], as `lstat` gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    File,
+    /// A symlink (not followed).
+    Symlink,
+    /// Anything else.
+    Other,
+}
+
+impl Listing {
+    /// The tree's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The type of `path` (inside the tree): `Some(None)` when the tree has no such entry, `None`
+    /// when the listing cannot say (`path` is not inside the tree, or a name was not UTF-8).
+    pub fn kind(&self, path: &Path) -> Option<Option<EntryKind>> {
+        let relative = self.relative(path)?;
+        Some(
+            self.entries
+                .binary_search_by(|(entry, _)| entry.as_str().cmp(&relative))
+                .ok()
+                .map(|index| kind_of(self.entries[index].1)),
+        )
+    }
+
+    /// The entries directly inside the directory `dir` of the tree, names and types, by name;
+    /// `None` when `dir` is not one of its directories.
+    pub fn children(&self, dir: &Path) -> Option<Vec<(String, EntryKind)>> {
+        if self.kind(dir)?? != EntryKind::Dir {
+            return None;
+        }
+        let relative = self.relative(dir)?;
+        let prefix = if relative.is_empty() {
+            String::new()
+        } else {
+            format!("{relative}/")
+        };
+        // The paths that start with `prefix` sort together.
+        let start = self
+            .entries
+            .partition_point(|(entry, _)| entry.as_str() < prefix.as_str());
+        Some(
+            self.entries[start..]
+                .iter()
+                .map_while(|(entry, kind)| Some((entry.strip_prefix(prefix.as_str())?, kind)))
+                .filter(|(name, _)| !name.is_empty() && !name.contains('/'))
+                .map(|(name, &kind)| (name.to_owned(), kind_of(kind)))
+                .collect(),
+        )
+    }
+
+    /// `path` relative to the tree, as its stamp names entries (`""` for the tree itself, no
+    /// `.` components); `None` outside the tree or when the listing cannot say.
+    fn relative<'a>(&self, path: &'a Path) -> Option<std::borrow::Cow<'a, str>> {
+        if self.lossy {
+            return None;
+        }
+        let rest = path.as_os_str().as_encoded_bytes();
+        let rest = rest.strip_prefix(self.dir.as_os_str().as_encoded_bytes())?;
+        let rest = match rest {
+            [] => "",
+            [b'/', rest @ ..] => std::str::from_utf8(rest).ok()?,
+            _ => return None,
+        };
+        let plain = !rest.starts_with('/')
+            && !rest.ends_with('/')
+            && !rest.contains("//")
+            && rest.split('/').all(|part| part != "." && part != "..");
+        if plain {
+            return Some(std::borrow::Cow::Borrowed(rest));
+        }
+        let mut parts: Vec<&str> = Vec::new();
+        for part in rest.split('/') {
+            match part {
+                "" | "." => {}
+                // Not resolved here: `..` after a symlink is not the parent.
+                ".." => return None,
+                part => parts.push(part),
+            }
+        }
+        Some(std::borrow::Cow::Owned(parts.join("/")))
+    }
+}
+
+fn kind_of(kind: char) -> EntryKind {
+    match kind {
+        'd' => EntryKind::Dir,
+        'f' => EntryKind::File,
+        'l' => EntryKind::Symlink,
+        _ => EntryKind::Other,
+    }
+}
+
+/// The listing of the tree at `dir` when it has a stamp and every entry the stamp records is
+/// unchanged (by `lstat` only); `None` otherwise. (A listing with a name that was not UTF-8,
+/// recorded lossily, answers nothing: its names would not be the files'.)
 ///
 /// Entries are `fstatat`ed relative to their directory, opened once each (`O_NOFOLLOW`), rather
 /// than by full path: this runs on every load of every tree, and resolving each file's whole path
 /// again dominated its cost.
-pub fn matches(dir: &Path) -> bool {
-    let Some(stamp) = read(dir) else {
-        return false;
-    };
-    let Ok(root) = fs::File::open(dir) else {
-        return false;
-    };
+pub fn verified(dir: &Path) -> Option<Listing> {
+    let stamp = read(dir)?;
+    let root = fs::File::open(dir).ok()?;
     let root = OwnedFd::from(root);
     let mut dirs: std::collections::HashMap<&str, OwnedFd> = std::collections::HashMap::new();
     for entry in &stamp.entries {
@@ -187,7 +301,7 @@ pub fn matches(dir: &Path) -> bool {
         };
         let Some(parent) = parent else {
             // The stamp lists a directory's entries after the directory itself.
-            return false;
+            return None;
         };
         let status = if entry.0.is_empty() {
             stat_at(parent, None)
@@ -195,18 +309,28 @@ pub fn matches(dir: &Path) -> bool {
             stat_at(parent, Some(name))
         };
         if status.as_ref().map(|s| same(entry, s)) != Some(true) {
-            return false;
+            return None;
         }
         if entry.1 == 'd' && !entry.0.is_empty() {
             match open_dir_at(parent, name) {
                 Some(fd) => {
                     dirs.insert(entry.0.as_str(), fd);
                 }
-                None => return false,
+                None => return None,
             }
         }
     }
-    true
+    let lossy = stamp.entries.iter().any(|e| e.0.contains('\u{FFFD}'));
+    Some(Listing {
+        dir: dir.to_owned(),
+        lossy,
+        entries: {
+            let mut entries: Vec<(String, char)> =
+                stamp.entries.into_iter().map(|e| (e.0, e.1)).collect();
+            entries.sort_unstable();
+            entries
+        },
+    })
 }
 
 /// Whether `status` is what `entry` records.
@@ -534,6 +658,47 @@ mod tests {
         fs::set_permissions(file, fs::Permissions::from_mode(0o644)).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(10));
         fs::write(file, "edited\n").unwrap();
+    }
+
+    #[test]
+    fn a_verified_stamp_lists_the_tree_and_a_changed_one_lists_nothing() {
+        let dir = stamped_tree("stamp-listing", 2);
+        // Names that sort between a directory and its entries (`-` and `.` before `/`).
+        fs::create_dir(dir.join("sub-x")).unwrap();
+        fs::write(dir.join("sub.nix"), "1\n").unwrap();
+        std::os::unix::fs::symlink("top.txt", dir.join("link")).unwrap();
+        write(&dir, Path::new("/nowhere")).unwrap();
+        let listing = verified(&dir).expect("an unchanged tree is listed");
+        let kind = |path: &str| listing.kind(&dir.join(path));
+        assert_eq!(kind(""), Some(Some(EntryKind::Dir)));
+        assert_eq!(kind("."), Some(Some(EntryKind::Dir)));
+        assert_eq!(kind("./sub/f0001.txt"), Some(Some(EntryKind::File)));
+        assert_eq!(kind("sub/./f0000.txt"), Some(Some(EntryKind::File)));
+        assert_eq!(kind("link"), Some(Some(EntryKind::Symlink)));
+        assert_eq!(kind("missing.nix"), Some(None));
+        assert_eq!(kind("sub/../top.txt"), None, "`..` is not resolved by name");
+        assert_eq!(listing.kind(Path::new("/elsewhere/top.txt")), None);
+        assert_eq!(
+            listing.kind(&PathBuf::from(format!("{}x", dir.display()))),
+            None
+        );
+        let names = |path: &str| {
+            let mut names: Vec<String> = listing
+                .children(&dir.join(path))
+                .unwrap()
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(""), ["link", "sub", "sub-x", "sub.nix", "top.txt"]);
+        assert_eq!(names("sub"), ["f0000.txt", "f0001.txt"]);
+        assert!(names("sub-x").is_empty());
+        assert!(listing.children(&dir.join("top.txt")).is_none());
+        // A change anywhere: no listing.
+        fs::write(dir.join("sub/new.txt"), "new\n").unwrap();
+        assert!(verified(&dir).is_none());
     }
 
     #[test]
