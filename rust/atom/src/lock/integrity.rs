@@ -23,15 +23,16 @@ pub const INTEGRITY_FILE: &str = "atom.integrity";
 /// The only format version there is.
 pub const INTEGRITY_VERSION: u8 = 1;
 
-/// What the lock's atoms hash to and who signed them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What the lock's atoms hash to and who signed them. (Its serde form is the atom store's memory
+/// of a parsed record, [`crate::store::Store::parsed`]; the file is read by [`Integrity::parse`].)
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Integrity {
     /// One record per pinned atom commit, sorted by label, version and commit.
     pub atoms: Vec<Record>,
 }
 
 /// One pinned atom.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Record {
     /// Its label.
     pub label: Label,
@@ -190,6 +191,17 @@ mod tests {
         // Replacing a record of the same commit keeps one.
         integrity.insert(record("b", &"b".repeat(40), Some("SHA256:x")));
         assert_eq!(integrity.atoms.len(), 2);
+    }
+
+    /// The atom store keeps parsed records in their serde form: it reads back as parsed.
+    #[test]
+    fn a_record_survives_its_serde_form() {
+        let mut integrity = Integrity::default();
+        integrity.insert(record("b", &"b".repeat(40), None));
+        integrity.insert(record("a", &"a".repeat(40), Some("SHA256:abc")));
+        let parsed = Integrity::parse(&integrity.render(), INTEGRITY_FILE).unwrap();
+        let json = serde_json::to_vec(&parsed).unwrap();
+        assert_eq!(serde_json::from_slice::<Integrity>(&json).unwrap(), parsed);
     }
 
     #[test]

@@ -234,3 +234,42 @@ fn hashes_and_revs_are_checked() {
     assert!(GitRev::parse("aa7399c89d6afae67e2eccd63e242ccd029dccd3").is_ok());
     assert!(GitRev::parse("AA7399C89D6AFAE67E2ECCD63E242CCD029DCCD3").is_err());
 }
+
+/// The atom store keeps parsed locks in their serde form (JSON): every fixture reads back as
+/// parsed, whatever it pins.
+#[test]
+fn every_fixture_lock_survives_its_serde_form() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/locks");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let Ok(lock) = Lockfile::parse(&std::fs::read_to_string(&path).unwrap(), "atom.lock")
+        else {
+            continue;
+        };
+        let json = serde_json::to_vec(&lock).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Lockfile>(&json).unwrap(),
+            lock,
+            "{}",
+            path.display()
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, 2, "the fixtures are locks");
+    // Every kind of entry, with and without its optional keys.
+    let hash = format!("sha256-{}=", "A".repeat(43));
+    let rev = "a".repeat(40);
+    let text = format!(
+        "version = 1\n\n[compose]\nuse = \"static\"\n\n\
+         [[deps]]\ntype = \"nix\"\nname = \"f\"\nurl = \"https://example.org/f\"\nhash = \"{hash}\"\n\n\
+         [[deps]]\ntype = \"nix+tar\"\nname = \"t\"\nurl = \"https://example.org/t.tar\"\nhash = \"{hash}\"\n\n\
+         [[deps]]\ntype = \"nix+src\"\nname = \"s\"\nurl = \"https://example.org/s\"\nhash = \"{hash}\"\n\n\
+         [[deps]]\ntype = \"nix+git\"\nname = \"g\"\nurl = \"https://example.org/g.git\"\nversion = \"1.2.3\"\nrev = \"{rev}\"\n\n\
+         [[deps]]\ntype = \"nix+git\"\nname = \"h\"\nurl = \"https://example.org/h.git\"\nrev = \"{rev}\"\n"
+    );
+    let lock = Lockfile::parse(&text, "atom.lock").unwrap();
+    assert_eq!(lock.deps.len(), 5);
+    let json = serde_json::to_vec(&lock).unwrap();
+    assert_eq!(serde_json::from_slice::<Lockfile>(&json).unwrap(), lock);
+}

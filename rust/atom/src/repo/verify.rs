@@ -9,7 +9,7 @@ use super::refs::{manifest_ref, origin_ref, target, RefLayout};
 use super::{AtomRef, Repo, RepoError, Result};
 use crate::diagnostic::SourceError;
 use crate::id::{AtomDigest, AtomId, Label, Root};
-use crate::manifest::{Package, Version, MANIFEST_FILE};
+use crate::manifest::{Manifest, Package, Version, MANIFEST_FILE};
 
 /// The format of a verified atom commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +39,9 @@ pub struct Verified {
     pub id: AtomDigest,
     /// The `[package]` table of its manifest.
     pub package: Package,
+    /// The whole manifest, when it is a valid one (its `[package]` is `package`); `None` when
+    /// only its `[package]` table is (what publishing requires of it).
+    pub parsed: Option<Manifest>,
     /// Its manifest's text (`atom.toml` in the tree).
     pub manifest: String,
     /// The `atom.lock` blob at the top of its tree, if there is one.
@@ -367,8 +370,14 @@ impl Repo {
             manifest: text,
             lock,
         } = facts;
-        let package = Package::parse_only(&text, MANIFEST_FILE)
-            .map_err(|e| fail(VerifyError::InvalidManifest(Box::new(e))))?;
+        // Parsed whole once here for whoever loads the atom next; the check itself needs only
+        // its `[package]` table.
+        let parsed = Manifest::parse(&text, MANIFEST_FILE).ok();
+        let package = match &parsed {
+            Some(manifest) => manifest.package.clone(),
+            None => Package::parse_only(&text, MANIFEST_FILE)
+                .map_err(|e| fail(VerifyError::InvalidManifest(Box::new(e))))?,
+        };
         if package.label != atom.label || package.version != atom.version {
             return Err(fail(VerifyError::Mismatch {
                 expected: Box::new((atom.label.clone(), atom.version.clone())),
@@ -449,6 +458,7 @@ impl Repo {
             format,
             id,
             package,
+            parsed,
             manifest: text,
             lock,
         })

@@ -203,6 +203,30 @@ pub fn load_with(dir: &Path, store: &Store, overrides: &Overrides) -> Result<Gra
     load_checked(dir, store, overrides, &|_| Ok(()))
 }
 
+/// [`Lockfile::read_if_present`], parsed once per text in `store` ([`Store::parsed`]).
+fn read_lock(store: &Store, path: &Path) -> Result<Option<Lockfile>, crate::diagnostic::FileError> {
+    let Some(text) = crate::diagnostic::read_text_if_present(path)? else {
+        return Ok(None);
+    };
+    let parse = |text: &str| Lockfile::parse(text, &path.display().to_string());
+    Ok(Some(store.parsed(LOCK_FILE, &text, parse)?))
+}
+
+/// [`Integrity::read_if_present`], parsed once per text in `store` ([`Store::parsed`]).
+fn read_integrity(
+    store: &Store,
+    path: &Path,
+) -> Result<Option<Integrity>, crate::diagnostic::FileError> {
+    let Some(text) = crate::diagnostic::read_text_if_present(path)? else {
+        return Ok(None);
+    };
+    let parse = |text: &str| Integrity::parse(text, &path.display().to_string());
+    store
+        .parsed(INTEGRITY_FILE, &text, parse)
+        .map(Some)
+        .map_err(crate::diagnostic::FileError::Invalid)
+}
+
 /// [`load_with`], asking `check` about the directory of every working copy (an overridden atom,
 /// an atom of the loaded atom's repository) before anything in it is read: an `Err` is
 /// [`ResolveError::Forbidden`]. (The plugin checks them with Nix's access rules.)
@@ -214,7 +238,7 @@ pub fn load_checked(
 ) -> Result<Graph, ResolveError> {
     let manifest = Manifest::read_atom(dir)?;
     let lock_path = dir.join(LOCK_FILE);
-    let lock = Lockfile::read_if_present(&lock_path)?;
+    let lock = read_lock(store, &lock_path)?;
     check_lock(&manifest, lock.as_ref(), &lock_path, dir)?;
     let mut loader = Loader {
         policy: Policy::for_atom(dir, lock.as_ref())?,
@@ -231,7 +255,7 @@ pub fn load_checked(
         path: Vec::new(),
     };
     let name = AtomName::of(&manifest);
-    let integrity = Integrity::read_if_present(&dir.join(INTEGRITY_FILE))?;
+    let integrity = read_integrity(store, &dir.join(INTEGRITY_FILE))?;
     loader.node(
         name,
         Source::Dir(dir.to_owned()),
@@ -570,15 +594,26 @@ impl Loader<'_> {
         let published_integrity = pinned
             .integrity
             .as_deref()
-            .map(|text| Integrity::parse(text, &format!("{name}/{INTEGRITY_FILE}")))
+            .map(|text| {
+                self.store.parsed(INTEGRITY_FILE, text, |text| {
+                    Integrity::parse(text, &format!("{name}/{INTEGRITY_FILE}"))
+                })
+            })
             .transpose()
             .map_err(published_file)?;
-        let manifest = Manifest::parse(&verified.manifest, &format!("{name}/{MANIFEST_FILE}"))
-            .map_err(published_file)?;
+        let manifest = match verified.parsed {
+            Some(manifest) => manifest,
+            None => Manifest::parse(&verified.manifest, &format!("{name}/{MANIFEST_FILE}"))
+                .map_err(published_file)?,
+        };
         let lock = pinned
             .lock_text
             .as_deref()
-            .map(|text| Lockfile::parse(text, &format!("{name}/{LOCK_FILE}")))
+            .map(|text| {
+                self.store.parsed(LOCK_FILE, text, |text| {
+                    Lockfile::parse(text, &format!("{name}/{LOCK_FILE}"))
+                })
+            })
             .transpose()
             .map_err(published_file)?;
         let published = PathBuf::from(name.to_string());
@@ -676,10 +711,10 @@ impl Loader<'_> {
             return Err(ResolveError::Cycle(chain));
         }
         let lock_path = dir.join(LOCK_FILE);
-        let own_lock = Lockfile::read_if_present(&lock_path)?;
+        let own_lock = read_lock(self.store, &lock_path)?;
         check_lock(&manifest, own_lock.as_ref(), &lock_path, &dir)?;
         self.path.push((key.clone(), name.clone()));
-        let own_integrity = Integrity::read_if_present(&dir.join(INTEGRITY_FILE))?;
+        let own_integrity = read_integrity(self.store, &dir.join(INTEGRITY_FILE))?;
         let index = self.node(
             name,
             Source::Dir(dir),

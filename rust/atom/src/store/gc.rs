@@ -613,10 +613,10 @@ impl Store {
             }
             collected.removed_mirrors.push(path);
         }
-        // The memories of verified signatures and commits, and servers' advertisements (caches:
-        // checked or asked for again when needed).
+        // The memories of verified signatures and commits, parsed lock files and servers'
+        // advertisements (caches: checked, parsed or asked for again when needed).
         if !dry_run {
-            for cache in ["signatures", "commits", "servers"] {
+            for cache in ["signatures", "commits", "parsed", "servers"] {
                 let _ = std::fs::remove_dir_all(self.dir().join(cache));
             }
         }

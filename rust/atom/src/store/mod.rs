@@ -85,7 +85,7 @@ impl crate::sign::VerifiedTags for VerifiedSignatures {
 /// Writes the cache record `<dir>/<id>` (under a temporary name, then renamed, so a reader sees
 /// a whole record or none). Best effort: a record that cannot be written is worked out again
 /// next time.
-fn put_record(dir: &Path, id: ObjectId, record: &[u8]) {
+fn put_record(dir: &Path, id: impl std::fmt::Display, record: &[u8]) {
     if fs::create_dir_all(dir).is_err() {
         return;
     }
@@ -278,6 +278,50 @@ impl Store {
         VerifiedSignatures {
             dir: self.dir.join("signatures"),
         }
+    }
+
+    /// `text` (the text of a file of kind `kind`, `atom.lock` say) parsed by `parse`, or as it
+    /// was parsed before: the store keeps each parsed form (`<store>/parsed/<key>`, JSON) by the
+    /// BLAKE3 hash of the kind, this program's version and the text. A record that does not
+    /// read back is parsed again. An error is never kept.
+    ///
+    /// Like the commits' records, it is as trustworthy as the store itself: nobody else can write
+    /// in it ([`Store::check_permissions`]; in a store that fails that check, `text` is parsed).
+    pub fn parsed<T, E>(
+        &self,
+        kind: &str,
+        text: &str,
+        parse: impl FnOnce(&str) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
+    {
+        let key = blake3::Hasher::new()
+            .update(kind.as_bytes())
+            .update(b"\0")
+            .update(env!("CARGO_PKG_VERSION").as_bytes())
+            .update(b"\0")
+            .update(text.as_bytes())
+            .finalize()
+            .to_hex();
+        if self.check_permissions().is_err() {
+            return parse(text);
+        }
+        let dir = self.dir.join("parsed");
+        let remembered = crate::diagnostic::read_small(&dir.join(key.as_str()))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        if let Some(value) = remembered {
+            return Ok(value);
+        }
+        let value = parse(text)?;
+        // Into a store that exists: this makes none.
+        if self.dir.is_dir() {
+            if let Ok(record) = serde_json::to_vec(&value) {
+                put_record(&dir, key.as_str(), &record);
+            }
+        }
+        Ok(value)
     }
 
     /// The atom store's memory of what atom commits' objects say (`<store>/commits/<commit>`,
@@ -575,6 +619,44 @@ impl std::fmt::Display for FetchCommand {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A parsed text is kept and read back without parsing; a record that does not read back is
+    /// parsed again; an error is not kept; a store that does not exist is not made.
+    #[test]
+    fn a_parsed_text_is_remembered_and_an_error_is_not() {
+        let dir = atom_test_support::scratch("store-parsed");
+        let store = Store::new(dir.join("store"));
+        let parse = |text: &str| text.parse::<u32>();
+        assert_eq!(store.parsed("n", "7", parse), Ok(7));
+        assert!(!store.dir().exists(), "no store was made");
+
+        fs::create_dir_all(store.dir()).unwrap();
+        assert_eq!(store.parsed("n", "7", parse), Ok(7));
+        let records = || -> Vec<PathBuf> {
+            fs::read_dir(store.dir().join("parsed"))
+                .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(records().len(), 1);
+        let unreachable = |_: &str| -> std::result::Result<u32, std::num::ParseIntError> {
+            panic!("parsed again")
+        };
+        assert_eq!(store.parsed("n", "7", unreachable), Ok(7));
+        // The kind is part of the key.
+        assert_eq!(store.parsed("m", "7", parse), Ok(7));
+        assert_eq!(records().len(), 2);
+
+        for record in records() {
+            fs::write(record, "not json").unwrap();
+        }
+        assert_eq!(store.parsed("n", "7", parse), Ok(7));
+        assert!(store.parsed("n", "x", parse).is_err());
+        assert!(
+            store.parsed("n", "x", parse).is_err(),
+            "an error is not kept"
+        );
+        assert_eq!(records().len(), 2);
+    }
 
     #[test]
     fn the_store_is_found_in_order_of_preference() {
