@@ -222,6 +222,14 @@ inline std::string pathText(const Value & v);
 /// plain function).
 inline PrimOpFun appliedPrimOp(const Value & v);
 
+/// The expression of the thunk `v` (not forced yet, or being forced: then Nix's black hole), or
+/// nullptr when `v` is not a thunk.
+inline Expr * thunkExpr(const Value & v);
+
+/// The value the variable `var` names, evaluated in `env` (where the parser bound it), without
+/// forcing it; nullptr for a variable that comes from a `with`.
+inline Value * varSlot(Env & env, const nix::ExprVar & var);
+
 /// Makes `v` a path value (on Nix 2.26 readable through Nix's root file system, so Nix's access
 /// rules apply to reads of it).
 inline void mkPath(EvalState & state, Value & v, const std::string & path);

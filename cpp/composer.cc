@@ -150,7 +150,7 @@ struct ExprAtomFile : compat::CustomExpr, OriginSource
                 // FIFO that would block the evaluation.
                 auto filePos = compat::filePos(state, path);
                 auto * expr = compat::parseFile(state, path, module->staticEnv);
-                parsed = confinePaths(expr, module->composition->sourceRoot, module->composition->root, filePos, this);
+                parsed = confinePaths(state, expr, module->composition->sourceRoot, module->composition->root, filePos, this);
             }
             parsed->eval(state, env, v);
             if (isModFile && !compat::isAttrs(state, v, compat::noPos))

@@ -33,6 +33,7 @@ using compat::EvalState;
 using compat::Expr;
 using compat::Pos;
 using compat::StaticEnv;
+using compat::Symbol;
 using compat::Value;
 
 std::string resolveSymlinks(const std::string & path, const Pos & pos)
@@ -218,6 +219,29 @@ struct ExprAtomPath : compat::CustomExpr
     }
 };
 
+// `builtins.<name>` or `std.<name>` (a variable and one attribute name, no default): one builtin
+// made on its own while the atom's std is not built yet (`stdMember`), the selection otherwise.
+struct ExprStdSelect : compat::CustomExpr
+{
+    nix::ExprSelect * select;
+    nix::ExprVar * var;
+    Symbol name;
+
+    ExprStdSelect(nix::ExprSelect * select, nix::ExprVar * var, Symbol name) : select(select), var(var), name(name) {}
+
+    void describe(std::ostream & str) const override { compat::showExpr(*select, str); }
+
+    void eval(EvalState & state, Env & env, Value & v) override
+    {
+        if (auto * slot = compat::varSlot(env, *var))
+            if (auto * member = stdMember(state, *slot, name)) {
+                v = *member;
+                return;
+            }
+        select->eval(state, env, v);
+    }
+};
+
 // An expression evaluated after its file (an attribute, a list element, an argument, a function
 // body): an error raised in it names the atom code it belongs to.
 struct ExprOrigin : compat::CustomExpr
@@ -254,6 +278,9 @@ struct Walker
     const std::string & sourceRoot;
     const std::string & root;
     Origin origin;
+    // The names std goes by in module scope (`ExprStdSelect`).
+    Symbol builtinsName;
+    Symbol stdName;
     // The replacement of each subtree the parser shares between several parents (the `e` of
     // `inherit (e) a b;` is the subject of one selection per name), so it is walked once.
     std::unordered_map<Expr *, Expr *> shared;
@@ -304,6 +331,10 @@ struct Walker
             x->e = walkShared(x->e, x->pos);
             x->def = walk(x->def, x->pos);
             attrPath(x->attrPath, x->pos);
+            auto * var = dynamic_cast<nix::ExprVar *>(x->e);
+            if (var && !x->def && x->attrPath.size() == 1 && compat::symbolSet(x->attrPath[0].symbol)
+                && (var->name == builtinsName || var->name == stdName))
+                return new ExprStdSelect(x, var, x->attrPath[0].symbol);
             return e;
         }
         if (auto * x = dynamic_cast<nix::ExprOpHasAttr *>(e)) {
@@ -407,10 +438,10 @@ struct Walker
 
 } // namespace
 
-Expr * confinePaths(
-    Expr * e, const std::string & sourceRoot, const std::string & root, const Pos & filePos, Origin origin)
+Expr * confinePaths(EvalState & state, Expr * e, const std::string & sourceRoot, const std::string & root,
+    const Pos & filePos, Origin origin)
 {
-    Walker walker{sourceRoot, root, origin, {}};
+    Walker walker{sourceRoot, root, origin, compat::symbol(state, "builtins"), compat::symbol(state, "std"), {}};
     return walker.walk(e, filePos);
 }
 

@@ -75,8 +75,9 @@ inline void annotate(nix::Error & e, Origin origin)
 /// evaluate to the same path under `root` after checking their symlinks, wraps every `a + b` so
 /// that a path it produces must be inside `root`, and wraps every expression evaluated later (an
 /// attribute, a list element, an argument, a function body) so that its errors name `origin`.
-/// Returns the expression to evaluate in place of `e`.
-compat::Expr * confinePaths(compat::Expr * e, const std::string & sourceRoot, const std::string & root,
-    const compat::Pos & filePos, Origin origin);
+/// A selection of one builtin from `builtins` or `std` makes that builtin alone while the atom's
+/// std is not built (see `stdMember`). Returns the expression to evaluate in place of `e`.
+compat::Expr * confinePaths(compat::EvalState & state, compat::Expr * e, const std::string & sourceRoot,
+    const std::string & root, const compat::Pos & filePos, Origin origin);
 
 } // namespace atom_nix

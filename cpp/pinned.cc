@@ -168,7 +168,7 @@ void importPinned(EvalState & state, const std::string & root, const std::string
     auto * origin = new PinnedFile(label, resolved);
     try {
         auto * expr = compat::parseFile(state, resolved, kept.staticEnv);
-        auto * confined = confinePaths(expr, root, root, compat::filePos(state, resolved), origin);
+        auto * confined = confinePaths(state, expr, root, root, compat::filePos(state, resolved), origin);
         auto * value = compat::allocValue(state);
         confined->eval(state, env, *value);
         compat::forceValue(state, *value, pos);

@@ -256,7 +256,7 @@ void primCompose(EvalState & state, compat::PosArg pos, Value ** args, Value & v
         set.fail("`extern` must be an attribute set");
     auto * stdValue = compat::allocValue(state);
     auto name = atomName(state, *config, pos);
-    makeStd(state, dir, name, *stdValue);
+    mkStdThunk(state, *stdValue, dir, name);
     composeAtom(state, pos, name, dir, dir, dir, *config, *externAttrs, *stdValue, v);
 }
 
@@ -400,7 +400,7 @@ void evalNode(EvalState & state, const std::shared_ptr<const Graph> & shared, si
         }
         if (kind == ComposeKind::Native) {
             auto * stdValue = compat::allocValue(state);
-            mkLazy(state, *stdValue, [root, name](EvalState & state, Value & v) { makeStd(state, root, name, v); });
+            mkStdThunk(state, *stdValue, root, name);
             composeAtom(
                 state, graph.pos, name, root, sourceRoot, entry, *config, *externAttrs, *stdValue, v, dirs.entry_is_file);
             return;

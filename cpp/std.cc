@@ -9,6 +9,7 @@
 // attribute set) reaches Nix's own primitive, so no call can make Nix build at evaluation time.
 
 #include <map>
+#include <typeinfo>
 #include <string>
 #include <sys/stat.h>
 
@@ -322,6 +323,9 @@ struct StdPlan
     std::vector<size_t> curated;
     std::vector<Slot> merged;
     size_t libraryAttrs = 0;
+    // Once laid out: the builtins (indices into `builtins`) that std holds as they are, which
+    // `stdMember` may make on their own (the library replaces the others).
+    std::vector<size_t> direct;
 };
 
 // The pure globals the library's scope names, besides `builtins`.
@@ -374,26 +378,78 @@ bool isStdWrapper(compat::PrimOpFun fun)
     return false;
 }
 
-void makeStd(EvalState & state, const std::string & root, const std::string & atom, Value & result)
+namespace {
+
+// The text of `root`, and the origin text that names `atom` in errors of builtins its code hands
+// to `map` & co., as string values.
+std::pair<Value *, Value *> stdArguments(EvalState & state, const std::string & root, const std::string & atom)
 {
-    StdPlan & plan = stdPlan(state);
     auto * rootValue = compat::allocValue(state);
     compat::mkString(*rootValue, root);
     auto * originValue = compat::allocValue(state);
     compat::mkString(*originValue, "in " + atom + ", in a builtin its code applied");
+    return {rootValue, originValue};
+}
+
+// The builtin `entry` as an atom's std holds it: as it is, or confined (applied to its root or
+// origin, `stdArguments`).
+Value * stdBuiltin(EvalState & state, const StdPlan & plan, const StdPlan::Entry & entry, Value * rootValue, Value * originValue)
+{
+    if (entry.kind == StdKind::Pure)
+        return entry.value;
+    auto * withOriginal = compat::allocValue(state);
+    compat::mkPrimOpApp(*withOriginal, plan.wrapperValues[size_t(entry.kind)], entry.value);
+    auto * value = compat::allocValue(state);
+    compat::mkPrimOpApp(*value, withOriginal, entry.kind == StdKind::HigherOrder ? originValue : rootValue);
+    return value;
+}
+
+// The thunk of an atom's std (`mkStdThunk`): plain text, no Nix values.
+struct ExprStdSet : compat::CustomExpr
+{
+    std::string root;
+    std::string atom;
+
+    ExprStdSet(std::string root, std::string atom) : root(std::move(root)), atom(std::move(atom)) {}
+
+    void describe(std::ostream & str) const override { str << "«atom std»"; }
+    void eval(EvalState & state, Env &, Value & v) override { makeStd(state, root, atom, v); }
+};
+
+} // namespace
+
+void mkStdThunk(EvalState & state, Value & v, const std::string & root, const std::string & atom)
+{
+    compat::mkThunk(v, compat::baseEnv(state), new ExprStdSet(root, atom));
+}
+
+Value * stdMember(EvalState & state, Value & stdValue, Symbol name)
+{
+    auto * expr = compat::thunkExpr(stdValue);
+    if (!expr || typeid(*expr) != typeid(ExprStdSet))
+        return nullptr;
+    StdPlan & plan = stdPlan(state);
+    // Until one std is laid out, which names the library replaces is not known.
+    if (!plan.laidOut)
+        return nullptr;
+    for (size_t i : plan.direct)
+        if (plan.builtins[i].name == name) {
+            auto & set = static_cast<ExprStdSet &>(*expr);
+            auto [rootValue, originValue] = stdArguments(state, set.root, set.atom);
+            return stdBuiltin(state, plan, plan.builtins[i], rootValue, originValue);
+        }
+    return nullptr;
+}
+
+void makeStd(EvalState & state, const std::string & root, const std::string & atom, Value & result)
+{
+    StdPlan & plan = stdPlan(state);
+    auto [rootValue, originValue] = stdArguments(state, root, atom);
     // Each builtin as this atom sees it (confined ones applied to its root), in scanned memory.
     compat::GcVector<Value *> values;
     values.reserve(plan.builtins.size());
-    for (auto & entry : plan.builtins) {
-        Value * value = entry.value;
-        if (entry.kind != StdKind::Pure) {
-            auto * withOriginal = compat::allocValue(state);
-            compat::mkPrimOpApp(*withOriginal, plan.wrapperValues[size_t(entry.kind)], entry.value);
-            value = compat::allocValue(state);
-            compat::mkPrimOpApp(*value, withOriginal, entry.kind == StdKind::HigherOrder ? originValue : rootValue);
-        }
-        values.push_back(value);
-    }
+    for (auto & entry : plan.builtins)
+        values.push_back(stdBuiltin(state, plan, entry, rootValue, originValue));
 
     // The library part, written in Nix, evaluated with these builtins and merged over them (a
     // library attribute replaces a builtin of the same name).
@@ -451,14 +507,17 @@ void makeStd(EvalState & state, const std::string & root, const std::string & at
     for (auto & [name, value] : curatedAttrs)
         plan.curated.push_back(*builtinOf(value));
     plan.merged.clear();
+    plan.direct.clear();
     for (auto & [name, value] : mergedAttrs) {
         size_t position = 0;
         while (position < libraryValues.size() && libraryValues[position].second != value)
             position++;
         if (position < libraryValues.size())
             plan.merged.push_back({name, true, position});
-        else
+        else {
             plan.merged.push_back({name, false, *builtinOf(value)});
+            plan.direct.push_back(*builtinOf(value));
+        }
     }
     plan.libraryAttrs = libraryValues.size();
     plan.laidOut = true;

@@ -13,6 +13,16 @@ namespace atom_nix {
 /// atom (`label-version`) in errors raised by builtins its code hands to `map` & co.
 void makeStd(compat::EvalState & state, const std::string & root, const std::string & atom, compat::Value & std);
 
+/// Makes `v` a thunk of `makeStd(root, atom)`: an atom's `std`, built when first forced.
+/// (Unlike a thunk of `mkLazy`, `stdMember` recognises it.)
+void mkStdThunk(compat::EvalState & state, compat::Value & v, const std::string & root, const std::string & atom);
+
+/// `std.<name>` of the std `stdValue` would be once forced, made on its own without forcing it
+/// when `stdValue` is still a thunk of `mkStdThunk` and `name` is a builtin of std that the
+/// library does not replace; nullptr otherwise (then select from the forced set). Selecting one
+/// builtin (`builtins.readFile`) thus does not build the whole set of every atom that does.
+compat::Value * stdMember(compat::EvalState & state, compat::Value & stdValue, compat::Symbol name);
+
 /// `f` as a function whose errors name `origin` (a string value, see `Origin`) when `f` is a
 /// builtin or a partial application of one: Nix applies such a function on an atom's behalf
 /// (the elements of `map head lists`), outside any atom code. Nix code is returned as it is (its

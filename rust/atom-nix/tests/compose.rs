@@ -1151,3 +1151,94 @@ fn paths_whose_symlinks_cannot_be_checked_or_lead_out_through_a_parent_are_refus
     let err = eval_err(&format!("({}).up", compose(&dir)));
     assert!(err.contains("is outside the atom"), "{err}");
 }
+
+/// The number of attributes in the sets an evaluation of `expr` allocated (`NIX_SHOW_STATS`).
+fn set_elements(expr: &str) -> u64 {
+    let output = instantiate_with(expr, &[("NIX_SHOW_STATS", "1")]);
+    assert!(output.status.success(), "{expr}: {}", stderr(&output));
+    let err = stderr(&output);
+    let sets = &err[err.find("\"sets\"").expect("the statistics name sets")..];
+    let elements = &sets[sets.find("\"elements\":").unwrap() + "\"elements\":".len()..];
+    let digits: String = elements
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().unwrap()
+}
+
+/// Once one atom's std was built in an evaluation, `builtins.<name>` (or `std.<name>`) in another
+/// atom whose std is not built yet makes that one builtin on its own, without the whole set. It
+/// is the builtin std holds: confined to the same atom, naming the same atom in its errors. The
+/// library's names, a shadowed `builtins` and a missing name still select from the set.
+#[test]
+fn a_builtin_selected_alone_is_the_one_std_holds() {
+    let first = tree(
+        "std-first",
+        &[("mod.nix", "{ Names = builtins.attrNames std; }")],
+    );
+    let second = tree(
+        "std-second",
+        &[
+            (
+                "mod.nix",
+                r#"{
+                  Read = builtins.readFile ./data.txt;
+                  ReadStd = std.readFile ./data.txt;
+                  ReadViaLet = let s = std; in s.readFile ./data.txt;
+                  Outside = builtins.readFile "/etc/hostname";
+                  Up = builtins.readFile "${toString ./.}/../outside.txt";
+                  Exists = builtins.pathExists ./data.txt;
+                  Mapped = builtins.map builtins.head [ [ 1 ] [ 2 ] ];
+                  Failing = builtins.map builtins.head [ [ ] ];
+                  Library = std.path.make [ "a" "b" ];
+                  Shadowed = let builtins = { readFile = _: "shadowed"; }; in builtins.readFile ./data.txt;
+                  Missing = builtins.fetchGit;
+                }"#,
+            ),
+            ("data.txt", "inside\n"),
+        ],
+    );
+    fs::write(second.parent().unwrap().join("outside.txt"), "outside\n").unwrap();
+    // The same text either way (errors quote it), `first` forced or not by an argument.
+    let expr = |attr: &str| {
+        format!(
+            "{{ forced }}: let a = {}; b = {}; in builtins.seq (if forced then a.names else 0) b.{attr}",
+            compose(&first),
+            compose(&second),
+        )
+    };
+    let run =
+        |forced: &str, attr: &str| instantiate_with_args(&expr(attr), &["--arg", "forced", forced]);
+    let after_first = |attr: &str| {
+        format!(
+            "let a = {}; b = {}; in builtins.seq a.names b.{attr}",
+            compose(&first),
+            compose(&second)
+        )
+    };
+    for attr in [
+        "read", "readStd", "outside", "up", "exists", "mapped", "failing", "library", "shadowed",
+        "missing",
+    ] {
+        let alone = run("false", attr);
+        let after = run("true", attr);
+        assert_eq!(
+            (after.status.code(), stdout(&after), stderr(&after)),
+            (alone.status.code(), stdout(&alone), stderr(&alone)),
+            "{attr}"
+        );
+    }
+    assert_eq!(eval_ok(&after_first("read")), r#""inside\n""#);
+    assert_eq!(eval_ok(&after_first("shadowed")), r#""shadowed""#);
+    assert!(eval_err(&after_first("up")).contains("is forbidden"));
+    assert!(eval_err(&after_first("failing")).contains("in <anon>, in a builtin its code applied"));
+    // The set was not built for `builtins.readFile` alone; through a variable of another name,
+    // it was (std has over a hundred attributes, built twice over).
+    let alone = set_elements(&after_first("read"));
+    let built = set_elements(&after_first("readViaLet"));
+    assert!(
+        alone + 100 < built,
+        "{alone} set elements, {built} with std built"
+    );
+}
