@@ -82,11 +82,18 @@ impl crate::sign::VerifiedTags for VerifiedSignatures {
     }
 }
 
+/// The form of the records in `<store>/parsed/` ([`Store::parsed`]), part of their key: change it
+/// whenever a parser or a parsed type changes, so that no record an earlier build wrote is read.
+pub const PARSED_FORMAT: &str = "parsed-1";
+
 /// Writes the cache record `<dir>/<id>` (under a temporary name, then renamed, so a reader sees
 /// a whole record or none). Best effort: a record that cannot be written is worked out again
 /// next time.
 fn put_record(dir: &Path, id: impl std::fmt::Display, record: &[u8]) {
-    if fs::create_dir_all(dir).is_err() {
+    // Writable by nobody else whatever the umask: the store refuses a cache others can write.
+    let made = std::os::unix::fs::DirBuilderExt::mode(fs::DirBuilder::new().recursive(true), 0o755)
+        .create(dir);
+    if made.is_err() {
         return;
     }
     let tmp = dir.join(temporary_name("record"));
@@ -228,7 +235,11 @@ impl Store {
             return Ok(());
         }
         let trees = self.trees();
+        // The caches too: what a record there says is taken without a second look.
+        let caches =
+            ["digests", "signatures", "commits", "parsed", "servers"].map(|c| self.dir.join(c));
         guard::check(&[&self.dir, &trees, &trees.join("nix"), &self.dir.join("git")])?;
+        guard::check(&caches.each_ref().map(PathBuf::as_path))?;
         let _ = self.permissions_checked.set(());
         Ok(())
     }
@@ -282,7 +293,7 @@ impl Store {
 
     /// `text` (the text of a file of kind `kind`, `atom.lock` say) parsed by `parse`, or as it
     /// was parsed before: the store keeps each parsed form (`<store>/parsed/<key>`, JSON) by the
-    /// BLAKE3 hash of the kind, this program's version and the text. A record that does not
+    /// BLAKE3 hash of the kind, [`PARSED_FORMAT`], this program's version and the text. A record that does not
     /// read back is parsed again. An error is never kept.
     ///
     /// Like the commits' records, it is as trustworthy as the store itself: nobody else can write
@@ -298,6 +309,8 @@ impl Store {
     {
         let key = blake3::Hasher::new()
             .update(kind.as_bytes())
+            .update(b"\0")
+            .update(PARSED_FORMAT.as_bytes())
             .update(b"\0")
             .update(env!("CARGO_PKG_VERSION").as_bytes())
             .update(b"\0")
