@@ -671,6 +671,27 @@ mod tests {
         assert_eq!(records().len(), 2);
     }
 
+    /// A cache directory others can write is refused like the store's other directories.
+    #[test]
+    fn a_cache_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = atom_test_support::scratch("store-caches");
+        let store = Store::new(dir.join("store"));
+        fs::create_dir_all(store.dir()).unwrap();
+        put_record(&store.dir().join("parsed"), "x", b"{}");
+        assert!(store.check_permissions().is_ok());
+
+        let exposed = Store::new(dir.join("exposed"));
+        fs::create_dir_all(exposed.dir().join("commits")).unwrap();
+        fs::set_permissions(
+            exposed.dir().join("commits"),
+            fs::Permissions::from_mode(0o777),
+        )
+        .unwrap();
+        let err = exposed.check_permissions().unwrap_err().to_string();
+        assert!(err.contains("commits"), "{err}");
+    }
+
     #[test]
     fn the_store_is_found_in_order_of_preference() {
         let os = |s: &'static str| Some(OsStr::new(s));
