@@ -193,16 +193,6 @@ inline Expr * thunkExpr(const Value & v)
     return v.isThunk() ? v.payload.thunk.expr : nullptr;
 }
 
-inline Value * varSlot(Env & env, const nix::ExprVar & var)
-{
-    if (var.fromWith)
-        return nullptr;
-    Env * at = &env;
-    for (auto level = var.level; level; --level)
-        at = at->up;
-    return at->values[var.displ];
-}
-
 // The path is made on the evaluator's root accessor, so Nix's access rules apply to reads of it.
 inline void mkPath(EvalState & state, Value & v, const std::string & path)
 {

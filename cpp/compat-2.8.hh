@@ -168,16 +168,6 @@ inline Expr * thunkExpr(const Value & v)
     return v.isThunk() ? v.thunk.expr : nullptr;
 }
 
-inline Value * varSlot(Env & env, const nix::ExprVar & var)
-{
-    if (var.fromWith)
-        return nullptr;
-    Env * at = &env;
-    for (auto level = var.level; level; --level)
-        at = at->up;
-    return at->values[var.displ];
-}
-
 inline void mkPath(EvalState &, Value & v, const std::string & path)
 {
     v.mkPath(std::string_view(path));

@@ -226,9 +226,6 @@ inline PrimOpFun appliedPrimOp(const Value & v);
 /// nullptr when `v` is not a thunk.
 inline Expr * thunkExpr(const Value & v);
 
-/// The value the variable `var` names, evaluated in `env` (where the parser bound it), without
-/// forcing it; nullptr for a variable that comes from a `with`.
-inline Value * varSlot(Env & env, const nix::ExprVar & var);
 
 /// Makes `v` a path value (on Nix 2.26 readable through Nix's root file system, so Nix's access
 /// rules apply to reads of it).
@@ -438,6 +435,19 @@ inline void callFunction(EvalState & state, Value & fun, Value & arg, Value & re
 inline Env & baseEnv(EvalState & state)
 {
     return state.baseEnv;
+}
+
+/// The value the variable `var` names, evaluated in `env` (where the parser bound it), without
+/// forcing it, as Nix looks it up; nullptr for a variable that comes from a `with`. (`fromWith` is
+/// a flag in Nix 2.8 and a pointer in 2.26: both test as it.)
+inline Value * varSlot(Env & env, const nix::ExprVar & var)
+{
+    if (var.fromWith)
+        return nullptr;
+    Env * at = &env;
+    for (auto level = var.level; level; --level)
+        at = at->up;
+    return at->values[var.displ];
 }
 
 /// `path` with `.` and `..` resolved lexically (symlinks not followed).
