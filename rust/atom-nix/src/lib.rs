@@ -610,7 +610,7 @@ impl NodeDirs {
         let entry = entry_of(&node.compose);
         let in_node = |e: &dyn std::fmt::Display| format!("{}: {e}", node.name);
         let (source_root, listing) = store
-            .materialize_modules_listed(&node.source)
+            .materialize_modules(&node.source)
             .map_err(|e| in_node(&e))?;
         let listing = listing.map(Rc::new);
         if let Some(listing) = &listing {

@@ -84,70 +84,82 @@ pub fn plan_module(dir: &Path) -> Result<ModulePlan, PlanError> {
 /// [`plan_module`], taking what is in `dir` from `listing` (a verified stamp's record of the tree
 /// `dir` is in) where it can say, and from the disk otherwise.
 pub fn plan_module_listed(dir: &Path, listing: Option<&Listing>) -> Result<ModulePlan, PlanError> {
-    if let Some(plan) = listing.and_then(|listing| plan_from_listing(dir, listing)) {
-        return Ok(plan);
+    if let Some(plan) = listing.and_then(|listing| plan_in(dir, &View::Listed(listing))) {
+        return plan;
     }
-    let error = |source| PlanError {
-        path: dir.to_owned(),
-        source,
-    };
-    let has_mod = fs::symlink_metadata(dir.join(MODULE_FILE)).is_ok_and(|m| m.is_file());
-    if !has_mod {
-        return Ok(ModulePlan {
-            has_mod,
-            members: Vec::new(),
-        });
-    }
-    let mut members = Vec::new();
-    for entry in fs::read_dir(dir).map_err(error)? {
-        let entry = entry.map_err(error)?;
-        let kind = entry.file_type().map_err(error)?;
-        let Some(file_name) = entry.file_name().to_str().map(str::to_owned) else {
-            continue;
-        };
-        let path = entry.path();
-        if kind.is_dir() {
-            if fs::symlink_metadata(path.join(MODULE_FILE)).is_ok_and(|m| m.is_file()) {
-                members.push(Member {
-                    name: file_name,
-                    path,
-                    is_module: true,
-                });
-            }
-        } else if kind.is_file() {
-            if let Some(name) = member_name(&file_name) {
-                members.push(Member {
-                    name: name.to_owned(),
-                    path,
-                    is_module: false,
-                });
-            }
+    plan_in(dir, &View::Disk).expect("the disk always answers")
+}
+
+/// Where a plan looks at a directory: the disk, or a verified stamp's listing (which cannot say
+/// about paths outside its tree, `..`, or names that were not UTF-8).
+enum View<'a> {
+    Disk,
+    Listed(&'a Listing),
+}
+
+impl View<'_> {
+    /// Whether `path` is a regular file (a symlink is not); `None` when the view cannot say.
+    fn is_file(&self, path: &Path) -> Option<bool> {
+        match self {
+            View::Disk => Some(fs::symlink_metadata(path).is_ok_and(|m| m.is_file())),
+            View::Listed(listing) => listing.kind(path).map(|k| k == Some(EntryKind::File)),
         }
     }
-    sort_members(&mut members);
-    Ok(ModulePlan { has_mod, members })
+
+    /// The entries of the directory `dir` whose names are UTF-8, with their types (symlinks not
+    /// followed); `None` when the view cannot say.
+    fn children(&self, dir: &Path) -> Option<std::io::Result<Vec<(String, EntryKind)>>> {
+        let View::Listed(listing) = self else {
+            return Some(disk_children(dir));
+        };
+        listing.children(dir).map(Ok)
+    }
 }
 
-/// By name, then path: two members of one name (`Foo.nix` and `Foo/`) come in the same order
-/// whatever order the directory lists them in.
-fn sort_members(members: &mut [Member]) {
-    members.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.path.cmp(&b.path)));
+fn disk_children(dir: &Path) -> std::io::Result<Vec<(String, EntryKind)>> {
+    let mut children = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let kind = if kind.is_dir() {
+            EntryKind::Dir
+        } else if kind.is_file() {
+            EntryKind::File
+        } else if kind.is_symlink() {
+            EntryKind::Symlink
+        } else {
+            EntryKind::Other
+        };
+        children.push((name, kind));
+    }
+    Ok(children)
 }
 
-/// [`plan_module`] from `listing` alone; `None` when it cannot say.
-fn plan_from_listing(dir: &Path, listing: &Listing) -> Option<ModulePlan> {
-    let is_file = |path: &Path| listing.kind(path).map(|kind| kind == Some(EntryKind::File));
-    if !is_file(&dir.join(MODULE_FILE))? {
-        return Some(ModulePlan {
+/// [`plan_module`] as `view` shows `dir`; `None` when the view cannot say.
+fn plan_in(dir: &Path, view: &View) -> Option<Result<ModulePlan, PlanError>> {
+    if !view.is_file(&dir.join(MODULE_FILE))? {
+        return Some(Ok(ModulePlan {
             has_mod: false,
             members: Vec::new(),
-        });
+        }));
     }
+    let children = match view.children(dir)? {
+        Ok(children) => children,
+        Err(source) => {
+            return Some(Err(PlanError {
+                path: dir.to_owned(),
+                source,
+            }))
+        }
+    };
     let mut members = Vec::new();
-    for (file_name, kind) in listing.children(dir)? {
+    for (file_name, kind) in children {
         let path = dir.join(&file_name);
         match kind {
-            EntryKind::Dir if is_file(&path.join(MODULE_FILE))? => members.push(Member {
+            EntryKind::Dir if view.is_file(&path.join(MODULE_FILE))? => members.push(Member {
                 name: file_name,
                 path,
                 is_module: true,
@@ -164,11 +176,13 @@ fn plan_from_listing(dir: &Path, listing: &Listing) -> Option<ModulePlan> {
             _ => {}
         }
     }
-    sort_members(&mut members);
-    Some(ModulePlan {
+    // By name, then path: two members of one name (`Foo.nix` and `Foo/`) come in the same order
+    // whatever order the directory lists them in.
+    members.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.path.cmp(&b.path)));
+    Some(Ok(ModulePlan {
         has_mod: true,
         members,
-    })
+    }))
 }
 
 /// Why the atom whose module files are under `root` may lack a member `name` that some code
@@ -318,11 +332,13 @@ mod tests {
             "missing",
         ] {
             let at = dir.join(sub);
-            let listed = plan_from_listing(&at, &listing).expect("the listing says");
+            let listed = plan_in(&at, &View::Listed(&listing))
+                .expect("the listing says")
+                .unwrap();
             assert_eq!(listed, plan_module(&at).unwrap(), "{sub:?}");
         }
         // Outside the tree, the listing cannot say.
-        assert!(plan_from_listing(dir.parent().unwrap(), &listing).is_none());
+        assert!(plan_in(dir.parent().unwrap(), &View::Listed(&listing)).is_none());
         assert_eq!(
             plan_module_listed(&dir, Some(&listing)).unwrap(),
             plan_module(&dir).unwrap()

@@ -118,7 +118,10 @@ impl Advertisements {
 /// when missing, its parent (the atom store) never: a command that failed before it made the
 /// store leaves none behind for this.
 fn write_new(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    match std::fs::create_dir(dir) {
+    // Writable by nobody else whatever the umask: the store refuses a cache others can write.
+    let made =
+        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o755).create(dir);
+    match made {
         Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
         _ => {}
     }

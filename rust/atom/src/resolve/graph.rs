@@ -574,12 +574,17 @@ impl Loader<'_> {
         };
         // The signature the lock recorded, when the store remembers it verifying, spares a
         // listing of the store's signatures; anything else looks at them all.
-        let assessment = integrity
+        let recorded = integrity
             .and_then(|i| i.record(&rev.to_string()))
             .and_then(|record| Assessment::recorded(&fields, record, &verified_tags))
-            .filter(|assessment| check(assessment).is_ok())
-            .unwrap_or_else(|| Assessment::in_store(repo, &fields, Some(&verified_tags)));
-        let record = check(&assessment)?;
+            .and_then(|assessment| Some((check(&assessment).ok()?, assessment)));
+        let (record, assessment) = match recorded {
+            Some(passed) => passed,
+            None => {
+                let assessment = Assessment::in_store(repo, &fields, Some(&verified_tags));
+                (check(&assessment)?, assessment)
+            }
+        };
         let signer = record.and_then(|r| r.signer).or_else(|| {
             assessment
                 .signed_by(&trusted)

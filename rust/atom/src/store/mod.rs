@@ -378,26 +378,25 @@ impl Store {
     /// The directory holding the Nix files of `source`, enough to compose it: the directory
     /// itself, or only the tree's `*.nix` files, materialised (once) under
     /// `<trees>/nix/<tree>`. Its data files are written by [`Store::materialize`] when
-    /// something needs them.
-    pub fn materialize_modules(&self, source: &Source) -> Result<PathBuf> {
-        self.source_dir(source, Files::Nix)
-    }
-
-    /// [`Store::materialize_modules`], with the listing of a tree already written as its stamp
-    /// recorded it, verified on disk just now ([`stamp::verified`]): composing needs no other
-    /// look at the directory. No listing for a directory source or a tree written just now.
-    pub fn materialize_modules_listed(
+    /// something needs them. For a tree already written, also its listing as its stamp recorded
+    /// it, verified on disk just now ([`stamp::verified`]): composing needs no other look at the
+    /// directory. No listing for a directory source or a tree written just now.
+    pub fn materialize_modules(
         &self,
         source: &Source,
     ) -> Result<(PathBuf, Option<stamp::Listing>)> {
-        if let Source::Tree { tree, .. } = source {
-            self.check_permissions()?;
-            let done = self.tree_dir(*tree, Files::Nix);
-            if let Some(listing) = stamp::verified(&done) {
-                return Ok((done, Some(listing)));
-            }
+        let Source::Tree { repo, tree } = source else {
+            return Ok((self.source_dir(source, Files::Nix)?, None));
+        };
+        self.check_permissions()?;
+        let done = self.tree_dir(*tree, Files::Nix);
+        if let Some(listing) = stamp::verified(&done) {
+            return Ok((done, Some(listing)));
         }
-        Ok((self.materialize_modules(source)?, None))
+        Ok((
+            self.materialize_files(&Repo::open(repo)?, *tree, Files::Nix)?,
+            None,
+        ))
     }
 
     /// The directory of `source`: the directory itself, the tree's directory when already

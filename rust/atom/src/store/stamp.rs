@@ -168,7 +168,7 @@ pub fn recorded_repo(dir: &Path) -> Option<PathBuf> {
 /// Whether the tree at `dir` has a stamp and every entry it records is unchanged (by `lstat`
 /// only): [`verified`], without the listing.
 pub fn matches(dir: &Path) -> bool {
-    verified(dir).is_some()
+    unchanged(dir).is_some()
 }
 
 /// What a tree holds, as its stamp recorded it and [`verified`] found it on disk: each entry's
@@ -282,14 +282,12 @@ fn kind_of(kind: char) -> EntryKind {
     }
 }
 
-/// The listing of the tree at `dir` when it has a stamp and every entry the stamp records is
-/// unchanged (by `lstat` only); `None` otherwise. (A listing with a name that was not UTF-8,
-/// recorded lossily, answers nothing: its names would not be the files'.)
+/// The stamp of the tree at `dir` when every entry it records is unchanged (by `lstat` only).
 ///
 /// Entries are `fstatat`ed relative to their directory, opened once each (`O_NOFOLLOW`), rather
 /// than by full path: this runs on every load of every tree, and resolving each file's whole path
 /// again dominated its cost.
-pub fn verified(dir: &Path) -> Option<Listing> {
+fn unchanged(dir: &Path) -> Option<Stamp> {
     let stamp = read(dir)?;
     let root = fs::File::open(dir).ok()?;
     let root = OwnedFd::from(root);
@@ -320,6 +318,14 @@ pub fn verified(dir: &Path) -> Option<Listing> {
             }
         }
     }
+    Some(stamp)
+}
+
+/// The listing of the tree at `dir` when it has a stamp and every entry the stamp records is
+/// unchanged ([`matches`]); `None` otherwise. (A listing with a name that was not UTF-8, recorded
+/// lossily, answers nothing: its names would not be the files'.)
+pub fn verified(dir: &Path) -> Option<Listing> {
+    let stamp = unchanged(dir)?;
     let lossy = stamp.entries.iter().any(|e| e.0.contains('\u{FFFD}'));
     Some(Listing {
         dir: dir.to_owned(),
