@@ -33,8 +33,8 @@ if [ -n "$warnings" ]; then
   exit 1
 fi
 
-# The tests' scratch directories (CARGO_TARGET_TMPDIR) of earlier runs: about a gigabyte per
-# run, kept for inspection until the next one.
+# The tests' scratch directories (target/tmp): a passing test removes its own, a failing one
+# keeps it for inspection until the next run.
 rm -rf "$root/target/tmp"
 
 stage "cargo test (the plugin on Nix 2.8)"

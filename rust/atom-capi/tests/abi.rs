@@ -55,7 +55,7 @@ fn the_abi_matches_the_baseline_or_the_soname_changed() {
     let abi_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("abi");
     let baseline = abi_dir.join("libatom.abi");
     let library = support::artifact("libatom.so", &["rust/atom/src", "rust/atom-capi/src"]);
-    let fresh = support::scratch("abi").join("libatom.abi");
+    let fresh = support::scratch("abi").nest("libatom.abi");
 
     abidw(&abi_dir, &library, &fresh);
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use support::{repo_root, run, scratch};
+use support::{repo_root, run, scratch, Scratch};
 
 /// Sources libatom is built from.
 const SOURCES: &[&str] = &["rust/atom/src", "rust/atom-capi/src"];
@@ -16,33 +16,49 @@ const SOURCES: &[&str] = &["rust/atom/src", "rust/atom-capi/src"];
 /// A library directory laid out as an install would: `libatom.so.0` (the SONAME) and the
 /// development link `libatom.so` pointing at it. Made once per test process.
 fn shared_lib_dir() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| support::install_libatom(&scratch("libatom")))
-        .clone()
+    // Kept for the process (a static is never dropped): every test links against it.
+    static DIR: OnceLock<Scratch> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = scratch("libatom");
+        support::install_libatom(&dir);
+        dir
+    })
+    .to_path_buf()
 }
 
 /// The arguments every C program gets: the bundled example atom's directory, a fresh git
 /// repository holding atoms (see `support::atom_repo`), a scratch directory, then a repository
-/// whose atoms are published and signed with a new SSH key, and that key's fingerprint.
-fn program_args() -> Vec<PathBuf> {
+/// whose atoms are published and signed with a new SSH key, and that key's fingerprint. The
+/// directories live as long as the value.
+struct ProgramArgs {
+    args: Vec<PathBuf>,
+    _dirs: [Scratch; 3],
+}
+
+fn program_args() -> ProgramArgs {
     let repo = scratch("c-repo");
     support::atom_repo(&repo);
     let (signed, fingerprint) = signed_repo();
-    vec![
-        repo_root().join("nix/examples/hello"),
-        repo,
-        scratch("c-scratch"),
-        signed,
-        PathBuf::from(fingerprint),
-    ]
+    let work = scratch("c-scratch");
+    ProgramArgs {
+        args: vec![
+            repo_root().join("nix/examples/hello"),
+            repo.to_path_buf(),
+            work.to_path_buf(),
+            signed.to_path_buf(),
+            PathBuf::from(fingerprint),
+        ],
+        _dirs: [repo, work, signed],
+    }
 }
 
 /// A repository holding atoms, published and signed (by the core, as `atom publish` signs) with
 /// a key made by `ssh-keygen`; and the key's fingerprint as `ssh-keygen -l` prints it.
-fn signed_repo() -> (PathBuf, String) {
+fn signed_repo() -> (Scratch, String) {
     let repo = scratch("c-signed");
     support::atom_repo(&repo);
-    let key = repo.with_extension("key");
+    let keys = scratch("c-signing-key");
+    let key = keys.join("signing.key");
     run(Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
         .arg(&key));
@@ -84,7 +100,7 @@ fn c_programs_pass_against_the_shared_library() {
             format!("-Wl,-rpath,{}", lib.display()),
         ];
         support::compile_c(&source, &exe, &link);
-        let stdout = run(Command::new(&exe).args(program_args()));
+        let stdout = run(Command::new(&exe).args(&program_args().args));
         assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
         print!("{}: {stdout}", source.display());
     }
@@ -110,7 +126,7 @@ fn c_programs_pass_against_the_static_library() {
             "-lgcc_s".to_owned(),
         ];
         support::compile_c(&source, &exe, &link);
-        let stdout = run(Command::new(&exe).args(program_args()));
+        let stdout = run(Command::new(&exe).args(&program_args().args));
         assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
     }
 }
@@ -228,7 +244,7 @@ fn c_programs_are_clean_under_valgrind() {
                 "--quiet",
             ])
             .arg(&exe)
-            .args(program_args())
+            .args(&program_args().args)
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);

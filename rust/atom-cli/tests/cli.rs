@@ -561,13 +561,12 @@ fn fetch_without_a_url_needs_a_lock() {
 /// work: there is no `.git/info/eka.toml` to read there.
 #[test]
 fn commands_work_in_a_worktree() {
-    let dir = scratch("cli-worktree");
+    let top = scratch("cli-worktree");
+    let dir = top.join("main");
+    fs::create_dir(&dir).unwrap();
     atom_repo(&dir);
     ok(atom_in(&dir, &["publish"]));
-    let tree = dir
-        .parent()
-        .unwrap()
-        .join(format!("{}-wt", dir.file_name().unwrap().to_string_lossy()));
+    let tree = top.join("wt");
     git(
         &dir,
         &["worktree", "add", "-q", "-b", "wt", tree.to_str().unwrap()],

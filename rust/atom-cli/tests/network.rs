@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use servers::{serve_bare, Kind, Server};
-use support::{atom_repo, git, git_input, scratch, with_tree, write};
+use support::{atom_repo, git, git_input, scratch, with_tree, write, Scratch};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -130,7 +130,7 @@ fn incompressible(len: usize) -> Vec<u8> {
 
 /// A scratch directory `name-<kind>` with a published source repository (see [`source`]) in
 /// `src`, and a server of `kind` serving a copy of it as `set.git`; returns them and its URL.
-fn published(kind: Kind, name: &str) -> (PathBuf, PathBuf, Server, String) {
+fn published(kind: Kind, name: &str) -> (Scratch, PathBuf, Server, String) {
     let dir = scratch(&format!("{name}-{kind:?}"));
     let src = dir.join("src");
     fs::create_dir_all(&src).unwrap();

@@ -70,9 +70,8 @@ fn fails(output: Output) -> (String, String) {
 }
 
 /// A fresh directory holding `repo/` (a repository from [`atom_repo`]); returns `repo`.
-fn project(name: &str) -> std::path::PathBuf {
-    let top = scratch(name);
-    let dir = top.join("repo");
+fn project(name: &str) -> support::Scratch {
+    let dir = scratch(name).nest("repo");
     fs::create_dir_all(&dir).unwrap();
     atom_repo(&dir);
     dir
@@ -217,7 +216,7 @@ fn publish_initialises_a_repository_without_identity_so_that_fetch_finds_its_ato
     let fetched = ok(atom(&dir, &["fetch", dir.to_str().unwrap()]));
     assert!(fetched.contains("new refs"), "{fetched}");
     // Nothing to publish: no identity is created.
-    let empty = scratch("wf-publish-init-empty").join("repo");
+    let empty = scratch("wf-publish-init-empty").nest("repo");
     fs::create_dir_all(&empty).unwrap();
     git(&empty, &["init", "-q", "-b", "main"]);
     write(&empty, "ekala.toml", "[set]\npackages = [\"missing\"]\n");

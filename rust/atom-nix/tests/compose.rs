@@ -15,8 +15,8 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// A module tree written from (path, text) pairs into a fresh directory.
-fn tree(name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let dir = scratch(name).join("atom");
+fn tree(name: &str, files: &[(&str, &str)]) -> Scratch {
+    let dir = scratch(name).nest("atom");
     for (path, text) in files {
         let file = dir.join(path);
         fs::create_dir_all(file.parent().unwrap()).unwrap();

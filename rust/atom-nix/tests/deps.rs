@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::support::{self, git, write};
-use common::{nix_command, plugin, scratch, stderr, stdout, NIX_VERSION};
+use common::{nix_command, plugin, scratch, stderr, stdout, Scratch, NIX_VERSION};
 
 /// The `atom` CLI, checked to be built from the current sources.
 fn atom_cli() -> PathBuf {
@@ -51,7 +51,7 @@ fn manifest(label: &str, version: &str, set_url: &str, deps: &str) -> String {
 /// A repository publishing `b` 1.0.0, 1.2.0 and 2.0.0, a store that fetched it, and an atom `a`
 /// (outside the repository) depending on `b ^1`, locked.
 struct Fixture {
-    dir: PathBuf,
+    dir: Scratch,
     repo: PathBuf,
     store: PathBuf,
     a: PathBuf,

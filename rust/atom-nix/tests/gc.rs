@@ -114,7 +114,7 @@ fn run_under_heaps(what: &str, expr: &str, expected: u64, extra: &[&str]) {
 
 #[test]
 fn the_composer_and_std_survive_collections() {
-    let dir = scratch("gc-compose").join("big");
+    let dir = scratch("gc-compose").nest("big");
     big_atom(&dir);
     let per_load = expected_per_load();
     // Every member is public (`P<i>` is `p<i>`), so the sum over attrNames reads each one.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::support::{self, repo_root};
-use common::{nix_command, plugin, scratch, stderr, stdout};
+use common::{nix_command, plugin, scratch, stderr, stdout, Scratch};
 
 /// The `atom` CLI, checked to be built from the current sources.
 fn atom_cli() -> PathBuf {
@@ -25,7 +25,7 @@ fn fixture(name: &str) -> String {
 }
 
 /// The scenario's repositories under a fresh directory (`proj/`, `up/`, `mirror.git/`).
-fn repos(name: &str) -> PathBuf {
+fn repos(name: &str) -> Scratch {
     let dir = scratch(name);
     let atom = atom_cli();
     let output = Command::new(repo_root().join("tests/fixtures/reference/repos.sh"))

@@ -301,7 +301,7 @@ mod tests {
     /// every directory of it, whatever sorts between a directory and its entries.
     #[test]
     fn a_plan_from_the_listing_is_the_plan_from_the_disk() {
-        let dir = atom_test_support::scratch("plan-listed").join("tree");
+        let dir = atom_test_support::scratch("plan-listed").nest("tree");
         for (path, text) in [
             ("mod.nix", "{}"),
             ("Foo.nix", "1"),

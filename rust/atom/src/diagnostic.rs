@@ -407,11 +407,8 @@ mod tests {
         );
     }
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("atom-diag-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    fn scratch(name: &str) -> atom_test_support::Scratch {
+        atom_test_support::scratch(&format!("diag-{name}"))
     }
 
     #[test]

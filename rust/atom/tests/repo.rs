@@ -14,15 +14,15 @@ use atom::repo::{
     VerifyError,
 };
 use atom::store::{materialize_into, Rejection, Store, VersionStatus};
-use support::{git, manifest, write};
+use support::{git, manifest, write, Scratch};
 
 use atom_test_support as support;
 
-fn scratch(name: &str) -> PathBuf {
+fn scratch(name: &str) -> Scratch {
     support::scratch(&format!("store-{name}"))
 }
 
-fn repo(name: &str) -> PathBuf {
+fn repo(name: &str) -> Scratch {
     let dir = scratch(name);
     support::atom_repo(&dir);
     dir
@@ -391,7 +391,7 @@ fn refs_that_do_not_parse_are_ignored() {
 }
 
 /// A repository of the fixture set, published; alpha 1.0.0 in it.
-fn published_alpha(name: &str) -> (PathBuf, Repo, atom::repo::AtomRef) {
+fn published_alpha(name: &str) -> (Scratch, Repo, atom::repo::AtomRef) {
     let dir = repo(name);
     let store = Repo::open(&dir).unwrap();
     store.init().unwrap();

@@ -5,12 +5,8 @@ use std::path::{Path, PathBuf};
 
 use atom::manifest::set::{SetError, SetManifest, SetWarning};
 
-fn repo(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("set-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+fn repo(name: &str) -> atom_test_support::Scratch {
+    atom_test_support::scratch(&format!("set-{name}"))
 }
 
 fn atom(repo: &Path, path: &str, label: &str) {

@@ -78,8 +78,10 @@ pub fn artifact(name: &str, sources: &[&str]) -> PathBuf {
     path
 }
 
-/// A fresh, empty directory for one test.
-pub fn scratch(name: &str) -> PathBuf {
+/// A fresh, empty directory for one test, removed when the guard is dropped unless the thread is
+/// panicking: a failed test leaves its files for inspection, a passing one leaves nothing (the
+/// debug builds and stores the suite writes came to gigabytes per run).
+pub fn scratch(name: &str) -> Scratch {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let dir = target_tmp().join(format!(
         "{name}-{}-{}",
@@ -88,7 +90,87 @@ pub fn scratch(name: &str) -> PathBuf {
     ));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch {
+        root: dir.clone(),
+        path: dir,
+    }
+}
+
+/// A test's scratch directory (see [`scratch`]). It reads as the `PathBuf` it holds; it is not
+/// `Clone`, so that one guard alone removes it (`.to_path_buf()` gives a plain path).
+#[derive(Debug)]
+pub struct Scratch {
+    /// The directory [`scratch`] made, and removes.
+    root: PathBuf,
+    /// The path it reads as: `root`, or a path inside it (see [`Scratch::nest`]).
+    path: PathBuf,
+}
+
+impl Scratch {
+    /// The path `sub` inside this one (not created), carrying the guard: dropping it removes the
+    /// whole scratch directory.
+    pub fn nest(self, sub: &str) -> Scratch {
+        let mut this = self;
+        let path = this.path.join(sub);
+        Scratch {
+            root: std::mem::take(&mut this.root),
+            path,
+        }
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.path.as_os_str()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // A guard whose root moved on (`nest`) has nothing to remove.
+        if self.root.as_os_str().is_empty() {
+            return;
+        }
+        if std::thread::panicking() {
+            eprintln!("kept for inspection: {}", self.root.display());
+            return;
+        }
+        if fs::remove_dir_all(&self.root).is_err() {
+            // Read-only directories (a Nix store's, a test's own `chmod`) refuse their entries'
+            // removal to anyone but root: give the owner write access back and try once more.
+            make_writable(&self.root);
+            let _ = fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
+/// Gives the owner write and search access to every directory under `dir` (not following links).
+fn make_writable(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = fs::symlink_metadata(dir) else {
+        return;
+    };
+    if !meta.is_dir() {
+        return;
+    }
+    let mode = meta.permissions().mode();
+    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(mode | 0o700));
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        make_writable(&entry.path());
+    }
 }
 
 /// Runs `command`, asserts it succeeded, and returns its standard output.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 #[allow(unused_imports)]
-pub use support::{repo_root, scratch};
+pub use support::{repo_root, scratch, Scratch};
 
 /// The plugin under test, checked to be built from the current sources.
 pub fn plugin() -> PathBuf {

@@ -11,11 +11,8 @@ use crate::id::{AtomId, Label, Root};
 use crate::manifest::Version;
 use crate::repo::ObjectId;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("atom-sign-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(name: &str) -> atom_test_support::Scratch {
+    atom_test_support::scratch(&format!("sign-{name}"))
 }
 
 fn keygen(dir: &Path, name: &str) -> PathBuf {

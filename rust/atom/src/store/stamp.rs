@@ -648,8 +648,8 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     /// A tree of `files` files in `sub/`, stamped.
-    fn stamped_tree(name: &str, files: usize) -> PathBuf {
-        let dir = atom_test_support::scratch(name).join("tree");
+    fn stamped_tree(name: &str, files: usize) -> atom_test_support::Scratch {
+        let dir = atom_test_support::scratch(name).nest("tree");
         fs::create_dir_all(dir.join("sub")).unwrap();
         fs::write(dir.join("top.txt"), "top\n").unwrap();
         for i in 0..files {
