@@ -54,6 +54,9 @@ std::string resolveSymlinks(const std::string & path, const Pos & pos)
     };
     std::string done;  // resolved so far; empty is `/`
     if (auto * root = writtenRootOf(path)) {
+        // An entry the atom store recorded there, reached without a symlink: no look needed.
+        if (checkRecorded(path, pos))
+            return path;
         done = *root;
         push(path.substr(root->size()));
     } else {
@@ -139,8 +142,12 @@ std::string requireInside(const std::string & path, const std::string & root, co
 
 void requireKind(const std::string & path, FileKind kind, const Pos & pos)
 {
+    // What the atom store recorded there (and just found unchanged), or the disk.
+    auto recorded = checkRecorded(path, pos);
     struct stat st;
-    if (stat(path.c_str(), &st) != 0)
+    if (recorded)
+        st.st_mode = *recorded == FileKind::Directory ? S_IFDIR : S_IFREG;
+    else if (stat(path.c_str(), &st) != 0)
         return;  // missing: Nix's own primitive says so
     const char * what = S_ISFIFO(st.st_mode) ? "a FIFO"
         : S_ISSOCK(st.st_mode)                ? "a socket"

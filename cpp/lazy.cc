@@ -94,19 +94,49 @@ void ensureRoot(const std::string & root)
     checkedRoots().insert_or_assign(root, write());
 }
 
-void checkUse(const std::string & path, const compat::Pos & pos, bool below)
+namespace {
+
+// Runs `check` on the tree check of `path`, if it is under a written lazy root; a failed check is
+// an evaluation error at `pos`. `fallback` when there is nothing to check.
+template<typename T, typename F>
+T withCheck(const std::string & path, const compat::Pos & pos, T fallback, F check)
 {
-    auto * check = checkOf(path);
-    if (!check)
-        return;
+    auto * tree = checkOf(path);
+    if (!tree)
+        return fallback;
     try {
-        rust::Str text(path.data(), path.size());
-        below ? check->check_below(text) : check->check(text);
+        return check(*tree, rust::Str(path.data(), path.size()));
     } catch (const rust::Error & e) {
         compat::throwEvalError(pos, std::string("the atom store: ") + e.what());
     } catch (const std::invalid_argument &) {
         // Not UTF-8: not a path of a tree this store wrote (its names are checked as UTF-8).
     }
+    return fallback;
+}
+
+} // namespace
+
+void checkUse(const std::string & path, const compat::Pos & pos, bool below)
+{
+    withCheck(path, pos, true, [below](TreeCheck & tree, rust::Str text) {
+        below ? tree.check_below(text) : tree.check(text);
+        return true;
+    });
+}
+
+std::optional<FileKind> checkRecorded(const std::string & path, const compat::Pos & pos)
+{
+    using Kind = std::optional<FileKind>;
+    return withCheck(path, pos, Kind{}, [](TreeCheck & tree, rust::Str text) -> Kind {
+        switch (tree.check_kind(text)) {
+        case RecordedKind::Directory:
+            return FileKind::Directory;
+        case RecordedKind::Regular:
+            return FileKind::Regular;
+        default:
+            return std::nullopt;
+        }
+    });
 }
 
 void checkCopiedPaths()

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "compat.hh"
+#include "confine.hh"
 #include "rust/cxx.h"
 
 namespace atom_nix {
@@ -26,6 +28,11 @@ void ensureRoot(const std::string & root);
 /// `below`, everything under it too, which copying it reads). Throws an evaluation error at `pos`
 /// when the tree changed in a way its repository does not account for.
 void checkUse(const std::string & path, const compat::Pos & pos, bool below = false);
+
+/// `checkUse` of `path`, saying what the record vouches for: `Regular` or `Directory` when its
+/// tree records that entry at `path`, reached without a symlink, so that `path` is its own
+/// resolution; nothing when `path` is not under a written lazy root or the record cannot say.
+std::optional<FileKind> checkRecorded(const std::string & path, const compat::Pos & pos);
 
 /// The written lazy root `path` is in, if any: a directory the atom store made, whose own path
 /// has no symlinks (the store's directory is canonical), so resolving a path under it can start

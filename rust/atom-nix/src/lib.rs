@@ -59,6 +59,17 @@ mod bridge {
         Composer,
     }
 
+    /// What the atom store's record says of a path it checked (`TreeCheck::check_kind`).
+    enum RecordedKind {
+        /// Nothing to vouch for: not recorded, a symlink, or not under the tree. The path's
+        /// symlinks are to be resolved on disk.
+        Unknown,
+        /// A directory of the tree, reached without a symlink.
+        Directory,
+        /// A regular file of the tree, reached without a symlink.
+        Regular,
+    }
+
     /// `deps.from.<tag>.<label>` is the node `node`.
     struct EdgePlan {
         tag: String,
@@ -191,6 +202,11 @@ mod bridge {
 
         /// Checks `path` and everything below it before it is copied.
         fn check_below(self: &mut TreeCheck, path: &str) -> Result<()>;
+
+        /// Checks the entry at `path` (absolute) as `check` does, and says what the record
+        /// knows of it: a directory or regular file of the tree reached without a symlink is
+        /// its own resolution.
+        fn check_kind(self: &mut TreeCheck, path: &str) -> Result<RecordedKind>;
 
         /// `builtins.atom.resolve`: `{label, version, rev, id, src, manifest}` as JSON. Exactly
         /// one of `repo` (a repository's path) and `set` (a set root in the store) is non-empty.
@@ -561,21 +577,34 @@ impl TreeCheck {
 
     fn check(&mut self, path: &str) -> Result<(), String> {
         self.with_checked(|checked| checked.check(Path::new(path)))
+            .map(|_| ())
     }
 
     fn check_below(&mut self, path: &str) -> Result<(), String> {
         self.with_checked(|checked| checked.check_below(Path::new(path)))
+            .map(|_| ())
     }
 
-    /// Runs `check` on the tree (nothing to check for a directory), its error naming the atom.
-    fn with_checked(
+    fn check_kind(&mut self, path: &str) -> Result<bridge::RecordedKind, String> {
+        use atom::store::stamp::EntryKind;
+        let kind = self.with_checked(|checked| checked.check_kind(Path::new(path)))?;
+        Ok(match kind.flatten() {
+            Some(EntryKind::Dir) => bridge::RecordedKind::Directory,
+            Some(EntryKind::File) => bridge::RecordedKind::Regular,
+            _ => bridge::RecordedKind::Unknown,
+        })
+    }
+
+    /// Runs `check` on the tree, its error naming the atom; `None` for an atom in a directory
+    /// (its working copy: nothing to check).
+    fn with_checked<T>(
         &mut self,
-        check: impl FnOnce(&mut CheckedTree) -> Result<(), atom::store::StoreError>,
-    ) -> Result<(), String> {
+        check: impl FnOnce(&mut CheckedTree) -> Result<T, atom::store::StoreError>,
+    ) -> Result<Option<T>, String> {
         let name = &self.name;
         guard(|| match &mut self.checked {
-            Some(checked) => check(checked).map_err(|e| format!("{name}: {e}")),
-            None => Ok(()),
+            Some(checked) => check(checked).map(Some).map_err(|e| format!("{name}: {e}")),
+            None => Ok(None),
         })
     }
 }

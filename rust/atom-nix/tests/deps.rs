@@ -1228,9 +1228,10 @@ fn a_materialised_tree_is_checked_where_it_is_used() {
             (
                 "mod.nix",
                 "{ A = builtins.readFile ./data/a.txt; Names = builtins.attrNames (builtins.readDir ./data); \
-                 Dir = \"${./dir}\"; Single = \"${./single.txt}\"; }\n",
+                 Dir = \"${./dir}\"; Single = \"${./single.txt}\"; Deep = builtins.readFile ./deep/sub/c.txt; }\n",
             ),
             ("data/a.txt", "a\n"),
+            ("deep/sub/c.txt", "c\n"),
             ("data/b.txt", "b\n"),
             ("dir/x.txt", "x\n"),
             ("single.txt", "single\n"),
@@ -1312,6 +1313,21 @@ fn a_materialised_tree_is_checked_where_it_is_used() {
         "{err}"
     );
     fs::remove_file(root.join("data/c.txt")).unwrap();
+
+    // A directory of the tree moved out of it and a symlink put in its place: the file read
+    // through it is the very one recorded (same inode, same times), but the path now leaves the
+    // tree, and the directory holding the symlink shows the change.
+    assert_eq!(f.eval_ok(&get("deep")), "\"c\\n\"");
+    let moved = f.dir.join("moved-sub");
+    fs::rename(root.join("deep/sub"), &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, root.join("deep/sub")).unwrap();
+    let err = f.eval_err(&get("deep"));
+    assert!(err.contains("deep/sub"), "{err}");
+    assert!(err.contains("(possible tampering)"), "{err}");
+    fs::remove_file(root.join("deep/sub")).unwrap();
+    fs::rename(&moved, root.join("deep/sub")).unwrap();
+    repair(&f);
+    assert_eq!(f.eval_ok(&get("deep")), "\"c\\n\"");
 
     // New times, same content: the deep check passes and the stamp is written again.
     let stamp = f.store.join("trees").join(format!("{tree}.stamp"));

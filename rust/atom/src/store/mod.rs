@@ -440,11 +440,16 @@ impl Store {
                 })?
             }
         };
+        // `on_read` found the root as recorded.
+        let root = Checked {
+            below: false,
+            kind: Some(stamp::EntryKind::Dir),
+        };
         let checked = CheckedTree {
             repo: repo.clone(),
             tree: *tree,
             on_read,
-            checked: std::collections::HashMap::new(),
+            checked: std::collections::HashMap::from([(done.clone().into_os_string(), root)]),
         };
         Ok((done, Some(checked)))
     }
@@ -549,9 +554,19 @@ pub struct CheckedTree {
     repo: PathBuf,
     tree: ObjectId,
     on_read: stamp::OnRead,
-    /// The paths checked so far, and whether everything below each was too: an entry is
-    /// checked once, when it is first used.
-    checked: std::collections::HashMap<PathBuf, bool>,
+    /// The paths checked so far (by their bytes: hashing a `Path` goes component by component):
+    /// an entry is checked once, when it is first used.
+    checked: std::collections::HashMap<std::ffi::OsString, Checked>,
+}
+
+/// What [`CheckedTree`] knows of a path it checked.
+#[derive(Debug, Clone, Copy)]
+struct Checked {
+    /// Whether everything below it was checked too.
+    below: bool,
+    /// Its type, when the tree records it there and not as a symlink
+    /// ([`stamp::OnRead::check_kind`]).
+    kind: Option<stamp::EntryKind>,
 }
 
 impl CheckedTree {
@@ -562,23 +577,51 @@ impl CheckedTree {
 
     /// Checks the entry at `path` before it is read (see [`stamp::OnRead::check`]).
     pub fn check(&mut self, path: &Path) -> Result<()> {
-        if self.checked.contains_key(path) {
-            return Ok(());
+        self.check_kind(path).map(|_| ())
+    }
+
+    /// [`CheckedTree::check`], and the type of the entry at `path` when `path` is its own
+    /// resolution: the entry is recorded there as a directory or a regular file and found as
+    /// recorded ([`stamp::OnRead::check_kind`]), and so is every directory from the tree's root
+    /// down to it. A directory whose record holds has had no entry added, removed or replaced
+    /// since (each would change its times), so no component of `path` can have become a
+    /// symlink. `None` when the record cannot vouch for it: then its symlinks are resolved on
+    /// disk.
+    pub fn check_kind(&mut self, path: &Path) -> Result<Option<stamp::EntryKind>> {
+        if let Some(checked) = self.checked.get(path.as_os_str()) {
+            return Ok(checked.kind);
         }
-        let found = self.on_read.check(path);
-        self.settle(found)?;
-        self.checked.insert(path.to_owned(), false);
-        Ok(())
+        let mut kind = match self.on_read.check_kind(path) {
+            Ok(kind) => kind,
+            // The tree was checked whole and stamped again: no shortcut this time.
+            Err(changed) => self.settle(Err(changed)).map(|()| None)?,
+        };
+        if kind.is_some() && path != self.dir() {
+            // The root itself was found as recorded when the tree was opened (and is remembered
+            // so below), which ends this walk up.
+            let parent = path.parent().unwrap_or(path);
+            if self.check_kind(parent)? != Some(stamp::EntryKind::Dir) {
+                kind = None;
+            }
+        }
+        let below = false;
+        self.checked
+            .insert(path.as_os_str().to_owned(), Checked { below, kind });
+        Ok(kind)
     }
 
     /// Checks `path` and everything below it before it is copied.
     pub fn check_below(&mut self, path: &Path) -> Result<()> {
-        if self.checked.get(path) == Some(&true) {
+        let known = self.checked.get(path.as_os_str()).copied();
+        if known.is_some_and(|checked| checked.below) {
             return Ok(());
         }
         let found = self.on_read.check_below(path);
         self.settle(found)?;
-        self.checked.insert(path.to_owned(), true);
+        let kind = known.and_then(|checked| checked.kind);
+        let below = true;
+        self.checked
+            .insert(path.as_os_str().to_owned(), Checked { below, kind });
         Ok(())
     }
 
