@@ -8,6 +8,7 @@
 // the checked path: nothing the caller passes (a string carrying a derivation in its context, an
 // attribute set) reaches Nix's own primitive, so no call can make Nix build at evaluation time.
 
+#include <algorithm>
 #include <map>
 #include <typeinfo>
 #include <string>
@@ -305,6 +306,8 @@ struct StdPlan
     // The wrapper primop of each confined kind, by `StdKind`. The plan is static memory, which
     // the collector does not scan: the values live in a scanned vector.
     compat::GcVector<Value *> wrapperValues;
+    // The library, parsed when the first std is made (`parsedLibrary`): a builtin selected on
+    // its own (`stdMember`) needs none of it.
     std::shared_ptr<StaticEnv> libraryScope;
     Expr * library = nullptr;
     size_t builtinsSlot = 0;
@@ -323,14 +326,27 @@ struct StdPlan
     std::vector<size_t> curated;
     std::vector<Slot> merged;
     size_t libraryAttrs = 0;
-    // Once laid out: the builtins (indices into `builtins`) that std holds as they are, which
-    // `stdMember` may make on their own (the library replaces the others).
+    // The builtins (indices into `builtins`) that std holds as they are, which `stdMember` may
+    // make on their own: those whose names the library does not define (`libraryNames`).
     std::vector<size_t> direct;
 };
 
 // The pure globals the library's scope names, besides `builtins`.
 const char * const libraryGlobals[] = {"true", "false", "null", "__sub", "__mul", "__div", "__lessThan", "map",
     "toString", "throw", "abort", "isNull", "removeAttrs", "baseNameOf"};
+
+// The attributes the library (nix/std/std.nix) defines, which replace builtins of the same name.
+// Known before the library is parsed, so that a builtin selected on its own needs no library;
+// every std laid out checks them against the library itself (`makeStd`).
+const char * const libraryNames[] = {"fix", "file", "set", "path", "string", "list"};
+
+bool isLibraryName(const std::string & name)
+{
+    for (auto * known : libraryNames)
+        if (name == known)
+            return true;
+    return false;
+}
 
 StdPlan & stdPlan(EvalState & state)
 {
@@ -355,6 +371,18 @@ StdPlan & stdPlan(EvalState & state)
         plan.wrapperValues[size_t(wrapper.kind)] = value;
     }
 
+    for (size_t i = 0; i < plan.builtins.size(); i++)
+        if (!isLibraryName(compat::symbolText(state, plan.builtins[i].name)))
+            plan.direct.push_back(i);
+    return plan;
+}
+
+// The library of `plan`, parsed on first use (in a closed scope of the pure globals it names and
+// `builtins`).
+Expr * parsedLibrary(EvalState & state, StdPlan & plan)
+{
+    if (plan.library)
+        return plan.library;
     std::map<std::string, size_t> visible;
     for (size_t i = 0; i < std::size(libraryGlobals); i++)
         visible[libraryGlobals[i]] = i;
@@ -363,7 +391,7 @@ StdPlan & stdPlan(EvalState & state)
     plan.libraryScope = compat::closedStaticEnv(state, visible);
     auto source = std_source();
     plan.library = compat::parseString(state, std::string(source.data(), source.size()), plan.libraryScope);
-    return plan;
+    return plan.library;
 }
 
 } // namespace
@@ -429,9 +457,6 @@ Value * stdMember(EvalState & state, Value & stdValue, Symbol name)
     if (!expr || typeid(*expr) != typeid(ExprStdSet))
         return nullptr;
     StdPlan & plan = stdPlan(state);
-    // Until one std is laid out, which names the library replaces is not known.
-    if (!plan.laidOut)
-        return nullptr;
     for (size_t i : plan.direct)
         if (plan.builtins[i].name == name) {
             auto & set = static_cast<ExprStdSet &>(*expr);
@@ -453,13 +478,14 @@ void makeStd(EvalState & state, const std::string & root, const std::string & at
 
     // The library part, written in Nix, evaluated with these builtins and merged over them (a
     // library attribute replaces a builtin of the same name).
+    Expr * libraryExpr = parsedLibrary(state, plan);
     auto evalLibrary = [&](Value * curated) {
         Env & env = compat::allocClosedEnv(state, plan.builtinsSlot + 1, curated);
         for (size_t i = 0; i < std::size(libraryGlobals); i++)
             env.values[i] = compat::globalValue(state, libraryGlobals[i]);
         env.values[plan.builtinsSlot] = curated;
         auto * library = compat::allocValue(state);
-        plan.library->eval(state, env, *library);
+        libraryExpr->eval(state, env, *library);
         compat::forceValue(state, *library, compat::noPos);
         return library;
     };
@@ -507,7 +533,7 @@ void makeStd(EvalState & state, const std::string & root, const std::string & at
     for (auto & [name, value] : curatedAttrs)
         plan.curated.push_back(*builtinOf(value));
     plan.merged.clear();
-    plan.direct.clear();
+    std::vector<size_t> direct;
     for (auto & [name, value] : mergedAttrs) {
         size_t position = 0;
         while (position < libraryValues.size() && libraryValues[position].second != value)
@@ -516,8 +542,18 @@ void makeStd(EvalState & state, const std::string & root, const std::string & at
             plan.merged.push_back({name, true, position});
         else {
             plan.merged.push_back({name, false, *builtinOf(value)});
-            plan.direct.push_back(*builtinOf(value));
+            direct.push_back(*builtinOf(value));
         }
+    }
+    // `stdMember` made the builtins it took for these on their own: they must be these. (A
+    // library whose attributes differ from `libraryNames` is a mistake in this build.)
+    std::sort(direct.begin(), direct.end());
+    if (direct != plan.direct) {
+        std::string names;
+        for (auto & [name, value] : compat::attrPairs(*library))
+            names += " " + compat::symbolText(state, name);
+        throw compat::Error("internal error in the atom plugin: std's library defines" + names
+            + ", which is not what std.cc's libraryNames lists");
     }
     plan.libraryAttrs = libraryValues.size();
     plan.laidOut = true;
