@@ -146,6 +146,9 @@ fn main() {
     // another Nix version, whose functions differ, the plugin must get as far as its version
     // check, which then registers nothing.
     println!("cargo:rustc-cdylib-link-arg=-Wl,-z,lazy");
+    // Relative relocations packed (DT_RELR: glibc 2.36, binutils 2.38): the loader reads a few
+    // kilobytes instead of a table of thousands of entries each time `nix` loads the plugin.
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-z,pack-relative-relocs");
 
     // For the plugin's tests: which Nix to run.
     println!("cargo:rustc-env=ATOM_NIX_VERSION={}", nix.version);
