@@ -925,14 +925,16 @@ fn a_dependency_s_data_files_are_written_only_when_a_path_into_it_is_used() {
             ("atom.toml", &manifest("data", "1.0.0", "::", "")),
             (
                 "mod.nix",
-                "{ Plain = 1; Text = builtins.readFile ./files/hello.txt; ViaOutPath = builtins.readFile (mod.outPath + \"/files/hello.txt\"); Leak = builtins.readFile ./leak; }\n",
+                "{ Plain = 1; Text = builtins.readFile ./files/hello.txt; ViaOutPath = builtins.readFile (mod.outPath + \"/files/hello.txt\"); Leak = builtins.readFile ./leak; \
+                 Below = builtins.pathExists (./files/hello.txt + \"/x\"); Out = builtins.readFile (./. + \"/etc-link/hostname\"); }\n",
             ),
             ("files/hello.txt", "hello from data\n"),
         ],
         false,
     );
-    // A symlink inside the published atom that points outside it.
+    // Symlinks inside the published atom that point outside it.
     std::os::unix::fs::symlink("/etc/hostname", f.repo.join("data/leak")).unwrap();
+    std::os::unix::fs::symlink("/etc", f.repo.join("data/etc-link")).unwrap();
     git(&f.repo, &["add", "."]);
     git(&f.repo, &["commit", "-q", "-m", "leak"]);
     let url = f.url();
@@ -950,7 +952,8 @@ fn a_dependency_s_data_files_are_written_only_when_a_path_into_it_is_used() {
             ("atom.toml", &manifest("user", "0.1.0", &url, "data = \"=1.1.0\"")),
             (
                 "mod.nix",
-                "{ Plain = deps.from.bs.data.plain; Text = deps.from.bs.data.text; ViaOutPath = deps.from.bs.data.viaOutPath; Leak = deps.from.bs.data.leak; }\n",
+                "{ Plain = deps.from.bs.data.plain; Text = deps.from.bs.data.text; ViaOutPath = deps.from.bs.data.viaOutPath; Leak = deps.from.bs.data.leak; \
+                 Below = deps.from.bs.data.below; Out = deps.from.bs.data.out; }\n",
             ),
         ],
     );
@@ -984,6 +987,27 @@ fn a_dependency_s_data_files_are_written_only_when_a_path_into_it_is_used() {
         )),
         "{err}"
     );
+    // Paths the tree does not have (below a file, out through a directory symlink) are no
+    // change of the tree: they cost no check of all of it and no new stamp.
+    let stamp = f.store.join("trees").join(format!("{tree}.stamp"));
+    // (A stamp written again may get the inode just freed: its change time tells it apart.)
+    let written = |path: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = fs::symlink_metadata(path).unwrap();
+        (metadata.ino(), metadata.ctime(), metadata.ctime_nsec())
+    };
+    let stamped = written(&stamp);
+    assert_eq!(f.eval_ok(&format!("{import}.below")), "false");
+    assert_eq!(written(&stamp), stamped, "the stamp was written again");
+    let err = f.eval_err(&format!("{import}.out"));
+    assert!(
+        err.contains(&format!(
+            "the path '{}/etc-link/hostname' is outside the atom",
+            full.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(written(&stamp), stamped, "the stamp was written again");
     fs::remove_dir_all(&full).unwrap();
     assert_eq!(
         f.eval_ok(&format!("{import}.viaOutPath")),

@@ -436,10 +436,9 @@ const STAMP_CHUNK: usize = 2 << 10;
 /// What [`OnRead::check`] found wrong with an entry of a tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Changed {
-    /// The entry at this relative path differs from its record (or is gone).
+    /// The entry at this relative path differs from its record (or is gone). An entry added
+    /// to a directory shows as a change of the directory.
     Entry(String),
-    /// Something is at this relative path that the tree did not have.
-    Added(String),
 }
 
 impl std::fmt::Display for Changed {
@@ -453,7 +452,6 @@ impl std::fmt::Display for Changed {
         };
         match self {
             Changed::Entry(path) => write!(f, "{} changed since it was written", shown(path)),
-            Changed::Added(path) => write!(f, "{} was added after it was written", shown(path)),
         }
     }
 }
@@ -552,20 +550,26 @@ impl OnRead {
                 kind => Ok(Some(kind_of(kind))),
             },
             (Some(_), _) => Err(Changed::Entry(relative.to_owned())),
-            // Not in the tree as written: fine if its directory says nothing was added there.
-            (None, Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            (None, status) => {
+                // Reached through a symlink of the tree: the entry it names is checked instead.
+                let resolved = status
+                    .is_ok()
+                    .then(|| fs::canonicalize(&path).ok())
+                    .flatten();
+                if let Some(Ok(inner)) = resolved.as_deref().map(|r| r.strip_prefix(&self.dir)) {
+                    if inner != Path::new(relative) {
+                        return self.check_relative(&inner.to_string_lossy()).map(|_| None);
+                    }
+                }
+                // Not in the tree as written (missing, below a file, or out of the tree through
+                // a symlink, which is the confinement's to refuse): fine if the directory that
+                // would hold it is as recorded, since adding an entry changes its times. (A
+                // stamp without the tree's own record vouches for nothing.)
+                if relative.is_empty() {
+                    return Err(Changed::Entry(String::new()));
+                }
                 let parent = relative.rsplit_once('/').map_or("", |(parent, _)| parent);
                 self.check_relative(parent).map(|_| None)
-            }
-            (None, _) => {
-                // Reached through a symlink of the tree: the entry it names is checked instead.
-                let resolved = fs::canonicalize(&path).ok();
-                match resolved.as_deref().map(|r| r.strip_prefix(&self.dir)) {
-                    Some(Ok(inner)) if inner != Path::new(relative) => {
-                        self.check_relative(&inner.to_string_lossy()).map(|_| None)
-                    }
-                    _ => Err(Changed::Added(relative.to_owned())),
-                }
             }
         }
     }
@@ -746,10 +750,49 @@ mod tests {
         fs::write(dir.join("sub/new.txt"), "new\n").unwrap();
         assert_eq!(
             tree.check(&dir.join("sub/new.txt")),
-            Err(Changed::Added("sub/new.txt".into()))
+            Err(Changed::Entry("sub".into()))
         );
         assert_eq!(
             tree.check(&dir.join("sub")),
+            Err(Changed::Entry("sub".into()))
+        );
+    }
+
+    /// A path the tree does not record is judged by the directory that would hold it: below a
+    /// file, or out of the tree through one of its symlinks (the confinement's to refuse), it
+    /// is no change of the tree. Only a recorded directory or file, not a symlink, has a kind.
+    #[test]
+    fn paths_the_tree_does_not_record_are_judged_by_their_directory() {
+        let dir = atom_test_support::scratch("stamp-unrecorded").nest("tree");
+        fs::create_dir_all(dir.join("sub")).unwrap();
+        fs::write(dir.join("top.txt"), "top\n").unwrap();
+        fs::write(dir.join("sub/a.txt"), "a\n").unwrap();
+        std::os::unix::fs::symlink("/etc", dir.join("out")).unwrap();
+        std::os::unix::fs::symlink("sub", dir.join("in")).unwrap();
+        write(&dir, Path::new("/nowhere")).unwrap();
+        let tree = on_read(&dir).expect("a fresh stamp is taken");
+
+        assert_eq!(tree.check_kind(&dir), Ok(Some(EntryKind::Dir)));
+        assert_eq!(tree.check_kind(&dir.join("sub")), Ok(Some(EntryKind::Dir)));
+        assert_eq!(
+            tree.check_kind(&dir.join("top.txt")),
+            Ok(Some(EntryKind::File))
+        );
+        assert_eq!(tree.check_kind(&dir.join("out")), Ok(None));
+        // Through a symlink of the tree: the entry it names is checked, and has no kind here.
+        assert_eq!(tree.check_kind(&dir.join("in/a.txt")), Ok(None));
+        assert_eq!(tree.check_kind(&dir.join("out/hostname")), Ok(None));
+        assert_eq!(tree.check_kind(&dir.join("top.txt/x")), Ok(None));
+        assert_eq!(tree.check_kind(&dir.join("sub/none.txt")), Ok(None));
+
+        // An entry added below: its directory changed.
+        fs::write(dir.join("sub/b.txt"), "b\n").unwrap();
+        assert_eq!(
+            tree.check(&dir.join("sub/b.txt")),
+            Err(Changed::Entry("sub".into()))
+        );
+        assert_eq!(
+            tree.check(&dir.join("in/b.txt")),
             Err(Changed::Entry("sub".into()))
         );
     }
