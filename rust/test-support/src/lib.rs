@@ -366,3 +366,42 @@ pub fn compile_c(source: &Path, output: &Path, link: &[String]) {
         .arg(output)
         .args(link));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A guard removes its directory when dropped, read-only parts and all; one nested inside
+    /// removes the whole directory; a panicking thread keeps it.
+    #[test]
+    fn a_scratch_directory_goes_with_its_guard_unless_the_test_panics() {
+        let dir = scratch("guard");
+        let root = dir.to_path_buf();
+        fs::create_dir_all(dir.join("ro/sub")).unwrap();
+        fs::write(dir.join("ro/sub/f"), "x").unwrap();
+        fs::set_permissions(dir.join("ro"), fs::Permissions::from_mode(0o555)).unwrap();
+        drop(dir);
+        assert!(!root.exists(), "{} is left", root.display());
+
+        let nested = scratch("guard-nested").nest("inner");
+        let outer = nested.parent().unwrap().to_path_buf();
+        fs::create_dir(&*nested).unwrap();
+        drop(nested);
+        assert!(!outer.exists(), "{} is left", outer.display());
+
+        let kept = std::thread::spawn(|| {
+            let dir = scratch("guard-panic");
+            let path = dir.to_path_buf();
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                let _dir = dir;
+                panic!("a failing test");
+            }));
+            path
+        })
+        .join()
+        .unwrap();
+        assert!(kept.exists(), "a failed test's directory is kept");
+        fs::remove_dir_all(kept).unwrap();
+    }
+}
