@@ -22,7 +22,7 @@ fetchGit+files is fetchGit doing plugin+files's reads (each mod.nix's `readDir .
 
 Cold: a fresh Nix store and HOME (no fetchGit cache) for fetchGit; for the plugin, a fresh HOME
 and an atom store without its materialised trees and caches (`trees/`, `digests/`, `commits/`,
-`signatures/`: nothing written, no signature or commit remembered). Warm: the same commands
+`signatures/`, `graphs/`: nothing written, no signature, commit or loaded graph remembered). Warm: the same commands
 again, after the cold runs (and a `sync`), RUNS x WARM_REPEATS times each (default 10),
 interleaved case by case. Prints a table; results go in BENCHMARKS.md.
 
@@ -250,7 +250,7 @@ def main():
             measure("fetchGit cold", common + ["--store", str(nix_store), str(baseline)], home)
             measure("fetchGit warm", common + ["--store", str(nix_store), str(baseline)], home, False)
             for variant, atom_dir in plugin_variants:
-                for cache in ("trees", "digests", "commits", "signatures"):
+                for cache in ("trees", "digests", "commits", "signatures", "graphs"):
                     shutil.rmtree(store / cache, ignore_errors=True)
                 home = work / f"home-{variant}-{i}"
                 measure(f"{variant} cold", plugin_eval(nix_store, atom_dir), home)

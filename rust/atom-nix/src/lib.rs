@@ -442,15 +442,14 @@ impl LoadedGraph {
                 .nodes
                 .iter()
                 .map(|node| {
-                    let package = &node.manifest.package;
                     let dir = match &node.source {
                         Source::Dir(dir) => Some(text(dir)),
                         Source::Tree { .. } => None,
                     };
                     serde_json::json!({
                         "name": node.name.to_string(),
-                        "label": package.label.to_string(),
-                        "version": package.version.to_string(),
+                        "label": node.name.label().to_string(),
+                        "version": node.name.version().to_string(),
                         "dir": dir,
                         "rev": node.pinned.map(|(rev, _)| rev.to_string()),
                         "id": node.pinned.map(|(_, id)| id.to_string()),
@@ -465,7 +464,10 @@ impl LoadedGraph {
     }
 
     fn manifest_json(&self, node: usize) -> Result<String, String> {
-        guard(|| Ok(self.node(node)?.manifest.to_json().to_string()))
+        guard(|| {
+            let manifest = self.node(node)?.manifest.get();
+            Ok(manifest.map_err(|e| e.to_string())?.to_json().to_string())
+        })
     }
 
     fn store_key(&self, node: usize, key: &mut String) -> Result<bool, String> {

@@ -370,6 +370,80 @@ fn a_moved_ref_is_possible_tampering() {
     assert!(err.contains("(possible tampering)"), "{err}");
 }
 
+/// A loaded graph is remembered in the store (`graphs/`) and recalled by the next evaluation of
+/// the same files, with the same value (a module's `cfg` included). A recall still looks at
+/// each dependency's own ref: one moved after the graph was remembered is found as it is
+/// without the record. A damaged record is loaded afresh and replaced; another lock text is
+/// another record.
+#[test]
+fn a_remembered_graph_is_recalled_and_its_refs_looked_at_again() {
+    use std::os::unix::fs::MetadataExt;
+
+    let f = Fixture::new("deps-memo");
+    let url = f.url();
+    let c = f.consumer(
+        "c",
+        &[
+            ("atom.toml", &manifest("c", "0.3.0", &url, "b = \"^1\"")),
+            (
+                "mod.nix",
+                "{ Message = deps.from.bs.b.greet cfg.package.label; Version = cfg.package.version; }\n",
+            ),
+        ],
+    );
+    let import = format!("builtins.atom.import {}", c.display());
+    let graph = format!("builtins.toJSON (builtins.atom.graph {})", c.display());
+    let graphs = f.store.join("graphs");
+    let records = || -> Vec<PathBuf> {
+        fs::read_dir(&graphs)
+            .map(|dir| dir.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default()
+    };
+    let loaded = f.eval_ok(&import);
+    assert!(loaded.contains("hello c from b 1.2.0"), "{loaded}");
+    assert!(loaded.contains("\"0.3.0\""), "{loaded}");
+    let loaded_graph = f.eval_ok(&graph);
+    let kept = records();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let inode = fs::metadata(&kept[0]).unwrap().ino();
+
+    // Recalled: the same values, and the record was not written again.
+    assert_eq!(f.eval_ok(&import), loaded);
+    assert_eq!(f.eval_ok(&graph), loaded_graph);
+    assert_eq!(fs::metadata(&kept[0]).unwrap().ino(), inode);
+
+    // A damaged record is loaded afresh and replaced.
+    fs::write(&kept[0], "{\"nodes\": [").unwrap();
+    assert_eq!(f.eval_ok(&import), loaded);
+    let record = fs::read(&kept[0]).unwrap();
+    assert!(serde_json::from_slice::<serde_json::Value>(&record).is_ok());
+
+    // Another lock text is another record.
+    let lock = c.join("atom.lock");
+    let text = fs::read_to_string(&lock).unwrap();
+    fs::write(&lock, format!("{text}\n# edited by hand\n")).unwrap();
+    assert_eq!(f.eval_ok(&import), loaded);
+    assert_eq!(records().len(), 2);
+    fs::write(&lock, &text).unwrap();
+
+    // The store's own ref, and every other name of the locked commit, moved after the graph was
+    // remembered: the evaluation says so, as it would without the record.
+    let store_repo = f.set_repo();
+    let old = git(&store_repo, &["rev-parse", "refs/eka/atoms/b/1.0.0"]);
+    let names = git(&store_repo, &["for-each-ref", "--format=%(refname)"]);
+    for name in names.lines().filter(|n| n.ends_with("/b/1.2.0")) {
+        git(&store_repo, &["update-ref", name, &old]);
+    }
+    let err = f.eval_err(&import);
+    assert!(
+        err.contains(&format!(
+            "b-1.2.0 (pinned by c-0.3.0): refs/eka/atoms/b/1.2.0 points at {old}, but the lock pins"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("(possible tampering)"), "{err}");
+}
+
 /// Plants, in the store repository, a loose object named `pinned` that holds the content of the
 /// object `other` of type `kind`: same name, different content. The store keeps its objects in a
 /// pack, but gix loads pack indexes lazily, so the first object an evaluation reads (the pinned

@@ -423,9 +423,12 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
         ],
     );
 
-    // A collection keeps what the lock needs, its signature included.
+    // A collection keeps what the lock needs, its signature included, and forgets the loaded
+    // graphs (they may name what it removed).
+    assert!(store.join("graphs").is_dir());
     let collected = ok(&store, &app, &["store", "gc", "."]);
     assert!(collected.contains("lib"), "{collected}");
+    assert!(!store.join("graphs").exists());
     let good = eval(&store, &app);
     assert_eq!(
         stdout(&good).trim(),

@@ -45,7 +45,7 @@ pub struct Node {
     /// Where its files are.
     pub source: Source,
     /// Its manifest.
-    pub manifest: Manifest,
+    pub manifest: NodeManifest,
     /// How it is composed.
     pub compose: NodeCompose,
     /// Its atom dependencies, as modules see them: `deps.from.<tag>.<label>`.
@@ -61,8 +61,47 @@ pub struct Node {
     pub pinned: Option<(ObjectId, crate::id::AtomDigest)>,
 }
 
+/// A node's manifest, parsed when first asked for: a graph recalled from the store's memory
+/// (`super::memo`) keeps each manifest's text until then, so that loading it parses nothing a
+/// module does not use.
+#[derive(Debug, Clone)]
+pub struct NodeManifest {
+    /// The text, when not parsed yet (a recalled graph's).
+    text: String,
+    parsed: std::cell::OnceCell<Manifest>,
+}
+
+impl NodeManifest {
+    /// A manifest already parsed.
+    pub fn parsed(manifest: Manifest) -> NodeManifest {
+        NodeManifest {
+            text: String::new(),
+            parsed: std::cell::OnceCell::from(manifest),
+        }
+    }
+
+    /// The manifest whose text (`atom.toml`, validated before) is `text`, parsed when first
+    /// asked for.
+    pub(super) fn unparsed(text: String) -> NodeManifest {
+        NodeManifest {
+            text,
+            parsed: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The manifest; an error only for a text kept in the store that no longer parses (a
+    /// damaged record).
+    pub fn get(&self) -> Result<&Manifest, crate::diagnostic::SourceError> {
+        if let Some(manifest) = self.parsed.get() {
+            return Ok(manifest);
+        }
+        let manifest = Manifest::parse(&self.text, MANIFEST_FILE)?;
+        Ok(self.parsed.get_or_init(|| manifest))
+    }
+}
+
 /// How an atom is composed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum NodeCompose {
     /// A trivial atom (`[compose.as] nix`, a lock's `use = "nix"`): its value is the Nix file
     /// `entry`, or the `default.nix` of the directory `entry` (as the reference imports it).
@@ -87,7 +126,7 @@ pub enum NodeCompose {
 }
 
 /// A dependency edge: `deps.from.<tag>.<label>` is the node `node`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Edge {
     /// The dependent's tag for the dependency's set.
     pub tag: Tag,
@@ -153,10 +192,38 @@ impl Overrides {
 
 /// The repository the loaded atom is in, when it is in one: its atoms (by `ekala.toml`) are
 /// loaded from the working tree.
-struct LocalSet {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct LocalSet {
     /// Its genesis; `None` when it has none here (no commit yet, a shallow clone).
-    root: Option<Root>,
-    members: HashMap<Label, PathBuf>,
+    pub(super) root: Option<Root>,
+    pub(super) members: HashMap<Label, PathBuf>,
+}
+
+impl LocalSet {
+    /// The set of the repository whose working tree `dir` is in, by its `ekala.toml`; `None`
+    /// outside a working tree or without the file.
+    pub(super) fn of(dir: &Path) -> Result<Option<LocalSet>, ResolveError> {
+        let Some(top) = super::work_tree_top(dir) else {
+            return Ok(None);
+        };
+        let file = top.join(crate::manifest::set::SET_MANIFEST_FILE);
+        if !file.is_file() {
+            return Ok(None);
+        }
+        let root = Repo::open(&top)?.genesis().ok();
+        let set = crate::manifest::set::SetManifest::read(&file)?;
+        let (members, _) = set.members(&top).map_err(|error| ResolveError::LocalSet {
+            file: file.clone(),
+            error: Box::new(error),
+        })?;
+        Ok(Some(LocalSet {
+            root,
+            members: members
+                .into_iter()
+                .map(|m| (m.label, top.join(m.path)))
+                .collect(),
+        }))
+    }
 }
 
 /// Why a working copy's directory may not be read: the caller's own error.
@@ -184,6 +251,10 @@ struct Loader<'a> {
     overridden: std::collections::HashSet<Label>,
     /// The atoms being loaded, outermost first: a key met again here is a cycle.
     path: Vec<(Key, AtomName)>,
+    /// Whether the graph may be remembered (`super::memo`): every atom from the store had its
+    /// store's own ref at the locked commit (a recall looks at those refs again and nothing else
+    /// of the store).
+    memorable: bool,
 }
 
 /// Loads the atom in `dir` and, through its `atom.lock`, every atom it depends on.
@@ -236,6 +307,15 @@ pub fn load_checked(
     overrides: &Overrides,
     check: DirCheck<'_>,
 ) -> Result<Graph, ResolveError> {
+    // A graph loaded before from the same files (see `super::memo`); working copies are never
+    // remembered, so an override means loading afresh.
+    let memo = match overrides.dirs.is_empty() {
+        true => super::memo::Key::of(dir, store),
+        false => None,
+    };
+    if let Some(graph) = memo.as_ref().and_then(|key| key.recall(store, dir)) {
+        return Ok(graph);
+    }
     let manifest = Manifest::read_atom(dir)?;
     let lock_path = dir.join(LOCK_FILE);
     let lock = read_lock(store, &lock_path)?;
@@ -253,6 +333,7 @@ pub fn load_checked(
         loaded: HashMap::new(),
         overridden: std::collections::HashSet::new(),
         path: Vec::new(),
+        memorable: true,
     };
     let name = AtomName::of(&manifest);
     let integrity = read_integrity(store, &dir.join(INTEGRITY_FILE))?;
@@ -273,7 +354,7 @@ pub fn load_checked(
         let mut labels: Vec<Label> = loader
             .nodes
             .iter()
-            .map(|n| n.manifest.package.label.clone())
+            .map(|n| n.name.label().clone())
             .collect();
         labels.sort();
         labels.dedup();
@@ -283,9 +364,13 @@ pub fn load_checked(
             labels,
         });
     }
-    Ok(Graph {
+    let graph = Graph {
         nodes: loader.nodes,
-    })
+    };
+    if let Some(key) = memo.as_ref().filter(|_| loader.memorable) {
+        key.keep(store, dir, &graph, loader.local.as_ref());
+    }
+    Ok(graph)
 }
 
 /// Checks that `lock` locks every dependency `manifest` declares, at a version it accepts.
@@ -427,7 +512,7 @@ impl Loader<'_> {
         self.nodes.push(Node {
             name,
             source,
-            manifest,
+            manifest: NodeManifest::parsed(manifest),
             compose,
             deps,
             pins,
@@ -501,6 +586,7 @@ impl Loader<'_> {
         };
         let ref_name = atom_ref(&dep.label, &dep.version);
         let ref_target = repo.ref_target(&ref_name)?;
+        self.memorable &= ref_target == Some(rev);
         if let Some(target) = ref_target {
             // The store's own ref keeps the first commit any server gave for this version; a
             // commit that a mirror served for it is recorded as that mirror's
@@ -738,34 +824,7 @@ impl Loader<'_> {
     /// tree.
     fn local_set(&mut self) -> Result<Option<&LocalSet>, ResolveError> {
         if self.local.is_none() {
-            let top = self
-                .dir
-                .ancestors()
-                .find(|d| d.join(".git").exists())
-                .map(Path::to_path_buf);
-            let set_file = top
-                .as_ref()
-                .map(|t| t.join(crate::manifest::set::SET_MANIFEST_FILE));
-            let local = match (top, set_file) {
-                (Some(top), Some(file)) if file.is_file() => {
-                    let root = Repo::open(&top)?.genesis().ok();
-                    let set = crate::manifest::set::SetManifest::read(&file)?;
-                    let (members, _) =
-                        set.members(&top).map_err(|error| ResolveError::LocalSet {
-                            file: file.clone(),
-                            error: Box::new(error),
-                        })?;
-                    Some(LocalSet {
-                        root,
-                        members: members
-                            .into_iter()
-                            .map(|m| (m.label, top.join(m.path)))
-                            .collect(),
-                    })
-                }
-                _ => None,
-            };
-            self.local = Some(local);
+            self.local = Some(LocalSet::of(&self.dir)?);
         }
         Ok(self.local.as_ref().and_then(Option::as_ref))
     }

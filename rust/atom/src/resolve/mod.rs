@@ -12,6 +12,7 @@
 pub mod closure;
 pub mod graph;
 pub mod locking;
+mod memo;
 pub mod outdated;
 pub mod trust;
 
@@ -28,6 +29,15 @@ use crate::sign::TRUST_FILE;
 use crate::store::record::FetchRecord;
 use crate::store::{FetchCommand, Store, StoreError};
 pub use trust::{Distrust, Signers};
+
+/// The top of the git working tree `dir` is in: its nearest ancestor (itself included) with a
+/// `.git` (a directory, or the file of a linked worktree or submodule). Where the consumer's
+/// trust file and set manifest are.
+pub fn work_tree_top(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf)
+}
 
 /// `items`, each as it displays, separated by commas.
 fn join<T: std::fmt::Display>(items: &[T]) -> String {

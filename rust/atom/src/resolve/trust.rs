@@ -31,13 +31,10 @@ pub struct Policy {
 impl Policy {
     /// The policy of the repository `dir` is in (none outside a repository, or without the file).
     pub fn for_dir(dir: &Path) -> Result<Policy, ResolveError> {
-        let top = Repo::discover(dir)
-            .ok()
-            .and_then(|repo| repo.work_tree().map(Path::to_path_buf));
-        let Some(top) = top else {
+        let Some(path) = trust_file_for(dir) else {
             return Ok(Policy::default());
         };
-        let file = TrustFile::read(&top.join(TRUST_FILE)).map_err(ResolveError::TrustFile)?;
+        let file = TrustFile::read(&path).map_err(ResolveError::TrustFile)?;
         Ok(Policy {
             file,
             own: Default::default(),
@@ -79,6 +76,12 @@ impl Policy {
             .map(|e| e.signer.fingerprint.clone())
             .collect()
     }
+}
+
+/// Where the trust file of the atom in `dir` is: `atom.signers` at the top of the working tree
+/// `dir` is in ([`super::work_tree_top`]); `None` outside one.
+pub fn trust_file_for(dir: &Path) -> Option<std::path::PathBuf> {
+    super::work_tree_top(dir).map(|top| top.join(TRUST_FILE))
 }
 
 /// The names a lock's entry `set` gives the set `root`: its tag, its mirror URLs, its root.

@@ -236,8 +236,15 @@ impl Store {
         }
         let trees = self.trees();
         // The caches too: what a record there says is taken without a second look.
-        let caches =
-            ["digests", "signatures", "commits", "parsed", "servers"].map(|c| self.dir.join(c));
+        let caches = [
+            "digests",
+            "signatures",
+            "commits",
+            "parsed",
+            "graphs",
+            "servers",
+        ]
+        .map(|c| self.dir.join(c));
         guard::check(&[&self.dir, &trees, &trees.join("nix"), &self.dir.join("git")])?;
         guard::check(&caches.each_ref().map(PathBuf::as_path))?;
         let _ = self.permissions_checked.set(());
@@ -335,6 +342,27 @@ impl Store {
             }
         }
         Ok(value)
+    }
+
+    /// The record `<store>/graphs/<key>` (JSON) of a loaded dependency graph
+    /// ([`crate::resolve::graph`]): `None` without one, with one that does not read back, or in
+    /// a store others could write in ([`Store::check_permissions`]). Like the commits' records,
+    /// it is as trustworthy as the store itself.
+    pub fn remembered_graph<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
+        self.check_permissions().ok()?;
+        let bytes = crate::diagnostic::read_small(&self.dir.join("graphs").join(key)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Keeps `graph` as the record `<store>/graphs/<key>` ([`Store::remembered_graph`]), in a
+    /// store that exists and passes [`Store::check_permissions`]; nothing otherwise.
+    pub fn remember_graph<T: serde::Serialize>(&self, key: &str, graph: &T) {
+        if self.check_permissions().is_err() || !self.dir.is_dir() {
+            return;
+        }
+        if let Ok(record) = serde_json::to_vec(graph) {
+            put_record(&self.dir.join("graphs"), key, &record);
+        }
     }
 
     /// The atom store's memory of what atom commits' objects say (`<store>/commits/<commit>`,
