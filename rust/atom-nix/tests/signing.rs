@@ -365,6 +365,18 @@ fn a_fork_on_the_same_mirror_is_refused_unless_its_key_is_trusted() {
     assert!(fs::read_to_string(app.join("atom.lock"))
         .unwrap()
         .contains("\"1.0.0\""));
+    // An atom in a subdirectory of the repository, locked from its own directory (the path
+    // `.`), is under the same trust file.
+    write(
+        &app,
+        "sub/atom.toml",
+        &format!("[package]\nlabel = \"sub\"\nversion = \"0.1.0\"\n\n[package.sets]\nup = \"{url}\"\n\n[deps.from.up]\nlib = \"^1\"\n\n[compose.as]\nnix = \".\"\n"),
+    );
+    let locked = ok(&store, &app.join("sub"), &["lock"]);
+    assert!(locked.contains("skipped 1.0.2 (signed by"), "{locked}");
+    let sub_lock = fs::read_to_string(app.join("sub/atom.lock")).unwrap();
+    assert!(sub_lock.contains("\"1.0.0\""), "{sub_lock}");
+    fs::remove_dir_all(app.join("sub")).unwrap();
 
     // Alice publishes 1.1.0: it is taken.
     lib_files(&store, &up, "1.1.0", "hello again from alice");

@@ -21,6 +21,11 @@
 //! - [`diagnostic`]: errors that point into a file; [`edit`]: editing an atom's files in place;
 //! - [`nix_config`]: a setting of Nix's configuration (`atom-store`), read as Nix reads it.
 
+/// This build of the core: its version and a hash of its sources (`build.rs`). Part of the key
+/// of everything the atom store remembers in a form this code defines (parsed files, loaded
+/// graphs), so that no build reads what a different one wrote.
+pub const BUILD_ID: &str = env!("ATOM_BUILD_ID");
+
 pub mod check;
 pub mod compose;
 pub mod diagnostic;

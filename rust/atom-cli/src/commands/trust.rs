@@ -55,16 +55,15 @@ pub fn exec(cli: &Cli, args: &Args, out: &mut Output) -> Result {
     }
 }
 
-/// The trust file of the repository `dir` is in.
+/// The trust file of the working tree `dir` is in: the one loading and locking read
+/// ([`atom::resolve::trust::trust_file_for`]).
 fn file(dir: &Path) -> Result<PathBuf> {
-    let repo = atom::repo::Repo::discover(dir).map_err(|e| e.to_string())?;
-    let top = repo.work_tree().ok_or_else(|| {
+    atom::resolve::trust::trust_file_for(dir).ok_or_else(|| {
         format!(
-            "{} is a bare repository: trusted keys live in a working tree's {TRUST_FILE}",
+            "{} is not in a git working tree: trusted keys live in a working tree's {TRUST_FILE}",
             dir.display()
         )
-    })?;
-    Ok(top.join(TRUST_FILE))
+    })
 }
 
 /// The key `key` names: an OpenSSH public key line, or a file holding one (a private key's

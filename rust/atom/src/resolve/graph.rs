@@ -276,11 +276,22 @@ pub fn load_with(dir: &Path, store: &Store, overrides: &Overrides) -> Result<Gra
 
 /// [`Lockfile::read_if_present`], parsed once per text in `store` ([`Store::parsed`]).
 fn read_lock(store: &Store, path: &Path) -> Result<Option<Lockfile>, crate::diagnostic::FileError> {
-    let Some(text) = crate::diagnostic::read_text_if_present(path)? else {
+    let text = crate::diagnostic::read_text_if_present(path)?;
+    parse_lock(store, path, text.as_deref())
+}
+
+/// The lock file at `path` whose text is `text` (`None`: there is none), parsed once per text
+/// in `store` ([`Store::parsed`]).
+fn parse_lock(
+    store: &Store,
+    path: &Path,
+    text: Option<&str>,
+) -> Result<Option<Lockfile>, crate::diagnostic::FileError> {
+    let Some(text) = text else {
         return Ok(None);
     };
     let parse = |text: &str| Lockfile::parse(text, &path.display().to_string());
-    Ok(Some(store.parsed(LOCK_FILE, &text, parse)?))
+    Ok(Some(store.parsed(LOCK_FILE, text, parse)?))
 }
 
 /// [`Integrity::read_if_present`], parsed once per text in `store` ([`Store::parsed`]).
@@ -288,14 +299,51 @@ fn read_integrity(
     store: &Store,
     path: &Path,
 ) -> Result<Option<Integrity>, crate::diagnostic::FileError> {
-    let Some(text) = crate::diagnostic::read_text_if_present(path)? else {
+    let text = crate::diagnostic::read_text_if_present(path)?;
+    parse_integrity(store, path, text.as_deref())
+}
+
+/// The integrity record at `path` whose text is `text` (`None`: there is none), parsed once
+/// per text in `store` ([`Store::parsed`]).
+fn parse_integrity(
+    store: &Store,
+    path: &Path,
+    text: Option<&str>,
+) -> Result<Option<Integrity>, crate::diagnostic::FileError> {
+    let Some(text) = text else {
         return Ok(None);
     };
     let parse = |text: &str| Integrity::parse(text, &path.display().to_string());
     store
-        .parsed(INTEGRITY_FILE, &text, parse)
+        .parsed(INTEGRITY_FILE, text, parse)
         .map(Some)
         .map_err(crate::diagnostic::FileError::Invalid)
+}
+
+/// The files of the loaded atom's directory that a load reads, each read once: what the key of
+/// a remembered graph hashes (`super::memo`) is what the load parses.
+pub(super) struct AtomFiles {
+    /// `atom.toml`.
+    pub(super) manifest: String,
+    /// `atom.lock`, if there is one.
+    pub(super) lock: Option<String>,
+    /// `atom.integrity`, if there is one.
+    pub(super) integrity: Option<String>,
+    /// The trust file in force and its text ([`trust::read_trust_file`]).
+    pub(super) trust: Option<(PathBuf, Option<String>)>,
+}
+
+impl AtomFiles {
+    /// Reads the files of the atom in `dir`.
+    pub(super) fn read(dir: &Path) -> Result<AtomFiles, ResolveError> {
+        use crate::diagnostic::{read_text, read_text_if_present};
+        Ok(AtomFiles {
+            manifest: read_text(&dir.join(MANIFEST_FILE))?,
+            lock: read_text_if_present(&dir.join(LOCK_FILE))?,
+            integrity: read_text_if_present(&dir.join(INTEGRITY_FILE))?,
+            trust: trust::read_trust_file(dir)?,
+        })
+    }
 }
 
 /// [`load_with`], asking `check` about the directory of every working copy (an overridden atom,
@@ -307,21 +355,24 @@ pub fn load_checked(
     overrides: &Overrides,
     check: DirCheck<'_>,
 ) -> Result<Graph, ResolveError> {
+    let files = AtomFiles::read(dir)?;
     // A graph loaded before from the same files (see `super::memo`); working copies are never
     // remembered, so an override means loading afresh.
-    let memo = match overrides.dirs.is_empty() {
-        true => super::memo::Key::of(dir, store),
-        false => None,
-    };
+    let memo = overrides
+        .dirs
+        .is_empty()
+        .then(|| super::memo::Key::of(dir, store, &files));
     if let Some(graph) = memo.as_ref().and_then(|key| key.recall(store, dir)) {
         return Ok(graph);
     }
-    let manifest = Manifest::read_atom(dir)?;
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let manifest = Manifest::parse(&files.manifest, &manifest_path.display().to_string())
+        .map_err(crate::diagnostic::FileError::from)?;
     let lock_path = dir.join(LOCK_FILE);
-    let lock = read_lock(store, &lock_path)?;
+    let lock = parse_lock(store, &lock_path, files.lock.as_deref())?;
     check_lock(&manifest, lock.as_ref(), &lock_path, dir)?;
     let mut loader = Loader {
-        policy: Policy::for_atom(dir, lock.as_ref())?,
+        policy: Policy::of_file(files.trust.as_ref())?.with_own_names(lock.as_ref()),
         store,
         overrides,
         check,
@@ -336,7 +387,7 @@ pub fn load_checked(
         memorable: true,
     };
     let name = AtomName::of(&manifest);
-    let integrity = read_integrity(store, &dir.join(INTEGRITY_FILE))?;
+    let integrity = parse_integrity(store, &dir.join(INTEGRITY_FILE), files.integrity.as_deref())?;
     loader.node(
         name,
         Source::Dir(dir.to_owned()),
@@ -831,7 +882,7 @@ impl Loader<'_> {
 }
 
 /// An entry must name a directory inside the atom.
-fn check_entry(atom: &AtomName, entry: &str) -> Result<(), ResolveError> {
+pub(super) fn check_entry(atom: &AtomName, entry: &str) -> Result<(), ResolveError> {
     let path = Path::new(entry);
     let inside = !path.is_absolute()
         && path.components().all(|c| {

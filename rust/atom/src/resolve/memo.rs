@@ -24,12 +24,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::graph::{Edge, Graph, LocalSet, Node, NodeCompose, NodeManifest, Source};
+use super::graph::{
+    check_entry, AtomFiles, Edge, Graph, LocalSet, Node, NodeCompose, NodeManifest, Source,
+};
 use super::AtomName;
 use crate::digest::ContentDigest;
 use crate::id::{AtomDigest, Label, Root};
-use crate::lock::integrity::INTEGRITY_FILE;
-use crate::lock::{LockedDep, LOCK_FILE};
+use crate::lock::LockedDep;
 use crate::manifest::{Manifest, Version, MANIFEST_FILE};
 use crate::repo::{atom_ref, ObjectId, Repo};
 use crate::store::Store;
@@ -42,9 +43,9 @@ const GRAPH_FORMAT: &str = "graph-1";
 pub(super) struct Key(String);
 
 impl Key {
-    /// The key of loading the atom in `dir` (canonical) from `store`; `None` when one of the
-    /// files cannot be read, which the load itself then reports.
-    pub(super) fn of(dir: &Path, store: &Store) -> Option<Key> {
+    /// The key of loading the atom in `dir` (canonical) from `store`, whose files read
+    /// `files`.
+    pub(super) fn of(dir: &Path, store: &Store, files: &AtomFiles) -> Key {
         let mut hasher = blake3::Hasher::new();
         let mut field = |bytes: Option<&[u8]>| {
             match bytes {
@@ -55,21 +56,19 @@ impl Key {
             };
         };
         field(Some(GRAPH_FORMAT.as_bytes()));
-        field(Some(env!("CARGO_PKG_VERSION").as_bytes()));
+        field(Some(crate::BUILD_ID.as_bytes()));
         field(Some(dir.as_os_str().as_bytes()));
         field(Some(store.dir().as_os_str().as_bytes()));
-        for name in [MANIFEST_FILE, LOCK_FILE, INTEGRITY_FILE] {
-            let text = crate::diagnostic::read_text_if_present(&dir.join(name)).ok()?;
-            field(text.as_deref().map(str::as_bytes));
-        }
-        let trust = super::trust::trust_file_for(dir);
-        field(trust.as_deref().map(|p| p.as_os_str().as_bytes()));
-        let text = match &trust {
-            Some(path) => crate::diagnostic::read_text_if_present(path).ok()?,
-            None => None,
+        field(Some(files.manifest.as_bytes()));
+        field(files.lock.as_deref().map(str::as_bytes));
+        field(files.integrity.as_deref().map(str::as_bytes));
+        let (path, text) = match &files.trust {
+            Some((path, text)) => (Some(path.as_os_str().as_bytes()), text.as_deref()),
+            None => (None, None),
         };
-        field(text.as_deref().map(str::as_bytes));
-        Some(Key(hasher.finalize().to_hex().to_string()))
+        field(path);
+        field(text.map(str::as_bytes));
+        Key(hasher.finalize().to_hex().to_string())
     }
 
     /// The graph remembered for this key, when there is one and what it depends on in the
@@ -245,6 +244,13 @@ impl Record {
                     return None;
                 }
                 let name = AtomName::new(&node.label, &node.version);
+                // As a load checks it: an entry names a path inside the atom.
+                if let NodeCompose::Native { entry }
+                | NodeCompose::Trivial { entry }
+                | NodeCompose::Composer { entry, .. } = &node.compose
+                {
+                    check_entry(&name, entry).ok()?;
+                }
                 let (name, source) = match (node.tree, index == last) {
                     (None, true) => (name, Source::Dir(dir.to_owned())),
                     (Some((repo, tree)), false) => (
@@ -281,22 +287,28 @@ impl Record {
 mod tests {
     use super::*;
 
-    /// Every file the key hashes changes it, its absence too; a file that cannot be read gives
-    /// no key (the load reports it).
+    /// Every file the key hashes changes it, its absence too, and so do the atom's and the
+    /// store's directories; the key is of what was read.
     #[test]
     fn the_key_changes_with_each_file_it_hashes() {
         let top = atom_test_support::scratch("memo-key");
         std::fs::create_dir_all(top.join(".git")).unwrap();
         let atom = top.join("a");
         std::fs::create_dir_all(&atom).unwrap();
+        std::fs::write(atom.join(MANIFEST_FILE), "first").unwrap();
         let store = Store::new(top.join("store"));
-        let key = || Key::of(&atom, &store).expect("a key").0;
+        let key_of = |dir: &Path, store: &Store| {
+            let files = AtomFiles::read(dir).expect("readable");
+            Key::of(dir, store, &files).0
+        };
+        let key = || key_of(&atom, &store);
         let mut seen = std::collections::HashSet::new();
         assert!(seen.insert(key()));
+        assert_eq!(key(), key(), "the same files, the same key");
         let files = [
             atom.join(MANIFEST_FILE),
-            atom.join(LOCK_FILE),
-            atom.join(INTEGRITY_FILE),
+            atom.join(crate::lock::LOCK_FILE),
+            atom.join(crate::lock::integrity::INTEGRITY_FILE),
             top.join(crate::sign::TRUST_FILE),
         ];
         for (n, file) in files.iter().enumerate() {
@@ -310,14 +322,11 @@ mod tests {
         // The same files in another directory, or with another store: other keys.
         let other = top.join("b");
         std::fs::create_dir_all(&other).unwrap();
-        for name in [MANIFEST_FILE, INTEGRITY_FILE] {
+        for name in [MANIFEST_FILE, crate::lock::integrity::INTEGRITY_FILE] {
             std::fs::copy(atom.join(name), other.join(name)).unwrap();
         }
-        assert!(seen.insert(Key::of(&other, &store).unwrap().0));
-        assert!(seen.insert(Key::of(&atom, &Store::new(top.join("s2"))).unwrap().0));
-        // Unreadable (a directory where the lock goes): no key.
-        std::fs::create_dir(&files[1]).unwrap();
-        assert!(Key::of(&atom, &store).is_none());
+        assert!(seen.insert(key_of(&other, &store)));
+        assert!(seen.insert(key_of(&atom, &Store::new(top.join("s2")))));
     }
 
     /// A manifest is kept only as TOML that parses back to it.

@@ -30,10 +30,14 @@ use crate::store::record::FetchRecord;
 use crate::store::{FetchCommand, Store, StoreError};
 pub use trust::{Distrust, Signers};
 
-/// The top of the git working tree `dir` is in: its nearest ancestor (itself included) with a
-/// `.git` (a directory, or the file of a linked worktree or submodule). Where the consumer's
-/// trust file and set manifest are.
+/// The top of the git working tree `dir` is in: its nearest ancestor (itself included, the
+/// path made canonical first, so that `.` looks above the current directory too) with a `.git`
+/// (a directory, or the file of a linked worktree or submodule). Where the consumer's trust file
+/// and set manifest are.
 pub fn work_tree_top(dir: &Path) -> Option<PathBuf> {
+    let dir = std::fs::canonicalize(dir)
+        .or_else(|_| std::path::absolute(dir))
+        .ok()?;
     dir.ancestors()
         .find(|d| d.join(".git").exists())
         .map(Path::to_path_buf)

@@ -8,7 +8,7 @@
 //! - Loading: every pinned atom must have a record when the lock has an integrity record, its
 //!   tree must hash to the recorded digest, and a recorded signer's signature must verify.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{AtomName, ResolveError};
 use crate::digest::ContentDigest;
@@ -31,10 +31,16 @@ pub struct Policy {
 impl Policy {
     /// The policy of the repository `dir` is in (none outside a repository, or without the file).
     pub fn for_dir(dir: &Path) -> Result<Policy, ResolveError> {
-        let Some(path) = trust_file_for(dir) else {
+        Policy::of_file(read_trust_file(dir)?.as_ref())
+    }
+
+    /// The policy of the trust file `file` (its path, and its text: `None` when there is none;
+    /// `file` itself `None`: no trust file applies), as [`read_trust_file`] gives it.
+    pub fn of_file(file: Option<&(PathBuf, Option<String>)>) -> Result<Policy, ResolveError> {
+        let Some((path, text)) = file else {
             return Ok(Policy::default());
         };
-        let file = TrustFile::read(&path).map_err(ResolveError::TrustFile)?;
+        let file = TrustFile::of_text(path, text.as_deref()).map_err(ResolveError::TrustFile)?;
         Ok(Policy {
             file,
             own: Default::default(),
@@ -47,13 +53,15 @@ impl Policy {
         dir: &Path,
         lock: Option<&crate::lock::Lockfile>,
     ) -> Result<Policy, ResolveError> {
-        let mut policy = Policy::for_dir(dir)?;
-        if let Some(lock) = lock {
-            for (root, set) in &lock.sets {
-                policy.own.insert(*root, lock_names(root, set));
-            }
+        Ok(Policy::for_dir(dir)?.with_own_names(lock))
+    }
+
+    /// This policy, trusting each set also by the names the consumer's own lock `lock` gives it.
+    pub fn with_own_names(mut self, lock: Option<&crate::lock::Lockfile>) -> Policy {
+        for (root, set) in lock.iter().flat_map(|lock| &lock.sets) {
+            self.own.insert(*root, lock_names(root, set));
         }
-        Ok(policy)
+        self
     }
 
     /// The fingerprints of the keys trusted for the set `root` that `lock` pins an atom of: by
@@ -80,8 +88,19 @@ impl Policy {
 
 /// Where the trust file of the atom in `dir` is: `atom.signers` at the top of the working tree
 /// `dir` is in ([`super::work_tree_top`]); `None` outside one.
-pub fn trust_file_for(dir: &Path) -> Option<std::path::PathBuf> {
+pub fn trust_file_for(dir: &Path) -> Option<PathBuf> {
     super::work_tree_top(dir).map(|top| top.join(TRUST_FILE))
+}
+
+/// The trust file in force for the atom in `dir` and its text (`None`: there is none);
+/// `None` outside a working tree. A file another user could have written is refused
+/// ([`TrustFile::read_text`]).
+pub fn read_trust_file(dir: &Path) -> Result<Option<(PathBuf, Option<String>)>, ResolveError> {
+    let Some(path) = trust_file_for(dir) else {
+        return Ok(None);
+    };
+    let text = TrustFile::read_text(&path).map_err(ResolveError::TrustFile)?;
+    Ok(Some((path, text)))
 }
 
 /// The names a lock's entry `set` gives the set `root`: its tag, its mirror URLs, its root.

@@ -53,14 +53,54 @@ pub enum TrustError {
     /// A line is invalid.
     #[error("{0}")]
     Line(Box<SourceError>),
+    /// Another user could have written it: whom it trusts is not the consumer's word.
+    #[error("{}: {exposure}; a trust file is read only when no other user can write it (`chown` it to yourself and `chmod go-w` it)", path.display())]
+    Exposed {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Who else can write it.
+        exposure: crate::store::guard::Exposure,
+    },
 }
 
 impl TrustFile {
     /// Reads `path`; a missing file trusts nothing.
     pub fn read(path: &Path) -> Result<TrustFile, TrustError> {
-        match crate::diagnostic::read_text_if_present(path)? {
+        TrustFile::of_text(path, TrustFile::read_text(path)?.as_deref())
+    }
+
+    /// The text of the trust file at `path` (`None`: there is none), refused when another user
+    /// could have written it.
+    pub fn read_text(path: &Path) -> Result<Option<String>, TrustError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let Some(text) = crate::diagnostic::read_text_if_present(path)? else {
+            return Ok(None);
+        };
+        // The file read above is regular (not a symlink); its owner and mode, as it is now.
+        let metadata = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)
+            .and_then(|file| file.metadata())
+            .map_err(|source| FileError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+        match crate::store::guard::exposure(&metadata) {
+            Some(exposure) => Err(TrustError::Exposed {
+                path: path.to_owned(),
+                exposure,
+            }),
+            None => Ok(Some(text)),
+        }
+    }
+
+    /// The trust file at `path` whose text is `text` (`None`: there is none, and it trusts
+    /// nothing).
+    pub fn of_text(path: &Path, text: Option<&str>) -> Result<TrustFile, TrustError> {
+        match text {
             None => Ok(TrustFile::default()),
-            Some(text) => TrustFile::parse(&text, &path.display().to_string())
+            Some(text) => TrustFile::parse(text, &path.display().to_string())
                 .map_err(|e| TrustError::Line(Box::new(e))),
         }
     }
@@ -249,4 +289,36 @@ pub fn remove(text: &str, set: &str, key: Option<&str>) -> Result<(String, usize
         }
     }
     Ok((out, removed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A trust file others can write says nothing of the consumer's trust: it is refused, with
+    /// the file and the fix; one only its owner can write is read; none trusts nothing.
+    #[test]
+    fn a_trust_file_others_can_write_is_refused() {
+        let dir = atom_test_support::scratch("trust-exposed");
+        let path = dir.join(TRUST_FILE);
+        assert_eq!(TrustFile::read_text(&path).unwrap(), None);
+        std::fs::write(&path, "# nobody\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(
+            TrustFile::read_text(&path).unwrap().as_deref(),
+            Some("# nobody\n")
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let refused = TrustFile::read(&path).unwrap_err().to_string();
+        assert!(
+            refused.starts_with(&path.display().to_string()),
+            "{refused}"
+        );
+        assert!(
+            refused.contains("everyone can write it (mode 0666)"),
+            "{refused}"
+        );
+        assert!(refused.contains("chmod go-w"), "{refused}");
+    }
 }

@@ -300,7 +300,7 @@ impl Store {
 
     /// `text` (the text of a file of kind `kind`, `atom.lock` say) parsed by `parse`, or as it
     /// was parsed before: the store keeps each parsed form (`<store>/parsed/<key>`, JSON) by the
-    /// BLAKE3 hash of the kind, [`PARSED_FORMAT`], this program's version and the text. A record that does not
+    /// BLAKE3 hash of the kind, [`PARSED_FORMAT`], this build ([`crate::BUILD_ID`]) and the text. A record that does not
     /// read back is parsed again. An error is never kept.
     ///
     /// Like the commits' records, it is as trustworthy as the store itself: nobody else can write
@@ -319,7 +319,7 @@ impl Store {
             .update(b"\0")
             .update(PARSED_FORMAT.as_bytes())
             .update(b"\0")
-            .update(env!("CARGO_PKG_VERSION").as_bytes())
+            .update(crate::BUILD_ID.as_bytes())
             .update(b"\0")
             .update(text.as_bytes())
             .finalize()
@@ -360,8 +360,11 @@ impl Store {
         if self.check_permissions().is_err() || !self.dir.is_dir() {
             return;
         }
+        // A record too large to read back would be written again by every load.
         if let Ok(record) = serde_json::to_vec(graph) {
-            put_record(&self.dir.join("graphs"), key, &record);
+            if (record.len() as u64) < crate::diagnostic::MAX_FILE_SIZE {
+                put_record(&self.dir.join("graphs"), key, &record);
+            }
         }
     }
 
