@@ -72,20 +72,16 @@ impl TrustFile {
     /// The text of the trust file at `path` (`None`: there is none), refused when another user
     /// could have written it.
     pub fn read_text(path: &Path) -> Result<Option<String>, TrustError> {
-        use std::os::unix::fs::OpenOptionsExt;
         let Some(text) = crate::diagnostic::read_text_if_present(path)? else {
             return Ok(None);
         };
-        // The file read above is regular (not a symlink); its owner and mode, as it is now.
-        let metadata = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open(path)
-            .and_then(|file| file.metadata())
-            .map_err(|source| FileError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
+        // The file read above is regular (a symlink is refused); its owner and mode. (Whoever
+        // could swap it for another between the two looks can write its directory, and so could
+        // have written it in the first place.)
+        let metadata = std::fs::symlink_metadata(path).map_err(|source| FileError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         match crate::store::guard::exposure(&metadata) {
             Some(exposure) => Err(TrustError::Exposed {
                 path: path.to_owned(),
