@@ -192,7 +192,6 @@ impl Overrides {
 
 /// The repository the loaded atom is in, when it is in one: its atoms (by `ekala.toml`) are
 /// loaded from the working tree.
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct LocalSet {
     /// Its genesis; `None` when it has none here (no commit yet, a shallow clone).
     pub(super) root: Option<Root>,
@@ -277,21 +276,7 @@ pub fn load_with(dir: &Path, store: &Store, overrides: &Overrides) -> Result<Gra
 /// [`Lockfile::read_if_present`], parsed once per text in `store` ([`Store::parsed`]).
 fn read_lock(store: &Store, path: &Path) -> Result<Option<Lockfile>, crate::diagnostic::FileError> {
     let text = crate::diagnostic::read_text_if_present(path)?;
-    parse_lock(store, path, text.as_deref())
-}
-
-/// The lock file at `path` whose text is `text` (`None`: there is none), parsed once per text
-/// in `store` ([`Store::parsed`]).
-fn parse_lock(
-    store: &Store,
-    path: &Path,
-    text: Option<&str>,
-) -> Result<Option<Lockfile>, crate::diagnostic::FileError> {
-    let Some(text) = text else {
-        return Ok(None);
-    };
-    let parse = |text: &str| Lockfile::parse(text, &path.display().to_string());
-    Ok(Some(store.parsed(LOCK_FILE, text, parse)?))
+    parse_once(store, LOCK_FILE, path, text.as_deref(), Lockfile::parse)
 }
 
 /// [`Integrity::read_if_present`], parsed once per text in `store` ([`Store::parsed`]).
@@ -300,24 +285,29 @@ fn read_integrity(
     path: &Path,
 ) -> Result<Option<Integrity>, crate::diagnostic::FileError> {
     let text = crate::diagnostic::read_text_if_present(path)?;
-    parse_integrity(store, path, text.as_deref())
+    parse_once(
+        store,
+        INTEGRITY_FILE,
+        path,
+        text.as_deref(),
+        Integrity::parse,
+    )
 }
 
-/// The integrity record at `path` whose text is `text` (`None`: there is none), parsed once
-/// per text in `store` ([`Store::parsed`]).
-fn parse_integrity(
+/// The file of kind `kind` (`atom.lock`, `atom.integrity`) at `path` whose text is `text`
+/// (`None`: there is none), parsed by `parse` once per text in `store` ([`Store::parsed`]).
+fn parse_once<T: serde::Serialize + serde::de::DeserializeOwned>(
     store: &Store,
+    kind: &str,
     path: &Path,
     text: Option<&str>,
-) -> Result<Option<Integrity>, crate::diagnostic::FileError> {
+    parse: fn(&str, &str) -> Result<T, crate::diagnostic::SourceError>,
+) -> Result<Option<T>, crate::diagnostic::FileError> {
     let Some(text) = text else {
         return Ok(None);
     };
-    let parse = |text: &str| Integrity::parse(text, &path.display().to_string());
-    store
-        .parsed(INTEGRITY_FILE, text, parse)
-        .map(Some)
-        .map_err(crate::diagnostic::FileError::Invalid)
+    let parsed = store.parsed(kind, text, |text| parse(text, &path.display().to_string()))?;
+    Ok(Some(parsed))
 }
 
 /// The files of the loaded atom's directory that a load reads, each read once: what the key of
@@ -369,7 +359,13 @@ pub fn load_checked(
     let manifest = Manifest::parse(&files.manifest, &manifest_path.display().to_string())
         .map_err(crate::diagnostic::FileError::from)?;
     let lock_path = dir.join(LOCK_FILE);
-    let lock = parse_lock(store, &lock_path, files.lock.as_deref())?;
+    let lock = parse_once(
+        store,
+        LOCK_FILE,
+        &lock_path,
+        files.lock.as_deref(),
+        Lockfile::parse,
+    )?;
     check_lock(&manifest, lock.as_ref(), &lock_path, dir)?;
     let mut loader = Loader {
         policy: Policy::of_file(files.trust.as_ref())?.with_own_names(lock.as_ref()),
@@ -387,7 +383,14 @@ pub fn load_checked(
         memorable: true,
     };
     let name = AtomName::of(&manifest);
-    let integrity = parse_integrity(store, &dir.join(INTEGRITY_FILE), files.integrity.as_deref())?;
+    let integrity_path = dir.join(INTEGRITY_FILE);
+    let integrity = parse_once(
+        store,
+        INTEGRITY_FILE,
+        &integrity_path,
+        files.integrity.as_deref(),
+        Integrity::parse,
+    )?;
     loader.node(
         name,
         Source::Dir(dir.to_owned()),

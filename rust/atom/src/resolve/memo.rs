@@ -3,7 +3,7 @@
 //! evaluation of the same atom reads its own three files, its trust file and one record instead
 //! of every dependency's ref, commit, signature and lock records.
 //!
-//! The key hashes the atom's directory, the store's, this program's version and the texts of
+//! The key hashes the atom's directory, the store's, this build ([`crate::BUILD_ID`]) and the texts of
 //! `atom.toml`, `atom.lock`, `atom.integrity` and the trust file in force. Of the store, a
 //! recall looks again at each dependency's own ref (`refs/eka/atoms/<label>/<version>` of its
 //! set's repository), which must still name the locked commit: a ref moved since is looked

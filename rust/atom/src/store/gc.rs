@@ -613,11 +613,8 @@ impl Store {
             }
             collected.removed_mirrors.push(path);
         }
-        // The memories of verified signatures and commits, parsed lock files, loaded graphs
-        // (which may name what was just removed) and servers' advertisements (caches: checked,
-        // parsed, loaded or asked for again when needed).
         if !dry_run {
-            for cache in ["signatures", "commits", "parsed", "graphs", "servers"] {
+            for cache in super::FORGOTTEN_BY_GC {
                 let _ = std::fs::remove_dir_all(self.dir().join(cache));
             }
         }

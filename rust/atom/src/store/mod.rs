@@ -82,6 +82,13 @@ impl crate::sign::VerifiedTags for VerifiedSignatures {
     }
 }
 
+/// The store's caches that `atom store gc` removes whole: verified signatures and commits,
+/// parsed lock files, loaded graphs (which may name what it removed) and servers'
+/// advertisements, all checked, parsed, loaded or asked for again when needed. (The other cache,
+/// `digests/`, it trims to what the kept trees need.)
+pub(crate) const FORGOTTEN_BY_GC: [&str; 5] =
+    ["signatures", "commits", "parsed", "graphs", "servers"];
+
 /// The form of the records in `<store>/parsed/` ([`Store::parsed`]), part of their key: change it
 /// whenever a parser or a parsed type changes, so that no record an earlier build wrote is read.
 pub const PARSED_FORMAT: &str = "parsed-1";
@@ -236,17 +243,12 @@ impl Store {
         }
         let trees = self.trees();
         // The caches too: what a record there says is taken without a second look.
-        let caches = [
-            "digests",
-            "signatures",
-            "commits",
-            "parsed",
-            "graphs",
-            "servers",
-        ]
-        .map(|c| self.dir.join(c));
+        let caches: Vec<PathBuf> = std::iter::once("digests")
+            .chain(FORGOTTEN_BY_GC)
+            .map(|c| self.dir.join(c))
+            .collect();
         guard::check(&[&self.dir, &trees, &trees.join("nix"), &self.dir.join("git")])?;
-        guard::check(&caches.each_ref().map(PathBuf::as_path))?;
+        guard::check(&caches.iter().map(PathBuf::as_path).collect::<Vec<_>>())?;
         let _ = self.permissions_checked.set(());
         Ok(())
     }
